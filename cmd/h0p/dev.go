@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/edge"
+	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/adminserver"
+)
+
+type devConfig struct {
+	APIAddr       string
+	EdgeAddr      string
+	AdminAddr     string
+	RaftAddr      string
+	DataDir       string
+	DefaultDomain string
+	LogLevel      slog.Level
+	DrainDelay    time.Duration
+}
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var cfg devConfig
+	fs := newFlags("dev", "Runs the control API, the edge and a single-voter raft node in one process.\n"+
+		"On first start with an empty data directory it creates an organization and\n"+
+		"prints its Owner's API key as H0P_API_KEY=… (also saved to <data>/bootstrap.key).", stderr)
+	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8080", "control API listen address")
+	fs.StringVar(&cfg.EdgeAddr, "edge-addr", "127.0.0.1:8081", "edge (redirect) listen address")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "admin listen address: /metrics, /healthz, /readyz")
+	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "raft listen address (keep it off public interfaces)")
+	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory")
+	fs.StringVar(&cfg.DefaultDomain, "default-domain", "localhost", "domain of links created without one; unknown hosts fall back to it")
+	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, how long /readyz fails before connections drain")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	d, err := openDev(ctx, cfg, logger, stdout)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.run(ctx), d.close())
+}
+
+// dev is control and edge in one process around one single-voter raft node.
+type dev struct {
+	cfg     devConfig
+	logger  *slog.Logger
+	store   *replication.Store
+	node    *replication.Node
+	control *control.Server
+	edge    *edge.Server
+	admin   *adminserver.Server
+}
+
+// openDev opens every part in dependency order. On error it closes what it
+// opened.
+func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.Writer) (d *dev, err error) {
+	d = &dev{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			d.close()
+			d = nil
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// 1. The edge database, which the FSM writes and the edge reads.
+	if d.store, err = replication.OpenStore(filepath.Join(cfg.DataDir, "edge"), logger); err != nil {
+		return nil, err
+	}
+	// 2. Raft: one voter that bootstraps itself on first start.
+	d.node, err = replication.Open(replication.Config{
+		NodeID: "dev", RaftAddr: cfg.RaftAddr, Dir: filepath.Join(cfg.DataDir, "replication"),
+		Bootstrap: true, Logger: logger, Registerer: reg,
+		HeartbeatTimeout: 500 * time.Millisecond, // one node: elect quickly at start
+	}, d.store)
+	if err != nil {
+		return nil, err
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := d.node.WaitLeader(waitCtx); err != nil {
+		return nil, err
+	}
+	// 3. The edge, reading the local store. It listens now (serving starts in
+	// run) so control can put its real port into shortLinks.
+	d.edge, err = edge.New(edge.Config{
+		Addr: cfg.EdgeAddr, DefaultDomain: cfg.DefaultDomain, FallbackToDefault: true,
+		Logger: logger, Registerer: reg,
+	}, d.store)
+	if err != nil {
+		return nil, err
+	}
+	// 4. Control: store, API, outbox relay. Links it creates go through the
+	// node and land on the edge store.
+	_, edgePort, err := net.SplitHostPort(d.edge.Addr())
+	if err != nil {
+		return nil, fmt.Errorf("edge address: %w", err)
+	}
+	d.control, err = control.Open(ctx, control.Config{
+		APIAddr: cfg.APIAddr, DataDir: filepath.Join(cfg.DataDir, "control"),
+		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
+		Logger: logger, Registerer: reg,
+	}, d.node)
+	if err != nil {
+		return nil, err
+	}
+	keyPath := filepath.Join(cfg.DataDir, "bootstrap.key")
+	var key string
+	created, err := d.control.Bootstrap(ctx, func(k string) error {
+		key = k
+		return control.WriteKeyFile(keyPath, k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		fmt.Fprintf(stdout, "H0P_API_KEY=%s\n", key)
+		logger.Info("bootstrap key printed above and saved", "path", keyPath)
+	}
+	// 5. Admin: metrics, health, readiness.
+	if d.admin, err = adminserver.New(cfg.AdminAddr, reg); err != nil {
+		return nil, err
+	}
+	d.admin.AddCheck("raft", func() error {
+		if d.node.Leader() == "" {
+			return errors.New("no raft leader")
+		}
+		return nil
+	})
+	logger.Info("h0p dev is up", "api", "http://"+d.control.Addr(), "edge", "http://"+d.edge.Addr(),
+		"admin", "http://"+d.admin.Addr(), "data", cfg.DataDir)
+	return d, nil
+}
+
+// run serves until ctx ends. Shutdown: readiness fails first, then (after
+// the drain delay) the edge and API stop accepting and finish in-flight
+// requests, and the admin server goes last so metrics stay scrapable.
+func (d *dev) run(ctx context.Context) error {
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	defer stopAdmin()
+
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	failed := make(chan struct{}, 3)
+	start := func(name string, ctx context.Context, run func(context.Context) error) {
+		wg.Go(func() {
+			if err := run(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+				failed <- struct{}{}
+			}
+		})
+	}
+	start("admin", adminCtx, d.admin.Run)
+	start("control", serveCtx, d.control.Run)
+	start("edge", serveCtx, d.edge.Run)
+
+	select {
+	case <-ctx.Done():
+		d.logger.Info("shutting down: readiness off, draining")
+	case <-failed:
+		d.logger.Error("a server stopped; shutting down")
+	}
+	d.admin.Drain()
+	if d.cfg.DrainDelay > 0 && ctx.Err() != nil {
+		time.Sleep(d.cfg.DrainDelay)
+	}
+	stopServing()
+	stopAdmin()
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// close releases everything in reverse order of opening: servers first, then
+// raft (which stops writing the edge store), then the edge store.
+func (d *dev) close() error {
+	var errs []error
+	if d.admin != nil {
+		errs = append(errs, d.admin.Close())
+	}
+	if d.edge != nil {
+		errs = append(errs, d.edge.Close())
+	}
+	if d.control != nil {
+		errs = append(errs, d.control.Close())
+	}
+	if d.node != nil {
+		errs = append(errs, d.node.Close())
+	}
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+	}
+	return errors.Join(errs...)
+}

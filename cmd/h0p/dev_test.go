@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type runningDev struct {
+	*dev
+	stdout string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// mustStartDev starts `h0p dev` in-process on 127.0.0.1:0 ports.
+func mustStartDev(t *testing.T, dataDir string) *runningDev {
+	t.Helper()
+	var stdout bytes.Buffer
+	d, err := openDev(context.Background(), devConfig{
+		APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
+		DataDir: dataDir, DefaultDomain: "localhost",
+	}, quiet, &stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningDev{dev: d, stdout: stdout.String(), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- d.run(ctx) }()
+	return r
+}
+
+func (r *runningDev) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("dev did not stop")
+	}
+	if err := r.close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
+
+func (r *runningDev) api(t *testing.T, method, path, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+r.control.Addr()+path, strings.NewReader(body))
+	req.Header.Set("x-api-key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+func get(t *testing.T, client *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+var keyLine = regexp.MustCompile(`^H0P_API_KEY=(h0p_u_[0-9A-Za-z]{36})\n$`)
+
+// The newcomer's tour, end to end: bootstrap key, create a link over HTTP,
+// follow its redirect on the edge to a real destination, delete it, and find
+// everything as it was after a restart.
+func TestDevEndToEnd(t *testing.T) {
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "landed on "+r.URL.RequestURI())
+	}))
+	defer dest.Close()
+	dataDir := t.TempDir()
+
+	d := mustStartDev(t, dataDir)
+	m := keyLine.FindStringSubmatch(d.stdout)
+	if m == nil {
+		t.Fatalf("stdout %q: want one H0P_API_KEY line", d.stdout)
+	}
+	key := m[1]
+	fileKey, err := os.ReadFile(filepath.Join(dataDir, "bootstrap.key"))
+	if err != nil || strings.TrimSpace(string(fileKey)) != key {
+		t.Fatalf("bootstrap.key: %q %v", fileKey, err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dataDir, "bootstrap.key")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("bootstrap.key mode %v", fi.Mode().Perm())
+	}
+
+	status, link := d.api(t, "POST", "/v1/links", key, `{"url":"`+dest.URL+`/a?b=1"}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, link)
+	}
+	slug, id := link["key"].(string), link["id"].(string)
+	edgeURL := "http://" + d.edge.Addr()
+	if link["shortLink"] != "http://localhost:"+d.edge.Addr()[strings.LastIndex(d.edge.Addr(), ":")+1:]+"/"+slug {
+		t.Errorf("shortLink %v", link["shortLink"])
+	}
+	// Follow the redirect to the destination (Host 127.0.0.1 falls back to
+	// the default domain).
+	resp, body := get(t, http.DefaultClient, edgeURL+"/"+slug)
+	if resp.StatusCode != 200 || body != "landed on /a?b=1" {
+		t.Fatalf("following %s: %d %q", slug, resp.StatusCode, body)
+	}
+	resp, _ = get(t, noRedirect, edgeURL+"/"+slug)
+	if resp.StatusCode != 302 || resp.Header.Get("Location") != dest.URL+"/a?b=1" {
+		t.Errorf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body := get(t, noRedirect, edgeURL+"/no-such-link"); resp.StatusCode != 404 || !strings.Contains(body, "<html") {
+		t.Errorf("unknown slug: %d %q", resp.StatusCode, body)
+	}
+	if status, got := d.api(t, "GET", "/v1/links/"+id, key, ""); status != 200 || got["url"] != dest.URL+"/a?b=1" {
+		t.Errorf("get link: %d %v", status, got)
+	}
+
+	// Admin endpoints.
+	admin := "http://" + d.admin.Addr()
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if resp, body := get(t, http.DefaultClient, admin+p); resp.StatusCode != 200 {
+			t.Errorf("%s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+	_, metrics := get(t, http.DefaultClient, admin+"/metrics")
+	for _, name := range []string{"h0p_edge_requests_total", "h0p_api_requests_total", "h0p_raft_applied_index", "go_goroutines"} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+
+	// A second link, deleted; then restart.
+	_, gone := d.api(t, "POST", "/v1/links", key, `{"url":"https://example.com/gone","key":"gone"}`)
+	if status, _ := d.api(t, "DELETE", "/v1/links/"+gone["id"].(string), key, ""); status != 200 {
+		t.Fatalf("delete: %d", status)
+	}
+	if resp, _ := get(t, noRedirect, edgeURL+"/gone"); resp.StatusCode != 404 {
+		t.Errorf("deleted link: %d, want 404", resp.StatusCode)
+	}
+	d.stop(t)
+
+	d = mustStartDev(t, dataDir)
+	defer d.stop(t)
+	if d.stdout != "" {
+		t.Errorf("restart printed %q; want no new key", d.stdout)
+	}
+	edgeURL = "http://" + d.edge.Addr()
+	if resp, _ := get(t, noRedirect, edgeURL+"/"+slug); resp.StatusCode != 302 || resp.Header.Get("Location") != dest.URL+"/a?b=1" {
+		t.Errorf("after restart: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := get(t, noRedirect, edgeURL+"/gone"); resp.StatusCode != 404 {
+		t.Errorf("deleted link after restart: %d", resp.StatusCode)
+	}
+	if status, _ := d.api(t, "GET", "/v1/links/"+id, key, ""); status != 200 {
+		t.Errorf("old key after restart: %d", status)
+	}
+}
+
+func TestDevHelpDocumentsFlags(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"dev", "--help"}, &out, &out, func(string) string { return "" }); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, f := range []string{"--api-addr", "--edge-addr", "--admin-addr", "--data", "--default-domain", "H0P_DATA"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("help lacks %s:\n%s", f, out.String())
+		}
+	}
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	fs := newFlags("x", "", io.Discard)
+	a := fs.String("api-addr", "default", "")
+	b := fs.String("data", "default", "")
+	env := map[string]string{"H0P_API_ADDR": "from-env", "H0P_DATA": "from-env"}
+	if err := parseFlags(fs, []string{"--data", "from-flag"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if *a != "from-env" || *b != "from-flag" {
+		t.Errorf("api-addr %q data %q", *a, *b)
+	}
+}

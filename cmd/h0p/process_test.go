@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets a test run this test binary as the real h0p program, so
+// signal handling and exit codes are tested on a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("H0P_TEST_AS_MAIN") == "1" {
+		os.Args = append([]string{"h0p"}, strings.Fields(os.Getenv("H0P_TEST_ARGS"))...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// h0p dev as a process: prints the key line, serves, and exits 0 on SIGTERM
+// and on SIGINT after draining.
+func TestDevProcessStopsCleanlyOnSignals(t *testing.T) {
+	dataDir := t.TempDir()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		edgeAddr := freeAddr(t)
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "H0P_TEST_AS_MAIN=1",
+			"H0P_TEST_ARGS=dev --data "+dataDir+" --api-addr "+freeAddr(t)+" --edge-addr "+edgeAddr+
+				" --admin-addr "+freeAddr(t)+" --raft-addr "+freeAddr(t)+" --log-level warn")
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string, 4)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if c, err := net.Dial("tcp", edgeAddr); err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatal("edge never listened")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cmd.Process.Signal(sig)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%v: exit %v", sig, err)
+		}
+		var out []string
+		for l := range lines {
+			out = append(out, l)
+		}
+		first := sig == syscall.SIGTERM
+		if first && (len(out) != 1 || !strings.HasPrefix(out[0], "H0P_API_KEY=h0p_u_")) {
+			t.Errorf("first start stdout %q", out)
+		}
+		if !first && len(out) != 0 {
+			t.Errorf("second start stdout %q, want nothing", out)
+		}
+	}
+}

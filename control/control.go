@@ -1,0 +1,255 @@
+// Package control is the control plane process: the API, its store, and the
+// outbox relay that pushes changes to the edges through raft. Server wires
+// them; cmd/h0p decides where raft runs.
+//
+// On first start with an empty store, Bootstrap creates an organization, its
+// Owner (owner@localhost, no password yet) and the Owner's user key with every
+// permission, and hands the key to the caller exactly once.
+//
+// The key pepper is 32 random bytes in <data>/pepper (mode 0600), created on
+// first start. Every control node of a cluster must share it.
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/h0p/h0p/control/api"
+	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/ids"
+	"github.com/h0p/h0p/control/links"
+	"github.com/h0p/h0p/control/outbox"
+	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/store/sqlite"
+)
+
+// Config of a control server.
+type Config struct {
+	APIAddr       string // listen address of the API
+	DataDir       string // holds control.db and pepper
+	DefaultDomain string // domain of links created without one
+	// ShortLinkScheme and ShortLinkPort shape shortLink in responses:
+	// scheme://domain[:port]/key. Production: "https" and "".
+	ShortLinkScheme string
+	ShortLinkPort   string
+	Logger          *slog.Logger
+	Registerer      prometheus.Registerer // nil: no metrics
+	Now             func() time.Time      // nil: time.Now
+	RelayInterval   time.Duration         // zero: 2s
+	RelayGrace      time.Duration         // zero: 10s
+}
+
+// Server is one control plane process.
+type Server struct {
+	cfg       Config
+	store     *sqlite.Store
+	pepper    []byte
+	publisher *outbox.Publisher
+	http      *http.Server
+	ln        net.Listener
+}
+
+// Open opens the store, loads or creates the pepper and listens on the API
+// address. applier is the raft node changes go through.
+func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RelayInterval == 0 {
+		cfg.RelayInterval = 2 * time.Second
+	}
+	if cfg.RelayGrace == 0 {
+		cfg.RelayGrace = 10 * time.Second
+	}
+	logger := cfg.Logger.With("subsystem", "control")
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("control data dir: %w", err)
+	}
+	pepper, err := loadPepper(filepath.Join(cfg.DataDir, "pepper"))
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "control.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, pepper: pepper}
+	s.publisher = &outbox.Publisher{
+		Applier: applier, Store: st, Logger: logger.With("subsystem", "outbox"),
+		Now: cfg.Now, Grace: cfg.RelayGrace, Interval: cfg.RelayInterval,
+	}
+	router := api.NewRouter(api.Config{
+		Keys:   st,
+		Pepper: pepper,
+		Links: &links.Service{
+			Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
+		},
+		ShortLink:  s.shortLink,
+		Logger:     logger.With("subsystem", "api"),
+		Now:        cfg.Now,
+		Registerer: cfg.Registerer,
+	})
+	s.http = &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	s.ln, err = net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen api on %s: %w", cfg.APIAddr, err)
+	}
+	return s, nil
+}
+
+// Addr is the address the API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+func (s *Server) shortLink(domain, key string) string {
+	host := domain
+	if s.cfg.ShortLinkPort != "" {
+		host = net.JoinHostPort(domain, s.cfg.ShortLinkPort)
+	}
+	scheme := s.cfg.ShortLinkScheme
+	if scheme == "" {
+		scheme = "https"
+	}
+	return scheme + "://" + host + "/" + key
+}
+
+// loadPepper reads the pepper, creating it on first start.
+func loadPepper(path string) ([]byte, error) {
+	p, err := os.ReadFile(path)
+	if err == nil {
+		if len(p) < 32 {
+			return nil, fmt.Errorf("pepper %s: %d bytes, want at least 32", path, len(p))
+		}
+		return p, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read pepper: %w", err)
+	}
+	p = make([]byte, 32)
+	rand.Read(p)
+	if err := writeFileAtomic(path, p); err != nil {
+		return nil, fmt.Errorf("create pepper: %w", err)
+	}
+	return p, nil
+}
+
+// writeFileAtomic writes a 0600 file by rename, so a crash leaves the old
+// content or the new, never half.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// AllPermissions grants every action on every resource.
+func AllPermissions() store.Permissions {
+	all := []string{"create", "read", "update", "delete"}
+	p := store.Permissions{}
+	for _, r := range []string{"shortLinks", "domains", "stats", "files", "apiKeys", "webhooks"} {
+		p[r] = all
+	}
+	return p
+}
+
+// Bootstrap creates the first organization, its Owner and the Owner's key
+// when the store has no organization. save receives the key before the
+// store commits, so a crash can lose a key only together with the data it
+// belongs to; a later start then bootstraps again. It reports whether it
+// created anything.
+func (s *Server) Bootstrap(ctx context.Context, save func(key string) error) (bool, error) {
+	has, err := s.store.HasOrgs(ctx)
+	if err != nil || has {
+		return false, err
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	key := apikey.Generate(apikey.User)
+	b := store.Bootstrap{
+		Org:   store.Org{ID: ids.New(ids.Org, now), Name: "Default organization", CreatedAt: now},
+		Owner: store.User{ID: ids.New(ids.User, now), Email: "owner@localhost", Name: "Owner", CreatedAt: now},
+	}
+	b.Key = store.APIKey{
+		ID: ids.New(ids.Key, now), OrgID: b.Org.ID, Type: store.KeyUser, UserID: b.Owner.ID,
+		Name: "bootstrap", Prefix: apikey.Prefix(key), Digest: apikey.Digest(s.pepper, key),
+		Permissions: AllPermissions(), CreatedBy: b.Owner.ID, CreatedAt: now,
+	}
+	if err := save(key); err != nil {
+		return false, fmt.Errorf("save bootstrap key: %w", err)
+	}
+	if err := s.store.CreateBootstrap(ctx, b); err != nil {
+		return false, fmt.Errorf("bootstrap: %w", err)
+	}
+	s.cfg.Logger.Info("bootstrapped the first organization", "org", b.Org.ID, "owner", b.Owner.Email, "keyPrefix", b.Key.Prefix)
+	return true, nil
+}
+
+// WriteKeyFile writes a key to path with mode 0600.
+func WriteKeyFile(path, key string) error { return writeFileAtomic(path, []byte(key+"\n")) }
+
+// Run serves the API and runs the outbox relay until ctx ends, then stops
+// taking requests and lets in-flight ones finish (up to 10s).
+func (s *Server) Run(ctx context.Context) error {
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { s.publisher.Run(relayCtx) })
+	defer func() {
+		stopRelay()
+		wg.Wait()
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve api: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.http.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("drain api: %w", err)
+	}
+	return nil
+}
+
+// Close releases the listener and the store. Call after Run returned.
+func (s *Server) Close() error {
+	s.http.Close()
+	s.ln.Close() // Serve may never have taken it
+	return s.store.Close()
+}

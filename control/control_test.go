@@ -1,0 +1,170 @@
+package control_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/outbox"
+	"github.com/h0p/h0p/replication"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// crashBeforeApply stands in for a process that dies after the SQL commit
+// and before raft takes the command: Apply never reaches raft.
+type crashBeforeApply struct{ outbox.Applier }
+
+func (crashBeforeApply) Apply(context.Context, []byte) (uint64, error) {
+	return 0, errors.New("process died before the raft apply")
+}
+
+type stack struct {
+	node    *replication.Node
+	edge    *replication.Store
+	control *control.Server
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// mustStartStack runs control over a real raft node; wrap may replace the
+// applier control sees.
+func mustStartStack(t *testing.T, dir string, wrap func(outbox.Applier) outbox.Applier) *stack {
+	t.Helper()
+	ctx := context.Background()
+	s := &stack{done: make(chan error, 1)}
+	var err error
+	if s.edge, err = replication.OpenStore(filepath.Join(dir, "edge"), quiet); err != nil {
+		t.Fatal(err)
+	}
+	s.node, err = replication.Open(replication.Config{NodeID: "c", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
+		Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, s.edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.node.WaitLeader(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	var applier outbox.Applier = s.node
+	if wrap != nil {
+		applier = wrap(s.node)
+	}
+	s.control, err = control.Open(ctx, control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
+		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond}, applier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancelRun := context.WithCancel(ctx)
+	s.cancel = cancelRun
+	go func() { s.done <- s.control.Run(runCtx) }()
+	return s
+}
+
+func (s *stack) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	if err := <-s.done; err != nil {
+		t.Error(err)
+	}
+	s.control.Close()
+	s.node.Close()
+	s.edge.Close()
+}
+
+func TestBootstrapOnceAndKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	s := mustStartStack(t, dir, nil)
+	defer s.stop(t)
+	keyPath := filepath.Join(dir, "bootstrap.key")
+	var key string
+	created, err := s.control.Bootstrap(context.Background(), func(k string) error {
+		key = k
+		return control.WriteKeyFile(keyPath, k)
+	})
+	if err != nil || !created {
+		t.Fatalf("first bootstrap: %v %v", created, err)
+	}
+	if typ, err := apikey.Parse(key); err != nil || typ != apikey.User {
+		t.Errorf("bootstrap key %q: %v %v", key, typ, err)
+	}
+	fi, err := os.Stat(keyPath)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	if b, _ := os.ReadFile(keyPath); strings.TrimSpace(string(b)) != key {
+		t.Error("key file does not hold the key")
+	}
+	created, err = s.control.Bootstrap(context.Background(), func(string) error {
+		t.Error("second bootstrap made a key")
+		return nil
+	})
+	if err != nil || created {
+		t.Errorf("second bootstrap: %v %v", created, err)
+	}
+}
+
+func post(t *testing.T, url, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("x-api-key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// A crash between the SQL commit and the raft apply leaves the link in the
+// store and its command in the outbox; the relay applies it on restart.
+func TestOutboxRepairsCrashBetweenCommitAndApply(t *testing.T) {
+	dir := t.TempDir()
+	s := mustStartStack(t, dir, func(a outbox.Applier) outbox.Applier { return crashBeforeApply{a} })
+	var key string
+	if _, err := s.control.Bootstrap(context.Background(), func(k string) error { key = k; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	status, body := post(t, "http://"+s.control.Addr()+"/v1/links", key, `{"url":"https://example.com/survivor","key":"survivor"}`)
+	if status != 503 || body["error"].(map[string]any)["code"] != "UNAVAILABLE" {
+		t.Fatalf("create during the crash window: %d %v", status, body)
+	}
+	if _, ok, _ := s.edge.Link([]byte("localhost"), []byte("survivor")); ok {
+		t.Fatal("link reached the edge without a raft apply")
+	}
+	s.stop(t)
+
+	s = mustStartStack(t, dir, nil)
+	defer s.stop(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if l, ok, _ := s.edge.Link([]byte("localhost"), []byte("survivor")); ok {
+			if l.URL != "https://example.com/survivor" {
+				t.Fatalf("repaired link %+v", l)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the relay did not apply the outbox entry after restart")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// And the client can now see the link it was told is pending.
+	status, _ = post(t, "http://"+s.control.Addr()+"/v1/links", key, `{"url":"https://example.com/again","key":"survivor"}`)
+	if status != 409 {
+		t.Errorf("recreating the repaired key: %d, want 409", status)
+	}
+}

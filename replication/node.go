@@ -1,0 +1,253 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config describes one raft node.
+type Config struct {
+	NodeID   string // stable identity, e.g. "c1"; kept across restarts
+	RaftAddr string // host:port the raft transport binds; never a public address
+	Dir      string // holds raft/ (log) and snapshots/
+	// Bootstrap forms a new cluster with this node as its only voter when the
+	// node has no raft state yet. Only a control node may bootstrap.
+	Bootstrap bool
+	Logger    *slog.Logger
+	// Registerer receives the node's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+
+	// Tuning; zero keeps raft's defaults.
+	HeartbeatTimeout  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+}
+
+// Node is one member of the raft group: its transport, log, snapshots and the
+// FSM writing the edge Store.
+type Node struct {
+	raft      *raft.Raft
+	store     *Store
+	logs      *LogStore
+	transport *raft.NetworkTransport
+	logger    *slog.Logger
+}
+
+// ErrNotLeader is returned by Apply on a node that is not the leader.
+var ErrNotLeader = raft.ErrNotLeader
+
+// Open starts a raft node whose FSM writes store. The caller keeps ownership
+// of store and closes it after the node.
+func Open(cfg Config, store *Store) (*Node, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger = logger.With("subsystem", "raft", "node", cfg.NodeID)
+	hlog := newHclog(logger)
+
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("raft dir: %w", err)
+	}
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft"), pebbleOptions(logger))
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{store: store, logs: logs, logger: logger}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeLower()
+		}
+	}()
+
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot store: %w", err)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+	if err != nil {
+		return nil, fmt.Errorf("raft address %q: %w", cfg.RaftAddr, err)
+	}
+	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, 3, 10*time.Second, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("raft transport on %s: %w", addr, err)
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hlog
+	rc.NoLegacyTelemetry = true
+	if cfg.HeartbeatTimeout > 0 {
+		rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+		rc.ElectionTimeout = cfg.HeartbeatTimeout
+		rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+	}
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	// The edge store is durable and records its applied index, so restoring the
+	// newest snapshot on every start would only throw work away. Restore only
+	// when the store is older than that snapshot (a fresh data dir, or Pebble
+	// lost unsynced writes in a power cut): the log before it is gone.
+	latest, err := snaps.List()
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	rc.NoSnapshotRestoreOnStart = len(latest) == 0 || latest[0].Index <= store.AppliedIndex()
+
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(logs, logs, snaps)
+		if err != nil {
+			return nil, fmt.Errorf("raft state: %w", err)
+		}
+		if !has {
+			conf := raft.Configuration{Servers: []raft.Server{{
+				ID: rc.LocalID, Address: n.transport.LocalAddr(), Suffrage: raft.Voter,
+			}}}
+			if err := raft.BootstrapCluster(rc, logs, logs, snaps, n.transport, conf); err != nil {
+				return nil, fmt.Errorf("bootstrap raft: %w", err)
+			}
+			logger.Info("bootstrapped a new cluster", "addr", n.transport.LocalAddr())
+		}
+	}
+
+	fsm := &FSM{store: store, logger: logger.With("subsystem", "fsm")}
+	if cfg.Registerer != nil {
+		applyErrors := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "h0p_fsm_apply_errors_total",
+			Help: "Raft entries the FSM could not apply and skipped.",
+		})
+		fsm.onApplyError = applyErrors.Inc
+		cfg.Registerer.MustRegister(applyErrors)
+	}
+	n.raft, err = raft.NewRaft(rc, fsm, logs, logs, snaps, n.transport)
+	if err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	if cfg.Registerer != nil {
+		n.registerMetrics(cfg.Registerer)
+	}
+	ok = true
+	return n, nil
+}
+
+func (n *Node) registerMetrics(reg prometheus.Registerer) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "h0p_raft_applied_index",
+			Help: "Last raft index applied to the edge store.",
+		}, func() float64 { return float64(n.store.AppliedIndex()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "h0p_raft_commit_index",
+			Help: "Last raft index known committed by this node.",
+		}, func() float64 { return float64(n.raft.CommitIndex()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "h0p_raft_is_leader",
+			Help: "1 when this node is the raft leader.",
+		}, func() float64 {
+			if n.IsLeader() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "h0p_raft_last_contact_seconds",
+			Help: "Seconds since this node last heard from the leader (0 on the leader).",
+		}, func() float64 {
+			if n.IsLeader() {
+				return 0
+			}
+			t := n.raft.LastContact()
+			if t.IsZero() {
+				return -1
+			}
+			return time.Since(t).Seconds()
+		}),
+	)
+}
+
+// Addr is the address the raft transport listens on.
+func (n *Node) Addr() string { return string(n.transport.LocalAddr()) }
+
+// IsLeader reports whether this node is the leader right now.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Apply logs cmd and returns once a quorum committed it and this node's FSM
+// applied it. ctx's deadline bounds the wait for the log to take the entry.
+func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, error) {
+	timeout := 10 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := n.raft.Apply(cmd, timeout)
+	if err := f.Error(); err != nil {
+		return 0, fmt.Errorf("raft apply: %w", err)
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return 0, err
+	}
+	return f.Index(), nil
+}
+
+// WaitLeader blocks until the cluster has a leader (any node) or ctx ends.
+func (n *Node) WaitLeader(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if n.Leader() != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for raft leader: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Snapshot asks raft for a snapshot now (tests, operators).
+func (n *Node) Snapshot() error {
+	if err := n.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return nil
+}
+
+// Close stops raft, then its transport and log store. The edge store stays
+// open: its owner closes it.
+func (n *Node) Close() error {
+	var err error
+	if n.raft != nil {
+		err = n.raft.Shutdown().Error()
+	}
+	return errors.Join(err, n.closeLower())
+}
+
+func (n *Node) closeLower() error {
+	var errs []error
+	if n.transport != nil {
+		errs = append(errs, n.transport.Close())
+	}
+	errs = append(errs, n.logs.Close())
+	return errors.Join(errs...)
+}
+
+// Leader is the raft address of the current leader, or "" when there is none
+// known.
+func (n *Node) Leader() string {
+	addr, _ := n.raft.LeaderWithID()
+	return string(addr)
+}

@@ -1,0 +1,286 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/raft"
+
+	"github.com/h0p/h0p/shared/kv"
+)
+
+func testLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func mustOpenStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := OpenStore(dir, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// apply feeds one command to the FSM as raft would, at index idx.
+func apply(t *testing.T, f *FSM, idx uint64, c kv.Command) any {
+	t.Helper()
+	return f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: c.Encode()})
+}
+
+func mustResolve(t *testing.T, s *Store, host, slug string) (kv.Link, bool) {
+	t.Helper()
+	l, ok, err := s.Link([]byte(host), []byte(slug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, ok
+}
+
+func link(id, slug, url string, version uint64) kv.Link {
+	return kv.Link{ID: id, OrgID: "org_1", Domain: "h0p.link", Slug: slug, URL: url, Version: version}
+}
+
+func TestFSMApplyIsIdempotentAndVersioned(t *testing.T) {
+	s := mustOpenStore(t, t.TempDir())
+	f := &FSM{store: s, logger: testLogger()}
+
+	apply(t, f, 1, kv.PutLink(link("link_a", "abc", "https://one.example", 1)))
+	if l, ok := mustResolve(t, s, "h0p.link", "abc"); !ok || l.URL != "https://one.example" {
+		t.Fatalf("after put: %+v %v", l, ok)
+	}
+	// Replay of index 1 with different content must be ignored: index check.
+	apply(t, f, 1, kv.PutLink(link("link_a", "abc", "https://replayed.example", 9)))
+	if l, _ := mustResolve(t, s, "h0p.link", "abc"); l.URL != "https://one.example" {
+		t.Fatalf("replayed index changed state: %+v", l)
+	}
+	// Slug change at v2 moves the link.
+	apply(t, f, 2, kv.PutLink(link("link_a", "xyz", "https://two.example", 2)))
+	if _, ok := mustResolve(t, s, "h0p.link", "abc"); ok {
+		t.Fatal("old slug still resolves after rename")
+	}
+	// A late v1 (outbox relay re-applying) must not win over v2.
+	apply(t, f, 3, kv.PutLink(link("link_a", "abc", "https://one.example", 1)))
+	if _, ok := mustResolve(t, s, "h0p.link", "abc"); ok {
+		t.Fatal("stale version resurrected old slug")
+	}
+	// Delete at v3, then a late v2 put: stays deleted.
+	apply(t, f, 4, kv.DeleteLink("link_a", 3))
+	apply(t, f, 5, kv.PutLink(link("link_a", "xyz", "https://two.example", 2)))
+	if _, ok := mustResolve(t, s, "h0p.link", "xyz"); ok {
+		t.Fatal("late put resurrected a deleted link")
+	}
+	if got := s.AppliedIndex(); got != 5 {
+		t.Errorf("applied index %d, want 5", got)
+	}
+}
+
+func TestFSMBadEntryIsSkippedAtomically(t *testing.T) {
+	s := mustOpenStore(t, t.TempDir())
+	f := &FSM{store: s, logger: testLogger()}
+	// The first op is fine, the second is garbage: nothing may be written.
+	good := kv.PutLink(link("link_a", "abc", "https://one.example", 1)).Encode()
+	bad := append(good[:len(good):len(good)], 0xff)
+	res := f.Apply(&raft.Log{Index: 7, Type: raft.LogCommand, Data: bad})
+	if _, ok := res.(*ApplyError); !ok {
+		t.Fatalf("result %v, want *ApplyError", res)
+	}
+	if _, ok := mustResolve(t, s, "h0p.link", "abc"); ok {
+		t.Fatal("half of a bad entry was applied")
+	}
+	if got := s.AppliedIndex(); got != 7 {
+		t.Errorf("applied index %d, want 7", got)
+	}
+}
+
+func TestSnapshotRestoreRoundTrip(t *testing.T) {
+	src := mustOpenStore(t, t.TempDir())
+	f := &FSM{store: src, logger: testLogger()}
+	for i := range 100 {
+		id := "link_" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		apply(t, f, uint64(i+1), kv.PutLink(link(id, id[5:], "https://x.example/"+id, 1)))
+	}
+	apply(t, f, 101, kv.DeleteLink("link_aa", 2))
+	snap, _ := f.Snapshot()
+	// Applies continue while the snapshot is persisted; it must not see them.
+	apply(t, f, 102, kv.PutLink(link("link_new", "new", "https://new.example", 1)))
+	var buf bytes.Buffer
+	if err := snap.(*fsmSnapshot).write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+
+	dst := mustOpenStore(t, t.TempDir())
+	g := &FSM{store: dst, logger: testLogger()}
+	apply(t, g, 1, kv.PutLink(link("link_stale", "stale", "https://stale.example", 1)))
+	if err := g.Restore(io.NopCloser(bytes.NewReader(buf.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if got := dst.AppliedIndex(); got != 101 {
+		t.Errorf("restored applied index %d, want 101", got)
+	}
+	if _, ok := mustResolve(t, dst, "h0p.link", "stale"); ok {
+		t.Error("restore kept a key the snapshot does not have")
+	}
+	if _, ok := mustResolve(t, dst, "h0p.link", "new"); ok {
+		t.Error("snapshot saw an apply made after it was taken")
+	}
+	src.db.Delete([]byte("l/h0p.link\x00new"), pebble.Sync)
+	src.db.Delete(kv.LinkStateKey("link_new"), pebble.Sync)
+	src.db.Set(kv.AppliedIndexKey, []byte{0, 0, 0, 0, 0, 0, 0, 101}, pebble.Sync)
+	if d := diffStores(t, src, dst); d != "" {
+		t.Error(d)
+	}
+
+	// A corrupted snapshot is refused and changes nothing.
+	bad := bytes.Clone(buf.Bytes())
+	bad[len(bad)/2] ^= 0x01
+	if err := g.Restore(io.NopCloser(bytes.NewReader(bad))); err == nil {
+		t.Error("corrupt snapshot restored")
+	}
+	if d := diffStores(t, src, dst); d != "" {
+		t.Errorf("failed restore changed the store: %s", d)
+	}
+}
+
+// diffStores compares two stores key by key.
+func diffStores(t *testing.T, a, b *Store) string {
+	t.Helper()
+	ia, _ := a.db.NewIter(nil)
+	defer ia.Close()
+	ib, _ := b.db.NewIter(nil)
+	defer ib.Close()
+	va, vb := ia.First(), ib.First()
+	for ; va && vb; va, vb = ia.Next(), ib.Next() {
+		if !bytes.Equal(ia.Key(), ib.Key()) || !bytes.Equal(ia.Value(), ib.Value()) {
+			return "stores differ at " + string(ia.Key()) + " / " + string(ib.Key())
+		}
+	}
+	if va != vb {
+		return "stores have different key counts"
+	}
+	return ""
+}
+
+func TestLogStore(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenLogStore(dir, pebbleOptions(testLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []*raft.Log
+	for i := uint64(1); i <= 10; i++ {
+		logs = append(logs, &raft.Log{Index: i, Term: 2, Type: raft.LogCommand, Data: []byte{byte(i)}, AppendedAt: time.Unix(100, 5)})
+	}
+	if err := s.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRange(1, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUint64([]byte("CurrentTerm"), 2); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = OpenLogStore(dir, pebbleOptions(testLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	first, _ := s.FirstIndex()
+	last, _ := s.LastIndex()
+	if first != 4 || last != 10 {
+		t.Errorf("bounds %d..%d, want 4..10", first, last)
+	}
+	var l raft.Log
+	if err := s.GetLog(5, &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Index != 5 || l.Term != 2 || l.Type != raft.LogCommand || !bytes.Equal(l.Data, []byte{5}) || !l.AppendedAt.Equal(time.Unix(100, 5)) {
+		t.Errorf("log 5 = %+v", l)
+	}
+	if err := s.GetLog(2, &l); !errors.Is(err, raft.ErrLogNotFound) {
+		t.Errorf("deleted log: %v, want ErrLogNotFound", err)
+	}
+	if v, _ := s.GetUint64([]byte("CurrentTerm")); v != 2 {
+		t.Errorf("CurrentTerm %d, want 2", v)
+	}
+	if v, err := s.Get([]byte("missing")); err != nil || len(v) != 0 {
+		t.Errorf("missing key: %q %v", v, err)
+	}
+}
+
+func mustOpenNode(t *testing.T, dir, addr string, store *Store) *Node {
+	t.Helper()
+	n, err := Open(Config{
+		NodeID: "n1", RaftAddr: addr, Dir: dir, Bootstrap: true,
+		Logger: testLogger(), HeartbeatTimeout: 200 * time.Millisecond,
+	}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A single voter over real TCP: applies commit and reach the store, and a
+// restart on the same directory (on a new port, as tests get) keeps
+// everything and applies nothing twice.
+func TestSingleNodeApplyAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	store, err := OpenStore(filepath.Join(dir, "edge"), testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := mustOpenNode(t, dir, "127.0.0.1:0", store)
+	ctx := context.Background()
+	for i := range 20 {
+		slug := string(rune('a' + i))
+		if _, err := n.Apply(ctx, kv.PutLink(link("link_"+slug, slug, "https://x.example/"+slug, 1)).Encode()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Apply(ctx, kv.DeleteLink("link_a", 2).Encode()); err != nil {
+		t.Fatal(err)
+	}
+	applied := store.AppliedIndex()
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+
+	store = mustOpenStore(t, filepath.Join(dir, "edge"))
+	if store.AppliedIndex() != applied {
+		t.Fatalf("applied index after reopen %d, want %d", store.AppliedIndex(), applied)
+	}
+	n = mustOpenNode(t, dir, "127.0.0.1:0", store)
+	defer n.Close()
+	if _, err := n.Apply(ctx, kv.PutLink(link("link_z2", "z2", "https://x.example/z2", 1)).Encode()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mustResolve(t, store, "h0p.link", "a"); ok {
+		t.Error("deleted link back after restart")
+	}
+	if l, ok := mustResolve(t, store, "h0p.link", "b"); !ok || l.URL != "https://x.example/b" {
+		t.Errorf("link b after restart: %+v %v", l, ok)
+	}
+	if _, ok := mustResolve(t, store, "h0p.link", "z2"); !ok {
+		t.Error("apply after restart did not land")
+	}
+}

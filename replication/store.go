@@ -1,0 +1,92 @@
+package replication
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/h0p/h0p/shared/kv"
+)
+
+// Store is the edge database: the Pebble instance the FSM writes and the edge
+// reads. Its layout is kv's key schema.
+type Store struct {
+	db      *pebble.DB
+	applied atomic.Uint64 // mirrors kv.AppliedIndexKey
+}
+
+// OpenStore opens (or creates) the edge database in dir.
+func OpenStore(dir string, logger *slog.Logger) (*Store, error) {
+	db, err := pebble.Open(dir, pebbleOptions(logger))
+	if err != nil {
+		return nil, fmt.Errorf("open edge store: %w", err)
+	}
+	s := &Store{db: db}
+	idx, err := s.readApplied()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.applied.Store(idx)
+	return s, nil
+}
+
+// Close closes the database. Readers must be stopped first.
+func (s *Store) Close() error { return s.db.Close() }
+
+// AppliedIndex is the last raft index whose changes the store holds.
+func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
+
+func (s *Store) readApplied() (uint64, error) {
+	v, closer, err := s.db.Get(kv.AppliedIndexKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read applied index: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("applied index is %d bytes, want 8", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// Link returns the link at host+slug. host must be normalised. The key is
+// built in a stack buffer, so a lookup allocates only for the decoded strings.
+func (s *Store) Link(host, slug []byte) (kv.Link, bool, error) {
+	var buf [512]byte
+	v, closer, err := s.db.Get(kv.AppendLinkKey(buf[:0], host, slug))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return kv.Link{}, false, nil
+	}
+	if err != nil {
+		return kv.Link{}, false, fmt.Errorf("get link: %w", err)
+	}
+	defer closer.Close()
+	l, err := kv.DecodeLink(v)
+	if err != nil {
+		return kv.Link{}, false, err
+	}
+	return l, true, nil
+}
+
+// pebbleLogger sends Pebble's chatter to slog at debug level and its errors
+// at error level.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) { p.l.Debug(fmt.Sprintf(format, args...)) }
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...))
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...)) // Pebble's contract: Fatalf does not return.
+}
+
+func pebbleOptions(logger *slog.Logger) *pebble.Options {
+	return &pebble.Options{Logger: pebbleLogger{logger.With("subsystem", "pebble")}}
+}

@@ -1,0 +1,95 @@
+// Package apierror is the error vocabulary of the H0p API: the codes of the
+// product spec, their HTTP statuses, and one Error type that carries a code,
+// a message safe to show a client, and optional field-level details.
+//
+// Handlers return *Error values (wrapped or not); one writer in control maps
+// them to the JSON envelope. Anything that is not an *Error is INTERNAL and
+// its text is never shown to the client.
+package apierror
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Code is a stable, machine-readable error code.
+type Code string
+
+const (
+	Unauthorized        Code = "UNAUTHORIZED"
+	Forbidden           Code = "FORBIDDEN"
+	NotFound            Code = "NOT_FOUND"
+	MethodNotAllowed    Code = "METHOD_NOT_ALLOWED"
+	AlreadyExist        Code = "ALREADY_EXIST"
+	PlanLimitReached    Code = "PLAN_LIMIT_REACHED"
+	FeatureNotAvailable Code = "FEATURE_NOT_AVAILABLE"
+	ValidationError     Code = "VALIDATION_ERROR"
+	PayloadTooLarge     Code = "PAYLOAD_TOO_LARGE"
+	RateLimited         Code = "RATE_LIMITED"
+	Internal            Code = "INTERNAL"
+	Unavailable         Code = "UNAVAILABLE"
+)
+
+// Status is the HTTP status that goes with c.
+func (c Code) Status() int {
+	switch c {
+	case Unauthorized:
+		return http.StatusUnauthorized
+	case Forbidden, PlanLimitReached, FeatureNotAvailable:
+		return http.StatusForbidden
+	case NotFound:
+		return http.StatusNotFound
+	case MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case AlreadyExist:
+		return http.StatusConflict
+	case ValidationError:
+		return http.StatusBadRequest
+	case PayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case RateLimited:
+		return http.StatusTooManyRequests
+	case Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Detail names one invalid field and why.
+type Detail struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// Error is an error a client may see.
+type Error struct {
+	Code    Code
+	Message string
+	Details []Detail
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// New returns an Error with a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid is a VALIDATION_ERROR naming one field.
+func Invalid(field, reason string) *Error {
+	return &Error{
+		Code:    ValidationError,
+		Message: field + ": " + reason,
+		Details: []Detail{{Field: field, Reason: reason}},
+	}
+}
+
+// From returns the *Error in err's chain, or an INTERNAL error that hides
+// err's text.
+func From(err error) *Error {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e
+	}
+	return &Error{Code: Internal, Message: "internal error"}
+}

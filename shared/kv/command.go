@@ -1,0 +1,162 @@
+package kv
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// CommandVersion is the format version byte of a Command.
+const CommandVersion byte = 1
+
+// MaxOps bounds the ops of one command, so a corrupt count cannot make a
+// decoder allocate without limit.
+const MaxOps = 10_000
+
+// OpType says what an Op does.
+type OpType byte
+
+const (
+	OpPutLink    OpType = 1 // create or replace a link (payload: Link record)
+	OpDeleteLink OpType = 2 // delete a link (payload: LinkDelete fields)
+)
+
+func (t OpType) String() string {
+	switch t {
+	case OpPutLink:
+		return "put_link"
+	case OpDeleteLink:
+		return "delete_link"
+	}
+	return fmt.Sprintf("op(%d)", byte(t))
+}
+
+// LinkDelete removes link ID at version Version. The FSM finds where the link
+// lives from its state row, so a delete needs no host or slug.
+type LinkDelete struct {
+	ID      string
+	Version uint64
+}
+
+const (
+	deleteTagID      = 1
+	deleteTagVersion = 2
+)
+
+// Op is one change to the edge database. Exactly one of the pointers is set,
+// as Type says.
+type Op struct {
+	Type   OpType
+	Link   *Link       // OpPutLink
+	Delete *LinkDelete // OpDeleteLink
+}
+
+// Command is one raft log entry: ops applied atomically, in order.
+type Command struct {
+	Ops []Op
+}
+
+// PutLink is a command that creates or replaces one link.
+func PutLink(l Link) Command { return Command{Ops: []Op{{Type: OpPutLink, Link: &l}}} }
+
+// DeleteLink is a command that deletes one link.
+func DeleteLink(id string, version uint64) Command {
+	return Command{Ops: []Op{{Type: OpDeleteLink, Delete: &LinkDelete{ID: id, Version: version}}}}
+}
+
+// Encode returns the wire form of c. It panics on an op whose payload does not
+// match its type: that is a programming error in control, never input.
+func (c Command) Encode() []byte {
+	b := []byte{CommandVersion}
+	b = binary.AppendUvarint(b, uint64(len(c.Ops)))
+	var payload []byte
+	for _, op := range c.Ops {
+		payload = payload[:0]
+		switch op.Type {
+		case OpPutLink:
+			payload = AppendLink(payload, op.Link)
+		case OpDeleteLink:
+			w := fieldWriter{b: payload}
+			w.string(deleteTagID, op.Delete.ID)
+			w.uint(deleteTagVersion, op.Delete.Version)
+			payload = w.b
+		default:
+			panic(fmt.Sprintf("kv: encode unknown %v", op.Type))
+		}
+		b = append(b, byte(op.Type))
+		b = binary.AppendUvarint(b, uint64(len(payload)))
+		b = append(b, payload...)
+	}
+	return b
+}
+
+// DecodeCommand decodes a command's wire form.
+func DecodeCommand(b []byte) (Command, error) {
+	body, err := checkVersion(b, CommandVersion, "command")
+	if err != nil {
+		return Command{}, err
+	}
+	n, k := binary.Uvarint(body)
+	if k <= 0 || n > MaxOps {
+		return Command{}, fmt.Errorf("%w: bad op count", ErrCorrupt)
+	}
+	body = body[k:]
+	c := Command{Ops: make([]Op, 0, min(n, uint64(len(body))))}
+	for i := range n {
+		if len(body) == 0 {
+			return Command{}, fmt.Errorf("%w: command ends at op %d of %d", ErrCorrupt, i, n)
+		}
+		t := OpType(body[0])
+		l, k := binary.Uvarint(body[1:])
+		if k <= 0 || l > uint64(len(body)-1-k) {
+			return Command{}, fmt.Errorf("%w: bad payload length of op %d", ErrCorrupt, i)
+		}
+		payload := body[1+k : 1+k+int(l)]
+		body = body[1+k+int(l):]
+		op, err := decodeOp(t, payload)
+		if err != nil {
+			return Command{}, fmt.Errorf("op %d: %w", i, err)
+		}
+		c.Ops = append(c.Ops, op)
+	}
+	if len(body) != 0 {
+		return Command{}, fmt.Errorf("%w: %d trailing bytes after command", ErrCorrupt, len(body))
+	}
+	return c, nil
+}
+
+func decodeOp(t OpType, payload []byte) (Op, error) {
+	switch t {
+	case OpPutLink:
+		l, err := DecodeLink(payload)
+		if err != nil {
+			return Op{}, err
+		}
+		if l.ID == "" || l.Domain == "" || l.Slug == "" || l.Version == 0 {
+			return Op{}, fmt.Errorf("%w: put_link needs id, domain, slug and version", ErrCorrupt)
+		}
+		if strings.IndexByte(l.Domain, 0) >= 0 || strings.IndexByte(l.Slug, 0) >= 0 {
+			return Op{}, fmt.Errorf("%w: put_link host or slug holds NUL", ErrCorrupt)
+		}
+		return Op{Type: t, Link: &l}, nil
+	case OpDeleteLink:
+		var d LinkDelete
+		r := fieldReader{b: payload}
+		for tag, val, ok := r.next(); ok; tag, val, ok = r.next() {
+			switch tag {
+			case deleteTagID:
+				d.ID = string(val)
+			case deleteTagVersion:
+				d.Version = r.uint(tag, val)
+			}
+		}
+		if r.err != nil {
+			return Op{}, r.err
+		}
+		if d.ID == "" || d.Version == 0 {
+			return Op{}, fmt.Errorf("%w: delete_link needs id and version", ErrCorrupt)
+		}
+		return Op{Type: t, Delete: &d}, nil
+	}
+	return Op{}, fmt.Errorf("%w: unknown %v", ErrCorrupt, t)
+}

@@ -1,0 +1,42 @@
+package kv
+
+// Key prefixes. Every key in the edge database starts with one of them.
+const (
+	prefixLink      = "l/"
+	prefixLinkState = "i/"
+	prefixMeta      = "m/"
+)
+
+// AppliedIndexKey holds the last raft index the FSM applied.
+var AppliedIndexKey = []byte(prefixMeta + "applied")
+
+// AppendLinkKey appends the key of the link at host+slug to b. host must be
+// normalised (lowercase, no port). Passing a stack buffer keeps lookups free
+// of allocations.
+func AppendLinkKey(b []byte, host, slug []byte) []byte {
+	b = append(b, prefixLink...)
+	b = append(b, host...)
+	b = append(b, 0)
+	return append(b, slug...)
+}
+
+// LinkKey is AppendLinkKey for strings, for writers.
+func LinkKey(host, slug string) []byte {
+	return AppendLinkKey(make([]byte, 0, len(prefixLink)+len(host)+1+len(slug)), []byte(host), []byte(slug))
+}
+
+// LinkStateKey is the key of the state row of a link ID.
+func LinkStateKey(id string) []byte {
+	return append([]byte(prefixLinkState), id...)
+}
+
+// IsLinkKey reports whether key is a link record key.
+func IsLinkKey(key []byte) bool {
+	return len(key) >= len(prefixLink) && string(key[:len(prefixLink)]) == prefixLink
+}
+
+// LinkKeyUpperBound is an exclusive upper bound for iterating link records.
+var LinkKeyUpperBound = []byte("l0") // '0' is the byte after '/'
+
+// LinkKeyLowerBound is the inclusive lower bound for iterating link records.
+var LinkKeyLowerBound = []byte(prefixLink)
