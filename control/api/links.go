@@ -32,7 +32,6 @@ func (h *handler) linkJSON(l store.Link) linkJSON {
 	}
 }
 
-
 type createLinkRequest struct {
 	URL    string `json:"url"`
 	Key    string `json:"key"`
