@@ -50,6 +50,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	d, err := openDev(ctx, cfg, logger, stdout)
+	if err != nil && ctx.Err() != nil {
+		logger.Info("interrupted while starting", "err", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -69,12 +73,11 @@ type dev struct {
 
 // openDev opens every part in dependency order. On error it closes what it
 // opened.
-func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.Writer) (d *dev, err error) {
-	d = &dev{cfg: cfg, logger: logger}
+func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.Writer) (_ *dev, err error) {
+	d := &dev{cfg: cfg, logger: logger}
 	defer func() {
 		if err != nil {
 			d.close()
-			d = nil
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

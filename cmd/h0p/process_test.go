@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -37,11 +39,13 @@ func freeAddr(t *testing.T) string {
 func TestDevProcessStopsCleanlyOnSignals(t *testing.T) {
 	dataDir := t.TempDir()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		edgeAddr := freeAddr(t)
+		adminAddr := freeAddr(t)
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), "H0P_TEST_AS_MAIN=1",
-			"H0P_TEST_ARGS=dev --data "+dataDir+" --api-addr "+freeAddr(t)+" --edge-addr "+edgeAddr+
-				" --admin-addr "+freeAddr(t)+" --raft-addr "+freeAddr(t)+" --log-level warn")
+			"H0P_TEST_ARGS=dev --data "+dataDir+" --api-addr "+freeAddr(t)+" --edge-addr "+freeAddr(t)+
+				" --admin-addr "+adminAddr+" --raft-addr "+freeAddr(t)+" --log-level warn")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		stdout, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -56,19 +60,21 @@ func TestDevProcessStopsCleanlyOnSignals(t *testing.T) {
 		}()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			if c, err := net.Dial("tcp", edgeAddr); err == nil {
-				c.Close()
-				break
+			if resp, err := http.Get("http://" + adminAddr + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
 			}
 			if time.Now().After(deadline) {
 				cmd.Process.Kill()
-				t.Fatal("edge never listened")
+				t.Fatal("never ready")
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		cmd.Process.Signal(sig)
 		if err := cmd.Wait(); err != nil {
-			t.Fatalf("%v: exit %v", sig, err)
+			t.Fatalf("%v: exit %v; stderr:\n%s", sig, err, stderr.String())
 		}
 		var out []string
 		for l := range lines {
