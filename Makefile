@@ -3,16 +3,20 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: run test build lint fuzz
+.PHONY: run test build lint fuzz cluster cluster-stop
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
 run:
 	$(GO) run ./cmd/h0p dev
 
-# Everything CI checks: formatting, vet, and all tests with the race detector.
+# Everything CI checks: formatting, vet, and all tests with the race detector,
+# against a real PostgreSQL (deploy/test/postgres.sh installs and starts one
+# when H0P_TEST_POSTGRES_URL is not set; it needs root).
 test: lint
-	$(GO) test -race -count=1 ./...
+	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
+	  export H0P_TEST_POSTGRES_URL && \
+	  $(GO) test -race -count=1 ./...
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/h0p ./cmd/h0p
@@ -29,3 +33,10 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# 3 control nodes + 2 edges on loopback with generated certs (state in ./cluster).
+cluster:
+	deploy/cluster/cluster.sh start
+
+cluster-stop:
+	deploy/cluster/cluster.sh stop

@@ -13,6 +13,7 @@ package control
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -32,6 +33,7 @@ import (
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/store/postgres"
 	"github.com/h0p/h0p/control/store/sqlite"
 )
 
@@ -49,12 +51,29 @@ type Config struct {
 	Now             func() time.Time      // nil: time.Now
 	RelayInterval   time.Duration         // zero: 2s
 	RelayGrace      time.Duration         // zero: 10s
+
+	// DatabaseURL selects PostgreSQL (postgres://…), which every control node
+	// of a cluster shares. Empty: SQLite in DataDir, for one control node.
+	DatabaseURL string
+	// PepperFile is where the API-key pepper lives; empty: DataDir/pepper.
+	// Control nodes of a cluster must share it.
+	PepperFile string
+	// TLS, when set, makes the API listener serve HTTPS (h0p control sets it
+	// from the node certificate, asking for but not requiring a client
+	// certificate, which only /cluster/ endpoints need).
+	TLS *tls.Config
+
+	// Cluster mode; see api.Config.
+	Leader           api.Leadership
+	ForwardTransport http.RoundTripper
+	NodeID           string
+	Cluster          http.Handler
 }
 
 // Server is one control plane process.
 type Server struct {
 	cfg       Config
-	store     *sqlite.Store
+	store     store.Store
 	pepper    []byte
 	publisher *outbox.Publisher
 	http      *http.Server
@@ -80,11 +99,15 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("control data dir: %w", err)
 	}
-	pepper, err := loadPepper(filepath.Join(cfg.DataDir, "pepper"))
+	pepperPath := cfg.PepperFile
+	if pepperPath == "" {
+		pepperPath = filepath.Join(cfg.DataDir, "pepper")
+	}
+	pepper, err := loadPepper(pepperPath)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "control.db"))
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -99,10 +122,14 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Links: &links.Service{
 			Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
 		},
-		ShortLink:  s.shortLink,
-		Logger:     logger.With("subsystem", "api"),
-		Now:        cfg.Now,
-		Registerer: cfg.Registerer,
+		ShortLink:        s.shortLink,
+		Logger:           logger.With("subsystem", "api"),
+		Now:              cfg.Now,
+		Registerer:       cfg.Registerer,
+		Leader:           cfg.Leader,
+		ForwardTransport: cfg.ForwardTransport,
+		NodeID:           cfg.NodeID,
+		Cluster:          cfg.Cluster,
 	})
 	s.http = &http.Server{
 		Handler:           router,
@@ -117,7 +144,25 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		st.Close()
 		return nil, fmt.Errorf("listen api on %s: %w", cfg.APIAddr, err)
 	}
+	if cfg.TLS != nil {
+		s.ln = tls.NewListener(s.ln, cfg.TLS)
+	}
 	return s, nil
+}
+
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return postgres.Open(ctx, cfg.DatabaseURL)
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "control.db"))
+}
+
+// URL is the API's base URL.
+func (s *Server) URL() string {
+	if s.cfg.TLS != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
 }
 
 // Addr is the address the API listens on.

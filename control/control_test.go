@@ -48,7 +48,7 @@ func mustStartStack(t *testing.T, dir string, wrap func(outbox.Applier) outbox.A
 		t.Fatal(err)
 	}
 	s.node, err = replication.Open(replication.Config{NodeID: "c", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
-		Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, s.edge)
+		Voter: true, Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, s.edge)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,20 +80,48 @@ func applyCommand(b *pebble.Batch, data []byte) error {
 	if err != nil {
 		return err
 	}
+	var delta int64 // change in the number of link records
 	for _, op := range cmd.Ops {
+		var d int64
 		switch op.Type {
 		case kv.OpPutLink:
-			err = putLink(b, op.Link)
+			d, err = putLink(b, op.Link)
 		case kv.OpDeleteLink:
-			err = deleteLink(b, op.Delete)
+			d, err = deleteLink(b, op.Delete)
+		case kv.OpPutNode:
+			err = b.Set(kv.NodeKey(op.Node.ID), kv.AppendNode(nil, op.Node), nil)
 		default:
 			err = fmt.Errorf("unknown %v", op.Type)
 		}
 		if err != nil {
 			return fmt.Errorf("%v: %w", op.Type, err)
 		}
+		delta += d
 	}
-	return nil
+	if delta == 0 {
+		return nil
+	}
+	n, err := readUint64(b, kv.LinkCountKey)
+	if err != nil {
+		return err
+	}
+	return b.Set(kv.LinkCountKey, binary.BigEndian.AppendUint64(nil, uint64(int64(n)+delta)), nil)
+}
+
+// readUint64 reads an 8-byte counter through the batch; missing is 0.
+func readUint64(r pebble.Reader, key []byte) (uint64, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%q is %d bytes, want 8", key, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
 }
 
 // linkState reads the state row of id through the batch (so ops earlier in
@@ -111,61 +139,82 @@ func linkState(b *pebble.Batch, id string) (kv.LinkState, bool, error) {
 	return s, err == nil, err
 }
 
-// removeLinkKey deletes host+slug if it still points at link id: another link
-// may have taken the slug since.
-func removeLinkKey(b *pebble.Batch, id, host, slug string) error {
+// removeLinkKey deletes host+slug if it still points at link id (another
+// link may have taken the slug since) and reports whether it did.
+func removeLinkKey(b *pebble.Batch, id, host, slug string) (bool, error) {
 	key := kv.LinkKey(host, slug)
 	v, closer, err := b.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	cur, err := kv.DecodeLink(v)
 	closer.Close()
 	if err != nil || cur.ID != id {
-		return err
+		return false, err
 	}
-	return b.Delete(key, nil)
+	return true, b.Delete(key, nil)
 }
 
-func putLink(b *pebble.Batch, l *kv.Link) error {
+// putLink returns the change in the number of link records.
+func putLink(b *pebble.Batch, l *kv.Link) (int64, error) {
 	st, found, err := linkState(b, l.ID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if found && st.Version >= l.Version {
-		return nil // replayed or late: a newer version (or the delete) won
+		return 0, nil // replayed or late: a newer version (or the delete) won
 	}
+	var delta int64
 	if found && !st.Deleted && (st.Domain != l.Domain || st.Slug != l.Slug) {
-		if err := removeLinkKey(b, l.ID, st.Domain, st.Slug); err != nil {
-			return err
+		removed, err := removeLinkKey(b, l.ID, st.Domain, st.Slug)
+		if err != nil {
+			return 0, err
+		}
+		if removed {
+			delta--
 		}
 	}
-	if err := b.Set(kv.LinkKey(l.Domain, l.Slug), kv.AppendLink(nil, l), nil); err != nil {
-		return err
+	key := kv.LinkKey(l.Domain, l.Slug)
+	switch _, closer, err := b.Get(key); {
+	case errors.Is(err, pebble.ErrNotFound):
+		delta++
+	case err != nil:
+		return 0, err
+	default:
+		closer.Close()
+	}
+	if err := b.Set(key, kv.AppendLink(nil, l), nil); err != nil {
+		return 0, err
 	}
 	ns := kv.LinkState{Version: l.Version, Domain: l.Domain, Slug: l.Slug}
-	return b.Set(kv.LinkStateKey(l.ID), kv.AppendLinkState(nil, &ns), nil)
+	return delta, b.Set(kv.LinkStateKey(l.ID), kv.AppendLinkState(nil, &ns), nil)
 }
 
-func deleteLink(b *pebble.Batch, d *kv.LinkDelete) error {
+// deleteLink returns the change in the number of link records.
+func deleteLink(b *pebble.Batch, d *kv.LinkDelete) (int64, error) {
 	st, found, err := linkState(b, d.ID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if found && st.Version >= d.Version {
-		return nil
+		return 0, nil
 	}
+	var delta int64
 	if found && !st.Deleted {
-		if err := removeLinkKey(b, d.ID, st.Domain, st.Slug); err != nil {
-			return err
+		removed, err := removeLinkKey(b, d.ID, st.Domain, st.Slug)
+		if err != nil {
+			return 0, err
+		}
+		if removed {
+			delta--
 		}
 	}
 	// The tombstone keeps a replayed, older put from resurrecting the link.
 	ns := kv.LinkState{Version: d.Version, Deleted: true}
-	return b.Set(kv.LinkStateKey(d.ID), kv.AppendLinkState(nil, &ns), nil)
+	return delta, b.Set(kv.LinkStateKey(d.ID), kv.AppendLinkState(nil, &ns), nil)
 }
 
 // Snapshot format: a header, then for every key in order `uvarint(len(k)) k

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,16 +19,27 @@ import (
 type Config struct {
 	NodeID   string // stable identity, e.g. "c1"; kept across restarts
 	RaftAddr string // host:port the raft transport binds; never a public address
-	Dir      string // holds raft/ (log) and snapshots/
+	// Advertise is the raft address other nodes dial; empty means RaftAddr
+	// (which then must not be an unspecified address like 0.0.0.0).
+	Advertise string
+	Dir       string // holds raft/ (log) and snapshots/
+	// Voter is true for control nodes. Edges are non-voters: they receive
+	// the log but never vote, lead or bootstrap.
+	Voter bool
 	// Bootstrap forms a new cluster with this node as its only voter when the
-	// node has no raft state yet. Only a control node may bootstrap.
+	// node has no raft state yet. Only a voter may bootstrap.
 	Bootstrap bool
-	Logger    *slog.Logger
+	// ServerTLS and ClientTLS, when set, make the raft transport mutual TLS
+	// (shared/clustercert builds them). Without them it is plain TCP, for
+	// h0p dev on loopback only.
+	ServerTLS, ClientTLS *tls.Config
+	Logger               *slog.Logger
 	// Registerer receives the node's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 
-	// Tuning; zero keeps raft's defaults.
+	// Tuning; zero keeps raft's defaults, except CommitTimeout (see Open).
 	HeartbeatTimeout  time.Duration
+	CommitTimeout     time.Duration
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 }
@@ -35,6 +47,7 @@ type Config struct {
 // Node is one member of the raft group: its transport, log, snapshots and the
 // FSM writing the edge Store.
 type Node struct {
+	id        string
 	raft      *raft.Raft
 	store     *Store
 	logs      *LogStore
@@ -42,7 +55,8 @@ type Node struct {
 	logger    *slog.Logger
 }
 
-// ErrNotLeader is returned by Apply on a node that is not the leader.
+// ErrNotLeader is returned by Apply and Join on a node that is not the
+// leader.
 var ErrNotLeader = raft.ErrNotLeader
 
 // Open starts a raft node whose FSM writes store. The caller keeps ownership
@@ -62,7 +76,7 @@ func Open(cfg Config, store *Store) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{store: store, logs: logs, logger: logger}
+	n := &Node{id: cfg.NodeID, store: store, logs: logs, logger: logger}
 	ok := false
 	defer func() {
 		if !ok {
@@ -78,7 +92,20 @@ func Open(cfg Config, store *Store) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft address %q: %w", cfg.RaftAddr, err)
 	}
-	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, 3, 10*time.Second, hlog)
+	if cfg.Bootstrap && !cfg.Voter {
+		return nil, errors.New("only a voter can bootstrap a cluster")
+	}
+	if cfg.ServerTLS != nil && cfg.ClientTLS != nil {
+		n.transport, err = NewTLSTransport(cfg.RaftAddr, cfg.Advertise, cfg.ServerTLS, cfg.ClientTLS, hlog)
+	} else {
+		var adv net.Addr
+		if cfg.Advertise != "" {
+			if adv, err = net.ResolveTCPAddr("tcp", cfg.Advertise); err != nil {
+				return nil, fmt.Errorf("raft advertise address %q: %w", cfg.Advertise, err)
+			}
+		}
+		n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, adv, 3, 10*time.Second, hlog)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("raft transport on %s: %w", addr, err)
 	}
@@ -91,6 +118,14 @@ func Open(cfg Config, store *Store) (*Node, error) {
 		rc.HeartbeatTimeout = cfg.HeartbeatTimeout
 		rc.ElectionTimeout = cfg.HeartbeatTimeout
 		rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+	}
+	// Followers learn that an entry committed from the leader's next
+	// AppendEntries; when writes pause, that comes after CommitTimeout (up to
+	// twice it, randomised). Raft's 50ms made a new link take ~85ms (p50) to
+	// go live on the edges; 10ms costs an idle RPC per follower every 10-20ms.
+	rc.CommitTimeout = 10 * time.Millisecond
+	if cfg.CommitTimeout > 0 {
+		rc.CommitTimeout = cfg.CommitTimeout
 	}
 	if cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
@@ -148,8 +183,19 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "h0p_raft_applied_index",
-			Help: "Last raft index applied to the edge store.",
+			Help: "Last raft index this node has applied (commands, no-ops and configuration changes).",
+		}, func() float64 { return float64(n.AppliedIndex()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "h0p_edge_store_applied_index",
+			Help: "Last raft index whose command changed the edge store.",
 		}, func() float64 { return float64(n.store.AppliedIndex()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "h0p_edge_records",
+			Help: "Link records in the edge store.",
+		}, func() float64 {
+			c, _ := n.store.LinkCount()
+			return float64(c)
+		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "h0p_raft_commit_index",
 			Help: "Last raft index known committed by this node.",
@@ -250,4 +296,98 @@ func (n *Node) closeLower() error {
 func (n *Node) Leader() string {
 	addr, _ := n.raft.LeaderWithID()
 	return string(addr)
+}
+
+// LeaderID is the node ID of the current leader, or "" when none is known.
+func (n *Node) LeaderID() string {
+	_, id := n.raft.LeaderWithID()
+	return string(id)
+}
+
+// ID is this node's ID.
+func (n *Node) ID() string { return n.id }
+
+// AppliedIndex is the last raft index this node has applied, counting the
+// entries the FSM never sees (leader no-ops, configuration changes), so it
+// can be compared with a commit index. After a restart it starts at the
+// newest snapshot and climbs as the log replays.
+func (n *Node) AppliedIndex() uint64 {
+	return max(n.raft.AppliedIndex(), n.store.AppliedIndex())
+}
+
+// CommitIndex is the last index this node knows committed.
+func (n *Node) CommitIndex() uint64 { return n.raft.CommitIndex() }
+
+// LastContact is when this node last heard from the leader (zero if never;
+// the leader itself reports the time it last heard from a quorum).
+func (n *Node) LastContact() time.Time { return n.raft.LastContact() }
+
+// Server is one member of the raft configuration.
+type Server struct {
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	Voter   bool   `json:"voter"`
+}
+
+// Servers is the current raft configuration.
+func (n *Node) Servers() ([]Server, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("raft configuration: %w", err)
+	}
+	var out []Server
+	for _, s := range f.Configuration().Servers {
+		out = append(out, Server{ID: string(s.ID), Address: string(s.Address), Voter: s.Suffrage == raft.Voter})
+	}
+	return out, nil
+}
+
+// AddMember adds node id at raft address addr, as a voter or not. A node
+// re-joining with the same id or the same address replaces its old entry; an
+// identical entry is left alone. Leader only.
+func (n *Node) AddMember(id, addr string, voter bool) error {
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	servers, err := n.Servers()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if s.ID == id && s.Address == addr && s.Voter == voter {
+			return nil
+		}
+		if s.ID != id && s.Address != addr {
+			continue
+		}
+		if s.ID == n.id {
+			return fmt.Errorf("node %s at %s would replace the leader's own entry", id, addr)
+		}
+		if err := n.raft.RemoveServer(raft.ServerID(s.ID), 0, 10*time.Second).Error(); err != nil {
+			return fmt.Errorf("remove old entry of %s: %w", s.ID, err)
+		}
+		n.logger.Info("removed old cluster entry", "id", s.ID, "address", s.Address)
+	}
+	var f raft.IndexFuture
+	if voter {
+		f = n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second)
+	} else {
+		f = n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second)
+	}
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("add %s: %w", id, err)
+	}
+	n.logger.Info("added cluster member", "id", id, "address", addr, "voter", voter)
+	return nil
+}
+
+// RemoveMember removes node id from the configuration. Leader only.
+func (n *Node) RemoveMember(id string) error {
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	if err := n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error(); err != nil {
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	return nil
 }

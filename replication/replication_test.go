@@ -64,6 +64,9 @@ func TestFSMApplyIsIdempotentAndVersioned(t *testing.T) {
 	}
 	// Slug change at v2 moves the link.
 	apply(t, f, 2, kv.PutLink(link("link_a", "xyz", "https://two.example", 2)))
+	if n, _ := s.LinkCount(); n != 1 {
+		t.Errorf("link count %d after a rename, want 1", n)
+	}
 	if _, ok := mustResolve(t, s, "h0p.link", "abc"); ok {
 		t.Fatal("old slug still resolves after rename")
 	}
@@ -80,6 +83,9 @@ func TestFSMApplyIsIdempotentAndVersioned(t *testing.T) {
 	}
 	if got := s.AppliedIndex(); got != 5 {
 		t.Errorf("applied index %d, want 5", got)
+	}
+	if n, _ := s.LinkCount(); n != 0 {
+		t.Errorf("link count %d after the only link was deleted, want 0", n)
 	}
 }
 
@@ -110,6 +116,10 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	}
 	apply(t, f, 101, kv.DeleteLink("link_aa", 2))
 	snap, _ := f.Snapshot()
+	countAtSnapshot, _ := src.LinkCount()
+	if countAtSnapshot != 99 {
+		t.Errorf("link count %d, want 99", countAtSnapshot)
+	}
 	// Applies continue while the snapshot is persisted; it must not see them.
 	apply(t, f, 102, kv.PutLink(link("link_new", "new", "https://new.example", 1)))
 	var buf bytes.Buffer
@@ -136,6 +146,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	src.db.Delete([]byte("l/h0p.link\x00new"), pebble.Sync)
 	src.db.Delete(kv.LinkStateKey("link_new"), pebble.Sync)
 	src.db.Set(kv.AppliedIndexKey, []byte{0, 0, 0, 0, 0, 0, 0, 101}, pebble.Sync)
+	src.db.Set(kv.LinkCountKey, []byte{0, 0, 0, 0, 0, 0, 0, byte(countAtSnapshot)}, pebble.Sync)
 	if d := diffStores(t, src, dst); d != "" {
 		t.Error(d)
 	}
@@ -222,7 +233,7 @@ func TestLogStore(t *testing.T) {
 func mustOpenNode(t *testing.T, dir, addr string, store *Store) *Node {
 	t.Helper()
 	n, err := Open(Config{
-		NodeID: "n1", RaftAddr: addr, Dir: dir, Bootstrap: true,
+		NodeID: "n1", RaftAddr: addr, Dir: dir, Voter: true, Bootstrap: true,
 		Logger: testLogger(), HeartbeatTimeout: 200 * time.Millisecond,
 	}, store)
 	if err != nil {

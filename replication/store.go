@@ -56,6 +56,41 @@ func (s *Store) readApplied() (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+// LinkCount is how many link records the store holds.
+func (s *Store) LinkCount() (uint64, error) { return readUint64(s.db, kv.LinkCountKey) }
+
+// Nodes returns the cluster node records, ordered by ID.
+func (s *Store) Nodes() ([]kv.Node, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kv.NodeKeyLowerBound, UpperBound: kv.NodeKeyUpperBound})
+	if err != nil {
+		return nil, fmt.Errorf("iterate nodes: %w", err)
+	}
+	defer it.Close()
+	var nodes []kv.Node
+	for ok := it.First(); ok; ok = it.Next() {
+		n, err := kv.DecodeNode(it.Value())
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, it.Error()
+}
+
+// Node returns the record of node id.
+func (s *Store) Node(id string) (kv.Node, bool, error) {
+	v, closer, err := s.db.Get(kv.NodeKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return kv.Node{}, false, nil
+	}
+	if err != nil {
+		return kv.Node{}, false, fmt.Errorf("get node: %w", err)
+	}
+	defer closer.Close()
+	n, err := kv.DecodeNode(v)
+	return n, err == nil, err
+}
+
 // Link returns the link at host+slug. host must be normalised. The key is
 // built in a stack buffer, so a lookup allocates only for the decoded strings.
 func (s *Store) Link(host, slug []byte) (kv.Link, bool, error) {

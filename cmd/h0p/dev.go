@@ -9,11 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/edge"
@@ -83,8 +79,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 
 	// 1. The edge database, which the FSM writes and the edge reads.
 	if d.store, err = replication.OpenStore(filepath.Join(cfg.DataDir, "edge"), logger); err != nil {
@@ -93,7 +88,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	// 2. Raft: one voter that bootstraps itself on first start.
 	d.node, err = replication.Open(replication.Config{
 		NodeID: "dev", RaftAddr: cfg.RaftAddr, Dir: filepath.Join(cfg.DataDir, "replication"),
-		Bootstrap: true, Logger: logger, Registerer: reg,
+		Voter: true, Bootstrap: true, Logger: logger, Registerer: reg,
 		HeartbeatTimeout: 500 * time.Millisecond, // one node: elect quickly at start
 	}, d.store)
 	if err != nil {
@@ -155,49 +150,10 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	return d, nil
 }
 
-// run serves until ctx ends. Shutdown: readiness fails first, then (after
-// the drain delay) the edge and API stop accepting and finish in-flight
-// requests, and the admin server goes last so metrics stay scrapable.
+// run serves until ctx ends; see serve for the shutdown order.
 func (d *dev) run(ctx context.Context) error {
-	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
-	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopServing()
-	defer stopAdmin()
-
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	failed := make(chan struct{}, 3)
-	start := func(name string, ctx context.Context, run func(context.Context) error) {
-		wg.Go(func() {
-			if err := run(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				mu.Unlock()
-				failed <- struct{}{}
-			}
-		})
-	}
-	start("admin", adminCtx, d.admin.Run)
-	start("control", serveCtx, d.control.Run)
-	start("edge", serveCtx, d.edge.Run)
-
-	select {
-	case <-ctx.Done():
-		d.logger.Info("shutting down: readiness off, draining")
-	case <-failed:
-		d.logger.Error("a server stopped; shutting down")
-	}
-	d.admin.Drain()
-	if d.cfg.DrainDelay > 0 && ctx.Err() != nil {
-		time.Sleep(d.cfg.DrainDelay)
-	}
-	stopServing()
-	stopAdmin()
-	wg.Wait()
-	return errors.Join(errs...)
+	return serve(ctx, d.logger, d.admin, d.cfg.DrainDelay,
+		runner{"control", d.control.Run}, runner{"edge", d.edge.Run})
 }
 
 // close releases everything in reverse order of opening: servers first, then

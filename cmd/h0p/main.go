@@ -1,6 +1,9 @@
 // Command h0p is the one H0p binary.
 //
 //	h0p dev       control + edge in one process, embedded defaults
+//	h0p control   a control node of a cluster
+//	h0p edge      an edge node of a cluster
+//	h0p admin     operator tools (certs)
 //	h0p version   print the version
 //
 // Logs go to stderr; stdout carries only what a script may want to read
@@ -34,6 +37,9 @@ Usage: h0p <command> [flags]
 
 Commands:
   dev       run control and edge in one process on embedded defaults
+  control   run a control node (API + raft voter) of a cluster
+  edge      run an edge node (redirects + raft non-voter) of a cluster
+  admin     operator tools: "h0p admin certs" mints a dev cluster CA
   version   print the version
 
 Run "h0p <command> --help" for a command's flags.
@@ -48,6 +54,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "dev":
 		err = runDev(ctx, args[1:], stdout, stderr, getenv)
+	case "control":
+		err = runControl(ctx, args[1:], stdout, stderr, getenv)
+	case "edge":
+		err = runEdge(ctx, args[1:], stdout, stderr, getenv)
+	case "admin":
+		err = runAdmin(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "h0p", version)
 	case "help", "-h", "--help":

@@ -43,6 +43,14 @@ type Config struct {
 	Now       func() time.Time
 	// Registerer receives the API's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+
+	// Cluster mode (all nil/empty for a single control node): writes that
+	// reach a follower go to the leader through ForwardTransport (mutual
+	// TLS), and Cluster serves the node-to-node /cluster/ endpoints.
+	Leader           Leadership
+	ForwardTransport http.RoundTripper
+	NodeID           string
+	Cluster          http.Handler
 }
 
 type handler struct{ Config }
@@ -64,7 +72,10 @@ func NewRouter(cfg Config) *gin.Engine {
 		h.fail(c, apierror.New(apierror.MethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 
-	v1 := r.Group("/v1", h.authenticate)
+	if cfg.Cluster != nil {
+		r.Any("/cluster/*path", gin.WrapH(cfg.Cluster))
+	}
+	v1 := r.Group("/v1", h.forwardWrites, h.authenticate)
 	v1.POST("/links", h.createLink)
 	v1.GET("/links/:id", h.getLink)
 	v1.DELETE("/links/:id", h.deleteLink)

@@ -52,7 +52,7 @@ func mustStart(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	node, err := replication.Open(replication.Config{NodeID: "t", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
-		Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, edgeStore)
+		Voter: true, Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, edgeStore)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestDrainAppliesLeftBehindEntriesInOrder(t *testing.T) {
 	}
 	defer edge.Close()
 	node, err := replication.Open(replication.Config{NodeID: "n", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
-		Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, edge)
+		Voter: true, Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, edge)
 	if err != nil {
 		t.Fatal(err)
 	}

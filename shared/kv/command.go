@@ -19,6 +19,7 @@ type OpType byte
 const (
 	OpPutLink    OpType = 1 // create or replace a link (payload: Link record)
 	OpDeleteLink OpType = 2 // delete a link (payload: LinkDelete fields)
+	OpPutNode    OpType = 3 // record a cluster node's addresses (payload: Node record)
 )
 
 func (t OpType) String() string {
@@ -27,6 +28,8 @@ func (t OpType) String() string {
 		return "put_link"
 	case OpDeleteLink:
 		return "delete_link"
+	case OpPutNode:
+		return "put_node"
 	}
 	return fmt.Sprintf("op(%d)", byte(t))
 }
@@ -49,6 +52,7 @@ type Op struct {
 	Type   OpType
 	Link   *Link       // OpPutLink
 	Delete *LinkDelete // OpDeleteLink
+	Node   *Node       // OpPutNode
 }
 
 // Command is one raft log entry: ops applied atomically, in order.
@@ -63,6 +67,9 @@ func PutLink(l Link) Command { return Command{Ops: []Op{{Type: OpPutLink, Link: 
 func DeleteLink(id string, version uint64) Command {
 	return Command{Ops: []Op{{Type: OpDeleteLink, Delete: &LinkDelete{ID: id, Version: version}}}}
 }
+
+// PutNode is a command that records where a cluster node can be reached.
+func PutNode(n Node) Command { return Command{Ops: []Op{{Type: OpPutNode, Node: &n}}} }
 
 // Encode returns the wire form of c. It panics on an op whose payload does not
 // match its type: that is a programming error in control, never input.
@@ -80,6 +87,8 @@ func (c Command) Encode() []byte {
 			w.string(deleteTagID, op.Delete.ID)
 			w.uint(deleteTagVersion, op.Delete.Version)
 			payload = w.b
+		case OpPutNode:
+			payload = AppendNode(payload, op.Node)
 		default:
 			panic(fmt.Sprintf("kv: encode unknown %v", op.Type))
 		}
@@ -157,6 +166,15 @@ func decodeOp(t OpType, payload []byte) (Op, error) {
 			return Op{}, fmt.Errorf("%w: delete_link needs id and version", ErrCorrupt)
 		}
 		return Op{Type: t, Delete: &d}, nil
+	case OpPutNode:
+		n, err := DecodeNode(payload)
+		if err != nil {
+			return Op{}, err
+		}
+		if n.ID == "" {
+			return Op{}, fmt.Errorf("%w: put_node needs an id", ErrCorrupt)
+		}
+		return Op{Type: t, Node: &n}, nil
 	}
 	return Op{}, fmt.Errorf("%w: unknown %v", ErrCorrupt, t)
 }

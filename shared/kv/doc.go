@@ -20,6 +20,8 @@
 //	l/<host>\x00<slug>  link record, looked up by the edge on every request
 //	i/<linkID>          link state: version, current host+slug, deleted flag
 //	m/applied           the last raft index applied (8 bytes, big endian)
+//	m/links             how many link records there are (8 bytes, big endian)
+//	n/<nodeID>          a cluster node: role and control API address
 //
 // Hosts are lowercase ASCII (IDNs in punycode); slugs never contain NUL. The
 // link state row is what makes apply idempotent: an op whose version is not

@@ -5,10 +5,24 @@ const (
 	prefixLink      = "l/"
 	prefixLinkState = "i/"
 	prefixMeta      = "m/"
+	prefixNode      = "n/"
 )
 
 // AppliedIndexKey holds the last raft index the FSM applied.
 var AppliedIndexKey = []byte(prefixMeta + "applied")
+
+// LinkCountKey holds how many link records the store has (8 bytes, big
+// endian), kept by the FSM in the same batch as the records.
+var LinkCountKey = []byte(prefixMeta + "links")
+
+// NodeKey is the key of a cluster node's record.
+func NodeKey(id string) []byte { return append([]byte(prefixNode), id...) }
+
+// NodeKeyLowerBound and NodeKeyUpperBound bound the node records.
+var (
+	NodeKeyLowerBound = []byte(prefixNode)
+	NodeKeyUpperBound = []byte("n0")
+)
 
 // AppendLinkKey appends the key of the link at host+slug to b. host must be
 // normalised (lowercase, no port). Passing a stack buffer keeps lookups free

@@ -88,6 +88,19 @@ func TestCommandGolden(t *testing.T) {
 	}
 }
 
+func TestNodeCommandGolden(t *testing.T) {
+	c := PutNode(Node{ID: "c1", Role: "control", APIAddr: "https://127.0.0.1:8443"})
+	b := c.Encode()
+	checkGolden(t, "command_put_node_v1.hex", b)
+	got, err := DecodeCommand(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("round trip: got %+v, want %+v", got, c)
+	}
+}
+
 func TestDecodeSkipsUnknownFields(t *testing.T) {
 	b := AppendLink(nil, &sampleLink)
 	w := fieldWriter{b: b}

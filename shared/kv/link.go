@@ -119,3 +119,51 @@ func DecodeLinkState(b []byte) (LinkState, error) {
 	}
 	return s, nil
 }
+
+// Node is a member of the raft group as the cluster knows it: control nodes
+// publish their API address so followers can forward writes to the leader and
+// edges can find control. It holds no secret.
+type Node struct {
+	ID      string `json:"id"`
+	Role    string `json:"role"`              // "control" or "edge"
+	APIAddr string `json:"apiAddr,omitempty"` // control API base URL; empty for edges
+}
+
+const (
+	nodeTagID      = 1
+	nodeTagRole    = 2
+	nodeTagAPIAddr = 3
+)
+
+// AppendNode appends the record encoding of n to b.
+func AppendNode(b []byte, n *Node) []byte {
+	w := fieldWriter{b: append(b, RecordVersion)}
+	w.string(nodeTagID, n.ID)
+	w.string(nodeTagRole, n.Role)
+	w.string(nodeTagAPIAddr, n.APIAddr)
+	return w.b
+}
+
+// DecodeNode decodes a Node record.
+func DecodeNode(b []byte) (Node, error) {
+	body, err := checkVersion(b, RecordVersion, "node record")
+	if err != nil {
+		return Node{}, err
+	}
+	var n Node
+	r := fieldReader{b: body}
+	for tag, val, ok := r.next(); ok; tag, val, ok = r.next() {
+		switch tag {
+		case nodeTagID:
+			n.ID = string(val)
+		case nodeTagRole:
+			n.Role = string(val)
+		case nodeTagAPIAddr:
+			n.APIAddr = string(val)
+		}
+	}
+	if r.err != nil {
+		return Node{}, fmt.Errorf("decode node record: %w", r.err)
+	}
+	return n, nil
+}

@@ -165,6 +165,9 @@ func nullMs(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
 }
 
+// nullString stores "" as NULL (bot keys have no user).
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
 func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 func fromNullMs(v sql.NullInt64) time.Time {
@@ -192,8 +195,12 @@ func (s *Store) CreateBootstrap(ctx context.Context, b store.Bootstrap) error {
 			b.Org.ID, b.Org.Name, ms(b.Org.CreatedAt)); err != nil {
 			return fmt.Errorf("insert org: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)`,
-			b.Owner.ID, b.Owner.Email, b.Owner.Name, ms(b.Owner.CreatedAt)); err != nil {
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)`,
+			b.Owner.ID, b.Owner.Email, b.Owner.Name, ms(b.Owner.CreatedAt))
+		if isUnique(err) {
+			return fmt.Errorf("insert user %s: %w", b.Owner.Email, store.ErrConflict)
+		}
+		if err != nil {
 			return fmt.Errorf("insert user: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
@@ -204,7 +211,7 @@ func (s *Store) CreateBootstrap(ctx context.Context, b store.Bootstrap) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys
 			(id, org_id, type, user_id, name, prefix, digest, permissions, created_by, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.OrgID, k.Type, k.UserID, k.Name, k.Prefix, k.Digest, string(perms), k.CreatedBy,
+			k.ID, k.OrgID, k.Type, nullString(k.UserID), k.Name, k.Prefix, k.Digest, string(perms), k.CreatedBy,
 			ms(k.CreatedAt), nullMs(k.ExpiresAt)); err != nil {
 			return fmt.Errorf("insert api key: %w", err)
 		}

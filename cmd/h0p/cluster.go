@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/edge"
+	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/adminserver"
+	"github.com/h0p/h0p/shared/clustercert"
+	"github.com/h0p/h0p/shared/kv"
+)
+
+// nodeFlags are the flags every cluster process has.
+type nodeFlags struct {
+	NodeID        string
+	RaftAddr      string
+	RaftAdvertise string
+	AdminAddr     string
+	DataDir       string
+	CertsDir      string
+	Join          string
+	LogLevel      slog.Level
+	DrainDelay    time.Duration
+}
+
+func (n *nodeFlags) register(fs *flag.FlagSet, defaultID string) {
+	fs.StringVar(&n.NodeID, "node-id", defaultID, "this node's stable ID; must match its certificate")
+	fs.StringVar(&n.RaftAddr, "raft-addr", "127.0.0.1:7001", "raft listen address (mutual TLS; never a public address)")
+	fs.StringVar(&n.RaftAdvertise, "raft-advertise", "", "raft address other nodes dial (default: --raft-addr)")
+	fs.StringVar(&n.AdminAddr, "admin-addr", "127.0.0.1:9091", "admin listen address: /metrics, /healthz, /readyz")
+	fs.StringVar(&n.DataDir, "data", "./data", "data directory")
+	fs.StringVar(&n.CertsDir, "certs", "./certs", "directory with ca.pem, <node-id>.pem and <node-id>-key.pem (h0p admin certs)")
+	fs.StringVar(&n.Join, "join", "", "comma-separated control API URLs to join through, e.g. https://127.0.0.1:8443")
+	fs.TextVar(&n.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	fs.DurationVar(&n.DrainDelay, "drain-delay", 0, "on shutdown, how long /readyz fails before connections drain")
+}
+
+func (n *nodeFlags) joinURLs() []string {
+	var urls []string
+	for u := range strings.SplitSeq(n.Join, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// loadIdentity loads the node certificate and checks its role.
+func (n *nodeFlags) loadIdentity(want clustercert.Role) (*clustercert.Bundle, error) {
+	b, err := clustercert.Load(n.CertsDir, n.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	if b.Role != want {
+		return nil, fmt.Errorf("the certificate of %s is for a %s node, not %s", n.NodeID, b.Role, want)
+	}
+	return b, nil
+}
+
+// mtlsClient is the HTTP client a node uses to call other nodes.
+func mtlsClient(b *clustercert.Bundle) *http.Client {
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: b.ClientConfig(), ForceAttemptHTTP2: true},
+	}
+}
+
+// joinUntilDone asks the cluster to admit this node until it succeeds or ctx
+// ends, backing off between rounds.
+func joinUntilDone(ctx context.Context, logger *slog.Logger, client *http.Client, urls []string, req replication.JoinRequest) (replication.JoinResponse, error) {
+	wait := 200 * time.Millisecond
+	for {
+		resp, err := replication.Join(ctx, client, urls, req)
+		if err == nil {
+			logger.Info("joined the cluster", "leader", resp.LeaderID, "commitIndex", resp.CommitIndex)
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return replication.JoinResponse{}, ctx.Err()
+		}
+		logger.Warn("join failed; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return replication.JoinResponse{}, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// runControl is `h0p control`: one voter of the raft group serving the API.
+func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var (
+		nf                                    nodeFlags
+		apiAddr, apiURL, databaseURL, pepper  string
+		defaultDomain, shortScheme, shortPort string
+		bootstrap                             bool
+	)
+	fs := newFlags("control", "Runs a control node: the API and a raft voter. The first node starts with\n"+
+		"--bootstrap; the others --join it. Several control nodes share one PostgreSQL\n"+
+		"database (--database-url) and one key pepper (--pepper-file).", stderr)
+	nf.register(fs, "c1")
+	fs.StringVar(&apiAddr, "api-addr", "127.0.0.1:8443", "API listen address (HTTPS with the node certificate)")
+	fs.StringVar(&apiURL, "api-url", "", "URL other nodes use to reach this API (default https://<api-addr>)")
+	fs.BoolVar(&bootstrap, "bootstrap", false, "form a new cluster with this node as its first voter (first start only)")
+	fs.StringVar(&databaseURL, "database-url", "", "PostgreSQL URL shared by all control nodes (empty: SQLite in --data, one control node only)")
+	fs.StringVar(&pepper, "pepper-file", "", "API-key pepper file shared by all control nodes (default <data>/control/pepper)")
+	fs.StringVar(&defaultDomain, "default-domain", "localhost", "domain of links created without one")
+	fs.StringVar(&shortScheme, "short-link-scheme", "https", "scheme of shortLink URLs in responses")
+	fs.StringVar(&shortPort, "short-link-port", "", "port of shortLink URLs in responses (empty: none)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if bootstrap == (nf.Join != "") {
+		return errors.New("give exactly one of --bootstrap and --join")
+	}
+	if nf.Join != "" && databaseURL == "" {
+		return errors.New("--join needs --database-url: the control nodes of a cluster share one PostgreSQL database")
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: nf.LogLevel})).With("node", nf.NodeID)
+	id, err := nf.loadIdentity(clustercert.Control)
+	if err != nil {
+		return err
+	}
+	var c closers
+	defer func() { c.close() }()
+	reg := newRegistry()
+
+	store, err := replication.OpenStore(filepath.Join(nf.DataDir, "edge"), logger)
+	if err != nil {
+		return err
+	}
+	c.add(store.Close)
+	node, err := replication.Open(replication.Config{
+		NodeID: nf.NodeID, RaftAddr: nf.RaftAddr, Advertise: nf.RaftAdvertise, Dir: filepath.Join(nf.DataDir, "replication"),
+		Voter: true, Bootstrap: bootstrap, Logger: logger, Registerer: reg,
+		ServerTLS: id.ServerConfig(), ClientTLS: id.ClientConfig(),
+	}, store)
+	if err != nil {
+		return err
+	}
+	c.add(node.Close)
+
+	client := mtlsClient(id)
+	apiTLS := id.ServerConfig()
+	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
+	srv, err := control.Open(ctx, control.Config{
+		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: databaseURL, PepperFile: pepper,
+		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
+		Logger: logger, Registerer: reg, TLS: apiTLS,
+		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
+		Cluster: &replication.ClusterHandler{Node: node, Client: client, Logger: logger},
+	}, node)
+	if err != nil {
+		return err
+	}
+	c.add(srv.Close)
+	if apiURL == "" {
+		apiURL = srv.URL()
+	}
+	self := kv.Node{ID: nf.NodeID, Role: string(clustercert.Control), APIAddr: apiURL}
+
+	admin, err := adminserver.New(nf.AdminAddr, reg)
+	if err != nil {
+		return err
+	}
+	c.add(admin.Close)
+	var member atomic.Bool
+	member.Store(bootstrap)
+	admin.AddCheck("raft", func() error {
+		switch {
+		case !member.Load():
+			return errors.New("not joined yet")
+		case node.Leader() == "":
+			return errors.New("no raft leader")
+		}
+		return nil
+	})
+
+	logger.Info("control node up", "api", apiURL, "raft", node.Addr(), "admin", "http://"+admin.Addr())
+
+	// Membership runs beside the API: join (unless bootstrapping), then keep
+	// this node's API address published whenever it leads, so followers can
+	// forward writes to it after every election. The bootstrap node also
+	// creates the first organization the first time it leads an empty store.
+	membership := func(ctx context.Context) error {
+		if !bootstrap {
+			_, err := joinUntilDone(ctx, logger, client, nf.joinURLs(),
+				replication.JoinRequest{ID: nf.NodeID, RaftAddr: node.Addr(), APIAddr: apiURL})
+			if err != nil {
+				return nil // shutting down
+			}
+			member.Store(true)
+		}
+		orgChecked := !bootstrap
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if node.IsLeader() {
+				if err := node.PublishNode(self); err != nil {
+					logger.Warn("publish own address", "err", err)
+				} else if !orgChecked {
+					created, err := srv.Bootstrap(ctx, func(k string) error {
+						if err := control.WriteKeyFile(filepath.Join(nf.DataDir, "bootstrap.key"), k); err != nil {
+							return err
+						}
+						fmt.Fprintf(stdout, "H0P_API_KEY=%s\n", k)
+						return nil
+					})
+					if err != nil {
+						logger.Error("bootstrap the first organization", "err", err)
+					} else {
+						orgChecked = true
+						if created {
+							logger.Info("created the first organization; its Owner key is printed on stdout")
+						}
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}
+	return serve(ctx, logger, admin, nf.DrainDelay, runner{"control", srv.Run}, runner{"membership", membership})
+}
+
+// runEdge is `h0p edge`: a raft non-voter serving redirects from its local
+// store.
+func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var (
+		nf            nodeFlags
+		edgeAddr      string
+		defaultDomain string
+		fallback      bool
+		readyTimeout  time.Duration
+	)
+	fs := newFlags("edge", "Runs an edge node: a raft non-voter that serves redirects from its local store.\n"+
+		"It joins through a control node (--join) and serves whatever it has even when\n"+
+		"control is unreachable.", stderr)
+	nf.register(fs, "e1")
+	fs.StringVar(&edgeAddr, "edge-addr", "127.0.0.1:8081", "public listen address for redirects")
+	fs.StringVar(&defaultDomain, "default-domain", "localhost", "the platform's default short domain")
+	fs.BoolVar(&fallback, "fallback-to-default", false, "answer unknown hosts as if they were the default domain")
+	fs.DurationVar(&readyTimeout, "ready-timeout", 30*time.Second,
+		"if no control node answers the join within this time, report ready on the local state (static stability)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if nf.Join == "" {
+		return errors.New("--join is required: edges join through a control node")
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: nf.LogLevel})).With("node", nf.NodeID)
+	id, err := nf.loadIdentity(clustercert.Edge)
+	if err != nil {
+		return err
+	}
+	var c closers
+	defer func() { c.close() }()
+	reg := newRegistry()
+
+	store, err := replication.OpenStore(filepath.Join(nf.DataDir, "edge"), logger)
+	if err != nil {
+		return err
+	}
+	c.add(store.Close)
+	node, err := replication.Open(replication.Config{
+		NodeID: nf.NodeID, RaftAddr: nf.RaftAddr, Advertise: nf.RaftAdvertise, Dir: filepath.Join(nf.DataDir, "replication"),
+		Logger: logger, Registerer: reg, ServerTLS: id.ServerConfig(), ClientTLS: id.ClientConfig(),
+	}, store)
+	if err != nil {
+		return err
+	}
+	c.add(node.Close)
+	srv, err := edge.New(edge.Config{
+		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,
+	}, store)
+	if err != nil {
+		return err
+	}
+	c.add(srv.Close)
+	admin, err := adminserver.New(nf.AdminAddr, reg)
+	if err != nil {
+		return err
+	}
+	c.add(admin.Close)
+	ready := &catchUp{applied: node.AppliedIndex, started: time.Now(), timeout: readyTimeout, logger: logger}
+	admin.AddCheck("caught-up", ready.check)
+	logger.Info("edge node up", "edge", "http://"+srv.Addr(), "raft", node.Addr(), "admin", "http://"+admin.Addr())
+
+	joiner := func(ctx context.Context) error {
+		resp, err := joinUntilDone(ctx, logger, mtlsClient(id), nf.joinURLs(),
+			replication.JoinRequest{ID: nf.NodeID, RaftAddr: node.Addr()})
+		if err == nil {
+			ready.setTarget(resp.CommitIndex)
+		}
+		return nil
+	}
+	return serve(ctx, logger, admin, nf.DrainDelay, runner{"edge", srv.Run}, runner{"join", joiner})
+}
+
+// catchUp is an edge's readiness: not ready until its store has applied the
+// leader's commit index as of the join; after that ready for good, whatever
+// happens to the leader (static stability). If no control node answers within
+// timeout, the edge serves its local state and says so.
+type catchUp struct {
+	applied func() uint64
+	started time.Time
+	timeout time.Duration
+	logger  *slog.Logger
+
+	target    atomic.Uint64
+	joined    atomic.Bool
+	latched   atomic.Bool
+	gaveUpLog atomic.Bool
+}
+
+func (c *catchUp) setTarget(commit uint64) {
+	c.target.Store(commit)
+	c.joined.Store(true)
+}
+
+func (c *catchUp) check() error {
+	if c.latched.Load() {
+		return nil
+	}
+	switch {
+	case c.joined.Load() && c.applied() >= c.target.Load():
+		c.latched.Store(true)
+		return nil
+	case !c.joined.Load() && time.Since(c.started) > c.timeout:
+		if !c.gaveUpLog.Swap(true) {
+			c.logger.Warn("no control node answered; serving the local state", "applied", c.applied())
+		}
+		return nil
+	case !c.joined.Load():
+		return errors.New("not joined yet")
+	}
+	return fmt.Errorf("catching up: applied %d of %d", c.applied(), c.target.Load())
+}
+
+// runAdmin is `h0p admin …`.
+func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || args[0] != "certs" {
+		fmt.Fprint(stderr, "Usage: h0p admin certs --out DIR --nodes c1,c2,c3,e1,e2\n")
+		return flag.ErrHelp
+	}
+	var out, nodes, hosts string
+	var overwrite bool
+	fs := newFlags("admin certs", "Mints a development cluster CA and a certificate per node into --out.\n"+
+		"Node entries are id or id:role; without a role, ids starting with \"e\" are edges\n"+
+		"and all others control nodes.", stderr)
+	fs.StringVar(&out, "out", "./certs", "output directory")
+	fs.StringVar(&nodes, "nodes", "c1,c2,c3,e1,e2", "comma-separated node ids")
+	fs.StringVar(&hosts, "hosts", "", "extra host names or IPs for every node certificate (loopback is always included)")
+	fs.BoolVar(&overwrite, "overwrite", false, "replace an existing CA")
+	if err := parseFlags(fs, args[1:], getenv); err != nil {
+		return err
+	}
+	specs, err := clustercert.ParseNodeList(nodes)
+	if err != nil {
+		return err
+	}
+	if hosts != "" {
+		for i := range specs {
+			specs[i].Hosts = append(specs[i].Hosts, strings.Split(hosts, ",")...)
+		}
+	}
+	ca, err := clustercert.MintCA("h0p dev cluster CA", time.Now())
+	if err != nil {
+		return err
+	}
+	if err := clustercert.WriteDir(out, ca, specs, overwrite); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: ca.pem and certificates for %s\n", out, nodes)
+	return nil
+}
