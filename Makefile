@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: run test build lint fuzz cluster cluster-stop
+.PHONY: run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
@@ -17,6 +17,21 @@ test: lint
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
 	  export H0P_TEST_POSTGRES_URL && \
 	  $(GO) test -race -count=1 ./...
+
+# The long cluster fault scenarios (real processes, SIGKILL/SIGSTOP, 50,000
+# writes); CI runs them after make test.
+test-faults:
+	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
+	  export H0P_TEST_POSTGRES_URL && \
+	  H0P_FAULTS=1 $(GO) test -count=1 -timeout 30m -run 'TestFault' -v ./cmd/h0p
+
+# Propagation (201 → live on every edge) against a running make cluster.
+bench-propagation:
+	H0P_API_KEY=$$(cat cluster/c1/bootstrap.key) $(GO) run ./bench/propagation -n 1000
+
+# Snapshot install of 1,000,000 links to a fresh edge (in-process nodes, mTLS).
+bench-snapshot:
+	$(GO) run ./bench/snapshot -links 1000000
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/h0p ./cmd/h0p

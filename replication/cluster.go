@@ -42,6 +42,26 @@ type Status struct {
 	Links        uint64    `json:"links"`
 	Servers      []Server  `json:"servers"`
 	Nodes        []kv.Node `json:"nodes"`
+	// Digest is the SHA-256 of every key and value of the edge store except
+	// the applied index, set when asked for (it reads the whole store): two
+	// nodes with equal digests hold the same content.
+	Digest string `json:"digest,omitempty"`
+}
+
+// StatusHandler serves Status as JSON (with ?digest=1, the content digest
+// too), for the admin address of every node.
+func (n *Node) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := n.Status()
+		if err == nil && r.URL.Query().Get("digest") == "1" {
+			st.Digest, err = n.store.Digest()
+		}
+		if err != nil {
+			writeClusterError(w, http.StatusInternalServerError, "INTERNAL", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
 }
 
 // ClusterHandler serves the node-to-node endpoints a control node exposes on
@@ -107,11 +127,12 @@ func (h *ClusterHandler) join(w http.ResponseWriter, r *http.Request, peerID str
 			return
 		}
 		fid, frole, ok := strings.Cut(fwd, "/")
-		if !ok {
+		parsedRole, roleErr := clustercert.ParseRole(frole)
+		if !ok || roleErr != nil || clustercert.ValidateID(fid) != nil {
 			writeClusterError(w, http.StatusBadRequest, "VALIDATION_ERROR", "bad "+joinForHeader)
 			return
 		}
-		id, role = fid, clustercert.Role(frole)
+		id, role = fid, parsedRole
 	}
 	if req.ID != id {
 		writeClusterError(w, http.StatusForbidden, "FORBIDDEN",

@@ -23,6 +23,8 @@ type FSM struct {
 	// onApplyError counts entries that could not be decoded; they are skipped
 	// (the applied index still moves) so one bad entry cannot wedge a node.
 	onApplyError func()
+	// onRestore counts snapshot installs.
+	onRestore func()
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -360,5 +362,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore: commit: %w", err)
 	}
 	f.store.applied.Store(applied)
+	if f.onRestore != nil {
+		f.onRestore()
+	}
+	f.logger.Info("restored the edge store from a snapshot", "applied", applied)
 	return nil
 }

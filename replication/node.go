@@ -41,6 +41,7 @@ type Config struct {
 	HeartbeatTimeout  time.Duration
 	CommitTimeout     time.Duration
 	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration // how often raft checks the threshold
 	TrailingLogs      uint64
 }
 
@@ -130,6 +131,9 @@ func Open(cfg Config, store *Store) (*Node, error) {
 	if cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
 	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
 	if cfg.TrailingLogs > 0 {
 		rc.TrailingLogs = cfg.TrailingLogs
 	}
@@ -165,8 +169,13 @@ func Open(cfg Config, store *Store) (*Node, error) {
 			Name: "h0p_fsm_apply_errors_total",
 			Help: "Raft entries the FSM could not apply and skipped.",
 		})
+		restores := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "h0p_fsm_snapshot_restores_total",
+			Help: "Snapshots installed into the edge store (catch-up of a lagging or new node).",
+		})
 		fsm.onApplyError = applyErrors.Inc
-		cfg.Registerer.MustRegister(applyErrors)
+		fsm.onRestore = restores.Inc
+		cfg.Registerer.MustRegister(applyErrors, restores)
 	}
 	n.raft, err = raft.NewRaft(rc, fsm, logs, logs, snaps, n.transport)
 	if err != nil {

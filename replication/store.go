@@ -1,7 +1,10 @@
 package replication
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,6 +78,37 @@ func (s *Store) Nodes() ([]kv.Node, error) {
 		nodes = append(nodes, n)
 	}
 	return nodes, it.Error()
+}
+
+// Digest is the SHA-256 over every key and value in order, leaving out the
+// applied index (which says how far a node got, not what it holds).
+func (s *Store) Digest() (string, error) {
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	it, err := snap.NewIter(nil)
+	if err != nil {
+		return "", fmt.Errorf("digest: %w", err)
+	}
+	defer it.Close()
+	h := sha256.New()
+	var lenBuf [binary.MaxVarintLen64]byte
+	for ok := it.First(); ok; ok = it.Next() {
+		if bytes.Equal(it.Key(), kv.AppliedIndexKey) {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return "", fmt.Errorf("digest: %w", err)
+		}
+		h.Write(binary.AppendUvarint(lenBuf[:0], uint64(len(it.Key()))))
+		h.Write(it.Key())
+		h.Write(binary.AppendUvarint(lenBuf[:0], uint64(len(v))))
+		h.Write(v)
+	}
+	if err := it.Error(); err != nil {
+		return "", fmt.Errorf("digest: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Node returns the record of node id.

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
@@ -33,6 +35,11 @@ type nodeFlags struct {
 	Join          string
 	LogLevel      slog.Level
 	DrainDelay    time.Duration
+
+	HeartbeatTimeout  time.Duration
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
 }
 
 func (n *nodeFlags) register(fs *flag.FlagSet, defaultID string) {
@@ -45,6 +52,19 @@ func (n *nodeFlags) register(fs *flag.FlagSet, defaultID string) {
 	fs.StringVar(&n.Join, "join", "", "comma-separated control API URLs to join through, e.g. https://127.0.0.1:8443")
 	fs.TextVar(&n.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	fs.DurationVar(&n.DrainDelay, "drain-delay", 0, "on shutdown, how long /readyz fails before connections drain")
+	fs.DurationVar(&n.HeartbeatTimeout, "raft-heartbeat-timeout", time.Second, "raft heartbeat and election timeout")
+	fs.Uint64Var(&n.SnapshotThreshold, "raft-snapshot-threshold", 8192, "log entries between snapshots")
+	fs.DurationVar(&n.SnapshotInterval, "raft-snapshot-interval", 2*time.Minute, "how often raft checks whether a snapshot is due")
+	fs.Uint64Var(&n.TrailingLogs, "raft-trailing-logs", 10240, "log entries kept after a snapshot; a node further behind catches up by snapshot")
+}
+
+// raftConfig is the replication config these flags describe.
+func (n *nodeFlags) raftConfig(logger *slog.Logger, reg prometheus.Registerer, id *clustercert.Bundle) replication.Config {
+	return replication.Config{
+		NodeID: n.NodeID, RaftAddr: n.RaftAddr, Advertise: n.RaftAdvertise, Dir: filepath.Join(n.DataDir, "replication"),
+		Logger: logger, Registerer: reg, ServerTLS: id.ServerConfig(), ClientTLS: id.ClientConfig(),
+		HeartbeatTimeout: n.HeartbeatTimeout, SnapshotThreshold: n.SnapshotThreshold, SnapshotInterval: n.SnapshotInterval, TrailingLogs: n.TrailingLogs,
+	}
 }
 
 func (n *nodeFlags) joinURLs() []string {
@@ -143,11 +163,9 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	c.add(store.Close)
-	node, err := replication.Open(replication.Config{
-		NodeID: nf.NodeID, RaftAddr: nf.RaftAddr, Advertise: nf.RaftAdvertise, Dir: filepath.Join(nf.DataDir, "replication"),
-		Voter: true, Bootstrap: bootstrap, Logger: logger, Registerer: reg,
-		ServerTLS: id.ServerConfig(), ClientTLS: id.ClientConfig(),
-	}, store)
+	rcfg := nf.raftConfig(logger, reg, id)
+	rcfg.Voter, rcfg.Bootstrap = true, bootstrap
+	node, err := replication.Open(rcfg, store)
 	if err != nil {
 		return err
 	}
@@ -177,6 +195,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	c.add(admin.Close)
+	admin.Handle("GET /status", node.StatusHandler())
 	var member atomic.Bool
 	member.Store(bootstrap)
 	admin.AddCheck("raft", func() error {
@@ -278,10 +297,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	c.add(store.Close)
-	node, err := replication.Open(replication.Config{
-		NodeID: nf.NodeID, RaftAddr: nf.RaftAddr, Advertise: nf.RaftAdvertise, Dir: filepath.Join(nf.DataDir, "replication"),
-		Logger: logger, Registerer: reg, ServerTLS: id.ServerConfig(), ClientTLS: id.ClientConfig(),
-	}, store)
+	node, err := replication.Open(nf.raftConfig(logger, reg, id), store)
 	if err != nil {
 		return err
 	}
@@ -298,6 +314,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	c.add(admin.Close)
+	admin.Handle("GET /status", node.StatusHandler())
 	ready := &catchUp{applied: node.AppliedIndex, started: time.Now(), timeout: readyTimeout, logger: logger}
 	admin.AddCheck("caught-up", ready.check)
 	logger.Info("edge node up", "edge", "http://"+srv.Addr(), "raft", node.Addr(), "admin", "http://"+admin.Addr())

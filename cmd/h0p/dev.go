@@ -139,6 +139,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	if d.admin, err = adminserver.New(cfg.AdminAddr, reg); err != nil {
 		return nil, err
 	}
+	d.admin.Handle("GET /status", d.node.StatusHandler())
 	d.admin.AddCheck("raft", func() error {
 		if d.node.Leader() == "" {
 			return errors.New("no raft leader")

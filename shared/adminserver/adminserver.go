@@ -27,6 +27,7 @@ type Check func() error
 // Server serves the admin endpoints.
 type Server struct {
 	http     *http.Server
+	mux      *http.ServeMux
 	ln       net.Listener
 	draining atomic.Bool
 
@@ -45,8 +46,8 @@ func New(addr string, g prometheus.Gatherer) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen admin on %s: %w", addr, err)
 	}
-	s := &Server{ln: ln}
-	mux := http.NewServeMux()
+	s := &Server{ln: ln, mux: http.NewServeMux()}
+	mux := s.mux
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -58,6 +59,9 @@ func New(addr string, g prometheus.Gatherer) (*Server, error) {
 
 // Addr is the address the admin server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Handle adds an operator endpoint (e.g. "GET /status"). Call before Run.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // AddCheck registers a readiness check.
 func (s *Server) AddCheck(name string, c Check) {

@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -14,62 +11,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/store/postgres/pgtest"
 	"github.com/h0p/h0p/control/store/storetest"
 )
 
-// mustSchema creates an empty schema in the test server's database, drops it
-// when the test ends, and returns the server URL with search_path (and
-// application_name, to find this test's sessions) set to it.
-func mustSchema(t *testing.T) (schema, dbURL string) {
-	t.Helper()
-	base := serverURL(t)
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("H0P_TEST_POSTGRES_URL: want a postgres:// URL (err %v)", err)
-	}
-	schema = "t_" + hex.EncodeToString(randomBytes(t, 8))
-	mustExec(t, base, `CREATE SCHEMA `+schema)
-	t.Cleanup(func() { mustExec(t, base, `DROP SCHEMA `+schema+` CASCADE`) })
+func mustSchema(t *testing.T) (schema, dbURL string) { return pgtest.Schema(t) }
 
-	q := u.Query()
-	q.Set("search_path", schema)
-	q.Set("application_name", schema)
-	u.RawQuery = q.Encode()
-	return schema, u.String()
-}
+func serverURL(t *testing.T) string { return pgtest.ServerURL(t) }
 
-// serverURL is the test server's URL; without one the test is skipped.
-func serverURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("H0P_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("H0P_TEST_POSTGRES_URL not set; make test sets it")
-	}
-	return u
-}
-
-func randomBytes(t *testing.T, n int) []byte {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// mustExec runs one statement on its own connection to dbURL.
-func mustExec(t *testing.T, dbURL, sql string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
+func mustExec(t *testing.T, dbURL, sql string, args ...any) { pgtest.Exec(t, dbURL, sql, args...) }
 
 func mustOpen(t *testing.T, dbURL string) *Store {
 	t.Helper()

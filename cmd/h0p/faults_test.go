@@ -1,0 +1,182 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The long fault scenarios of the cluster. They run with H0P_FAULTS=1
+// (make test-faults, which CI runs too).
+func needFaults(t *testing.T) {
+	if os.Getenv("H0P_FAULTS") != "1" {
+		t.Skip("long fault scenario: run with make test-faults (H0P_FAULTS=1)")
+	}
+}
+
+// metric reads one unlabelled metric from a node's /metrics.
+func (c *testCluster) metric(name, metric string) float64 {
+	c.t.Helper()
+	resp, err := http.Get("http://" + c.nodes[name].admin + "/metrics")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + metric + ` (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+func (c *testCluster) mustDelete(t *testing.T, l created) {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		r := c.call(c.leaderOrFirst(), "DELETE", "/v1/links/"+l.id, "")
+		if r.status == 200 {
+			return
+		}
+		if attempt == 20 {
+			t.Fatalf("delete %s: %d %v", l.slug, r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c *testCluster) leaderOrFirst() string {
+	if l := c.leader(); l != "" {
+		return l
+	}
+	return c.controls()[0]
+}
+
+// Fault 1 at scale: SIGKILL the leader while four clients create links.
+func TestFaultLeaderKilledDuringCreates(t *testing.T) {
+	needFaults(t)
+	c := newTestCluster(t, 3, 2)
+	c.startAll()
+	leader := c.waitLeader(20 * time.Second)
+	var once sync.Once
+	links := c.createStream("kill", 400, 4, func(i int) {
+		if i == 150 {
+			once.Do(func() { c.signal(leader, syscall.SIGKILL) })
+		}
+	})
+	c.waitLeader(20 * time.Second)
+	acked := c.checkAcknowledged(links)
+	t.Logf("%d of %d creates acknowledged around the kill of %s", acked, len(links), leader)
+	c.start(leader)
+	c.waitReady(leader, 30*time.Second)
+	c.waitSameContent(30 * time.Second)
+}
+
+// Fault 2: an edge cut off for longer than the snapshot threshold while links
+// are created and deleted catches up by snapshot, deletes included. The cut
+// is a SIGSTOP: the edge takes no raft traffic (nor anything else) until
+// SIGCONT.
+func TestFaultEdgeCutOffCatchesUpBySnapshot(t *testing.T) {
+	needFaults(t)
+	c := newTestCluster(t, 3, 2, "--raft-snapshot-threshold", "64", "--raft-trailing-logs", "16",
+		"--raft-snapshot-interval", "200ms")
+	c.startAll()
+	before := c.createStream("pre", 40, 2, nil)
+	c.checkAcknowledged(before)
+
+	c.signal("e1", syscall.SIGSTOP)
+	during := c.createStream("cut", 300, 4, nil)
+	for _, l := range append(before[:20:20], during[:100]...) {
+		if l.status == 201 {
+			c.mustDelete(t, l)
+		}
+	}
+	time.Sleep(time.Second) // a snapshot interval or five: the leader compacts past e1
+	c.signal("e1", syscall.SIGCONT)
+	c.waitSameContent(60 * time.Second)
+
+	if n := c.metric("e1", "h0p_fsm_snapshot_restores_total"); n < 1 {
+		t.Errorf("e1 caught up without a snapshot install (restores %v): the cut was not long enough", n)
+	}
+	for _, l := range append(before[:20:20], during[:100]...) {
+		if code, _ := c.resolve("e1", l.slug); code != 404 {
+			t.Errorf("e1 serves deleted %s: %d", l.slug, code)
+		}
+	}
+	for _, l := range during[100:] {
+		if l.status == 201 && !c.waitResolves("e1", l.slug, l.url, 5*time.Second) {
+			t.Errorf("e1 lacks %s after catching up", l.slug)
+		}
+	}
+}
+
+// Fault 3: with every control node down, every edge serves 100% of a sample
+// of 1,000 existing redirects from local state.
+func TestFaultAllControlDownEdgesServe(t *testing.T) {
+	needFaults(t)
+	c := newTestCluster(t, 3, 2)
+	c.startAll()
+	links := c.createStream("keep", 1000, 8, nil)
+	c.waitSameContent(60 * time.Second)
+	for _, n := range c.controls() {
+		c.signal(n, syscall.SIGKILL)
+	}
+	for _, e := range c.edges() {
+		served, total := 0, 0
+		for _, l := range links {
+			if l.status != 201 {
+				continue
+			}
+			total++
+			if code, loc := c.resolve(e, l.slug); code == 302 && loc == l.url {
+				served++
+			}
+		}
+		t.Logf("%s served %d of %d with every control node down", e, served, total)
+		if served != total || total < 1000 {
+			t.Errorf("%s served %d of %d", e, served, total)
+		}
+	}
+}
+
+// Fault 5: an edge restarted on an old data directory after 50,000 writes
+// and leader snapshots catches up and holds exactly the leader's content.
+func TestFaultEdgeRestartsWithOldDataAfter50000Writes(t *testing.T) {
+	needFaults(t)
+	c := newTestCluster(t, 3, 1, "--raft-snapshot-threshold", "8192", "--raft-trailing-logs", "2048",
+		"--raft-snapshot-interval", "2s")
+	c.startAll()
+	c.checkAcknowledged(c.createStream("old", 100, 4, nil))
+	c.signal("e1", syscall.SIGTERM)
+
+	start := time.Now()
+	links := c.createStream("new", 50_000, 32, nil)
+	failed := 0
+	for _, l := range links {
+		if l.status != 201 {
+			failed++
+		}
+	}
+	t.Logf("50,000 creates in %v (%d failed)", time.Since(start).Round(time.Millisecond), failed)
+	if failed > 0 {
+		t.Errorf("%d creates failed with every node up", failed)
+	}
+	time.Sleep(3 * time.Second) // let the leader snapshot past e1
+
+	start = time.Now()
+	c.start("e1")
+	c.waitReady("e1", 120*time.Second)
+	c.waitSameContent(120 * time.Second)
+	t.Logf("e1 caught up in %v; snapshot installs: %v", time.Since(start).Round(time.Millisecond),
+		c.metric("e1", "h0p_fsm_snapshot_restores_total"))
+	st, _ := c.status("e1", false)
+	if st.Links < 50_100 {
+		t.Errorf("e1 holds %d links, want at least 50,100", st.Links)
+	}
+}
