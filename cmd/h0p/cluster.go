@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -92,8 +93,17 @@ func (n *nodeFlags) loadIdentity(want clustercert.Role) (*clustercert.Bundle, er
 // mtlsClient is the HTTP client a node uses to call other nodes.
 func mtlsClient(b *clustercert.Bundle) *http.Client {
 	return &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: b.ClientConfig(), ForceAttemptHTTP2: true},
+		Timeout: 10 * time.Second,
+		// The transport also forwards API writes to the leader, without the
+		// client's Timeout: bound each stage so a frozen leader cannot hold
+		// a request (or a graceful shutdown) forever.
+		Transport: &http.Transport{
+			TLSClientConfig:       b.ClientConfig(),
+			ForceAttemptHTTP2:     true,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 10 * time.Second,
+		},
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -84,6 +85,20 @@ func TestClusterSurvivesLeaderLossQuorumLossAndControlLoss(t *testing.T) {
 			follower = n
 			break
 		}
+	}
+
+	// Joining needs a certificate from the cluster CA.
+	resp, err := c.api.Post(c.apiURL(leader)+"/cluster/v1/join", "application/json",
+		strings.NewReader(`{"id":"intruder","raftAddr":"127.0.0.1:1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("join without a client certificate: %d, want 401", resp.StatusCode)
+	}
+	if servers, _ := c.status(leader, false); len(servers.Servers) != 5 {
+		t.Errorf("cluster has %d members, want 5: %+v", len(servers.Servers), servers.Servers)
 	}
 
 	// A write through a follower is forwarded to the leader.

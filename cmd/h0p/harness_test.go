@@ -193,7 +193,7 @@ func (c *testCluster) signal(name string, sig syscall.Signal) {
 	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
 		select {
 		case <-n.exited:
-		case <-time.After(20 * time.Second):
+		case <-time.After(shutdownDeadline + 5*time.Second):
 			c.t.Fatalf("%s did not exit on %v", name, sig)
 		}
 		n.cmd = nil

@@ -19,13 +19,25 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "devel"
 
+// shutdownDeadline bounds a graceful shutdown: draining waits for in-flight
+// requests and raft for its peers, and a peer that hangs (a frozen process,
+// a black-holed network) must not keep the process alive forever.
+const shutdownDeadline = 45 * time.Second
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		time.Sleep(shutdownDeadline)
+		fmt.Fprintf(os.Stderr, "h0p: still shutting down after %v; exiting\n", shutdownDeadline)
+		os.Exit(1)
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
