@@ -295,3 +295,46 @@ func TestSingleNodeApplyAndRestart(t *testing.T) {
 		t.Error("apply after restart did not land")
 	}
 }
+
+// A node re-joining with the same id or the same address replaces its old
+// entry; an identical join changes nothing.
+func TestAddMemberReplacesByIDOrAddress(t *testing.T) {
+	dir := t.TempDir()
+	store := mustOpenStore(t, filepath.Join(dir, "edge"))
+	n := mustOpenNode(t, dir, "127.0.0.1:0", store)
+	defer n.Close()
+	members := func() map[string]Server {
+		t.Helper()
+		servers, err := n.Servers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]Server{}
+		for _, s := range servers {
+			m[s.ID] = s
+		}
+		return m
+	}
+	// Non-voters that never connect do not disturb the single voter.
+	if err := n.AddMember("e1", "127.0.0.1:1", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.AddMember("e1", "127.0.0.1:1", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.AddMember("e1", "127.0.0.1:2", false); err != nil { // same id, new address
+		t.Fatal(err)
+	}
+	if m := members(); len(m) != 2 || m["e1"].Address != "127.0.0.1:2" || m["e1"].Voter {
+		t.Fatalf("after re-join by id: %+v", m)
+	}
+	if err := n.AddMember("e2", "127.0.0.1:2", false); err != nil { // same address, new id
+		t.Fatal(err)
+	}
+	if m := members(); len(m) != 2 || m["e2"].Address != "127.0.0.1:2" {
+		t.Fatalf("after re-join by address: %+v", m)
+	}
+	if err := n.AddMember("x", n.Addr(), true); err == nil {
+		t.Error("a join at the leader's own address replaced the leader")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,7 +43,10 @@ type testNode struct {
 	name     string
 	control  bool
 	raft     string
-	public   string // API (https) or edge (http) address
+	// raftAdvertise, when set, is what the node tells peers to dial (a
+	// tcpProxy in front of raft).
+	raftAdvertise string
+	public        string // API (https) or edge (http) address
 	admin    string
 	cmd      *exec.Cmd
 	stdout   *syncBuffer
@@ -141,6 +145,9 @@ func (c *testCluster) args(name string) []string {
 	n := c.nodes[name]
 	args := []string{"--node-id", name, "--raft-addr", n.raft, "--admin-addr", n.admin,
 		"--data", filepath.Join(c.dir, name), "--certs", filepath.Join(c.dir, "certs"), "--log-level", "warn"}
+	if n.raftAdvertise != "" {
+		args = append(args, "--raft-advertise", n.raftAdvertise)
+	}
 	if n.control {
 		args = append([]string{"control"}, args...)
 		args = append(args, "--api-addr", n.public, "--database-url", c.dbURL,
@@ -384,4 +391,75 @@ func (c *testCluster) waitSameContent(timeout time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// tcpProxy forwards a listening address to a target, and can cut the link:
+// placed in front of a node's raft port (the node advertises the proxy), it
+// stops that node's raft traffic while the node itself keeps running.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]bool
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.setCut(true) })
+	return p
+}
+
+func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *tcpProxy) serve() {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			in.Close()
+			continue
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			in.Close()
+			continue
+		}
+		p.conns[in], p.conns[out] = true, true
+		p.mu.Unlock()
+		go func() { io.Copy(out, in); out.Close(); in.Close() }()
+		go func() { io.Copy(in, out); out.Close(); in.Close() }()
+	}
+}
+
+// setCut cuts (closing every open connection) or heals the link.
+func (p *tcpProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+		p.conns = map[net.Conn]bool{}
+	}
+}
+
+// proxyRaft puts a cuttable proxy in front of node name's raft port; call
+// before the node first starts.
+func (c *testCluster) proxyRaft(name string) *tcpProxy {
+	p := newTCPProxy(c.t, c.nodes[name].raft)
+	c.nodes[name].raftAdvertise = p.addr()
+	return p
 }
