@@ -40,19 +40,19 @@ type testCluster struct {
 }
 
 type testNode struct {
-	name     string
-	control  bool
-	raft     string
+	name    string
+	control bool
+	raft    string
 	// raftAdvertise, when set, is what the node tells peers to dial (a
 	// tcpProxy in front of raft).
 	raftAdvertise string
 	public        string // API (https) or edge (http) address
-	admin    string
-	cmd      *exec.Cmd
-	stdout   *syncBuffer
-	stderr   *syncBuffer
-	exited   chan struct{}
-	restarts int
+	admin         string
+	cmd           *exec.Cmd
+	stdout        *syncBuffer
+	stderr        *syncBuffer
+	exited        chan struct{}
+	restarts      int
 }
 
 type syncBuffer struct {
