@@ -59,13 +59,44 @@ func (n *nodeFlags) register(fs *flag.FlagSet, defaultID string) {
 	fs.Uint64Var(&n.TrailingLogs, "raft-trailing-logs", 10240, "log entries kept after a snapshot; a node further behind catches up by snapshot")
 }
 
-// raftConfig is the replication config these flags describe.
-func (n *nodeFlags) raftConfig(logger *slog.Logger, reg prometheus.Registerer, id *clustercert.Bundle) replication.Config {
-	return replication.Config{
-		NodeID: n.NodeID, RaftAddr: n.RaftAddr, Advertise: n.RaftAdvertise, Dir: filepath.Join(n.DataDir, "replication"),
-		Logger: logger, Registerer: reg, ServerTLS: id.ServerConfig(), ClientTLS: id.ClientConfig(),
-		HeartbeatTimeout: n.HeartbeatTimeout, SnapshotThreshold: n.SnapshotThreshold, SnapshotInterval: n.SnapshotInterval, TrailingLogs: n.TrailingLogs,
+// nodeBase is what every cluster process opens first, in this order: its
+// identity, metrics, the edge store and the raft node over it.
+type nodeBase struct {
+	logger *slog.Logger
+	id     *clustercert.Bundle
+	reg    *prometheus.Registry
+	store  *replication.Store
+	node   *replication.Node
+}
+
+// openNode opens a node's base; what it opened is added to c for closing.
+// Control nodes are voters (and may bootstrap); edges are not.
+func (n *nodeFlags) openNode(stderr io.Writer, role clustercert.Role, bootstrap bool, c *closers) (*nodeBase, error) {
+	b := &nodeBase{
+		logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: n.LogLevel})),
+		reg:    newRegistry(),
 	}
+	var err error
+	if b.id, err = n.loadIdentity(role); err != nil {
+		return nil, err
+	}
+	if b.store, err = replication.OpenStore(filepath.Join(n.DataDir, "edge"), b.logger.With("node", n.NodeID)); err != nil {
+		return nil, err
+	}
+	c.add(b.store.Close)
+	b.node, err = replication.Open(replication.Config{
+		NodeID: n.NodeID, RaftAddr: n.RaftAddr, Advertise: n.RaftAdvertise, Dir: filepath.Join(n.DataDir, "replication"),
+		Voter: role == clustercert.Control, Bootstrap: bootstrap,
+		Logger: b.logger, Registerer: b.reg, ServerTLS: b.id.ServerConfig(), ClientTLS: b.id.ClientConfig(),
+		HeartbeatTimeout: n.HeartbeatTimeout, SnapshotThreshold: n.SnapshotThreshold,
+		SnapshotInterval: n.SnapshotInterval, TrailingLogs: n.TrailingLogs,
+	}, b.store)
+	if err != nil {
+		return nil, err
+	}
+	c.add(b.node.Close)
+	b.logger = b.logger.With("node", n.NodeID) // raft's lines carry the node already
+	return b, nil
 }
 
 func (n *nodeFlags) joinURLs() []string {
@@ -159,27 +190,13 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if nf.Join != "" && databaseURL == "" {
 		return errors.New("--join needs --database-url: the control nodes of a cluster share one PostgreSQL database")
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: nf.LogLevel})).With("node", nf.NodeID)
-	id, err := nf.loadIdentity(clustercert.Control)
-	if err != nil {
-		return err
-	}
 	var c closers
 	defer func() { c.close() }()
-	reg := newRegistry()
-
-	store, err := replication.OpenStore(filepath.Join(nf.DataDir, "edge"), logger)
+	base, err := nf.openNode(stderr, clustercert.Control, bootstrap, &c)
 	if err != nil {
 		return err
 	}
-	c.add(store.Close)
-	rcfg := nf.raftConfig(logger, reg, id)
-	rcfg.Voter, rcfg.Bootstrap = true, bootstrap
-	node, err := replication.Open(rcfg, store)
-	if err != nil {
-		return err
-	}
-	c.add(node.Close)
+	logger, id, reg, node := base.logger, base.id, base.reg, base.node
 
 	client := mtlsClient(id)
 	apiTLS := id.ServerConfig()
@@ -293,25 +310,13 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if nf.Join == "" {
 		return errors.New("--join is required: edges join through a control node")
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: nf.LogLevel})).With("node", nf.NodeID)
-	id, err := nf.loadIdentity(clustercert.Edge)
-	if err != nil {
-		return err
-	}
 	var c closers
 	defer func() { c.close() }()
-	reg := newRegistry()
-
-	store, err := replication.OpenStore(filepath.Join(nf.DataDir, "edge"), logger)
+	base, err := nf.openNode(stderr, clustercert.Edge, false, &c)
 	if err != nil {
 		return err
 	}
-	c.add(store.Close)
-	node, err := replication.Open(nf.raftConfig(logger, reg, id), store)
-	if err != nil {
-		return err
-	}
-	c.add(node.Close)
+	logger, id, reg, node, store := base.logger, base.id, base.reg, base.node, base.store
 	srv, err := edge.New(edge.Config{
 		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,
 	}, store)
