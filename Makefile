@@ -25,7 +25,9 @@ test-faults:
 	  export H0P_TEST_POSTGRES_URL && \
 	  H0P_FAULTS=1 $(GO) test -count=1 -timeout 30m -run 'TestFault' -v ./cmd/h0p
 
-# Propagation (201 → live on every edge) against a running make cluster.
+# Propagation (201 → live on every edge) against a running make cluster
+# started with raised rate limits:
+#   H0P_RATE_PER_SECOND=100000 H0P_RATE_PER_MINUTE=10000000 make cluster
 bench-propagation:
 	H0P_API_KEY=$$(cat cluster/c1/bootstrap.key) $(GO) run ./bench/propagation -n 1000
 

@@ -4,7 +4,8 @@
 //
 // On first start with an empty store, Bootstrap creates an organization, its
 // Owner (owner@localhost, no password yet) and the Owner's user key with every
-// permission, and hands the key to the caller exactly once.
+// permission the Owner role allows, and hands the key to the caller exactly
+// once.
 //
 // The key pepper is 32 random bytes in <data>/pepper (mode 0600), created on
 // first start. Every control node of a cluster must share it.
@@ -27,11 +28,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/api"
-	"github.com/h0p/h0p/control/apikey"
-	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
+	"github.com/h0p/h0p/control/password"
+	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/postgres"
 	"github.com/h0p/h0p/control/store/sqlite"
@@ -63,6 +65,13 @@ type Config struct {
 	// certificate, which only /cluster/ endpoints need).
 	TLS *tls.Config
 
+	// RateLimits per key, user or client IP; zero: the product's 5/s and
+	// 100/min.
+	RateLimits ratelimit.Limits
+	// PasswordParams are argon2id's costs; zero: password.Default (tests
+	// lower them).
+	PasswordParams password.Params
+
 	// Cluster mode; see api.Config.
 	Leader           api.Leadership
 	ForwardTransport http.RoundTripper
@@ -76,6 +85,7 @@ type Server struct {
 	store     store.Store
 	pepper    []byte
 	publisher *outbox.Publisher
+	accounts  *accounts.Service
 	http      *http.Server
 	ln        net.Listener
 }
@@ -116,9 +126,21 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Applier: applier, Store: st, Logger: logger.With("subsystem", "outbox"),
 		Now: cfg.Now, Grace: cfg.RelayGrace, Interval: cfg.RelayInterval,
 	}
+	s.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams}
+	limits := cfg.RateLimits
+	if limits == (ratelimit.Limits{}) {
+		limits = ratelimit.DefaultLimits
+	}
+	if err := limits.Validate(); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("rate limits: %w", err)
+	}
 	router := api.NewRouter(api.Config{
-		Keys:   st,
-		Pepper: pepper,
+		Store:    st,
+		Pepper:   pepper,
+		Accounts: s.accounts,
+		Limiter:  ratelimit.NewMemory(cfg.Now),
+		Limits:   limits,
 		Links: &links.Service{
 			Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
 		},
@@ -222,44 +244,22 @@ func writeFileAtomic(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
-// AllPermissions grants every action on every resource.
-func AllPermissions() store.Permissions {
-	all := []string{"create", "read", "update", "delete"}
-	p := store.Permissions{}
-	for _, r := range []string{"shortLinks", "domains", "stats", "files", "apiKeys", "webhooks"} {
-		p[r] = all
-	}
-	return p
-}
-
-// Bootstrap creates the first organization, its Owner and the Owner's key
-// when the store has no organization. save receives the key before the
-// store commits, so a crash can lose a key only together with the data it
-// belongs to; a later start then bootstraps again. It reports whether it
+// Bootstrap creates the first organization, its Owner (owner@localhost, no
+// password yet) and the Owner's user key with every permission the role
+// allows, when the store has no organization. save receives the key before
+// the store commits, so a crash can lose a key only together with the data
+// it belongs to; a later start then bootstraps again. It reports whether it
 // created anything.
 func (s *Server) Bootstrap(ctx context.Context, save func(key string) error) (bool, error) {
 	has, err := s.store.HasOrgs(ctx)
 	if err != nil || has {
 		return false, err
 	}
-	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
-	key := apikey.Generate(apikey.User)
-	b := store.Bootstrap{
-		Org:   store.Org{ID: ids.New(ids.Org, now), Name: "Default organization", CreatedAt: now},
-		Owner: store.User{ID: ids.New(ids.User, now), Email: "owner@localhost", Name: "Owner", CreatedAt: now},
-	}
-	b.Key = store.APIKey{
-		ID: ids.New(ids.Key, now), OrgID: b.Org.ID, Type: store.KeyUser, UserID: b.Owner.ID,
-		Name: "bootstrap", Prefix: apikey.Prefix(key), Digest: apikey.Digest(s.pepper, key),
-		Permissions: AllPermissions(), CreatedBy: b.Owner.ID, CreatedAt: now,
-	}
-	if err := save(key); err != nil {
-		return false, fmt.Errorf("save bootstrap key: %w", err)
-	}
-	if err := s.store.CreateBootstrap(ctx, b); err != nil {
+	o, _, err := s.accounts.Bootstrap(ctx, "Default organization", "owner@localhost", save)
+	if err != nil {
 		return false, fmt.Errorf("bootstrap: %w", err)
 	}
-	s.cfg.Logger.Info("bootstrapped the first organization", "org", b.Org.ID, "owner", b.Owner.Email, "keyPrefix", b.Key.Prefix)
+	s.cfg.Logger.Info("bootstrapped the first organization", "org", o.ID, "owner", "owner@localhost")
 	return true, nil
 }
 

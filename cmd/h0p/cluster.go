@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/adminserver"
@@ -138,6 +139,13 @@ func mtlsClient(b *clustercert.Bundle) *http.Client {
 	}
 }
 
+// registerRateFlags adds the API rate-limit flags (the product's 5/s and
+// 100/min by default; benchmarks and load tests raise them).
+func registerRateFlags(fs *flag.FlagSet, l *ratelimit.Limits) {
+	fs.IntVar(&l.PerSecond, "rate-per-second", ratelimit.DefaultLimits.PerSecond, "API requests per second per key, user or client IP")
+	fs.IntVar(&l.PerMinute, "rate-per-minute", ratelimit.DefaultLimits.PerMinute, "API requests per minute per key, user or client IP")
+}
+
 // joinUntilDone asks the cluster to admit this node until it succeeds or ctx
 // ends, backing off between rounds.
 func joinUntilDone(ctx context.Context, logger *slog.Logger, client *http.Client, urls []string, req replication.JoinRequest) (replication.JoinResponse, error) {
@@ -168,6 +176,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		apiAddr, apiURL, databaseURL, pepper  string
 		defaultDomain, shortScheme, shortPort string
 		bootstrap                             bool
+		limits                                ratelimit.Limits
 	)
 	fs := newFlags("control", "Runs a control node: the API and a raft voter. The first node starts with\n"+
 		"--bootstrap; the others --join it. Several control nodes share one PostgreSQL\n"+
@@ -181,6 +190,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&defaultDomain, "default-domain", "localhost", "domain of links created without one")
 	fs.StringVar(&shortScheme, "short-link-scheme", "https", "scheme of shortLink URLs in responses")
 	fs.StringVar(&shortPort, "short-link-port", "", "port of shortLink URLs in responses (empty: none)")
+	registerRateFlags(fs, &limits)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -204,7 +214,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	srv, err := control.Open(ctx, control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: databaseURL, PepperFile: pepper,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
-		Logger: logger, Registerer: reg, TLS: apiTLS,
+		Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
 		Cluster: &replication.ClusterHandler{Node: node, Client: client, Logger: logger},
 	}, node)

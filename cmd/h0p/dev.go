@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/adminserver"
@@ -26,6 +27,7 @@ type devConfig struct {
 	DefaultDomain string
 	LogLevel      slog.Level
 	DrainDelay    time.Duration
+	RateLimits    ratelimit.Limits
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -41,6 +43,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fs.StringVar(&cfg.DefaultDomain, "default-domain", "localhost", "domain of links created without one; unknown hosts fall back to it")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, how long /readyz fails before connections drain")
+	registerRateFlags(fs, &cfg.RateLimits)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -117,7 +120,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	d.control, err = control.Open(ctx, control.Config{
 		APIAddr: cfg.APIAddr, DataDir: filepath.Join(cfg.DataDir, "control"),
 		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
-		Logger: logger, Registerer: reg,
+		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits,
 	}, d.node)
 	if err != nil {
 		return nil, err

@@ -151,7 +151,9 @@ func (c *testCluster) args(name string) []string {
 	if n.control {
 		args = append([]string{"control"}, args...)
 		args = append(args, "--api-addr", n.public, "--database-url", c.dbURL,
-			"--pepper-file", filepath.Join(c.dir, "pepper"))
+			"--pepper-file", filepath.Join(c.dir, "pepper"),
+			// Load tests, not rate-limit tests: one key writes thousands.
+			"--rate-per-second", "100000", "--rate-per-minute", "10000000")
 		if name == "c1" {
 			args = append(args, "--bootstrap")
 		} else {

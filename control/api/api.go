@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +15,11 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/links"
+	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -26,17 +27,16 @@ import (
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
-// KeyStore is what authentication needs of the control store.
-type KeyStore interface {
-	APIKeyByDigest(ctx context.Context, digest []byte) (store.APIKey, error)
-	TouchAPIKey(ctx context.Context, id string, at time.Time, minAge time.Duration) error
-}
-
 // Config wires the router.
 type Config struct {
-	Keys   KeyStore
-	Pepper []byte
-	Links  *links.Service
+	Store    store.Queries // authentication reads keys, sessions and memberships
+	Pepper   []byte
+	Links    *links.Service
+	Accounts *accounts.Service
+	// Limiter and Limits rate-limit every request: per key, per signed-in
+	// user, per client IP without credentials.
+	Limiter ratelimit.Limiter
+	Limits  ratelimit.Limits
 	// ShortLink renders the public URL of a domain+slug.
 	ShortLink func(domain, key string) string
 	Logger    *slog.Logger
@@ -75,17 +75,74 @@ func NewRouter(cfg Config) *gin.Engine {
 	if cfg.Cluster != nil {
 		r.Any("/cluster/*path", gin.WrapH(cfg.Cluster))
 	}
-	v1 := r.Group("/v1", h.forwardWrites, h.authenticate)
-	v1.POST("/links", h.createLink)
-	v1.GET("/links/:id", h.getLink)
-	v1.DELETE("/links/:id", h.deleteLink)
+	v1 := r.Group("", h.forwardWrites)
+	for _, rt := range h.routes() {
+		v1.Handle(rt.method, rt.path, h.guard(rt.need), rt.handle)
+	}
 	return r
 }
 
-const (
-	ctxRequestID = "h0p.requestID"
-	ctxPrincipal = "h0p.principal"
-)
+// route is one endpoint and what it needs; every endpoint of the API is one.
+type route struct {
+	method, path string
+	need         access.Need
+	handle       gin.HandlerFunc
+}
+
+// RouteNeed is a route's declared permission, for the route table and tests.
+type RouteNeed struct {
+	Method, Path string
+	Need         access.Need
+}
+
+// Routes lists every endpoint with what it needs.
+func Routes() []RouteNeed {
+	var out []RouteNeed
+	for _, rt := range (&handler{}).routes() {
+		out = append(out, RouteNeed{rt.method, rt.path, rt.need})
+	}
+	return out
+}
+
+func (h *handler) routes() []route {
+	var (
+		public  = access.Need{Public: true}
+		session = access.Need{SessionOnly: true}
+		member  = access.Need{Member: true}
+		person  = access.Need{Person: true}
+		admin   = access.Need{MinRole: store.RoleAdmin}
+	)
+	links := func(a access.Action) access.Need { return access.Need{Resource: access.ShortLinks, Action: a} }
+	keys := func(a access.Action) access.Need {
+		return access.Need{Resource: access.APIKeys, Action: a, OwnUserKey: true}
+	}
+	return []route{
+		{"POST", "/v1/auth/login", public, h.login},
+		{"POST", "/v1/auth/logout", session, h.logout},
+		{"GET", "/v1/me", person, h.me},
+		{"POST", "/v1/orgs", session, h.createOrg},
+		{"GET", "/v1/org", member, h.getOrg},
+		{"PATCH", "/v1/org", admin, h.patchOrg},
+		{"GET", "/v1/members", member, h.listMembers},
+		{"PATCH", "/v1/members/:userId", admin, h.patchMember},
+		{"DELETE", "/v1/members/me", person, h.leave},
+		{"DELETE", "/v1/members/:userId", admin, h.removeMember},
+		{"POST", "/v1/invitations", admin, h.invite},
+		{"POST", "/v1/invitations/:token/accept", public, h.acceptInvitation},
+		{"POST", "/v1/api-keys", keys(access.Create), h.createKey},
+		{"GET", "/v1/api-keys", keys(access.Read), h.listKeys},
+		{"GET", "/v1/api-keys/:id", keys(access.Read), h.getKey},
+		{"PATCH", "/v1/api-keys/:id", keys(access.Update), h.patchKey},
+		{"POST", "/v1/api-keys/:id/rotate", keys(access.Update), h.rotateKey},
+		{"DELETE", "/v1/api-keys/:id", keys(access.Delete), h.deleteKey},
+		{"GET", "/v1/audit-logs", admin, h.auditLogs},
+		{"POST", "/v1/links", links(access.Create), h.createLink},
+		{"GET", "/v1/links/:id", links(access.Read), h.getLink},
+		{"DELETE", "/v1/links/:id", links(access.Delete), h.deleteLink},
+	}
+}
+
+const ctxRequestID = "h0p.requestID"
 
 func requestID(c *gin.Context) {
 	id := ids.New("req", time.Now())
@@ -205,56 +262,4 @@ func jsonKind(goKind string) string {
 		return "boolean"
 	}
 	return "number"
-}
-
-// principal is who is calling: the key's org, the key and its user.
-type principal struct {
-	OrgID  string
-	KeyID  string
-	UserID string
-}
-
-// authenticate resolves the API key (x-api-key, or Authorization: Bearer).
-// Malformed keys are refused before any lookup.
-func (h *handler) authenticate(c *gin.Context) {
-	key := c.GetHeader("x-api-key")
-	if key == "" {
-		if auth := c.GetHeader("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			key = strings.TrimSpace(auth[7:])
-		}
-	}
-	if key == "" {
-		h.fail(c, apierror.New(apierror.Unauthorized, "missing API key: send it in the x-api-key header"))
-		return
-	}
-	if _, err := apikey.Parse(key); err != nil {
-		h.fail(c, apierror.New(apierror.Unauthorized, "invalid API key"))
-		return
-	}
-	k, err := h.Keys.APIKeyByDigest(c.Request.Context(), apikey.Digest(h.Pepper, key))
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(c, apierror.New(apierror.Unauthorized, "invalid API key"))
-		return
-	}
-	if err != nil {
-		h.fail(c, fmt.Errorf("authenticate: %w", err))
-		return
-	}
-	now := h.Now()
-	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
-		h.fail(c, apierror.New(apierror.Unauthorized, "API key expired"))
-		return
-	}
-	if now.Sub(k.LastUsedAt) >= time.Minute {
-		if err := h.Keys.TouchAPIKey(c.Request.Context(), k.ID, now, time.Minute); err != nil {
-			h.Logger.Warn("could not record key use", "keyId", k.ID, "err", err)
-		}
-	}
-	c.Set(ctxPrincipal, principal{OrgID: k.OrgID, KeyID: k.ID, UserID: k.UserID})
-	c.Next()
-}
-
-func actor(c *gin.Context) links.Actor {
-	p := c.MustGet(ctxPrincipal).(principal)
-	return links.Actor{OrgID: p.OrgID, ID: p.KeyID}
 }

@@ -18,10 +18,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
+	"github.com/h0p/h0p/control/password"
+	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlite"
 	"github.com/h0p/h0p/replication"
@@ -34,12 +38,16 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 var pepper = bytes.Repeat([]byte{7}, 32)
 
 type env struct {
-	url   string
-	key   string // Owner key of org_1
-	store *sqlite.Store
-	edge  *replication.Store
-	now   time.Time
+	url      string
+	key      string // Owner key of org_1
+	store    *sqlite.Store
+	edge     *replication.Store
+	now      time.Time
+	accounts *accounts.Service
+	limiter  *ratelimit.Memory
 }
+
+var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
 
 // mustStart runs the API over the real stack: SQLite, the outbox, a
 // single-voter raft node over TCP and the Pebble edge store.
@@ -69,8 +77,13 @@ func mustStart(t testing.TB) *env {
 	now := func() time.Time { return e.now }
 	e.key = mustBootstrap(t, st, "1", time.Time{})
 	pub := &outbox.Publisher{Applier: node, Store: st, Logger: quiet, Now: now}
+	e.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: now, PasswordParams: fastPasswords}
+	e.limiter = ratelimit.NewMemory(now)
 	r := api.NewRouter(api.Config{
-		Keys: st, Pepper: pepper, Now: now, Logger: quiet,
+		Store: st, Pepper: pepper, Now: now, Logger: quiet,
+		Accounts:  e.accounts,
+		Limiter:   e.limiter,
+		Limits:    ratelimit.Limits{PerSecond: 1000, PerMinute: 100000},
 		Links:     &links.Service{Store: st, Publisher: pub, DefaultDomain: "localhost", Now: now},
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
 	})
@@ -86,15 +99,25 @@ func mustStart(t testing.TB) *env {
 	return e
 }
 
-// mustBootstrap creates org_<n> with an Owner key and returns the key.
+// mustBootstrap creates org_<n> with an Owner (usr_<n>) holding a user key
+// with every Owner permission, and returns the key.
 func mustBootstrap(t testing.TB, st store.Store, n string, expires time.Time) string {
 	t.Helper()
+	ctx := context.Background()
 	key := apikey.Generate(apikey.User)
-	err := st.CreateBootstrap(context.Background(), store.Bootstrap{
-		Org:   store.Org{ID: "org_" + n, Name: "Org " + n},
-		Owner: store.User{ID: "usr_" + n, Email: "owner" + n + "@example.com"},
-		Key: store.APIKey{ID: "key_" + n, OrgID: "org_" + n, Type: store.KeyUser, UserID: "usr_" + n,
-			Prefix: apikey.Prefix(key), Digest: apikey.Digest(pepper, key), CreatedBy: "usr_" + n, ExpiresAt: expires},
+	err := st.Write(ctx, func(q store.Queries) error {
+		if err := q.CreateOrg(ctx, store.Org{ID: "org_" + n, Name: "Org " + n}); err != nil {
+			return err
+		}
+		if err := q.CreateUser(ctx, store.User{ID: "usr_" + n, Email: "owner" + n + "@example.com"}); err != nil {
+			return err
+		}
+		if err := q.AddMember(ctx, store.Member{OrgID: "org_" + n, UserID: "usr_" + n, Role: store.RoleOwner}); err != nil {
+			return err
+		}
+		return q.CreateAPIKey(ctx, store.APIKey{ID: "key_" + n, OrgID: "org_" + n, Type: store.KeyUser, UserID: "usr_" + n,
+			Prefix: apikey.Prefix(key), Digest: apikey.Digest(pepper, key), CreatedBy: "usr_" + n, ExpiresAt: expires,
+			Permissions: access.OfRole(store.RoleOwner).Permissions()})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,25 +11,12 @@ import (
 
 // linkJSON is a link as the API shows it.
 type linkJSON struct {
-	ID        string `json:"id"`
-	Domain    string `json:"domain"`
-	Key       string `json:"key"`
-	URL       string `json:"url"`
+	links.View
 	ShortLink string `json:"shortLink"`
-	CreatedAt string `json:"createdAt"`
-	UpdatedAt string `json:"updatedAt"`
 }
 
-// timeFormat is RFC 3339 in UTC with milliseconds, the store's precision.
-const timeFormat = "2006-01-02T15:04:05.000Z07:00"
-
 func (h *handler) linkJSON(l store.Link) linkJSON {
-	return linkJSON{
-		ID: l.ID, Domain: l.Domain, Key: l.Key, URL: l.URL,
-		ShortLink: h.ShortLink(l.Domain, l.Key),
-		CreatedAt: l.CreatedAt.UTC().Format(timeFormat),
-		UpdatedAt: l.UpdatedAt.UTC().Format(timeFormat),
-	}
+	return linkJSON{View: links.ViewOf(l), ShortLink: h.ShortLink(l.Domain, l.Key)}
 }
 
 type createLinkRequest struct {
@@ -44,7 +31,7 @@ func (h *handler) createLink(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	l, err := h.Links.Create(c.Request.Context(), actor(c), links.CreateInput{URL: req.URL, Key: req.Key, Domain: req.Domain})
+	l, err := h.Links.Create(c.Request.Context(), principalOf(c), links.CreateInput{URL: req.URL, Key: req.Key, Domain: req.Domain})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -53,7 +40,7 @@ func (h *handler) createLink(c *gin.Context) {
 }
 
 func (h *handler) getLink(c *gin.Context) {
-	l, err := h.Links.Get(c.Request.Context(), actor(c), c.Param("id"))
+	l, err := h.Links.Get(c.Request.Context(), principalOf(c), c.Param("id"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -62,7 +49,7 @@ func (h *handler) getLink(c *gin.Context) {
 }
 
 func (h *handler) deleteLink(c *gin.Context) {
-	l, err := h.Links.Delete(c.Request.Context(), actor(c), c.Param("id"))
+	l, err := h.Links.Delete(c.Request.Context(), principalOf(c), c.Param("id"))
 	if err != nil {
 		h.fail(c, err)
 		return

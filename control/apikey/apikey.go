@@ -2,7 +2,9 @@
 // checked before any lookup, and digested for storage.
 //
 // A key is `h0p_<t>_<30 base62 random><6 base62 checksum>`, where t is `u`
-// (user key) or `b` (bot key). 30 base62 characters carry 178 random bits.
+// (user key) or `b` (bot key). Session tokens (`s`) and invitation tokens
+// (`i`) use the same format and digest, so they too are refused before any
+// lookup when mistyped, and never stored in clear. 30 base62 characters carry 178 random bits.
 // The checksum is the CRC-32 of everything before it, so a mistyped or
 // truncated key is refused without touching the store. Keys are stored only
 // as HMAC-SHA256(pepper, key); the pepper lives outside the database, so a
@@ -23,9 +25,13 @@ import (
 type Type string
 
 const (
-	User Type = "user"
-	Bot  Type = "bot"
+	User       Type = "user"
+	Bot        Type = "bot"
+	Session    Type = "session"
+	Invitation Type = "invitation"
 )
+
+var typeLetters = map[Type]byte{User: 'u', Bot: 'b', Session: 's', Invitation: 'i'}
 
 const (
 	alphabet     = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -40,10 +46,7 @@ const (
 var ErrMalformed = errors.New("malformed API key")
 
 func head(t Type) string {
-	if t == Bot {
-		return "h0p_b_"
-	}
-	return "h0p_u_"
+	return "h0p_" + string(typeLetters[t]) + "_"
 }
 
 // Generate returns a new random key of type t.
@@ -89,12 +92,12 @@ func Parse(s string) (Type, error) {
 		return "", ErrMalformed
 	}
 	var t Type
-	switch s[4] {
-	case 'u':
-		t = User
-	case 'b':
-		t = Bot
-	default:
+	for typ, letter := range typeLetters {
+		if s[4] == letter {
+			t = typ
+		}
+	}
+	if t == "" {
 		return "", ErrMalformed
 	}
 	for i := headLen; i < keyLen; i++ {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/slug"
 	"github.com/h0p/h0p/control/store"
@@ -22,13 +24,6 @@ import (
 // MaxURLLen bounds a destination URL.
 const MaxURLLen = 8 << 10
 
-// Store is what the service needs of the control store.
-type Store interface {
-	CreateLink(ctx context.Context, l store.Link, cmd []byte) (int64, error)
-	Link(ctx context.Context, orgID, id string) (store.Link, error)
-	DeleteLink(ctx context.Context, orgID, id string, at time.Time, cmd func(store.Link) []byte) (store.Link, int64, error)
-}
-
 // Publisher applies an outbox entry through raft.
 type Publisher interface {
 	Publish(ctx context.Context, id int64, cmd []byte) error
@@ -36,7 +31,7 @@ type Publisher interface {
 
 // Service creates, reads and deletes links.
 type Service struct {
-	Store         Store
+	Store         store.Store
 	Publisher     Publisher
 	DefaultDomain string
 	Now           func() time.Time
@@ -49,11 +44,27 @@ type CreateInput struct {
 	Domain string // empty: the default domain
 }
 
-// Actor is who performs a change, recorded as createdBy.
-type Actor struct {
-	OrgID string
-	ID    string // user or key ID
+// View is a link as the API shows it (the API adds shortLink) and the audit
+// log records it.
+type View struct {
+	ID        string `json:"id"`
+	Domain    string `json:"domain"`
+	Key       string `json:"key"`
+	URL       string `json:"url"`
+	CreatedAt string `json:"createdAt"`
+	UpdatedAt string `json:"updatedAt"`
 }
+
+// TimeFormat is RFC 3339 in UTC with milliseconds, the store's precision.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func ViewOf(l store.Link) View {
+	return View{ID: l.ID, Domain: l.Domain, Key: l.Key, URL: l.URL,
+		CreatedAt: l.CreatedAt.UTC().Format(TimeFormat), UpdatedAt: l.UpdatedAt.UTC().Format(TimeFormat)}
+}
+
+// createdBy is what a link records as its creator: the person, or the bot key.
+func createdBy(p access.Principal) string { return p.ActorID() }
 
 // errNotReplicated is the client-facing error when the SQL commit happened
 // but raft did not take the change (yet): the outbox relay will finish it.
@@ -88,7 +99,7 @@ func ValidateURL(field, raw string) (string, error) {
 }
 
 // Create validates in, stores the link and replicates it.
-func (s *Service) Create(ctx context.Context, actor Actor, in CreateInput) (store.Link, error) {
+func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput) (store.Link, error) {
 	dest, err := ValidateURL("url", in.URL)
 	if err != nil {
 		return store.Link{}, err
@@ -107,8 +118,8 @@ func (s *Service) Create(ctx context.Context, actor Actor, in CreateInput) (stor
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
 	l := store.Link{
-		ID: ids.New(ids.Link, now), OrgID: actor.OrgID, Domain: domain, URL: dest,
-		Version: 1, CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now,
+		ID: ids.New(ids.Link, now), OrgID: p.OrgID, Domain: domain, URL: dest,
+		Version: 1, CreatedBy: createdBy(p), CreatedAt: now, UpdatedAt: now,
 	}
 	// A random slug that happens to be taken is drawn again; a given one
 	// that is taken is the client's conflict.
@@ -118,7 +129,17 @@ func (s *Service) Create(ctx context.Context, actor Actor, in CreateInput) (stor
 			l.Key = slug.Random(slug.DefaultLen + attempt/3)
 		}
 		cmd := kv.PutLink(recordOf(l)).Encode()
-		outboxID, err := s.Store.CreateLink(ctx, l, cmd)
+		var outboxID int64
+		err := s.Store.Write(ctx, func(q store.Queries) error {
+			if err := q.InsertLink(ctx, l); err != nil {
+				return err
+			}
+			var err error
+			if outboxID, err = q.AppendOutbox(ctx, cmd, now); err != nil {
+				return err
+			}
+			return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "link.created", "link", l.ID, nil, ViewOf(l)))
+		})
 		if errors.Is(err, store.ErrConflict) {
 			if in.Key != "" {
 				return store.Link{}, apierror.New(apierror.AlreadyExist, "key %q is already in use on %s", in.Key, domain)
@@ -138,20 +159,35 @@ func (s *Service) Create(ctx context.Context, actor Actor, in CreateInput) (stor
 }
 
 // Get returns link id of the actor's org.
-func (s *Service) Get(ctx context.Context, actor Actor, id string) (store.Link, error) {
-	l, err := s.Store.Link(ctx, actor.OrgID, id)
+func (s *Service) Get(ctx context.Context, p access.Principal, id string) (store.Link, error) {
+	l, err := s.Store.Link(ctx, p.OrgID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Link{}, apierror.New(apierror.NotFound, "link not found")
 	}
 	return l, err
 }
 
-// Delete removes link id of the actor's org and replicates the delete.
-func (s *Service) Delete(ctx context.Context, actor Actor, id string) (store.Link, error) {
-	var cmd []byte
-	l, outboxID, err := s.Store.DeleteLink(ctx, actor.OrgID, id, s.Now().UTC(), func(l store.Link) []byte {
+// Delete removes link id of the principal's org and replicates the delete.
+func (s *Service) Delete(ctx context.Context, p access.Principal, id string) (store.Link, error) {
+	var (
+		l        store.Link
+		cmd      []byte
+		outboxID int64
+	)
+	now := s.Now().UTC()
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		var err error
+		if l, err = q.LockLink(ctx, p.OrgID, id); err != nil {
+			return err
+		}
+		if err := q.DeleteLink(ctx, p.OrgID, id); err != nil {
+			return err
+		}
 		cmd = kv.DeleteLink(l.ID, l.Version+1).Encode()
-		return cmd
+		if outboxID, err = q.AppendOutbox(ctx, cmd, now); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "link.deleted", "link", l.ID, ViewOf(l), nil))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Link{}, apierror.New(apierror.NotFound, "link not found")

@@ -28,7 +28,7 @@ type Applier interface {
 // Store is the part of the control store the outbox needs.
 type Store interface {
 	PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]store.OutboxEntry, error)
-	DeleteOutbox(ctx context.Context, id int64) error
+	DeleteOutbox(ctx context.Context, ids ...int64) error
 }
 
 // Publisher applies outbox entries.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/outbox"
-	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlite"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/kv"
@@ -29,22 +28,14 @@ func TestDrainAppliesLeftBehindEntriesInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.CreateBootstrap(ctx, store.Bootstrap{
-		Org: store.Org{ID: "org_1"}, Owner: store.User{ID: "usr_1", Email: "a@b.c"},
-		Key: store.APIKey{ID: "key_1", OrgID: "org_1", Type: store.KeyUser, UserID: "usr_1", Digest: []byte{1}, CreatedBy: "usr_1"},
-	}); err != nil {
-		t.Fatal(err)
-	}
 	// Version 1 then version 2 of one link: order matters for the result.
-	l := store.Link{ID: "link_1", OrgID: "org_1", Domain: "localhost", Key: "abc", URL: "https://one.example",
-		Version: 1, CreatedBy: "key_1", CreatedAt: t0, UpdatedAt: t0}
-	if _, err := st.CreateLink(ctx, l, kv.PutLink(kv.Link{ID: "link_1", Domain: "localhost", Slug: "abc", URL: "https://one.example", Version: 1}).Encode()); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := st.DeleteLink(ctx, "org_1", "link_1", t0, func(store.Link) []byte {
-		return kv.DeleteLink("link_1", 2).Encode()
-	}); err != nil {
-		t.Fatal(err)
+	for _, cmd := range []kv.Command{
+		kv.PutLink(kv.Link{ID: "link_1", Domain: "localhost", Slug: "abc", URL: "https://one.example", Version: 1}),
+		kv.DeleteLink("link_1", 2),
+	} {
+		if _, err := st.AppendOutbox(ctx, cmd.Encode(), t0); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	edge, err := replication.OpenStore(filepath.Join(dir, "edge"), quiet)
@@ -75,8 +66,7 @@ func TestDrainAppliesLeftBehindEntriesInOrder(t *testing.T) {
 	}
 
 	// With raft shut down, nothing is lost: the entry stays for later.
-	if _, err := st.CreateLink(ctx, store.Link{ID: "link_2", OrgID: "org_1", Domain: "localhost", Key: "def", URL: "https://two.example",
-		Version: 1, CreatedBy: "key_1", CreatedAt: t0, UpdatedAt: t0}, kv.PutLink(kv.Link{ID: "link_2", Domain: "localhost", Slug: "def", URL: "https://two.example", Version: 1}).Encode()); err != nil {
+	if _, err := st.AppendOutbox(ctx, kv.PutLink(kv.Link{ID: "link_2", Domain: "localhost", Slug: "def", URL: "https://two.example", Version: 1}).Encode(), t0); err != nil {
 		t.Fatal(err)
 	}
 	node.Close()

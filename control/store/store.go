@@ -1,17 +1,21 @@
 // Package store holds the control plane's data types and the Store contract
 // that every engine implements: SQLite (control/store/sqlite) as the
-// embedded default, PostgreSQL for several control nodes (a later issue).
+// embedded default, PostgreSQL (control/store/postgres) for several control
+// nodes sharing one database. One suite (control/store/storetest) runs
+// against both.
 //
-// The store is the source of truth. Every change an edge must see is written
-// together with an outbox entry (the encoded replicated command) in one
-// transaction; control/outbox then applies it through raft. The store knows
-// nothing of the command format: it keeps bytes.
+// The contract is a set of small Queries; Write runs a function over them in
+// one transaction, which is how services make a change, its audit entry and
+// its outbox entry (the encoded replicated command) atomic. Outside Write the
+// same Queries run on their own. The store knows nothing of permissions or
+// the command format: it keeps bytes and rows.
 //
 // Time is always passed in by the caller; the store never reads the clock.
 package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -19,7 +23,7 @@ import (
 var (
 	// ErrNotFound: no such object (in this org).
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: a unique value (slug, email, …) is taken.
+	// ErrConflict: a unique value (slug, email, a user's key, …) is taken.
 	ErrConflict = errors.New("already exists")
 )
 
@@ -39,10 +43,44 @@ type Org struct {
 }
 
 type User struct {
-	ID        string
-	Email     string
-	Name      string
+	ID           string
+	Email        string // lowercase
+	Name         string
+	PasswordHash string // argon2id PHC string; "" until a password is set
+	CreatedAt    time.Time
+}
+
+// Member is a user's membership of an org, with the user's email and name.
+type Member struct {
+	OrgID     string
+	UserID    string
+	Role      Role
 	CreatedAt time.Time
+	Email     string // from the user, on reads
+	Name      string // from the user, on reads
+}
+
+// Session is a signed-in user; the token itself is never stored.
+type Session struct {
+	ID        string
+	UserID    string
+	Digest    []byte // HMAC-SHA256(pepper, token)
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Invitation asks someone to join an org with a role; the token is shown
+// once, to the inviter.
+type Invitation struct {
+	ID         string
+	OrgID      string
+	Email      string
+	Role       Role
+	Digest     []byte
+	InvitedBy  string // user ID
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	AcceptedAt time.Time // zero until accepted
 }
 
 // KeyType is user (acts as a person) or bot (acts as the org).
@@ -91,43 +129,107 @@ type OutboxEntry struct {
 	CreatedAt time.Time
 }
 
-// Bootstrap is the first org of an install with its Owner and the Owner's key.
-type Bootstrap struct {
-	Org   Org
-	Owner User
-	Key   APIKey
+// AuditEntry records one mutation: who, what, when, from where, and a
+// compact before/after of the object without secrets.
+type AuditEntry struct {
+	ID           string // aud_<ULID>: sorts by time
+	OrgID        string
+	At           time.Time
+	ActorType    string // "user" or "bot"
+	ActorID      string // user ID, or the bot key's ID
+	KeyID        string // the API key used; "" for a session
+	Action       string // e.g. "link.created", "apiKey.rotated", "member.removed"
+	ResourceType string
+	ResourceID   string
+	RequestID    string
+	IP           string
+	Diff         json.RawMessage // {"before":…,"after":…}; may be null
 }
 
-// Store is the contract every control store engine implements.
-type Store interface {
-	// HasOrgs reports whether any organization exists.
-	HasOrgs(ctx context.Context) (bool, error)
-	// CreateBootstrap creates the org, its Owner and the Owner's key in one
-	// transaction.
-	CreateBootstrap(ctx context.Context, b Bootstrap) error
+// AuditFilter selects audit entries of one org, newest first.
+type AuditFilter struct {
+	OrgID        string
+	ActorID      string    // optional
+	ResourceType string    // optional
+	ResourceID   string    // optional
+	From, To     time.Time // optional, [From, To)
+	Before       string    // cursor: entries with ID < Before
+	Limit        int
+}
 
-	// APIKeyByDigest finds a key by its digest.
+// Queries are the control store's reads and writes. Each runs on its own,
+// or inside Write's transaction.
+type Queries interface {
+	HasOrgs(ctx context.Context) (bool, error)
+	CreateOrg(ctx context.Context, o Org) error
+	Org(ctx context.Context, id string) (Org, error)
+	UpdateOrg(ctx context.Context, o Org) error
+
+	// CreateUser fails with ErrConflict when the email is taken.
+	CreateUser(ctx context.Context, u User) error
+	User(ctx context.Context, id string) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	SetPassword(ctx context.Context, userID, hash string) error
+
+	// AddMember fails with ErrConflict when the user is already a member.
+	AddMember(ctx context.Context, m Member) error
+	Member(ctx context.Context, orgID, userID string) (Member, error)
+	// Members lists an org's members by join time.
+	Members(ctx context.Context, orgID string) ([]Member, error)
+	// Memberships lists a user's memberships by join time.
+	Memberships(ctx context.Context, userID string) ([]Member, error)
+	SetRole(ctx context.Context, orgID, userID string, role Role) error
+	RemoveMember(ctx context.Context, orgID, userID string) error
+	CountOwners(ctx context.Context, orgID string) (int, error)
+
+	CreateSession(ctx context.Context, s Session) error
+	SessionByDigest(ctx context.Context, digest []byte) (Session, error)
+	DeleteSession(ctx context.Context, id string) error
+
+	CreateInvitation(ctx context.Context, inv Invitation) error
+	InvitationByDigest(ctx context.Context, digest []byte) (Invitation, error)
+	MarkInvitationAccepted(ctx context.Context, id string, at time.Time) error
+
+	// CreateAPIKey fails with ErrConflict for a second user key of the same
+	// user in the same org.
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	APIKey(ctx context.Context, orgID, id string) (APIKey, error)
 	APIKeyByDigest(ctx context.Context, digest []byte) (APIKey, error)
+	// APIKeys lists an org's keys by creation time.
+	APIKeys(ctx context.Context, orgID string) ([]APIKey, error)
+	// UpdateAPIKey stores k's name, permissions, prefix, digest and expiry.
+	UpdateAPIKey(ctx context.Context, k APIKey) error
+	DeleteAPIKey(ctx context.Context, orgID, id string) error
+	// DeleteUserKeys deletes a user's user keys in an org.
+	DeleteUserKeys(ctx context.Context, orgID, userID string) error
 	// TouchAPIKey sets lastUsedAt to at, unless it is already after
 	// at-minAge (so a busy key costs one write a minute, not one a request).
 	TouchAPIKey(ctx context.Context, id string, at time.Time, minAge time.Duration) error
 
-	// CreateLink inserts l and an outbox entry holding cmd in one
-	// transaction and returns the entry's ID. ErrConflict if domain+key is
-	// taken.
-	CreateLink(ctx context.Context, l Link, cmd []byte) (int64, error)
-	// Link returns the link id of org orgID.
+	// InsertLink fails with ErrConflict when domain+key is taken.
+	InsertLink(ctx context.Context, l Link) error
 	Link(ctx context.Context, orgID, id string) (Link, error)
-	// DeleteLink deletes link id of org orgID and, in the same transaction,
-	// appends the outbox entry (created at) that cmd builds from the
-	// deleted row.
-	DeleteLink(ctx context.Context, orgID, id string, at time.Time, cmd func(Link) []byte) (Link, int64, error)
+	// LockLink is Link that, inside Write, also locks the row until commit.
+	LockLink(ctx context.Context, orgID, id string) (Link, error)
+	DeleteLink(ctx context.Context, orgID, id string) error
 
+	// AppendOutbox queues a replicated command and returns its entry ID.
+	AppendOutbox(ctx context.Context, cmd []byte, at time.Time) (int64, error)
 	// PendingOutbox returns up to limit entries created at or before
 	// olderThan, oldest first.
 	PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]OutboxEntry, error)
-	// DeleteOutbox removes an entry once its command is applied.
-	DeleteOutbox(ctx context.Context, id int64) error
+	// DeleteOutbox removes entries once their commands are applied.
+	DeleteOutbox(ctx context.Context, ids ...int64) error
 
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	AuditLogs(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+}
+
+// Store is the contract every control store engine implements.
+type Store interface {
+	Queries
+	// Write runs fn in one transaction: it commits if fn returns nil and
+	// rolls back otherwise. fn must use only the Queries it is given.
+	Write(ctx context.Context, fn func(Queries) error) error
 	Close() error
 }

@@ -55,7 +55,8 @@ start() {
 		local n=${1#c}
 		echo --node-id "$1" --raft-addr "127.0.0.1:700$n" --api-addr "127.0.0.1:$(api_port "$1")" \
 			--admin-addr "127.0.0.1:$(ready_port "$1")" --data "$dir/$1" \
-			--database-url "$db" --pepper-file "$dir/pepper" --short-link-scheme http --short-link-port 8081
+			--database-url "$db" --pepper-file "$dir/pepper" --short-link-scheme http --short-link-port 8081 \
+			--rate-per-second "${H0P_RATE_PER_SECOND:-5}" --rate-per-minute "${H0P_RATE_PER_MINUTE:-100}"
 	}
 	# All voters start together: on a restart none can lead alone. c1 forms the
 	# cluster on its first start (--bootstrap is a no-op once it has state);

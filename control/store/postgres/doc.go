@@ -9,15 +9,24 @@
 //
 // Decisions:
 //
+//   - One implementation. Every store.Queries method is written once, on a
+//     small type over what *pgxpool.Pool and pgx.Tx share (Exec, Query,
+//     QueryRow). Store runs it on the pool, each statement on its own;
+//     Write runs it on a transaction.
 //   - Schema. The SQLite schema in PostgreSQL types: TEXT ids, BIGINT Unix
-//     milliseconds (the precision the API shows, returned as UTC time.Time),
-//     BYTEA digests and commands, an identity column for the outbox id.
-//     Permissions are JSONB (validated by the server; the Go side still
-//     encodes and decodes them with encoding/json). Slugs are compared
-//     case-sensitively (UNIQUE (domain, key) on TEXT, default collation).
-//     Two extra indexes (memberships.user_id, api_keys.user_id) exist
-//     because PostgreSQL does not index foreign keys and deleting a user
-//     cascades into both tables.
+//     milliseconds (the precision the API shows, returned as UTC time.Time;
+//     NULL for an optional time that is zero), BYTEA digests and commands,
+//     an identity column for the outbox id. Permissions are JSONB (the Go
+//     side encodes and decodes them with encoding/json). An audit diff is
+//     JSON, not JSONB, so it reads back byte for byte as written, as in
+//     SQLite; an empty or null diff is SQL NULL and reads back nil. Slugs
+//     are compared case-sensitively (UNIQUE (domain, key) on TEXT). Foreign
+//     keys get an index where deleting the parent cascades (PostgreSQL does
+//     not index them itself). Audit entries have no foreign keys: they
+//     outlive what they describe.
+//   - Order. Lists sort as SQLite sorts: ties and the audit log go by id in
+//     byte order (COLLATE "C"), whatever the database's collation, so the
+//     audit cursor (id < Before) agrees with the ULIDs' time order.
 //   - Where. Tables go into the first schema of the connection's
 //     search_path (pass search_path in the URL to isolate an install or a
 //     test); the URL is handed to pgx as is.
@@ -28,19 +37,32 @@
 //     recorded. DDL is transactional, so a crash mid-migration leaves
 //     nothing half-done. The lock is per database, so installs in other
 //     schemas of the same database briefly share it.
-//   - Errors. A unique violation (SQLSTATE 23505) anywhere is
-//     store.ErrConflict, wrapped together with the PostgreSQL error so the
-//     constraint name stays visible; a missing row is store.ErrNotFound.
-//   - Transactions run at the server default, read committed. DeleteLink
-//     reads the row with SELECT … FOR UPDATE, so of two concurrent deletes
-//     exactly one succeeds and appends one outbox entry; the other gets
-//     ErrNotFound.
+//   - Errors. A missing row is store.ErrNotFound, on reads and on writes
+//     that name one row (update, set, remove, delete by id) and matched
+//     none; org-scoped ones look only in that org. Writes over a set
+//     (DeleteUserKeys, DeleteOutbox) or with a condition (TouchAPIKey) do
+//     not fail when nothing matched. A taken unique value is
+//     store.ErrConflict: inserts use ON CONFLICT DO NOTHING and check that a
+//     row went in, other statements map SQLSTATE 23505 (wrapped together
+//     with the PostgreSQL error, which names the constraint).
+//   - Transactions run at the server default, read committed. PostgreSQL
+//     aborts a transaction at its first failed statement, SQLite does not;
+//     inserts never fail on a conflict (above), so inside Write a caller
+//     can handle ErrConflict and go on on both engines. Any other error
+//     leaves the transaction unusable: return it. Write rolls back on an
+//     error or a panic (which it lets through).
+//   - LockLink is SELECT … FOR UPDATE: of two Writes that lock and delete
+//     the same link, the second waits for the first, then re-reads the row
+//     as committed, finds none and gets ErrNotFound, so exactly one delete
+//     and one outbox entry happen. Outside Write it is a plain read.
 //   - Outbox ids come from an identity sequence, which is allocated at insert
 //     time, not at commit: with several writers an entry with a smaller id
-//     can become visible after a larger one. Entries are deleted one by one
-//     once applied (never consumed through a "last id" cursor) and commands
+//     can become visible after a larger one. Entries are deleted by id once
+//     applied (never consumed through a "last id" cursor) and commands
 //     carry per-object versions, so late visibility only delays an apply.
+//   - A LIMIT below zero means no limit, as in SQLite; zero returns nothing.
 //   - An empty APIKey.UserID (a bot key) is stored as NULL, so it satisfies
 //     the foreign key to users and stays out of the one-user-key index; it
-//     reads back as "".
+//     reads back as "". Empty audit fields (KeyID for a session, RequestID,
+//     IP) are stored as "".
 package postgres

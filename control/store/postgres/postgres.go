@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,12 +16,32 @@ import (
 	"github.com/h0p/h0p/control/store"
 )
 
-// Store implements store.Store on PostgreSQL.
+// Store implements store.Store on PostgreSQL. Its Queries run on the pool,
+// one statement per pooled connection; Write runs them on a transaction.
 type Store struct {
+	queries
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Queries = queries{}
+	_ db            = (*pgxpool.Pool)(nil)
+	_ db            = pgx.Tx(nil)
+)
+
+// db is what the queries need of a connection: both *pgxpool.Pool and
+// pgx.Tx have it, so one implementation serves Store and Write.
+type db interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// queries implements store.Queries on a pool or a transaction.
+type queries struct {
+	db db
+}
 
 // Open connects to the database at url (a postgres:// URL or key=value
 // string, as pgx parses it) and migrates it. Tables live in the first schema
@@ -34,7 +56,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{queries: queries{db: pool}, pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -45,6 +67,31 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // Close waits for connections in use to be released, then closes them all.
 func (s *Store) Close() error {
 	s.pool.Close()
+	return nil
+}
+
+// Write runs fn in one transaction at the server's default isolation (read
+// committed): it commits if fn returns nil and rolls back otherwise. A panic
+// in fn rolls back (the deferred Rollback) and goes on up.
+//
+// Unlike SQLite, PostgreSQL aborts a transaction at the first failed
+// statement. The inserts below therefore report a taken unique value without
+// failing (ON CONFLICT DO NOTHING), so fn can handle store.ErrConflict and go
+// on, as it can on SQLite; after any other error fn should return it.
+func (s *Store) Write(ctx context.Context, fn func(store.Queries) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	// After Commit this is a no-op (ErrTxClosed). A failed rollback closes
+	// the connection, which rolls back too.
+	defer tx.Rollback(ctx)
+	if err := fn(queries{db: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return wrap("commit", err)
+	}
 	return nil
 }
 
@@ -105,6 +152,53 @@ var migrations = []string{
 		command BYTEA NOT NULL,
 		created_at BIGINT NOT NULL
 	);`,
+
+	// Sessions, invitations and the audit log. Audit ids are compared and
+	// sorted byte-wise (COLLATE "C", as SQLite does) whatever the database's
+	// collation, so the Before cursor and the order agree with the ULIDs'
+	// time order. The diff is JSON, not JSONB: JSONB would reorder its keys
+	// and respace it, and it is only ever read back whole. Audit entries
+	// have no foreign keys: they outlive what they describe. api_keys_org
+	// serves APIKeys and the cascade from orgs, which migration 1 missed.
+	`CREATE TABLE sessions (
+		id TEXT PRIMARY KEY,
+		user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		digest BYTEA NOT NULL UNIQUE,
+		created_at BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE INDEX sessions_user ON sessions(user_id);
+	CREATE TABLE invitations (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		email TEXT NOT NULL,
+		role TEXT NOT NULL,
+		digest BYTEA NOT NULL UNIQUE,
+		invited_by TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		accepted_at BIGINT
+	);
+	CREATE INDEX invitations_org ON invitations(org_id);
+	CREATE TABLE audit_logs (
+		id TEXT COLLATE "C" PRIMARY KEY,
+		org_id TEXT NOT NULL,
+		at BIGINT NOT NULL,
+		actor_type TEXT NOT NULL,
+		actor_id TEXT NOT NULL,
+		key_id TEXT NOT NULL DEFAULT '',
+		action TEXT NOT NULL,
+		resource_type TEXT NOT NULL,
+		resource_id TEXT NOT NULL,
+		request_id TEXT NOT NULL DEFAULT '',
+		ip TEXT NOT NULL DEFAULT '',
+		diff JSON
+	);
+	CREATE INDEX audit_logs_org ON audit_logs(org_id, id DESC);
+	CREATE INDEX audit_logs_actor ON audit_logs(org_id, actor_id, id DESC);
+	CREATE INDEX audit_logs_resource ON audit_logs(org_id, resource_type, resource_id, id DESC);
+	CREATE INDEX audit_logs_at ON audit_logs(org_id, at);
+	CREATE INDEX api_keys_org ON api_keys(org_id, created_at);`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serialises migrations
@@ -118,12 +212,12 @@ const migrationLock int64 = 0x68307063_6f6e7472 // "h0pcontr"
 // mid-way leaves nothing half-applied, and a node that waited for the lock
 // finds the work done.
 func (s *Store) migrate(ctx context.Context) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
-			return fmt.Errorf("migrate: lock: %w", err)
+			return fmt.Errorf("lock: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)`); err != nil {
-			return fmt.Errorf("migrate: %w", err)
+			return err
 		}
 		for i, m := range migrations {
 			version := i + 1
@@ -145,23 +239,8 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
-}
-
-// tx runs fn in a transaction at the server's default isolation (read
-// committed), committing if it returns nil.
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		// The error of fn is the one worth returning; a failed rollback
-		// closes the connection, which rolls back too.
-		tx.Rollback(ctx)
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
 }
@@ -174,6 +253,61 @@ func wrap(what string, err error) error {
 		return fmt.Errorf("%s: %w: %w", what, store.ErrConflict, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// inserted checks an INSERT … ON CONFLICT DO NOTHING: no row inserted means
+// a unique value was taken.
+func inserted(what string, tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return wrap(what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrConflict)
+	}
+	return nil
+}
+
+// oneRow checks a write that names one row: none matched is ErrNotFound.
+func oneRow(what string, tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return wrap(what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// scanErr maps pgx.ErrNoRows to store.ErrNotFound.
+func scanErr(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.ErrNotFound
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// collect scans all rows with scan.
+func collect[T any](what string, rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// limit is a LIMIT argument: a negative limit is none (NULL), as in SQLite.
+func limit(n int) *int64 {
+	if n < 0 {
+		return nil
+	}
+	v := int64(n)
+	return &v
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -205,62 +339,230 @@ func nullString(s string) *string {
 	return &s
 }
 
-func (s *Store) HasOrgs(ctx context.Context) (bool, error) {
+// Orgs.
+
+func (q queries) HasOrgs(ctx context.Context) (bool, error) {
 	var has bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orgs)`).Scan(&has); err != nil {
+	if err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orgs)`).Scan(&has); err != nil {
 		return false, fmt.Errorf("has orgs: %w", err)
 	}
 	return has, nil
 }
 
-func (s *Store) CreateBootstrap(ctx context.Context, b store.Bootstrap) error {
-	perms, err := json.Marshal(b.Key.Permissions)
+func (q queries) CreateOrg(ctx context.Context, o store.Org) error {
+	tag, err := q.db.Exec(ctx, `INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, o.ID, o.Name, ms(o.CreatedAt))
+	return inserted("insert org", tag, err)
+}
+
+func (q queries) Org(ctx context.Context, id string) (store.Org, error) {
+	var (
+		o  store.Org
+		at int64
+	)
+	err := q.db.QueryRow(ctx, `SELECT id, name, created_at FROM orgs WHERE id = $1`, id).Scan(&o.ID, &o.Name, &at)
+	if err != nil {
+		return store.Org{}, scanErr("org", err)
+	}
+	o.CreatedAt = fromMs(at)
+	return o, nil
+}
+
+func (q queries) UpdateOrg(ctx context.Context, o store.Org) error {
+	tag, err := q.db.Exec(ctx, `UPDATE orgs SET name = $1 WHERE id = $2`, o.Name, o.ID)
+	return oneRow("update org", tag, err)
+}
+
+// Users.
+
+func (q queries) CreateUser(ctx context.Context, u store.User) error {
+	tag, err := q.db.Exec(ctx, `INSERT INTO users (id, email, name, password_hash, created_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+		u.ID, u.Email, u.Name, u.PasswordHash, ms(u.CreatedAt))
+	return inserted("insert user", tag, err)
+}
+
+const userSelect = `SELECT id, email, name, password_hash, created_at FROM users `
+
+func scanUser(r pgx.Row) (store.User, error) {
+	var (
+		u  store.User
+		at int64
+	)
+	if err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &at); err != nil {
+		return store.User{}, scanErr("user", err)
+	}
+	u.CreatedAt = fromMs(at)
+	return u, nil
+}
+
+func (q queries) User(ctx context.Context, id string) (store.User, error) {
+	return scanUser(q.db.QueryRow(ctx, userSelect+`WHERE id = $1`, id))
+}
+
+func (q queries) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	return scanUser(q.db.QueryRow(ctx, userSelect+`WHERE email = $1`, email))
+}
+
+func (q queries) SetPassword(ctx context.Context, userID, hash string) error {
+	tag, err := q.db.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
+	return oneRow("set password", tag, err)
+}
+
+// Members.
+
+func (q queries) AddMember(ctx context.Context, m store.Member) error {
+	tag, err := q.db.Exec(ctx, `INSERT INTO memberships (org_id, user_id, role, created_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		m.OrgID, m.UserID, string(m.Role), ms(m.CreatedAt))
+	return inserted("insert membership", tag, err)
+}
+
+const memberSelect = `SELECT m.org_id, m.user_id, m.role, m.created_at, u.email, u.name
+	FROM memberships m JOIN users u ON u.id = m.user_id `
+
+// memberOrder lists by join time; ties go by ids in byte order, as in SQLite.
+const memberOrder = ` ORDER BY m.created_at, m.user_id COLLATE "C", m.org_id COLLATE "C"`
+
+func scanMember(r pgx.Row) (store.Member, error) {
+	var (
+		m    store.Member
+		role string
+		at   int64
+	)
+	if err := r.Scan(&m.OrgID, &m.UserID, &role, &at, &m.Email, &m.Name); err != nil {
+		return store.Member{}, scanErr("member", err)
+	}
+	m.Role, m.CreatedAt = store.Role(role), fromMs(at)
+	return m, nil
+}
+
+func (q queries) Member(ctx context.Context, orgID, userID string) (store.Member, error) {
+	return scanMember(q.db.QueryRow(ctx, memberSelect+`WHERE m.org_id = $1 AND m.user_id = $2`, orgID, userID))
+}
+
+func (q queries) Members(ctx context.Context, orgID string) ([]store.Member, error) {
+	rows, err := q.db.Query(ctx, memberSelect+`WHERE m.org_id = $1`+memberOrder, orgID)
+	return collect("members", rows, err, scanMember)
+}
+
+func (q queries) Memberships(ctx context.Context, userID string) ([]store.Member, error) {
+	rows, err := q.db.Query(ctx, memberSelect+`WHERE m.user_id = $1`+memberOrder, userID)
+	return collect("memberships", rows, err, scanMember)
+}
+
+func (q queries) SetRole(ctx context.Context, orgID, userID string, role store.Role) error {
+	tag, err := q.db.Exec(ctx, `UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3`,
+		string(role), orgID, userID)
+	return oneRow("set role", tag, err)
+}
+
+func (q queries) RemoveMember(ctx context.Context, orgID, userID string) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+	return oneRow("remove member", tag, err)
+}
+
+func (q queries) CountOwners(ctx context.Context, orgID string) (int, error) {
+	var n int
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM memberships WHERE org_id = $1 AND role = $2`,
+		orgID, string(store.RoleOwner)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count owners: %w", err)
+	}
+	return n, nil
+}
+
+// Sessions.
+
+func (q queries) CreateSession(ctx context.Context, s store.Session) error {
+	tag, err := q.db.Exec(ctx, `INSERT INTO sessions (id, user_id, digest, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+		s.ID, s.UserID, s.Digest, ms(s.CreatedAt), ms(s.ExpiresAt))
+	return inserted("insert session", tag, err)
+}
+
+func (q queries) SessionByDigest(ctx context.Context, digest []byte) (store.Session, error) {
+	var (
+		s                store.Session
+		created, expires int64
+	)
+	err := q.db.QueryRow(ctx, `SELECT id, user_id, digest, created_at, expires_at FROM sessions WHERE digest = $1`,
+		digest).Scan(&s.ID, &s.UserID, &s.Digest, &created, &expires)
+	if err != nil {
+		return store.Session{}, scanErr("session", err)
+	}
+	s.CreatedAt, s.ExpiresAt = fromMs(created), fromMs(expires)
+	return s, nil
+}
+
+func (q queries) DeleteSession(ctx context.Context, id string) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	return oneRow("delete session", tag, err)
+}
+
+// Invitations.
+
+func (q queries) CreateInvitation(ctx context.Context, inv store.Invitation) error {
+	tag, err := q.db.Exec(ctx, `INSERT INTO invitations
+		(id, org_id, email, role, digest, invited_by, created_at, expires_at, accepted_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		inv.ID, inv.OrgID, inv.Email, string(inv.Role), inv.Digest, inv.InvitedBy,
+		ms(inv.CreatedAt), ms(inv.ExpiresAt), nullMs(inv.AcceptedAt))
+	return inserted("insert invitation", tag, err)
+}
+
+func (q queries) InvitationByDigest(ctx context.Context, digest []byte) (store.Invitation, error) {
+	var (
+		inv              store.Invitation
+		role             string
+		created, expires int64
+		accepted         *int64
+	)
+	err := q.db.QueryRow(ctx, `SELECT id, org_id, email, role, digest, invited_by, created_at, expires_at, accepted_at
+		FROM invitations WHERE digest = $1`, digest).Scan(
+		&inv.ID, &inv.OrgID, &inv.Email, &role, &inv.Digest, &inv.InvitedBy, &created, &expires, &accepted)
+	if err != nil {
+		return store.Invitation{}, scanErr("invitation", err)
+	}
+	inv.Role = store.Role(role)
+	inv.CreatedAt, inv.ExpiresAt, inv.AcceptedAt = fromMs(created), fromMs(expires), fromNullMs(accepted)
+	return inv, nil
+}
+
+func (q queries) MarkInvitationAccepted(ctx context.Context, id string, at time.Time) error {
+	tag, err := q.db.Exec(ctx, `UPDATE invitations SET accepted_at = $1 WHERE id = $2`, ms(at), id)
+	return oneRow("accept invitation", tag, err)
+}
+
+// API keys.
+
+func (q queries) CreateAPIKey(ctx context.Context, k store.APIKey) error {
+	perms, err := json.Marshal(k.Permissions)
 	if err != nil {
 		return fmt.Errorf("encode permissions: %w", err)
 	}
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)`,
-			b.Org.ID, b.Org.Name, ms(b.Org.CreatedAt)); err != nil {
-			return wrap("insert org", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4)`,
-			b.Owner.ID, b.Owner.Email, b.Owner.Name, ms(b.Owner.CreatedAt)); err != nil {
-			return wrap("insert user", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`,
-			b.Org.ID, b.Owner.ID, string(store.RoleOwner), ms(b.Org.CreatedAt)); err != nil {
-			return wrap("insert membership", err)
-		}
-		k := b.Key
-		if _, err := tx.Exec(ctx, `INSERT INTO api_keys
-			(id, org_id, type, user_id, name, prefix, digest, permissions, created_by, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			k.ID, k.OrgID, string(k.Type), nullString(k.UserID), k.Name, k.Prefix, k.Digest, json.RawMessage(perms),
-			k.CreatedBy, ms(k.CreatedAt), nullMs(k.ExpiresAt)); err != nil {
-			return wrap("insert api key", err)
-		}
-		return nil
-	})
+	tag, err := q.db.Exec(ctx, `INSERT INTO api_keys
+		(id, org_id, type, user_id, name, prefix, digest, permissions, created_by, created_at, last_used_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+		k.ID, k.OrgID, string(k.Type), nullString(k.UserID), k.Name, k.Prefix, k.Digest, json.RawMessage(perms),
+		k.CreatedBy, ms(k.CreatedAt), nullMs(k.LastUsedAt), nullMs(k.ExpiresAt))
+	return inserted("insert api key", tag, err)
 }
 
-func (s *Store) APIKeyByDigest(ctx context.Context, digest []byte) (store.APIKey, error) {
+const keySelect = `SELECT id, org_id, type, user_id, name, prefix, digest, permissions,
+	created_by, created_at, last_used_at, expires_at FROM api_keys `
+
+func scanKey(r pgx.Row) (store.APIKey, error) {
 	var (
-		k            store.APIKey
-		keyType      string
-		userID       *string
-		perms        []byte
-		created      int64
-		used, expire *int64
+		k             store.APIKey
+		keyType       string
+		userID        *string
+		perms         []byte
+		created       int64
+		used, expires *int64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT id, org_id, type, user_id, name, prefix, digest, permissions,
-		created_by, created_at, last_used_at, expires_at FROM api_keys WHERE digest = $1`, digest).Scan(
-		&k.ID, &k.OrgID, &keyType, &userID, &k.Name, &k.Prefix, &k.Digest, &perms,
-		&k.CreatedBy, &created, &used, &expire)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.APIKey{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.APIKey{}, fmt.Errorf("api key by digest: %w", err)
+	if err := r.Scan(&k.ID, &k.OrgID, &keyType, &userID, &k.Name, &k.Prefix, &k.Digest, &perms,
+		&k.CreatedBy, &created, &used, &expires); err != nil {
+		return store.APIKey{}, scanErr("api key", err)
 	}
 	if err := json.Unmarshal(perms, &k.Permissions); err != nil {
 		return store.APIKey{}, fmt.Errorf("api key %s permissions: %w", k.ID, err)
@@ -269,46 +571,69 @@ func (s *Store) APIKeyByDigest(ctx context.Context, digest []byte) (store.APIKey
 	if userID != nil {
 		k.UserID = *userID
 	}
-	k.CreatedAt, k.LastUsedAt, k.ExpiresAt = fromMs(created), fromNullMs(used), fromNullMs(expire)
+	k.CreatedAt, k.LastUsedAt, k.ExpiresAt = fromMs(created), fromNullMs(used), fromNullMs(expires)
 	return k, nil
 }
 
-func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, minAge time.Duration) error {
-	_, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $1
-		WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`,
-		ms(at), id, ms(at.Add(-minAge)))
+func (q queries) APIKey(ctx context.Context, orgID, id string) (store.APIKey, error) {
+	return scanKey(q.db.QueryRow(ctx, keySelect+`WHERE org_id = $1 AND id = $2`, orgID, id))
+}
+
+func (q queries) APIKeyByDigest(ctx context.Context, digest []byte) (store.APIKey, error) {
+	return scanKey(q.db.QueryRow(ctx, keySelect+`WHERE digest = $1`, digest))
+}
+
+func (q queries) APIKeys(ctx context.Context, orgID string) ([]store.APIKey, error) {
+	rows, err := q.db.Query(ctx, keySelect+`WHERE org_id = $1 ORDER BY created_at, id COLLATE "C"`, orgID)
+	return collect("api keys", rows, err, scanKey)
+}
+
+func (q queries) UpdateAPIKey(ctx context.Context, k store.APIKey) error {
+	perms, err := json.Marshal(k.Permissions)
 	if err != nil {
+		return fmt.Errorf("encode permissions: %w", err)
+	}
+	// An UPDATE has no ON CONFLICT: a taken digest fails the statement (and,
+	// inside Write, the transaction). Digests are random; it does not happen.
+	tag, err := q.db.Exec(ctx, `UPDATE api_keys SET name = $1, permissions = $2, prefix = $3, digest = $4, expires_at = $5
+		WHERE org_id = $6 AND id = $7`,
+		k.Name, json.RawMessage(perms), k.Prefix, k.Digest, nullMs(k.ExpiresAt), k.OrgID, k.ID)
+	return oneRow("update api key", tag, err)
+}
+
+func (q queries) DeleteAPIKey(ctx context.Context, orgID, id string) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM api_keys WHERE org_id = $1 AND id = $2`, orgID, id)
+	return oneRow("delete api key", tag, err)
+}
+
+func (q queries) DeleteUserKeys(ctx context.Context, orgID, userID string) error {
+	if _, err := q.db.Exec(ctx, `DELETE FROM api_keys WHERE org_id = $1 AND user_id = $2 AND type = $3`,
+		orgID, userID, string(store.KeyUser)); err != nil {
+		return fmt.Errorf("delete user keys: %w", err)
+	}
+	return nil
+}
+
+func (q queries) TouchAPIKey(ctx context.Context, id string, at time.Time, minAge time.Duration) error {
+	if _, err := q.db.Exec(ctx, `UPDATE api_keys SET last_used_at = $1
+		WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`,
+		ms(at), id, ms(at.Add(-minAge))); err != nil {
 		return fmt.Errorf("touch api key: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) CreateLink(ctx context.Context, l store.Link, cmd []byte) (int64, error) {
-	var outboxID int64
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO links
-			(id, org_id, domain, key, url, version, created_by, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			l.ID, l.OrgID, l.Domain, l.Key, l.URL, int64(l.Version), l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt)); err != nil {
-			return wrap("insert link", err)
-		}
-		var err error
-		outboxID, err = appendOutbox(ctx, tx, cmd, l.UpdatedAt)
-		return err
-	})
-	return outboxID, err
+// Links.
+
+func (q queries) InsertLink(ctx context.Context, l store.Link) error {
+	tag, err := q.db.Exec(ctx, `INSERT INTO links
+		(id, org_id, domain, key, url, version, created_by, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		l.ID, l.OrgID, l.Domain, l.Key, l.URL, int64(l.Version), l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt))
+	return inserted("insert link", tag, err)
 }
 
-func appendOutbox(ctx context.Context, tx pgx.Tx, cmd []byte, at time.Time) (int64, error) {
-	var id int64
-	if err := tx.QueryRow(ctx, `INSERT INTO outbox (command, created_at) VALUES ($1, $2) RETURNING id`,
-		cmd, ms(at)).Scan(&id); err != nil {
-		return 0, fmt.Errorf("append outbox: %w", err)
-	}
-	return id, nil
-}
-
-const linkColumns = `id, org_id, domain, key, url, version, created_by, created_at, updated_at`
+const linkSelect = `SELECT id, org_id, domain, key, url, version, created_by, created_at, updated_at FROM links `
 
 func scanLink(r pgx.Row) (store.Link, error) {
 	var (
@@ -316,74 +641,130 @@ func scanLink(r pgx.Row) (store.Link, error) {
 		version          int64
 		created, updated int64
 	)
-	err := r.Scan(&l.ID, &l.OrgID, &l.Domain, &l.Key, &l.URL, &version, &l.CreatedBy, &created, &updated)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Link{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Link{}, fmt.Errorf("scan link: %w", err)
+	if err := r.Scan(&l.ID, &l.OrgID, &l.Domain, &l.Key, &l.URL, &version, &l.CreatedBy, &created, &updated); err != nil {
+		return store.Link{}, scanErr("link", err)
 	}
 	l.Version = uint64(version)
 	l.CreatedAt, l.UpdatedAt = fromMs(created), fromMs(updated)
 	return l, nil
 }
 
-func (s *Store) Link(ctx context.Context, orgID, id string) (store.Link, error) {
-	return scanLink(s.pool.QueryRow(ctx, `SELECT `+linkColumns+` FROM links WHERE org_id = $1 AND id = $2`, orgID, id))
+func (q queries) Link(ctx context.Context, orgID, id string) (store.Link, error) {
+	return scanLink(q.db.QueryRow(ctx, linkSelect+`WHERE org_id = $1 AND id = $2`, orgID, id))
 }
 
-func (s *Store) DeleteLink(ctx context.Context, orgID, id string, at time.Time, cmd func(store.Link) []byte) (store.Link, int64, error) {
-	var (
-		l        store.Link
-		outboxID int64
-	)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		// FOR UPDATE: a concurrent delete (or update) of the same link waits
-		// here and then finds no row, instead of both reading it and both
-		// appending a delete command built from it.
-		var err error
-		l, err = scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM links
-			WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM links WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("delete link: %w", err)
-		}
-		outboxID, err = appendOutbox(ctx, tx, cmd(l), at)
-		return err
-	})
-	return l, outboxID, err
+// LockLink reads the link with FOR UPDATE: a concurrent Write that locks the
+// same link waits here until this one ends and then reads the row as
+// committed (read committed re-checks it), so after a delete it finds none.
+func (q queries) LockLink(ctx context.Context, orgID, id string) (store.Link, error) {
+	return scanLink(q.db.QueryRow(ctx, linkSelect+`WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
 }
 
-func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]store.OutboxEntry, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, command, created_at FROM outbox
-		WHERE created_at <= $1 ORDER BY id LIMIT $2`, ms(olderThan), limit)
-	if err != nil {
-		return nil, fmt.Errorf("pending outbox: %w", err)
+func (q queries) DeleteLink(ctx context.Context, orgID, id string) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM links WHERE org_id = $1 AND id = $2`, orgID, id)
+	return oneRow("delete link", tag, err)
+}
+
+// Outbox.
+
+func (q queries) AppendOutbox(ctx context.Context, cmd []byte, at time.Time) (int64, error) {
+	var id int64
+	if err := q.db.QueryRow(ctx, `INSERT INTO outbox (command, created_at) VALUES ($1, $2) RETURNING id`,
+		cmd, ms(at)).Scan(&id); err != nil {
+		return 0, fmt.Errorf("append outbox: %w", err)
 	}
-	defer rows.Close()
-	var out []store.OutboxEntry
-	for rows.Next() {
+	return id, nil
+}
+
+func (q queries) PendingOutbox(ctx context.Context, olderThan time.Time, n int) ([]store.OutboxEntry, error) {
+	rows, err := q.db.Query(ctx, `SELECT id, command, created_at FROM outbox
+		WHERE created_at <= $1 ORDER BY id LIMIT $2`, ms(olderThan), limit(n))
+	return collect("pending outbox", rows, err, func(r pgx.Row) (store.OutboxEntry, error) {
 		var (
 			e  store.OutboxEntry
 			at int64
 		)
-		if err := rows.Scan(&e.ID, &e.Command, &at); err != nil {
-			return nil, fmt.Errorf("scan outbox: %w", err)
+		if err := r.Scan(&e.ID, &e.Command, &at); err != nil {
+			return store.OutboxEntry{}, err
 		}
 		e.CreatedAt = fromMs(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pending outbox: %w", err)
-	}
-	return out, nil
+		return e, nil
+	})
 }
 
-func (s *Store) DeleteOutbox(ctx context.Context, id int64) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM outbox WHERE id = $1`, id); err != nil {
-		return fmt.Errorf("delete outbox %d: %w", id, err)
+func (q queries) DeleteOutbox(ctx context.Context, ids ...int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := q.db.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("delete outbox entries: %w", err)
 	}
 	return nil
+}
+
+// Audit.
+
+// AppendAudit stores an empty or JSON null diff as NULL; it reads back nil.
+func (q queries) AppendAudit(ctx context.Context, e store.AuditEntry) error {
+	var diff *string
+	if len(e.Diff) > 0 && string(e.Diff) != "null" {
+		d := string(e.Diff)
+		diff = &d
+	}
+	tag, err := q.db.Exec(ctx, `INSERT INTO audit_logs
+		(id, org_id, at, actor_type, actor_id, key_id, action, resource_type, resource_id, request_id, ip, diff)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+		e.ID, e.OrgID, ms(e.At), e.ActorType, e.ActorID, e.KeyID, e.Action, e.ResourceType, e.ResourceID,
+		e.RequestID, e.IP, diff)
+	return inserted("append audit", tag, err)
+}
+
+func (q queries) AuditLogs(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	add("org_id = ?", f.OrgID)
+	if f.ActorID != "" {
+		add("actor_id = ?", f.ActorID)
+	}
+	if f.ResourceType != "" {
+		add("resource_type = ?", f.ResourceType)
+	}
+	if f.ResourceID != "" {
+		add("resource_id = ?", f.ResourceID)
+	}
+	if !f.From.IsZero() {
+		add("at >= ?", ms(f.From))
+	}
+	if !f.To.IsZero() {
+		add("at < ?", ms(f.To))
+	}
+	if f.Before != "" {
+		add("id < ?", f.Before)
+	}
+	args = append(args, limit(f.Limit))
+	rows, err := q.db.Query(ctx, `SELECT id, org_id, at, actor_type, actor_id, key_id, action, resource_type,
+		resource_id, request_id, ip, diff::text FROM audit_logs WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	return collect("audit logs", rows, err, func(r pgx.Row) (store.AuditEntry, error) {
+		var (
+			e    store.AuditEntry
+			at   int64
+			diff *string
+		)
+		if err := r.Scan(&e.ID, &e.OrgID, &at, &e.ActorType, &e.ActorID, &e.KeyID, &e.Action, &e.ResourceType,
+			&e.ResourceID, &e.RequestID, &e.IP, &diff); err != nil {
+			return store.AuditEntry{}, err
+		}
+		e.At = fromMs(at)
+		if diff != nil {
+			e.Diff = json.RawMessage(*diff)
+		}
+		return e, nil
+	})
 }

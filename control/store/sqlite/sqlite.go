@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	sqlite "modernc.org/sqlite"
@@ -23,8 +24,21 @@ import (
 
 // Store implements store.Store on SQLite.
 type Store struct {
+	queries
 	db *sql.DB
 }
+
+// querier is what *sql.DB and *sql.Tx share: every query runs on either.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements store.Queries on a querier.
+type queries struct{ q querier }
+
+var _ store.Queries = queries{}
 
 var _ store.Store = (*Store)(nil)
 
@@ -40,7 +54,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db}
+	s := &Store{queries: queries{db}, db: db}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -105,6 +119,41 @@ var migrations = []string{
 		command BLOB NOT NULL,
 		created_at INTEGER NOT NULL
 	);`,
+	`CREATE TABLE sessions (
+		id TEXT PRIMARY KEY,
+		user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		digest BLOB NOT NULL UNIQUE,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	);
+	CREATE TABLE invitations (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		email TEXT NOT NULL,
+		role TEXT NOT NULL,
+		digest BLOB NOT NULL UNIQUE,
+		invited_by TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		accepted_at INTEGER
+	);
+	CREATE TABLE audit_logs (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL,
+		at INTEGER NOT NULL,
+		actor_type TEXT NOT NULL,
+		actor_id TEXT NOT NULL,
+		key_id TEXT NOT NULL DEFAULT '',
+		action TEXT NOT NULL,
+		resource_type TEXT NOT NULL,
+		resource_id TEXT NOT NULL,
+		request_id TEXT NOT NULL DEFAULT '',
+		ip TEXT NOT NULL DEFAULT '',
+		diff TEXT
+	);
+	CREATE INDEX audit_logs_org ON audit_logs(org_id, id);
+	CREATE INDEX audit_logs_resource ON audit_logs(org_id, resource_type, resource_id, id);
+	CREATE INDEX memberships_user ON memberships(user_id);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -131,12 +180,20 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in a write transaction, committing if it returns nil.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// tx runs fn in a write transaction (BEGIN IMMEDIATE: it holds SQLite's one
+// write lock from the start, which also makes LockLink a plain read),
+// committing if fn returns nil. A panic rolls back and goes on.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			tx.Rollback()
+			panic(v)
+		}
+	}()
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -147,12 +204,52 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
+// Write runs fn over the queries in one transaction.
+func (s *Store) Write(ctx context.Context, fn func(store.Queries) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return fn(queries{tx}) })
+}
+
 func isUnique(err error) bool {
 	var e *sqlite.Error
 	if errors.As(err, &e) {
 		return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
+}
+
+// insertErr maps a unique violation to store.ErrConflict.
+func insertErr(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isUnique(err):
+		return fmt.Errorf("%s: %w", what, store.ErrConflict)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// oneRow turns "no row changed" into store.ErrNotFound.
+func oneRow(what string, res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	} else if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// scanErr maps sql.ErrNoRows to store.ErrNotFound.
+func scanErr(what string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -177,49 +274,209 @@ func fromNullMs(v sql.NullInt64) time.Time {
 	return fromMs(v.Int64)
 }
 
-func (s *Store) HasOrgs(ctx context.Context) (bool, error) {
+type rowScanner interface{ Scan(dest ...any) error }
+
+// Orgs.
+
+func (q queries) HasOrgs(ctx context.Context) (bool, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM orgs LIMIT 1)`).Scan(&n); err != nil {
+	if err := q.q.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM orgs LIMIT 1)`).Scan(&n); err != nil {
 		return false, fmt.Errorf("count orgs: %w", err)
 	}
 	return n > 0, nil
 }
 
-func (s *Store) CreateBootstrap(ctx context.Context, b store.Bootstrap) error {
-	perms, err := json.Marshal(b.Key.Permissions)
+func (q queries) CreateOrg(ctx context.Context, o store.Org) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)`, o.ID, o.Name, ms(o.CreatedAt))
+	return insertErr("insert org", err)
+}
+
+func (q queries) Org(ctx context.Context, id string) (store.Org, error) {
+	var (
+		o  store.Org
+		at int64
+	)
+	err := q.q.QueryRowContext(ctx, `SELECT id, name, created_at FROM orgs WHERE id = ?`, id).Scan(&o.ID, &o.Name, &at)
+	o.CreatedAt = fromMs(at)
+	return o, scanErr("org", err)
+}
+
+func (q queries) UpdateOrg(ctx context.Context, o store.Org) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE orgs SET name = ? WHERE id = ?`, o.Name, o.ID)
+	return oneRow("update org", res, err)
+}
+
+// Users.
+
+func (q queries) CreateUser(ctx context.Context, u store.User) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.Name, u.PasswordHash, ms(u.CreatedAt))
+	return insertErr("insert user", err)
+}
+
+func scanUser(r rowScanner) (store.User, error) {
+	var (
+		u  store.User
+		at int64
+	)
+	err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &at)
+	u.CreatedAt = fromMs(at)
+	return u, scanErr("user", err)
+}
+
+func (q queries) User(ctx context.Context, id string) (store.User, error) {
+	return scanUser(q.q.QueryRowContext(ctx, `SELECT id, email, name, password_hash, created_at FROM users WHERE id = ?`, id))
+}
+
+func (q queries) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	return scanUser(q.q.QueryRowContext(ctx, `SELECT id, email, name, password_hash, created_at FROM users WHERE email = ?`, email))
+}
+
+func (q queries) SetPassword(ctx context.Context, userID, hash string) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+	return oneRow("set password", res, err)
+}
+
+// Members.
+
+func (q queries) AddMember(ctx context.Context, m store.Member) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
+		m.OrgID, m.UserID, m.Role, ms(m.CreatedAt))
+	return insertErr("insert membership", err)
+}
+
+const memberSelect = `SELECT m.org_id, m.user_id, m.role, m.created_at, u.email, u.name
+	FROM memberships m JOIN users u ON u.id = m.user_id `
+
+func (q queries) members(ctx context.Context, where string, arg any) ([]store.Member, error) {
+	rows, err := q.q.QueryContext(ctx, memberSelect+where+` ORDER BY m.created_at, m.user_id, m.org_id`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("members: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func scanMember(r rowScanner) (store.Member, error) {
+	var (
+		m  store.Member
+		at int64
+	)
+	err := r.Scan(&m.OrgID, &m.UserID, &m.Role, &at, &m.Email, &m.Name)
+	m.CreatedAt = fromMs(at)
+	return m, scanErr("member", err)
+}
+
+func (q queries) Member(ctx context.Context, orgID, userID string) (store.Member, error) {
+	return scanMember(q.q.QueryRowContext(ctx, memberSelect+`WHERE m.org_id = ? AND m.user_id = ?`, orgID, userID))
+}
+
+func (q queries) Members(ctx context.Context, orgID string) ([]store.Member, error) {
+	return q.members(ctx, `WHERE m.org_id = ?`, orgID)
+}
+
+func (q queries) Memberships(ctx context.Context, userID string) ([]store.Member, error) {
+	return q.members(ctx, `WHERE m.user_id = ?`, userID)
+}
+
+func (q queries) SetRole(ctx context.Context, orgID, userID string, role store.Role) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?`, role, orgID, userID)
+	return oneRow("set role", res, err)
+}
+
+func (q queries) RemoveMember(ctx context.Context, orgID, userID string) error {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID)
+	return oneRow("remove member", res, err)
+}
+
+func (q queries) CountOwners(ctx context.Context, orgID string) (int, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, `SELECT count(*) FROM memberships WHERE org_id = ? AND role = ?`, orgID, store.RoleOwner).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count owners: %w", err)
+	}
+	return n, nil
+}
+
+// Sessions.
+
+func (q queries) CreateSession(ctx context.Context, s store.Session) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO sessions (id, user_id, digest, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		s.ID, s.UserID, s.Digest, ms(s.CreatedAt), ms(s.ExpiresAt))
+	return insertErr("insert session", err)
+}
+
+func (q queries) SessionByDigest(ctx context.Context, digest []byte) (store.Session, error) {
+	var (
+		s                  store.Session
+		created, expiresAt int64
+	)
+	err := q.q.QueryRowContext(ctx, `SELECT id, user_id, digest, created_at, expires_at FROM sessions WHERE digest = ?`, digest).
+		Scan(&s.ID, &s.UserID, &s.Digest, &created, &expiresAt)
+	s.CreatedAt, s.ExpiresAt = fromMs(created), fromMs(expiresAt)
+	return s, scanErr("session", err)
+}
+
+func (q queries) DeleteSession(ctx context.Context, id string) error {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+	return oneRow("delete session", res, err)
+}
+
+// Invitations.
+
+func (q queries) CreateInvitation(ctx context.Context, inv store.Invitation) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO invitations
+		(id, org_id, email, role, digest, invited_by, created_at, expires_at, accepted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		inv.ID, inv.OrgID, inv.Email, inv.Role, inv.Digest, inv.InvitedBy, ms(inv.CreatedAt), ms(inv.ExpiresAt), nullMs(inv.AcceptedAt))
+	return insertErr("insert invitation", err)
+}
+
+func (q queries) InvitationByDigest(ctx context.Context, digest []byte) (store.Invitation, error) {
+	var (
+		inv                store.Invitation
+		created, expiresAt int64
+		accepted           sql.NullInt64
+	)
+	err := q.q.QueryRowContext(ctx, `SELECT id, org_id, email, role, digest, invited_by, created_at, expires_at, accepted_at
+		FROM invitations WHERE digest = ?`, digest).
+		Scan(&inv.ID, &inv.OrgID, &inv.Email, &inv.Role, &inv.Digest, &inv.InvitedBy, &created, &expiresAt, &accepted)
+	inv.CreatedAt, inv.ExpiresAt, inv.AcceptedAt = fromMs(created), fromMs(expiresAt), fromNullMs(accepted)
+	return inv, scanErr("invitation", err)
+}
+
+func (q queries) MarkInvitationAccepted(ctx context.Context, id string, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE invitations SET accepted_at = ? WHERE id = ?`, ms(at), id)
+	return oneRow("accept invitation", res, err)
+}
+
+// API keys.
+
+func (q queries) CreateAPIKey(ctx context.Context, k store.APIKey) error {
+	perms, err := json.Marshal(k.Permissions)
 	if err != nil {
 		return fmt.Errorf("encode permissions: %w", err)
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)`,
-			b.Org.ID, b.Org.Name, ms(b.Org.CreatedAt)); err != nil {
-			return fmt.Errorf("insert org: %w", err)
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)`,
-			b.Owner.ID, b.Owner.Email, b.Owner.Name, ms(b.Owner.CreatedAt))
-		if isUnique(err) {
-			return fmt.Errorf("insert user %s: %w", b.Owner.Email, store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("insert user: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
-			b.Org.ID, b.Owner.ID, store.RoleOwner, ms(b.Org.CreatedAt)); err != nil {
-			return fmt.Errorf("insert membership: %w", err)
-		}
-		k := b.Key
-		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys
-			(id, org_id, type, user_id, name, prefix, digest, permissions, created_by, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.OrgID, k.Type, nullString(k.UserID), k.Name, k.Prefix, k.Digest, string(perms), k.CreatedBy,
-			ms(k.CreatedAt), nullMs(k.ExpiresAt)); err != nil {
-			return fmt.Errorf("insert api key: %w", err)
-		}
-		return nil
-	})
+	_, err = q.q.ExecContext(ctx, `INSERT INTO api_keys
+		(id, org_id, type, user_id, name, prefix, digest, permissions, created_by, created_at, last_used_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.OrgID, k.Type, nullString(k.UserID), k.Name, k.Prefix, k.Digest, string(perms), k.CreatedBy,
+		ms(k.CreatedAt), nullMs(k.LastUsedAt), nullMs(k.ExpiresAt))
+	return insertErr("insert api key", err)
 }
 
-func (s *Store) APIKeyByDigest(ctx context.Context, digest []byte) (store.APIKey, error) {
+const keySelect = `SELECT id, org_id, type, user_id, name, prefix, digest, permissions,
+	created_by, created_at, last_used_at, expires_at FROM api_keys `
+
+func scanKey(r rowScanner) (store.APIKey, error) {
 	var (
 		k            store.APIKey
 		userID       sql.NullString
@@ -227,15 +484,10 @@ func (s *Store) APIKeyByDigest(ctx context.Context, digest []byte) (store.APIKey
 		created      int64
 		used, expire sql.NullInt64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, type, user_id, name, prefix, digest, permissions,
-		created_by, created_at, last_used_at, expires_at FROM api_keys WHERE digest = ?`, digest).Scan(
-		&k.ID, &k.OrgID, &k.Type, &userID, &k.Name, &k.Prefix, &k.Digest, &perms,
+	err := r.Scan(&k.ID, &k.OrgID, &k.Type, &userID, &k.Name, &k.Prefix, &k.Digest, &perms,
 		&k.CreatedBy, &created, &used, &expire)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.APIKey{}, store.ErrNotFound
-	}
 	if err != nil {
-		return store.APIKey{}, fmt.Errorf("api key by digest: %w", err)
+		return store.APIKey{}, scanErr("api key", err)
 	}
 	if err := json.Unmarshal([]byte(perms), &k.Permissions); err != nil {
 		return store.APIKey{}, fmt.Errorf("api key %s permissions: %w", k.ID, err)
@@ -245,8 +497,59 @@ func (s *Store) APIKeyByDigest(ctx context.Context, digest []byte) (store.APIKey
 	return k, nil
 }
 
-func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, minAge time.Duration) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ?
+func (q queries) APIKey(ctx context.Context, orgID, id string) (store.APIKey, error) {
+	return scanKey(q.q.QueryRowContext(ctx, keySelect+`WHERE org_id = ? AND id = ?`, orgID, id))
+}
+
+func (q queries) APIKeyByDigest(ctx context.Context, digest []byte) (store.APIKey, error) {
+	return scanKey(q.q.QueryRowContext(ctx, keySelect+`WHERE digest = ?`, digest))
+}
+
+func (q queries) APIKeys(ctx context.Context, orgID string) ([]store.APIKey, error) {
+	rows, err := q.q.QueryContext(ctx, keySelect+`WHERE org_id = ? ORDER BY created_at, id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("api keys: %w", err)
+	}
+	defer rows.Close()
+	var out []store.APIKey
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (q queries) UpdateAPIKey(ctx context.Context, k store.APIKey) error {
+	perms, err := json.Marshal(k.Permissions)
+	if err != nil {
+		return fmt.Errorf("encode permissions: %w", err)
+	}
+	res, err := q.q.ExecContext(ctx, `UPDATE api_keys SET name = ?, permissions = ?, prefix = ?, digest = ?, expires_at = ?
+		WHERE org_id = ? AND id = ?`, k.Name, string(perms), k.Prefix, k.Digest, nullMs(k.ExpiresAt), k.OrgID, k.ID)
+	if isUnique(err) {
+		return fmt.Errorf("update api key: %w", store.ErrConflict)
+	}
+	return oneRow("update api key", res, err)
+}
+
+func (q queries) DeleteAPIKey(ctx context.Context, orgID, id string) error {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = ? AND id = ?`, orgID, id)
+	return oneRow("delete api key", res, err)
+}
+
+func (q queries) DeleteUserKeys(ctx context.Context, orgID, userID string) error {
+	_, err := q.q.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = ? AND user_id = ? AND type = 'user'`, orgID, userID)
+	if err != nil {
+		return fmt.Errorf("delete user keys: %w", err)
+	}
+	return nil
+}
+
+func (q queries) TouchAPIKey(ctx context.Context, id string, at time.Time, minAge time.Duration) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ?
 		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`,
 		ms(at), id, ms(at.Add(-minAge)))
 	if err != nil {
@@ -255,36 +558,17 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, minAge
 	return nil
 }
 
-func (s *Store) CreateLink(ctx context.Context, l store.Link, cmd []byte) (int64, error) {
-	var outboxID int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO links
-			(id, org_id, domain, key, url, version, created_by, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			l.ID, l.OrgID, l.Domain, l.Key, l.URL, l.Version, l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt))
-		if isUnique(err) {
-			return store.ErrConflict
-		}
-		if err != nil {
-			return fmt.Errorf("insert link: %w", err)
-		}
-		outboxID, err = appendOutbox(ctx, tx, cmd, l.UpdatedAt)
-		return err
-	})
-	return outboxID, err
+// Links.
+
+func (q queries) InsertLink(ctx context.Context, l store.Link) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO links
+		(id, org_id, domain, key, url, version, created_by, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.ID, l.OrgID, l.Domain, l.Key, l.URL, l.Version, l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt))
+	return insertErr("insert link", err)
 }
 
-func appendOutbox(ctx context.Context, tx *sql.Tx, cmd []byte, at time.Time) (int64, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (command, created_at) VALUES (?, ?)`, cmd, ms(at))
-	if err != nil {
-		return 0, fmt.Errorf("append outbox: %w", err)
-	}
-	return res.LastInsertId()
-}
-
-type rowScanner interface{ Scan(dest ...any) error }
-
-const linkColumns = `id, org_id, domain, key, url, version, created_by, created_at, updated_at`
+const linkSelect = `SELECT id, org_id, domain, key, url, version, created_by, created_at, updated_at FROM links `
 
 func scanLink(r rowScanner) (store.Link, error) {
 	var (
@@ -292,42 +576,37 @@ func scanLink(r rowScanner) (store.Link, error) {
 		created, updated int64
 	)
 	err := r.Scan(&l.ID, &l.OrgID, &l.Domain, &l.Key, &l.URL, &l.Version, &l.CreatedBy, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Link{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Link{}, fmt.Errorf("scan link: %w", err)
-	}
 	l.CreatedAt, l.UpdatedAt = fromMs(created), fromMs(updated)
-	return l, nil
+	return l, scanErr("link", err)
 }
 
-func (s *Store) Link(ctx context.Context, orgID, id string) (store.Link, error) {
-	return scanLink(s.db.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links WHERE org_id = ? AND id = ?`, orgID, id))
+func (q queries) Link(ctx context.Context, orgID, id string) (store.Link, error) {
+	return scanLink(q.q.QueryRowContext(ctx, linkSelect+`WHERE org_id = ? AND id = ?`, orgID, id))
 }
 
-func (s *Store) DeleteLink(ctx context.Context, orgID, id string, at time.Time, cmd func(store.Link) []byte) (store.Link, int64, error) {
-	var (
-		l        store.Link
-		outboxID int64
-	)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		l, err = scanLink(tx.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links WHERE org_id = ? AND id = ?`, orgID, id))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM links WHERE id = ?`, id); err != nil {
-			return fmt.Errorf("delete link: %w", err)
-		}
-		outboxID, err = appendOutbox(ctx, tx, cmd(l), at)
-		return err
-	})
-	return l, outboxID, err
+// LockLink reads the link; inside Write the IMMEDIATE transaction already
+// holds the database's write lock.
+func (q queries) LockLink(ctx context.Context, orgID, id string) (store.Link, error) {
+	return q.Link(ctx, orgID, id)
 }
 
-func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]store.OutboxEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, command, created_at FROM outbox
+func (q queries) DeleteLink(ctx context.Context, orgID, id string) error {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM links WHERE org_id = ? AND id = ?`, orgID, id)
+	return oneRow("delete link", res, err)
+}
+
+// Outbox.
+
+func (q queries) AppendOutbox(ctx context.Context, cmd []byte, at time.Time) (int64, error) {
+	res, err := q.q.ExecContext(ctx, `INSERT INTO outbox (command, created_at) VALUES (?, ?)`, cmd, ms(at))
+	if err != nil {
+		return 0, fmt.Errorf("append outbox: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+func (q queries) PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]store.OutboxEntry, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT id, command, created_at FROM outbox
 		WHERE created_at <= ? ORDER BY id LIMIT ?`, ms(olderThan), limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending outbox: %w", err)
@@ -348,9 +627,83 @@ func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit in
 	return out, rows.Err()
 }
 
-func (s *Store) DeleteOutbox(ctx context.Context, id int64) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id); err != nil {
-		return fmt.Errorf("delete outbox %d: %w", id, err)
+func (q queries) DeleteOutbox(ctx context.Context, ids ...int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	marks := strings.Repeat("?,", len(ids))
+	if _, err := q.q.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (`+marks[:len(marks)-1]+`)`, args...); err != nil {
+		return fmt.Errorf("delete outbox entries: %w", err)
 	}
 	return nil
+}
+
+// Audit.
+
+func (q queries) AppendAudit(ctx context.Context, e store.AuditEntry) error {
+	var diff sql.NullString
+	if len(e.Diff) > 0 && string(e.Diff) != "null" {
+		diff = sql.NullString{String: string(e.Diff), Valid: true}
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO audit_logs
+		(id, org_id, at, actor_type, actor_id, key_id, action, resource_type, resource_id, request_id, ip, diff)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.OrgID, ms(e.At), e.ActorType, e.ActorID, e.KeyID, e.Action, e.ResourceType, e.ResourceID, e.RequestID, e.IP, diff)
+	return insertErr("append audit", err)
+}
+
+func (q queries) AuditLogs(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	where := []string{"org_id = ?"}
+	args := []any{f.OrgID}
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if f.ActorID != "" {
+		add("actor_id = ?", f.ActorID)
+	}
+	if f.ResourceType != "" {
+		add("resource_type = ?", f.ResourceType)
+	}
+	if f.ResourceID != "" {
+		add("resource_id = ?", f.ResourceID)
+	}
+	if !f.From.IsZero() {
+		add("at >= ?", ms(f.From))
+	}
+	if !f.To.IsZero() {
+		add("at < ?", ms(f.To))
+	}
+	if f.Before != "" {
+		add("id < ?", f.Before)
+	}
+	args = append(args, f.Limit)
+	rows, err := q.q.QueryContext(ctx, `SELECT id, org_id, at, actor_type, actor_id, key_id, action, resource_type,
+		resource_id, request_id, ip, diff FROM audit_logs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit logs: %w", err)
+	}
+	defer rows.Close()
+	var out []store.AuditEntry
+	for rows.Next() {
+		var (
+			e    store.AuditEntry
+			at   int64
+			diff sql.NullString
+		)
+		if err := rows.Scan(&e.ID, &e.OrgID, &at, &e.ActorType, &e.ActorID, &e.KeyID, &e.Action, &e.ResourceType,
+			&e.ResourceID, &e.RequestID, &e.IP, &diff); err != nil {
+			return nil, fmt.Errorf("scan audit entry: %w", err)
+		}
+		e.At = fromMs(at)
+		if diff.Valid {
+			e.Diff = json.RawMessage(diff.String)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

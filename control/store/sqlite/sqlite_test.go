@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/storetest"
@@ -27,11 +28,7 @@ func TestReopenKeepsDataAndSkipsMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateBootstrap(ctx, store.Bootstrap{
-		Org:   store.Org{ID: "org_1", Name: "a"},
-		Owner: store.User{ID: "usr_1", Email: "a@b.c"},
-		Key:   store.APIKey{ID: "key_1", OrgID: "org_1", Type: store.KeyUser, UserID: "usr_1", Digest: []byte{1}, CreatedBy: "usr_1"},
-	}); err != nil {
+	if err := s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "a", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -42,5 +39,9 @@ func TestReopenKeepsDataAndSkipsMigrations(t *testing.T) {
 	defer s.Close()
 	if has, err := s.HasOrgs(ctx); err != nil || !has {
 		t.Errorf("after reopen HasOrgs = %v, %v", has, err)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(migrations) {
+		t.Errorf("schema_migrations has %d rows (%v), want %d", n, err, len(migrations))
 	}
 }

@@ -5,7 +5,10 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,130 +19,388 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 // Run runs the suite; open must return a new, empty store each call.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	t.Run("Bootstrap", func(t *testing.T) { testBootstrap(t, open(t)) })
+	t.Run("Orgs", func(t *testing.T) { testOrgs(t, open(t)) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, open(t)) })
+	t.Run("Members", func(t *testing.T) { testMembers(t, open(t)) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
+	t.Run("Invitations", func(t *testing.T) { testInvitations(t, open(t)) })
+	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
 	t.Run("Links", func(t *testing.T) { testLinks(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
+	t.Run("WriteIsAtomic", func(t *testing.T) { testWriteIsAtomic(t, open(t)) })
+	t.Run("ConcurrentDeleteDeletesOnce", func(t *testing.T) { testConcurrentDelete(t, open(t)) })
 }
 
-func bootstrap() store.Bootstrap {
-	return store.Bootstrap{
-		Org:   store.Org{ID: "org_1", Name: "Acme", CreatedAt: t0},
-		Owner: store.User{ID: "usr_1", Email: "owner@example.com", Name: "Owner", CreatedAt: t0},
-		Key: store.APIKey{
-			ID: "key_1", OrgID: "org_1", Type: store.KeyUser, UserID: "usr_1", Name: "bootstrap",
-			Prefix: "h0p_u_abcdef", Digest: []byte{1, 2, 3}, CreatedBy: "usr_1", CreatedAt: t0,
-			Permissions: store.Permissions{"shortLinks": {"create", "read"}},
-		},
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
-func testBootstrap(t *testing.T, s store.Store) {
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: %v, want %v", what, err, want)
+	}
+}
+
+// seed creates org_1 with owner usr_1 and returns the store.
+func seed(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "Acme", CreatedAt: t0}))
+	must(t, s.CreateUser(ctx, store.User{ID: "usr_1", Email: "owner@example.com", Name: "Owner", CreatedAt: t0}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_1", Role: store.RoleOwner, CreatedAt: t0}))
+}
+
+func testOrgs(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	if has, err := s.HasOrgs(ctx); err != nil || has {
 		t.Fatalf("empty store HasOrgs = %v, %v", has, err)
 	}
-	b := bootstrap()
-	if err := s.CreateBootstrap(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "Acme", CreatedAt: t0}))
 	if has, _ := s.HasOrgs(ctx); !has {
-		t.Error("HasOrgs false after bootstrap")
+		t.Error("HasOrgs false after CreateOrg")
 	}
-	k, err := s.APIKeyByDigest(ctx, []byte{1, 2, 3})
-	if err != nil {
-		t.Fatal(err)
+	wantErr(t, "duplicate org", s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "x", CreatedAt: t0}), store.ErrConflict)
+	o, err := s.Org(ctx, "org_1")
+	if err != nil || o.Name != "Acme" || !o.CreatedAt.Equal(t0) {
+		t.Errorf("Org = %+v, %v", o, err)
 	}
-	if k.ID != "key_1" || k.OrgID != "org_1" || k.UserID != "usr_1" || k.Type != store.KeyUser ||
-		!k.CreatedAt.Equal(t0) || !k.LastUsedAt.IsZero() || len(k.Permissions["shortLinks"]) != 2 {
-		t.Errorf("key = %+v", k)
+	must(t, s.UpdateOrg(ctx, store.Org{ID: "org_1", Name: "Acme Inc"}))
+	if o, _ := s.Org(ctx, "org_1"); o.Name != "Acme Inc" || !o.CreatedAt.Equal(t0) {
+		t.Errorf("after update: %+v", o)
 	}
-	if _, err := s.APIKeyByDigest(ctx, []byte{9}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("unknown digest: %v", err)
+	_, err = s.Org(ctx, "org_x")
+	wantErr(t, "missing org", err, store.ErrNotFound)
+	wantErr(t, "update missing org", s.UpdateOrg(ctx, store.Org{ID: "org_x", Name: "x"}), store.ErrNotFound)
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := store.User{ID: "usr_1", Email: "a@example.com", Name: "A", CreatedAt: t0}
+	must(t, s.CreateUser(ctx, u))
+	wantErr(t, "same email", s.CreateUser(ctx, store.User{ID: "usr_2", Email: "a@example.com", CreatedAt: t0}), store.ErrConflict)
+	if got, err := s.User(ctx, "usr_1"); err != nil || got != u {
+		t.Errorf("User = %+v, %v", got, err)
 	}
+	if got, err := s.UserByEmail(ctx, "a@example.com"); err != nil || got.ID != "usr_1" {
+		t.Errorf("UserByEmail = %+v, %v", got, err)
+	}
+	must(t, s.SetPassword(ctx, "usr_1", "$argon2id$test"))
+	if got, _ := s.User(ctx, "usr_1"); got.PasswordHash != "$argon2id$test" {
+		t.Errorf("password hash %q", got.PasswordHash)
+	}
+	_, err := s.UserByEmail(ctx, "b@example.com")
+	wantErr(t, "unknown email", err, store.ErrNotFound)
+	wantErr(t, "password of unknown user", s.SetPassword(ctx, "usr_x", "h"), store.ErrNotFound)
+}
+
+func testMembers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "Other", CreatedAt: t0}))
+	must(t, s.CreateUser(ctx, store.User{ID: "usr_2", Email: "member@example.com", Name: "Mem", CreatedAt: t0}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_2", Role: store.RoleMember, CreatedAt: t0.Add(time.Second)}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_2", UserID: "usr_2", Role: store.RoleOwner, CreatedAt: t0.Add(2 * time.Second)}))
+	wantErr(t, "member twice", s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_2", Role: store.RoleAdmin, CreatedAt: t0}), store.ErrConflict)
+
+	m, err := s.Member(ctx, "org_1", "usr_2")
+	if err != nil || m.Role != store.RoleMember || m.Email != "member@example.com" || m.Name != "Mem" {
+		t.Errorf("Member = %+v, %v", m, err)
+	}
+	ms, err := s.Members(ctx, "org_1")
+	if err != nil || len(ms) != 2 || ms[0].UserID != "usr_1" || ms[1].UserID != "usr_2" || ms[0].Email != "owner@example.com" {
+		t.Errorf("Members = %+v, %v", ms, err)
+	}
+	mine, err := s.Memberships(ctx, "usr_2")
+	if err != nil || len(mine) != 2 || mine[0].OrgID != "org_1" || mine[1].OrgID != "org_2" || mine[1].Role != store.RoleOwner {
+		t.Errorf("Memberships = %+v, %v", mine, err)
+	}
+	if n, _ := s.CountOwners(ctx, "org_1"); n != 1 {
+		t.Errorf("owners %d, want 1", n)
+	}
+	must(t, s.SetRole(ctx, "org_1", "usr_2", store.RoleOwner))
+	if n, _ := s.CountOwners(ctx, "org_1"); n != 2 {
+		t.Errorf("owners after promotion %d, want 2", n)
+	}
+	must(t, s.RemoveMember(ctx, "org_1", "usr_2"))
+	_, err = s.Member(ctx, "org_1", "usr_2")
+	wantErr(t, "removed member", err, store.ErrNotFound)
+	wantErr(t, "remove twice", s.RemoveMember(ctx, "org_1", "usr_2"), store.ErrNotFound)
+	wantErr(t, "role of non-member", s.SetRole(ctx, "org_1", "usr_2", store.RoleAdmin), store.ErrNotFound)
+	if _, err := s.Member(ctx, "org_2", "usr_2"); err != nil {
+		t.Errorf("membership in the other org went too: %v", err)
+	}
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	sess := store.Session{ID: "ses_1", UserID: "usr_1", Digest: []byte{1, 2}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(t, s.CreateSession(ctx, sess))
+	got, err := s.SessionByDigest(ctx, []byte{1, 2})
+	if err != nil || got.ID != "ses_1" || got.UserID != "usr_1" || !got.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("SessionByDigest = %+v, %v", got, err)
+	}
+	must(t, s.DeleteSession(ctx, "ses_1"))
+	_, err = s.SessionByDigest(ctx, []byte{1, 2})
+	wantErr(t, "deleted session", err, store.ErrNotFound)
+}
+
+func testInvitations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	inv := store.Invitation{ID: "inv_1", OrgID: "org_1", Email: "new@example.com", Role: store.RoleAdmin,
+		Digest: []byte{9}, InvitedBy: "usr_1", CreatedAt: t0, ExpiresAt: t0.Add(7 * 24 * time.Hour)}
+	must(t, s.CreateInvitation(ctx, inv))
+	got, err := s.InvitationByDigest(ctx, []byte{9})
+	if err != nil || got.ID != "inv_1" || got.Role != store.RoleAdmin || !got.AcceptedAt.IsZero() || got.Email != "new@example.com" {
+		t.Errorf("InvitationByDigest = %+v, %v", got, err)
+	}
+	must(t, s.MarkInvitationAccepted(ctx, "inv_1", t0.Add(time.Minute)))
+	if got, _ := s.InvitationByDigest(ctx, []byte{9}); !got.AcceptedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("accepted at %v", got.AcceptedAt)
+	}
+	_, err = s.InvitationByDigest(ctx, []byte{8})
+	wantErr(t, "unknown invitation", err, store.ErrNotFound)
+}
+
+func key(id, typ, user string, digest byte) store.APIKey {
+	return store.APIKey{
+		ID: id, OrgID: "org_1", Type: store.KeyType(typ), UserID: user, Name: id, Prefix: "h0p_x_" + id,
+		Digest: []byte{digest}, Permissions: store.Permissions{"shortLinks": {"create", "read"}},
+		CreatedBy: "usr_1", CreatedAt: t0,
+	}
+}
+
+func testAPIKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	must(t, s.CreateUser(ctx, store.User{ID: "usr_2", Email: "m@example.com", CreatedAt: t0}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_2", Role: store.RoleMember, CreatedAt: t0}))
+
+	must(t, s.CreateAPIKey(ctx, key("key_u1", "user", "usr_1", 1)))
+	wantErr(t, "second user key", s.CreateAPIKey(ctx, key("key_u1b", "user", "usr_1", 2)), store.ErrConflict)
+	must(t, s.CreateAPIKey(ctx, key("key_u2", "user", "usr_2", 3)))
+	bot := key("key_b1", "bot", "", 4)
+	bot.CreatedAt = t0.Add(time.Second)
+	bot.ExpiresAt = t0.Add(24 * time.Hour)
+	must(t, s.CreateAPIKey(ctx, bot))
+	b2 := key("key_b2", "bot", "", 5)
+	b2.CreatedAt = t0.Add(2 * time.Second)
+	must(t, s.CreateAPIKey(ctx, b2)) // bots: as many as wanted
+	wantErr(t, "same digest", s.CreateAPIKey(ctx, key("key_dup", "bot", "", 4)), store.ErrConflict)
+
+	got, err := s.APIKeyByDigest(ctx, []byte{4})
+	if err != nil || got.ID != "key_b1" || got.UserID != "" || got.Type != store.KeyBot ||
+		!got.ExpiresAt.Equal(t0.Add(24*time.Hour)) || !got.LastUsedAt.IsZero() || len(got.Permissions["shortLinks"]) != 2 {
+		t.Errorf("APIKeyByDigest = %+v, %v", got, err)
+	}
+	if got, err := s.APIKey(ctx, "org_1", "key_u2"); err != nil || got.UserID != "usr_2" {
+		t.Errorf("APIKey = %+v, %v", got, err)
+	}
+	_, err = s.APIKey(ctx, "org_2", "key_u2")
+	wantErr(t, "key of another org", err, store.ErrNotFound)
+	keys, err := s.APIKeys(ctx, "org_1")
+	if err != nil || len(keys) != 4 || keys[3].ID != "key_b2" {
+		t.Errorf("APIKeys = %d keys, %v", len(keys), err)
+	}
+
+	// Rotate: new digest and prefix, same id.
+	bot.Name, bot.Digest, bot.Prefix = "renamed", []byte{40}, "h0p_b_new"
+	bot.Permissions = store.Permissions{"stats": {"read"}}
+	must(t, s.UpdateAPIKey(ctx, bot))
+	if _, err := s.APIKeyByDigest(ctx, []byte{4}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("old digest after rotation: %v", err)
+	}
+	if got, _ := s.APIKeyByDigest(ctx, []byte{40}); got.Name != "renamed" || got.Prefix != "h0p_b_new" || len(got.Permissions) != 1 {
+		t.Errorf("after update: %+v", got)
+	}
+
 	// Touch writes once, then not again within minAge.
-	if err := s.TouchAPIKey(ctx, "key_1", t0.Add(time.Hour), time.Minute); err != nil {
-		t.Fatal(err)
+	must(t, s.TouchAPIKey(ctx, "key_b1", t0.Add(time.Hour), time.Minute))
+	must(t, s.TouchAPIKey(ctx, "key_b1", t0.Add(time.Hour+30*time.Second), time.Minute))
+	if got, _ := s.APIKey(ctx, "org_1", "key_b1"); !got.LastUsedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("lastUsedAt %v", got.LastUsedAt)
 	}
-	if err := s.TouchAPIKey(ctx, "key_1", t0.Add(time.Hour+30*time.Second), time.Minute); err != nil {
-		t.Fatal(err)
+
+	must(t, s.DeleteUserKeys(ctx, "org_1", "usr_2"))
+	_, err = s.APIKey(ctx, "org_1", "key_u2")
+	wantErr(t, "user key after DeleteUserKeys", err, store.ErrNotFound)
+	if _, err := s.APIKey(ctx, "org_1", "key_b1"); err != nil {
+		t.Errorf("bot key went with DeleteUserKeys: %v", err)
 	}
-	k, _ = s.APIKeyByDigest(ctx, []byte{1, 2, 3})
-	if !k.LastUsedAt.Equal(t0.Add(time.Hour)) {
-		t.Errorf("lastUsedAt %v, want %v", k.LastUsedAt, t0.Add(time.Hour))
-	}
+	wantErr(t, "delete in another org", s.DeleteAPIKey(ctx, "org_2", "key_b1"), store.ErrNotFound)
+	must(t, s.DeleteAPIKey(ctx, "org_1", "key_b1"))
+	wantErr(t, "delete twice", s.DeleteAPIKey(ctx, "org_1", "key_b1"), store.ErrNotFound)
+}
+
+func link(id, key string) store.Link {
+	return store.Link{ID: id, OrgID: "org_1", Domain: "h0p.link", Key: key, URL: "https://x.example/" + key,
+		Version: 1, CreatedBy: "key_1", CreatedAt: t0, UpdatedAt: t0}
 }
 
 func testLinks(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	if err := s.CreateBootstrap(ctx, bootstrap()); err != nil {
-		t.Fatal(err)
+	seed(t, s)
+	l := link("link_1", "abc")
+	must(t, s.InsertLink(ctx, l))
+	wantErr(t, "same domain+key", s.InsertLink(ctx, link("link_2", "abc")), store.ErrConflict)
+	must(t, s.InsertLink(ctx, link("link_3", "ABC"))) // keys are case-sensitive
+	if got, err := s.Link(ctx, "org_1", "link_1"); err != nil || got != l {
+		t.Errorf("Link = %+v, %v", got, err)
 	}
-	l := store.Link{ID: "link_1", OrgID: "org_1", Domain: "h0p.link", Key: "abc", URL: "https://x.example",
-		Version: 1, CreatedBy: "key_1", CreatedAt: t0, UpdatedAt: t0}
-	if _, err := s.CreateLink(ctx, l, []byte("put")); err != nil {
-		t.Fatal(err)
-	}
-	dup := l
-	dup.ID = "link_2"
-	if _, err := s.CreateLink(ctx, dup, []byte("put")); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("same domain+key: %v, want ErrConflict", err)
-	}
-	other := dup
-	other.Key = "ABC" // slugs are case-sensitive
-	if _, err := s.CreateLink(ctx, other, []byte("put")); err != nil {
-		t.Errorf("case-different key: %v", err)
-	}
-	got, err := s.Link(ctx, "org_1", "link_1")
-	if err != nil || got != l {
-		t.Errorf("Link = %+v, %v; want %+v", got, err, l)
-	}
-	if _, err := s.Link(ctx, "org_other", "link_1"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("other org: %v, want ErrNotFound", err)
-	}
-	if _, _, err := s.DeleteLink(ctx, "org_other", "link_1", t0, func(store.Link) []byte { return nil }); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("delete from other org: %v, want ErrNotFound", err)
-	}
-	del, _, err := s.DeleteLink(ctx, "org_1", "link_1", t0, func(l store.Link) []byte { return []byte("del " + l.ID) })
-	if err != nil || del.ID != "link_1" {
-		t.Fatalf("delete: %+v %v", del, err)
-	}
-	if _, err := s.Link(ctx, "org_1", "link_1"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("after delete: %v", err)
-	}
+	_, err := s.Link(ctx, "org_other", "link_1")
+	wantErr(t, "link of another org", err, store.ErrNotFound)
+	must(t, s.Write(ctx, func(q store.Queries) error {
+		got, err := q.LockLink(ctx, "org_1", "link_1")
+		if err != nil || got != l {
+			t.Errorf("LockLink = %+v, %v", got, err)
+		}
+		return q.DeleteLink(ctx, "org_1", "link_1")
+	}))
+	_, err = s.Link(ctx, "org_1", "link_1")
+	wantErr(t, "deleted link", err, store.ErrNotFound)
+	wantErr(t, "delete twice", s.DeleteLink(ctx, "org_1", "link_1"), store.ErrNotFound)
+	wantErr(t, "delete in another org", s.DeleteLink(ctx, "org_other", "link_3"), store.ErrNotFound)
 }
 
 func testOutbox(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	if err := s.CreateBootstrap(ctx, bootstrap()); err != nil {
-		t.Fatal(err)
-	}
 	var ids []int64
-	for i, key := range []string{"a", "b", "c"} {
-		at := t0.Add(time.Duration(i) * time.Minute)
-		id, err := s.CreateLink(ctx, store.Link{ID: "link_" + key, OrgID: "org_1", Domain: "d", Key: key,
-			URL: "https://x.example", Version: 1, CreatedBy: "key_1", CreatedAt: at, UpdatedAt: at}, []byte(key))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, cmd := range []string{"a", "b", "c"} {
+		id, err := s.AppendOutbox(ctx, []byte(cmd), t0.Add(time.Duration(i)*time.Minute))
+		must(t, err)
 		ids = append(ids, id)
 	}
-	// A failed transaction leaves no outbox entry.
-	if _, err := s.CreateLink(ctx, store.Link{ID: "link_x", OrgID: "org_1", Domain: "d", Key: "a",
-		URL: "https://x.example", Version: 1, CreatedBy: "key_1", CreatedAt: t0, UpdatedAt: t0}, []byte("x")); err == nil {
-		t.Fatal("duplicate accepted")
-	}
 	pending, err := s.PendingOutbox(ctx, t0.Add(time.Minute), 10)
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || len(pending) != 2 || string(pending[0].Command) != "a" || string(pending[1].Command) != "b" || pending[0].ID != ids[0] {
+		t.Fatalf("pending = %+v, %v", pending, err)
 	}
-	if len(pending) != 2 || string(pending[0].Command) != "a" || string(pending[1].Command) != "b" || pending[0].ID != ids[0] {
-		t.Fatalf("pending = %+v", pending)
-	}
-	if err := s.DeleteOutbox(ctx, ids[0]); err != nil {
-		t.Fatal(err)
-	}
-	pending, _ = s.PendingOutbox(ctx, t0.Add(time.Hour), 1)
+	must(t, s.DeleteOutbox(ctx, ids[0], ids[2]))
+	must(t, s.DeleteOutbox(ctx)) // nothing to delete is fine
+	pending, _ = s.PendingOutbox(ctx, t0.Add(time.Hour), 10)
 	if len(pending) != 1 || string(pending[0].Command) != "b" {
 		t.Fatalf("after delete, pending = %+v", pending)
+	}
+}
+
+func testAudit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	for i := range 5 {
+		e := store.AuditEntry{
+			ID: fmt.Sprintf("aud_%02d", i), OrgID: "org_1", At: t0.Add(time.Duration(i) * time.Minute),
+			ActorType: "user", ActorID: "usr_1", KeyID: "key_1", Action: "link.created",
+			ResourceType: "link", ResourceID: fmt.Sprintf("link_%d", i%2), RequestID: "req_1", IP: "127.0.0.1",
+			Diff: json.RawMessage(`{"after":{"url":"https://x.example"}}`),
+		}
+		if i == 4 {
+			e.ActorType, e.ActorID, e.Action, e.Diff = "bot", "key_b", "link.deleted", nil
+		}
+		must(t, s.AppendAudit(ctx, e))
+	}
+	must(t, s.AppendAudit(ctx, store.AuditEntry{ID: "aud_99", OrgID: "org_other", At: t0, ActorType: "user",
+		ActorID: "usr_9", Action: "x", ResourceType: "link", ResourceID: "link_0"}))
+
+	ids := func(es []store.AuditEntry) (out []string) {
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	all, err := s.AuditLogs(ctx, store.AuditFilter{OrgID: "org_1", Limit: 10})
+	if err != nil || fmt.Sprint(ids(all)) != "[aud_04 aud_03 aud_02 aud_01 aud_00]" {
+		t.Fatalf("all = %v, %v", ids(all), err)
+	}
+	if string(all[1].Diff) != `{"after":{"url":"https://x.example"}}` || all[1].IP != "127.0.0.1" || all[1].KeyID != "key_1" ||
+		!all[1].At.Equal(t0.Add(3*time.Minute)) || all[0].ActorType != "bot" || len(all[0].Diff) != 0 && string(all[0].Diff) != "null" {
+		t.Errorf("entries = %+v", all[:2])
+	}
+	for name, tc := range map[string]struct {
+		f    store.AuditFilter
+		want string
+	}{
+		"page":     {store.AuditFilter{OrgID: "org_1", Limit: 2}, "[aud_04 aud_03]"},
+		"cursor":   {store.AuditFilter{OrgID: "org_1", Before: "aud_03", Limit: 2}, "[aud_02 aud_01]"},
+		"actor":    {store.AuditFilter{OrgID: "org_1", ActorID: "key_b", Limit: 10}, "[aud_04]"},
+		"resource": {store.AuditFilter{OrgID: "org_1", ResourceType: "link", ResourceID: "link_1", Limit: 10}, "[aud_03 aud_01]"},
+		"time":     {store.AuditFilter{OrgID: "org_1", From: t0.Add(time.Minute), To: t0.Add(3 * time.Minute), Limit: 10}, "[aud_02 aud_01]"},
+	} {
+		got, err := s.AuditLogs(ctx, tc.f)
+		if err != nil || fmt.Sprint(ids(got)) != tc.want {
+			t.Errorf("%s: %v, %v; want %s", name, ids(got), err, tc.want)
+		}
+	}
+}
+
+func testWriteIsAtomic(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	boom := errors.New("boom")
+	err := s.Write(ctx, func(q store.Queries) error {
+		must(t, q.InsertLink(ctx, link("link_1", "a")))
+		if _, err := q.AppendOutbox(ctx, []byte("put a"), t0); err != nil {
+			return err
+		}
+		return boom
+	})
+	wantErr(t, "Write", err, boom)
+	if _, err := s.Link(ctx, "org_1", "link_1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("rolled-back link exists: %v", err)
+	}
+	if p, _ := s.PendingOutbox(ctx, t0.Add(time.Hour), 10); len(p) != 0 {
+		t.Errorf("rolled-back outbox entry exists: %v", p)
+	}
+	// A conflict inside Write rolls back what came before it.
+	must(t, s.InsertLink(ctx, link("link_2", "b")))
+	err = s.Write(ctx, func(q store.Queries) error {
+		if _, err := q.AppendOutbox(ctx, []byte("x"), t0); err != nil {
+			return err
+		}
+		return q.InsertLink(ctx, link("link_3", "b"))
+	})
+	wantErr(t, "conflict in Write", err, store.ErrConflict)
+	if p, _ := s.PendingOutbox(ctx, t0.Add(time.Hour), 10); len(p) != 0 {
+		t.Errorf("outbox entry of a failed Write exists: %v", p)
+	}
+}
+
+// Two transactions deleting the same link: exactly one wins, the other sees
+// ErrNotFound, and exactly one outbox entry is written.
+func testConcurrentDelete(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	must(t, s.InsertLink(ctx, link("link_1", "a")))
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = s.Write(ctx, func(q store.Queries) error {
+				if _, err := q.LockLink(ctx, "org_1", "link_1"); err != nil {
+					return err
+				}
+				if _, err := q.AppendOutbox(ctx, []byte("delete"), t0); err != nil {
+					return err
+				}
+				return q.DeleteLink(ctx, "org_1", "link_1")
+			})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Errorf("loser: %v, want ErrNotFound", err)
+		}
+	}
+	if p, _ := s.PendingOutbox(ctx, t0.Add(time.Hour), 10); ok != 1 || len(p) != 1 {
+		t.Errorf("%d deletes won, %d outbox entries; want 1 and 1", ok, len(p))
 	}
 }

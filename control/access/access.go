@@ -1,0 +1,322 @@
+// Package access is H0p's permission model: resources × actions, the role
+// table, the three kinds of principal (session, user key, bot key) and the
+// rule that decides what a request may do.
+//
+//	role    shortLinks  domains  apiKeys  webhooks  stats  files
+//	Owner   full        full     full     full      read   full
+//	Admin   full        full     full     full      read   full
+//	Member  full        c r u    none     none      read   full
+//
+// A session acts with its user's role. A user key acts with its grants ∩ its
+// user's current role, so a demotion narrows it at once. A bot key acts with
+// its grants, which were checked against its creator's role when it was made.
+// Organization administration (members, invitations, the org itself, the
+// audit log) is not a grantable resource: it needs a person (a session or a
+// user key) with at least the route's role.
+//
+// The package decides; it reads nothing and writes nothing.
+package access
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/h0p/h0p/control/store"
+)
+
+// Resource is a grantable resource.
+type Resource string
+
+const (
+	ShortLinks Resource = "shortLinks"
+	Domains    Resource = "domains"
+	Stats      Resource = "stats"
+	Files      Resource = "files"
+	APIKeys    Resource = "apiKeys"
+	Webhooks   Resource = "webhooks"
+)
+
+// Action is something done to a resource.
+type Action string
+
+const (
+	Create Action = "create"
+	Read   Action = "read"
+	Update Action = "update"
+	Delete Action = "delete"
+)
+
+// Resources and Actions in their canonical order.
+var (
+	Resources = []Resource{ShortLinks, Domains, Stats, Files, APIKeys, Webhooks}
+	Actions   = []Action{Create, Read, Update, Delete}
+)
+
+// Set is a set of (resource, action) permissions, one bit each.
+type Set uint32
+
+func bit(r Resource, a Action) Set {
+	ri, ai := -1, -1
+	for i, x := range Resources {
+		if x == r {
+			ri = i
+		}
+	}
+	for i, x := range Actions {
+		if x == a {
+			ai = i
+		}
+	}
+	if ri < 0 || ai < 0 {
+		return 0
+	}
+	return 1 << (ri*len(Actions) + ai)
+}
+
+// Of builds a set from resource → actions.
+func Of(grants map[Resource][]Action) Set {
+	var s Set
+	for r, as := range grants {
+		for _, a := range as {
+			s |= bit(r, a)
+		}
+	}
+	return s
+}
+
+// All is every permission there is.
+var All = func() Set {
+	var s Set
+	for _, r := range Resources {
+		for _, a := range Actions {
+			s |= bit(r, a)
+		}
+	}
+	return s
+}()
+
+func (s Set) Has(r Resource, a Action) bool { return bit(r, a) != 0 && s&bit(r, a) != 0 }
+func (s Set) Intersect(o Set) Set           { return s & o }
+
+// Minus is what s has that o does not.
+func (s Set) Minus(o Set) Set { return s &^ o }
+
+// Permissions is the stored and JSON form: {"shortLinks":["create",…],…},
+// resources and actions in canonical order, empty resources left out.
+func (s Set) Permissions() store.Permissions {
+	p := store.Permissions{}
+	for _, r := range Resources {
+		for _, a := range Actions {
+			if s.Has(r, a) {
+				p[string(r)] = append(p[string(r)], string(a))
+			}
+		}
+	}
+	return p
+}
+
+// String lists the permissions as resource:action, for messages.
+func (s Set) String() string {
+	var parts []string
+	for _, r := range Resources {
+		for _, a := range Actions {
+			if s.Has(r, a) {
+				parts = append(parts, string(r)+":"+string(a))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Parse reads the stored/JSON form. Unknown resources or actions are an
+// error naming them.
+func Parse(p store.Permissions) (Set, error) {
+	var (
+		s   Set
+		bad []string
+	)
+	for r, as := range p {
+		for _, a := range as {
+			b := bit(Resource(r), Action(a))
+			if b == 0 {
+				bad = append(bad, r+":"+a)
+			}
+			s |= b
+		}
+		if len(as) == 0 && bit(Resource(r), Read) == 0 {
+			bad = append(bad, r)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return 0, fmt.Errorf("unknown permissions: %s (resources: shortLinks, domains, stats, files, apiKeys, webhooks; actions: create, read, update, delete)",
+			strings.Join(bad, ", "))
+	}
+	return s, nil
+}
+
+// OfRole is what a role allows (the table in the package doc).
+func OfRole(role store.Role) Set {
+	full := []Action{Create, Read, Update, Delete}
+	switch role {
+	case store.RoleOwner, store.RoleAdmin:
+		return Of(map[Resource][]Action{
+			ShortLinks: full, Domains: full, APIKeys: full, Webhooks: full, Stats: {Read}, Files: full,
+		})
+	case store.RoleMember:
+		return Of(map[Resource][]Action{
+			ShortLinks: full, Domains: {Create, Read, Update}, Stats: {Read}, Files: full,
+		})
+	}
+	return 0
+}
+
+// RoleRank orders roles: Member < Admin < Owner.
+func RoleRank(r store.Role) int {
+	switch r {
+	case store.RoleOwner:
+		return 3
+	case store.RoleAdmin:
+		return 2
+	case store.RoleMember:
+		return 1
+	}
+	return 0
+}
+
+// Kind is how a principal authenticated.
+type Kind string
+
+const (
+	Session Kind = "session"
+	UserKey Kind = "userKey"
+	BotKey  Kind = "botKey"
+)
+
+// Principal is who is making a request, in which org.
+type Principal struct {
+	Kind   Kind
+	OrgID  string
+	UserID string     // the person (sessions, user keys); "" for bots
+	Role   store.Role // the person's current role in OrgID; "" for bots
+	KeyID  string     // the API key used; "" for sessions
+	Grants Set        // the key's grants; unused for sessions
+	// SessionID is set for sessions (logout deletes it).
+	SessionID string
+
+	// Of the request, for the audit log.
+	RequestID string
+	IP        string
+}
+
+// IsPerson reports whether a human (session or user key) is acting.
+func (p Principal) IsPerson() bool { return p.Kind == Session || p.Kind == UserKey }
+
+// Effective is what the principal may do right now.
+func (p Principal) Effective() Set {
+	switch p.Kind {
+	case Session:
+		return OfRole(p.Role)
+	case UserKey:
+		return p.Grants & OfRole(p.Role)
+	case BotKey:
+		return p.Grants
+	}
+	return 0
+}
+
+// ActorType and ActorID are how the audit log names the principal: the
+// person for sessions and user keys, the bot key for bots.
+func (p Principal) ActorType() string {
+	if p.Kind == BotKey {
+		return "bot"
+	}
+	return "user"
+}
+
+func (p Principal) ActorID() string {
+	if p.Kind == BotKey {
+		return p.KeyID
+	}
+	return p.UserID
+}
+
+// Need is what a route requires. Exactly one form applies:
+//   - Resource+Action: the principal's effective set must have it (with
+//     OwnUserKey, a session lacking it may still act on its own user key;
+//     the handler enforces the "own").
+//   - MinRole: a person whose role ranks at least MinRole.
+//   - Member: any principal of the org (the route shows org basics).
+//   - Person: any person (session or user key) of the org.
+//   - Public: no authentication (login, invitation accept).
+//   - SessionOnly: a signed-in user, whichever org (logout, creating orgs).
+type Need struct {
+	Resource    Resource
+	Action      Action
+	OwnUserKey  bool
+	MinRole     store.Role
+	Member      bool
+	Person      bool
+	Public      bool
+	SessionOnly bool
+}
+
+// String describes the need, for messages and the route table.
+func (n Need) String() string {
+	switch {
+	case n.Public:
+		return "public"
+	case n.SessionOnly:
+		return "session"
+	case n.Member:
+		return "member"
+	case n.Person:
+		return "person"
+	case n.MinRole != "":
+		return "role:" + string(n.MinRole)
+	}
+	s := string(n.Resource) + ":" + string(n.Action)
+	if n.OwnUserKey {
+		s += " (or own user key by session)"
+	}
+	return s
+}
+
+// Decision is the outcome of Check.
+type Decision int
+
+const (
+	Allowed Decision = iota
+	Denied
+	// OwnKeyOnly: allowed only on the principal's own user key.
+	OwnKeyOnly
+)
+
+// Check decides whether p may do what n requires.
+func Check(p Principal, n Need) Decision {
+	switch {
+	case n.Public, n.Member:
+		return Allowed
+	case n.SessionOnly:
+		return allowIf(p.Kind == Session)
+	case n.Person:
+		return allowIf(p.IsPerson())
+	case n.MinRole != "":
+		return allowIf(p.IsPerson() && RoleRank(p.Role) >= RoleRank(n.MinRole))
+	}
+	if p.Effective().Has(n.Resource, n.Action) {
+		return Allowed
+	}
+	if n.OwnUserKey && p.Kind == Session {
+		return OwnKeyOnly
+	}
+	return Denied
+}
+
+func allowIf(ok bool) Decision {
+	if ok {
+		return Allowed
+	}
+	return Denied
+}

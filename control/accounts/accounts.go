@@ -1,0 +1,640 @@
+// Package accounts is the people side of the control plane: users and their
+// passwords, sessions, organizations, memberships and roles, invitations,
+// and API keys. It enforces the rules that depend on data (the last Owner,
+// who may grant Owner, a key's grants against its creator's role, one user
+// key per user per org); the route-level permission check happens before,
+// in the API (control/access decides, control/api enforces).
+//
+// Every mutation writes its audit entry in the same transaction.
+//
+// Decisions where the product docs are silent:
+//   - Sessions last 12 hours and are not extended by use; logging in again
+//     makes a new one.
+//   - Invitations last 7 days and can be accepted once. Accepting as an
+//     existing user (same email) adds the membership and ignores the
+//     password; a new user must set one.
+//   - Keys are managed with the apiKeys permission. A bot key that was
+//     granted it may manage bot keys too, but never own a user key.
+//   - A key made or changed through another key can hold no more than that
+//     key's own effective permissions (on top of the role, for people).
+//   - Emails are compared lowercase.
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/audit"
+	"github.com/h0p/h0p/control/ids"
+	"github.com/h0p/h0p/control/password"
+	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/shared/apierror"
+)
+
+// Service implements the accounts operations.
+type Service struct {
+	Store          store.Store
+	Pepper         []byte
+	Now            func() time.Time
+	PasswordParams password.Params // zero: password.Default
+	SessionTTL     time.Duration   // zero: 12h
+	InvitationTTL  time.Duration   // zero: 7 days
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+func (s *Service) params() password.Params {
+	if s.PasswordParams == (password.Params{}) {
+		return password.Default
+	}
+	return s.PasswordParams
+}
+
+func notFound(what string) error { return apierror.New(apierror.NotFound, "%s not found", what) }
+
+func forbidden(format string, args ...any) error {
+	return apierror.New(apierror.Forbidden, format, args...)
+}
+
+// mapNotFound turns store.ErrNotFound into a NOT_FOUND naming what.
+func mapNotFound(err error, what string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(what)
+	}
+	return err
+}
+
+// normalizeEmail validates and lowercases an email address.
+func normalizeEmail(field, email string) (string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+		return "", apierror.Invalid(field, "must be an email address")
+	}
+	return email, nil
+}
+
+func parseRole(field string, r string) (store.Role, error) {
+	switch role := store.Role(r); role {
+	case store.RoleOwner, store.RoleAdmin, store.RoleMember:
+		return role, nil
+	}
+	return "", apierror.Invalid(field, "must be owner, admin or member")
+}
+
+// --- Sessions --------------------------------------------------------------
+
+// dummyHash is checked against when the email is unknown, so a login takes
+// as long for an unknown user as for a wrong password.
+var dummyHash = password.Hash("not a real password", password.Default)
+
+// Login checks email and password and opens a session. It returns the
+// session token, shown once.
+func (s *Service) Login(ctx context.Context, email, pw string) (string, store.Session, error) {
+	bad := apierror.New(apierror.Unauthorized, "wrong email or password")
+	email = strings.ToLower(strings.TrimSpace(email))
+	u, err := s.Store.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) || err == nil && u.PasswordHash == "" {
+		password.Check(pw, dummyHash)
+		return "", store.Session{}, bad
+	}
+	if err != nil {
+		return "", store.Session{}, err
+	}
+	if err := password.Check(pw, u.PasswordHash); err != nil {
+		return "", store.Session{}, bad
+	}
+	now := s.now()
+	ttl := s.SessionTTL
+	if ttl == 0 {
+		ttl = 12 * time.Hour
+	}
+	token := apikey.Generate(apikey.Session)
+	sess := store.Session{ID: ids.New("ses", now), UserID: u.ID, Digest: apikey.Digest(s.Pepper, token),
+		CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := s.Store.CreateSession(ctx, sess); err != nil {
+		return "", store.Session{}, err
+	}
+	return token, sess, nil
+}
+
+// Logout ends the principal's session.
+func (s *Service) Logout(ctx context.Context, p access.Principal) error {
+	return mapNotFound(s.Store.DeleteSession(ctx, p.SessionID), "session")
+}
+
+// Me is the principal's user and memberships.
+func (s *Service) Me(ctx context.Context, p access.Principal) (store.User, []store.Member, error) {
+	if p.UserID == "" {
+		return store.User{}, nil, forbidden("a bot key has no user")
+	}
+	u, err := s.Store.User(ctx, p.UserID)
+	if err != nil {
+		return store.User{}, nil, mapNotFound(err, "user")
+	}
+	ms, err := s.Store.Memberships(ctx, p.UserID)
+	return u, ms, err
+}
+
+// --- Organizations ---------------------------------------------------------
+
+// CreateOrg makes a new org with the principal's user as its Owner.
+func (s *Service) CreateOrg(ctx context.Context, p access.Principal, name string) (store.Org, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return store.Org{}, apierror.Invalid("name", "must be 1 to 100 characters")
+	}
+	now := s.now()
+	o := store.Org{ID: ids.New(ids.Org, now), Name: name, CreatedAt: now}
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		if err := q.CreateOrg(ctx, o); err != nil {
+			return err
+		}
+		if err := q.AddMember(ctx, store.Member{OrgID: o.ID, UserID: p.UserID, Role: store.RoleOwner, CreatedAt: now}); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Entry(p, o.ID, now, "org.created", "org", o.ID, nil, OrgView(o)))
+	})
+	return o, err
+}
+
+// Org is the principal's org.
+func (s *Service) Org(ctx context.Context, p access.Principal) (store.Org, error) {
+	o, err := s.Store.Org(ctx, p.OrgID)
+	return o, mapNotFound(err, "organization")
+}
+
+// RenameOrg changes the org's name.
+func (s *Service) RenameOrg(ctx context.Context, p access.Principal, name string) (store.Org, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return store.Org{}, apierror.Invalid("name", "must be 1 to 100 characters")
+	}
+	var o store.Org
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		before, err := q.Org(ctx, p.OrgID)
+		if err != nil {
+			return mapNotFound(err, "organization")
+		}
+		o = before
+		o.Name = name
+		if err := q.UpdateOrg(ctx, o); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, s.now(), "org.updated", "org", o.ID, OrgView(before), OrgView(o)))
+	})
+	return o, err
+}
+
+// --- Members ---------------------------------------------------------------
+
+// Members lists the org's members.
+func (s *Service) Members(ctx context.Context, p access.Principal) ([]store.Member, error) {
+	return s.Store.Members(ctx, p.OrgID)
+}
+
+// guardOwners refuses a change that would leave the org without an Owner,
+// and one that touches Owner by someone who is not an Owner.
+func guardOwners(ctx context.Context, q store.Queries, p access.Principal, target store.Member, newRole store.Role) error {
+	touchesOwner := target.Role == store.RoleOwner || newRole == store.RoleOwner
+	if touchesOwner && p.Role != store.RoleOwner {
+		return forbidden("only an Owner can grant or remove the Owner role")
+	}
+	if target.Role == store.RoleOwner && newRole != store.RoleOwner {
+		n, err := q.CountOwners(ctx, target.OrgID)
+		if err != nil {
+			return err
+		}
+		if n <= 1 {
+			return forbidden("the last Owner cannot leave, be removed or be demoted; make someone else Owner first")
+		}
+	}
+	return nil
+}
+
+// SetRole changes a member's role.
+func (s *Service) SetRole(ctx context.Context, p access.Principal, userID, role string) (store.Member, error) {
+	newRole, err := parseRole("role", role)
+	if err != nil {
+		return store.Member{}, err
+	}
+	var m store.Member
+	err = s.Store.Write(ctx, func(q store.Queries) error {
+		before, err := q.Member(ctx, p.OrgID, userID)
+		if err != nil {
+			return mapNotFound(err, "member")
+		}
+		if err := guardOwners(ctx, q, p, before, newRole); err != nil {
+			return err
+		}
+		if err := q.SetRole(ctx, p.OrgID, userID, newRole); err != nil {
+			return err
+		}
+		m = before
+		m.Role = newRole
+		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, s.now(), "member.updated", "member", userID, MemberView(before), MemberView(m)))
+	})
+	return m, err
+}
+
+// RemoveMember removes a member (or, with userID == p.UserID, lets the
+// principal leave). The member's user key in the org goes with them.
+func (s *Service) RemoveMember(ctx context.Context, p access.Principal, userID string) error {
+	return s.Store.Write(ctx, func(q store.Queries) error {
+		before, err := q.Member(ctx, p.OrgID, userID)
+		if err != nil {
+			return mapNotFound(err, "member")
+		}
+		if userID != p.UserID {
+			if err := guardOwners(ctx, q, p, before, ""); err != nil {
+				return err
+			}
+		} else if before.Role == store.RoleOwner {
+			n, err := q.CountOwners(ctx, p.OrgID)
+			if err != nil {
+				return err
+			}
+			if n <= 1 {
+				return forbidden("the last Owner cannot leave; make someone else Owner first")
+			}
+		}
+		if err := q.DeleteUserKeys(ctx, p.OrgID, userID); err != nil {
+			return err
+		}
+		if err := q.RemoveMember(ctx, p.OrgID, userID); err != nil {
+			return err
+		}
+		action := "member.removed"
+		if userID == p.UserID {
+			action = "member.left"
+		}
+		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, s.now(), action, "member", userID, MemberView(before), nil))
+	})
+}
+
+// --- Invitations -----------------------------------------------------------
+
+// Invite creates an invitation and returns its token, shown once.
+func (s *Service) Invite(ctx context.Context, p access.Principal, email, role string) (string, store.Invitation, error) {
+	email, err := normalizeEmail("email", email)
+	if err != nil {
+		return "", store.Invitation{}, err
+	}
+	r, err := parseRole("role", role)
+	if err != nil {
+		return "", store.Invitation{}, err
+	}
+	if r == store.RoleOwner && p.Role != store.RoleOwner {
+		return "", store.Invitation{}, forbidden("only an Owner can invite an Owner")
+	}
+	now := s.now()
+	ttl := s.InvitationTTL
+	if ttl == 0 {
+		ttl = 7 * 24 * time.Hour
+	}
+	token := apikey.Generate(apikey.Invitation)
+	inv := store.Invitation{ID: ids.New("inv", now), OrgID: p.OrgID, Email: email, Role: r,
+		Digest: apikey.Digest(s.Pepper, token), InvitedBy: p.UserID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	err = s.Store.Write(ctx, func(q store.Queries) error {
+		if existing, err := q.UserByEmail(ctx, email); err == nil {
+			if _, err := q.Member(ctx, p.OrgID, existing.ID); err == nil {
+				return apierror.New(apierror.AlreadyExist, "%s is already a member", email)
+			}
+		}
+		if err := q.CreateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "invitation.created", "invitation", inv.ID, nil, InvitationView(inv)))
+	})
+	return token, inv, err
+}
+
+// Accept joins the invited user to the org, creating the user (with name and
+// password) when the email is new.
+func (s *Service) Accept(ctx context.Context, token, name, pw string) (store.Member, error) {
+	missing := notFound("invitation")
+	if _, err := apikey.Parse(token); err != nil {
+		return store.Member{}, missing
+	}
+	now := s.now()
+	var m store.Member
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		inv, err := q.InvitationByDigest(ctx, apikey.Digest(s.Pepper, token))
+		if err != nil || !now.Before(inv.ExpiresAt) {
+			return mapNotFound(errors.Join(err, store.ErrNotFound), "invitation")
+		}
+		if !inv.AcceptedAt.IsZero() {
+			return apierror.New(apierror.AlreadyExist, "invitation already accepted")
+		}
+		u, err := q.UserByEmail(ctx, inv.Email)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if err := password.Validate(pw); err != nil {
+				return apierror.Invalid("password", err.Error())
+			}
+			u = store.User{ID: ids.New(ids.User, now), Email: inv.Email, Name: strings.TrimSpace(name),
+				PasswordHash: password.Hash(pw, s.params()), CreatedAt: now}
+			if err := q.CreateUser(ctx, u); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		}
+		m = store.Member{OrgID: inv.OrgID, UserID: u.ID, Role: inv.Role, CreatedAt: now, Email: u.Email, Name: u.Name}
+		if err := q.AddMember(ctx, m); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return apierror.New(apierror.AlreadyExist, "already a member")
+			}
+			return err
+		}
+		if err := q.MarkInvitationAccepted(ctx, inv.ID, now); err != nil {
+			return err
+		}
+		actor := access.Principal{Kind: access.Session, OrgID: inv.OrgID, UserID: u.ID}
+		return q.AppendAudit(ctx, audit.Entry(actor, inv.OrgID, now, "member.joined", "member", u.ID, nil, MemberView(m)))
+	})
+	return m, err
+}
+
+// --- API keys --------------------------------------------------------------
+
+// KeyInput is what a client may set on a key.
+type KeyInput struct {
+	Name        *string
+	Type        string
+	Permissions *store.Permissions
+	ExpiresAt   *time.Time
+}
+
+// checkGrants parses grants and refuses any beyond what may be given: the
+// role (for people; a user key's also by its user's role), and, when the
+// principal is itself a key, that key's effective permissions.
+func checkGrants(p access.Principal, role store.Role, perms store.Permissions) (access.Set, error) {
+	set, err := access.Parse(perms)
+	if err != nil {
+		return 0, apierror.Invalid("permissions", err.Error())
+	}
+	limit := access.All
+	if p.IsPerson() {
+		limit = access.OfRole(role)
+	}
+	if p.Kind != access.Session {
+		limit &= p.Effective()
+	}
+	if excess := set.Minus(limit); excess != 0 {
+		return 0, forbidden("permissions exceed what you may grant: %s", excess)
+	}
+	return set, nil
+}
+
+// ownKeyOnly reports whether the principal may only manage its own user key
+// (a session without apiKeys permission).
+func ownKeyOnly(p access.Principal, a access.Action) bool {
+	return !p.Effective().Has(access.APIKeys, a)
+}
+
+// CreateKey makes a key and returns it, shown once.
+func (s *Service) CreateKey(ctx context.Context, p access.Principal, in KeyInput) (string, store.APIKey, error) {
+	name := ""
+	if in.Name != nil {
+		name = strings.TrimSpace(*in.Name)
+	}
+	if name == "" || len(name) > 100 {
+		return "", store.APIKey{}, apierror.Invalid("name", "must be 1 to 100 characters")
+	}
+	var typ store.KeyType
+	switch in.Type {
+	case "user":
+		typ = store.KeyUser
+		if !p.IsPerson() {
+			return "", store.APIKey{}, apierror.Invalid("type", "a bot key cannot own a user key; create a bot key")
+		}
+	case "bot":
+		typ = store.KeyBot
+		if ownKeyOnly(p, access.Create) {
+			return "", store.APIKey{}, forbidden("bot keys need the apiKeys:create permission")
+		}
+	default:
+		return "", store.APIKey{}, apierror.Invalid("type", "must be user or bot")
+	}
+	perms := store.Permissions{}
+	if in.Permissions != nil {
+		perms = *in.Permissions
+	}
+	set, err := checkGrants(p, p.Role, perms)
+	if err != nil {
+		return "", store.APIKey{}, err
+	}
+	now := s.now()
+	var expires time.Time
+	if in.ExpiresAt != nil {
+		if !in.ExpiresAt.After(now) {
+			return "", store.APIKey{}, apierror.Invalid("expiresAt", "must be in the future")
+		}
+		expires = in.ExpiresAt.UTC().Truncate(time.Millisecond)
+	}
+	apiType := apikey.User
+	if typ == store.KeyBot {
+		apiType = apikey.Bot
+	}
+	plain := apikey.Generate(apiType)
+	k := store.APIKey{ID: ids.New(ids.Key, now), OrgID: p.OrgID, Type: typ, Name: name,
+		Prefix: apikey.Prefix(plain), Digest: apikey.Digest(s.Pepper, plain), Permissions: set.Permissions(),
+		CreatedBy: p.UserID, CreatedAt: now, ExpiresAt: expires}
+	if typ == store.KeyUser {
+		k.UserID = p.UserID
+	}
+	err = s.Store.Write(ctx, func(q store.Queries) error {
+		if err := q.CreateAPIKey(ctx, k); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return apierror.New(apierror.AlreadyExist, "you already have a user key in this organization; rotate or delete it")
+			}
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "apiKey.created", "apiKey", k.ID, nil, KeyView(k)))
+	})
+	return plain, k, err
+}
+
+// visibleKey loads key id and checks the principal may touch it with action.
+func visibleKey(ctx context.Context, q store.Queries, p access.Principal, id string, a access.Action) (store.APIKey, error) {
+	k, err := q.APIKey(ctx, p.OrgID, id)
+	if err != nil {
+		return store.APIKey{}, mapNotFound(err, "API key")
+	}
+	if ownKeyOnly(p, a) && (k.Type != store.KeyUser || k.UserID != p.UserID) {
+		return store.APIKey{}, forbidden("you may only manage your own user key (apiKeys:%s needed for others)", a)
+	}
+	return k, nil
+}
+
+// Keys lists the keys the principal may see: all of the org's with
+// apiKeys:read, otherwise only its own user key.
+func (s *Service) Keys(ctx context.Context, p access.Principal) ([]store.APIKey, error) {
+	keys, err := s.Store.APIKeys(ctx, p.OrgID)
+	if err != nil || !ownKeyOnly(p, access.Read) {
+		return keys, err
+	}
+	var own []store.APIKey
+	for _, k := range keys {
+		if k.Type == store.KeyUser && k.UserID == p.UserID {
+			own = append(own, k)
+		}
+	}
+	return own, nil
+}
+
+// Key returns one key.
+func (s *Service) Key(ctx context.Context, p access.Principal, id string) (store.APIKey, error) {
+	return visibleKey(ctx, s.Store, p, id, access.Read)
+}
+
+// UpdateKey changes a key's name and/or permissions.
+func (s *Service) UpdateKey(ctx context.Context, p access.Principal, id string, in KeyInput) (store.APIKey, error) {
+	if in.Type != "" {
+		return store.APIKey{}, apierror.Invalid("type", "cannot be changed; create a new key")
+	}
+	if in.ExpiresAt != nil {
+		return store.APIKey{}, apierror.Invalid("expiresAt", "cannot be changed; create a new key")
+	}
+	var k store.APIKey
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		before, err := visibleKey(ctx, q, p, id, access.Update)
+		if err != nil {
+			return err
+		}
+		k = before
+		if in.Name != nil {
+			name := strings.TrimSpace(*in.Name)
+			if name == "" || len(name) > 100 {
+				return apierror.Invalid("name", "must be 1 to 100 characters")
+			}
+			k.Name = name
+		}
+		if in.Permissions != nil {
+			// A user key is bounded by its user's role; a bot key by the
+			// role of whoever changes it now.
+			role := p.Role
+			if k.Type == store.KeyUser && k.UserID != p.UserID {
+				m, err := q.Member(ctx, p.OrgID, k.UserID)
+				if err != nil {
+					return mapNotFound(err, "member")
+				}
+				role = min2(role, m.Role)
+			}
+			set, err := checkGrants(p, role, *in.Permissions)
+			if err != nil {
+				return err
+			}
+			k.Permissions = set.Permissions()
+		}
+		if err := q.UpdateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, s.now(), "apiKey.updated", "apiKey", k.ID, KeyView(before), KeyView(k)))
+	})
+	return k, err
+}
+
+// min2 is the lower-ranked of two roles.
+func min2(a, b store.Role) store.Role {
+	if access.RoleRank(a) <= access.RoleRank(b) {
+		return a
+	}
+	return b
+}
+
+// RotateKey replaces a key's secret; the old one stops working at once.
+func (s *Service) RotateKey(ctx context.Context, p access.Principal, id string) (string, store.APIKey, error) {
+	var (
+		k     store.APIKey
+		plain string
+	)
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		before, err := visibleKey(ctx, q, p, id, access.Update)
+		if err != nil {
+			return err
+		}
+		t := apikey.User
+		if before.Type == store.KeyBot {
+			t = apikey.Bot
+		}
+		plain = apikey.Generate(t)
+		k = before
+		k.Prefix, k.Digest = apikey.Prefix(plain), apikey.Digest(s.Pepper, plain)
+		if err := q.UpdateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, s.now(), "apiKey.rotated", "apiKey", k.ID, KeyView(before), KeyView(k)))
+	})
+	return plain, k, err
+}
+
+// DeleteKey revokes a key at once.
+func (s *Service) DeleteKey(ctx context.Context, p access.Principal, id string) error {
+	return s.Store.Write(ctx, func(q store.Queries) error {
+		k, err := visibleKey(ctx, q, p, id, access.Delete)
+		if err != nil {
+			return err
+		}
+		if err := q.DeleteAPIKey(ctx, p.OrgID, id); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, s.now(), "apiKey.deleted", "apiKey", k.ID, KeyView(k), nil))
+	})
+}
+
+// --- Audit log -------------------------------------------------------------
+
+// AuditLogs returns a page of the org's audit log, newest first.
+func (s *Service) AuditLogs(ctx context.Context, p access.Principal, f store.AuditFilter) ([]store.AuditEntry, error) {
+	f.OrgID = p.OrgID
+	if f.Limit <= 0 || f.Limit > 100 {
+		return nil, apierror.Invalid("limit", "must be 1 to 100")
+	}
+	return s.Store.AuditLogs(ctx, f)
+}
+
+// Bootstrap creates an org, its Owner (with no password yet) and the Owner's
+// user key with every permission, in one transaction. It returns the key.
+func (s *Service) Bootstrap(ctx context.Context, orgName, ownerEmail string, save func(key string) error) (store.Org, string, error) {
+	now := s.now()
+	email, err := normalizeEmail("ownerEmail", ownerEmail)
+	if err != nil && ownerEmail != "owner@localhost" {
+		return store.Org{}, "", err
+	}
+	if err != nil {
+		email = ownerEmail // the dev default has no dot in its domain
+	}
+	o := store.Org{ID: ids.New(ids.Org, now), Name: orgName, CreatedAt: now}
+	u := store.User{ID: ids.New(ids.User, now), Email: email, Name: "Owner", CreatedAt: now}
+	plain := apikey.Generate(apikey.User)
+	k := store.APIKey{ID: ids.New(ids.Key, now), OrgID: o.ID, Type: store.KeyUser, UserID: u.ID, Name: "bootstrap",
+		Prefix: apikey.Prefix(plain), Digest: apikey.Digest(s.Pepper, plain),
+		Permissions: access.OfRole(store.RoleOwner).Permissions(), CreatedBy: u.ID, CreatedAt: now}
+	if err := save(plain); err != nil {
+		return store.Org{}, "", fmt.Errorf("save bootstrap key: %w", err)
+	}
+	err = s.Store.Write(ctx, func(q store.Queries) error {
+		if err := q.CreateOrg(ctx, o); err != nil {
+			return err
+		}
+		if err := q.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.AddMember(ctx, store.Member{OrgID: o.ID, UserID: u.ID, Role: store.RoleOwner, CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := q.CreateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		p := access.Principal{Kind: access.Session, OrgID: o.ID, UserID: u.ID}
+		return q.AppendAudit(ctx, audit.Entry(p, o.ID, now, "org.created", "org", o.ID, nil, OrgView(o)))
+	})
+	return o, plain, err
+}

@@ -1,0 +1,342 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/shared/apierror"
+)
+
+// list is the envelope of every list response.
+type list[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+func listOf[S, T any](items []S, view func(S) T) list[T] {
+	out := list[T]{Data: make([]T, 0, len(items))}
+	for _, it := range items {
+		out.Data = append(out.Data, view(it))
+	}
+	return out
+}
+
+// respond writes v with status, or the error.
+func (h *handler) respond(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(status, v)
+}
+
+// --- auth ------------------------------------------------------------------
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type userJSON struct {
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	Name      string `json:"name"`
+	CreatedAt string `json:"createdAt"`
+}
+
+func userView(u store.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC().Format(accounts.TimeFormat)}
+}
+
+type membershipJSON struct {
+	OrgID string `json:"orgId"`
+	Role  string `json:"role"`
+}
+
+func membershipsView(ms []store.Member) []membershipJSON {
+	out := make([]membershipJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, membershipJSON{OrgID: m.OrgID, Role: string(m.Role)})
+	}
+	return out
+}
+
+func (h *handler) login(c *gin.Context) {
+	var req loginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	token, sess, err := h.Accounts.Login(ctx, req.Email, req.Password)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	u, ms, err := h.Accounts.Me(ctx, principalFor(sess))
+	h.respond(c, http.StatusOK, gin.H{
+		"token": token, "expiresAt": sess.ExpiresAt.UTC().Format(accounts.TimeFormat),
+		"user": userView(u), "organizations": membershipsView(ms),
+	}, err)
+}
+
+func (h *handler) logout(c *gin.Context) {
+	if err := h.Accounts.Logout(c.Request.Context(), principalOf(c)); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *handler) me(c *gin.Context) {
+	p := principalOf(c)
+	u, ms, err := h.Accounts.Me(c.Request.Context(), p)
+	h.respond(c, http.StatusOK, gin.H{
+		"user": userView(u), "organizations": membershipsView(ms),
+		"orgId": p.OrgID, "role": p.Role, "via": p.Kind, "permissions": p.Effective().Permissions(),
+	}, err)
+}
+
+// --- orgs ------------------------------------------------------------------
+
+type orgRequest struct {
+	Name string `json:"name"`
+}
+
+func (h *handler) createOrg(c *gin.Context) {
+	var req orgRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	o, err := h.Accounts.CreateOrg(c.Request.Context(), principalOf(c), req.Name)
+	h.respond(c, http.StatusCreated, accounts.OrgView(o), err)
+}
+
+func (h *handler) getOrg(c *gin.Context) {
+	o, err := h.Accounts.Org(c.Request.Context(), principalOf(c))
+	h.respond(c, http.StatusOK, accounts.OrgView(o), err)
+}
+
+func (h *handler) patchOrg(c *gin.Context) {
+	var req orgRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	o, err := h.Accounts.RenameOrg(c.Request.Context(), principalOf(c), req.Name)
+	h.respond(c, http.StatusOK, accounts.OrgView(o), err)
+}
+
+// --- members and invitations -----------------------------------------------
+
+func (h *handler) listMembers(c *gin.Context) {
+	ms, err := h.Accounts.Members(c.Request.Context(), principalOf(c))
+	h.respond(c, http.StatusOK, listOf(ms, accounts.MemberView), err)
+}
+
+type roleRequest struct {
+	Role string `json:"role"`
+}
+
+func (h *handler) patchMember(c *gin.Context) {
+	var req roleRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	m, err := h.Accounts.SetRole(c.Request.Context(), principalOf(c), c.Param("userId"), req.Role)
+	h.respond(c, http.StatusOK, accounts.MemberView(m), err)
+}
+
+func (h *handler) leave(c *gin.Context) {
+	p := principalOf(c)
+	err := h.Accounts.RemoveMember(c.Request.Context(), p, p.UserID)
+	h.respond(c, http.StatusOK, gin.H{"userId": p.UserID}, err)
+}
+
+func (h *handler) removeMember(c *gin.Context) {
+	id := c.Param("userId")
+	err := h.Accounts.RemoveMember(c.Request.Context(), principalOf(c), id)
+	h.respond(c, http.StatusOK, gin.H{"userId": id}, err)
+}
+
+type inviteRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+func (h *handler) invite(c *gin.Context) {
+	var req inviteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	token, inv, err := h.Accounts.Invite(c.Request.Context(), principalOf(c), req.Email, req.Role)
+	h.respond(c, http.StatusCreated, struct {
+		accounts.Invitation
+		Token string `json:"token"`
+	}{accounts.InvitationView(inv), token}, err)
+}
+
+type acceptRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+func (h *handler) acceptInvitation(c *gin.Context) {
+	var req acceptRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	m, err := h.Accounts.Accept(c.Request.Context(), c.Param("token"), req.Name, req.Password)
+	h.respond(c, http.StatusOK, gin.H{"orgId": m.OrgID, "member": accounts.MemberView(m)}, err)
+}
+
+// --- API keys --------------------------------------------------------------
+
+type keyRequest struct {
+	Name        *string            `json:"name"`
+	Type        string             `json:"type"`
+	Permissions *store.Permissions `json:"permissions"`
+	ExpiresAt   *string            `json:"expiresAt"`
+}
+
+func (r keyRequest) input() (accounts.KeyInput, error) {
+	in := accounts.KeyInput{Name: r.Name, Type: r.Type, Permissions: r.Permissions}
+	if r.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339, *r.ExpiresAt)
+		if err != nil {
+			return in, apierror.Invalid("expiresAt", "must be an RFC 3339 time")
+		}
+		in.ExpiresAt = &t
+	}
+	return in, nil
+}
+
+// decodeKeyRequest reads a key request body.
+func decodeKeyRequest(c *gin.Context) (accounts.KeyInput, error) {
+	var req keyRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return accounts.KeyInput{}, err
+	}
+	return req.input()
+}
+
+// keyWithSecret is a key as shown the one time its secret is.
+type keyWithSecret struct {
+	accounts.Key
+	Secret string `json:"key"`
+}
+
+func (h *handler) createKey(c *gin.Context) {
+	in, err := decodeKeyRequest(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	plain, k, err := h.Accounts.CreateKey(c.Request.Context(), principalOf(c), in)
+	h.respond(c, http.StatusCreated, keyWithSecret{accounts.KeyView(k), plain}, err)
+}
+
+func (h *handler) listKeys(c *gin.Context) {
+	keys, err := h.Accounts.Keys(c.Request.Context(), principalOf(c))
+	h.respond(c, http.StatusOK, listOf(keys, accounts.KeyView), err)
+}
+
+func (h *handler) getKey(c *gin.Context) {
+	k, err := h.Accounts.Key(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, accounts.KeyView(k), err)
+}
+
+func (h *handler) patchKey(c *gin.Context) {
+	in, err := decodeKeyRequest(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	k, err := h.Accounts.UpdateKey(c.Request.Context(), principalOf(c), c.Param("id"), in)
+	h.respond(c, http.StatusOK, accounts.KeyView(k), err)
+}
+
+func (h *handler) rotateKey(c *gin.Context) {
+	plain, k, err := h.Accounts.RotateKey(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, keyWithSecret{accounts.KeyView(k), plain}, err)
+}
+
+func (h *handler) deleteKey(c *gin.Context) {
+	id := c.Param("id")
+	err := h.Accounts.DeleteKey(c.Request.Context(), principalOf(c), id)
+	h.respond(c, http.StatusOK, gin.H{"id": id}, err)
+}
+
+// --- audit log -------------------------------------------------------------
+
+type auditJSON struct {
+	ID           string `json:"id"`
+	At           string `json:"at"`
+	ActorType    string `json:"actorType"`
+	ActorID      string `json:"actorId"`
+	KeyID        string `json:"keyId,omitempty"`
+	Action       string `json:"action"`
+	ResourceType string `json:"resourceType"`
+	ResourceID   string `json:"resourceId"`
+	RequestID    string `json:"requestId"`
+	IP           string `json:"ip"`
+	Diff         any    `json:"diff"`
+}
+
+func auditView(e store.AuditEntry) auditJSON {
+	var diff any
+	if len(e.Diff) > 0 {
+		diff = e.Diff
+	}
+	return auditJSON{ID: e.ID, At: e.At.UTC().Format(accounts.TimeFormat), ActorType: e.ActorType, ActorID: e.ActorID,
+		KeyID: e.KeyID, Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID,
+		RequestID: e.RequestID, IP: e.IP, Diff: diff}
+}
+
+func queryTime(c *gin.Context, name string) (time.Time, error) {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, apierror.Invalid(name, "must be an RFC 3339 time")
+	}
+	return t, nil
+}
+
+func (h *handler) auditLogs(c *gin.Context) {
+	f := store.AuditFilter{ActorID: c.Query("actor"), ResourceType: c.Query("resourceType"),
+		ResourceID: c.Query("resourceId"), Before: c.Query("cursor"), Limit: 50}
+	var err error
+	if f.From, err = queryTime(c, "from"); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if f.To, err = queryTime(c, "to"); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if v := c.Query("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil {
+			h.fail(c, apierror.Invalid("limit", "must be 1 to 100"))
+			return
+		}
+	}
+	entries, err := h.Accounts.AuditLogs(c.Request.Context(), principalOf(c), f)
+	out := listOf(entries, auditView)
+	if len(entries) == f.Limit && f.Limit > 0 {
+		next := entries[len(entries)-1].ID
+		out.NextCursor = &next
+	}
+	h.respond(c, http.StatusOK, out, err)
+}

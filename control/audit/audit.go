@@ -1,0 +1,68 @@
+// Package audit builds audit-log entries. Services call Entry inside the
+// transaction of the change, so an entry exists exactly when the change does.
+//
+// The diff is compact: for a create only "after", for a delete only
+// "before", for an update only the fields that changed, on both sides. What
+// goes in is the object's API view, which never holds a secret (keys show
+// their prefix, passwords and digests are not part of any view).
+package audit
+
+import (
+	"encoding/json"
+	"reflect"
+	"time"
+
+	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/ids"
+	"github.com/h0p/h0p/control/store"
+)
+
+// Entry records that p did action on resource resType/resID at, with the
+// object as it was (before, nil for a create) and as it is (after, nil for a
+// delete).
+func Entry(p access.Principal, orgID string, at time.Time, action, resType, resID string, before, after any) store.AuditEntry {
+	return store.AuditEntry{
+		ID: ids.New("aud", at), OrgID: orgID, At: at,
+		ActorType: p.ActorType(), ActorID: p.ActorID(), KeyID: p.KeyID,
+		Action: action, ResourceType: resType, ResourceID: resID,
+		RequestID: p.RequestID, IP: p.IP,
+		Diff: diff(before, after),
+	}
+}
+
+func fields(v any) map[string]any {
+	if v == nil || reflect.ValueOf(v).Kind() == reflect.Pointer && reflect.ValueOf(v).IsNil() {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
+
+func diff(before, after any) json.RawMessage {
+	b, a := fields(before), fields(after)
+	if b != nil && a != nil {
+		for k, v := range b {
+			if reflect.DeepEqual(v, a[k]) {
+				delete(b, k)
+				delete(a, k)
+			}
+		}
+	}
+	out := map[string]any{}
+	if b != nil {
+		out["before"] = b
+	}
+	if a != nil {
+		out["after"] = a
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	raw, _ := json.Marshal(out)
+	return raw
+}

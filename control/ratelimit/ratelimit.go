@@ -1,0 +1,119 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limiter decides whether one more request for key fits within limits, and
+// spends it if so. Both windows of limits are checked and spent in one atomic
+// step: a refused request spends nothing from either window.
+//
+// The in-process implementation is Memory; a Redis implementation for several
+// control nodes will run the same check in one Lua script.
+type Limiter interface {
+	Allow(ctx context.Context, key string, limits Limits) (Decision, error)
+}
+
+// Limits are the two windows a key is held to. They are passed on every call,
+// not fixed per limiter, because the plan of the key's organisation decides
+// them and a plan can change between two requests.
+type Limits struct {
+	PerSecond int // quota of the "second" policy, a 1 s window
+	PerMinute int // quota of the "minute" policy, a 60 s window
+}
+
+// DefaultLimits are the product's limits for an API key.
+var DefaultLimits = Limits{PerSecond: 5, PerMinute: 100}
+
+// Validate reports whether both quotas are at least 1.
+func (l Limits) Validate() error {
+	if l.PerSecond < 1 || l.PerMinute < 1 {
+		return fmt.Errorf("ratelimit: limits need at least 1 request per window, got %d/s and %d/min", l.PerSecond, l.PerMinute)
+	}
+	return nil
+}
+
+// policies returns the windows in the order they are checked and advertised.
+func (l Limits) policies() [2]policy {
+	return [2]policy{
+		{name: "second", quota: l.PerSecond, period: time.Second},
+		{name: "minute", quota: l.PerMinute, period: time.Minute},
+	}
+}
+
+type policy struct {
+	name   string
+	quota  int
+	period time.Duration
+}
+
+// Window is the state of one policy for one key, as it stands after the
+// decision (after spending, if the request was allowed).
+type Window struct {
+	Name      string        // policy name in the headers: "second" or "minute"
+	Quota     int           // requests per Period (the q parameter)
+	Period    time.Duration // window length (the w parameter)
+	Remaining int           // requests that would be allowed right now (r)
+	Reset     time.Duration // until the whole quota is available again (t)
+}
+
+// Decision is the outcome of one Allow call.
+type Decision struct {
+	Allowed bool
+	// RetryAfter is, when refused, how long until this request would be
+	// allowed (by every window); zero when allowed.
+	RetryAfter time.Duration
+	// Windows are in header order: second, then minute.
+	Windows [2]Window
+}
+
+// Closest is the window closest to refusing: the one with the fewest requests
+// remaining, and on a tie the one that takes longer to refill. When the
+// request was refused it is always a window that refused it (remaining 0).
+func (d Decision) Closest() Window {
+	c := d.Windows[0]
+	for _, w := range d.Windows[1:] {
+		if w.Remaining < c.Remaining || (w.Remaining == c.Remaining && w.Reset > c.Reset) {
+			c = w
+		}
+	}
+	return c
+}
+
+// SetHeaders writes RateLimit-Policy and RateLimit (draft-ietf-httpapi-
+// ratelimit-headers-11) and, when the request was refused, Retry-After.
+// A zero Decision (as returned with an error) writes nothing.
+func (d Decision) SetHeaders(h http.Header) {
+	if d.Windows[0].Quota == 0 {
+		return
+	}
+	var policy strings.Builder
+	for i, w := range d.Windows {
+		if i > 0 {
+			policy.WriteString(", ")
+		}
+		fmt.Fprintf(&policy, "%s;q=%d;w=%d", strconv.Quote(w.Name), w.Quota, wholeSeconds(w.Period))
+	}
+	h.Set("RateLimit-Policy", policy.String())
+
+	c := d.Closest()
+	h.Set("RateLimit", fmt.Sprintf("%s;r=%d;t=%d", strconv.Quote(c.Name), c.Remaining, wholeSeconds(c.Reset)))
+
+	if !d.Allowed {
+		h.Set("Retry-After", strconv.FormatInt(max(wholeSeconds(d.RetryAfter), 1), 10))
+	}
+}
+
+// wholeSeconds rounds d up to whole seconds: a client that waits that long is
+// never early.
+func wholeSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
