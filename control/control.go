@@ -179,6 +179,30 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "control.db"))
 }
 
+// OpenAccounts opens the store and the accounts service for operator
+// commands (h0p admin), without serving anything. Close the store when done.
+func OpenAccounts(ctx context.Context, cfg Config) (*accounts.Service, store.Store, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	pepperPath := cfg.PepperFile
+	if pepperPath == "" {
+		pepperPath = filepath.Join(cfg.DataDir, "pepper")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("control data dir: %w", err)
+	}
+	pepper, err := loadPepper(pepperPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams}, st, nil
+}
+
 // URL is the API's base URL.
 func (s *Server) URL() string {
 	if s.cfg.TLS != nil {
@@ -255,7 +279,7 @@ func (s *Server) Bootstrap(ctx context.Context, save func(key string) error) (bo
 	if err != nil || has {
 		return false, err
 	}
-	o, _, err := s.accounts.Bootstrap(ctx, "Default organization", "owner@localhost", save)
+	o, err := s.accounts.CreateOrgWithOwner(ctx, "Default organization", "owner@localhost", "", save)
 	if err != nil {
 		return false, fmt.Errorf("bootstrap: %w", err)
 	}

@@ -397,10 +397,26 @@ func (c *catchUp) check() error {
 
 // runAdmin is `h0p admin …`.
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 || args[0] != "certs" {
-		fmt.Fprint(stderr, "Usage: h0p admin certs --out DIR --nodes c1,c2,c3,e1,e2\n")
+	usage := "Usage:\n  h0p admin certs --out DIR --nodes c1,c2,c3,e1,e2\n" +
+		"  h0p admin create-org --name NAME --owner-email EMAIL [--data DIR | --database-url URL]\n" +
+		"  h0p admin set-password --email EMAIL [--data DIR | --database-url URL]  (password from H0P_PASSWORD)\n"
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
 	}
+	switch args[0] {
+	case "certs":
+		return adminCerts(args[1:], stdout, stderr, getenv)
+	case "create-org":
+		return adminCreateOrg(ctx, args[1:], stdout, stderr, getenv)
+	case "set-password":
+		return adminSetPassword(ctx, args[1:], stderr, getenv)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown admin command %q", args[0])
+}
+
+func adminCerts(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var out, nodes, hosts string
 	var overwrite bool
 	fs := newFlags("admin certs", "Mints a development cluster CA and a certificate per node into --out.\n"+
@@ -410,7 +426,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.StringVar(&nodes, "nodes", "c1,c2,c3,e1,e2", "comma-separated node ids")
 	fs.StringVar(&hosts, "hosts", "", "extra host names or IPs for every node certificate (loopback is always included)")
 	fs.BoolVar(&overwrite, "overwrite", false, "replace an existing CA")
-	if err := parseFlags(fs, args[1:], getenv); err != nil {
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	specs, err := clustercert.ParseNodeList(nodes)
@@ -430,5 +446,68 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: ca.pem and certificates for %s\n", out, nodes)
+	return nil
+}
+
+// adminCreateOrg creates an organization with an Owner and prints the
+// Owner's key, for installs that start from nothing.
+func adminCreateOrg(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var dataDir, databaseURL, pepper, name, email, pw string
+	fs := newFlags("admin create-org", "Creates an organization whose Owner is --owner-email (a new user unless the\n"+
+		"email exists) and prints the Owner's API key as H0P_API_KEY=…. Point it at the\n"+
+		"same store and pepper as the control nodes.", stderr)
+	fs.StringVar(&dataDir, "data", "./data", "data directory of the control node (its SQLite store and pepper)")
+	fs.StringVar(&databaseURL, "database-url", "", "PostgreSQL URL of a cluster (instead of the SQLite store in --data)")
+	fs.StringVar(&pepper, "pepper-file", "", "API-key pepper file (default <data>/control/pepper)")
+	fs.StringVar(&name, "name", "", "organization name")
+	fs.StringVar(&email, "owner-email", "", "email of the Owner")
+	fs.StringVar(&pw, "owner-password", "", "password for a new Owner user (better through H0P_OWNER_PASSWORD)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if name == "" || email == "" {
+		return errors.New("--name and --owner-email are required")
+	}
+	svc, st, err := control.OpenAccounts(ctx, control.Config{
+		DataDir: filepath.Join(dataDir, "control"), DatabaseURL: databaseURL, PepperFile: pepper,
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var key string
+	o, err := svc.CreateOrgWithOwner(ctx, name, email, pw, func(k string) error { key = k; return nil })
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "created organization %s (%s) with Owner %s\n", o.Name, o.ID, email)
+	fmt.Fprintf(stdout, "H0P_API_KEY=%s\n", key)
+	return nil
+}
+
+// adminSetPassword sets a user's password, e.g. for the bootstrap Owner
+// (owner@localhost), who starts with a key but no password.
+func adminSetPassword(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	var dataDir, databaseURL, email, pw string
+	fs := newFlags("admin set-password", "Sets the password of the user with --email, so they can log in.", stderr)
+	fs.StringVar(&dataDir, "data", "./data", "data directory of the control node (its SQLite store)")
+	fs.StringVar(&databaseURL, "database-url", "", "PostgreSQL URL of a cluster (instead of the SQLite store in --data)")
+	fs.StringVar(&email, "email", "", "the user's email")
+	fs.StringVar(&pw, "password", "", "the new password (better through H0P_PASSWORD)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if email == "" || pw == "" {
+		return errors.New("--email and --password (or H0P_PASSWORD) are required")
+	}
+	svc, st, err := control.OpenAccounts(ctx, control.Config{DataDir: filepath.Join(dataDir, "control"), DatabaseURL: databaseURL})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := svc.SetPassword(ctx, email, pw); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "password set for %s\n", email)
 	return nil
 }

@@ -202,3 +202,35 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		t.Errorf("api-addr %q data %q", *a, *b)
 	}
 }
+
+// An install that starts from nothing: h0p admin create-org makes an org
+// and an Owner key, and set-password lets the Owner log in; h0p dev on the
+// same data directory serves both.
+func TestAdminCreateOrgAndSetPassword(t *testing.T) {
+	dataDir := t.TempDir()
+	var out, errOut bytes.Buffer
+	env := func(k string) string {
+		if k == "H0P_PASSWORD" {
+			return "a long enough password"
+		}
+		return ""
+	}
+	if code := run(context.Background(), []string{"admin", "create-org", "--data", dataDir, "--name", "Acme", "--owner-email", "boss@acme.example"}, &out, &errOut, env); code != 0 {
+		t.Fatalf("create-org: %d %s", code, errOut.String())
+	}
+	m := keyLine.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("stdout %q", out.String())
+	}
+	if code := run(context.Background(), []string{"admin", "set-password", "--data", dataDir, "--email", "boss@acme.example"}, &out, &errOut, env); code != 0 {
+		t.Fatalf("set-password: %d %s", code, errOut.String())
+	}
+	d := mustStartDev(t, dataDir)
+	defer d.stop(t)
+	if status, org := d.api(t, "GET", "/v1/org", m[1], ""); status != 200 || org["name"] != "Acme" {
+		t.Errorf("org with the admin-made key: %d %v", status, org)
+	}
+	if status, login := d.api(t, "POST", "/v1/auth/login", "", `{"email":"boss@acme.example","password":"a long enough password"}`); status != 200 || login["token"] == nil {
+		t.Errorf("login: %d %v", status, login)
+	}
+}

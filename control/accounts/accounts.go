@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/h0p/h0p/control/access"
@@ -45,6 +46,9 @@ type Service struct {
 	PasswordParams password.Params // zero: password.Default
 	SessionTTL     time.Duration   // zero: 12h
 	InvitationTTL  time.Duration   // zero: 7 days
+
+	dummyOnce sync.Once
+	dummy     string
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -91,7 +95,10 @@ func parseRole(field string, r string) (store.Role, error) {
 
 // dummyHash is checked against when the email is unknown, so a login takes
 // as long for an unknown user as for a wrong password.
-var dummyHash = password.Hash("not a real password", password.Default)
+func (s *Service) dummyHash() string {
+	s.dummyOnce.Do(func() { s.dummy = password.Hash("not a real password", s.params()) })
+	return s.dummy
+}
 
 // Login checks email and password and opens a session. It returns the
 // session token, shown once.
@@ -100,7 +107,7 @@ func (s *Service) Login(ctx context.Context, email, pw string) (string, store.Se
 	email = strings.ToLower(strings.TrimSpace(email))
 	u, err := s.Store.UserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) || err == nil && u.PasswordHash == "" {
-		password.Check(pw, dummyHash)
+		password.Check(pw, s.dummyHash())
 		return "", store.Session{}, bad
 	}
 	if err != nil {
@@ -121,6 +128,19 @@ func (s *Service) Login(ctx context.Context, email, pw string) (string, store.Se
 		return "", store.Session{}, err
 	}
 	return token, sess, nil
+}
+
+// SetPassword sets the password of the user with email (an operator's
+// command: the bootstrap Owner starts without one).
+func (s *Service) SetPassword(ctx context.Context, email, pw string) error {
+	if err := password.Validate(pw); err != nil {
+		return apierror.Invalid("password", err.Error())
+	}
+	u, err := s.Store.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	if err != nil {
+		return mapNotFound(err, "user")
+	}
+	return s.Store.SetPassword(ctx, u.ID, password.Hash(pw, s.params()))
 }
 
 // Logout ends the principal's session.
@@ -600,41 +620,54 @@ func (s *Service) AuditLogs(ctx context.Context, p access.Principal, f store.Aud
 	return s.Store.AuditLogs(ctx, f)
 }
 
-// Bootstrap creates an org, its Owner (with no password yet) and the Owner's
-// user key with every permission, in one transaction. It returns the key.
-func (s *Service) Bootstrap(ctx context.Context, orgName, ownerEmail string, save func(key string) error) (store.Org, string, error) {
+// CreateOrgWithOwner creates an org whose Owner is the user with ownerEmail
+// (created when new, with password pw if given) and gives the Owner a user
+// key with every permission the role allows, all in one transaction. save
+// receives the key before the commit. It is how installs start (h0p dev's
+// bootstrap, h0p admin create-org); nobody is signed in, so the audit entry
+// names the Owner.
+func (s *Service) CreateOrgWithOwner(ctx context.Context, orgName, ownerEmail, pw string, save func(key string) error) (store.Org, error) {
 	now := s.now()
 	email, err := normalizeEmail("ownerEmail", ownerEmail)
-	if err != nil && ownerEmail != "owner@localhost" {
-		return store.Org{}, "", err
-	}
 	if err != nil {
-		email = ownerEmail // the dev default has no dot in its domain
+		return store.Org{}, err
+	}
+	if pw != "" {
+		if err := password.Validate(pw); err != nil {
+			return store.Org{}, apierror.Invalid("password", err.Error())
+		}
 	}
 	o := store.Org{ID: ids.New(ids.Org, now), Name: orgName, CreatedAt: now}
-	u := store.User{ID: ids.New(ids.User, now), Email: email, Name: "Owner", CreatedAt: now}
 	plain := apikey.Generate(apikey.User)
-	k := store.APIKey{ID: ids.New(ids.Key, now), OrgID: o.ID, Type: store.KeyUser, UserID: u.ID, Name: "bootstrap",
-		Prefix: apikey.Prefix(plain), Digest: apikey.Digest(s.Pepper, plain),
-		Permissions: access.OfRole(store.RoleOwner).Permissions(), CreatedBy: u.ID, CreatedAt: now}
 	if err := save(plain); err != nil {
-		return store.Org{}, "", fmt.Errorf("save bootstrap key: %w", err)
+		return store.Org{}, fmt.Errorf("save owner key: %w", err)
 	}
 	err = s.Store.Write(ctx, func(q store.Queries) error {
-		if err := q.CreateOrg(ctx, o); err != nil {
+		u, err := q.UserByEmail(ctx, email)
+		if errors.Is(err, store.ErrNotFound) {
+			u = store.User{ID: ids.New(ids.User, now), Email: email, Name: "Owner", CreatedAt: now}
+			if pw != "" {
+				u.PasswordHash = password.Hash(pw, s.params())
+			}
+			err = q.CreateUser(ctx, u)
+		}
+		if err != nil {
 			return err
 		}
-		if err := q.CreateUser(ctx, u); err != nil {
+		if err := q.CreateOrg(ctx, o); err != nil {
 			return err
 		}
 		if err := q.AddMember(ctx, store.Member{OrgID: o.ID, UserID: u.ID, Role: store.RoleOwner, CreatedAt: now}); err != nil {
 			return err
 		}
+		k := store.APIKey{ID: ids.New(ids.Key, now), OrgID: o.ID, Type: store.KeyUser, UserID: u.ID, Name: "owner",
+			Prefix: apikey.Prefix(plain), Digest: apikey.Digest(s.Pepper, plain),
+			Permissions: access.OfRole(store.RoleOwner).Permissions(), CreatedBy: u.ID, CreatedAt: now}
 		if err := q.CreateAPIKey(ctx, k); err != nil {
 			return err
 		}
 		p := access.Principal{Kind: access.Session, OrgID: o.ID, UserID: u.ID}
 		return q.AppendAudit(ctx, audit.Entry(p, o.ID, now, "org.created", "org", o.ID, nil, OrgView(o)))
 	})
-	return o, plain, err
+	return o, err
 }

@@ -45,6 +45,7 @@ type env struct {
 	now      time.Time
 	accounts *accounts.Service
 	limiter  *ratelimit.Memory
+	router   *gin.Engine
 }
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
@@ -52,6 +53,12 @@ var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
 // mustStart runs the API over the real stack: SQLite, the outbox, a
 // single-voter raft node over TCP and the Pebble edge store.
 func mustStart(t testing.TB) *env {
+	t.Helper()
+	// Most tests are not about rate limits: make them generous.
+	return mustStartLimits(t, ratelimit.Limits{PerSecond: 1000, PerMinute: 100000})
+}
+
+func mustStartLimits(t testing.TB, limits ratelimit.Limits) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -83,11 +90,12 @@ func mustStart(t testing.TB) *env {
 		Store: st, Pepper: pepper, Now: now, Logger: quiet,
 		Accounts:  e.accounts,
 		Limiter:   e.limiter,
-		Limits:    ratelimit.Limits{PerSecond: 1000, PerMinute: 100000},
+		Limits:    limits,
 		Links:     &links.Service{Store: st, Publisher: pub, DefaultDomain: "localhost", Now: now},
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
 	})
 	r.GET("/v1/panic", func(*gin.Context) { panic("boom") })
+	e.router = r
 	srv := httptest.NewServer(r)
 	e.url = srv.URL
 	t.Cleanup(func() {

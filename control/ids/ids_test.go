@@ -19,8 +19,20 @@ func TestNewIsPrefixedAndTimeOrdered(t *testing.T) {
 	if New(Link, t0) == a {
 		t.Error("ids repeat within a millisecond")
 	}
-	// The ULID of the Unix epoch starts with ten zeros.
-	if got := New(Org, time.UnixMilli(0)); !strings.HasPrefix(got, "org_0000000000") {
-		t.Errorf("epoch id %q", got)
+}
+
+func TestMonotonicWithinAMillisecond(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	prev := New(Link, t0)
+	for range 1000 {
+		id := New(Link, t0)
+		if id <= prev {
+			t.Fatalf("%q after %q", id, prev)
+		}
+		prev = id
+	}
+	// A clock that steps back does not break the order either.
+	if id := New(Link, t0.Add(-time.Hour)); id <= prev {
+		t.Fatalf("%q after %q when the clock went back", id, prev)
 	}
 }
