@@ -63,6 +63,9 @@ func NewRouter(cfg Config) *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
+	// The client IP (rate limits, audit log) is the TCP peer: a client must
+	// not choose its own with X-Forwarded-For.
+	r.SetTrustedProxies(nil)
 
 	r.Use(requestID, h.recoverPanic, h.observe(cfg.Registerer), h.limitBody)
 	r.NoRoute(func(c *gin.Context) {

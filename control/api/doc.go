@@ -12,6 +12,21 @@
 // PAYLOAD_TOO_LARGE (bodies over 1 MiB), 503 UNAVAILABLE (the change could
 // not be replicated; the outbox will finish it).
 //
+// # Routes and permissions
+//
+// Every endpoint is one entry of routes() with the access.Need it requires;
+// guard (auth.go) is the one middleware that enforces it: it resolves the
+// caller (API key, or session token plus x-org-id), spends from their rate
+// limit (per key, per signed-in user, or per client IP without valid
+// credentials), and asks control/access. TestEveryRouteDeclaresItsPermission
+// fails for a route served outside that table; TestPermissionMatrix walks
+// every route × role × principal kind × grants.
+//
+// Rate limits are GCRA (control/ratelimit): a window of q per period admits
+// a burst of q, then one every period/q — at a steady 5/s a key makes 149
+// requests in its first 30 s before the minute window refuses. Each control
+// node limits on its own until the Redis limiter (a later issue) is wired.
+//
 // # Decisions
 //
 //   - Request bodies are JSON whatever the Content-Type says, so `curl -d`
@@ -20,4 +35,8 @@
 //     the envelope, not a redirect.
 //   - The request ID is generated here (req_<ULID>), returned in the
 //     X-Request-Id header and in every error body.
+//   - The client IP is the TCP peer: X-Forwarded-For is not trusted until
+//     trusted proxies are configurable (the edge issue adds them there).
+//   - Deletes answer 200 with the deleted object's id; lists answer
+//     {"data": [...], "nextCursor": …}.
 package api

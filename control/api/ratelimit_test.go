@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -38,7 +39,8 @@ func TestRateLimitsPerKeyAndPerIP(t *testing.T) {
 	// Without credentials, the client IP pays: guessing keys is limited too.
 	e.now = e.now.Add(time.Minute)
 	for i := range 5 {
-		if status, _, _ := e.call(t, "GET", "/v1/links/link_x", "h0p_u_notavalidkeyatall", ""); status != 401 {
+		// A made-up X-Forwarded-For does not buy a fresh budget.
+		if status, _, _ := e.call(t, "GET", "/v1/links/link_x", "h0p_u_notavalidkeyatall", "", "X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i)); status != 401 {
 			t.Fatalf("bad key %d: %d", i, status)
 		}
 	}
