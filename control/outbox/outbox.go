@@ -14,6 +14,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/h0p/h0p/control/store"
@@ -41,6 +43,13 @@ type Publisher struct {
 	Grace time.Duration
 	// Interval between relay passes.
 	Interval time.Duration
+
+	// applied takes the IDs of applied entries to a reaper that deletes them
+	// in batches while Run runs (one statement for many writes instead of
+	// one each); reaping is true while it does.
+	applied chan int64
+	reaping atomic.Bool
+	once    sync.Once
 }
 
 // Publish applies entry id's command and removes the entry. An error means
@@ -50,10 +59,55 @@ func (p *Publisher) Publish(ctx context.Context, id int64, cmd []byte) error {
 		return fmt.Errorf("publish outbox entry %d: %w", id, err)
 	}
 	// Losing this delete only means the relay applies the entry again.
+	if p.reaping.Load() {
+		select {
+		case p.applied <- id:
+			return nil
+		default: // the reaper is behind: delete here
+		}
+	}
 	if err := p.Store.DeleteOutbox(ctx, id); err != nil {
 		p.Logger.Warn("outbox entry applied but not removed", "id", id, "err", err)
 	}
 	return nil
+}
+
+// reap deletes applied entries in batches until ctx ends, then deletes what
+// is left.
+func (p *Publisher) reap(ctx context.Context) {
+	var ids []int64
+	flush := func(ctx context.Context) {
+		if len(ids) == 0 {
+			return
+		}
+		if err := p.Store.DeleteOutbox(ctx, ids...); err != nil {
+			p.Logger.Warn("outbox entries applied but not removed", "count", len(ids), "err", err)
+		}
+		ids = ids[:0]
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case id := <-p.applied:
+			if ids = append(ids, id); len(ids) >= 512 {
+				flush(ctx)
+			}
+		case <-t.C:
+			flush(ctx)
+		case <-ctx.Done():
+			p.reaping.Store(false)
+			for {
+				select {
+				case id := <-p.applied:
+					ids = append(ids, id)
+				default:
+					flush(context.WithoutCancel(ctx))
+					return
+				}
+			}
+		}
+	}
 }
 
 // Drain applies every pending entry created at or before olderThan, oldest
@@ -79,8 +133,14 @@ func (p *Publisher) Drain(ctx context.Context, olderThan time.Time) (int, error)
 }
 
 // Run is the relay: while this node leads, it drains entries left behind.
-// It returns when ctx ends.
+// It also runs the reaper that deletes applied entries in batches. It returns
+// when ctx ends.
 func (p *Publisher) Run(ctx context.Context) {
+	p.once.Do(func() { p.applied = make(chan int64, 4096) })
+	var wg sync.WaitGroup
+	wg.Go(func() { p.reap(ctx) })
+	defer wg.Wait()
+	p.reaping.Store(true)
 	t := time.NewTicker(p.Interval)
 	defer t.Stop()
 	wasLeader := false
