@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,10 @@ type Config struct {
 	// from the node certificate, asking for but not requiring a client
 	// certificate, which only /cluster/ endpoints need).
 	TLS *tls.Config
+
+	// PublicURL is the API's base URL as clients reach it (e.g. behind a
+	// proxy); empty: the listener's own address.
+	PublicURL string
 
 	// RateLimits per key, user or client IP; zero: the product's 5/s and
 	// 100/min.
@@ -126,12 +131,25 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Applier: applier, Store: st, Logger: logger.With("subsystem", "outbox"),
 		Now: cfg.Now, Grace: cfg.RelayGrace, Interval: cfg.RelayInterval,
 	}
+	s.ln, err = net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen api on %s: %w", cfg.APIAddr, err)
+	}
+	if cfg.TLS != nil {
+		s.ln = tls.NewListener(s.ln, cfg.TLS)
+	}
+	apiURL := cfg.PublicURL
+	if apiURL == "" {
+		apiURL = s.URL()
+	}
 	s.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams}
 	limits := cfg.RateLimits
 	if limits == (ratelimit.Limits{}) {
 		limits = ratelimit.DefaultLimits
 	}
 	if err := limits.Validate(); err != nil {
+		s.ln.Close()
 		st.Close()
 		return nil, fmt.Errorf("rate limits: %w", err)
 	}
@@ -145,6 +163,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 			Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
 		},
 		ShortLink:        s.shortLink,
+		APIURL:           strings.TrimSuffix(apiURL, "/"),
 		Logger:           logger.With("subsystem", "api"),
 		Now:              cfg.Now,
 		Registerer:       cfg.Registerer,
@@ -160,14 +179,6 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	s.ln, err = net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("listen api on %s: %w", cfg.APIAddr, err)
-	}
-	if cfg.TLS != nil {
-		s.ln = tls.NewListener(s.ln, cfg.TLS)
 	}
 	return s, nil
 }
@@ -279,7 +290,8 @@ func (s *Server) Bootstrap(ctx context.Context, save func(key string) error) (bo
 	if err != nil || has {
 		return false, err
 	}
-	o, err := s.accounts.CreateOrgWithOwner(ctx, "Default organization", "owner@localhost", "", save)
+	// The first org of an install is on the top plan: nothing is billed here.
+	o, err := s.accounts.CreateOrgWithOwner(ctx, "Default organization", "owner@localhost", "", "enterprise", save)
 	if err != nil {
 		return false, fmt.Errorf("bootstrap: %w", err)
 	}

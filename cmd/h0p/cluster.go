@@ -399,7 +399,8 @@ func (c *catchUp) check() error {
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	usage := "Usage:\n  h0p admin certs --out DIR --nodes c1,c2,c3,e1,e2\n" +
 		"  h0p admin create-org --name NAME --owner-email EMAIL [--data DIR | --database-url URL]\n" +
-		"  h0p admin set-password --email EMAIL [--data DIR | --database-url URL]  (password from H0P_PASSWORD)\n"
+		"  h0p admin set-password --email EMAIL [--data DIR | --database-url URL]  (password from H0P_PASSWORD)\n" +
+		"  h0p admin set-plan --org ORG_ID --plan free|pro|business|enterprise [--data DIR | --database-url URL]\n"
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
@@ -411,6 +412,8 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return adminCreateOrg(ctx, args[1:], stdout, stderr, getenv)
 	case "set-password":
 		return adminSetPassword(ctx, args[1:], stderr, getenv)
+	case "set-plan":
+		return adminSetPlan(ctx, args[1:], stderr, getenv)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown admin command %q", args[0])
@@ -452,7 +455,7 @@ func adminCerts(args []string, stdout, stderr io.Writer, getenv func(string) str
 // adminCreateOrg creates an organization with an Owner and prints the
 // Owner's key, for installs that start from nothing.
 func adminCreateOrg(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var dataDir, databaseURL, pepper, name, email, pw string
+	var dataDir, databaseURL, pepper, name, email, pw, plan string
 	fs := newFlags("admin create-org", "Creates an organization whose Owner is --owner-email (a new user unless the\n"+
 		"email exists) and prints the Owner's API key as H0P_API_KEY=…. Point it at the\n"+
 		"same store and pepper as the control nodes.", stderr)
@@ -462,6 +465,7 @@ func adminCreateOrg(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&name, "name", "", "organization name")
 	fs.StringVar(&email, "owner-email", "", "email of the Owner")
 	fs.StringVar(&pw, "owner-password", "", "password for a new Owner user (better through H0P_OWNER_PASSWORD)")
+	fs.StringVar(&plan, "plan", "free", "plan: free, pro, business or enterprise")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -476,7 +480,7 @@ func adminCreateOrg(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer st.Close()
 	var key string
-	o, err := svc.CreateOrgWithOwner(ctx, name, email, pw, func(k string) error { key = k; return nil })
+	o, err := svc.CreateOrgWithOwner(ctx, name, email, pw, plan, func(k string) error { key = k; return nil })
 	if err != nil {
 		return err
 	}
@@ -509,5 +513,31 @@ func adminSetPassword(ctx context.Context, args []string, stderr io.Writer, gete
 		return err
 	}
 	fmt.Fprintf(stderr, "password set for %s\n", email)
+	return nil
+}
+
+// adminSetPlan moves an organization to another plan.
+func adminSetPlan(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	var dataDir, databaseURL, org, plan string
+	fs := newFlags("admin set-plan", "Moves an organization to another plan (limits and features: control/plans).", stderr)
+	fs.StringVar(&dataDir, "data", "./data", "data directory of the control node (its SQLite store)")
+	fs.StringVar(&databaseURL, "database-url", "", "PostgreSQL URL of a cluster (instead of the SQLite store in --data)")
+	fs.StringVar(&org, "org", "", "organization ID (org_…)")
+	fs.StringVar(&plan, "plan", "", "free, pro, business or enterprise")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if org == "" || plan == "" {
+		return errors.New("--org and --plan are required")
+	}
+	svc, st, err := control.OpenAccounts(ctx, control.Config{DataDir: filepath.Join(dataDir, "control"), DatabaseURL: databaseURL})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := svc.SetPlan(ctx, org, plan); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%s is on the %s plan\n", org, plan)
 	return nil
 }

@@ -192,6 +192,8 @@ const (
 	Session Kind = "session"
 	UserKey Kind = "userKey"
 	BotKey  Kind = "botKey"
+	// System is an operator's command (h0p admin), never an API request.
+	System Kind = "system"
 )
 
 // Principal is who is making a request, in which org.
@@ -229,15 +231,21 @@ func (p Principal) Effective() Set {
 // ActorType and ActorID are how the audit log names the principal: the
 // person for sessions and user keys, the bot key for bots.
 func (p Principal) ActorType() string {
-	if p.Kind == BotKey {
+	switch p.Kind {
+	case BotKey:
 		return "bot"
+	case System:
+		return "system"
 	}
 	return "user"
 }
 
 func (p Principal) ActorID() string {
-	if p.Kind == BotKey {
+	switch p.Kind {
+	case BotKey:
 		return p.KeyID
+	case System:
+		return "h0p-admin"
 	}
 	return p.UserID
 }
@@ -254,6 +262,7 @@ func (p Principal) ActorID() string {
 type Need struct {
 	Resource    Resource
 	Action      Action
+	Also        Action // a second action the route needs on Resource (upsert: create and update)
 	OwnUserKey  bool
 	MinRole     store.Role
 	Member      bool
@@ -277,6 +286,9 @@ func (n Need) String() string {
 		return "role:" + string(n.MinRole)
 	}
 	s := string(n.Resource) + ":" + string(n.Action)
+	if n.Also != "" {
+		s += "+" + string(n.Also)
+	}
 	if n.OwnUserKey {
 		s += " (or own user key by session)"
 	}
@@ -305,7 +317,7 @@ func Check(p Principal, n Need) Decision {
 	case n.MinRole != "":
 		return allowIf(p.IsPerson() && RoleRank(p.Role) >= RoleRank(n.MinRole))
 	}
-	if p.Effective().Has(n.Resource, n.Action) {
+	if p.Effective().Has(n.Resource, n.Action) && (n.Also == "" || p.Effective().Has(n.Resource, n.Also)) {
 		return Allowed
 	}
 	if n.OwnUserKey && p.Kind == Session {

@@ -34,6 +34,7 @@ import (
 	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/password"
+	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -170,7 +171,7 @@ func (s *Service) CreateOrg(ctx context.Context, p access.Principal, name string
 		return store.Org{}, apierror.Invalid("name", "must be 1 to 100 characters")
 	}
 	now := s.now()
-	o := store.Org{ID: ids.New(ids.Org, now), Name: name, CreatedAt: now}
+	o := store.Org{ID: ids.New(ids.Org, now), Name: name, Plan: string(plans.Free), CreatedAt: now}
 	err := s.Store.Write(ctx, func(q store.Queries) error {
 		if err := q.CreateOrg(ctx, o); err != nil {
 			return err
@@ -181,6 +182,54 @@ func (s *Service) CreateOrg(ctx context.Context, p access.Principal, name string
 		return q.AppendAudit(ctx, audit.Entry(p, o.ID, now, "org.created", "org", o.ID, nil, OrgView(o)))
 	})
 	return o, err
+}
+
+// SetPlan moves an org to another plan (an operator's command).
+func (s *Service) SetPlan(ctx context.Context, orgID, plan string) (store.Org, error) {
+	if !plans.Valid(plan) {
+		return store.Org{}, apierror.Invalid("plan", "must be free, pro, business or enterprise")
+	}
+	var o store.Org
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		before, err := q.Org(ctx, orgID)
+		if err != nil {
+			return mapNotFound(err, "organization")
+		}
+		o = before
+		o.Plan = plan
+		if err := q.UpdateOrg(ctx, o); err != nil {
+			return err
+		}
+		p := access.Principal{Kind: access.System, OrgID: orgID}
+		return q.AppendAudit(ctx, audit.Entry(p, orgID, s.now(), "org.planChanged", "org", orgID,
+			map[string]string{"plan": before.Plan}, map[string]string{"plan": plan}))
+	})
+	return o, err
+}
+
+// Usage is what an org uses of its plan's limits.
+type Usage struct {
+	LinksThisMonth int64 `json:"linksCreatedThisMonth"`
+	Tags           int   `json:"tags"`
+	APIKeys        int   `json:"apiKeys"`
+}
+
+// OrgUsage is the org with its plan and usage.
+func (s *Service) OrgUsage(ctx context.Context, p access.Principal) (store.Org, plans.Plan, Usage, error) {
+	o, err := s.Org(ctx, p)
+	if err != nil {
+		return o, plans.Plan{}, Usage{}, err
+	}
+	u, err := s.Store.Usage(ctx, p.OrgID, plans.Period(s.now()))
+	if err != nil {
+		return o, plans.Plan{}, Usage{}, err
+	}
+	tags, err := s.Store.Tags(ctx, p.OrgID)
+	if err != nil {
+		return o, plans.Plan{}, Usage{}, err
+	}
+	keys, err := s.Store.APIKeys(ctx, p.OrgID)
+	return o, plans.Get(o.Plan), Usage{LinksThisMonth: u["linksCreated"], Tags: len(tags), APIKeys: len(keys)}, err
 }
 
 // Org is the principal's org.
@@ -470,6 +519,17 @@ func (s *Service) CreateKey(ctx context.Context, p access.Principal, in KeyInput
 		k.UserID = p.UserID
 	}
 	err = s.Store.Write(ctx, func(q store.Queries) error {
+		org, err := q.Org(ctx, p.OrgID)
+		if err != nil {
+			return err
+		}
+		existing, err := q.APIKeys(ctx, p.OrgID)
+		if err != nil {
+			return err
+		}
+		if err := plans.Get(org.Plan).CheckLimit(plans.APIKeys, len(existing), 1); err != nil {
+			return err
+		}
 		if err := q.CreateAPIKey(ctx, k); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return apierror.New(apierror.AlreadyExist, "you already have a user key in this organization; rotate or delete it")
@@ -626,8 +686,11 @@ func (s *Service) AuditLogs(ctx context.Context, p access.Principal, f store.Aud
 // receives the key before the commit. It is how installs start (h0p dev's
 // bootstrap, h0p admin create-org); nobody is signed in, so the audit entry
 // names the Owner.
-func (s *Service) CreateOrgWithOwner(ctx context.Context, orgName, ownerEmail, pw string, save func(key string) error) (store.Org, error) {
+func (s *Service) CreateOrgWithOwner(ctx context.Context, orgName, ownerEmail, pw, plan string, save func(key string) error) (store.Org, error) {
 	now := s.now()
+	if !plans.Valid(plan) {
+		return store.Org{}, apierror.Invalid("plan", "must be free, pro, business or enterprise")
+	}
 	email, err := normalizeEmail("ownerEmail", ownerEmail)
 	if err != nil {
 		return store.Org{}, err
@@ -637,7 +700,7 @@ func (s *Service) CreateOrgWithOwner(ctx context.Context, orgName, ownerEmail, p
 			return store.Org{}, apierror.Invalid("password", err.Error())
 		}
 	}
-	o := store.Org{ID: ids.New(ids.Org, now), Name: orgName, CreatedAt: now}
+	o := store.Org{ID: ids.New(ids.Org, now), Name: orgName, Plan: plan, CreatedAt: now}
 	plain := apikey.Generate(apikey.User)
 	if err := save(plain); err != nil {
 		return store.Org{}, fmt.Errorf("save owner key: %w", err)

@@ -22,10 +22,17 @@ func stamp(t time.Time) string {
 type Org struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
+	Plan      string `json:"plan"`
 	CreatedAt string `json:"createdAt"`
 }
 
-func OrgView(o store.Org) Org { return Org{ID: o.ID, Name: o.Name, CreatedAt: stamp(o.CreatedAt)} }
+func OrgView(o store.Org) Org {
+	plan := o.Plan
+	if plan == "" {
+		plan = "free"
+	}
+	return Org{ID: o.ID, Name: o.Name, Plan: plan, CreatedAt: stamp(o.CreatedAt)}
+}
 
 type Member struct {
 	UserID   string `json:"userId"`

@@ -119,8 +119,31 @@ func (h *handler) createOrg(c *gin.Context) {
 }
 
 func (h *handler) getOrg(c *gin.Context) {
-	o, err := h.Accounts.Org(c.Request.Context(), principalOf(c))
-	h.respond(c, http.StatusOK, accounts.OrgView(o), err)
+	o, plan, usage, err := h.Accounts.OrgUsage(c.Request.Context(), principalOf(c))
+	h.respond(c, http.StatusOK, struct {
+		accounts.Org
+		Limits   map[string]*int `json:"limits"`
+		Features map[string]bool `json:"features"`
+		Usage    accounts.Usage  `json:"usage"`
+	}{accounts.OrgView(o), limitsView(plan.Limits), plan.Features, usage}, err)
+}
+
+// limitsView shows a plan's limits to clients: null for no limit, 0 where
+// the plan does not include the thing at all.
+func limitsView(limits map[string]int) map[string]*int {
+	out := map[string]*int{}
+	for k, v := range limits {
+		switch {
+		case v == 0:
+			out[k] = nil
+		case v < 0:
+			zero := 0
+			out[k] = &zero
+		default:
+			out[k] = &v
+		}
+	}
+	return out
 }
 
 func (h *handler) patchOrg(c *gin.Context) {

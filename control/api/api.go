@@ -24,8 +24,12 @@ import (
 	"github.com/h0p/h0p/shared/apierror"
 )
 
-// MaxBodyBytes bounds every request body.
-const MaxBodyBytes = 1 << 20
+// MaxBodyBytes bounds every request body but imports, which get
+// MaxImportBytes.
+const (
+	MaxBodyBytes   = 1 << 20
+	MaxImportBytes = 20 << 20
+)
 
 // Config wires the router.
 type Config struct {
@@ -39,8 +43,11 @@ type Config struct {
 	Limits  ratelimit.Limits
 	// ShortLink renders the public URL of a domain+slug.
 	ShortLink func(domain, key string) string
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// APIURL is the API's public base URL (for links to API resources,
+	// like a link's qrCode).
+	APIURL string
+	Logger *slog.Logger
+	Now    func() time.Time
 	// Registerer receives the API's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 
@@ -140,8 +147,23 @@ func (h *handler) routes() []route {
 		{"DELETE", "/v1/api-keys/:id", keys(access.Delete), h.deleteKey},
 		{"GET", "/v1/audit-logs", admin, h.auditLogs},
 		{"POST", "/v1/links", links(access.Create), h.createLink},
+		{"GET", "/v1/links", links(access.Read), h.listLinks},
+		{"GET", "/v1/links/count", links(access.Read), h.countLinks},
+		{"GET", "/v1/links/info", links(access.Read), h.linkInfo},
+		{"GET", "/v1/links/export", links(access.Read), h.exportLinks},
+		{"POST", "/v1/links/import", links(access.Create), h.importLinks},
+		{"PUT", "/v1/links/upsert", access.Need{Resource: access.ShortLinks, Action: access.Create, Also: access.Update}, h.upsertLink},
+		{"POST", "/v1/links/bulk", links(access.Create), h.bulkCreate},
+		{"PATCH", "/v1/links/bulk", links(access.Update), h.bulkUpdate},
+		{"DELETE", "/v1/links/bulk", links(access.Delete), h.bulkDelete},
 		{"GET", "/v1/links/:id", links(access.Read), h.getLink},
+		{"GET", "/v1/links/:id/qr", links(access.Read), h.linkQR},
+		{"PATCH", "/v1/links/:id", links(access.Update), h.patchLink},
 		{"DELETE", "/v1/links/:id", links(access.Delete), h.deleteLink},
+		{"GET", "/v1/tags", links(access.Read), h.listTags},
+		{"POST", "/v1/tags", links(access.Create), h.createTag},
+		{"PATCH", "/v1/tags/:id", links(access.Update), h.patchTag},
+		{"DELETE", "/v1/tags/:id", links(access.Delete), h.deleteTag},
 	}
 }
 
@@ -211,11 +233,15 @@ func (h *handler) observe(reg prometheus.Registerer) gin.HandlerFunc {
 }
 
 func (h *handler) limitBody(c *gin.Context) {
-	if c.Request.ContentLength > MaxBodyBytes {
-		h.fail(c, apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB"))
+	limit, what := int64(MaxBodyBytes), "1 MiB"
+	if c.Request.URL.Path == "/v1/links/import" {
+		limit, what = MaxImportBytes, "20 MiB"
+	}
+	if c.Request.ContentLength > limit {
+		h.fail(c, apierror.New(apierror.PayloadTooLarge, "request body is larger than %s", what))
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	c.Next()
 }
 

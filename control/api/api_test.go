@@ -114,7 +114,7 @@ func mustBootstrap(t testing.TB, st store.Store, n string, expires time.Time) st
 	ctx := context.Background()
 	key := apikey.Generate(apikey.User)
 	err := st.Write(ctx, func(q store.Queries) error {
-		if err := q.CreateOrg(ctx, store.Org{ID: "org_" + n, Name: "Org " + n}); err != nil {
+		if err := q.CreateOrg(ctx, store.Org{ID: "org_" + n, Name: "Org " + n, Plan: "enterprise"}); err != nil {
 			return err
 		}
 		if err := q.CreateUser(ctx, store.User{ID: "usr_" + n, Email: "owner" + n + "@example.com"}); err != nil {
@@ -250,8 +250,8 @@ func TestErrorEnvelopeOnEveryPath(t *testing.T) {
 		checkErrorGolden(t, "body_too_large", r, 413)
 	})
 	t.Run("wrong_method_allow", func(t *testing.T) {
-		if allow := e.do(t, "PUT", "/v1/links", e.key, nil).header.Get("Allow"); allow != "POST" {
-			t.Errorf("Allow %q, want POST", allow)
+		if allow := e.do(t, "PUT", "/v1/links", e.key, nil).header.Get("Allow"); allow != "POST, GET" {
+			t.Errorf("Allow %q, want POST, GET", allow)
 		}
 	})
 	// Nothing above may have created a link.

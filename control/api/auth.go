@@ -62,6 +62,9 @@ func denied(p access.Principal, need access.Need) error {
 	case need.MinRole != "":
 		return apierror.New(apierror.Forbidden, "this needs the %s role or higher; you are %s", need.MinRole, p.Role)
 	}
+	if need.Also != "" && p.Effective().Has(need.Resource, need.Action) {
+		return apierror.New(apierror.Forbidden, "missing permission %s:%s", need.Resource, need.Also)
+	}
 	return apierror.New(apierror.Forbidden, "missing permission %s:%s", need.Resource, need.Action)
 }
 

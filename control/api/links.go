@@ -1,58 +1,440 @@
 package api
 
 import (
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/h0p/h0p/control/linkcsv"
 	"github.com/h0p/h0p/control/links"
-	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/qr"
+	"github.com/h0p/h0p/shared/apierror"
 )
 
 // linkJSON is a link as the API shows it.
 type linkJSON struct {
 	links.View
 	ShortLink string `json:"shortLink"`
+	QRCode    string `json:"qrCode"`
 }
 
-func (h *handler) linkJSON(l store.Link) linkJSON {
-	return linkJSON{View: links.ViewOf(l), ShortLink: h.ShortLink(l.Domain, l.Key)}
+func (h *handler) linkJSON(l links.Link) linkJSON {
+	short := h.ShortLink(l.Domain, l.Key)
+	return linkJSON{View: links.ViewOf(l), ShortLink: short, QRCode: h.APIURL + "/v1/links/" + l.ID + "/qr"}
 }
 
-type createLinkRequest struct {
-	URL    string `json:"url"`
-	Key    string `json:"key"`
-	Domain string `json:"domain"`
+// readBody reads the (size-limited) body.
+func readBody(c *gin.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB")
+	}
+	if len(b) == 0 {
+		return nil, apierror.Invalid("body", "is empty; send a JSON object")
+	}
+	return b, err
+}
+
+func decodeLinkInput(c *gin.Context) (links.Input, error) {
+	b, err := readBody(c)
+	if err != nil {
+		return links.Input{}, err
+	}
+	if !json.Valid(b) {
+		return links.Input{}, apierror.Invalid("body", "is not valid JSON")
+	}
+	return links.DecodeInput(b)
 }
 
 func (h *handler) createLink(c *gin.Context) {
-	var req createLinkRequest
-	if err := decodeJSON(c, &req); err != nil {
-		h.fail(c, err)
-		return
-	}
-	l, err := h.Links.Create(c.Request.Context(), principalOf(c), links.CreateInput{URL: req.URL, Key: req.Key, Domain: req.Domain})
+	in, err := decodeLinkInput(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, h.linkJSON(l))
+	l, err := h.Links.Create(c.Request.Context(), principalOf(c), in)
+	h.respond(c, http.StatusCreated, h.linkJSON(l), err)
 }
 
 func (h *handler) getLink(c *gin.Context) {
+	l, err := h.Links.Get(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, h.linkJSON(l), err)
+}
+
+func (h *handler) linkInfo(c *gin.Context) {
+	l, err := h.Links.Info(c.Request.Context(), principalOf(c), c.Query("domain"), c.Query("key"), c.Query("externalId"))
+	h.respond(c, http.StatusOK, h.linkJSON(l), err)
+}
+
+func (h *handler) patchLink(c *gin.Context) {
+	in, err := decodeLinkInput(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	l, err := h.Links.Update(c.Request.Context(), principalOf(c), c.Param("id"), in)
+	h.respond(c, http.StatusOK, h.linkJSON(l), err)
+}
+
+func (h *handler) deleteLink(c *gin.Context) {
+	l, err := h.Links.Delete(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, gin.H{"id": l.ID}, err)
+}
+
+func (h *handler) upsertLink(c *gin.Context) {
+	in, err := decodeLinkInput(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	l, created, err := h.Links.Upsert(c.Request.Context(), principalOf(c), in)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	h.respond(c, status, h.linkJSON(l), err)
+}
+
+// boolQuery reads an optional true/false query parameter.
+func boolQuery(c *gin.Context, name string) (*bool, error) {
+	v := c.Query(name)
+	if v == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return nil, apierror.Invalid(name, "must be true or false")
+	}
+	return &b, nil
+}
+
+func linkQuery(c *gin.Context) (links.Query, error) {
+	q := links.Query{Domain: c.Query("domain"), Tag: c.Query("tag"), Search: c.Query("search"),
+		ExternalID: c.Query("externalId"), CreatedBy: c.Query("createdBy"), Sort: c.Query("sort"),
+		Order: c.Query("order"), Cursor: c.Query("cursor")}
+	var err error
+	if q.Archived, err = boolQuery(c, "archived"); err != nil {
+		return q, err
+	}
+	if q.Disabled, err = boolQuery(c, "disabled"); err != nil {
+		return q, err
+	}
+	if v := c.Query("limit"); v != "" {
+		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 {
+			return q, apierror.Invalid("limit", "must be 1 to 100")
+		}
+	}
+	return q, nil
+}
+
+func (h *handler) listLinks(c *gin.Context) {
+	q, err := linkQuery(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	ls, next, err := h.Links.List(c.Request.Context(), principalOf(c), q)
+	out := listOf(ls, h.linkJSON)
+	if next != "" {
+		out.NextCursor = &next
+	}
+	h.respond(c, http.StatusOK, out, err)
+}
+
+func (h *handler) countLinks(c *gin.Context) {
+	q, err := linkQuery(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	groupBy := c.Query("groupBy")
+	counts, err := h.Links.Count(c.Request.Context(), principalOf(c), q, groupBy)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if groupBy == "" {
+		c.JSON(http.StatusOK, gin.H{"count": counts[0].Count})
+		return
+	}
+	groups := make([]gin.H, 0, len(counts))
+	for _, g := range counts {
+		groups = append(groups, gin.H{groupBy: g.Group, "count": g.Count})
+	}
+	c.JSON(http.StatusOK, gin.H{"groups": groups})
+}
+
+// bulkItem is one result of a bulk call: the link, or the item's error in
+// the envelope's shape.
+type bulkItem struct {
+	Index int       `json:"index"`
+	Link  *linkJSON `json:"link,omitempty"`
+	Error *errJSON  `json:"error,omitempty"`
+}
+
+type errJSON struct {
+	Code    apierror.Code     `json:"code"`
+	Message string            `json:"message"`
+	Details []apierror.Detail `json:"details,omitempty"`
+}
+
+func (h *handler) bulkResults(c *gin.Context, results []links.Result, withLinks bool) []bulkItem {
+	out := make([]bulkItem, len(results))
+	for i, r := range results {
+		out[i].Index = i
+		if r.Err != nil {
+			e := apierror.From(r.Err)
+			if e.Code == apierror.Internal {
+				h.Logger.Error("bulk item failed", "err", r.Err, "requestId", c.GetString(ctxRequestID))
+			}
+			out[i].Error = &errJSON{e.Code, e.Message, e.Details}
+			continue
+		}
+		if withLinks {
+			lj := h.linkJSON(r.Link)
+			out[i].Link = &lj
+		} else {
+			out[i].Link = &linkJSON{View: links.View{ID: r.Link.ID}}
+		}
+	}
+	return out
+}
+
+func (h *handler) bulkCreate(c *gin.Context) {
+	b, err := readBody(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(b, &raws); err != nil {
+		h.fail(c, apierror.Invalid("body", "must be a JSON array of links"))
+		return
+	}
+	ins := make([]links.Input, len(raws))
+	bad := map[int]error{}
+	for i, raw := range raws {
+		if ins[i], err = links.DecodeInput(raw); err != nil {
+			bad[i] = err
+			ins[i] = links.Input{} // fails validation (no url) but keeps its place
+		}
+	}
+	results, err := h.Links.CreateMany(c.Request.Context(), principalOf(c), ins)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	for i, e := range bad {
+		results[i] = links.Result{Err: e}
+	}
+	c.JSON(http.StatusOK, gin.H{"data": h.bulkResults(c, results, true)})
+}
+
+type bulkTargets struct {
+	IDs         []string        `json:"ids"`
+	ExternalIDs []string        `json:"externalIds"`
+	Data        json.RawMessage `json:"data"`
+}
+
+func (t bulkTargets) targets() ([]links.Target, error) {
+	if len(t.IDs) > 0 && len(t.ExternalIDs) > 0 || len(t.IDs)+len(t.ExternalIDs) == 0 {
+		return nil, apierror.Invalid("ids", "give ids or externalIds")
+	}
+	var out []links.Target
+	for _, id := range t.IDs {
+		out = append(out, links.Target{ID: id})
+	}
+	for _, id := range t.ExternalIDs {
+		out = append(out, links.Target{ExternalID: id})
+	}
+	return out, nil
+}
+
+func decodeTargets(c *gin.Context) (bulkTargets, []links.Target, error) {
+	var t bulkTargets
+	if err := decodeJSON(c, &t); err != nil {
+		return t, nil, err
+	}
+	targets, err := t.targets()
+	return t, targets, err
+}
+
+func (h *handler) bulkUpdate(c *gin.Context) {
+	t, targets, err := decodeTargets(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if len(t.Data) == 0 {
+		h.fail(c, apierror.Invalid("data", "is required: the changes to apply"))
+		return
+	}
+	in, err := links.DecodeInput(t.Data)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if in.Key.Set || in.ExternalID.Set {
+		h.fail(c, apierror.Invalid("data", "key and externalId are per link; change them one link at a time"))
+		return
+	}
+	results, err := h.Links.UpdateMany(c.Request.Context(), principalOf(c), targets, in)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"data": h.bulkResults(c, results, true)})
+}
+
+func (h *handler) bulkDelete(c *gin.Context) {
+	_, targets, err := decodeTargets(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	results, err := h.Links.DeleteMany(c.Request.Context(), principalOf(c), targets)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"data": h.bulkResults(c, results, false)})
+}
+
+// --- tags ------------------------------------------------------------------
+
+type tagRequest struct {
+	Name  *string `json:"name"`
+	Color *string `json:"color"`
+}
+
+func (h *handler) listTags(c *gin.Context) {
+	tags, err := h.Links.Tags(c.Request.Context(), principalOf(c))
+	h.respond(c, http.StatusOK, listOf(tags, links.TagViewOf), err)
+}
+
+func (h *handler) createTag(c *gin.Context) {
+	var req tagRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	name, color := "", ""
+	if req.Name != nil {
+		name = *req.Name
+	}
+	if req.Color != nil {
+		color = *req.Color
+	}
+	t, err := h.Links.CreateTag(c.Request.Context(), principalOf(c), name, color)
+	h.respond(c, http.StatusCreated, links.TagViewOf(t), err)
+}
+
+func (h *handler) patchTag(c *gin.Context) {
+	var req tagRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	t, err := h.Links.UpdateTag(c.Request.Context(), principalOf(c), c.Param("id"), req.Name, req.Color)
+	h.respond(c, http.StatusOK, links.TagViewOf(t), err)
+}
+
+func (h *handler) deleteTag(c *gin.Context) {
+	id := c.Param("id")
+	err := h.Links.DeleteTag(c.Request.Context(), principalOf(c), id)
+	h.respond(c, http.StatusOK, gin.H{"id": id}, err)
+}
+
+// --- import / export -------------------------------------------------------
+
+// exportLinks streams the org's links as CSV (H0p's format, which import
+// reads back).
+func (h *handler) exportLinks(c *gin.Context) {
+	p := principalOf(c)
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="links.csv"`)
+	w := linkcsv.NewWriter(c.Writer)
+	n := 0
+	err := h.Links.Export(c.Request.Context(), p, func(l links.Link) error {
+		if err := w.Write(linkcsv.ExportRow{ID: l.ID, Domain: l.Domain, Key: l.Key, URL: l.URL,
+			ShortLink: h.ShortLink(l.Domain, l.Key), Title: l.Title, Tags: l.TagNames, ExternalID: l.ExternalID,
+			Clicks: l.Clicks, CreatedAt: l.CreatedAt}); err != nil {
+			return err
+		}
+		if n++; n%100 == 0 {
+			return w.Flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		// Part of the file may be out already: the status is sent, so end
+		// the stream and log; the client sees a truncated download.
+		h.Logger.Error("export links", "err", err, "requestId", c.GetString(ctxRequestID))
+		c.Abort()
+	}
+}
+
+type importRow struct {
+	Line  int      `json:"line"`
+	ID    string   `json:"id,omitempty"`
+	Error *errJSON `json:"error,omitempty"`
+}
+
+// importLinks creates links from a CSV body (H0p's, Bitly's or Shlink's
+// export), reporting every row.
+func (h *handler) importLinks(c *gin.Context) {
+	results, err := h.Links.Import(c.Request.Context(), principalOf(c), c.Request.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		err = apierror.New(apierror.PayloadTooLarge, "import files are at most 20 MiB")
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	rows := make([]importRow, 0, len(results))
+	imported := 0
+	for _, r := range results {
+		row := importRow{Line: r.Line, ID: r.ID}
+		if r.Err != nil {
+			e := apierror.From(r.Err)
+			row.Error = &errJSON{e.Code, e.Message, e.Details}
+		} else {
+			imported++
+		}
+		rows = append(rows, row)
+	}
+	c.JSON(http.StatusOK, gin.H{"imported": imported, "failed": len(rows) - imported, "rows": rows})
+}
+
+// linkQR answers the link's QR code as a PNG: the short link with ?qr=1, so
+// the edge can tell scans from clicks.
+func (h *handler) linkQR(c *gin.Context) {
 	l, err := h.Links.Get(c.Request.Context(), principalOf(c), c.Param("id"))
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, h.linkJSON(l))
-}
-
-func (h *handler) deleteLink(c *gin.Context) {
-	l, err := h.Links.Delete(c.Request.Context(), principalOf(c), c.Param("id"))
+	scale := 8
+	if v := c.Query("scale"); v != "" {
+		if scale, err = strconv.Atoi(v); err != nil || scale < 1 || scale > 40 {
+			h.fail(c, apierror.Invalid("scale", "must be 1 to 40 pixels per module"))
+			return
+		}
+	}
+	img, err := qr.PNG(h.ShortLink(l.Domain, l.Key)+"?qr=1", scale)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"id": l.ID})
+	c.Header("Cache-Control", "private, max-age=300")
+	c.Data(http.StatusOK, "image/png", img)
 }

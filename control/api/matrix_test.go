@@ -47,7 +47,7 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 	o := matrixOrg{orgID: fmt.Sprintf("org_m%d", n)}
 	tag := func(s string) string { return fmt.Sprintf("%s_m%d", s, n) }
 	err := e.store.Write(ctx, func(q store.Queries) error {
-		if err := q.CreateOrg(ctx, store.Org{ID: o.orgID, Name: "matrix", CreatedAt: e.now}); err != nil {
+		if err := q.CreateOrg(ctx, store.Org{ID: o.orgID, Name: "matrix", Plan: "enterprise", CreatedAt: e.now}); err != nil {
 			return err
 		}
 		addUser := func(id string, role store.Role) error {

@@ -1,70 +1,75 @@
 // Package links is the shortLinks service: it validates input, decides every
-// field of a link (ID, slug, version, timestamps) and writes it with its
-// replicated command, returning only once raft committed the change. HTTP
-// handlers and, later, the MCP server call it; it knows nothing of either.
+// field of a link (ID, slug, version, timestamps), enforces the org's plan,
+// and writes the link with its audit entry, its domain event and its
+// replicated command in one transaction, returning only once raft committed
+// the change. A bulk call is one transaction and one raft entry; single
+// operations are bulks of one. HTTP handlers and, later, the MCP server call
+// it; it knows nothing of either.
+//
+// Decisions where the product docs are silent:
+//   - Tags are named on links; a name the org does not have yet is created
+//     (counting against the plan's tag limit). Names match case-insensitively.
+//   - Shorthands become edge rules after the explicit rules: ios, android,
+//     then geo by country code. The API returns them as given.
+//   - Archived links still redirect (archiving is for the dashboard);
+//     disabled ones answer 404.
+//   - Link passwords are argon2id with m=19 MiB, t=2, p=1 (OWASP's minimum):
+//     edges verify them on every attempt.
+//   - Upsert matches the org's oldest link with the same url on the same
+//     domain; it answers 201 when it created one and 200 otherwise.
+//   - Plan features are checked against what a change sets, so a link made
+//     before a downgrade can still be edited in other ways.
 package links
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/ids"
+	"github.com/h0p/h0p/control/password"
+	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/slug"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/kv"
 )
 
-// MaxURLLen bounds a destination URL.
-const MaxURLLen = 8 << 10
-
 // Publisher applies an outbox entry through raft.
 type Publisher interface {
 	Publish(ctx context.Context, id int64, cmd []byte) error
 }
 
-// Service creates, reads and deletes links.
+// Service creates, reads, changes and deletes links and tags.
 type Service struct {
 	Store         store.Store
 	Publisher     Publisher
 	DefaultDomain string
 	Now           func() time.Time
+	// SlugLength is the length of random slugs (0: 7); SlugNoLookalike
+	// leaves out characters that are easy to misread (0 O 1 l I).
+	SlugLength      int
+	SlugNoLookalike bool
+	// PasswordParams hash link passwords; zero: LinkPasswordParams.
+	PasswordParams password.Params
 }
 
-// CreateInput is what a client may set when creating a link.
-type CreateInput struct {
-	URL    string
-	Key    string // empty: a random slug
-	Domain string // empty: the default domain
-}
+// LinkPasswordParams are cheap enough for an edge to check per attempt.
+var LinkPasswordParams = password.Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 
-// View is a link as the API shows it (the API adds shortLink) and the audit
-// log records it.
-type View struct {
-	ID        string `json:"id"`
-	Domain    string `json:"domain"`
-	Key       string `json:"key"`
-	URL       string `json:"url"`
-	CreatedAt string `json:"createdAt"`
-	UpdatedAt string `json:"updatedAt"`
-}
+// MaxBulk bounds a bulk call.
+const MaxBulk = 1000
 
-// TimeFormat is RFC 3339 in UTC with milliseconds, the store's precision.
-const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 
-func ViewOf(l store.Link) View {
-	return View{ID: l.ID, Domain: l.Domain, Key: l.Key, URL: l.URL,
-		CreatedAt: l.CreatedAt.UTC().Format(TimeFormat), UpdatedAt: l.UpdatedAt.UTC().Format(TimeFormat)}
-}
-
-// createdBy is what a link records as its creator: the person, or the bot key.
-func createdBy(p access.Principal) string { return p.ActorID() }
+// shortDomains are the hosts links are served on: destinations there loop.
+func (s *Service) shortDomains() []string { return []string{s.DefaultDomain} }
 
 // errNotReplicated is the client-facing error when the SQL commit happened
 // but raft did not take the change (yet): the outbox relay will finish it.
@@ -73,135 +78,635 @@ func errNotReplicated(err error) error {
 		"the change is saved but could not be replicated to the edges yet; it will go live when replication recovers"), err)
 }
 
-// ValidateURL checks a destination: absolute http(s), with a host, bounded.
-func ValidateURL(field, raw string) (string, error) {
-	if raw == "" {
-		return "", apierror.Invalid(field, "is required")
-	}
-	if len(raw) > MaxURLLen {
-		return "", apierror.Invalid(field, "must be at most 8192 bytes")
-	}
-	if strings.TrimSpace(raw) != raw {
-		return "", apierror.Invalid(field, "must not start or end with whitespace")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", apierror.Invalid(field, "is not a valid URL")
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", apierror.Invalid(field, "must be an absolute http or https URL")
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return "", apierror.Invalid(field, "must have a host")
-	}
-	return raw, nil
+func notFound() error { return apierror.New(apierror.NotFound, "link not found") }
+
+// Result is the outcome of one item of a bulk call.
+type Result struct {
+	Link    Link
+	Err     error
+	Created bool
 }
 
-// Create validates in, stores the link and replicates it.
-func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput) (store.Link, error) {
-	dest, err := ValidateURL("url", in.URL)
+// pending is a change made inside a transaction, published after it.
+type pending struct {
+	outboxID int64
+	cmd      []byte
+}
+
+func (s *Service) publish(ctx context.Context, p pending) error {
+	if p.cmd == nil {
+		return nil
+	}
+	if err := s.Publisher.Publish(ctx, p.outboxID, p.cmd); err != nil {
+		return errNotReplicated(err)
+	}
+	return nil
+}
+
+// record writes the outbox entry of ops (one raft entry for all of them).
+func record(ctx context.Context, q store.Queries, ops []kv.Op, now time.Time) (pending, error) {
+	if len(ops) == 0 {
+		return pending{}, nil
+	}
+	cmd := kv.Command{Ops: ops}.Encode()
+	id, err := q.AppendOutbox(ctx, cmd, now)
+	return pending{id, cmd}, err
+}
+
+// emit writes the audit entry and the domain event of one change.
+func emit(ctx context.Context, q store.Queries, p access.Principal, now time.Time, kind, id string, before, after *View) error {
+	var b, a any
+	if before != nil {
+		b = *before
+	}
+	if after != nil {
+		a = *after
+	}
+	if err := q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "link."+kind, "link", id, b, a)); err != nil {
+		return err
+	}
+	payload := after
+	if payload == nil {
+		payload = before
+	}
+	raw, _ := json.Marshal(payload)
+	return q.AppendEvent(ctx, store.Event{ID: ids.New("evt", now), OrgID: p.OrgID, Type: "link." + kind,
+		ResourceID: id, Payload: raw, CreatedAt: now})
+}
+
+// tagIndex resolves tag names and IDs of one org within a transaction,
+// creating tags that do not exist yet (within the plan's limit).
+type tagIndex struct {
+	byID   map[string]string // id → name
+	byName map[string]string // lowercase name → id
+	plan   plans.Plan
+	orgID  string
+}
+
+func loadTags(ctx context.Context, q store.Queries, orgID string, plan plans.Plan) (*tagIndex, error) {
+	tags, err := q.Tags(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	t := &tagIndex{byID: map[string]string{}, byName: map[string]string{}, plan: plan, orgID: orgID}
+	for _, tag := range tags {
+		t.byID[tag.ID] = tag.Name
+		t.byName[strings.ToLower(tag.Name)] = tag.ID
+	}
+	return t, nil
+}
+
+func (t *tagIndex) names(tagIDs []string) []string {
+	var out []string
+	for _, id := range tagIDs {
+		if n, ok := t.byID[id]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ids resolves names to tag IDs, creating the missing tags; it checks the
+// plan's tag limit for all of them before creating any.
+func (t *tagIndex) ids(ctx context.Context, q store.Queries, names []string, now time.Time) ([]string, error) {
+	var missing []string
+	for _, n := range names {
+		if _, ok := t.byName[strings.ToLower(n)]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		if err := t.plan.CheckLimit(plans.Tags, len(t.byID), len(missing)); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range missing {
+		id := ids.New("tag", now)
+		if err := q.CreateTag(ctx, store.Tag{ID: id, OrgID: t.orgID, Name: n, Color: defaultColor, CreatedAt: now}); err != nil {
+			return nil, err
+		}
+		t.byID[id], t.byName[strings.ToLower(n)] = n, id
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, t.byName[strings.ToLower(n)])
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// fromStore decodes a stored link.
+func fromStore(sl store.Link, tags *tagIndex) (Link, error) {
+	a, err := decodeAttrs(sl.Attrs)
+	if err != nil {
+		return Link{}, err
+	}
+	return Link{Link: sl, attrs: a, TagNames: tags.names(sl.TagIDs)}, nil
+}
+
+// toStore encodes l's attributes back.
+func (l *Link) toStore() (store.Link, error) {
+	raw, err := json.Marshal(l.attrs)
 	if err != nil {
 		return store.Link{}, err
 	}
-	domain := strings.ToLower(in.Domain)
-	if domain == "" {
-		domain = s.DefaultDomain
+	sl := l.Link
+	sl.Attrs = raw
+	if string(raw) == "{}" {
+		sl.Attrs = nil
 	}
-	if domain != s.DefaultDomain {
-		return store.Link{}, apierror.Invalid("domain", "is not a domain of this organization")
-	}
-	if in.Key != "" {
-		if err := slug.Validate(in.Key); err != nil {
-			return store.Link{}, apierror.Invalid("key", err.Error())
-		}
-	}
-	now := s.Now().UTC().Truncate(time.Millisecond)
-	l := store.Link{
-		ID: ids.New(ids.Link, now), OrgID: p.OrgID, Domain: domain, URL: dest,
-		Version: 1, CreatedBy: createdBy(p), CreatedAt: now, UpdatedAt: now,
-	}
-	// A random slug that happens to be taken is drawn again; a given one
-	// that is taken is the client's conflict.
-	for attempt := 0; ; attempt++ {
-		l.Key = in.Key
-		if l.Key == "" {
-			l.Key = slug.Random(slug.DefaultLen + attempt/3)
-		}
-		cmd := kv.PutLink(recordOf(l)).Encode()
-		var outboxID int64
-		err := s.Store.Write(ctx, func(q store.Queries) error {
-			if err := q.InsertLink(ctx, l); err != nil {
-				return err
-			}
-			var err error
-			if outboxID, err = q.AppendOutbox(ctx, cmd, now); err != nil {
-				return err
-			}
-			return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "link.created", "link", l.ID, nil, ViewOf(l)))
-		})
-		if errors.Is(err, store.ErrConflict) {
-			if in.Key != "" {
-				return store.Link{}, apierror.New(apierror.AlreadyExist, "key %q is already in use on %s", in.Key, domain)
-			}
-			if attempt < 9 {
-				continue
-			}
-		}
-		if err != nil {
-			return store.Link{}, fmt.Errorf("create link: %w", err)
-		}
-		if err := s.Publisher.Publish(ctx, outboxID, cmd); err != nil {
-			return store.Link{}, errNotReplicated(err)
-		}
-		return l, nil
-	}
+	return sl, nil
 }
 
-// Get returns link id of the actor's org.
-func (s *Service) Get(ctx context.Context, p access.Principal, id string) (store.Link, error) {
-	l, err := s.Store.Link(ctx, p.OrgID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Link{}, apierror.New(apierror.NotFound, "link not found")
-	}
-	return l, err
-}
-
-// Delete removes link id of the principal's org and replicates the delete.
-func (s *Service) Delete(ctx context.Context, p access.Principal, id string) (store.Link, error) {
-	var (
-		l        store.Link
-		cmd      []byte
-		outboxID int64
-	)
-	now := s.Now().UTC()
-	err := s.Store.Write(ctx, func(q store.Queries) error {
-		var err error
-		if l, err = q.LockLink(ctx, p.OrgID, id); err != nil {
-			return err
-		}
-		if err := q.DeleteLink(ctx, p.OrgID, id); err != nil {
-			return err
-		}
-		cmd = kv.DeleteLink(l.ID, l.Version+1).Encode()
-		if outboxID, err = q.AppendOutbox(ctx, cmd, now); err != nil {
-			return err
-		}
-		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "link.deleted", "link", l.ID, ViewOf(l), nil))
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Link{}, apierror.New(apierror.NotFound, "link not found")
-	}
+func (s *Service) orgPlan(ctx context.Context, q store.Queries, orgID string) (plans.Plan, error) {
+	o, err := q.Org(ctx, orgID)
 	if err != nil {
-		return store.Link{}, fmt.Errorf("delete link: %w", err)
+		return plans.Plan{}, fmt.Errorf("org of link: %w", err)
 	}
-	if err := s.Publisher.Publish(ctx, outboxID, cmd); err != nil {
-		return store.Link{}, errNotReplicated(err)
+	return plans.Get(o.Plan), nil
+}
+
+// checkFeatures refuses what in sets that the plan lacks.
+func checkFeatures(in Input, plan plans.Plan) error {
+	if in.Password.Set && in.Password.V != "" {
+		if err := plan.CheckFeature(plans.FeaturePassword); err != nil {
+			return err
+		}
+	}
+	if in.Rules.Set && len(in.Rules.V) > 0 || in.IOS.Set && in.IOS.V != "" || in.Android.Set && in.Android.V != "" ||
+		in.Geo.Set && len(in.Geo.V) > 0 {
+		if err := plan.CheckFeature(plans.FeatureRules); err != nil {
+			return err
+		}
+	}
+	if in.Variants.Set && len(in.Variants.V) > 0 {
+		return plan.CheckFeature(plans.FeatureVariants)
+	}
+	return nil
+}
+
+// prepare validates in for a new link (outside any transaction).
+func (s *Service) prepare(p access.Principal, in Input, now time.Time) (Link, error) {
+	l := Link{Link: store.Link{OrgID: p.OrgID, Version: 1, CreatedBy: p.ActorID(), CreatedAt: now, UpdatedAt: now}}
+	if !in.createdAt.IsZero() {
+		l.CreatedAt = in.createdAt.Truncate(time.Millisecond)
+	}
+	if !in.URL.Set || in.URL.Null {
+		var pr problems
+		pr.add("url", "is required")
+		return Link{}, pr.err()
+	}
+	domain, err := s.domain(in.Domain)
+	if err != nil {
+		return Link{}, err
+	}
+	l.Domain = domain
+	if err := l.applyInput(in, now, s.shortDomains()); err != nil {
+		return Link{}, err
+	}
+	if in.Password.Set && in.Password.V != "" {
+		if err := checkPassword(in.Password.V); err != nil {
+			return Link{}, err
+		}
+		l.PasswordHash = password.Hash(in.Password.V, s.passwordParams())
 	}
 	return l, nil
 }
 
-// recordOf is the edge's view of a link.
-func recordOf(l store.Link) kv.Link {
-	return kv.Link{ID: l.ID, OrgID: l.OrgID, Domain: l.Domain, Slug: l.Key, URL: l.URL, Version: l.Version}
+func checkPassword(pw string) error {
+	if len(pw) > passwordMaxLen {
+		return apierror.Invalid("password", fmt.Sprintf("must be at most %d bytes", passwordMaxLen))
+	}
+	return nil
+}
+
+func (s *Service) passwordParams() password.Params {
+	if s.PasswordParams == (password.Params{}) {
+		return LinkPasswordParams
+	}
+	return s.PasswordParams
+}
+
+// domain resolves the domain of a link: the given one (lowercased) if it is
+// one of the org's, else the default.
+func (s *Service) domain(d Opt[string]) (string, error) {
+	if !d.Set || d.Null || d.V == "" {
+		return s.DefaultDomain, nil
+	}
+	domain := strings.TrimSuffix(strings.ToLower(d.V), ".")
+	if domain != s.DefaultDomain {
+		return "", apierror.Invalid("domain", "is not a domain of this organization")
+	}
+	return domain, nil
+}
+
+func (s *Service) randomSlug(attempt int) string {
+	n := s.SlugLength
+	if n == 0 {
+		n = slug.DefaultLen
+	}
+	n += attempt / 3 // crowded: grow
+	if s.SlugNoLookalike {
+		return slug.RandomNoLookalike(n)
+	}
+	return slug.Random(n)
+}
+
+// insert stores l, drawing random slugs again when the drawn one is taken.
+func (s *Service) insert(ctx context.Context, q store.Queries, l *Link, keyGiven bool) error {
+	if l.ExternalID != "" {
+		if _, err := q.LinkByExternalID(ctx, l.OrgID, l.ExternalID); err == nil {
+			return apierror.New(apierror.AlreadyExist, "externalId %q is already used by another link", l.ExternalID)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if !keyGiven {
+			l.Key = s.randomSlug(attempt)
+		}
+		sl, err := l.toStore()
+		if err != nil {
+			return err
+		}
+		err = q.InsertLink(ctx, sl)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, store.ErrConflict):
+			return err
+		case keyGiven:
+			return apierror.New(apierror.AlreadyExist, "key %q is already in use on %s", l.Key, l.Domain)
+		case attempt >= 9:
+			return fmt.Errorf("no free random slug after %d attempts: %w", attempt+1, err)
+		}
+	}
+}
+
+// CreateMany creates links, one result per input in order; failures of some
+// items do not stop the others. The created links go to the edges in one
+// raft entry.
+func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Input) ([]Result, error) {
+	if len(ins) > MaxBulk {
+		return nil, apierror.Invalid("body", fmt.Sprintf("at most %d links per call", MaxBulk))
+	}
+	now := s.now()
+	results := make([]Result, len(ins))
+	for i, in := range ins {
+		l, err := s.prepare(p, in, now)
+		results[i] = Result{Link: l, Err: err}
+	}
+	var pub pending
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		plan, err := s.orgPlan(ctx, q, p.OrgID)
+		if err != nil {
+			return err
+		}
+		period := plans.Period(now)
+		usage, err := q.Usage(ctx, p.OrgID, period)
+		if err != nil {
+			return err
+		}
+		used := int(usage["linksCreated"])
+		tags, err := loadTags(ctx, q, p.OrgID, plan)
+		if err != nil {
+			return err
+		}
+		var ops []kv.Op
+		for i := range results {
+			r := &results[i]
+			if r.Err != nil {
+				continue
+			}
+			if r.Err = checkFeatures(ins[i], plan); r.Err != nil {
+				continue
+			}
+			if r.Err = plan.CheckLimit(plans.LinksPerMonth, used, 1); r.Err != nil {
+				continue
+			}
+			r.Err = s.createOne(ctx, q, p, &r.Link, ins[i], tags, now)
+			if r.Err != nil {
+				if !isClientError(r.Err) {
+					return r.Err
+				}
+				continue
+			}
+			r.Created = true
+			used++
+			rec := r.Link.record()
+			ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: &rec})
+		}
+		if len(ops) > 0 {
+			if _, err := q.AddUsage(ctx, p.OrgID, period, "linksCreated", int64(len(ops))); err != nil {
+				return err
+			}
+		}
+		pub, err = record(ctx, q, ops, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, s.publish(ctx, pub)
+}
+
+func (s *Service) createOne(ctx context.Context, q store.Queries, p access.Principal, l *Link, in Input, tags *tagIndex, now time.Time) error {
+	keyGiven := in.Key.Set && !in.Key.Null
+	// Refuse a taken key before creating tags, so a failed item leaves
+	// nothing behind.
+	if keyGiven {
+		if _, err := q.LinkByKey(ctx, l.OrgID, l.Domain, l.Key); err == nil {
+			return apierror.New(apierror.AlreadyExist, "key %q is already in use on %s", l.Key, l.Domain)
+		}
+	}
+	var err error
+	if l.TagIDs, err = tags.ids(ctx, q, l.TagNames, now); err != nil {
+		return err
+	}
+	l.TagNames = tags.names(l.TagIDs) // as the org spells them
+	l.ID = ids.New(ids.Link, now)
+	if err := s.insert(ctx, q, l, keyGiven); err != nil {
+		return err
+	}
+	v := ViewOf(*l)
+	return emit(ctx, q, p, now, "created", l.ID, nil, &v)
+}
+
+// isClientError reports whether err is meant for the client (an item's
+// failure) rather than a broken store.
+func isClientError(err error) bool {
+	var e *apierror.Error
+	return errors.As(err, &e) && e.Code != apierror.Internal
+}
+
+// first is the result of a bulk of one.
+func first(rs []Result, err error) (Link, error) {
+	if err != nil {
+		return Link{}, err
+	}
+	return rs[0].Link, rs[0].Err
+}
+
+// Create validates in, stores the link and replicates it.
+func (s *Service) Create(ctx context.Context, p access.Principal, in Input) (Link, error) {
+	return first(s.CreateMany(ctx, p, []Input{in}))
+}
+
+// Target names a link to change: by ID, or by external ID.
+type Target struct{ ID, ExternalID string }
+
+func (s *Service) find(ctx context.Context, q store.Queries, orgID string, t Target) (store.Link, error) {
+	var (
+		l   store.Link
+		err error
+	)
+	if t.ID != "" {
+		l, err = q.LockLink(ctx, orgID, t.ID)
+	} else {
+		if l, err = q.LinkByExternalID(ctx, orgID, t.ExternalID); err == nil {
+			l, err = q.LockLink(ctx, orgID, l.ID)
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Link{}, notFound()
+	}
+	return l, err
+}
+
+// UpdateMany applies the same change to several links.
+func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []Target, in Input) ([]Result, error) {
+	if len(targets) > MaxBulk {
+		return nil, apierror.Invalid("ids", fmt.Sprintf("at most %d links per call", MaxBulk))
+	}
+	if in.Password.Set && in.Password.V != "" {
+		if err := checkPassword(in.Password.V); err != nil {
+			return nil, err
+		}
+	}
+	var hash string
+	if in.Password.Set && in.Password.V != "" {
+		hash = password.Hash(in.Password.V, s.passwordParams())
+	}
+	now := s.now()
+	results := make([]Result, len(targets))
+	var pub pending
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		plan, err := s.orgPlan(ctx, q, p.OrgID)
+		if err != nil {
+			return err
+		}
+		if err := checkFeatures(in, plan); err != nil {
+			for i := range results {
+				results[i].Err = err
+			}
+			return nil
+		}
+		tags, err := loadTags(ctx, q, p.OrgID, plan)
+		if err != nil {
+			return err
+		}
+		var ops []kv.Op
+		for i, t := range targets {
+			r := &results[i]
+			r.Link, r.Err = s.updateOne(ctx, q, p, t, in, hash, tags, now)
+			if r.Err != nil {
+				if !isClientError(r.Err) {
+					return r.Err
+				}
+				continue
+			}
+			rec := r.Link.record()
+			ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: &rec})
+		}
+		pub, err = record(ctx, q, ops, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, s.publish(ctx, pub)
+}
+
+func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Principal, t Target, in Input, hash string, tags *tagIndex, now time.Time) (Link, error) {
+	cur, err := s.find(ctx, q, p.OrgID, t)
+	if err != nil {
+		return Link{}, err
+	}
+	l, err := fromStore(cur, tags)
+	if err != nil {
+		return Link{}, err
+	}
+	before := ViewOf(l)
+	if in.Domain.Set {
+		if l.Domain, err = s.domain(in.Domain); err != nil {
+			return Link{}, err
+		}
+	}
+	if in.URL.Set && in.URL.Null {
+		return Link{}, apierror.Invalid("url", "cannot be removed")
+	}
+	oldExternal := l.ExternalID
+	if err := l.applyInput(in, now, s.shortDomains()); err != nil {
+		return Link{}, err
+	}
+	if in.Password.Set {
+		l.PasswordHash = hash // "" clears
+	}
+	if l.ExternalID != "" && l.ExternalID != oldExternal {
+		if other, err := q.LinkByExternalID(ctx, p.OrgID, l.ExternalID); err == nil && other.ID != l.ID {
+			return Link{}, apierror.New(apierror.AlreadyExist, "externalId %q is already used by another link", l.ExternalID)
+		}
+	}
+	if in.Tags.Set {
+		if l.TagIDs, err = tags.ids(ctx, q, l.TagNames, now); err != nil {
+			return Link{}, err
+		}
+		l.TagNames = tags.names(l.TagIDs)
+	}
+	l.Version++
+	l.UpdatedAt = now
+	sl, err := l.toStore()
+	if err != nil {
+		return Link{}, err
+	}
+	if err := q.UpdateLink(ctx, sl); errors.Is(err, store.ErrConflict) {
+		return Link{}, apierror.New(apierror.AlreadyExist, "key %q is already in use on %s", l.Key, l.Domain)
+	} else if err != nil {
+		return Link{}, err
+	}
+	after := ViewOf(l)
+	return l, emit(ctx, q, p, now, "updated", l.ID, &before, &after)
+}
+
+// Update changes link id.
+func (s *Service) Update(ctx context.Context, p access.Principal, id string, in Input) (Link, error) {
+	return first(s.UpdateMany(ctx, p, []Target{{ID: id}}, in))
+}
+
+// DeleteMany deletes links; the deletes go to the edges in one raft entry.
+func (s *Service) DeleteMany(ctx context.Context, p access.Principal, targets []Target) ([]Result, error) {
+	if len(targets) > MaxBulk {
+		return nil, apierror.Invalid("ids", fmt.Sprintf("at most %d links per call", MaxBulk))
+	}
+	now := s.now()
+	results := make([]Result, len(targets))
+	var pub pending
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		tags, err := loadTags(ctx, q, p.OrgID, plans.Plan{})
+		if err != nil {
+			return err
+		}
+		var ops []kv.Op
+		for i, t := range targets {
+			r := &results[i]
+			cur, err := s.find(ctx, q, p.OrgID, t)
+			if err != nil {
+				if r.Err = err; !isClientError(err) {
+					return err
+				}
+				continue
+			}
+			if err := q.DeleteLink(ctx, p.OrgID, cur.ID); err != nil {
+				return err
+			}
+			if r.Link, err = fromStore(cur, tags); err != nil {
+				return err
+			}
+			v := ViewOf(r.Link)
+			if err := emit(ctx, q, p, now, "deleted", cur.ID, &v, nil); err != nil {
+				return err
+			}
+			ops = append(ops, kv.Op{Type: kv.OpDeleteLink, Delete: &kv.LinkDelete{ID: cur.ID, Version: cur.Version + 1}})
+		}
+		pub, err = record(ctx, q, ops, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, s.publish(ctx, pub)
+}
+
+// Delete removes link id.
+func (s *Service) Delete(ctx context.Context, p access.Principal, id string) (Link, error) {
+	return first(s.DeleteMany(ctx, p, []Target{{ID: id}}))
+}
+
+// Upsert returns or updates the org's link to in's url on its domain, or
+// creates one; created says which.
+func (s *Service) Upsert(ctx context.Context, p access.Principal, in Input) (Link, bool, error) {
+	if !in.URL.Set || in.URL.Null {
+		return Link{}, false, apierror.Invalid("url", "is required")
+	}
+	domain, err := s.domain(in.Domain)
+	if err != nil {
+		return Link{}, false, err
+	}
+	existing, err := s.Store.LinkByURL(ctx, p.OrgID, domain, in.URL.V)
+	if errors.Is(err, store.ErrNotFound) {
+		l, err := s.Create(ctx, p, in)
+		return l, err == nil, err
+	}
+	if err != nil {
+		return Link{}, false, err
+	}
+	in.URL, in.Domain = Opt[string]{}, Opt[string]{}
+	if !in.anySet() {
+		l, err := s.Get(ctx, p, existing.ID)
+		return l, false, err
+	}
+	l, err := s.Update(ctx, p, existing.ID, in)
+	return l, false, err
+}
+
+// read decodes stored links with tag names.
+func (s *Service) read(ctx context.Context, orgID string, sls ...store.Link) ([]Link, error) {
+	tags, err := loadTags(ctx, s.Store, orgID, plans.Plan{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Link, 0, len(sls))
+	for _, sl := range sls {
+		l, err := fromStore(sl, tags)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func (s *Service) one(ctx context.Context, orgID string, sl store.Link, err error) (Link, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return Link{}, notFound()
+	}
+	if err != nil {
+		return Link{}, err
+	}
+	ls, err := s.read(ctx, orgID, sl)
+	if err != nil {
+		return Link{}, err
+	}
+	return ls[0], nil
+}
+
+// Get returns link id of the principal's org.
+func (s *Service) Get(ctx context.Context, p access.Principal, id string) (Link, error) {
+	sl, err := s.Store.Link(ctx, p.OrgID, id)
+	return s.one(ctx, p.OrgID, sl, err)
+}
+
+// Info finds a link by domain and key, or by external ID.
+func (s *Service) Info(ctx context.Context, p access.Principal, domain, key, externalID string) (Link, error) {
+	switch {
+	case externalID != "":
+		sl, err := s.Store.LinkByExternalID(ctx, p.OrgID, externalID)
+		return s.one(ctx, p.OrgID, sl, err)
+	case key != "":
+		d, err := s.domain(Opt[string]{Set: domain != "", V: domain})
+		if err != nil {
+			return Link{}, err
+		}
+		sl, err := s.Store.LinkByKey(ctx, p.OrgID, d, key)
+		return s.one(ctx, p.OrgID, sl, err)
+	}
+	return Link{}, apierror.Invalid("key", "give domain and key, or externalId")
 }

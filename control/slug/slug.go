@@ -36,6 +36,26 @@ func Random(n int) string {
 	return string(b)
 }
 
+// lookalikeFree is base62 without 0, O, 1, l and I, which are easy to misread.
+const lookalikeFree = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+// RandomNoLookalike returns a random slug of n characters none of which can
+// be mistaken for another.
+func RandomNoLookalike(n int) string {
+	b := make([]byte, 0, n)
+	var buf [32]byte
+	limit := byte(256 - 256%len(lookalikeFree)) // unbiased
+	for len(b) < n {
+		rand.Read(buf[:])
+		for _, c := range buf {
+			if c < limit && len(b) < n {
+				b = append(b, lookalikeFree[int(c)%len(lookalikeFree)])
+			}
+		}
+	}
+	return string(b)
+}
+
 var reserved = map[string]bool{
 	"robots.txt":  true,
 	"favicon.ico": true,

@@ -1,6 +1,9 @@
 package slug
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRandom(t *testing.T) {
 	s := Random(DefaultLen)
@@ -36,4 +39,13 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("accepted %q", s)
 		}
 	})
+}
+
+func TestRandomNoLookalike(t *testing.T) {
+	for range 100 {
+		s := RandomNoLookalike(12)
+		if len(s) != 12 || Validate(s) != nil || strings.ContainsAny(s, "0O1lI") {
+			t.Fatalf("RandomNoLookalike gave %q", s)
+		}
+	}
 }

@@ -39,6 +39,7 @@ const (
 type Org struct {
 	ID        string
 	Name      string
+	Plan      string
 	CreatedAt time.Time
 }
 
@@ -109,17 +110,89 @@ type APIKey struct {
 	ExpiresAt   time.Time // zero when it does not expire
 }
 
-// Link is a short link as control stores it.
+// Link is a short link as control stores it. Columns the API filters and
+// sorts on are fields; the rest of the link (targeting rules, A/B variants,
+// UTM, social preview, …) is Attrs, a JSON document the links service owns.
 type Link struct {
+	ID            string
+	OrgID         string
+	Domain        string
+	Key           string
+	URL           string
+	Version       uint64 // 1 on create, +1 on every change (deletes included)
+	Title         string
+	ExternalID    string // unique per org when set
+	PasswordHash  string
+	ExpiresAt     time.Time
+	ValidSince    time.Time
+	Archived      bool
+	Disabled      bool
+	Attrs         json.RawMessage
+	TagIDs        []string // sorted
+	Clicks        int64
+	LastClickedAt time.Time
+	CreatedBy     string // user or key ID
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// LinkSort is a sort order of link lists.
+type LinkSort string
+
+const (
+	SortCreatedAt     LinkSort = "createdAt"
+	SortClicks        LinkSort = "clicks"
+	SortLastClickedAt LinkSort = "lastClickedAt"
+)
+
+// LinkFilter selects links of one org. Zero fields do not filter.
+type LinkFilter struct {
+	OrgID      string
+	Domain     string
+	TagID      string
+	Search     string // substring of key, url or title, case-insensitive
+	ExternalID string
+	CreatedBy  string
+	Archived   *bool
+	Disabled   *bool
+	Sort       LinkSort // default createdAt
+	Asc        bool     // default newest / most first
+	// After continues a page: the sort value and ID of the last link seen.
+	After *LinkCursor
+	Limit int
+}
+
+// LinkCursor is a position in a sorted link list. Lists are ordered by the
+// sort column, then by ID, both descending unless Asc.
+type LinkCursor struct {
+	Value int64 // the sort column: Unix ms for times (0 for never clicked), the count for clicks
+	ID    string
+}
+
+// Count is one group of CountLinks.
+type Count struct {
+	Group string // "" when not grouped
+	Count int64
+}
+
+// Tag labels links; names are unique per org, case-insensitively.
+type Tag struct {
 	ID        string
 	OrgID     string
-	Domain    string
-	Key       string
-	URL       string
-	Version   uint64 // 1 on create, +1 on every change (deletes included)
-	CreatedBy string // user or key ID
+	Name      string
+	Color     string
 	CreatedAt time.Time
-	UpdatedAt time.Time
+}
+
+// Event is a domain event (link.created, …) waiting to be delivered to
+// webhooks; written in the transaction of the change.
+type Event struct {
+	ID         string // evt_<ULID>
+	OrgID      string
+	Type       string
+	ResourceID string
+	Payload    json.RawMessage
+	CreatedAt  time.Time
 }
 
 // OutboxEntry is a replicated command waiting for its raft apply.
@@ -163,7 +236,13 @@ type Queries interface {
 	HasOrgs(ctx context.Context) (bool, error)
 	CreateOrg(ctx context.Context, o Org) error
 	Org(ctx context.Context, id string) (Org, error)
+	// UpdateOrg stores the org's name and plan.
 	UpdateOrg(ctx context.Context, o Org) error
+	// AddUsage adds delta to an org's counter of metric in period (e.g.
+	// "2026-11", "linksCreated") and returns the new value.
+	AddUsage(ctx context.Context, orgID, period, metric string, delta int64) (int64, error)
+	// Usage returns an org's counters for period.
+	Usage(ctx context.Context, orgID, period string) (map[string]int64, error)
 
 	// CreateUser fails with ErrConflict when the email is taken.
 	CreateUser(ctx context.Context, u User) error
@@ -206,12 +285,39 @@ type Queries interface {
 	// at-minAge (so a busy key costs one write a minute, not one a request).
 	TouchAPIKey(ctx context.Context, id string, at time.Time, minAge time.Duration) error
 
-	// InsertLink fails with ErrConflict when domain+key is taken.
+	// InsertLink stores l with its tags; ErrConflict when domain+key or the
+	// org's externalId is taken.
 	InsertLink(ctx context.Context, l Link) error
+	// UpdateLink replaces every column and the tags of link l.ID (org
+	// scoped); ErrConflict as InsertLink.
+	UpdateLink(ctx context.Context, l Link) error
 	Link(ctx context.Context, orgID, id string) (Link, error)
 	// LockLink is Link that, inside Write, also locks the row until commit.
 	LockLink(ctx context.Context, orgID, id string) (Link, error)
+	LinkByKey(ctx context.Context, orgID, domain, key string) (Link, error)
+	LinkByExternalID(ctx context.Context, orgID, externalID string) (Link, error)
+	// LinkByURL is the org's oldest link to url on domain.
+	LinkByURL(ctx context.Context, orgID, domain, url string) (Link, error)
+	// Links lists links by f, at most f.Limit.
+	Links(ctx context.Context, f LinkFilter) ([]Link, error)
+	// CountLinks counts links by f (Sort, After, Limit ignored), grouped by
+	// "domain" or "tag" (a tag ID per group), or not ("").
+	CountLinks(ctx context.Context, f LinkFilter, groupBy string) ([]Count, error)
 	DeleteLink(ctx context.Context, orgID, id string) error
+
+	// CreateTag fails with ErrConflict when the org has a tag of that name
+	// in any case.
+	CreateTag(ctx context.Context, t Tag) error
+	Tag(ctx context.Context, orgID, id string) (Tag, error)
+	// TagByName finds a tag by name, case-insensitively.
+	TagByName(ctx context.Context, orgID, name string) (Tag, error)
+	// Tags lists an org's tags by name.
+	Tags(ctx context.Context, orgID string) ([]Tag, error)
+	UpdateTag(ctx context.Context, t Tag) error
+	// DeleteTag deletes a tag and takes it off every link.
+	DeleteTag(ctx context.Context, orgID, id string) error
+
+	AppendEvent(ctx context.Context, e Event) error
 
 	// AppendOutbox queues a replicated command and returns its entry ID.
 	AppendOutbox(ctx context.Context, cmd []byte, at time.Time) (int64, error)

@@ -34,6 +34,7 @@ func FuzzDecodeCommand(f *testing.F) {
 // panics and is stable under re-encoding.
 func FuzzDecodeLink(f *testing.F) {
 	f.Add(AppendLink(nil, &sampleLink))
+	f.Add(AppendLink(nil, &fullLink))
 	f.Add(AppendLinkState(nil, &LinkState{Version: 1, Domain: "a", Slug: "b"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := DecodeLink(b)
@@ -41,7 +42,7 @@ func FuzzDecodeLink(f *testing.F) {
 			return
 		}
 		again, err := DecodeLink(AppendLink(nil, &l))
-		if err != nil || again != l {
+		if err != nil || !reflect.DeepEqual(again, l) {
 			t.Fatalf("round trip: %+v, %v; want %+v", again, err, l)
 		}
 		if s, err := DecodeLinkState(b); err == nil {

@@ -54,8 +54,37 @@ func TestLinkGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != sampleLink {
+	if !reflect.DeepEqual(got, sampleLink) {
 		t.Errorf("round trip: got %+v, want %+v", got, sampleLink)
+	}
+}
+
+// fullLink sets every field, so the golden file pins every tag.
+var fullLink = Link{
+	ID: "link_01JH8ZQ4V2M3N4P5Q6R7S8T9VW", OrgID: "org_1", Domain: "h0p.link", Slug: "full", URL: "https://example.com/",
+	Version: 2, Status: 301, ExpiresAt: 1798761600000, ExpiredURL: "https://example.com/expired",
+	ValidSince: 1767225600000, MaxClicks: 1000, Disabled: true, PasswordHash: "$argon2id$v=19$m=1,t=1,p=1$AA$AA",
+	NoForwardQuery: true, UTM: []QueryParam{{"utm_source", "news"}, {"utm_medium", "email"}},
+	Rules: []Rule{
+		{URL: "https://apps.apple.com/x", Devices: []string{"ios"}},
+		{URL: "https://example.de/", Countries: []string{"DE", "AT"}, Languages: []string{"de"},
+			OS: []string{"Windows"}, Browsers: []string{"Firefox"}, Query: []QueryParam{{"ref", ""}, {"plan", "pro"}},
+			After: 1767225600000, Before: 1798761600000},
+	},
+	Variants:  []Variant{{"https://a.example/", 70}, {"https://b.example/", 30}},
+	Preview:   Preview{Title: "T", Description: "D", Image: "https://example.com/i.png"},
+	Indexable: true,
+}
+
+func TestFullLinkGolden(t *testing.T) {
+	b := AppendLink(nil, &fullLink)
+	checkGolden(t, "link_full_v1.hex", b)
+	got, err := DecodeLink(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, fullLink) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, fullLink)
 	}
 }
 
@@ -109,7 +138,7 @@ func TestDecodeSkipsUnknownFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != sampleLink {
+	if !reflect.DeepEqual(got, sampleLink) {
 		t.Errorf("got %+v, want %+v", got, sampleLink)
 	}
 }

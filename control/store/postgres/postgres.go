@@ -199,6 +199,67 @@ var migrations = []string{
 	CREATE INDEX audit_logs_resource ON audit_logs(org_id, resource_type, resource_id, id DESC);
 	CREATE INDEX audit_logs_at ON audit_logs(org_id, at);
 	CREATE INDEX api_keys_org ON api_keys(org_id, created_at);`,
+
+	// Plans, usage counters, the full link, tags and domain events. The new
+	// link columns have constant defaults, so adding them does not rewrite
+	// the table (PostgreSQL 11+), and existing links read back as untitled,
+	// never clicked, with no tags. An empty externalId is NULL, so only set
+	// ones are unique per org. A never clicked link has last_clicked_at 0,
+	// not NULL, so the sort and its cursor need no NULL ordering. attrs and
+	// payload are JSON, not JSONB, to read back byte for byte, as audit
+	// diffs. The list indexes end in id COLLATE "C", the tie-break of the
+	// keyset order. LinkByURL's index holds md5(url), not the url: a btree
+	// entry can hold at most ~2.7 kB and a destination may be 8 kB. Tag names
+	// are unique by name_lower, which Go computes (strings.ToLower), so both
+	// engines fold case alike whatever the database's locale.
+	`ALTER TABLE orgs ADD COLUMN plan TEXT NOT NULL DEFAULT 'free';
+	CREATE TABLE usage (
+		org_id TEXT NOT NULL,
+		period TEXT NOT NULL,
+		metric TEXT NOT NULL,
+		value BIGINT NOT NULL,
+		PRIMARY KEY (org_id, period, metric)
+	);
+	ALTER TABLE links
+		ADD COLUMN title TEXT NOT NULL DEFAULT '',
+		ADD COLUMN external_id TEXT,
+		ADD COLUMN password_hash TEXT NOT NULL DEFAULT '',
+		ADD COLUMN expires_at BIGINT,
+		ADD COLUMN valid_since BIGINT,
+		ADD COLUMN archived BOOLEAN NOT NULL DEFAULT false,
+		ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false,
+		ADD COLUMN attrs JSON,
+		ADD COLUMN clicks BIGINT NOT NULL DEFAULT 0,
+		ADD COLUMN last_clicked_at BIGINT NOT NULL DEFAULT 0;
+	CREATE UNIQUE INDEX links_external_id ON links(org_id, external_id) WHERE external_id IS NOT NULL;
+	CREATE INDEX links_created ON links(org_id, created_at, id COLLATE "C");
+	CREATE INDEX links_clicks ON links(org_id, clicks, id COLLATE "C");
+	CREATE INDEX links_last_clicked ON links(org_id, last_clicked_at, id COLLATE "C");
+	CREATE INDEX links_url ON links(org_id, domain, md5(url));
+	CREATE TABLE tags (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		name TEXT NOT NULL,
+		name_lower TEXT NOT NULL,
+		color TEXT NOT NULL DEFAULT '',
+		created_at BIGINT NOT NULL,
+		UNIQUE (org_id, name_lower)
+	);
+	CREATE TABLE link_tags (
+		link_id TEXT NOT NULL REFERENCES links(id) ON DELETE CASCADE,
+		tag_id TEXT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+		PRIMARY KEY (link_id, tag_id)
+	);
+	CREATE INDEX link_tags_tag ON link_tags(tag_id);
+	CREATE TABLE events (
+		id TEXT COLLATE "C" PRIMARY KEY,
+		org_id TEXT NOT NULL,
+		type TEXT NOT NULL,
+		resource_id TEXT NOT NULL DEFAULT '',
+		payload JSON,
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX events_org ON events(org_id, id);`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serialises migrations
@@ -330,6 +391,67 @@ func fromNullMs(v *int64) time.Time {
 	return fromMs(*v)
 }
 
+// zeroMs stores the zero time as 0, for a time column that sorts (a link's
+// last click): NULL would need its own place in the order and the cursor.
+func zeroMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromZeroMs(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return fromMs(v)
+}
+
+// nullJSON stores an empty or JSON null document as NULL; it reads back nil.
+// The text goes to a JSON column as is (pgx sends a string unchanged).
+func nullJSON(doc json.RawMessage) *string {
+	if len(doc) == 0 || string(doc) == "null" {
+		return nil
+	}
+	s := string(doc)
+	return &s
+}
+
+func fromNullJSON(s *string) json.RawMessage {
+	if s == nil {
+		return nil
+	}
+	return json.RawMessage(*s)
+}
+
+// args collects the arguments of a query built from parts; add returns the
+// placeholder of the argument it appends.
+type args []any
+
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// execGuarded runs a statement that may break a unique constraint which ON
+// CONFLICT cannot cover (an UPDATE). Inside Write it runs under a savepoint,
+// so a violation (store.ErrConflict) undoes only this statement and the
+// transaction stays usable, as after a conflicting insert. On the pool the
+// statement is a transaction of its own already.
+func (q queries) execGuarded(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error) {
+	tx, ok := q.db.(pgx.Tx)
+	if !ok {
+		return q.db.Exec(ctx, sql, arguments...)
+	}
+	var tag pgconn.CommandTag
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		var err error
+		tag, err = sp.Exec(ctx, sql, arguments...)
+		return err
+	})
+	return tag, err
+}
+
 // nullString stores "" as NULL, so a bot key (no user) satisfies the foreign
 // key to users and stays out of the one-user-key index.
 func nullString(s string) *string {
@@ -349,9 +471,17 @@ func (q queries) HasOrgs(ctx context.Context) (bool, error) {
 	return has, nil
 }
 
+// plan is the plan an org is stored with: none given is the free plan.
+func plan(p string) string {
+	if p == "" {
+		return "free"
+	}
+	return p
+}
+
 func (q queries) CreateOrg(ctx context.Context, o store.Org) error {
-	tag, err := q.db.Exec(ctx, `INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, o.ID, o.Name, ms(o.CreatedAt))
+	tag, err := q.db.Exec(ctx, `INSERT INTO orgs (id, name, plan, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING`, o.ID, o.Name, plan(o.Plan), ms(o.CreatedAt))
 	return inserted("insert org", tag, err)
 }
 
@@ -360,7 +490,7 @@ func (q queries) Org(ctx context.Context, id string) (store.Org, error) {
 		o  store.Org
 		at int64
 	)
-	err := q.db.QueryRow(ctx, `SELECT id, name, created_at FROM orgs WHERE id = $1`, id).Scan(&o.ID, &o.Name, &at)
+	err := q.db.QueryRow(ctx, `SELECT id, name, plan, created_at FROM orgs WHERE id = $1`, id).Scan(&o.ID, &o.Name, &o.Plan, &at)
 	if err != nil {
 		return store.Org{}, scanErr("org", err)
 	}
@@ -369,8 +499,41 @@ func (q queries) Org(ctx context.Context, id string) (store.Org, error) {
 }
 
 func (q queries) UpdateOrg(ctx context.Context, o store.Org) error {
-	tag, err := q.db.Exec(ctx, `UPDATE orgs SET name = $1 WHERE id = $2`, o.Name, o.ID)
+	tag, err := q.db.Exec(ctx, `UPDATE orgs SET name = $1, plan = $2 WHERE id = $3`, o.Name, plan(o.Plan), o.ID)
 	return oneRow("update org", tag, err)
+}
+
+// Usage.
+
+func (q queries) AddUsage(ctx context.Context, orgID, period, metric string, delta int64) (int64, error) {
+	var n int64
+	if err := q.db.QueryRow(ctx, `INSERT INTO usage (org_id, period, metric, value) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (org_id, period, metric) DO UPDATE SET value = usage.value + excluded.value
+		RETURNING value`, orgID, period, metric, delta).Scan(&n); err != nil {
+		return 0, fmt.Errorf("add usage: %w", err)
+	}
+	return n, nil
+}
+
+func (q queries) Usage(ctx context.Context, orgID, period string) (map[string]int64, error) {
+	rows, err := q.db.Query(ctx, `SELECT metric, value FROM usage WHERE org_id = $1 AND period = $2`, orgID, period)
+	if err != nil {
+		return nil, fmt.Errorf("usage: %w", err)
+	}
+	defer rows.Close()
+	u := make(map[string]int64)
+	var (
+		metric string
+		value  int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&metric, &value}, func() error {
+		u[metric] = value
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("usage: %w", err)
+	}
+	return u, nil
 }
 
 // Users.
@@ -625,44 +788,312 @@ func (q queries) TouchAPIKey(ctx context.Context, id string, at time.Time, minAg
 
 // Links.
 
+// InsertLink inserts the link and its tags in one statement, so it is atomic
+// on the pool too. ON CONFLICT DO NOTHING covers every unique index (the
+// id, domain+key and the org's externalId); the tags go in only when the
+// link did. Tag IDs that name no tag of the org are left out: a link never
+// carries another org's tag, and one deleted meanwhile is gone as if the
+// delete had come after.
 func (q queries) InsertLink(ctx context.Context, l store.Link) error {
-	tag, err := q.db.Exec(ctx, `INSERT INTO links
-		(id, org_id, domain, key, url, version, created_by, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		l.ID, l.OrgID, l.Domain, l.Key, l.URL, int64(l.Version), l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt))
-	return inserted("insert link", tag, err)
+	var n int
+	err := q.db.QueryRow(ctx, `WITH l AS (
+			INSERT INTO links (id, org_id, domain, key, url, version, title, external_id, password_hash,
+				expires_at, valid_since, archived, disabled, attrs, clicks, last_clicked_at,
+				created_by, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+			ON CONFLICT DO NOTHING
+			RETURNING id
+		), t AS (
+			INSERT INTO link_tags (link_id, tag_id)
+			SELECT l.id, tags.id FROM l JOIN tags ON tags.org_id = $2 AND tags.id = ANY($20)
+		)
+		SELECT count(*) FROM l`,
+		l.ID, l.OrgID, l.Domain, l.Key, l.URL, int64(l.Version), l.Title, nullString(l.ExternalID), l.PasswordHash,
+		nullMs(l.ExpiresAt), nullMs(l.ValidSince), l.Archived, l.Disabled, nullJSON(l.Attrs), l.Clicks,
+		zeroMs(l.LastClickedAt), l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt), tagIDs(l.TagIDs),
+	).Scan(&n)
+	if err != nil {
+		return wrap("insert link", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("insert link: %w", store.ErrConflict)
+	}
+	return nil
 }
 
-const linkSelect = `SELECT id, org_id, domain, key, url, version, created_by, created_at, updated_at FROM links `
+// UpdateLink replaces every column but id and org_id, and the link's tags,
+// in one statement: the tags not in the new set go, the new ones come (the
+// two touch different rows, so their order within the statement does not
+// matter). A taken domain+key or externalId is store.ErrConflict without
+// spoiling a Write (execGuarded).
+func (q queries) UpdateLink(ctx context.Context, l store.Link) error {
+	tag, err := q.execGuarded(ctx, `WITH l AS (
+			SELECT id FROM links WHERE org_id = $1 AND id = $2
+		), gone AS (
+			DELETE FROM link_tags WHERE link_id IN (SELECT id FROM l) AND tag_id <> ALL($20)
+		), added AS (
+			INSERT INTO link_tags (link_id, tag_id)
+			SELECT l.id, tags.id FROM l JOIN tags ON tags.org_id = $1 AND tags.id = ANY($20)
+			ON CONFLICT DO NOTHING
+		)
+		UPDATE links SET domain = $3, key = $4, url = $5, version = $6, title = $7, external_id = $8,
+			password_hash = $9, expires_at = $10, valid_since = $11, archived = $12, disabled = $13,
+			attrs = $14, clicks = $15, last_clicked_at = $16, created_by = $17, created_at = $18,
+			updated_at = $19
+		WHERE org_id = $1 AND id = $2`,
+		l.OrgID, l.ID, l.Domain, l.Key, l.URL, int64(l.Version), l.Title, nullString(l.ExternalID), l.PasswordHash,
+		nullMs(l.ExpiresAt), nullMs(l.ValidSince), l.Archived, l.Disabled, nullJSON(l.Attrs), l.Clicks,
+		zeroMs(l.LastClickedAt), l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt), tagIDs(l.TagIDs))
+	return oneRow("update link", tag, err)
+}
+
+// tagIDs is a link's tag set as an array argument: never NULL, which
+// "tag_id <> ALL(…)" would take as unknown rather than empty.
+func tagIDs(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
+
+// linkSelect reads the links a query of them returns (SELECT * FROM links
+// …), with their tags, sorted, in one statement: one snapshot, so a link
+// never comes with the tags of another version of it. The tags are read
+// around the query, not in it, so that a query that sorts and limits reads
+// the tags of the page only: PostgreSQL would evaluate a sub-select of its
+// own select list for every row it sorts. Queries that sort must sort the
+// outer select again (cheap on a page).
+func linkSelect(query string) string {
+	return `SELECT id, org_id, domain, key, url, version, title, external_id, password_hash,
+		expires_at, valid_since, archived, disabled, attrs::text,
+		ARRAY(SELECT t.tag_id FROM link_tags t WHERE t.link_id = l.id ORDER BY t.tag_id COLLATE "C"),
+		clicks, last_clicked_at, created_by, created_at, updated_at
+	FROM (` + query + `) l`
+}
 
 func scanLink(r pgx.Row) (store.Link, error) {
 	var (
-		l                store.Link
-		version          int64
-		created, updated int64
+		l                             store.Link
+		version                       int64
+		externalID, attrs             *string
+		expires, validSince           *int64
+		lastClicked, created, updated int64
 	)
-	if err := r.Scan(&l.ID, &l.OrgID, &l.Domain, &l.Key, &l.URL, &version, &l.CreatedBy, &created, &updated); err != nil {
+	if err := r.Scan(&l.ID, &l.OrgID, &l.Domain, &l.Key, &l.URL, &version, &l.Title, &externalID, &l.PasswordHash,
+		&expires, &validSince, &l.Archived, &l.Disabled, &attrs, &l.TagIDs,
+		&l.Clicks, &lastClicked, &l.CreatedBy, &created, &updated); err != nil {
 		return store.Link{}, scanErr("link", err)
 	}
 	l.Version = uint64(version)
+	if externalID != nil {
+		l.ExternalID = *externalID
+	}
+	l.Attrs = fromNullJSON(attrs)
+	if len(l.TagIDs) == 0 {
+		l.TagIDs = nil
+	}
+	l.ExpiresAt, l.ValidSince = fromNullMs(expires), fromNullMs(validSince)
+	l.LastClickedAt = fromZeroMs(lastClicked)
 	l.CreatedAt, l.UpdatedAt = fromMs(created), fromMs(updated)
 	return l, nil
 }
 
 func (q queries) Link(ctx context.Context, orgID, id string) (store.Link, error) {
-	return scanLink(q.db.QueryRow(ctx, linkSelect+`WHERE org_id = $1 AND id = $2`, orgID, id))
+	return scanLink(q.db.QueryRow(ctx, linkSelect(`SELECT * FROM links WHERE org_id = $1 AND id = $2`), orgID, id))
 }
 
-// LockLink reads the link with FOR UPDATE: a concurrent Write that locks the
-// same link waits here until this one ends and then reads the row as
-// committed (read committed re-checks it), so after a delete it finds none.
+// LockLink locks the link's row (FOR UPDATE), then reads the link in a
+// second statement. A concurrent Write that locks the same link waits on the
+// lock until this one ends. Under read committed, the statement that waited
+// sees the locked row as committed (it re-checks it, so after a delete it
+// finds none) but every other row, the link's tags among them, as of its
+// start; the next statement sees the tags as committed too, so an update
+// made from what LockLink returns loses no concurrent change.
 func (q queries) LockLink(ctx context.Context, orgID, id string) (store.Link, error) {
-	return scanLink(q.db.QueryRow(ctx, linkSelect+`WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
+	var one int
+	err := q.db.QueryRow(ctx, `SELECT 1 FROM links WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id).Scan(&one)
+	if err != nil {
+		return store.Link{}, scanErr("lock link", err)
+	}
+	return q.Link(ctx, orgID, id)
+}
+
+func (q queries) LinkByKey(ctx context.Context, orgID, domain, key string) (store.Link, error) {
+	return scanLink(q.db.QueryRow(ctx, linkSelect(`SELECT * FROM links WHERE org_id = $1 AND domain = $2 AND key = $3`),
+		orgID, domain, key))
+}
+
+func (q queries) LinkByExternalID(ctx context.Context, orgID, externalID string) (store.Link, error) {
+	return scanLink(q.db.QueryRow(ctx, linkSelect(`SELECT * FROM links WHERE org_id = $1 AND external_id = $2`),
+		orgID, externalID))
+}
+
+// LinkByURL finds the links through the md5(url) index, then compares the
+// url itself.
+func (q queries) LinkByURL(ctx context.Context, orgID, domain, url string) (store.Link, error) {
+	return scanLink(q.db.QueryRow(ctx, linkSelect(`SELECT * FROM links
+		WHERE org_id = $1 AND domain = $2 AND md5(url) = md5($3) AND url = $3
+		ORDER BY created_at, id COLLATE "C" LIMIT 1`), orgID, domain, url))
+}
+
+// linkSorts maps a sort order to its column; each has an index on (org_id,
+// column, id COLLATE "C").
+var linkSorts = map[store.LinkSort]string{
+	"":                      "created_at",
+	store.SortCreatedAt:     "created_at",
+	store.SortClicks:        "clicks",
+	store.SortLastClickedAt: "last_clicked_at",
+}
+
+// likeEscaper makes a search match literally in LIKE … ESCAPE '\'.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// linkWhere is the condition of f's filters; columns are qualified, as
+// CountLinks joins link_tags.
+func linkWhere(a *args, f store.LinkFilter) string {
+	where := []string{"links.org_id = " + a.add(f.OrgID)}
+	if f.Domain != "" {
+		where = append(where, "links.domain = "+a.add(f.Domain))
+	}
+	if f.TagID != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM link_tags ft WHERE ft.link_id = links.id AND ft.tag_id = "+a.add(f.TagID)+")")
+	}
+	if f.Search != "" {
+		p := a.add("%" + likeEscaper.Replace(f.Search) + "%")
+		where = append(where, `(links.key ILIKE `+p+` ESCAPE '\' OR links.url ILIKE `+p+` ESCAPE '\' OR links.title ILIKE `+p+` ESCAPE '\')`)
+	}
+	if f.ExternalID != "" {
+		where = append(where, "links.external_id = "+a.add(f.ExternalID))
+	}
+	if f.CreatedBy != "" {
+		where = append(where, "links.created_by = "+a.add(f.CreatedBy))
+	}
+	if f.Archived != nil {
+		where = append(where, "links.archived = "+a.add(*f.Archived))
+	}
+	if f.Disabled != nil {
+		where = append(where, "links.disabled = "+a.add(*f.Disabled))
+	}
+	return strings.Join(where, " AND ")
+}
+
+// Links pages through a keyset: (column, id) after the cursor, in the
+// order of the list, which an index on (org_id, column, id) serves.
+func (q queries) Links(ctx context.Context, f store.LinkFilter) ([]store.Link, error) {
+	col, ok := linkSorts[f.Sort]
+	if !ok {
+		return nil, fmt.Errorf("links: unknown sort %q", f.Sort)
+	}
+	dir, after := "DESC", "<"
+	if f.Asc {
+		dir, after = "ASC", ">"
+	}
+	var a args
+	where := linkWhere(&a, f)
+	if f.After != nil {
+		where += fmt.Sprintf(` AND (links.%s, links.id COLLATE "C") %s (%s, %s)`, col, after, a.add(f.After.Value), a.add(f.After.ID))
+	}
+	order := fmt.Sprintf(` ORDER BY %s %s, id COLLATE "C" %s`, col, dir, dir)
+	sql := linkSelect(`SELECT * FROM links WHERE `+where+order+` LIMIT `+a.add(limit(f.Limit))) + order
+	rows, err := q.db.Query(ctx, sql, a...)
+	return collect("links", rows, err, scanLink)
+}
+
+func (q queries) CountLinks(ctx context.Context, f store.LinkFilter, groupBy string) ([]store.Count, error) {
+	var a args
+	where := linkWhere(&a, f)
+	var sql string
+	switch groupBy {
+	case "":
+		sql = `SELECT '', count(*) FROM links WHERE ` + where
+	case "domain":
+		sql = `SELECT links.domain, count(*) FROM links WHERE ` + where +
+			` GROUP BY links.domain ORDER BY links.domain COLLATE "C"`
+	case "tag":
+		// A link counts once in each of its tags' groups, and in none when it
+		// has none.
+		sql = `SELECT lt.tag_id, count(*) FROM links JOIN link_tags lt ON lt.link_id = links.id WHERE ` + where +
+			` GROUP BY lt.tag_id ORDER BY lt.tag_id COLLATE "C"`
+	default:
+		return nil, fmt.Errorf("count links: unknown group %q", groupBy)
+	}
+	rows, err := q.db.Query(ctx, sql, a...)
+	return collect("count links", rows, err, func(r pgx.Row) (store.Count, error) {
+		var c store.Count
+		err := r.Scan(&c.Group, &c.Count)
+		return c, err
+	})
 }
 
 func (q queries) DeleteLink(ctx context.Context, orgID, id string) error {
 	tag, err := q.db.Exec(ctx, `DELETE FROM links WHERE org_id = $1 AND id = $2`, orgID, id)
 	return oneRow("delete link", tag, err)
+}
+
+// Tags.
+
+// CreateTag stores the name and its lower case, on which names are unique
+// per org.
+func (q queries) CreateTag(ctx context.Context, t store.Tag) error {
+	tag, err := q.db.Exec(ctx, `INSERT INTO tags (id, org_id, name, name_lower, color, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		t.ID, t.OrgID, t.Name, strings.ToLower(t.Name), t.Color, ms(t.CreatedAt))
+	return inserted("insert tag", tag, err)
+}
+
+const tagSelect = `SELECT id, org_id, name, color, created_at FROM tags `
+
+func scanTag(r pgx.Row) (store.Tag, error) {
+	var (
+		t  store.Tag
+		at int64
+	)
+	if err := r.Scan(&t.ID, &t.OrgID, &t.Name, &t.Color, &at); err != nil {
+		return store.Tag{}, scanErr("tag", err)
+	}
+	t.CreatedAt = fromMs(at)
+	return t, nil
+}
+
+func (q queries) Tag(ctx context.Context, orgID, id string) (store.Tag, error) {
+	return scanTag(q.db.QueryRow(ctx, tagSelect+`WHERE org_id = $1 AND id = $2`, orgID, id))
+}
+
+func (q queries) TagByName(ctx context.Context, orgID, name string) (store.Tag, error) {
+	return scanTag(q.db.QueryRow(ctx, tagSelect+`WHERE org_id = $1 AND name_lower = $2`, orgID, strings.ToLower(name)))
+}
+
+// Tags sorts by name case-insensitively ("alpha" before "Beta"), then
+// byte-wise.
+func (q queries) Tags(ctx context.Context, orgID string) ([]store.Tag, error) {
+	rows, err := q.db.Query(ctx, tagSelect+`WHERE org_id = $1
+		ORDER BY name_lower COLLATE "C", name COLLATE "C", id COLLATE "C"`, orgID)
+	return collect("tags", rows, err, scanTag)
+}
+
+// UpdateTag stores the name and colour; a name the org has in any case is
+// store.ErrConflict without spoiling a Write (execGuarded).
+func (q queries) UpdateTag(ctx context.Context, t store.Tag) error {
+	tag, err := q.execGuarded(ctx, `UPDATE tags SET name = $1, name_lower = $2, color = $3 WHERE org_id = $4 AND id = $5`,
+		t.Name, strings.ToLower(t.Name), t.Color, t.OrgID, t.ID)
+	return oneRow("update tag", tag, err)
+}
+
+// DeleteTag deletes the tag; link_tags cascades, so the tag leaves every
+// link.
+func (q queries) DeleteTag(ctx context.Context, orgID, id string) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM tags WHERE org_id = $1 AND id = $2`, orgID, id)
+	return oneRow("delete tag", tag, err)
+}
+
+// Events.
+
+// AppendEvent stores an empty or JSON null payload as NULL.
+func (q queries) AppendEvent(ctx context.Context, e store.Event) error {
+	tag, err := q.db.Exec(ctx, `INSERT INTO events (id, org_id, type, resource_id, payload, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		e.ID, e.OrgID, e.Type, e.ResourceID, nullJSON(e.Payload), ms(e.CreatedAt))
+	return inserted("append event", tag, err)
 }
 
 // Outbox.
@@ -706,16 +1137,11 @@ func (q queries) DeleteOutbox(ctx context.Context, ids ...int64) error {
 
 // AppendAudit stores an empty or JSON null diff as NULL; it reads back nil.
 func (q queries) AppendAudit(ctx context.Context, e store.AuditEntry) error {
-	var diff *string
-	if len(e.Diff) > 0 && string(e.Diff) != "null" {
-		d := string(e.Diff)
-		diff = &d
-	}
 	tag, err := q.db.Exec(ctx, `INSERT INTO audit_logs
 		(id, org_id, at, actor_type, actor_id, key_id, action, resource_type, resource_id, request_id, ip, diff)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
 		e.ID, e.OrgID, ms(e.At), e.ActorType, e.ActorID, e.KeyID, e.Action, e.ResourceType, e.ResourceID,
-		e.RequestID, e.IP, diff)
+		e.RequestID, e.IP, nullJSON(e.Diff))
 	return inserted("append audit", tag, err)
 }
 
@@ -761,10 +1187,7 @@ func (q queries) AuditLogs(ctx context.Context, f store.AuditFilter) ([]store.Au
 			&e.ResourceID, &e.RequestID, &e.IP, &diff); err != nil {
 			return store.AuditEntry{}, err
 		}
-		e.At = fromMs(at)
-		if diff != nil {
-			e.Diff = json.RawMessage(*diff)
-		}
+		e.At, e.Diff = fromMs(at), fromNullJSON(diff)
 		return e, nil
 	})
 }

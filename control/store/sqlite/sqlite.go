@@ -154,6 +154,53 @@ var migrations = []string{
 	CREATE INDEX audit_logs_org ON audit_logs(org_id, id);
 	CREATE INDEX audit_logs_resource ON audit_logs(org_id, resource_type, resource_id, id);
 	CREATE INDEX memberships_user ON memberships(user_id);`,
+	`ALTER TABLE orgs ADD COLUMN plan TEXT NOT NULL DEFAULT 'free';
+	CREATE TABLE usage (
+		org_id TEXT NOT NULL,
+		period TEXT NOT NULL,
+		metric TEXT NOT NULL,
+		value INTEGER NOT NULL,
+		PRIMARY KEY (org_id, period, metric)
+	);
+	ALTER TABLE links ADD COLUMN title TEXT NOT NULL DEFAULT '';
+	ALTER TABLE links ADD COLUMN external_id TEXT;
+	ALTER TABLE links ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
+	ALTER TABLE links ADD COLUMN expires_at INTEGER;
+	ALTER TABLE links ADD COLUMN valid_since INTEGER;
+	ALTER TABLE links ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE links ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE links ADD COLUMN attrs TEXT;
+	ALTER TABLE links ADD COLUMN clicks INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE links ADD COLUMN last_clicked_at INTEGER NOT NULL DEFAULT 0;
+	CREATE UNIQUE INDEX links_external ON links(org_id, external_id) WHERE external_id IS NOT NULL;
+	CREATE INDEX links_org_created ON links(org_id, created_at, id);
+	CREATE INDEX links_org_clicks ON links(org_id, clicks, id);
+	CREATE INDEX links_org_last_clicked ON links(org_id, last_clicked_at, id);
+	CREATE INDEX links_org_url ON links(org_id, domain, url);
+	CREATE TABLE tags (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		name TEXT NOT NULL,
+		name_lower TEXT NOT NULL,
+		color TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL,
+		UNIQUE (org_id, name_lower)
+	);
+	CREATE TABLE link_tags (
+		link_id TEXT NOT NULL REFERENCES links(id) ON DELETE CASCADE,
+		tag_id TEXT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+		PRIMARY KEY (link_id, tag_id)
+	);
+	CREATE INDEX link_tags_tag ON link_tags(tag_id);
+	CREATE TABLE events (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL,
+		type TEXT NOT NULL,
+		resource_id TEXT NOT NULL DEFAULT '',
+		payload TEXT,
+		created_at INTEGER NOT NULL
+	);
+	CREATE INDEX events_org ON events(org_id, id);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -287,7 +334,11 @@ func (q queries) HasOrgs(ctx context.Context) (bool, error) {
 }
 
 func (q queries) CreateOrg(ctx context.Context, o store.Org) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)`, o.ID, o.Name, ms(o.CreatedAt))
+	plan := o.Plan
+	if plan == "" {
+		plan = "free"
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO orgs (id, name, plan, created_at) VALUES (?, ?, ?, ?)`, o.ID, o.Name, plan, ms(o.CreatedAt))
 	return insertErr("insert org", err)
 }
 
@@ -296,14 +347,45 @@ func (q queries) Org(ctx context.Context, id string) (store.Org, error) {
 		o  store.Org
 		at int64
 	)
-	err := q.q.QueryRowContext(ctx, `SELECT id, name, created_at FROM orgs WHERE id = ?`, id).Scan(&o.ID, &o.Name, &at)
+	err := q.q.QueryRowContext(ctx, `SELECT id, name, plan, created_at FROM orgs WHERE id = ?`, id).Scan(&o.ID, &o.Name, &o.Plan, &at)
 	o.CreatedAt = fromMs(at)
 	return o, scanErr("org", err)
 }
 
 func (q queries) UpdateOrg(ctx context.Context, o store.Org) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE orgs SET name = ? WHERE id = ?`, o.Name, o.ID)
+	res, err := q.q.ExecContext(ctx, `UPDATE orgs SET name = ?, plan = ? WHERE id = ?`, o.Name, o.Plan, o.ID)
 	return oneRow("update org", res, err)
+}
+
+func (q queries) AddUsage(ctx context.Context, orgID, period, metric string, delta int64) (int64, error) {
+	var v int64
+	err := q.q.QueryRowContext(ctx, `INSERT INTO usage (org_id, period, metric, value) VALUES (?, ?, ?, ?)
+		ON CONFLICT (org_id, period, metric) DO UPDATE SET value = value + excluded.value
+		RETURNING value`, orgID, period, metric, delta).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("add usage: %w", err)
+	}
+	return v, nil
+}
+
+func (q queries) Usage(ctx context.Context, orgID, period string) (map[string]int64, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT metric, value FROM usage WHERE org_id = ? AND period = ?`, orgID, period)
+	if err != nil {
+		return nil, fmt.Errorf("usage: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var (
+			m string
+			v int64
+		)
+		if err := rows.Scan(&m, &v); err != nil {
+			return nil, fmt.Errorf("usage: %w", err)
+		}
+		out[m] = v
+	}
+	return out, rows.Err()
 }
 
 // Users.
@@ -560,28 +642,136 @@ func (q queries) TouchAPIKey(ctx context.Context, id string, at time.Time, minAg
 
 // Links.
 
-func (q queries) InsertLink(ctx context.Context, l store.Link) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO links
-		(id, org_id, domain, key, url, version, created_by, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.ID, l.OrgID, l.Domain, l.Key, l.URL, l.Version, l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt))
-	return insertErr("insert link", err)
+const linkColumns = `id, org_id, domain, key, url, version, title, external_id, password_hash, expires_at,
+	valid_since, archived, disabled, attrs, clicks, last_clicked_at, created_by, created_at, updated_at`
+
+func linkArgs(l store.Link) []any {
+	var attrs sql.NullString
+	if len(l.Attrs) > 0 && string(l.Attrs) != "null" {
+		attrs = sql.NullString{String: string(l.Attrs), Valid: true}
+	}
+	return []any{l.ID, l.OrgID, l.Domain, l.Key, l.URL, l.Version, l.Title, nullString(l.ExternalID), l.PasswordHash,
+		nullMs(l.ExpiresAt), nullMs(l.ValidSince), l.Archived, l.Disabled, attrs, l.Clicks, zeroMs(l.LastClickedAt),
+		l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt)}
 }
 
-const linkSelect = `SELECT id, org_id, domain, key, url, version, created_by, created_at, updated_at FROM links `
+// zeroMs stores the zero time as 0 (never).
+func zeroMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromZeroMs(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return fromMs(v)
+}
+
+func (q queries) InsertLink(ctx context.Context, l store.Link) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO links (`+linkColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, linkArgs(l)...)
+	if err := insertErr("insert link", err); err != nil {
+		return err
+	}
+	return q.setLinkTags(ctx, l.ID, l.TagIDs)
+}
+
+func (q queries) UpdateLink(ctx context.Context, l store.Link) error {
+	args := linkArgs(l)
+	// SET every column but id and org_id, which scope the WHERE.
+	res, err := q.q.ExecContext(ctx, `UPDATE links SET domain = ?, key = ?, url = ?, version = ?, title = ?,
+		external_id = ?, password_hash = ?, expires_at = ?, valid_since = ?, archived = ?, disabled = ?, attrs = ?,
+		clicks = ?, last_clicked_at = ?, created_by = ?, created_at = ?, updated_at = ?
+		WHERE id = ? AND org_id = ?`, append(args[2:], l.ID, l.OrgID)...)
+	if isUnique(err) {
+		return fmt.Errorf("update link: %w", store.ErrConflict)
+	}
+	if err := oneRow("update link", res, err); err != nil {
+		return err
+	}
+	if _, err := q.q.ExecContext(ctx, `DELETE FROM link_tags WHERE link_id = ?`, l.ID); err != nil {
+		return fmt.Errorf("update link tags: %w", err)
+	}
+	return q.setLinkTags(ctx, l.ID, l.TagIDs)
+}
+
+func (q queries) setLinkTags(ctx context.Context, linkID string, tagIDs []string) error {
+	for _, t := range tagIDs {
+		if _, err := q.q.ExecContext(ctx, `INSERT INTO link_tags (link_id, tag_id) VALUES (?, ?)`, linkID, t); err != nil {
+			return insertErr("tag link", err)
+		}
+	}
+	return nil
+}
 
 func scanLink(r rowScanner) (store.Link, error) {
 	var (
-		l                store.Link
-		created, updated int64
+		l                         store.Link
+		externalID, attrs         sql.NullString
+		expires, validSince       sql.NullInt64
+		lastClicked, created, upd int64
 	)
-	err := r.Scan(&l.ID, &l.OrgID, &l.Domain, &l.Key, &l.URL, &l.Version, &l.CreatedBy, &created, &updated)
-	l.CreatedAt, l.UpdatedAt = fromMs(created), fromMs(updated)
-	return l, scanErr("link", err)
+	err := r.Scan(&l.ID, &l.OrgID, &l.Domain, &l.Key, &l.URL, &l.Version, &l.Title, &externalID, &l.PasswordHash,
+		&expires, &validSince, &l.Archived, &l.Disabled, &attrs, &l.Clicks, &lastClicked, &l.CreatedBy, &created, &upd)
+	if err != nil {
+		return store.Link{}, scanErr("link", err)
+	}
+	l.ExternalID = externalID.String
+	if attrs.Valid {
+		l.Attrs = json.RawMessage(attrs.String)
+	}
+	l.ExpiresAt, l.ValidSince = fromNullMs(expires), fromNullMs(validSince)
+	l.LastClickedAt, l.CreatedAt, l.UpdatedAt = fromZeroMs(lastClicked), fromMs(created), fromMs(upd)
+	return l, nil
+}
+
+// oneLink reads one link and its tags.
+func (q queries) oneLink(ctx context.Context, where string, args ...any) (store.Link, error) {
+	l, err := scanLink(q.q.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links WHERE `+where, args...))
+	if err != nil {
+		return store.Link{}, err
+	}
+	links := []store.Link{l}
+	if err := q.loadTags(ctx, links); err != nil {
+		return store.Link{}, err
+	}
+	return links[0], nil
+}
+
+// loadTags fills the TagIDs of links in one query.
+func (q queries) loadTags(ctx context.Context, links []store.Link) error {
+	if len(links) == 0 {
+		return nil
+	}
+	idx := map[string]int{}
+	args := make([]any, len(links))
+	for i, l := range links {
+		idx[l.ID] = i
+		args[i] = l.ID
+	}
+	marks := strings.Repeat("?,", len(links))
+	rows, err := q.q.QueryContext(ctx, `SELECT link_id, tag_id FROM link_tags WHERE link_id IN (`+marks[:len(marks)-1]+`)
+		ORDER BY link_id, tag_id`, args...)
+	if err != nil {
+		return fmt.Errorf("link tags: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var linkID, tagID string
+		if err := rows.Scan(&linkID, &tagID); err != nil {
+			return fmt.Errorf("link tags: %w", err)
+		}
+		i := idx[linkID]
+		links[i].TagIDs = append(links[i].TagIDs, tagID)
+	}
+	return rows.Err()
 }
 
 func (q queries) Link(ctx context.Context, orgID, id string) (store.Link, error) {
-	return scanLink(q.q.QueryRowContext(ctx, linkSelect+`WHERE org_id = ? AND id = ?`, orgID, id))
+	return q.oneLink(ctx, `org_id = ? AND id = ?`, orgID, id)
 }
 
 // LockLink reads the link; inside Write the IMMEDIATE transaction already
@@ -590,9 +780,199 @@ func (q queries) LockLink(ctx context.Context, orgID, id string) (store.Link, er
 	return q.Link(ctx, orgID, id)
 }
 
+func (q queries) LinkByKey(ctx context.Context, orgID, domain, key string) (store.Link, error) {
+	return q.oneLink(ctx, `org_id = ? AND domain = ? AND key = ?`, orgID, domain, key)
+}
+
+func (q queries) LinkByExternalID(ctx context.Context, orgID, externalID string) (store.Link, error) {
+	return q.oneLink(ctx, `org_id = ? AND external_id = ?`, orgID, externalID)
+}
+
+func (q queries) LinkByURL(ctx context.Context, orgID, domain, url string) (store.Link, error) {
+	return q.oneLink(ctx, `org_id = ? AND domain = ? AND url = ? ORDER BY created_at, id LIMIT 1`, orgID, domain, url)
+}
+
+// linkWhere is the WHERE clause and its arguments for f's filters.
+func linkWhere(f store.LinkFilter) (string, []any) {
+	where := []string{"org_id = ?"}
+	args := []any{f.OrgID}
+	add := func(cond string, vs ...any) {
+		where = append(where, cond)
+		args = append(args, vs...)
+	}
+	if f.Domain != "" {
+		add("domain = ?", f.Domain)
+	}
+	if f.TagID != "" {
+		add("id IN (SELECT link_id FROM link_tags WHERE tag_id = ?)", f.TagID)
+	}
+	if f.Search != "" {
+		pat := "%" + likeEscaper.Replace(f.Search) + "%"
+		add(`(key LIKE ? ESCAPE '\' OR url LIKE ? ESCAPE '\' OR title LIKE ? ESCAPE '\')`, pat, pat, pat)
+	}
+	if f.ExternalID != "" {
+		add("external_id = ?", f.ExternalID)
+	}
+	if f.CreatedBy != "" {
+		add("created_by = ?", f.CreatedBy)
+	}
+	if f.Archived != nil {
+		add("archived = ?", *f.Archived)
+	}
+	if f.Disabled != nil {
+		add("disabled = ?", *f.Disabled)
+	}
+	return strings.Join(where, " AND "), args
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+func sortColumn(s store.LinkSort) string {
+	switch s {
+	case store.SortClicks:
+		return "clicks"
+	case store.SortLastClickedAt:
+		return "last_clicked_at"
+	}
+	return "created_at"
+}
+
+func (q queries) Links(ctx context.Context, f store.LinkFilter) ([]store.Link, error) {
+	where, args := linkWhere(f)
+	col, dir, cmp := sortColumn(f.Sort), "DESC", "<"
+	if f.Asc {
+		dir, cmp = "ASC", ">"
+	}
+	if f.After != nil {
+		where += fmt.Sprintf(" AND (%s %s ? OR (%s = ? AND id %s ?))", col, cmp, col, cmp)
+		args = append(args, f.After.Value, f.After.Value, f.After.ID)
+	}
+	args = append(args, f.Limit)
+	rows, err := q.q.QueryContext(ctx, `SELECT `+linkColumns+` FROM links WHERE `+where+
+		fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT ?", col, dir, dir), args...)
+	if err != nil {
+		return nil, fmt.Errorf("links: %w", err)
+	}
+	var out []store.Link
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("links: %w", err)
+	}
+	return out, q.loadTags(ctx, out)
+}
+
+func (q queries) CountLinks(ctx context.Context, f store.LinkFilter, groupBy string) ([]store.Count, error) {
+	where, args := linkWhere(f)
+	var query string
+	switch groupBy {
+	case "":
+		query = `SELECT '', count(*) FROM links WHERE ` + where
+	case "domain":
+		query = `SELECT domain, count(*) FROM links WHERE ` + where + ` GROUP BY domain`
+	case "tag":
+		query = `SELECT lt.tag_id, count(*) FROM links JOIN link_tags lt ON lt.link_id = links.id WHERE ` +
+			strings.ReplaceAll(where, "org_id = ?", "links.org_id = ?") + ` GROUP BY lt.tag_id`
+	default:
+		return nil, fmt.Errorf("count links: unknown group %q", groupBy)
+	}
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count links: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Count
+	for rows.Next() {
+		var c store.Count
+		if err := rows.Scan(&c.Group, &c.Count); err != nil {
+			return nil, fmt.Errorf("count links: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 func (q queries) DeleteLink(ctx context.Context, orgID, id string) error {
 	res, err := q.q.ExecContext(ctx, `DELETE FROM links WHERE org_id = ? AND id = ?`, orgID, id)
 	return oneRow("delete link", res, err)
+}
+
+// Tags.
+
+func (q queries) CreateTag(ctx context.Context, t store.Tag) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO tags (id, org_id, name, name_lower, color, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, t.OrgID, t.Name, strings.ToLower(t.Name), t.Color, ms(t.CreatedAt))
+	return insertErr("insert tag", err)
+}
+
+const tagSelect = `SELECT id, org_id, name, color, created_at FROM tags `
+
+func scanTag(r rowScanner) (store.Tag, error) {
+	var (
+		t  store.Tag
+		at int64
+	)
+	err := r.Scan(&t.ID, &t.OrgID, &t.Name, &t.Color, &at)
+	t.CreatedAt = fromMs(at)
+	return t, scanErr("tag", err)
+}
+
+func (q queries) Tag(ctx context.Context, orgID, id string) (store.Tag, error) {
+	return scanTag(q.q.QueryRowContext(ctx, tagSelect+`WHERE org_id = ? AND id = ?`, orgID, id))
+}
+
+func (q queries) TagByName(ctx context.Context, orgID, name string) (store.Tag, error) {
+	return scanTag(q.q.QueryRowContext(ctx, tagSelect+`WHERE org_id = ? AND name_lower = ?`, orgID, strings.ToLower(name)))
+}
+
+func (q queries) Tags(ctx context.Context, orgID string) ([]store.Tag, error) {
+	rows, err := q.q.QueryContext(ctx, tagSelect+`WHERE org_id = ? ORDER BY name_lower, id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("tags: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Tag
+	for rows.Next() {
+		t, err := scanTag(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (q queries) UpdateTag(ctx context.Context, t store.Tag) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE tags SET name = ?, name_lower = ?, color = ? WHERE org_id = ? AND id = ?`,
+		t.Name, strings.ToLower(t.Name), t.Color, t.OrgID, t.ID)
+	if isUnique(err) {
+		return fmt.Errorf("update tag: %w", store.ErrConflict)
+	}
+	return oneRow("update tag", res, err)
+}
+
+func (q queries) DeleteTag(ctx context.Context, orgID, id string) error {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM tags WHERE org_id = ? AND id = ?`, orgID, id)
+	return oneRow("delete tag", res, err)
+}
+
+// Events.
+
+func (q queries) AppendEvent(ctx context.Context, e store.Event) error {
+	var payload sql.NullString
+	if len(e.Payload) > 0 {
+		payload = sql.NullString{String: string(e.Payload), Valid: true}
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO events (id, org_id, type, resource_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.ID, e.OrgID, e.Type, e.ResourceID, payload, ms(e.CreatedAt))
+	return insertErr("append event", err)
 }
 
 // Outbox.

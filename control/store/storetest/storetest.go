@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +28,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Invitations", func(t *testing.T) { testInvitations(t, open(t)) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
 	t.Run("Links", func(t *testing.T) { testLinks(t, open(t)) })
+	t.Run("LinkFields", func(t *testing.T) { testLinkFields(t, open(t)) })
+	t.Run("LinkLists", func(t *testing.T) { testLinkLists(t, open(t)) })
+	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
+	t.Run("PlansUsageEvents", func(t *testing.T) { testPlansUsageEvents(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("WriteIsAtomic", func(t *testing.T) { testWriteIsAtomic(t, open(t)) })
@@ -60,17 +66,17 @@ func testOrgs(t *testing.T, s store.Store) {
 	if has, err := s.HasOrgs(ctx); err != nil || has {
 		t.Fatalf("empty store HasOrgs = %v, %v", has, err)
 	}
-	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "Acme", CreatedAt: t0}))
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "Acme", Plan: "pro", CreatedAt: t0}))
 	if has, _ := s.HasOrgs(ctx); !has {
 		t.Error("HasOrgs false after CreateOrg")
 	}
 	wantErr(t, "duplicate org", s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "x", CreatedAt: t0}), store.ErrConflict)
 	o, err := s.Org(ctx, "org_1")
-	if err != nil || o.Name != "Acme" || !o.CreatedAt.Equal(t0) {
+	if err != nil || o.Name != "Acme" || o.Plan != "pro" || !o.CreatedAt.Equal(t0) {
 		t.Errorf("Org = %+v, %v", o, err)
 	}
-	must(t, s.UpdateOrg(ctx, store.Org{ID: "org_1", Name: "Acme Inc"}))
-	if o, _ := s.Org(ctx, "org_1"); o.Name != "Acme Inc" || !o.CreatedAt.Equal(t0) {
+	must(t, s.UpdateOrg(ctx, store.Org{ID: "org_1", Name: "Acme Inc", Plan: "business"}))
+	if o, _ := s.Org(ctx, "org_1"); o.Name != "Acme Inc" || o.Plan != "business" || !o.CreatedAt.Equal(t0) {
 		t.Errorf("after update: %+v", o)
 	}
 	_, err = s.Org(ctx, "org_x")
@@ -250,14 +256,14 @@ func testLinks(t *testing.T, s store.Store) {
 	must(t, s.InsertLink(ctx, l))
 	wantErr(t, "same domain+key", s.InsertLink(ctx, link("link_2", "abc")), store.ErrConflict)
 	must(t, s.InsertLink(ctx, link("link_3", "ABC"))) // keys are case-sensitive
-	if got, err := s.Link(ctx, "org_1", "link_1"); err != nil || got != l {
+	if got, err := s.Link(ctx, "org_1", "link_1"); err != nil || fmt.Sprint(got) != fmt.Sprint(l) {
 		t.Errorf("Link = %+v, %v", got, err)
 	}
 	_, err := s.Link(ctx, "org_other", "link_1")
 	wantErr(t, "link of another org", err, store.ErrNotFound)
 	must(t, s.Write(ctx, func(q store.Queries) error {
 		got, err := q.LockLink(ctx, "org_1", "link_1")
-		if err != nil || got != l {
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(l) {
 			t.Errorf("LockLink = %+v, %v", got, err)
 		}
 		return q.DeleteLink(ctx, "org_1", "link_1")
@@ -403,4 +409,197 @@ func testConcurrentDelete(t *testing.T, s store.Store) {
 	if p, _ := s.PendingOutbox(ctx, t0.Add(time.Hour), 10); ok != 1 || len(p) != 1 {
 		t.Errorf("%d deletes won, %d outbox entries; want 1 and 1", ok, len(p))
 	}
+}
+
+func testLinkFields(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	must(t, s.CreateTag(ctx, store.Tag{ID: "tag_a", OrgID: "org_1", Name: "a", CreatedAt: t0}))
+	must(t, s.CreateTag(ctx, store.Tag{ID: "tag_b", OrgID: "org_1", Name: "b", CreatedAt: t0}))
+	l := store.Link{
+		ID: "link_1", OrgID: "org_1", Domain: "h0p.link", Key: "full", URL: "https://x.example/full", Version: 1,
+		Title: "Full", ExternalID: "ext-1", PasswordHash: "$argon2id$x", ExpiresAt: t0.Add(time.Hour),
+		ValidSince: t0.Add(-time.Hour), Archived: true, Disabled: true, Attrs: json.RawMessage(`{"utm":{"source":"a"}}`),
+		TagIDs: []string{"tag_a", "tag_b"}, Clicks: 7, LastClickedAt: t0.Add(time.Minute),
+		CreatedBy: "usr_1", CreatedAt: t0, UpdatedAt: t0.Add(time.Second),
+	}
+	must(t, s.InsertLink(ctx, l))
+	got, err := s.Link(ctx, "org_1", "link_1")
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(l) {
+		t.Errorf("round trip:\n got %+v, %v\nwant %+v", got, err, l)
+	}
+	other := link("link_2", "other")
+	other.ExternalID = "ext-1"
+	wantErr(t, "same externalId", s.InsertLink(ctx, other), store.ErrConflict)
+	other.ExternalID = ""
+	must(t, s.InsertLink(ctx, other))
+	// Two links without an externalId do not clash.
+	must(t, s.InsertLink(ctx, link("link_3", "third")))
+
+	for name, f := range map[string]func() (store.Link, error){
+		"by key":        func() (store.Link, error) { return s.LinkByKey(ctx, "org_1", "h0p.link", "full") },
+		"by externalId": func() (store.Link, error) { return s.LinkByExternalID(ctx, "org_1", "ext-1") },
+		"by url":        func() (store.Link, error) { return s.LinkByURL(ctx, "org_1", "h0p.link", "https://x.example/full") },
+	} {
+		if got, err := f(); err != nil || got.ID != "link_1" || len(got.TagIDs) != 2 {
+			t.Errorf("%s: %+v, %v", name, got, err)
+		}
+	}
+	_, err = s.LinkByKey(ctx, "org_2", "h0p.link", "full")
+	wantErr(t, "by key in another org", err, store.ErrNotFound)
+
+	// Update replaces everything, tags included; slug changes are allowed.
+	l.Key, l.Title, l.Version, l.TagIDs, l.Archived, l.Attrs = "renamed", "New", 2, []string{"tag_b"}, false, nil
+	l.ExpiresAt = time.Time{}
+	must(t, s.UpdateLink(ctx, l))
+	got, _ = s.Link(ctx, "org_1", "link_1")
+	if got.Key != "renamed" || got.Title != "New" || got.Version != 2 || fmt.Sprint(got.TagIDs) != "[tag_b]" ||
+		got.Archived || !got.ExpiresAt.IsZero() || len(got.Attrs) != 0 && string(got.Attrs) != "null" {
+		t.Errorf("after update: %+v", got)
+	}
+	if _, err := s.LinkByKey(ctx, "org_1", "h0p.link", "full"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("old key after rename: %v", err)
+	}
+	l.Key = "other"
+	wantErr(t, "rename onto a taken key", s.UpdateLink(ctx, l), store.ErrConflict)
+	l.Key, l.OrgID = "renamed", "org_2"
+	wantErr(t, "update in another org", s.UpdateLink(ctx, l), store.ErrNotFound)
+}
+
+func testLinkLists(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	must(t, s.CreateTag(ctx, store.Tag{ID: "tag_x", OrgID: "org_1", Name: "x", CreatedAt: t0}))
+	yes := true
+	for i := range 10 {
+		l := link(fmt.Sprintf("link_%02d", i), fmt.Sprintf("k%02d", i))
+		l.CreatedAt = t0.Add(time.Duration(i) * time.Minute)
+		l.Clicks = int64(i % 3)
+		if i%2 == 0 {
+			l.TagIDs = []string{"tag_x"}
+		}
+		if i == 7 {
+			l.Title, l.Domain, l.Archived, l.CreatedBy = "Needle in title", "go.example", true, "key_bot"
+		}
+		if i >= 5 {
+			l.LastClickedAt = t0.Add(time.Duration(i) * time.Hour)
+		}
+		must(t, s.InsertLink(ctx, l))
+	}
+	ids := func(ls []store.Link) string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.ID[5:])
+		}
+		return strings.Join(out, ",")
+	}
+	list := func(f store.LinkFilter) string {
+		t.Helper()
+		f.OrgID = "org_1"
+		if f.Limit == 0 {
+			f.Limit = 100
+		}
+		ls, err := s.Links(ctx, f)
+		must(t, err)
+		return ids(ls)
+	}
+	for name, tc := range map[string]struct {
+		f    store.LinkFilter
+		want string
+	}{
+		"newest first":  {store.LinkFilter{Limit: 3}, "09,08,07"},
+		"oldest first":  {store.LinkFilter{Asc: true, Limit: 3}, "00,01,02"},
+		"page 2":        {store.LinkFilter{Limit: 3, After: &store.LinkCursor{Value: t0.Add(7 * time.Minute).UnixMilli(), ID: "link_07"}}, "06,05,04"},
+		"clicks":        {store.LinkFilter{Sort: store.SortClicks, Limit: 4}, "08,05,02,07"},
+		"clicks page":   {store.LinkFilter{Sort: store.SortClicks, Limit: 3, After: &store.LinkCursor{Value: 1, ID: "link_07"}}, "04,01,09"},
+		"last clicked":  {store.LinkFilter{Sort: store.SortLastClickedAt, Limit: 3}, "09,08,07"},
+		"tag":           {store.LinkFilter{TagID: "tag_x"}, "08,06,04,02,00"},
+		"domain":        {store.LinkFilter{Domain: "go.example"}, "07"},
+		"search title":  {store.LinkFilter{Search: "NEEDLE"}, "07"},
+		"search key":    {store.LinkFilter{Search: "k0"}, "09,08,07,06,05,04,03,02,01,00"},
+		"search escape": {store.LinkFilter{Search: "%"}, ""},
+		"created by":    {store.LinkFilter{CreatedBy: "key_bot"}, "07"},
+		"archived":      {store.LinkFilter{Archived: &yes}, "07"},
+	} {
+		if got := list(tc.f); got != tc.want {
+			t.Errorf("%s: %s, want %s", name, got, tc.want)
+		}
+	}
+	// A link never clicked sorts as clicked at time zero (cursor Value 0):
+	// last when newest first, first when oldest first.
+	if got := list(store.LinkFilter{Sort: store.SortLastClickedAt, Asc: true, Limit: 3}); got != "00,01,02" {
+		t.Errorf("last clicked asc: %s", got)
+	}
+	if got := list(store.LinkFilter{Sort: store.SortLastClickedAt, Limit: 3, After: &store.LinkCursor{Value: t0.Add(5 * time.Hour).UnixMilli(), ID: "link_05"}}); got != "04,03,02" {
+		t.Errorf("last clicked, past the clicked ones: %s", got)
+	}
+	count := func(group string) string {
+		t.Helper()
+		cs, err := s.CountLinks(ctx, store.LinkFilter{OrgID: "org_1"}, group)
+		must(t, err)
+		var out []string
+		for _, c := range cs {
+			out = append(out, fmt.Sprintf("%s=%d", c.Group, c.Count))
+		}
+		sort.Strings(out)
+		return strings.Join(out, " ")
+	}
+	if got := count(""); got != "=10" {
+		t.Errorf("count: %s", got)
+	}
+	if got := count("domain"); got != "go.example=1 h0p.link=9" {
+		t.Errorf("count by domain: %s", got)
+	}
+	if got := count("tag"); got != "tag_x=5" {
+		t.Errorf("count by tag: %s", got)
+	}
+}
+
+func testTags(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	must(t, s.CreateTag(ctx, store.Tag{ID: "tag_1", OrgID: "org_1", Name: "Launch", Color: "blue", CreatedAt: t0}))
+	wantErr(t, "same name other case", s.CreateTag(ctx, store.Tag{ID: "tag_2", OrgID: "org_1", Name: "LAUNCH", CreatedAt: t0}), store.ErrConflict)
+	must(t, s.CreateTag(ctx, store.Tag{ID: "tag_3", OrgID: "org_1", Name: "alpha", CreatedAt: t0}))
+	if got, err := s.TagByName(ctx, "org_1", "launch"); err != nil || got.ID != "tag_1" || got.Color != "blue" {
+		t.Errorf("TagByName = %+v, %v", got, err)
+	}
+	tags, err := s.Tags(ctx, "org_1")
+	if err != nil || len(tags) != 2 || tags[0].Name != "alpha" {
+		t.Errorf("Tags = %+v, %v", tags, err)
+	}
+	must(t, s.UpdateTag(ctx, store.Tag{ID: "tag_3", OrgID: "org_1", Name: "Beta", Color: "red"}))
+	if got, _ := s.Tag(ctx, "org_1", "tag_3"); got.Name != "Beta" || got.Color != "red" || !got.CreatedAt.Equal(t0) {
+		t.Errorf("after update %+v", got)
+	}
+	wantErr(t, "rename onto a taken name", s.UpdateTag(ctx, store.Tag{ID: "tag_3", OrgID: "org_1", Name: "launch"}), store.ErrConflict)
+	l := link("link_1", "a")
+	l.TagIDs = []string{"tag_1", "tag_3"}
+	must(t, s.InsertLink(ctx, l))
+	must(t, s.DeleteTag(ctx, "org_1", "tag_1"))
+	if got, _ := s.Link(ctx, "org_1", "link_1"); fmt.Sprint(got.TagIDs) != "[tag_3]" {
+		t.Errorf("tags after DeleteTag: %v", got.TagIDs)
+	}
+	wantErr(t, "delete twice", s.DeleteTag(ctx, "org_1", "tag_1"), store.ErrNotFound)
+	_, err = s.Tag(ctx, "org_2", "tag_3")
+	wantErr(t, "tag of another org", err, store.ErrNotFound)
+}
+
+func testPlansUsageEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	if n, err := s.AddUsage(ctx, "org_1", "2026-11", "linksCreated", 3); err != nil || n != 3 {
+		t.Fatalf("AddUsage = %d, %v", n, err)
+	}
+	if n, _ := s.AddUsage(ctx, "org_1", "2026-11", "linksCreated", 2); n != 5 {
+		t.Errorf("AddUsage again = %d", n)
+	}
+	s.AddUsage(ctx, "org_1", "2026-12", "linksCreated", 1)
+	u, err := s.Usage(ctx, "org_1", "2026-11")
+	if err != nil || u["linksCreated"] != 5 || len(u) != 1 {
+		t.Errorf("Usage = %v, %v", u, err)
+	}
+	must(t, s.AppendEvent(ctx, store.Event{ID: "evt_1", OrgID: "org_1", Type: "link.created", ResourceID: "link_1",
+		Payload: json.RawMessage(`{"id":"link_1"}`), CreatedAt: t0}))
+	wantErr(t, "same event id", s.AppendEvent(ctx, store.Event{ID: "evt_1", OrgID: "org_1", Type: "x", CreatedAt: t0}), store.ErrConflict)
 }

@@ -1,0 +1,628 @@
+package links
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/h0p/h0p/control/slug"
+	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/shared/apierror"
+	"github.com/h0p/h0p/shared/geo"
+	"github.com/h0p/h0p/shared/kv"
+)
+
+// Opt is a JSON field that may be absent, null, or a value: PATCH changes
+// only the fields that are present, and null clears one.
+type Opt[T any] struct {
+	Set, Null bool
+	V         T
+}
+
+// Of is a present, non-null Opt.
+func Of[T any](v T) Opt[T] { return Opt[T]{Set: true, V: v} }
+
+// RuleInput is a targeting rule as clients write it.
+type RuleInput struct {
+	URL      string            `json:"url"`
+	Device   []string          `json:"device,omitempty"`
+	OS       []string          `json:"os,omitempty"`
+	Browser  []string          `json:"browser,omitempty"`
+	Country  []string          `json:"country,omitempty"`
+	Language []string          `json:"language,omitempty"`
+	Query    map[string]string `json:"query,omitempty"` // name → value; "" means "present"
+	After    *time.Time        `json:"after,omitempty"`
+	Before   *time.Time        `json:"before,omitempty"`
+}
+
+type Variant struct {
+	URL    string `json:"url"`
+	Weight int    `json:"weight"`
+}
+
+type UTM struct {
+	Source   string `json:"source,omitempty"`
+	Medium   string `json:"medium,omitempty"`
+	Campaign string `json:"campaign,omitempty"`
+	Term     string `json:"term,omitempty"`
+	Content  string `json:"content,omitempty"`
+}
+
+type Preview struct {
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	Image       string `json:"image,omitempty"`
+}
+
+// Input is a link as a client writes it (create, update, upsert, bulk,
+// import). Absent fields keep their value (defaults on create).
+type Input struct {
+	URL, Domain, Key, Title, Description, Image, ExternalID, Comments Opt[string]
+	Tags                                                              Opt[[]string]
+	ExpiresAt, ValidSince                                             Opt[time.Time]
+	ExpiredURL, Password, IOS, Android                                Opt[string]
+	Geo                                                               Opt[map[string]string]
+	Rules                                                             Opt[[]RuleInput]
+	Variants                                                          Opt[[]Variant]
+	UTM                                                               Opt[UTM]
+	ForwardQuery, Archived, Disabled, DoIndex                         Opt[bool]
+	RedirectStatus                                                    Opt[int]
+	MaxClicks                                                         Opt[int64]
+	Preview                                                           Opt[Preview]
+
+	// createdAt backdates an imported link to when the file says it was
+	// made.
+	createdAt time.Time
+}
+
+// anySet reports whether any field of in is present.
+func (in Input) anySet() bool {
+	v := reflect.ValueOf(in)
+	for i := range v.NumField() {
+		if v.Field(i).FieldByName("Set").Bool() {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeOpt reads one field; errors name it.
+func decodeOpt[T any](name string, raw json.RawMessage, o *Opt[T]) error {
+	o.Set = true
+	if string(bytes.TrimSpace(raw)) == "null" {
+		o.Null = true
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o.V); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field != "":
+			return apierror.Invalid(name+"."+te.Field, "has the wrong type")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return apierror.Invalid(name+"."+strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field")
+		case strings.Contains(err.Error(), "parsing time"):
+			return apierror.Invalid(name, "must be an RFC 3339 time")
+		}
+		return apierror.Invalid(name, "must be "+jsonType(reflect.TypeOf(o.V)))
+	}
+	return nil
+}
+
+// jsonType names a Go type the way a JSON client thinks of it.
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Slice:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		if t == reflect.TypeOf(time.Time{}) {
+			return "an RFC 3339 time"
+		}
+		return "an object"
+	}
+	return "of another type"
+}
+
+// InputFields are the JSON names a link input accepts.
+var InputFields = []string{"url", "domain", "key", "title", "description", "image", "externalId", "comments", "tags",
+	"expiresAt", "expiredUrl", "password", "ios", "android", "geo", "rules", "variants", "utm", "forwardQuery",
+	"redirectStatus", "validSince", "maxClicks", "archived", "disabled", "doIndex", "preview"}
+
+// DecodeInput reads a JSON object into an Input; unknown fields are refused
+// and every error names its field.
+func DecodeInput(raw json.RawMessage) (Input, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return Input{}, apierror.Invalid("body", "must be a JSON object")
+	}
+	var in Input
+	for name, v := range fields {
+		if err := in.decodeField(name, v); err != nil {
+			return Input{}, err
+		}
+	}
+	return in, nil
+}
+
+func (in *Input) decodeField(name string, v json.RawMessage) error {
+	switch name {
+	case "url":
+		return decodeOpt(name, v, &in.URL)
+	case "domain":
+		return decodeOpt(name, v, &in.Domain)
+	case "key":
+		return decodeOpt(name, v, &in.Key)
+	case "title":
+		return decodeOpt(name, v, &in.Title)
+	case "description":
+		return decodeOpt(name, v, &in.Description)
+	case "image":
+		return decodeOpt(name, v, &in.Image)
+	case "externalId":
+		return decodeOpt(name, v, &in.ExternalID)
+	case "comments":
+		return decodeOpt(name, v, &in.Comments)
+	case "tags":
+		return decodeOpt(name, v, &in.Tags)
+	case "expiresAt":
+		return decodeOpt(name, v, &in.ExpiresAt)
+	case "validSince":
+		return decodeOpt(name, v, &in.ValidSince)
+	case "expiredUrl":
+		return decodeOpt(name, v, &in.ExpiredURL)
+	case "password":
+		return decodeOpt(name, v, &in.Password)
+	case "ios":
+		return decodeOpt(name, v, &in.IOS)
+	case "android":
+		return decodeOpt(name, v, &in.Android)
+	case "geo":
+		return decodeOpt(name, v, &in.Geo)
+	case "rules":
+		return decodeOpt(name, v, &in.Rules)
+	case "variants":
+		return decodeOpt(name, v, &in.Variants)
+	case "utm":
+		return decodeOpt(name, v, &in.UTM)
+	case "forwardQuery":
+		return decodeOpt(name, v, &in.ForwardQuery)
+	case "redirectStatus":
+		return decodeOpt(name, v, &in.RedirectStatus)
+	case "maxClicks":
+		return decodeOpt(name, v, &in.MaxClicks)
+	case "archived":
+		return decodeOpt(name, v, &in.Archived)
+	case "disabled":
+		return decodeOpt(name, v, &in.Disabled)
+	case "doIndex":
+		return decodeOpt(name, v, &in.DoIndex)
+	case "preview":
+		return decodeOpt(name, v, &in.Preview)
+	}
+	return apierror.Invalid(name, "is not a known field")
+}
+
+// attrs is the part of a link kept as one JSON document (store.Link.Attrs).
+type attrs struct {
+	Description    string            `json:"description,omitempty"`
+	Image          string            `json:"image,omitempty"`
+	Comments       string            `json:"comments,omitempty"`
+	ExpiredURL     string            `json:"expiredUrl,omitempty"`
+	IOS            string            `json:"ios,omitempty"`
+	Android        string            `json:"android,omitempty"`
+	Geo            map[string]string `json:"geo,omitempty"`
+	Rules          []RuleInput       `json:"rules,omitempty"`
+	Variants       []Variant         `json:"variants,omitempty"`
+	UTM            UTM               `json:"utm,omitzero"`
+	NoForwardQuery bool              `json:"noForwardQuery,omitempty"`
+	RedirectStatus int               `json:"redirectStatus,omitempty"`
+	MaxClicks      int64             `json:"maxClicks,omitempty"`
+	Preview        Preview           `json:"preview,omitzero"`
+	DoIndex        bool              `json:"doIndex,omitempty"`
+}
+
+// Link is a link with its attributes and tag names decoded.
+type Link struct {
+	store.Link
+	attrs
+	TagNames []string
+}
+
+func decodeAttrs(raw json.RawMessage) (attrs, error) {
+	var a attrs
+	if len(raw) == 0 {
+		return a, nil
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return a, fmt.Errorf("link attributes: %w", err)
+	}
+	return a, nil
+}
+
+// problems collects field-level validation errors, so a client learns every
+// invalid field at once.
+type problems []apierror.Detail
+
+func (p *problems) add(field, reason string) {
+	*p = append(*p, apierror.Detail{Field: field, Reason: reason})
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	msg := p[0].Field + ": " + p[0].Reason
+	if len(p) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(p)-1)
+	}
+	return &apierror.Error{Code: apierror.ValidationError, Message: msg, Details: p}
+}
+
+// checkURL validates a destination-like URL: absolute http(s), a host, no
+// credentials, bounded, and not onto one of our own short domains (a loop).
+func (p *problems) checkURL(field, raw string, max int, shortDomains []string) {
+	if raw == "" {
+		p.add(field, "is required")
+		return
+	}
+	if len(raw) > max {
+		p.add(field, fmt.Sprintf("must be at most %d bytes", max))
+		return
+	}
+	if strings.TrimSpace(raw) != raw || strings.ContainsAny(raw, " \t\r\n") {
+		p.add(field, "must not contain whitespace")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		p.add(field, "is not a valid URL")
+		return
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		p.add(field, "must be an absolute http or https URL")
+		return
+	}
+	if u.Hostname() == "" {
+		p.add(field, "must have a host")
+		return
+	}
+	if u.User != nil {
+		p.add(field, "must not contain credentials")
+		return
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if slices.Contains(shortDomains, host) {
+		p.add(field, "points at one of your own short domains, which would loop")
+	}
+}
+
+func (p *problems) checkText(field, v string, max int) {
+	if !utf8.ValidString(v) {
+		p.add(field, "must be valid UTF-8")
+	} else if len(v) > max {
+		p.add(field, fmt.Sprintf("must be at most %d bytes", max))
+	} else if strings.ContainsFunc(v, func(r rune) bool { return r == 0 }) {
+		p.add(field, "must not contain NUL")
+	}
+}
+
+var devices = []string{"ios", "android", "mobile", "desktop"}
+
+func (p *problems) checkRule(field string, r *RuleInput, shortDomains []string) {
+	p.checkURL(field+".url", r.URL, MaxURLLen, shortDomains)
+	if len(r.Device)+len(r.OS)+len(r.Browser)+len(r.Country)+len(r.Language)+len(r.Query) == 0 && r.After == nil && r.Before == nil {
+		p.add(field, "needs at least one condition")
+	}
+	for i, d := range r.Device {
+		r.Device[i] = strings.ToLower(d)
+		if !slices.Contains(devices, r.Device[i]) {
+			p.add(field+".device", "must be ios, android, mobile or desktop")
+		}
+	}
+	for _, list := range []struct {
+		name string
+		vs   []string
+	}{{"os", r.OS}, {"browser", r.Browser}} {
+		for _, v := range list.vs {
+			if v == "" || len(v) > 32 {
+				p.add(field+"."+list.name, "entries must be 1 to 32 characters")
+			}
+		}
+	}
+	for i, c := range r.Country {
+		r.Country[i] = strings.ToUpper(c)
+		if !geo.IsCountry(r.Country[i]) {
+			p.add(field+".country", fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code", c))
+		}
+	}
+	for i, l := range r.Language {
+		r.Language[i] = strings.ToLower(l)
+		if len(l) < 2 || len(l) > 3 || strings.IndexFunc(l, func(r rune) bool { return !unicode.IsLetter(r) || r > unicode.MaxASCII }) >= 0 {
+			p.add(field+".language", fmt.Sprintf("%q is not a language code (like en, de, pt)", l))
+		}
+	}
+	for name, v := range r.Query {
+		if name == "" || len(name) > 64 || len(v) > 256 {
+			p.add(field+".query", "names must be 1 to 64 characters and values at most 256")
+		}
+	}
+	if r.After != nil && r.Before != nil && !r.After.Before(*r.Before) {
+		p.add(field+".before", "must be after after")
+	}
+}
+
+// Limits on link fields.
+const (
+	MaxURLLen       = 8 << 10
+	maxTags         = 20
+	maxRules        = 50
+	maxGeo          = 250
+	passwordMaxLen  = 128
+	maxTitleLen     = 512
+	maxDescLen      = 2048
+	maxCommentsLen  = 4096
+	maxExternalID   = 255
+	maxUTMFieldLen  = 256
+	maxImageURLLen  = 2048
+	maxPreviewTitle = 256
+	maxPreviewDesc  = 1024
+)
+
+// reservedKeys are paths the edge answers itself, or keeps for itself.
+func validateKey(k string) error {
+	if err := slug.Validate(k); err != nil {
+		return err
+	}
+	if k == "_h0p" || strings.HasPrefix(k, "_h0p/") {
+		return errors.New("is reserved")
+	}
+	return nil
+}
+
+// applyInput sets the fields in, validating them; now is for "in the
+// future" checks of fields that change.
+func (l *Link) applyInput(in Input, now time.Time, shortDomains []string) error {
+	var p problems
+	str := func(o Opt[string], dst *string, field string, max int) {
+		if o.Set {
+			*dst = o.V // null clears to ""
+			p.checkText(field, *dst, max)
+		}
+	}
+	optURL := func(o Opt[string], dst *string, field string) {
+		if o.Set {
+			*dst = o.V
+			if *dst != "" {
+				p.checkURL(field, *dst, MaxURLLen, shortDomains)
+			}
+		}
+	}
+	if in.URL.Set {
+		l.URL = in.URL.V
+		p.checkURL("url", l.URL, MaxURLLen, shortDomains)
+	}
+	if in.Key.Set && !in.Key.Null {
+		if err := validateKey(in.Key.V); err != nil {
+			p.add("key", err.Error())
+		}
+		l.Key = in.Key.V
+	}
+	str(in.Title, &l.Title, "title", maxTitleLen)
+	str(in.Description, &l.Description, "description", maxDescLen)
+	str(in.Comments, &l.Comments, "comments", maxCommentsLen)
+	if in.Image.Set {
+		l.Image = in.Image.V
+		if l.Image != "" {
+			p.checkURL("image", l.Image, maxImageURLLen, nil)
+		}
+	}
+	if in.ExternalID.Set {
+		l.ExternalID = strings.TrimSpace(in.ExternalID.V)
+		p.checkText("externalId", l.ExternalID, maxExternalID)
+		if strings.ContainsFunc(l.ExternalID, unicode.IsControl) {
+			p.add("externalId", "must not contain control characters")
+		}
+	}
+	if in.Tags.Set {
+		l.TagNames = nil
+		seen := map[string]bool{}
+		for _, t := range in.Tags.V {
+			t = strings.TrimSpace(t)
+			if t == "" || len(t) > 50 || !utf8.ValidString(t) {
+				p.add("tags", "names must be 1 to 50 characters")
+				continue
+			}
+			if !seen[strings.ToLower(t)] {
+				seen[strings.ToLower(t)] = true
+				l.TagNames = append(l.TagNames, t)
+			}
+		}
+		if len(l.TagNames) > maxTags {
+			p.add("tags", fmt.Sprintf("at most %d tags", maxTags))
+		}
+	}
+	if in.ExpiresAt.Set {
+		l.ExpiresAt = in.ExpiresAt.V.UTC().Truncate(time.Millisecond)
+		if !in.ExpiresAt.Null && !l.ExpiresAt.After(now) {
+			p.add("expiresAt", "must be in the future")
+		}
+	}
+	if in.ValidSince.Set {
+		l.ValidSince = in.ValidSince.V.UTC().Truncate(time.Millisecond)
+	}
+	optURL(in.ExpiredURL, &l.ExpiredURL, "expiredUrl")
+	optURL(in.IOS, &l.IOS, "ios")
+	optURL(in.Android, &l.Android, "android")
+	if in.Geo.Set {
+		l.Geo = map[string]string{}
+		for c, u := range in.Geo.V {
+			cc := strings.ToUpper(c)
+			if !geo.IsCountry(cc) {
+				p.add("geo", fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code", c))
+				continue
+			}
+			p.checkURL("geo."+cc, u, MaxURLLen, shortDomains)
+			l.Geo[cc] = u
+		}
+		if len(l.Geo) > maxGeo {
+			p.add("geo", fmt.Sprintf("at most %d countries", maxGeo))
+		}
+		if len(l.Geo) == 0 {
+			l.Geo = nil
+		}
+	}
+	if in.Rules.Set {
+		l.Rules = in.Rules.V
+		if len(l.Rules) > maxRules {
+			p.add("rules", fmt.Sprintf("at most %d rules", maxRules))
+		}
+		for i := range l.Rules {
+			p.checkRule(fmt.Sprintf("rules[%d]", i), &l.Rules[i], shortDomains)
+		}
+	}
+	if in.Variants.Set {
+		l.Variants = in.Variants.V
+		if len(l.Variants) > 0 {
+			if len(l.Variants) < 2 || len(l.Variants) > 4 {
+				p.add("variants", "must have 2 to 4 destinations")
+			}
+			sum := 0
+			for i, v := range l.Variants {
+				p.checkURL(fmt.Sprintf("variants[%d].url", i), v.URL, MaxURLLen, shortDomains)
+				if v.Weight < 1 || v.Weight > 99 {
+					p.add(fmt.Sprintf("variants[%d].weight", i), "must be 1 to 99")
+				}
+				sum += v.Weight
+			}
+			if sum != 100 {
+				p.add("variants", fmt.Sprintf("weights must sum to 100, not %d", sum))
+			}
+		}
+	}
+	if in.UTM.Set {
+		l.UTM = in.UTM.V
+		for name, v := range map[string]string{"source": l.UTM.Source, "medium": l.UTM.Medium, "campaign": l.UTM.Campaign,
+			"term": l.UTM.Term, "content": l.UTM.Content} {
+			p.checkText("utm."+name, v, maxUTMFieldLen)
+		}
+	}
+	if in.ForwardQuery.Set {
+		l.NoForwardQuery = in.ForwardQuery.Set && !in.ForwardQuery.Null && !in.ForwardQuery.V
+	}
+	if in.RedirectStatus.Set {
+		l.RedirectStatus = in.RedirectStatus.V
+		if !in.RedirectStatus.Null && !slices.Contains([]int{301, 302, 307, 308}, l.RedirectStatus) {
+			p.add("redirectStatus", "must be 301, 302, 307 or 308")
+		}
+	}
+	if in.MaxClicks.Set {
+		l.MaxClicks = in.MaxClicks.V
+		if !in.MaxClicks.Null && l.MaxClicks < 1 {
+			p.add("maxClicks", "must be at least 1")
+		}
+	}
+	if in.Archived.Set {
+		l.Archived = in.Archived.V
+	}
+	if in.Disabled.Set {
+		l.Disabled = in.Disabled.V
+	}
+	if in.DoIndex.Set {
+		l.DoIndex = in.DoIndex.V
+	}
+	if in.Preview.Set {
+		l.Preview = in.Preview.V
+		p.checkText("preview.title", l.Preview.Title, maxPreviewTitle)
+		p.checkText("preview.description", l.Preview.Description, maxPreviewDesc)
+		if l.Preview.Image != "" {
+			p.checkURL("preview.image", l.Preview.Image, maxImageURLLen, nil)
+		}
+	}
+	return p.err()
+}
+
+// usesRules reports whether the link uses targeting (rules or shorthands).
+func (l *Link) usesRules() bool {
+	return len(l.Rules) > 0 || l.IOS != "" || l.Android != "" || len(l.Geo) > 0
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// record is the edge's view of the link: one codec, shared/kv. The
+// shorthands become rules after the explicit ones: ios, android, then geo by
+// country code.
+func (l *Link) record() kv.Link {
+	r := kv.Link{
+		ID: l.ID, OrgID: l.OrgID, Domain: l.Domain, Slug: l.Key, URL: l.URL, Version: l.Version,
+		Status: uint16(l.RedirectStatus), ExpiresAt: millis(l.ExpiresAt), ExpiredURL: l.ExpiredURL,
+		ValidSince: millis(l.ValidSince), Disabled: l.Disabled, PasswordHash: l.PasswordHash,
+		NoForwardQuery: l.NoForwardQuery, Indexable: l.DoIndex,
+		Preview: kv.Preview{Title: l.Preview.Title, Description: l.Preview.Description, Image: l.Preview.Image},
+	}
+	if l.MaxClicks > 0 {
+		r.MaxClicks = uint64(l.MaxClicks)
+	}
+	for _, p := range []kv.QueryParam{{Name: "utm_source", Value: l.UTM.Source}, {Name: "utm_medium", Value: l.UTM.Medium},
+		{Name: "utm_campaign", Value: l.UTM.Campaign}, {Name: "utm_term", Value: l.UTM.Term}, {Name: "utm_content", Value: l.UTM.Content}} {
+		if p.Value != "" {
+			r.UTM = append(r.UTM, p)
+		}
+	}
+	for _, in := range l.Rules {
+		ru := kv.Rule{URL: in.URL, Devices: in.Device, OS: in.OS, Browsers: in.Browser, Countries: in.Country, Languages: in.Language}
+		names := make([]string, 0, len(in.Query))
+		for n := range in.Query {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			ru.Query = append(ru.Query, kv.QueryParam{Name: n, Value: in.Query[n]})
+		}
+		if in.After != nil {
+			ru.After = in.After.UnixMilli()
+		}
+		if in.Before != nil {
+			ru.Before = in.Before.UnixMilli()
+		}
+		r.Rules = append(r.Rules, ru)
+	}
+	if l.IOS != "" {
+		r.Rules = append(r.Rules, kv.Rule{URL: l.IOS, Devices: []string{"ios"}})
+	}
+	if l.Android != "" {
+		r.Rules = append(r.Rules, kv.Rule{URL: l.Android, Devices: []string{"android"}})
+	}
+	countries := make([]string, 0, len(l.Geo))
+	for c := range l.Geo {
+		countries = append(countries, c)
+	}
+	slices.Sort(countries)
+	for _, c := range countries {
+		r.Rules = append(r.Rules, kv.Rule{URL: l.Geo[c], Countries: []string{c}})
+	}
+	for _, v := range l.Variants {
+		r.Variants = append(r.Variants, kv.Variant{URL: v.URL, Weight: uint32(v.Weight)})
+	}
+	return r
+}
