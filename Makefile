@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot
+.PHONY: run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
@@ -30,6 +30,10 @@ test-faults:
 #   H0P_RATE_PER_SECOND=100000 H0P_RATE_PER_MINUTE=10000000 make cluster
 bench-propagation:
 	H0P_API_KEY=$$(cat cluster/c1/bootstrap.key) $(GO) run ./bench/propagation -n 1000
+
+# Links created per second against h0p dev: single (8 clients) and bulk.
+bench-create:
+	bench/create/run.sh
 
 # Snapshot install of 1,000,000 links to a fresh edge (in-process nodes, mTLS).
 bench-snapshot:

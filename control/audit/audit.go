@@ -31,7 +31,7 @@ func Entry(p access.Principal, orgID string, at time.Time, action, resType, resI
 }
 
 func fields(v any) map[string]any {
-	if v == nil || reflect.ValueOf(v).Kind() == reflect.Pointer && reflect.ValueOf(v).IsNil() {
+	if isNil(v) {
 		return nil
 	}
 	b, err := json.Marshal(v)
@@ -43,7 +43,23 @@ func fields(v any) map[string]any {
 	return m
 }
 
+func isNil(v any) bool {
+	return v == nil || reflect.ValueOf(v).Kind() == reflect.Pointer && reflect.ValueOf(v).IsNil()
+}
+
 func diff(before, after any) json.RawMessage {
+	// A create or a delete records the whole object: marshal it once.
+	if isNil(before) != isNil(after) {
+		key, v := "after", after
+		if isNil(after) {
+			key, v = "before", before
+		}
+		raw, err := json.Marshal(map[string]any{key: v})
+		if err != nil {
+			return nil
+		}
+		return raw
+	}
 	b, a := fields(before), fields(after)
 	if b != nil && a != nil {
 		for k, v := range b {

@@ -195,6 +195,17 @@ func (t *tagIndex) ids(ctx context.Context, q store.Queries, names []string, now
 	return out, nil
 }
 
+// lazyTags loads the org's tags only when some input names tags: a link
+// created without tags needs none.
+func lazyTags(ctx context.Context, q store.Queries, orgID string, plan plans.Plan, ins []Input) (*tagIndex, error) {
+	for _, in := range ins {
+		if in.Tags.Set && len(in.Tags.V) > 0 {
+			return loadTags(ctx, q, orgID, plan)
+		}
+	}
+	return &tagIndex{byID: map[string]string{}, byName: map[string]string{}, plan: plan, orgID: orgID}, nil
+}
+
 // fromStore decodes a stored link.
 func fromStore(sl store.Link, tags *tagIndex) (Link, error) {
 	a, err := decodeAttrs(sl.Attrs)
@@ -361,12 +372,15 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 			return err
 		}
 		period := plans.Period(now)
-		usage, err := q.Usage(ctx, p.OrgID, period)
-		if err != nil {
-			return err
+		used := 0
+		if plan.Limits[plans.LinksPerMonth] != 0 { // no need to read usage without a limit
+			usage, err := q.Usage(ctx, p.OrgID, period)
+			if err != nil {
+				return err
+			}
+			used = int(usage["linksCreated"])
 		}
-		used := int(usage["linksCreated"])
-		tags, err := loadTags(ctx, q, p.OrgID, plan)
+		tags, err := lazyTags(ctx, q, p.OrgID, plan, ins)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 // Package adminserver is the operator-facing HTTP server every H0p process
 // runs on its admin address (never the public one): /metrics (Prometheus),
-// /healthz (the process is alive) and /readyz (it should receive traffic).
+// /healthz (the process is alive), /readyz (it should receive traffic), and
+// Go's /debug/pprof profiles.
 //
 // Readiness is the conjunction of named checks registered by the parts of
 // the process, and is forced false once draining starts, so a load balancer
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +55,10 @@ func New(addr string, g prometheus.Gatherer) (*Server, error) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	// Profiles for operators; the admin address is never public.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }

@@ -26,6 +26,11 @@ import (
 type Store struct {
 	queries
 	db *sql.DB
+
+	stmts      *stmtCache
+	writes     chan writeReq // to the group-commit writer (writer.go)
+	closing    chan struct{}
+	writerDone chan struct{}
 }
 
 // querier is what *sql.DB and *sql.Tx share: every query runs on either.
@@ -45,7 +50,7 @@ var _ store.Store = (*Store)(nil)
 // Open opens (or creates) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "mmap_size(268435456)", "cache_size(-65536)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -54,15 +59,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{queries: queries{db}, db: db}
+	cache := &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+	s := &Store{queries: queries{cachedDB{cache}}, db: db, stmts: cache,
+		writes: make(chan writeReq), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	go s.writer()
 	return s, nil
 }
 
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the writer (after the batch in progress) and closes the
+// database.
+func (s *Store) Close() error {
+	close(s.closing)
+	<-s.writerDone
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // migrations run in order, each once; append only, never edit one that has
 // shipped.
@@ -249,11 +264,6 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// Write runs fn over the queries in one transaction.
-func (s *Store) Write(ctx context.Context, fn func(store.Queries) error) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return fn(queries{tx}) })
 }
 
 func isUnique(err error) bool {
