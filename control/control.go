@@ -66,6 +66,10 @@ type Config struct {
 	// certificate, which only /cluster/ endpoints need).
 	TLS *tls.Config
 
+	// SlugLength and SlugNoLookalike shape random slugs (0: 7 characters).
+	SlugLength      int
+	SlugNoLookalike bool
+
 	// PublicURL is the API's base URL as clients reach it (e.g. behind a
 	// proxy); empty: the listener's own address.
 	PublicURL string
@@ -161,6 +165,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Limits:   limits,
 		Links: &links.Service{
 			Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
+			SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike,
 		},
 		ShortLink:        s.shortLink,
 		APIURL:           strings.TrimSuffix(apiURL, "/"),

@@ -139,6 +139,24 @@ func mtlsClient(b *clustercert.Bundle) *http.Client {
 	}
 }
 
+// slugFlags shape random slugs.
+type slugFlags struct {
+	Length      int
+	NoLookalike bool
+}
+
+func (f *slugFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.Length, "slug-length", 7, "length of random slugs (4 to 32)")
+	fs.BoolVar(&f.NoLookalike, "slug-no-lookalike", false, "random slugs without characters that are easy to misread (0 O 1 l I)")
+}
+
+func (f slugFlags) check() error {
+	if f.Length < 4 || f.Length > 32 {
+		return fmt.Errorf("--slug-length %d: must be 4 to 32", f.Length)
+	}
+	return nil
+}
+
 // registerRateFlags adds the API rate-limit flags (the product's 5/s and
 // 100/min by default; benchmarks and load tests raise them).
 func registerRateFlags(fs *flag.FlagSet, l *ratelimit.Limits) {
@@ -177,6 +195,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		defaultDomain, shortScheme, shortPort string
 		bootstrap                             bool
 		limits                                ratelimit.Limits
+		slugs                                 slugFlags
 	)
 	fs := newFlags("control", "Runs a control node: the API and a raft voter. The first node starts with\n"+
 		"--bootstrap; the others --join it. Several control nodes share one PostgreSQL\n"+
@@ -191,7 +210,11 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&shortScheme, "short-link-scheme", "https", "scheme of shortLink URLs in responses")
 	fs.StringVar(&shortPort, "short-link-port", "", "port of shortLink URLs in responses (empty: none)")
 	registerRateFlags(fs, &limits)
+	slugs.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := slugs.check(); err != nil {
 		return err
 	}
 	if bootstrap == (nf.Join != "") {
@@ -215,6 +238,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: databaseURL, PepperFile: pepper,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
 		Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
+		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
 		Cluster: &replication.ClusterHandler{Node: node, Client: client, Logger: logger},
 	}, node)

@@ -28,6 +28,7 @@ type devConfig struct {
 	LogLevel      slog.Level
 	DrainDelay    time.Duration
 	RateLimits    ratelimit.Limits
+	Slugs         slugFlags
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -44,7 +45,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, how long /readyz fails before connections drain")
 	registerRateFlags(fs, &cfg.RateLimits)
+	cfg.Slugs.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := cfg.Slugs.check(); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
@@ -121,6 +126,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		APIAddr: cfg.APIAddr, DataDir: filepath.Join(cfg.DataDir, "control"),
 		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
 		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits,
+		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,
 	}, d.node)
 	if err != nil {
 		return nil, err

@@ -26,13 +26,17 @@ type runningDev struct {
 }
 
 // mustStartDev starts `h0p dev` in-process on 127.0.0.1:0 ports.
-func mustStartDev(t *testing.T, dataDir string) *runningDev {
+func mustStartDev(t *testing.T, dataDir string, slugs ...slugFlags) *runningDev {
 	t.Helper()
 	var stdout bytes.Buffer
-	d, err := openDev(context.Background(), devConfig{
+	cfg := devConfig{
 		APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
 		DataDir: dataDir, DefaultDomain: "localhost",
-	}, quiet, &stdout)
+	}
+	if len(slugs) > 0 {
+		cfg.Slugs = slugs[0]
+	}
+	d, err := openDev(context.Background(), cfg, quiet, &stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,5 +236,18 @@ func TestAdminCreateOrgAndSetPassword(t *testing.T) {
 	}
 	if status, login := d.api(t, "POST", "/v1/auth/login", "", `{"email":"boss@acme.example","password":"a long enough password"}`); status != 200 || login["token"] == nil {
 		t.Errorf("login: %d %v", status, login)
+	}
+}
+
+func TestDevSlugOptions(t *testing.T) {
+	d := mustStartDev(t, t.TempDir(), slugFlags{Length: 12, NoLookalike: true})
+	defer d.stop(t)
+	key := keyLine.FindStringSubmatch(d.stdout)[1]
+	for range 4 { // under dev's 5 requests a second
+		status, l := d.api(t, "POST", "/v1/links", key, `{"url":"https://example.com"}`)
+		slug, _ := l["key"].(string)
+		if status != 201 || len(slug) != 12 || strings.ContainsAny(slug, "0O1lI") {
+			t.Fatalf("create: %d %q", status, slug)
+		}
 	}
 }

@@ -125,6 +125,31 @@ func TestLinkValidation(t *testing.T) {
 		{`{"url":"https://example.com","tags":"x"}`, "tags"},
 		{`{"url":"https://example.com","flavour":"x"}`, "flavour"},
 		{`{"url":"https://example.com","preview":{"image":"ftp://x"}}`, "preview.image"},
+		{`{"url":"https://example.com","preview":{"title":"` + strings.Repeat("p", 257) + `"}}`, "preview.title"},
+		{`{"url":"https://example.com","description":"` + strings.Repeat("d", 2049) + `"}`, "description"},
+		{`{"url":"https://example.com","comments":"` + strings.Repeat("c", 4097) + `"}`, "comments"},
+		{`{"url":"https://example.com","externalId":"` + strings.Repeat("e", 256) + `"}`, "externalId"},
+		{`{"url":"https://example.com","image":"javascript:x"}`, "image"},
+		{`{"url":"https://example.com","expiredUrl":"/relative"}`, "expiredUrl"},
+		{`{"url":"https://example.com","ios":"itms://x"}`, "ios"},
+		{`{"url":"https://example.com","android":"https://localhost/loop"}`, "android"},
+		{`{"url":"https://example.com","password":"` + strings.Repeat("p", 129) + `"}`, "password"},
+		{`{"url":"https://example.com","utm":{"source":"` + strings.Repeat("u", 257) + `"}}`, "utm.source"},
+		{`{"url":"https://example.com","utm":{"sauce":"x"}}`, "utm.sauce"},
+		{`{"url":"https://example.com","tags":[` + strings.TrimSuffix(strings.Repeat(`"t",`, 1), ",") + `,` + manyTags(21) + `]}`, "tags"},
+		{`{"url":"https://example.com","tags":[""]}`, "tags"},
+		{`{"url":"https://example.com","geo":{"US":"notaurl"}}`, "geo.US"},
+		{`{"url":"https://example.com","variants":[{"url":"https://a.example","weight":0},{"url":"https://b.example","weight":100}]}`, "variants[0].weight"},
+		{`{"url":"https://example.com","rules":[` + manyRules(51) + `]}`, "rules"},
+		{`{"url":"https://example.com","rules":[{"url":"https://x.example","query":{"":"x"}}]}`, "rules[0].query"},
+		{`{"url":"https://example.com","rules":[{"url":"https://x.example","country":["ZZ"]}]}`, "rules[0].country"},
+		{`{"url":"https://example.com","rules":[{"url":"https://x.example","os":[""]}]}`, "rules[0].os"},
+		{`{"url":"https://example.com","rules":[{"url":"https://x.example","after":"2027-01-02T00:00:00Z","before":"2027-01-01T00:00:00Z"}]}`, "rules[0].before"},
+		{`{"url":"https://example.com","rules":[{"url":"javascript:x","device":["ios"]}]}`, "rules[0].url"},
+		{`{"url":"https://example.com","key":"robots.txt"}`, "key"},
+		{`{"url":"https://example.com","domain":"other.example"}`, "domain"},
+		{`{"url":"https://example.com/` + strings.Repeat("a", 8200) + `"}`, "url"},
+		{`{"url":42}`, "url"},
 	} {
 		status, m, _ := e.call(t, "POST", "/v1/links", e.key, tc.body)
 		details, _ := m["error"].(map[string]any)["details"].([]any)
@@ -417,4 +442,20 @@ func TestPlans(t *testing.T) {
 	}
 	_ = apikey.Bot
 	_ = store.Org{}
+}
+
+func manyTags(n int) string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf(`"tag%d"`, i))
+	}
+	return strings.Join(out, ",")
+}
+
+func manyRules(n int) string {
+	var out []string
+	for range n {
+		out = append(out, `{"url":"https://x.example","device":["ios"]}`)
+	}
+	return strings.Join(out, ",")
 }
