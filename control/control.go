@@ -33,11 +33,11 @@ import (
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
-	"github.com/h0p/h0p/control/password"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/postgres"
 	"github.com/h0p/h0p/control/store/sqlite"
+	"github.com/h0p/h0p/shared/password"
 )
 
 // Config of a control server.

@@ -3,11 +3,19 @@ package edge
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"net/url"
 	"time"
+	"unicode/utf8"
+
+	"github.com/medama-io/go-useragent"
+	"github.com/phuslu/iploc"
+	"golang.org/x/net/idna"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
@@ -15,9 +23,10 @@ import (
 	"github.com/h0p/h0p/shared/kv"
 )
 
-// LinkReader finds a link by normalised host and slug.
+// LinkReader finds links and domain settings by normalised host.
 type LinkReader interface {
 	Link(host, slug []byte) (kv.Link, bool, error)
+	Domain(host []byte) (kv.Domain, bool, error)
 }
 
 // Config of an edge server.
@@ -27,6 +36,16 @@ type Config struct {
 	FallbackToDefault bool // unknown hosts use DefaultDomain (dev)
 	Logger            *slog.Logger
 	Registerer        prometheus.Registerer // nil: no metrics
+	// TrustedProxies may set X-Forwarded-For / Forwarded; others may not.
+	TrustedProxies []netip.Prefix
+	// ClickQueue bounds the click events waiting to be shipped (0: 65536).
+	ClickQueue int
+	// ClickSalt salts the IP hash of click events (unique visitors); every
+	// edge should share it. Empty: random per process.
+	ClickSalt []byte
+	// PasswordAttempts per client IP and link per minute (0: 10).
+	PasswordAttempts int
+	Now              func() time.Time // nil: time.Now
 }
 
 // Server is one edge process's HTTP side.
@@ -37,6 +56,9 @@ type Server struct {
 	srv           *fasthttp.Server
 	ln            net.Listener
 	m             metrics
+	ua            *useragent.Parser
+	clicks        chan Click
+	attempts      *attemptLimiter
 }
 
 // outcome of one request, a label of h0p_edge_requests_total.
@@ -45,16 +67,20 @@ type outcome int
 const (
 	outcomeRedirect outcome = iota
 	outcomeNotFound
+	outcomeExpired
+	outcomePassword
+	outcomePreview
 	outcomeBadRequest
 	outcomeError
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"redirect", "not_found", "bad_request", "error"}
+var outcomeNames = [numOutcomes]string{"redirect", "not_found", "expired", "password", "preview", "bad_request", "error"}
 
 type metrics struct {
-	requests [numOutcomes]prometheus.Counter
-	latency  prometheus.Histogram
+	requests   [numOutcomes]prometheus.Counter
+	latency    prometheus.Histogram
+	clickDrops prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -71,10 +97,24 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		Help:    "Time to answer an edge request, from handler entry to response ready.",
 		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
 	})
+	m.clickDrops = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "h0p_edge_clicks_dropped_total",
+		Help: "Click events dropped because the queue was full.",
+	})
 	if reg != nil {
-		reg.MustRegister(vec, m.latency)
+		reg.MustRegister(vec, m.latency, m.clickDrops)
 	}
 	return m
+}
+
+func (s *Server) registerQueueGauges(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "h0p_edge_click_queue_depth",
+		Help: "Click events waiting to be shipped.",
+	}, func() float64 { return float64(len(s.clicks)) }))
 }
 
 // New listens on cfg.Addr; Run serves.
@@ -82,12 +122,29 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ClickQueue == 0 {
+		cfg.ClickQueue = 65536
+	}
+	if len(cfg.ClickSalt) == 0 {
+		cfg.ClickSalt = make([]byte, 16)
+		crand.Read(cfg.ClickSalt)
+	}
+	if cfg.PasswordAttempts == 0 {
+		cfg.PasswordAttempts = 10
+	}
 	s := &Server{
 		cfg:           cfg,
 		links:         links,
 		defaultDomain: []byte(cfg.DefaultDomain),
 		m:             newMetrics(cfg.Registerer),
+		ua:            uaParser(),
+		clicks:        make(chan Click, cfg.ClickQueue),
+		attempts:      newAttemptLimiter(cfg.PasswordAttempts, cfg.Now),
 	}
+	s.registerQueueGauges(cfg.Registerer)
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  "h0p",
@@ -154,9 +211,8 @@ var (
 	valueGetHead      = []byte("GET, HEAD")
 )
 
-const notFoundPage = `<!doctype html><html><head><meta charset="utf-8"><title>Link not found</title>` +
-	`<meta name="robots" content="noindex"></head><body><h1>Link not found</h1>` +
-	`<p>This short link does not exist or is no longer active.</p></body></html>`
+// maxPath bounds the request path; longer ones are refused.
+const maxPath = 2 << 10
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
@@ -167,10 +223,20 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	h := &ctx.Response.Header
-	h.SetCanonical(headerRobots, valueNoIndex)
-	if !ctx.IsGet() && !ctx.IsHead() {
+	post := ctx.IsPost()
+	if !ctx.IsGet() && !ctx.IsHead() && !post {
 		h.SetCanonical(headerAllow, valueGetHead)
 		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		return outcomeBadRequest
+	}
+	raw := ctx.URI().PathOriginal()
+	if len(raw) > maxPath || bytes.IndexByte(raw, 0) >= 0 || bytes.Contains(raw, []byte("%00")) {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return outcomeBadRequest
+	}
+	path := ctx.Path()
+	if !utf8.Valid(path) {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return outcomeBadRequest
 	}
 	var hostBuf [256]byte
@@ -179,40 +245,152 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return outcomeBadRequest
 	}
-	slug := slugOf(ctx.Path())
-	if len(slug) == 0 {
-		return s.notFound(ctx)
+	domain, known, err := s.links.Domain(host)
+	if err != nil {
+		return s.fail(ctx)
+	}
+	if !known && !bytes.Equal(host, s.defaultDomain) {
+		if !s.cfg.FallbackToDefault {
+			return s.notFound(ctx, nil)
+		}
+		host = s.defaultDomain
+		if domain, known, err = s.links.Domain(host); err != nil {
+			return s.fail(ctx)
+		}
+	}
+	var dom *kv.Domain
+	if known {
+		dom = &domain
+	}
+	slug := slugOf(path)
+	switch string(slug) {
+	case "":
+		if dom != nil && dom.RootURL != "" {
+			return s.redirect(ctx, 302, dom.RootURL, cacheNone, false)
+		}
+		return s.notFound(ctx, nil)
+	case "robots.txt":
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("User-agent: *\nAllow: /\n")
+		return outcomeNotFound
+	case "favicon.ico":
+		h.Set("Cache-Control", "public, max-age=86400")
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return outcomeNotFound
 	}
 	l, found, err := s.links.Link(host, slug)
-	if err == nil && !found && s.cfg.FallbackToDefault && !bytes.Equal(host, s.defaultDomain) {
-		l, found, err = s.links.Link(s.defaultDomain, slug)
-	}
 	if err != nil {
-		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		return outcomeError
+		return s.fail(ctx)
 	}
 	if !found {
-		return s.notFound(ctx)
+		return s.notFound(ctx, dom)
 	}
-	h.SetCanonical(headerCache, valueNoStore)
-	h.SetCanonical(headerLocation, []byte(l.URL))
-	ctx.SetStatusCode(fasthttp.StatusFound)
-	return outcomeRedirect
+	v := s.visit(ctx)
+	d := s.decide(&l, &v, dom)
+	if d.outcome == outcomePassword && post {
+		d = s.checkPassword(ctx, &l, &v, dom)
+	} else if post {
+		h.SetCanonical(headerAllow, valueGetHead)
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		return outcomeBadRequest
+	}
+	return s.answer(ctx, &l, &v, d)
 }
 
-func (s *Server) notFound(ctx *fasthttp.RequestCtx) outcome {
-	ctx.SetStatusCode(fasthttp.StatusNotFound)
-	ctx.Response.Header.SetCanonical(headerContentType, valueHTML)
-	ctx.Response.Header.SetCanonical(headerCache, valueNoStore)
-	if !ctx.IsHead() {
-		ctx.SetBodyString(notFoundPage)
+// visit gathers what rules and analytics need from the request.
+func (s *Server) visit(ctx *fasthttp.RequestCtx) visit {
+	ua := string(ctx.UserAgent())
+	parsed := s.ua.Parse(ua)
+	v := visit{now: s.cfg.Now(), ua: parsed, query: url.Values{}}
+	v.isBot, v.isSocial = botKind(ua, parsed.IsBot())
+	ip := s.clientIP(ctx)
+	v.ip = ip
+	if ip.IsValid() {
+		v.country = iploc.IPCountry(ip)
 	}
+	v.langs = languages(ctx.Request.Header.Peek("Accept-Language"))
+	for k, val := range ctx.QueryArgs().All() {
+		v.query.Add(string(k), string(val))
+	}
+	v.cookies = func(name string) string { return string(ctx.Request.Header.Cookie(name)) }
+	return v
+}
+
+// answer writes a decision and, for a redirect, captures the click.
+func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decision) outcome {
+	if d.cookie != "" {
+		ctx.Response.Header.Add("Set-Cookie", d.cookie)
+	}
+	switch {
+	case d.outcome == outcomeNotFound:
+		return s.notFound(ctx, nil)
+	case d.location != "":
+		if d.outcome == outcomeRedirect {
+			s.capture(s.click(ctx, l, v))
+		}
+		return s.redirectOutcome(ctx, d.status, d.location, d.cache, d.index, d.outcome)
+	}
+	s.page(ctx, d.status, d.page, d.index)
+	return d.outcome
+}
+
+func (s *Server) click(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit) Click {
+	c := Click{ID: newClickID(), Time: v.now, LinkID: l.ID, Domain: l.Domain, Country: v.country,
+		Device: string(v.ua.Device()), Browser: string(v.ua.Browser()), OS: string(v.ua.OS()),
+		Bot: v.isBot, QR: v.query.Get("qr") == "1", IPHash: hashIP(s.cfg.ClickSalt, v.ip.String())}
+	if ref := ctx.Referer(); len(ref) > 0 {
+		if u, err := url.Parse(string(ref)); err == nil {
+			c.RefererHost = u.Hostname()
+		}
+	}
+	return c
+}
+
+func (s *Server) redirect(ctx *fasthttp.RequestCtx, status int, location, cache string, index bool) outcome {
+	return s.redirectOutcome(ctx, status, location, cache, index, outcomeRedirect)
+}
+
+func (s *Server) redirectOutcome(ctx *fasthttp.RequestCtx, status int, location, cache string, index bool, o outcome) outcome {
+	h := &ctx.Response.Header
+	if !index {
+		h.SetCanonical(headerRobots, valueNoIndex)
+	}
+	h.Set("Cache-Control", cache)
+	h.Set("Location", location)
+	ctx.SetStatusCode(status)
+	return o
+}
+
+func (s *Server) page(ctx *fasthttp.RequestCtx, status int, body string, index bool) {
+	h := &ctx.Response.Header
+	if !index {
+		h.SetCanonical(headerRobots, valueNoIndex)
+	}
+	h.SetCanonical(headerCache, valueNoStore)
+	h.SetCanonical(headerContentType, valueHTML)
+	ctx.SetStatusCode(status)
+	ctx.SetBodyString(body)
+}
+
+func (s *Server) fail(ctx *fasthttp.RequestCtx) outcome {
+	ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+	return outcomeError
+}
+
+// notFound answers an unknown slug: the domain's not-found URL, or a page.
+func (s *Server) notFound(ctx *fasthttp.RequestCtx, dom *kv.Domain) outcome {
+	if dom != nil && dom.NotFoundURL != "" {
+		s.redirectOutcome(ctx, 302, dom.NotFoundURL, cacheNone, false, outcomeNotFound)
+		return outcomeNotFound
+	}
+	s.page(ctx, fasthttp.StatusNotFound, notFoundPage, false)
 	return outcomeNotFound
 }
 
 // normalizeHost appends host lowercased, without port or trailing dot, to
-// dst. It refuses empty hosts and bytes no hostname has; ':' and brackets only
-// appear in a bracketed IPv6 literal.
+// dst; an internationalised name becomes punycode. It refuses empty hosts
+// and bytes no hostname has; ':' and brackets only appear in a bracketed
+// IPv6 literal.
 func normalizeHost(dst, host []byte) ([]byte, bool) {
 	ipv6 := len(host) > 0 && host[0] == '['
 	if ipv6 {
@@ -227,6 +405,18 @@ func normalizeHost(dst, host []byte) ([]byte, bool) {
 	host = bytes.TrimSuffix(host, []byte("."))
 	if len(host) == 0 || len(host) > 253 {
 		return nil, false
+	}
+	for _, c := range host {
+		if c >= utf8.RuneSelf {
+			if ipv6 || !utf8.Valid(host) {
+				return nil, false
+			}
+			ascii, err := idna.Lookup.ToASCII(string(host))
+			if err != nil || ascii == "" {
+				return nil, false
+			}
+			return normalizeHost(dst, []byte(ascii))
+		}
 	}
 	for _, c := range host {
 		switch {

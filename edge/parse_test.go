@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/valyala/fasthttp"
@@ -83,8 +84,9 @@ func benchServer(tb testing.TB) (*Server, *replication.Store) {
 	fsm := replication.NewFSM(store, quiet)
 	fsm.Apply(&raft.Log{Index: 1, Data: kv.PutLink(kv.Link{ID: "link_1", Domain: "localhost", Slug: "abc", URL: "https://example.com/a?b=1", Version: 1}).Encode()})
 	return &Server{
-		cfg: Config{DefaultDomain: "localhost"}, links: store, defaultDomain: []byte("localhost"),
-		m: newMetrics(nil),
+		cfg: Config{DefaultDomain: "localhost", Now: time.Now, ClickSalt: []byte("salt")}, links: store,
+		defaultDomain: []byte("localhost"), m: newMetrics(nil), ua: uaParser(),
+		clicks: make(chan Click, 1024), attempts: newAttemptLimiter(10, time.Now),
 	}, store
 }
 

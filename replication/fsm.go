@@ -92,6 +92,10 @@ func applyCommand(b *pebble.Batch, data []byte) error {
 			d, err = deleteLink(b, op.Delete)
 		case kv.OpPutNode:
 			err = b.Set(kv.NodeKey(op.Node.ID), kv.AppendNode(nil, op.Node), nil)
+		case kv.OpPutDomain:
+			err = b.Set(kv.AppendDomainKey(nil, []byte(op.Domain.Host)), kv.AppendDomain(nil, op.Domain), nil)
+		case kv.OpDeleteDomain:
+			err = b.Delete(kv.AppendDomainKey(nil, []byte(op.Domain.Host)), nil)
 		default:
 			err = fmt.Errorf("unknown %v", op.Type)
 		}

@@ -144,6 +144,21 @@ func (s *Store) Link(host, slug []byte) (kv.Link, bool, error) {
 	return l, true, nil
 }
 
+// Domain returns the settings of short domain host (normalised), if any.
+func (s *Store) Domain(host []byte) (kv.Domain, bool, error) {
+	var buf [300]byte
+	v, closer, err := s.db.Get(kv.AppendDomainKey(buf[:0], host))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return kv.Domain{}, false, nil
+	}
+	if err != nil {
+		return kv.Domain{}, false, fmt.Errorf("get domain: %w", err)
+	}
+	defer closer.Close()
+	d, err := kv.DecodeDomain(v)
+	return d, err == nil, err
+}
+
 // pebbleLogger sends Pebble's chatter to slog at debug level and its errors
 // at error level.
 type pebbleLogger struct{ l *slog.Logger }

@@ -33,10 +33,10 @@ import (
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/ids"
-	"github.com/h0p/h0p/control/password"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
+	"github.com/h0p/h0p/shared/password"
 )
 
 // Service implements the accounts operations.

@@ -24,11 +24,11 @@ import (
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
-	"github.com/h0p/h0p/control/password"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlite"
 	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/password"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

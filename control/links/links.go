@@ -33,12 +33,12 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/ids"
-	"github.com/h0p/h0p/control/password"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/slug"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/kv"
+	"github.com/h0p/h0p/shared/password"
 )
 
 // Publisher applies an outbox entry through raft.

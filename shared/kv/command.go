@@ -17,9 +17,11 @@ const MaxOps = 10_000
 type OpType byte
 
 const (
-	OpPutLink    OpType = 1 // create or replace a link (payload: Link record)
-	OpDeleteLink OpType = 2 // delete a link (payload: LinkDelete fields)
-	OpPutNode    OpType = 3 // record a cluster node's addresses (payload: Node record)
+	OpPutLink      OpType = 1 // create or replace a link (payload: Link record)
+	OpDeleteLink   OpType = 2 // delete a link (payload: LinkDelete fields)
+	OpPutNode      OpType = 3 // record a cluster node's addresses (payload: Node record)
+	OpPutDomain    OpType = 4 // create or replace a domain's settings (payload: Domain record)
+	OpDeleteDomain OpType = 5 // delete a domain's settings (payload: the host)
 )
 
 func (t OpType) String() string {
@@ -30,6 +32,10 @@ func (t OpType) String() string {
 		return "delete_link"
 	case OpPutNode:
 		return "put_node"
+	case OpPutDomain:
+		return "put_domain"
+	case OpDeleteDomain:
+		return "delete_domain"
 	}
 	return fmt.Sprintf("op(%d)", byte(t))
 }
@@ -53,6 +59,7 @@ type Op struct {
 	Link   *Link       // OpPutLink
 	Delete *LinkDelete // OpDeleteLink
 	Node   *Node       // OpPutNode
+	Domain *Domain     // OpPutDomain; OpDeleteDomain uses Domain.Host
 }
 
 // Command is one raft log entry: ops applied atomically, in order.
@@ -89,6 +96,10 @@ func (c Command) Encode() []byte {
 			payload = w.b
 		case OpPutNode:
 			payload = AppendNode(payload, op.Node)
+		case OpPutDomain:
+			payload = AppendDomain(payload, op.Domain)
+		case OpDeleteDomain:
+			payload = append(payload, op.Domain.Host...)
 		default:
 			panic(fmt.Sprintf("kv: encode unknown %v", op.Type))
 		}
@@ -175,6 +186,20 @@ func decodeOp(t OpType, payload []byte) (Op, error) {
 			return Op{}, fmt.Errorf("%w: put_node needs an id", ErrCorrupt)
 		}
 		return Op{Type: t, Node: &n}, nil
+	case OpPutDomain:
+		d, err := DecodeDomain(payload)
+		if err != nil {
+			return Op{}, err
+		}
+		if d.Host == "" {
+			return Op{}, fmt.Errorf("%w: put_domain needs a host", ErrCorrupt)
+		}
+		return Op{Type: t, Domain: &d}, nil
+	case OpDeleteDomain:
+		if len(payload) == 0 {
+			return Op{}, fmt.Errorf("%w: delete_domain needs a host", ErrCorrupt)
+		}
+		return Op{Type: t, Domain: &Domain{Host: string(payload)}}, nil
 	}
 	return Op{}, fmt.Errorf("%w: unknown %v", ErrCorrupt, t)
 }

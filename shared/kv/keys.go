@@ -6,7 +6,13 @@ const (
 	prefixLinkState = "i/"
 	prefixMeta      = "m/"
 	prefixNode      = "n/"
+	prefixDomain    = "d/"
 )
+
+// AppendDomainKey appends the key of domain host's record to b.
+func AppendDomainKey(b, host []byte) []byte {
+	return append(append(b, prefixDomain...), host...)
+}
 
 // AppliedIndexKey holds the last raft index the FSM applied.
 var AppliedIndexKey = []byte(prefixMeta + "applied")

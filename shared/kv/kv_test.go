@@ -71,9 +71,10 @@ var fullLink = Link{
 			OS: []string{"Windows"}, Browsers: []string{"Firefox"}, Query: []QueryParam{{"ref", ""}, {"plan", "pro"}},
 			After: 1767225600000, Before: 1798761600000},
 	},
-	Variants:  []Variant{{"https://a.example/", 70}, {"https://b.example/", 30}},
-	Preview:   Preview{Title: "T", Description: "D", Image: "https://example.com/i.png"},
-	Indexable: true,
+	Variants:        []Variant{{"https://a.example/", 70}, {"https://b.example/", 30}},
+	Preview:         Preview{Title: "T", Description: "D", Image: "https://example.com/i.png"},
+	Indexable:       true,
+	ClicksExhausted: true,
 }
 
 func TestFullLinkGolden(t *testing.T) {
@@ -121,6 +122,23 @@ func TestNodeCommandGolden(t *testing.T) {
 	c := PutNode(Node{ID: "c1", Role: "control", APIAddr: "https://127.0.0.1:8443"})
 	b := c.Encode()
 	checkGolden(t, "command_put_node_v1.hex", b)
+	got, err := DecodeCommand(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("round trip: got %+v, want %+v", got, c)
+	}
+}
+
+func TestDomainCommandsGolden(t *testing.T) {
+	c := Command{Ops: []Op{
+		{Type: OpPutDomain, Domain: &Domain{Host: "go.example", OrgID: "org_1", RootURL: "https://example.com/",
+			NotFoundURL: "https://example.com/404", ExpiredURL: "https://example.com/expired", Version: 3}},
+		{Type: OpDeleteDomain, Domain: &Domain{Host: "old.example"}},
+	}}
+	b := c.Encode()
+	checkGolden(t, "command_domains_v1.hex", b)
 	got, err := DecodeCommand(b)
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,9 @@ type Link struct {
 	Variants       []Variant
 	Preview        Preview
 	Indexable      bool // allow search engines (no X-Robots-Tag: noindex)
+	// ClicksExhausted: control counted MaxClicks clicks; the link answers
+	// as expired. (Set by click ingestion, the analytics issue.)
+	ClicksExhausted bool
 }
 
 // QueryParam is one query parameter; in a rule, an empty Value means "present".
@@ -84,6 +87,7 @@ const (
 	linkTagVariant        = 17 // repeated Variant
 	linkTagPreview        = 18
 	linkTagIndexable      = 19
+	linkTagExhausted      = 20
 )
 
 // Tags inside nested records.
@@ -179,6 +183,7 @@ func AppendLink(b []byte, l *Link) []byte {
 		w.nested(linkTagPreview, pw.b)
 	}
 	w.bool(linkTagIndexable, l.Indexable)
+	w.bool(linkTagExhausted, l.ClicksExhausted)
 	return w.b
 }
 
@@ -310,6 +315,8 @@ func DecodeLink(b []byte) (Link, error) {
 			}
 		case linkTagIndexable:
 			l.Indexable = r.uint(tag, val) != 0
+		case linkTagExhausted:
+			l.ClicksExhausted = r.uint(tag, val) != 0
 		}
 	}
 	if r.err != nil {
@@ -416,4 +423,65 @@ func DecodeNode(b []byte) (Node, error) {
 		return Node{}, fmt.Errorf("decode node record: %w", r.err)
 	}
 	return n, nil
+}
+
+// Domain is a short domain's own settings, used when no link answers.
+type Domain struct {
+	Host        string // lowercase, punycode
+	OrgID       string
+	RootURL     string // where "/" goes; "" for a 404
+	NotFoundURL string // where unknown slugs go; "" for a 404 page
+	ExpiredURL  string // where expired links go when they name none
+	Version     uint64
+}
+
+const (
+	domainTagHost        = 1
+	domainTagOrgID       = 2
+	domainTagRootURL     = 3
+	domainTagNotFoundURL = 4
+	domainTagExpiredURL  = 5
+	domainTagVersion     = 6
+)
+
+// AppendDomain appends the record encoding of d to b.
+func AppendDomain(b []byte, d *Domain) []byte {
+	w := fieldWriter{b: append(b, RecordVersion)}
+	w.string(domainTagHost, d.Host)
+	w.string(domainTagOrgID, d.OrgID)
+	w.string(domainTagRootURL, d.RootURL)
+	w.string(domainTagNotFoundURL, d.NotFoundURL)
+	w.string(domainTagExpiredURL, d.ExpiredURL)
+	w.uint(domainTagVersion, d.Version)
+	return w.b
+}
+
+// DecodeDomain decodes a Domain record.
+func DecodeDomain(b []byte) (Domain, error) {
+	body, err := checkVersion(b, RecordVersion, "domain record")
+	if err != nil {
+		return Domain{}, err
+	}
+	var d Domain
+	r := fieldReader{b: body}
+	for tag, val, ok := r.next(); ok; tag, val, ok = r.next() {
+		switch tag {
+		case domainTagHost:
+			d.Host = string(val)
+		case domainTagOrgID:
+			d.OrgID = string(val)
+		case domainTagRootURL:
+			d.RootURL = string(val)
+		case domainTagNotFoundURL:
+			d.NotFoundURL = string(val)
+		case domainTagExpiredURL:
+			d.ExpiredURL = string(val)
+		case domainTagVersion:
+			d.Version = r.uint(tag, val)
+		}
+	}
+	if r.err != nil {
+		return Domain{}, fmt.Errorf("decode domain record: %w", r.err)
+	}
+	return d, nil
 }

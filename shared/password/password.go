@@ -1,6 +1,7 @@
-// Package password hashes and checks user passwords with argon2id, stored as
-// PHC strings ($argon2id$v=19$m=…,t=…,p=…$salt$hash) so parameters can be
-// raised later without invalidating old hashes.
+// Package password hashes and checks passwords (users' and links') with
+// argon2id, stored as PHC strings ($argon2id$v=19$m=…,t=…,p=…$salt$hash) so
+// parameters can be raised later without invalidating old hashes. Control
+// hashes; edges check link passwords with the same code.
 //
 // Parameters: m=64 MiB, t=2, p=2 — RFC 9106's memory-constrained
 // recommendation (m=64 MiB, t=3, p=4) scaled to the 2-core machines H0p's

@@ -1,0 +1,74 @@
+package edge
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/medama-io/go-useragent"
+	"github.com/valyala/fasthttp"
+
+	"github.com/h0p/h0p/shared/kv"
+	"github.com/h0p/h0p/shared/password"
+)
+
+// The user-agent parser builds a trie at start; one per process.
+var uaParser = sync.OnceValue(useragent.NewParser)
+
+// passwordTTL is how long a correct password is remembered (a cookie scoped
+// to the link).
+const passwordTTL = time.Hour
+
+// checkPassword handles a password form post: a limited number of attempts
+// per client IP and link, a constant-time check against the link's hash,
+// and on success a signed cookie and a redirect back to the link (303, so
+// the browser follows with GET).
+func (s *Server) checkPassword(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, dom *kv.Domain) decision {
+	if !s.attempts.allow(v.ip, l.ID) {
+		return decision{outcome: outcomePassword, status: 429, page: passwordPage("Too many attempts. Wait a minute and try again."), cache: cacheNone}
+	}
+	pw := string(ctx.PostArgs().Peek("password"))
+	if pw == "" || password.Check(pw, l.PasswordHash) != nil {
+		return decision{outcome: outcomePassword, status: 401, page: passwordPage("Wrong password."), cache: cacheNone}
+	}
+	expires := v.now.Add(passwordTTL)
+	path := string(ctx.URI().PathOriginal())
+	return decision{outcome: outcomePassword, status: 303, location: path, cache: cacheNone,
+		cookie: passwordCookie(l.ID) + "=" + passwordToken(l, expires) + "; Path=" + path +
+			"; Max-Age=3600; HttpOnly; SameSite=Lax"}
+}
+
+// attemptLimiter allows n password attempts per client IP and link per
+// minute (a fixed window; the map is swept as windows pass).
+type attemptLimiter struct {
+	n   int
+	now func() time.Time
+
+	mu     sync.Mutex
+	window time.Time
+	counts map[attemptKey]int
+}
+
+type attemptKey struct {
+	ip   netip.Addr
+	link string
+}
+
+func newAttemptLimiter(n int, now func() time.Time) *attemptLimiter {
+	return &attemptLimiter{n: n, now: now, counts: map[attemptKey]int{}}
+}
+
+func (a *attemptLimiter) allow(ip netip.Addr, link string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w := a.now().Truncate(time.Minute)
+	if !w.Equal(a.window) {
+		a.window, a.counts = w, map[attemptKey]int{}
+	}
+	k := attemptKey{ip, link}
+	if a.counts[k] >= a.n {
+		return false
+	}
+	a.counts[k]++
+	return true
+}
