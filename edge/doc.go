@@ -1,22 +1,51 @@
 // Package edge is the redirect server: it reads the Host and path of a
-// request, finds the link in the local edge store (Pebble, written by the
-// replication FSM) and answers with a redirect. It never calls control or
-// raft on the request path, so it keeps serving whatever happens to them
-// (static stability); staleness shows in metrics, never as an error page.
+// request, finds the link (and the domain's settings) in the local edge
+// store (Pebble, written by the replication FSM) and answers. It never calls
+// control or raft on the request path, so it keeps serving whatever happens
+// to them (static stability); staleness shows in metrics, never as an error
+// page.
+//
+// # Decision order (decide.go)
+//
+// disabled → 404; before validSince → 404; expired (expiresAt passed, or
+// control marked the link's clicks exhausted) → the link's expiredUrl, else
+// the domain's expired URL, else a 410 page; password → a form (POST checks
+// the argon2id hash in constant time and sets a cookie for an hour, signed
+// with an HMAC keyed by the link's password hash, so every edge can check it
+// and changing the password logs everyone out; attempts limited per client
+// IP and link); a social or chat preview bot and a preview set → an Open
+// Graph page; then the rules in order (device, OS, browser from the
+// User-Agent; country from the client IP with the embedded phuslu/iploc
+// database; language from Accept-Language by preference; query parameters;
+// time); then weighted A/B variants, sticky for 30 days by cookie; then url.
 //
 // # Decisions
 //
-//   - Host is lowercased and its port and trailing dot removed. A host that
-//     is not a known domain falls back to the default domain when
-//     FallbackToDefault is set (h0p dev); otherwise it is a plain 404. Until
-//     custom domains exist, the default domain is the only known one.
+//   - Host is lowercased, its port and trailing dot removed, and an
+//     internationalised name converted to punycode. A host with a domain
+//     record is served as itself; the default domain needs no record; any
+//     other host is a plain 404, or the default domain with
+//     FallbackToDefault (h0p dev).
 //   - The slug is the decoded, normalised path without its leading '/' and
-//     at most one trailing '/'. Lookups are case-sensitive.
-//   - Only GET and HEAD are served (405 otherwise); HEAD gets the same
-//     status and headers without a body.
-//   - Redirects are 302 with Cache-Control: no-store (a link can change at
-//     any time) and X-Robots-Tag: noindex.
+//     at most one trailing '/'. Lookups are case-sensitive. Paths over 2 KiB,
+//     NUL bytes (raw or %00) and invalid UTF-8 are 400; never 5xx.
+//   - "/" goes to the domain's root URL; unknown slugs to its not-found URL;
+//     otherwise small HTML pages. /robots.txt allows crawling (every answer
+//     carries X-Robots-Tag: noindex unless the link opts in with doIndex);
+//     /favicon.ico is 204.
+//   - GET and HEAD (fasthttp drops the body) everywhere; POST only for the
+//     password form.
+//   - Cache-Control: public, max-age=3600 for 301/308 links without rules,
+//     variants or expiry; no-store for everything else.
+//   - Query forwarding merges the request's parameters into the
+//     destination (the request wins), drops the edge's own (qr), then sets
+//     the link's UTM parameters.
+//   - The client IP is the TCP peer unless it is a trusted proxy; then the
+//     rightmost X-Forwarded-For (or Forwarded for=) hop that is not trusted.
+//   - Every redirect hands a Click to a bounded channel without waiting; a
+//     full channel drops and counts. The IP is kept only as a salted hash.
 //   - Nothing is logged per request; outcomes and latency are metrics.
 //
-// The edge must not import control: what it knows of a link is kv.Link.
+// The edge must not import control: what it knows of a link is kv.Link; the
+// password check is shared/password.
 package edge

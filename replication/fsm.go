@@ -52,7 +52,8 @@ func (f *FSM) Apply(l *raft.Log) any {
 	b := f.store.db.NewIndexedBatch()
 	defer b.Close()
 	var result any
-	if err := applyCommand(b, l.Data); err != nil {
+	domains, err := applyCommand(b, l.Data)
+	if err != nil {
 		f.logger.Error("skipping raft entry that cannot be applied", "index", l.Index, "err", err)
 		if f.onApplyError != nil {
 			f.onApplyError()
@@ -74,13 +75,20 @@ func (f *FSM) Apply(l *raft.Log) any {
 		panic(fmt.Sprintf("fsm: commit index %d: %v", l.Index, err))
 	}
 	f.store.applied.Store(l.Index)
+	if domains && result == nil { // rare: reload the in-memory mirror
+		if err := f.store.loadDomains(); err != nil {
+			panic(fmt.Sprintf("fsm: reload domains at index %d: %v", l.Index, err))
+		}
+	}
 	return result
 }
 
-func applyCommand(b *pebble.Batch, data []byte) error {
+// applyCommand writes a command's ops into b and reports whether any
+// changed domain records.
+func applyCommand(b *pebble.Batch, data []byte) (domains bool, err error) {
 	cmd, err := kv.DecodeCommand(data)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var delta int64 // change in the number of link records
 	for _, op := range cmd.Ops {
@@ -93,25 +101,27 @@ func applyCommand(b *pebble.Batch, data []byte) error {
 		case kv.OpPutNode:
 			err = b.Set(kv.NodeKey(op.Node.ID), kv.AppendNode(nil, op.Node), nil)
 		case kv.OpPutDomain:
+			domains = true
 			err = b.Set(kv.AppendDomainKey(nil, []byte(op.Domain.Host)), kv.AppendDomain(nil, op.Domain), nil)
 		case kv.OpDeleteDomain:
+			domains = true
 			err = b.Delete(kv.AppendDomainKey(nil, []byte(op.Domain.Host)), nil)
 		default:
 			err = fmt.Errorf("unknown %v", op.Type)
 		}
 		if err != nil {
-			return fmt.Errorf("%v: %w", op.Type, err)
+			return false, fmt.Errorf("%v: %w", op.Type, err)
 		}
 		delta += d
 	}
 	if delta == 0 {
-		return nil
+		return domains, nil
 	}
 	n, err := readUint64(b, kv.LinkCountKey)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return b.Set(kv.LinkCountKey, binary.BigEndian.AppendUint64(nil, uint64(int64(n)+delta)), nil)
+	return domains, b.Set(kv.LinkCountKey, binary.BigEndian.AppendUint64(nil, uint64(int64(n)+delta)), nil)
 }
 
 // readUint64 reads an 8-byte counter through the batch; missing is 0.
@@ -366,6 +376,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore: commit: %w", err)
 	}
 	f.store.applied.Store(applied)
+	if err := f.store.loadDomains(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	if f.onRestore != nil {
 		f.onRestore()
 	}
