@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -155,6 +156,31 @@ func (f slugFlags) check() error {
 		return fmt.Errorf("--slug-length %d: must be 4 to 32", f.Length)
 	}
 	return nil
+}
+
+// parsePrefixes reads comma-separated CIDRs (or single addresses).
+func parsePrefixes(flagName, s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("--%s: %q is not an address or CIDR", flagName, part)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %q is not an address or CIDR", flagName, part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // registerRateFlags adds the API rate-limit flags (the product's 5/s and
@@ -328,6 +354,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		defaultDomain string
 		fallback      bool
 		readyTimeout  time.Duration
+		trusted       string
 	)
 	fs := newFlags("edge", "Runs an edge node: a raft non-voter that serves redirects from its local store.\n"+
 		"It joins through a control node (--join) and serves whatever it has even when\n"+
@@ -336,6 +363,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.StringVar(&edgeAddr, "edge-addr", "127.0.0.1:8081", "public listen address for redirects")
 	fs.StringVar(&defaultDomain, "default-domain", "localhost", "the platform's default short domain")
 	fs.BoolVar(&fallback, "fallback-to-default", false, "answer unknown hosts as if they were the default domain")
+	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
 	fs.DurationVar(&readyTimeout, "ready-timeout", 30*time.Second,
 		"if no control node answers the join within this time, report ready on the local state (static stability)")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -343,6 +371,10 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	if nf.Join == "" {
 		return errors.New("--join is required: edges join through a control node")
+	}
+	proxies, err := parsePrefixes("trusted-proxies", trusted)
+	if err != nil {
+		return err
 	}
 	var c closers
 	defer func() { c.close() }()
@@ -353,6 +385,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	logger, id, reg, node, store := base.logger, base.id, base.reg, base.node, base.store
 	srv, err := edge.New(edge.Config{
 		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,
+		TrustedProxies: proxies,
 	}, store)
 	if err != nil {
 		return err

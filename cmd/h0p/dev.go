@@ -29,6 +29,7 @@ type devConfig struct {
 	DrainDelay    time.Duration
 	RateLimits    ratelimit.Limits
 	Slugs         slugFlags
+	Trusted       string
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -46,6 +47,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, how long /readyz fails before connections drain")
 	registerRateFlags(fs, &cfg.RateLimits)
 	cfg.Slugs.register(fs)
+	fs.StringVar(&cfg.Trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -107,11 +109,15 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	if err := d.node.WaitLeader(waitCtx); err != nil {
 		return nil, err
 	}
+	proxies, err := parsePrefixes("trusted-proxies", cfg.Trusted)
+	if err != nil {
+		return nil, err
+	}
 	// 3. The edge, reading the local store. It listens now (serving starts in
 	// run) so control can put its real port into shortLinks.
 	d.edge, err = edge.New(edge.Config{
 		Addr: cfg.EdgeAddr, DefaultDomain: cfg.DefaultDomain, FallbackToDefault: true,
-		Logger: logger, Registerer: reg,
+		Logger: logger, Registerer: reg, TrustedProxies: proxies,
 	}, d.store)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -249,5 +250,15 @@ func TestDevSlugOptions(t *testing.T) {
 		if status != 201 || len(slug) != 12 || strings.ContainsAny(slug, "0O1lI") {
 			t.Fatalf("create: %d %q", status, slug)
 		}
+	}
+}
+
+func TestParsePrefixes(t *testing.T) {
+	got, err := parsePrefixes("x", "10.0.0.0/8, 192.168.1.7 ,::1,2001:db8::/32")
+	if err != nil || fmt.Sprint(got) != "[10.0.0.0/8 192.168.1.7/32 ::1/128 2001:db8::/32]" {
+		t.Errorf("%v %v", got, err)
+	}
+	if _, err := parsePrefixes("x", "10.0.0.0/99"); err == nil {
+		t.Error("bad CIDR accepted")
 	}
 }
