@@ -294,7 +294,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 		return outcomeBadRequest
 	}
-	return s.answer(ctx, &l, &v, d)
+	return s.answer(ctx, &l, &v, d, dom)
 }
 
 // visit gathers what rules and analytics need from the request.
@@ -317,13 +317,13 @@ func (s *Server) visit(ctx *fasthttp.RequestCtx) visit {
 }
 
 // answer writes a decision and, for a redirect, captures the click.
-func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decision) outcome {
+func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decision, dom *kv.Domain) outcome {
 	if d.cookie != "" {
 		ctx.Response.Header.Add("Set-Cookie", d.cookie)
 	}
 	switch {
 	case d.outcome == outcomeNotFound:
-		return s.notFound(ctx, nil)
+		return s.notFound(ctx, dom)
 	case d.location != "":
 		if d.outcome == outcomeRedirect {
 			s.capture(s.click(ctx, l, v))
