@@ -1,18 +1,30 @@
 package edge
 
 import (
-	"crypto/rand"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"math/rand/v2"
+	"net/netip"
 	"time"
+
+	"github.com/medama-io/go-useragent"
+	"github.com/valyala/fasthttp"
+
+	"github.com/h0p/h0p/shared/kv"
 )
 
 // Click is one redirect as analytics sees it. The edge hands it to a
-// bounded queue and never waits: a full queue drops the click and counts
-// it (h0p_edge_clicks_dropped_total). Shipping clicks to control is the
+// bounded queue and never waits: a full queue drops the click and counts it
+// (h0p_edge_clicks_dropped_total). Shipping clicks to control is the
 // analytics issue's; until then the queue only fills.
+//
+// Building one allocates nothing on a plain redirect: the link's strings
+// are shared with the cache, device/browser/OS are the parser's constants,
+// the country is the IP database's, the ID and IP hash are arrays. Only a
+// Referer costs an allocation (its host).
 type Click struct {
-	ID          string // evt… unique, so ingestion is idempotent
+	ID          [16]byte // random: ingestion is idempotent by ID
 	Time        time.Time
 	LinkID      string
 	Domain      string
@@ -23,31 +35,60 @@ type Click struct {
 	RefererHost string
 	Bot         bool
 	QR          bool
-	IPHash      string // SHA-256 of salt and client IP, for unique counts
+	IPHash      [16]byte // SHA-256 of salt and client IP, truncated: unique counts without the IP
 }
 
-func newClickID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return "clk_" + hex.EncodeToString(b[:])
-}
-
-// hashIP is the salted hash of a client IP (the raw IP never leaves the
-// edge).
-func hashIP(salt []byte, ip string) string {
-	h := sha256.New()
-	h.Write(salt)
-	h.Write([]byte(ip))
-	return hex.EncodeToString(h.Sum(nil)[:16])
-}
+// IDString is the click ID as analytics stores it.
+func (c *Click) IDString() string { return "clk_" + hex.EncodeToString(c.ID[:]) }
 
 // Clicks is the queue of click events, for the shipper to drain.
 func (s *Server) Clicks() <-chan Click { return s.clicks }
 
-func (s *Server) capture(c Click) {
+func (s *Server) capture(c *Click) {
 	select {
-	case s.clicks <- c:
+	case s.clicks <- *c:
 	default:
 		s.m.clickDrops.Inc()
 	}
+}
+
+// newClick fills a click for a redirect of l.
+func (s *Server) newClick(ctx *fasthttp.RequestCtx, l *kv.Link, ua *useragent.UserAgent, ip netip.Addr,
+	country string, bot, qr bool, now time.Time) Click {
+	c := Click{Time: now, LinkID: l.ID, Domain: l.Domain, Country: country,
+		Device: string(ua.Device()), Browser: string(ua.Browser()), OS: string(ua.OS()), Bot: bot, QR: qr}
+	hi, lo := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		c.ID[i], c.ID[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
+	}
+	var buf [64]byte
+	n := copy(buf[:48], s.cfg.ClickSalt)
+	a := ip.As16()
+	n += copy(buf[n:], a[:])
+	sum := sha256.Sum256(buf[:n])
+	copy(c.IPHash[:], sum[:16])
+	if ref := ctx.Referer(); len(ref) > 0 {
+		c.RefererHost = refererHost(ref)
+	}
+	return c
+}
+
+// refererHost is the host of a Referer value, or "".
+func refererHost(ref []byte) string {
+	_, rest, ok := bytes.Cut(ref, []byte("://"))
+	if !ok {
+		return ""
+	}
+	if i := bytes.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := bytes.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if len(rest) > 0 && rest[0] != '[' {
+		if i := bytes.IndexByte(rest, ':'); i >= 0 {
+			rest = rest[:i]
+		}
+	}
+	return string(bytes.ToLower(rest))
 }

@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/medama-io/go-useragent"
 	"github.com/phuslu/iploc"
@@ -24,9 +26,11 @@ import (
 )
 
 // LinkReader finds links and domain settings by normalised host.
+// Generation changes whenever a link may have changed (see linkCache).
 type LinkReader interface {
 	Link(host, slug []byte) (kv.Link, bool, error)
 	Domain(host []byte) (kv.Domain, bool, error)
+	Generation() uint64
 }
 
 // Config of an edge server.
@@ -45,7 +49,9 @@ type Config struct {
 	ClickSalt []byte
 	// PasswordAttempts per client IP and link per minute (0: 10).
 	PasswordAttempts int
-	Now              func() time.Time // nil: time.Now
+	// CacheEntries bounds the decoded-link cache (0: 100,000).
+	CacheEntries int
+	Now          func() time.Time // nil: time.Now
 }
 
 // Server is one edge process's HTTP side.
@@ -59,6 +65,8 @@ type Server struct {
 	ua            *useragent.Parser
 	clicks        chan Click
 	attempts      *attemptLimiter
+	cache         *linkCache
+	hosts         sync.Pool // *[256]byte: the normalized host outlives the stack once LinkReader sees it
 }
 
 // outcome of one request, a label of h0p_edge_requests_total.
@@ -135,6 +143,9 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.PasswordAttempts == 0 {
 		cfg.PasswordAttempts = 10
 	}
+	if cfg.CacheEntries == 0 {
+		cfg.CacheEntries = 100_000
+	}
 	s := &Server{
 		cfg:           cfg,
 		links:         links,
@@ -143,8 +154,13 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		ua:            uaParser(),
 		clicks:        make(chan Click, cfg.ClickQueue),
 		attempts:      newAttemptLimiter(cfg.PasswordAttempts, cfg.Now),
+		cache:         newLinkCache(cfg.CacheEntries),
 	}
 	s.registerQueueGauges(cfg.Registerer)
+	// A store that can say which links changed keeps the cache exact.
+	if w, ok := links.(interface{ OnLinksChanged(func(keys [][]byte)) }); ok {
+		w.OnLinksChanged(s.cache.invalidate)
+	}
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  "h0p",
@@ -239,7 +255,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return outcomeBadRequest
 	}
-	var hostBuf [256]byte
+	hostBuf, _ := s.hosts.Get().(*[256]byte)
+	if hostBuf == nil {
+		hostBuf = new([256]byte)
+	}
+	defer s.hosts.Put(hostBuf)
 	host, ok := normalizeHost(hostBuf[:0], ctx.Host())
 	if !ok {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
@@ -278,23 +298,52 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return outcomeNotFound
 	}
-	l, found, err := s.links.Link(host, slug)
-	if err != nil {
-		return s.fail(ctx)
+	var keyBuf [512]byte
+	key := kv.AppendLinkKey(keyBuf[:0], host, slug)
+	e := s.cache.get(key)
+	if e == nil {
+		gen0 := s.links.Generation()
+		l, found, err := s.links.Link(host, slug)
+		if err != nil {
+			return s.fail(ctx)
+		}
+		if !found {
+			return s.notFound(ctx, dom)
+		}
+		e = compile(l)
+		s.cache.put(key, e, gen0, s.links.Generation)
 	}
-	if !found {
-		return s.notFound(ctx, dom)
+	l := &e.link
+	if e.plain && !post && (l.NoForwardQuery || len(ctx.URI().QueryString()) == 0) {
+		// The plain path: no request fact can change the answer.
+		s.fastClick(ctx, l)
+		return s.redirectOutcome(ctx, e.status, e.location, e.cache, l.Indexable, outcomeRedirect)
 	}
 	v := s.visit(ctx)
-	d := s.decide(&l, &v, dom)
+	d := s.decide(l, &v, dom)
 	if d.outcome == outcomePassword && post {
-		d = s.checkPassword(ctx, &l, &v, dom)
+		d = s.checkPassword(ctx, l, &v, dom)
 	} else if post {
 		h.SetCanonical(headerAllow, valueGetHead)
 		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 		return outcomeBadRequest
 	}
-	return s.answer(ctx, &l, &v, d, dom)
+	return s.answer(ctx, l, &v, d, dom)
+}
+
+// fastClick captures the click of a plain redirect without building the
+// full request facts.
+func (s *Server) fastClick(ctx *fasthttp.RequestCtx, l *kv.Link) {
+	uaBytes := ctx.UserAgent()
+	ua := s.ua.Parse(unsafe.String(unsafe.SliceData(uaBytes), len(uaBytes))) // parsing keeps no reference
+	ip := s.clientIP(ctx)
+	country := ""
+	if ip.IsValid() {
+		country = iploc.IPCountry(ip)
+	}
+	bot, _ := botKind(uaBytes, ua.IsBot())
+	c := s.newClick(ctx, l, &ua, ip, country, bot, false, s.cfg.Now())
+	s.capture(&c)
 }
 
 // visit gathers what rules and analytics need from the request.
@@ -302,7 +351,7 @@ func (s *Server) visit(ctx *fasthttp.RequestCtx) visit {
 	ua := string(ctx.UserAgent())
 	parsed := s.ua.Parse(ua)
 	v := visit{now: s.cfg.Now(), ua: parsed, query: url.Values{}}
-	v.isBot, v.isSocial = botKind(ua, parsed.IsBot())
+	v.isBot, v.isSocial = botKind(ctx.UserAgent(), parsed.IsBot())
 	ip := s.clientIP(ctx)
 	v.ip = ip
 	if ip.IsValid() {
@@ -326,24 +375,13 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decisi
 		return s.notFound(ctx, dom)
 	case d.location != "":
 		if d.outcome == outcomeRedirect {
-			s.capture(s.click(ctx, l, v))
+			c := s.newClick(ctx, l, &v.ua, v.ip, v.country, v.isBot, v.query.Get("qr") == "1", v.now)
+			s.capture(&c)
 		}
 		return s.redirectOutcome(ctx, d.status, d.location, d.cache, d.index, d.outcome)
 	}
 	s.page(ctx, d.status, d.page, d.index)
 	return d.outcome
-}
-
-func (s *Server) click(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit) Click {
-	c := Click{ID: newClickID(), Time: v.now, LinkID: l.ID, Domain: l.Domain, Country: v.country,
-		Device: string(v.ua.Device()), Browser: string(v.ua.Browser()), OS: string(v.ua.OS()),
-		Bot: v.isBot, QR: v.query.Get("qr") == "1", IPHash: hashIP(s.cfg.ClickSalt, v.ip.String())}
-	if ref := ctx.Referer(); len(ref) > 0 {
-		if u, err := url.Parse(string(ref)); err == nil {
-			c.RefererHost = u.Hostname()
-		}
-	}
-	return c
 }
 
 func (s *Server) redirect(ctx *fasthttp.RequestCtx, status int, location, cache string, index bool) outcome {

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"html"
 	"strings"
 
@@ -58,21 +59,42 @@ func previewPage(l *kv.Link) string {
 
 // socialBots are the user agents of link-preview crawlers (lowercase
 // substrings): they get the preview page instead of the redirect.
-var socialBots = []string{
+var socialBots = needles(
 	"facebookexternalhit", "facebookcatalog", "twitterbot", "slackbot", "slack-imgproxy", "linkedinbot",
 	"discordbot", "whatsapp", "telegrambot", "skypeuripreview", "pinterest", "redditbot", "embedly",
 	"vkshare", "applebot", "mastodon", "bluesky", "iframely", "googlebot-image", "snapchat", "viber", "line/",
-}
+)
 
 // otherBots flag crawlers the UA parser may not know.
-var otherBots = []string{"bot", "crawler", "spider", "curl/", "wget/", "python-requests", "go-http-client", "headless"}
+var otherBots = needles("bot", "crawler", "spider", "curl/", "wget/", "python-requests", "go-http-client", "headless")
+
+func needles(s ...string) [][]byte {
+	out := make([][]byte, len(s))
+	for i, n := range s {
+		out[i] = []byte(n)
+	}
+	return out
+}
 
 // botKind classifies a user agent: social preview bot, other bot, or not a
-// bot.
-func botKind(ua string, parsedBot bool) (isBot, isSocial bool) {
-	low := strings.ToLower(ua)
+// bot. It lowercases the header into a stack buffer once and lets
+// bytes.Contains (vectorised) look for each needle, so a request pays a few
+// hundred nanoseconds and no allocation. User agents longer than the buffer
+// are classified on their first uaScan bytes, where bot names appear.
+func botKind(ua []byte, parsedBot bool) (isBot, isSocial bool) {
+	var buf [uaScan]byte
+	lower := buf[:0]
+	for _, c := range ua {
+		if len(lower) == uaScan {
+			break
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
 	for _, b := range socialBots {
-		if strings.Contains(low, b) {
+		if bytes.Contains(lower, b) {
 			return true, true
 		}
 	}
@@ -80,9 +102,12 @@ func botKind(ua string, parsedBot bool) (isBot, isSocial bool) {
 		return true, false
 	}
 	for _, b := range otherBots {
-		if strings.Contains(low, b) {
+		if bytes.Contains(lower, b) {
 			return true, false
 		}
 	}
 	return false, false
 }
+
+// uaScan bounds how much of a user agent botKind reads.
+const uaScan = 512

@@ -75,12 +75,32 @@ func (f *FSM) Apply(l *raft.Log) any {
 		panic(fmt.Sprintf("fsm: commit index %d: %v", l.Index, err))
 	}
 	f.store.applied.Store(l.Index)
+	if result == nil {
+		if keys := changedLinkKeys(b); len(keys) > 0 {
+			f.store.linksChanged(keys)
+		}
+	}
 	if domains && result == nil { // rare: reload the in-memory mirror
 		if err := f.store.loadDomains(); err != nil {
 			panic(fmt.Sprintf("fsm: reload domains at index %d: %v", l.Index, err))
 		}
 	}
 	return result
+}
+
+// changedLinkKeys lists the link keys a committed batch set or deleted.
+func changedLinkKeys(b *pebble.Batch) [][]byte {
+	var keys [][]byte
+	r := b.Reader()
+	for {
+		_, key, _, ok, err := r.Next()
+		if !ok || err != nil {
+			return keys
+		}
+		if kv.IsLinkKey(key) {
+			keys = append(keys, append([]byte(nil), key...))
+		}
+	}
 }
 
 // applyCommand writes a command's ops into b and reports whether any
@@ -379,6 +399,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := f.store.loadDomains(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	f.store.linksChanged(nil)
 	if f.onRestore != nil {
 		f.onRestore()
 	}

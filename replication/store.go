@@ -23,6 +23,30 @@ type Store struct {
 	// domains mirrors the domain records: few, read on every request, and
 	// a Pebble miss costs as much as a hit. Replaced whole on change.
 	domains atomic.Pointer[map[string]kv.Domain]
+
+	// gen counts applies that changed link records, and onLinks hears which
+	// keys they changed: together they let a reader cache decoded links
+	// (see Generation).
+	gen     atomic.Uint64
+	onLinks atomic.Pointer[func(keys [][]byte)]
+}
+
+// Generation changes whenever a link record may have changed. A cache reads
+// it before reading a link and stores what it read only if it is unchanged
+// (checked under the same lock that OnLinksChanged's invalidation takes), so
+// it never keeps a value older than the store's.
+func (s *Store) Generation() uint64 { return s.gen.Load() }
+
+// OnLinksChanged sets the one function told, after each apply, which link
+// keys changed (nil: possibly all, after a snapshot restore). Set it before
+// serving.
+func (s *Store) OnLinksChanged(fn func(keys [][]byte)) { s.onLinks.Store(&fn) }
+
+func (s *Store) linksChanged(keys [][]byte) {
+	s.gen.Add(1)
+	if fn := s.onLinks.Load(); fn != nil {
+		(*fn)(keys)
+	}
 }
 
 // OpenStore opens (or creates) the edge database in dir.

@@ -1,0 +1,119 @@
+package edge
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/h0p/h0p/shared/kv"
+)
+
+// linkCache keeps decoded links, so a hot link costs a map lookup instead of
+// a Pebble read and a decode, and a plain link's whole answer is computed
+// once. It is bounded (a random entry goes when a shard is full: cheap, and
+// good enough for a popularity-skewed workload) and sharded so requests on
+// different cores rarely share a lock.
+//
+// Correctness against the store: the FSM tells the cache which keys each
+// apply changed (invalidate), and a reader inserts what it read only if the
+// store's generation did not move since before the read — checked under the
+// shard lock that invalidation also takes, so a stale value can never stay.
+type linkCache struct {
+	seed   maphash.Seed
+	shards [cacheShards]cacheShard
+	max    int // per shard
+}
+
+const cacheShards = 64
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[string]*cached
+}
+
+// cached is one decoded link and what its plain answer is.
+type cached struct {
+	link kv.Link
+	// plain: nothing about the request can change the answer (no
+	// password, rules, variants, preview, expiry or validity window), so
+	// a request without a query gets exactly location and status.
+	plain    bool
+	location string // the destination with the link's UTM parameters
+	status   int
+	cache    string
+}
+
+func newLinkCache(entries int) *linkCache {
+	c := &linkCache{seed: maphash.MakeSeed(), max: max(1, entries/cacheShards)}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]*cached)
+	}
+	return c
+}
+
+func (c *linkCache) shard(key []byte) *cacheShard {
+	return &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
+}
+
+func (c *linkCache) get(key []byte) *cached {
+	sh := c.shard(key)
+	sh.mu.RLock()
+	e := sh.m[string(key)]
+	sh.mu.RUnlock()
+	return e
+}
+
+// put stores e under key if the store has not changed since gen0.
+func (c *linkCache) put(key []byte, e *cached, gen0 uint64, gen func() uint64) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if gen() != gen0 {
+		return
+	}
+	if len(sh.m) >= c.max {
+		for k := range sh.m { // map order is random: evict one
+			delete(sh.m, k)
+			break
+		}
+	}
+	sh.m[string(key)] = e
+}
+
+// invalidate drops keys (nil: everything).
+func (c *linkCache) invalidate(keys [][]byte) {
+	if keys == nil {
+		for i := range c.shards {
+			sh := &c.shards[i]
+			sh.mu.Lock()
+			clear(sh.m)
+			sh.mu.Unlock()
+		}
+		return
+	}
+	for _, k := range keys {
+		sh := c.shard(k)
+		sh.mu.Lock()
+		delete(sh.m, string(k))
+		sh.mu.Unlock()
+	}
+}
+
+// compile decides once what a link's plain answer is.
+func compile(l kv.Link) *cached {
+	e := &cached{link: l}
+	e.plain = l.PasswordHash == "" && len(l.Rules) == 0 && len(l.Variants) == 0 && l.Preview == (kv.Preview{}) &&
+		l.ExpiresAt == 0 && l.ValidSince == 0 && !l.Disabled && !l.ClicksExhausted
+	if !e.plain {
+		return e
+	}
+	e.status = int(l.Status)
+	if e.status == 0 {
+		e.status = 302
+	}
+	e.cache = cacheNone
+	if (e.status == 301 || e.status == 308) && l.MaxClicks == 0 {
+		e.cache = cachePermanent
+	}
+	e.location = destination(l.URL, &l, nil)
+	return e
+}
