@@ -51,7 +51,13 @@ type Config struct {
 	PasswordAttempts int
 	// CacheEntries bounds the decoded-link cache (0: 100,000).
 	CacheEntries int
-	Now          func() time.Time // nil: time.Now
+	// MaxConns bounds concurrent connections; beyond it new ones get a 503
+	// instead of memory growth (0: 100,000).
+	MaxConns int
+	// ReusePort binds with SO_REUSEPORT (Linux), so a new edge can start on
+	// the address before the old one drains.
+	ReusePort bool
+	Now       func() time.Time // nil: time.Now
 }
 
 // Server is one edge process's HTTP side.
@@ -89,6 +95,8 @@ type metrics struct {
 	requests   [numOutcomes]prometheus.Counter
 	latency    prometheus.Histogram
 	clickDrops prometheus.Counter
+	cacheHits  prometheus.Counter
+	cacheMiss  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -109,8 +117,13 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		Name: "h0p_edge_clicks_dropped_total",
 		Help: "Click events dropped because the queue was full.",
 	})
+	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "h0p_edge_link_cache_lookups_total",
+		Help: "Decoded-link cache lookups by result (hit, miss: read from the store).",
+	}, []string{"result"})
+	m.cacheHits, m.cacheMiss = cache.WithLabelValues("hit"), cache.WithLabelValues("miss")
 	if reg != nil {
-		reg.MustRegister(vec, m.latency, m.clickDrops)
+		reg.MustRegister(vec, m.latency, m.clickDrops, cache)
 	}
 	return m
 }
@@ -146,6 +159,9 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.CacheEntries == 0 {
 		cfg.CacheEntries = 100_000
 	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 100_000
+	}
 	s := &Server{
 		cfg:           cfg,
 		links:         links,
@@ -167,6 +183,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		ReadTimeout:           10 * time.Second,
 		WriteTimeout:          10 * time.Second,
 		IdleTimeout:           60 * time.Second,
+		Concurrency:           cfg.MaxConns,
 		MaxRequestBodySize:    4 << 10, // redirects take no body; the password form is small
 		ReadBufferSize:        8 << 10,
 		DisableKeepalive:      false,
@@ -175,7 +192,11 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		SecureErrorLogMessage: true,
 		Logger:                fasthttpLogger{cfg.Logger.With("subsystem", "edge")},
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	var lc net.ListenConfig
+	if cfg.ReusePort {
+		lc.Control = reusePort
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen edge on %s: %w", cfg.Addr, err)
 	}
@@ -301,7 +322,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	var keyBuf [512]byte
 	key := kv.AppendLinkKey(keyBuf[:0], host, slug)
 	e := s.cache.get(key)
-	if e == nil {
+	if e != nil {
+		s.m.cacheHits.Inc()
+	} else {
+		s.m.cacheMiss.Inc()
 		gen0 := s.links.Generation()
 		l, found, err := s.links.Link(host, slug)
 		if err != nil {

@@ -355,6 +355,8 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		fallback      bool
 		readyTimeout  time.Duration
 		trusted       string
+		reuse         bool
+		maxConns      int
 	)
 	fs := newFlags("edge", "Runs an edge node: a raft non-voter that serves redirects from its local store.\n"+
 		"It joins through a control node (--join) and serves whatever it has even when\n"+
@@ -364,6 +366,8 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.StringVar(&defaultDomain, "default-domain", "localhost", "the platform's default short domain")
 	fs.BoolVar(&fallback, "fallback-to-default", false, "answer unknown hosts as if they were the default domain")
 	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
+	fs.BoolVar(&reuse, "reuseport", true, "bind --edge-addr with SO_REUSEPORT, so a new edge can start on it before the old one drains")
+	fs.IntVar(&maxConns, "max-conns", 100_000, "concurrent public connections; beyond it new ones get 503")
 	fs.DurationVar(&readyTimeout, "ready-timeout", 30*time.Second,
 		"if no control node answers the join within this time, report ready on the local state (static stability)")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -385,7 +389,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	logger, id, reg, node, store := base.logger, base.id, base.reg, base.node, base.store
 	srv, err := edge.New(edge.Config{
 		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,
-		TrustedProxies: proxies,
+		TrustedProxies: proxies, ReusePort: reuse, MaxConns: maxConns,
 	}, store)
 	if err != nil {
 		return err

@@ -150,7 +150,7 @@ func TestDevEndToEnd(t *testing.T) {
 		}
 	}
 	_, metrics := get(t, http.DefaultClient, admin+"/metrics")
-	for _, name := range []string{"h0p_edge_requests_total", "h0p_api_requests_total", "h0p_raft_applied_index", "go_goroutines"} {
+	for _, name := range []string{"h0p_edge_requests_total", "h0p_edge_link_cache_lookups_total", "h0p_edge_click_queue_depth", "h0p_edge_clicks_dropped_total", "h0p_api_requests_total", "h0p_raft_applied_index", "go_goroutines"} {
 		if !strings.Contains(metrics, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

@@ -24,7 +24,8 @@ func needFaults(t *testing.T) {
 	}
 }
 
-// metric reads one unlabelled metric from a node's /metrics.
+// metric reads one series (name with its labels, as exposed) from a node's
+// /metrics.
 func (c *testCluster) metric(name, metric string) float64 {
 	c.t.Helper()
 	resp, err := http.Get("http://" + c.nodes[name].admin + "/metrics")
@@ -33,7 +34,7 @@ func (c *testCluster) metric(name, metric string) float64 {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`(?m)^` + metric + ` (\S+)$`).FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(metric) + ` (\S+)$`).FindSubmatch(b)
 	if m == nil {
 		return 0
 	}
@@ -241,4 +242,86 @@ func (c *testCluster) bulkStream(prefix string, requests, per, workers int) (fai
 	close(next)
 	wg.Wait()
 	return bad.Load()
+}
+
+// Graceful drain: an edge restarted under load loses no request. A second
+// edge process binds the same public address (SO_REUSEPORT), then the first
+// gets SIGTERM: /readyz fails for --drain-delay while it keeps serving, then
+// it stops accepting, finishes in-flight requests and closes its keep-alive
+// connections, whose clients reconnect to the other process. Done both ways,
+// so each process is restarted once while clients never stop.
+func TestFaultEdgeRestartUnderLoadFailsNothing(t *testing.T) {
+	needFaults(t)
+	c := newTestCluster(t, 1, 2, "--drain-delay", "1s")
+	c.nodes["e2"].public = c.nodes["e1"].public
+	for _, n := range []string{"c1", "e1"} {
+		c.start(n)
+		c.waitReady(n, 60*time.Second)
+	}
+	if r := c.call("c1", "POST", "/v1/links", `{"url":"https://example.com/drain","key":"drain"}`); r.status != 201 {
+		t.Fatalf("create: %d %v %v", r.status, r.body, r.err)
+	}
+	if !c.waitResolves("e1", "drain", "https://example.com/drain", 10*time.Second) {
+		t.Fatal("link never reached e1")
+	}
+
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{
+		Timeout:       5 * time.Second,
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 16},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	url := "http://" + c.nodes["e1"].public + "/drain"
+	for range 16 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(url)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 302 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	handOver := func(from, to string) {
+		time.Sleep(500 * time.Millisecond)
+		c.start(to)
+		c.waitReady(to, 60*time.Second)
+		time.Sleep(500 * time.Millisecond)
+		before := ok.Load()
+		c.signal(from, syscall.SIGTERM) // returns once the process exited
+		t.Logf("%s drained; %d requests answered meanwhile", from, ok.Load()-before)
+	}
+	handOver("e1", "e2")
+	handOver("e2", "e1")
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests answered, %d failed", ok.Load(), failed.Load())
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d requests failed across the restarts; first: %v", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
+	}
+	if ok.Load() < 1000 {
+		t.Fatalf("only %d requests: not a load test", ok.Load())
+	}
+	if n := c.metric("e1", `h0p_edge_requests_total{outcome="redirect"}`); n == 0 {
+		t.Fatal("the restarted e1 answered nothing")
+	}
 }
