@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create
+.PHONY: run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
@@ -34,6 +34,10 @@ bench-propagation:
 # Links created per second against h0p dev: single (8 clients) and bulk.
 bench-create:
 	bench/create/run.sh
+
+# Edge vs nginx on 100,000 and 1,000,000 links (about 8 minutes).
+bench-edge:
+	bench/edge/run.sh
 
 # Snapshot install of 1,000,000 links to a fresh edge (in-process nodes, mTLS).
 bench-snapshot:

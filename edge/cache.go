@@ -30,16 +30,22 @@ type cacheShard struct {
 	m  map[string]*cached
 }
 
-// cached is one decoded link and what its plain answer is.
+// cached is one link as the edge answers it. A plain link (no password,
+// rules, variants, preview, expiry or validity window) keeps only its
+// precomputed answer and what a click records — a few hundred bytes, so the
+// cache holds several times more of them than of decoded records; any other
+// link keeps its whole record.
 type cached struct {
-	link kv.Link
-	// plain: nothing about the request can change the answer (no
-	// password, rules, variants, preview, expiry or validity window), so
-	// a request without a query gets exactly location and status.
-	plain    bool
-	location string // the destination with the link's UTM parameters
-	status   int
-	cache    string
+	link *kv.Link // nil when plain
+	// plain: nothing about a request without a query string can change the
+	// answer, which is exactly location and status.
+	plain          bool
+	id, domain     string
+	indexable      bool
+	noForwardQuery bool
+	location       string // the destination with the link's UTM parameters
+	status         int
+	cache          string
 }
 
 func newLinkCache(entries int) *linkCache {
@@ -100,10 +106,11 @@ func (c *linkCache) invalidate(keys [][]byte) {
 
 // compile decides once what a link's plain answer is.
 func compile(l kv.Link) *cached {
-	e := &cached{link: l}
+	e := &cached{id: l.ID, domain: l.Domain, indexable: l.Indexable, noForwardQuery: l.NoForwardQuery}
 	e.plain = l.PasswordHash == "" && len(l.Rules) == 0 && len(l.Variants) == 0 && l.Preview == (kv.Preview{}) &&
 		l.ExpiresAt == 0 && l.ValidSince == 0 && !l.Disabled && !l.ClicksExhausted
 	if !e.plain {
+		e.link = &l
 		return e
 	}
 	e.status = int(l.Status)

@@ -8,10 +8,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/medama-io/go-useragent"
 	"github.com/valyala/fasthttp"
-
-	"github.com/h0p/h0p/shared/kv"
 )
 
 // Click is one redirect as analytics sees it. The edge hands it to a
@@ -52,19 +49,19 @@ func (s *Server) capture(c *Click) {
 	}
 }
 
-// newClick fills a click for a redirect of l.
-func (s *Server) newClick(ctx *fasthttp.RequestCtx, l *kv.Link, ua *useragent.UserAgent, ip netip.Addr,
-	country string, bot, qr bool, now time.Time) Click {
-	c := Click{Time: now, LinkID: l.ID, Domain: l.Domain, Country: country,
-		Device: string(ua.Device()), Browser: string(ua.Browser()), OS: string(ua.OS()), Bot: bot, QR: qr}
+// newClick fills a click for a redirect of link id on domain.
+func (s *Server) newClick(ctx *fasthttp.RequestCtx, id, domain string, a *agent, ip netip.Addr,
+	country string, qr bool, now time.Time) Click {
+	c := Click{Time: now, LinkID: id, Domain: domain, Country: country,
+		Device: string(a.device), Browser: string(a.browser), OS: string(a.os), Bot: a.bot, QR: qr}
 	hi, lo := rand.Uint64(), rand.Uint64()
 	for i := range 8 {
 		c.ID[i], c.ID[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
 	}
 	var buf [64]byte
 	n := copy(buf[:48], s.cfg.ClickSalt)
-	a := ip.As16()
-	n += copy(buf[n:], a[:])
+	ip16 := ip.As16()
+	n += copy(buf[n:], ip16[:])
 	sum := sha256.Sum256(buf[:n])
 	copy(c.IPHash[:], sum[:16])
 	if ref := ctx.Referer(); len(ref) > 0 {

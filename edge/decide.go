@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medama-io/go-useragent"
 	"github.com/medama-io/go-useragent/agents"
 
 	"github.com/h0p/h0p/shared/kv"
@@ -19,15 +18,13 @@ import (
 
 // visit is what the rules of a link may look at in one request.
 type visit struct {
-	now      time.Time
-	ip       netip.Addr
-	ua       useragent.UserAgent
-	country  string   // ISO 3166-1 alpha-2, "" when unknown
-	langs    []string // primary language subtags from Accept-Language, in order
-	query    url.Values
-	cookies  func(name string) string
-	isBot    bool // any crawler or bot (flagged in analytics)
-	isSocial bool // a social or chat preview bot
+	now     time.Time
+	ip      netip.Addr
+	agent   agent
+	country string   // ISO 3166-1 alpha-2, "" when unknown
+	langs   []string // primary language subtags from Accept-Language, in order
+	query   url.Values
+	cookies func(name string) string
 }
 
 // decision is what the edge answers.
@@ -95,7 +92,7 @@ func (s *Server) decide(l *kv.Link, v *visit, domain *kv.Domain) decision {
 	if l.PasswordHash != "" && !validPasswordToken(l, v.cookies(passwordCookie(l.ID)), v.now) {
 		return decision{outcome: outcomePassword, status: 200, page: passwordPage(""), cache: cacheNone}
 	}
-	if v.isSocial && l.Preview != (kv.Preview{}) {
+	if v.agent.social && l.Preview != (kv.Preview{}) {
 		return decision{outcome: outcomePreview, status: 200, page: previewPage(l), cache: cacheNone, index: l.Indexable}
 	}
 	dest, targeted := l.URL, false
@@ -131,10 +128,10 @@ func matches(r *kv.Rule, v *visit, now int64) bool {
 	if len(r.Devices) > 0 && !anyOf(r.Devices, func(d string) bool { return deviceIs(v, d) }) {
 		return false
 	}
-	if len(r.OS) > 0 && !anyOf(r.OS, func(o string) bool { return sameName(string(v.ua.OS()), o) }) {
+	if len(r.OS) > 0 && !anyOf(r.OS, func(o string) bool { return sameName(string(v.agent.os), o) }) {
 		return false
 	}
-	if len(r.Browsers) > 0 && !anyOf(r.Browsers, func(b string) bool { return sameName(string(v.ua.Browser()), b) }) {
+	if len(r.Browsers) > 0 && !anyOf(r.Browsers, func(b string) bool { return sameName(string(v.agent.browser), b) }) {
 		return false
 	}
 	if len(r.Countries) > 0 && !anyOf(r.Countries, func(c string) bool { return c == v.country }) {
@@ -173,13 +170,13 @@ func sameName(a, b string) bool {
 func deviceIs(v *visit, d string) bool {
 	switch d {
 	case "ios":
-		return v.ua.OS() == agents.OSIOS
+		return v.agent.os == agents.OSIOS
 	case "android":
-		return v.ua.OS() == agents.OSAndroid
+		return v.agent.os == agents.OSAndroid
 	case "mobile":
-		return v.ua.Device() == agents.DeviceMobile || v.ua.Device() == agents.DeviceTablet
+		return v.agent.device == agents.DeviceMobile || v.agent.device == agents.DeviceTablet
 	case "desktop":
-		return v.ua.Device() == agents.DeviceDesktop
+		return v.agent.device == agents.DeviceDesktop
 	}
 	return false
 }

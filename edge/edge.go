@@ -13,9 +13,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
-	"github.com/medama-io/go-useragent"
 	"github.com/phuslu/iploc"
 	"golang.org/x/net/idna"
 
@@ -68,7 +66,7 @@ type Server struct {
 	srv           *fasthttp.Server
 	ln            net.Listener
 	m             metrics
-	ua            *useragent.Parser
+	agents        *agentCache
 	clicks        chan Click
 	attempts      *attemptLimiter
 	cache         *linkCache
@@ -167,7 +165,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		links:         links,
 		defaultDomain: []byte(cfg.DefaultDomain),
 		m:             newMetrics(cfg.Registerer),
-		ua:            uaParser(),
+		agents:        newAgentCache(16_384),
 		clicks:        make(chan Click, cfg.ClickQueue),
 		attempts:      newAttemptLimiter(cfg.PasswordAttempts, cfg.Now),
 		cache:         newLinkCache(cfg.CacheEntries),
@@ -337,11 +335,21 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		e = compile(l)
 		s.cache.put(key, e, gen0, s.links.Generation)
 	}
-	l := &e.link
-	if e.plain && !post && (l.NoForwardQuery || len(ctx.URI().QueryString()) == 0) {
+	if e.plain && !post && (e.noForwardQuery || len(ctx.URI().QueryString()) == 0) {
 		// The plain path: no request fact can change the answer.
-		s.fastClick(ctx, l)
-		return s.redirectOutcome(ctx, e.status, e.location, e.cache, l.Indexable, outcomeRedirect)
+		s.fastClick(ctx, e)
+		return s.redirectOutcome(ctx, e.status, e.location, e.cache, e.indexable, outcomeRedirect)
+	}
+	l := e.link
+	if l == nil { // a plain link asked with a query (or POSTed): the whole record
+		rec, found, err := s.links.Link(host, slug)
+		if err != nil {
+			return s.fail(ctx)
+		}
+		if !found {
+			return s.notFound(ctx, dom)
+		}
+		l = &rec
 	}
 	v := s.visit(ctx)
 	d := s.decide(l, &v, dom)
@@ -357,25 +365,20 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 
 // fastClick captures the click of a plain redirect without building the
 // full request facts.
-func (s *Server) fastClick(ctx *fasthttp.RequestCtx, l *kv.Link) {
-	uaBytes := ctx.UserAgent()
-	ua := s.ua.Parse(unsafe.String(unsafe.SliceData(uaBytes), len(uaBytes))) // parsing keeps no reference
+func (s *Server) fastClick(ctx *fasthttp.RequestCtx, e *cached) {
+	a := s.agents.classify(ctx.UserAgent())
 	ip := s.clientIP(ctx)
 	country := ""
 	if ip.IsValid() {
 		country = iploc.IPCountry(ip)
 	}
-	bot, _ := botKind(uaBytes, ua.IsBot())
-	c := s.newClick(ctx, l, &ua, ip, country, bot, false, s.cfg.Now())
+	c := s.newClick(ctx, e.id, e.domain, &a, ip, country, false, s.cfg.Now())
 	s.capture(&c)
 }
 
 // visit gathers what rules and analytics need from the request.
 func (s *Server) visit(ctx *fasthttp.RequestCtx) visit {
-	ua := string(ctx.UserAgent())
-	parsed := s.ua.Parse(ua)
-	v := visit{now: s.cfg.Now(), ua: parsed, query: url.Values{}}
-	v.isBot, v.isSocial = botKind(ctx.UserAgent(), parsed.IsBot())
+	v := visit{now: s.cfg.Now(), agent: s.agents.classify(ctx.UserAgent()), query: url.Values{}}
 	ip := s.clientIP(ctx)
 	v.ip = ip
 	if ip.IsValid() {
@@ -399,7 +402,7 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decisi
 		return s.notFound(ctx, dom)
 	case d.location != "":
 		if d.outcome == outcomeRedirect {
-			c := s.newClick(ctx, l, &v.ua, v.ip, v.country, v.isBot, v.query.Get("qr") == "1", v.now)
+			c := s.newClick(ctx, l.ID, l.Domain, &v.agent, v.ip, v.country, v.query.Get("qr") == "1", v.now)
 			s.capture(&c)
 		}
 		return s.redirectOutcome(ctx, d.status, d.location, d.cache, d.index, d.outcome)

@@ -2,10 +2,10 @@ package edge
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/valyala/fasthttp"
@@ -83,11 +83,12 @@ func benchServer(tb testing.TB) (*Server, *replication.Store) {
 	tb.Cleanup(func() { store.Close() })
 	fsm := replication.NewFSM(store, quiet)
 	fsm.Apply(&raft.Log{Index: 1, Data: kv.PutLink(kv.Link{ID: "link_1", Domain: "localhost", Slug: "abc", URL: "https://example.com/a?b=1", Version: 1}).Encode()})
-	return &Server{
-		cfg: Config{DefaultDomain: "localhost", Now: time.Now, ClickSalt: []byte("salt")}, links: store,
-		defaultDomain: []byte("localhost"), m: newMetrics(nil), ua: uaParser(),
-		clicks: make(chan Click, 1024), attempts: newAttemptLimiter(10, time.Now), cache: newLinkCache(1000),
-	}, store
+	s, err := New(Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", ClickSalt: []byte("salt"), Logger: quiet}, store)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s, store
 }
 
 // BenchmarkResolve measures the handler on a plain redirect, without the
@@ -110,5 +111,35 @@ func BenchmarkResolve(b *testing.B) {
 		case <-s.clicks:
 		default:
 		}
+	}
+}
+
+// The User-Agent cache answers like a fresh parse and stays bounded under
+// a stream of unique headers.
+func TestAgentCache(t *testing.T) {
+	c := newAgentCache(64)
+	for _, ua := range []string{
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+		"Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+		"curl/8.5.0",
+		"",
+	} {
+		first, second := c.classify([]byte(ua)), c.classify([]byte(ua))
+		p := uaParser().Parse(ua)
+		want := agent{device: p.Device(), os: p.OS(), browser: p.Browser()}
+		want.bot, want.social = botKind([]byte(ua), p.IsBot())
+		if first != want || second != want {
+			t.Errorf("%q: got %+v then %+v, want %+v", ua, first, second, want)
+		}
+	}
+	for i := range 10_000 {
+		c.classify(fmt.Appendf(nil, "agent/%d", i))
+	}
+	n := 0
+	for i := range c.shards {
+		n += len(c.shards[i].m)
+	}
+	if n > 64 {
+		t.Fatalf("%d entries kept, bound 64", n)
 	}
 }

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/h0p/h0p/shared/kv"
 )
@@ -51,7 +53,16 @@ func (s *Store) linksChanged(keys [][]byte) {
 
 // OpenStore opens (or creates) the edge database in dir.
 func OpenStore(dir string, logger *slog.Logger) (*Store, error) {
-	db, err := pebble.Open(dir, pebbleOptions(logger))
+	opts := pebbleOptions(logger)
+	// Every request that misses the edge's link cache is a point read:
+	// bloom filters skip the levels without the key. The block cache stays
+	// at Pebble's 8 MiB, which holds the index and filter blocks of 1,000,000
+	// links: measured with 64 MiB, uniformly random reads over 1,000,000
+	// links gained under 5% while RSS doubled (bench/results/edge.md).
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open edge store: %w", err)
 	}
@@ -90,6 +101,16 @@ func (s *Store) loadDomains() error {
 
 // Close closes the database. Readers must be stopped first.
 func (s *Store) Close() error { return s.db.Close() }
+
+// Compact rewrites the whole store into its settled shape, for after a bulk
+// load: the reads that follow then touch one file per level at most, and no
+// background compaction competes with serving.
+func (s *Store) Compact(ctx context.Context) error {
+	if err := s.db.Compact(ctx, []byte{0}, []byte{0xff, 0xff}, true); err != nil {
+		return fmt.Errorf("compact edge store: %w", err)
+	}
+	return nil
+}
 
 // AppliedIndex is the last raft index whose changes the store holds.
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }

@@ -1,0 +1,557 @@
+// Command edge measures the edge against nginx on the same links, in the
+// same run, on this machine (make bench-edge).
+//
+// For each size in -links it writes N random links into a real edge store
+// (Pebble, through the real FSM) and the same slug → URL pairs into an nginx
+// `map` (one worker per core, access log off, `return 302`). It then drives
+// both with wrk — the same Lua script choosing uniformly random slugs from
+// the whole set, a browser User-Agent, -connections connections, -duration
+// per run — alternating edge and nginx for -rounds rounds after a warm-up of
+// each, and reports requests/s, p50/p99 latency, errors and memory (RSS and
+// PSS summed over the server's processes) with edge/nginx ratios in
+// bench/results/edge.json and edge.md.
+//
+// The edge runs as a child process (this binary re-executed with -serve) with
+// click capture on: every redirect's click event goes to the queue and a
+// consumer counts them, as the analytics shipper would drain them.
+//
+//	go run ./bench/edge -links 100000,1000000
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/h0p/h0p/edge"
+	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/kv"
+)
+
+const domain = "bench.h0p"
+
+func main() {
+	var (
+		sizes    = flag.String("links", "100000,1000000", "comma-separated link counts")
+		rounds   = flag.Int("rounds", 2, "measured runs per server and size, alternating")
+		duration = flag.Duration("duration", 20*time.Second, "length of one measured run")
+		warmup   = flag.Duration("warmup", 5*time.Second, "unmeasured run before each server's first")
+		conns    = flag.Int("connections", 64, "wrk connections")
+		threads  = flag.Int("threads", runtime.NumCPU(), "wrk threads")
+		out      = flag.String("out", "bench/results", "directory for edge.json and edge.md")
+		serve    = flag.String("serve", "", "internal: serve the edge store in this directory")
+		addr     = flag.String("addr", "", "internal: edge listen address")
+		profile  = flag.String("cpuprofile", "", "write the edge's CPU profile here (of the last size)")
+	)
+	flag.Parse()
+	if *serve != "" {
+		must(serveEdge(*serve, *addr, *profile))
+		return
+	}
+	for _, tool := range []string{"nginx", "wrk"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			log.Fatalf("%s not found: apt-get install -y nginx-light wrk (bench/edge/run.sh does)", tool)
+		}
+	}
+	rep := report{
+		Date: time.Now().UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), Connections: *conns,
+		Threads: *threads, Duration: duration.String(), Rounds: *rounds, NginxVersion: nginxVersion(),
+	}
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		must(err)
+		r, err := benchSize(n, *rounds, *duration, *warmup, *conns, *threads, *profile)
+		must(err)
+		rep.Sizes = append(rep.Sizes, r)
+	}
+	must(os.MkdirAll(*out, 0o755))
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	must(os.WriteFile(filepath.Join(*out, "edge.json"), append(b, '\n'), 0o644))
+	md := rep.markdown()
+	must(os.WriteFile(filepath.Join(*out, "edge.md"), []byte(md), 0o644))
+	fmt.Print(md)
+}
+
+type report struct {
+	Date         string       `json:"date"`
+	CPUs         int          `json:"cpus"`
+	Connections  int          `json:"connections"`
+	Threads      int          `json:"threads"`
+	Duration     string       `json:"duration"`
+	Rounds       int          `json:"rounds"`
+	NginxVersion string       `json:"nginx_version"`
+	Sizes        []sizeResult `json:"sizes"`
+}
+
+type sizeResult struct {
+	Links        int      `json:"links"`
+	LoadSeconds  float64  `json:"edge_load_seconds"`
+	NginxStartS  float64  `json:"nginx_start_seconds"`
+	Edge         []wrkRun `json:"edge_runs"`
+	Nginx        []wrkRun `json:"nginx_runs"`
+	EdgeMem      memory   `json:"edge_memory"`
+	NginxMem     memory   `json:"nginx_memory"`
+	EdgeClicks   int64    `json:"edge_clicks_captured"`
+	EdgeDrops    int64    `json:"edge_clicks_dropped"`
+	RatioRPS     float64  `json:"ratio_rps"`      // edge / nginx, mean of rounds
+	RatioP99     float64  `json:"ratio_p99"`      // edge / nginx, mean of rounds
+	EdgeStoreMiB float64  `json:"edge_store_mib"` // Pebble directory on disk
+}
+
+// wrkRun is what the Lua script's done() prints.
+type wrkRun struct {
+	Requests   int64   `json:"requests"`
+	DurationUS int64   `json:"duration_us"`
+	RPS        float64 `json:"rps"`
+	Errors     int64   `json:"errors"` // connect+read+write+timeout+non-2xx/3xx
+	P50US      float64 `json:"p50_us"`
+	P99US      float64 `json:"p99_us"`
+	P999US     float64 `json:"p999_us"`
+	MaxUS      float64 `json:"max_us"`
+}
+
+type memory struct {
+	RSSMiB float64 `json:"rss_mib"`
+	PSSMiB float64 `json:"pss_mib"`
+}
+
+func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int, profile string) (sizeResult, error) {
+	res := sizeResult{Links: n}
+	dir, err := os.MkdirTemp("", "h0p-bench-edge")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	must(os.Chmod(dir, 0o755)) // nginx workers run as nobody
+
+	log.Printf("%d links: writing the edge store, the nginx map and the key list", n)
+	start := time.Now()
+	if err := writeData(dir, n); err != nil {
+		return res, err
+	}
+	res.LoadSeconds = time.Since(start).Seconds()
+	res.EdgeStoreMiB = float64(dirSize(filepath.Join(dir, "store"))) / (1 << 20)
+
+	edgeAddr, nginxAddr := freeAddr(), freeAddr()
+	self, err := os.Executable()
+	if err != nil {
+		return res, err
+	}
+	edgeCmd := exec.Command(self, "-serve", filepath.Join(dir, "store"), "-addr", edgeAddr, "-cpuprofile", profile)
+	edgeOut := &strings.Builder{}
+	edgeCmd.Stdout, edgeCmd.Stderr = edgeOut, os.Stderr
+	if err := edgeCmd.Start(); err != nil {
+		return res, err
+	}
+	defer edgeCmd.Process.Kill()
+	if err := waitHTTP(edgeAddr, 60*time.Second); err != nil {
+		return res, fmt.Errorf("edge: %w", err)
+	}
+
+	start = time.Now()
+	nginxCmd, err := startNginx(dir, nginxAddr)
+	if err != nil {
+		return res, err
+	}
+	defer nginxCmd.Process.Kill()
+	if err := waitHTTP(nginxAddr, 120*time.Second); err != nil {
+		return res, fmt.Errorf("nginx: %w", err)
+	}
+	res.NginxStartS = time.Since(start).Seconds()
+
+	script := filepath.Join(dir, "random.lua")
+	must(os.WriteFile(script, []byte(luaScript), 0o644))
+	keys := filepath.Join(dir, "keys")
+	run := func(addr string, d time.Duration) (wrkRun, error) {
+		return runWrk(script, keys, addr, d, conns, threads)
+	}
+	for _, a := range []string{edgeAddr, nginxAddr} {
+		if _, err := run(a, warmup); err != nil {
+			return res, err
+		}
+	}
+	for i := range rounds {
+		order := []string{"edge", "nginx"}
+		if i%2 == 1 {
+			order = []string{"nginx", "edge"}
+		}
+		for _, who := range order {
+			a := edgeAddr
+			if who == "nginx" {
+				a = nginxAddr
+			}
+			log.Printf("%d links: round %d, %s", n, i+1, who)
+			r, err := run(a, duration)
+			if err != nil {
+				return res, err
+			}
+			if who == "edge" {
+				res.Edge = append(res.Edge, r)
+			} else {
+				res.Nginx = append(res.Nginx, r)
+			}
+		}
+	}
+	res.EdgeMem = memoryOf(edgeCmd.Process.Pid)
+	res.NginxMem = memoryOf(nginxCmd.Process.Pid)
+
+	edgeCmd.Process.Signal(syscall.SIGTERM)
+	edgeCmd.Wait()
+	var counts struct{ Clicks, Dropped int64 }
+	if err := json.Unmarshal([]byte(lastLine(edgeOut.String())), &counts); err != nil {
+		return res, fmt.Errorf("edge click counts %q: %w", edgeOut.String(), err)
+	}
+	res.EdgeClicks, res.EdgeDrops = counts.Clicks, counts.Dropped
+	nginxCmd.Process.Signal(syscall.SIGQUIT)
+	nginxCmd.Wait()
+
+	for i := range res.Edge {
+		res.RatioRPS += res.Edge[i].RPS / res.Nginx[i].RPS / float64(len(res.Edge))
+		res.RatioP99 += res.Edge[i].P99US / res.Nginx[i].P99US / float64(len(res.Edge))
+	}
+	return res, nil
+}
+
+// writeData writes n random links into dir/store (through the FSM, in
+// commands of 1000 as raft would deliver them), dir/links.map for nginx and
+// dir/keys (one path per line) for wrk.
+func writeData(dir string, n int) error {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := replication.OpenStore(filepath.Join(dir, "store"), quiet)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	fsm := replication.NewFSM(store, quiet)
+	mapFile, err := os.Create(filepath.Join(dir, "links.map"))
+	if err != nil {
+		return err
+	}
+	defer mapFile.Close()
+	keyFile, err := os.Create(filepath.Join(dir, "keys"))
+	if err != nil {
+		return err
+	}
+	defer keyFile.Close()
+	mw, kw := bufio.NewWriter(mapFile), bufio.NewWriter(keyFile)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const batch = 1000
+	var index uint64
+	for i := 0; i < n; i += batch {
+		var cmd kv.Command
+		for j := i; j < min(i+batch, n); j++ {
+			slug := randomSlug(rng, j)
+			url := fmt.Sprintf("https://example.com/landing/%s?utm_source=bench&item=%d", slug, j)
+			cmd.Ops = append(cmd.Ops, kv.Op{Type: kv.OpPutLink, Link: &kv.Link{
+				ID: fmt.Sprintf("link_%026d", j), OrgID: "org_bench", Domain: domain, Slug: slug, URL: url, Version: 1,
+			}})
+			fmt.Fprintf(mw, "/%s %s;\n", slug, url)
+			fmt.Fprintf(kw, "/%s\n", slug)
+		}
+		index++
+		if res := fsm.Apply(&raft.Log{Index: index, Data: cmd.Encode()}); res != nil {
+			return fmt.Errorf("apply: %v", res)
+		}
+	}
+	if err := store.Compact(context.Background()); err != nil {
+		return err
+	}
+	if err := mw.Flush(); err != nil {
+		return err
+	}
+	return kw.Flush()
+}
+
+// randomSlug is 7 random alphanumerics, made unique by the index.
+func randomSlug(rng *rand.Rand, i int) string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 7, 14)
+	for k := range b {
+		b[k] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return string(b) + strconv.FormatInt(int64(i), 36)
+}
+
+// serveEdge is the child: the real edge server over the store, with a
+// Prometheus registry and a click consumer, until SIGTERM; then it prints
+// the click counts as JSON.
+func serveEdge(dir, addr, profile string) error {
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := replication.OpenStore(dir, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	reg := prometheus.NewRegistry()
+	srv, err := edge.New(edge.Config{Addr: addr, DefaultDomain: domain, Logger: logger, Registerer: reg}, store)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	// The consumer drains in batches, as a shipper should: a receiver
+	// parked on the channel would cost a goroutine wake-up per click.
+	var clicks atomic.Int64
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for range tick.C {
+			for n := len(srv.Clicks()); n > 0; n-- {
+				<-srv.Clicks()
+				clicks.Add(1)
+			}
+		}
+	}()
+	if err := srv.Run(ctx); err != nil {
+		return err
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	log.Printf("edge Go memory: heap in use %d MiB, heap sys %d MiB, total sys %d MiB, GC cycles %d",
+		ms.HeapInuse>>20, ms.HeapSys>>20, ms.Sys>>20, ms.NumGC)
+	dropped := 0.0
+	if mfs, err := reg.Gather(); err == nil {
+		for _, mf := range mfs {
+			if mf.GetName() == "h0p_edge_clicks_dropped_total" {
+				dropped = mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let the consumer take what is queued
+	b, _ := json.Marshal(struct{ Clicks, Dropped int64 }{clicks.Load(), int64(dropped)})
+	fmt.Println(string(b))
+	return nil
+}
+
+const nginxConf = `worker_processes %d;
+daemon off;
+master_process on;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path %[2]s/tmp;
+	proxy_temp_path %[2]s/tmp;
+	fastcgi_temp_path %[2]s/tmp;
+	uwsgi_temp_path %[2]s/tmp;
+	scgi_temp_path %[2]s/tmp;
+	map_hash_max_size %[3]d;
+	map_hash_bucket_size 128;
+	map $uri $target {
+		default "";
+		include %[2]s/links.map;
+	}
+	server {
+		listen %[4]s;
+		location / {
+			if ($target = "") { return 404; }
+			return 302 $target;
+		}
+	}
+}
+`
+
+func startNginx(dir, addr string) (*exec.Cmd, error) {
+	conf := filepath.Join(dir, "nginx.conf")
+	// map_hash_max_size must exceed the entry count, or nginx refuses to start.
+	body := fmt.Sprintf(nginxConf, runtime.NumCPU(), dir, 4<<20, addr)
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("nginx", "-p", dir, "-c", conf)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd, cmd.Start()
+}
+
+func nginxVersion() string {
+	b, _ := exec.Command("nginx", "-v").CombinedOutput()
+	return strings.TrimSpace(strings.TrimPrefix(string(b), "nginx version: "))
+}
+
+// luaScript makes every wrk thread read the key list and request uniformly
+// random keys from it with a browser User-Agent; done() prints one JSON line.
+const luaScript = `
+local paths = {}
+local counter = 1
+function setup(thread)
+	thread:set("id", counter)
+	counter = counter + 1
+end
+function init(args)
+	for line in io.lines(args[1]) do paths[#paths + 1] = line end
+	math.randomseed(os.time() * 100 + id)
+	wrk.headers["Host"] = "bench.h0p"
+	wrk.headers["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+end
+function request()
+	return wrk.format("GET", paths[math.random(#paths)])
+end
+function done(summary, latency, requests)
+	local e = summary.errors
+	io.write(string.format('{"requests":%d,"duration_us":%d,"errors":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d}\n',
+		summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+		latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
+end
+`
+
+func runWrk(script, keys, addr string, d time.Duration, conns, threads int) (wrkRun, error) {
+	cmd := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
+		"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--timeout", "5s", "-s", script, "http://"+addr+"/", "--", keys)
+	b, err := cmd.Output()
+	if err != nil {
+		return wrkRun{}, fmt.Errorf("wrk: %w\n%s", err, b)
+	}
+	var r wrkRun
+	if err := json.Unmarshal([]byte(lastLine(string(b))), &r); err != nil {
+		return r, fmt.Errorf("wrk output %q: %w", b, err)
+	}
+	r.RPS = float64(r.Requests) / (float64(r.DurationUS) / 1e6)
+	return r, nil
+}
+
+// memoryOf sums RSS and PSS over pid and its children (nginx workers).
+func memoryOf(pid int) memory {
+	pids := []int{pid}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, c)
+			}
+		}
+	}
+	var m memory
+	for _, p := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "Rss:":
+				m.RSSMiB += kb / 1024
+			case "Pss:":
+				m.PSSMiB += kb / 1024
+			}
+		}
+	}
+	return m
+}
+
+func (r report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Edge vs nginx (make bench-edge)\n\n")
+	fmt.Fprintf(&b, "%s · %d CPUs shared by server and load generator · wrk %d threads, %d connections, %s per run, %d rounds alternating · %s · uniformly random keys from the whole set, browser User-Agent, click capture on\n\n",
+		r.Date, r.CPUs, r.Threads, r.Connections, r.Duration, r.Rounds, r.NginxVersion)
+	b.WriteString("| links | server | requests/s | p50 | p99 | p99.9 | errors | RSS | PSS |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Sizes {
+		for _, side := range []struct {
+			name string
+			runs []wrkRun
+			mem  memory
+		}{{"edge", s.Edge, s.EdgeMem}, {"nginx", s.Nginx, s.NginxMem}} {
+			var rps, p50, p99, p999 float64
+			var errs int64
+			for _, x := range side.runs {
+				rps += x.RPS / float64(len(side.runs))
+				p50 += x.P50US / float64(len(side.runs))
+				p99 += x.P99US / float64(len(side.runs))
+				p999 += x.P999US / float64(len(side.runs))
+				errs += x.Errors
+			}
+			fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %d | %.0f MiB | %.0f MiB |\n",
+				s.Links, side.name, rps, p50/1000, p99/1000, p999/1000, errs, side.mem.RSSMiB, side.mem.PSSMiB)
+		}
+	}
+	b.WriteString("\n| links | edge/nginx requests/s | edge/nginx p99 | clicks captured | clicks dropped | edge store on disk | load (edge) | nginx start |\n|---|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Sizes {
+		fmt.Fprintf(&b, "| %d | %.2f× | %.2f× | %d | %d | %.0f MiB | %.1f s | %.1f s |\n",
+			s.Links, s.RatioRPS, s.RatioP99, s.EdgeClicks, s.EdgeDrops, s.EdgeStoreMiB, s.LoadSeconds, s.NginxStartS)
+	}
+	b.WriteString("\nPer-run figures are in edge.json.\n")
+	return b.String()
+}
+
+func waitHTTP(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get("http://" + addr + "/robots.txt")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func must(err error) {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
