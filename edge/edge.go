@@ -319,20 +319,22 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	}
 	var keyBuf [512]byte
 	key := kv.AppendLinkKey(keyBuf[:0], host, slug)
+	var rec kv.Link // the record, when this request read it
 	e := s.cache.get(key)
 	if e != nil {
 		s.m.cacheHits.Inc()
 	} else {
 		s.m.cacheMiss.Inc()
 		gen0 := s.links.Generation()
-		l, found, err := s.links.Link(host, slug)
-		if err != nil {
+		var found bool
+		var err error
+		if rec, found, err = s.links.Link(host, slug); err != nil {
 			return s.fail(ctx)
 		}
 		if !found {
 			return s.notFound(ctx, dom)
 		}
-		e = compile(l)
+		e = compile(rec)
 		s.cache.put(key, e, gen0, s.links.Generation)
 	}
 	if e.plain && !post && (e.noForwardQuery || len(ctx.URI().QueryString()) == 0) {
@@ -342,12 +344,15 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	}
 	l := e.link
 	if l == nil { // a plain link asked with a query (or POSTed): the whole record
-		rec, found, err := s.links.Link(host, slug)
-		if err != nil {
-			return s.fail(ctx)
-		}
-		if !found {
-			return s.notFound(ctx, dom)
+		if rec.ID == "" {
+			r, found, err := s.links.Link(host, slug)
+			if err != nil {
+				return s.fail(ctx)
+			}
+			if !found {
+				return s.notFound(ctx, dom)
+			}
+			rec = r
 		}
 		l = &rec
 	}
