@@ -26,9 +26,20 @@ import (
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 type testEdge struct {
-	url string
-	srv *edge.Server
-	now atomic.Int64 // unix ms
+	url   string
+	srv   *edge.Server
+	now   atomic.Int64 // unix ms
+	fsm   *replication.FSM
+	index uint64 // of the last command applied
+}
+
+// apply commits one more command to the edge's store through the FSM.
+func (te *testEdge) apply(t *testing.T, ops ...kv.Op) {
+	t.Helper()
+	te.index++
+	if res := te.fsm.Apply(&raft.Log{Index: te.index, Data: kv.Command{Ops: ops}.Encode()}); res != nil {
+		t.Fatal(res)
+	}
 }
 
 // mustEngine runs an edge over a real store holding ops, trusting 127.0.0.1
@@ -39,10 +50,8 @@ func mustEngine(t *testing.T, queue int, ops ...kv.Op) *testEdge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := replication.NewFSM(store, quiet).Apply(&raft.Log{Index: 1, Data: kv.Command{Ops: ops}.Encode()}); res != nil {
-		t.Fatal(res)
-	}
-	te := &testEdge{}
+	te := &testEdge{fsm: replication.NewFSM(store, quiet)}
+	te.apply(t, ops...)
 	te.now.Store(t0.UnixMilli())
 	srv, err := edge.New(edge.Config{
 		Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet,
@@ -381,34 +390,13 @@ func TestHostAndPathEdgeCases(t *testing.T) {
 // changes a link (update, delete, re-create) shows on the next request, also
 // while readers race the writes.
 func TestCacheFollowsTheStore(t *testing.T) {
-	store, err := replication.OpenStore(t.TempDir(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsm := replication.NewFSM(store, quiet)
-	var index uint64
-	apply := func(ops ...kv.Op) {
-		t.Helper()
-		index++
-		if res := fsm.Apply(&raft.Log{Index: index, Data: kv.Command{Ops: ops}.Encode()}); res != nil {
-			t.Fatal(res)
-		}
-	}
 	version := uint64(0)
-	putURL := func(u string) {
+	link := func(u string) kv.Op {
 		version++
-		apply(kv.Op{Type: kv.OpPutLink, Link: &kv.Link{ID: "link_c", Domain: "localhost", Slug: "c", URL: u, Version: version}})
+		return kv.Op{Type: kv.OpPutLink, Link: &kv.Link{ID: "link_c", Domain: "localhost", Slug: "c", URL: u, Version: version}}
 	}
-	putURL("https://example.com/1")
-	srv, err := edge.New(edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; srv.Close(); store.Close() })
-	te := &testEdge{url: "http://" + srv.Addr(), srv: srv}
+	te := mustEngine(t, 0, link("https://example.com/1"))
+	putURL := func(u string) { te.apply(t, link(u)) }
 
 	for i := range 3 { // warm the cache
 		if a := te.do(t, req{path: "/c"}); a.location != "https://example.com/1" {
@@ -420,7 +408,7 @@ func TestCacheFollowsTheStore(t *testing.T) {
 		t.Fatalf("after update: %d %q", a.status, a.location)
 	}
 	version++
-	apply(kv.Op{Type: kv.OpDeleteLink, Delete: &kv.LinkDelete{ID: "link_c", Version: version}})
+	te.apply(t, kv.Op{Type: kv.OpDeleteLink, Delete: &kv.LinkDelete{ID: "link_c", Version: version}})
 	if a := te.do(t, req{path: "/c"}); a.status != 404 {
 		t.Fatalf("after delete: %d %q", a.status, a.location)
 	}
