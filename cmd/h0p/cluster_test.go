@@ -121,8 +121,11 @@ func TestClusterSurvivesLeaderLossQuorumLossAndControlLoss(t *testing.T) {
 	}
 	acked := c.checkAcknowledged(links)
 	t.Logf("leader %s killed: %d of %d creates acknowledged, new leader %s", leader, acked, len(links), newLeader)
-	if acked < 20 {
-		t.Errorf("only %d creates succeeded before and around the leader kill", acked)
+	// Creates 0..19 were attempted before the kill; those still in flight
+	// with it (up to one per worker) may fail, and so may every create until
+	// a new leader is elected.
+	if atLeast := 20 - 3; acked < atLeast {
+		t.Errorf("only %d creates succeeded before and around the leader kill, want at least %d", acked, atLeast)
 	}
 	// Creates that failed were reported as failed (an error or a non-201);
 	// some may still have reached the store through the outbox, which is
