@@ -15,13 +15,14 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/h0p/h0p/bench/internal/results"
 )
 
 func main() {
@@ -145,9 +146,6 @@ func main() {
 			"created": bulkOK.Load(), "failed": bulkFailed.Load(), "perSecond": bulkRate},
 		"cpus": runtime.NumCPU(), "measuredAt": time.Now().UTC().Format(time.RFC3339),
 	}
-	js, _ := json.MarshalIndent(res, "", "  ")
-	os.MkdirAll(*out, 0o755)
-	os.WriteFile(filepath.Join(*out, "create.json"), append(js, '\n'), 0o644)
 	md := fmt.Sprintf("# Link creation throughput (h0p dev, SQLite, single raft voter)\n\n"+
 		"| mode | clients | created | failed | links/s | p50 | p99 |\n|---|---|---|---|---|---|---|\n"+
 		"| single POST /v1/links | %d | %d | %d | %.0f | %.2f ms | %.2f ms |\n"+
@@ -155,6 +153,8 @@ func main() {
 		"Measured %s on a %d-CPU machine, client and server on the same machine.\n",
 		*clients, ok.Load(), failed.Load(), singleRate, pct(0.5), pct(0.99),
 		*bulkCli, bulkOK.Load(), bulkFailed.Load(), bulkRate, res["measuredAt"], runtime.NumCPU())
-	os.WriteFile(filepath.Join(*out, "create.md"), []byte(md), 0o644)
+	if err := results.Write(*out, "create", res, md); err != nil {
+		log.Fatal(err)
+	}
 	fmt.Print(md)
 }

@@ -22,7 +22,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,6 +45,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/h0p/h0p/bench/internal/results"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/kv"
@@ -87,11 +87,8 @@ func main() {
 		must(err)
 		rep.Sizes = append(rep.Sizes, r)
 	}
-	must(os.MkdirAll(*out, 0o755))
-	b, _ := json.MarshalIndent(rep, "", "  ")
-	must(os.WriteFile(filepath.Join(*out, "edge.json"), append(b, '\n'), 0o644))
 	md := rep.markdown()
-	must(os.WriteFile(filepath.Join(*out, "edge.md"), []byte(md), 0o644))
+	must(results.Write(*out, "edge", rep, md))
 	fmt.Print(md)
 }
 
@@ -551,7 +548,7 @@ func lastLine(s string) string {
 }
 
 func must(err error) {
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err != nil {
 		log.Fatal(err)
 	}
 }

@@ -22,11 +22,12 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/h0p/h0p/bench/internal/results"
 )
 
 func main() {
@@ -99,15 +100,14 @@ func main() {
 		"cpus":       runtime.NumCPU(),
 		"measuredAt": time.Now().UTC().Format(time.RFC3339),
 	}
-	js, _ := json.MarshalIndent(res, "", "  ")
-	os.MkdirAll(*out, 0o755)
-	os.WriteFile(filepath.Join(*out, "propagation.json"), append(js, '\n'), 0o644)
 	md := fmt.Sprintf("# Propagation: 201 → live on every edge\n\n"+
 		"make cluster (3 control voters, %d edges, loopback, mTLS), %d links created one by one, round-robin over the control APIs.\n\n"+
 		"| p50 | p90 | p99 | max | failures |\n|---|---|---|---|---|\n| %.2f ms | %.2f ms | %.2f ms | %.2f ms | %d |\n\n"+
 		"Measured %s on a %d-CPU machine.\n",
 		len(edgeURLs), *n, ms(pct(0.5)), ms(pct(0.9)), ms(pct(0.99)), ms(lat[len(lat)-1]), failures, res["measuredAt"], runtime.NumCPU())
-	os.WriteFile(filepath.Join(*out, "propagation.md"), []byte(md), 0o644)
+	if err := results.Write(*out, "propagation", res, md); err != nil {
+		log.Fatal(err)
+	}
 	fmt.Print(md)
 }
 

@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/h0p/h0p/bench/internal/results"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/clustercert"
 	"github.com/h0p/h0p/shared/kv"
@@ -106,9 +106,6 @@ func main() {
 		"cpus":            runtime.NumCPU(),
 		"measuredAt":      time.Now().UTC().Format(time.RFC3339),
 	}
-	js, _ := json.MarshalIndent(res, "", "  ")
-	must(os.MkdirAll(*out, 0o755))
-	must(os.WriteFile(filepath.Join(*out, "snapshot.json"), append(js, '\n'), 0o644))
 	md := fmt.Sprintf("# Snapshot install to a fresh edge\n\n"+
 		"%d links (loaded in %d-link raft entries in %.1f s), leader snapshot taken in %.1f s, %.1f MiB on disk.\n\n"+
 		"| links | snapshot bytes | install + catch-up | content equal |\n|---|---|---|---|\n| %d | %d (%.1f MiB) | %.2f s | yes |\n\n"+
@@ -117,7 +114,7 @@ func main() {
 		"compared with the leader's.\n",
 		*links, *batch, loadTime.Seconds(), snapTime.Seconds(), float64(snapBytes)/(1<<20),
 		*links, snapBytes, float64(snapBytes)/(1<<20), installTime.Seconds(), runtime.NumCPU(), res["measuredAt"])
-	must(os.WriteFile(filepath.Join(*out, "snapshot.md"), []byte(md), 0o644))
+	must(results.Write(*out, "snapshot", res, md))
 	fmt.Print(md)
 }
 
