@@ -23,6 +23,20 @@ exec 3>&1 1>&2
 log() { echo "postgres.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
+# quiet runs a command that may start the server as a daemon (apt's postinst,
+# pg_ctlcluster) without letting it inherit fd 3 (the caller's $(...) pipe,
+# which would then never reach EOF and hang the caller) or our stdout/stderr
+# (a CI runner waiting for its log pipe to close). Its output is shown only
+# when it fails.
+quiet() {
+	local out rc=0
+	out=$(mktemp)
+	"$@" 3>&- </dev/null >"$out" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ]; then cat "$out" >&2; fi
+	rm -f "$out"
+	return "$rc"
+}
+
 [ "$(id -u)" -eq 0 ] || die "must run as root (it may install packages and start the server)"
 
 # runuser as postgres from a directory that user may not read makes psql warn.
@@ -41,10 +55,10 @@ if ! command -v pg_ctlcluster >/dev/null || [ -z "$(server_version)" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	# Fresh images ship without package lists, others with stale ones: try
 	# the lists at hand first, refresh them only when that fails.
-	if ! apt-get install -y -qq postgresql >/dev/null; then
+	if ! quiet apt-get install -y -qq postgresql; then
 		log "install failed with the current package lists; running apt-get update"
-		apt-get update -qq
-		apt-get install -y -qq postgresql >/dev/null
+		quiet apt-get update -qq
+		quiet apt-get install -y -qq postgresql
 	fi
 fi
 version=$(server_version)
@@ -70,7 +84,7 @@ read -r cver cname port status <<<"$cluster"
 
 if [[ $status != online* ]]; then
 	log "starting cluster $cver/$cname on port $port"
-	pg_ctlcluster "$cver" "$cname" start
+	quiet pg_ctlcluster "$cver" "$cname" start || die "pg_ctlcluster $cver $cname start failed"
 fi
 
 psql_admin() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$port" "$@"; }
