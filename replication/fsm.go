@@ -2,12 +2,14 @@ package replication
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/raft"
@@ -49,10 +51,10 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if l.Index <= f.store.applied.Load() {
 		return nil
 	}
-	b := f.store.db.NewIndexedBatch()
+	b := f.store.db.NewBatch()
 	defer b.Close()
 	var result any
-	domains, err := applyCommand(b, l.Data)
+	domains, err := applyCommand(f.store.db, b, l.Data)
 	if err != nil {
 		f.logger.Error("skipping raft entry that cannot be applied", "index", l.Index, "err", err)
 		if f.onApplyError != nil {
@@ -60,8 +62,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		}
 		// Start again from an empty batch: a half-applied command is never
 		// written.
-		b.Close()
-		b = f.store.db.NewIndexedBatch()
+		b.Reset()
 		result = &ApplyError{Err: err}
 	}
 	if err := b.Set(kv.AppliedIndexKey, binary.BigEndian.AppendUint64(nil, l.Index), nil); err != nil {
@@ -104,20 +105,25 @@ func changedLinkKeys(b *pebble.Batch) [][]byte {
 }
 
 // applyCommand writes a command's ops into b and reports whether any
-// changed domain records.
-func applyCommand(b *pebble.Batch, data []byte) (domains bool, err error) {
+// changed domain records. It reads the store, never b: what earlier ops of
+// the same command wrote is tracked in an applier.
+func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool, err error) {
 	cmd, err := kv.DecodeCommand(data)
 	if err != nil {
 		return false, err
 	}
-	var delta int64 // change in the number of link records
+	a, err := newApplier(db, b, cmd.Ops)
+	if err != nil {
+		return false, err
+	}
+	var delta int64 // change in the number of live links
 	for _, op := range cmd.Ops {
 		var d int64
 		switch op.Type {
 		case kv.OpPutLink:
-			d, err = putLink(b, op.Link)
+			d, err = a.putLink(op.Link)
 		case kv.OpDeleteLink:
-			d, err = deleteLink(b, op.Delete)
+			d, err = a.deleteLink(op.Delete)
 		case kv.OpPutNode:
 			err = b.Set(kv.NodeKey(op.Node.ID), kv.AppendNode(nil, op.Node), nil)
 		case kv.OpPutDomain:
@@ -137,14 +143,14 @@ func applyCommand(b *pebble.Batch, data []byte) (domains bool, err error) {
 	if delta == 0 {
 		return domains, nil
 	}
-	n, err := readUint64(b, kv.LinkCountKey)
+	n, err := readUint64(db, kv.LinkCountKey)
 	if err != nil {
 		return false, err
 	}
 	return domains, b.Set(kv.LinkCountKey, binary.BigEndian.AppendUint64(nil, uint64(int64(n)+delta)), nil)
 }
 
-// readUint64 reads an 8-byte counter through the batch; missing is 0.
+// readUint64 reads an 8-byte counter; missing is 0.
 func readUint64(r pebble.Reader, key []byte) (uint64, error) {
 	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -160,97 +166,133 @@ func readUint64(r pebble.Reader, key []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// linkState reads the state row of id through the batch (so ops earlier in
-// the same command are visible).
-func linkState(b *pebble.Batch, id string) (kv.LinkState, bool, error) {
-	v, closer, err := b.Get(kv.LinkStateKey(id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return kv.LinkState{}, false, nil
-	}
-	if err != nil {
-		return kv.LinkState{}, false, err
-	}
-	defer closer.Close()
-	s, err := kv.DecodeLinkState(v)
-	return s, err == nil, err
+// applier applies the link ops of one command. It reads the state rows of
+// every link the command touches up front, in key order with one iterator
+// (a bulk create of 1,000 new links costs 1,000 forward seeks, not 2,000
+// point reads through every level), and keeps what the command itself
+// writes so later ops see earlier ones.
+type applier struct {
+	db     pebble.Reader
+	b      *pebble.Batch
+	states map[string]kv.LinkState // link ID → state, for the links that have one
+	owners map[string]string       // link key written by this command → owning ID ("" deleted)
 }
 
-// removeLinkKey deletes host+slug if it still points at link id (another
-// link may have taken the slug since) and reports whether it did.
-func removeLinkKey(b *pebble.Batch, id, host, slug string) (bool, error) {
+func newApplier(db pebble.Reader, b *pebble.Batch, ops []kv.Op) (*applier, error) {
+	a := &applier{db: db, b: b, states: map[string]kv.LinkState{}, owners: map[string]string{}}
+	var ids []string
+	for _, op := range ops {
+		switch {
+		case op.Type == kv.OpPutLink && op.Link != nil:
+			ids = append(ids, op.Link.ID)
+		case op.Type == kv.OpDeleteLink && op.Delete != nil:
+			ids = append(ids, op.Delete.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return a, nil
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: kv.LinkStateKey(ids[0]), UpperBound: kv.LinkStateKeyUpperBound})
+	if err != nil {
+		return nil, fmt.Errorf("read link states: %w", err)
+	}
+	defer it.Close()
+	var key []byte
+	for _, id := range ids {
+		key = kv.AppendLinkStateKey(key[:0], id)
+		if !it.SeekGE(key) {
+			break // no state row at or after this one: none for the rest
+		}
+		if !bytes.Equal(it.Key(), key) {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("read link state %s: %w", id, err)
+		}
+		st, err := kv.DecodeLinkState(v)
+		if err != nil {
+			return nil, fmt.Errorf("link state %s: %w", id, err)
+		}
+		a.states[id] = st
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("read link states: %w", err)
+	}
+	return a, nil
+}
+
+// removeKey deletes host+slug if it still points at link id (another link
+// may have taken the slug since).
+func (a *applier) removeKey(id, host, slug string) error {
 	key := kv.LinkKey(host, slug)
-	v, closer, err := b.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
+	owner, ok := a.owners[string(key)]
+	if !ok {
+		v, closer, err := a.db.Get(key)
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		cur, err := kv.DecodeLink(v)
+		closer.Close()
+		if err != nil {
+			return err
+		}
+		owner = cur.ID
 	}
-	if err != nil {
-		return false, err
+	if owner != id {
+		return nil
 	}
-	cur, err := kv.DecodeLink(v)
-	closer.Close()
-	if err != nil || cur.ID != id {
-		return false, err
-	}
-	return true, b.Delete(key, nil)
+	a.owners[string(key)] = ""
+	return a.b.Delete(key, nil)
 }
 
-// putLink returns the change in the number of link records.
-func putLink(b *pebble.Batch, l *kv.Link) (int64, error) {
-	st, found, err := linkState(b, l.ID)
-	if err != nil {
-		return 0, err
-	}
+// putLink returns the change in the number of live links.
+func (a *applier) putLink(l *kv.Link) (int64, error) {
+	st, found := a.states[l.ID]
 	if found && st.Version >= l.Version {
 		return 0, nil // replayed or late: a newer version (or the delete) won
 	}
 	var delta int64
-	if found && !st.Deleted && (st.Domain != l.Domain || st.Slug != l.Slug) {
-		removed, err := removeLinkKey(b, l.ID, st.Domain, st.Slug)
-		if err != nil {
+	switch {
+	case !found || st.Deleted:
+		delta = 1
+	case st.Domain != l.Domain || st.Slug != l.Slug:
+		if err := a.removeKey(l.ID, st.Domain, st.Slug); err != nil {
 			return 0, err
-		}
-		if removed {
-			delta--
 		}
 	}
 	key := kv.LinkKey(l.Domain, l.Slug)
-	switch _, closer, err := b.Get(key); {
-	case errors.Is(err, pebble.ErrNotFound):
-		delta++
-	case err != nil:
-		return 0, err
-	default:
-		closer.Close()
-	}
-	if err := b.Set(key, kv.AppendLink(nil, l), nil); err != nil {
+	if err := a.b.Set(key, kv.AppendLink(nil, l), nil); err != nil {
 		return 0, err
 	}
+	a.owners[string(key)] = l.ID
 	ns := kv.LinkState{Version: l.Version, Domain: l.Domain, Slug: l.Slug}
-	return delta, b.Set(kv.LinkStateKey(l.ID), kv.AppendLinkState(nil, &ns), nil)
+	a.states[l.ID] = ns
+	return delta, a.b.Set(kv.LinkStateKey(l.ID), kv.AppendLinkState(nil, &ns), nil)
 }
 
-// deleteLink returns the change in the number of link records.
-func deleteLink(b *pebble.Batch, d *kv.LinkDelete) (int64, error) {
-	st, found, err := linkState(b, d.ID)
-	if err != nil {
-		return 0, err
-	}
+// deleteLink returns the change in the number of live links.
+func (a *applier) deleteLink(d *kv.LinkDelete) (int64, error) {
+	st, found := a.states[d.ID]
 	if found && st.Version >= d.Version {
 		return 0, nil
 	}
 	var delta int64
 	if found && !st.Deleted {
-		removed, err := removeLinkKey(b, d.ID, st.Domain, st.Slug)
-		if err != nil {
+		delta = -1
+		if err := a.removeKey(d.ID, st.Domain, st.Slug); err != nil {
 			return 0, err
-		}
-		if removed {
-			delta--
 		}
 	}
 	// The tombstone keeps a replayed, older put from resurrecting the link.
 	ns := kv.LinkState{Version: d.Version, Deleted: true}
-	return delta, b.Set(kv.LinkStateKey(d.ID), kv.AppendLinkState(nil, &ns), nil)
+	a.states[d.ID] = ns
+	return delta, a.b.Set(kv.LinkStateKey(d.ID), kv.AppendLinkState(nil, &ns), nil)
 }
 
 // Snapshot format: a header, then for every key in order `uvarint(len(k)) k

@@ -89,6 +89,55 @@ func TestFSMApplyIsIdempotentAndVersioned(t *testing.T) {
 	}
 }
 
+// ops concatenates the ops of commands into one command.
+func ops(cs ...kv.Command) kv.Command {
+	var all kv.Command
+	for _, c := range cs {
+		all.Ops = append(all.Ops, c.Ops...)
+	}
+	return all
+}
+
+// Later ops of one command see what earlier ops of it wrote: the FSM reads
+// state rows before applying, so it must carry them through the command.
+func TestFSMOpsOfOneCommandSeeEachOther(t *testing.T) {
+	s := mustOpenStore(t, t.TempDir())
+	f := &FSM{store: s, logger: testLogger()}
+	apply(t, f, 1, kv.PutLink(link("link_old", "kept", "https://kept.example", 1)))
+	apply(t, f, 2, ops(
+		kv.PutLink(link("link_a", "abc", "https://one.example", 1)),
+		kv.PutLink(link("link_a", "xyz", "https://two.example", 2)), // renamed in the same entry
+		kv.PutLink(link("link_b", "abc", "https://b.example", 1)),   // takes the freed slug
+		kv.PutLink(link("link_a", "abc", "https://stale.example", 1)),
+		kv.PutLink(link("link_c", "gone", "https://c.example", 1)),
+		kv.DeleteLink("link_c", 2),
+		kv.PutLink(link("link_c", "gone", "https://c.example", 1)), // late: stays deleted
+		kv.DeleteLink("link_old", 2),
+	))
+	want := map[string]string{"xyz": "https://two.example", "abc": "https://b.example"}
+	for slug, url := range want {
+		if l, ok := mustResolve(t, s, "h0p.link", slug); !ok || l.URL != url {
+			t.Errorf("%s → %+v %v, want %s", slug, l, ok, url)
+		}
+	}
+	for _, slug := range []string{"gone", "kept"} {
+		if _, ok := mustResolve(t, s, "h0p.link", slug); ok {
+			t.Errorf("%s still resolves", slug)
+		}
+	}
+	if n, _ := s.LinkCount(); n != 2 {
+		t.Errorf("link count %d, want 2 (link_a, link_b)", n)
+	}
+	// Deleting link_a must not take link_b's slug with it.
+	apply(t, f, 3, kv.DeleteLink("link_a", 3))
+	if l, ok := mustResolve(t, s, "h0p.link", "abc"); !ok || l.ID != "link_b" {
+		t.Errorf("abc after deleting link_a: %+v %v", l, ok)
+	}
+	if n, _ := s.LinkCount(); n != 1 {
+		t.Errorf("link count %d, want 1", n)
+	}
+}
+
 func TestFSMBadEntryIsSkippedAtomically(t *testing.T) {
 	s := mustOpenStore(t, t.TempDir())
 	f := &FSM{store: s, logger: testLogger()}

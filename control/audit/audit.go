@@ -30,6 +30,16 @@ func Entry(p access.Principal, orgID string, at time.Time, action, resType, resI
 	}
 }
 
+// Object records a create (side "after") or a delete (side "before") of an
+// object the caller has already encoded as JSON, without encoding it again.
+func Object(p access.Principal, orgID string, at time.Time, action, resType, resID, side string, obj json.RawMessage) store.AuditEntry {
+	e := Entry(p, orgID, at, action, resType, resID, nil, nil)
+	d := make([]byte, 0, len(obj)+len(side)+5)
+	d = append(append(append(append(d, `{"`...), side...), `":`...), obj...)
+	e.Diff = append(d, '}')
+	return e
+}
+
 func fields(v any) map[string]any {
 	if isNil(v) {
 		return nil

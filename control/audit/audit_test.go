@@ -40,3 +40,15 @@ func TestEntryNamesTheActor(t *testing.T) {
 		t.Errorf("session entry %+v", e)
 	}
 }
+
+func TestObjectMatchesEntry(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	bot := access.Principal{Kind: access.BotKey, OrgID: "org_1", KeyID: "key_b"}
+	for side, args := range map[string][2]any{"after": {nil, view{"a", "u"}}, "before": {view{"a", "u"}, nil}} {
+		want := Entry(bot, "org_1", at, "link.x", "link", "link_1", args[0], args[1])
+		got := Object(bot, "org_1", at, "link.x", "link", "link_1", side, []byte(`{"name":"a","url":"u"}`))
+		if string(got.Diff) != string(want.Diff) || got.ActorID != want.ActorID || got.Action != want.Action {
+			t.Errorf("%s: Object %+v, Entry %+v", side, got, want)
+		}
+	}
+}

@@ -113,25 +113,60 @@ func record(ctx context.Context, q store.Queries, ops []kv.Op, now time.Time) (p
 	return pending{id, cmd}, err
 }
 
-// emit writes the audit entry and the domain event of one change.
-func emit(ctx context.Context, q store.Queries, p access.Principal, now time.Time, kind, id string, before, after *View) error {
-	var b, a any
-	if before != nil {
-		b = *before
+// journal collects the audit entries and domain events of one write, to
+// append them together (multi-row inserts) before it commits.
+type journal struct {
+	p      access.Principal
+	now    time.Time
+	audits []store.AuditEntry
+	events []store.Event
+}
+
+func newJournal(p access.Principal, now time.Time) *journal { return &journal{p: p, now: now} }
+
+// add records one change of link id: before is nil for a create, after nil
+// for a delete. A created or deleted link is encoded to JSON once, for both
+// its audit entry and its event.
+func (j *journal) add(kind, id string, before, after *View) error {
+	action := "link." + kind
+	var (
+		e   store.AuditEntry
+		obj any = after
+	)
+	switch {
+	case before == nil || after == nil:
+		side := "after"
+		if after == nil {
+			side, obj = "before", before
+		}
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return fmt.Errorf("encode link %s: %w", id, err)
+		}
+		e = audit.Object(j.p, j.p.OrgID, j.now, action, "link", id, side, raw)
+		obj = json.RawMessage(raw)
+	default:
+		e = audit.Entry(j.p, j.p.OrgID, j.now, action, "link", id, *before, *after)
 	}
-	if after != nil {
-		a = *after
+	payload, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("encode link %s: %w", id, err)
 	}
-	if err := q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "link."+kind, "link", id, b, a)); err != nil {
+	j.audits = append(j.audits, e)
+	j.events = append(j.events, store.Event{ID: ids.New("evt", j.now), OrgID: j.p.OrgID, Type: action,
+		ResourceID: id, Payload: payload, CreatedAt: j.now})
+	return nil
+}
+
+// flush appends what was collected.
+func (j *journal) flush(ctx context.Context, q store.Queries) error {
+	if len(j.audits) == 0 {
+		return nil
+	}
+	if err := q.AppendAudit(ctx, j.audits...); err != nil {
 		return err
 	}
-	payload := after
-	if payload == nil {
-		payload = before
-	}
-	raw, _ := json.Marshal(payload)
-	return q.AppendEvent(ctx, store.Event{ID: ids.New("evt", now), OrgID: p.OrgID, Type: "link." + kind,
-		ResourceID: id, Payload: raw, CreatedAt: now})
+	return q.AppendEvent(ctx, j.events...)
 }
 
 // tagIndex resolves tag names and IDs of one org within a transaction,
@@ -384,6 +419,7 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 		if err != nil {
 			return err
 		}
+		j := newJournal(p, now)
 		var ops []kv.Op
 		for i := range results {
 			r := &results[i]
@@ -396,7 +432,7 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 			if r.Err = plan.CheckLimit(plans.LinksPerMonth, used, 1); r.Err != nil {
 				continue
 			}
-			r.Err = s.createOne(ctx, q, p, &r.Link, ins[i], tags, now)
+			r.Err = s.createOne(ctx, q, &r.Link, ins[i], tags, j)
 			if r.Err != nil {
 				if !isClientError(r.Err) {
 					return r.Err
@@ -413,6 +449,9 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 				return err
 			}
 		}
+		if err := j.flush(ctx, q); err != nil {
+			return err
+		}
 		pub, err = record(ctx, q, ops, now)
 		return err
 	})
@@ -422,7 +461,7 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 	return results, s.publish(ctx, pub)
 }
 
-func (s *Service) createOne(ctx context.Context, q store.Queries, p access.Principal, l *Link, in Input, tags *tagIndex, now time.Time) error {
+func (s *Service) createOne(ctx context.Context, q store.Queries, l *Link, in Input, tags *tagIndex, j *journal) error {
 	keyGiven := in.Key.Set && !in.Key.Null
 	// Refuse a taken key before creating tags, so a failed item leaves
 	// nothing behind.
@@ -432,16 +471,16 @@ func (s *Service) createOne(ctx context.Context, q store.Queries, p access.Princ
 		}
 	}
 	var err error
-	if l.TagIDs, err = tags.ids(ctx, q, l.TagNames, now); err != nil {
+	if l.TagIDs, err = tags.ids(ctx, q, l.TagNames, j.now); err != nil {
 		return err
 	}
 	l.TagNames = tags.names(l.TagIDs) // as the org spells them
-	l.ID = ids.New(ids.Link, now)
+	l.ID = ids.New(ids.Link, j.now)
 	if err := s.insert(ctx, q, l, keyGiven); err != nil {
 		return err
 	}
 	v := ViewOf(*l)
-	return emit(ctx, q, p, now, "created", l.ID, nil, &v)
+	return j.add("created", l.ID, nil, &v)
 }
 
 // isClientError reports whether err is meant for the client (an item's
@@ -517,10 +556,11 @@ func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []
 		if err != nil {
 			return err
 		}
+		j := newJournal(p, now)
 		var ops []kv.Op
 		for i, t := range targets {
 			r := &results[i]
-			r.Link, r.Err = s.updateOne(ctx, q, p, t, in, hash, tags, now)
+			r.Link, r.Err = s.updateOne(ctx, q, t, in, hash, tags, j)
 			if r.Err != nil {
 				if !isClientError(r.Err) {
 					return r.Err
@@ -529,6 +569,9 @@ func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []
 			}
 			rec := r.Link.record()
 			ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: &rec})
+		}
+		if err := j.flush(ctx, q); err != nil {
+			return err
 		}
 		pub, err = record(ctx, q, ops, now)
 		return err
@@ -539,7 +582,8 @@ func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []
 	return results, s.publish(ctx, pub)
 }
 
-func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Principal, t Target, in Input, hash string, tags *tagIndex, now time.Time) (Link, error) {
+func (s *Service) updateOne(ctx context.Context, q store.Queries, t Target, in Input, hash string, tags *tagIndex, j *journal) (Link, error) {
+	p, now := j.p, j.now
 	cur, err := s.find(ctx, q, p.OrgID, t)
 	if err != nil {
 		return Link{}, err
@@ -587,7 +631,7 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 		return Link{}, err
 	}
 	after := ViewOf(l)
-	return l, emit(ctx, q, p, now, "updated", l.ID, &before, &after)
+	return l, j.add("updated", l.ID, &before, &after)
 }
 
 // Update changes link id.
@@ -608,6 +652,7 @@ func (s *Service) DeleteMany(ctx context.Context, p access.Principal, targets []
 		if err != nil {
 			return err
 		}
+		j := newJournal(p, now)
 		var ops []kv.Op
 		for i, t := range targets {
 			r := &results[i]
@@ -625,10 +670,13 @@ func (s *Service) DeleteMany(ctx context.Context, p access.Principal, targets []
 				return err
 			}
 			v := ViewOf(r.Link)
-			if err := emit(ctx, q, p, now, "deleted", cur.ID, &v, nil); err != nil {
+			if err := j.add("deleted", cur.ID, &v, nil); err != nil {
 				return err
 			}
 			ops = append(ops, kv.Op{Type: kv.OpDeleteLink, Delete: &kv.LinkDelete{ID: cur.ID, Version: cur.Version + 1}})
+		}
+		if err := j.flush(ctx, q); err != nil {
+			return err
 		}
 		pub, err = record(ctx, q, ops, now)
 		return err

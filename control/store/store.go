@@ -317,7 +317,8 @@ type Queries interface {
 	// DeleteTag deletes a tag and takes it off every link.
 	DeleteTag(ctx context.Context, orgID, id string) error
 
-	AppendEvent(ctx context.Context, e Event) error
+	// AppendEvent stores events (a bulk change appends all of its at once).
+	AppendEvent(ctx context.Context, es ...Event) error
 
 	// AppendOutbox queues a replicated command and returns its entry ID.
 	AppendOutbox(ctx context.Context, cmd []byte, at time.Time) (int64, error)
@@ -327,7 +328,9 @@ type Queries interface {
 	// DeleteOutbox removes entries once their commands are applied.
 	DeleteOutbox(ctx context.Context, ids ...int64) error
 
-	AppendAudit(ctx context.Context, e AuditEntry) error
+	// AppendAudit stores audit entries (a bulk change appends all of its at
+	// once).
+	AppendAudit(ctx context.Context, es ...AuditEntry) error
 	AuditLogs(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 }
 

@@ -47,8 +47,16 @@ func LinkKey(host, slug string) []byte {
 
 // LinkStateKey is the key of the state row of a link ID.
 func LinkStateKey(id string) []byte {
-	return append([]byte(prefixLinkState), id...)
+	return AppendLinkStateKey(make([]byte, 0, len(prefixLinkState)+len(id)), id)
 }
+
+// AppendLinkStateKey appends the state-row key of id to b.
+func AppendLinkStateKey(b []byte, id string) []byte {
+	return append(append(b, prefixLinkState...), id...)
+}
+
+// LinkStateKeyUpperBound is above every state-row key.
+var LinkStateKeyUpperBound = []byte("i0") // '0' is the byte after '/'
 
 // IsLinkKey reports whether key is a link record key.
 func IsLinkKey(key []byte) bool {

@@ -1089,11 +1089,16 @@ func (q queries) DeleteTag(ctx context.Context, orgID, id string) error {
 // Events.
 
 // AppendEvent stores an empty or JSON null payload as NULL.
-func (q queries) AppendEvent(ctx context.Context, e store.Event) error {
-	tag, err := q.db.Exec(ctx, `INSERT INTO events (id, org_id, type, resource_id, payload, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		e.ID, e.OrgID, e.Type, e.ResourceID, nullJSON(e.Payload), ms(e.CreatedAt))
-	return inserted("append event", tag, err)
+func (q queries) AppendEvent(ctx context.Context, es ...store.Event) error {
+	for _, e := range es {
+		tag, err := q.db.Exec(ctx, `INSERT INTO events (id, org_id, type, resource_id, payload, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+			e.ID, e.OrgID, e.Type, e.ResourceID, nullJSON(e.Payload), ms(e.CreatedAt))
+		if err := inserted("append event", tag, err); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Outbox.
@@ -1136,13 +1141,18 @@ func (q queries) DeleteOutbox(ctx context.Context, ids ...int64) error {
 // Audit.
 
 // AppendAudit stores an empty or JSON null diff as NULL; it reads back nil.
-func (q queries) AppendAudit(ctx context.Context, e store.AuditEntry) error {
-	tag, err := q.db.Exec(ctx, `INSERT INTO audit_logs
-		(id, org_id, at, actor_type, actor_id, key_id, action, resource_type, resource_id, request_id, ip, diff)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
-		e.ID, e.OrgID, ms(e.At), e.ActorType, e.ActorID, e.KeyID, e.Action, e.ResourceType, e.ResourceID,
-		e.RequestID, e.IP, nullJSON(e.Diff))
-	return inserted("append audit", tag, err)
+func (q queries) AppendAudit(ctx context.Context, es ...store.AuditEntry) error {
+	for _, e := range es {
+		tag, err := q.db.Exec(ctx, `INSERT INTO audit_logs
+			(id, org_id, at, actor_type, actor_id, key_id, action, resource_type, resource_id, request_id, ip, diff)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+			e.ID, e.OrgID, ms(e.At), e.ActorType, e.ActorID, e.KeyID, e.Action, e.ResourceType, e.ResourceID,
+			e.RequestID, e.IP, nullJSON(e.Diff))
+		if err := inserted("append audit", tag, err); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (q queries) AuditLogs(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {

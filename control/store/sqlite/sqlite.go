@@ -1,7 +1,9 @@
 // Package sqlite is the embedded control store: SQLite through the pure-Go
 // modernc.org/sqlite driver, in WAL mode with synchronous=FULL (it is the
 // source of truth) and write transactions taken IMMEDIATE so concurrent
-// writers queue instead of failing on lock upgrade.
+// writers queue instead of failing on lock upgrade. Writes go through one
+// group-committing writer (writer.go); WAL checkpoints run beside it
+// (checkpoint.go).
 //
 // Timestamps are stored as Unix milliseconds, the precision the API shows.
 package sqlite
@@ -31,6 +33,8 @@ type Store struct {
 	writes     chan writeReq // to the group-commit writer (writer.go)
 	closing    chan struct{}
 	writerDone chan struct{}
+
+	checkpointerDone chan struct{} // checkpoint.go
 }
 
 // querier is what *sql.DB and *sql.Tx share: every query runs on either.
@@ -50,7 +54,7 @@ var _ store.Store = (*Store)(nil)
 // Open opens (or creates) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "mmap_size(268435456)", "cache_size(-65536)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "mmap_size(268435456)", "cache_size(-65536)", "wal_autocheckpoint(0)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -61,12 +65,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(8)
 	cache := &stmtCache{db: db, m: map[string]*sql.Stmt{}}
 	s := &Store{queries: queries{cachedDB{cache}}, db: db, stmts: cache,
-		writes: make(chan writeReq), closing: make(chan struct{}), writerDone: make(chan struct{})}
+		writes: make(chan writeReq), closing: make(chan struct{}), writerDone: make(chan struct{}),
+		checkpointerDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -75,6 +81,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	close(s.closing)
 	<-s.writerDone
+	<-s.checkpointerDone
 	s.stmts.close()
 	return s.db.Close()
 }
@@ -283,6 +290,33 @@ func insertErr(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, store.ErrConflict)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// insertRows runs insert (an INSERT … VALUES without its tuples) for args,
+// ncols values per row, as multi-row statements: each statement carries a
+// row's parsing and call overhead once for many rows, which a bulk of 1,000
+// links' audit entries and events notices. Chunks of 64, then 8, then 1 rows
+// keep the statement texts (and so the cached statements) at three per
+// table.
+func (q queries) insertRows(ctx context.Context, insert string, ncols int, args []any) error {
+	tuple := "(?" + strings.Repeat(", ?", ncols-1) + ")"
+	for len(args) > 0 {
+		n := len(args) / ncols
+		switch {
+		case n >= 64:
+			n = 64
+		case n >= 8:
+			n = 8
+		default:
+			n = 1
+		}
+		stmt := insert + tuple + strings.Repeat(", "+tuple, n-1)
+		if _, err := q.q.ExecContext(ctx, stmt, args[:n*ncols]...); err != nil {
+			return err
+		}
+		args = args[n*ncols:]
+	}
+	return nil
 }
 
 // oneRow turns "no row changed" into store.ErrNotFound.
@@ -975,14 +1009,17 @@ func (q queries) DeleteTag(ctx context.Context, orgID, id string) error {
 
 // Events.
 
-func (q queries) AppendEvent(ctx context.Context, e store.Event) error {
-	var payload sql.NullString
-	if len(e.Payload) > 0 {
-		payload = sql.NullString{String: string(e.Payload), Valid: true}
+func (q queries) AppendEvent(ctx context.Context, es ...store.Event) error {
+	rows := make([]any, 0, 6*len(es))
+	for _, e := range es {
+		var payload sql.NullString
+		if len(e.Payload) > 0 {
+			payload = sql.NullString{String: string(e.Payload), Valid: true}
+		}
+		rows = append(rows, e.ID, e.OrgID, e.Type, e.ResourceID, payload, ms(e.CreatedAt))
 	}
-	_, err := q.q.ExecContext(ctx, `INSERT INTO events (id, org_id, type, resource_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.ID, e.OrgID, e.Type, e.ResourceID, payload, ms(e.CreatedAt))
-	return insertErr("append event", err)
+	return insertErr("append event", q.insertRows(ctx,
+		`INSERT INTO events (id, org_id, type, resource_id, payload, created_at) VALUES `, 6, rows))
 }
 
 // Outbox.
@@ -1034,16 +1071,19 @@ func (q queries) DeleteOutbox(ctx context.Context, ids ...int64) error {
 
 // Audit.
 
-func (q queries) AppendAudit(ctx context.Context, e store.AuditEntry) error {
-	var diff sql.NullString
-	if len(e.Diff) > 0 && string(e.Diff) != "null" {
-		diff = sql.NullString{String: string(e.Diff), Valid: true}
+func (q queries) AppendAudit(ctx context.Context, es ...store.AuditEntry) error {
+	rows := make([]any, 0, 12*len(es))
+	for _, e := range es {
+		var diff sql.NullString
+		if len(e.Diff) > 0 && string(e.Diff) != "null" {
+			diff = sql.NullString{String: string(e.Diff), Valid: true}
+		}
+		rows = append(rows, e.ID, e.OrgID, ms(e.At), e.ActorType, e.ActorID, e.KeyID, e.Action, e.ResourceType,
+			e.ResourceID, e.RequestID, e.IP, diff)
 	}
-	_, err := q.q.ExecContext(ctx, `INSERT INTO audit_logs
+	return insertErr("append audit", q.insertRows(ctx, `INSERT INTO audit_logs
 		(id, org_id, at, actor_type, actor_id, key_id, action, resource_type, resource_id, request_id, ip, diff)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.OrgID, ms(e.At), e.ActorType, e.ActorID, e.KeyID, e.Action, e.ResourceType, e.ResourceID, e.RequestID, e.IP, diff)
-	return insertErr("append audit", err)
+		VALUES `, 12, rows))
 }
 
 func (q queries) AuditLogs(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {

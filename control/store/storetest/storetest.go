@@ -311,6 +311,20 @@ func testAudit(t *testing.T, s store.Store) {
 	}
 	must(t, s.AppendAudit(ctx, store.AuditEntry{ID: "aud_99", OrgID: "org_other", At: t0, ActorType: "user",
 		ActorID: "usr_9", Action: "x", ResourceType: "link", ResourceID: "link_0"}))
+	// A bulk change appends its entries in one call (73 = 64 + 8 + 1 rows,
+	// the engines' statement sizes); none is an append of nothing.
+	must(t, s.AppendAudit(ctx))
+	var bulk []store.AuditEntry
+	for i := range 73 {
+		bulk = append(bulk, store.AuditEntry{ID: fmt.Sprintf("aud_b%02d", i), OrgID: "org_bulk", At: t0, ActorType: "bot",
+			ActorID: "key_b", Action: "link.created", ResourceType: "link", ResourceID: fmt.Sprintf("link_b%02d", i),
+			Diff: json.RawMessage(fmt.Sprintf(`{"after":{"n":%d}}`, i))})
+	}
+	must(t, s.AppendAudit(ctx, bulk...))
+	if got, err := s.AuditLogs(ctx, store.AuditFilter{OrgID: "org_bulk", Limit: 100}); err != nil || len(got) != 73 ||
+		got[0].ID != "aud_b72" || string(got[72].Diff) != `{"after":{"n":0}}` {
+		t.Errorf("bulk append: %d entries, %v", len(got), err)
+	}
 
 	ids := func(es []store.AuditEntry) (out []string) {
 		for _, e := range es {
@@ -602,4 +616,11 @@ func testPlansUsageEvents(t *testing.T, s store.Store) {
 	must(t, s.AppendEvent(ctx, store.Event{ID: "evt_1", OrgID: "org_1", Type: "link.created", ResourceID: "link_1",
 		Payload: json.RawMessage(`{"id":"link_1"}`), CreatedAt: t0}))
 	wantErr(t, "same event id", s.AppendEvent(ctx, store.Event{ID: "evt_1", OrgID: "org_1", Type: "x", CreatedAt: t0}), store.ErrConflict)
+	var evs []store.Event
+	for i := range 73 {
+		evs = append(evs, store.Event{ID: fmt.Sprintf("evt_b%02d", i), OrgID: "org_1", Type: "link.created", CreatedAt: t0})
+	}
+	must(t, s.AppendEvent(ctx, evs...))
+	wantErr(t, "a bulk with a taken event id", s.AppendEvent(ctx, store.Event{ID: "evt_new", OrgID: "org_1", Type: "x", CreatedAt: t0},
+		store.Event{ID: "evt_b05", OrgID: "org_1", Type: "x", CreatedAt: t0}), store.ErrConflict)
 }
