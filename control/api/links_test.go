@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -458,4 +459,70 @@ func manyRules(n int) string {
 		out = append(out, `{"url":"https://x.example","device":["ios"]}`)
 	}
 	return strings.Join(out, ",")
+}
+
+// Single creates that arrive together are written as one bulk per org
+// (links/coalesce.go); every caller still gets its own answer: plan limits
+// and taken keys are decided per create, and each create has its own audit
+// entry, in its own org.
+func TestConcurrentSingleCreates(t *testing.T) {
+	e := mustStart(t)
+	free := mustOrgOnPlan(t, e, "free", "free") // 25 links a month
+	pro := mustOrgOnPlan(t, e, "pro", "pro")
+	type outcome struct {
+		org    string
+		status int
+		id     string
+		code   string
+	}
+	var (
+		mu  sync.Mutex
+		out []outcome
+		wg  sync.WaitGroup
+	)
+	create := func(org, key, body string) {
+		status, m, _ := e.call(t, "POST", "/v1/links", key, body)
+		id, _ := m["id"].(string)
+		mu.Lock()
+		out = append(out, outcome{org, status, id, errCode(m)})
+		mu.Unlock()
+	}
+	for i := range 40 {
+		wg.Go(func() { create("free", free, fmt.Sprintf(`{"url":"https://example.com/free/%d"}`, i)) })
+		wg.Go(func() { create("pro", pro, fmt.Sprintf(`{"url":"https://example.com/pro/%d"}`, i)) })
+		body := fmt.Sprintf(`{"url":"https://example.com/own/%d"}`, i)
+		if i%8 == 0 {
+			body = fmt.Sprintf(`{"url":"https://example.com/own/%d","key":"wanted"}`, i)
+		}
+		wg.Go(func() { create("1", e.key, body) })
+	}
+	wg.Wait()
+
+	count := map[string]int{}
+	for _, o := range out {
+		count[fmt.Sprintf("%s %d %s", o.org, o.status, o.code)]++
+		if o.status != 201 {
+			continue
+		}
+		l, err := e.store.Link(context.Background(), "org_"+o.org, o.id)
+		if err != nil {
+			t.Errorf("created %s is not in org_%s: %v", o.id, o.org, err)
+			continue
+		}
+		if rec, ok := edgeRecord(t, e, l.Key); !ok || rec.ID != o.id {
+			t.Errorf("%s (%s) is not on the edge after its 201", o.id, l.Key)
+		}
+		audit, err := e.store.AuditLogs(context.Background(), store.AuditFilter{OrgID: "org_" + o.org, ResourceID: o.id, Limit: 10})
+		if err != nil || len(audit) != 1 || audit[0].Action != "link.created" {
+			t.Errorf("audit of %s: %+v %v", o.id, audit, err)
+		}
+	}
+	want := map[string]int{
+		"free 201 ": 25, "free 403 PLAN_LIMIT_REACHED": 15,
+		"pro 201 ": 40,
+		"1 201 ":   36, "1 409 ALREADY_EXIST": 4,
+	}
+	if fmt.Sprint(count) != fmt.Sprint(want) {
+		t.Errorf("outcomes %v, want %v", count, want)
+	}
 }

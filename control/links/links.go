@@ -3,8 +3,9 @@
 // and writes the link with its audit entry, its domain event and its
 // replicated command in one transaction, returning only once raft committed
 // the change. A bulk call is one transaction and one raft entry; single
-// operations are bulks of one. HTTP handlers and, later, the MCP server call
-// it; it knows nothing of either.
+// operations are bulks of one, and single creates that arrive together are
+// written as one bulk (coalesce.go). HTTP handlers and, later, the MCP
+// server call it; it knows nothing of either.
 //
 // Decisions where the product docs are silent:
 //   - Tags are named on links; a name the org does not have yet is created
@@ -58,6 +59,8 @@ type Service struct {
 	SlugNoLookalike bool
 	// PasswordParams hash link passwords; zero: LinkPasswordParams.
 	PasswordParams password.Params
+
+	creates createQueue // coalesce.go
 }
 
 // LinkPasswordParams are cheap enough for an edge to check per attempt.
@@ -116,18 +119,17 @@ func record(ctx context.Context, q store.Queries, ops []kv.Op, now time.Time) (p
 // journal collects the audit entries and domain events of one write, to
 // append them together (multi-row inserts) before it commits.
 type journal struct {
-	p      access.Principal
 	now    time.Time
 	audits []store.AuditEntry
 	events []store.Event
 }
 
-func newJournal(p access.Principal, now time.Time) *journal { return &journal{p: p, now: now} }
+func newJournal(now time.Time) *journal { return &journal{now: now} }
 
 // add records one change of link id: before is nil for a create, after nil
 // for a delete. A created or deleted link is encoded to JSON once, for both
 // its audit entry and its event.
-func (j *journal) add(kind, id string, before, after *View) error {
+func (j *journal) add(p access.Principal, kind, id string, before, after *View) error {
 	action := "link." + kind
 	var (
 		e   store.AuditEntry
@@ -143,17 +145,17 @@ func (j *journal) add(kind, id string, before, after *View) error {
 		if err != nil {
 			return fmt.Errorf("encode link %s: %w", id, err)
 		}
-		e = audit.Object(j.p, j.p.OrgID, j.now, action, "link", id, side, raw)
+		e = audit.Object(p, p.OrgID, j.now, action, "link", id, side, raw)
 		obj = json.RawMessage(raw)
 	default:
-		e = audit.Entry(j.p, j.p.OrgID, j.now, action, "link", id, *before, *after)
+		e = audit.Entry(p, p.OrgID, j.now, action, "link", id, *before, *after)
 	}
 	payload, err := json.Marshal(obj)
 	if err != nil {
 		return fmt.Errorf("encode link %s: %w", id, err)
 	}
 	j.audits = append(j.audits, e)
-	j.events = append(j.events, store.Event{ID: ids.New("evt", j.now), OrgID: j.p.OrgID, Type: action,
+	j.events = append(j.events, store.Event{ID: ids.New("evt", j.now), OrgID: p.OrgID, Type: action,
 		ResourceID: id, Payload: payload, CreatedAt: j.now})
 	return nil
 }
@@ -232,9 +234,9 @@ func (t *tagIndex) ids(ctx context.Context, q store.Queries, names []string, now
 
 // lazyTags loads the org's tags only when some input names tags: a link
 // created without tags needs none.
-func lazyTags(ctx context.Context, q store.Queries, orgID string, plan plans.Plan, ins []Input) (*tagIndex, error) {
-	for _, in := range ins {
-		if in.Tags.Set && len(in.Tags.V) > 0 {
+func lazyTags(ctx context.Context, q store.Queries, orgID string, plan plans.Plan, items []*item) (*tagIndex, error) {
+	for _, it := range items {
+		if in := it.in; in.Tags.Set && len(in.Tags.V) > 0 {
 			return loadTags(ctx, q, orgID, plan)
 		}
 	}
@@ -395,44 +397,74 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 		return nil, apierror.Invalid("body", fmt.Sprintf("at most %d links per call", MaxBulk))
 	}
 	now := s.now()
-	results := make([]Result, len(ins))
+	items := make([]*item, len(ins))
 	for i, in := range ins {
-		l, err := s.prepare(p, in, now)
-		results[i] = Result{Link: l, Err: err}
+		items[i] = s.prepareItem(p, in, now)
 	}
+	written, err := s.createItems(ctx, p.OrgID, items)
+	if !written {
+		return nil, err
+	}
+	results := make([]Result, len(items))
+	for i, it := range items {
+		results[i] = it.res
+	}
+	return results, err
+}
+
+// item is one link to create: who asks for it, what they sent, and the
+// outcome (the prepared link until then).
+type item struct {
+	p   access.Principal
+	in  Input
+	res Result
+}
+
+// prepareItem validates in outside any transaction (a password's hash is
+// the costly part).
+func (s *Service) prepareItem(p access.Principal, in Input, now time.Time) *item {
+	l, err := s.prepare(p, in, now)
+	return &item{p: p, in: in, res: Result{Link: l, Err: err}}
+}
+
+// createItems creates the prepared items of one org in one transaction and
+// one raft entry. written is false when the transaction failed (nothing was
+// created, err says why); otherwise err is the replication error, if any.
+func (s *Service) createItems(ctx context.Context, orgID string, items []*item) (written bool, err error) {
+	now := s.now()
 	var pub pending
-	err := s.Store.Write(ctx, func(q store.Queries) error {
-		plan, err := s.orgPlan(ctx, q, p.OrgID)
+	err = s.Store.Write(ctx, func(q store.Queries) error {
+		plan, err := s.orgPlan(ctx, q, orgID)
 		if err != nil {
 			return err
 		}
 		period := plans.Period(now)
 		used := 0
 		if plan.Limits[plans.LinksPerMonth] != 0 { // no need to read usage without a limit
-			usage, err := q.Usage(ctx, p.OrgID, period)
+			usage, err := q.Usage(ctx, orgID, period)
 			if err != nil {
 				return err
 			}
 			used = int(usage["linksCreated"])
 		}
-		tags, err := lazyTags(ctx, q, p.OrgID, plan, ins)
+		tags, err := lazyTags(ctx, q, orgID, plan, items)
 		if err != nil {
 			return err
 		}
-		j := newJournal(p, now)
+		j := newJournal(now)
 		var ops []kv.Op
-		for i := range results {
-			r := &results[i]
+		for _, it := range items {
+			r := &it.res
 			if r.Err != nil {
 				continue
 			}
-			if r.Err = checkFeatures(ins[i], plan); r.Err != nil {
+			if r.Err = checkFeatures(it.in, plan); r.Err != nil {
 				continue
 			}
 			if r.Err = plan.CheckLimit(plans.LinksPerMonth, used, 1); r.Err != nil {
 				continue
 			}
-			r.Err = s.createOne(ctx, q, &r.Link, ins[i], tags, j)
+			r.Err = s.createOne(ctx, q, it, tags, j)
 			if r.Err != nil {
 				if !isClientError(r.Err) {
 					return r.Err
@@ -445,7 +477,7 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 			ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: &rec})
 		}
 		if len(ops) > 0 {
-			if _, err := q.AddUsage(ctx, p.OrgID, period, "linksCreated", int64(len(ops))); err != nil {
+			if _, err := q.AddUsage(ctx, orgID, period, "linksCreated", int64(len(ops))); err != nil {
 				return err
 			}
 		}
@@ -456,13 +488,19 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 		return err
 	})
 	if err != nil {
-		return nil, err
+		// The items' outcomes were set inside a transaction that did not
+		// commit.
+		for _, it := range items {
+			it.res.Created = false
+		}
+		return false, err
 	}
-	return results, s.publish(ctx, pub)
+	return true, s.publish(ctx, pub)
 }
 
-func (s *Service) createOne(ctx context.Context, q store.Queries, l *Link, in Input, tags *tagIndex, j *journal) error {
-	keyGiven := in.Key.Set && !in.Key.Null
+func (s *Service) createOne(ctx context.Context, q store.Queries, it *item, tags *tagIndex, j *journal) error {
+	l := &it.res.Link
+	keyGiven := it.in.Key.Set && !it.in.Key.Null
 	// Refuse a taken key before creating tags, so a failed item leaves
 	// nothing behind.
 	if keyGiven {
@@ -480,7 +518,7 @@ func (s *Service) createOne(ctx context.Context, q store.Queries, l *Link, in In
 		return err
 	}
 	v := ViewOf(*l)
-	return j.add("created", l.ID, nil, &v)
+	return j.add(it.p, "created", l.ID, nil, &v)
 }
 
 // isClientError reports whether err is meant for the client (an item's
@@ -498,9 +536,17 @@ func first(rs []Result, err error) (Link, error) {
 	return rs[0].Link, rs[0].Err
 }
 
-// Create validates in, stores the link and replicates it.
+// Create validates in, stores the link and replicates it. Creates that
+// arrive together are written together (coalesce.go).
 func (s *Service) Create(ctx context.Context, p access.Principal, in Input) (Link, error) {
-	return first(s.CreateMany(ctx, p, []Input{in}))
+	it := s.prepareItem(p, in, s.now())
+	if it.res.Err != nil {
+		return Link{}, it.res.Err
+	}
+	if err := s.creates.do(ctx, s, it); err != nil {
+		return Link{}, err
+	}
+	return it.res.Link, it.res.Err
 }
 
 // Target names a link to change: by ID, or by external ID.
@@ -556,11 +602,11 @@ func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []
 		if err != nil {
 			return err
 		}
-		j := newJournal(p, now)
+		j := newJournal(now)
 		var ops []kv.Op
 		for i, t := range targets {
 			r := &results[i]
-			r.Link, r.Err = s.updateOne(ctx, q, t, in, hash, tags, j)
+			r.Link, r.Err = s.updateOne(ctx, q, p, t, in, hash, tags, j)
 			if r.Err != nil {
 				if !isClientError(r.Err) {
 					return r.Err
@@ -582,8 +628,8 @@ func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []
 	return results, s.publish(ctx, pub)
 }
 
-func (s *Service) updateOne(ctx context.Context, q store.Queries, t Target, in Input, hash string, tags *tagIndex, j *journal) (Link, error) {
-	p, now := j.p, j.now
+func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Principal, t Target, in Input, hash string, tags *tagIndex, j *journal) (Link, error) {
+	now := j.now
 	cur, err := s.find(ctx, q, p.OrgID, t)
 	if err != nil {
 		return Link{}, err
@@ -631,7 +677,7 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, t Target, in I
 		return Link{}, err
 	}
 	after := ViewOf(l)
-	return l, j.add("updated", l.ID, &before, &after)
+	return l, j.add(p, "updated", l.ID, &before, &after)
 }
 
 // Update changes link id.
@@ -652,7 +698,7 @@ func (s *Service) DeleteMany(ctx context.Context, p access.Principal, targets []
 		if err != nil {
 			return err
 		}
-		j := newJournal(p, now)
+		j := newJournal(now)
 		var ops []kv.Op
 		for i, t := range targets {
 			r := &results[i]
@@ -670,7 +716,7 @@ func (s *Service) DeleteMany(ctx context.Context, p access.Principal, targets []
 				return err
 			}
 			v := ViewOf(r.Link)
-			if err := j.add("deleted", cur.ID, &v, nil); err != nil {
+			if err := j.add(p, "deleted", cur.ID, &v, nil); err != nil {
 				return err
 			}
 			ops = append(ops, kv.Op{Type: kv.OpDeleteLink, Delete: &kv.LinkDelete{ID: cur.ID, Version: cur.Version + 1}})
