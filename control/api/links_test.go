@@ -513,7 +513,8 @@ func TestConcurrentSingleCreates(t *testing.T) {
 			t.Errorf("%s (%s) is not on the edge after its 201", o.id, l.Key)
 		}
 		audit, err := e.store.AuditLogs(context.Background(), store.AuditFilter{OrgID: "org_" + o.org, ResourceID: o.id, Limit: 10})
-		if err != nil || len(audit) != 1 || audit[0].Action != "link.created" {
+		if err != nil || len(audit) != 1 || audit[0].Action != "link.created" ||
+			!strings.Contains(string(audit[0].Diff), `"id":"`+o.id+`"`) || !strings.Contains(string(audit[0].Diff), `"key":"`+l.Key+`"`) {
 			t.Errorf("audit of %s: %+v %v", o.id, audit, err)
 		}
 	}

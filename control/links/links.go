@@ -160,6 +160,13 @@ func (j *journal) add(p access.Principal, kind, id string, before, after *View) 
 	return nil
 }
 
+// addCreated records the creation of link id, encoded already as view.
+func (j *journal) addCreated(p access.Principal, id string, view json.RawMessage) {
+	j.audits = append(j.audits, audit.Object(p, p.OrgID, j.now, "link.created", "link", id, "after", view))
+	j.events = append(j.events, store.Event{ID: ids.New("evt", j.now), OrgID: p.OrgID, Type: "link.created",
+		ResourceID: id, Payload: view, CreatedAt: j.now})
+}
+
 // flush appends what was collected.
 func (j *journal) flush(ctx context.Context, q store.Queries) error {
 	if len(j.audits) == 0 {
@@ -360,7 +367,8 @@ func (s *Service) randomSlug(attempt int) string {
 	return slug.Random(n)
 }
 
-// insert stores l, drawing random slugs again when the drawn one is taken.
+// insert stores l, drawing random slugs again when the drawn one (drafted
+// with the link) is taken.
 func (s *Service) insert(ctx context.Context, q store.Queries, l *Link, keyGiven bool) error {
 	if l.ExternalID != "" {
 		if _, err := q.LinkByExternalID(ctx, l.OrgID, l.ExternalID); err == nil {
@@ -368,7 +376,7 @@ func (s *Service) insert(ctx context.Context, q store.Queries, l *Link, keyGiven
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		if !keyGiven {
+		if !keyGiven && attempt > 0 {
 			l.Key = s.randomSlug(attempt)
 		}
 		sl, err := l.toStore()
@@ -418,6 +426,26 @@ type item struct {
 	p   access.Principal
 	in  Input
 	res Result
+	// view is the created link's JSON as drafted before the transaction,
+	// valid while the link keeps draftKey and has no tags (the transaction
+	// resolves those); nil when it has to be encoded inside.
+	view     json.RawMessage
+	draftKey string
+}
+
+// draft decides what can be decided outside the transaction, where the
+// single writer does not wait for it: the ID, a random slug and the JSON of
+// the link's audit entry and event.
+func (s *Service) draft(it *item, now time.Time) {
+	l := &it.res.Link
+	l.ID = ids.New(ids.Link, now)
+	if !it.in.Key.Set || it.in.Key.Null {
+		l.Key = s.randomSlug(0)
+	}
+	it.draftKey = l.Key
+	if len(l.TagNames) == 0 {
+		it.view, _ = json.Marshal(ViewOf(*l)) // on error, encoded (and reported) inside
+	}
 }
 
 // prepareItem validates in outside any transaction (a password's hash is
@@ -432,6 +460,11 @@ func (s *Service) prepareItem(p access.Principal, in Input, now time.Time) *item
 // created, err says why); otherwise err is the replication error, if any.
 func (s *Service) createItems(ctx context.Context, orgID string, items []*item) (written bool, err error) {
 	now := s.now()
+	for _, it := range items {
+		if it.res.Err == nil {
+			s.draft(it, now)
+		}
+	}
 	var pub pending
 	err = s.Store.Write(ctx, func(q store.Queries) error {
 		plan, err := s.orgPlan(ctx, q, orgID)
@@ -513,9 +546,12 @@ func (s *Service) createOne(ctx context.Context, q store.Queries, it *item, tags
 		return err
 	}
 	l.TagNames = tags.names(l.TagIDs) // as the org spells them
-	l.ID = ids.New(ids.Link, j.now)
 	if err := s.insert(ctx, q, l, keyGiven); err != nil {
 		return err
+	}
+	if it.view != nil && l.Key == it.draftKey && len(l.TagNames) == 0 {
+		j.addCreated(it.p, l.ID, it.view)
+		return nil
 	}
 	v := ViewOf(*l)
 	return j.add(it.p, "created", l.ID, nil, &v)
