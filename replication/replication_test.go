@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -385,5 +386,38 @@ func TestAddMemberReplacesByIDOrAddress(t *testing.T) {
 	}
 	if err := n.AddMember("x", n.Addr(), true); err == nil {
 		t.Error("a join at the leader's own address replaced the leader")
+	}
+}
+
+// The block cache must keep blocks: Pebble charges its memtables to it, and
+// at its default size that left nothing for blocks (every read went to the
+// files). Repeated reads of a small store are served from the cache.
+func TestStoreBlockCacheHoldsBlocks(t *testing.T) {
+	s := mustOpenStore(t, t.TempDir())
+	f := &FSM{store: s, logger: testLogger()}
+	// Enough writes for Pebble's memtables to reach their full size.
+	const n = 40000
+	for b := range n / 1000 {
+		var cmd kv.Command
+		for i := b * 1000; i < (b+1)*1000; i++ {
+			cmd.Ops = append(cmd.Ops, kv.PutLink(link(fmt.Sprintf("link_%05d", i), fmt.Sprintf("s%05d", i),
+				"https://example.com/landing/page?utm_source=test&item=12345", 1)).Ops...)
+		}
+		apply(t, f, uint64(b+1), cmd)
+	}
+	if err := s.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := s.db.Metrics().BlockCache
+	for range 2 {
+		for i := 0; i < n; i += 4 {
+			if _, ok := mustResolve(t, s, "h0p.link", fmt.Sprintf("s%05d", i)); !ok {
+				t.Fatalf("s%05d not found", i)
+			}
+		}
+	}
+	after := s.db.Metrics().BlockCache
+	if hits, misses := after.Hits-before.Hits, after.Misses-before.Misses; hits < 5*misses {
+		t.Errorf("block cache: %d hits, %d misses over %d reads", hits, misses, n/2)
 	}
 }

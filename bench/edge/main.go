@@ -44,6 +44,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"github.com/h0p/h0p/bench/internal/results"
 	"github.com/h0p/h0p/edge"
@@ -63,10 +64,15 @@ func main() {
 		threads  = flag.Int("threads", runtime.NumCPU(), "wrk threads")
 		out      = flag.String("out", "bench/results", "directory for edge.json and edge.md")
 		serve    = flag.String("serve", "", "internal: serve the edge store in this directory")
+		serveMap = flag.String("serve-map", "", "internal: serve this links.map with bare fasthttp")
 		addr     = flag.String("addr", "", "internal: edge listen address")
 		profile  = flag.String("cpuprofile", "", "write the edge's CPU profile here (of the last size)")
 	)
 	flag.Parse()
+	if *serveMap != "" {
+		must(serveFasthttpMap(*serveMap, *addr))
+		return
+	}
 	if *serve != "" {
 		must(serveEdge(*serve, *addr, *profile))
 		return
@@ -109,13 +115,16 @@ type sizeResult struct {
 	NginxStartS  float64  `json:"nginx_start_seconds"`
 	Edge         []wrkRun `json:"edge_runs"`
 	Nginx        []wrkRun `json:"nginx_runs"`
+	Bare         []wrkRun `json:"fasthttp_map_runs"` // the floor of Go + fasthttp: see serveFasthttpMap
 	EdgeMem      memory   `json:"edge_memory"`
 	NginxMem     memory   `json:"nginx_memory"`
+	BareMem      memory   `json:"fasthttp_map_memory"`
 	EdgeClicks   int64    `json:"edge_clicks_captured"`
 	EdgeDrops    int64    `json:"edge_clicks_dropped"`
-	RatioRPS     float64  `json:"ratio_rps"`      // edge / nginx, mean of rounds
-	RatioP99     float64  `json:"ratio_p99"`      // edge / nginx, mean of rounds
-	EdgeStoreMiB float64  `json:"edge_store_mib"` // Pebble directory on disk
+	RatioRPS     float64  `json:"ratio_rps"`              // edge / nginx, mean of rounds
+	RatioP99     float64  `json:"ratio_p99"`              // edge / nginx, mean of rounds
+	RatioBareRPS float64  `json:"ratio_fasthttp_map_rps"` // fasthttp+map / nginx, mean of rounds
+	EdgeStoreMiB float64  `json:"edge_store_mib"`         // Pebble directory on disk
 }
 
 // wrkRun is what the Lua script's done() prints.
@@ -179,41 +188,46 @@ func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int
 	}
 	res.NginxStartS = time.Since(start).Seconds()
 
+	bareAddr := freeAddr()
+	bareCmd := exec.Command(self, "-serve-map", filepath.Join(dir, "links.map"), "-addr", bareAddr)
+	bareCmd.Stdout, bareCmd.Stderr = os.Stderr, os.Stderr
+	if err := bareCmd.Start(); err != nil {
+		return res, err
+	}
+	defer bareCmd.Process.Kill()
+	if err := waitHTTP(bareAddr, 120*time.Second); err != nil {
+		return res, fmt.Errorf("fasthttp map: %w", err)
+	}
+	addrs := map[string]string{"edge": edgeAddr, "nginx": nginxAddr, "fasthttp-map": bareAddr}
+	runs := map[string]*[]wrkRun{"edge": &res.Edge, "nginx": &res.Nginx, "fasthttp-map": &res.Bare}
+
 	script := filepath.Join(dir, "random.lua")
 	must(os.WriteFile(script, []byte(luaScript), 0o644))
 	keys := filepath.Join(dir, "keys")
 	run := func(addr string, d time.Duration) (wrkRun, error) {
 		return runWrk(script, keys, addr, d, conns, threads)
 	}
-	for _, a := range []string{edgeAddr, nginxAddr} {
+	for _, a := range []string{edgeAddr, nginxAddr, bareAddr} {
 		if _, err := run(a, warmup); err != nil {
 			return res, err
 		}
 	}
+	orders := [][]string{{"edge", "nginx", "fasthttp-map"}, {"nginx", "fasthttp-map", "edge"}, {"fasthttp-map", "edge", "nginx"}}
 	for i := range rounds {
-		order := []string{"edge", "nginx"}
-		if i%2 == 1 {
-			order = []string{"nginx", "edge"}
-		}
-		for _, who := range order {
-			a := edgeAddr
-			if who == "nginx" {
-				a = nginxAddr
-			}
+		for _, who := range orders[i%len(orders)] {
 			log.Printf("%d links: round %d, %s", n, i+1, who)
-			r, err := run(a, duration)
+			r, err := run(addrs[who], duration)
 			if err != nil {
 				return res, err
 			}
-			if who == "edge" {
-				res.Edge = append(res.Edge, r)
-			} else {
-				res.Nginx = append(res.Nginx, r)
-			}
+			*runs[who] = append(*runs[who], r)
 		}
 	}
 	res.EdgeMem = memoryOf(edgeCmd.Process.Pid)
 	res.NginxMem = memoryOf(nginxCmd.Process.Pid)
+	res.BareMem = memoryOf(bareCmd.Process.Pid)
+	bareCmd.Process.Kill()
+	bareCmd.Wait()
 
 	edgeCmd.Process.Signal(syscall.SIGTERM)
 	edgeCmd.Wait()
@@ -228,6 +242,7 @@ func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int
 	for i := range res.Edge {
 		res.RatioRPS += res.Edge[i].RPS / res.Nginx[i].RPS / float64(len(res.Edge))
 		res.RatioP99 += res.Edge[i].P99US / res.Nginx[i].P99US / float64(len(res.Edge))
+		res.RatioBareRPS += res.Bare[i].RPS / res.Nginx[i].RPS / float64(len(res.Edge))
 	}
 	return res, nil
 }
@@ -353,6 +368,38 @@ func serveEdge(dir, addr, profile string) error {
 	b, _ := json.Marshal(struct{ Clicks, Dropped int64 }{clicks.Load(), int64(dropped)})
 	fmt.Println(string(b))
 	return nil
+}
+
+// serveFasthttpMap is the stack's floor: the links of path in a Go map,
+// answered by a fasthttp handler that does nothing else (no store, no
+// cache, no click, no headers beyond Location), with the edge's server
+// settings. The distance from it to nginx is Go's and fasthttp's; from the
+// edge to it, the edge's own work.
+func serveFasthttpMap(path, addr string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	links := map[string][]byte{}
+	for line := range strings.Lines(string(data)) {
+		k, v, ok := strings.Cut(strings.TrimSuffix(strings.TrimSpace(line), ";"), " ")
+		if ok {
+			links[k] = []byte(v)
+		}
+	}
+	srv := &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if to, ok := links[string(ctx.Path())]; ok {
+				ctx.Response.Header.SetBytesV("Location", to)
+				ctx.SetStatusCode(fasthttp.StatusFound)
+				return
+			}
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+		},
+		Name: "bare", ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+		ReadBufferSize: 8 << 10, NoDefaultContentType: true,
+	}
+	return srv.ListenAndServe(addr)
 }
 
 const nginxConf = `worker_processes %d;
@@ -486,7 +533,7 @@ func (r report) markdown() string {
 			name string
 			runs []wrkRun
 			mem  memory
-		}{{"edge", s.Edge, s.EdgeMem}, {"nginx", s.Nginx, s.NginxMem}} {
+		}{{"edge", s.Edge, s.EdgeMem}, {"nginx", s.Nginx, s.NginxMem}, {"fasthttp + Go map", s.Bare, s.BareMem}} {
 			var rps, p50, p99, p999 float64
 			var errs int64
 			for _, x := range side.runs {
@@ -500,11 +547,12 @@ func (r report) markdown() string {
 				s.Links, side.name, rps, p50/1000, p99/1000, p999/1000, errs, side.mem.RSSMiB, side.mem.PSSMiB)
 		}
 	}
-	b.WriteString("\n| links | edge/nginx requests/s | edge/nginx p99 | clicks captured | clicks dropped | edge store on disk | load (edge) | nginx start |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n| links | edge/nginx requests/s | edge/nginx p99 | fasthttp+map/nginx requests/s | clicks captured | clicks dropped | edge store on disk | load (edge) | nginx start |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {
-		fmt.Fprintf(&b, "| %d | %.2f× | %.2f× | %d | %d | %.0f MiB | %.1f s | %.1f s |\n",
-			s.Links, s.RatioRPS, s.RatioP99, s.EdgeClicks, s.EdgeDrops, s.EdgeStoreMiB, s.LoadSeconds, s.NginxStartS)
+		fmt.Fprintf(&b, "| %d | %.2f× | %.2f× | %.2f× | %d | %d | %.0f MiB | %.1f s | %.1f s |\n",
+			s.Links, s.RatioRPS, s.RatioP99, s.RatioBareRPS, s.EdgeClicks, s.EdgeDrops, s.EdgeStoreMiB, s.LoadSeconds, s.NginxStartS)
 	}
+	b.WriteString("\n\"fasthttp + Go map\" is the floor of the edge's stack: the same links in a Go map behind a bare fasthttp handler (no store, no click capture), in the same runs.\n")
 	b.WriteString("\nPer-run figures are in edge.json.\n")
 	return b.String()
 }
