@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,20 +30,35 @@ func TestMain(m *testing.M) {
 // freeAddr finds a free loopback port for a process to listen on later. It
 // draws from below the kernel's ephemeral range (32768+ here), so the
 // outbound connections of a long test cannot take the port before the node
-// binds it (which happened with ports from :0).
+// binds it (which happened with ports from :0), and it never hands out the
+// same port twice in one test binary: a port is only probed, not held, so
+// two nodes of one cluster could otherwise draw the same one (it happened:
+// "bind: address already in use" for c1's API).
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	for range 1000 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		port := 20000 + rand.IntN(12000)
+		if handedOut.ports[port] {
+			continue
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		ln, err := net.Listen("tcp", addr)
 		if err == nil {
 			ln.Close()
+			handedOut.ports[port] = true
 			return addr
 		}
 	}
 	t.Fatal("no free port")
 	return ""
 }
+
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // h0p dev as a process: prints the key line, serves, and exits 0 on SIGTERM
 // and on SIGINT after draining.
