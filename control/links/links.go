@@ -131,40 +131,36 @@ func newJournal(now time.Time) *journal { return &journal{now: now} }
 // its audit entry and its event.
 func (j *journal) add(p access.Principal, kind, id string, before, after *View) error {
 	action := "link." + kind
-	var (
-		e   store.AuditEntry
-		obj any = after
-	)
-	switch {
-	case before == nil || after == nil:
-		side := "after"
-		if after == nil {
-			side, obj = "before", before
-		}
-		raw, err := json.Marshal(obj)
+	if before != nil && after != nil {
+		payload, err := json.Marshal(after)
 		if err != nil {
 			return fmt.Errorf("encode link %s: %w", id, err)
 		}
-		e = audit.Object(p, p.OrgID, j.now, action, "link", id, side, raw)
-		obj = json.RawMessage(raw)
-	default:
-		e = audit.Entry(p, p.OrgID, j.now, action, "link", id, *before, *after)
+		j.append(p, audit.Entry(p, p.OrgID, j.now, action, "link", id, *before, *after), id, payload)
+		return nil
 	}
-	payload, err := json.Marshal(obj)
+	side, obj := "after", after
+	if after == nil {
+		side, obj = "before", before
+	}
+	raw, err := json.Marshal(obj)
 	if err != nil {
 		return fmt.Errorf("encode link %s: %w", id, err)
 	}
-	j.audits = append(j.audits, e)
-	j.events = append(j.events, store.Event{ID: ids.New("evt", j.now), OrgID: p.OrgID, Type: action,
-		ResourceID: id, Payload: payload, CreatedAt: j.now})
+	j.addObject(p, action, id, side, raw)
 	return nil
 }
 
-// addCreated records the creation of link id, encoded already as view.
-func (j *journal) addCreated(p access.Principal, id string, view json.RawMessage) {
-	j.audits = append(j.audits, audit.Object(p, p.OrgID, j.now, "link.created", "link", id, "after", view))
-	j.events = append(j.events, store.Event{ID: ids.New("evt", j.now), OrgID: p.OrgID, Type: "link.created",
-		ResourceID: id, Payload: view, CreatedAt: j.now})
+// addObject records a create (side "after") or delete (side "before") of
+// link id, already encoded as obj, which is also the event's payload.
+func (j *journal) addObject(p access.Principal, action, id, side string, obj json.RawMessage) {
+	j.append(p, audit.Object(p, p.OrgID, j.now, action, "link", id, side, obj), id, obj)
+}
+
+func (j *journal) append(p access.Principal, e store.AuditEntry, id string, payload json.RawMessage) {
+	j.audits = append(j.audits, e)
+	j.events = append(j.events, store.Event{ID: ids.New("evt", j.now), OrgID: p.OrgID, Type: e.Action,
+		ResourceID: id, Payload: payload, CreatedAt: j.now})
 }
 
 // flush appends what was collected.
@@ -550,7 +546,7 @@ func (s *Service) createOne(ctx context.Context, q store.Queries, it *item, tags
 		return err
 	}
 	if it.view != nil && l.Key == it.draftKey && len(l.TagNames) == 0 {
-		j.addCreated(it.p, l.ID, it.view)
+		j.addObject(it.p, "link.created", l.ID, "after", it.view)
 		return nil
 	}
 	v := ViewOf(*l)
