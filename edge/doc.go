@@ -46,19 +46,36 @@
 //     full channel drops and counts. The IP is kept only as a salted hash.
 //   - Nothing is logged per request; outcomes and latency are metrics.
 //
-// # The hot path (cache.go, agent.go)
+// # The hot path (answers.go, cache.go, agent.go)
 //
-// A plain redirect allocates nothing (BenchmarkResolve: 0 allocs/op).
-// Decoded links live in a bounded, sharded cache (CacheEntries, 100,000 by
+// A plain redirect allocates nothing (BenchmarkResolve: 0 allocs/op). A link
+// with no password, rules, variants, preview, expiry or validity window is
+// "plain": its status, Location and Cache-Control are computed once and a
+// request without a query string is answered from them.
+//
+// Every plain link's answer is held in memory, in the answer table: byte
+// chunks and a hash index the garbage collector does not scan, about 130
+// bytes a link (AnswerTableBytes, 256 MiB by default: about two million
+// links; h0p edge --answer-table-mib). The edge fills it from the store in
+// the background when it starts (a million links: about 2 s; requests read
+// the store meanwhile) and again after a snapshot restore; the FSM hands it
+// every changed record, so it is never older than the store. Decision: it is
+// not a cache of what was asked lately but a copy of every plain link,
+// because a uniformly random million keys missed any cache that fits an
+// edge's memory and each miss read Pebble (≈15 µs). A full table is logged
+// and the links beyond it are served as before. Other links — and plain
+// ones asked with a query string, which need the whole record — are decoded
+// from the store into a bounded, sharded cache (CacheEntries, 100,000 by
 // default); the FSM tells it which keys each apply changed, and a reader
-// inserts only if the store's generation did not move since before its read,
-// so a cached link is never older than the store. A link with no password,
-// rules, variants, preview, expiry or validity window is "plain": its
-// status, Location and Cache-Control are computed once and a request without
-// a query string is answered from them. User-Agent classification (device,
-// OS, browser, bot, preview bot) is cached per header value (16,384 entries):
-// parsing costs more than the rest of a redirect and traffic repeats a few
-// thousand values. Clicks are plain structs with fixed-size ID and IP hash.
+// inserts only if the store's generation did not move since before its
+// read. h0p_edge_link_cache_lookups_total{result="table"|"hit"|"miss"} says
+// where requests found their link; h0p_edge_answer_table_links and
+// h0p_edge_answer_table_bytes the table's size.
+//
+// User-Agent classification (device, OS, browser, bot, preview bot) is
+// cached per header value (16,384 entries): parsing costs more than the rest
+// of a redirect and traffic repeats a few thousand values. Clicks are plain
+// structs with fixed-size ID and IP hash.
 // Whoever drains Clicks() should do it in batches (a receiver parked on the
 // channel costs a goroutine wake-up per click).
 //

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -49,6 +50,10 @@ type Config struct {
 	PasswordAttempts int
 	// CacheEntries bounds the decoded-link cache (0: 100,000).
 	CacheEntries int
+	// AnswerTableBytes bounds the memory of the answer table, which keeps
+	// every plain link's answer (answers.go): about 130 bytes a link
+	// (0: 256 MiB; negative: no table).
+	AnswerTableBytes int64
 	// MaxConns bounds concurrent connections; beyond it new ones get a 503
 	// instead of memory growth (0: 100,000).
 	MaxConns int
@@ -70,7 +75,9 @@ type Server struct {
 	clicks        chan Click
 	attempts      *attemptLimiter
 	cache         *linkCache
-	hosts         sync.Pool // *[256]byte: the normalized host outlives the stack once LinkReader sees it
+	answers       *answerTable  // nil: none
+	loads         chan struct{} // a (re)load of the answer table is due
+	hosts         sync.Pool     // *[256]byte: the normalized host outlives the stack once LinkReader sees it
 }
 
 // outcome of one request, a label of h0p_edge_requests_total.
@@ -95,6 +102,7 @@ type metrics struct {
 	clickDrops prometheus.Counter
 	cacheHits  prometheus.Counter
 	cacheMiss  prometheus.Counter
+	tableHits  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -117,9 +125,9 @@ func newMetrics(reg prometheus.Registerer) metrics {
 	})
 	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "h0p_edge_link_cache_lookups_total",
-		Help: "Decoded-link cache lookups by result (hit, miss: read from the store).",
+		Help: "Link lookups by where the link was found (table: the answer table of plain links, hit: the decoded-link cache, miss: read from the store).",
 	}, []string{"result"})
-	m.cacheHits, m.cacheMiss = cache.WithLabelValues("hit"), cache.WithLabelValues("miss")
+	m.cacheHits, m.cacheMiss, m.tableHits = cache.WithLabelValues("hit"), cache.WithLabelValues("miss"), cache.WithLabelValues("table")
 	if reg != nil {
 		reg.MustRegister(vec, m.latency, m.clickDrops, cache)
 	}
@@ -134,6 +142,17 @@ func (s *Server) registerQueueGauges(reg prometheus.Registerer) {
 		Name: "h0p_edge_click_queue_depth",
 		Help: "Click events waiting to be shipped.",
 	}, func() float64 { return float64(len(s.clicks)) }))
+	if s.answers == nil {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "h0p_edge_answer_table_links",
+		Help: "Plain links whose answer the edge holds in memory.",
+	}, func() float64 { return float64(s.answers.count.Load()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "h0p_edge_answer_table_bytes",
+		Help: "Memory held by the answer table's entries (its hash slots not included).",
+	}, func() float64 { return float64(s.answers.bytes.Load()) }))
 }
 
 // New listens on cfg.Addr; Run serves.
@@ -160,6 +179,9 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 100_000
 	}
+	if cfg.AnswerTableBytes == 0 {
+		cfg.AnswerTableBytes = 256 << 20
+	}
 	s := &Server{
 		cfg:           cfg,
 		links:         links,
@@ -169,12 +191,18 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		clicks:        make(chan Click, cfg.ClickQueue),
 		attempts:      newAttemptLimiter(cfg.PasswordAttempts, cfg.Now),
 		cache:         newLinkCache(cfg.CacheEntries),
+		loads:         make(chan struct{}, 1),
+	}
+	// A store that says which links changed keeps what the edge holds in
+	// memory exact; one that can also list them fills the answer table.
+	if w, ok := links.(changeNotifier); ok {
+		if _, ok := links.(linkLister); ok && cfg.AnswerTableBytes > 0 {
+			s.answers = newAnswerTable(cfg.AnswerTableBytes)
+			s.loads <- struct{}{}
+		}
+		w.OnLinksChanged(s.linksChanged)
 	}
 	s.registerQueueGauges(cfg.Registerer)
-	// A store that can say which links changed keeps the cache exact.
-	if w, ok := links.(interface{ OnLinksChanged(func(keys [][]byte)) }); ok {
-		w.OnLinksChanged(s.cache.invalidate)
-	}
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  "h0p",
@@ -202,11 +230,77 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	return s, nil
 }
 
+// changeNotifier and linkLister are what replication.Store offers beyond
+// LinkReader.
+type changeNotifier interface {
+	OnLinksChanged(func(keys, values [][]byte))
+}
+
+type linkLister interface {
+	EachLink(ctx context.Context, fn func(key, value []byte) bool) error
+}
+
+// linksChanged runs on the FSM's goroutine after each apply.
+func (s *Server) linksChanged(keys, values [][]byte) {
+	s.cache.invalidate(keys)
+	if s.answers == nil {
+		return
+	}
+	s.answers.update(keys, values)
+	if keys == nil { // restored from a snapshot: load it all again
+		select {
+		case s.loads <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// loadAnswers fills the answer table when due, until ctx ends.
+func (s *Server) loadAnswers(ctx context.Context) {
+	lister := s.links.(linkLister)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.loads:
+		}
+		start := time.Now()
+		full, err := s.answers.load(ctx, lister.EachLink)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.cfg.Logger.Warn("loading the answer table failed; links are read from the store", "err", err)
+		case full:
+			s.cfg.Logger.Warn("answer table full: the links beyond it are read from the store",
+				"links", s.answers.count.Load(), "bytes", s.answers.bytes.Load())
+		case err == nil:
+			s.cfg.Logger.Debug("answer table loaded", "links", s.answers.count.Load(),
+				"bytes", s.answers.bytes.Load(), "took", time.Since(start))
+		}
+		// Decoding every record left about twice the table in garbage;
+		// without this the heap (and RSS) would stay at that peak.
+		debug.FreeOSMemory()
+	}
+}
+
 // Addr is the address the edge listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Run serves until ctx ends, then lets in-flight requests finish (up to 10s).
+// It loads the answer table meanwhile, and returns only once that stopped:
+// the store may be closed then.
 func (s *Server) Run(ctx context.Context) error {
+	if s.answers != nil {
+		loadCtx, stopLoading := context.WithCancel(ctx)
+		loading := make(chan struct{})
+		go func() {
+			defer close(loading)
+			s.loadAnswers(loadCtx)
+		}()
+		defer func() {
+			stopLoading()
+			<-loading
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {
@@ -320,8 +414,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	var keyBuf [512]byte
 	key := kv.AppendLinkKey(keyBuf[:0], host, slug)
 	var rec kv.Link // the record, when this request read it
-	e := s.cache.get(key)
-	if e != nil {
+	var e *cached
+	var answer cached
+	if s.answers != nil && s.answers.get(key, &answer) {
+		e = &answer
+		s.m.tableHits.Inc()
+	} else if e = s.cache.get(key); e != nil {
 		s.m.cacheHits.Inc()
 	} else {
 		s.m.cacheMiss.Inc()
@@ -334,8 +432,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		if !found {
 			return s.notFound(ctx, dom)
 		}
-		e = compile(rec)
-		s.cache.put(key, e, gen0, s.links.Generation)
+		c := compile(rec)
+		if !c.plain || s.answers == nil || !s.answers.putIfCurrent(key, c, gen0, s.links.Generation) {
+			s.cache.put(key, c, gen0, s.links.Generation)
+		}
+		e = c
 	}
 	if e.plain && !post && (e.noForwardQuery || len(ctx.URI().QueryString()) == 0) {
 		// The plain path: no request fact can change the answer.

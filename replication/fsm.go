@@ -77,8 +77,8 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	f.store.applied.Store(l.Index)
 	if result == nil {
-		if keys := changedLinkKeys(b); len(keys) > 0 {
-			f.store.linksChanged(keys)
+		if keys, values := changedLinks(b); len(keys) > 0 {
+			f.store.linksChanged(keys, values)
 		}
 	}
 	if domains && result == nil { // rare: reload the in-memory mirror
@@ -89,18 +89,23 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return result
 }
 
-// changedLinkKeys lists the link keys a committed batch set or deleted.
-func changedLinkKeys(b *pebble.Batch) [][]byte {
-	var keys [][]byte
+// changedLinks lists the link keys a committed batch set or deleted, each
+// with its new record (nil: deleted), in batch order. The values point into
+// the batch: valid until it closes.
+func changedLinks(b *pebble.Batch) (keys, values [][]byte) {
 	r := b.Reader()
 	for {
-		_, key, _, ok, err := r.Next()
+		kind, key, value, ok, err := r.Next()
 		if !ok || err != nil {
-			return keys
+			return keys, values
 		}
-		if kv.IsLinkKey(key) {
-			keys = append(keys, append([]byte(nil), key...))
+		if !kv.IsLinkKey(key) {
+			continue
 		}
+		if kind != pebble.InternalKeyKindSet {
+			value = nil
+		}
+		keys, values = append(keys, append([]byte(nil), key...)), append(values, value)
 	}
 }
 
@@ -441,7 +446,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := f.store.loadDomains(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	f.store.linksChanged(nil)
+	f.store.linksChanged(nil, nil)
 	if f.onRestore != nil {
 		f.onRestore()
 	}

@@ -27,10 +27,10 @@ type Store struct {
 	domains atomic.Pointer[map[string]kv.Domain]
 
 	// gen counts applies that changed link records, and onLinks hears which
-	// keys they changed: together they let a reader cache decoded links
-	// (see Generation).
+	// keys they changed and to what: together they let a reader keep links
+	// in memory (see Generation).
 	gen     atomic.Uint64
-	onLinks atomic.Pointer[func(keys [][]byte)]
+	onLinks atomic.Pointer[func(keys, values [][]byte)]
 }
 
 // Generation changes whenever a link record may have changed. A cache reads
@@ -40,15 +40,41 @@ type Store struct {
 func (s *Store) Generation() uint64 { return s.gen.Load() }
 
 // OnLinksChanged sets the one function told, after each apply, which link
-// keys changed (nil: possibly all, after a snapshot restore). Set it before
-// serving.
-func (s *Store) OnLinksChanged(fn func(keys [][]byte)) { s.onLinks.Store(&fn) }
+// keys changed and their new records (values[i] nil: deleted), in the order
+// applied; keys nil: possibly all, after a snapshot restore. It runs on the
+// FSM's goroutine, before the next apply; values are valid only during the
+// call. Set it before serving.
+func (s *Store) OnLinksChanged(fn func(keys, values [][]byte)) { s.onLinks.Store(&fn) }
 
-func (s *Store) linksChanged(keys [][]byte) {
+func (s *Store) linksChanged(keys, values [][]byte) {
 	s.gen.Add(1)
 	if fn := s.onLinks.Load(); fn != nil {
-		(*fn)(keys)
+		(*fn)(keys, values)
 	}
+}
+
+// EachLink calls fn with every link record (its key and encoded value, valid
+// only during the call) as of one moment, in key order, until fn returns
+// false or ctx ends.
+func (s *Store) EachLink(ctx context.Context, fn func(key, value []byte) bool) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kv.LinkKeyLowerBound, UpperBound: kv.LinkKeyUpperBound})
+	if err != nil {
+		return fmt.Errorf("iterate links: %w", err)
+	}
+	for ok := it.First(); ok && ctx.Err() == nil; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("iterate links: %w", err)
+		}
+		if !fn(it.Key(), v) {
+			break
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("iterate links: %w", err)
+	}
+	return ctx.Err()
 }
 
 const memTableSize = 4 << 20

@@ -357,6 +357,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		trusted       string
 		reuse         bool
 		maxConns      int
+		answerMiB     int
 	)
 	fs := newFlags("edge", "Runs an edge node: a raft non-voter that serves redirects from its local store.\n"+
 		"It joins through a control node (--join) and serves whatever it has even when\n"+
@@ -368,6 +369,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
 	fs.BoolVar(&reuse, "reuseport", true, "bind --edge-addr with SO_REUSEPORT, so a new edge can start on it before the old one drains")
 	fs.IntVar(&maxConns, "max-conns", 100_000, "concurrent public connections; beyond it new ones get 503")
+	fs.IntVar(&answerMiB, "answer-table-mib", 256, "memory for the in-memory answers of plain links (about 130 bytes a link; links beyond it are read from the store; 0: none)")
 	fs.DurationVar(&readyTimeout, "ready-timeout", 30*time.Second,
 		"if no control node answers the join within this time, report ready on the local state (static stability)")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -375,6 +377,9 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	if nf.Join == "" {
 		return errors.New("--join is required: edges join through a control node")
+	}
+	if answerMiB < 0 {
+		return errors.New("--answer-table-mib must be 0 or more")
 	}
 	proxies, err := parsePrefixes("trusted-proxies", trusted)
 	if err != nil {
@@ -389,7 +394,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	logger, id, reg, node, store := base.logger, base.id, base.reg, base.node, base.store
 	srv, err := edge.New(edge.Config{
 		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,
-		TrustedProxies: proxies, ReusePort: reuse, MaxConns: maxConns,
+		TrustedProxies: proxies, ReusePort: reuse, MaxConns: maxConns, AnswerTableBytes: answerTableBytes(answerMiB),
 	}, store)
 	if err != nil {
 		return err
@@ -601,4 +606,12 @@ func adminSetPlan(ctx context.Context, args []string, stderr io.Writer, getenv f
 	}
 	fmt.Fprintf(stderr, "%s is on the %s plan\n", org, plan)
 	return nil
+}
+
+// answerTableBytes is --answer-table-mib as edge.Config wants it (0: none).
+func answerTableBytes(mib int) int64 {
+	if mib == 0 {
+		return -1
+	}
+	return int64(mib) << 20
 }
