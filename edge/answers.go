@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"hash/maphash"
@@ -234,9 +235,9 @@ func (t *answerTable) putLocked(sh *answerShard, h uint64, key []byte, e *cached
 	if e.cache == cachePermanent {
 		flags |= flagPermanent
 	}
-	n := entrySize(len(key), len(e.location), len(e.id))
-	if n > chunkSize {
-		return false // longer than any URL the API accepts
+	n := entryHeader + len(key) + len(e.location) + len(e.id)
+	if n > chunkSize || len(e.id) > 0xff {
+		return false // longer than anything the API accepts
 	}
 	last := len(sh.chunks) - 1
 	if last < 0 || len(sh.chunks[last])+n > chunkSize {
@@ -249,14 +250,13 @@ func (t *answerTable) putLocked(sh *answerShard, h uint64, key []byte, e *cached
 	}
 	c := sh.chunks[last]
 	ref := uint64(last)<<chunkBits | uint64(len(c))
-	c = binary.AppendUvarint(c, uint64(len(key)))
+	c = binary.LittleEndian.AppendUint16(c, uint16(len(key)))
+	c = binary.LittleEndian.AppendUint16(c, uint16(len(e.location)))
+	c = append(c, byte(len(e.id)), flags)
+	c = binary.LittleEndian.AppendUint16(c, uint16(e.status))
 	c = append(c, key...)
-	c = binary.AppendUvarint(c, uint64(len(e.location)))
 	c = append(c, e.location...)
-	c = binary.AppendUvarint(c, uint64(len(e.id)))
 	c = append(c, e.id...)
-	c = append(c, flags)
-	c = binary.BigEndian.AppendUint16(c, uint16(e.status))
 	sh.chunks[last] = c
 	sh.used += n
 	sh.live += n
@@ -353,34 +353,40 @@ func (sh *answerShard) compactIfSparse(t *answerTable) {
 
 func (sh *answerShard) chunkBytes() int { return len(sh.chunks) * chunkSize }
 
+// An entry: key length, location length (uint16), id length, flags
+// (byte), status (uint16), then key, location and id.
+const entryHeader = 8
+
+// at returns the chunk from the entry in slot s on.
+func (sh *answerShard) at(s uint64) []byte {
+	ref := s&(1<<refBits-1) - 2
+	return sh.chunks[ref>>chunkBits][ref&(chunkSize-1):]
+}
+
 // entry returns the bytes of the entry in slot s.
 func (sh *answerShard) entry(s uint64) []byte {
-	ref := s&(1<<refBits-1) - 2
-	c := sh.chunks[ref>>chunkBits][ref&(chunkSize-1):]
-	return c[:entryLenAt(c)]
+	b := sh.at(s)
+	return b[:entryHeader+int(binary.LittleEndian.Uint16(b))+int(binary.LittleEndian.Uint16(b[2:]))+int(b[4])]
 }
 
 func (sh *answerShard) entryLen(s uint64) int { return len(sh.entry(s)) }
 
 func (sh *answerShard) entryKey(s uint64) []byte {
-	b := sh.entry(s)
-	n, w := binary.Uvarint(b)
-	return b[w : w+int(n)]
+	b := sh.at(s)
+	return b[entryHeader : entryHeader+int(binary.LittleEndian.Uint16(b))]
 }
 
 // decode fills e from the entry in slot s. Its strings point into the chunk.
 func (sh *answerShard) decode(s uint64, e *cached) {
-	b := sh.entry(s)
-	key, b := field(b)
-	location, b := field(b)
-	id, b := field(b)
-	flags, status := b[0], binary.BigEndian.Uint16(b[1:])
+	b := sh.at(s)
+	k, l, i := int(binary.LittleEndian.Uint16(b)), int(binary.LittleEndian.Uint16(b[2:])), int(b[4])
+	flags, status := b[5], binary.LittleEndian.Uint16(b[6:])
+	key := b[entryHeader : entryHeader+k]
+	location := b[entryHeader+k : entryHeader+k+l]
+	id := b[entryHeader+k+l : entryHeader+k+l+i]
 	host := key[len(kv.LinkKeyLowerBound):]
-	for i, c := range host {
-		if c == 0 {
-			host = host[:i]
-			break
-		}
+	if j := bytes.IndexByte(host, 0); j >= 0 {
+		host = host[:j]
 	}
 	*e = cached{plain: true, id: bytesString(id), domain: bytesString(host), location: bytesString(location),
 		status: int(status), indexable: flags&flagIndexable != 0, noForwardQuery: flags&flagNoForwardQuery != 0,
@@ -390,11 +396,6 @@ func (sh *answerShard) decode(s uint64, e *cached) {
 	}
 }
 
-func field(b []byte) (f, rest []byte) {
-	n, w := binary.Uvarint(b)
-	return b[w : w+int(n)], b[w+int(n):]
-}
-
 // bytesString is b as a string without a copy. Sound here because a chunk's
 // bytes are never written again once an entry in them is visible.
 func bytesString(b []byte) string {
@@ -402,25 +403,4 @@ func bytesString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
-}
-
-func entrySize(key, location, id int) int {
-	return uvarintLen(key) + key + uvarintLen(location) + location + uvarintLen(id) + id + 3
-}
-
-func entryLenAt(b []byte) int {
-	n := 0
-	for range 3 {
-		l, w := binary.Uvarint(b[n:])
-		n += w + int(l)
-	}
-	return n + 3
-}
-
-func uvarintLen(x int) int {
-	n := 1
-	for ; x >= 0x80; x >>= 7 {
-		n++
-	}
-	return n
 }
