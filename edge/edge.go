@@ -116,7 +116,7 @@ func newMetrics(reg prometheus.Registerer) metrics {
 	}
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "h0p_edge_request_duration_seconds",
-		Help:    "Time to answer an edge request, from handler entry to response ready.",
+		Help:    "Time to answer an edge request, from the request read to the response ready.",
 		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
 	})
 	m.clickDrops = prometheus.NewCounter(prometheus.CounterOpts{
@@ -344,7 +344,7 @@ var (
 const maxPath = 2 << 10
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	start := time.Now()
+	start := ctx.Time() // taken by fasthttp once the request is read: one clock read less
 	o := s.serve(ctx)
 	s.m.requests[o].Inc()
 	s.m.latency.Observe(time.Since(start).Seconds())
