@@ -17,9 +17,11 @@ import (
 // analytics issue's; until then the queue only fills.
 //
 // Building one allocates nothing on a plain redirect: the link's strings
-// are shared with the cache, device/browser/OS are the parser's constants,
-// the country is the IP database's, the ID and IP hash are arrays. Only a
-// Referer costs an allocation (its host).
+// are shared with the answer table or the cache, device/browser/OS are the
+// parser's constants, the country is the IP database's, the ID and IP hash
+// are arrays. Only a Referer costs an allocation (its host). A LinkID or
+// Domain from the answer table keeps its 64 KiB chunk alive: whoever keeps
+// clicks for long (beyond shipping them) should strings.Clone them.
 type Click struct {
 	ID          [16]byte // random: ingestion is idempotent by ID
 	Time        time.Time
