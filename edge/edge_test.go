@@ -1,7 +1,6 @@
 package edge_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/h0p/h0p/edge"
-	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/kv"
 )
 
@@ -22,37 +18,15 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // through the real FSM.
 func mustStartEdge(t *testing.T, fallback bool, links ...kv.Link) string {
 	t.Helper()
-	store, err := replication.OpenStore(t.TempDir(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsm := replication.NewFSM(store, quiet)
-	for i, l := range links {
-		if res := fsm.Apply(&raft.Log{Index: uint64(i + 1), Data: kv.PutLink(l).Encode()}); res != nil {
-			t.Fatal(res)
-		}
+	var ops []kv.Op
+	for _, l := range links {
+		ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: &l})
 	}
 	// go.example is a custom domain with a record; localhost is the default.
-	dom := kv.Command{Ops: []kv.Op{{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: "go.example", Version: 1}}}}
-	if res := fsm.Apply(&raft.Log{Index: uint64(len(links) + 1), Data: dom.Encode()}); res != nil {
-		t.Fatal(res)
-	}
-	srv, err := edge.New(edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: fallback, Logger: quiet}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		srv.Close()
-		store.Close()
-	})
-	return "http://" + srv.Addr()
+	ops = append(ops, kv.Op{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: "go.example", Version: 1}})
+	return startEngine(t, func(*testEdge) edge.Config {
+		return edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: fallback, Logger: quiet}
+	}, ops...).url
 }
 
 var noRedirect = &http.Client{

@@ -46,6 +46,20 @@ func (te *testEdge) apply(t *testing.T, ops ...kv.Op) {
 // as a proxy, with a clock the test moves.
 func mustEngine(t *testing.T, queue int, ops ...kv.Op) *testEdge {
 	t.Helper()
+	return startEngine(t, func(te *testEdge) edge.Config {
+		return edge.Config{
+			Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, ClickQueue: queue,
+			ClickSalt: []byte("salt"), PasswordAttempts: 3,
+			Now: func() time.Time { return time.UnixMilli(te.now.Load()).UTC() },
+		}
+	}, ops...)
+}
+
+// startEngine runs an edge configured by config over a real store holding
+// ops (one command through the real FSM), until the test ends.
+func startEngine(t *testing.T, config func(*testEdge) edge.Config, ops ...kv.Op) *testEdge {
+	t.Helper()
 	store, err := replication.OpenStore(t.TempDir(), quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -53,12 +67,7 @@ func mustEngine(t *testing.T, queue int, ops ...kv.Op) *testEdge {
 	te := &testEdge{fsm: replication.NewFSM(store, quiet)}
 	te.apply(t, ops...)
 	te.now.Store(t0.UnixMilli())
-	srv, err := edge.New(edge.Config{
-		Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet,
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, ClickQueue: queue,
-		ClickSalt: []byte("salt"), PasswordAttempts: 3,
-		Now: func() time.Time { return time.UnixMilli(te.now.Load()).UTC() },
-	}, store)
+	srv, err := edge.New(config(te), store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +76,9 @@ func mustEngine(t *testing.T, queue int, ops ...kv.Op) *testEdge {
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 		srv.Close()
 		store.Close()
 	})

@@ -2,7 +2,6 @@ package edge_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"testing"
@@ -59,34 +58,16 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...
 // (new URL, new slug, delete, a password, a restore from a snapshot) shows
 // on the next request.
 func TestAnswerTableServesStoreAndChanges(t *testing.T) {
-	store, err := replication.OpenStore(t.TempDir(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	te := &testEdge{fsm: replication.NewFSM(store, quiet)}
 	var ops []kv.Op
 	for i := range 500 {
 		ops = append(ops, put(kv.Link{Slug: fmt.Sprintf("p%d", i), URL: fmt.Sprintf("https://example.com/%d", i)}))
 	}
 	ops = append(ops, put(kv.Link{Slug: "rules", URL: "https://example.com/default",
 		Rules: []kv.Rule{{URL: "https://example.com/ios", Devices: []string{"ios"}}}}))
-	te.apply(t, ops...)
-
 	reg := prometheus.NewRegistry()
-	srv, err := edge.New(edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet, Registerer: reg}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		srv.Close()
-		store.Close()
-	})
-	te.url, te.srv = "http://"+srv.Addr(), srv
+	te := startEngine(t, func(*testEdge) edge.Config {
+		return edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet, Registerer: reg}
+	}, ops...)
 	waitTable := func(n float64) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
