@@ -267,12 +267,14 @@ func (s *Server) loadAnswers(ctx context.Context) {
 		start := time.Now()
 		full, err := s.answers.load(ctx, lister.EachLink)
 		switch {
-		case err != nil && ctx.Err() == nil:
+		case ctx.Err() != nil:
+			return
+		case err != nil:
 			s.cfg.Logger.Warn("loading the answer table failed; links are read from the store", "err", err)
 		case full:
 			s.cfg.Logger.Warn("answer table full: the links beyond it are read from the store",
 				"links", s.answers.count.Load(), "bytes", s.answers.bytes.Load())
-		case err == nil:
+		default:
 			s.cfg.Logger.Debug("answer table loaded", "links", s.answers.count.Load(),
 				"bytes", s.answers.bytes.Load(), "took", time.Since(start))
 		}
