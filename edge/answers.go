@@ -174,8 +174,8 @@ func (t *answerTable) load(ctx context.Context, each func(context.Context, func(
 			return true // read from the store on request, where the error shows
 		}
 		e := compile(l)
-		if !e.plain {
-			return true
+		if !e.plain || !fits(key, e) {
+			return true // read from the store on request
 		}
 		h, sh := t.hash(key)
 		sh.mu.Lock()
@@ -222,8 +222,16 @@ func (sh *answerShard) find(h uint64, key []byte) int {
 	}
 }
 
+// fits reports whether an answer can have an entry at all (one chunk at
+// most; the API's limits keep every link well within it).
+func fits(key []byte, e *cached) bool {
+	return entryHeader+len(key)+len(e.location)+len(e.id) <= chunkSize && len(e.id) <= 0xff
+}
+
 // putLocked writes key's answer, replacing any older one. It reports false,
-// writing nothing, when the table's byte limit would be passed.
+// writing nothing, when the entry does not fit or the table's byte limit
+// would be passed. The limit is checked per shard without a common lock: the
+// table may pass it by a chunk per shard at most.
 func (t *answerTable) putLocked(sh *answerShard, h uint64, key []byte, e *cached) bool {
 	var flags byte
 	if e.indexable {
@@ -235,10 +243,10 @@ func (t *answerTable) putLocked(sh *answerShard, h uint64, key []byte, e *cached
 	if e.cache == cachePermanent {
 		flags |= flagPermanent
 	}
-	n := entryHeader + len(key) + len(e.location) + len(e.id)
-	if n > chunkSize || len(e.id) > 0xff {
-		return false // longer than anything the API accepts
+	if !fits(key, e) {
+		return false
 	}
+	n := entryHeader + len(key) + len(e.location) + len(e.id)
 	last := len(sh.chunks) - 1
 	if last < 0 || len(sh.chunks[last])+n > chunkSize {
 		if t.bytes.Load()+chunkSize > t.limit {

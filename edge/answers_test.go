@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -126,8 +127,12 @@ func TestAnswerTableLoadLeavesChangedKeys(t *testing.T) {
 		// The listing is a view from before these changes.
 		tab.update([][]byte{tableKey("b")}, [][]byte{plainRecord("b", "https://new.example/b")})
 		tab.update([][]byte{tableKey("c")}, [][]byte{nil})
-		for _, slug := range []string{"a", "b", "c", "d"} {
-			if !fn(tableKey(slug), plainRecord(slug, "https://old.example/"+slug)) {
+		for _, slug := range []string{"a", "b", "big", "c", "d"} {
+			url := "https://old.example/" + slug
+			if slug == "big" { // no entry can hold it: skipped, the load goes on
+				url += "?" + strings.Repeat("x", chunkSize)
+			}
+			if !fn(tableKey(slug), plainRecord(slug, url)) {
 				break
 			}
 		}
@@ -140,6 +145,7 @@ func TestAnswerTableLoadLeavesChangedKeys(t *testing.T) {
 	expectAnswer(t, tab, "b", "https://new.example/b")
 	expectAnswer(t, tab, "c", "")
 	expectAnswer(t, tab, "d", "https://old.example/d")
+	expectAnswer(t, tab, "big", "")
 	for i := range tab.shards {
 		if tab.shards[i].dirty != nil {
 			t.Fatal("changes still tracked after the load")

@@ -91,7 +91,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 
 // changedLinks lists the link keys a committed batch set or deleted, each
 // with its new record (nil: deleted), in batch order. The values point into
-// the batch: valid until it closes.
+// the batch: valid until it closes. Apply writes link keys only with Set and
+// Delete; a range deletion over them would be reported by its start key
+// alone (Restore, the one user of DeleteRange, reports "all changed").
 func changedLinks(b *pebble.Batch) (keys, values [][]byte) {
 	r := b.Reader()
 	for {
