@@ -81,14 +81,31 @@
 //
 // # Operations
 //
-// fasthttp: read and write timeouts 10 s, idle keep-alive 60 s, a 4 KiB body
-// limit, MaxConns concurrent connections (100,000; beyond that a 503).
-// ReusePort binds with SO_REUSEPORT so a new process can start on the
-// address before the old one drains: h0p edge then fails /readyz for
-// --drain-delay, stops accepting, finishes in-flight requests and closes
-// keep-alive connections (Connection: close), whose clients reconnect to the
-// new process. TestFaultEdgeRestartUnderLoadFailsNothing restarts edges both
-// ways under 16 clients without a failed request.
+// The server (loop_linux.go): on Linux the edge serves from one epoll event
+// loop per CPU, each on its own OS thread and SO_REUSEPORT socket, as
+// nginx's workers do; requests and responses are fasthttp's and the handler
+// is the same. Decision: fasthttp's own server (a goroutine per connection
+// on Go's netpoller: after every response one more read returns EAGAIN, the
+// goroutine parks, two deadlines are set) cost the edge ≈13% of its rate
+// and some p99 against nginx in A/B runs (bench/edge with
+// H0P_BENCH_FASTHTTP); it stays available (Config.FasthttpServer, h0p edge
+// --event-loops=false) and is the server outside Linux. POSTs (the password
+// form: argon2id takes milliseconds) are answered on a goroutine so they
+// never stall a loop. Both servers: read and write timeouts 10 s, idle
+// keep-alive 60 s, headers up to 8 KiB, a 4 KiB body limit (the loops take
+// bodies by Content-Length only: a chunked body gets 411, two lengths 400),
+// MaxConns connections (100,000; beyond that a 503). Not handled by the
+// loops: Expect: 100-continue (a client waits for its own timeout, then
+// sends the body; the edge's only body is a small browser form).
+//
+// Restarts: a new process binds the same address (SO_REUSEPORT; with
+// fasthttp's server only under ReusePort) before the old one drains: h0p
+// edge then fails /readyz for --drain-delay, stops accepting (the loops first
+// take the connections the kernel queued for them), answers what is in
+// flight or already sent on a kept-alive connection with Connection: close,
+// and closes idle connections, whose clients reconnect to the new process.
+// TestFaultEdgeRestartUnderLoadFailsNothing restarts edges both ways under
+// 16 clients without a failed request.
 //
 // The edge must not import control: what it knows of a link is kv.Link; the
 // password check is shared/password.

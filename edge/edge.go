@@ -58,9 +58,13 @@ type Config struct {
 	// instead of memory growth (0: 100,000).
 	MaxConns int
 	// ReusePort binds with SO_REUSEPORT (Linux), so a new edge can start on
-	// the address before the old one drains.
+	// the address before the old one drains. The event loops always do.
 	ReusePort bool
-	Now       func() time.Time // nil: time.Now
+	// FasthttpServer serves with fasthttp.Server (a goroutine per
+	// connection) instead of the event loops (loop_linux.go); always so
+	// outside Linux.
+	FasthttpServer bool
+	Now            func() time.Time // nil: time.Now
 }
 
 // Server is one edge process's HTTP side.
@@ -68,8 +72,9 @@ type Server struct {
 	cfg           Config
 	links         LinkReader
 	defaultDomain []byte
-	srv           *fasthttp.Server
+	srv           *fasthttp.Server // with ln, when cfg.FasthttpServer
 	ln            net.Listener
+	loops         *eventLoops // otherwise (loop_linux.go)
 	m             metrics
 	agents        *agentCache
 	clicks        chan Click
@@ -179,6 +184,9 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 100_000
 	}
+	if !eventLoopsSupported {
+		cfg.FasthttpServer = true
+	}
 	if cfg.AnswerTableBytes == 0 {
 		cfg.AnswerTableBytes = 256 << 20
 	}
@@ -203,6 +211,15 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		w.OnLinksChanged(s.linksChanged)
 	}
 	s.registerQueueGauges(cfg.Registerer)
+	logger := fasthttpLogger{cfg.Logger.With("subsystem", "edge")}
+	if !cfg.FasthttpServer {
+		loops, err := listenLoops(cfg.Addr, s.handle, logger, "h0p", cfg.MaxConns)
+		if err != nil {
+			return nil, err
+		}
+		s.loops = loops
+		return s, nil
+	}
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  "h0p",
@@ -216,7 +233,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		NoDefaultContentType:  true,
 		CloseOnShutdown:       true,
 		SecureErrorLogMessage: true,
-		Logger:                fasthttpLogger{cfg.Logger.With("subsystem", "edge")},
+		Logger:                logger,
 	}
 	var lc net.ListenConfig
 	if cfg.ReusePort {
@@ -285,7 +302,16 @@ func (s *Server) loadAnswers(ctx context.Context) {
 }
 
 // Addr is the address the edge listens on.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string {
+	if s.loops != nil {
+		return s.loops.addr.String()
+	}
+	return s.ln.Addr().String()
+}
+
+// drainTimeout bounds how long in-flight requests may take once Run's
+// context ends.
+const drainTimeout = 10 * time.Second
 
 // Run serves until ctx ends, then lets in-flight requests finish (up to 10s).
 // It loads the answer table meanwhile, and returns only once that stopped:
@@ -303,6 +329,9 @@ func (s *Server) Run(ctx context.Context) error {
 			<-loading
 		}()
 	}
+	if s.loops != nil {
+		return s.loops.serve(ctx, drainTimeout)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {
@@ -310,7 +339,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("serve edge: %w", err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	if err := s.srv.ShutdownWithContext(shutdownCtx); err != nil {
 		return fmt.Errorf("drain edge: %w", err)
@@ -320,6 +349,10 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Close releases the listener. Call after Run returned.
 func (s *Server) Close() error {
+	if s.loops != nil {
+		s.loops.closeAll()
+		return nil
+	}
 	if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}

@@ -337,7 +337,8 @@ func serveEdge(dir, addr, profile, loaded string) error {
 	}
 	defer store.Close()
 	reg := prometheus.NewRegistry()
-	srv, err := edge.New(edge.Config{Addr: addr, DefaultDomain: domain, Logger: logger, Registerer: reg}, store)
+	srv, err := edge.New(edge.Config{Addr: addr, DefaultDomain: domain, Logger: logger, Registerer: reg,
+		FasthttpServer: os.Getenv("H0P_BENCH_FASTHTTP") != ""}, store)
 	if err != nil {
 		return err
 	}
@@ -417,6 +418,9 @@ func serveFasthttpMap(path, addr string) error {
 		if ok {
 			links[k] = []byte(v)
 		}
+	}
+	if os.Getenv("H0P_BENCH_EPOLL") != "" {
+		return serveEpollMap(links, addr)
 	}
 	srv := &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {

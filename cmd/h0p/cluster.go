@@ -358,6 +358,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		reuse         bool
 		maxConns      int
 		answerMiB     int
+		eventLoops    bool
 	)
 	fs := newFlags("edge", "Runs an edge node: a raft non-voter that serves redirects from its local store.\n"+
 		"It joins through a control node (--join) and serves whatever it has even when\n"+
@@ -367,8 +368,9 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.StringVar(&defaultDomain, "default-domain", "localhost", "the platform's default short domain")
 	fs.BoolVar(&fallback, "fallback-to-default", false, "answer unknown hosts as if they were the default domain")
 	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
-	fs.BoolVar(&reuse, "reuseport", true, "bind --edge-addr with SO_REUSEPORT, so a new edge can start on it before the old one drains")
+	fs.BoolVar(&reuse, "reuseport", true, "bind --edge-addr with SO_REUSEPORT, so a new edge can start on it before the old one drains (the event loops always do)")
 	fs.IntVar(&maxConns, "max-conns", 100_000, "concurrent public connections; beyond it new ones get 503")
+	fs.BoolVar(&eventLoops, "event-loops", true, "serve from one epoll event loop per CPU (Linux); false: fasthttp's server, a goroutine per connection")
 	fs.IntVar(&answerMiB, "answer-table-mib", 256, "memory for the in-memory answers of plain links (about 130 bytes a link; links beyond it are read from the store; 0: none)")
 	fs.DurationVar(&readyTimeout, "ready-timeout", 30*time.Second,
 		"if no control node answers the join within this time, report ready on the local state (static stability)")
@@ -395,6 +397,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	srv, err := edge.New(edge.Config{
 		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,
 		TrustedProxies: proxies, ReusePort: reuse, MaxConns: maxConns, AnswerTableBytes: answerTableBytes(answerMiB),
+		FasthttpServer: !eventLoops,
 	}, store)
 	if err != nil {
 		return err

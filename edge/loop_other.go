@@ -1,0 +1,25 @@
+//go:build !linux
+
+package edge
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Event loops are Linux-only (epoll); elsewhere the edge serves with
+// fasthttp.Server.
+const eventLoopsSupported = false
+
+type eventLoops struct{ addr net.Addr }
+
+func listenLoops(string, fasthttp.RequestHandler, fasthttp.Logger, string, int) (*eventLoops, error) {
+	return nil, errors.New("event loops need Linux")
+}
+
+func (*eventLoops) serve(context.Context, time.Duration) error { return nil }
+func (*eventLoops) closeAll()                                  {}
