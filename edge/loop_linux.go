@@ -45,6 +45,8 @@ type eventLoops struct {
 	loops    []*eventLoop
 	addr     net.Addr
 	stopping atomic.Bool
+	// timeouts (loopReadTimeout etc.; tests shorten them)
+	readTimeout, writeTimeout, idleTimeout time.Duration
 }
 
 const (
@@ -63,7 +65,8 @@ func listenLoops(addr string, handler fasthttp.RequestHandler, logger fasthttp.L
 		return nil, fmt.Errorf("listen edge on %s: %w", addr, err)
 	}
 	n := runtime.GOMAXPROCS(0)
-	e := &eventLoops{handler: handler, logger: logger, name: []byte(name), maxConns: max(1, maxConns/n)}
+	e := &eventLoops{handler: handler, logger: logger, name: []byte(name), maxConns: max(1, maxConns/n),
+		readTimeout: loopReadTimeout, writeTimeout: loopWriteTimeout, idleTimeout: loopIdleTimeout}
 	for range n {
 		l, err := newEventLoop(e, ta)
 		if err != nil {
@@ -507,9 +510,9 @@ func (l *eventLoop) sweep() {
 	for _, c := range l.conns {
 		switch {
 		case c.busy:
-		case c.writing && l.now.Sub(c.writeStart) > loopWriteTimeout,
-			!c.writing && len(c.in) > 0 && l.now.Sub(c.reqStart) > loopReadTimeout,
-			!c.writing && len(c.in) == 0 && l.now.Sub(c.last) > loopIdleTimeout:
+		case c.writing && l.now.Sub(c.writeStart) > l.e.writeTimeout,
+			!c.writing && len(c.in) > 0 && l.now.Sub(c.reqStart) > l.e.readTimeout,
+			!c.writing && len(c.in) == 0 && l.now.Sub(c.last) > l.e.idleTimeout:
 			l.closeConn(c)
 		}
 	}
