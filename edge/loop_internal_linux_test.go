@@ -5,7 +5,9 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,6 +82,131 @@ func TestEventLoopsCloseSlowAndIdleConnections(t *testing.T) {
 		}
 		if strings.HasSuffix(send, "\r\n\r\n") != strings.HasPrefix(string(rest), "HTTP/1.1 204") {
 			t.Fatalf("%q: got %q", send, rest)
+		}
+	}
+}
+
+func startLoops(t *testing.T, h fasthttp.RequestHandler) *eventLoops {
+	t.Helper()
+	e, err := listenLoops("127.0.0.1:0", h, nil, "test", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.serve(ctx, 2*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return e
+}
+
+// reset closes c with an RST.
+func reset(c net.Conn) {
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+}
+
+// A client that pipelines requests and resets: once a write fails the loop
+// never touches that fd number again, which the process may have given to
+// something else meanwhile (here: files the handler opens).
+func TestEventLoopsForgetAResetConnection(t *testing.T) {
+	var mu sync.Mutex
+	var files []*os.File
+	e := startLoops(t, func(ctx *fasthttp.RequestCtx) {
+		switch string(ctx.Path()) {
+		case "/slow":
+			time.Sleep(300 * time.Millisecond) // the client resets meanwhile
+		case "/open":
+			for range 4 {
+				f, err := os.CreateTemp(t.TempDir(), "other")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				files = append(files, f)
+				mu.Unlock()
+			}
+		}
+		ctx.SetBodyString("response for " + string(ctx.Path()))
+	})
+	c, err := net.Dial("tcp", e.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /open HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	reset(c)
+	time.Sleep(500 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, f := range files {
+		if b, _ := os.ReadFile(f.Name()); len(b) > 0 {
+			t.Errorf("a response went into another file (%s): %q", f.Name(), b)
+		}
+		if _, err := f.Stat(); err != nil {
+			t.Errorf("another file was closed: %v", err)
+		}
+		f.Close()
+	}
+}
+
+// A POST answered off the loop whose client went away, while the server
+// stops: serve waits for its goroutine, which never writes to a closed
+// eventfd (run with -race).
+func TestEventLoopsStopWithAnswerOffTheLoop(t *testing.T) {
+	e, err := listenLoops("127.0.0.1:0", func(ctx *fasthttp.RequestCtx) {
+		if ctx.IsPost() {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}, nil, "test", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.serve(ctx, 2*time.Second) }()
+	c, err := net.Dial("tcp", e.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	reset(c)
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	e.closeAll()
+}
+
+// The framed bytes are exactly one request for fasthttp: a body announced
+// with Expect: 100-continue reaches the handler, and a request hidden behind
+// a bare-LF header block is refused rather than dropped unanswered.
+func TestEventLoopsFraming(t *testing.T) {
+	e := startLoops(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.SetBodyString(string(ctx.Method()) + " " + string(ctx.Path()) + " body=" + string(ctx.PostBody()))
+	})
+	for _, tc := range []struct{ req, want string }{
+		{"POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 15\r\n\r\npassword=s3cret", "POST /a body=password=s3cret"},
+		{"GET /a HTTP/1.1\nHost: x\n\nGET /hidden HTTP/1.1\r\nHost: x\r\n\r\n", "400 Bad Request"},
+		{"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "POST /a body=hello"},
+	} {
+		c, err := net.Dial("tcp", e.addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(c, tc.req+"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.Contains(string(b), tc.want) {
+			t.Errorf("%q: got %q, want %q in it", tc.req, b, tc.want)
 		}
 	}
 }

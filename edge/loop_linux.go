@@ -45,6 +45,7 @@ type eventLoops struct {
 	loops    []*eventLoop
 	addr     net.Addr
 	stopping atomic.Bool
+	offLoop  sync.WaitGroup // goroutines answering requests off the loops
 	// timeouts (loopReadTimeout etc.; tests shorten them)
 	readTimeout, writeTimeout, idleTimeout time.Duration
 }
@@ -99,6 +100,7 @@ func (e *eventLoops) serve(ctx context.Context, drain time.Duration) error {
 		wg.Go(func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
+			defer close(l.exited)
 			if err := l.run(); err != nil {
 				errc <- err
 			}
@@ -129,6 +131,7 @@ func (e *eventLoops) serve(ctx context.Context, drain time.Duration) error {
 			err = fmt.Errorf("drain edge: connections still open after %v", drain)
 		}
 	}
+	e.offLoop.Wait()
 	e.closeAll()
 	return err
 }
@@ -147,6 +150,9 @@ type eventLoop struct {
 	force atomic.Bool
 	conns map[int32]*loopConn
 
+	acceptPaused bool          // the listener is out of epoll until the next sweep
+	exited       chan struct{} // closed when run returns
+
 	answers chan *loopAnswer // from goroutines handling slow requests
 
 	ctx     fasthttp.RequestCtx
@@ -162,6 +168,7 @@ type loopConn struct {
 	fd            int32
 	remote, local net.Addr
 	in, out       []byte
+	closed        bool   // its fd is closed (the number may already be another's)
 	busy          bool   // a goroutine is answering its request
 	writing       bool   // out waits for the socket (EPOLLOUT)
 	closeAfter    bool   // close once out is written
@@ -190,6 +197,7 @@ func newEventLoop(e *eventLoops, ta *net.TCPAddr) (*eventLoop, error) {
 		return nil, err
 	}
 	l := &eventLoop{e: e, lfd: lfd, ep: -1, wake: -1, conns: map[int32]*loopConn{}, answers: make(chan *loopAnswer, 1024),
+		exited:  make(chan struct{}),
 		readBuf: make([]byte, 16<<10)}
 	l.br = bufio.NewReaderSize(&l.rd, loopMaxHeader+loopMaxBody)
 	l.bw = bufio.NewWriterSize(&l.out, 4<<10)
@@ -294,6 +302,13 @@ func (l *eventLoop) accept() {
 	for {
 		fd, sa, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
+			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) && !errors.Is(err, unix.ECONNABORTED) {
+				// Out of fds or memory: the listener stays readable, so a
+				// level-triggered loop would spin. Stop watching it until
+				// the next sweep.
+				unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, l.lfd, nil)
+				l.acceptPaused = true
+			}
 			return
 		}
 		if len(l.conns) >= l.e.maxConns {
@@ -332,7 +347,7 @@ func (l *eventLoop) read(c *loopConn) {
 // until one goes to a goroutine or the socket stops taking the answers.
 func (l *eventLoop) serveBuffered(c *loopConn) {
 	off := 0
-	for !c.busy && !c.writing && !c.closeAfter {
+	for !c.closed && !c.busy && !c.writing && !c.closeAfter {
 		size, status := requestSize(c.in[off:])
 		if status != 0 {
 			l.refuse(c, status)
@@ -348,8 +363,14 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 		l.rd.Reset(c.in[off : off+size])
 		l.br.Reset(&l.rd)
 		err := ctx.Request.ReadLimitBody(l.br, loopMaxBody)
+		if err == nil && ctx.Request.MayContinue() { // the body is framed already
+			err = ctx.Request.ContinueReadBody(l.br, loopMaxBody)
+		}
 		off += size
-		if err != nil {
+		// fasthttp must see exactly the framed request: bytes it left would
+		// be a request this loop never answers (a bare-LF header block can
+		// hide one) while a proxy in front counted it.
+		if err != nil || l.br.Buffered()+l.rd.Len() != 0 {
 			l.refuse(c, fasthttp.StatusBadRequest)
 			return
 		}
@@ -365,6 +386,9 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 		l.bw.Flush()
 		c.out = l.out.b
 		l.flush(c)
+	}
+	if c.closed {
+		return
 	}
 	if off > 0 {
 		c.in = c.in[:copy(c.in, c.in[off:])]
@@ -387,8 +411,8 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 // (more requests wait in the socket), writability while an answer waits for
 // it, else readability.
 func (l *eventLoop) watch(c *loopConn) {
-	if l.conns[c.fd] != c {
-		return // closed
+	if c.closed {
+		return
 	}
 	var ev uint32 = unix.EPOLLIN
 	switch {
@@ -409,7 +433,7 @@ func (l *eventLoop) answerOffLoop(c *loopConn) {
 	ctx := new(fasthttp.RequestCtx)
 	ctx.Init2(c, l.e.logger, false)
 	l.ctx.Request.CopyTo(&ctx.Request)
-	go func() {
+	l.e.offLoop.Go(func() {
 		l.e.handler(ctx)
 		a := &loopAnswer{c: c, closeAfter: l.finish(ctx)}
 		var ob outBuffer
@@ -417,9 +441,12 @@ func (l *eventLoop) answerOffLoop(c *loopConn) {
 		ctx.Response.Write(bw)
 		bw.Flush()
 		a.out = ob.b
-		l.answers <- a
-		l.wakeUp()
-	}()
+		select {
+		case l.answers <- a:
+			l.wakeUp() // serve closes the eventfd only after every such goroutine ended
+		case <-l.exited: // the connection is gone with the loop
+		}
+	})
 }
 
 func (l *eventLoop) takeAnswers() {
@@ -468,11 +495,15 @@ func (l *eventLoop) refuse(c *loopConn, status int) {
 		"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"...)
 	c.closeAfter = true
 	l.flush(c)
+	l.watch(c)
 }
 
 // flush writes what c has to send; what the socket does not take waits for
 // it (watch).
 func (l *eventLoop) flush(c *loopConn) {
+	if c.closed {
+		return
+	}
 	written := 0
 	for written < len(c.out) {
 		n, err := unix.Write(int(c.fd), c.out[written:])
@@ -501,12 +532,21 @@ func (l *eventLoop) flush(c *loopConn) {
 }
 
 func (l *eventLoop) closeConn(c *loopConn) {
+	if c.closed {
+		return
+	}
+	c.closed, c.in, c.out = true, nil, nil
 	unix.Close(int(c.fd))
 	delete(l.conns, c.fd)
 }
 
-// sweep closes connections past their timeouts.
+// sweep closes connections past their timeouts and watches a paused
+// listener again.
 func (l *eventLoop) sweep() {
+	if l.acceptPaused && l.lfd >= 0 {
+		l.acceptPaused = false
+		unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, l.lfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(l.lfd)})
+	}
 	for _, c := range l.conns {
 		switch {
 		case c.busy:
