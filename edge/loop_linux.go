@@ -168,6 +168,7 @@ type loopConn struct {
 	fd            int32
 	remote, local net.Addr
 	in, out       []byte
+	scanned       int    // bytes of the partly received request in searched for its end
 	closed        bool   // its fd is closed (the number may already be another's)
 	busy          bool   // a goroutine is answering its request
 	writing       bool   // out waits for the socket (EPOLLOUT)
@@ -348,14 +349,16 @@ func (l *eventLoop) read(c *loopConn) {
 func (l *eventLoop) serveBuffered(c *loopConn) {
 	off := 0
 	for !c.closed && !c.busy && !c.writing && !c.closeAfter {
-		size, status := requestSize(c.in[off:])
+		size, status := requestSize(c.in[off:], c.scanned)
 		if status != 0 {
 			l.refuse(c, status)
 			return
 		}
 		if size == 0 {
+			c.scanned = len(c.in) - off
 			break
 		}
+		c.scanned = 0
 		ctx := &l.ctx
 		ctx.Request.Reset()
 		ctx.Response.Reset()
@@ -594,9 +597,15 @@ func (l *eventLoop) drain() bool {
 }
 
 // requestSize is the length of the first request in b once it is complete
-// (0 while it is not), or an HTTP status refusing it.
-func requestSize(b []byte) (size, status int) {
-	end := bytes.Index(b, []byte("\r\n\r\n"))
+// (0 while it is not), or an HTTP status refusing it. The first scanned
+// bytes are known not to hold the end of the headers: a client sending a
+// byte at a time costs a scan of the new bytes, not of all of them.
+func requestSize(b []byte, scanned int) (size, status int) {
+	from := max(0, min(scanned, len(b))-3)
+	end := bytes.Index(b[from:], []byte("\r\n\r\n"))
+	if end >= 0 {
+		end += from
+	}
 	if end < 0 {
 		if len(b) > loopMaxHeader {
 			return 0, fasthttp.StatusRequestHeaderFieldsTooLarge
