@@ -95,7 +95,9 @@ func TestEventLoopsCloseSlowAndIdleConnections(t *testing.T) {
 	}
 }
 
-func startLoops(t *testing.T, h fasthttp.RequestHandler) *eventLoops {
+// startLoops serves h until the test ends or stop is called (which
+// returns serve's error).
+func startLoops(t *testing.T, h fasthttp.RequestHandler) (e *eventLoops, stop func() error) {
 	t.Helper()
 	e, err := listenLoops("127.0.0.1:0", h, nil, "test", 100)
 	if err != nil {
@@ -104,13 +106,16 @@ func startLoops(t *testing.T, h fasthttp.RequestHandler) *eventLoops {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.serve(ctx, 2*time.Second) }()
-	t.Cleanup(func() {
+	stop = sync.OnceValue(func() error {
 		cancel()
-		if err := <-done; err != nil {
+		return <-done
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	})
-	return e
+	return e, stop
 }
 
 // reset closes c with an RST.
@@ -125,7 +130,7 @@ func reset(c net.Conn) {
 func TestEventLoopsForgetAResetConnection(t *testing.T) {
 	var mu sync.Mutex
 	var files []*os.File
-	e := startLoops(t, func(ctx *fasthttp.RequestCtx) {
+	e, _ := startLoops(t, func(ctx *fasthttp.RequestCtx) {
 		switch string(ctx.Path()) {
 		case "/slow":
 			time.Sleep(300 * time.Millisecond) // the client resets meanwhile
@@ -168,17 +173,11 @@ func TestEventLoopsForgetAResetConnection(t *testing.T) {
 // stops: serve waits for its goroutine, which never writes to a closed
 // eventfd (run with -race).
 func TestEventLoopsStopWithAnswerOffTheLoop(t *testing.T) {
-	e, err := listenLoops("127.0.0.1:0", func(ctx *fasthttp.RequestCtx) {
+	e, stop := startLoops(t, func(ctx *fasthttp.RequestCtx) {
 		if ctx.IsPost() {
 			time.Sleep(300 * time.Millisecond)
 		}
-	}, nil, "test", 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.serve(ctx, 2*time.Second) }()
+	})
 	c, err := net.Dial("tcp", e.addr.String())
 	if err != nil {
 		t.Fatal(err)
@@ -187,8 +186,7 @@ func TestEventLoopsStopWithAnswerOffTheLoop(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	reset(c)
 	time.Sleep(50 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	e.closeAll()
@@ -198,7 +196,7 @@ func TestEventLoopsStopWithAnswerOffTheLoop(t *testing.T) {
 // with Expect: 100-continue reaches the handler, and a request hidden behind
 // a bare-LF header block is refused rather than dropped unanswered.
 func TestEventLoopsFraming(t *testing.T) {
-	e := startLoops(t, func(ctx *fasthttp.RequestCtx) {
+	e, _ := startLoops(t, func(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(string(ctx.Method()) + " " + string(ctx.Path()) + " body=" + string(ctx.PostBody()))
 	})
 	for _, tc := range []struct{ req, want string }{
