@@ -118,8 +118,16 @@ func startLoops(t *testing.T, h fasthttp.RequestHandler) (e *eventLoops, stop fu
 	return e, stop
 }
 
-// reset closes c with an RST.
-func reset(c net.Conn) {
+// sendThenReset writes req to addr, waits, and closes the connection with
+// an RST.
+func sendThenReset(t *testing.T, addr, req string, wait time.Duration) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, req)
+	time.Sleep(wait)
 	c.(*net.TCPConn).SetLinger(0)
 	c.Close()
 }
@@ -148,13 +156,8 @@ func TestEventLoopsForgetAResetConnection(t *testing.T) {
 		}
 		ctx.SetBodyString("response for " + string(ctx.Path()))
 	})
-	c, err := net.Dial("tcp", e.addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /open HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
-	time.Sleep(100 * time.Millisecond)
-	reset(c)
+	sendThenReset(t, e.addr.String(),
+		"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /open HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n", 100*time.Millisecond)
 	time.Sleep(500 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
@@ -178,13 +181,7 @@ func TestEventLoopsStopWithAnswerOffTheLoop(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}
 	})
-	c, err := net.Dial("tcp", e.addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-	time.Sleep(50 * time.Millisecond)
-	reset(c)
+	sendThenReset(t, e.addr.String(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 50*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	if err := stop(); err != nil {
 		t.Fatal(err)
