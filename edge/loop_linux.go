@@ -7,22 +7,26 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sys/unix"
 )
 
 // eventLoops serve the edge's fasthttp handler the way nginx's workers
-// serve: one epoll loop per CPU on its own OS thread, each with its own
+// serve: one epoll loop per CPU (GOMAXPROCS), each a goroutine with its own
 // SO_REUSEPORT listening socket, reading, handling and writing every ready
-// connection in turn. fasthttp's server runs a goroutine per connection on
-// Go's netpoller, which after every response reads once more only to get
-// EAGAIN, parks the goroutine and sets two deadlines: on this 2-core machine
+// connection in turn, with system calls the scheduler never sees (wait).
+// fasthttp's server runs a goroutine per connection on Go's netpoller,
+// which after every response reads once more only to get EAGAIN, parks the
+// goroutine and sets two deadlines: on this 2-core machine
 // that stack alone reached 0.85–0.89× nginx, and the same map served from
 // event loops 1.08× (bench/edge -serve-map with H0P_BENCH_EPOLL). Requests
 // and responses are still fasthttp's (parsed by Request.ReadLimitBody,
@@ -56,6 +60,7 @@ const (
 	loopIdleTimeout  = 60 * time.Second
 	loopMaxHeader    = 8 << 10
 	loopMaxBody      = 4 << 10
+	loopSpin         = 1 // ms an idle loop sleeps in epoll_wait before it parks (see wait)
 )
 
 // listenLoops opens one listening socket per CPU on addr (all on the port
@@ -98,14 +103,30 @@ func (e *eventLoops) serve(ctx context.Context, drain time.Duration) error {
 	errc := make(chan error, len(e.loops))
 	for _, l := range e.loops {
 		wg.Go(func() {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
 			defer close(l.exited)
 			if err := l.run(); err != nil {
 				errc <- err
 			}
 		})
 	}
+	// The loops sweep timeouts (and, stopping, look at their connections
+	// again) when woken: once a second at least.
+	ticking := make(chan struct{})
+	defer close(ticking)
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				for _, l := range e.loops {
+					l.wakeUp()
+				}
+			case <-ticking:
+				return
+			}
+		}
+	}()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -143,12 +164,16 @@ func (e *eventLoops) closeAll() {
 }
 
 type eventLoop struct {
-	e     *eventLoops
-	lfd   int // -1 once closed
-	ep    int
-	wake  int // eventfd: goroutines' answers are ready, or stopping
-	force atomic.Bool
-	conns map[int32]*loopConn
+	e   *eventLoops
+	lfd int // -1 once closed
+	ep  int
+	// epoll is ep for Go's netpoller: an idle loop parks its goroutine
+	// until ep has events (see run).
+	epoll     *os.File
+	epollConn syscall.RawConn
+	wake      int // eventfd: goroutines' answers are ready, or stopping
+	force     atomic.Bool
+	conns     map[int32]*loopConn
 
 	acceptPaused bool          // the listener is out of epoll until the next sweep
 	exited       chan struct{} // closed when run returns
@@ -223,6 +248,15 @@ func newEventLoop(e *eventLoops, ta *net.TCPAddr) (*eventLoop, error) {
 		l.close()
 		return nil, err
 	}
+	if err := unix.SetNonblock(l.ep, true); err != nil {
+		l.close()
+		return nil, err
+	}
+	l.epoll = os.NewFile(uintptr(l.ep), "epoll") // owns ep from here
+	if l.epollConn, err = l.epoll.SyscallConn(); err != nil {
+		l.close()
+		return nil, err
+	}
 	if l.wake, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		l.close()
 		return nil, err
@@ -241,6 +275,10 @@ func (l *eventLoop) close() {
 		unix.Close(int(fd))
 	}
 	clear(l.conns)
+	if l.epoll != nil {
+		l.epoll.Close()
+		l.epoll, l.ep = nil, -1
+	}
 	for _, fd := range []*int{&l.lfd, &l.ep, &l.wake} {
 		if *fd >= 0 {
 			unix.Close(*fd)
@@ -259,9 +297,9 @@ func (l *eventLoop) run() error {
 	events := make([]unix.EpollEvent, 256)
 	lastSweep := time.Now()
 	for {
-		n, err := unix.EpollWait(l.ep, events, 1000)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("epoll: %w", err)
+		n, err := l.wait(events)
+		if err != nil {
+			return err
 		}
 		l.now = time.Now()
 		for _, ev := range events[:max(n, 0)] {
@@ -330,7 +368,7 @@ func (l *eventLoop) accept() {
 // read takes what the connection sent and answers every complete request
 // in it.
 func (l *eventLoop) read(c *loopConn) {
-	n, err := unix.Read(int(c.fd), l.readBuf)
+	n, err := rawRead(int(c.fd), l.readBuf)
 	if n <= 0 {
 		if n == 0 || !errors.Is(err, unix.EAGAIN) {
 			l.closeConn(c)
@@ -509,7 +547,7 @@ func (l *eventLoop) flush(c *loopConn) {
 	}
 	written := 0
 	for written < len(c.out) {
-		n, err := unix.Write(int(c.fd), c.out[written:])
+		n, err := rawWrite(int(c.fd), c.out[written:])
 		if err != nil {
 			if errors.Is(err, unix.EAGAIN) {
 				c.out = c.out[:copy(c.out, c.out[written:])]
@@ -580,7 +618,7 @@ func (l *eventLoop) drain() bool {
 			l.closeConn(c)
 		case c.busy || c.writing || len(c.in) > 0:
 		default:
-			n, err := unix.Read(int(c.fd), l.readBuf)
+			n, err := rawRead(int(c.fd), l.readBuf)
 			switch {
 			case n > 0:
 				c.in = append(c.in, l.readBuf[:n]...)
@@ -672,3 +710,64 @@ func (c *loopConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *loopConn) SetWriteDeadline(time.Time) error { return nil }
 
 var errLoopConn = errors.New("edge: the event loop reads and writes this connection")
+
+// wait takes what epoll reports for the loop's sockets. The loop
+// sleeps in epoll_wait for up to loopSpin, as an nginx worker sleeps, with a
+// raw system call: the thread sleeps in the kernel and wakes the moment a
+// socket is ready, and the runtime never learns of it, so its P stays with
+// the loop (Go's monitor thread would otherwise take the P from a thread in
+// a system call and hand it back, thousands of times a second; a signal,
+// such as the runtime's preemption, ends the wait early). After loopSpin
+// with nothing to do the loop parks on Go's netpoller until ep has events,
+// giving its P to the rest of the process. Parking at once instead (no
+// spin) cost ≈10 ms of p99: a parked loop's readiness waits for a thread
+// that polls, and under load every thread was busy.
+func (l *eventLoop) wait(events []unix.EpollEvent) (int, error) {
+	n, err := epollWait(l.ep, events, loopSpin)
+	if n > 0 || (err != nil && err != unix.EINTR) {
+		return n, wrapEpoll(err)
+	}
+	if err := l.epollConn.Read(func(uintptr) bool {
+		n, err = epollWait(l.ep, events, 0)
+		return n != 0 || (err != nil && err != unix.EINTR)
+	}); err != nil {
+		return 0, fmt.Errorf("epoll: %w", err)
+	}
+	return n, wrapEpoll(err)
+}
+
+func wrapEpoll(err error) error {
+	if err == nil || err == unix.EINTR {
+		return nil
+	}
+	return fmt.Errorf("epoll: %w", err)
+}
+
+// epollWait is epoll_wait(2) for up to ms milliseconds as a raw system
+// call (see wait).
+func epollWait(ep int, events []unix.EpollEvent, ms int) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), uintptr(ms), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket,
+// raw for the same reason: they never block.
+func rawRead(fd int, b []byte) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+func rawWrite(fd int, b []byte) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
