@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/phuslu/iploc"
 	"golang.org/x/net/idna"
@@ -561,11 +562,15 @@ func (s *Server) redirectOutcome(ctx *fasthttp.RequestCtx, status int, location,
 	if !index {
 		h.SetCanonical(headerRobots, valueNoIndex)
 	}
-	h.Set("Cache-Control", cache)
-	h.Set("Location", location)
+	h.SetCanonical(headerCache, readOnlyBytes(cache)) // fasthttp copies both
+	h.SetCanonical(headerLocation, readOnlyBytes(location))
 	ctx.SetStatusCode(status)
 	return o
 }
+
+// readOnlyBytes is s as a byte slice without a copy, for callees that only
+// read it.
+func readOnlyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (s *Server) page(ctx *fasthttp.RequestCtx, status int, body string, index bool) {
 	h := &ctx.Response.Header

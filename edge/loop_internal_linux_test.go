@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,8 @@ func FuzzRequestSize(f *testing.F) {
 		"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"GET /a HTTP/1.1\r\nHost: x\r\n",
 		"\r\n\r\n",
+		"POST /a HTTP/1.1\r\nTran\u017ffer-Encoding: chunked\r\n\r\n", // a long s folds to s
+		"POST /a HTTP/1.1\r\nX: 1\r\ncontent-length:2\r\nCONTENT-LENGTH: 2\r\n\r\nab",
 	} {
 		f.Add([]byte(s))
 	}
@@ -52,7 +55,45 @@ func FuzzRequestSize(f *testing.F) {
 		case size > loopMaxHeader+4+loopMaxBody:
 			t.Fatalf("size %d over the limits", size)
 		}
+		if s2, st2 := requestSizeEveryLine(b); s2 != size || st2 != status {
+			t.Fatalf("every line read: %d %d, skipping lines: %d %d", s2, st2, size, status)
+		}
 	})
+}
+
+// requestSizeEveryLine is requestSize without its shortcuts (resuming a
+// scan, skipping lines by their first byte): what it must agree with.
+func requestSizeEveryLine(b []byte) (size, status int) {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 && len(b) > loopMaxHeader || end > loopMaxHeader {
+		return 0, fasthttp.StatusRequestHeaderFieldsTooLarge
+	}
+	if end < 0 {
+		return 0, 0
+	}
+	body := -1
+	for line := range bytes.SplitSeq(b[:end], []byte("\r\n")) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		switch {
+		case !ok:
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			n, err := strconv.Atoi(string(bytes.TrimSpace(value)))
+			if err != nil || n < 0 || body >= 0 {
+				return 0, fasthttp.StatusBadRequest
+			}
+			if n > loopMaxBody {
+				return 0, fasthttp.StatusRequestEntityTooLarge
+			}
+			body = n
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			return 0, fasthttp.StatusLengthRequired
+		}
+	}
+	body = max(body, 0)
+	if len(b) < end+4+body {
+		return 0, 0
+	}
+	return end + 4 + body, 0
 }
 
 // A connection that sends half a request, or nothing after its last answer,

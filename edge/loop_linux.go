@@ -654,7 +654,18 @@ func requestSize(b []byte, scanned int) (size, status int) {
 		return 0, fasthttp.StatusRequestHeaderFieldsTooLarge
 	}
 	body := -1
-	for line := range bytes.SplitSeq(b[:end], []byte("\r\n")) {
+	for rest := b[:end]; len(rest) > 0; {
+		line := rest
+		if i := bytes.Index(rest, []byte("\r\n")); i >= 0 {
+			line, rest = rest[:i], rest[i+2:]
+		} else {
+			rest = nil
+		}
+		// Only Content-Length and Transfer-Encoding matter: skip the
+		// lines that cannot be either without looking for the colon.
+		if len(line) < len("Content-Length:") || (line[0]|0x20 != 'c' && line[0]|0x20 != 't') {
+			continue
+		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
