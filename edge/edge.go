@@ -477,6 +477,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	if e.plain && !post && (e.noForwardQuery || len(ctx.URI().QueryString()) == 0) {
 		// The plain path: no request fact can change the answer.
 		s.fastClick(ctx, e)
+		if loopRedirect(ctx, e.status, e.location, e.cache, e.indexable) {
+			return outcomeRedirect
+		}
 		return s.redirectOutcome(ctx, e.status, e.location, e.cache, e.indexable, outcomeRedirect)
 	}
 	l := e.link

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -187,9 +188,14 @@ type eventLoop struct {
 	bw      *bufio.Writer
 	readBuf []byte
 	now     time.Time
+
+	redirect plainRedirect // left by the handler for this request (loopRedirect)
+	date     []byte        // now as an HTTP date
+	dateSec  int64
 }
 
 type loopConn struct {
+	loop          *eventLoop
 	fd            int32
 	remote, local net.Addr
 	in, out       []byte
@@ -356,7 +362,7 @@ func (l *eventLoop) accept() {
 			continue
 		}
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		c := &loopConn{fd: int32(fd), remote: sockaddrTCP(sa), local: l.e.addr, last: l.now, events: unix.EPOLLIN}
+		c := &loopConn{loop: l, fd: int32(fd), remote: sockaddrTCP(sa), local: l.e.addr, last: l.now, events: unix.EPOLLIN}
 		if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
 			unix.Close(fd)
 			continue
@@ -421,11 +427,17 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 			break
 		}
 		l.e.handler(ctx)
-		c.closeAfter = l.finish(ctx)
-		l.out.b = c.out
-		ctx.Response.Write(l.bw)
-		l.bw.Flush()
-		c.out = l.out.b
+		if l.redirect.status != 0 {
+			c.closeAfter = ctx.Request.Header.ConnectionClose() || l.e.stopping.Load()
+			c.out = l.appendRedirect(c.out, ctx.IsHead(), !ctx.Request.Header.IsHTTP11(), c.closeAfter)
+			l.redirect = plainRedirect{}
+		} else {
+			c.closeAfter = l.finish(ctx)
+			l.out.b = c.out
+			ctx.Response.Write(l.bw)
+			l.bw.Flush()
+			c.out = l.out.b
+		}
 		l.flush(c)
 	}
 	if c.closed {
@@ -528,6 +540,66 @@ func (l *eventLoop) finish(ctx *fasthttp.RequestCtx) (closeAfter bool) {
 	}
 	return closeAfter
 }
+
+// plainRedirect is a plain link's redirect (Server.serve), which a loop
+// writes itself: the bytes fasthttp's Response.Write sends for it (Date
+// aside: TestPlainRedirectBytesAsFasthttpServer), without setting and
+// serializing a fasthttp header, ≈4% of the edge's CPU.
+type plainRedirect struct {
+	status          int // 0: none
+	location, cache string
+	index           bool
+}
+
+// loopRedirect leaves the redirect for the event loop that serves ctx to
+// write, and reports false when none does (fasthttp's server, a request
+// answered off the loop) or when a value holds a line break, which
+// fasthttp's header code replaces.
+func loopRedirect(ctx *fasthttp.RequestCtx, status int, location, cache string, index bool) bool {
+	c, ok := ctx.Conn().(*loopConn)
+	if !ok || ctx != &c.loop.ctx || strings.ContainsAny(location, "\r\n") || strings.ContainsAny(cache, "\r\n") {
+		return false
+	}
+	c.loop.redirect = plainRedirect{status: status, location: location, cache: cache, index: index}
+	return true
+}
+
+// appendRedirect appends the response to l.redirect, completed as finish
+// completes fasthttp's.
+func (l *eventLoop) appendRedirect(b []byte, head, http10, closeAfter bool) []byte {
+	r := &l.redirect
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(r.status), 10)
+	b = append(b, ' ')
+	b = append(b, fasthttp.StatusMessage(r.status)...)
+	b = append(b, "\r\nServer: "...)
+	b = append(b, l.e.name...)
+	if sec := l.now.Unix(); sec != l.dateSec || l.date == nil {
+		l.dateSec, l.date = sec, l.now.UTC().AppendFormat(l.date[:0], httpDate)
+	}
+	b = append(b, "\r\nDate: "...)
+	b = append(b, l.date...)
+	if !head {
+		b = append(b, "\r\nContent-Length: 0"...)
+	}
+	if !r.index {
+		b = append(b, "\r\nX-Robots-Tag: noindex"...)
+	}
+	b = append(b, "\r\nCache-Control: "...)
+	b = append(b, r.cache...)
+	b = append(b, "\r\nLocation: "...)
+	b = append(b, r.location...)
+	switch {
+	case closeAfter:
+		b = append(b, "\r\nConnection: close"...)
+	case http10:
+		b = append(b, "\r\nConnection: keep-alive"...)
+	}
+	return append(b, "\r\n\r\n"...)
+}
+
+// httpDate is the layout of an HTTP Date header (net/http's TimeFormat).
+const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // refuse answers a request that cannot be read with status and closes.
 func (l *eventLoop) refuse(c *loopConn, status int) {

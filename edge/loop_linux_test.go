@@ -223,3 +223,74 @@ func TestEventLoopsDrainOnStop(t *testing.T) {
 		t.Fatal("Run did not return after the drain")
 	}
 }
+
+// The event loops write a plain redirect themselves (not through fasthttp's
+// Response): the bytes must be those fasthttp's server sends, Date aside.
+func TestPlainRedirectBytesAsFasthttpServer(t *testing.T) {
+	links := []kv.Op{
+		put(kv.Link{Slug: "a", URL: "https://a.example/x?y=1"}),
+		put(kv.Link{Slug: "p", URL: "https://p.example/", Status: 301, Indexable: true}),
+		put(kv.Link{Slug: "t", URL: "https://t.example/", Status: 307}),
+		put(kv.Link{Slug: "q", URL: "https://q.example/", Status: 308, NoForwardQuery: true}),
+		put(kv.Link{Slug: "n", URL: "https://n.example/\r\nSet-Cookie: a=b"}), // never from the API
+	}
+	engine := func(fast bool) *testEdge {
+		return startEngine(t, func(*testEdge) edge.Config {
+			return edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true,
+				Logger: quiet, FasthttpServer: fast}
+		}, links...)
+	}
+	loops, fast := engine(false), engine(true)
+	requests := []string{
+		"GET /a HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/5.0\r\n\r\n",
+		"HEAD /a HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		"GET /p HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
+		"GET /t HTTP/1.0\r\nHost: localhost\r\n\r\n",
+		"GET /t HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n",
+		"GET /q?utm=1 HTTP/1.1\r\nHost: localhost\r\nReferer: https://r.example/\r\n\r\n",
+		"GET /a/ HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		"GET /n HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		"GET /a HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+	}
+	for _, r := range requests {
+		got, want := responseHead(t, loops.url, r), responseHead(t, fast.url, r)
+		if got != want {
+			t.Errorf("%q:\nevent loops:\n%s\nfasthttp's server:\n%s", r, got, want)
+		}
+	}
+}
+
+// responseHead sends one raw request and returns the response's head, its
+// Date (checked) replaced by "-".
+func responseHead(t *testing.T, base, request string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	var head []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(head), "\r\n\r\n") {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("%q: %v after %q", request, err, head)
+		}
+		head = append(head, buf[:n]...)
+	}
+	var lines []string
+	for line := range strings.SplitSeq(string(head), "\r\n") {
+		if date, ok := strings.CutPrefix(line, "Date: "); ok {
+			if d, err := http.ParseTime(date); err != nil || time.Since(d).Abs() > time.Minute {
+				t.Errorf("%q: Date: %q (%v)", request, date, err)
+			}
+			line = "Date: -"
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\r\n")
+}

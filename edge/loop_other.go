@@ -23,3 +23,5 @@ func listenLoops(string, fasthttp.RequestHandler, fasthttp.Logger, string, int) 
 
 func (*eventLoops) serve(context.Context, time.Duration) error { return nil }
 func (*eventLoops) closeAll()                                  {}
+
+func loopRedirect(*fasthttp.RequestCtx, int, string, string, bool) bool { return false }
