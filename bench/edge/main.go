@@ -20,6 +20,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -125,6 +126,7 @@ type sizeResult struct {
 	EdgeDrops    int64    `json:"edge_clicks_dropped"`
 	RatioRPS     float64  `json:"ratio_rps"`              // edge / nginx, mean of rounds
 	RatioP99     float64  `json:"ratio_p99"`              // edge / nginx, mean of rounds
+	RatioCPU     float64  `json:"ratio_cpu_per_request"`  // edge / nginx, mean of rounds
 	RatioBareRPS float64  `json:"ratio_fasthttp_map_rps"` // fasthttp+map / nginx, mean of rounds
 	EdgeStoreMiB float64  `json:"edge_store_mib"`         // Pebble directory on disk
 }
@@ -139,6 +141,9 @@ type wrkRun struct {
 	P99US      float64 `json:"p99_us"`
 	P999US     float64 `json:"p999_us"`
 	MaxUS      float64 `json:"max_us"`
+	// CPUUS is the server's CPU time (user + system, all its processes) per
+	// request answered: steadier than requests/s on a shared machine.
+	CPUUS float64 `json:"cpu_us_per_request"`
 }
 
 type memory struct {
@@ -212,11 +217,17 @@ func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int
 	script := filepath.Join(dir, "random.lua")
 	must(os.WriteFile(script, []byte(luaScript), 0o644))
 	keys := filepath.Join(dir, "keys")
-	run := func(addr string, d time.Duration) (wrkRun, error) {
-		return runWrk(script, keys, addr, d, conns, threads)
+	pids := map[string]int{"edge": edgeCmd.Process.Pid, "nginx": nginxCmd.Process.Pid, "fasthttp-map": bareCmd.Process.Pid}
+	run := func(who string, d time.Duration) (wrkRun, error) {
+		cpu0 := cpuTicks(pids[who])
+		r, err := runWrk(script, keys, addrs[who], d, conns, threads)
+		if r.Requests > 0 {
+			r.CPUUS = float64(cpuTicks(pids[who])-cpu0) * 1e6 / clockTicks / float64(r.Requests)
+		}
+		return r, err
 	}
-	for _, a := range []string{edgeAddr, nginxAddr, bareAddr} {
-		if _, err := run(a, warmup); err != nil {
+	for _, who := range []string{"edge", "nginx", "fasthttp-map"} {
+		if _, err := run(who, warmup); err != nil {
 			return res, err
 		}
 	}
@@ -224,7 +235,7 @@ func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int
 	for i := range rounds {
 		for _, who := range orders[i%len(orders)] {
 			log.Printf("%d links: round %d, %s", n, i+1, who)
-			r, err := run(addrs[who], duration)
+			r, err := run(who, duration)
 			if err != nil {
 				return res, err
 			}
@@ -248,6 +259,7 @@ func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int
 	nginxCmd.Wait()
 
 	for i := range res.Edge {
+		res.RatioCPU += res.Edge[i].CPUUS / res.Nginx[i].CPUUS / float64(len(res.Edge))
 		res.RatioRPS += res.Edge[i].RPS / res.Nginx[i].RPS / float64(len(res.Edge))
 		res.RatioP99 += res.Edge[i].P99US / res.Nginx[i].P99US / float64(len(res.Edge))
 		res.RatioBareRPS += res.Bare[i].RPS / res.Nginx[i].RPS / float64(len(res.Edge))
@@ -524,8 +536,8 @@ func runWrk(script, keys, addr string, d time.Duration, conns, threads int) (wrk
 	return r, nil
 }
 
-// memoryOf sums RSS and PSS over pid and its children (nginx workers).
-func memoryOf(pid int) memory {
+// withChildren is pid and its children (nginx's workers).
+func withChildren(pid int) []int {
 	pids := []int{pid}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
 		for _, f := range strings.Fields(string(b)) {
@@ -534,8 +546,36 @@ func memoryOf(pid int) memory {
 			}
 		}
 	}
+	return pids
+}
+
+// clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat's times.
+const clockTicks = 100
+
+// cpuTicks sums the user and system time of pid and its children.
+func cpuTicks(pid int) int64 {
+	var t int64
+	for _, p := range withChildren(pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		// Fields after the command (which may hold spaces), from state on:
+		// utime and stime are the 12th and 13th.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			t += u + s
+		}
+	}
+	return t
+}
+
+// memoryOf sums RSS and PSS over pid and its children (nginx workers).
+func memoryOf(pid int) memory {
 	var m memory
-	for _, p := range pids {
+	for _, p := range withChildren(pid) {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
 		if err != nil {
 			continue
@@ -562,33 +602,39 @@ func (r report) markdown() string {
 	fmt.Fprintf(&b, "# Edge vs nginx (make bench-edge)\n\n")
 	fmt.Fprintf(&b, "%s · %d CPUs shared by server and load generator · wrk %d threads, %d connections, %s per run, %d rounds alternating · %s · uniformly random keys from the whole set, browser User-Agent, click capture on\n\n",
 		r.Date, r.CPUs, r.Threads, r.Connections, r.Duration, r.Rounds, r.NginxVersion)
-	b.WriteString("| links | server | requests/s | p50 | p99 | p99.9 | errors | RSS | PSS |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| links | server | requests/s | p50 | p99 | p99.9 | errors | CPU a request | RSS | PSS |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {
 		for _, side := range []struct {
 			name string
 			runs []wrkRun
 			mem  memory
 		}{{"edge", s.Edge, s.EdgeMem}, {"nginx", s.Nginx, s.NginxMem}, {"fasthttp + Go map", s.Bare, s.BareMem}} {
-			var rps, p50, p99, p999 float64
+			var rps, p50, p99, p999, cpu float64
 			var errs int64
 			for _, x := range side.runs {
+				cpu += x.CPUUS / float64(len(side.runs))
 				rps += x.RPS / float64(len(side.runs))
 				p50 += x.P50US / float64(len(side.runs))
 				p99 += x.P99US / float64(len(side.runs))
 				p999 += x.P999US / float64(len(side.runs))
 				errs += x.Errors
 			}
-			fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %d | %.0f MiB | %.0f MiB |\n",
-				s.Links, side.name, rps, p50/1000, p99/1000, p999/1000, errs, side.mem.RSSMiB, side.mem.PSSMiB)
+			fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %d | %.1f µs | %.0f MiB | %.0f MiB |\n",
+				s.Links, side.name, rps, p50/1000, p99/1000, p999/1000, errs, cpu, side.mem.RSSMiB, side.mem.PSSMiB)
 		}
 	}
-	b.WriteString("\n| links | edge/nginx requests/s | edge/nginx p99 | fasthttp+map/nginx requests/s | clicks captured | clicks dropped | edge store on disk | store written | edge start | nginx start |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n| links | edge/nginx requests/s (per round) | edge/nginx p99 | edge/nginx CPU a request | fasthttp+map/nginx requests/s | clicks captured | clicks dropped | edge store on disk | store written | edge start | nginx start |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {
-		fmt.Fprintf(&b, "| %d | %.2f× | %.2f× | %.2f× | %d | %d | %.0f MiB | %.1f s | %.1f s | %.1f s |\n",
-			s.Links, s.RatioRPS, s.RatioP99, s.RatioBareRPS, s.EdgeClicks, s.EdgeDrops, s.EdgeStoreMiB, s.LoadSeconds, s.EdgeStartS, s.NginxStartS)
+		var rounds []string
+		for i := range s.Edge {
+			rounds = append(rounds, fmt.Sprintf("%.2f", s.Edge[i].RPS/s.Nginx[i].RPS))
+		}
+		fmt.Fprintf(&b, "| %d | %.2f× (%s) | %.2f× | %.2f× | %.2f× | %d | %d | %.0f MiB | %.1f s | %.1f s | %.1f s |\n",
+			s.Links, s.RatioRPS, strings.Join(rounds, ", "), s.RatioP99, s.RatioCPU, s.RatioBareRPS, s.EdgeClicks, s.EdgeDrops, s.EdgeStoreMiB, s.LoadSeconds, s.EdgeStartS, s.NginxStartS)
 	}
 	b.WriteString("\n\"Edge start\" runs until every link's answer is in the edge's memory (its answer table), as nginx's start includes reading its map; the edge serves from the store meanwhile.\n")
 	b.WriteString("\n\"fasthttp + Go map\" is the floor of the edge's stack: the same links in a Go map behind a bare fasthttp handler (no store, no click capture), in the same runs.\n")
+	b.WriteString("\n\"CPU a request\" is the server's CPU time (user and system, all its processes, from /proc) over the requests it answered in the measured runs; on this shared machine it moves less than requests/s.\n")
 	b.WriteString("\nPer-run figures are in edge.json.\n")
 	return b.String()
 }
