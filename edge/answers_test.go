@@ -221,3 +221,27 @@ func TestAnswerTableConcurrentUse(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// The table's lookup at the sizes of bench-edge, keys in random order (as
+// wrk asks them): the cost of its memory misses.
+func BenchmarkAnswerTableGet(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			tab := newAnswerTable(1 << 30)
+			keys := make([][]byte, n)
+			for i := range keys {
+				slug := fmt.Sprintf("k%07d", i)
+				keys[i] = tableKey(slug)
+				tab.update([][]byte{keys[i]}, [][]byte{plainRecord(slug, "https://example.com/landing/"+slug+"?utm_source=bench")})
+			}
+			rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+			var e cached
+			b.ResetTimer()
+			for i := range b.N {
+				if !tab.get(keys[i%n], &e) {
+					b.Fatal("missing")
+				}
+			}
+		})
+	}
+}

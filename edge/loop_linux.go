@@ -169,7 +169,7 @@ type eventLoop struct {
 	lfd int // -1 once closed
 	ep  int
 	// epoll is ep for Go's netpoller: an idle loop parks its goroutine
-	// until ep has events (see run).
+	// until ep has events (see wait).
 	epoll     *os.File
 	epollConn syscall.RawConn
 	wake      int // eventfd: goroutines' answers are ready, or stopping
@@ -553,19 +553,19 @@ type plainRedirect struct {
 
 // loopRedirect leaves the redirect for the event loop that serves ctx to
 // write, and reports false when none does (fasthttp's server, a request
-// answered off the loop) or when a value holds a line break, which
-// fasthttp's header code replaces.
+// answered off the loop) or when the location holds a line break, which
+// fasthttp's header code replaces (cache is one of the edge's constants).
 func loopRedirect(ctx *fasthttp.RequestCtx, status int, location, cache string, index bool) bool {
 	c, ok := ctx.Conn().(*loopConn)
-	if !ok || ctx != &c.loop.ctx || strings.ContainsAny(location, "\r\n") || strings.ContainsAny(cache, "\r\n") {
+	if !ok || ctx != &c.loop.ctx || strings.ContainsAny(location, "\r\n") {
 		return false
 	}
 	c.loop.redirect = plainRedirect{status: status, location: location, cache: cache, index: index}
 	return true
 }
 
-// appendRedirect appends the response to l.redirect, completed as finish
-// completes fasthttp's.
+// appendRedirect appends the response for l.redirect, with the Server,
+// Date and Connection headers finish would give fasthttp's.
 func (l *eventLoop) appendRedirect(b []byte, head, http10, closeAfter bool) []byte {
 	r := &l.redirect
 	b = append(b, "HTTP/1.1 "...)
