@@ -89,11 +89,12 @@
 // blocking system calls made the runtime's monitor take and hand back the
 // loop's P ≈10,000 times a second (26 µs of CPU a request against 19 µs),
 // and parking at once added ≈10 ms to p99 (a parked loop's readiness
-// waits for a thread that polls). Decision: fasthttp's own server (a goroutine per connection
-// on Go's netpoller: after every response one more read returns EAGAIN, the
-// goroutine parks, two deadlines are set) cost the edge ≈13% of its rate
-// and some p99 against nginx in A/B runs (bench/edge with
-// H0P_BENCH_FASTHTTP); it stays available (Config.FasthttpServer, h0p edge
+// waits for a thread that polls). Plain redirects are written by the loop
+// itself, the bytes fasthttp would send. Decision: fasthttp's own server (a
+// goroutine per connection on Go's netpoller: after every response one more
+// read returns EAGAIN, the goroutine parks, two deadlines are set) cost the
+// edge ≈13% of its rate and some p99 against nginx in A/B runs (bench/edge
+// with H0P_BENCH_FASTHTTP); it stays available (Config.FasthttpServer, h0p edge
 // --event-loops=false) and is the server outside Linux. POSTs (the password
 // form: argon2id takes milliseconds) are answered on a goroutine so they
 // never stall a loop. Both servers: read and write timeouts 10 s, idle

@@ -257,6 +257,9 @@ func TestPlainRedirectBytesAsFasthttpServer(t *testing.T) {
 		if got != want {
 			t.Errorf("%q:\nevent loops:\n%s\nfasthttp's server:\n%s", r, got, want)
 		}
+		if strings.Contains(got, "\r\nSet-Cookie") {
+			t.Errorf("%q: a line break in the location made a header:\n%s", r, got)
+		}
 	}
 }
 
