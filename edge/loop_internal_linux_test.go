@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -62,7 +61,8 @@ func FuzzRequestSize(f *testing.F) {
 }
 
 // requestSizeEveryLine is requestSize without its shortcuts (resuming a
-// scan, skipping lines by their first byte): what it must agree with.
+// scan, skipping lines by their first byte): what it must agree with. Both
+// read a header line with framingHeader.
 func requestSizeEveryLine(b []byte) (size, status int) {
 	end := bytes.Index(b, []byte("\r\n\r\n"))
 	if end < 0 && len(b) > loopMaxHeader || end > loopMaxHeader {
@@ -73,20 +73,8 @@ func requestSizeEveryLine(b []byte) (size, status int) {
 	}
 	body := -1
 	for line := range bytes.SplitSeq(b[:end], []byte("\r\n")) {
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		switch {
-		case !ok:
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			n, err := strconv.Atoi(string(bytes.TrimSpace(value)))
-			if err != nil || n < 0 || body >= 0 {
-				return 0, fasthttp.StatusBadRequest
-			}
-			if n > loopMaxBody {
-				return 0, fasthttp.StatusRequestEntityTooLarge
-			}
-			body = n
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			return 0, fasthttp.StatusLengthRequired
+		if body, status = framingHeader(line, body); status != 0 {
+			return 0, status
 		}
 	}
 	body = max(body, 0)

@@ -738,22 +738,8 @@ func requestSize(b []byte, scanned int) (size, status int) {
 		if len(line) < len("Content-Length:") || (line[0]|0x20 != 'c' && line[0]|0x20 != 't') {
 			continue
 		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			n, err := strconv.Atoi(string(bytes.TrimSpace(value)))
-			if err != nil || n < 0 || body >= 0 { // two lengths: which would the next hop believe?
-				return 0, fasthttp.StatusBadRequest
-			}
-			if n > loopMaxBody {
-				return 0, fasthttp.StatusRequestEntityTooLarge
-			}
-			body = n
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			return 0, fasthttp.StatusLengthRequired
+		if body, status = framingHeader(line, body); status != 0 {
+			return 0, status
 		}
 	}
 	body = max(body, 0)
@@ -761,6 +747,28 @@ func requestSize(b []byte, scanned int) (size, status int) {
 		return 0, 0
 	}
 	return end + 4 + body, 0
+}
+
+// framingHeader reads one header line for the request's framing. body is
+// the Content-Length seen so far (-1: none); it returns the new one, or a
+// status refusing the request.
+func framingHeader(line []byte, body int) (int, int) {
+	name, value, ok := bytes.Cut(line, []byte(":"))
+	switch {
+	case !ok:
+	case bytes.EqualFold(name, []byte("Content-Length")):
+		n, err := strconv.Atoi(string(bytes.TrimSpace(value)))
+		if err != nil || n < 0 || body >= 0 { // two lengths: which would the next hop believe?
+			return 0, fasthttp.StatusBadRequest
+		}
+		if n > loopMaxBody {
+			return 0, fasthttp.StatusRequestEntityTooLarge
+		}
+		return n, 0
+	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+		return 0, fasthttp.StatusLengthRequired
+	}
+	return body, 0
 }
 
 // outBuffer is the bufio.Writer's target: a growing slice.
@@ -807,34 +815,30 @@ var errLoopConn = errors.New("edge: the event loop reads and writes this connect
 // that polls, and under load every thread was busy.
 func (l *eventLoop) wait(events []unix.EpollEvent) (int, error) {
 	n, err := epollWait(l.ep, events, loopSpin)
-	if n > 0 || (err != nil && err != unix.EINTR) {
-		return n, wrapEpoll(err)
+	if n > 0 || err != nil {
+		return n, err
 	}
-	if err := l.epollConn.Read(func(uintptr) bool {
+	if perr := l.epollConn.Read(func(uintptr) bool {
 		n, err = epollWait(l.ep, events, 0)
-		return n != 0 || (err != nil && err != unix.EINTR)
-	}); err != nil {
-		return 0, fmt.Errorf("epoll: %w", err)
+		return n > 0 || err != nil
+	}); perr != nil {
+		return 0, fmt.Errorf("epoll: %w", perr)
 	}
-	return n, wrapEpoll(err)
-}
-
-func wrapEpoll(err error) error {
-	if err == nil || err == unix.EINTR {
-		return nil
-	}
-	return fmt.Errorf("epoll: %w", err)
+	return n, err
 }
 
 // epollWait is epoll_wait(2) for up to ms milliseconds as a raw system
-// call (see wait).
+// call (see wait). A signal ending the wait is no events.
 func epollWait(ep int, events []unix.EpollEvent, ms int) (int, error) {
 	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])),
 		uintptr(len(events)), uintptr(ms), 0, 0)
-	if e != 0 {
-		return 0, e
+	switch e {
+	case 0:
+		return int(r), nil
+	case unix.EINTR:
+		return 0, nil
 	}
-	return int(r), nil
+	return 0, fmt.Errorf("epoll: %w", e)
 }
 
 // rawRead and rawWrite are read(2) and write(2) on a non-blocking socket,
