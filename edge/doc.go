@@ -109,9 +109,16 @@
 // edge then fails /readyz for --drain-delay, stops accepting (the loops first
 // take the connections the kernel queued for them), answers what is in
 // flight or already sent on a kept-alive connection with Connection: close,
-// and closes idle connections, whose clients reconnect to the new process.
-// TestFaultEdgeRestartUnderLoadFailsNothing restarts edges both ways under
-// 16 clients without a failed request.
+// waits for the first request of a connection accepted but still silent
+// (closing it would fail a request no client retries), and closes idle
+// kept-alive connections, whose clients retry on a new connection to the
+// new process. TestFaultEdgeRestartUnderLoadFailsNothing restarts edges both
+// ways under 16 clients without a failed request. Left to the kernel: a
+// connection completing its handshake in the microseconds between a loop's
+// last accept and the listener's close is reset, unless
+// net.ipv4.tcp_migrate_req=1 (Linux 5.14+), which hands it to the new
+// process's socket; edges behind a load balancer that honours /readyz get
+// no new connections by then.
 //
 // The edge must not import control: what it knows of a link is kv.Link; the
 // password check is shared/password.

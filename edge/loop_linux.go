@@ -204,6 +204,7 @@ type loopConn struct {
 	busy          bool   // a goroutine is answering its request
 	writing       bool   // out waits for the socket (EPOLLOUT)
 	closeAfter    bool   // close once out is written
+	used          bool   // a request came on it: idle now, it is a kept-alive connection
 	events        uint32 // what epoll watches for it
 	// reqStart is when the partly received request in began (zero: none),
 	// writeStart when out began to wait, last the last answer or accept.
@@ -421,7 +422,7 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 			l.refuse(c, fasthttp.StatusBadRequest)
 			return
 		}
-		c.last = l.now
+		c.last, c.used = l.now, true
 		if !ctx.IsGet() && !ctx.IsHead() {
 			l.answerOffLoop(c)
 			break
@@ -671,12 +672,13 @@ func (l *eventLoop) sweep() {
 	}
 }
 
-// drain, once the server stops, closes the listener and the connections
-// that are idle; it reports true when nothing is left. What is already
-// queued is taken first — connections the kernel accepted for this
+// drain, once the server stops, closes the listener and the kept-alive
+// connections that are idle; it reports true when nothing is left. What is
+// already queued is taken first — connections the kernel accepted for this
 // listener, requests a client sent on a kept-alive connection — and
 // answered with Connection: close: closing a socket with unread data would
-// reset it under the client's request.
+// reset it under the client's request, and closing a new connection before
+// its first request would fail a request no client retries.
 func (l *eventLoop) drain() bool {
 	if l.lfd >= 0 {
 		l.accept()
@@ -697,7 +699,13 @@ func (l *eventLoop) drain() bool {
 				c.reqStart = l.now
 				l.serveBuffered(c)
 			case n < 0 && errors.Is(err, unix.EAGAIN):
-				l.closeConn(c)
+				// An idle kept-alive connection closes: a client that sends
+				// on it meanwhile retries on a new one (RFC 9112 9.3.1). A
+				// new connection's first request is on its way: it is
+				// answered, unless the read timeout passes first.
+				if c.used || l.now.Sub(c.last) > l.e.readTimeout {
+					l.closeConn(c)
+				}
 			default:
 				l.closeConn(c)
 			}

@@ -183,8 +183,9 @@ func TestFasthttpServerStillServes(t *testing.T) {
 	}
 }
 
-// Stopping answers what is in flight and queued, then closes everything
-// (Run returns), within the drain time.
+// Stopping answers what is in flight and queued, and the first request of a
+// connection accepted but still silent, then closes everything (Run
+// returns), within the drain time.
 func TestEventLoopsDrainOnStop(t *testing.T) {
 	store, err := replication.OpenStore(t.TempDir(), quiet)
 	if err != nil {
@@ -204,6 +205,7 @@ func TestEventLoopsDrainOnStop(t *testing.T) {
 	readResponse(t, ibr, "GET")
 	partial, _ := dial(t, srv.Addr())
 	fmt.Fprint(partial, "GET /x HTTP/1.1\r\n")
+	fresh, fbr := dial(t, srv.Addr()) // its first request is on its way
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	if _, err := ibr.ReadByte(); err != io.EOF {
@@ -213,6 +215,10 @@ func TestEventLoopsDrainOnStop(t *testing.T) {
 	resp := readResponse(t, bufio.NewReader(partial), "GET")
 	if resp.StatusCode != 404 || !resp.Close {
 		t.Fatalf("request finished during the drain: %d close=%v", resp.StatusCode, resp.Close)
+	}
+	fmt.Fprint(fresh, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp := readResponse(t, fbr, "GET"); resp.StatusCode != 404 || !resp.Close {
+		t.Fatalf("first request on a new connection during the drain: %d close=%v", resp.StatusCode, resp.Close)
 	}
 	select {
 	case err := <-done:
