@@ -89,8 +89,11 @@
 // blocking system calls made the runtime's monitor take and hand back the
 // loop's P ≈10,000 times a second (26 µs of CPU a request against 19 µs),
 // and parking at once added ≈10 ms to p99 (a parked loop's readiness
-// waits for a thread that polls). Plain redirects are written by the loop
-// itself, the bytes fasthttp would send. Decision: fasthttp's own server (a
+// waits for a thread that polls). A loop that accepts a connection hands it
+// to the loop with the fewest (the kernel's hash over the sockets left one
+// loop 38 of wrk's 64 connections and the other 26, and the busier loop's
+// clients set the p99). Plain redirects are written by the loop itself,
+// the bytes fasthttp would send. Decision: fasthttp's own server (a
 // goroutine per connection on Go's netpoller: after every response one more
 // read returns EAGAIN, the goroutine parks, two deadlines are set) cost the
 // edge ≈13% of its rate and some p99 against nginx in A/B runs (bench/edge

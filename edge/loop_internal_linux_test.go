@@ -1,11 +1,13 @@
 package edge
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -240,6 +242,34 @@ func TestEventLoopsFraming(t *testing.T) {
 		c.Close()
 		if !strings.Contains(string(b), tc.want) {
 			t.Errorf("%q: got %q, want %q in it", tc.req, b, tc.want)
+		}
+	}
+}
+
+// The kernel spreads connections over the loops' sockets by a hash; the
+// loops move them so each serves as many (within one), which is what
+// keeps one loop's clients from waiting longer than the other's.
+func TestEventLoopsBalanceConnections(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // four loops
+	e, _ := startLoops(t, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) })
+	if len(e.loops) != 4 {
+		t.Fatalf("%d loops", len(e.loops))
+	}
+	for range 64 {
+		c, err := net.Dial("tcp", e.addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if b, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(b, "HTTP/1.1 204") {
+			t.Fatalf("%q %v", b, err)
+		}
+	}
+	for i, l := range e.loops {
+		if n := l.open.Load(); n != 16 {
+			t.Errorf("loop %d serves %d connections, want 16 of 64", i, n)
 		}
 	}
 }
