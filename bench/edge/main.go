@@ -497,21 +497,27 @@ func nginxVersion() string {
 
 // luaScript makes every wrk thread read the key list and request uniformly
 // random keys from it with a browser User-Agent; done() prints one JSON line.
+// The requests are formatted once, in init, and Lua's collector is stopped:
+// formatting each request made garbage, and every collection walked the
+// whole key list, stalling the thread (p99.9 over 100 ms at 1,000,000 links,
+// for nginx as much as for the edge).
 const luaScript = `
-local paths = {}
+local requests = {}
 local counter = 1
 function setup(thread)
 	thread:set("id", counter)
 	counter = counter + 1
 end
 function init(args)
-	for line in io.lines(args[1]) do paths[#paths + 1] = line end
-	math.randomseed(os.time() * 100 + id)
 	wrk.headers["Host"] = "bench.h0p"
 	wrk.headers["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	for line in io.lines(args[1]) do requests[#requests + 1] = wrk.format("GET", line) end
+	math.randomseed(os.time() * 100 + id)
+	collectgarbage()
+	collectgarbage("stop")
 end
 function request()
-	return wrk.format("GET", paths[math.random(#paths)])
+	return requests[math.random(#requests)]
 end
 function done(summary, latency, requests)
 	local e = summary.errors
