@@ -85,11 +85,12 @@
 // loop per CPU, each with its own SO_REUSEPORT socket, as nginx's workers
 // do; requests and responses are fasthttp's and the handler is the same.
 // A loop's system calls are raw (the scheduler never sees them) and an idle
-// loop sleeps in epoll_wait for 1 ms before it parks on Go's netpoller:
-// blocking system calls made the runtime's monitor take and hand back the
-// loop's P ≈10,000 times a second (26 µs of CPU a request against 19 µs),
-// and parking at once added ≈10 ms to p99 (a parked loop's readiness
-// waits for a thread that polls). A loop that accepts a connection hands it
+// loop sleeps in a raw epoll_wait for 1 ms before it blocks in one the
+// runtime sees (which frees its P): blocking system calls alone made the
+// runtime's monitor take and hand back the loop's P ≈10,000 times a second
+// (26 µs of CPU a request against 19 µs), and parking the goroutine on Go's
+// netpoller lost wake-ups for up to 20 ms (nobody polls while the other
+// loop runs), which set the edge's p99.9. A loop that accepts a connection hands it
 // to the loop with the fewest (the kernel's hash over the sockets left one
 // loop 38 of wrk's 64 connections and the other 26, and the busier loop's
 // clients set the p99). Plain redirects are written by the loop itself,

@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -61,7 +59,7 @@ const (
 	loopIdleTimeout  = 60 * time.Second
 	loopMaxHeader    = 8 << 10
 	loopMaxBody      = 4 << 10
-	loopSpin         = 1 // ms an idle loop sleeps in epoll_wait before it parks (see wait)
+	loopSpin         = 1 // ms an idle loop sleeps in a raw epoll_wait before it blocks in one the runtime sees (wait)
 )
 
 // listenLoops opens one listening socket per CPU on addr (all on the port
@@ -165,16 +163,12 @@ func (e *eventLoops) closeAll() {
 }
 
 type eventLoop struct {
-	e   *eventLoops
-	lfd int // -1 once closed
-	ep  int
-	// epoll is ep for Go's netpoller: an idle loop parks its goroutine
-	// until ep has events (see wait).
-	epoll     *os.File
-	epollConn syscall.RawConn
-	wake      int // eventfd: goroutines' answers are ready, or stopping
-	force     atomic.Bool
-	conns     map[int32]*loopConn
+	e     *eventLoops
+	lfd   int // -1 once closed
+	ep    int
+	wake  int // eventfd: goroutines' answers are ready, or stopping
+	force atomic.Bool
+	conns map[int32]*loopConn
 	// open counts conns and those handed to this loop not yet taken
 	// (handed): what another loop's accept balances on.
 	open     atomic.Int32
@@ -267,15 +261,6 @@ func newEventLoop(e *eventLoops, ta *net.TCPAddr) (*eventLoop, error) {
 		l.close()
 		return nil, err
 	}
-	if err := unix.SetNonblock(l.ep, true); err != nil {
-		l.close()
-		return nil, err
-	}
-	l.epoll = os.NewFile(uintptr(l.ep), "epoll") // owns ep from here
-	if l.epollConn, err = l.epoll.SyscallConn(); err != nil {
-		l.close()
-		return nil, err
-	}
 	if l.wake, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		l.close()
 		return nil, err
@@ -300,10 +285,6 @@ func (l *eventLoop) close() {
 	}
 	l.handed, l.done = nil, true
 	l.handedMu.Unlock()
-	if l.epoll != nil {
-		l.epoll.Close()
-		l.epoll, l.ep = nil, -1
-	}
 	for _, fd := range []*int{&l.lfd, &l.ep, &l.wake} {
 		if *fd >= 0 {
 			unix.Close(*fd)
@@ -887,36 +868,36 @@ func (c *loopConn) SetWriteDeadline(time.Time) error { return nil }
 
 var errLoopConn = errors.New("edge: the event loop reads and writes this connection")
 
-// wait takes what epoll reports for the loop's sockets. The loop
+// wait takes what epoll reports for the loop's sockets. The loop first
 // sleeps in epoll_wait for up to loopSpin, as an nginx worker sleeps, with a
 // raw system call: the thread sleeps in the kernel and wakes the moment a
 // socket is ready, and the runtime never learns of it, so its P stays with
 // the loop (Go's monitor thread would otherwise take the P from a thread in
-// a system call and hand it back, thousands of times a second; a signal,
-// such as the runtime's preemption, ends the wait early). After loopSpin
-// with nothing to do the loop parks on Go's netpoller until ep has events,
-// giving its P to the rest of the process. Parking at once instead (no
-// spin) cost ≈10 ms of p99: a parked loop's readiness waits for a thread
-// that polls, and under load every thread was busy.
+// a system call and hand it back, thousands of times a second). A signal,
+// such as the runtime's preemption, restarts the sleep. After loopSpin with
+// nothing to do the loop blocks in epoll_wait as a system call the runtime
+// sees, which gives its P to the rest of the process and takes one back
+// when a socket is ready.
+//
+// Parking the goroutine on Go's netpoller instead lost wake-ups: a parked
+// loop's sockets are only looked at by a thread that polls, and with the
+// other loop busy (it never enters the scheduler but to be preempted, and
+// then finds itself runnable) none did until the monitor's 10 ms poll. A
+// runtime trace under load showed loops parked up to 20 ms, woken by that
+// poll: the edge's p99.9 above nginx's (edge/DESIGN.md).
 func (l *eventLoop) wait(events []unix.EpollEvent) (int, error) {
 	n, err := epollWait(l.ep, events, loopSpin)
-	if n > 0 || err != nil {
-		return n, err
+	for err == unix.EINTR {
+		n, err = epollWait(l.ep, events, loopSpin)
 	}
-	if perr := l.epollConn.Read(func(uintptr) bool {
-		n, err = epollWait(l.ep, events, 0)
-		return n > 0 || err != nil
-	}); perr != nil {
-		return 0, fmt.Errorf("epoll: %w", perr)
+	if err != nil {
+		return 0, fmt.Errorf("epoll: %w", err)
 	}
-	return n, err
-}
-
-// epollWait is epoll_wait(2) for up to ms milliseconds as a raw system
-// call (see wait). A signal ending the wait is no events.
-func epollWait(ep int, events []unix.EpollEvent, ms int) (int, error) {
-	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])),
-		uintptr(len(events)), uintptr(ms), 0, 0)
+	if n > 0 {
+		return n, nil
+	}
+	r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), ^uintptr(0), 0, 0) // -1: until a socket or the eventfd is ready
 	switch e {
 	case 0:
 		return int(r), nil
@@ -924,6 +905,17 @@ func epollWait(ep int, events []unix.EpollEvent, ms int) (int, error) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("epoll: %w", e)
+}
+
+// epollWait is epoll_wait(2) for up to ms milliseconds as a raw system
+// call (see wait).
+func epollWait(ep int, events []unix.EpollEvent, ms int) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), uintptr(ms), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // rawRead and rawWrite are read(2) and write(2) on a non-blocking socket,
