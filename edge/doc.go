@@ -113,10 +113,11 @@
 // edge then fails /readyz for --drain-delay, stops accepting (the loops first
 // take the connections the kernel queued for them), answers what is in
 // flight or already sent on a kept-alive connection with Connection: close,
-// waits for the first request of a connection accepted but still silent
-// (closing it would fail a request no client retries), and closes idle
-// kept-alive connections, whose clients retry on a new connection to the
-// new process. TestFaultEdgeRestartUnderLoadFailsNothing restarts edges both
+// waits up to a second from its accept for the first request of a
+// connection still silent (closing it would fail a request no client
+// retries; one silent longer was opened ahead of need and closes), and
+// closes idle kept-alive connections, whose clients retry on a new
+// connection to the new process. TestFaultEdgeRestartUnderLoadFailsNothing restarts edges both
 // ways under 16 clients without a failed request. Left to the kernel: a
 // connection completing its handshake in the microseconds between a loop's
 // last accept and the listener's close is reset, unless

@@ -59,6 +59,9 @@ const (
 	loopIdleTimeout  = 60 * time.Second
 	loopMaxHeader    = 8 << 10
 	loopMaxBody      = 4 << 10
+	// loopFirstRequest is how long a stopping loop waits for the first
+	// request of a connection that has sent nothing (see drain).
+	loopFirstRequest = time.Second
 	loopSpin         = 1 // ms an idle loop sleeps in a raw epoll_wait before it blocks in one the runtime sees (wait)
 )
 
@@ -756,9 +759,12 @@ func (l *eventLoop) drain() bool {
 			case n < 0 && errors.Is(err, unix.EAGAIN):
 				// An idle kept-alive connection closes: a client that sends
 				// on it meanwhile retries on a new one (RFC 9112 9.3.1). A
-				// new connection's first request is on its way: it is
-				// answered, unless the read timeout passes first.
-				if c.used || l.now.Sub(c.last) > l.e.readTimeout {
+				// new connection's first request is on its way (clients
+				// send it right after the handshake): it is answered if it
+				// comes within loopFirstRequest of the accept. Later, the
+				// connection is one a client opened ahead of need (browsers
+				// and Go's http.Transport do), and closes.
+				if c.used || l.now.Sub(c.last) > loopFirstRequest {
 					l.closeConn(c)
 				}
 			default:

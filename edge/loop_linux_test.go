@@ -184,8 +184,8 @@ func TestFasthttpServerStillServes(t *testing.T) {
 }
 
 // Stopping answers what is in flight and queued, and the first request of a
-// connection accepted but still silent, then closes everything (Run
-// returns), within the drain time.
+// connection accepted but still silent; it closes a connection that stays
+// silent, then everything (Run returns), within the drain time.
 func TestEventLoopsDrainOnStop(t *testing.T) {
 	store, err := replication.OpenStore(t.TempDir(), quiet)
 	if err != nil {
@@ -205,7 +205,8 @@ func TestEventLoopsDrainOnStop(t *testing.T) {
 	readResponse(t, ibr, "GET")
 	partial, _ := dial(t, srv.Addr())
 	fmt.Fprint(partial, "GET /x HTTP/1.1\r\n")
-	fresh, fbr := dial(t, srv.Addr()) // its first request is on its way
+	fresh, fbr := dial(t, srv.Addr())  // its first request is on its way
+	silent, sbr := dial(t, srv.Addr()) // opened ahead of need: never sends
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	if _, err := ibr.ReadByte(); err != io.EOF {
@@ -219,6 +220,10 @@ func TestEventLoopsDrainOnStop(t *testing.T) {
 	fmt.Fprint(fresh, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp := readResponse(t, fbr, "GET"); resp.StatusCode != 404 || !resp.Close {
 		t.Fatalf("first request on a new connection during the drain: %d close=%v", resp.StatusCode, resp.Close)
+	}
+	silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := sbr.ReadByte(); err != io.EOF {
+		t.Fatalf("connection that never sent a request: %v, want it closed within seconds", err)
 	}
 	select {
 	case err := <-done:
