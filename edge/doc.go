@@ -90,11 +90,11 @@
 // runtime's monitor take and hand back the loop's P ≈10,000 times a second
 // (26 µs of CPU a request against 19 µs), and parking the goroutine on Go's
 // netpoller lost wake-ups for up to 20 ms (nobody polls while the other
-// loop runs), which set the edge's p99.9. A loop that accepts a connection hands it
-// to the loop with the fewest (the kernel's hash over the sockets left one
-// loop 38 of wrk's 64 connections and the other 26, and the busier loop's
-// clients set the p99). Plain redirects are written by the loop itself,
-// the bytes fasthttp would send. Decision: fasthttp's own server (a
+// loop runs), which set the edge's p99.9. A loop that accepts a connection
+// hands it to the loop with the fewest (the kernel's hash over the sockets
+// left one loop 38 of wrk's 64 connections and the other 26, and the
+// busier loop's clients set the p99). Plain redirects are written by the
+// loop itself, the bytes fasthttp would send. Decision: fasthttp's own server (a
 // goroutine per connection on Go's netpoller: after every response one more
 // read returns EAGAIN, the goroutine parks, two deadlines are set) cost the
 // edge ≈13% of its rate and some p99 against nginx in A/B runs (bench/edge
@@ -117,10 +117,10 @@
 // connection still silent (closing it would fail a request no client
 // retries; one silent longer was opened ahead of need and closes), and
 // closes idle kept-alive connections, whose clients retry on a new
-// connection to the new process. TestFaultEdgeRestartUnderLoadFailsNothing restarts edges both
-// ways under 16 clients without a failed request. Left to the kernel: a
-// connection completing its handshake in the microseconds between a loop's
-// last accept and the listener's close is reset, unless
+// connection to the new process. TestFaultEdgeRestartUnderLoadFailsNothing
+// restarts edges both ways under 16 clients without a failed request. Left
+// to the kernel: a connection completing its handshake in the microseconds
+// between a loop's last accept and the listener's close is reset, unless
 // net.ipv4.tcp_migrate_req=1 (Linux 5.14+), which hands it to the new
 // process's socket; edges behind a load balancer that honours /readyz get
 // no new connections by then.
