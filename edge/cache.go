@@ -2,6 +2,7 @@ package edge
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 
 	"github.com/h0p/h0p/shared/kv"
@@ -109,7 +110,15 @@ func compile(l kv.Link) *cached {
 	e := &cached{id: l.ID, domain: l.Domain, indexable: l.Indexable, noForwardQuery: l.NoForwardQuery}
 	e.plain = l.PasswordHash == "" && len(l.Rules) == 0 && len(l.Variants) == 0 && l.Preview == (kv.Preview{}) &&
 		l.ExpiresAt == 0 && l.ValidSince == 0 && !l.Disabled && !l.ClicksExhausted
+	if e.plain {
+		e.location = destination(l.URL, &l, nil)
+		// A destination with a line break (the API refuses them; a record
+		// written otherwise may hold one) takes the full path, whose header
+		// code replaces it, so an event loop writes a plain one verbatim.
+		e.plain = !strings.ContainsAny(e.location, "\r\n")
+	}
 	if !e.plain {
+		e.location = ""
 		e.link = &l
 		return e
 	}
@@ -121,6 +130,5 @@ func compile(l kv.Link) *cached {
 	if (e.status == 301 || e.status == 308) && l.MaxClicks == 0 {
 		e.cache = cachePermanent
 	}
-	e.location = destination(l.URL, &l, nil)
 	return e
 }

@@ -511,13 +511,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 // fastClick captures the click of a plain redirect without building the
 // full request facts.
 func (s *Server) fastClick(ctx *fasthttp.RequestCtx, e *cached) {
-	a := s.agents.classify(ctx.UserAgent())
-	ip := s.clientIP(ctx)
-	country := ""
-	if ip.IsValid() {
-		country = iploc.IPCountry(ip)
+	m := visitorMemoOf(ctx)
+	if m == nil { // fasthttp's server: nothing to remember between requests
+		m = &visitorMemo{}
 	}
-	c := s.newClick(ctx, e.id, e.domain, &a, ip, country, false, s.cfg.Now())
+	a := s.agentOf(m, ctx.UserAgent())
+	country, hash := s.ipFacts(m, s.clientIP(ctx))
+	c := s.newClick(ctx, e.id, e.domain, &a, country, hash, false, s.cfg.Now())
 	s.capture(&c)
 }
 
@@ -547,7 +547,7 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decisi
 		return s.notFound(ctx, dom)
 	case d.location != "":
 		if d.outcome == outcomeRedirect {
-			c := s.newClick(ctx, l.ID, l.Domain, &v.agent, v.ip, v.country, v.query.Get("qr") == "1", v.now)
+			c := s.newClick(ctx, l.ID, l.Domain, &v.agent, v.country, s.ipHash(v.ip), v.query.Get("qr") == "1", v.now)
 			s.capture(&c)
 		}
 		return s.redirectOutcome(ctx, d.status, d.location, d.cache, d.index, d.outcome)

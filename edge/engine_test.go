@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/phuslu/iploc"
 
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
@@ -365,6 +367,60 @@ func TestPreviewBotsAndClicks(t *testing.T) {
 	}
 	if c := <-te.srv.Clicks(); !c.Bot {
 		t.Errorf("curl not flagged as a bot: %+v", c)
+	}
+}
+
+// TestClicksOnOneConnection: the edge remembers a connection's last
+// User-Agent and client address (edge.visitorMemo); each click still has
+// its own request's facts when they change between requests on the
+// connection, as they do behind a proxy.
+func TestClicksOnOneConnection(t *testing.T) {
+	te := mustEngine(t, 16, put(kv.Link{Slug: "plain", URL: "https://example.com/"}))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(te.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	type visitor struct{ ua, ip, os string }
+	visitors := []visitor{{iPhone, "8.8.8.8", "iOS"}, {iPhone, "8.8.8.8", "iOS"}, {firefox, "81.2.69.160", "Linux"},
+		{iPhone, "81.2.69.160", "iOS"}, {firefox, "8.8.8.8", "Linux"}}
+	var clicks []edge.Click
+	for _, v := range visitors {
+		fmt.Fprintf(conn, "GET /plain HTTP/1.1\r\nHost: localhost\r\nUser-Agent: %s\r\nX-Forwarded-For: %s\r\n\r\n", v.ua, v.ip)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 302 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		clicks = append(clicks, <-te.srv.Clicks())
+	}
+	hashes := map[string][16]byte{}
+	for i, v := range visitors {
+		c := clicks[i]
+		if c.OS != v.os || c.Country != iploc.IPCountry(netip.MustParseAddr(v.ip)) {
+			t.Errorf("click %d: OS %q country %q, want %q %q", i, c.OS, c.Country, v.os, iploc.IPCountry(netip.MustParseAddr(v.ip)))
+		}
+		if h, ok := hashes[v.ip]; ok && h != c.IPHash {
+			t.Errorf("click %d: another hash for %s", i, v.ip)
+		}
+		hashes[v.ip] = c.IPHash
+	}
+	if hashes["8.8.8.8"] == hashes["81.2.69.160"] {
+		t.Error("two addresses, one hash")
+	}
+}
+
+// A destination with a line break (a record the API would refuse) cannot
+// add a header to the answer.
+func TestLocationWithLineBreak(t *testing.T) {
+	te := mustEngine(t, 16, put(kv.Link{Slug: "crlf", URL: "https://example.com/\r\nSet-Cookie: a=1"}))
+	a := te.do(t, req{path: "/crlf"})
+	if a.status >= 500 || a.header.Get("Set-Cookie") != "" {
+		t.Errorf("%d %q", a.status, a.header)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,6 +208,7 @@ type loopConn struct {
 	closeAfter    bool   // close once out is written
 	used          bool   // a request came on it: idle now, it is a kept-alive connection
 	events        uint32 // what epoll watches for it
+	memo          visitorMemo
 	// reqStart is when the partly received request in began (zero: none),
 	// writeStart when out began to wait, last the last answer or accept.
 	reqStart, writeStart, last time.Time
@@ -610,15 +610,35 @@ type plainRedirect struct {
 
 // loopRedirect leaves the redirect for the event loop that serves ctx to
 // write, and reports false when none does (fasthttp's server, a request
-// answered off the loop) or when the location holds a line break, which
-// fasthttp's header code replaces (cache is one of the edge's constants).
+// answered off the loop). cache is one of the edge's constants, and
+// location holds no line break (compile keeps such links off the plain
+// path, and fasthttp's header code replaces them).
 func loopRedirect(ctx *fasthttp.RequestCtx, status int, location, cache string, index bool) bool {
-	c, ok := ctx.Conn().(*loopConn)
-	if !ok || ctx != &c.loop.ctx || strings.ContainsAny(location, "\r\n") {
+	c := onLoop(ctx)
+	if c == nil {
 		return false
 	}
 	c.loop.redirect = plainRedirect{status: status, location: location, cache: cache, index: index}
 	return true
+}
+
+// onLoop is the connection whose loop serves ctx, nil when no loop does
+// (fasthttp's server, a request answered off the loop).
+func onLoop(ctx *fasthttp.RequestCtx) *loopConn {
+	c, ok := ctx.Conn().(*loopConn)
+	if !ok || ctx != &c.loop.ctx {
+		return nil
+	}
+	return c
+}
+
+// visitorMemoOf is the memo of the connection ctx came on, nil when no
+// loop serves it.
+func visitorMemoOf(ctx *fasthttp.RequestCtx) *visitorMemo {
+	if c := onLoop(ctx); c != nil {
+		return &c.memo
+	}
+	return nil
 }
 
 // appendRedirect appends the response for l.redirect, with the Server,

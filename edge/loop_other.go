@@ -25,3 +25,5 @@ func (*eventLoops) serve(context.Context, time.Duration) error { return nil }
 func (*eventLoops) closeAll()                                  {}
 
 func loopRedirect(*fasthttp.RequestCtx, int, string, string, bool) bool { return false }
+
+func visitorMemoOf(*fasthttp.RequestCtx) *visitorMemo { return nil }
