@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/phuslu/iploc"
-	"github.com/valyala/fasthttp"
 )
 
 // Click is one redirect as analytics sees it. The edge hands it to a
@@ -53,8 +52,8 @@ func (s *Server) capture(c *Click) {
 }
 
 // newClick fills a click for a redirect of link id on domain; ipHash is
-// s.ipHash of the client's address.
-func (s *Server) newClick(ctx *fasthttp.RequestCtx, id, domain string, a *agent, country string,
+// s.ipHash of the client's address, referer the request's Referer.
+func (s *Server) newClick(referer []byte, id, domain string, a *agent, country string,
 	ipHash [16]byte, qr bool, now time.Time) Click {
 	c := Click{Time: now, LinkID: id, Domain: domain, Country: country,
 		Device: string(a.device), Browser: string(a.browser), OS: string(a.os), Bot: a.bot, QR: qr, IPHash: ipHash}
@@ -62,8 +61,8 @@ func (s *Server) newClick(ctx *fasthttp.RequestCtx, id, domain string, a *agent,
 	for i := range 8 {
 		c.ID[i], c.ID[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
 	}
-	if ref := ctx.Referer(); len(ref) > 0 {
-		c.RefererHost = refererHost(ref)
+	if len(referer) > 0 {
+		c.RefererHost = refererHost(referer)
 	}
 	return c
 }
@@ -101,18 +100,23 @@ type visitorMemo struct {
 // classified on every request (the agent cache holds them).
 const maxMemoAgent = 512
 
+// agentOf classifies ua, through m unless it is nil.
 func (s *Server) agentOf(m *visitorMemo, ua []byte) agent {
-	if m.uaSet && bytes.Equal(m.ua, ua) {
+	if m != nil && m.uaSet && bytes.Equal(m.ua, ua) {
 		return m.agent
 	}
 	a := s.agents.classify(ua)
-	if len(ua) <= maxMemoAgent {
+	if m != nil && len(ua) <= maxMemoAgent {
 		m.ua, m.agent, m.uaSet = append(m.ua[:0], ua...), a, true
 	}
 	return a
 }
 
+// ipFacts is ip's country and hash, through m unless it is nil.
 func (s *Server) ipFacts(m *visitorMemo, ip netip.Addr) (country string, hash [16]byte) {
+	if m == nil {
+		m = &visitorMemo{}
+	}
 	if !m.ipSet || m.ip != ip {
 		m.ip, m.ipSet, m.country = ip, true, ""
 		if ip.IsValid() {

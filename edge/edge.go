@@ -214,7 +214,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	s.registerQueueGauges(cfg.Registerer)
 	logger := fasthttpLogger{cfg.Logger.With("subsystem", "edge")}
 	if !cfg.FasthttpServer {
-		loops, err := listenLoops(cfg.Addr, s.handle, logger, "h0p", cfg.MaxConns)
+		loops, err := listenLoops(cfg.Addr, s.handle, s.servePlain, logger, "h0p", cfg.MaxConns)
 		if err != nil {
 			return nil, err
 		}
@@ -414,18 +414,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return outcomeBadRequest
 	}
-	domain, known, err := s.links.Domain(host)
+	host, domain, known, err := s.domainOf(host)
 	if err != nil {
 		return s.fail(ctx)
 	}
-	if !known && !bytes.Equal(host, s.defaultDomain) {
-		if !s.cfg.FallbackToDefault {
-			return s.notFound(ctx, nil)
-		}
-		host = s.defaultDomain
-		if domain, known, err = s.links.Domain(host); err != nil {
-			return s.fail(ctx)
-		}
+	if host == nil {
+		return s.notFound(ctx, nil)
 	}
 	var dom *kv.Domain
 	if known {
@@ -450,29 +444,14 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	var keyBuf [512]byte
 	key := kv.AppendLinkKey(keyBuf[:0], host, slug)
 	var rec kv.Link // the record, when this request read it
-	var e *cached
 	var answer cached
-	if s.answers != nil && s.answers.get(key, &answer) {
-		e = &answer
-		s.m.tableHits.Inc()
-	} else if e = s.cache.get(key); e != nil {
-		s.m.cacheHits.Inc()
-	} else {
-		s.m.cacheMiss.Inc()
-		gen0 := s.links.Generation()
-		var found bool
-		var err error
-		if rec, found, err = s.links.Link(host, slug); err != nil {
-			return s.fail(ctx)
-		}
-		if !found {
-			return s.notFound(ctx, dom)
-		}
-		c := compile(rec)
-		if !c.plain || s.answers == nil || !s.answers.putIfCurrent(key, c, gen0, s.links.Generation) {
-			s.cache.put(key, c, gen0, s.links.Generation)
-		}
-		e = c
+	e, found, err := s.lookup(host, slug, key, &answer, &rec)
+	s.countLookup(found)
+	if err != nil {
+		return s.fail(ctx)
+	}
+	if e == nil {
+		return s.notFound(ctx, dom)
 	}
 	if e.plain && !post && (e.noForwardQuery || len(ctx.URI().QueryString()) == 0) {
 		// The plain path: no request fact can change the answer.
@@ -508,16 +487,71 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	return s.answer(ctx, l, &v, d, dom)
 }
 
+// domainOf is the host a request's links are under and its domain record:
+// host itself when known, else the default domain when unknown hosts fall
+// back to it. host is nil when neither applies (not found).
+func (s *Server) domainOf(host []byte) ([]byte, kv.Domain, bool, error) {
+	domain, known, err := s.links.Domain(host)
+	if err != nil || known || bytes.Equal(host, s.defaultDomain) {
+		return host, domain, known, err
+	}
+	if !s.cfg.FallbackToDefault {
+		return nil, domain, false, nil
+	}
+	domain, known, err = s.links.Domain(s.defaultDomain)
+	return s.defaultDomain, domain, known, err
+}
+
+// Where lookup found a link, for h0p_edge_link_cache_lookups_total.
+const (
+	foundNowhere = iota // not in memory: read from the store
+	foundInTable
+	foundInCache
+)
+
+// lookup finds the link key (host, slug): in the answer table (filling
+// answer), in the decoded-link cache, or in the store (filling rec, and
+// remembering its answer in the table or cache). e is nil when the link
+// does not exist. The caller counts the lookup (countLookup) once it
+// answers with it.
+func (s *Server) lookup(host, slug, key []byte, answer *cached, rec *kv.Link) (*cached, int, error) {
+	if s.answers != nil && s.answers.get(key, answer) {
+		return answer, foundInTable, nil
+	}
+	if e := s.cache.get(key); e != nil {
+		return e, foundInCache, nil
+	}
+	gen0 := s.links.Generation()
+	l, ok, err := s.links.Link(host, slug)
+	if err != nil || !ok {
+		return nil, foundNowhere, err
+	}
+	*rec = l
+	e := compile(l) // not answer: what the cache keeps must not be the caller's
+	if !e.plain || s.answers == nil || !s.answers.putIfCurrent(key, e, gen0, s.links.Generation) {
+		s.cache.put(key, e, gen0, s.links.Generation)
+	}
+	return e, foundNowhere, nil
+}
+
+func (s *Server) countLookup(found int) {
+	switch found {
+	case foundInTable:
+		s.m.tableHits.Inc()
+	case foundInCache:
+		s.m.cacheHits.Inc()
+	default:
+		s.m.cacheMiss.Inc()
+	}
+}
+
 // fastClick captures the click of a plain redirect without building the
 // full request facts.
 func (s *Server) fastClick(ctx *fasthttp.RequestCtx, e *cached) {
-	m := visitorMemoOf(ctx)
-	if m == nil { // fasthttp's server: nothing to remember between requests
-		m = &visitorMemo{}
-	}
+	m := visitorMemoOf(ctx) // nil on fasthttp's server: nothing to remember between requests
 	a := s.agentOf(m, ctx.UserAgent())
 	country, hash := s.ipFacts(m, s.clientIP(ctx))
-	c := s.newClick(ctx, e.id, e.domain, &a, country, hash, false, s.cfg.Now())
+	c := s.newClick(ctx.Referer(), e.id, e.domain, &a, country, hash, false, s.cfg.Now())
 	s.capture(&c)
 }
 
@@ -547,7 +581,7 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decisi
 		return s.notFound(ctx, dom)
 	case d.location != "":
 		if d.outcome == outcomeRedirect {
-			c := s.newClick(ctx, l.ID, l.Domain, &v.agent, v.country, s.ipHash(v.ip), v.query.Get("qr") == "1", v.now)
+			c := s.newClick(ctx.Referer(), l.ID, l.Domain, &v.agent, v.country, s.ipHash(v.ip), v.query.Get("qr") == "1", v.now)
 			s.capture(&c)
 		}
 		return s.redirectOutcome(ctx, d.status, d.location, d.cache, d.index, d.outcome)

@@ -89,7 +89,7 @@ func requestSizeEveryLine(b []byte) (size, status int) {
 // A connection that sends half a request, or nothing after its last answer,
 // is closed once its timeout passes (checked every second).
 func TestEventLoopsCloseSlowAndIdleConnections(t *testing.T) {
-	e, err := listenLoops("127.0.0.1:0", func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) }, nil, "test", 100)
+	e, err := listenLoops("127.0.0.1:0", func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) }, nil, nil, "test", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestEventLoopsCloseSlowAndIdleConnections(t *testing.T) {
 // returns serve's error).
 func startLoops(t *testing.T, h fasthttp.RequestHandler) (e *eventLoops, stop func() error) {
 	t.Helper()
-	e, err := listenLoops("127.0.0.1:0", h, nil, "test", 100)
+	e, err := listenLoops("127.0.0.1:0", h, nil, nil, "test", 100)
 	if err != nil {
 		t.Fatal(err)
 	}

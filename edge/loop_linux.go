@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"sync"
@@ -41,6 +42,7 @@ import (
 // MaxConns connections (beyond it a 503 and close).
 type eventLoops struct {
 	handler  fasthttp.RequestHandler
+	plain    plainHandler // nil: every request goes to handler
 	logger   fasthttp.Logger
 	name     []byte
 	maxConns int // per loop
@@ -66,13 +68,13 @@ const (
 
 // listenLoops opens one listening socket per CPU on addr (all on the port
 // the first one got when addr's port is 0).
-func listenLoops(addr string, handler fasthttp.RequestHandler, logger fasthttp.Logger, name string, maxConns int) (*eventLoops, error) {
+func listenLoops(addr string, handler fasthttp.RequestHandler, plain plainHandler, logger fasthttp.Logger, name string, maxConns int) (*eventLoops, error) {
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen edge on %s: %w", addr, err)
 	}
 	n := runtime.GOMAXPROCS(0)
-	e := &eventLoops{handler: handler, logger: logger, name: []byte(name), maxConns: max(1, maxConns/n),
+	e := &eventLoops{handler: handler, plain: plain, logger: logger, name: []byte(name), maxConns: max(1, maxConns/n),
 		readTimeout: loopReadTimeout, writeTimeout: loopWriteTimeout, idleTimeout: loopIdleTimeout}
 	for range n {
 		l, err := newEventLoop(e, ta)
@@ -191,6 +193,7 @@ type eventLoop struct {
 	readBuf []byte
 	now     time.Time
 
+	plainReq plainRequest  // the request on the plain path (plain.go)
 	redirect plainRedirect // left by the handler for this request (loopRedirect)
 	date     []byte        // now as an HTTP date
 	dateSec  int64
@@ -200,6 +203,7 @@ type loopConn struct {
 	loop          *eventLoop
 	fd            int32
 	remote, local net.Addr
+	peer          netip.Addr // remote's address
 	in, out       []byte
 	scanned       int    // bytes of the partly received request in searched for its end
 	closed        bool   // its fd is closed (the number may already be another's)
@@ -419,7 +423,9 @@ func (l *eventLoop) takeHanded() {
 // add watches a connection already counted in open.
 func (l *eventLoop) add(fd int, sa unix.Sockaddr) {
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	c := &loopConn{loop: l, fd: int32(fd), remote: sockaddrTCP(sa), local: l.e.addr, last: l.now, events: unix.EPOLLIN}
+	remote := sockaddrTCP(sa)
+	peer, _ := netip.AddrFromSlice(remote.IP)
+	c := &loopConn{loop: l, fd: int32(fd), remote: remote, peer: peer.Unmap(), local: l.e.addr, last: l.now, events: unix.EPOLLIN}
 	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
 		unix.Close(fd)
 		l.open.Add(-1)
@@ -460,6 +466,16 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 			break
 		}
 		c.scanned = 0
+		if l.e.plain != nil && parsePlainRequest(c.in[off:off+size], &l.plainReq) &&
+			l.e.plain(&l.plainReq, c.peer, &c.memo, &l.redirect) {
+			off += size
+			c.last, c.used = l.now, true
+			c.closeAfter = l.plainReq.close || l.e.stopping.Load()
+			c.out = l.appendRedirect(c.out, l.plainReq.head, l.plainReq.http10, c.closeAfter)
+			l.redirect = plainRedirect{}
+			l.flush(c)
+			continue
+		}
 		ctx := &l.ctx
 		ctx.Request.Reset()
 		ctx.Response.Reset()
@@ -596,16 +612,6 @@ func (l *eventLoop) finish(ctx *fasthttp.RequestCtx) (closeAfter bool) {
 		ctx.Response.Header.SetServerBytes(l.e.name)
 	}
 	return closeAfter
-}
-
-// plainRedirect is a plain link's redirect (Server.serve), which a loop
-// writes itself: the bytes fasthttp's Response.Write sends for it (Date
-// aside: TestPlainRedirectBytesAsFasthttpServer), without setting and
-// serializing a fasthttp header, ≈4% of the edge's CPU.
-type plainRedirect struct {
-	status          int // 0: none
-	location, cache string
-	index           bool
 }
 
 // loopRedirect leaves the redirect for the event loop that serves ctx to

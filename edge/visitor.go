@@ -14,21 +14,30 @@ import (
 // Forwarded) that is not a trusted proxy, reading from the right.
 func (s *Server) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
 	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
-	peer = peer.Unmap()
+	return s.clientIPFrom(peer.Unmap(), ctx.Request.Header.Peek("X-Forwarded-For"), ctx.Request.Header.Peek("Forwarded"))
+}
+
+// clientIPFrom is clientIP for a request from peer with the X-Forwarded-For
+// and Forwarded values xff and fwd.
+func (s *Server) clientIPFrom(peer netip.Addr, xff, fwd []byte) netip.Addr {
 	if !s.trusted(peer) {
 		return peer
 	}
 	var hops []string
-	if xff := ctx.Request.Header.Peek("X-Forwarded-For"); len(xff) > 0 {
+	if len(xff) > 0 {
 		hops = strings.Split(string(xff), ",")
-	} else if fwd := ctx.Request.Header.Peek("Forwarded"); len(fwd) > 0 {
+	} else if len(fwd) > 0 {
 		for part := range strings.SplitSeq(string(fwd), ",") {
 			for kv := range strings.SplitSeq(part, ";") {
 				k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 				if ok && strings.EqualFold(k, "for") {
 					v = strings.Trim(v, `"`)
 					if strings.HasPrefix(v, "[") { // [2001:db8::1]:port
-						v = v[1:strings.IndexByte(v, ']')]
+						addr, _, ok := strings.Cut(v[1:], "]")
+						if !ok {
+							addr = "" // unreadable: the hops left of it are not believed
+						}
+						v = addr
 					} else if i := strings.LastIndexByte(v, ':'); i >= 0 && strings.Count(v, ":") == 1 {
 						v = v[:i]
 					}
