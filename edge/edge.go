@@ -379,11 +379,27 @@ var (
 // maxPath bounds the request path; longer ones are refused.
 const maxPath = 2 << 10
 
+// handle answers ctx. A panic while answering becomes a 500 for this
+// request alone, closing its connection, and an error log: on an event
+// loop it would otherwise stop the process and every connection in it.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := ctx.Time() // taken by fasthttp once the request is read: one clock read less
-	o := s.serve(ctx)
-	s.m.requests[o].Inc()
-	s.m.latency.Observe(time.Since(start).Seconds())
+	o := outcomeError
+	defer func() {
+		if r := recover(); r != nil {
+			s.panicked(r)
+			ctx.Response.Reset()
+			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+			ctx.SetConnectionClose()
+		}
+		s.m.requests[o].Inc()
+		s.m.latency.Observe(time.Since(start).Seconds())
+	}()
+	o = s.serve(ctx)
+}
+
+func (s *Server) panicked(r any) {
+	s.cfg.Logger.Error("edge: answering a request panicked", "panic", r, "stack", string(debug.Stack()))
 }
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {

@@ -516,3 +516,61 @@ func TestCacheFollowsTheStore(t *testing.T) {
 		}
 	}
 }
+
+// panickyLinks panics reading the link "boom": a stand-in for any bug on
+// the request path.
+type panickyLinks struct{ edge.LinkReader }
+
+func (p panickyLinks) Link(host, slug []byte) (kv.Link, bool, error) {
+	if string(slug) == "boom" {
+		panic("boom")
+	}
+	return p.LinkReader.Link(host, slug)
+}
+
+// A request whose answer panics gets a 500 and its connection closes; the
+// edge goes on serving everyone else.
+func TestPanicAnsweringOneRequest(t *testing.T) {
+	store, err := replication.OpenStore(t.TempDir(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	te := &testEdge{fsm: replication.NewFSM(store, quiet)}
+	te.apply(t, put(kv.Link{Slug: "x", URL: "https://example.com/x"}))
+	srv, err := edge.New(edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet},
+		panickyLinks{store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	te.url = "http://" + srv.Addr()
+	for _, request := range []string{
+		"GET /boom HTTP/1.1\r\nHost: localhost\r\n\r\n",     // the plain path, then serve
+		"GET /boom?a=1 HTTP/1.1\r\nHost: localhost\r\n\r\n", // serve alone
+	} {
+		conn, err := net.Dial("tcp", srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, request)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		raw, err := io.ReadAll(conn) // to the close
+		conn.Close()
+		if err != nil || !strings.HasPrefix(string(raw), "HTTP/1.1 500") || !strings.Contains(string(raw), "Connection: close") {
+			t.Fatalf("panicking answer: %q %v", raw, err)
+		}
+		if a := te.do(t, req{path: "/x"}); a.status != 302 {
+			t.Fatalf("after a panic: %d", a.status)
+		}
+	}
+}

@@ -251,9 +251,16 @@ func trimSpaceTab(b []byte) []byte {
 // servePlain answers r, which came from peer on a connection with memo m,
 // when its answer is a plain link's redirect: it captures the click, counts
 // the request and fills out. It reports false, having done nothing, for
-// every other answer; Server.serve gives those.
-func (s *Server) servePlain(r *plainRequest, peer netip.Addr, m *visitorMemo, out *plainRedirect) bool {
+// every other answer; Server.serve gives those, and it answers a request
+// whose answer here panicked.
+func (s *Server) servePlain(r *plainRequest, peer netip.Addr, m *visitorMemo, out *plainRedirect) (answered bool) {
 	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil { // serve answers it (see handle)
+			s.panicked(p)
+			answered = false
+		}
+	}()
 	hostBuf, _ := s.hosts.Get().(*[256]byte)
 	if hostBuf == nil {
 		hostBuf = new([256]byte)
