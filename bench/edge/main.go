@@ -63,6 +63,7 @@ func main() {
 		warmup   = flag.Duration("warmup", 5*time.Second, "unmeasured run before each server's first")
 		conns    = flag.Int("connections", 64, "wrk connections")
 		threads  = flag.Int("threads", runtime.NumCPU(), "wrk threads")
+		think    = flag.Duration("think", time.Millisecond, "each connection's wait between requests in the equal-load runs, whole milliseconds (0: no such runs)")
 		out      = flag.String("out", "bench/results", "directory for edge.json and edge.md")
 		serve    = flag.String("serve", "", "internal: serve the edge store in this directory")
 		serveMap = flag.String("serve-map", "", "internal: serve this links.map with bare fasthttp")
@@ -87,11 +88,12 @@ func main() {
 	rep := report{
 		Date: time.Now().UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), Connections: *conns,
 		Threads: *threads, Duration: duration.String(), Rounds: *rounds, NginxVersion: nginxVersion(),
+		Think: think.String(),
 	}
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		must(err)
-		r, err := benchSize(n, *rounds, *duration, *warmup, *conns, *threads, *profile)
+		r, err := benchSize(n, *rounds, *duration, *warmup, *think, *conns, *threads, *profile)
 		must(err)
 		rep.Sizes = append(rep.Sizes, r)
 	}
@@ -108,27 +110,33 @@ type report struct {
 	Duration     string       `json:"duration"`
 	Rounds       int          `json:"rounds"`
 	NginxVersion string       `json:"nginx_version"`
+	Think        string       `json:"think"` // of the equal-load runs
 	Sizes        []sizeResult `json:"sizes"`
 }
 
 type sizeResult struct {
-	Links        int      `json:"links"`
-	LoadSeconds  float64  `json:"edge_load_seconds"`
-	NginxStartS  float64  `json:"nginx_start_seconds"`
-	EdgeStartS   float64  `json:"edge_start_seconds"` // until every link's answer is in memory
-	Edge         []wrkRun `json:"edge_runs"`
-	Nginx        []wrkRun `json:"nginx_runs"`
-	Bare         []wrkRun `json:"fasthttp_map_runs"` // the floor of Go + fasthttp: see serveFasthttpMap
-	EdgeMem      memory   `json:"edge_memory"`
-	NginxMem     memory   `json:"nginx_memory"`
-	BareMem      memory   `json:"fasthttp_map_memory"`
-	EdgeClicks   int64    `json:"edge_clicks_captured"`
-	EdgeDrops    int64    `json:"edge_clicks_dropped"`
-	RatioRPS     float64  `json:"ratio_rps"`              // edge / nginx, mean of rounds
-	RatioP99     float64  `json:"ratio_p99"`              // edge / nginx, mean of rounds
-	RatioCPU     float64  `json:"ratio_cpu_per_request"`  // edge / nginx, mean of rounds
-	RatioBareRPS float64  `json:"ratio_fasthttp_map_rps"` // fasthttp+map / nginx, mean of rounds
-	EdgeStoreMiB float64  `json:"edge_store_mib"`         // Pebble directory on disk
+	Links       int      `json:"links"`
+	LoadSeconds float64  `json:"edge_load_seconds"`
+	NginxStartS float64  `json:"nginx_start_seconds"`
+	EdgeStartS  float64  `json:"edge_start_seconds"` // until every link's answer is in memory
+	Edge        []wrkRun `json:"edge_runs"`
+	Nginx       []wrkRun `json:"nginx_runs"`
+	Bare        []wrkRun `json:"fasthttp_map_runs"` // the floor of Go + fasthttp: see serveFasthttpMap
+	// At equal load: each connection waits think between requests, which
+	// offers both servers about the same rate, below what either answers.
+	EdgePaced     []wrkRun `json:"edge_equal_load_runs"`
+	NginxPaced    []wrkRun `json:"nginx_equal_load_runs"`
+	EdgeMem       memory   `json:"edge_memory"`
+	NginxMem      memory   `json:"nginx_memory"`
+	BareMem       memory   `json:"fasthttp_map_memory"`
+	EdgeClicks    int64    `json:"edge_clicks_captured"`
+	EdgeDrops     int64    `json:"edge_clicks_dropped"`
+	RatioRPS      float64  `json:"ratio_rps"`              // edge / nginx, mean of rounds
+	RatioP99      float64  `json:"ratio_p99"`              // edge / nginx, mean of rounds
+	RatioCPU      float64  `json:"ratio_cpu_per_request"`  // edge / nginx, mean of rounds
+	RatioBareRPS  float64  `json:"ratio_fasthttp_map_rps"` // fasthttp+map / nginx, mean of rounds
+	RatioPacedP99 float64  `json:"ratio_equal_load_p99"`   // edge / nginx, mean of rounds
+	EdgeStoreMiB  float64  `json:"edge_store_mib"`         // Pebble directory on disk
 }
 
 // wrkRun is what the Lua script's done() prints.
@@ -151,7 +159,7 @@ type memory struct {
 	PSSMiB float64 `json:"pss_mib"`
 }
 
-func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int, profile string) (sizeResult, error) {
+func benchSize(n, rounds int, duration, warmup, think time.Duration, conns, threads int, profile string) (sizeResult, error) {
 	res := sizeResult{Links: n}
 	dir, err := os.MkdirTemp("", "h0p-bench-edge")
 	if err != nil {
@@ -214,18 +222,20 @@ func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int
 	addrs := map[string]string{"edge": edgeAddr, "nginx": nginxAddr, "fasthttp-map": bareAddr}
 	runs := map[string]*[]wrkRun{"edge": &res.Edge, "nginx": &res.Nginx, "fasthttp-map": &res.Bare}
 
-	script := filepath.Join(dir, "random.lua")
+	script, paced := filepath.Join(dir, "random.lua"), filepath.Join(dir, "paced.lua")
 	must(os.WriteFile(script, []byte(luaScript), 0o644))
+	must(os.WriteFile(paced, []byte(luaScript+pacedLua), 0o644))
 	keys := filepath.Join(dir, "keys")
 	pids := map[string]int{"edge": edgeCmd.Process.Pid, "nginx": nginxCmd.Process.Pid, "fasthttp-map": bareCmd.Process.Pid}
-	run := func(who string, d time.Duration) (wrkRun, error) {
+	runScript := func(script, who string, d time.Duration, args ...string) (wrkRun, error) {
 		cpu0 := cpuTicks(pids[who])
-		r, err := runWrk(script, keys, addrs[who], d, conns, threads)
+		r, err := runWrk(script, keys, addrs[who], d, conns, threads, args...)
 		if r.Requests > 0 {
 			r.CPUUS = float64(cpuTicks(pids[who])-cpu0) * 1e6 / clockTicks / float64(r.Requests)
 		}
 		return r, err
 	}
+	run := func(who string, d time.Duration) (wrkRun, error) { return runScript(script, who, d) }
 	for _, who := range []string{"edge", "nginx", "fasthttp-map"} {
 		if _, err := run(who, warmup); err != nil {
 			return res, err
@@ -240,6 +250,21 @@ func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int
 				return res, err
 			}
 			*runs[who] = append(*runs[who], r)
+		}
+	}
+	pacedRuns := map[string]*[]wrkRun{"edge": &res.EdgePaced, "nginx": &res.NginxPaced}
+	pacedRounds := rounds
+	if think.Milliseconds() < 1 { // wrk waits whole milliseconds
+		pacedRounds = 0
+	}
+	for i := range pacedRounds {
+		for _, who := range [][]string{{"edge", "nginx"}, {"nginx", "edge"}}[i%2] {
+			log.Printf("%d links: equal load, round %d, %s", n, i+1, who)
+			r, err := runScript(paced, who, duration, strconv.FormatInt(think.Milliseconds(), 10))
+			if err != nil {
+				return res, err
+			}
+			*pacedRuns[who] = append(*pacedRuns[who], r)
 		}
 	}
 	res.EdgeMem = memoryOf(edgeCmd.Process.Pid)
@@ -263,6 +288,9 @@ func benchSize(n, rounds int, duration, warmup time.Duration, conns, threads int
 		res.RatioRPS += res.Edge[i].RPS / res.Nginx[i].RPS / float64(len(res.Edge))
 		res.RatioP99 += res.Edge[i].P99US / res.Nginx[i].P99US / float64(len(res.Edge))
 		res.RatioBareRPS += res.Bare[i].RPS / res.Nginx[i].RPS / float64(len(res.Edge))
+	}
+	for i := range res.EdgePaced {
+		res.RatioPacedP99 += res.EdgePaced[i].P99US / res.NginxPaced[i].P99US / float64(len(res.EdgePaced))
 	}
 	return res, nil
 }
@@ -527,9 +555,27 @@ function done(summary, latency, requests)
 end
 `
 
-func runWrk(script, keys, addr string, d time.Duration, conns, threads int) (wrkRun, error) {
-	cmd := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
-		"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--timeout", "5s", "-s", script, "http://"+addr+"/", "--", keys)
+// pacedLua makes each connection wait args[2] milliseconds between a
+// response and its next request (wrk's delay; its latency starts when the
+// request is sent). With 64 connections and 1 ms the offered rate is about
+// 64 / (1 ms + latency): the same for both servers, and below what either
+// answers here, so their latency compares at equal load instead of at
+// saturation.
+const pacedLua = `
+local think = 0
+local initPaced = init
+function init(args)
+	initPaced(args)
+	think = tonumber(args[2])
+end
+function delay()
+	return think
+end
+`
+
+func runWrk(script, keys, addr string, d time.Duration, conns, threads int, args ...string) (wrkRun, error) {
+	cmd := exec.Command("wrk", append([]string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
+		"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--timeout", "5s", "-s", script, "http://" + addr + "/", "--", keys}, args...)...)
 	b, err := cmd.Output()
 	if err != nil {
 		return wrkRun{}, fmt.Errorf("wrk: %w\n%s", err, b)
@@ -615,18 +661,9 @@ func (r report) markdown() string {
 			runs []wrkRun
 			mem  memory
 		}{{"edge", s.Edge, s.EdgeMem}, {"nginx", s.Nginx, s.NginxMem}, {"fasthttp + Go map", s.Bare, s.BareMem}} {
-			var rps, p50, p99, p999, cpu float64
-			var errs int64
-			for _, x := range side.runs {
-				cpu += x.CPUUS / float64(len(side.runs))
-				rps += x.RPS / float64(len(side.runs))
-				p50 += x.P50US / float64(len(side.runs))
-				p99 += x.P99US / float64(len(side.runs))
-				p999 += x.P999US / float64(len(side.runs))
-				errs += x.Errors
-			}
+			m := meanRun(side.runs)
 			fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %d | %.1f µs | %.0f MiB | %.0f MiB |\n",
-				s.Links, side.name, rps, p50/1000, p99/1000, p999/1000, errs, cpu, side.mem.RSSMiB, side.mem.PSSMiB)
+				s.Links, side.name, m.RPS, m.P50US/1000, m.P99US/1000, m.P999US/1000, m.Errors, m.CPUUS, side.mem.RSSMiB, side.mem.PSSMiB)
 		}
 	}
 	b.WriteString("\n| links | edge/nginx requests/s (per round) | edge/nginx p99 | edge/nginx CPU a request | fasthttp+map/nginx requests/s | clicks captured | clicks dropped | edge store on disk | store written | edge start | nginx start |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -638,11 +675,43 @@ func (r report) markdown() string {
 		fmt.Fprintf(&b, "| %d | %.2f× (%s) | %.2f× | %.2f× | %.2f× | %d | %d | %.0f MiB | %.1f s | %.1f s | %.1f s |\n",
 			s.Links, s.RatioRPS, strings.Join(rounds, ", "), s.RatioP99, s.RatioCPU, s.RatioBareRPS, s.EdgeClicks, s.EdgeDrops, s.EdgeStoreMiB, s.LoadSeconds, s.EdgeStartS, s.NginxStartS)
 	}
+	if len(r.Sizes) > 0 && len(r.Sizes[0].EdgePaced) > 0 {
+		fmt.Fprintf(&b, "\nAt equal load: each connection waits %s between a response and its next request (wrk's delay), which offers both servers about the same rate, below saturation; same rounds, alternating.\n\n", r.Think)
+		b.WriteString("| links | server | requests/s | p50 | p99 | p99.9 | CPU a request | edge/nginx p99 |\n|---|---|---|---|---|---|---|---|\n")
+		for _, s := range r.Sizes {
+			for _, side := range []struct {
+				name string
+				runs []wrkRun
+			}{{"edge", s.EdgePaced}, {"nginx", s.NginxPaced}} {
+				m := meanRun(side.runs)
+				ratio := ""
+				if side.name == "edge" {
+					ratio = fmt.Sprintf("%.2f×", s.RatioPacedP99)
+				}
+				fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %.1f µs | %s |\n",
+					s.Links, side.name, m.RPS, m.P50US/1000, m.P99US/1000, m.P999US/1000, m.CPUUS, ratio)
+			}
+		}
+	}
 	b.WriteString("\n\"Edge start\" runs until every link's answer is in the edge's memory (its answer table), as nginx's start includes reading its map; the edge serves from the store meanwhile.\n")
 	b.WriteString("\n\"fasthttp + Go map\" is the floor of the edge's stack: the same links in a Go map behind a bare fasthttp handler (no store, no click capture), in the same runs.\n")
 	b.WriteString("\n\"CPU a request\" is the server's CPU time (user and system, all its processes, from /proc) over the requests it answered in the measured runs; on this shared machine it moves less than requests/s.\n")
 	b.WriteString("\nPer-run figures are in edge.json.\n")
 	return b.String()
+}
+
+// meanRun is the mean of runs, errors summed.
+func meanRun(runs []wrkRun) (m wrkRun) {
+	n := float64(len(runs))
+	for _, x := range runs {
+		m.CPUUS += x.CPUUS / n
+		m.RPS += x.RPS / n
+		m.P50US += x.P50US / n
+		m.P99US += x.P99US / n
+		m.P999US += x.P999US / n
+		m.Errors += x.Errors
+	}
+	return m
 }
 
 func waitFile(path string, timeout time.Duration) error {
