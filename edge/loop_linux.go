@@ -114,9 +114,9 @@ func (e *eventLoops) serve(ctx context.Context, drain time.Duration) error {
 	}
 	// The loops sweep timeouts (and, stopping, look at their connections
 	// again) when woken: once a second at least.
-	ticking := make(chan struct{})
-	defer close(ticking)
+	ticking, ticked := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(ticked)
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
@@ -156,6 +156,10 @@ func (e *eventLoops) serve(ctx context.Context, drain time.Duration) error {
 		}
 	}
 	e.offLoop.Wait()
+	// Nothing may wake a loop once its eventfd is closed: the number may
+	// be another file's by then.
+	close(ticking)
+	<-ticked
 	e.closeAll()
 	return err
 }
