@@ -52,11 +52,9 @@ const (
 
 // parsePlainRequest reads req, one whole request as requestSize framed it,
 // into r. It reports false for anything but a GET or HEAD of a plain path
-// (plainPath) over HTTP/1.0 or 1.1, with a plain Host (plainHost), without
-// a body, whose
-// header lines are all "token: printable ASCII", none of the headers the
-// plain path reads twice, and Connection, if sent, either close or
-// keep-alive.
+// (plainPath) over HTTP/1.0 or 1.1 with a plain Host (plainHost), no body,
+// header lines that are all "token: printable ASCII", none of the headers
+// the plain path reads twice, and Connection, if sent, close or keep-alive.
 func parsePlainRequest(req []byte, r *plainRequest) bool {
 	*r = plainRequest{}
 	var rest []byte
