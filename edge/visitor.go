@@ -14,7 +14,10 @@ import (
 // Forwarded) that is not a trusted proxy, reading from the right.
 func (s *Server) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
 	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
-	return s.clientIPFrom(peer.Unmap(), ctx.Request.Header.Peek("X-Forwarded-For"), ctx.Request.Header.Peek("Forwarded"))
+	if peer = peer.Unmap(); !s.trusted(peer) {
+		return peer // without looking for the headers
+	}
+	return s.clientIPFrom(peer, ctx.Request.Header.Peek("X-Forwarded-For"), ctx.Request.Header.Peek("Forwarded"))
 }
 
 // clientIPFrom is clientIP for a request from peer with the X-Forwarded-For
