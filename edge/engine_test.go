@@ -62,6 +62,14 @@ func mustEngine(t *testing.T, queue int, ops ...kv.Op) *testEdge {
 // ops (one command through the real FSM), until the test ends.
 func startEngine(t *testing.T, config func(*testEdge) edge.Config, ops ...kv.Op) *testEdge {
 	t.Helper()
+	return startEngineOver(t, config, nil, ops...)
+}
+
+// startEngineOver is startEngine with the edge reading the store through
+// wrap, unless it is nil.
+func startEngineOver(t *testing.T, config func(*testEdge) edge.Config, wrap func(edge.LinkReader) edge.LinkReader,
+	ops ...kv.Op) *testEdge {
+	t.Helper()
 	store, err := replication.OpenStore(t.TempDir(), quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +77,11 @@ func startEngine(t *testing.T, config func(*testEdge) edge.Config, ops ...kv.Op)
 	te := &testEdge{fsm: replication.NewFSM(store, quiet)}
 	te.apply(t, ops...)
 	te.now.Store(t0.UnixMilli())
-	srv, err := edge.New(config(te), store)
+	var links edge.LinkReader = store
+	if wrap != nil {
+		links = wrap(store)
+	}
+	srv, err := edge.New(config(te), links)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,34 +543,14 @@ func (p panickyLinks) Link(host, slug []byte) (kv.Link, bool, error) {
 // A request whose answer panics gets a 500 and its connection closes; the
 // edge goes on serving everyone else.
 func TestPanicAnsweringOneRequest(t *testing.T) {
-	store, err := replication.OpenStore(t.TempDir(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	te := &testEdge{fsm: replication.NewFSM(store, quiet)}
-	te.apply(t, put(kv.Link{Slug: "x", URL: "https://example.com/x"}))
-	srv, err := edge.New(edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet},
-		panickyLinks{store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	te.url = "http://" + srv.Addr()
+	te := startEngineOver(t, func(*testEdge) edge.Config {
+		return edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet}
+	}, func(l edge.LinkReader) edge.LinkReader { return panickyLinks{l} }, put(kv.Link{Slug: "x", URL: "https://example.com/x"}))
 	for _, request := range []string{
 		"GET /boom HTTP/1.1\r\nHost: localhost\r\n\r\n",     // the plain path, then serve
 		"GET /boom?a=1 HTTP/1.1\r\nHost: localhost\r\n\r\n", // serve alone
 	} {
-		conn, err := net.Dial("tcp", srv.Addr())
+		conn, err := net.Dial("tcp", te.srv.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
