@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -65,7 +66,10 @@ type Config struct {
 	// connection) instead of the event loops (loop_linux.go); always so
 	// outside Linux.
 	FasthttpServer bool
-	Now            func() time.Time // nil: time.Now
+	// Loops is how many event loops serve (0: GOMAXPROCS). A process whose
+	// main work is the edge sets it from LoopsWithSpareP.
+	Loops int
+	Now   func() time.Time // nil: time.Now
 }
 
 // Server is one edge process's HTTP side.
@@ -182,6 +186,9 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.CacheEntries == 0 {
 		cfg.CacheEntries = 100_000
 	}
+	if cfg.Loops <= 0 {
+		cfg.Loops = runtime.GOMAXPROCS(0)
+	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 100_000
 	}
@@ -214,7 +221,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	s.registerQueueGauges(cfg.Registerer)
 	logger := fasthttpLogger{cfg.Logger.With("subsystem", "edge")}
 	if !cfg.FasthttpServer {
-		loops, err := listenLoops(cfg.Addr, s.handle, s.servePlain, logger, "h0p", cfg.MaxConns)
+		loops, err := listenLoops(cfg.Addr, cfg.Loops, s.handle, s.servePlain, logger, "h0p", cfg.MaxConns)
 		if err != nil {
 			return nil, err
 		}

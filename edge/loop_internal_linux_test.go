@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -89,7 +90,7 @@ func requestSizeEveryLine(b []byte) (size, status int) {
 // A connection that sends half a request, or nothing after its last answer,
 // is closed once its timeout passes (checked every second).
 func TestEventLoopsCloseSlowAndIdleConnections(t *testing.T) {
-	e, err := listenLoops("127.0.0.1:0", func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) }, nil, nil, "test", 100)
+	e, err := listenLoops("127.0.0.1:0", 2, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) }, nil, nil, "test", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +127,11 @@ func TestEventLoopsCloseSlowAndIdleConnections(t *testing.T) {
 	}
 }
 
-// startLoops serves h until the test ends or stop is called (which
-// returns serve's error).
-func startLoops(t *testing.T, h fasthttp.RequestHandler) (e *eventLoops, stop func() error) {
+// startLoops serves h from n loops until the test ends or stop is called
+// (which returns serve's error).
+func startLoops(t *testing.T, n int, h fasthttp.RequestHandler) (e *eventLoops, stop func() error) {
 	t.Helper()
-	e, err := listenLoops("127.0.0.1:0", h, nil, nil, "test", 100)
+	e, err := listenLoops("127.0.0.1:0", n, h, nil, nil, "test", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func sendThenReset(t *testing.T, addr, req string, wait time.Duration) {
 func TestEventLoopsForgetAResetConnection(t *testing.T) {
 	var mu sync.Mutex
 	var files []*os.File
-	e, _ := startLoops(t, func(ctx *fasthttp.RequestCtx) {
+	e, _ := startLoops(t, 2, func(ctx *fasthttp.RequestCtx) {
 		switch string(ctx.Path()) {
 		case "/slow":
 			time.Sleep(300 * time.Millisecond) // the client resets meanwhile
@@ -207,7 +208,7 @@ func TestEventLoopsForgetAResetConnection(t *testing.T) {
 // stops: serve waits for its goroutine, which never writes to a closed
 // eventfd (run with -race).
 func TestEventLoopsStopWithAnswerOffTheLoop(t *testing.T) {
-	e, stop := startLoops(t, func(ctx *fasthttp.RequestCtx) {
+	e, stop := startLoops(t, 2, func(ctx *fasthttp.RequestCtx) {
 		if ctx.IsPost() {
 			time.Sleep(300 * time.Millisecond)
 		}
@@ -224,7 +225,7 @@ func TestEventLoopsStopWithAnswerOffTheLoop(t *testing.T) {
 // with Expect: 100-continue reaches the handler, and a request hidden behind
 // a bare-LF header block is refused rather than dropped unanswered.
 func TestEventLoopsFraming(t *testing.T) {
-	e, _ := startLoops(t, func(ctx *fasthttp.RequestCtx) {
+	e, _ := startLoops(t, 2, func(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(string(ctx.Method()) + " " + string(ctx.Path()) + " body=" + string(ctx.PostBody()))
 	})
 	for _, tc := range []struct{ req, want string }{
@@ -250,8 +251,7 @@ func TestEventLoopsFraming(t *testing.T) {
 // loops move them so each serves as many (within one), which is what
 // keeps one loop's clients from waiting longer than the other's.
 func TestEventLoopsBalanceConnections(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // four loops
-	e, _ := startLoops(t, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) })
+	e, _ := startLoops(t, 4, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) })
 	if len(e.loops) != 4 {
 		t.Fatalf("%d loops", len(e.loops))
 	}
@@ -271,5 +271,27 @@ func TestEventLoopsBalanceConnections(t *testing.T) {
 		if n := l.open.Load(); n != 16 {
 			t.Errorf("loop %d serves %d connections, want 16 of 64", i, n)
 		}
+	}
+}
+
+// LoopsWithSpareP gives the runtime one P beyond the loops, once per
+// process, and New runs the loops it is told to.
+func TestLoopsWithSpareP(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
+	n := LoopsWithSpareP()
+	if n != procs || runtime.GOMAXPROCS(0) != procs+1 {
+		t.Fatalf("%d loops, GOMAXPROCS %d; want %d and %d", n, runtime.GOMAXPROCS(0), procs, procs+1)
+	}
+	if again := LoopsWithSpareP(); again != n || runtime.GOMAXPROCS(0) != procs+1 {
+		t.Fatalf("second call: %d loops, GOMAXPROCS %d", again, runtime.GOMAXPROCS(0))
+	}
+	s, err := New(Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", Logger: slog.New(slog.DiscardHandler), Loops: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.loops.loops) != 3 {
+		t.Fatalf("%d loops, want 3", len(s.loops.loops))
 	}
 }

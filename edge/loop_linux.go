@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -66,14 +65,13 @@ const (
 	loopSpin         = 1 // ms an idle loop sleeps in a raw epoll_wait before it blocks in one the runtime sees (wait)
 )
 
-// listenLoops opens one listening socket per CPU on addr (all on the port
-// the first one got when addr's port is 0).
-func listenLoops(addr string, handler fasthttp.RequestHandler, plain plainHandler, logger fasthttp.Logger, name string, maxConns int) (*eventLoops, error) {
+// listenLoops opens n listening sockets on addr, one per loop (all on the
+// port the first one got when addr's port is 0).
+func listenLoops(addr string, n int, handler fasthttp.RequestHandler, plain plainHandler, logger fasthttp.Logger, name string, maxConns int) (*eventLoops, error) {
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen edge on %s: %w", addr, err)
 	}
-	n := runtime.GOMAXPROCS(0)
 	e := &eventLoops{handler: handler, plain: plain, logger: logger, name: []byte(name), maxConns: max(1, maxConns/n),
 		readTimeout: loopReadTimeout, writeTimeout: loopWriteTimeout, idleTimeout: loopIdleTimeout}
 	for range n {

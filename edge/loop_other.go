@@ -17,7 +17,7 @@ const eventLoopsSupported = false
 
 type eventLoops struct{ addr net.Addr }
 
-func listenLoops(string, fasthttp.RequestHandler, plainHandler, fasthttp.Logger, string, int) (*eventLoops, error) {
+func listenLoops(string, int, fasthttp.RequestHandler, plainHandler, fasthttp.Logger, string, int) (*eventLoops, error) {
 	return nil, errors.New("event loops need Linux")
 }
 

@@ -377,8 +377,12 @@ func serveEdge(dir, addr, profile, loaded string) error {
 	}
 	defer store.Close()
 	reg := prometheus.NewRegistry()
+	fasthttpServer, loops := os.Getenv("H0P_BENCH_FASTHTTP") != "", 0
+	if !fasthttpServer {
+		loops = edge.LoopsWithSpareP() // as h0p edge does
+	}
 	srv, err := edge.New(edge.Config{Addr: addr, DefaultDomain: domain, Logger: logger, Registerer: reg,
-		FasthttpServer: os.Getenv("H0P_BENCH_FASTHTTP") != ""}, store)
+		FasthttpServer: fasthttpServer, Loops: loops}, store)
 	if err != nil {
 		return err
 	}

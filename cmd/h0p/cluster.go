@@ -394,10 +394,14 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	logger, id, reg, node, store := base.logger, base.id, base.reg, base.node, base.store
+	loops := 0
+	if eventLoops {
+		loops = edge.LoopsWithSpareP()
+	}
 	srv, err := edge.New(edge.Config{
 		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,
 		TrustedProxies: proxies, ReusePort: reuse, MaxConns: maxConns, AnswerTableBytes: answerTableBytes(answerMiB),
-		FasthttpServer: !eventLoops,
+		FasthttpServer: !eventLoops, Loops: loops,
 	}, store)
 	if err != nil {
 		return err

@@ -117,7 +117,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	// run) so control can put its real port into shortLinks.
 	d.edge, err = edge.New(edge.Config{
 		Addr: cfg.EdgeAddr, DefaultDomain: cfg.DefaultDomain, FallbackToDefault: true,
-		Logger: logger, Registerer: reg, TrustedProxies: proxies,
+		Logger: logger, Registerer: reg, TrustedProxies: proxies, Loops: edge.LoopsWithSpareP(),
 	}, d.store)
 	if err != nil {
 		return nil, err

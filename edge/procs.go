@@ -1,0 +1,39 @@
+package edge
+
+import (
+	"runtime"
+	"sync"
+)
+
+var spareP struct {
+	once  sync.Once
+	loops int
+}
+
+// LoopsWithSpareP is for a process whose main work is an edge (h0p edge,
+// h0p dev, bench/edge): it returns how many event loops to run, one per P
+// the runtime has at the first call (GOMAXPROCS: the CPUs, or the
+// container's limit), and raises GOMAXPROCS by one, once per process.
+//
+// A busy loop keeps its P for as long as it has sockets to serve (its
+// system calls are raw, loop_linux.go), so with a loop on every P the rest
+// of the process (raft's applies, the admin server, the click shipper, in
+// dev the control plane) ran only when the runtime preempted a loop, every
+// 10 ms, and reached the network only through the runtime's monitor
+// thread's poll, also every 10 ms. The spare P is always free for them,
+// and an idle loop that blocks leaves its P alone (the runtime hands on the
+// P of a thread in a system call only when no P is idle), so waking costs
+// less. The operating system still shares the CPUs among all the threads.
+// Setting GOMAXPROCS stops the runtime following a container's CPU limit
+// as it changes; restart the edge after changing the limit.
+//
+// Outside Linux the edge has no event loops and GOMAXPROCS is left alone.
+func LoopsWithSpareP() int {
+	spareP.once.Do(func() {
+		spareP.loops = runtime.GOMAXPROCS(0)
+		if eventLoopsSupported {
+			runtime.GOMAXPROCS(spareP.loops + 1)
+		}
+	})
+	return spareP.loops
+}
