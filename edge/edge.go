@@ -48,8 +48,14 @@ type Config struct {
 	// ClickSalt salts the IP hash of click events (unique visitors); every
 	// edge should share it. Empty: random per process.
 	ClickSalt []byte
-	// PasswordAttempts per client IP and link per minute (0: 10).
+	// PasswordAttempts per client IP (an IPv6 client's /64) and link per
+	// minute (0: 10).
 	PasswordAttempts int
+	// PasswordChecks bounds the password checks running at once (0: twice
+	// GOMAXPROCS): each takes the link's argon2id memory (19 MiB) and CPU
+	// for milliseconds. A form post beyond it gets a 503 and counts no
+	// attempt.
+	PasswordChecks int
 	// CacheEntries bounds the decoded-link cache (0: 100,000).
 	CacheEntries int
 	// AnswerTableBytes bounds the memory of the answer table, which keeps
@@ -84,6 +90,7 @@ type Server struct {
 	agents        *agentCache
 	clicks        chan Click
 	attempts      *attemptLimiter
+	checks        chan struct{} // one per password check running (PasswordChecks)
 	cache         *linkCache
 	answers       *answerTable  // nil: none
 	loads         chan struct{} // a (re)load of the answer table is due
@@ -183,6 +190,9 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.PasswordAttempts == 0 {
 		cfg.PasswordAttempts = 10
 	}
+	if cfg.PasswordChecks <= 0 {
+		cfg.PasswordChecks = 2 * runtime.GOMAXPROCS(0)
+	}
 	if cfg.CacheEntries == 0 {
 		cfg.CacheEntries = 100_000
 	}
@@ -206,6 +216,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		agents:        newAgentCache(16_384),
 		clicks:        make(chan Click, cfg.ClickQueue),
 		attempts:      newAttemptLimiter(cfg.PasswordAttempts, cfg.Now),
+		checks:        make(chan struct{}, cfg.PasswordChecks),
 		cache:         newLinkCache(cfg.CacheEntries),
 		loads:         make(chan struct{}, 1),
 	}

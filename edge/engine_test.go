@@ -342,6 +342,78 @@ func TestPasswordLinks(t *testing.T) {
 	}
 }
 
+// Password checks running at once are bounded: beyond the bound a form
+// post gets a 503 at once and counts no attempt. An IPv6 client's attempts
+// count by its /64.
+func TestPasswordChecksBounded(t *testing.T) {
+	slow := password.Hash("open sesame", password.Params{Memory: 32 * 1024, Time: 4, Threads: 1})
+	fast := password.Hash("open sesame", password.Params{Memory: 1024, Time: 1, Threads: 1})
+	te := startEngine(t, func(te *testEdge) edge.Config {
+		return edge.Config{
+			Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet,
+			TrustedProxies:   []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+			PasswordAttempts: 2, PasswordChecks: 1,
+			Now: func() time.Time { return time.UnixMilli(te.now.Load()).UTC() },
+		}
+	}, put(kv.Link{Slug: "slow", URL: "https://example.com/s", PasswordHash: slow}),
+		put(kv.Link{Slug: "fast", URL: "https://example.com/f", PasswordHash: fast}))
+	post := func(path, from string) (int, error) {
+		hr, _ := http.NewRequest("POST", te.url+path, strings.NewReader("password=nope"))
+		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		hr.Header.Set("X-Forwarded-For", from)
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	// Four clients at once, one check at a time: whoever comes first is
+	// checked (401), the others are told to come back (503).
+	statuses := make(map[string]int)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			from := fmt.Sprintf("192.0.2.%d", i+1)
+			code, err := post("/slow", from)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			statuses[from] = code
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	told := ""
+	n := map[int]int{}
+	for from, code := range statuses {
+		n[code]++
+		if code == 503 {
+			told = from
+		}
+	}
+	if n[401] < 1 || n[503] < 1 || n[401]+n[503] != 4 {
+		t.Fatalf("statuses %v: want 401s and 503s only, at least one of each", statuses)
+	}
+	// The 503 counted no attempt: that client still has both.
+	for _, want := range []int{401, 401, 429} {
+		if code, err := post("/slow", told); err != nil || code != want {
+			t.Errorf("%s after its 503: %d %v, want %d", told, code, err, want)
+		}
+	}
+	// Two addresses of one /64 share its attempts; another /64 has its own.
+	for _, c := range []struct {
+		from string
+		want int
+	}{{"2001:db8::1", 401}, {"2001:db8::2", 401}, {"2001:db8::3", 429}, {"2001:db8:0:1::1", 401}} {
+		if code, err := post("/fast", c.from); err != nil || code != c.want {
+			t.Errorf("from %s: %d %v, want %d", c.from, code, err, c.want)
+		}
+	}
+}
+
 func TestPreviewBotsAndClicks(t *testing.T) {
 	te := mustEngine(t, 2,
 		put(kv.Link{Slug: "p", URL: "https://example.com/", Preview: kv.Preview{Title: "A <title>", Image: "https://example.com/i.png"}}),

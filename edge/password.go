@@ -19,11 +19,20 @@ var uaParser = sync.OnceValue(useragent.NewParser)
 // to the link).
 const passwordTTL = time.Hour
 
-// checkPassword handles a password form post: a limited number of attempts
-// per client IP and link, a constant-time check against the link's hash,
-// and on success a signed cookie and a redirect back to the link (303, so
-// the browser follows with GET).
+// checkPassword handles a password form post: a bounded number of checks at
+// once (Config.PasswordChecks: each takes 19 MiB and milliseconds of CPU,
+// and clients from many addresses could otherwise run the edge out of
+// memory), a limited number of attempts per client IP and link, a
+// constant-time check against the link's hash, and on success a signed
+// cookie and a redirect back to the link (303, so the browser follows with
+// GET).
 func (s *Server) checkPassword(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, dom *kv.Domain) decision {
+	select {
+	case s.checks <- struct{}{}:
+		defer func() { <-s.checks }()
+	default:
+		return decision{outcome: outcomePassword, status: 503, page: passwordPage("Too many password checks right now. Try again in a moment."), cache: cacheNone}
+	}
 	if !s.attempts.allow(v.ip, l.ID) {
 		return decision{outcome: outcomePassword, status: 429, page: passwordPage("Too many attempts. Wait a minute and try again."), cache: cacheNone}
 	}
@@ -39,7 +48,9 @@ func (s *Server) checkPassword(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d
 }
 
 // attemptLimiter allows n password attempts per client IP and link per
-// minute (a fixed window; the map is swept as windows pass).
+// minute (a fixed window; the map is swept as windows pass). An IPv6
+// client counts by its /64, the block one host usually holds: per address,
+// one host could guess n times for each of its 2^64 addresses.
 type attemptLimiter struct {
 	n   int
 	now func() time.Time
@@ -64,6 +75,9 @@ func (a *attemptLimiter) allow(ip netip.Addr, link string) bool {
 	w := a.now().Truncate(time.Minute)
 	if !w.Equal(a.window) {
 		a.window, a.counts = w, map[attemptKey]int{}
+	}
+	if ip.Is6() && !ip.Is4In6() {
+		ip = netip.PrefixFrom(ip, 64).Masked().Addr()
 	}
 	k := attemptKey{ip, link}
 	if a.counts[k] >= a.n {
