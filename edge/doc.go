@@ -13,11 +13,13 @@
 // the argon2id hash in constant time and sets a cookie for an hour, signed
 // with an HMAC keyed by the link's password hash, so every edge can check it
 // and changing the password logs everyone out; attempts limited per client
-// IP and link); a social or chat preview bot and a preview set → an Open
-// Graph page; then the rules in order (device, OS, browser from the
-// User-Agent; country from the client IP with the embedded phuslu/iploc
-// database; language from Accept-Language by preference; query parameters;
-// time); then weighted A/B variants, sticky for 30 days by cookie; then url.
+// IP, an IPv6 client's /64, and link; checks running at once bounded, a
+// 503 beyond: each takes 19 MiB); a social or chat preview bot and a
+// preview set → an Open Graph page; then the rules in order (device, OS,
+// browser from the User-Agent; country from the client IP with the
+// embedded phuslu/iploc database; language from Accept-Language by
+// preference; query parameters; time); then weighted A/B variants, sticky
+// for 30 days by cookie; then url.
 //
 // # Decisions
 //
@@ -95,7 +97,13 @@
 // runtime's monitor take and hand back the loop's P ≈10,000 times a second
 // (26 µs of CPU a request against 19 µs), and parking the goroutine on Go's
 // netpoller lost wake-ups for up to 20 ms (nobody polls while the other
-// loop runs), which set the edge's p99.9. A loop that accepts a connection
+// loop runs), which set the edge's p99.9. A process whose main work is the
+// edge (h0p edge, h0p dev) runs one loop per P and gives the runtime one P
+// more (LoopsWithSpareP): with a loop on every P, raft's applies, the admin
+// server and the click shipper ran only when the runtime preempted a busy
+// loop, every 10 ms, and link propagation at ≈5,000 requests/s an edge
+// took ≈20 ms p50 instead of ≈17 (edge/DESIGN.md); measured, the spare P
+// costs no CPU a request. A loop that accepts a connection
 // hands it to the loop with the fewest (the kernel's hash over the sockets
 // left one loop 38 of wrk's 64 connections and the other 26, and the
 // busier loop's clients set the p99). Plain redirects are written by the
