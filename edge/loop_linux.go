@@ -19,7 +19,8 @@ import (
 )
 
 // eventLoops serve the edge's fasthttp handler the way nginx's workers
-// serve: one epoll loop per CPU (GOMAXPROCS), each a goroutine with its own
+// serve: one epoll loop per CPU (Config.Loops; h0p edge gives the runtime a
+// P more than the loops, LoopsWithSpareP), each a goroutine with its own
 // SO_REUSEPORT listening socket, reading, handling and writing every ready
 // connection in turn, with system calls the scheduler never sees (wait).
 // fasthttp's server runs a goroutine per connection on Go's netpoller,
