@@ -103,7 +103,9 @@
 // server and the click shipper ran only when the runtime preempted a busy
 // loop, every 10 ms, and link propagation at ≈5,000 requests/s an edge
 // took ≈20 ms p50 instead of ≈17 (edge/DESIGN.md); measured, the spare P
-// costs no CPU a request. A loop that accepts a connection
+// costs no CPU a request, though at saturation on a machine shared with
+// the load generator it may cost a few per cent of the rate. A loop that
+// accepts a connection
 // hands it to the loop with the fewest (the kernel's hash over the sockets
 // left one loop 38 of wrk's 64 connections and the other 26, and the
 // busier loop's clients set the p99). Plain redirects are written by the

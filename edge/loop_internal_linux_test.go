@@ -278,7 +278,10 @@ func TestEventLoopsBalanceConnections(t *testing.T) {
 // process, and New runs the loops it is told to.
 func TestLoopsWithSpareP(t *testing.T) {
 	procs := runtime.GOMAXPROCS(0)
-	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
+	t.Cleanup(func() {
+		runtime.GOMAXPROCS(procs)
+		spareP.once, spareP.loops = sync.Once{}, 0 // as if the process had never asked
+	})
 	n := LoopsWithSpareP()
 	if n != procs || runtime.GOMAXPROCS(0) != procs+1 {
 		t.Fatalf("%d loops, GOMAXPROCS %d; want %d and %d", n, runtime.GOMAXPROCS(0), procs, procs+1)
