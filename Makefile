@@ -35,7 +35,7 @@ bench-propagation:
 bench-create:
 	bench/create/run.sh
 
-# Edge vs nginx (and a bare fasthttp floor) on 100,000 and 1,000,000 links (about 10 minutes).
+# Edge vs nginx (and a bare fasthttp floor) on 100,000 and 1,000,000 links, CPUs shared and pinned (about 18 minutes).
 bench-edge:
 	bench/edge/run.sh
 

@@ -9,7 +9,9 @@
 // per run — alternating edge and nginx for -rounds rounds after a warm-up of
 // each, and reports requests/s, p50/p99 latency, errors and memory (RSS and
 // PSS summed over the server's processes) with edge/nginx ratios in
-// bench/results/edge.json and edge.md.
+// bench/results/edge.json and edge.md. It does so in each of -layouts:
+// shared (servers and wrk on every CPU) and pinned (the server alone on the
+// first half of the CPUs, wrk on the rest: see layout).
 //
 // The edge runs as a child process (this binary re-executed with -serve) with
 // click capture on: every redirect's click event goes to the queue and a
@@ -62,13 +64,14 @@ func main() {
 		duration = flag.Duration("duration", 20*time.Second, "length of one measured run")
 		warmup   = flag.Duration("warmup", 5*time.Second, "unmeasured run before each server's first")
 		conns    = flag.Int("connections", 64, "wrk connections")
-		threads  = flag.Int("threads", runtime.NumCPU(), "wrk threads")
+		threads  = flag.Int("threads", runtime.NumCPU(), "wrk threads in the shared layout")
+		layoutsF = flag.String("layouts", "shared,pinned", "comma-separated: shared (server and wrk on every CPU), pinned (server on the first half of the CPUs, wrk on the rest)")
 		think    = flag.Duration("think", time.Millisecond, "each connection's wait between requests in the equal-load runs, whole milliseconds (0: no such runs)")
 		out      = flag.String("out", "bench/results", "directory for edge.json and edge.md")
 		serve    = flag.String("serve", "", "internal: serve the edge store in this directory")
 		serveMap = flag.String("serve-map", "", "internal: serve this links.map with bare fasthttp")
 		addr     = flag.String("addr", "", "internal: edge listen address")
-		profile  = flag.String("cpuprofile", "", "write the edge's CPU profile here (of the last size)")
+		profile  = flag.String("cpuprofile", "", "write the edge's CPU profile here (of the last size and layout)")
 		loaded   = flag.String("loaded", "", "internal: file the edge creates once every link's answer is in memory")
 	)
 	flag.Parse()
@@ -80,22 +83,24 @@ func main() {
 		must(serveEdge(*serve, *addr, *profile, *loaded))
 		return
 	}
-	for _, tool := range []string{"nginx", "wrk"} {
+	for _, tool := range []string{"nginx", "wrk", "taskset"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			log.Fatalf("%s not found: apt-get install -y nginx-light wrk (bench/edge/run.sh does)", tool)
+			log.Fatalf("%s not found: apt-get install -y nginx-light wrk util-linux (bench/edge/run.sh does)", tool)
 		}
 	}
+	layouts, err := parseLayouts(*layoutsF, runtime.NumCPU(), *threads)
+	must(err)
 	rep := report{
 		Date: time.Now().UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), Connections: *conns,
-		Threads: *threads, Duration: duration.String(), Rounds: *rounds, NginxVersion: nginxVersion(),
-		Think: think.String(),
+		Duration: duration.String(), Rounds: *rounds, NginxVersion: nginxVersion(),
+		Think: think.String(), Layouts: layouts,
 	}
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		must(err)
-		r, err := benchSize(n, *rounds, *duration, *warmup, *think, *conns, *threads, *profile)
+		r, err := benchSize(n, layouts, *rounds, *duration, *warmup, *think, *conns, *profile)
 		must(err)
-		rep.Sizes = append(rep.Sizes, r)
+		rep.Sizes = append(rep.Sizes, r...)
 	}
 	md := rep.markdown()
 	must(results.Write(*out, "edge", rep, md))
@@ -106,15 +111,68 @@ type report struct {
 	Date         string       `json:"date"`
 	CPUs         int          `json:"cpus"`
 	Connections  int          `json:"connections"`
-	Threads      int          `json:"threads"`
 	Duration     string       `json:"duration"`
 	Rounds       int          `json:"rounds"`
 	NginxVersion string       `json:"nginx_version"`
 	Think        string       `json:"think"` // of the equal-load runs
-	Sizes        []sizeResult `json:"sizes"`
+	Layouts      []layout     `json:"layouts"`
+	Sizes        []sizeResult `json:"sizes"` // each size in each layout
+}
+
+// layout is where the servers and wrk run. In the shared layout all of them
+// use every CPU: wrk takes CPU from the server and waits behind it, so the
+// latency percentiles are those of the whole machine's scheduling. In the
+// pinned layout the server has the first half of the CPUs to itself and wrk
+// the rest (taskset), as on an edge host whose clients are elsewhere.
+type layout struct {
+	Name       string `json:"name"`
+	ServerCPUs string `json:"server_cpus,omitempty"` // taskset's list; "": every CPU
+	LoadCPUs   string `json:"load_cpus,omitempty"`
+	Workers    int    `json:"workers"` // nginx workers, and edge loops (one per CPU it may use)
+	Threads    int    `json:"threads"` // wrk's
+}
+
+// parseLayouts reads -layouts for a machine of cpus CPUs; threads is wrk's
+// in the shared layout.
+func parseLayouts(names string, cpus, threads int) ([]layout, error) {
+	var ls []layout
+	for _, name := range strings.Split(names, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "shared":
+			ls = append(ls, layout{Name: name, Workers: cpus, Threads: threads})
+		case "pinned":
+			if cpus < 2 {
+				return nil, fmt.Errorf("layout pinned needs 2 CPUs or more, this machine has %d", cpus)
+			}
+			half := cpus / 2
+			ls = append(ls, layout{Name: name, ServerCPUs: cpuList(0, half), LoadCPUs: cpuList(half, cpus),
+				Workers: half, Threads: cpus - half})
+		default:
+			return nil, fmt.Errorf("unknown layout %q (shared, pinned)", name)
+		}
+	}
+	return ls, nil
+}
+
+// cpuList is taskset's list for CPUs from to to-1.
+func cpuList(from, to int) string {
+	if to-from == 1 {
+		return strconv.Itoa(from)
+	}
+	return fmt.Sprintf("%d-%d", from, to-1)
+}
+
+// command is name with args, on cpus when set (taskset execs name in its
+// own process, so the pid is the program's).
+func command(cpus, name string, args ...string) *exec.Cmd {
+	if cpus == "" {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", cpus, name}, args...)...)
 }
 
 type sizeResult struct {
+	Layout      string   `json:"layout"`
 	Links       int      `json:"links"`
 	LoadSeconds float64  `json:"edge_load_seconds"`
 	NginxStartS float64  `json:"nginx_start_seconds"`
@@ -159,11 +217,11 @@ type memory struct {
 	PSSMiB float64 `json:"pss_mib"`
 }
 
-func benchSize(n, rounds int, duration, warmup, think time.Duration, conns, threads int, profile string) (sizeResult, error) {
-	res := sizeResult{Links: n}
+// benchSize writes n links once and measures them in each layout.
+func benchSize(n int, layouts []layout, rounds int, duration, warmup, think time.Duration, conns int, profile string) ([]sizeResult, error) {
 	dir, err := os.MkdirTemp("", "h0p-bench-edge")
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	must(os.Chmod(dir, 0o755)) // nginx workers run as nobody
@@ -171,19 +229,36 @@ func benchSize(n, rounds int, duration, warmup, think time.Duration, conns, thre
 	log.Printf("%d links: writing the edge store, the nginx map and the key list", n)
 	start := time.Now()
 	if err := writeData(dir, n); err != nil {
-		return res, err
+		return nil, err
 	}
-	res.LoadSeconds = time.Since(start).Seconds()
-	res.EdgeStoreMiB = float64(dirSize(filepath.Join(dir, "store"))) / (1 << 20)
+	written := time.Since(start).Seconds()
+	storeMiB := float64(dirSize(filepath.Join(dir, "store"))) / (1 << 20)
+	var rs []sizeResult
+	for _, l := range layouts {
+		r, err := benchLayout(dir, n, l, rounds, duration, warmup, think, conns, profile)
+		if err != nil {
+			return nil, fmt.Errorf("%d links, layout %s: %w", n, l.Name, err)
+		}
+		r.LoadSeconds, r.EdgeStoreMiB = written, storeMiB
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
 
+// benchLayout starts the three servers over dir's data in layout l and
+// runs wrk against them: saturated runs, then (shared layout only) the
+// equal-load runs.
+func benchLayout(dir string, n int, l layout, rounds int, duration, warmup, think time.Duration, conns int, profile string) (sizeResult, error) {
+	res := sizeResult{Layout: l.Name, Links: n}
 	edgeAddr, nginxAddr := freeAddr(), freeAddr()
 	self, err := os.Executable()
 	if err != nil {
 		return res, err
 	}
-	start = time.Now()
+	start := time.Now()
 	loaded := filepath.Join(dir, "edge.loaded")
-	edgeCmd := exec.Command(self, "-serve", filepath.Join(dir, "store"), "-addr", edgeAddr, "-cpuprofile", profile, "-loaded", loaded)
+	os.Remove(loaded) // left by the layout before
+	edgeCmd := command(l.ServerCPUs, self, "-serve", filepath.Join(dir, "store"), "-addr", edgeAddr, "-cpuprofile", profile, "-loaded", loaded)
 	edgeOut := &strings.Builder{}
 	edgeCmd.Stdout, edgeCmd.Stderr = edgeOut, os.Stderr
 	if err := edgeCmd.Start(); err != nil {
@@ -199,7 +274,7 @@ func benchSize(n, rounds int, duration, warmup, think time.Duration, conns, thre
 	res.EdgeStartS = time.Since(start).Seconds()
 
 	start = time.Now()
-	nginxCmd, err := startNginx(dir, nginxAddr)
+	nginxCmd, err := startNginx(dir, nginxAddr, l)
 	if err != nil {
 		return res, err
 	}
@@ -210,7 +285,7 @@ func benchSize(n, rounds int, duration, warmup, think time.Duration, conns, thre
 	res.NginxStartS = time.Since(start).Seconds()
 
 	bareAddr := freeAddr()
-	bareCmd := exec.Command(self, "-serve-map", filepath.Join(dir, "links.map"), "-addr", bareAddr)
+	bareCmd := command(l.ServerCPUs, self, "-serve-map", filepath.Join(dir, "links.map"), "-addr", bareAddr)
 	bareCmd.Stdout, bareCmd.Stderr = os.Stderr, os.Stderr
 	if err := bareCmd.Start(); err != nil {
 		return res, err
@@ -229,7 +304,7 @@ func benchSize(n, rounds int, duration, warmup, think time.Duration, conns, thre
 	pids := map[string]int{"edge": edgeCmd.Process.Pid, "nginx": nginxCmd.Process.Pid, "fasthttp-map": bareCmd.Process.Pid}
 	runScript := func(script, who string, d time.Duration, args ...string) (wrkRun, error) {
 		cpu0 := cpuTicks(pids[who])
-		r, err := runWrk(script, keys, addrs[who], d, conns, threads, args...)
+		r, err := runWrk(script, keys, addrs[who], d, conns, l, args...)
 		if r.Requests > 0 {
 			r.CPUUS = float64(cpuTicks(pids[who])-cpu0) * 1e6 / clockTicks / float64(r.Requests)
 		}
@@ -244,7 +319,7 @@ func benchSize(n, rounds int, duration, warmup, think time.Duration, conns, thre
 	orders := [][]string{{"edge", "nginx", "fasthttp-map"}, {"nginx", "fasthttp-map", "edge"}, {"fasthttp-map", "edge", "nginx"}}
 	for i := range rounds {
 		for _, who := range orders[i%len(orders)] {
-			log.Printf("%d links: round %d, %s", n, i+1, who)
+			log.Printf("%d links, %s: round %d, %s", n, l.Name, i+1, who)
 			r, err := run(who, duration)
 			if err != nil {
 				return res, err
@@ -254,12 +329,12 @@ func benchSize(n, rounds int, duration, warmup, think time.Duration, conns, thre
 	}
 	pacedRuns := map[string]*[]wrkRun{"edge": &res.EdgePaced, "nginx": &res.NginxPaced}
 	pacedRounds := rounds
-	if think.Milliseconds() < 1 { // wrk waits whole milliseconds
+	if think.Milliseconds() < 1 || l.Name != "shared" { // wrk waits whole milliseconds
 		pacedRounds = 0
 	}
 	for i := range pacedRounds {
 		for _, who := range [][]string{{"edge", "nginx"}, {"nginx", "edge"}}[i%2] {
-			log.Printf("%d links: equal load, round %d, %s", n, i+1, who)
+			log.Printf("%d links, %s: equal load, round %d, %s", n, l.Name, i+1, who)
 			r, err := runScript(paced, who, duration, strconv.FormatInt(think.Milliseconds(), 10))
 			if err != nil {
 				return res, err
@@ -510,14 +585,14 @@ http {
 }
 `
 
-func startNginx(dir, addr string) (*exec.Cmd, error) {
+func startNginx(dir, addr string, l layout) (*exec.Cmd, error) {
 	conf := filepath.Join(dir, "nginx.conf")
 	// map_hash_max_size must exceed the entry count, or nginx refuses to start.
-	body := fmt.Sprintf(nginxConf, runtime.NumCPU(), dir, 4<<20, addr)
+	body := fmt.Sprintf(nginxConf, l.Workers, dir, 4<<20, addr)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("nginx", "-p", dir, "-c", conf)
+	cmd := command(l.ServerCPUs, "nginx", "-p", dir, "-c", conf)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return cmd, cmd.Start()
 }
@@ -577,8 +652,8 @@ function delay()
 end
 `
 
-func runWrk(script, keys, addr string, d time.Duration, conns, threads int, args ...string) (wrkRun, error) {
-	cmd := exec.Command("wrk", append([]string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
+func runWrk(script, keys, addr string, d time.Duration, conns int, l layout, args ...string) (wrkRun, error) {
+	cmd := command(l.LoadCPUs, "wrk", append([]string{"-t", strconv.Itoa(l.Threads), "-c", strconv.Itoa(conns),
 		"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--timeout", "5s", "-s", script, "http://" + addr + "/", "--", keys}, args...)...)
 	b, err := cmd.Output()
 	if err != nil {
@@ -656,52 +731,86 @@ func memoryOf(pid int) memory {
 func (r report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Edge vs nginx (make bench-edge)\n\n")
-	fmt.Fprintf(&b, "%s · %d CPUs shared by server and load generator · wrk %d threads, %d connections, %s per run, %d rounds alternating · %s · uniformly random keys from the whole set, browser User-Agent, click capture on\n\n",
-		r.Date, r.CPUs, r.Threads, r.Connections, r.Duration, r.Rounds, r.NginxVersion)
+	fmt.Fprintf(&b, "%s · %d CPUs · wrk, %d connections, %s per run, %d rounds alternating · %s · uniformly random keys from the whole set, browser User-Agent, click capture on\n",
+		r.Date, r.CPUs, r.Connections, r.Duration, r.Rounds, r.NginxVersion)
+	for _, l := range r.Layouts {
+		var sizes []sizeResult
+		for _, s := range r.Sizes {
+			if s.Layout == l.Name {
+				sizes = append(sizes, s)
+			}
+		}
+		fmt.Fprintf(&b, "\n## %s\n\n", l.describe())
+		r.sizeTables(&b, sizes)
+	}
+	b.WriteString("\nIn the shared layout wrk takes CPU from the server and waits behind it: a faster server is offered more requests by wrk, whose threads then wait longer for a CPU, so the saturated runs' p99 follows the rate as much as the server (bench/README.md). The pinned layout gives the server half the CPUs to itself, as on an edge host whose clients are elsewhere.\n")
+	b.WriteString("\n\"Edge start\" runs until every link's answer is in the edge's memory (its answer table), as nginx's start includes reading its map; the edge serves from the store meanwhile.\n")
+	b.WriteString("\n\"fasthttp + Go map\" is the floor of the edge's stack: the same links in a Go map behind a bare fasthttp handler (no store, no click capture), in the same runs.\n")
+	b.WriteString("\n\"CPU a request\" is the server's CPU time (user and system, all its processes, from /proc) over the requests it answered in the measured runs; on this shared machine it moves less than requests/s.\n")
+	b.WriteString("\nPer-run figures are in edge.json.\n")
+	return b.String()
+}
+
+// describe is l's heading in edge.md.
+func (l layout) describe() string {
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return fmt.Sprintf("%d %s", n, one)
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	counts := fmt.Sprintf("nginx %s, edge %s, wrk %s", plural(l.Workers, "worker", "workers"),
+		plural(l.Workers, "loop", "loops"), plural(l.Threads, "thread", "threads"))
+	if l.ServerCPUs == "" {
+		return fmt.Sprintf("Shared: server and wrk on every CPU (%s)", counts)
+	}
+	return fmt.Sprintf("Pinned: server on CPU %s, wrk on CPU %s (%s)", l.ServerCPUs, l.LoadCPUs, counts)
+}
+
+// sizeTables writes one layout's tables.
+func (r report) sizeTables(b *strings.Builder, sizes []sizeResult) {
 	b.WriteString("| links | server | requests/s | p50 | p99 | p99.9 | errors | CPU a request | RSS | PSS |\n|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, s := range r.Sizes {
+	for _, s := range sizes {
 		for _, side := range []struct {
 			name string
 			runs []wrkRun
 			mem  memory
 		}{{"edge", s.Edge, s.EdgeMem}, {"nginx", s.Nginx, s.NginxMem}, {"fasthttp + Go map", s.Bare, s.BareMem}} {
 			m := meanRun(side.runs)
-			fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %d | %.1f µs | %.0f MiB | %.0f MiB |\n",
+			fmt.Fprintf(b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %d | %.1f µs | %.0f MiB | %.0f MiB |\n",
 				s.Links, side.name, m.RPS, m.P50US/1000, m.P99US/1000, m.P999US/1000, m.Errors, m.CPUUS, side.mem.RSSMiB, side.mem.PSSMiB)
 		}
 	}
-	b.WriteString("\n| links | edge/nginx requests/s (per round) | edge/nginx p99 | edge/nginx CPU a request | fasthttp+map/nginx requests/s | clicks captured | clicks dropped | edge store on disk | store written | edge start | nginx start |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, s := range r.Sizes {
-		var rounds []string
+	b.WriteString("\n| links | edge/nginx requests/s (per round) | edge/nginx p99 (per round) | edge/nginx CPU a request | fasthttp+map/nginx requests/s | clicks captured | clicks dropped | edge store on disk | store written | edge start | nginx start |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range sizes {
+		var rps, p99 []string
 		for i := range s.Edge {
-			rounds = append(rounds, fmt.Sprintf("%.2f", s.Edge[i].RPS/s.Nginx[i].RPS))
+			rps = append(rps, fmt.Sprintf("%.2f", s.Edge[i].RPS/s.Nginx[i].RPS))
+			p99 = append(p99, fmt.Sprintf("%.2f", s.Edge[i].P99US/s.Nginx[i].P99US))
 		}
-		fmt.Fprintf(&b, "| %d | %.2f× (%s) | %.2f× | %.2f× | %.2f× | %d | %d | %.0f MiB | %.1f s | %.1f s | %.1f s |\n",
-			s.Links, s.RatioRPS, strings.Join(rounds, ", "), s.RatioP99, s.RatioCPU, s.RatioBareRPS, s.EdgeClicks, s.EdgeDrops, s.EdgeStoreMiB, s.LoadSeconds, s.EdgeStartS, s.NginxStartS)
+		fmt.Fprintf(b, "| %d | %.2f× (%s) | %.2f× (%s) | %.2f× | %.2f× | %d | %d | %.0f MiB | %.1f s | %.1f s | %.1f s |\n",
+			s.Links, s.RatioRPS, strings.Join(rps, ", "), s.RatioP99, strings.Join(p99, ", "), s.RatioCPU, s.RatioBareRPS,
+			s.EdgeClicks, s.EdgeDrops, s.EdgeStoreMiB, s.LoadSeconds, s.EdgeStartS, s.NginxStartS)
 	}
-	if len(r.Sizes) > 0 && len(r.Sizes[0].EdgePaced) > 0 {
-		fmt.Fprintf(&b, "\nAt equal load: each connection waits %s between a response and its next request (wrk's delay), which offers both servers about the same rate, below saturation; same rounds, alternating.\n\n", r.Think)
-		b.WriteString("| links | server | requests/s | p50 | p99 | p99.9 | CPU a request | edge/nginx p99 |\n|---|---|---|---|---|---|---|---|\n")
-		for _, s := range r.Sizes {
-			for _, side := range []struct {
-				name string
-				runs []wrkRun
-			}{{"edge", s.EdgePaced}, {"nginx", s.NginxPaced}} {
-				m := meanRun(side.runs)
-				ratio := ""
-				if side.name == "edge" {
-					ratio = fmt.Sprintf("%.2f×", s.RatioPacedP99)
-				}
-				fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %.1f µs | %s |\n",
-					s.Links, side.name, m.RPS, m.P50US/1000, m.P99US/1000, m.P999US/1000, m.CPUUS, ratio)
+	if len(sizes) == 0 || len(sizes[0].EdgePaced) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nAt equal load: each connection waits %s between a response and its next request (wrk's delay), which offers both servers about the same rate, below saturation; same rounds, alternating.\n\n", r.Think)
+	b.WriteString("| links | server | requests/s | p50 | p99 | p99.9 | CPU a request | edge/nginx p99 |\n|---|---|---|---|---|---|---|---|\n")
+	for _, s := range sizes {
+		for _, side := range []struct {
+			name string
+			runs []wrkRun
+		}{{"edge", s.EdgePaced}, {"nginx", s.NginxPaced}} {
+			m := meanRun(side.runs)
+			ratio := ""
+			if side.name == "edge" {
+				ratio = fmt.Sprintf("%.2f×", s.RatioPacedP99)
 			}
+			fmt.Fprintf(b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %.1f µs | %s |\n",
+				s.Links, side.name, m.RPS, m.P50US/1000, m.P99US/1000, m.P999US/1000, m.CPUUS, ratio)
 		}
 	}
-	b.WriteString("\n\"Edge start\" runs until every link's answer is in the edge's memory (its answer table), as nginx's start includes reading its map; the edge serves from the store meanwhile.\n")
-	b.WriteString("\n\"fasthttp + Go map\" is the floor of the edge's stack: the same links in a Go map behind a bare fasthttp handler (no store, no click capture), in the same runs.\n")
-	b.WriteString("\n\"CPU a request\" is the server's CPU time (user and system, all its processes, from /proc) over the requests it answered in the measured runs; on this shared machine it moves less than requests/s.\n")
-	b.WriteString("\nPer-run figures are in edge.json.\n")
-	return b.String()
 }
 
 // meanRun is the mean of runs, errors summed.
