@@ -249,11 +249,23 @@ func (c *testCluster) bulkStream(prefix string, requests, per, workers int) (fai
 // gets SIGTERM: /readyz fails for --drain-delay while it keeps serving, then
 // it stops accepting, finishes in-flight requests and closes its keep-alive
 // connections, whose clients reconnect to the other process. Done both ways,
-// so each process is restarted once while clients never stop.
+// so each process is restarted once while clients never stop. Both of the
+// edge's servers: its event loops, and fasthttp's (--event-loops=false, the
+// server outside Linux).
 func TestFaultEdgeRestartUnderLoadFailsNothing(t *testing.T) {
 	needFaults(t)
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{{"event_loops", nil}, {"fasthttp_server", []string{"--event-loops=false"}}} {
+		t.Run(tc.name, func(t *testing.T) { edgeRestartUnderLoad(t, tc.flags) })
+	}
+}
+
+func edgeRestartUnderLoad(t *testing.T, edgeFlags []string) {
 	c := newTestCluster(t, 1, 2, "--drain-delay", "1s")
 	c.nodes["e2"].public = c.nodes["e1"].public
+	c.nodes["e1"].flags, c.nodes["e2"].flags = edgeFlags, edgeFlags
 	for _, n := range []string{"c1", "e1"} {
 		c.start(n)
 		c.waitReady(n, 60*time.Second)

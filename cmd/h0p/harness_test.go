@@ -48,6 +48,7 @@ type testNode struct {
 	raftAdvertise string
 	public        string // API (https) or edge (http) address
 	admin         string
+	flags         []string // for this node only, before the cluster's extra
 	cmd           *exec.Cmd
 	stdout        *syncBuffer
 	stderr        *syncBuffer
@@ -163,6 +164,7 @@ func (c *testCluster) args(name string) []string {
 		args = append([]string{"edge"}, args...)
 		args = append(args, "--edge-addr", n.public, "--join", c.joinURLs(), "--fallback-to-default")
 	}
+	args = append(args, n.flags...)
 	return append(args, c.extra...)
 }
 
