@@ -19,7 +19,10 @@ import (
 
 // requestSize frames what clients send before fasthttp parses it: whatever
 // the bytes, it reports a size within them that ends after the headers, a
-// status refusing them, or that more is needed — never more than one.
+// status refusing them, or that more is needed — never more than one. The
+// bytes may come in any pieces: resuming where the call on a prefix left
+// off (as the loop does when more arrives) gives the answer a call on all
+// of them gives.
 func FuzzRequestSize(f *testing.F) {
 	for _, s := range []string{
 		"GET /a HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -31,18 +34,28 @@ func FuzzRequestSize(f *testing.F) {
 		"\r\n\r\n",
 		"POST /a HTTP/1.1\r\nTran\u017ffer-Encoding: chunked\r\n\r\n", // a long s folds to s
 		"POST /a HTTP/1.1\r\nX: 1\r\ncontent-length:2\r\nCONTENT-LENGTH: 2\r\n\r\nab",
+		"POST /a HTTP/1.1\r\nContent-Length: 12\r\n\r\npassword=\r\n\r\nb", // the body holds a blank line
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		size, status := requestSize(b, 0)
+		size, status, _ := requestSize(b, 0)
 		end := bytes.Index(b, []byte("\r\n\r\n"))
 		for cut := range len(b) + 1 { // what a partly received request was already searched for
 			if end >= 0 && end < cut-3 {
 				break // the loop never resumes past a found end
 			}
-			if s2, st2 := requestSize(b, cut); s2 != size || st2 != status {
+			if s2, st2, _ := requestSize(b, cut); s2 != size || st2 != status {
 				t.Fatalf("resumed at %d: %d %d, from the start: %d %d", cut, s2, st2, size, status)
+			}
+		}
+		for part := range len(b) { // the first part bytes came first
+			s1, st1, searched := requestSize(b[:part], 0)
+			if s1 != 0 || st1 != 0 {
+				continue // the loop answers or refuses the prefix
+			}
+			if s2, st2, _ := requestSize(b, searched); s2 != size || st2 != status {
+				t.Fatalf("%d bytes, then the rest: %d %d, all at once: %d %d", part, s2, st2, size, status)
 			}
 		}
 		switch {

@@ -459,13 +459,13 @@ func (l *eventLoop) read(c *loopConn) {
 func (l *eventLoop) serveBuffered(c *loopConn) {
 	off := 0
 	for !c.closed && !c.busy && !c.writing && !c.closeAfter {
-		size, status := requestSize(c.in[off:], c.scanned)
+		size, status, searched := requestSize(c.in[off:], c.scanned)
 		if status != 0 {
 			l.refuse(c, status)
 			return
 		}
 		if size == 0 {
-			c.scanned = len(c.in) - off
+			c.scanned = searched
 			break
 		}
 		c.scanned = 0
@@ -810,8 +810,12 @@ func (l *eventLoop) drain() bool {
 // requestSize is the length of the first request in b once it is complete
 // (0 while it is not), or an HTTP status refusing it. The first scanned
 // bytes are known not to hold the end of the headers: a client sending a
-// byte at a time costs a scan of the new bytes, not of all of them.
-func requestSize(b []byte, scanned int) (size, status int) {
+// byte at a time costs a scan of the new bytes, not of all of them. While
+// the request is not complete, searched is what the next call may take as
+// scanned: all of b while the headers go on, their end once they are
+// complete and the body is not (resuming past it, the body's arrival
+// would never be noticed).
+func requestSize(b []byte, scanned int) (size, status, searched int) {
 	from := max(0, min(scanned, len(b))-3)
 	end := bytes.Index(b[from:], []byte("\r\n\r\n"))
 	if end >= 0 {
@@ -819,12 +823,12 @@ func requestSize(b []byte, scanned int) (size, status int) {
 	}
 	if end < 0 {
 		if len(b) > loopMaxHeader {
-			return 0, fasthttp.StatusRequestHeaderFieldsTooLarge
+			return 0, fasthttp.StatusRequestHeaderFieldsTooLarge, 0
 		}
-		return 0, 0
+		return 0, 0, len(b)
 	}
 	if end > loopMaxHeader {
-		return 0, fasthttp.StatusRequestHeaderFieldsTooLarge
+		return 0, fasthttp.StatusRequestHeaderFieldsTooLarge, 0
 	}
 	body := -1
 	for rest := b[:end]; len(rest) > 0; {
@@ -840,14 +844,14 @@ func requestSize(b []byte, scanned int) (size, status int) {
 			continue
 		}
 		if body, status = framingHeader(line, body); status != 0 {
-			return 0, status
+			return 0, status, 0
 		}
 	}
 	body = max(body, 0)
 	if len(b) < end+4+body {
-		return 0, 0
+		return 0, 0, end
 	}
-	return end + 4 + body, 0
+	return end + 4 + body, 0, 0
 }
 
 // framingHeader reads one header line for the request's framing. body is

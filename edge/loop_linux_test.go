@@ -172,6 +172,29 @@ func TestEventLoopsAnswerPostsOffTheLoop(t *testing.T) {
 	wg.Wait()
 }
 
+// A form whose body arrives after its headers, in pieces, is answered once
+// it is whole, even when the body holds a blank line.
+func TestEventLoopsReadBodiesThatArriveLater(t *testing.T) {
+	hash := password.Hash("s3cret", password.Params{Memory: 1024, Time: 1, Threads: 1})
+	te := startEngine(t, func(*testEdge) edge.Config {
+		return edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet}
+	}, put(kv.Link{Slug: "pw", URL: "https://secret.example/", PasswordHash: hash}))
+	c, br := dial(t, strings.TrimPrefix(te.url, "http://"))
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{{"password=s3cret", 303}, {"password=\r\n\r\nx", 401}} {
+		fmt.Fprintf(c, "POST /pw HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n", len(tc.body))
+		for _, piece := range []string{tc.body[:10], tc.body[10:]} {
+			time.Sleep(20 * time.Millisecond) // so the loop reads the pieces apart
+			fmt.Fprint(c, piece)
+		}
+		if resp := readResponse(t, br, "POST"); resp.StatusCode != tc.status {
+			t.Fatalf("body %q in pieces: %d, want %d", tc.body, resp.StatusCode, tc.status)
+		}
+	}
+}
+
 // The same engine behind fasthttp's own server (FasthttpServer, the only
 // server outside Linux) still answers.
 func TestFasthttpServerStillServes(t *testing.T) {
