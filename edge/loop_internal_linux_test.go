@@ -35,11 +35,15 @@ func FuzzRequestSize(f *testing.F) {
 		"POST /a HTTP/1.1\r\nTran\u017ffer-Encoding: chunked\r\n\r\n", // a long s folds to s
 		"POST /a HTTP/1.1\r\nX: 1\r\ncontent-length:2\r\nCONTENT-LENGTH: 2\r\n\r\nab",
 		"POST /a HTTP/1.1\r\nContent-Length: 12\r\n\r\npassword=\r\n\r\nb", // the body holds a blank line
+		"POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		size, status, _ := requestSize(b, 0)
+		size, status, searched := requestSize(b, 0)
+		if size == 0 && status == 0 {
+			expectsContinue(b, searched) // reads what requestSize searched, without panicking
+		}
 		end := bytes.Index(b, []byte("\r\n\r\n"))
 		for cut := range len(b) + 1 { // what a partly received request was already searched for
 			if end >= 0 && end < cut-3 {
@@ -309,5 +313,30 @@ func TestLoopsWithSpareP(t *testing.T) {
 	defer s.Close()
 	if len(s.loops.loops) != 3 {
 		t.Fatalf("%d loops, want 3", len(s.loops.loops))
+	}
+}
+
+// expectsContinue: only an HTTP/1.1 request whose headers are all in and ask
+// for it.
+func TestExpectsContinue(t *testing.T) {
+	for _, tc := range []struct {
+		b    string
+		want bool
+	}{
+		{"POST /pw HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", true},
+		{"POST /pw HTTP/1.1\r\nexpect:100-Continue \r\nContent-Length: 5\r\n\r\nab", true},
+		{"POST /pw HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", false},
+		{"POST /pw HTTP/1.1\r\nContent-Length: 5\r\n\r\n", false},
+		{"POST /pw HTTP/1.1\r\nExpect: 100-continue-later\r\nContent-Length: 5\r\n\r\n", false},
+		{"POST /pw HTTP/1.1\r\nExpect: 100-continue\r\nContent-Le", false}, // headers not all in
+	} {
+		b := []byte(tc.b)
+		size, status, searched := requestSize(b, 0)
+		if size != 0 || status != 0 {
+			t.Fatalf("%q: size %d status %d", tc.b, size, status)
+		}
+		if got := expectsContinue(b, searched); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.b, got, tc.want)
+		}
 	}
 }

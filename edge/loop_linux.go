@@ -209,6 +209,7 @@ type loopConn struct {
 	peer          netip.Addr // remote's address
 	in, out       []byte
 	scanned       int    // bytes of the partly received request in searched for its end
+	continued     bool   // 100 Continue was sent for the partly received request
 	closed        bool   // its fd is closed (the number may already be another's)
 	busy          bool   // a goroutine is answering its request
 	writing       bool   // out waits for the socket (EPOLLOUT)
@@ -466,9 +467,14 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 		}
 		if size == 0 {
 			c.scanned = searched
+			if !c.continued && expectsContinue(c.in[off:], searched) {
+				c.continued = true
+				c.out = append(c.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
+				l.flush(c)
+			}
 			break
 		}
-		c.scanned = 0
+		c.scanned, c.continued = 0, false
 		if l.e.plain != nil && parsePlainRequest(c.in[off:off+size], &l.plainReq) &&
 			l.e.plain(&l.plainReq, c.peer, &c.memo, &l.redirect) {
 			off += size
@@ -852,6 +858,28 @@ func requestSize(b []byte, scanned int) (size, status, searched int) {
 		return 0, 0, end
 	}
 	return end + 4 + body, 0, 0
+}
+
+// expectsContinue reports whether b, a request whose headers end at end
+// (requestSize's searched) and whose body has not all come, is HTTP/1.1
+// with Expect: 100-continue: its client waits for a 100 Continue (or for
+// its own timeout, a second for curl) before it sends the body.
+func expectsContinue(b []byte, end int) bool {
+	if !bytes.HasPrefix(b[end:], []byte("\r\n\r\n")) {
+		return false // the headers have not all come
+	}
+	line, rest, _ := bytes.Cut(b[:end], []byte("\r\n"))
+	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) {
+		return false
+	}
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(name, []byte("Expect")) && bytes.EqualFold(bytes.TrimSpace(value), []byte("100-continue")) {
+			return true
+		}
+	}
+	return false
 }
 
 // framingHeader reads one header line for the request's framing. body is

@@ -195,6 +195,32 @@ func TestEventLoopsReadBodiesThatArriveLater(t *testing.T) {
 	}
 }
 
+// A client that sends Expect: 100-continue gets 100 Continue before it
+// sends the body, then the answer; one whose body is over the limit gets
+// 413 instead.
+func TestEventLoopsAnswer100Continue(t *testing.T) {
+	hash := password.Hash("s3cret", password.Params{Memory: 1024, Time: 1, Threads: 1})
+	te := startEngine(t, func(*testEdge) edge.Config {
+		return edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet}
+	}, put(kv.Link{Slug: "pw", URL: "https://secret.example/", PasswordHash: hash}))
+	c, br := dial(t, strings.TrimPrefix(te.url, "http://"))
+	head := "POST /pw HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n"
+	for range 2 { // once per request on a connection
+		fmt.Fprintf(c, head, len("password=s3cret"))
+		if resp := readResponse(t, br, "POST"); resp.StatusCode != 100 {
+			t.Fatalf("headers with Expect: %d, want 100", resp.StatusCode)
+		}
+		fmt.Fprint(c, "password=s3cret")
+		if resp := readResponse(t, br, "POST"); resp.StatusCode != 303 {
+			t.Fatalf("body after 100 Continue: %d, want 303", resp.StatusCode)
+		}
+	}
+	fmt.Fprintf(c, head, 1<<20)
+	if resp := readResponse(t, br, "POST"); resp.StatusCode != 413 {
+		t.Fatalf("a body over the limit: %d, want 413", resp.StatusCode)
+	}
+}
+
 // The same engine behind fasthttp's own server (FasthttpServer, the only
 // server outside Linux) still answers.
 func TestFasthttpServerStillServes(t *testing.T) {
