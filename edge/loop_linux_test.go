@@ -172,14 +172,21 @@ func TestEventLoopsAnswerPostsOffTheLoop(t *testing.T) {
 	wg.Wait()
 }
 
-// A form whose body arrives after its headers, in pieces, is answered once
-// it is whole, even when the body holds a blank line.
-func TestEventLoopsReadBodiesThatArriveLater(t *testing.T) {
+// dialPasswordLink connects to an edge (event loops) holding /pw, a link
+// whose password is s3cret.
+func dialPasswordLink(t *testing.T) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	hash := password.Hash("s3cret", password.Params{Memory: 1024, Time: 1, Threads: 1})
 	te := startEngine(t, func(*testEdge) edge.Config {
 		return edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet}
 	}, put(kv.Link{Slug: "pw", URL: "https://secret.example/", PasswordHash: hash}))
-	c, br := dial(t, strings.TrimPrefix(te.url, "http://"))
+	return dial(t, strings.TrimPrefix(te.url, "http://"))
+}
+
+// A form whose body arrives after its headers, in pieces, is answered once
+// it is whole, even when the body holds a blank line.
+func TestEventLoopsReadBodiesThatArriveLater(t *testing.T) {
+	c, br := dialPasswordLink(t)
 	for _, tc := range []struct {
 		body   string
 		status int
@@ -199,11 +206,7 @@ func TestEventLoopsReadBodiesThatArriveLater(t *testing.T) {
 // sends the body, then the answer; one whose body is over the limit gets
 // 413 instead.
 func TestEventLoopsAnswer100Continue(t *testing.T) {
-	hash := password.Hash("s3cret", password.Params{Memory: 1024, Time: 1, Threads: 1})
-	te := startEngine(t, func(*testEdge) edge.Config {
-		return edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", FallbackToDefault: true, Logger: quiet}
-	}, put(kv.Link{Slug: "pw", URL: "https://secret.example/", PasswordHash: hash}))
-	c, br := dial(t, strings.TrimPrefix(te.url, "http://"))
+	c, br := dialPasswordLink(t)
 	head := "POST /pw HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n"
 	for range 2 { // once per request on a connection
 		fmt.Fprintf(c, head, len("password=s3cret"))
