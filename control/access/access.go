@@ -332,3 +332,58 @@ func allowIf(ok bool) Decision {
 	}
 	return Denied
 }
+
+// KeyTarget is an API key a principal wants to act on, as CheckKey sees it.
+type KeyTarget struct {
+	Type   store.KeyType
+	UserID string // the key's person, for user keys
+	// OwnerRole is the person's current role in the org (user keys).
+	OwnerRole store.Role
+	Grants    Set // the key's stored grants
+}
+
+// Effective is what the key may do right now: a user key's grants ∩ its
+// person's role, a bot key's grants.
+func (k KeyTarget) Effective() Set {
+	if k.Type == store.KeyUser {
+		return k.Grants & OfRole(k.OwnerRole)
+	}
+	return k.Grants
+}
+
+// KeyRefusal says why CheckKey refuses; "" when it allows.
+type KeyRefusal string
+
+// CheckKey decides whether p may do a to key k, once the route's own need
+// (apiKeys:a, or a session's own user key) has passed:
+//
+//   - A user key belongs to its person. Only that person may change it or
+//     rotate it (whose answer carries the secret). Anyone with apiKeys:read
+//     may see its metadata; with apiKeys:delete, a person may revoke it
+//     (offboarding) unless its person outranks them (only an Owner revokes
+//     an Owner's key).
+//   - A bot key can never act on a user key, not even to read it.
+//   - No principal may change, rotate or revoke a key whose effective
+//     permissions exceed its own: that would hand it (or take from others)
+//     more than it holds.
+func CheckKey(p Principal, a Action, k KeyTarget) KeyRefusal {
+	own := k.Type == store.KeyUser && p.IsPerson() && k.UserID == p.UserID
+	switch {
+	case own:
+		return ""
+	case k.Type == store.KeyUser && !p.IsPerson():
+		return "a bot key cannot act on a user key"
+	case !p.Effective().Has(APIKeys, a):
+		return KeyRefusal(fmt.Sprintf("you may only manage your own user key (apiKeys:%s needed for others)", a))
+	case a == Read:
+		return ""
+	case k.Type == store.KeyUser && a != Delete:
+		return "a user key belongs to its person: only they may change or rotate it; you may revoke it"
+	case k.Type == store.KeyUser && RoleRank(k.OwnerRole) > RoleRank(p.Role):
+		return KeyRefusal(fmt.Sprintf("only an %s may revoke an %s's key", k.OwnerRole, k.OwnerRole))
+	}
+	if excess := k.Effective().Minus(p.Effective()); excess != 0 {
+		return KeyRefusal("this key holds permissions you do not: " + excess.String())
+	}
+	return ""
+}

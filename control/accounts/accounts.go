@@ -13,8 +13,11 @@
 //   - Invitations last 7 days and can be accepted once. Accepting as an
 //     existing user (same email) adds the membership and ignores the
 //     password; a new user must set one.
-//   - Keys are managed with the apiKeys permission. A bot key that was
-//     granted it may manage bot keys too, but never own a user key.
+//   - Keys are managed with the apiKeys permission, within the rules of
+//     access.CheckKey: a user key belongs to its person (only they change or
+//     rotate it; others with apiKeys may see it and revoke it), a bot key
+//     never acts on a user key, and nobody acts on a key that holds more
+//     than they do.
 //   - A key made or changed through another key can hold no more than that
 //     key's own effective permissions (on top of the role, for people).
 //   - Emails are compared lowercase.
@@ -541,32 +544,68 @@ func (s *Service) CreateKey(ctx context.Context, p access.Principal, in KeyInput
 	return plain, k, err
 }
 
-// visibleKey loads key id and checks the principal may touch it with action.
+// keyTarget is what access.CheckKey needs to know of k: its grants and, for
+// a user key, its person's current role.
+func keyTarget(ctx context.Context, q store.Queries, k store.APIKey) (access.KeyTarget, error) {
+	grants, err := access.Parse(k.Permissions)
+	if err != nil {
+		return access.KeyTarget{}, fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	t := access.KeyTarget{Type: k.Type, UserID: k.UserID, Grants: grants}
+	if k.Type == store.KeyUser {
+		m, err := q.Member(ctx, k.OrgID, k.UserID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return access.KeyTarget{}, err
+		}
+		t.OwnerRole = m.Role
+	}
+	return t, nil
+}
+
+// mayActOn reports whether the principal may do a to k (access.CheckKey).
+func mayActOn(ctx context.Context, q store.Queries, p access.Principal, a access.Action, k store.APIKey) (bool, string, error) {
+	t, err := keyTarget(ctx, q, k)
+	if err != nil {
+		return false, "", err
+	}
+	refusal := access.CheckKey(p, a, t)
+	return refusal == "", string(refusal), nil
+}
+
+// visibleKey loads key id and checks the principal may do a to it.
 func visibleKey(ctx context.Context, q store.Queries, p access.Principal, id string, a access.Action) (store.APIKey, error) {
 	k, err := q.APIKey(ctx, p.OrgID, id)
 	if err != nil {
 		return store.APIKey{}, mapNotFound(err, "API key")
 	}
-	if ownKeyOnly(p, a) && (k.Type != store.KeyUser || k.UserID != p.UserID) {
-		return store.APIKey{}, forbidden("you may only manage your own user key (apiKeys:%s needed for others)", a)
+	ok, why, err := mayActOn(ctx, q, p, a, k)
+	if err != nil {
+		return store.APIKey{}, err
+	}
+	if !ok {
+		return store.APIKey{}, forbidden("%s", why)
 	}
 	return k, nil
 }
 
-// Keys lists the keys the principal may see: all of the org's with
-// apiKeys:read, otherwise only its own user key.
+// Keys lists the keys the principal may see: with apiKeys:read, all of the
+// org's (bot keys: its bot keys only), otherwise only its own user key.
 func (s *Service) Keys(ctx context.Context, p access.Principal) ([]store.APIKey, error) {
 	keys, err := s.Store.APIKeys(ctx, p.OrgID)
-	if err != nil || !ownKeyOnly(p, access.Read) {
-		return keys, err
+	if err != nil {
+		return nil, err
 	}
-	var own []store.APIKey
+	visible := keys[:0]
 	for _, k := range keys {
-		if k.Type == store.KeyUser && k.UserID == p.UserID {
-			own = append(own, k)
+		ok, _, err := mayActOn(ctx, s.Store, p, access.Read, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			visible = append(visible, k)
 		}
 	}
-	return own, nil
+	return visible, nil
 }
 
 // Key returns one key.
@@ -597,17 +636,9 @@ func (s *Service) UpdateKey(ctx context.Context, p access.Principal, id string, 
 			k.Name = name
 		}
 		if in.Permissions != nil {
-			// A user key is bounded by its user's role; a bot key by the
-			// role of whoever changes it now.
-			role := p.Role
-			if k.Type == store.KeyUser && k.UserID != p.UserID {
-				m, err := q.Member(ctx, p.OrgID, k.UserID)
-				if err != nil {
-					return mapNotFound(err, "member")
-				}
-				role = min2(role, m.Role)
-			}
-			set, err := checkGrants(p, role, *in.Permissions)
+			// Only the key's own person changes a user key (visibleKey), so
+			// either way the grants are bounded by the changer's role.
+			set, err := checkGrants(p, p.Role, *in.Permissions)
 			if err != nil {
 				return err
 			}
@@ -619,14 +650,6 @@ func (s *Service) UpdateKey(ctx context.Context, p access.Principal, id string, 
 		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, s.now(), "apiKey.updated", "apiKey", k.ID, KeyView(before), KeyView(k)))
 	})
 	return k, err
-}
-
-// min2 is the lower-ranked of two roles.
-func min2(a, b store.Role) store.Role {
-	if access.RoleRank(a) <= access.RoleRank(b) {
-		return a
-	}
-	return b
 }
 
 // RotateKey replaces a key's secret; the old one stops working at once.

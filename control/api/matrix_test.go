@@ -27,10 +27,11 @@ type actor struct {
 // role a signed-in user, three users with user keys (full, minimal, no
 // grants) and three bot keys made at that role's level; plus a keeper Owner
 // (so "leave" never hits the last-Owner rule), a victim member with a user
-// key, and a link — the objects the canonical requests act on.
+// key, a bot key without grants, and a link — the objects the canonical
+// requests act on.
 type matrixOrg struct {
-	orgID, victim, victimKey, linkID string
-	actors                           []actor
+	orgID, victim, victimKey, botKey, linkID string
+	actors                                   []actor
 }
 
 var grantVariants = map[string]func(store.Role) access.Set{
@@ -75,6 +76,10 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 		}
 		o.victimKey = tag("key_victim")
 		if _, err := addKey(o.victimKey, store.KeyUser, o.victim, access.OfRole(store.RoleMember)); err != nil {
+			return err
+		}
+		o.botKey = tag("key_bot")
+		if _, err := addKey(o.botKey, store.KeyBot, "", 0); err != nil {
 			return err
 		}
 		o.linkID = tag("link_t")
@@ -127,9 +132,11 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 }
 
 // canonical is the request the matrix sends to a route: path parameters
-// point at the org's victim objects, bodies are valid.
+// point at the org's victim objects (for keys, a bot key that holds nothing,
+// so the route's own need decides; keys_matrix_test.go varies the target),
+// bodies are valid.
 func canonical(rt api.RouteNeed, o matrixOrg) (path, body string) {
-	r := strings.NewReplacer(":userId", o.victim, ":id", o.victimKey, ":token", apikey.Generate(apikey.Invitation))
+	r := strings.NewReplacer(":userId", o.victim, ":id", o.botKey, ":token", apikey.Generate(apikey.Invitation))
 	path = r.Replace(rt.Path)
 	if strings.HasPrefix(rt.Path, "/v1/links/") {
 		path = strings.Replace(rt.Path, ":id", o.linkID, 1)
