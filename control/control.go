@@ -74,6 +74,10 @@ type Config struct {
 	// proxy); empty: the listener's own address.
 	PublicURL string
 
+	// Mailer sends the emails of accounts (verification, password reset,
+	// invitations); nil: none are sent (see control/accounts).
+	Mailer accounts.Mailer
+
 	// RateLimits per key, user or client IP; zero: the product's 5/s and
 	// 100/min.
 	RateLimits ratelimit.Limits
@@ -147,7 +151,8 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	if apiURL == "" {
 		apiURL = s.URL()
 	}
-	s.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams}
+	s.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams,
+		Mailer: cfg.Mailer, APIURL: strings.TrimSuffix(apiURL, "/"), Logger: logger.With("subsystem", "accounts")}
 	limits := cfg.RateLimits
 	if limits == (ratelimit.Limits{}) {
 		limits = ratelimit.DefaultLimits

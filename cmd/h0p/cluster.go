@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/mail"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
@@ -183,6 +185,19 @@ func parsePrefixes(flagName, s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// openMailer is the SMTP server of smtpURL; without one, fallback (h0p dev
+// logs emails; h0p control sends none).
+func openMailer(smtpURL string, fallback accounts.Mailer) (accounts.Mailer, error) {
+	if smtpURL == "" {
+		return fallback, nil
+	}
+	m, err := mail.ParseURL(smtpURL)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-url: %w", err)
+	}
+	return m, nil
+}
+
 // registerRateFlags adds the API rate-limit flags (the product's 5/s and
 // 100/min by default; benchmarks and load tests raise them).
 func registerRateFlags(fs *flag.FlagSet, l *ratelimit.Limits) {
@@ -222,6 +237,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		bootstrap                             bool
 		limits                                ratelimit.Limits
 		slugs                                 slugFlags
+		smtpURL, publicURL                    string
 	)
 	fs := newFlags("control", "Runs a control node: the API and a raft voter. The first node starts with\n"+
 		"--bootstrap; the others --join it. Several control nodes share one PostgreSQL\n"+
@@ -235,6 +251,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&defaultDomain, "default-domain", "localhost", "domain of links created without one")
 	fs.StringVar(&shortScheme, "short-link-scheme", "https", "scheme of shortLink URLs in responses")
 	fs.StringVar(&shortPort, "short-link-port", "", "port of shortLink URLs in responses (empty: none)")
+	fs.StringVar(&publicURL, "public-api-url", "", "the API's base URL as clients reach it, used in emails (default: --api-url)")
+	fs.StringVar(&smtpURL, "smtp-url", "", "SMTP server for account emails: smtp[s]://[user:password@]host[:port][?from=address] (empty: none are sent)")
 	registerRateFlags(fs, &limits)
 	slugs.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -242,6 +260,13 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	if err := slugs.check(); err != nil {
 		return err
+	}
+	mailer, err := openMailer(smtpURL, nil)
+	if err != nil {
+		return err
+	}
+	if publicURL == "" {
+		publicURL = apiURL
 	}
 	if bootstrap == (nf.Join != "") {
 		return errors.New("give exactly one of --bootstrap and --join")
@@ -263,7 +288,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	srv, err := control.Open(ctx, control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: databaseURL, PepperFile: pepper,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
-		Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
+		Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits, PublicURL: publicURL, Mailer: mailer,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
 		Cluster: &replication.ClusterHandler{Node: node, Client: client, Logger: logger},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/mail"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
@@ -30,6 +31,7 @@ type devConfig struct {
 	RateLimits    ratelimit.Limits
 	Slugs         slugFlags
 	Trusted       string
+	SMTPURL       string
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -48,6 +50,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	registerRateFlags(fs, &cfg.RateLimits)
 	cfg.Slugs.register(fs)
 	fs.StringVar(&cfg.Trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
+	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "SMTP server for account emails: smtp[s]://[user:password@]host[:port][?from=address] (empty: emails are written to the log)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -128,10 +131,14 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	if err != nil {
 		return nil, fmt.Errorf("edge address: %w", err)
 	}
+	mailer, err := openMailer(cfg.SMTPURL, mail.Log{Logger: logger.With("subsystem", "mail")})
+	if err != nil {
+		return nil, err
+	}
 	d.control, err = control.Open(ctx, control.Config{
 		APIAddr: cfg.APIAddr, DataDir: filepath.Join(cfg.DataDir, "control"),
 		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
-		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits,
+		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits, Mailer: mailer,
 		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,
 	}, d.node)
 	if err != nil {

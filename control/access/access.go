@@ -257,23 +257,28 @@ func (p Principal) ActorID() string {
 //   - MinRole: a person whose role ranks at least MinRole.
 //   - Member: any principal of the org (the route shows org basics).
 //   - Person: any person (session or user key) of the org.
-//   - Public: no authentication (login, invitation accept).
+//   - Public: no authentication (login, password reset). With
+//     OptionalSession, a session token, when sent, says who is calling
+//     (invitation accept); other credentials are ignored.
 //   - SessionOnly: a signed-in user, whichever org (logout, creating orgs).
 type Need struct {
-	Resource    Resource
-	Action      Action
-	Also        Action // a second action the route needs on Resource (upsert: create and update)
-	OwnUserKey  bool
-	MinRole     store.Role
-	Member      bool
-	Person      bool
-	Public      bool
-	SessionOnly bool
+	Resource        Resource
+	Action          Action
+	Also            Action // a second action the route needs on Resource (upsert: create and update)
+	OwnUserKey      bool
+	MinRole         store.Role
+	Member          bool
+	Person          bool
+	Public          bool
+	OptionalSession bool
+	SessionOnly     bool
 }
 
 // String describes the need, for messages and the route table.
 func (n Need) String() string {
 	switch {
+	case n.Public && n.OptionalSession:
+		return "public (a session, when sent, says who)"
 	case n.Public:
 		return "public"
 	case n.SessionOnly:

@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"strings"
 	"sync"
@@ -50,12 +51,25 @@ type Service struct {
 	PasswordParams password.Params // zero: password.Default
 	SessionTTL     time.Duration   // zero: 12h
 	InvitationTTL  time.Duration   // zero: 7 days
+	// Mailer sends verification, password-reset and invitation emails;
+	// nil: the server sends none, and what needs one answers UNAVAILABLE.
+	Mailer Mailer
+	// APIURL is the API's public base URL, for the instructions in emails.
+	APIURL string
+	Logger *slog.Logger // nil: slog.Default()
 
 	dummyOnce sync.Once
 	dummy     string
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
 
 func (s *Service) params() password.Params {
 	if s.PasswordParams == (password.Params{}) {
@@ -135,7 +149,8 @@ func (s *Service) Login(ctx context.Context, email, pw string) (string, store.Se
 }
 
 // SetPassword sets the password of the user with email (an operator's
-// command: the bootstrap Owner starts without one).
+// command: the bootstrap Owner starts without one) and ends every session
+// of theirs.
 func (s *Service) SetPassword(ctx context.Context, email, pw string) error {
 	if err := password.Validate(pw); err != nil {
 		return apierror.Invalid("password", err.Error())
@@ -144,7 +159,13 @@ func (s *Service) SetPassword(ctx context.Context, email, pw string) error {
 	if err != nil {
 		return mapNotFound(err, "user")
 	}
-	return s.Store.SetPassword(ctx, u.ID, password.Hash(pw, s.params()))
+	hash := password.Hash(pw, s.params())
+	return s.Store.Write(ctx, func(q store.Queries) error {
+		if err := q.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		return q.DeleteSessions(ctx, u.ID, "")
+	})
 }
 
 // Logout ends the principal's session.
@@ -173,9 +194,16 @@ func (s *Service) CreateOrg(ctx context.Context, p access.Principal, name string
 	if name == "" || len(name) > 100 {
 		return store.Org{}, apierror.Invalid("name", "must be 1 to 100 characters")
 	}
+	u, err := s.Store.User(ctx, p.UserID)
+	if err != nil {
+		return store.Org{}, mapNotFound(err, "user")
+	}
+	if u.EmailVerifiedAt.IsZero() {
+		return store.Org{}, errUnverified(u.Email)
+	}
 	now := s.now()
 	o := store.Org{ID: ids.New(ids.Org, now), Name: name, Plan: string(plans.Free), CreatedAt: now}
-	err := s.Store.Write(ctx, func(q store.Queries) error {
+	err = s.Store.Write(ctx, func(q store.Queries) error {
 		if err := q.CreateOrg(ctx, o); err != nil {
 			return err
 		}
@@ -372,29 +400,57 @@ func (s *Service) Invite(ctx context.Context, p access.Principal, email, role st
 	token := apikey.Generate(apikey.Invitation)
 	inv := store.Invitation{ID: ids.New("inv", now), OrgID: p.OrgID, Email: email, Role: r,
 		Digest: apikey.Digest(s.Pepper, token), InvitedBy: p.UserID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	var org store.Org
 	err = s.Store.Write(ctx, func(q store.Queries) error {
 		if existing, err := q.UserByEmail(ctx, email); err == nil {
 			if _, err := q.Member(ctx, p.OrgID, existing.ID); err == nil {
 				return apierror.New(apierror.AlreadyExist, "%s is already a member", email)
 			}
 		}
+		if org, err = q.Org(ctx, p.OrgID); err != nil {
+			return err
+		}
 		if err := q.CreateInvitation(ctx, inv); err != nil {
 			return err
 		}
 		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "invitation.created", "invitation", inv.ID, nil, InvitationView(inv)))
 	})
+	if err == nil && s.Mailer != nil {
+		if err := s.mailInvitation(ctx, org, inv, token); err != nil {
+			// The inviter has the token too and can pass it on.
+			s.logger().Error("invitation email not sent", "invitationId", inv.ID, "err", err)
+		}
+	}
 	return token, inv, err
 }
 
-// Accept joins the invited user to the org, creating the user (with name and
-// password) when the email is new.
-func (s *Service) Accept(ctx context.Context, token, name, pw string) (store.Member, error) {
+// Accepted is the outcome of Accept.
+type Accepted struct {
+	Member store.Member
+	User   store.User
+	// NewUser is set when the invitation created the account.
+	NewUser bool
+}
+
+// Accept joins the invited person to the org. An invitation proves nothing
+// about its email address (its token went to the inviter), so:
+//   - when an account with the invited email exists, the caller must be
+//     signed in as that account (p is its session), and the account's
+//     address must be verified; a password in the request is refused;
+//   - otherwise the invitation creates the account with name and password,
+//     unverified, and a verification code is mailed to the address.
+//
+// p is the zero Principal when the caller is not signed in.
+func (s *Service) Accept(ctx context.Context, p access.Principal, token, name, pw string) (Accepted, error) {
 	missing := notFound("invitation")
-	if _, err := apikey.Parse(token); err != nil {
-		return store.Member{}, missing
+	if typ, err := apikey.Parse(token); err != nil || typ != apikey.Invitation {
+		return Accepted{}, missing
 	}
 	now := s.now()
-	var m store.Member
+	var (
+		out  Accepted
+		code string
+	)
 	err := s.Store.Write(ctx, func(q store.Queries) error {
 		inv, err := q.InvitationByDigest(ctx, apikey.Digest(s.Pepper, token))
 		if err != nil || !now.Before(inv.ExpiresAt) {
@@ -405,6 +461,16 @@ func (s *Service) Accept(ctx context.Context, token, name, pw string) (store.Mem
 		}
 		u, err := q.UserByEmail(ctx, inv.Email)
 		switch {
+		case err == nil && p.UserID == "":
+			return apierror.New(apierror.Unauthorized,
+				"an account for %s exists: sign in as it (POST /v1/auth/login) and accept with its session token; "+
+					"if you cannot, reset its password (POST /v1/auth/password-reset)", inv.Email)
+		case err == nil && u.ID != p.UserID, errors.Is(err, store.ErrNotFound) && p.UserID != "":
+			return forbidden("this invitation is for %s; you are signed in as someone else", inv.Email)
+		case err == nil && u.EmailVerifiedAt.IsZero():
+			return errUnverified(u.Email)
+		case err == nil && pw != "":
+			return apierror.Invalid("password", "must be left out: you are signed in; change it with POST /v1/auth/password")
 		case errors.Is(err, store.ErrNotFound):
 			if err := password.Validate(pw); err != nil {
 				return apierror.Invalid("password", err.Error())
@@ -414,10 +480,14 @@ func (s *Service) Accept(ctx context.Context, token, name, pw string) (store.Mem
 			if err := q.CreateUser(ctx, u); err != nil {
 				return err
 			}
+			if code, err = s.newUserToken(ctx, q, u.ID, store.TokenVerifyEmail, verifyTTL); err != nil {
+				return err
+			}
+			out.NewUser = true
 		case err != nil:
 			return err
 		}
-		m = store.Member{OrgID: inv.OrgID, UserID: u.ID, Role: inv.Role, CreatedAt: now, Email: u.Email, Name: u.Name}
+		m := store.Member{OrgID: inv.OrgID, UserID: u.ID, Role: inv.Role, CreatedAt: now, Email: u.Email, Name: u.Name}
 		if err := q.AddMember(ctx, m); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return apierror.New(apierror.AlreadyExist, "already a member")
@@ -427,10 +497,19 @@ func (s *Service) Accept(ctx context.Context, token, name, pw string) (store.Mem
 		if err := q.MarkInvitationAccepted(ctx, inv.ID, now); err != nil {
 			return err
 		}
-		actor := access.Principal{Kind: access.Session, OrgID: inv.OrgID, UserID: u.ID}
+		out.Member, out.User = m, u
+		actor := access.Principal{Kind: access.Session, OrgID: inv.OrgID, UserID: u.ID, RequestID: p.RequestID, IP: p.IP}
 		return q.AppendAudit(ctx, audit.Entry(actor, inv.OrgID, now, "member.joined", "member", u.ID, nil, MemberView(m)))
 	})
-	return m, err
+	if err == nil && out.NewUser {
+		if s.Mailer == nil {
+			s.logger().Warn("no verification email sent: this server has no --smtp-url", "userId", out.User.ID)
+		} else if err := s.mailVerification(ctx, out.User, code); err != nil {
+			// The account exists; POST /v1/auth/verify-email/resend tries again.
+			s.logger().Error("verification email not sent", "userId", out.User.ID, "err", err)
+		}
+	}
+	return out, err
 }
 
 // --- API keys --------------------------------------------------------------
@@ -731,7 +810,8 @@ func (s *Service) CreateOrgWithOwner(ctx context.Context, orgName, ownerEmail, p
 	err = s.Store.Write(ctx, func(q store.Queries) error {
 		u, err := q.UserByEmail(ctx, email)
 		if errors.Is(err, store.ErrNotFound) {
-			u = store.User{ID: ids.New(ids.User, now), Email: email, Name: "Owner", CreatedAt: now}
+			// The operator vouches for the address.
+			u = store.User{ID: ids.New(ids.User, now), Email: email, Name: "Owner", CreatedAt: now, EmailVerifiedAt: now}
 			if pw != "" {
 				u.PasswordHash = password.Hash(pw, s.params())
 			}

@@ -43,14 +43,16 @@ type loginRequest struct {
 }
 
 type userJSON struct {
-	ID        string `json:"id"`
-	Email     string `json:"email"`
-	Name      string `json:"name"`
-	CreatedAt string `json:"createdAt"`
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"emailVerified"`
+	Name          string `json:"name"`
+	CreatedAt     string `json:"createdAt"`
 }
 
 func userView(u store.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC().Format(accounts.TimeFormat)}
+	return userJSON{ID: u.ID, Email: u.Email, EmailVerified: !u.EmailVerifiedAt.IsZero(), Name: u.Name,
+		CreatedAt: u.CreatedAt.UTC().Format(accounts.TimeFormat)}
 }
 
 type membershipJSON struct {
@@ -100,6 +102,73 @@ func (h *handler) me(c *gin.Context) {
 		"user": userView(u), "organizations": membershipsView(ms),
 		"orgId": p.OrgID, "role": p.Role, "via": p.Kind, "permissions": p.Effective().Permissions(),
 	}, err)
+}
+
+type passwordRequest struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// changePassword sets a new password; every other session of the user ends.
+func (h *handler) changePassword(c *gin.Context) {
+	var req passwordRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if err := h.Accounts.ChangePassword(c.Request.Context(), principalOf(c), req.CurrentPassword, req.NewPassword); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type resetRequest struct {
+	Email string `json:"email"`
+}
+
+// requestPasswordReset mails a reset code; the answer is the same whether
+// an account exists or not.
+func (h *handler) requestPasswordReset(c *gin.Context) {
+	var req resetRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	err := h.Accounts.RequestPasswordReset(c.Request.Context(), req.Email)
+	h.respond(c, http.StatusAccepted, gin.H{"message": "if an account has this email address, a reset code is on its way"}, err)
+}
+
+type codeRequest struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+func (h *handler) resetPassword(c *gin.Context) {
+	var req codeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	u, err := h.Accounts.ResetPassword(c.Request.Context(), req.Token, req.Password)
+	h.respond(c, http.StatusOK, gin.H{"user": userView(u)}, err)
+}
+
+func (h *handler) verifyEmail(c *gin.Context) {
+	var req struct {
+		Token string `json:"token"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	u, err := h.Accounts.VerifyEmail(c.Request.Context(), principalOf(c), req.Token)
+	h.respond(c, http.StatusOK, gin.H{"user": userView(u)}, err)
+}
+
+func (h *handler) resendVerification(c *gin.Context) {
+	u, err := h.Accounts.ResendVerification(c.Request.Context(), principalOf(c))
+	h.respond(c, http.StatusOK, gin.H{"user": userView(u)}, err)
 }
 
 // --- orgs ------------------------------------------------------------------
@@ -212,14 +281,20 @@ type acceptRequest struct {
 	Password string `json:"password"`
 }
 
+// acceptInvitation joins the invitation's org: as the signed-in user (the
+// body may be empty), or as a new account made from the body.
 func (h *handler) acceptInvitation(c *gin.Context) {
 	var req acceptRequest
-	if err := decodeJSON(c, &req); err != nil {
-		h.fail(c, err)
-		return
+	p := principalOf(c)
+	if c.Request.ContentLength != 0 || p.UserID == "" {
+		if err := decodeJSON(c, &req); err != nil {
+			h.fail(c, err)
+			return
+		}
 	}
-	m, err := h.Accounts.Accept(c.Request.Context(), c.Param("token"), req.Name, req.Password)
-	h.respond(c, http.StatusOK, gin.H{"orgId": m.OrgID, "member": accounts.MemberView(m)}, err)
+	a, err := h.Accounts.Accept(c.Request.Context(), p, c.Param("token"), req.Name, req.Password)
+	h.respond(c, http.StatusOK, gin.H{"orgId": a.Member.OrgID, "member": accounts.MemberView(a.Member),
+		"user": userView(a.User)}, err)
 }
 
 // --- API keys --------------------------------------------------------------

@@ -2,9 +2,12 @@ package api_test
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/h0p/h0p/control/mail/mailtest"
 )
 
 // call is do with a JSON body and a decoded JSON answer.
@@ -36,7 +39,8 @@ func errCode(m map[string]any) string {
 }
 
 // invite makes an invitation with the inviter's credential and accepts it
-// as a new user; it returns the new user's session token and user ID.
+// as a new user, who signs in and verifies their address with the code
+// mailed to it; it returns the new user's session token and user ID.
 func (e *env) inviteAndLogin(t *testing.T, inviter, email, role string) (string, string) {
 	t.Helper()
 	inv := e.mustCall(t, 201, "POST", "/v1/invitations", inviter, `{"email":"`+email+`","role":"`+role+`"}`)
@@ -44,7 +48,22 @@ func (e *env) inviteAndLogin(t *testing.T, inviter, email, role string) (string,
 	acc := e.mustCall(t, 200, "POST", "/v1/invitations/"+token+"/accept", "", `{"name":"New","password":"long enough password"}`)
 	uid := acc["member"].(map[string]any)["userId"].(string)
 	login := e.mustCall(t, 200, "POST", "/v1/auth/login", "", `{"email":"`+email+`","password":"long enough password"}`)
-	return login["token"].(string), uid
+	sess := login["token"].(string)
+	code := mailedCode(t, e.mail.Wait(t, strings.ToLower(email), "Confirm your email"))
+	e.mustCall(t, 200, "POST", "/v1/auth/verify-email", sess, `{"token":"`+code+`"}`)
+	return sess, uid
+}
+
+var mailedCodePattern = regexp.MustCompile(`h0p_[ei]_[0-9A-Za-z]{36}`)
+
+// mailedCode is the one-time code (or invitation token) in an email.
+func mailedCode(t *testing.T, m mailtest.Message) string {
+	t.Helper()
+	code := mailedCodePattern.FindString(m.Body)
+	if code == "" {
+		t.Fatalf("no code in the email %q:\n%s", m.Subject, m.Body)
+	}
+	return code
 }
 
 func TestInvitationsLoginSessionsAndOrgs(t *testing.T) {

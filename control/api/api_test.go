@@ -23,6 +23,8 @@ import (
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/links"
+	"github.com/h0p/h0p/control/mail"
+	"github.com/h0p/h0p/control/mail/mailtest"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
@@ -46,6 +48,7 @@ type env struct {
 	accounts *accounts.Service
 	limiter  *ratelimit.Memory
 	router   *gin.Engine
+	mail     *mailtest.Server // receives every email the API sends
 }
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
@@ -84,7 +87,13 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits) *env {
 	now := func() time.Time { return e.now }
 	e.key = mustBootstrap(t, st, "1", time.Time{})
 	pub := &outbox.Publisher{Applier: node, Store: st, Logger: quiet, Now: now}
-	e.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: now, PasswordParams: fastPasswords}
+	e.mail = mailtest.Start(t)
+	mailer, err := mail.ParseURL(e.mail.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: now, PasswordParams: fastPasswords,
+		Mailer: mailer, APIURL: "https://api.example.com", Logger: quiet}
 	e.limiter = ratelimit.NewMemory(now)
 	r := api.NewRouter(api.Config{
 		Store: st, Pepper: pepper, Now: now, Logger: quiet,
@@ -117,7 +126,7 @@ func mustBootstrap(t testing.TB, st store.Store, n string, expires time.Time) st
 		if err := q.CreateOrg(ctx, store.Org{ID: "org_" + n, Name: "Org " + n, Plan: "enterprise"}); err != nil {
 			return err
 		}
-		if err := q.CreateUser(ctx, store.User{ID: "usr_" + n, Email: "owner" + n + "@example.com"}); err != nil {
+		if err := q.CreateUser(ctx, store.User{ID: "usr_" + n, Email: "owner" + n + "@example.com", EmailVerifiedAt: time.Unix(0, 0)}); err != nil {
 			return err
 		}
 		if err := q.AddMember(ctx, store.Member{OrgID: "org_" + n, UserID: "usr_" + n, Role: store.RoleOwner}); err != nil {

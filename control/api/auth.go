@@ -97,16 +97,20 @@ func credential(c *gin.Context) string {
 var errInvalidCredential = apierror.New(apierror.Unauthorized, "invalid API key or session token")
 
 // authenticate resolves the caller. Public routes take no credentials (and
-// ignore any). Malformed credentials are refused before any lookup.
+// ignore any), but for a session on OptionalSession routes. Malformed
+// credentials are refused before any lookup.
 func (h *handler) authenticate(c *gin.Context, need access.Need) (access.Principal, error) {
-	if need.Public {
-		return access.Principal{}, nil
-	}
 	cred := credential(c)
+	typ, err := apikey.Parse(cred)
+	if need.Public {
+		if !need.OptionalSession || typ != apikey.Session {
+			return access.Principal{}, nil
+		}
+		return h.sessionPrincipal(c.Request.Context(), apikey.Digest(h.Pepper, cred), "", access.Need{SessionOnly: true})
+	}
 	if cred == "" {
 		return access.Principal{}, apierror.New(apierror.Unauthorized, "missing API key: send it in the x-api-key header")
 	}
-	typ, err := apikey.Parse(cred)
 	if err != nil {
 		return access.Principal{}, errInvalidCredential
 	}

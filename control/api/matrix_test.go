@@ -52,7 +52,7 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 			return err
 		}
 		addUser := func(id string, role store.Role) error {
-			if err := q.CreateUser(ctx, store.User{ID: id, Email: id + "@example.com", CreatedAt: e.now}); err != nil {
+			if err := q.CreateUser(ctx, store.User{ID: id, Email: id + "@example.com", CreatedAt: e.now, EmailVerifiedAt: e.now}); err != nil {
 				return err
 			}
 			return q.AddMember(ctx, store.Member{OrgID: o.orgID, UserID: id, Role: role, CreatedAt: e.now})
@@ -152,6 +152,14 @@ func canonical(rt api.RouteNeed, o matrixOrg) (path, body string) {
 		body = `{"email":"invitee@example.com","role":"member"}`
 	case "POST /v1/invitations/:token/accept":
 		body = `{"name":"N","password":"long enough password"}`
+	case "POST /v1/auth/password":
+		body = `{"currentPassword":"not the password","newPassword":"a new long password"}`
+	case "POST /v1/auth/password-reset":
+		body = `{"email":"nobody@example.com"}`
+	case "POST /v1/auth/password-reset/confirm":
+		body = `{"token":"` + apikey.Generate(apikey.EmailToken) + `","password":"a new long password"}`
+	case "POST /v1/auth/verify-email":
+		body = `{"token":"` + apikey.Generate(apikey.EmailToken) + `"}`
 	case "POST /v1/api-keys":
 		body = `{"name":"mine","type":"user","permissions":{}}`
 	case "PATCH /v1/api-keys/:id":

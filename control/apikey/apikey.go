@@ -2,9 +2,10 @@
 // checked before any lookup, and digested for storage.
 //
 // A key is `h0p_<t>_<30 base62 random><6 base62 checksum>`, where t is `u`
-// (user key) or `b` (bot key). Session tokens (`s`) and invitation tokens
-// (`i`) use the same format and digest, so they too are refused before any
-// lookup when mistyped, and never stored in clear. 30 base62 characters carry 178 random bits.
+// (user key) or `b` (bot key). Session tokens (`s`), invitation tokens
+// (`i`) and the codes mailed to users (`e`) use the same format and digest,
+// so they too are refused before any lookup when mistyped, and never stored
+// in clear. 30 base62 characters carry 178 random bits.
 // The checksum is the CRC-32 of everything before it, so a mistyped or
 // truncated key is refused without touching the store. Keys are stored only
 // as HMAC-SHA256(pepper, key); the pepper lives outside the database, so a
@@ -29,9 +30,12 @@ const (
 	Bot        Type = "bot"
 	Session    Type = "session"
 	Invitation Type = "invitation"
+	// EmailToken is a one-time code mailed to a user (address verification,
+	// password reset).
+	EmailToken Type = "email"
 )
 
-var typeLetters = map[Type]byte{User: 'u', Bot: 'b', Session: 's', Invitation: 'i'}
+var typeLetters = map[Type]byte{User: 'u', Bot: 'b', Session: 's', Invitation: 'i', EmailToken: 'e'}
 
 const (
 	alphabet     = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -49,6 +49,27 @@ type User struct {
 	Name         string
 	PasswordHash string // argon2id PHC string; "" until a password is set
 	CreatedAt    time.Time
+	// EmailVerifiedAt is when the user proved they receive mail at Email;
+	// zero until then.
+	EmailVerifiedAt time.Time
+}
+
+// Purposes of UserTokens.
+const (
+	TokenVerifyEmail   = "verifyEmail"
+	TokenResetPassword = "resetPassword"
+)
+
+// UserToken is a one-time secret mailed to a user's address (to verify it,
+// or to reset the password); only its digest is stored.
+type UserToken struct {
+	ID        string
+	UserID    string
+	Purpose   string // TokenVerifyEmail or TokenResetPassword
+	Digest    []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until used
 }
 
 // Member is a user's membership of an org, with the user's email and name.
@@ -249,6 +270,16 @@ type Queries interface {
 	User(ctx context.Context, id string) (User, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
 	SetPassword(ctx context.Context, userID, hash string) error
+	SetEmailVerified(ctx context.Context, userID string, at time.Time) error
+
+	CreateUserToken(ctx context.Context, t UserToken) error
+	UserTokenByDigest(ctx context.Context, digest []byte) (UserToken, error)
+	// UseUserToken marks token id used at at; ErrNotFound when there is no
+	// such token or it was used already (so two uses race to one winner).
+	UseUserToken(ctx context.Context, id string, at time.Time) error
+	// UseUserTokens marks every unused token of the user for purpose used
+	// at at, so none of them works any more.
+	UseUserTokens(ctx context.Context, userID, purpose string, at time.Time) error
 
 	// AddMember fails with ErrConflict when the user is already a member.
 	AddMember(ctx context.Context, m Member) error
@@ -264,6 +295,9 @@ type Queries interface {
 	CreateSession(ctx context.Context, s Session) error
 	SessionByDigest(ctx context.Context, digest []byte) (Session, error)
 	DeleteSession(ctx context.Context, id string) error
+	// DeleteSessions ends every session of the user except the one with ID
+	// except ("" for none).
+	DeleteSessions(ctx context.Context, userID, except string) error
 
 	CreateInvitation(ctx context.Context, inv Invitation) error
 	InvitationByDigest(ctx context.Context, digest []byte) (Invitation, error)
@@ -279,7 +313,8 @@ type Queries interface {
 	// UpdateAPIKey stores k's name, permissions, prefix, digest and expiry.
 	UpdateAPIKey(ctx context.Context, k APIKey) error
 	DeleteAPIKey(ctx context.Context, orgID, id string) error
-	// DeleteUserKeys deletes a user's user keys in an org.
+	// DeleteUserKeys deletes a user's user keys in an org, or in every org
+	// when orgID is "".
 	DeleteUserKeys(ctx context.Context, orgID, userID string) error
 	// TouchAPIKey sets lastUsedAt to at, unless it is already after
 	// at-minAge (so a busy key costs one write a minute, not one a request).

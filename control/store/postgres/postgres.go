@@ -260,6 +260,19 @@ var migrations = []string{
 		created_at BIGINT NOT NULL
 	);
 	CREATE INDEX events_org ON events(org_id, id);`,
+	// Accounts from before email verification are taken as verified.
+	`ALTER TABLE users ADD COLUMN email_verified_at BIGINT;
+	UPDATE users SET email_verified_at = created_at;
+	CREATE TABLE user_tokens (
+		id TEXT PRIMARY KEY,
+		user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		purpose TEXT NOT NULL,
+		digest BYTEA NOT NULL UNIQUE,
+		created_at BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		used_at BIGINT
+	);
+	CREATE INDEX user_tokens_user ON user_tokens(user_id, purpose);`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serialises migrations
@@ -539,23 +552,24 @@ func (q queries) Usage(ctx context.Context, orgID, period string) (map[string]in
 // Users.
 
 func (q queries) CreateUser(ctx context.Context, u store.User) error {
-	tag, err := q.db.Exec(ctx, `INSERT INTO users (id, email, name, password_hash, created_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-		u.ID, u.Email, u.Name, u.PasswordHash, ms(u.CreatedAt))
+	tag, err := q.db.Exec(ctx, `INSERT INTO users (id, email, name, password_hash, created_at, email_verified_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		u.ID, u.Email, u.Name, u.PasswordHash, ms(u.CreatedAt), nullMs(u.EmailVerifiedAt))
 	return inserted("insert user", tag, err)
 }
 
-const userSelect = `SELECT id, email, name, password_hash, created_at FROM users `
+const userSelect = `SELECT id, email, name, password_hash, created_at, email_verified_at FROM users `
 
 func scanUser(r pgx.Row) (store.User, error) {
 	var (
-		u  store.User
-		at int64
+		u        store.User
+		at       int64
+		verified *int64
 	)
-	if err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &at); err != nil {
+	if err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &at, &verified); err != nil {
 		return store.User{}, scanErr("user", err)
 	}
-	u.CreatedAt = fromMs(at)
+	u.CreatedAt, u.EmailVerifiedAt = fromMs(at), fromNullMs(verified)
 	return u, nil
 }
 
@@ -570,6 +584,49 @@ func (q queries) UserByEmail(ctx context.Context, email string) (store.User, err
 func (q queries) SetPassword(ctx context.Context, userID, hash string) error {
 	tag, err := q.db.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
 	return oneRow("set password", tag, err)
+}
+
+func (q queries) SetEmailVerified(ctx context.Context, userID string, at time.Time) error {
+	tag, err := q.db.Exec(ctx, `UPDATE users SET email_verified_at = $1 WHERE id = $2`, ms(at), userID)
+	return oneRow("set email verified", tag, err)
+}
+
+// User tokens.
+
+func (q queries) CreateUserToken(ctx context.Context, t store.UserToken) error {
+	tag, err := q.db.Exec(ctx, `INSERT INTO user_tokens (id, user_id, purpose, digest, created_at, expires_at, used_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+		t.ID, t.UserID, t.Purpose, t.Digest, ms(t.CreatedAt), ms(t.ExpiresAt), nullMs(t.UsedAt))
+	return inserted("insert user token", tag, err)
+}
+
+func (q queries) UserTokenByDigest(ctx context.Context, digest []byte) (store.UserToken, error) {
+	var (
+		t                store.UserToken
+		created, expires int64
+		used             *int64
+	)
+	err := q.db.QueryRow(ctx, `SELECT id, user_id, purpose, digest, created_at, expires_at, used_at
+		FROM user_tokens WHERE digest = $1`, digest).
+		Scan(&t.ID, &t.UserID, &t.Purpose, &t.Digest, &created, &expires, &used)
+	if err != nil {
+		return store.UserToken{}, scanErr("user token", err)
+	}
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = fromMs(created), fromMs(expires), fromNullMs(used)
+	return t, nil
+}
+
+func (q queries) UseUserToken(ctx context.Context, id string, at time.Time) error {
+	tag, err := q.db.Exec(ctx, `UPDATE user_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, ms(at), id)
+	return oneRow("use user token", tag, err)
+}
+
+func (q queries) UseUserTokens(ctx context.Context, userID, purpose string, at time.Time) error {
+	if _, err := q.db.Exec(ctx, `UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL`,
+		ms(at), userID, purpose); err != nil {
+		return fmt.Errorf("use user tokens: %w", err)
+	}
+	return nil
 }
 
 // Members.
@@ -660,6 +717,13 @@ func (q queries) SessionByDigest(ctx context.Context, digest []byte) (store.Sess
 func (q queries) DeleteSession(ctx context.Context, id string) error {
 	tag, err := q.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
 	return oneRow("delete session", tag, err)
+}
+
+func (q queries) DeleteSessions(ctx context.Context, userID, except string) error {
+	if _, err := q.db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, except); err != nil {
+		return fmt.Errorf("delete sessions: %w", err)
+	}
+	return nil
 }
 
 // Invitations.
@@ -770,7 +834,7 @@ func (q queries) DeleteAPIKey(ctx context.Context, orgID, id string) error {
 }
 
 func (q queries) DeleteUserKeys(ctx context.Context, orgID, userID string) error {
-	if _, err := q.db.Exec(ctx, `DELETE FROM api_keys WHERE org_id = $1 AND user_id = $2 AND type = $3`,
+	if _, err := q.db.Exec(ctx, `DELETE FROM api_keys WHERE (org_id = $1 OR $1 = '') AND user_id = $2 AND type = $3`,
 		orgID, userID, string(store.KeyUser)); err != nil {
 		return fmt.Errorf("delete user keys: %w", err)
 	}

@@ -223,6 +223,20 @@ var migrations = []string{
 		created_at INTEGER NOT NULL
 	);
 	CREATE INDEX events_org ON events(org_id, id);`,
+	// Accounts from before email verification are taken as verified.
+	`ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
+	UPDATE users SET email_verified_at = created_at;
+	CREATE TABLE user_tokens (
+		id TEXT PRIMARY KEY,
+		user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		purpose TEXT NOT NULL,
+		digest BLOB NOT NULL UNIQUE,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		used_at INTEGER
+	);
+	CREATE INDEX user_tokens_user ON user_tokens(user_id, purpose);
+	CREATE INDEX sessions_user ON sessions(user_id);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -435,27 +449,72 @@ func (q queries) Usage(ctx context.Context, orgID, period string) (map[string]in
 // Users.
 
 func (q queries) CreateUser(ctx context.Context, u store.User) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.Name, u.PasswordHash, ms(u.CreatedAt))
+	_, err := q.q.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, created_at, email_verified_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.Name, u.PasswordHash, ms(u.CreatedAt), nullMs(u.EmailVerifiedAt))
 	return insertErr("insert user", err)
 }
 
+const userSelect = `SELECT id, email, name, password_hash, created_at, email_verified_at FROM users `
+
 func scanUser(r rowScanner) (store.User, error) {
 	var (
-		u  store.User
-		at int64
+		u        store.User
+		at       int64
+		verified sql.NullInt64
 	)
-	err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &at)
-	u.CreatedAt = fromMs(at)
+	err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &at, &verified)
+	u.CreatedAt, u.EmailVerifiedAt = fromMs(at), fromNullMs(verified)
 	return u, scanErr("user", err)
 }
 
 func (q queries) User(ctx context.Context, id string) (store.User, error) {
-	return scanUser(q.q.QueryRowContext(ctx, `SELECT id, email, name, password_hash, created_at FROM users WHERE id = ?`, id))
+	return scanUser(q.q.QueryRowContext(ctx, userSelect+`WHERE id = ?`, id))
 }
 
 func (q queries) UserByEmail(ctx context.Context, email string) (store.User, error) {
-	return scanUser(q.q.QueryRowContext(ctx, `SELECT id, email, name, password_hash, created_at FROM users WHERE email = ?`, email))
+	return scanUser(q.q.QueryRowContext(ctx, userSelect+`WHERE email = ?`, email))
+}
+
+func (q queries) SetEmailVerified(ctx context.Context, userID string, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE users SET email_verified_at = ? WHERE id = ?`, ms(at), userID)
+	return oneRow("set email verified", res, err)
+}
+
+// User tokens.
+
+func (q queries) CreateUserToken(ctx context.Context, t store.UserToken) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO user_tokens (id, user_id, purpose, digest, created_at, expires_at, used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.UserID, t.Purpose, t.Digest, ms(t.CreatedAt), ms(t.ExpiresAt), nullMs(t.UsedAt))
+	return insertErr("insert user token", err)
+}
+
+func (q queries) UserTokenByDigest(ctx context.Context, digest []byte) (store.UserToken, error) {
+	var (
+		t                  store.UserToken
+		created, expiresAt int64
+		used               sql.NullInt64
+	)
+	err := q.q.QueryRowContext(ctx, `SELECT id, user_id, purpose, digest, created_at, expires_at, used_at
+		FROM user_tokens WHERE digest = ?`, digest).
+		Scan(&t.ID, &t.UserID, &t.Purpose, &t.Digest, &created, &expiresAt, &used)
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = fromMs(created), fromMs(expiresAt), fromNullMs(used)
+	return t, scanErr("user token", err)
+}
+
+func (q queries) UseUserToken(ctx context.Context, id string, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE user_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, ms(at), id)
+	return oneRow("use user token", res, err)
+}
+
+func (q queries) UseUserTokens(ctx context.Context, userID, purpose string, at time.Time) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE user_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL`,
+		ms(at), userID, purpose)
+	if err != nil {
+		return fmt.Errorf("use user tokens: %w", err)
+	}
+	return nil
 }
 
 func (q queries) SetPassword(ctx context.Context, userID, hash string) error {
@@ -554,6 +613,13 @@ func (q queries) SessionByDigest(ctx context.Context, digest []byte) (store.Sess
 func (q queries) DeleteSession(ctx context.Context, id string) error {
 	res, err := q.q.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
 	return oneRow("delete session", res, err)
+}
+
+func (q queries) DeleteSessions(ctx context.Context, userID, except string) error {
+	if _, err := q.q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, except); err != nil {
+		return fmt.Errorf("delete sessions: %w", err)
+	}
+	return nil
 }
 
 // Invitations.
@@ -667,7 +733,8 @@ func (q queries) DeleteAPIKey(ctx context.Context, orgID, id string) error {
 }
 
 func (q queries) DeleteUserKeys(ctx context.Context, orgID, userID string) error {
-	_, err := q.q.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = ? AND user_id = ? AND type = 'user'`, orgID, userID)
+	_, err := q.q.ExecContext(ctx, `DELETE FROM api_keys WHERE (org_id = ? OR ? = '') AND user_id = ? AND type = 'user'`,
+		orgID, orgID, userID)
 	if err != nil {
 		return fmt.Errorf("delete user keys: %w", err)
 	}

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, open(t)) })
 	t.Run("Members", func(t *testing.T) { testMembers(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
+	t.Run("UserTokens", func(t *testing.T) { testUserTokens(t, open(t)) })
 	t.Run("Invitations", func(t *testing.T) { testInvitations(t, open(t)) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
 	t.Run("Links", func(t *testing.T) { testLinks(t, open(t)) })
@@ -102,6 +103,20 @@ func testUsers(t *testing.T, s store.Store) {
 	_, err := s.UserByEmail(ctx, "b@example.com")
 	wantErr(t, "unknown email", err, store.ErrNotFound)
 	wantErr(t, "password of unknown user", s.SetPassword(ctx, "usr_x", "h"), store.ErrNotFound)
+
+	if got, _ := s.User(ctx, "usr_1"); !got.EmailVerifiedAt.IsZero() {
+		t.Errorf("new user verified at %v", got.EmailVerifiedAt)
+	}
+	must(t, s.SetEmailVerified(ctx, "usr_1", t0.Add(time.Minute)))
+	if got, _ := s.UserByEmail(ctx, "a@example.com"); !got.EmailVerifiedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("verified at %v", got.EmailVerifiedAt)
+	}
+	wantErr(t, "verify unknown user", s.SetEmailVerified(ctx, "usr_x", t0), store.ErrNotFound)
+	v := store.User{ID: "usr_3", Email: "c@example.com", CreatedAt: t0, EmailVerifiedAt: t0}
+	must(t, s.CreateUser(ctx, v))
+	if got, _ := s.User(ctx, "usr_3"); got != v {
+		t.Errorf("verified user = %+v", got)
+	}
 }
 
 func testMembers(t *testing.T, s store.Store) {
@@ -154,6 +169,65 @@ func testSessions(t *testing.T, s store.Store) {
 	must(t, s.DeleteSession(ctx, "ses_1"))
 	_, err = s.SessionByDigest(ctx, []byte{1, 2})
 	wantErr(t, "deleted session", err, store.ErrNotFound)
+
+	// DeleteSessions ends a user's sessions but one, and nobody else's.
+	must(t, s.CreateUser(ctx, store.User{ID: "usr_2", Email: "b@example.com", CreatedAt: t0}))
+	for i, uid := range []string{"usr_1", "usr_1", "usr_1", "usr_2"} {
+		must(t, s.CreateSession(ctx, store.Session{ID: fmt.Sprintf("ses_%d", i+2), UserID: uid, Digest: []byte{byte(i + 2)},
+			CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	}
+	must(t, s.DeleteSessions(ctx, "usr_1", "ses_3"))
+	for i, want := range []bool{false, true, false, true} {
+		_, err := s.SessionByDigest(ctx, []byte{byte(i + 2)})
+		if (err == nil) != want {
+			t.Errorf("session %d after DeleteSessions: %v, want kept %v", i+2, err, want)
+		}
+	}
+	must(t, s.DeleteSessions(ctx, "usr_1", ""))
+	_, err = s.SessionByDigest(ctx, []byte{3})
+	wantErr(t, "every session ended", err, store.ErrNotFound)
+}
+
+func testUserTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	tok := store.UserToken{ID: "utk_1", UserID: "usr_1", Purpose: store.TokenResetPassword, Digest: []byte{5},
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(t, s.CreateUserToken(ctx, tok))
+	must(t, s.CreateUserToken(ctx, store.UserToken{ID: "utk_2", UserID: "usr_1", Purpose: store.TokenVerifyEmail,
+		Digest: []byte{6}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	wantErr(t, "same digest", s.CreateUserToken(ctx, store.UserToken{ID: "utk_3", UserID: "usr_1",
+		Purpose: store.TokenVerifyEmail, Digest: []byte{5}, CreatedAt: t0, ExpiresAt: t0}), store.ErrConflict)
+	if got, err := s.UserTokenByDigest(ctx, []byte{5}); err != nil || !equalToken(got, tok) {
+		t.Errorf("UserTokenByDigest = %+v, %v", got, err)
+	}
+	must(t, s.UseUserToken(ctx, "utk_1", t0.Add(time.Minute)))
+	if got, _ := s.UserTokenByDigest(ctx, []byte{5}); !got.UsedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("used at %v", got.UsedAt)
+	}
+	wantErr(t, "a second use", s.UseUserToken(ctx, "utk_1", t0.Add(2*time.Minute)), store.ErrNotFound)
+	wantErr(t, "unknown token use", s.UseUserToken(ctx, "utk_x", t0), store.ErrNotFound)
+	must(t, s.CreateUserToken(ctx, store.UserToken{ID: "utk_4", UserID: "usr_1", Purpose: store.TokenResetPassword,
+		Digest: []byte{8}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	must(t, s.UseUserTokens(ctx, "usr_1", store.TokenResetPassword, t0.Add(3*time.Minute)))
+	if got, _ := s.UserTokenByDigest(ctx, []byte{8}); !got.UsedAt.Equal(t0.Add(3 * time.Minute)) {
+		t.Errorf("retired at %v", got.UsedAt)
+	}
+	if got, _ := s.UserTokenByDigest(ctx, []byte{6}); !got.UsedAt.IsZero() {
+		t.Errorf("a token of another purpose was used: %+v", got)
+	}
+	// Using again keeps the first use.
+	must(t, s.UseUserTokens(ctx, "usr_1", store.TokenResetPassword, t0.Add(time.Hour)))
+	if got, _ := s.UserTokenByDigest(ctx, []byte{5}); !got.UsedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("used at %v after a second use", got.UsedAt)
+	}
+	_, err := s.UserTokenByDigest(ctx, []byte{7})
+	wantErr(t, "unknown token", err, store.ErrNotFound)
+}
+
+func equalToken(a, b store.UserToken) bool {
+	return a.ID == b.ID && a.UserID == b.UserID && a.Purpose == b.Purpose && string(a.Digest) == string(b.Digest) &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.UsedAt.Equal(b.UsedAt)
 }
 
 func testInvitations(t *testing.T, s store.Store) {
@@ -238,6 +312,20 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	wantErr(t, "user key after DeleteUserKeys", err, store.ErrNotFound)
 	if _, err := s.APIKey(ctx, "org_1", "key_b1"); err != nil {
 		t.Errorf("bot key went with DeleteUserKeys: %v", err)
+	}
+	// With no org, a user's user keys go in every org.
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_3", Name: "Third", CreatedAt: t0}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_3", UserID: "usr_1", Role: store.RoleOwner, CreatedAt: t0}))
+	u3 := key("key_u3", "user", "usr_1", 6)
+	u3.OrgID = "org_3"
+	must(t, s.CreateAPIKey(ctx, u3))
+	must(t, s.DeleteUserKeys(ctx, "", "usr_1"))
+	for _, k := range []struct{ org, id string }{{"org_1", "key_u1"}, {"org_3", "key_u3"}} {
+		_, err = s.APIKey(ctx, k.org, k.id)
+		wantErr(t, k.id+" after DeleteUserKeys in every org", err, store.ErrNotFound)
+	}
+	if _, err := s.APIKey(ctx, "org_1", "key_b1"); err != nil {
+		t.Errorf("bot key went with DeleteUserKeys in every org: %v", err)
 	}
 	wantErr(t, "delete in another org", s.DeleteAPIKey(ctx, "org_2", "key_b1"), store.ErrNotFound)
 	must(t, s.DeleteAPIKey(ctx, "org_1", "key_b1"))

@@ -1,0 +1,272 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/ids"
+	"github.com/h0p/h0p/control/mail"
+	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/shared/apierror"
+	"github.com/h0p/h0p/shared/password"
+)
+
+// Mailer sends an email (control/mail's SMTP, or its Log in h0p dev).
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) error
+}
+
+const (
+	verifyTTL = 7 * 24 * time.Hour
+	resetTTL  = time.Hour
+)
+
+var errNoMail = apierror.New(apierror.Unavailable, "this server sends no email (it has no --smtp-url); ask its operator")
+
+func errUnverified(email string) error {
+	return apierror.New(apierror.Forbidden,
+		"verify your email address %s first: send the code mailed to it to POST /v1/auth/verify-email (POST /v1/auth/verify-email/resend mails a new one)", email)
+}
+
+// newUserToken makes a one-time code for the user and stores its digest; the
+// code itself goes only into the email.
+func (s *Service) newUserToken(ctx context.Context, q store.Queries, userID, purpose string, ttl time.Duration) (string, error) {
+	now := s.now()
+	code := apikey.Generate(apikey.EmailToken)
+	err := q.CreateUserToken(ctx, store.UserToken{ID: ids.New("utk", now), UserID: userID, Purpose: purpose,
+		Digest: apikey.Digest(s.Pepper, code), CreatedAt: now, ExpiresAt: now.Add(ttl)})
+	return code, err
+}
+
+// userToken finds an unused, unexpired code for purpose; any other code is
+// "not found", whatever the reason.
+func (s *Service) userToken(ctx context.Context, q store.Queries, code, purpose string) (store.UserToken, error) {
+	missing := apierror.New(apierror.NotFound, "code not found, used or expired")
+	if typ, err := apikey.Parse(code); err != nil || typ != apikey.EmailToken {
+		return store.UserToken{}, missing
+	}
+	t, err := q.UserTokenByDigest(ctx, apikey.Digest(s.Pepper, code))
+	if errors.Is(err, store.ErrNotFound) || err == nil && (t.Purpose != purpose || !t.UsedAt.IsZero() || !s.now().Before(t.ExpiresAt)) {
+		return store.UserToken{}, missing
+	}
+	return t, err
+}
+
+func (s *Service) apiURL() string { return strings.TrimSuffix(s.APIURL, "/") }
+
+func (s *Service) mailVerification(ctx context.Context, u store.User, code string) error {
+	if s.Mailer == nil {
+		return errNoMail
+	}
+	api := s.apiURL()
+	return s.Mailer.Send(ctx, mail.Message{To: u.Email, Subject: "Confirm your email address for H0p", Body: fmt.Sprintf(
+		`An H0p account was created for %s. To confirm that this address is yours,
+sign in and send this code (it works once, for 7 days):
+
+  curl -H "Authorization: Bearer <your session token>" -d '{"token":"%s"}' %s/v1/auth/verify-email
+
+If you did not create this account, someone else used your address. Take the
+account over by resetting its password, which signs everyone else out:
+
+  curl -d '{"email":"%s"}' %s/v1/auth/password-reset
+`, u.Email, code, api, u.Email, api)})
+}
+
+// sendVerification mails a new verification code to an unverified user.
+func (s *Service) sendVerification(ctx context.Context, u store.User) error {
+	if s.Mailer == nil {
+		return errNoMail
+	}
+	var code string
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		if err := q.UseUserTokens(ctx, u.ID, store.TokenVerifyEmail, s.now()); err != nil {
+			return err
+		}
+		var err error
+		code, err = s.newUserToken(ctx, q, u.ID, store.TokenVerifyEmail, verifyTTL)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.mailVerification(ctx, u, code); err != nil {
+		return fmt.Errorf("%w: %w", apierror.New(apierror.Unavailable, "the verification email could not be sent; try again later"), err)
+	}
+	return nil
+}
+
+// ResendVerification mails the signed-in user a new verification code. A
+// verified user gets none and no error.
+func (s *Service) ResendVerification(ctx context.Context, p access.Principal) (store.User, error) {
+	u, err := s.Store.User(ctx, p.UserID)
+	if err != nil {
+		return store.User{}, mapNotFound(err, "user")
+	}
+	if !u.EmailVerifiedAt.IsZero() {
+		return u, nil
+	}
+	return u, s.sendVerification(ctx, u)
+}
+
+// VerifyEmail marks the signed-in user's address verified with a code that
+// was mailed to it. Both are needed: the code shows the address is theirs,
+// the session that the account is (someone who merely receives the mail
+// cannot verify an account another person made with their address).
+func (s *Service) VerifyEmail(ctx context.Context, p access.Principal, code string) (store.User, error) {
+	var u store.User
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		t, err := s.userToken(ctx, q, code, store.TokenVerifyEmail)
+		if err != nil {
+			return err
+		}
+		if t.UserID != p.UserID {
+			return apierror.New(apierror.NotFound, "code not found, used or expired")
+		}
+		if err := q.UseUserToken(ctx, t.ID, s.now()); err != nil {
+			return mapNotFound(err, "code")
+		}
+		if u, err = q.User(ctx, p.UserID); err != nil {
+			return err
+		}
+		if u.EmailVerifiedAt.IsZero() {
+			u.EmailVerifiedAt = s.now()
+			return q.SetEmailVerified(ctx, u.ID, u.EmailVerifiedAt)
+		}
+		return nil
+	})
+	return u, err
+}
+
+// RequestPasswordReset mails a reset code to the account with email, if
+// there is one. The answer is the same either way, and the mail goes out
+// in the background, so the call tells nobody whether an account exists.
+func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
+	email, err := normalizeEmail("email", email)
+	if err != nil {
+		return err
+	}
+	if s.Mailer == nil {
+		return errNoMail
+	}
+	u, err := s.Store.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var code string
+	err = s.Store.Write(ctx, func(q store.Queries) error {
+		var err error
+		code, err = s.newUserToken(ctx, q, u.ID, store.TokenResetPassword, resetTTL)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		err := s.Mailer.Send(ctx, mail.Message{To: u.Email, Subject: "Reset your H0p password", Body: fmt.Sprintf(
+			`Someone asked to reset the password of the H0p account %s.
+Set a new one with this code (it works once, within an hour):
+
+  curl -d '{"token":"%s","password":"<new password>"}' %s/v1/auth/password-reset/confirm
+
+Every session of the account ends when the password changes. If you did not
+ask for this, ignore this email: the password stays as it is.
+`, u.Email, code, s.apiURL())})
+		if err != nil {
+			s.logger().Error("password reset email not sent", "userId", u.ID, "err", err)
+		}
+	}()
+	return nil
+}
+
+// ResetPassword sets a new password with a mailed reset code. Having the
+// code proves the address, so the address becomes verified; every session
+// of the user ends. An account nobody had verified before may have been
+// made by someone else with this address: its user keys go too, so nothing
+// that person made keeps working.
+func (s *Service) ResetPassword(ctx context.Context, code, pw string) (store.User, error) {
+	if err := password.Validate(pw); err != nil {
+		return store.User{}, apierror.Invalid("password", err.Error())
+	}
+	if _, err := s.userToken(ctx, s.Store, code, store.TokenResetPassword); err != nil {
+		return store.User{}, err // checked before the costly hash, and again below
+	}
+	hash := password.Hash(pw, s.params())
+	var u store.User
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		t, err := s.userToken(ctx, q, code, store.TokenResetPassword)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if err := q.UseUserToken(ctx, t.ID, now); err != nil {
+			return mapNotFound(err, "code")
+		}
+		if err := q.UseUserTokens(ctx, t.UserID, store.TokenResetPassword, now); err != nil {
+			return err
+		}
+		if u, err = q.User(ctx, t.UserID); err != nil {
+			return err
+		}
+		if err := q.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		if u.EmailVerifiedAt.IsZero() {
+			if err := q.DeleteUserKeys(ctx, "", u.ID); err != nil {
+				return err
+			}
+			u.EmailVerifiedAt = now
+			if err := q.SetEmailVerified(ctx, u.ID, now); err != nil {
+				return err
+			}
+		}
+		return q.DeleteSessions(ctx, u.ID, "")
+	})
+	return u, err
+}
+
+// ChangePassword replaces the signed-in user's password, given the current
+// one, and ends every other session of theirs.
+func (s *Service) ChangePassword(ctx context.Context, p access.Principal, current, pw string) error {
+	if err := password.Validate(pw); err != nil {
+		return apierror.Invalid("newPassword", err.Error())
+	}
+	u, err := s.Store.User(ctx, p.UserID)
+	if err != nil {
+		return mapNotFound(err, "user")
+	}
+	if u.PasswordHash == "" || password.Check(current, u.PasswordHash) != nil {
+		return apierror.Invalid("currentPassword", "is not your current password")
+	}
+	hash := password.Hash(pw, s.params())
+	return s.Store.Write(ctx, func(q store.Queries) error {
+		if err := q.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		return q.DeleteSessions(ctx, u.ID, p.SessionID)
+	})
+}
+
+func (s *Service) mailInvitation(ctx context.Context, org store.Org, inv store.Invitation, token string) error {
+	api := s.apiURL()
+	return s.Mailer.Send(ctx, mail.Message{To: inv.Email, Subject: "You are invited to " + org.Name + " on H0p", Body: fmt.Sprintf(
+		`You are invited to join the organization %q on H0p as %s (the invitation
+is valid until %s).
+
+New to H0p? Accept with your name and a password of at least %d characters:
+
+  curl -d '{"name":"<your name>","password":"<password>"}' %s/v1/invitations/%s/accept
+
+Already have an account for %s? Sign in, then accept with your session:
+
+  curl -X POST -H "Authorization: Bearer <your session token>" %s/v1/invitations/%s/accept
+`, org.Name, inv.Role, inv.ExpiresAt.UTC().Format(TimeFormat), password.MinLen, api, token, inv.Email, api, token)})
+}
