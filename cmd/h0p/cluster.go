@@ -40,6 +40,7 @@ type nodeFlags struct {
 	Join          string
 	LogLevel      slog.Level
 	DrainDelay    time.Duration
+	Pprof         bool
 
 	HeartbeatTimeout  time.Duration
 	SnapshotThreshold uint64
@@ -51,7 +52,8 @@ func (n *nodeFlags) register(fs *flag.FlagSet, defaultID string) {
 	fs.StringVar(&n.NodeID, "node-id", defaultID, "this node's stable ID; must match its certificate")
 	fs.StringVar(&n.RaftAddr, "raft-addr", "127.0.0.1:7001", "raft listen address (mutual TLS; never a public address)")
 	fs.StringVar(&n.RaftAdvertise, "raft-advertise", "", "raft address other nodes dial (default: --raft-addr)")
-	fs.StringVar(&n.AdminAddr, "admin-addr", "127.0.0.1:9091", "admin listen address: /metrics, /healthz, /readyz")
+	fs.StringVar(&n.AdminAddr, "admin-addr", "127.0.0.1:9091", "admin listen address (never public): "+adminserver.Endpoints)
+	fs.BoolVar(&n.Pprof, "pprof", false, "serve Go's profiles on the admin address under /debug/pprof/")
 	fs.StringVar(&n.DataDir, "data", "./data", "data directory")
 	fs.StringVar(&n.CertsDir, "certs", "./certs", "directory with ca.pem, <node-id>.pem and <node-id>-key.pem (h0p admin certs)")
 	fs.StringVar(&n.Join, "join", "", "comma-separated control API URLs to join through, e.g. https://127.0.0.1:8443")
@@ -308,6 +310,9 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	c.add(admin.Close)
 	admin.Handle("GET /status", node.StatusHandler())
+	if nf.Pprof {
+		admin.ServePprof()
+	}
 	var member atomic.Bool
 	member.Store(bootstrap)
 	admin.AddCheck("raft", func() error {
@@ -438,6 +443,9 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	c.add(admin.Close)
 	admin.Handle("GET /status", node.StatusHandler())
+	if nf.Pprof {
+		admin.ServePprof()
+	}
 	ready := &catchUp{applied: node.AppliedIndex, started: time.Now(), timeout: readyTimeout, logger: logger}
 	admin.AddCheck("caught-up", ready.check)
 	logger.Info("edge node up", "edge", "http://"+srv.Addr(), "raft", node.Addr(), "admin", "http://"+admin.Addr())

@@ -32,6 +32,7 @@ type devConfig struct {
 	Slugs         slugFlags
 	Trusted       string
 	SMTPURL       string
+	Pprof         bool
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -41,7 +42,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		"prints its Owner's API key as H0P_API_KEY=… (also saved to <data>/bootstrap.key).", stderr)
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8080", "control API listen address")
 	fs.StringVar(&cfg.EdgeAddr, "edge-addr", "127.0.0.1:8081", "edge (redirect) listen address")
-	fs.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "admin listen address: /metrics, /healthz, /readyz")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "admin listen address (never public): "+adminserver.Endpoints)
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiles on the admin address under /debug/pprof/")
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "raft listen address (keep it off public interfaces)")
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory")
 	fs.StringVar(&cfg.DefaultDomain, "default-domain", "localhost", "domain of links created without one; unknown hosts fall back to it")
@@ -162,6 +164,9 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		return nil, err
 	}
 	d.admin.Handle("GET /status", d.node.StatusHandler())
+	if cfg.Pprof {
+		d.admin.ServePprof()
+	}
 	d.admin.AddCheck("raft", func() error {
 		if d.node.Leader() == "" {
 			return errors.New("no raft leader")

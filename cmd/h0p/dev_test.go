@@ -29,7 +29,6 @@ type runningDev struct {
 // mustStartDev starts `h0p dev` in-process on 127.0.0.1:0 ports.
 func mustStartDev(t *testing.T, dataDir string, slugs ...slugFlags) *runningDev {
 	t.Helper()
-	var stdout bytes.Buffer
 	cfg := devConfig{
 		APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
 		DataDir: dataDir, DefaultDomain: "localhost",
@@ -37,7 +36,14 @@ func mustStartDev(t *testing.T, dataDir string, slugs ...slugFlags) *runningDev 
 	if len(slugs) > 0 {
 		cfg.Slugs = slugs[0]
 	}
-	d, err := openDev(context.Background(), cfg, quiet, &stdout)
+	return mustStartDevWith(t, cfg, quiet)
+}
+
+// mustStartDevWith starts `h0p dev` with cfg, logging to logger.
+func mustStartDevWith(t *testing.T, cfg devConfig, logger *slog.Logger) *runningDev {
+	t.Helper()
+	var stdout bytes.Buffer
+	d, err := openDev(context.Background(), cfg, logger, &stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +194,8 @@ func TestDevHelpDocumentsFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"dev", "--help"}, &out, &out, func(string) string { return "" }); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, f := range []string{"--api-addr", "--edge-addr", "--admin-addr", "--data", "--default-domain", "H0P_DATA"} {
+	for _, f := range []string{"--api-addr", "--edge-addr", "--admin-addr", "--data", "--default-domain", "H0P_DATA",
+		"/metrics", "/healthz", "/readyz", "/status", "/debug/pprof/", "--pprof", "--smtp-url"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("help lacks %s:\n%s", f, out.String())
 		}
@@ -260,5 +267,47 @@ func TestParsePrefixes(t *testing.T) {
 	}
 	if _, err := parsePrefixes("x", "10.0.0.0/99"); err == nil {
 		t.Error("bad CIDR accepted")
+	}
+}
+
+// The admin address serves what --help lists, and Go's profiles only with
+// --pprof.
+func TestDevAdminEndpoints(t *testing.T) {
+	for _, pprof := range []bool{false, true} {
+		d := mustStartDevWith(t, devConfig{APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+			RaftAddr: "127.0.0.1:0", DataDir: t.TempDir(), DefaultDomain: "localhost", Pprof: pprof}, quiet)
+		for path, want := range map[string]int{"/metrics": 200, "/healthz": 200, "/readyz": 200, "/status": 200,
+			"/debug/pprof/": map[bool]int{false: 404, true: 200}[pprof], "/debug/pprof/cmdline": map[bool]int{false: 404, true: 200}[pprof]} {
+			if resp, _ := get(t, http.DefaultClient, "http://"+d.admin.Addr()+path); resp.StatusCode != want {
+				t.Errorf("pprof=%v: %s answers %d, want %d", pprof, path, resp.StatusCode, want)
+			}
+		}
+		d.stop(t)
+	}
+}
+
+// Without --smtp-url, h0p dev writes its emails to the log: a new account's
+// verification code can be read there, and used.
+func TestDevLogsEmails(t *testing.T) {
+	var logs syncBuffer
+	d := mustStartDevWith(t, devConfig{APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		RaftAddr: "127.0.0.1:0", DataDir: t.TempDir(), DefaultDomain: "localhost"}, slog.New(slog.NewTextHandler(&logs, nil)))
+	defer d.stop(t)
+	key := keyLine.FindStringSubmatch(d.stdout)[1]
+	status, inv := d.api(t, "POST", "/v1/invitations", key, `{"email":"ada@example.com","role":"member"}`)
+	if status != 201 {
+		t.Fatalf("invite: %d %v", status, inv)
+	}
+	if status, m := d.api(t, "POST", "/v1/invitations/"+inv["token"].(string)+"/accept", "", `{"name":"Ada","password":"long enough password"}`); status != 200 {
+		t.Fatalf("accept: %d %v", status, m)
+	}
+	code := regexp.MustCompile(`Confirm your email.*(h0p_e_[0-9A-Za-z]{36})`).FindStringSubmatch(logs.String())
+	if code == nil {
+		t.Fatalf("no verification email in the log:\n%s", logs.String())
+	}
+	_, login := d.api(t, "POST", "/v1/auth/login", "", `{"email":"ada@example.com","password":"long enough password"}`)
+	sess := login["token"].(string)
+	if status, m := d.api(t, "POST", "/v1/auth/verify-email", sess, `{"token":"`+code[1]+`"}`); status != 200 {
+		t.Errorf("verify with the logged code: %d %v", status, m)
 	}
 }

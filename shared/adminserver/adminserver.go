@@ -1,7 +1,9 @@
 // Package adminserver is the operator-facing HTTP server every H0p process
 // runs on its admin address (never the public one): /metrics (Prometheus),
-// /healthz (the process is alive), /readyz (it should receive traffic), and
-// Go's /debug/pprof profiles.
+// /healthz (the process is alive), /readyz (it should receive traffic),
+// what the process adds (h0p's /status), and Go's /debug/pprof/ profiles
+// only when asked for (ServePprof): they expose memory contents and cost
+// CPU, so they are off unless an operator turns them on.
 //
 // Readiness is the conjunction of named checks registered by the parts of
 // the process, and is forced false once draining starts, so a load balancer
@@ -55,13 +57,22 @@ func New(addr string, g prometheus.Gatherer) (*Server, error) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	// Profiles for operators; the admin address is never public.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }
+
+// ServePprof adds Go's profiles under /debug/pprof/. Call before Run.
+func (s *Server) ServePprof() {
+	s.mux.HandleFunc("/debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+}
+
+// Endpoints describes the admin endpoints, for --help.
+const Endpoints = "/metrics (Prometheus), /healthz (alive), /readyz (ready for traffic), /status (raft state, JSON), " +
+	"and /debug/pprof/ with --pprof"
 
 // Addr is the address the admin server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
