@@ -624,31 +624,13 @@ func (s *Service) CreateKey(ctx context.Context, p access.Principal, in KeyInput
 }
 
 // keyTarget is what access.CheckKey needs to know of k: its grants and, for
-// a user key, its person's current role.
-func keyTarget(ctx context.Context, q store.Queries, k store.APIKey) (access.KeyTarget, error) {
+// a user key, its person's current role (roles: user ID → role).
+func keyTarget(k store.APIKey, roles map[string]store.Role) (access.KeyTarget, error) {
 	grants, err := access.Parse(k.Permissions)
 	if err != nil {
 		return access.KeyTarget{}, fmt.Errorf("key %s: %w", k.ID, err)
 	}
-	t := access.KeyTarget{Type: k.Type, UserID: k.UserID, Grants: grants}
-	if k.Type == store.KeyUser {
-		m, err := q.Member(ctx, k.OrgID, k.UserID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return access.KeyTarget{}, err
-		}
-		t.OwnerRole = m.Role
-	}
-	return t, nil
-}
-
-// mayActOn reports whether the principal may do a to k (access.CheckKey).
-func mayActOn(ctx context.Context, q store.Queries, p access.Principal, a access.Action, k store.APIKey) (bool, string, error) {
-	t, err := keyTarget(ctx, q, k)
-	if err != nil {
-		return false, "", err
-	}
-	refusal := access.CheckKey(p, a, t)
-	return refusal == "", string(refusal), nil
+	return access.KeyTarget{Type: k.Type, UserID: k.UserID, OwnerRole: roles[k.UserID], Grants: grants}, nil
 }
 
 // visibleKey loads key id and checks the principal may do a to it.
@@ -657,30 +639,47 @@ func visibleKey(ctx context.Context, q store.Queries, p access.Principal, id str
 	if err != nil {
 		return store.APIKey{}, mapNotFound(err, "API key")
 	}
-	ok, why, err := mayActOn(ctx, q, p, a, k)
+	roles := map[string]store.Role{}
+	if k.Type == store.KeyUser {
+		m, err := q.Member(ctx, k.OrgID, k.UserID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.APIKey{}, err
+		}
+		roles[k.UserID] = m.Role
+	}
+	t, err := keyTarget(k, roles)
 	if err != nil {
 		return store.APIKey{}, err
 	}
-	if !ok {
-		return store.APIKey{}, forbidden("%s", why)
+	if refusal := access.CheckKey(p, a, t); refusal != "" {
+		return store.APIKey{}, forbidden("%s", refusal)
 	}
 	return k, nil
 }
 
-// Keys lists the keys the principal may see: with apiKeys:read, all of the
-// org's (bot keys: its bot keys only), otherwise only its own user key.
+// Keys lists the keys the principal may see (access.CheckKey's read): with
+// apiKeys:read all of the org's (a bot key: its bot keys), otherwise only
+// the principal's own user key.
 func (s *Service) Keys(ctx context.Context, p access.Principal) ([]store.APIKey, error) {
 	keys, err := s.Store.APIKeys(ctx, p.OrgID)
 	if err != nil {
 		return nil, err
 	}
+	members, err := s.Store.Members(ctx, p.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	roles := map[string]store.Role{}
+	for _, m := range members {
+		roles[m.UserID] = m.Role
+	}
 	visible := keys[:0]
 	for _, k := range keys {
-		ok, _, err := mayActOn(ctx, s.Store, p, access.Read, k)
+		t, err := keyTarget(k, roles)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		if access.CheckKey(p, access.Read, t) == "" {
 			visible = append(visible, k)
 		}
 	}
