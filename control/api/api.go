@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/ids"
+	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
@@ -250,25 +252,32 @@ func (h *handler) limitBody(c *gin.Context) {
 	c.Next()
 }
 
-// decodeJSON reads the body into v: exactly one JSON value, no unknown
-// fields. Errors name the field when there is one.
+// decodeJSON reads the body into v: exactly one JSON value, field names
+// exactly as v's json tags spell them, no name twice in an object (see
+// control/jsonbody). Errors name the field when there is one.
 func decodeJSON(c *gin.Context, v any) error {
-	dec := json.NewDecoder(c.Request.Body)
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB")
+		}
+		return apierror.Invalid("body", "is not valid JSON")
+	}
+	if fe, ok := errors.AsType[*jsonbody.FieldError](jsonbody.Check(body, v)); ok {
+		return apierror.Invalid(fe.Path, fe.Reason)
+	} // on ErrSyntax, the decoder below says what is wrong
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
 			return apierror.Invalid("body", "must hold exactly one JSON object")
 		}
 		return nil
 	}
-	var (
-		tooBig  *http.MaxBytesError
-		typeErr *json.UnmarshalTypeError
-	)
+	var typeErr *json.UnmarshalTypeError
 	switch {
-	case errors.As(err, &tooBig):
-		return apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB")
 	case errors.Is(err, io.EOF):
 		return apierror.Invalid("body", "is empty; send a JSON object")
 	case errors.As(err, &typeErr):

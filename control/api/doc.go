@@ -31,6 +31,16 @@
 //
 //   - Request bodies are JSON whatever the Content-Type says, so `curl -d`
 //     works; unknown fields are refused.
+//   - Field names match exactly, case included, and a name given twice in
+//     one object, at any depth, is refused: {"Type":"bot"} or
+//     {"url":"a","url":"b"} answer 400 VALIDATION_ERROR whose details name
+//     the JSON path ("Type", "utm.Source", "rules[0].device",
+//     "permissions.shortLinks"). encoding/json alone would match names
+//     case-insensitively and keep the last of two, so a body could mean
+//     something else to the API than to a proxy or a client library that
+//     read it. Every body is checked by control/jsonbody before it is
+//     decoded (decodeJSON here, links.DecodeInput for links). A bulk
+//     create reports such an item in its own result, as its other errors.
 //   - Trailing-slash and fixed-path redirects are off: /v1/links/ is a 404 in
 //     the envelope, not a redirect.
 //   - The request ID is generated here (req_<ULID>), returned in the

@@ -121,7 +121,7 @@ func TestLinkValidation(t *testing.T) {
 		{`{"url":"https://example.com","rules":[{"url":"https://x.example"}]}`, "rules[0]"},
 		{`{"url":"https://example.com","rules":[{"url":"https://x.example","device":["toaster"]}]}`, "rules[0].device"},
 		{`{"url":"https://example.com","rules":[{"url":"https://x.example","language":["english"]}]}`, "rules[0].language"},
-		{`{"url":"https://example.com","rules":[{"url":"https://x.example","countri":["US"]}]}`, "rules.countri"},
+		{`{"url":"https://example.com","rules":[{"url":"https://x.example","countri":["US"]}]}`, "rules[0].countri"},
 		{`{"url":"https://example.com","title":"` + strings.Repeat("t", 513) + `"}`, "title"},
 		{`{"url":"https://example.com","tags":"x"}`, "tags"},
 		{`{"url":"https://example.com","flavour":"x"}`, "flavour"},

@@ -126,17 +126,34 @@
 //
 // # Formula injection
 //
-// A spreadsheet opening an exported file could run a cell starting with
-// '=', '+', '-', '@', tab or carriage return as a formula (OWASP "CSV
-// Injection"). Writer prefixes such cells with an apostrophe, which
-// spreadsheets show as text. The reader removes a leading apostrophe only
-// when the next character is one of those, so a file exported and imported
-// again gives back the same cells. To keep that true for a cell that really
-// starts with an apostrophe and one of them, Writer also prefixes a cell
-// starting with two apostrophes or with an apostrophe and one of those
-// characters, and the reader removes one apostrophe before another. Files
-// from Bitly or Shlink go through the same unguarding, which removes at most
-// that one apostrophe.
+// A spreadsheet opening an exported file could run a cell as a formula when
+// its first character, also after leading spaces, is '=', '+', '-', '@',
+// tab or carriage return (OWASP "CSV Injection"). Line feed counts as one
+// too: encoding/csv reads CR LF as LF, and a cell escaped for its CR must
+// still read as escaped. Writer prefixes every such cell, in every column,
+// with an apostrophe, which spreadsheets show as text.
+//
+// The escape is reversible: it adds or removes nothing else, so export then
+// import gives every value back byte for byte, but for what the format
+// itself changes (the trimming above, and CR LF below; the link service
+// stores no URL, key, domain or external id with surrounding space). The
+// rule looks at a cell's first character after leading spaces. Writer
+// prefixes one apostrophe when that character is a formula character or an
+// apostrophe; the Native reader removes one leading apostrophe when the rest
+// of the cell is one Writer would have prefixed, and leaves any other cell
+// as it is:
+//
+//	value         written        read back
+//	=1            '=1            =1
+//	  @SUM(A1)    '  @SUM(A1)      @SUM(A1)
+//	'=1           ''=1           '=1
+//	 'a           ' 'a            'a
+//	'a            ''a            'a
+//	a=1           a=1            a=1
+//	(a file's)    'a             'a
+//
+// Bitly's and Shlink's files are not written by Writer: their cells are
+// read as they are, apostrophes included.
 //
 // encoding/csv reads a CRLF inside a quoted cell as LF, so a title with a
 // CRLF comes back with an LF.

@@ -271,10 +271,14 @@ func (p *plan) row(line int, cells []string) (Row, error) {
 			Reason: fmt.Sprintf("has %d columns, the header has %d", len(cells), len(p.names))}
 	}
 	cell := func(f field) string {
-		if i := p.col[f]; i >= 0 {
-			return unguard(cells[i])
+		i := p.col[f]
+		switch {
+		case i < 0:
+			return ""
+		case p.format == Native:
+			return unguard(cells[i]) // Writer's escape; Bitly and Shlink have none
 		}
-		return ""
+		return cells[i]
 	}
 	fail := func(f field, format string, args ...any) (Row, error) {
 		return Row{}, &RowError{Line: line, Field: p.names[p.col[f]], Reason: fmt.Sprintf(format, args...)}

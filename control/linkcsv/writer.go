@@ -89,37 +89,40 @@ func (w *Writer) Flush() error {
 }
 
 // formulaStart reports whether a spreadsheet could read a cell starting
-// with c as a formula (OWASP's list).
+// with c as a formula (OWASP's list), or c is a line feed: encoding/csv
+// reads CR LF as LF, and a cell guarded for its CR must still read as
+// guarded.
 func formulaStart(c byte) bool {
 	switch c {
-	case '=', '+', '-', '@', '\t', '\r':
+	case '=', '+', '-', '@', '\t', '\r', '\n':
 		return true
 	}
 	return false
 }
 
-// guarded reports whether s starts the way guard makes cells start: an
-// apostrophe, then a formula character or another apostrophe. The second
-// case keeps a cell that really starts with an apostrophe and "=" intact
-// through a round trip: guard adds a second apostrophe, unguard removes it.
-func guarded(s string) bool {
-	return len(s) > 1 && s[0] == '\'' && (formulaStart(s[1]) || s[1] == '\'')
+// needsGuard reports whether s, after any leading spaces, starts with a
+// formula character or with an apostrophe. The second case keeps the escape
+// reversible: a cell of its own starting with an apostrophe gets a second one,
+// so the reader can tell it from the one guard adds.
+func needsGuard(s string) bool {
+	s = strings.TrimLeft(s, " ")
+	return s != "" && (formulaStart(s[0]) || s[0] == '\'')
 }
 
 // guard prefixes a cell a spreadsheet could run as a formula with an
 // apostrophe, which makes spreadsheets show it as text.
 func guard(s string) string {
-	if s != "" && (formulaStart(s[0]) || guarded(s)) {
+	if needsGuard(s) {
 		return "'" + s
 	}
 	return s
 }
 
-// unguard undoes guard. It leaves every other cell alone, so a file not
-// written by guard loses a leading apostrophe only before a formula
-// character or another apostrophe.
+// unguard undoes guard: it removes one leading apostrophe when what follows
+// is a cell guard would have prefixed. Every other cell is left alone, so
+// for every s, unguard(guard(s)) == s.
 func unguard(s string) string {
-	if guarded(s) {
+	if s != "" && s[0] == '\'' && needsGuard(s[1:]) {
 		return s[1:]
 	}
 	return s

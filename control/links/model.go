@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/control/slug"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
@@ -94,12 +95,16 @@ func (in Input) anySet() bool {
 	return false
 }
 
-// decodeOpt reads one field; errors name it.
+// decodeOpt reads one field; errors name it. Names inside it must match
+// exactly (control/jsonbody).
 func decodeOpt[T any](name string, raw json.RawMessage, o *Opt[T]) error {
 	o.Set = true
 	if string(bytes.TrimSpace(raw)) == "null" {
 		o.Null = true
 		return nil
+	}
+	if fe, ok := errors.AsType[*jsonbody.FieldError](jsonbody.Check(raw, &o.V)); ok {
+		return apierror.Invalid(jsonbody.Join(name, fe.Path), fe.Reason)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -143,10 +148,14 @@ var InputFields = []string{"url", "domain", "key", "title", "description", "imag
 	"expiresAt", "expiredUrl", "password", "ios", "android", "geo", "rules", "variants", "utm", "forwardQuery",
 	"redirectStatus", "validSince", "maxClicks", "archived", "disabled", "doIndex", "preview"}
 
-// DecodeInput reads a JSON object into an Input; unknown fields are refused
-// and every error names its field.
+// DecodeInput reads a JSON object into an Input; unknown fields, names
+// that match only case-insensitively and names given twice in an object are
+// refused, and every error names its field.
 func DecodeInput(raw json.RawMessage) (Input, error) {
 	var fields map[string]json.RawMessage
+	if fe, ok := errors.AsType[*jsonbody.FieldError](jsonbody.Check(raw, &fields)); ok {
+		return Input{}, apierror.Invalid(fe.Path, fe.Reason)
+	}
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return Input{}, apierror.Invalid("body", "must be a JSON object")
 	}

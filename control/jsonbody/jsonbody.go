@@ -1,0 +1,303 @@
+// Package jsonbody checks a JSON request body before encoding/json decodes
+// it, for the two things encoding/json lets through: an object member whose
+// name matches a struct field only case-insensitively ({"Type":"bot"} sets
+// Type `json:"type"`), and a name given twice in one object, of which the
+// last silently wins.
+//
+// Check walks the document's tokens alongside the Go type it will be
+// decoded into and refuses, with the JSON path of the member:
+//   - a name given twice in one object, anywhere in the document (also
+//     inside values whose type it cannot see into);
+//   - in an object decoded into a struct, a name that is not exactly the
+//     name encoding/json gives one of its fields (the json tag, else the Go
+//     name; embedded structs promoted as encoding/json does). Unknown names
+//     are refused too, so a caller needs no second rule for them.
+//
+// Map keys are not names: any key is accepted once. A value whose type
+// implements json.Unmarshaler or encoding.TextUnmarshaler, or is an
+// interface, is opaque: its names are its own business (duplicates are
+// still refused). Check says nothing of value types (a string where a
+// number is due): the decoder does, with its own error.
+//
+// Paths join member names with '.' and give array elements as [i]:
+// "utm.Source", "rules[0].device", "[2].url" for an array at the top.
+//
+// Check accepts exactly the documents json.Valid accepts (one JSON value);
+// for any other it returns ErrSyntax, and the caller's decoder can say what
+// is wrong.
+package jsonbody
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+)
+
+// ErrSyntax is returned by Check for a document that is not one valid JSON
+// value.
+var ErrSyntax = errors.New("not valid JSON")
+
+// FieldError is a member Check refuses.
+type FieldError struct {
+	Path   string // the member's JSON path, e.g. "utm.Source"
+	Reason string // "appears more than once" or "is not a known field"
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Reason }
+
+// Reasons of a FieldError.
+const (
+	Duplicate = "appears more than once"
+	Unknown   = "is not a known field"
+)
+
+// Check checks data, a JSON document about to be decoded into v (what one
+// would pass to json.Unmarshal; nil checks duplicates only). It returns
+// nil, a *FieldError, or ErrSyntax.
+func Check(data []byte, v any) error {
+	if !json.Valid(data) {
+		return ErrSyntax
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // a valid number too large for a float64 is no error here
+	c := checker{dec: dec}
+	return c.value(reflect.TypeOf(v), "")
+}
+
+// Join returns path as seen from parent, the path of the value it was
+// found in: Join("utm", "Source") is "utm.Source", Join("rules", "[0].url")
+// is "rules[0].url".
+func Join(parent, path string) string {
+	switch {
+	case parent == "":
+		return path
+	case path == "":
+		return parent
+	case path[0] == '[':
+		return parent + path
+	}
+	return parent + "." + path
+}
+
+type checker struct{ dec *json.Decoder }
+
+// value checks the next value of the document, to be decoded into t (nil:
+// opaque).
+func (c *checker) value(t reflect.Type, path string) error {
+	tok, err := c.dec.Token()
+	if err != nil {
+		return ErrSyntax // not reached: json.Valid accepted the document
+	}
+	switch tok {
+	case json.Delim('{'):
+		return c.object(concrete(t), path)
+	case json.Delim('['):
+		return c.array(concrete(t), path)
+	}
+	return nil
+}
+
+func (c *checker) object(t reflect.Type, path string) error {
+	var (
+		fields map[string]reflect.Type // a struct's names; nil for any other type
+		elem   reflect.Type            // a map's values
+	)
+	if t != nil {
+		switch t.Kind() {
+		case reflect.Struct:
+			fields = structFields(t)
+		case reflect.Map:
+			elem = t.Elem()
+		}
+	}
+	seen := make(map[string]bool)
+	for c.dec.More() {
+		tok, err := c.dec.Token()
+		if err != nil {
+			return ErrSyntax
+		}
+		name, _ := tok.(string)
+		p := Join(path, name)
+		if seen[name] {
+			return &FieldError{Path: p, Reason: Duplicate}
+		}
+		seen[name] = true
+		vt := elem
+		if fields != nil {
+			ft, ok := fields[name]
+			if !ok {
+				return &FieldError{Path: p, Reason: Unknown}
+			}
+			vt = ft
+		}
+		if err := c.value(vt, p); err != nil {
+			return err
+		}
+	}
+	if _, err := c.dec.Token(); err != nil { // '}'
+		return ErrSyntax
+	}
+	return nil
+}
+
+func (c *checker) array(t reflect.Type, path string) error {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
+	}
+	for i := 0; c.dec.More(); i++ {
+		if err := c.value(elem, path+"["+strconv.Itoa(i)+"]"); err != nil {
+			return err
+		}
+	}
+	if _, err := c.dec.Token(); err != nil { // ']'
+		return ErrSyntax
+	}
+	return nil
+}
+
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// concrete returns the type encoding/json decodes an object or array into
+// when the destination is of type t, or nil when that type decodes itself
+// or is an interface: pointers are followed, as the decoder allocates them.
+func concrete(t reflect.Type) reflect.Type {
+	for t != nil {
+		if implements(t) || t.Kind() != reflect.Pointer && implements(reflect.PointerTo(t)) {
+			return nil
+		}
+		switch t.Kind() {
+		case reflect.Pointer:
+			t = t.Elem()
+		case reflect.Interface:
+			return nil
+		default:
+			return t
+		}
+	}
+	return nil
+}
+
+func implements(t reflect.Type) bool {
+	return t.Implements(unmarshalerType) || t.Implements(textUnmarshalerType)
+}
+
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
+// structFields returns the JSON names of a struct's fields and their types,
+// by encoding/json's rules: exported fields (and the exported fields of
+// embedded structs, promoted), named by their json tag or else their Go
+// name, "-" left out; of several fields with one name the shallowest wins,
+// then a tagged one, and a tie hides them all.
+func structFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	type field struct {
+		name   string
+		typ    reflect.Type
+		depth  int
+		tagged bool
+	}
+	var all []field
+	visited := map[reflect.Type]bool{}
+	current := []reflect.Type{t}
+	for depth := 0; len(current) > 0; depth++ {
+		var next []reflect.Type
+		for _, st := range current {
+			if visited[st] {
+				continue
+			}
+			for i := range st.NumField() {
+				sf := st.Field(i)
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if sf.Anonymous {
+					if !sf.IsExported() && ft.Kind() != reflect.Struct {
+						continue
+					}
+				} else if !sf.IsExported() {
+					continue
+				}
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				if !validTag(name) {
+					name = ""
+				}
+				if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
+					next = append(next, ft)
+					continue
+				}
+				f := field{name: name, typ: sf.Type, depth: depth, tagged: name != ""}
+				if f.name == "" {
+					f.name = sf.Name
+				}
+				all = append(all, f)
+			}
+		}
+		// A struct embedded twice at one depth is walked twice, so its
+		// fields tie and hide each other, as in encoding/json.
+		for _, st := range current {
+			visited[st] = true
+		}
+		current = next
+	}
+
+	slices.SortStableFunc(all, func(a, b field) int {
+		switch {
+		case a.name != b.name:
+			return strings.Compare(a.name, b.name)
+		case a.depth != b.depth:
+			return a.depth - b.depth
+		case a.tagged != b.tagged:
+			if a.tagged {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	fields := make(map[string]reflect.Type)
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j < len(all) && all[j].name == all[i].name {
+			j++
+		}
+		if j-i == 1 || all[i].depth != all[i+1].depth || all[i].tagged != all[i+1].tagged {
+			fields[all[i].name] = all[i].typ
+		}
+		i = j
+	}
+	f, _ := fieldCache.LoadOrStore(t, fields)
+	return f.(map[string]reflect.Type)
+}
+
+// validTag reports whether encoding/json takes s as a field name.
+func validTag(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,246 @@
+package jsonbody
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+type utm struct {
+	Source string `json:"source,omitempty"`
+	Medium string `json:"medium"`
+}
+
+type rule struct {
+	URL    string            `json:"url"`
+	Device []string          `json:"device"`
+	Query  map[string]string `json:"query"`
+	After  *time.Time        `json:"after"`
+}
+
+type Base struct {
+	ID      string `json:"id"`
+	Comment string // no tag: the Go name
+}
+
+type inner struct{ Hidden string }
+
+type body struct {
+	Base                          // promoted: id, Comment
+	inner                         // unexported but embedded: Hidden promoted
+	Type     string               `json:"type"`
+	Name     *string              `json:"name"`
+	UTM      *utm                 `json:"utm"`
+	Rules    []rule               `json:"rules"`
+	Pairs    [2]utm               `json:"pairs"`
+	Perms    *map[string][]string `json:"permissions"`
+	Data     json.RawMessage      `json:"data"`
+	Any      any                  `json:"any"`
+	When     time.Time            `json:"when"`
+	Skipped  string               `json:"-"`
+	Dash     string               `json:"-,"`
+	Count    int                  `json:",string"`
+	private  string
+	Conflict string `json:"id"` // shallower than Base.ID: this is "id"
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want *FieldError // nil: accepted
+	}{
+		{"exact", `{"type":"bot","name":null,"utm":{"source":"x"},"rules":[{"url":"u","device":["ios"],"query":{"A":"1","a":"2"}}]}`, nil},
+		{"go name without tag", `{"Comment":"c","Hidden":"h","Count":"3","-":"d"}`, nil},
+		{"empty", `{}`, nil},
+		{"not an object", `[1,2]`, nil},
+		{"scalar", `"s"`, nil},
+		{"escaped name", `{"\u0074ype":"bot"}`, nil},
+		{"embedded struct tag wins over nothing", `{"id":"x"}`, nil},
+		{"opaque values", `{"data":{"Any":1,"x":{"Y":2}},"any":{"Whatever":[{"a":1}]},"when":"2024-01-01T00:00:00Z"}`, nil},
+
+		{"case differs", `{"Type":"bot"}`, &FieldError{"Type", Unknown}},
+		{"unknown", `{"nope":1}`, &FieldError{"nope", Unknown}},
+		{"tag minus", `{"Skipped":"x"}`, &FieldError{"Skipped", Unknown}},
+		{"unexported", `{"private":"x"}`, &FieldError{"private", Unknown}},
+		{"go name of a tagged field", `{"UTM":{}}`, &FieldError{"UTM", Unknown}},
+		{"nested case", `{"utm":{"Source":"x"}}`, &FieldError{"utm.Source", Unknown}},
+		{"in array", `{"rules":[{"url":"a"},{"URL":"b"}]}`, &FieldError{"rules[1].URL", Unknown}},
+		{"in fixed array", `{"pairs":[{},{"MEDIUM":"m"}]}`, &FieldError{"pairs[1].MEDIUM", Unknown}},
+		{"embedded promoted by tag only", `{"ID":"x"}`, &FieldError{"ID", Unknown}},
+
+		{"duplicate", `{"type":"a","type":"b"}`, &FieldError{"type", Duplicate}},
+		{"duplicate escaped", `{"type":"a","\u0074ype":"b"}`, &FieldError{"type", Duplicate}},
+		{"duplicate nested", `{"utm":{"source":"a","source":"b"}}`, &FieldError{"utm.source", Duplicate}},
+		{"duplicate map key", `{"permissions":{"shortLinks":["read"],"shortLinks":["delete"]}}`, &FieldError{"permissions.shortLinks", Duplicate}},
+		{"duplicate in map in array", `{"rules":[{"query":{"a":"1","a":"2"}}]}`, &FieldError{"rules[0].query.a", Duplicate}},
+		{"duplicate in opaque", `{"data":{"x":{"y":1,"y":2}}}`, &FieldError{"data.x.y", Duplicate}},
+		{"duplicate in interface", `{"any":[{"k":1,"k":1}]}`, &FieldError{"any[0].k", Duplicate}},
+		{"duplicate in unknown-typed array", `[{"a":1},{"a":1,"a":2}]`, &FieldError{"[1].a", Duplicate}},
+		{"first problem wins", `{"Type":1,"type":2,"type":3}`, &FieldError{"Type", Unknown}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check([]byte(tt.doc), &body{})
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Check(%s) = %v, want nil", tt.doc, err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || *fe != *tt.want {
+				t.Fatalf("Check(%s) = %v, want %v", tt.doc, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckMapsAndNil(t *testing.T) {
+	var m map[string]json.RawMessage
+	if err := Check([]byte(`{"Url":1,"url":{"A":1,"a":2}}`), &m); err != nil {
+		t.Errorf("map keys: %v", err)
+	}
+	if err := Check([]byte(`{"url":{"a":1,"a":2}}`), &m); err == nil || err.Error() != "url.a: appears more than once" {
+		t.Errorf("duplicate under a RawMessage: %v", err)
+	}
+	if err := Check([]byte(`{"a":[{"b":{}, "b":[]}]}`), nil); err == nil || err.Error() != "a[0].b: appears more than once" {
+		t.Errorf("nil destination: %v", err)
+	}
+	var ss []string
+	if err := Check([]byte(`{"a":1}`), &ss); err != nil { // the decoder's type error, not ours
+		t.Errorf("object for a slice: %v", err)
+	}
+}
+
+func TestCheckSyntax(t *testing.T) {
+	for _, doc := range []string{``, ` `, `{`, `{"a":1,}`, `{"a":1}{}`, `{"a":1} x`, `[1,]`, `{"a" 1}`, `tru`, `01`,
+		`{"a":1,"a":2`, strings.Repeat("[", 10001) + strings.Repeat("]", 10001)} {
+		if err := Check([]byte(doc), &body{}); err != ErrSyntax {
+			t.Errorf("Check(%.40q) = %v, want ErrSyntax", doc, err)
+		}
+	}
+	for _, doc := range []string{`1e400`, `{"count":123456789012345678901234567890}`, " \t\n{}\n", `"\ud800"`, "\"\xff\"",
+		strings.Repeat("[", 10000) + strings.Repeat("]", 10000)} {
+		if err := Check([]byte(doc), nil); err != nil {
+			t.Errorf("Check(%.40q) = %v, want nil", doc, err)
+		}
+	}
+}
+
+func TestJoin(t *testing.T) {
+	for _, tt := range []struct{ parent, path, want string }{
+		{"", "a", "a"}, {"a", "", "a"}, {"utm", "Source", "utm.Source"}, {"rules", "[0].url", "rules[0].url"},
+	} {
+		if got := Join(tt.parent, tt.path); got != tt.want {
+			t.Errorf("Join(%q, %q) = %q, want %q", tt.parent, tt.path, got, tt.want)
+		}
+	}
+}
+
+// FuzzCheck: Check never panics, accepts exactly the documents encoding/json
+// finds valid, finds a duplicate exactly when decoding into maps loses a
+// member, and a document it accepts for a struct has no member the decoder
+// would call unknown.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"bot","utm":{"source":"x"},"rules":[{"url":"u","query":{"a":"b"}}]}`,
+		`{"Type":"bot"}`, `{"a":1,"a":2}`, `[{"x":{"y":[1,2,{"z":null}]}}]`, `{"data":{"k":1,"k":2}}`,
+		`{"\u0074ype":1,"type":2}`, "{\"\xff\":1,\"\xfe\":2}", `1e400`, `{"a":1}{}`, `{`, `"\ud800"`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := Check(data, &body{})
+		var fe *FieldError
+		switch {
+		case errors.Is(err, ErrSyntax):
+			if json.Valid(data) {
+				t.Fatalf("Check(%q) = ErrSyntax on a valid document", data)
+			}
+			return
+		case err != nil && !errors.As(err, &fe):
+			t.Fatalf("Check(%q) = %v, want nil, a *FieldError or ErrSyntax", data, err)
+		case !json.Valid(data):
+			t.Fatalf("Check(%q) = %v on an invalid document", data, err)
+		}
+
+		// Duplicates, against encoding/json itself: decoding into maps
+		// keeps one member per name, so a document loses members exactly
+		// when some object repeats a name.
+		dupErr := Check(data, nil)
+		if dupErr != nil && (!errors.As(dupErr, &fe) || fe.Reason != Duplicate) {
+			t.Fatalf("Check(%q, nil) = %v, want nil or a duplicate", data, dupErr)
+		}
+		var tree any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&tree); err != nil {
+			t.Fatalf("decode %q: %v", data, err)
+		}
+		if lost := countMembers(data) != countKept(tree); lost != (dupErr != nil) {
+			t.Fatalf("Check(%q, nil) = %v, but decoding into maps lost members: %v", data, dupErr, lost)
+		}
+
+		if err == nil {
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body{}); err != nil && strings.HasPrefix(err.Error(), "json: unknown field") {
+				t.Fatalf("Check(%q) = nil, but the decoder says %v", data, err)
+			}
+		}
+	})
+}
+
+// countMembers counts the object members of a valid document.
+func countMembers(data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	n := 0
+	var inObject []bool // per open container: whether it is an object
+	expectName := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return n
+		}
+		switch tok {
+		case json.Delim('{'):
+			inObject = append(inObject, true)
+			expectName = true
+			continue
+		case json.Delim('['):
+			inObject = append(inObject, false)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			inObject = inObject[:len(inObject)-1]
+		default:
+			if expectName {
+				n++
+				expectName = false
+				continue
+			}
+		}
+		expectName = len(inObject) > 0 && inObject[len(inObject)-1]
+	}
+}
+
+// countKept counts the map entries of a decoded document.
+func countKept(v any) int {
+	n := 0
+	switch v := v.(type) {
+	case map[string]any:
+		n += len(v)
+		for _, e := range v {
+			n += countKept(e)
+		}
+	case []any:
+		for _, e := range v {
+			n += countKept(e)
+		}
+	}
+	return n
+}
