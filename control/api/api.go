@@ -89,7 +89,7 @@ func NewRouter(cfg Config) *gin.Engine {
 	}
 	v1 := r.Group("", h.forwardWrites)
 	for _, rt := range h.routes() {
-		v1.Handle(rt.method, rt.path, h.guard(rt.need), rt.handle)
+		v1.Handle(rt.method, rt.path, h.guard(rt.need), h.idempotent(rt), rt.handle)
 	}
 	return r
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,11 @@ type env struct {
 	limiter  *ratelimit.Memory
 	router   *gin.Engine
 	mail     *mailtest.Server // receives every email the API sends
+	// holdWrite and holdPublish, when set, run before each link write
+	// (before its SQL transaction) and before each raft apply (after the
+	// commit): tests hold a request inside its handler with them, or fail
+	// it there (idempotency_test.go).
+	holdWrite, holdPublish atomic.Pointer[func() error]
 }
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
@@ -100,7 +106,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits) *env {
 		Accounts:  e.accounts,
 		Limiter:   e.limiter,
 		Limits:    limits,
-		Links:     &links.Service{Store: st, Publisher: pub, DefaultDomain: "localhost", Now: now},
+		Links:     &links.Service{Store: heldStore{st, &e.holdWrite}, Publisher: heldPublisher{pub, &e.holdPublish}, DefaultDomain: "localhost", Now: now},
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
 	})
 	r.GET("/v1/panic", func(*gin.Context) { panic("boom") })

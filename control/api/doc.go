@@ -5,12 +5,13 @@
 // # Errors
 //
 // Every error on every path — unknown route, wrong method, bad JSON, oversize
-// body, missing or invalid key, panic — is written by writeError as
+// body, missing or invalid key, panic — is written by fail as
 // {"error":{"code","message","requestId"[,"details"]}}. Codes are those of
 // DESIGN.md §5; where HTTP has a more precise status than that list, the API
 // uses it with its own code: 405 METHOD_NOT_ALLOWED (with Allow), 413
 // PAYLOAD_TOO_LARGE (bodies over 1 MiB), 503 UNAVAILABLE (the change could
-// not be replicated; the outbox will finish it).
+// not be replicated; the outbox will finish it), 409 IDEMPOTENCY_KEY_IN_USE
+// and 422 IDEMPOTENCY_KEY_REUSED (Idempotency-Key, below).
 //
 // # Routes and permissions
 //
@@ -26,6 +27,59 @@
 // a burst of q, then one every period/q — at a steady 5/s a key makes 149
 // requests in its first 30 s before the minute window refuses. Each control
 // node limits on its own until the Redis limiter (a later issue) is wired.
+//
+// # Idempotency-Key
+//
+// Every write route with a caller (POST, PUT, PATCH, DELETE of the route
+// table) takes an optional Idempotency-Key header of 1 to 255 printable
+// ASCII characters (otherwise 400 VALIDATION_ERROR naming the header), with
+// Stripe's semantics. One middleware after guard does it (idempotency.go):
+//
+//   - The first request with a key claims it — one atomic insert in the
+//     control store, so control nodes sharing PostgreSQL cannot both run it
+//     — and runs. Its answer (status, body, Content-Type and Location) is
+//     kept for 24 hours: the same key with the same request (method, path
+//     with query, and body, compared by SHA-256) gets that answer again,
+//     with Idempotent-Replayed: true, and runs nothing. A replay has its own
+//     X-Request-Id and rate-limit headers; a replayed error body keeps the
+//     first request's requestId. After 24 hours the key is free again.
+//   - The same key with another request: 422 IDEMPOTENCY_KEY_REUSED. While
+//     the first request runs: 409 IDEMPOTENCY_KEY_IN_USE with Retry-After: 1.
+//     A request still running after 5 minutes is taken for lost (its
+//     control node stopped): retries get 500 INTERNAL saying its outcome is
+//     unknown — should it finish after all, its answer is replayed.
+//   - Keys belong to the caller: the org plus the person (a session and the
+//     same person's user key share their keys) or the bot key. Two callers
+//     never see each other's answers, whatever keys they choose.
+//   - Saved: the answer of every request that reached its handler, 2xx and
+//     5xx alike, since a 5xx may follow a commit (503 UNAVAILABLE, saved but
+//     not replicated yet; a panic after a write): a retry replays it rather
+//     than making the change twice. Not saved, and the key freed for a
+//     corrected request: 4xx answers, refusals that changed nothing (body
+//     validation, not found, conflicts, plan limits). The one 4xx that can
+//     follow a change — an import that created links before it found its
+//     file over 100,000 rows — is saved (changedAnyway). Guard's refusals
+//     (authentication, permission, rate limit) come before the key is read.
+//   - A keyed request does not depend on its client: its handler runs on the
+//     request's context without cancellation and its answer is saved when it
+//     ends, so a dropped connection or a write timeout during a long bulk
+//     create never loses the answer of a commit — the retry waits (409),
+//     then gets it. A request that fails before its handler runs (the claim
+//     itself, an unreadable body) keeps no key.
+//   - Public routes (login, accepting an invitation) ignore the header: they
+//     have no caller to scope a key to, repeating them is harmless (a second
+//     login opens a second session, an accepted invitation answers 409
+//     ALREADY_EXIST), and a login's answer is a session token.
+//   - Saved bodies are sealed with AES-GCM under a key derived from the
+//     pepper and bound to their entry: some carry a secret shown once (a new
+//     API key, an invitation token) that the store otherwise keeps only as a
+//     digest.
+//   - Expired entries count as absent; one keyed request in 32 also deletes
+//     up to 256 of them, oldest first, by an index on creation time.
+//   - The body is read whole before the handler runs (it is fingerprinted),
+//     within the route's body limit.
+//   - In cluster mode a follower forwards writes to the leader before guard,
+//     so the key is claimed, and the handler run, once: on the leader.
 //
 // # Decisions
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -397,6 +398,11 @@ func (h *handler) importLinks(c *gin.Context) {
 		err = apierror.New(apierror.PayloadTooLarge, "import files are at most 20 MiB")
 	}
 	if err != nil {
+		// A file found too long after MaxRows rows ends the import when
+		// batches of it are created already.
+		if slices.ContainsFunc(results, func(r links.ImportResult) bool { return r.ID != "" }) {
+			changedAnyway(c)
+		}
 		h.fail(c, err)
 		return
 	}

@@ -251,6 +251,21 @@ type AuditFilter struct {
 	Limit        int
 }
 
+// IdempotencyKey is the Idempotency-Key of a write request and, once the
+// request is done, its answer. The store keeps the answer as bytes; the API
+// owns what they mean.
+type IdempotencyKey struct {
+	Scope       string // whose key it is: an org and a principal
+	Key         string
+	Fingerprint []byte // digest of the request the key was first used with
+	Owner       string // the request that claimed the key
+	CreatedAt   time.Time
+	// The answer: Status is 0 while the owner runs.
+	Status int
+	Header json.RawMessage
+	Body   []byte
+}
+
 // Queries are the control store's reads and writes. Each runs on its own,
 // or inside Write's transaction.
 type Queries interface {
@@ -367,6 +382,22 @@ type Queries interface {
 	// once).
 	AppendAudit(ctx context.Context, es ...AuditEntry) error
 	AuditLogs(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+
+	// ClaimIdempotencyKey stores k (without an answer) unless k.Scope holds
+	// k.Key already, in one atomic step: of several claims of one key, one
+	// wins. An entry created at or before expiredBefore counts as absent
+	// and is replaced. It reports whether k was stored; if not, it returns
+	// the entry that holds the key.
+	ClaimIdempotencyKey(ctx context.Context, k IdempotencyKey, expiredBefore time.Time) (IdempotencyKey, bool, error)
+	// FinishIdempotencyKey stores the answer (Status, Header, Body) of the
+	// entry k.Owner claimed; ErrNotFound when k.Owner holds no such entry.
+	FinishIdempotencyKey(ctx context.Context, k IdempotencyKey) error
+	// ReleaseIdempotencyKey deletes the entry k.Owner claimed, so the key
+	// may be claimed again; ErrNotFound when k.Owner holds no such entry.
+	ReleaseIdempotencyKey(ctx context.Context, k IdempotencyKey) error
+	// PurgeIdempotencyKeys deletes up to limit entries created at or before
+	// expiredBefore, oldest first, and returns how many it deleted.
+	PurgeIdempotencyKeys(ctx context.Context, expiredBefore time.Time, limit int) (int, error)
 }
 
 // Store is the contract every control store engine implements.

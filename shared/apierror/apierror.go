@@ -29,6 +29,10 @@ const (
 	RateLimited         Code = "RATE_LIMITED"
 	Internal            Code = "INTERNAL"
 	Unavailable         Code = "UNAVAILABLE"
+	// IdempotencyKeyInUse: a request with the same Idempotency-Key is still
+	// running; IdempotencyKeyReused: the key was used with another request.
+	IdempotencyKeyInUse  Code = "IDEMPOTENCY_KEY_IN_USE"
+	IdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
 )
 
 // Status is the HTTP status that goes with c.
@@ -42,8 +46,10 @@ func (c Code) Status() int {
 		return http.StatusNotFound
 	case MethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case AlreadyExist:
+	case AlreadyExist, IdempotencyKeyInUse:
 		return http.StatusConflict
+	case IdempotencyKeyReused:
+		return http.StatusUnprocessableEntity
 	case ValidationError:
 		return http.StatusBadRequest
 	case PayloadTooLarge:

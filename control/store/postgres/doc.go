@@ -83,6 +83,12 @@
 //     can become visible after a larger one. Entries are deleted by id once
 //     applied (never consumed through a "last id" cursor) and commands
 //     carry per-object versions, so late visibility only delays an apply.
+//   - Idempotency keys are claimed by one INSERT … ON CONFLICT (scope, key)
+//     DO UPDATE … WHERE the entry has expired: PostgreSQL decides it under
+//     the key's row lock, so of two control nodes claiming one key exactly
+//     one inserts (or takes over an expired entry); the other reads the
+//     holder. The purge deletes expired entries FOR UPDATE SKIP LOCKED, so
+//     it never waits for a claim or another purge.
 //   - A LIMIT below zero means no limit, as in SQLite; zero returns nothing.
 //   - An empty APIKey.UserID (a bot key) is stored as NULL, so it satisfies
 //     the foreign key to users and stays out of the one-user-key index; it

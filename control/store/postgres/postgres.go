@@ -273,6 +273,22 @@ var migrations = []string{
 		used_at BIGINT
 	);
 	CREATE INDEX user_tokens_user ON user_tokens(user_id, purpose);`,
+
+	// Idempotency keys of write requests, with the answer once it is known.
+	// Entries expire by created_at (its index serves the purge); header is
+	// JSON, as written, and body the API's bytes.
+	`CREATE TABLE idempotency_keys (
+		scope TEXT NOT NULL,
+		key TEXT NOT NULL,
+		fingerprint BYTEA NOT NULL,
+		owner TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		status INTEGER NOT NULL DEFAULT 0,
+		header JSON,
+		body BYTEA,
+		PRIMARY KEY (scope, key)
+	);
+	CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serialises migrations
@@ -1264,4 +1280,68 @@ func (q queries) AuditLogs(ctx context.Context, f store.AuditFilter) ([]store.Au
 		e.At, e.Diff = fromMs(at), fromNullJSON(diff)
 		return e, nil
 	})
+}
+
+// Idempotency keys.
+
+// ClaimIdempotencyKey inserts k, or takes over an expired entry of its key,
+// in one statement: INSERT … ON CONFLICT decides under the key's row lock,
+// so of two control nodes claiming one key one wins. When the key is held
+// it reads the holder in a second statement; should the holder be gone by
+// then (released or purged in between), it claims again.
+func (q queries) ClaimIdempotencyKey(ctx context.Context, k store.IdempotencyKey, expiredBefore time.Time) (store.IdempotencyKey, bool, error) {
+	for range 3 {
+		tag, err := q.db.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, fingerprint, owner, created_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, owner = excluded.owner,
+				created_at = excluded.created_at, status = 0, header = NULL, body = NULL
+			WHERE idempotency_keys.created_at <= $6`,
+			k.Scope, k.Key, k.Fingerprint, k.Owner, ms(k.CreatedAt), ms(expiredBefore))
+		if err != nil {
+			return store.IdempotencyKey{}, false, fmt.Errorf("claim idempotency key: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			return k, true, nil
+		}
+		var (
+			held   = store.IdempotencyKey{Scope: k.Scope, Key: k.Key}
+			at     int64
+			header *string
+		)
+		err = q.db.QueryRow(ctx, `SELECT fingerprint, owner, created_at, status, header::text, body FROM idempotency_keys
+			WHERE scope = $1 AND key = $2`, k.Scope, k.Key).Scan(&held.Fingerprint, &held.Owner, &at, &held.Status, &header, &held.Body)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return store.IdempotencyKey{}, false, fmt.Errorf("idempotency key: %w", err)
+		}
+		held.CreatedAt, held.Header = fromMs(at), fromNullJSON(header)
+		return held, false, nil
+	}
+	return store.IdempotencyKey{}, false, fmt.Errorf("claim idempotency key: the key was released three times while claimed")
+}
+
+func (q queries) FinishIdempotencyKey(ctx context.Context, k store.IdempotencyKey) error {
+	tag, err := q.db.Exec(ctx, `UPDATE idempotency_keys SET status = $1, header = $2, body = $3
+		WHERE scope = $4 AND key = $5 AND owner = $6`, k.Status, nullJSON(k.Header), k.Body, k.Scope, k.Key, k.Owner)
+	return oneRow("finish idempotency key", tag, err)
+}
+
+func (q queries) ReleaseIdempotencyKey(ctx context.Context, k store.IdempotencyKey) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND owner = $3`,
+		k.Scope, k.Key, k.Owner)
+	return oneRow("release idempotency key", tag, err)
+}
+
+// PurgeIdempotencyKeys skips entries another transaction holds (a claim
+// taking one over, another purge), so purges never wait or deadlock.
+func (q queries) PurgeIdempotencyKeys(ctx context.Context, expiredBefore time.Time, n int) (int, error) {
+	tag, err := q.db.Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY (
+		SELECT ctid FROM idempotency_keys WHERE created_at <= $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+		ms(expiredBefore), limit(n))
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }

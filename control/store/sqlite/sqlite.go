@@ -237,6 +237,18 @@ var migrations = []string{
 	);
 	CREATE INDEX user_tokens_user ON user_tokens(user_id, purpose);
 	CREATE INDEX sessions_user ON sessions(user_id);`,
+	`CREATE TABLE idempotency_keys (
+		scope TEXT NOT NULL,
+		key TEXT NOT NULL,
+		fingerprint BLOB NOT NULL,
+		owner TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		status INTEGER NOT NULL DEFAULT 0,
+		header TEXT,
+		body BLOB,
+		PRIMARY KEY (scope, key)
+	);
+	CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -1203,4 +1215,67 @@ func (q queries) AuditLogs(ctx context.Context, f store.AuditFilter) ([]store.Au
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// Idempotency keys.
+
+// ClaimIdempotencyKey inserts k, or takes over an expired entry of its key,
+// in one statement; when the key is held, it reads the holder. The two
+// statements need one transaction to agree: Store's ClaimIdempotencyKey
+// runs them in one (writer.go).
+func (q queries) ClaimIdempotencyKey(ctx context.Context, k store.IdempotencyKey, expiredBefore time.Time) (store.IdempotencyKey, bool, error) {
+	var one int
+	err := q.q.QueryRowContext(ctx, `INSERT INTO idempotency_keys (scope, key, fingerprint, owner, created_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, owner = excluded.owner,
+			created_at = excluded.created_at, status = 0, header = NULL, body = NULL
+		WHERE idempotency_keys.created_at <= ?
+		RETURNING 1`, k.Scope, k.Key, k.Fingerprint, k.Owner, ms(k.CreatedAt), ms(expiredBefore)).Scan(&one)
+	if err == nil {
+		return k, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.IdempotencyKey{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	var (
+		held   = store.IdempotencyKey{Scope: k.Scope, Key: k.Key}
+		at     int64
+		header sql.NullString
+	)
+	err = q.q.QueryRowContext(ctx, `SELECT fingerprint, owner, created_at, status, header, body FROM idempotency_keys
+		WHERE scope = ? AND key = ?`, k.Scope, k.Key).Scan(&held.Fingerprint, &held.Owner, &at, &held.Status, &header, &held.Body)
+	if err != nil {
+		return store.IdempotencyKey{}, false, scanErr("idempotency key", err)
+	}
+	held.CreatedAt = fromMs(at)
+	if header.Valid {
+		held.Header = json.RawMessage(header.String)
+	}
+	return held, false, nil
+}
+
+func (q queries) FinishIdempotencyKey(ctx context.Context, k store.IdempotencyKey) error {
+	var header sql.NullString
+	if len(k.Header) > 0 {
+		header = sql.NullString{String: string(k.Header), Valid: true}
+	}
+	res, err := q.q.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, header = ?, body = ?
+		WHERE scope = ? AND key = ? AND owner = ?`, k.Status, header, k.Body, k.Scope, k.Key, k.Owner)
+	return oneRow("finish idempotency key", res, err)
+}
+
+func (q queries) ReleaseIdempotencyKey(ctx context.Context, k store.IdempotencyKey) error {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND owner = ?`,
+		k.Scope, k.Key, k.Owner)
+	return oneRow("release idempotency key", res, err)
+}
+
+func (q queries) PurgeIdempotencyKeys(ctx context.Context, expiredBefore time.Time, limit int) (int, error) {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE rowid IN
+		(SELECT rowid FROM idempotency_keys WHERE created_at <= ? ORDER BY created_at LIMIT ?)`, ms(expiredBefore), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -211,6 +211,42 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, minAge
 	return s.Write(ctx, func(q store.Queries) error { return q.TouchAPIKey(ctx, id, at, minAge) })
 }
 
+// ClaimIdempotencyKey claims a key in one transaction: the insert and, when
+// the key is held, the read of its holder.
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, k store.IdempotencyKey, expiredBefore time.Time) (store.IdempotencyKey, bool, error) {
+	var (
+		held    store.IdempotencyKey
+		claimed bool
+	)
+	err := s.Write(ctx, func(q store.Queries) error {
+		var err error
+		held, claimed, err = q.ClaimIdempotencyKey(ctx, k, expiredBefore)
+		return err
+	})
+	return held, claimed, err
+}
+
+// FinishIdempotencyKey stores a claimed key's answer.
+func (s *Store) FinishIdempotencyKey(ctx context.Context, k store.IdempotencyKey) error {
+	return s.Write(ctx, func(q store.Queries) error { return q.FinishIdempotencyKey(ctx, k) })
+}
+
+// ReleaseIdempotencyKey deletes a claimed key.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, k store.IdempotencyKey) error {
+	return s.Write(ctx, func(q store.Queries) error { return q.ReleaseIdempotencyKey(ctx, k) })
+}
+
+// PurgeIdempotencyKeys deletes expired keys.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, expiredBefore time.Time, limit int) (int, error) {
+	var n int
+	err := s.Write(ctx, func(q store.Queries) error {
+		var err error
+		n, err = q.PurgeIdempotencyKeys(ctx, expiredBefore, limit)
+		return err
+	})
+	return n, err
+}
+
 func (s *Store) commitOne(tx *sql.Tx, q queries, req writeReq) {
 	var r writeResult
 	func() {

@@ -37,6 +37,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("WriteIsAtomic", func(t *testing.T) { testWriteIsAtomic(t, open(t)) })
 	t.Run("ConcurrentDeleteDeletesOnce", func(t *testing.T) { testConcurrentDelete(t, open(t)) })
+	t.Run("IdempotencyKeys", func(t *testing.T) { testIdempotencyKeys(t, open(t)) })
+	t.Run("IdempotencyKeyClaimRace", func(t *testing.T) { testIdempotencyKeyClaimRace(t, open(t)) })
+	t.Run("IdempotencyKeyPurge", func(t *testing.T) { testIdempotencyKeyPurge(t, open(t)) })
 }
 
 func must(t *testing.T, err error) {
@@ -711,4 +714,124 @@ func testPlansUsageEvents(t *testing.T, s store.Store) {
 	must(t, s.AppendEvent(ctx, evs...))
 	wantErr(t, "a bulk with a taken event id", s.AppendEvent(ctx, store.Event{ID: "evt_new", OrgID: "org_1", Type: "x", CreatedAt: t0},
 		store.Event{ID: "evt_b05", OrgID: "org_1", Type: "x", CreatedAt: t0}), store.ErrConflict)
+}
+
+// idemKey is a claim of key in scope by owner at t0+age.
+func idemKey(scope, key, owner string, age time.Duration) store.IdempotencyKey {
+	return store.IdempotencyKey{Scope: scope, Key: key, Fingerprint: []byte("fp-" + owner), Owner: owner, CreatedAt: t0.Add(age)}
+}
+
+func testIdempotencyKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	never := t0.Add(-time.Hour) // nothing has expired
+	claim := func(k store.IdempotencyKey, expiredBefore time.Time) (store.IdempotencyKey, bool) {
+		t.Helper()
+		held, ok, err := s.ClaimIdempotencyKey(ctx, k, expiredBefore)
+		must(t, err)
+		return held, ok
+	}
+
+	a := idemKey("org_1/usr_1", "k1", "req_a", 0)
+	if _, ok := claim(a, never); !ok {
+		t.Fatal("first claim lost")
+	}
+	// Held while it runs: the holder comes back, without an answer.
+	held, ok := claim(idemKey("org_1/usr_1", "k1", "req_b", time.Second), never)
+	if ok || held.Owner != "req_a" || string(held.Fingerprint) != "fp-req_a" || !held.CreatedAt.Equal(t0) ||
+		held.Status != 0 || held.Header != nil || held.Body != nil {
+		t.Fatalf("second claim: %v, held %+v", ok, held)
+	}
+	// Keys are per scope.
+	if _, ok := claim(idemKey("org_1/key_b", "k1", "req_c", 0), never); !ok {
+		t.Error("the same key in another scope was refused")
+	}
+
+	// Only the owner finishes or releases.
+	done := a
+	done.Status, done.Header, done.Body = 201, json.RawMessage(`{"Content-Type":"application/json"}`), []byte{0, 1, 2, 0xff}
+	wrong := done
+	wrong.Owner = "req_b"
+	wantErr(t, "finish by another", s.FinishIdempotencyKey(ctx, wrong), store.ErrNotFound)
+	wantErr(t, "release by another", s.ReleaseIdempotencyKey(ctx, wrong), store.ErrNotFound)
+	must(t, s.FinishIdempotencyKey(ctx, done))
+	held, ok = claim(idemKey("org_1/usr_1", "k1", "req_d", time.Minute), never)
+	if ok || held.Status != 201 || string(held.Header) != `{"Content-Type":"application/json"}` ||
+		string(held.Body) != "\x00\x01\x02\xff" || held.Owner != "req_a" {
+		t.Fatalf("finished key: %v, held %+v", ok, held)
+	}
+
+	// A released key can be claimed again.
+	c := idemKey("org_1/key_b", "k1", "req_c", 0)
+	must(t, s.ReleaseIdempotencyKey(ctx, c))
+	wantErr(t, "release twice", s.ReleaseIdempotencyKey(ctx, c), store.ErrNotFound)
+	if _, ok := claim(idemKey("org_1/key_b", "k1", "req_e", time.Minute), never); !ok {
+		t.Error("a released key was refused")
+	}
+
+	// An entry created at or before expiredBefore is absent: a claim takes
+	// it over, answer and all, and the old owner can no longer finish it.
+	late := idemKey("org_1/usr_1", "k1", "req_f", 24*time.Hour)
+	if _, ok := claim(late, t0); !ok {
+		t.Fatal("claim over an expired entry lost")
+	}
+	held, ok = claim(idemKey("org_1/usr_1", "k1", "req_g", 24*time.Hour), t0)
+	if ok || held.Owner != "req_f" || held.Status != 0 || held.Body != nil || !held.CreatedAt.Equal(late.CreatedAt) {
+		t.Fatalf("after the takeover: %v, held %+v", ok, held)
+	}
+	wantErr(t, "finish by the expired owner", s.FinishIdempotencyKey(ctx, done), store.ErrNotFound)
+}
+
+func testIdempotencyKeyClaimRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const n = 8
+	var wg sync.WaitGroup
+	held := make([]store.IdempotencyKey, n)
+	won := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			held[i], won[i], errs[i] = s.ClaimIdempotencyKey(ctx, idemKey("org_1/usr_1", "race", fmt.Sprintf("req_%d", i), 0), t0.Add(-time.Hour))
+		})
+	}
+	wg.Wait()
+	winner := ""
+	for i := range n {
+		must(t, errs[i])
+		if won[i] {
+			if winner != "" {
+				t.Fatalf("claims %s and req_%d both won", winner, i)
+			}
+			winner = fmt.Sprintf("req_%d", i)
+		}
+	}
+	if winner == "" {
+		t.Fatal("no claim won")
+	}
+	for i := range n {
+		if !won[i] && held[i].Owner != winner {
+			t.Errorf("loser req_%d sees holder %q, want %s", i, held[i].Owner, winner)
+		}
+	}
+}
+
+func testIdempotencyKeyPurge(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		_, _, err := s.ClaimIdempotencyKey(ctx, idemKey("org_1/usr_1", fmt.Sprintf("k%d", i), "req", time.Duration(i)*time.Hour), t0.Add(-time.Hour))
+		must(t, err)
+	}
+	// Entries at or before 3h: k0..k3, two at a time, oldest first.
+	for _, want := range []int{2, 2, 0} {
+		n, err := s.PurgeIdempotencyKeys(ctx, t0.Add(3*time.Hour), 2)
+		if err != nil || n != want {
+			t.Fatalf("purge: %d, %v; want %d", n, err, want)
+		}
+	}
+	for i := range 5 {
+		_, ok, err := s.ClaimIdempotencyKey(ctx, idemKey("org_1/usr_1", fmt.Sprintf("k%d", i), "req_new", 5*time.Hour), t0.Add(-time.Hour))
+		must(t, err)
+		if ok != (i <= 3) {
+			t.Errorf("k%d after purge: claimed %v", i, ok)
+		}
+	}
 }
