@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +47,8 @@ type env struct {
 	accounts *accounts.Service
 	limiter  *ratelimit.Memory
 	router   *gin.Engine
+	links    *links.Service
+	hashes   atomic.Int64 // link passwords hashed
 }
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
@@ -86,12 +89,17 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits) *env {
 	pub := &outbox.Publisher{Applier: node, Store: st, Logger: quiet, Now: now}
 	e.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: now, PasswordParams: fastPasswords}
 	e.limiter = ratelimit.NewMemory(now)
+	e.links = &links.Service{Store: st, Publisher: pub, DefaultDomain: "localhost", Now: now,
+		HashPassword: func(pw string) string {
+			e.hashes.Add(1)
+			return password.Hash(pw, fastPasswords)
+		}}
 	r := api.NewRouter(api.Config{
 		Store: st, Pepper: pepper, Now: now, Logger: quiet,
 		Accounts:  e.accounts,
 		Limiter:   e.limiter,
 		Limits:    limits,
-		Links:     &links.Service{Store: st, Publisher: pub, DefaultDomain: "localhost", Now: now},
+		Links:     e.links,
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
 	})
 	r.GET("/v1/panic", func(*gin.Context) { panic("boom") })
