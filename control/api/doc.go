@@ -39,4 +39,11 @@
 //     trusted proxies are configurable (the edge issue adds them there).
 //   - Deletes answer 200 with the deleted object's id; lists answer
 //     {"data": [...], "nextCursor": …}.
+//   - A call that sets link passwords is checked (validation, plan, quota,
+//     tag limit) before any is hashed: hashing is argon2id at 19 MiB. One
+//     call hashes at most links.MaxPasswordsPerCall (100) of them: a bulk
+//     create with more links that would get a password is refused with 400
+//     VALIDATION_ERROR on "password", nothing created. When the process's
+//     hashing slots stay busy past the call's hashing time (5 s), the call
+//     gets 503 UNAVAILABLE and nothing is written.
 package api

@@ -15,7 +15,11 @@
 //   - Archived links still redirect (archiving is for the dashboard);
 //     disabled ones answer 404.
 //   - Link passwords are argon2id with m=19 MiB, t=2, p=1 (OWASP's minimum):
-//     edges verify them on every attempt.
+//     edges verify them on every attempt. Hashing one is the costly step of
+//     a write, so it comes after every check that can refuse the link, and
+//     a call hashes at most MaxPasswordsPerCall (100) passwords (more: 400),
+//     two at a time, within the Service's PasswordHashes slots and
+//     PasswordHashTime (5 s; beyond it 503, nothing written): passwords.go.
 //   - Upsert matches the org's oldest link with the same url on the same
 //     domain; it answers 201 when it created one and 200 otherwise.
 //   - Plan features are checked against what a change sets, so a link made
@@ -62,6 +66,13 @@ type Service struct {
 	// HashPassword, when set, hashes link passwords instead of argon2id
 	// with PasswordParams (tests count the hashes with it).
 	HashPassword func(pw string) string
+	// PasswordHashes bounds the link passwords hashed at once (0:
+	// GOMAXPROCS); PasswordHashTime bounds the time a call may spend
+	// hashing, waiting for a turn included (0: 5 s). See passwords.go.
+	PasswordHashes   int
+	PasswordHashTime time.Duration
+
+	hashSlots hashSlots // passwords.go
 
 	creates createQueue // coalesce.go
 }
@@ -299,7 +310,8 @@ func checkFeatures(in Input, plan plans.Plan) error {
 	return nil
 }
 
-// prepare validates in for a new link (outside any transaction).
+// prepare validates in for a new link (outside any transaction); its
+// password is hashed later (hashItems).
 func (s *Service) prepare(p access.Principal, in Input, now time.Time) (Link, error) {
 	l := Link{Link: store.Link{OrgID: p.OrgID, Version: 1, CreatedBy: p.ActorID(), CreatedAt: now, UpdatedAt: now}}
 	if !in.createdAt.IsZero() {
@@ -322,7 +334,6 @@ func (s *Service) prepare(p access.Principal, in Input, now time.Time) (Link, er
 		if err := checkPassword(in.Password.V); err != nil {
 			return Link{}, err
 		}
-		l.PasswordHash = s.hashPassword(in.Password.V)
 	}
 	return l, nil
 }
@@ -412,6 +423,9 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 	for i, in := range ins {
 		items[i] = s.prepareItem(p, in, now)
 	}
+	if err := s.hashItems(ctx, p.OrgID, items); err != nil {
+		return nil, err
+	}
 	written, err := s.createItems(ctx, p.OrgID, items)
 	if !written {
 		return nil, err
@@ -451,8 +465,7 @@ func (s *Service) draft(it *item, now time.Time) {
 	}
 }
 
-// prepareItem validates in outside any transaction (a password's hash is
-// the costly part).
+// prepareItem validates in outside any transaction.
 func (s *Service) prepareItem(p access.Principal, in Input, now time.Time) *item {
 	l, err := s.prepare(p, in, now)
 	return &item{p: p, in: in, res: Result{Link: l, Err: err}}
@@ -579,6 +592,9 @@ func first(rs []Result, err error) (Link, error) {
 // arrive together are written together (coalesce.go).
 func (s *Service) Create(ctx context.Context, p access.Principal, in Input) (Link, error) {
 	it := s.prepareItem(p, in, s.now())
+	if err := s.hashItems(ctx, p.OrgID, []*item{it}); err != nil {
+		return Link{}, err
+	}
 	if it.res.Err != nil {
 		return Link{}, it.res.Err
 	}
@@ -619,14 +635,30 @@ func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []
 			return nil, err
 		}
 	}
-	var hash string
-	if in.Password.Set && in.Password.V != "" {
-		hash = s.hashPassword(in.Password.V)
-	}
 	now := s.now()
 	results := make([]Result, len(targets))
+	refuse := func(err error) ([]Result, error) {
+		for i := range results {
+			results[i].Err = err
+		}
+		return results, nil
+	}
+	// The change is the same for every link: it is valid, and its password
+	// may be hashed, before any link is read.
+	draft, err := s.checkChange(in, now)
+	if err != nil {
+		return refuse(err)
+	}
+	var hash string
+	if in.Password.Set && in.Password.V != "" {
+		if hash, err = s.hashChange(ctx, p.OrgID, in, draft); isClientError(err) {
+			return refuse(err)
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	var pub pending
-	err := s.Store.Write(ctx, func(q store.Queries) error {
+	err = s.Store.Write(ctx, func(q store.Queries) error {
 		plan, err := s.orgPlan(ctx, q, p.OrgID)
 		if err != nil {
 			return err
@@ -717,6 +749,21 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 	}
 	after := ViewOf(l)
 	return l, j.add(p, "updated", l.ID, &before, &after)
+}
+
+// checkChange validates in as a change to any link: what it sets does not
+// depend on the link it goes to. It returns in applied to an empty link.
+func (s *Service) checkChange(in Input, now time.Time) (Link, error) {
+	var l Link
+	if in.Domain.Set {
+		if _, err := s.domain(in.Domain); err != nil {
+			return Link{}, err
+		}
+	}
+	if in.URL.Set && in.URL.Null {
+		return Link{}, apierror.Invalid("url", "cannot be removed")
+	}
+	return l, l.applyInput(in, now, s.shortDomains())
 }
 
 // Update changes link id.
