@@ -88,6 +88,16 @@ type Config struct {
 	Cluster          http.Handler
 }
 
+// An API answer must be written within writeTimeout of its request's
+// headers. A request's work stops at requestTimeout (api.Config), leaving
+// the answer time to go out: no change commits whose answer would be lost.
+// The longest write is a bulk of links with passwords (control/links bounds
+// its hashing to seconds) or an import of the largest file linkcsv reads.
+const (
+	writeTimeout   = 30 * time.Second
+	requestTimeout = writeTimeout - 5*time.Second
+)
+
 // Server is one control plane process.
 type Server struct {
 	cfg       Config
@@ -172,6 +182,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Logger:           logger.With("subsystem", "api"),
 		Now:              cfg.Now,
 		Registerer:       cfg.Registerer,
+		RequestTimeout:   requestTimeout,
 		Leader:           cfg.Leader,
 		ForwardTransport: cfg.ForwardTransport,
 		NodeID:           cfg.NodeID,
@@ -181,7 +192,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Handler:           router,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

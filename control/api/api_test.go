@@ -61,7 +61,9 @@ func mustStart(t testing.TB) *env {
 	return mustStartLimits(t, ratelimit.Limits{PerSecond: 1000, PerMinute: 100000})
 }
 
-func mustStartLimits(t testing.TB, limits ratelimit.Limits) *env {
+// mustStartLimits is mustStart with limits; opts change the router's
+// configuration.
+func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -94,14 +96,18 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits) *env {
 			e.hashes.Add(1)
 			return password.Hash(pw, fastPasswords)
 		}}
-	r := api.NewRouter(api.Config{
+	cfg := api.Config{
 		Store: st, Pepper: pepper, Now: now, Logger: quiet,
 		Accounts:  e.accounts,
 		Limiter:   e.limiter,
 		Limits:    limits,
 		Links:     e.links,
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r := api.NewRouter(cfg)
 	r.GET("/v1/panic", func(*gin.Context) { panic("boom") })
 	e.router = r
 	srv := httptest.NewServer(r)

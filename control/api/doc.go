@@ -46,4 +46,9 @@
 //     VALIDATION_ERROR on "password", nothing created. When the process's
 //     hashing slots stay busy past the call's hashing time (5 s), the call
 //     gets 503 UNAVAILABLE and nothing is written.
+//   - Every request's context ends RequestTimeout after it reaches the
+//     router; control sets 25 s, 5 s inside the server's 30 s write
+//     timeout. Work still running then (hashing, waiting for the store's
+//     writer, a raft apply) stops with 503
+//     instead of committing a change whose answer could not be written.
 package api

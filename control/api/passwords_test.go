@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/plans"
+	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/shared/password"
 )
 
@@ -224,5 +226,42 @@ func TestPasswordHashingGivesUpBeforeWriting(t *testing.T) {
 	// With the slot free again, the same bulk goes through.
 	if got := bulkCodes(t, e.mustCall(t, 200, "POST", "/v1/links/bulk", e.key, passwordBulk(3, "bulk"))); got["ok"] != 3 {
 		t.Errorf("bulk after: %v", got)
+	}
+}
+
+// The router's RequestTimeout ends a request's work: a call still waiting
+// to hash then, or done hashing only after it, answers 503 and writes
+// nothing, so no change commits whose answer the server could no longer
+// write.
+func TestRequestTimeoutStopsWritesBeforeTheyCommit(t *testing.T) {
+	e := mustStartLimits(t, ratelimit.Limits{PerSecond: 1000, PerMinute: 100000},
+		func(c *api.Config) { c.RequestTimeout = 300 * time.Millisecond })
+	e.links.PasswordHashes = 1 // PasswordHashTime stays 5 s: the request's time runs out first
+	hold, held := make(chan struct{}), make(chan struct{})
+	e.links.HashPassword = func(pw string) string {
+		if pw == "hold" {
+			close(held)
+			<-hold
+		}
+		return password.Hash(pw, fastPasswords)
+	}
+	holder := make(chan int, 1)
+	go func() {
+		status, _, _ := e.call(t, "POST", "/v1/links", e.key, `{"url":"https://example.com/held","password":"hold"}`)
+		holder <- status
+	}()
+	<-held
+	// This one waits for the only slot until its time is up.
+	if status, m, _ := e.call(t, "POST", "/v1/links/bulk", e.key, passwordBulk(2, "waiting")); status != 503 || errCode(m) != "UNAVAILABLE" {
+		t.Errorf("bulk waiting past its time: %d %v", status, m)
+	}
+	// The holder's time is up too (it started first): done hashing, it
+	// does not write.
+	close(hold)
+	if status := <-holder; status != 503 {
+		t.Errorf("create hashed after its time: %d", status)
+	}
+	if n := e.linkCount(t, e.key); n != 0 {
+		t.Errorf("%d links written past their request's time", n)
 	}
 }

@@ -19,7 +19,8 @@
 //     a write, so it comes after every check that can refuse the link, and
 //     a call hashes at most MaxPasswordsPerCall (100) passwords (more: 400),
 //     two at a time, within the Service's PasswordHashes slots and
-//     PasswordHashTime (5 s; beyond it 503, nothing written): passwords.go.
+//     PasswordHashTime (5 s of waiting and hashing; beyond it 503, nothing
+//     written): passwords.go.
 //   - Upsert matches the org's oldest link with the same url on the same
 //     domain; it answers 201 when it created one and 200 otherwise.
 //   - Plan features are checked against what a change sets, so a link made

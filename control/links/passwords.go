@@ -26,9 +26,10 @@ import (
 //   - a call hashes hashWorkers passwords at a time;
 //   - the Service runs at most PasswordHashes hashes at once (0: GOMAXPROCS),
 //     each holding 19 MiB while it runs;
-//   - a call whose hashes are not all done within PasswordHashTime (0: 5 s),
-//     waiting for a turn included, is refused (503 UNAVAILABLE) and writes
-//     nothing.
+//   - a call that cannot start all its hashes within PasswordHashTime (0:
+//     5 s), waiting for turns included, is refused (503 UNAVAILABLE) and
+//     writes nothing; so is one whose context ends first (the API ends it
+//     before the server's write timeout) or before its hashes are done.
 //
 // So the worst link write is MaxBulk links of which MaxPasswordsPerCall
 // have a password: under 2 s of hashing on a 2-CPU node (20 ms a hash),
@@ -71,13 +72,15 @@ func errHashingBusy() error {
 }
 
 // hashAll hashes pws, hashWorkers at a time within the Service's slots. It
-// gives up, with nothing to show, when they are not all done within
-// PasswordHashTime or ctx ends.
+// gives up, with nothing to show, when they are not all done (started
+// within PasswordHashTime) before ctx ends: the API ends it before the
+// server's write timeout.
 func (s *Service) hashAll(ctx context.Context, pws []string) ([]string, error) {
 	limit := s.PasswordHashTime
 	if limit <= 0 {
 		limit = defaultHashTime
 	}
+	call := ctx
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	slots := s.slots()
@@ -107,7 +110,9 @@ func (s *Service) hashAll(ctx context.Context, pws []string) ([]string, error) {
 		})
 	}
 	wg.Wait()
-	if int(done.Load()) < len(pws) {
+	// Done after the call's own time is not done: what it would write
+	// could not be answered in time.
+	if int(done.Load()) < len(pws) || call.Err() != nil {
 		return nil, errHashingBusy()
 	}
 	return out, nil
