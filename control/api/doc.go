@@ -49,6 +49,6 @@
 //   - Every request's context ends RequestTimeout after it reaches the
 //     router; control sets 25 s, 5 s inside the server's 30 s write
 //     timeout. Work still running then (hashing, waiting for the store's
-//     writer, a raft apply) stops with 503
+//     writer, a raft apply, the next batch of an import) stops with 503
 //     instead of committing a change whose answer could not be written.
 package api

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/h0p/h0p/control/access"
@@ -47,6 +48,12 @@ const importBatch = 500
 // a row either becomes a link (with its tags) or reports why not, and the
 // others go on. The file's createdAt is kept when it is in the past. Links
 // from Bitly and Shlink files land on the default domain with their keys.
+//
+// The whole file is read first: a file refused as a whole (malformed, too
+// many rows) creates nothing. Rows are then created importBatch at a time;
+// once ctx ends (the API's request timeout) no further batch starts, and
+// the rows left report that they were not imported, so the answer says
+// exactly what was. Results are in line order.
 func (s *Service) Import(ctx context.Context, p access.Principal, r io.Reader) ([]ImportResult, error) {
 	rd, err := linkcsv.NewReader(r)
 	if err != nil {
@@ -54,27 +61,9 @@ func (s *Service) Import(ctx context.Context, p access.Principal, r io.Reader) (
 	}
 	var (
 		results []ImportResult
-		batch   []Input
+		ins     []Input
 		lines   []int
 	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		rs, err := s.CreateMany(ctx, p, batch)
-		if err != nil {
-			return err
-		}
-		for i, r := range rs {
-			res := ImportResult{Line: lines[i], Err: r.Err}
-			if r.Err == nil {
-				res.ID = r.Link.ID
-			}
-			results = append(results, res)
-		}
-		batch, lines = batch[:0], lines[:0]
-		return nil
-	}
 	now := s.now()
 	for {
 		row, err := rd.Next()
@@ -87,7 +76,7 @@ func (s *Service) Import(ctx context.Context, p access.Principal, r io.Reader) (
 			continue
 		}
 		if err != nil {
-			return results, apierror.Invalid("file", err.Error())
+			return nil, apierror.Invalid("file", err.Error())
 		}
 		in := Input{URL: Of(row.URL)}
 		if row.Key != "" {
@@ -111,12 +100,33 @@ func (s *Service) Import(ctx context.Context, p access.Principal, r io.Reader) (
 		if !row.CreatedAt.IsZero() && row.CreatedAt.Before(now) {
 			in.createdAt = row.CreatedAt.UTC()
 		}
-		batch, lines = append(batch, in), append(lines, row.Line)
-		if len(batch) == importBatch {
-			if err := flush(); err != nil {
-				return results, err
+		ins, lines = append(ins, in), append(lines, row.Line)
+	}
+	for start := 0; start < len(ins); start += importBatch {
+		end := min(start+importBatch, len(ins))
+		var rs []Result
+		if err = ctx.Err(); err == nil {
+			rs, err = s.CreateMany(ctx, p, ins[start:end])
+		}
+		if err != nil && rs == nil && ctx.Err() != nil {
+			notImported := apierror.New(apierror.Unavailable,
+				"not imported: the import ran out of time at line %d; import the rows from there on again", lines[start])
+			for _, line := range lines[start:] {
+				results = append(results, ImportResult{Line: line, Err: notImported})
 			}
+			break
+		}
+		for i, r := range rs {
+			res := ImportResult{Line: lines[start+i], Err: r.Err}
+			if r.Err == nil {
+				res.ID = r.Link.ID
+			}
+			results = append(results, res)
+		}
+		if err != nil {
+			return results, err
 		}
 	}
-	return results, flush()
+	slices.SortStableFunc(results, func(a, b ImportResult) int { return a.Line - b.Line })
+	return results, nil
 }
