@@ -66,6 +66,11 @@ type Config struct {
 	// certificate, which only /cluster/ endpoints need).
 	TLS *tls.Config
 
+	// EdgeAddrs are the host:port addresses the edges answer on (their
+	// listen addresses, or the public ones in front of them): link
+	// destinations there would loop and are refused (control/links).
+	EdgeAddrs []string
+
 	// SlugLength and SlugNoLookalike shape random slugs (0: 7 characters).
 	SlugLength      int
 	SlugNoLookalike bool
@@ -125,6 +130,10 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		cfg.RelayGrace = 10 * time.Second
 	}
 	logger := cfg.Logger.With("subsystem", "control")
+	edges, err := links.ParseEdgeAddrs(cfg.EdgeAddrs)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("control data dir: %w", err)
 	}
@@ -175,7 +184,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Limits:   limits,
 		Links: &links.Service{
 			Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
-			SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike,
+			SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges,
 		},
 		ShortLink:        s.shortLink,
 		APIURL:           strings.TrimSuffix(apiURL, "/"),

@@ -101,14 +101,17 @@ func (n *nodeFlags) openNode(stderr io.Writer, role clustercert.Role, bootstrap 
 	return b, nil
 }
 
-func (n *nodeFlags) joinURLs() []string {
-	var urls []string
-	for u := range strings.SplitSeq(n.Join, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			urls = append(urls, u)
+func (n *nodeFlags) joinURLs() []string { return splitList(n.Join) }
+
+// splitList reads a comma-separated flag value, blanks trimmed.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
 		}
 	}
-	return urls
+	return out
 }
 
 // loadIdentity loads the node certificate and checks its role.
@@ -219,6 +222,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		nf                                    nodeFlags
 		apiAddr, apiURL, databaseURL, pepper  string
 		defaultDomain, shortScheme, shortPort string
+		edgeAddrs                             string
 		bootstrap                             bool
 		limits                                ratelimit.Limits
 		slugs                                 slugFlags
@@ -235,6 +239,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&defaultDomain, "default-domain", "localhost", "domain of links created without one")
 	fs.StringVar(&shortScheme, "short-link-scheme", "https", "scheme of shortLink URLs in responses")
 	fs.StringVar(&shortPort, "short-link-port", "", "port of shortLink URLs in responses (empty: none)")
+	fs.StringVar(&edgeAddrs, "edge-addrs", "", "comma-separated host:port addresses the edges answer on (their --edge-addr, "+
+		"or the public addresses in front of them; 0.0.0.0 or [::] for every address of their host): link destinations there loop and are refused")
 	registerRateFlags(fs, &limits)
 	slugs.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -263,7 +269,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	srv, err := control.Open(ctx, control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: databaseURL, PepperFile: pepper,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
-		Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
+		EdgeAddrs: splitList(edgeAddrs), Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
 		Cluster: &replication.ClusterHandler{Node: node, Client: client, Logger: logger},

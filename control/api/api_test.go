@@ -53,6 +53,10 @@ type env struct {
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
 
+// testEdgeAddrs are where the API under test says its edges answer: one on
+// the loopback, one on every address of this host.
+var testEdgeAddrs = []string{"127.0.0.1:8081", "[::]:8082"}
+
 // mustStart runs the API over the real stack: SQLite, the outbox, a
 // single-voter raft node over TCP and the Pebble edge store.
 func mustStart(t testing.TB) *env {
@@ -91,7 +95,11 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	pub := &outbox.Publisher{Applier: node, Store: st, Logger: quiet, Now: now}
 	e.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: now, PasswordParams: fastPasswords}
 	e.limiter = ratelimit.NewMemory(now)
-	e.links = &links.Service{Store: st, Publisher: pub, DefaultDomain: "localhost", Now: now,
+	edges, err := links.ParseEdgeAddrs(testEdgeAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.links = &links.Service{Store: st, Publisher: pub, DefaultDomain: "localhost", Now: now, Edges: edges,
 		HashPassword: func(pw string) string {
 			e.hashes.Add(1)
 			return password.Hash(pw, fastPasswords)

@@ -46,6 +46,12 @@
 //     VALIDATION_ERROR on "password", nothing created. When the process's
 //     hashing slots stay busy past the call's hashing time (5 s), the call
 //     gets 503 UNAVAILABLE and nothing is written.
+//   - Link destinations (url, expiredUrl, ios, android, geo, rules[].url,
+//     variants[].url) onto a short domain, or onto an edge's address and
+//     port in any form a browser reads (127.1, 0x7f000001, [::ffff:7f00:1]),
+//     are refused with 400 VALIDATION_ERROR naming the field: they loop.
+//     Control learns the edges' addresses from --edge-addrs; h0p dev passes
+//     its edge's own.
 //   - Every request's context ends RequestTimeout after it reaches the
 //     router; control sets 25 s, 5 s inside the server's 30 s write
 //     timeout. Work still running then (hashing, waiting for the store's

@@ -25,6 +25,9 @@
 //     domain; it answers 201 when it created one and 200 otherwise.
 //   - Plan features are checked against what a change sets, so a link made
 //     before a downgrade can still be edited in other ways.
+//   - A destination onto H0p itself loops and is refused: a short domain on
+//     any port, or an edge's address (Service.Edges) on its port, hosts
+//     read as browsers read them, so 0x7f000001 is 127.0.0.1 (loops.go).
 package links
 
 import (
@@ -34,6 +37,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/h0p/h0p/control/access"
@@ -73,7 +77,12 @@ type Service struct {
 	PasswordHashes   int
 	PasswordHashTime time.Duration
 
+	// Edges are where the edges answer; destinations there loop.
+	Edges []EdgeAddr
+
 	hashSlots hashSlots // passwords.go
+	ownOnce   sync.Once
+	ownHosts  *ownHosts
 
 	creates createQueue // coalesce.go
 }
@@ -86,8 +95,13 @@ const MaxBulk = 1000
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 
-// shortDomains are the hosts links are served on: destinations there loop.
-func (s *Service) shortDomains() []string { return []string{s.DefaultDomain} }
+// own is where H0p answers: destinations there loop (loops.go).
+func (s *Service) own() *ownHosts {
+	s.ownOnce.Do(func() {
+		s.ownHosts = &ownHosts{domains: []string{strings.TrimSuffix(strings.ToLower(s.DefaultDomain), ".")}, edges: s.Edges}
+	})
+	return s.ownHosts
+}
 
 // errNotReplicated is the client-facing error when the SQL commit happened
 // but raft did not take the change (yet): the outbox relay will finish it.
@@ -328,7 +342,7 @@ func (s *Service) prepare(p access.Principal, in Input, now time.Time) (Link, er
 		return Link{}, err
 	}
 	l.Domain = domain
-	if err := l.applyInput(in, now, s.shortDomains()); err != nil {
+	if err := l.applyInput(in, now, s.own()); err != nil {
 		return Link{}, err
 	}
 	if in.Password.Set && in.Password.V != "" {
@@ -720,7 +734,7 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 		return Link{}, apierror.Invalid("url", "cannot be removed")
 	}
 	oldExternal := l.ExternalID
-	if err := l.applyInput(in, now, s.shortDomains()); err != nil {
+	if err := l.applyInput(in, now, s.own()); err != nil {
 		return Link{}, err
 	}
 	if in.Password.Set {
@@ -764,7 +778,7 @@ func (s *Service) checkChange(in Input, now time.Time) (Link, error) {
 	if in.URL.Set && in.URL.Null {
 		return Link{}, apierror.Invalid("url", "cannot be removed")
 	}
-	return l, l.applyInput(in, now, s.shortDomains())
+	return l, l.applyInput(in, now, s.own())
 }
 
 // Update changes link id.
