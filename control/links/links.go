@@ -9,7 +9,9 @@
 //
 // Decisions where the product docs are silent:
 //   - Tags are named on links; a name the org does not have yet is created
-//     (counting against the plan's tag limit). Names match case-insensitively.
+//     (counting against the plan's tag limit). Names match case-insensitively
+//     and are one line of text: control characters (Unicode Cc) and line
+//     and paragraph separators are refused.
 //   - Shorthands become edge rules after the explicit rules: ios, android,
 //     then geo by country code. The API returns them as given.
 //   - Archived links still redirect (archiving is for the dashboard);

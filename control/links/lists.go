@@ -190,6 +190,9 @@ func TagViewOf(t store.Tag) TagView {
 func checkTag(name *string, color *string) error {
 	var p problems
 	if name != nil {
+		if strings.ContainsFunc(*name, notInName) {
+			p.add("name", "must not contain control characters or line breaks")
+		}
 		*name = strings.TrimSpace(*name)
 		if *name == "" || len(*name) > 50 {
 			p.add("name", "must be 1 to 50 characters")

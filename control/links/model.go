@@ -333,6 +333,10 @@ func (p *problems) checkText(field, v string, max int) {
 	}
 }
 
+// notInName is what a one-line name (a tag's) must not hold: a control
+// character (Unicode Cc: C0, DEL, C1) or a line or paragraph separator.
+func notInName(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }
+
 var devices = []string{"ios", "android", "mobile", "desktop"}
 
 func (p *problems) checkRule(field string, r *RuleInput, own *ownHosts) {
@@ -454,6 +458,10 @@ func (l *Link) applyInput(in Input, now time.Time, own *ownHosts) error {
 		l.TagNames = nil
 		seen := map[string]bool{}
 		for _, t := range in.Tags.V {
+			if strings.ContainsFunc(t, notInName) {
+				p.add("tags", "names must not contain control characters or line breaks")
+				continue
+			}
 			t = strings.TrimSpace(t)
 			if t == "" || len(t) > 50 || !utf8.ValidString(t) {
 				p.add("tags", "names must be 1 to 50 characters")
