@@ -38,7 +38,11 @@
 //   - The client IP is the TCP peer: X-Forwarded-For is not trusted until
 //     trusted proxies are configurable (the edge issue adds them there).
 //   - Deletes answer 200 with the deleted object's id; lists answer
-//     {"data": [...], "nextCursor": …}.
+//     {"data": [...], "nextCursor": …}. Links, audit logs and tags take a
+//     limit of 1 to 100 (default 50) and a cursor. Tags list by name,
+//     case-insensitively, then ID; their cursor is the last tag's name and
+//     ID, so a tag renamed between two pages may show up twice or not at
+//     all.
 //   - A call that sets link passwords is checked (validation, plan, quota,
 //     tag limit) before any is hashed: hashing is argon2id at 19 MiB. One
 //     call hashes at most links.MaxPasswordsPerCall (100) of them: a bulk

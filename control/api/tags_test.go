@@ -42,3 +42,49 @@ func TestTagNamesRefuseControlCharacters(t *testing.T) {
 		e.mustCall(t, 201, "POST", "/v1/links", e.key, fmt.Sprintf(`{"url":"https://example.com/%d","tags":[%q]}`, i, strings.ToUpper(good)))
 	}
 }
+
+// GET /v1/tags is a list like the others: limit (default 50, at most 100),
+// cursor → nextCursor, by name case-insensitively then ID.
+func TestTagsArePaginated(t *testing.T) {
+	e := mustStart(t)
+	var want []string
+	for i := range 120 {
+		name := fmt.Sprintf("tag-%03d", (i*37)%120) // created out of order
+		if i%3 == 0 {
+			name = strings.ToUpper(name)
+		}
+		e.mustCall(t, 201, "POST", "/v1/tags", e.key, `{"name":"`+name+`"}`)
+	}
+	for i := range 120 {
+		want = append(want, fmt.Sprintf("tag-%03d", i))
+	}
+	page := func(q string) (names []string, next string) {
+		t.Helper()
+		m := e.mustCall(t, 200, "GET", "/v1/tags?"+q, e.key, "")
+		for _, tg := range m["data"].([]any) {
+			names = append(names, strings.ToLower(tg.(map[string]any)["name"].(string)))
+		}
+		next, _ = m["nextCursor"].(string)
+		return names, next
+	}
+	names, next := page("")
+	if len(names) != 50 || next == "" {
+		t.Fatalf("first page: %d tags, nextCursor %q", len(names), next)
+	}
+	got := names
+	for next != "" {
+		names, next = page("limit=100&cursor=" + next)
+		got = append(got, names...)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("pages:\n%v\nwant\n%v", got, want)
+	}
+	if names, next := page("limit=100"); len(names) != 100 || next == "" {
+		t.Errorf("limit=100: %d, %q", len(names), next)
+	}
+	for _, q := range []string{"limit=0", "limit=101", "limit=x", "cursor=nope", "cursor=e30"} {
+		if status, m, _ := e.call(t, "GET", "/v1/tags?"+q, e.key, ""); status != 400 || errCode(m) != "VALIDATION_ERROR" {
+			t.Errorf("%s: %d %v", q, status, m)
+		}
+	}
+}
