@@ -48,6 +48,7 @@ import (
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/slug"
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/urlhost"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/password"
@@ -100,7 +101,11 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Milliseco
 // own is where H0p answers: destinations there loop (loops.go).
 func (s *Service) own() *ownHosts {
 	s.ownOnce.Do(func() {
-		s.ownHosts = &ownHosts{domains: []string{strings.TrimSuffix(strings.ToLower(s.DefaultDomain), ".")}, edges: s.Edges}
+		d := strings.ToLower(s.DefaultDomain)
+		if h, err := urlhost.Parse(d); err == nil && !h.IsIP() {
+			d = h.Domain // in ASCII, as destinations are compared
+		}
+		s.ownHosts = &ownHosts{domains: []string{strings.TrimSuffix(d, ".")}, edges: s.Edges}
 	})
 	return s.ownHosts
 }

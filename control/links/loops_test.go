@@ -67,3 +67,15 @@ func TestParseEdgeAddrs(t *testing.T) {
 		}
 	}
 }
+
+// The short domain is compared in ASCII, as destinations are.
+func TestLoopsOntoAnInternationalShortDomain(t *testing.T) {
+	s := &Service{DefaultDomain: "Bücher.example"}
+	for _, raw := range []string{"https://bücher.example/x", "https://xn--bcher-kva.example/", "https://BÜCHER.example./"} {
+		u, _ := url.Parse(raw)
+		h, err := urlhost.OfURL(u)
+		if err != nil || s.own().loop(h, 443) == "" {
+			t.Errorf("%s: %v, want a loop", raw, err)
+		}
+	}
+}
