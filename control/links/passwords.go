@@ -14,7 +14,7 @@ import (
 )
 
 // Hashing link passwords. A link password is hashed with argon2id at 19 MiB
-// (LinkPasswordParams), some 30 ms of a CPU: the one costly step of a link
+// (LinkPasswordParams), 20 to 30 ms of a CPU: the one costly step of a link
 // write, and one a client could otherwise multiply by a thousand with a
 // single bulk call. So it runs after every check that can refuse the link
 // without the transaction — validation, the plan's features, the month's
@@ -32,9 +32,10 @@ import (
 //     before the server's write timeout) or before its hashes are done.
 //
 // So the worst link write is MaxBulk links of which MaxPasswordsPerCall
-// have a password: under 2 s of hashing on a 2-CPU node (20 ms a hash),
-// never more than PasswordHashTime, then one transaction (about 60 ms for
-// 1,000 links) and one raft entry, well inside the API's 30 s write timeout.
+// have a password: under 2 s of hashing on a 2-CPU node, at most
+// PasswordHashTime and one hash when the node is busy, then one transaction
+// (about 60 ms for 1,000 links) and one raft entry, well inside the API's
+// 30 s write timeout.
 //
 // The transaction checks plan, quota and tags again on what it reads: the
 // checks here only decide which links are refused before their hash (and
