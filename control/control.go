@@ -66,6 +66,11 @@ type Config struct {
 	// certificate, which only /cluster/ endpoints need).
 	TLS *tls.Config
 
+	// EdgeAddrs are the host:port addresses the edges answer on (their
+	// listen addresses, or the public ones in front of them): link
+	// destinations there would loop and are refused (control/links).
+	EdgeAddrs []string
+
 	// SlugLength and SlugNoLookalike shape random slugs (0: 7 characters).
 	SlugLength      int
 	SlugNoLookalike bool
@@ -91,6 +96,16 @@ type Config struct {
 	NodeID           string
 	Cluster          http.Handler
 }
+
+// An API answer must be written within writeTimeout of its request's
+// headers. A request's work stops at requestTimeout (api.Config), leaving
+// the answer time to go out: no change commits whose answer would be lost.
+// The longest write is a bulk of links with passwords (control/links bounds
+// its hashing to seconds) or an import of the largest file linkcsv reads.
+const (
+	writeTimeout   = 30 * time.Second
+	requestTimeout = writeTimeout - 5*time.Second
+)
 
 // Server is one control plane process.
 type Server struct {
@@ -119,6 +134,10 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		cfg.RelayGrace = 10 * time.Second
 	}
 	logger := cfg.Logger.With("subsystem", "control")
+	edges, err := links.ParseEdgeAddrs(cfg.EdgeAddrs)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("control data dir: %w", err)
 	}
@@ -170,13 +189,14 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Limits:   limits,
 		Links: &links.Service{
 			Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
-			SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike,
+			SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges,
 		},
 		ShortLink:        s.shortLink,
 		APIURL:           strings.TrimSuffix(apiURL, "/"),
 		Logger:           logger.With("subsystem", "api"),
 		Now:              cfg.Now,
 		Registerer:       cfg.Registerer,
+		RequestTimeout:   requestTimeout,
 		Leader:           cfg.Leader,
 		ForwardTransport: cfg.ForwardTransport,
 		NodeID:           cfg.NodeID,
@@ -186,7 +206,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Handler:           router,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

@@ -105,14 +105,17 @@ func (n *nodeFlags) openNode(stderr io.Writer, role clustercert.Role, bootstrap 
 	return b, nil
 }
 
-func (n *nodeFlags) joinURLs() []string {
-	var urls []string
-	for u := range strings.SplitSeq(n.Join, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			urls = append(urls, u)
+func (n *nodeFlags) joinURLs() []string { return splitList(n.Join) }
+
+// splitList reads a comma-separated flag value, blanks trimmed.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
 		}
 	}
-	return urls
+	return out
 }
 
 // loadIdentity loads the node certificate and checks its role.
@@ -236,6 +239,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		nf                                    nodeFlags
 		apiAddr, apiURL, databaseURL, pepper  string
 		defaultDomain, shortScheme, shortPort string
+		edgeAddrs                             string
 		bootstrap                             bool
 		limits                                ratelimit.Limits
 		slugs                                 slugFlags
@@ -255,6 +259,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&shortPort, "short-link-port", "", "port of shortLink URLs in responses (empty: none)")
 	fs.StringVar(&publicURL, "public-api-url", "", "the API's base URL as clients reach it, used in emails (default: --api-url)")
 	fs.StringVar(&smtpURL, "smtp-url", "", "SMTP server for account emails: smtp[s]://[user:password@]host[:port][?from=address] (empty: none are sent)")
+	fs.StringVar(&edgeAddrs, "edge-addrs", "", "comma-separated host:port addresses the edges answer on (their --edge-addr, "+
+		"or the public addresses in front of them; 0.0.0.0 or [::] for every address of their host): link destinations there loop and are refused")
 	registerRateFlags(fs, &limits)
 	slugs.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -290,7 +296,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	srv, err := control.Open(ctx, control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: databaseURL, PepperFile: pepper,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
-		Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits, PublicURL: publicURL, Mailer: mailer,
+		EdgeAddrs: splitList(edgeAddrs), Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
+		PublicURL: publicURL, Mailer: mailer,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
 		Cluster: &replication.ClusterHandler{Node: node, Client: client, Logger: logger},

@@ -128,7 +128,8 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		return nil, err
 	}
 	// 4. Control: store, API, outbox relay. Links it creates go through the
-	// node and land on the edge store.
+	// node and land on the edge store. It refuses destinations on the edge's
+	// real address, which would loop.
 	_, edgePort, err := net.SplitHostPort(d.edge.Addr())
 	if err != nil {
 		return nil, fmt.Errorf("edge address: %w", err)
@@ -142,6 +143,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
 		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits, Mailer: mailer,
 		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,
+		EdgeAddrs: []string{d.edge.Addr()},
 	}, d.node)
 	if err != nil {
 		return nil, err

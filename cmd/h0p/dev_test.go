@@ -311,3 +311,26 @@ func TestDevLogsEmails(t *testing.T) {
 		t.Errorf("verify with the logged code: %d %v", status, m)
 	}
 }
+
+// h0p dev tells control where its edge listens: a destination there, in
+// whatever form a browser reads the address, would loop and is refused.
+func TestDevRefusesDestinationsOnItsEdge(t *testing.T) {
+	d := mustStartDev(t, t.TempDir())
+	defer d.stop(t)
+	key := keyLine.FindStringSubmatch(d.stdout)[1]
+	_, port, _ := strings.Cut(d.edge.Addr(), ":")
+	for _, u := range []string{"http://127.0.0.1:" + port + "/x", "http://[::1]:" + port + "/x", "http://0x7f000001:" + port + "/"} {
+		status, m := d.api(t, "POST", "/v1/links", key, `{"url":"`+u+`"}`)
+		if status != 400 || !strings.Contains(fmt.Sprint(m), "loop") {
+			t.Errorf("%s: %d %v", u, status, m)
+		}
+	}
+}
+
+func TestControlHelpDocumentsEdgeAddrs(t *testing.T) {
+	var out bytes.Buffer
+	run(context.Background(), []string{"control", "--help"}, &out, &out, func(string) string { return "" })
+	if !strings.Contains(out.String(), "--edge-addrs (H0P_EDGE_ADDRS)") {
+		t.Errorf("help lacks --edge-addrs:\n%s", out.String())
+	}
+}

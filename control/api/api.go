@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +53,12 @@ type Config struct {
 	Now    func() time.Time
 	// Registerer receives the API's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+	// RequestTimeout ends each request's context this long after the
+	// request reaches the router (0: never). Set below the server's write
+	// timeout, it stops work that could not be answered in time (hashing,
+	// waiting for the store's writer, a raft apply) before it commits, or
+	// answers that it did not replicate.
+	RequestTimeout time.Duration
 
 	// Cluster mode (all nil/empty for a single control node): writes that
 	// reach a follower go to the leader through ForwardTransport (mutual
@@ -77,6 +84,9 @@ func NewRouter(cfg Config) *gin.Engine {
 	r.SetTrustedProxies(nil)
 
 	r.Use(requestID, h.recoverPanic, h.observe(cfg.Registerer), h.limitBody)
+	if cfg.RequestTimeout > 0 {
+		r.Use(h.deadline)
+	}
 	r.NoRoute(func(c *gin.Context) {
 		h.fail(c, apierror.New(apierror.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -186,6 +196,12 @@ func requestID(c *gin.Context) {
 // fail writes err in the envelope and aborts the chain. Only INTERNAL errors
 // are logged, with the cause the client does not see.
 func (h *handler) fail(c *gin.Context, err error) {
+	if errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() != nil {
+		err = apierror.New(apierror.Unavailable, "the request ran out of time and was stopped; retry")
+	}
+	if errors.Is(err, apierror.ErrNothingWritten) {
+		c.Set(ctxNothingWritten, true)
+	}
 	e := apierror.From(err)
 	if e.Code == apierror.Internal {
 		h.Logger.Error("internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path,
@@ -249,6 +265,14 @@ func (h *handler) limitBody(c *gin.Context) {
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	c.Next()
+}
+
+// deadline gives the request's context RequestTimeout.
+func (h *handler) deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 }
 

@@ -55,9 +55,15 @@ type env struct {
 	// commit): tests hold a request inside its handler with them, or fail
 	// it there (idempotency_test.go).
 	holdWrite, holdPublish atomic.Pointer[func() error]
+	links                  *links.Service
+	hashes                 atomic.Int64 // link passwords hashed
 }
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
+
+// testEdgeAddrs are where the API under test says its edges answer: one on
+// the loopback, one on every address of this host.
+var testEdgeAddrs = []string{"127.0.0.1:8081", "[::]:8082"}
 
 // mustStart runs the API over the real stack: SQLite, the outbox, a
 // single-voter raft node over TCP and the Pebble edge store.
@@ -67,7 +73,9 @@ func mustStart(t testing.TB) *env {
 	return mustStartLimits(t, ratelimit.Limits{PerSecond: 1000, PerMinute: 100000})
 }
 
-func mustStartLimits(t testing.TB, limits ratelimit.Limits) *env {
+// mustStartLimits is mustStart with limits; opts change the router's
+// configuration.
+func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -101,14 +109,27 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits) *env {
 	e.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: now, PasswordParams: fastPasswords,
 		Mailer: mailer, APIURL: "https://api.example.com", Logger: quiet}
 	e.limiter = ratelimit.NewMemory(now)
-	r := api.NewRouter(api.Config{
+	edges, err := links.ParseEdgeAddrs(testEdgeAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.links = &links.Service{Store: heldStore{st, &e.holdWrite}, Publisher: heldPublisher{pub, &e.holdPublish}, DefaultDomain: "localhost", Now: now, Edges: edges,
+		HashPassword: func(pw string) string {
+			e.hashes.Add(1)
+			return password.Hash(pw, fastPasswords)
+		}}
+	cfg := api.Config{
 		Store: st, Pepper: pepper, Now: now, Logger: quiet,
 		Accounts:  e.accounts,
 		Limiter:   e.limiter,
 		Limits:    limits,
-		Links:     &links.Service{Store: heldStore{st, &e.holdWrite}, Publisher: heldPublisher{pub, &e.holdPublish}, DefaultDomain: "localhost", Now: now},
+		Links:     e.links,
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r := api.NewRouter(cfg)
 	r.GET("/v1/panic", func(*gin.Context) { panic("boom") })
 	e.router = r
 	srv := httptest.NewServer(r)

@@ -56,13 +56,15 @@
 //     not replicated yet; a panic after a write): a retry replays it rather
 //     than making the change twice. Not saved, and the key freed for a
 //     corrected request: 4xx answers, refusals that changed nothing (body
-//     validation, not found, conflicts, plan limits). The one 4xx that can
-//     follow a change — an import that created links before it found its
-//     file over 100,000 rows — is saved (changedAnyway). Guard's refusals
+//     validation, not found, conflicts, plan limits). A 4xx that follows a
+//     change (an import whose later batch fails) is saved (changedAnyway);
+//     the 5xx that comes
+//     before any write (503 when link passwords cannot be hashed in time,
+//     apierror.ErrNothingWritten) is not. Guard's refusals
 //     (authentication, permission, rate limit) come before the key is read.
 //   - A keyed request does not depend on its client: its handler runs on the
-//     request's context without cancellation and its answer is saved when it
-//     ends, so a dropped connection or a write timeout during a long bulk
+//     request's context without cancellation (nor RequestTimeout's
+//     deadline) and its answer is saved when it ends, so a dropped connection or a write timeout during a long bulk
 //     create never loses the answer of a commit — the retry waits (409),
 //     then gets it. A request that fails before its handler runs (the claim
 //     itself, an unreadable body) keeps no key.
@@ -102,5 +104,27 @@
 //   - The client IP is the TCP peer: X-Forwarded-For is not trusted until
 //     trusted proxies are configurable (the edge issue adds them there).
 //   - Deletes answer 200 with the deleted object's id; lists answer
-//     {"data": [...], "nextCursor": …}.
+//     {"data": [...], "nextCursor": …}. Links, audit logs and tags take a
+//     limit of 1 to 100 (default 50) and a cursor. Tags list by name,
+//     case-insensitively, then ID; their cursor is the last tag's name and
+//     ID, so a tag renamed between two pages may show up twice or not at
+//     all.
+//   - A call that sets link passwords is checked (validation, plan, quota,
+//     tag limit) before any is hashed: hashing is argon2id at 19 MiB. One
+//     call hashes at most links.MaxPasswordsPerCall (100) of them: a bulk
+//     create with more links that would get a password is refused with 400
+//     VALIDATION_ERROR on "password", nothing created. When the process's
+//     hashing slots stay busy past the call's hashing time (5 s), the call
+//     gets 503 UNAVAILABLE and nothing is written.
+//   - Link destinations (url, expiredUrl, ios, android, geo, rules[].url,
+//     variants[].url) onto a short domain, or onto an edge's address and
+//     port in any form a browser reads (127.1, 0x7f000001, [::ffff:7f00:1]),
+//     are refused with 400 VALIDATION_ERROR naming the field: they loop.
+//     Control learns the edges' addresses from --edge-addrs; h0p dev passes
+//     its edge's own.
+//   - Every request's context ends RequestTimeout after it reaches the
+//     router; control sets 25 s, 5 s inside the server's 30 s write
+//     timeout. Work still running then (hashing, waiting for the store's
+//     writer, a raft apply, the next batch of an import) stops with 503
+//     instead of committing a change whose answer could not be written.
 package api

@@ -123,9 +123,10 @@ func (h *handler) idempotency(c *gin.Context) {
 	c.Next()
 	returned = true
 
-	if status := rec.Status(); status >= 400 && status < 500 && !c.GetBool(ctxChangedAnyway) {
+	status := rec.Status()
+	if status >= 400 && status < 500 && !c.GetBool(ctxChangedAnyway) || c.GetBool(ctxNothingWritten) {
 		// A refusal changed nothing: free the key, so a corrected request
-		// can use it.
+		// (or the same one, later) can use it.
 		if err := h.Store.ReleaseIdempotencyKey(ctx, k); err != nil {
 			h.Logger.Warn("could not release idempotency key", "err", err, "requestId", k.Owner)
 		}
@@ -139,7 +140,10 @@ func (h *handler) idempotency(c *gin.Context) {
 	}
 }
 
-const ctxChangedAnyway = "h0p.changedAnyway"
+const (
+	ctxChangedAnyway  = "h0p.changedAnyway"
+	ctxNothingWritten = "h0p.nothingWritten" // set by fail for apierror.ErrNothingWritten
+)
 
 // changedAnyway marks a request that made a change although it answers a
 // 4xx, so that its answer is saved like a 2xx: running it again would

@@ -314,8 +314,20 @@ type tagRequest struct {
 }
 
 func (h *handler) listTags(c *gin.Context) {
-	tags, err := h.Links.Tags(c.Request.Context(), principalOf(c))
-	h.respond(c, http.StatusOK, listOf(tags, links.TagViewOf), err)
+	q := links.TagQuery{Cursor: c.Query("cursor")}
+	if v := c.Query("limit"); v != "" {
+		var err error
+		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 {
+			h.fail(c, apierror.Invalid("limit", "must be 1 to 100"))
+			return
+		}
+	}
+	tags, next, err := h.Links.Tags(c.Request.Context(), principalOf(c), q)
+	out := listOf(tags, links.TagViewOf)
+	if next != "" {
+		out.NextCursor = &next
+	}
+	h.respond(c, http.StatusOK, out, err)
 }
 
 func (h *handler) createTag(c *gin.Context) {

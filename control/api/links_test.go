@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/linkcsv"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/kv"
 )
@@ -525,5 +526,23 @@ func TestConcurrentSingleCreates(t *testing.T) {
 	}
 	if fmt.Sprint(count) != fmt.Sprint(want) {
 		t.Errorf("outcomes %v, want %v", count, want)
+	}
+}
+
+// A file refused as a whole creates nothing: it is read to its end before
+// the first link is created.
+func TestImportRefusedFileCreatesNothing(t *testing.T) {
+	e := mustStart(t)
+	var b strings.Builder
+	b.WriteString("url,key\n")
+	for i := range linkcsv.MaxRows + 1 {
+		fmt.Fprintf(&b, "https://example.com/%d,k%d\n", i, i)
+	}
+	status, m, _ := e.call(t, "POST", "/v1/links/import", e.key, b.String(), "Content-Type", "text/csv")
+	if status != 400 || errCode(m) != "VALIDATION_ERROR" || !strings.Contains(fmt.Sprint(m), "rows") {
+		t.Errorf("import of %d rows: %d %v", linkcsv.MaxRows+1, status, m)
+	}
+	if n := e.linkCount(t, "org_1"); n != 0 {
+		t.Errorf("the refused file created %d links", n)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/linkcsv"
@@ -47,6 +49,12 @@ const importBatch = 500
 // a row either becomes a link (with its tags) or reports why not, and the
 // others go on. The file's createdAt is kept when it is in the past. Links
 // from Bitly and Shlink files land on the default domain with their keys.
+//
+// The whole file is read first: a file refused as a whole (malformed, too
+// many rows) creates nothing. Rows are then created importBatch at a time;
+// once ctx ends (the API's request timeout) no further batch starts, and
+// the rows left report that they were not imported, so the answer says
+// exactly what was. Results are in line order.
 func (s *Service) Import(ctx context.Context, p access.Principal, r io.Reader) ([]ImportResult, error) {
 	rd, err := linkcsv.NewReader(r)
 	if err != nil {
@@ -54,28 +62,8 @@ func (s *Service) Import(ctx context.Context, p access.Principal, r io.Reader) (
 	}
 	var (
 		results []ImportResult
-		batch   []Input
-		lines   []int
+		rows    []linkcsv.Row // kept as read: a fifth of an Input's size
 	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		rs, err := s.CreateMany(ctx, p, batch)
-		if err != nil {
-			return err
-		}
-		for i, r := range rs {
-			res := ImportResult{Line: lines[i], Err: r.Err}
-			if r.Err == nil {
-				res.ID = r.Link.ID
-			}
-			results = append(results, res)
-		}
-		batch, lines = batch[:0], lines[:0]
-		return nil
-	}
-	now := s.now()
 	for {
 		row, err := rd.Next()
 		if errors.Is(err, io.EOF) {
@@ -87,36 +75,68 @@ func (s *Service) Import(ctx context.Context, p access.Principal, r io.Reader) (
 			continue
 		}
 		if err != nil {
-			return results, apierror.Invalid("file", err.Error())
+			return nil, apierror.Invalid("file", err.Error())
 		}
-		in := Input{URL: Of(row.URL)}
-		if row.Key != "" {
-			in.Key = Of(row.Key)
+		rows = append(rows, row)
+	}
+	now := s.now()
+	ins := make([]Input, 0, min(len(rows), importBatch))
+	for start := 0; start < len(rows); start += importBatch {
+		batch := rows[start:min(start+importBatch, len(rows))]
+		ins = ins[:0]
+		for _, row := range batch {
+			ins = append(ins, importInput(row, rd.Format(), now))
 		}
-		// Bitly's and Shlink's files name their own short domains: the
-		// links move to H0p's default domain and keep their keys. H0p's
-		// own files must name a domain of the org.
-		if row.Domain != "" && rd.Format() == linkcsv.Native {
-			in.Domain = Of(strings.ToLower(row.Domain))
+		var rs []Result
+		if err = ctx.Err(); err == nil {
+			rs, err = s.CreateMany(ctx, p, ins)
 		}
-		if row.Title != "" {
-			in.Title = Of(row.Title)
-		}
-		if len(row.Tags) > 0 {
-			in.Tags = Of(row.Tags)
-		}
-		if row.ExternalID != "" {
-			in.ExternalID = Of(row.ExternalID)
-		}
-		if !row.CreatedAt.IsZero() && row.CreatedAt.Before(now) {
-			in.createdAt = row.CreatedAt.UTC()
-		}
-		batch, lines = append(batch, in), append(lines, row.Line)
-		if len(batch) == importBatch {
-			if err := flush(); err != nil {
-				return results, err
+		if err != nil && rs == nil && ctx.Err() != nil {
+			notImported := apierror.New(apierror.Unavailable,
+				"not imported: the import ran out of time at line %d; import the rows from there on again", batch[0].Line)
+			for _, row := range rows[start:] {
+				results = append(results, ImportResult{Line: row.Line, Err: notImported})
 			}
+			break
+		}
+		for i, r := range rs {
+			res := ImportResult{Line: batch[i].Line, Err: r.Err}
+			if r.Err == nil {
+				res.ID = r.Link.ID
+			}
+			results = append(results, res)
+		}
+		if err != nil {
+			return results, err
 		}
 	}
-	return results, flush()
+	slices.SortStableFunc(results, func(a, b ImportResult) int { return a.Line - b.Line })
+	return results, nil
+}
+
+// importInput is the link a row of a file in format f asks for.
+func importInput(row linkcsv.Row, f linkcsv.Format, now time.Time) Input {
+	in := Input{URL: Of(row.URL)}
+	if row.Key != "" {
+		in.Key = Of(row.Key)
+	}
+	// Bitly's and Shlink's files name their own short domains: the links
+	// move to H0p's default domain and keep their keys. H0p's own files
+	// must name a domain of the org.
+	if row.Domain != "" && f == linkcsv.Native {
+		in.Domain = Of(strings.ToLower(row.Domain))
+	}
+	if row.Title != "" {
+		in.Title = Of(row.Title)
+	}
+	if len(row.Tags) > 0 {
+		in.Tags = Of(row.Tags)
+	}
+	if row.ExternalID != "" {
+		in.ExternalID = Of(row.ExternalID)
+	}
+	if !row.CreatedAt.IsZero() && row.CreatedAt.Before(now) {
+		in.createdAt = row.CreatedAt.UTC()
+	}
+	return in
 }

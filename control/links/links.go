@@ -9,17 +9,27 @@
 //
 // Decisions where the product docs are silent:
 //   - Tags are named on links; a name the org does not have yet is created
-//     (counting against the plan's tag limit). Names match case-insensitively.
+//     (counting against the plan's tag limit). Names match case-insensitively
+//     and are one line of text: control characters (Unicode Cc) and line
+//     and paragraph separators are refused.
 //   - Shorthands become edge rules after the explicit rules: ios, android,
 //     then geo by country code. The API returns them as given.
 //   - Archived links still redirect (archiving is for the dashboard);
 //     disabled ones answer 404.
 //   - Link passwords are argon2id with m=19 MiB, t=2, p=1 (OWASP's minimum):
-//     edges verify them on every attempt.
+//     edges verify them on every attempt. Hashing one is the costly step of
+//     a write, so it comes after every check that can refuse the link, and
+//     a call hashes at most MaxPasswordsPerCall (100) passwords (more: 400),
+//     two at a time, within the Service's PasswordHashes slots and
+//     PasswordHashTime (5 s of waiting and hashing; beyond it 503, nothing
+//     written): passwords.go.
 //   - Upsert matches the org's oldest link with the same url on the same
 //     domain; it answers 201 when it created one and 200 otherwise.
 //   - Plan features are checked against what a change sets, so a link made
 //     before a downgrade can still be edited in other ways.
+//   - A destination onto H0p itself loops and is refused: a short domain on
+//     any port, or an edge's address (Service.Edges) on its port, hosts
+//     read as browsers read them, so 0x7f000001 is 127.0.0.1 (loops.go).
 package links
 
 import (
@@ -29,6 +39,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/h0p/h0p/control/access"
@@ -37,6 +48,7 @@ import (
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/slug"
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/urlhost"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/password"
@@ -59,6 +71,21 @@ type Service struct {
 	SlugNoLookalike bool
 	// PasswordParams hash link passwords; zero: LinkPasswordParams.
 	PasswordParams password.Params
+	// HashPassword, when set, hashes link passwords instead of argon2id
+	// with PasswordParams (tests count the hashes with it).
+	HashPassword func(pw string) string
+	// PasswordHashes bounds the link passwords hashed at once (0:
+	// GOMAXPROCS); PasswordHashTime bounds the time a call may spend
+	// hashing, waiting for a turn included (0: 5 s). See passwords.go.
+	PasswordHashes   int
+	PasswordHashTime time.Duration
+
+	// Edges are where the edges answer; destinations there loop.
+	Edges []EdgeAddr
+
+	hashSlots hashSlots // passwords.go
+	ownOnce   sync.Once
+	ownHosts  *ownHosts
 
 	creates createQueue // coalesce.go
 }
@@ -71,8 +98,17 @@ const MaxBulk = 1000
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 
-// shortDomains are the hosts links are served on: destinations there loop.
-func (s *Service) shortDomains() []string { return []string{s.DefaultDomain} }
+// own is where H0p answers: destinations there loop (loops.go).
+func (s *Service) own() *ownHosts {
+	s.ownOnce.Do(func() {
+		d := strings.ToLower(s.DefaultDomain)
+		if h, err := urlhost.Parse(d); err == nil && !h.IsIP() {
+			d = h.Domain // in ASCII, as destinations are compared
+		}
+		s.ownHosts = &ownHosts{domains: []string{strings.TrimSuffix(d, ".")}, edges: s.Edges}
+	})
+	return s.ownHosts
+}
 
 // errNotReplicated is the client-facing error when the SQL commit happened
 // but raft did not take the change (yet): the outbox relay will finish it.
@@ -296,7 +332,8 @@ func checkFeatures(in Input, plan plans.Plan) error {
 	return nil
 }
 
-// prepare validates in for a new link (outside any transaction).
+// prepare validates in for a new link (outside any transaction); its
+// password is hashed later (hashItems).
 func (s *Service) prepare(p access.Principal, in Input, now time.Time) (Link, error) {
 	l := Link{Link: store.Link{OrgID: p.OrgID, Version: 1, CreatedBy: p.ActorID(), CreatedAt: now, UpdatedAt: now}}
 	if !in.createdAt.IsZero() {
@@ -312,14 +349,13 @@ func (s *Service) prepare(p access.Principal, in Input, now time.Time) (Link, er
 		return Link{}, err
 	}
 	l.Domain = domain
-	if err := l.applyInput(in, now, s.shortDomains()); err != nil {
+	if err := l.applyInput(in, now, s.own()); err != nil {
 		return Link{}, err
 	}
 	if in.Password.Set && in.Password.V != "" {
 		if err := checkPassword(in.Password.V); err != nil {
 			return Link{}, err
 		}
-		l.PasswordHash = password.Hash(in.Password.V, s.passwordParams())
 	}
 	return l, nil
 }
@@ -331,11 +367,15 @@ func checkPassword(pw string) error {
 	return nil
 }
 
-func (s *Service) passwordParams() password.Params {
-	if s.PasswordParams == (password.Params{}) {
-		return LinkPasswordParams
+func (s *Service) hashPassword(pw string) string {
+	if s.HashPassword != nil {
+		return s.HashPassword(pw)
 	}
-	return s.PasswordParams
+	p := s.PasswordParams
+	if p == (password.Params{}) {
+		p = LinkPasswordParams
+	}
+	return password.Hash(pw, p)
 }
 
 // domain resolves the domain of a link: the given one (lowercased) if it is
@@ -405,6 +445,9 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 	for i, in := range ins {
 		items[i] = s.prepareItem(p, in, now)
 	}
+	if err := s.hashItems(ctx, p.OrgID, items); err != nil {
+		return nil, err
+	}
 	written, err := s.createItems(ctx, p.OrgID, items)
 	if !written {
 		return nil, err
@@ -444,8 +487,7 @@ func (s *Service) draft(it *item, now time.Time) {
 	}
 }
 
-// prepareItem validates in outside any transaction (a password's hash is
-// the costly part).
+// prepareItem validates in outside any transaction.
 func (s *Service) prepareItem(p access.Principal, in Input, now time.Time) *item {
 	l, err := s.prepare(p, in, now)
 	return &item{p: p, in: in, res: Result{Link: l, Err: err}}
@@ -572,6 +614,9 @@ func first(rs []Result, err error) (Link, error) {
 // arrive together are written together (coalesce.go).
 func (s *Service) Create(ctx context.Context, p access.Principal, in Input) (Link, error) {
 	it := s.prepareItem(p, in, s.now())
+	if err := s.hashItems(ctx, p.OrgID, []*item{it}); err != nil {
+		return Link{}, err
+	}
 	if it.res.Err != nil {
 		return Link{}, it.res.Err
 	}
@@ -612,14 +657,30 @@ func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []
 			return nil, err
 		}
 	}
-	var hash string
-	if in.Password.Set && in.Password.V != "" {
-		hash = password.Hash(in.Password.V, s.passwordParams())
-	}
 	now := s.now()
 	results := make([]Result, len(targets))
+	refuse := func(err error) ([]Result, error) {
+		for i := range results {
+			results[i].Err = err
+		}
+		return results, nil
+	}
+	// The change is the same for every link: it is valid, and its password
+	// may be hashed, before any link is read.
+	draft, err := s.checkChange(in, now)
+	if err != nil {
+		return refuse(err)
+	}
+	var hash string
+	if in.Password.Set && in.Password.V != "" {
+		if hash, err = s.hashChange(ctx, p.OrgID, in, draft); isClientError(err) {
+			return refuse(err)
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	var pub pending
-	err := s.Store.Write(ctx, func(q store.Queries) error {
+	err = s.Store.Write(ctx, func(q store.Queries) error {
 		plan, err := s.orgPlan(ctx, q, p.OrgID)
 		if err != nil {
 			return err
@@ -680,7 +741,7 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 		return Link{}, apierror.Invalid("url", "cannot be removed")
 	}
 	oldExternal := l.ExternalID
-	if err := l.applyInput(in, now, s.shortDomains()); err != nil {
+	if err := l.applyInput(in, now, s.own()); err != nil {
 		return Link{}, err
 	}
 	if in.Password.Set {
@@ -710,6 +771,21 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 	}
 	after := ViewOf(l)
 	return l, j.add(p, "updated", l.ID, &before, &after)
+}
+
+// checkChange validates in as a change to any link: what it sets does not
+// depend on the link it goes to. It returns in applied to an empty link.
+func (s *Service) checkChange(in Input, now time.Time) (Link, error) {
+	var l Link
+	if in.Domain.Set {
+		if _, err := s.domain(in.Domain); err != nil {
+			return Link{}, err
+		}
+	}
+	if in.URL.Set && in.URL.Null {
+		return Link{}, apierror.Invalid("url", "cannot be removed")
+	}
+	return l, l.applyInput(in, now, s.own())
 }
 
 // Update changes link id.

@@ -190,6 +190,9 @@ func TagViewOf(t store.Tag) TagView {
 func checkTag(name *string, color *string) error {
 	var p problems
 	if name != nil {
+		if strings.ContainsFunc(*name, notInName) {
+			p.add("name", "must not contain control characters or line breaks")
+		}
 		*name = strings.TrimSpace(*name)
 		if *name == "" || len(*name) > 50 {
 			p.add("name", "must be 1 to 50 characters")
@@ -214,9 +217,44 @@ func tagConflict(err error, name string) error {
 	return err
 }
 
-// Tags lists the org's tags.
-func (s *Service) Tags(ctx context.Context, p access.Principal) ([]store.Tag, error) {
-	return s.Store.Tags(ctx, p.OrgID)
+// TagQuery asks for a page of tags.
+type TagQuery struct {
+	Limit  int // 1..100, default 50
+	Cursor string
+}
+
+// tagCursor is what a tag list's nextCursor encodes: the last tag's name
+// and ID.
+type tagCursor struct {
+	Name string `json:"n"`
+	ID   string `json:"i"`
+}
+
+// Tags returns a page of the org's tags, by name case-insensitively then
+// ID, and the cursor of the next page ("" at the end).
+func (s *Service) Tags(ctx context.Context, p access.Principal, q TagQuery) ([]store.Tag, string, error) {
+	f := store.TagFilter{OrgID: p.OrgID, Limit: q.Limit}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if f.Limit < 1 || f.Limit > 100 {
+		return nil, "", apierror.Invalid("limit", "must be 1 to 100")
+	}
+	if q.Cursor != "" {
+		var c tagCursor
+		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || json.Unmarshal(raw, &c) != nil || c.ID == "" {
+			return nil, "", apierror.Invalid("cursor", "is not a cursor this API gave")
+		}
+		f.After = &store.TagCursor{Name: c.Name, ID: c.ID}
+	}
+	tags, err := s.Store.TagPage(ctx, f)
+	if err != nil || len(tags) < f.Limit {
+		return tags, "", err
+	}
+	last := tags[len(tags)-1]
+	b, _ := json.Marshal(tagCursor{Name: last.Name, ID: last.ID})
+	return tags, base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // CreateTag makes a tag (within the plan's tag limit).

@@ -16,6 +16,7 @@ import (
 	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/control/slug"
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/urlhost"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/geo"
 	"github.com/h0p/h0p/shared/kv"
@@ -282,9 +283,10 @@ func (p problems) err() error {
 	return &apierror.Error{Code: apierror.ValidationError, Message: msg, Details: p}
 }
 
-// checkURL validates a destination-like URL: absolute http(s), a host, no
-// credentials, bounded, and not onto one of our own short domains (a loop).
-func (p *problems) checkURL(field, raw string, max int, shortDomains []string) {
+// checkURL validates a destination-like URL: absolute http(s), a host
+// browsers accept, a valid port, no credentials, bounded, and not onto H0p
+// itself (own, nil for URLs that are not destinations: loops.go).
+func (p *problems) checkURL(field, raw string, max int, own *ownHosts) {
 	if raw == "" {
 		p.add(field, "is required")
 		return
@@ -315,9 +317,18 @@ func (p *problems) checkURL(field, raw string, max int, shortDomains []string) {
 		p.add(field, "must not contain credentials")
 		return
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if slices.Contains(shortDomains, host) {
-		p.add(field, "points at one of your own short domains, which would loop")
+	host, err := urlhost.OfURL(u)
+	if err != nil {
+		p.add(field, "has a host browsers refuse: "+err.Error())
+		return
+	}
+	port, ok := urlPort(u, scheme)
+	if !ok {
+		p.add(field, "has an invalid port")
+		return
+	}
+	if why := own.loop(host, port); why != "" {
+		p.add(field, why)
 	}
 }
 
@@ -331,10 +342,14 @@ func (p *problems) checkText(field, v string, max int) {
 	}
 }
 
+// notInName is what a one-line name (a tag's) must not hold: a control
+// character (Unicode Cc: C0, DEL, C1) or a line or paragraph separator.
+func notInName(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }
+
 var devices = []string{"ios", "android", "mobile", "desktop"}
 
-func (p *problems) checkRule(field string, r *RuleInput, shortDomains []string) {
-	p.checkURL(field+".url", r.URL, MaxURLLen, shortDomains)
+func (p *problems) checkRule(field string, r *RuleInput, own *ownHosts) {
+	p.checkURL(field+".url", r.URL, MaxURLLen, own)
 	if len(r.Device)+len(r.OS)+len(r.Browser)+len(r.Country)+len(r.Language)+len(r.Query) == 0 && r.After == nil && r.Before == nil {
 		p.add(field, "needs at least one condition")
 	}
@@ -406,7 +421,7 @@ func validateKey(k string) error {
 
 // applyInput sets the fields in, validating them; now is for "in the
 // future" checks of fields that change.
-func (l *Link) applyInput(in Input, now time.Time, shortDomains []string) error {
+func (l *Link) applyInput(in Input, now time.Time, own *ownHosts) error {
 	var p problems
 	str := func(o Opt[string], dst *string, field string, max int) {
 		if o.Set {
@@ -418,13 +433,13 @@ func (l *Link) applyInput(in Input, now time.Time, shortDomains []string) error 
 		if o.Set {
 			*dst = o.V
 			if *dst != "" {
-				p.checkURL(field, *dst, MaxURLLen, shortDomains)
+				p.checkURL(field, *dst, MaxURLLen, own)
 			}
 		}
 	}
 	if in.URL.Set {
 		l.URL = in.URL.V
-		p.checkURL("url", l.URL, MaxURLLen, shortDomains)
+		p.checkURL("url", l.URL, MaxURLLen, own)
 	}
 	if in.Key.Set && !in.Key.Null {
 		if err := validateKey(in.Key.V); err != nil {
@@ -452,6 +467,10 @@ func (l *Link) applyInput(in Input, now time.Time, shortDomains []string) error 
 		l.TagNames = nil
 		seen := map[string]bool{}
 		for _, t := range in.Tags.V {
+			if strings.ContainsFunc(t, notInName) {
+				p.add("tags", "names must not contain control characters or line breaks")
+				continue
+			}
 			t = strings.TrimSpace(t)
 			if t == "" || len(t) > 50 || !utf8.ValidString(t) {
 				p.add("tags", "names must be 1 to 50 characters")
@@ -486,7 +505,7 @@ func (l *Link) applyInput(in Input, now time.Time, shortDomains []string) error 
 				p.add("geo", fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code", c))
 				continue
 			}
-			p.checkURL("geo."+cc, u, MaxURLLen, shortDomains)
+			p.checkURL("geo."+cc, u, MaxURLLen, own)
 			l.Geo[cc] = u
 		}
 		if len(l.Geo) > maxGeo {
@@ -502,7 +521,7 @@ func (l *Link) applyInput(in Input, now time.Time, shortDomains []string) error 
 			p.add("rules", fmt.Sprintf("at most %d rules", maxRules))
 		}
 		for i := range l.Rules {
-			p.checkRule(fmt.Sprintf("rules[%d]", i), &l.Rules[i], shortDomains)
+			p.checkRule(fmt.Sprintf("rules[%d]", i), &l.Rules[i], own)
 		}
 	}
 	if in.Variants.Set {
@@ -513,7 +532,7 @@ func (l *Link) applyInput(in Input, now time.Time, shortDomains []string) error 
 			}
 			sum := 0
 			for i, v := range l.Variants {
-				p.checkURL(fmt.Sprintf("variants[%d].url", i), v.URL, MaxURLLen, shortDomains)
+				p.checkURL(fmt.Sprintf("variants[%d].url", i), v.URL, MaxURLLen, own)
 				if v.Weight < 1 || v.Weight > 99 {
 					p.add(fmt.Sprintf("variants[%d].weight", i), "must be 1 to 99")
 				}

@@ -205,6 +205,18 @@ type Tag struct {
 	CreatedAt time.Time
 }
 
+// TagFilter selects a page of an org's tags, in the order of Tags.
+type TagFilter struct {
+	OrgID string
+	// After continues a page: the name and ID of the last tag seen.
+	After *TagCursor
+	Limit int
+}
+
+// TagCursor is a position in an org's tag list, which is ordered by name
+// case-insensitively (strings.ToLower, then byte-wise), then by ID.
+type TagCursor struct{ Name, ID string }
+
 // Event is a domain event (link.created, …) waiting to be delivered to
 // webhooks; written in the transaction of the change.
 type Event struct {
@@ -361,8 +373,11 @@ type Queries interface {
 	Tag(ctx context.Context, orgID, id string) (Tag, error)
 	// TagByName finds a tag by name, case-insensitively.
 	TagByName(ctx context.Context, orgID, name string) (Tag, error)
-	// Tags lists an org's tags by name.
+	// Tags lists all of an org's tags by name (as TagCursor says).
 	Tags(ctx context.Context, orgID string) ([]Tag, error)
+	// TagPage lists up to f.Limit of an org's tags, in Tags' order, after
+	// f.After.
+	TagPage(ctx context.Context, f TagFilter) ([]Tag, error)
 	UpdateTag(ctx context.Context, t Tag) error
 	// DeleteTag deletes a tag and takes it off every link.
 	DeleteTag(ctx context.Context, orgID, id string) error

@@ -20,6 +20,8 @@ controls=(c1 c2 c3)
 edges=(e1 e2)
 
 api_port() { echo $((8440 + ${1#c})); }
+edge_addr() { echo "127.0.0.1:$((8080 + ${1#e}))"; }
+edge_addrs() { local e out=(); for e in "${edges[@]}"; do out+=("$(edge_addr "$e")"); done; (IFS=,; echo "${out[*]}"); }
 ready_port() { case $1 in c*) echo $((9090 + ${1#c})) ;; e*) echo $((9190 + ${1#e})) ;; esac; }
 
 running() { [ -f "$dir/pids/$1.pid" ] && kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null; }
@@ -56,7 +58,7 @@ start() {
 		echo --node-id "$1" --raft-addr "127.0.0.1:700$n" --api-addr "127.0.0.1:$(api_port "$1")" \
 			--admin-addr "127.0.0.1:$(ready_port "$1")" --data "$dir/$1" \
 			--database-url "$db" --pepper-file "$dir/pepper" --short-link-scheme http --short-link-port 8081 \
-			--rate-per-second "${H0P_RATE_PER_SECOND:-5}" --rate-per-minute "${H0P_RATE_PER_MINUTE:-100}"
+			--edge-addrs "$(edge_addrs)" --rate-per-second "${H0P_RATE_PER_SECOND:-5}" --rate-per-minute "${H0P_RATE_PER_MINUTE:-100}"
 	}
 	# All voters start together: on a restart none can lead alone. c1 forms the
 	# cluster on its first start (--bootstrap is a no-op once it has state);
@@ -70,7 +72,7 @@ start() {
 	joins=https://127.0.0.1:8441,https://127.0.0.1:8442,https://127.0.0.1:8443
 	for e in "${edges[@]}"; do
 		n=${e#e}
-		launch "$e" edge --node-id "$e" --raft-addr "127.0.0.1:701$n" --edge-addr "127.0.0.1:808$n" \
+		launch "$e" edge --node-id "$e" --raft-addr "127.0.0.1:701$n" --edge-addr "$(edge_addr "$e")" \
 			--admin-addr "127.0.0.1:$(ready_port "$e")" --data "$dir/$e" --join "$joins" \
 			--fallback-to-default "${common[@]}"
 	done

@@ -62,6 +62,12 @@ func (c Code) Status() int {
 	return http.StatusInternalServerError
 }
 
+// ErrNothingWritten marks an error answered before the request wrote
+// anything (e.g. UNAVAILABLE because the server is too busy right now):
+// running the request again is safe, so an Idempotency-Key is not held to
+// this answer. Wrap it beside the *Error: fmt.Errorf("%w: %w", e, ErrNothingWritten).
+var ErrNothingWritten = errors.New("nothing was written")
+
 // Detail names one invalid field and why.
 type Detail struct {
 	Field  string `json:"field"`

@@ -1151,6 +1151,19 @@ func (q queries) Tags(ctx context.Context, orgID string) ([]store.Tag, error) {
 	return collect("tags", rows, err, scanTag)
 }
 
+// TagPage is Tags a page at a time; name_lower is unique per org, so the
+// name's case never breaks a tie.
+func (q queries) TagPage(ctx context.Context, f store.TagFilter) ([]store.Tag, error) {
+	const order = ` ORDER BY name_lower COLLATE "C", id COLLATE "C" LIMIT `
+	if f.After == nil {
+		rows, err := q.db.Query(ctx, tagSelect+`WHERE org_id = $1`+order+`$2`, f.OrgID, f.Limit)
+		return collect("tags", rows, err, scanTag)
+	}
+	rows, err := q.db.Query(ctx, tagSelect+`WHERE org_id = $1 AND (name_lower COLLATE "C", id COLLATE "C") > ($2, $3)`+order+`$4`,
+		f.OrgID, strings.ToLower(f.After.Name), f.After.ID, f.Limit)
+	return collect("tags", rows, err, scanTag)
+}
+
 // UpdateTag stores the name and colour; a name the org has in any case is
 // store.ErrConflict without spoiling a Write (execGuarded).
 func (q queries) UpdateTag(ctx context.Context, t store.Tag) error {

@@ -1055,8 +1055,22 @@ func (q queries) TagByName(ctx context.Context, orgID, name string) (store.Tag, 
 	return scanTag(q.q.QueryRowContext(ctx, tagSelect+`WHERE org_id = ? AND name_lower = ?`, orgID, strings.ToLower(name)))
 }
 
+// Tags and TagPage sort by name_lower with SQLite's default (binary)
+// collation: byte-wise, as store.TagCursor says.
 func (q queries) Tags(ctx context.Context, orgID string) ([]store.Tag, error) {
-	rows, err := q.q.QueryContext(ctx, tagSelect+`WHERE org_id = ? ORDER BY name_lower, id`, orgID)
+	return q.tags(ctx, tagSelect+`WHERE org_id = ? ORDER BY name_lower, id`, orgID)
+}
+
+func (q queries) TagPage(ctx context.Context, f store.TagFilter) ([]store.Tag, error) {
+	if f.After == nil {
+		return q.tags(ctx, tagSelect+`WHERE org_id = ? ORDER BY name_lower, id LIMIT ?`, f.OrgID, f.Limit)
+	}
+	return q.tags(ctx, tagSelect+`WHERE org_id = ? AND (name_lower, id) > (?, ?) ORDER BY name_lower, id LIMIT ?`,
+		f.OrgID, strings.ToLower(f.After.Name), f.After.ID, f.Limit)
+}
+
+func (q queries) tags(ctx context.Context, query string, args ...any) ([]store.Tag, error) {
+	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tags: %w", err)
 	}

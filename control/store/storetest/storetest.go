@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("LinkFields", func(t *testing.T) { testLinkFields(t, open(t)) })
 	t.Run("LinkLists", func(t *testing.T) { testLinkLists(t, open(t)) })
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
+	t.Run("TagPages", func(t *testing.T) { testTagPages(t, open(t)) })
 	t.Run("PlansUsageEvents", func(t *testing.T) { testPlansUsageEvents(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
@@ -688,6 +689,72 @@ func testTags(t *testing.T, s store.Store) {
 	wantErr(t, "delete twice", s.DeleteTag(ctx, "org_1", "tag_1"), store.ErrNotFound)
 	_, err = s.Tag(ctx, "org_2", "tag_3")
 	wantErr(t, "tag of another org", err, store.ErrNotFound)
+}
+
+// testTagPages: TagPage walks Tags' order (lowercased names byte-wise, so
+// "Äpfel" after "zebra"), a page at a time, from any position, one org
+// only.
+func testTagPages(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "Other", CreatedAt: t0}))
+	names := []string{"zebra", "Äpfel", "apple", "Beta", "alpha", "b", "BA", "_x", "10", "9", "Zulu", "äb"}
+	for i, n := range names {
+		must(t, s.CreateTag(ctx, store.Tag{ID: fmt.Sprintf("tag_%02d", i), OrgID: "org_1", Name: n, CreatedAt: t0}))
+	}
+	must(t, s.CreateTag(ctx, store.Tag{ID: "tag_other", OrgID: "org_2", Name: "apricot", CreatedAt: t0}))
+	want := "10 9 _x alpha apple b BA Beta zebra Zulu äb Äpfel"
+	all, err := s.Tags(ctx, "org_1")
+	if got := tagNames(all); err != nil || got != want {
+		t.Errorf("Tags = %s, %v; want %s", got, err, want)
+	}
+	for _, limit := range []int{1, 5, 12, 100} {
+		var got []store.Tag
+		f := store.TagFilter{OrgID: "org_1", Limit: limit}
+		for range 20 {
+			page, err := s.TagPage(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > limit {
+				t.Fatalf("limit %d: page of %d", limit, len(page))
+			}
+			got = append(got, page...)
+			if len(page) < limit {
+				break
+			}
+			last := page[len(page)-1]
+			f.After = &store.TagCursor{Name: last.Name, ID: last.ID}
+		}
+		if tagNames(got) != want {
+			t.Errorf("limit %d: pages give %s, want %s", limit, tagNames(got), want)
+		}
+	}
+	// A position holds when its tag is gone, and names compare in any case.
+	for after, next := range map[store.TagCursor]string{
+		{Name: "BETA", ID: "tag_03"}:  "zebra Zulu",
+		{Name: "bb", ID: "tag_zz"}:    "Beta zebra",
+		{Name: "ÄPFEL", ID: "tag_01"}: "",
+		{Name: "", ID: ""}:            "10 9",
+	} {
+		page, err := s.TagPage(ctx, store.TagFilter{OrgID: "org_1", After: &after, Limit: 2})
+		if got := tagNames(page); err != nil || got != next {
+			t.Errorf("after %+v: %s, %v; want %s", after, got, err, next)
+		}
+	}
+	must(t, s.DeleteTag(ctx, "org_1", "tag_03"))
+	page, err := s.TagPage(ctx, store.TagFilter{OrgID: "org_1", After: &store.TagCursor{Name: "Beta", ID: "tag_03"}, Limit: 1})
+	if got := tagNames(page); err != nil || got != "zebra" {
+		t.Errorf("after a deleted tag: %s, %v", got, err)
+	}
+}
+
+func tagNames(tags []store.Tag) string {
+	var names []string
+	for _, t := range tags {
+		names = append(names, t.Name)
+	}
+	return strings.Join(names, " ")
 }
 
 func testPlansUsageEvents(t *testing.T, s store.Store) {

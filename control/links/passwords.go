@@ -1,0 +1,266 @@
+package links
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/h0p/h0p/control/plans"
+	"github.com/h0p/h0p/shared/apierror"
+)
+
+// Hashing link passwords. A link password is hashed with argon2id at 19 MiB
+// (LinkPasswordParams), 20 to 30 ms of a CPU: the one costly step of a link
+// write, and one a client could otherwise multiply by a thousand with a
+// single bulk call. So it runs after every check that can refuse the link
+// without the transaction — validation, the plan's features, the month's
+// link quota and the tag limit (precheck) — and it is bounded:
+//
+//   - a call hashes at most MaxPasswordsPerCall passwords: a bulk create
+//     with more links that would be created with a password is refused
+//     (400 VALIDATION_ERROR on "password") before any hash;
+//   - a call hashes hashWorkers passwords at a time;
+//   - the Service runs at most PasswordHashes hashes at once (0: GOMAXPROCS),
+//     each holding 19 MiB while it runs;
+//   - a call that cannot start all its hashes within PasswordHashTime (0:
+//     5 s), waiting for turns included, is refused (503 UNAVAILABLE) and
+//     writes nothing; so is one whose context ends first (the API ends it
+//     before the server's write timeout) or before its hashes are done.
+//
+// So the worst link write is MaxBulk links of which MaxPasswordsPerCall
+// have a password: under 2 s of hashing on a 2-CPU node, at most
+// PasswordHashTime and one hash when the node is busy, then one transaction
+// (about 60 ms for 1,000 links) and one raft entry, well inside the API's
+// 30 s write timeout.
+//
+// The transaction checks plan, quota and tags again on what it reads: the
+// checks here only decide which links are refused before their hash (and
+// may refuse a link at the very edge of the quota that an earlier link of
+// the call, failing later on a taken key, would have left room for).
+
+// MaxPasswordsPerCall bounds the link passwords one call hashes.
+const MaxPasswordsPerCall = 100
+
+const (
+	hashWorkers     = 2
+	defaultHashTime = 5 * time.Second
+)
+
+// hashSlots are the Service's turns to hash, made on first use.
+type hashSlots struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+func (s *Service) slots() chan struct{} {
+	s.hashSlots.once.Do(func() {
+		n := s.PasswordHashes
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		s.hashSlots.c = make(chan struct{}, n)
+	})
+	return s.hashSlots.c
+}
+
+func errHashingBusy() error {
+	return fmt.Errorf("%w: %w", apierror.New(apierror.Unavailable,
+		"too many link passwords are being hashed right now; nothing was saved, try again shortly"), apierror.ErrNothingWritten)
+}
+
+// hashAll hashes pws, hashWorkers at a time within the Service's slots. It
+// gives up, with nothing to show, when they are not all done (started
+// within PasswordHashTime) before ctx ends: the API ends it before the
+// server's write timeout.
+func (s *Service) hashAll(ctx context.Context, pws []string) ([]string, error) {
+	limit := s.PasswordHashTime
+	if limit <= 0 {
+		limit = defaultHashTime
+	}
+	call := ctx
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	slots := s.slots()
+	out := make([]string, len(pws))
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	for range min(hashWorkers, len(pws)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(pws) {
+					return
+				}
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				if ctx.Err() != nil { // both were ready
+					<-slots
+					return
+				}
+				out[i] = s.hashPassword(pws[i])
+				<-slots
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	// Done after the call's own time is not done: what it would write
+	// could not be answered in time.
+	if int(done.Load()) < len(pws) || call.Err() != nil {
+		return nil, errHashingBusy()
+	}
+	return out, nil
+}
+
+// hashes reports whether it is to be created with a password, as far as
+// is known.
+func (it *item) hashes() bool {
+	return it.res.Err == nil && it.in.Password.Set && it.in.Password.V != ""
+}
+
+// hashItems hashes the passwords of the items to create (validated by
+// prepareItem) once precheck has refused those the transaction would.
+func (s *Service) hashItems(ctx context.Context, orgID string, items []*item) error {
+	n := 0
+	for _, it := range items {
+		if it.hashes() {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := s.precheck(ctx, orgID, items); err != nil {
+		return err
+	}
+	var todo []*item
+	for _, it := range items {
+		if it.hashes() {
+			todo = append(todo, it)
+		}
+	}
+	if len(todo) > MaxPasswordsPerCall {
+		return apierror.Invalid("password", fmt.Sprintf(
+			"at most %d links with a password per call (this one has %d): send the others in further calls",
+			MaxPasswordsPerCall, len(todo)))
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	pws := make([]string, len(todo))
+	for i, it := range todo {
+		pws[i] = it.in.Password.V
+	}
+	hashes, err := s.hashAll(ctx, pws)
+	if err != nil {
+		return err
+	}
+	for i, it := range todo {
+		it.res.Link.PasswordHash = hashes[i]
+	}
+	return nil
+}
+
+// precheck refuses the password links of a create that the transaction
+// would refuse for the org's plan: a feature it lacks, the month's link
+// quota (counting the valid links before them in the call), the tag limit.
+// It reads outside the transaction; links without a password are left to
+// the transaction alone.
+func (s *Service) precheck(ctx context.Context, orgID string, items []*item) error {
+	plan, err := s.orgPlan(ctx, s.Store, orgID)
+	if err != nil {
+		return err
+	}
+	used := 0
+	if plan.Limits[plans.LinksPerMonth] != 0 {
+		usage, err := s.Store.Usage(ctx, orgID, plans.Period(s.now()))
+		if err != nil {
+			return err
+		}
+		used = int(usage["linksCreated"])
+	}
+	var tags *tagIndex
+	if plan.Limits[plans.Tags] != 0 {
+		if tags, err = lazyTags(ctx, s.Store, orgID, plan, items); err != nil {
+			return err
+		}
+	}
+	newTags := map[string]bool{}
+	for _, it := range items {
+		if it.res.Err != nil {
+			continue
+		}
+		err := checkFeatures(it.in, plan)
+		if err == nil {
+			err = plan.CheckLimit(plans.LinksPerMonth, used, 1)
+		}
+		if err == nil && tags != nil {
+			err = tags.checkNew(it.res.Link.TagNames, newTags)
+		}
+		if err != nil {
+			if it.hashes() {
+				it.res.Err = err
+			}
+			continue
+		}
+		used++
+	}
+	return nil
+}
+
+// hashChange hashes the password a change sets, once the change is valid
+// (draft is it applied to an empty link) and the org's plan allows it:
+// features and the tag limit.
+func (s *Service) hashChange(ctx context.Context, orgID string, in Input, draft Link) (string, error) {
+	plan, err := s.orgPlan(ctx, s.Store, orgID)
+	if err != nil {
+		return "", err
+	}
+	if err := checkFeatures(in, plan); err != nil {
+		return "", err
+	}
+	if in.Tags.Set && len(draft.TagNames) > 0 && plan.Limits[plans.Tags] != 0 {
+		tags, err := loadTags(ctx, s.Store, orgID, plan)
+		if err != nil {
+			return "", err
+		}
+		if err := tags.checkNew(draft.TagNames, map[string]bool{}); err != nil {
+			return "", err
+		}
+	}
+	hashes, err := s.hashAll(ctx, []string{in.Password.V})
+	if err != nil {
+		return "", err
+	}
+	return hashes[0], nil
+}
+
+// checkNew is ids' plan check without creating anything: pending holds the
+// (lowercased) names that links before in the call would create, and gets
+// names' new ones when they fit.
+func (t *tagIndex) checkNew(names []string, pending map[string]bool) error {
+	var add []string
+	for _, n := range names {
+		l := strings.ToLower(n)
+		if _, ok := t.byName[l]; !ok && !pending[l] {
+			add = append(add, l)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	if err := t.plan.CheckLimit(plans.Tags, len(t.byID)+len(pending), len(add)); err != nil {
+		return err
+	}
+	for _, l := range add {
+		pending[l] = true
+	}
+	return nil
+}
