@@ -22,7 +22,7 @@ func TestTagNamesRefuseControlCharacters(t *testing.T) {
 			t.Errorf("%s %s %s: %d %v, want 400 naming %s", method, path, body, status, m, field)
 		}
 	}
-	for _, bad := range []string{`a\u0000b`, `a\nb`, `a\rb`, `a\tb`, `line\n`, `a\u007fb`, `a\u0085b`, `a\u2028b`, `a\u2029b`, `\u001b[31mred`} {
+	for _, bad := range []string{`a\u0000b`, `a\nb`, `a\rb`, `a\tb`, `line\n`, `a\u007fb`, `a\u0085b`, `a\u2028b`, `a\u2029b`, `\u001b[31mred`, `a|b`} {
 		refused("POST", "/v1/tags", `{"name":"`+bad+`"}`, "name")
 		refused("PATCH", "/v1/tags/"+tag, `{"name":"`+bad+`"}`, "name")
 		refused("POST", "/v1/links", `{"url":"https://example.com","tags":["ok","`+bad+`"]}`, "tags")

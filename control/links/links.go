@@ -11,7 +11,8 @@
 //   - Tags are named on links; a name the org does not have yet is created
 //     (counting against the plan's tag limit). Names match case-insensitively
 //     and are one line of text: control characters (Unicode Cc) and line
-//     and paragraph separators are refused.
+//     and paragraph separators are refused, and so is '|' (CSV files
+//     separate tags with it).
 //   - Shorthands become edge rules after the explicit rules: ios, android,
 //     then geo by country code. The API returns them as given.
 //   - Archived links still redirect (archiving is for the dashboard);

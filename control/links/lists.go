@@ -191,7 +191,7 @@ func checkTag(name *string, color *string) error {
 	var p problems
 	if name != nil {
 		if strings.ContainsFunc(*name, notInName) {
-			p.add("name", "must not contain control characters or line breaks")
+			p.add("name", "must not contain control characters, line breaks or '|'")
 		}
 		*name = strings.TrimSpace(*name)
 		if *name == "" || len(*name) > 50 {

@@ -343,8 +343,10 @@ func (p *problems) checkText(field, v string, max int) {
 }
 
 // notInName is what a one-line name (a tag's) must not hold: a control
-// character (Unicode Cc: C0, DEL, C1) or a line or paragraph separator.
-func notInName(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }
+// character (Unicode Cc: C0, DEL, C1), a line or paragraph separator, or
+// '|', which separates tags in CSV files (a tag holding one could not be
+// exported).
+func notInName(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '|' }
 
 var devices = []string{"ios", "android", "mobile", "desktop"}
 
@@ -468,7 +470,7 @@ func (l *Link) applyInput(in Input, now time.Time, own *ownHosts) error {
 		seen := map[string]bool{}
 		for _, t := range in.Tags.V {
 			if strings.ContainsFunc(t, notInName) {
-				p.add("tags", "names must not contain control characters or line breaks")
+				p.add("tags", "names must not contain control characters, line breaks or '|'")
 				continue
 			}
 			t = strings.TrimSpace(t)
