@@ -246,8 +246,8 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		WriteTimeout:          10 * time.Second,
 		IdleTimeout:           60 * time.Second,
 		Concurrency:           cfg.MaxConns,
-		MaxRequestBodySize:    4 << 10, // redirects take no body; the password form is small
-		ReadBufferSize:        8 << 10,
+		MaxRequestBodySize:    maxBody, // redirects take no body; the password form is small
+		ReadBufferSize:        maxHeader,
 		DisableKeepalive:      false,
 		NoDefaultContentType:  true,
 		CloseOnShutdown:       true,

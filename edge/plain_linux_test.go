@@ -91,7 +91,7 @@ func FuzzPlainPath(f *testing.F) {
 		// fasthttp and serve, as a loop gives them the request.
 		var req fasthttp.Request
 		br := bufio.NewReader(bytes.NewReader(raw))
-		if err := req.ReadLimitBody(br, loopMaxBody); err != nil || br.Buffered() != 0 {
+		if err := req.ReadLimitBody(br, maxBody); err != nil || br.Buffered() != 0 {
 			t.Fatalf("the plain path read %q, fasthttp refuses it (%v)", raw, err)
 		}
 		var ctx fasthttp.RequestCtx
