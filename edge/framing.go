@@ -7,69 +7,127 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Limits of a request, on both servers: its headers (the request line and
-// header fields) and its body, which only the password form has.
+// Limits of a request, on both servers: its head (the request line and
+// header fields, each with its CRLF, and the empty line ending them) and
+// its body, which only the password form has.
 const (
 	maxHeader = 8 << 10
 	maxBody   = 4 << 10
 )
 
-// requestSize is the length of the first request in b once it is complete
-// (0 while it is not), or an HTTP status refusing it. The first scanned
-// bytes are known not to hold the end of the headers: a client sending a
-// byte at a time costs a scan of the new bytes, not of all of them. While
-// the request is not complete, searched is what the next call may take as
-// scanned: all of b while the headers go on, their end once they are
-// complete and the body is not (resuming past it, the body's arrival
-// would never be noticed).
-func requestSize(b []byte, scanned int) (size, status, searched int) {
-	from := max(0, min(scanned, len(b))-3)
-	end := bytes.Index(b[from:], []byte("\r\n\r\n"))
-	if end >= 0 {
-		end += from
-	}
-	if end < 0 {
-		if len(b) > maxHeader {
-			return 0, fasthttp.StatusRequestHeaderFieldsTooLarge, 0
-		}
-		return 0, 0, len(b)
-	}
-	if end > maxHeader {
-		return 0, fasthttp.StatusRequestHeaderFieldsTooLarge, 0
-	}
-	body := -1
-	for rest := b[:end]; len(rest) > 0; {
-		line := rest
-		if i := bytes.Index(rest, []byte("\r\n")); i >= 0 {
-			line, rest = rest[:i], rest[i+2:]
-		} else {
-			rest = nil
-		}
-		// Only Content-Length and Transfer-Encoding matter: skip the
-		// lines that cannot be either without looking for the colon.
-		if len(line) < len("Content-Length:") || (line[0]|0x20 != 'c' && line[0]|0x20 != 't') {
-			continue
-		}
-		if body, status = framingHeader(line, body); status != 0 {
-			return 0, status, 0
-		}
-	}
-	body = max(body, 0)
-	if len(b) < end+4+body {
-		return 0, 0, end
-	}
-	return end + 4 + body, 0, 0
+// Framing, the same on both servers (the event loops call requestSize,
+// fasthttp's server reads through a framedConn): a request's head is
+// lines ending in CRLF. Empty lines before its request line are ignored
+// (emptyLines; RFC 9112 2.2), a bare LF among them too. A request is
+// refused with a status as soon as a line of its head cannot be taken:
+// - a bare LF (400): fasthttp's parser takes one as a line end but ends a
+//   head only at CRLFCRLF, so a client ending its lines in LF alone was
+//   left waiting for the read timeout;
+// - a request line without an HTTP/x.y version at its end (400), such as
+//   HTTP/0.9's "GET /x", whose client waits for an answer without sending
+//   more;
+// - a header line beginning with a space or tab (obs-fold, 400; RFC 9112
+//   5.2): fasthttp joins it to the line before, which a proxy in front may
+//   not do, and the two would frame the bytes after it differently;
+// - a Content-Length that is not one number (400) or over maxBody (413),
+//   a Transfer-Encoding (411: bodies come with a length), a head over
+//   maxHeader (431).
+
+// headScan is how far readHead read a request's head, for the call that
+// goes on when more bytes come; the zero value starts a request. A client
+// sending a byte at a time costs a look at the new bytes, not at all of
+// them.
+type headScan struct {
+	read   int  // bytes read: whole lines, the request line and header fields
+	length int  // the Content-Length among them
+	sized  bool // there was one
+	end    int  // the head's length once its empty line has come; 0 before
 }
 
-// expectsContinue reports whether b, a request whose headers end at end
-// (requestSize's searched) and whose body has not all come, is HTTP/1.1
-// with Expect: 100-continue: its client waits for a 100 Continue (or for
-// its own timeout, a second for curl) before it sends the body.
-func expectsContinue(b []byte, end int) bool {
-	if !bytes.HasPrefix(b[end:], []byte("\r\n\r\n")) {
-		return false // the headers have not all come
+// requestSize is the length of the request at the start of b once it has
+// all come (its head and its Content-Length of body; 0 while it has not),
+// or a status refusing it. b begins with the request line (emptyLines
+// skips what comes before). s is where the call on a prefix of b left the
+// head (next, returned while the request has not all come).
+func requestSize(b []byte, s headScan) (size, status int, next headScan) {
+	if s.end == 0 {
+		if s, status = readHead(b, s); status != 0 || s.end == 0 {
+			return 0, status, s
+		}
 	}
-	line, rest, _ := bytes.Cut(b[:end], []byte("\r\n"))
+	if len(b) < s.end+s.length {
+		return 0, 0, s // the body has not all come
+	}
+	return s.end + s.length, 0, s
+}
+
+// readHead reads the head at the start of b, a line at a time, on from s,
+// and returns how far it got (end set once the head has all come), or a
+// status refusing the request at its first line that cannot be taken. Only
+// lines that may be Content-Length or Transfer-Encoding are looked into.
+func readHead(b []byte, s headScan) (headScan, int) {
+	for i := s.read; ; i = s.read {
+		lf := bytes.IndexByte(b[i:], '\n')
+		if lf < 0 {
+			if len(b) >= maxHeader { // the line's end would be past it
+				return s, fasthttp.StatusRequestHeaderFieldsTooLarge
+			}
+			return s, 0
+		}
+		lf += i
+		switch line := b[i:max(i, lf-1)]; {
+		case lf >= maxHeader:
+			return s, fasthttp.StatusRequestHeaderFieldsTooLarge
+		case lf == 0 || b[lf-1] != '\r':
+			return s, fasthttp.StatusBadRequest // a bare LF
+		case i == 0:
+			if !hasVersion(line) {
+				return s, fasthttp.StatusBadRequest
+			}
+		case len(line) == 0:
+			s.end = lf + 1
+			return s, 0
+		case line[0] == ' ' || line[0] == '\t':
+			return s, fasthttp.StatusBadRequest // obs-fold
+		case len(line) >= len("Content-Length:") && (line[0]|0x20 == 'c' || line[0]|0x20 == 't'):
+			if status := framingHeader(line, &s); status != 0 {
+				return s, status
+			}
+		}
+		s.read = lf + 1
+	}
+}
+
+// hasVersion reports whether a request line ends in " HTTP/x.y".
+func hasVersion(line []byte) bool {
+	n := len(line)
+	return n > len(" HTTP/1.1") && string(line[n-9:n-3]) == " HTTP/" &&
+		'0' <= line[n-3] && line[n-3] <= '9' && line[n-2] == '.' && '0' <= line[n-1] && line[n-1] <= '9'
+}
+
+// emptyLines is how many bytes of empty lines (CRLF or a bare LF) b
+// begins with: a client may send some between requests, and they are
+// ignored. A CR at the end of b may begin one and is not counted.
+func emptyLines(b []byte) int {
+	n := 0
+	for {
+		switch {
+		case n < len(b) && b[n] == '\n':
+			n++
+		case n+1 < len(b) && b[n] == '\r' && b[n+1] == '\n':
+			n += 2
+		default:
+			return n
+		}
+	}
+}
+
+// expectsContinue reports whether head, a request's whole head (readHead
+// read it; the body has not all come), is HTTP/1.1 with Expect:
+// 100-continue: its client waits for a 100 Continue (or for its own
+// timeout, a second for curl) before it sends the body.
+func expectsContinue(head []byte) bool {
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) {
 		return false
 	}
@@ -83,24 +141,23 @@ func expectsContinue(b []byte, end int) bool {
 	return false
 }
 
-// framingHeader reads one header line for the request's framing. body is
-// the Content-Length seen so far (-1: none); it returns the new one, or a
-// status refusing the request.
-func framingHeader(line []byte, body int) (int, int) {
+// framingHeader reads one header line for the request's framing into s,
+// and returns a status refusing the request, or 0.
+func framingHeader(line []byte, s *headScan) int {
 	name, value, ok := bytes.Cut(line, []byte(":"))
 	switch {
 	case !ok:
 	case bytes.EqualFold(name, []byte("Content-Length")):
 		n, err := strconv.Atoi(string(bytes.TrimSpace(value)))
-		if err != nil || n < 0 || body >= 0 { // two lengths: which would the next hop believe?
-			return 0, fasthttp.StatusBadRequest
+		if err != nil || n < 0 || s.sized { // two lengths: which would the next hop believe?
+			return fasthttp.StatusBadRequest
 		}
 		if n > maxBody {
-			return 0, fasthttp.StatusRequestEntityTooLarge
+			return fasthttp.StatusRequestEntityTooLarge
 		}
-		return n, 0
+		s.length, s.sized = n, true
 	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-		return 0, fasthttp.StatusLengthRequired
+		return fasthttp.StatusLengthRequired
 	}
-	return body, 0
+	return 0
 }

@@ -206,14 +206,14 @@ type loopConn struct {
 	remote, local net.Addr
 	peer          netip.Addr // remote's address
 	in, out       []byte
-	scanned       int    // bytes of the partly received request in searched for its end
-	continued     bool   // 100 Continue was sent for the partly received request
-	closed        bool   // its fd is closed (the number may already be another's)
-	busy          bool   // a goroutine is answering its request
-	writing       bool   // out waits for the socket (EPOLLOUT)
-	closeAfter    bool   // close once out is written
-	used          bool   // a request came on it: idle now, it is a kept-alive connection
-	events        uint32 // what epoll watches for it
+	scan          headScan // how far the head of the partly received request in was read
+	continued     bool     // 100 Continue was sent for the partly received request
+	closed        bool     // its fd is closed (the number may already be another's)
+	busy          bool     // a goroutine is answering its request
+	writing       bool     // out waits for the socket (EPOLLOUT)
+	closeAfter    bool     // close once out is written
+	used          bool     // a request came on it: idle now, it is a kept-alive connection
+	events        uint32   // what epoll watches for it
 	memo          visitorMemo
 	// reqStart is when the partly received request in began (zero: none),
 	// writeStart when out began to wait, last the last answer or accept.
@@ -458,21 +458,24 @@ func (l *eventLoop) read(c *loopConn) {
 func (l *eventLoop) serveBuffered(c *loopConn) {
 	off := 0
 	for !c.closed && !c.busy && !c.writing && !c.closeAfter {
-		size, status, searched := requestSize(c.in[off:], c.scanned)
+		if c.scan == (headScan{}) {
+			off += emptyLines(c.in[off:])
+		}
+		size, status, scan := requestSize(c.in[off:], c.scan)
 		if status != 0 {
 			l.refuse(c, status)
 			return
 		}
 		if size == 0 {
-			c.scanned = searched
-			if !c.continued && expectsContinue(c.in[off:], searched) {
+			c.scan = scan
+			if scan.end > 0 && !c.continued && expectsContinue(c.in[off:off+scan.end]) {
 				c.continued = true
 				c.out = append(c.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
 				l.flush(c)
 			}
 			break
 		}
-		c.scanned, c.continued = 0, false
+		c.scan, c.continued = headScan{}, false
 		if l.e.plain != nil && parsePlainRequest(c.in[off:off+size], &l.plainReq) &&
 			l.e.plain(&l.plainReq, c.peer, &c.memo, &l.redirect) {
 			off += size
@@ -495,8 +498,8 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 		}
 		off += size
 		// fasthttp must see exactly the framed request: bytes it left would
-		// be a request this loop never answers (a bare-LF header block can
-		// hide one) while a proxy in front counted it.
+		// be a request this loop never answers while a proxy in front
+		// counted it (requestSize and fasthttp are two readers of a head).
 		if err != nil || l.br.Buffered()+l.rd.Len() != 0 {
 			l.refuse(c, fasthttp.StatusBadRequest)
 			return

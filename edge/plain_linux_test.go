@@ -68,7 +68,7 @@ func FuzzPlainPath(f *testing.F) {
 	s := plainTestServer(f)
 	var memo visitorMemo
 	f.Fuzz(func(t *testing.T, b []byte, proxied bool) {
-		size, status, _ := requestSize(b, 0)
+		size, status, _ := requestSize(b, headScan{})
 		if size == 0 || status != 0 {
 			return
 		}
