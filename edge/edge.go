@@ -262,7 +262,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen edge on %s: %w", cfg.Addr, err)
 	}
-	s.ln = ln
+	s.ln = framedListener{ln}
 	return s, nil
 }
 

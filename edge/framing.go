@@ -2,6 +2,8 @@ package edge
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -15,8 +17,9 @@ const (
 	maxBody   = 4 << 10
 )
 
-// Framing, the same on both servers (the event loops call requestSize,
-// fasthttp's server reads through a framedConn): a request's head is
+// Framing, the same on both servers (the event loops call requestSize;
+// fasthttp's server reads through a framedConn, as its own parser takes
+// what these rules refuse): a request's head is
 // lines ending in CRLF. Empty lines before its request line are ignored
 // (emptyLines; RFC 9112 2.2), a bare LF among them too. A request is
 // refused with a status as soon as a line of its head cannot be taken:
@@ -160,4 +163,115 @@ func framingHeader(line []byte, s *headScan) int {
 		return fasthttp.StatusLengthRequired
 	}
 	return 0
+}
+
+// appendRefusal appends the answer to a request refused with status, after
+// which the connection closes.
+func appendRefusal(b []byte, status int) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, fasthttp.StatusMessage(status)...)
+	return append(b, "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"...)
+}
+
+// framedListener gives fasthttp's server its connections as framedConns.
+type framedListener struct{ net.Listener }
+
+func (l framedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &framedConn{Conn: c}, nil
+}
+
+// framedConn is a connection of fasthttp's server as its reader sees it.
+// Bytes go on to fasthttp as they arrive, so its timeouts and its view of
+// an active connection are its own, and on the way readHead reads each
+// request's head and its Content-Length of body is counted through: both
+// servers take and refuse the same requests. A request readHead refuses
+// is cut off before its first byte. fasthttp answers what came before it
+// and reads on; that read writes the refusal the loops write (fasthttp
+// flushes its answers before it waits for a request's bytes) and ends
+// the stream: fasthttp closes the connection, and what it writes to it
+// meanwhile (its own error for a head cut short) is dropped.
+type framedConn struct {
+	net.Conn
+	head    []byte   // the start of a head that has not all come
+	scan    headScan // how far it was read
+	body    int      // bytes of the last request's body still to come
+	refused int      // the status refusing the request cut off; 0: none
+	done    bool     // the refusal is written: reads end, writes go nowhere
+}
+
+func (c *framedConn) Read(p []byte) (int, error) {
+	if c.refused != 0 {
+		return 0, c.refuse()
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		if k, status := c.frame(p[:n]); status != 0 {
+			c.refused = status
+			if k == 0 {
+				return 0, c.refuse()
+			}
+			return k, nil
+		}
+	}
+	return n, err
+}
+
+func (c *framedConn) Write(p []byte) (int, error) {
+	if c.done {
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// refuse writes the refusal once and ends the stream.
+func (c *framedConn) refuse() error {
+	if !c.done {
+		c.done = true
+		c.Conn.Write(appendRefusal(nil, c.refused))
+	}
+	return io.EOF
+}
+
+// frame reads b, the bytes just received, and returns how many of them go
+// on to fasthttp: all of them, or those before a request it refuses with
+// status.
+func (c *framedConn) frame(b []byte) (int, int) {
+	for i := 0; i < len(b); {
+		if c.body > 0 {
+			n := min(c.body, len(b)-i)
+			c.body -= n
+			i += n
+			continue
+		}
+		rest, at := b[i:], i // the head from here on, and where in b it begins
+		if len(c.head) > 0 {
+			at -= len(c.head)
+			c.head = append(c.head, rest...)
+			rest = c.head
+		}
+		if c.scan == (headScan{}) {
+			k := emptyLines(rest)
+			rest, at = rest[k:], at+k
+		}
+		scan, status := readHead(rest, c.scan)
+		switch {
+		case status != 0:
+			return max(at, 0), status
+		case scan.end == 0: // the head goes on in bytes to come
+			c.head, c.scan = append(c.head[:0], rest...), scan
+			return len(b), 0
+		}
+		if cap(c.head) > 4<<10 {
+			c.head = nil // a connection keeps a usual head's worth
+		}
+		c.head, c.scan, c.body = c.head[:0], headScan{}, scan.length
+		i = at + scan.end
+	}
+	return len(b), 0
 }

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"regexp"
 	"testing"
 
@@ -171,4 +173,97 @@ func BenchmarkRequestSize(b *testing.B) {
 			b.Fatal(size)
 		}
 	}
+}
+
+// framedConn frames what fasthttp's server reads as the loops frame it:
+// whatever the bytes and however they come, fasthttp gets all of them, or,
+// when the loops refuse a request among them (loopFraming), the bytes
+// before it and at most a part of it that came earlier, never its whole
+// head; then the stream ends, the loops' refusal written, and what
+// fasthttp writes after that goes nowhere.
+func FuzzFramedConn(f *testing.F) {
+	for _, s := range []string{
+		"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nab\ncdGET /b HTTP/1.1\r\n\r\n", // a bare LF in a body is the body's
+		"\r\n\r\nGET /a HTTP/1.1\r\n\r\n\nGET /b HTTP/1.1\r\n\r\n",
+		"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\nHost: x\n\n",
+		"GET /a HTTP/1.1\r\nHost: x\r\n Transfer-Encoding: chunked\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+		"GET /a\r\n",
+		"\r\r\n",
+		"POST /a HTTP/1.1\r\nContent-Length: 5000\r\n\r\n",
+	} {
+		f.Add([]byte(s), []byte{1, 7, 3})
+		f.Add([]byte(s), []byte{64})
+	}
+	f.Fuzz(func(t *testing.T, b, pieces []byte) {
+		if len(pieces) == 0 {
+			pieces = []byte{0}
+		}
+		conn := &piecesConn{b: b, pieces: pieces}
+		c := &framedConn{Conn: conn}
+		var got []byte
+		p := make([]byte, 5+int(pieces[0]%64)) // fasthttp's buffer, smaller
+		for {
+			n, err := c.Read(p)
+			got = append(got, p[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Write([]byte("fasthttp's answer"))
+		refusedAt, status := loopFraming(b)
+		wrote, ok := []byte("fasthttp's answer"), bytes.Equal(got, b)
+		if status != 0 {
+			wrote = appendRefusal(nil, status)
+			ok = len(got) >= refusedAt && bytes.HasPrefix(b, got) && !bytes.Contains(got[refusedAt:], []byte("\r\n\r\n"))
+		}
+		if !ok || !bytes.Equal(conn.wrote, wrote) {
+			t.Fatalf("%q in pieces %v: fasthttp read %q and the client got %q; the loops take %q and refuse with %d",
+				b, pieces, got, conn.wrote, b[:refusedAt], status)
+		}
+	})
+}
+
+// loopFraming is how an event loop frames b: the requests it takes, then
+// where the one it refuses begins (len(b): none) and the status.
+func loopFraming(b []byte) (refusedAt, status int) {
+	for off := 0; ; {
+		off += emptyLines(b[off:])
+		size, status, _ := requestSize(b[off:], headScan{})
+		switch {
+		case status != 0:
+			return off, status
+		case size == 0:
+			return len(b), 0
+		}
+		off += size
+	}
+}
+
+// piecesConn is a connection whose client sends b in pieces of the given
+// sizes, in turn (0: 1 byte), then closes.
+type piecesConn struct {
+	net.Conn
+	b, pieces []byte
+	next      int
+	wrote     []byte
+}
+
+func (c *piecesConn) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(c.b), max(1, int(c.pieces[c.next%len(c.pieces)])))
+	c.next++
+	copy(p, c.b[:n])
+	c.b = c.b[n:]
+	return n, nil
+}
+
+func (c *piecesConn) Write(p []byte) (int, error) {
+	c.wrote = append(c.wrote, p...)
+	return len(p), nil
 }

@@ -697,8 +697,7 @@ const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 // refuse answers a request that cannot be read with status and closes.
 func (l *eventLoop) refuse(c *loopConn, status int) {
 	c.in = nil
-	c.out = append(c.out, "HTTP/1.1 "+strconv.Itoa(status)+" "+fasthttp.StatusMessage(status)+
-		"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"...)
+	c.out = appendRefusal(c.out, status)
 	c.closeAfter = true
 	l.flush(c)
 	l.watch(c)
