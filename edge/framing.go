@@ -19,22 +19,21 @@ const (
 
 // Framing, the same on both servers (the event loops call requestSize;
 // fasthttp's server reads through a framedConn, as its own parser takes
-// what these rules refuse): a request's head is
-// lines ending in CRLF. Empty lines before its request line are ignored
-// (emptyLines; RFC 9112 2.2), a bare LF among them too. A request is
-// refused with a status as soon as a line of its head cannot be taken:
-// - a bare LF (400): fasthttp's parser takes one as a line end but ends a
-//   head only at CRLFCRLF, so a client ending its lines in LF alone was
-//   left waiting for the read timeout;
-// - a request line without an HTTP/x.y version at its end (400), such as
-//   HTTP/0.9's "GET /x", whose client waits for an answer without sending
-//   more;
-// - a header line beginning with a space or tab (obs-fold, 400; RFC 9112
-//   5.2): fasthttp joins it to the line before, which a proxy in front may
-//   not do, and the two would frame the bytes after it differently;
-// - a Content-Length that is not one number (400) or over maxBody (413),
-//   a Transfer-Encoding (411: bodies come with a length), a head over
-//   maxHeader (431).
+// some of what these rules refuse): a request's head is lines ending in
+// CRLF. Empty lines before its request line, a bare LF among them too, are
+// ignored (emptyLines; RFC 9112 2.2). A request is refused with a status
+// as soon as a line of its head cannot be taken:
+//   - a bare LF (400): fasthttp's parser takes one as a line end but ends a
+//     head only at CRLFCRLF, so a client ending its lines in LF alone would
+//     wait for the read timeout;
+//   - a request line without an HTTP/x.y version at its end (400), such as
+//     HTTP/0.9's "GET /x", whose client sends nothing more;
+//   - a header line beginning with a space or tab (obs-fold, 400; RFC 9112
+//     5.2): fasthttp joins it to the line before, a proxy in front may not,
+//     and the two would frame the bytes after it differently;
+//   - a Content-Length that is not one number (400) or over maxBody (413),
+//     a Transfer-Encoding (411: bodies come with a length), a head over
+//     maxHeader (431).
 
 // headScan is how far readHead read a request's head, for the call that
 // goes on when more bytes come; the zero value starts a request. A client
@@ -190,12 +189,13 @@ func (l framedListener) Accept() (net.Conn, error) {
 // Bytes go on to fasthttp as they arrive, so its timeouts and its view of
 // an active connection are its own, and on the way readHead reads each
 // request's head and its Content-Length of body is counted through: both
-// servers take and refuse the same requests. A request readHead refuses
-// is cut off before its first byte. fasthttp answers what came before it
-// and reads on; that read writes the refusal the loops write (fasthttp
-// flushes its answers before it waits for a request's bytes) and ends
-// the stream: fasthttp closes the connection, and what it writes to it
-// meanwhile (its own error for a head cut short) is dropped.
+// servers take and refuse the same requests. Of a request readHead
+// refuses, fasthttp gets only what came in earlier reads, never a whole
+// head. It answers the requests before it and reads on; that read writes
+// the refusal the loops write (fasthttp flushes its answers before it
+// waits for a request's bytes) and ends the stream: fasthttp closes the
+// connection, and what it writes to it meanwhile (its own error for a head
+// cut short) is dropped.
 type framedConn struct {
 	net.Conn
 	head    []byte   // the start of a head that has not all come
