@@ -40,10 +40,11 @@ const (
 // sending a byte at a time costs a look at the new bytes, not at all of
 // them.
 type headScan struct {
-	read   int  // bytes read: whole lines, the request line and header fields
-	length int  // the Content-Length among them
-	sized  bool // there was one
-	end    int  // the head's length once its empty line has come; 0 before
+	read     int  // bytes read: whole lines, the request line and header fields
+	searched int  // bytes searched for the end of the line after them
+	length   int  // the Content-Length among them
+	sized    bool // there was one
+	end      int  // the head's length once its empty line has come; 0 before
 }
 
 // requestSize is the length of the request at the start of b once it has
@@ -69,14 +70,16 @@ func requestSize(b []byte, s headScan) (size, status int, next headScan) {
 // lines that may be Content-Length or Transfer-Encoding are looked into.
 func readHead(b []byte, s headScan) (headScan, int) {
 	for i := s.read; ; i = s.read {
-		lf := bytes.IndexByte(b[i:], '\n')
+		from := max(i, s.searched)
+		lf := bytes.IndexByte(b[from:], '\n')
 		if lf < 0 {
 			if len(b) >= maxHeader { // the line's end would be past it
 				return s, fasthttp.StatusRequestHeaderFieldsTooLarge
 			}
+			s.searched = len(b)
 			return s, 0
 		}
-		lf += i
+		lf += from
 		switch line := b[i:max(i, lf-1)]; {
 		case lf >= maxHeader:
 			return s, fasthttp.StatusRequestHeaderFieldsTooLarge
@@ -107,10 +110,14 @@ func hasVersion(line []byte) bool {
 		'0' <= line[n-3] && line[n-3] <= '9' && line[n-2] == '.' && '0' <= line[n-1] && line[n-1] <= '9'
 }
 
-// emptyLines is how many bytes of empty lines (CRLF or a bare LF) b
-// begins with: a client may send some between requests, and they are
+// emptyLines is how many bytes of empty lines (CRLF or a bare LF) b begins
+// with while no line of the request in it was read (s), and s as it stands
+// after them: a client may send some between requests, and they are
 // ignored. A CR at the end of b may begin one and is not counted.
-func emptyLines(b []byte) int {
+func emptyLines(b []byte, s headScan) (int, headScan) {
+	if s.read != 0 {
+		return 0, s
+	}
 	n := 0
 	for {
 		switch {
@@ -118,8 +125,10 @@ func emptyLines(b []byte) int {
 			n++
 		case n+1 < len(b) && b[n] == '\r' && b[n+1] == '\n':
 			n += 2
+		case n > 0:
+			return n, headScan{} // what was searched was these lines
 		default:
-			return n
+			return 0, s
 		}
 	}
 }
@@ -255,16 +264,17 @@ func (c *framedConn) frame(b []byte) (int, int) {
 			c.head = append(c.head, rest...)
 			rest = c.head
 		}
-		if c.scan == (headScan{}) {
-			k := emptyLines(rest)
-			rest, at = rest[k:], at+k
-		}
-		scan, status := readHead(rest, c.scan)
+		k, scan := emptyLines(rest, c.scan)
+		rest, at = rest[k:], at+k
+		scan, status := readHead(rest, scan)
 		switch {
 		case status != 0:
 			return max(at, 0), status
 		case scan.end == 0: // the head goes on in bytes to come
-			c.head, c.scan = append(c.head[:0], rest...), scan
+			if len(rest) != len(c.head) { // rest is in fasthttp's buffer, or after skipped lines
+				c.head = append(c.head[:0], rest...)
+			}
+			c.scan = scan
 			return len(b), 0
 		}
 		if cap(c.head) > 4<<10 {

@@ -45,7 +45,7 @@ func FuzzRequestSize(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if k := emptyLines(b); len(bytes.ReplaceAll(bytes.ReplaceAll(b[:k], []byte("\r\n"), nil), []byte("\n"), nil)) != 0 ||
+		if k, _ := emptyLines(b, headScan{}); len(bytes.ReplaceAll(bytes.ReplaceAll(b[:k], []byte("\r\n"), nil), []byte("\n"), nil)) != 0 ||
 			bytes.HasPrefix(b[k:], []byte("\n")) || bytes.HasPrefix(b[k:], []byte("\r\n")) {
 			t.Fatalf("emptyLines(%q) = %d", b, k)
 		}
@@ -231,7 +231,8 @@ func FuzzFramedConn(f *testing.F) {
 // where the one it refuses begins (len(b): none) and the status.
 func loopFraming(b []byte) (refusedAt, status int) {
 	for off := 0; ; {
-		off += emptyLines(b[off:])
+		skip, _ := emptyLines(b[off:], headScan{})
+		off += skip
 		size, status, _ := requestSize(b[off:], headScan{})
 		switch {
 		case status != 0:

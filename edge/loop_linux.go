@@ -458,10 +458,9 @@ func (l *eventLoop) read(c *loopConn) {
 func (l *eventLoop) serveBuffered(c *loopConn) {
 	off := 0
 	for !c.closed && !c.busy && !c.writing && !c.closeAfter {
-		if c.scan == (headScan{}) {
-			off += emptyLines(c.in[off:])
-		}
-		size, status, scan := requestSize(c.in[off:], c.scan)
+		skip, scan := emptyLines(c.in[off:], c.scan)
+		off += skip
+		size, status, scan := requestSize(c.in[off:], scan)
 		if status != 0 {
 			l.refuse(c, status)
 			return
