@@ -54,7 +54,7 @@ type headScan struct {
 // head (next, returned while the request has not all come).
 func requestSize(b []byte, s headScan) (size, status int, next headScan) {
 	if s.end == 0 {
-		if s, status = readHead(b, s); status != 0 || s.end == 0 {
+		if status = readHead(b, &s); status != 0 || s.end == 0 {
 			return 0, status, s
 		}
 	}
@@ -64,39 +64,39 @@ func requestSize(b []byte, s headScan) (size, status int, next headScan) {
 	return s.end + s.length, 0, s
 }
 
-// readHead reads the head at the start of b, a line at a time, on from s,
-// and returns how far it got (end set once the head has all come), or a
-// status refusing the request at its first line that cannot be taken. Only
-// lines that may be Content-Length or Transfer-Encoding are looked into.
-func readHead(b []byte, s headScan) (headScan, int) {
-	for i := s.read; ; i = s.read {
-		from := max(i, s.searched)
+// readHead reads the head at the start of b, a line at a time, on from
+// where s stands, and moves s on (end set once the head has all come). It
+// returns a status refusing the request at its first line that cannot be
+// taken, or 0. Only lines that may be Content-Length or Transfer-Encoding
+// are looked into.
+func readHead(b []byte, s *headScan) int {
+	for i, from := s.read, max(s.read, s.searched); ; i, from = s.read, s.read {
 		lf := bytes.IndexByte(b[from:], '\n')
 		if lf < 0 {
 			if len(b) >= maxHeader { // the line's end would be past it
-				return s, fasthttp.StatusRequestHeaderFieldsTooLarge
+				return fasthttp.StatusRequestHeaderFieldsTooLarge
 			}
 			s.searched = len(b)
-			return s, 0
+			return 0
 		}
 		lf += from
 		switch line := b[i:max(i, lf-1)]; {
 		case lf >= maxHeader:
-			return s, fasthttp.StatusRequestHeaderFieldsTooLarge
+			return fasthttp.StatusRequestHeaderFieldsTooLarge
 		case lf == 0 || b[lf-1] != '\r':
-			return s, fasthttp.StatusBadRequest // a bare LF
+			return fasthttp.StatusBadRequest // a bare LF
 		case i == 0:
 			if !hasVersion(line) {
-				return s, fasthttp.StatusBadRequest
+				return fasthttp.StatusBadRequest
 			}
 		case len(line) == 0:
 			s.end = lf + 1
-			return s, 0
+			return 0
 		case line[0] == ' ' || line[0] == '\t':
-			return s, fasthttp.StatusBadRequest // obs-fold
+			return fasthttp.StatusBadRequest // obs-fold
 		case len(line) >= len("Content-Length:") && (line[0]|0x20 == 'c' || line[0]|0x20 == 't'):
-			if status := framingHeader(line, &s); status != 0 {
-				return s, status
+			if status := framingHeader(line, s); status != 0 {
+				return status
 			}
 		}
 		s.read = lf + 1
@@ -266,7 +266,7 @@ func (c *framedConn) frame(b []byte) (int, int) {
 		}
 		k, scan := emptyLines(rest, c.scan)
 		rest, at = rest[k:], at+k
-		scan, status := readHead(rest, scan)
+		status := readHead(rest, &scan)
 		switch {
 		case status != 0:
 			return max(at, 0), status
