@@ -105,8 +105,10 @@ func (c *linkCache) invalidate(keys [][]byte) {
 	}
 }
 
-// compile decides once what a link's plain answer is.
+// compile decides once what a link's plain answer is. Its destinations are
+// those a Location carries (asciiLink).
 func compile(l kv.Link) *cached {
+	l = asciiLink(l)
 	e := &cached{id: l.ID, domain: l.Domain, indexable: l.Indexable, noForwardQuery: l.NoForwardQuery}
 	e.plain = l.PasswordHash == "" && len(l.Rules) == 0 && len(l.Variants) == 0 && l.Preview == (kv.Preview{}) &&
 		l.ExpiresAt == 0 && l.ValidSince == 0 && !l.Disabled && !l.ClicksExhausted

@@ -85,7 +85,7 @@ func (s *Server) decide(l *kv.Link, v *visit, domain *kv.Domain) decision {
 		case l.ExpiredURL != "":
 			return decision{outcome: outcomeExpired, status: 302, location: l.ExpiredURL, cache: cacheNone}
 		case domain != nil && domain.ExpiredURL != "":
-			return decision{outcome: outcomeExpired, status: 302, location: domain.ExpiredURL, cache: cacheNone}
+			return decision{outcome: outcomeExpired, status: 302, location: s.domainURLs.get(domain.ExpiredURL), cache: cacheNone}
 		}
 		return decision{outcome: outcomeExpired, status: 410, page: expiredPage, cache: cacheNone}
 	}

@@ -47,6 +47,18 @@
 //   - Every redirect hands a Click to a bounded channel without waiting; a
 //     full channel drops and counts. The IP is kept only as a salted hash.
 //   - Nothing is logged per request; outcomes and latency are metrics.
+//   - Requests are framed by CRLF lines, alike on both servers
+//     (framing.go; fasthttp's server reads through framedConn, since its
+//     parser takes a bare LF as a line end and joins folded lines): empty
+//     lines before a request line are skipped (RFC 9112 2.2); a bare LF, a
+//     request line without an HTTP version (HTTP/0.9) or a header line
+//     beginning with a space or tab (obs-fold) gets a 400 at once and the
+//     connection closes, so nothing after it is answered.
+//   - Location is ASCII: a destination's Unicode host goes as punycode and
+//     other bytes outside ASCII percent-encoded (the API shows what was
+//     typed). The conversion happens when a link's answer or record is
+//     prepared, never per request; a host that is not a valid name goes as
+//     stored.
 //
 // # The hot path (answers.go, cache.go, agent.go)
 //
@@ -123,8 +135,8 @@
 // --event-loops=false) and is the server outside Linux. POSTs (the password
 // form: argon2id takes milliseconds) are answered on a goroutine so they
 // never stall a loop. Both servers: read and write timeouts 10 s, idle
-// keep-alive 60 s, headers up to 8 KiB, a 4 KiB body limit (the loops take
-// bodies by Content-Length only: a chunked body gets 411, two lengths 400),
+// keep-alive 60 s, headers up to 8 KiB, a 4 KiB body limit (bodies by
+// Content-Length only: a chunked body gets 411, two lengths 400),
 // MaxConns connections (100,000; beyond that a 503). An HTTP/1.1 request
 // with Expect: 100-continue gets 100 Continue once its headers are in and
 // its framing is accepted (a body over the limit gets 413 instead), as

@@ -95,6 +95,7 @@ type Server struct {
 	answers       *answerTable  // nil: none
 	loads         chan struct{} // a (re)load of the answer table is due
 	hosts         sync.Pool     // *[256]byte: the normalized host outlives the stack once LinkReader sees it
+	domainURLs    domainURLs    // the domains' URLs that are not ASCII, converted (location.go)
 }
 
 // outcome of one request, a label of h0p_edge_requests_total.
@@ -246,8 +247,8 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		WriteTimeout:          10 * time.Second,
 		IdleTimeout:           60 * time.Second,
 		Concurrency:           cfg.MaxConns,
-		MaxRequestBodySize:    4 << 10, // redirects take no body; the password form is small
-		ReadBufferSize:        8 << 10,
+		MaxRequestBodySize:    maxBody, // redirects take no body; the password form is small
+		ReadBufferSize:        maxHeader,
 		DisableKeepalive:      false,
 		NoDefaultContentType:  true,
 		CloseOnShutdown:       true,
@@ -262,7 +263,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen edge on %s: %w", cfg.Addr, err)
 	}
-	s.ln = ln
+	s.ln = framedListener{ln}
 	return s, nil
 }
 
@@ -463,7 +464,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	switch string(slug) {
 	case "":
 		if dom != nil && dom.RootURL != "" {
-			return s.redirect(ctx, 302, dom.RootURL, cacheNone, false)
+			return s.redirect(ctx, 302, s.domainURLs.get(dom.RootURL), cacheNone, false)
 		}
 		return s.notFound(ctx, nil)
 	case "robots.txt":
@@ -505,7 +506,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 			if !found {
 				return s.notFound(ctx, dom)
 			}
+			// Its destination as prepared (compile: ASCII, with the UTM
+			// parameters, which destination sets again after merging the
+			// query) rather than converted again for each request.
 			rec = r
+			rec.URL = e.location
 		}
 		l = &rec
 	}
@@ -560,6 +565,7 @@ func (s *Server) lookup(host, slug, key []byte, answer *cached, rec *kv.Link) (*
 	if err != nil || !ok {
 		return nil, foundNowhere, err
 	}
+	l = asciiLink(l)
 	*rec = l
 	e := compile(l) // not answer: what the cache keeps must not be the caller's
 	if !e.plain || s.answers == nil || !s.answers.putIfCurrent(key, e, gen0, s.links.Generation) {
@@ -662,7 +668,7 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx) outcome {
 // notFound answers an unknown slug: the domain's not-found URL, or a page.
 func (s *Server) notFound(ctx *fasthttp.RequestCtx, dom *kv.Domain) outcome {
 	if dom != nil && dom.NotFoundURL != "" {
-		s.redirectOutcome(ctx, 302, dom.NotFoundURL, cacheNone, false, outcomeNotFound)
+		s.redirectOutcome(ctx, 302, s.domainURLs.get(dom.NotFoundURL), cacheNone, false, outcomeNotFound)
 		return outcomeNotFound
 	}
 	s.page(ctx, fasthttp.StatusNotFound, notFoundPage, false)

@@ -58,8 +58,6 @@ const (
 	loopReadTimeout  = 10 * time.Second
 	loopWriteTimeout = 10 * time.Second
 	loopIdleTimeout  = 60 * time.Second
-	loopMaxHeader    = 8 << 10
-	loopMaxBody      = 4 << 10
 	// loopFirstRequest is how long a stopping loop waits for the first
 	// request of a connection that has sent nothing (see drain).
 	loopFirstRequest = time.Second
@@ -208,14 +206,14 @@ type loopConn struct {
 	remote, local net.Addr
 	peer          netip.Addr // remote's address
 	in, out       []byte
-	scanned       int    // bytes of the partly received request in searched for its end
-	continued     bool   // 100 Continue was sent for the partly received request
-	closed        bool   // its fd is closed (the number may already be another's)
-	busy          bool   // a goroutine is answering its request
-	writing       bool   // out waits for the socket (EPOLLOUT)
-	closeAfter    bool   // close once out is written
-	used          bool   // a request came on it: idle now, it is a kept-alive connection
-	events        uint32 // what epoll watches for it
+	scan          headScan // how far the head of the partly received request in was read
+	continued     bool     // 100 Continue was sent for the partly received request
+	closed        bool     // its fd is closed (the number may already be another's)
+	busy          bool     // a goroutine is answering its request
+	writing       bool     // out waits for the socket (EPOLLOUT)
+	closeAfter    bool     // close once out is written
+	used          bool     // a request came on it: idle now, it is a kept-alive connection
+	events        uint32   // what epoll watches for it
 	memo          visitorMemo
 	// reqStart is when the partly received request in began (zero: none),
 	// writeStart when out began to wait, last the last answer or accept.
@@ -249,7 +247,7 @@ func newEventLoop(e *eventLoops, ta *net.TCPAddr) (*eventLoop, error) {
 	l := &eventLoop{e: e, lfd: lfd, ep: -1, wake: -1, conns: map[int32]*loopConn{}, answers: make(chan *loopAnswer, 1024),
 		exited:  make(chan struct{}),
 		readBuf: make([]byte, 16<<10)}
-	l.br = bufio.NewReaderSize(&l.rd, loopMaxHeader+loopMaxBody)
+	l.br = bufio.NewReaderSize(&l.rd, maxHeader+maxBody)
 	l.bw = bufio.NewWriterSize(&l.out, 4<<10)
 	for _, opt := range [][2]int{{unix.SO_REUSEADDR, 1}, {unix.SO_REUSEPORT, 1}} {
 		if err := unix.SetsockoptInt(lfd, unix.SOL_SOCKET, opt[0], opt[1]); err != nil {
@@ -460,21 +458,23 @@ func (l *eventLoop) read(c *loopConn) {
 func (l *eventLoop) serveBuffered(c *loopConn) {
 	off := 0
 	for !c.closed && !c.busy && !c.writing && !c.closeAfter {
-		size, status, searched := requestSize(c.in[off:], c.scanned)
+		skip, scan := emptyLines(c.in[off:], c.scan)
+		off += skip
+		size, status, scan := requestSize(c.in[off:], scan)
 		if status != 0 {
 			l.refuse(c, status)
 			return
 		}
 		if size == 0 {
-			c.scanned = searched
-			if !c.continued && expectsContinue(c.in[off:], searched) {
+			c.scan = scan
+			if scan.end > 0 && !c.continued && expectsContinue(c.in[off:off+scan.end]) {
 				c.continued = true
 				c.out = append(c.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
 				l.flush(c)
 			}
 			break
 		}
-		c.scanned, c.continued = 0, false
+		c.scan, c.continued = headScan{}, false
 		if l.e.plain != nil && parsePlainRequest(c.in[off:off+size], &l.plainReq) &&
 			l.e.plain(&l.plainReq, c.peer, &c.memo, &l.redirect) {
 			off += size
@@ -491,14 +491,14 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 		ctx.Init2(c, l.e.logger, false)
 		l.rd.Reset(c.in[off : off+size])
 		l.br.Reset(&l.rd)
-		err := ctx.Request.ReadLimitBody(l.br, loopMaxBody)
+		err := ctx.Request.ReadLimitBody(l.br, maxBody)
 		if err == nil && ctx.Request.MayContinue() { // the body is framed already
-			err = ctx.Request.ContinueReadBody(l.br, loopMaxBody)
+			err = ctx.Request.ContinueReadBody(l.br, maxBody)
 		}
 		off += size
 		// fasthttp must see exactly the framed request: bytes it left would
-		// be a request this loop never answers (a bare-LF header block can
-		// hide one) while a proxy in front counted it.
+		// be a request this loop never answers while a proxy in front
+		// counted it (requestSize and fasthttp are two readers of a head).
 		if err != nil || l.br.Buffered()+l.rd.Len() != 0 {
 			l.refuse(c, fasthttp.StatusBadRequest)
 			return
@@ -696,8 +696,7 @@ const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 // refuse answers a request that cannot be read with status and closes.
 func (l *eventLoop) refuse(c *loopConn, status int) {
 	c.in = nil
-	c.out = append(c.out, "HTTP/1.1 "+strconv.Itoa(status)+" "+fasthttp.StatusMessage(status)+
-		"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"...)
+	c.out = appendRefusal(c.out, status)
 	c.closeAfter = true
 	l.flush(c)
 	l.watch(c)
@@ -811,97 +810,6 @@ func (l *eventLoop) drain() bool {
 	defer l.handedMu.Unlock()
 	l.done = l.open.Load() == 0
 	return l.done
-}
-
-// requestSize is the length of the first request in b once it is complete
-// (0 while it is not), or an HTTP status refusing it. The first scanned
-// bytes are known not to hold the end of the headers: a client sending a
-// byte at a time costs a scan of the new bytes, not of all of them. While
-// the request is not complete, searched is what the next call may take as
-// scanned: all of b while the headers go on, their end once they are
-// complete and the body is not (resuming past it, the body's arrival
-// would never be noticed).
-func requestSize(b []byte, scanned int) (size, status, searched int) {
-	from := max(0, min(scanned, len(b))-3)
-	end := bytes.Index(b[from:], []byte("\r\n\r\n"))
-	if end >= 0 {
-		end += from
-	}
-	if end < 0 {
-		if len(b) > loopMaxHeader {
-			return 0, fasthttp.StatusRequestHeaderFieldsTooLarge, 0
-		}
-		return 0, 0, len(b)
-	}
-	if end > loopMaxHeader {
-		return 0, fasthttp.StatusRequestHeaderFieldsTooLarge, 0
-	}
-	body := -1
-	for rest := b[:end]; len(rest) > 0; {
-		line := rest
-		if i := bytes.Index(rest, []byte("\r\n")); i >= 0 {
-			line, rest = rest[:i], rest[i+2:]
-		} else {
-			rest = nil
-		}
-		// Only Content-Length and Transfer-Encoding matter: skip the
-		// lines that cannot be either without looking for the colon.
-		if len(line) < len("Content-Length:") || (line[0]|0x20 != 'c' && line[0]|0x20 != 't') {
-			continue
-		}
-		if body, status = framingHeader(line, body); status != 0 {
-			return 0, status, 0
-		}
-	}
-	body = max(body, 0)
-	if len(b) < end+4+body {
-		return 0, 0, end
-	}
-	return end + 4 + body, 0, 0
-}
-
-// expectsContinue reports whether b, a request whose headers end at end
-// (requestSize's searched) and whose body has not all come, is HTTP/1.1
-// with Expect: 100-continue: its client waits for a 100 Continue (or for
-// its own timeout, a second for curl) before it sends the body.
-func expectsContinue(b []byte, end int) bool {
-	if !bytes.HasPrefix(b[end:], []byte("\r\n\r\n")) {
-		return false // the headers have not all come
-	}
-	line, rest, _ := bytes.Cut(b[:end], []byte("\r\n"))
-	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) {
-		return false
-	}
-	for len(rest) > 0 {
-		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if ok && bytes.EqualFold(name, []byte("Expect")) && bytes.EqualFold(bytes.TrimSpace(value), []byte("100-continue")) {
-			return true
-		}
-	}
-	return false
-}
-
-// framingHeader reads one header line for the request's framing. body is
-// the Content-Length seen so far (-1: none); it returns the new one, or a
-// status refusing the request.
-func framingHeader(line []byte, body int) (int, int) {
-	name, value, ok := bytes.Cut(line, []byte(":"))
-	switch {
-	case !ok:
-	case bytes.EqualFold(name, []byte("Content-Length")):
-		n, err := strconv.Atoi(string(bytes.TrimSpace(value)))
-		if err != nil || n < 0 || body >= 0 { // two lengths: which would the next hop believe?
-			return 0, fasthttp.StatusBadRequest
-		}
-		if n > loopMaxBody {
-			return 0, fasthttp.StatusRequestEntityTooLarge
-		}
-		return n, 0
-	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-		return 0, fasthttp.StatusLengthRequired
-	}
-	return body, 0
 }
 
 // outBuffer is the bufio.Writer's target: a growing slice.

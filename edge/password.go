@@ -41,7 +41,7 @@ func (s *Server) checkPassword(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d
 		return decision{outcome: outcomePassword, status: 401, page: passwordPage("Wrong password."), cache: cacheNone}
 	}
 	expires := v.now.Add(passwordTTL)
-	path := string(ctx.URI().PathOriginal())
+	path := asciiURL(string(ctx.URI().PathOriginal())) // as sent: ASCII from a browser, maybe not from others
 	return decision{outcome: outcomePassword, status: 303, location: path, cache: cacheNone,
 		cookie: passwordCookie(l.ID) + "=" + passwordToken(l, expires) + "; Path=" + path +
 			"; Max-Age=3600; HttpOnly; SameSite=Lax"}

@@ -68,7 +68,7 @@ func FuzzPlainPath(f *testing.F) {
 	s := plainTestServer(f)
 	var memo visitorMemo
 	f.Fuzz(func(t *testing.T, b []byte, proxied bool) {
-		size, status, _ := requestSize(b, 0)
+		size, status, _ := requestSize(b, headScan{})
 		if size == 0 || status != 0 {
 			return
 		}
@@ -91,7 +91,7 @@ func FuzzPlainPath(f *testing.F) {
 		// fasthttp and serve, as a loop gives them the request.
 		var req fasthttp.Request
 		br := bufio.NewReader(bytes.NewReader(raw))
-		if err := req.ReadLimitBody(br, loopMaxBody); err != nil || br.Buffered() != 0 {
+		if err := req.ReadLimitBody(br, maxBody); err != nil || br.Buffered() != 0 {
 			t.Fatalf("the plain path read %q, fasthttp refuses it (%v)", raw, err)
 		}
 		var ctx fasthttp.RequestCtx

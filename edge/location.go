@@ -1,0 +1,149 @@
+package edge
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+
+	"github.com/h0p/h0p/shared/kv"
+)
+
+// A Location header is ASCII. A destination keeps what its owner typed
+// (the API shows it so); the edge sends its host as punycode (IDNA, the
+// profile it reads Host headers with) and every other byte outside ASCII
+// percent-encoded, as a browser does with a URL typed into it. It converts
+// once, when it prepares a link's answer or decoded record (compile,
+// Server.lookup), and a domain's URL once while it does not change
+// (domainURLs): a request only copies what was prepared.
+
+// asciiURL is u as a Location header carries it: u itself when it is ASCII
+// already (no copy). A URL whose host is not a valid internationalised
+// name is returned as stored: a redirect to what the owner gave beats an
+// error.
+func asciiURL(u string) string {
+	if isASCII(u) {
+		return u
+	}
+	if from, to := hostOf(u); from < to && !isASCII(u[from:to]) {
+		if !utf8.ValidString(u[from:to]) {
+			return u
+		}
+		host, err := idna.Lookup.ToASCII(u[from:to])
+		if err != nil {
+			return u
+		}
+		u = u[:from] + host + u[to:]
+	}
+	var b strings.Builder
+	b.Grow(len(u) + 16)
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c < utf8.RuneSelf {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&15])
+		}
+	}
+	return b.String()
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// hostOf is where the host of u is (RFC 3986: after "scheme://" or "//"
+// and any "userinfo@", before any ":port", "/", "?" or "#"); from == to
+// when u has none.
+func hostOf(u string) (from, to int) {
+	i := 0
+	for i < len(u) && (isAlpha(u[i]) || i > 0 && (isDigit(u[i]) || u[i] == '+' || u[i] == '-' || u[i] == '.')) {
+		i++
+	}
+	if i > 0 && i < len(u) && u[i] == ':' {
+		i++ // a scheme
+	} else {
+		i = 0
+	}
+	if !strings.HasPrefix(u[i:], "//") {
+		return 0, 0
+	}
+	from = i + 2
+	to = from + strings.IndexAny(u[from:], "/?#")
+	if to < from {
+		to = len(u)
+	}
+	if at := strings.LastIndexByte(u[from:to], '@'); at >= 0 {
+		from += at + 1
+	}
+	if colon := strings.LastIndexByte(u[from:to], ':'); colon >= 0 && !strings.HasPrefix(u[from:], "[") {
+		to = from + colon
+	}
+	return from, to
+}
+
+func isAlpha(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLink is l with every destination it may send (url, expiredUrl,
+// rules', variants') as asciiURL gives it. Its slices are l's unless a
+// destination in them changes.
+func asciiLink(l kv.Link) kv.Link {
+	l.URL, l.ExpiredURL = asciiURL(l.URL), asciiURL(l.ExpiredURL)
+	if slices.ContainsFunc(l.Rules, func(r kv.Rule) bool { return !isASCII(r.URL) }) {
+		l.Rules = slices.Clone(l.Rules)
+		for i := range l.Rules {
+			l.Rules[i].URL = asciiURL(l.Rules[i].URL)
+		}
+	}
+	if slices.ContainsFunc(l.Variants, func(v kv.Variant) bool { return !isASCII(v.URL) }) {
+		l.Variants = slices.Clone(l.Variants)
+		for i := range l.Variants {
+			l.Variants[i].URL = asciiURL(l.Variants[i].URL)
+		}
+	}
+	return l
+}
+
+// domainURLs keeps asciiURL of the domain URLs (root, not found, expired)
+// that are not ASCII: the edge reads a domain's record on every request
+// (from the store's mirror), and converting would cost an IDNA mapping and
+// allocations each time. It holds at most maxDomainURLs: domains are few,
+// and a full map is emptied rather than grown.
+type domainURLs struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+const maxDomainURLs = 1024
+
+// get is u as a Location carries it.
+func (d *domainURLs) get(u string) string {
+	if isASCII(u) {
+		return u
+	}
+	d.mu.RLock()
+	a, ok := d.m[u]
+	d.mu.RUnlock()
+	if ok {
+		return a
+	}
+	a = asciiURL(u)
+	d.mu.Lock()
+	if d.m == nil || len(d.m) >= maxDomainURLs {
+		d.m = make(map[string]string)
+	}
+	d.m[u] = a
+	d.mu.Unlock()
+	return a
+}
