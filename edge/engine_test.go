@@ -323,6 +323,12 @@ func TestPasswordLinks(t *testing.T) {
 	if a := te.do(t, req{path: "/secret", jar: jar}); a.status != 302 || a.location != "https://example.com/private" {
 		t.Errorf("with the cookie: %d %q", a.status, a.location)
 	}
+	// A path a browser would read as another host stays on this one.
+	for _, p := range []string{"//secret", "/\\secret"} {
+		if a := te.do(t, req{method: "POST", path: p, body: "password=open+sesame"}); a.status == 303 && a.location != "/."+p {
+			t.Errorf("POST %s: 303 to %q", p, a.location)
+		}
+	}
 	// The cookie lasts an hour.
 	te.now.Add(int64(61 * time.Minute / time.Millisecond))
 	if a := te.do(t, req{path: "/secret", jar: jar}); a.status != 200 {

@@ -42,7 +42,13 @@ func (s *Server) checkPassword(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d
 	}
 	expires := v.now.Add(passwordTTL)
 	path := asciiURL(string(ctx.URI().PathOriginal())) // as sent: ASCII from a browser, maybe not from others
-	return decision{outcome: outcomePassword, status: 303, location: path, cache: cacheNone,
+	location := path
+	if len(path) > 1 && (path[1] == '/' || path[1] == '\\') {
+		// "//host/…" (or "/\host/…") would send the browser to another
+		// host; "/./" keeps it on this one and resolves to the same path.
+		location = "/." + path
+	}
+	return decision{outcome: outcomePassword, status: 303, location: location, cache: cacheNone,
 		cookie: passwordCookie(l.ID) + "=" + passwordToken(l, expires) + "; Path=" + path +
 			"; Max-Age=3600; HttpOnly; SameSite=Lax"}
 }
