@@ -346,7 +346,9 @@ func (p *problems) checkText(field, v string, max int) {
 // character (Unicode Cc: C0, DEL, C1), a line or paragraph separator, or
 // '|', which separates tags in CSV files (a tag holding one could not be
 // exported).
-func notInName(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '|' }
+func notInName(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '|'
+}
 
 var devices = []string{"ios", "android", "mobile", "desktop"}
 
