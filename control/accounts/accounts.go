@@ -10,9 +10,8 @@
 // Decisions where the product docs are silent:
 //   - Sessions last 12 hours and are not extended by use; logging in again
 //     makes a new one.
-//   - Invitations last 7 days and can be accepted once. Accepting as an
-//     existing user (same email) adds the membership and ignores the
-//     password; a new user must set one.
+//   - Invitations last 7 days and can be accepted once. Accepting for an
+//     existing account takes a session of that account (Accept).
 //   - Keys are managed with the apiKeys permission, within the rules of
 //     access.CheckKey: a user key belongs to its person (only they change or
 //     rotate it; others with apiKeys may see it and revoke it), a bot key
@@ -21,6 +20,14 @@
 //   - A key made or changed through another key can hold no more than that
 //     key's own effective permissions (on top of the role, for people).
 //   - Emails are compared lowercase.
+//   - Password hashes and checks take turns, a few at once (passwords.go):
+//     each holds 64 MiB, and sign-ins from many addresses must not run the
+//     node out of memory.
+//   - Accounts made through an invitation are unverified until their
+//     holder, signed in, sends the code mailed to the address (email.go);
+//     they may not create organizations or accept further invitations. A
+//     password reset by mailed code verifies the address and ends every
+//     session, and for a never-verified account revokes its user keys.
 package accounts
 
 import (
@@ -51,6 +58,9 @@ type Service struct {
 	PasswordParams password.Params // zero: password.Default
 	SessionTTL     time.Duration   // zero: 12h
 	InvitationTTL  time.Duration   // zero: 7 days
+	// PasswordTurns and PasswordWait bound password hashing (passwords.go).
+	PasswordTurns int
+	PasswordWait  time.Duration
 	// Mailer sends verification, password-reset and invitation emails;
 	// nil: the server sends none, and what needs one answers UNAVAILABLE.
 	Mailer Mailer
@@ -60,6 +70,7 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummy     string
+	turns     turns
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -124,14 +135,18 @@ func (s *Service) Login(ctx context.Context, email, pw string) (string, store.Se
 	bad := apierror.New(apierror.Unauthorized, "wrong email or password")
 	email = strings.ToLower(strings.TrimSpace(email))
 	u, err := s.Store.UserByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) || err == nil && u.PasswordHash == "" {
-		password.Check(pw, s.dummyHash())
-		return "", store.Session{}, bad
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", store.Session{}, err
 	}
+	hash := u.PasswordHash
+	if hash == "" {
+		hash = s.dummyHash()
+	}
+	ok, err := s.checkPassword(ctx, pw, hash)
 	if err != nil {
 		return "", store.Session{}, err
 	}
-	if err := password.Check(pw, u.PasswordHash); err != nil {
+	if !ok || u.PasswordHash == "" {
 		return "", store.Session{}, bad
 	}
 	now := s.now()
@@ -159,7 +174,10 @@ func (s *Service) SetPassword(ctx context.Context, email, pw string) error {
 	if err != nil {
 		return mapNotFound(err, "user")
 	}
-	hash := password.Hash(pw, s.params())
+	hash, err := s.hashPassword(ctx, pw)
+	if err != nil {
+		return err
+	}
 	return s.Store.Write(ctx, func(q store.Queries) error {
 		if err := q.SetPassword(ctx, u.ID, hash); err != nil {
 			return err
@@ -447,12 +465,26 @@ func (s *Service) Accept(ctx context.Context, p access.Principal, token, name, p
 		return Accepted{}, missing
 	}
 	now := s.now()
+	digest := apikey.Digest(s.Pepper, token)
+	// A new account's password is hashed before the transaction (in a
+	// turn), not while the transaction holds the store's write lock.
+	var hash string
+	if inv, err := s.Store.InvitationByDigest(ctx, digest); err == nil && p.UserID == "" && now.Before(inv.ExpiresAt) && inv.AcceptedAt.IsZero() {
+		if _, err := s.Store.UserByEmail(ctx, inv.Email); errors.Is(err, store.ErrNotFound) {
+			if err := password.Validate(pw); err != nil {
+				return Accepted{}, apierror.Invalid("password", err.Error())
+			}
+			if hash, err = s.hashPassword(ctx, pw); err != nil {
+				return Accepted{}, err
+			}
+		}
+	}
 	var (
 		out  Accepted
 		code string
 	)
 	err := s.Store.Write(ctx, func(q store.Queries) error {
-		inv, err := q.InvitationByDigest(ctx, apikey.Digest(s.Pepper, token))
+		inv, err := q.InvitationByDigest(ctx, digest)
 		if err != nil || !now.Before(inv.ExpiresAt) {
 			return mapNotFound(errors.Join(err, store.ErrNotFound), "invitation")
 		}
@@ -472,11 +504,12 @@ func (s *Service) Accept(ctx context.Context, p access.Principal, token, name, p
 		case err == nil && pw != "":
 			return apierror.Invalid("password", "must be left out: you are signed in; change it with POST /v1/auth/password")
 		case errors.Is(err, store.ErrNotFound):
-			if err := password.Validate(pw); err != nil {
-				return apierror.Invalid("password", err.Error())
+			if hash == "" {
+				// The account was there a moment ago, and went.
+				return apierror.New(apierror.Unavailable, "the account changed while you accepted; try again")
 			}
 			u = store.User{ID: ids.New(ids.User, now), Email: inv.Email, Name: strings.TrimSpace(name),
-				PasswordHash: password.Hash(pw, s.params()), CreatedAt: now}
+				PasswordHash: hash, CreatedAt: now}
 			if err := q.CreateUser(ctx, u); err != nil {
 				return err
 			}

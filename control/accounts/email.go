@@ -199,9 +199,12 @@ func (s *Service) ResetPassword(ctx context.Context, code, pw string) (store.Use
 	if _, err := s.userToken(ctx, s.Store, code, store.TokenResetPassword); err != nil {
 		return store.User{}, err // checked before the costly hash, and again below
 	}
-	hash := password.Hash(pw, s.params())
+	hash, err := s.hashPassword(ctx, pw)
+	if err != nil {
+		return store.User{}, err
+	}
 	var u store.User
-	err := s.Store.Write(ctx, func(q store.Queries) error {
+	err = s.Store.Write(ctx, func(q store.Queries) error {
 		t, err := s.userToken(ctx, q, code, store.TokenResetPassword)
 		if err != nil {
 			return err
@@ -243,10 +246,20 @@ func (s *Service) ChangePassword(ctx context.Context, p access.Principal, curren
 	if err != nil {
 		return mapNotFound(err, "user")
 	}
-	if u.PasswordHash == "" || password.Check(current, u.PasswordHash) != nil {
+	if u.PasswordHash == "" {
 		return apierror.Invalid("currentPassword", "is not your current password")
 	}
-	hash := password.Hash(pw, s.params())
+	ok, err := s.checkPassword(ctx, current, u.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apierror.Invalid("currentPassword", "is not your current password")
+	}
+	hash, err := s.hashPassword(ctx, pw)
+	if err != nil {
+		return err
+	}
 	return s.Store.Write(ctx, func(q store.Queries) error {
 		if err := q.SetPassword(ctx, u.ID, hash); err != nil {
 			return err
