@@ -101,8 +101,8 @@
 //     the envelope, not a redirect.
 //   - The request ID is generated here (req_<ULID>), returned in the
 //     X-Request-Id header and in every error body.
-//   - The client IP is the TCP peer: X-Forwarded-For is not trusted until
-//     trusted proxies are configurable (the edge issue adds them there).
+//   - The client IP is the TCP peer: X-Forwarded-For is not trusted (the
+//     API has no trusted-proxy setting yet; the edge has --trusted-proxies).
 //   - Deletes answer 200 with the deleted object's id; lists answer
 //     {"data": [...], "nextCursor": …}. Links, audit logs and tags take a
 //     limit of 1 to 100 (default 50) and a cursor. Tags list by name,
