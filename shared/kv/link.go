@@ -32,7 +32,7 @@ type Link struct {
 	Preview        Preview
 	Indexable      bool // allow search engines (no X-Robots-Tag: noindex)
 	// ClicksExhausted: control counted MaxClicks clicks; the link answers
-	// as expired. (Set by click ingestion, the analytics issue.)
+	// as expired. (Set by click ingestion.)
 	ClicksExhausted bool
 }
 
