@@ -13,8 +13,8 @@ import (
 
 // Click is one redirect as analytics sees it. The edge hands it to a
 // bounded queue and never waits: a full queue drops the click and counts it
-// (h0p_edge_clicks_dropped_total). Shipping clicks to control is the
-// analytics issue's; until then the queue only fills.
+// (h0p_edge_clicks_dropped_total). Nothing ships clicks to control yet:
+// the queue only fills.
 //
 // Building one allocates nothing on a plain redirect: the link's strings
 // are shared with the answer table or the cache, device/browser/OS are the

@@ -26,7 +26,7 @@
 // Rate limits are GCRA (control/ratelimit): a window of q per period admits
 // a burst of q, then one every period/q — at a steady 5/s a key makes 149
 // requests in its first 30 s before the minute window refuses. Each control
-// node limits on its own until the Redis limiter (a later issue) is wired.
+// node limits on its own (no shared limiter yet).
 //
 // # Idempotency-Key
 //
