@@ -48,9 +48,14 @@
 //     A request still running after 5 minutes is taken for lost (its
 //     control node stopped): retries get 500 INTERNAL saying its outcome is
 //     unknown — should it finish after all, its answer is replayed.
-//   - Keys belong to the caller: the org plus the person (a session and the
-//     same person's user key share their keys) or the bot key. Two callers
-//     never see each other's answers, whatever keys they choose.
+//   - Keys belong to the credential that calls, in its org: a person's
+//     sessions share theirs, each API key has its own (a replay skips the
+//     handler's checks, so a narrower key must not replay what its person's
+//     session was allowed to do); creating an org, which is outside any
+//     org, is scoped by the person alone. Two callers never see each
+//     other's answers, whatever keys they choose. Fingerprints are HMACs
+//     under a key derived from the pepper (bodies may hold passwords), and
+//     saved answers are encrypted (some carry a secret shown once).
 //   - Saved: the answer of every request that reached its handler, 2xx and
 //     5xx alike, since a 5xx may follow a commit (503 UNAVAILABLE, saved but
 //     not replicated yet; a panic after a write): a retry replays it rather

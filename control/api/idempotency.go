@@ -56,7 +56,7 @@ func (h *handler) idempotent(rt route) gin.HandlerFunc {
 	switch rt.method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		if !rt.need.Public {
-			return h.idempotency
+			return func(c *gin.Context) { h.idempotency(c, rt.need) }
 		}
 	}
 	return func(c *gin.Context) { c.Next() }
@@ -66,7 +66,7 @@ func (h *handler) idempotent(rt route) gin.HandlerFunc {
 // caller: the first request claims the key and saves its answer, retries of
 // the same request get that answer back, and a retry while the first still
 // runs is asked to wait.
-func (h *handler) idempotency(c *gin.Context) {
+func (h *handler) idempotency(c *gin.Context, need access.Need) {
 	values, ok := c.Request.Header[idempotencyHeader]
 	if !ok {
 		c.Next()
@@ -87,9 +87,9 @@ func (h *handler) idempotency(c *gin.Context) {
 
 	now := h.Now()
 	k := store.IdempotencyKey{
-		Scope:       idempotencyScope(principalOf(c)),
+		Scope:       idempotencyScope(principalOf(c), need),
 		Key:         values[0],
-		Fingerprint: fingerprint(c.Request, body),
+		Fingerprint: h.fingerprint(c.Request, body),
 		Owner:       c.GetString(ctxRequestID),
 		CreatedAt:   now,
 	}
@@ -124,7 +124,7 @@ func (h *handler) idempotency(c *gin.Context) {
 	returned = true
 
 	status := rec.Status()
-	if status >= 400 && status < 500 && !c.GetBool(ctxChangedAnyway) || c.GetBool(ctxNothingWritten) {
+	if !c.GetBool(ctxChangedAnyway) && (status >= 400 && status < 500 || c.GetBool(ctxNothingWritten)) {
 		// A refusal changed nothing: free the key, so a corrected request
 		// (or the same one, later) can use it.
 		if err := h.Store.ReleaseIdempotencyKey(ctx, k); err != nil {
@@ -263,20 +263,31 @@ func validIdempotencyKey(v string) bool {
 	return true
 }
 
-// idempotencyScope is whose keys a request uses: the org and the person
-// (whether through a session or their user key) or the bot key.
-func idempotencyScope(p access.Principal) string {
-	who := p.UserID
-	if who == "" {
-		who = p.KeyID
+// idempotencyScope is whose keys a request uses: the credential that calls
+// — a person's session, or one API key — within the org. A replay skips the
+// handler's checks, so a key must never replay what its person's session
+// (or another key) was allowed to do. Session-only routes (creating an org)
+// are outside any org, whose choice may change between a request and its
+// retry: their scope is the person alone.
+func idempotencyScope(p access.Principal, need access.Need) string {
+	who := "key:" + p.KeyID
+	if p.Kind == access.Session {
+		who = "user:" + p.UserID
+	}
+	if need.SessionOnly {
+		return who
 	}
 	return p.OrgID + "/" + who
 }
 
-// fingerprint is the SHA-256 of what makes two requests the same: method,
-// path with query, and body.
-func fingerprint(r *http.Request, body []byte) []byte {
-	d := sha256.New()
+// fingerprint is what makes two requests the same — method, path with
+// query, and body — as an HMAC under a key derived from the pepper: bodies
+// may hold passwords, and a plain hash of one would be a fast way to guess
+// it from a copy of the database.
+func (h *handler) fingerprint(r *http.Request, body []byte) []byte {
+	key := hmac.New(sha256.New, h.Pepper)
+	key.Write([]byte("h0p idempotency fingerprints v1"))
+	d := hmac.New(sha256.New, key.Sum(nil))
 	io.WriteString(d, r.Method+"\n"+r.URL.RequestURI()+"\n")
 	d.Write(body)
 	return d.Sum(nil)

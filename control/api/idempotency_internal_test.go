@@ -32,12 +32,12 @@ func TestIdempotencyChangedAnywaySavesA4xx(t *testing.T) {
 	runs := map[string]int{}
 	caller := func(c *gin.Context) { c.Set(ctxPrincipal, access.Principal{OrgID: "org_1", UserID: "usr_1"}) }
 	r.Use(requestID)
-	r.POST("/changed", caller, h.idempotency, func(c *gin.Context) {
+	r.POST("/changed", caller, h.idempotent(route{method: "POST"}), func(c *gin.Context) {
 		runs["changed"]++
 		changedAnyway(c)
 		h.fail(c, apierror.Invalid("file", "too long"))
 	})
-	r.POST("/refused", caller, h.idempotency, func(c *gin.Context) {
+	r.POST("/refused", caller, h.idempotent(route{method: "POST"}), func(c *gin.Context) {
 		runs["refused"]++
 		h.fail(c, apierror.Invalid("file", "too long"))
 	})

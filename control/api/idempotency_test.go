@@ -212,14 +212,40 @@ func TestIdempotencyKeysAreScopedToTheCaller(t *testing.T) {
 		t.Errorf("callers shared answers: %v", ids)
 	}
 
-	// The same person through their user key shares their session's keys.
+	// The same person through their user key has keys of its own: a replay
+	// skips the handler's checks, so a narrower key must not get what the
+	// session was allowed to do.
 	userKey := e.mustCall(t, 201, "POST", "/v1/api-keys", sess, `{"name":"laptop","type":"user","permissions":{"shortLinks":["create"]}}`)["key"].(string)
 	_, byUserKey, r := e.call(t, "POST", "/v1/links", userKey, body, "Idempotency-Key", "same")
-	if r.status != 201 || !replayed(r) || byUserKey["id"] != bySession["id"] {
-		t.Errorf("user key after session: %d %v, want the session's link %v replayed", r.status, byUserKey, bySession["id"])
+	if r.status != 201 || replayed(r) || byUserKey["id"] == bySession["id"] {
+		t.Errorf("user key after session: %d %v replayed the session's link %v", r.status, byUserKey, bySession["id"])
 	}
-	if n := e.linkCount(t, "org_1"); n != 3 {
-		t.Errorf("org_1 has %d links, want 3", n)
+	if n := e.linkCount(t, "org_1"); n != 4 {
+		t.Errorf("org_1 has %d links, want 4", n)
+	}
+	// A key narrower than its person's session cannot replay the session's
+	// answer to get what it may not make itself.
+	full := `{"name":"strong","type":"bot","permissions":{"shortLinks":["create","read","update","delete"]}}`
+	admin, _ := e.inviteAndLogin(t, e.key, "admin@example.com", "admin")
+	narrow := e.mustCall(t, 201, "POST", "/v1/api-keys", admin, `{"name":"n","type":"user","permissions":{"apiKeys":["create"]}}`)["key"].(string)
+	e.mustCall(t, 201, "POST", "/v1/api-keys", admin, full, "Idempotency-Key", "k-1")
+	if status, m, r := e.call(t, "POST", "/v1/api-keys", narrow, full, "Idempotency-Key", "k-1"); status != 403 || m["key"] != nil || replayed(r) {
+		t.Errorf("a narrow key replays its session's stronger key: %d %v", status, m)
+	}
+}
+
+// Creating an org is outside any org: its retry replays though the person
+// now belongs to one org more.
+func TestIdempotentOrgCreateReplays(t *testing.T) {
+	e := mustStart(t)
+	sess, _ := e.inviteAndLogin(t, e.key, "ada@example.com", "member")
+	first := e.mustCall(t, 201, "POST", "/v1/orgs", sess, `{"name":"second"}`, "Idempotency-Key", "org-1")
+	_, again, r := e.call(t, "POST", "/v1/orgs", sess, `{"name":"second"}`, "Idempotency-Key", "org-1")
+	if r.status != 201 || !replayed(r) || again["id"] != first["id"] {
+		t.Errorf("retry: %d %v, want org %v replayed", r.status, again, first["id"])
+	}
+	if orgs := e.mustCall(t, 200, "GET", "/v1/me", sess, "", "x-org-id", "org_1")["organizations"].([]any); len(orgs) != 2 {
+		t.Errorf("%d orgs, want 2", len(orgs))
 	}
 }
 
