@@ -71,6 +71,7 @@ type Service struct {
 	dummyOnce sync.Once
 	dummy     string
 	turns     turns
+	mailing   turns // password-reset mails in the background
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -103,11 +104,18 @@ func mapNotFound(err error, what string) error {
 	return err
 }
 
-// normalizeEmail validates and lowercases an email address.
+// normalizeEmail validates and lowercases an email address. Its domain
+// must be a DNS name with a dot (no address literal like [10.0.0.5], no
+// single-label internal name): mail goes only to the internet's domains.
 func normalizeEmail(field, email string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || len(email) > 254 {
 		return "", apierror.Invalid(field, "must be an email address")
+	}
+	domain := email[strings.LastIndex(email, "@")+1:]
+	if !strings.Contains(strings.Trim(domain, "."), ".") || strings.ContainsAny(domain, "[]:") || strings.Contains(domain, "..") {
+		return "", apierror.Invalid(field, "must be an email address at a domain name")
 	}
 	return email, nil
 }
@@ -464,6 +472,13 @@ func (s *Service) Accept(ctx context.Context, p access.Principal, token, name, p
 	if typ, err := apikey.Parse(token); err != nil || typ != apikey.Invitation {
 		return Accepted{}, missing
 	}
+	if p.UserID == "" {
+		// Before any lookup: whether an account has the address shows only
+		// to a caller who would otherwise have made one.
+		if err := password.Validate(pw); err != nil {
+			return Accepted{}, apierror.Invalid("password", err.Error())
+		}
+	}
 	now := s.now()
 	digest := apikey.Digest(s.Pepper, token)
 	// A new account's password is hashed before the transaction (in a
@@ -471,9 +486,6 @@ func (s *Service) Accept(ctx context.Context, p access.Principal, token, name, p
 	var hash string
 	if inv, err := s.Store.InvitationByDigest(ctx, digest); err == nil && p.UserID == "" && now.Before(inv.ExpiresAt) && inv.AcceptedAt.IsZero() {
 		if _, err := s.Store.UserByEmail(ctx, inv.Email); errors.Is(err, store.ErrNotFound) {
-			if err := password.Validate(pw); err != nil {
-				return Accepted{}, apierror.Invalid("password", err.Error())
-			}
 			if hash, err = s.hashPassword(ctx, pw); err != nil {
 				return Accepted{}, err
 			}
@@ -513,7 +525,7 @@ func (s *Service) Accept(ctx context.Context, p access.Principal, token, name, p
 			if err := q.CreateUser(ctx, u); err != nil {
 				return err
 			}
-			if code, err = s.newUserToken(ctx, q, u.ID, store.TokenVerifyEmail, verifyTTL); err != nil {
+			if code, err = s.newUserToken(ctx, q, u.ID, store.TokenVerifyEmail, verifyTTL, now); err != nil {
 				return err
 			}
 			out.NewUser = true

@@ -33,10 +33,9 @@ func errUnverified(email string) error {
 		"verify your email address %s first: send the code mailed to it to POST /v1/auth/verify-email (POST /v1/auth/verify-email/resend mails a new one)", email)
 }
 
-// newUserToken makes a one-time code for the user and stores its digest; the
-// code itself goes only into the email.
-func (s *Service) newUserToken(ctx context.Context, q store.Queries, userID, purpose string, ttl time.Duration) (string, error) {
-	now := s.now()
+// newUserToken makes a one-time code for the user at now and stores its
+// digest; the code itself goes only into the email.
+func (s *Service) newUserToken(ctx context.Context, q store.Queries, userID, purpose string, ttl time.Duration, now time.Time) (string, error) {
 	code := apikey.Generate(apikey.EmailToken)
 	err := q.CreateUserToken(ctx, store.UserToken{ID: ids.New("utk", now), UserID: userID, Purpose: purpose,
 		Digest: apikey.Digest(s.Pepper, code), CreatedAt: now, ExpiresAt: now.Add(ttl)})
@@ -77,27 +76,15 @@ account over by resetting its password, which signs everyone else out:
 `, u.Email, code, api, u.Email, api)})
 }
 
-// sendVerification mails a new verification code to an unverified user.
-func (s *Service) sendVerification(ctx context.Context, u store.User) error {
-	if s.Mailer == nil {
-		return errNoMail
-	}
-	var code string
-	err := s.Store.Write(ctx, func(q store.Queries) error {
-		if err := q.UseUserTokens(ctx, u.ID, store.TokenVerifyEmail, s.now()); err != nil {
-			return err
-		}
-		var err error
-		code, err = s.newUserToken(ctx, q, u.ID, store.TokenVerifyEmail, verifyTTL)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if err := s.mailVerification(ctx, u, code); err != nil {
-		return fmt.Errorf("%w: %w", apierror.New(apierror.Unavailable, "the verification email could not be sent; try again later"), err)
-	}
-	return nil
+// mailInterval is the least time between two codes mailed to one address
+// for one purpose: nobody can use H0p to flood a mailbox.
+const mailInterval = time.Minute
+
+// mailedRecently reports whether a code for purpose went to the user less
+// than mailInterval before now.
+func mailedRecently(ctx context.Context, q store.Queries, userID, purpose string, now time.Time) (bool, error) {
+	n, err := q.CountUserTokens(ctx, userID, purpose, now.Add(-mailInterval))
+	return n > 0, err
 }
 
 // ResendVerification mails the signed-in user a new verification code. A
@@ -110,7 +97,26 @@ func (s *Service) ResendVerification(ctx context.Context, p access.Principal) (s
 	if !u.EmailVerifiedAt.IsZero() {
 		return u, nil
 	}
-	return u, s.sendVerification(ctx, u)
+	if s.Mailer == nil {
+		return u, errNoMail
+	}
+	// Earlier codes stay good until they expire: the mail may not arrive.
+	var code string
+	now := s.now()
+	err = s.Store.Write(ctx, func(q store.Queries) error {
+		if recent, err := mailedRecently(ctx, q, u.ID, store.TokenVerifyEmail, now); err != nil || recent {
+			return errors.Join(err, apierror.New(apierror.RateLimited, "a code went to %s less than a minute ago; wait for it", u.Email))
+		}
+		code, err = s.newUserToken(ctx, q, u.ID, store.TokenVerifyEmail, verifyTTL, now)
+		return err
+	})
+	if err != nil {
+		return u, err
+	}
+	if err := s.mailVerification(ctx, u, code); err != nil {
+		return u, fmt.Errorf("%w: %w", apierror.New(apierror.Unavailable, "the verification email could not be sent; try again later"), err)
+	}
+	return u, nil
 }
 
 // VerifyEmail marks the signed-in user's address verified with a code that
@@ -143,8 +149,11 @@ func (s *Service) VerifyEmail(ctx context.Context, p access.Principal, code stri
 }
 
 // RequestPasswordReset mails a reset code to the account with email, if
-// there is one. The answer is the same either way, and the mail goes out
-// in the background, so the call tells nobody whether an account exists.
+// there is one. The answer is the same either way and comes before any
+// lookup: the lookup, the code and the mail happen in the background
+// (a few at once; beyond that requests are dropped, and logged), so
+// neither the answer nor its timing tells whether an account exists. One
+// code a minute at most goes to an address.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	email, err := normalizeEmail("email", email)
 	if err != nil {
@@ -153,6 +162,26 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	if s.Mailer == nil {
 		return errNoMail
 	}
+	s.mailing.once.Do(func() { s.mailing.c = make(chan struct{}, 4) })
+	select {
+	case s.mailing.c <- struct{}{}:
+	default:
+		s.logger().Warn("password reset dropped: too many being mailed")
+		return nil
+	}
+	ctx, now := context.WithoutCancel(ctx), s.now()
+	go func() {
+		defer func() { <-s.mailing.c }()
+		if err := s.mailReset(ctx, email, now); err != nil {
+			s.logger().Error("password reset email not sent", "err", err)
+		}
+	}()
+	return nil
+}
+
+// mailReset mails a reset code to the account with email, if any, as
+// asked for at now.
+func (s *Service) mailReset(ctx context.Context, email string, now time.Time) error {
 	u, err := s.Store.UserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -162,17 +191,21 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	}
 	var code string
 	err = s.Store.Write(ctx, func(q store.Queries) error {
-		var err error
-		code, err = s.newUserToken(ctx, q, u.ID, store.TokenResetPassword, resetTTL)
+		if recent, err := mailedRecently(ctx, q, u.ID, store.TokenResetPassword, now); err != nil || recent {
+			return err
+		}
+		// Codes expired a day ago are of no more use, even for the record.
+		if err := q.PurgeUserTokens(ctx, now.Add(-24*time.Hour)); err != nil {
+			return err
+		}
+		code, err = s.newUserToken(ctx, q, u.ID, store.TokenResetPassword, resetTTL, now)
 		return err
 	})
-	if err != nil {
+	if err != nil || code == "" {
 		return err
 	}
-	ctx = context.WithoutCancel(ctx)
-	go func() {
-		err := s.Mailer.Send(ctx, mail.Message{To: u.Email, Subject: "Reset your H0p password", Body: fmt.Sprintf(
-			`Someone asked to reset the password of the H0p account %s.
+	return s.Mailer.Send(ctx, mail.Message{To: u.Email, Subject: "Reset your H0p password", Body: fmt.Sprintf(
+		`Someone asked to reset the password of the H0p account %s.
 Set a new one with this code (it works once, within an hour):
 
   curl -d '{"token":"%s","password":"<new password>"}' %s/v1/auth/password-reset/confirm
@@ -180,11 +213,6 @@ Set a new one with this code (it works once, within an hour):
 Every session of the account ends when the password changes. If you did not
 ask for this, ignore this email: the password stays as it is.
 `, u.Email, code, s.apiURL())})
-		if err != nil {
-			s.logger().Error("password reset email not sent", "userId", u.ID, "err", err)
-		}
-	}()
-	return nil
 }
 
 // ResetPassword sets a new password with a mailed reset code. Having the

@@ -95,6 +95,11 @@ func TestAcceptingAsAnExistingAccount(t *testing.T) {
 	other := mustBootstrap(t, e.store, "2", time.Time{})
 	tok := e.mustCall(t, 201, "POST", "/v1/invitations", other, `{"email":"ada@example.com","role":"admin"}`)["token"].(string)
 
+	// Without a session, a password too weak to make an account is refused
+	// before anything tells whether the address has one.
+	if status, m, _ := e.call(t, "POST", "/v1/invitations/"+tok+"/accept", "", `{"password":""}`); status != 400 || errCode(m) != "VALIDATION_ERROR" {
+		t.Errorf("probing with an empty password: %d %v", status, m)
+	}
 	if status, m, _ := e.call(t, "POST", "/v1/invitations/"+tok+"/accept", bob, ""); status != 403 || !strings.Contains(string(mustJSON(m)), "ada@example.com") {
 		t.Errorf("someone else's session accepts: %d %v", status, m)
 	}
@@ -123,7 +128,12 @@ func TestEmailVerification(t *testing.T) {
 	first := mailedCode(t, e.mail.Wait(t, "new@example.com", "Confirm your email"))
 	sess := e.mustCall(t, 200, "POST", "/v1/auth/login", "", `{"email":"new@example.com","password":"long enough password"}`)["token"].(string)
 
-	// A new code retires the first.
+	// One code a minute at most; a new one leaves the first good (the mail
+	// may be slow).
+	if status, m, _ := e.call(t, "POST", "/v1/auth/verify-email/resend", sess, ""); status != 429 || errCode(m) != "RATE_LIMITED" {
+		t.Errorf("a second code within a minute: %d %v", status, m)
+	}
+	e.now = e.now.Add(61 * time.Second)
 	e.mustCall(t, 200, "POST", "/v1/auth/verify-email/resend", sess, "")
 	var second string
 	for _, m := range e.mail.Messages() {
@@ -133,9 +143,6 @@ func TestEmailVerification(t *testing.T) {
 	}
 	if second == "" {
 		t.Fatal("no second code mailed")
-	}
-	if status, _, _ := e.call(t, "POST", "/v1/auth/verify-email", sess, `{"token":"`+first+`"}`); status != 404 {
-		t.Errorf("retired code: %d", status)
 	}
 	// Another account's session cannot use the code.
 	other, _ := e.inviteAndLogin(t, e.key, "other@example.com", "member")
@@ -201,8 +208,18 @@ func TestPasswordChangesEndSessions(t *testing.T) {
 	if status, _, _ := e.call(t, "POST", "/v1/auth/password-reset/confirm", "", `{"token":"`+code+`","password":"fourth long password"}`); status != 404 {
 		t.Errorf("a reset code used twice: %d", status)
 	}
+	// One code a minute at most goes to an address; the answer is the same.
+	sent := len(e.mail.Messages())
 	e.mustCall(t, 202, "POST", "/v1/auth/password-reset", "", `{"email":"ada@example.com"}`)
-	late := mailedCode(t, e.mail.Wait(t, "ada@example.com", "Reset your H0p password"))
+	e.now = e.now.Add(61 * time.Second)
+	e.mustCall(t, 202, "POST", "/v1/auth/password-reset", "", `{"email":"ada@example.com"}`)
+	late := mailedCode(t, e.mail.WaitFrom(t, sent, "ada@example.com", "Reset your H0p password"))
+	if late == code {
+		t.Fatal("no new reset code")
+	}
+	if n := len(e.mail.Messages()) - sent; n != 1 {
+		t.Errorf("%d reset mails for two requests a second apart and one a minute later, want 1", n)
+	}
 	e.now = e.now.Add(61 * time.Minute)
 	if status, _, _ := e.call(t, "POST", "/v1/auth/password-reset/confirm", "", `{"token":"`+late+`","password":"fourth long password"}`); status != 404 {
 		t.Errorf("an expired reset code: %d", status)
@@ -261,4 +278,21 @@ func TestMemberJoinedAuditNamesTheRequest(t *testing.T) {
 		}
 	}
 	t.Errorf("no member.joined entry in %v", entries)
+}
+
+// Mail goes only to addresses at internet domain names: no address
+// literals, no single-label internal names.
+func TestInvitationsOnlyToInternetAddresses(t *testing.T) {
+	e := mustStart(t)
+	for _, addr := range []string{"x@[10.0.0.5]", "x@internal", "x@localhost", "x@a..b", "x@.example.com", "x@[::1]"} {
+		if status, m, _ := e.call(t, "POST", "/v1/invitations", e.key, `{"email":"`+addr+`","role":"member"}`); status != 400 || errCode(m) != "VALIDATION_ERROR" {
+			t.Errorf("invite %s: %d %v", addr, status, m)
+		}
+		if status, _, _ := e.call(t, "POST", "/v1/auth/password-reset", "", `{"email":"`+addr+`"}`); status != 400 {
+			t.Errorf("reset for %s: %d", addr, status)
+		}
+	}
+	if len(e.mail.Messages()) != 0 {
+		t.Errorf("mail sent: %v", e.mail.Messages())
+	}
 }

@@ -307,6 +307,11 @@ type Queries interface {
 	// UseUserTokens marks every unused token of the user for purpose used
 	// at at, so none of them works any more.
 	UseUserTokens(ctx context.Context, userID, purpose string, at time.Time) error
+	// CountUserTokens counts the user's tokens for purpose made at or after
+	// since (used or not).
+	CountUserTokens(ctx context.Context, userID, purpose string, since time.Time) (int, error)
+	// PurgeUserTokens deletes tokens that expired before before.
+	PurgeUserTokens(ctx context.Context, before time.Time) error
 
 	// AddMember fails with ErrConflict when the user is already a member.
 	AddMember(ctx context.Context, m Member) error

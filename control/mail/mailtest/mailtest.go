@@ -79,12 +79,19 @@ func (s *Server) Messages() []Message {
 // waiting up to 10 s for it.
 func (s *Server) Wait(t testing.TB, to, subject string) Message {
 	t.Helper()
+	return s.WaitFrom(t, 0, to, subject)
+}
+
+// WaitFrom is Wait for messages after the first from (a len(Messages())
+// taken before the message was asked for).
+func (s *Server) WaitFrom(t testing.TB, from int, to, subject string) Message {
+	t.Helper()
 	deadline := time.After(10 * time.Second)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		msgs := s.Messages()
-		for i := len(msgs) - 1; i >= 0; i-- {
+		for i := len(msgs) - 1; i >= from; i-- {
 			if strings.Contains(msgs[i].Subject, subject) && len(msgs[i].To) == 1 && msgs[i].To[0] == to {
 				return msgs[i]
 			}

@@ -272,7 +272,8 @@ var migrations = []string{
 		expires_at BIGINT NOT NULL,
 		used_at BIGINT
 	);
-	CREATE INDEX user_tokens_user ON user_tokens(user_id, purpose);`,
+	CREATE INDEX user_tokens_user ON user_tokens(user_id, purpose, created_at);
+	CREATE INDEX user_tokens_expires ON user_tokens(expires_at);`,
 
 	// Idempotency keys of write requests, with the answer once it is known.
 	// Entries expire by created_at (its index serves the purge); header is
@@ -635,6 +636,23 @@ func (q queries) UserTokenByDigest(ctx context.Context, digest []byte) (store.Us
 func (q queries) UseUserToken(ctx context.Context, id string, at time.Time) error {
 	tag, err := q.db.Exec(ctx, `UPDATE user_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, ms(at), id)
 	return oneRow("use user token", tag, err)
+}
+
+func (q queries) CountUserTokens(ctx context.Context, userID, purpose string, since time.Time) (int, error) {
+	var n int
+	err := q.db.QueryRow(ctx, `SELECT count(*) FROM user_tokens WHERE user_id = $1 AND purpose = $2 AND created_at >= $3`,
+		userID, purpose, ms(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count user tokens: %w", err)
+	}
+	return n, nil
+}
+
+func (q queries) PurgeUserTokens(ctx context.Context, before time.Time) error {
+	if _, err := q.db.Exec(ctx, `DELETE FROM user_tokens WHERE expires_at < $1`, ms(before)); err != nil {
+		return fmt.Errorf("purge user tokens: %w", err)
+	}
+	return nil
 }
 
 func (q queries) UseUserTokens(ctx context.Context, userID, purpose string, at time.Time) error {

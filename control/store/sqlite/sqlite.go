@@ -235,7 +235,8 @@ var migrations = []string{
 		expires_at INTEGER NOT NULL,
 		used_at INTEGER
 	);
-	CREATE INDEX user_tokens_user ON user_tokens(user_id, purpose);
+	CREATE INDEX user_tokens_user ON user_tokens(user_id, purpose, created_at);
+	CREATE INDEX user_tokens_expires ON user_tokens(expires_at);
 	CREATE INDEX sessions_user ON sessions(user_id);`,
 	`CREATE TABLE idempotency_keys (
 		scope TEXT NOT NULL,
@@ -518,6 +519,23 @@ func (q queries) UserTokenByDigest(ctx context.Context, digest []byte) (store.Us
 func (q queries) UseUserToken(ctx context.Context, id string, at time.Time) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE user_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, ms(at), id)
 	return oneRow("use user token", res, err)
+}
+
+func (q queries) CountUserTokens(ctx context.Context, userID, purpose string, since time.Time) (int, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, `SELECT count(*) FROM user_tokens WHERE user_id = ? AND purpose = ? AND created_at >= ?`,
+		userID, purpose, ms(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count user tokens: %w", err)
+	}
+	return n, nil
+}
+
+func (q queries) PurgeUserTokens(ctx context.Context, before time.Time) error {
+	if _, err := q.q.ExecContext(ctx, `DELETE FROM user_tokens WHERE expires_at < ?`, ms(before)); err != nil {
+		return fmt.Errorf("purge user tokens: %w", err)
+	}
+	return nil
 }
 
 func (q queries) UseUserTokens(ctx context.Context, userID, purpose string, at time.Time) error {

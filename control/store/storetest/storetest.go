@@ -227,6 +227,26 @@ func testUserTokens(t *testing.T, s store.Store) {
 	}
 	_, err := s.UserTokenByDigest(ctx, []byte{7})
 	wantErr(t, "unknown token", err, store.ErrNotFound)
+
+	// Counting by purpose and age; purging by expiry.
+	must(t, s.CreateUserToken(ctx, store.UserToken{ID: "utk_5", UserID: "usr_1", Purpose: store.TokenResetPassword,
+		Digest: []byte{10}, CreatedAt: t0.Add(time.Hour), ExpiresAt: t0.Add(2 * time.Hour)}))
+	for _, c := range []struct {
+		purpose string
+		since   time.Time
+		want    int
+	}{{store.TokenResetPassword, t0, 3}, {store.TokenResetPassword, t0.Add(time.Minute), 1}, {store.TokenVerifyEmail, t0, 1}} {
+		if n, err := s.CountUserTokens(ctx, "usr_1", c.purpose, c.since); err != nil || n != c.want {
+			t.Errorf("CountUserTokens(%s, %v) = %d, %v; want %d", c.purpose, c.since, n, err, c.want)
+		}
+	}
+	must(t, s.PurgeUserTokens(ctx, t0.Add(90*time.Minute)))
+	if _, err := s.UserTokenByDigest(ctx, []byte{5}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired token after purge: %v", err)
+	}
+	if _, err := s.UserTokenByDigest(ctx, []byte{10}); err != nil {
+		t.Errorf("live token after purge: %v", err)
+	}
 }
 
 func equalToken(a, b store.UserToken) bool {
