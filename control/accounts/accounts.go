@@ -104,14 +104,23 @@ func mapNotFound(err error, what string) error {
 	return err
 }
 
-// normalizeEmail validates and lowercases an email address. Its domain
-// must be a DNS name with a dot (no address literal like [10.0.0.5], no
-// single-label internal name): mail goes only to the internet's domains.
+// normalizeEmail validates and lowercases an email address.
 func normalizeEmail(field, email string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 254 {
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
 		return "", apierror.Invalid(field, "must be an email address")
+	}
+	return email, nil
+}
+
+// mailableEmail is normalizeEmail for an address H0p will mail: its domain
+// must be a DNS name with a dot (no address literal like [10.0.0.5], no
+// single-label internal name), so mail goes only to the internet's
+// domains. (An operator may still name any address, like owner@localhost.)
+func mailableEmail(field, email string) (string, error) {
+	email, err := normalizeEmail(field, email)
+	if err != nil {
+		return "", err
 	}
 	domain := email[strings.LastIndex(email, "@")+1:]
 	if !strings.Contains(strings.Trim(domain, "."), ".") || strings.ContainsAny(domain, "[]:") || strings.Contains(domain, "..") {
@@ -407,7 +416,7 @@ func (s *Service) RemoveMember(ctx context.Context, p access.Principal, userID s
 
 // Invite creates an invitation and returns its token, shown once.
 func (s *Service) Invite(ctx context.Context, p access.Principal, email, role string) (string, store.Invitation, error) {
-	email, err := normalizeEmail("email", email)
+	email, err := mailableEmail("email", email)
 	if err != nil {
 		return "", store.Invitation{}, err
 	}

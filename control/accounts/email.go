@@ -155,7 +155,7 @@ func (s *Service) VerifyEmail(ctx context.Context, p access.Principal, code stri
 // neither the answer nor its timing tells whether an account exists. One
 // code a minute at most goes to an address.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
-	email, err := normalizeEmail("email", email)
+	email, err := mailableEmail("email", email)
 	if err != nil {
 		return err
 	}
