@@ -4,11 +4,14 @@
 //
 // The server is a URL:
 //
-//	smtp://[user:password@]host[:port][?from=address]   port 587 by default; STARTTLS when offered
+//	smtp://[user:password@]host[:port][?from=address]   port 587 by default; STARTTLS required
 //	smtps://[user:password@]host[:port][?from=address]  port 465 by default; TLS from the first byte
 //
-// Credentials are only sent over TLS (or to a loopback server, as net/smtp
-// allows). The sender defaults to h0p@<host of the URL>. Messages are plain
+// The mails carry one-time secrets (reset codes, invitation tokens), so
+// smtp:// refuses a server that offers no STARTTLS — someone on the path
+// could strip the offer — unless the server is on loopback or the URL says
+// ?starttls=optional. Credentials are only sent over TLS (or to a loopback
+// server, as net/smtp allows). The sender defaults to h0p@<host of the URL>. Messages are plain
 // text, UTF-8, quoted-printable; header values never carry a line break.
 package mail
 
@@ -42,6 +45,7 @@ type SMTP struct {
 	addr     string // host:port
 	host     string
 	implicit bool // smtps: TLS from the first byte
+	plainOK  bool // smtp:// without STARTTLS is allowed (loopback, or ?starttls=optional)
 	from     string
 	user     string
 	password string
@@ -81,6 +85,15 @@ func ParseURL(raw string) (*SMTP, error) {
 	if u.User != nil {
 		s.user = u.User.Username()
 		s.password, _ = u.User.Password()
+	}
+	switch v := u.Query().Get("starttls"); v {
+	case "", "required":
+		ip := net.ParseIP(s.host)
+		s.plainOK = s.host == "localhost" || ip != nil && ip.IsLoopback()
+	case "optional":
+		s.plainOK = true
+	default:
+		return nil, fmt.Errorf("smtp url: starttls must be required or optional, not %q", v)
 	}
 	s.from = u.Query().Get("from")
 	if s.from == "" {
@@ -133,9 +146,14 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err := c.Hello("localhost"); err != nil {
 		return fmt.Errorf("smtp hello: %w", err)
 	}
-	if ok, _ := c.Extension("STARTTLS"); ok && !s.implicit {
-		if err := c.StartTLS(tlsConfig); err != nil {
-			return fmt.Errorf("smtp starttls: %w", err)
+	if !s.implicit {
+		switch ok, _ := c.Extension("STARTTLS"); {
+		case ok:
+			if err := c.StartTLS(tlsConfig); err != nil {
+				return fmt.Errorf("smtp starttls: %w", err)
+			}
+		case !s.plainOK:
+			return fmt.Errorf("smtp: %s offers no STARTTLS (add ?starttls=optional to send in clear)", s.addr)
 		}
 	}
 	if s.user != "" {

@@ -71,7 +71,8 @@ func TestSendWithSTARTTLSAndPassword(t *testing.T) {
 }
 
 func TestParseURL(t *testing.T) {
-	for _, bad := range []string{"http://mail.example.com", "smtp://", "smtp://mail.example.com?from=not-an-address", "::"} {
+	for _, bad := range []string{"http://mail.example.com", "smtp://", "smtp://mail.example.com?from=not-an-address", "::",
+		"smtp://mail.example.com?starttls=never"} {
 		if _, err := mail.ParseURL(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
