@@ -213,6 +213,19 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	if *a != "from-env" || *b != "from-flag" {
 		t.Errorf("api-addr %q data %q", *a, *b)
 	}
+	// A secret from a file: H0P_X_FILE, when H0P_X is not set.
+	secret := filepath.Join(t.TempDir(), "smtp-url")
+	os.WriteFile(secret, []byte("smtp://u:p@mail.example.com\n"), 0o600)
+	fs = newFlags("x", "", io.Discard)
+	smtp := fs.String("smtp-url", "", "")
+	env = map[string]string{"H0P_SMTP_URL_FILE": secret}
+	if err := parseFlags(fs, nil, func(k string) string { return env[k] }); err != nil || *smtp != "smtp://u:p@mail.example.com" {
+		t.Errorf("smtp-url from a file: %q %v", *smtp, err)
+	}
+	env["H0P_SMTP_URL_FILE"] = filepath.Join(t.TempDir(), "missing")
+	if err := parseFlags(newFlags("x", "", io.Discard), nil, func(k string) string { return env[k] }); err != nil {
+		t.Errorf("a _FILE of a flag that does not exist is not read: %v", err)
+	}
 }
 
 // An install that starts from nothing: h0p admin create-org makes an org
@@ -277,7 +290,8 @@ func TestDevAdminEndpoints(t *testing.T) {
 		d := mustStartDevWith(t, devConfig{APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 			RaftAddr: "127.0.0.1:0", DataDir: t.TempDir(), DefaultDomain: "localhost", Pprof: pprof}, quiet)
 		for path, want := range map[string]int{"/metrics": 200, "/healthz": 200, "/readyz": 200, "/status": 200,
-			"/debug/pprof/": map[bool]int{false: 404, true: 200}[pprof], "/debug/pprof/cmdline": map[bool]int{false: 404, true: 200}[pprof]} {
+			"/debug/pprof/": map[bool]int{false: 404, true: 200}[pprof], "/debug/pprof/heap": map[bool]int{false: 404, true: 200}[pprof],
+			"/debug/pprof/cmdline": 404} {
 			if resp, _ := get(t, http.DefaultClient, "http://"+d.admin.Addr()+path); resp.StatusCode != want {
 				t.Errorf("pprof=%v: %s answers %d, want %d", pprof, path, resp.StatusCode, want)
 			}

@@ -63,8 +63,8 @@ func New(addr string, g prometheus.Gatherer) (*Server, error) {
 
 // ServePprof adds Go's profiles under /debug/pprof/. Call before Run.
 func (s *Server) ServePprof() {
+	// No /debug/pprof/cmdline: the command line may carry secrets.
 	s.mux.HandleFunc("/debug/pprof/", pprof.Index)
-	s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
