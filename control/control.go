@@ -170,7 +170,10 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	if apiURL == "" {
 		apiURL = s.URL()
 	}
-	s.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams,
+	// One bound on the password hashes running at once, users' and links'
+	// alike: each holds tens of MiB while it runs.
+	turns := password.NewTurns(0)
+	s.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams, Turns: turns,
 		Mailer: cfg.Mailer, APIURL: strings.TrimSuffix(apiURL, "/"), Logger: logger.With("subsystem", "accounts")}
 	limits := cfg.RateLimits
 	if limits == (ratelimit.Limits{}) {
@@ -189,7 +192,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Limits:   limits,
 		Links: &links.Service{
 			Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
-			SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges,
+			SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges, Turns: turns,
 		},
 		ShortLink:        s.shortLink,
 		APIURL:           strings.TrimSuffix(apiURL, "/"),

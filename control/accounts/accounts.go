@@ -58,9 +58,11 @@ type Service struct {
 	PasswordParams password.Params // zero: password.Default
 	SessionTTL     time.Duration   // zero: 12h
 	InvitationTTL  time.Duration   // zero: 7 days
-	// PasswordTurns and PasswordWait bound password hashing (passwords.go).
-	PasswordTurns int
-	PasswordWait  time.Duration
+	// Turns bounds the password hashes and checks running at once, the
+	// node's across services (nil: GOMAXPROCS for this Service alone);
+	// PasswordWait is how long a caller waits for a turn (passwords.go).
+	Turns        *password.Turns
+	PasswordWait time.Duration
 	// Mailer sends verification, password-reset and invitation emails;
 	// nil: the server sends none, and what needs one answers UNAVAILABLE.
 	Mailer Mailer
@@ -70,8 +72,11 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummy     string
-	turns     turns
-	mailing   turns // password-reset mails in the background
+	turnsOnce sync.Once
+	mailing   struct { // password-reset mails in the background, a few at once
+		once sync.Once
+		c    chan struct{}
+	}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -850,9 +855,13 @@ func (s *Service) CreateOrgWithOwner(ctx context.Context, orgName, ownerEmail, p
 	if err != nil {
 		return store.Org{}, err
 	}
+	var hash string
 	if pw != "" {
 		if err := password.Validate(pw); err != nil {
 			return store.Org{}, apierror.Invalid("password", err.Error())
+		}
+		if hash, err = s.hashPassword(ctx, pw); err != nil {
+			return store.Org{}, err
 		}
 	}
 	o := store.Org{ID: ids.New(ids.Org, now), Name: orgName, Plan: plan, CreatedAt: now}
@@ -865,9 +874,7 @@ func (s *Service) CreateOrgWithOwner(ctx context.Context, orgName, ownerEmail, p
 		if errors.Is(err, store.ErrNotFound) {
 			// The operator vouches for the address.
 			u = store.User{ID: ids.New(ids.User, now), Email: email, Name: "Owner", CreatedAt: now, EmailVerifiedAt: now}
-			if pw != "" {
-				u.PasswordHash = password.Hash(pw, s.params())
-			}
+			u.PasswordHash = hash
 			err = q.CreateUser(ctx, u)
 		}
 		if err != nil {

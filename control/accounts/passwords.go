@@ -2,9 +2,8 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/h0p/h0p/shared/apierror"
@@ -14,40 +13,32 @@ import (
 // Account passwords are argon2id at 64 MiB and tens of milliseconds each
 // (password.Default). Sign-ins, invitation accepts and password changes
 // from many addresses at once could otherwise run a control node out of
-// memory, so every hash and check takes one of the Service's turns: at most
-// PasswordTurns at once (0: GOMAXPROCS); a caller waits at most
-// PasswordWait (0: 5 s) for one, then gets 503 UNAVAILABLE having changed
-// nothing.
+// memory, so every hash and check takes a turn of Turns (the node's, shared
+// with link passwords); a caller waits at most PasswordWait (0: 5 s) for
+// one, then gets 503 UNAVAILABLE having changed nothing.
 
-type turns struct {
-	once sync.Once
-	c    chan struct{}
-}
-
-// withTurn runs fn in one of the Service's password turns.
+// withTurn runs fn in one of the password turns.
 func (s *Service) withTurn(ctx context.Context, fn func()) error {
-	s.turns.once.Do(func() {
-		n := s.PasswordTurns
-		if n <= 0 {
-			n = runtime.GOMAXPROCS(0)
+	s.turnsOnce.Do(func() {
+		if s.Turns == nil {
+			s.Turns = password.NewTurns(0)
 		}
-		s.turns.c = make(chan struct{}, n)
 	})
 	wait := s.PasswordWait
 	if wait <= 0 {
 		wait = 5 * time.Second
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case s.turns.c <- struct{}{}:
-	case <-t.C:
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	release, err := s.Turns.Take(waitCtx)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		return fmt.Errorf("%w: %w", apierror.New(apierror.Unavailable,
 			"too many passwords are being checked right now; nothing was changed, try again shortly"), apierror.ErrNothingWritten)
-	case <-ctx.Done():
-		return ctx.Err()
 	}
-	defer func() { <-s.turns.c }()
+	if err != nil {
+		return err
+	}
+	defer release()
 	fn()
 	return nil
 }

@@ -20,7 +20,7 @@ func TestPasswordWorkTakesTurns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := &Service{Store: st, Pepper: make([]byte, 32), Now: time.Now, PasswordTurns: 1, PasswordWait: 50 * time.Millisecond,
+	s := &Service{Store: st, Pepper: make([]byte, 32), Now: time.Now, Turns: password.NewTurns(1), PasswordWait: 50 * time.Millisecond,
 		PasswordParams: password.Params{Memory: 1024, Time: 1, Threads: 1}}
 
 	holding, release := make(chan struct{}), make(chan struct{})

@@ -188,7 +188,7 @@ func TestBulkPasswordsBounded(t *testing.T) {
 // server's write timeout.
 func TestPasswordHashingGivesUpBeforeWriting(t *testing.T) {
 	e := mustStart(t)
-	e.links.PasswordHashes = 1
+	e.links.Turns = password.NewTurns(1)
 	e.links.PasswordHashTime = 300 * time.Millisecond
 	hold, held := make(chan struct{}), make(chan struct{})
 	e.links.HashPassword = func(pw string) string {
@@ -233,7 +233,7 @@ func TestPasswordHashingGivesUpBeforeWriting(t *testing.T) {
 func TestRequestTimeoutStopsWritesBeforeTheyCommit(t *testing.T) {
 	e := mustStartLimits(t, ratelimit.Limits{PerSecond: 1000, PerMinute: 100000},
 		func(c *api.Config) { c.RequestTimeout = 300 * time.Millisecond })
-	e.links.PasswordHashes = 1 // PasswordHashTime stays 5 s: the request's time runs out first
+	e.links.Turns = password.NewTurns(1) // PasswordHashTime stays 5 s: the request's time runs out first
 	hold, held := make(chan struct{}), make(chan struct{})
 	e.links.HashPassword = func(pw string) string {
 		if pw == "hold" {
@@ -260,5 +260,37 @@ func TestRequestTimeoutStopsWritesBeforeTheyCommit(t *testing.T) {
 	}
 	if n := e.linkCount(t, "org_1"); n != 0 {
 		t.Errorf("%d links written past their request's time", n)
+	}
+}
+
+// Hashes are charged to the org whatever comes of the write: bulk calls
+// whose links are all refused after hashing (their key is taken) cannot
+// keep the node hashing. Past the org's budget a call is refused with 429
+// before any hash, and the budget refills with time.
+func TestPasswordHashesAreBudgetedPerOrg(t *testing.T) {
+	e := mustStart(t)
+	e.mustCall(t, 201, "POST", "/v1/links", e.key, `{"url":"https://example.com","key":"taken"}`)
+	taken := make([]string, 100)
+	for i := range taken {
+		taken[i] = `{"url":"https://example.com/x","key":"taken","password":"a password"}`
+	}
+	body := "[" + strings.Join(taken, ",") + "]"
+	for range 2 {
+		if got := bulkCodes(t, e.mustCall(t, 200, "POST", "/v1/links/bulk", e.key, body)); got["ALREADY_EXIST"] != 100 {
+			t.Fatalf("bulk on a taken key: %v", got)
+		}
+	}
+	before := e.hashes.Load()
+	status, m, _ := e.call(t, "POST", "/v1/links/bulk", e.key, body)
+	if status != 429 || errCode(m) != "RATE_LIMITED" || e.hashes.Load() != before {
+		t.Errorf("third bulk: %d %v, %d hashes", status, m, e.hashes.Load()-before)
+	}
+	// Another org has its own budget.
+	other := mustBootstrap(t, e.store, "2", time.Time{})
+	e.mustCall(t, 201, "POST", "/v1/links", other, `{"url":"https://example.com/o","password":"a password"}`)
+	// Half a minute later there is room for 100 again.
+	e.now = e.now.Add(30 * time.Second)
+	if got := bulkCodes(t, e.mustCall(t, 200, "POST", "/v1/links/bulk", e.key, body)); got["ALREADY_EXIST"] != 100 {
+		t.Errorf("after 30 s: %v", got)
 	}
 }

@@ -21,9 +21,9 @@
 //     edges verify them on every attempt. Hashing one is the costly step of
 //     a write, so it comes after every check that can refuse the link, and
 //     a call hashes at most MaxPasswordsPerCall (100) passwords (more: 400),
-//     two at a time, within the Service's PasswordHashes slots and
-//     PasswordHashTime (5 s of waiting and hashing; beyond it 503, nothing
-//     written): passwords.go.
+//     two at a time, within the node's password Turns and PasswordHashTime
+//     (5 s of waiting and hashing; beyond it 503, nothing written), and an
+//     org has 200 hashes a minute (beyond: 429): passwords.go.
 //   - Upsert matches the org's oldest link with the same url on the same
 //     domain; it answers 201 when it created one and 200 otherwise.
 //   - Plan features are checked against what a change sets, so a link made
@@ -75,18 +75,22 @@ type Service struct {
 	// HashPassword, when set, hashes link passwords instead of argon2id
 	// with PasswordParams (tests count the hashes with it).
 	HashPassword func(pw string) string
-	// PasswordHashes bounds the link passwords hashed at once (0:
-	// GOMAXPROCS); PasswordHashTime bounds the time a call may spend
-	// hashing, waiting for a turn included (0: 5 s). See passwords.go.
-	PasswordHashes   int
-	PasswordHashTime time.Duration
+	// Turns bounds the password hashes running at once, the node's across
+	// services (nil: GOMAXPROCS for this Service alone); PasswordHashTime
+	// bounds the time a call may spend hashing, waiting for a turn
+	// included (0: 5 s); PasswordHashesPerMinute is each org's budget of
+	// hashes (0: 200). See passwords.go.
+	Turns                   *password.Turns
+	PasswordHashTime        time.Duration
+	PasswordHashesPerMinute int
 
 	// Edges are where the edges answer; destinations there loop.
 	Edges []EdgeAddr
 
-	hashSlots hashSlots // passwords.go
-	ownOnce   sync.Once
-	ownHosts  *ownHosts
+	turnsOnce  sync.Once
+	hashBudget hashBudget // passwords.go
+	ownOnce    sync.Once
+	ownHosts   *ownHosts
 
 	creates createQueue // coalesce.go
 }

@@ -3,7 +3,6 @@ package links
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/shared/apierror"
+	"github.com/h0p/h0p/shared/password"
 )
 
 // Hashing link passwords. A link password is hashed with argon2id at 19 MiB
@@ -24,8 +24,12 @@ import (
 //     with more links that would be created with a password is refused
 //     (400 VALIDATION_ERROR on "password") before any hash;
 //   - a call hashes hashWorkers passwords at a time;
-//   - the Service runs at most PasswordHashes hashes at once (0: GOMAXPROCS),
-//     each holding 19 MiB while it runs;
+//   - the node runs at most its Turns' hashes at once (user passwords'
+//     included), each holding 19 MiB while it runs;
+//   - an org may have PasswordHashesPerMinute hashes a minute (0: 200, a
+//     token bucket; beyond it 429 RATE_LIMITED before any hash), charged
+//     whatever comes of the write, so a call whose links are then refused
+//     (a taken key) cannot keep the node hashing for free;
 //   - a call that cannot start all its hashes within PasswordHashTime (0:
 //     5 s), waiting for turns included, is refused (503 UNAVAILABLE) and
 //     writes nothing; so is one whose context ends first (the API ends it
@@ -50,21 +54,13 @@ const (
 	defaultHashTime = 5 * time.Second
 )
 
-// hashSlots are the Service's turns to hash, made on first use.
-type hashSlots struct {
-	once sync.Once
-	c    chan struct{}
-}
-
-func (s *Service) slots() chan struct{} {
-	s.hashSlots.once.Do(func() {
-		n := s.PasswordHashes
-		if n <= 0 {
-			n = runtime.GOMAXPROCS(0)
+func (s *Service) turns() *password.Turns {
+	s.turnsOnce.Do(func() {
+		if s.Turns == nil {
+			s.Turns = password.NewTurns(0)
 		}
-		s.hashSlots.c = make(chan struct{}, n)
 	})
-	return s.hashSlots.c
+	return s.Turns
 }
 
 func errHashingBusy() error {
@@ -72,11 +68,14 @@ func errHashingBusy() error {
 		"too many link passwords are being hashed right now; nothing was saved, try again shortly"), apierror.ErrNothingWritten)
 }
 
-// hashAll hashes pws, hashWorkers at a time within the Service's slots. It
-// gives up, with nothing to show, when they are not all done (started
-// within PasswordHashTime) before ctx ends: the API ends it before the
-// server's write timeout.
-func (s *Service) hashAll(ctx context.Context, pws []string) ([]string, error) {
+// hashAll hashes pws for org, hashWorkers at a time within the node's
+// Turns, once org's budget allows. It gives up, with nothing to show, when
+// they are not all done (started within PasswordHashTime) before ctx ends:
+// the API ends it before the server's write timeout.
+func (s *Service) hashAll(ctx context.Context, orgID string, pws []string) ([]string, error) {
+	if err := s.hashBudget.take(orgID, len(pws), s.PasswordHashesPerMinute, s.now()); err != nil {
+		return nil, err
+	}
 	limit := s.PasswordHashTime
 	if limit <= 0 {
 		limit = defaultHashTime
@@ -84,7 +83,7 @@ func (s *Service) hashAll(ctx context.Context, pws []string) ([]string, error) {
 	call := ctx
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	slots := s.slots()
+	turns := s.turns()
 	out := make([]string, len(pws))
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
@@ -95,17 +94,16 @@ func (s *Service) hashAll(ctx context.Context, pws []string) ([]string, error) {
 				if i >= len(pws) {
 					return
 				}
-				select {
-				case slots <- struct{}{}:
-				case <-ctx.Done():
+				release, err := turns.Take(ctx)
+				if err != nil {
 					return
 				}
 				if ctx.Err() != nil { // both were ready
-					<-slots
+					release()
 					return
 				}
 				out[i] = s.hashPassword(pws[i])
-				<-slots
+				release()
 				done.Add(1)
 			}
 		})
@@ -158,7 +156,7 @@ func (s *Service) hashItems(ctx context.Context, orgID string, items []*item) er
 	for i, it := range todo {
 		pws[i] = it.in.Password.V
 	}
-	hashes, err := s.hashAll(ctx, pws)
+	hashes, err := s.hashAll(ctx, orgID, pws)
 	if err != nil {
 		return err
 	}
@@ -235,7 +233,7 @@ func (s *Service) hashChange(ctx context.Context, orgID string, in Input, draft 
 			return "", err
 		}
 	}
-	hashes, err := s.hashAll(ctx, []string{in.Password.V})
+	hashes, err := s.hashAll(ctx, orgID, []string{in.Password.V})
 	if err != nil {
 		return "", err
 	}
@@ -262,5 +260,55 @@ func (t *tagIndex) checkNew(names []string, pending map[string]bool) error {
 	for _, l := range add {
 		pending[l] = true
 	}
+	return nil
+}
+
+// defaultHashesPerMinute is an org's budget of link-password hashes when
+// the Service sets none: 200 a minute, about 5 s of a CPU.
+const defaultHashesPerMinute = 200
+
+// hashBudget is each org's budget of link-password hashes, a token bucket
+// of perMinute tokens that refills at perMinute a minute. Hashes are
+// charged whatever comes of the write — a link refused later (its key
+// taken, say) cost the hash all the same — so no org can keep a node's
+// CPUs hashing, whatever it sends. Each control node keeps its own.
+type hashBudget struct {
+	mu   sync.Mutex
+	orgs map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// take spends n hashes of org's budget at now, or refuses with 429
+// RATE_LIMITED saying when there will be enough.
+func (b *hashBudget) take(orgID string, n, perMinute int, now time.Time) error {
+	if perMinute <= 0 {
+		perMinute = defaultHashesPerMinute
+	}
+	capacity := float64(perMinute)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.orgs == nil {
+		b.orgs = map[string]*bucket{}
+	}
+	k, ok := b.orgs[orgID]
+	if !ok {
+		k = &bucket{tokens: capacity, at: now}
+		b.orgs[orgID] = k
+	}
+	if elapsed := now.Sub(k.at); elapsed > 0 {
+		k.tokens = min(capacity, k.tokens+elapsed.Minutes()*capacity)
+		k.at = now
+	}
+	if float64(n) > k.tokens {
+		wait := time.Duration((float64(n) - k.tokens) / capacity * float64(time.Minute))
+		return fmt.Errorf("%w: %w", apierror.New(apierror.RateLimited,
+			"this organization may have %d link passwords hashed a minute; this call needs %d, retry in %d s",
+			perMinute, n, int(wait.Seconds())+1), apierror.ErrNothingWritten)
+	}
+	k.tokens -= float64(n)
 	return nil
 }
