@@ -256,6 +256,7 @@ func TestErrorEnvelopeOnEveryPath(t *testing.T) {
 		{"two_values", "POST", "/v1/links", e.key, `{"url":"https://example.com"}{}`, nil, 400},
 		{"unknown_field", "POST", "/v1/links", e.key, `{"url":"https://example.com","nope":1}`, nil, 400},
 		{"wrong_type", "POST", "/v1/links", e.key, `{"url":42}`, nil, 400},
+		{"body_too_deep", "POST", "/v1/links", e.key, `{"url":"https://example.com","tags":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, nil, 400},
 		{"body_too_large", "POST", "/v1/links", e.key, bigJSON, nil, 413},
 		{"url_missing", "POST", "/v1/links", e.key, `{}`, nil, 400},
 		{"url_javascript", "POST", "/v1/links", e.key, `{"url":"javascript:alert(1)"}`, nil, 400},

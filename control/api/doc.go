@@ -102,6 +102,10 @@
 //     read it. Every body is checked by control/jsonbody before it is
 //     decoded (decodeJSON here, links.DecodeInput for links). A bulk
 //     create reports such an item in its own result, as its other errors.
+//   - Objects and arrays in a body nest at most 64 levels deep (no body
+//     needs more); deeper answers 400 VALIDATION_ERROR at the path where
+//     the limit is hit, "is nested more than 64 levels deep", and the
+//     check reads nothing below it.
 //   - Trailing-slash and fixed-path redirects are off: /v1/links/ is a 404 in
 //     the envelope, not a redirect.
 //   - The request ID is generated here (req_<ULID>), returned in the

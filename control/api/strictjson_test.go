@@ -3,6 +3,7 @@ package api_test
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestJSONBodiesMatchFieldsExactly: every JSON body of the API refuses a
@@ -89,6 +90,46 @@ func TestJSONBodiesMatchFieldsExactly(t *testing.T) {
 	}
 	if strings.Contains(string(e.do(t, "GET", "/v1/api-keys", e.key, nil).body), `"type":"bot"`) {
 		t.Error("a refused body created a bot key")
+	}
+}
+
+// TestDeepBodies: a body whose objects and arrays nest more than 64 levels
+// deep answers 400 VALIDATION_ERROR naming the value where the limit was
+// hit, before any credential is looked at and at once: the check reads no
+// deeper, and what it holds does not grow with the depth.
+func TestDeepBodies(t *testing.T) {
+	e := mustStart(t)
+	arrays := func(depth int) string { return strings.Repeat("[", depth) + strings.Repeat("]", depth) }
+	const tooDeep = "is nested more than 64 levels deep"
+	tests := []struct {
+		name         string
+		method, path string
+		cred, body   string
+		field        string
+		reason       string
+	}{
+		{"login 10000 deep", "POST", "/v1/auth/login", "", arrays(10000), strings.Repeat("[0]", 64), tooDeep},
+		{"login member 10000 deep", "POST", "/v1/auth/login", "", `{"email":` + arrays(9999) + `,"password":"x"}`, "email" + strings.Repeat("[0]", 63), tooDeep},
+		{"login member 64 deep", "POST", "/v1/auth/login", "", `{"email":` + arrays(63) + `,"password":"x"}`, "email", "must be a string"},
+		{"create link", "POST", "/v1/links", e.key, `{"url":"https://example.com/deep","rules":[{"url":"https://example.com/r","query":` +
+			strings.Repeat(`{"q":`, 9000) + `"1"` + strings.Repeat("}", 9000) + `}]}`, "rules[0].query" + strings.Repeat(".q", 61), tooDeep},
+		{"bulk update data", "PATCH", "/v1/links/bulk", e.key, `{"ids":["link_x"],"data":{"tags":` + arrays(9000) + `}}`, "data.tags" + strings.Repeat("[0]", 62), tooDeep},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			status, m, r := e.call(t, tt.method, tt.path, tt.cred, tt.body)
+			took := time.Since(start)
+			if status != 400 || errCode(m) != "VALIDATION_ERROR" {
+				t.Fatalf("%d %.200s, want 400 VALIDATION_ERROR", status, r.body)
+			}
+			assertDetail(t, m["error"].(map[string]any), tt.field, tt.reason)
+			// Generous: the answer takes milliseconds; this only catches a
+			// check that walks the whole depth again and again.
+			if took > 5*time.Second {
+				t.Errorf("answered in %v", took)
+			}
+		})
 	}
 }
 

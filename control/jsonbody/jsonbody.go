@@ -5,13 +5,17 @@
 // last silently wins.
 //
 // Check walks the document's tokens alongside the Go type it will be
-// decoded into and refuses, with the JSON path of the member:
+// decoded into and refuses, with the JSON path of the value in question:
 //   - a name given twice in one object, anywhere in the document (also
 //     inside values whose type it cannot see into);
 //   - in an object decoded into a struct, a name that is not exactly the
 //     name encoding/json gives one of its fields (the json tag, else the Go
 //     name; embedded structs promoted as encoding/json does). Unknown names
-//     are refused too, so a caller needs no second rule for them.
+//     are refused too, so a caller needs no second rule for them;
+//   - an object or array nested more than MaxDepth (64) levels deep ([[1]]
+//     is two), with the path of the value where the limit is hit: no body
+//     needs that depth, and Check looks no deeper. What a check holds
+//     grows with the body's size and its depth, never with their product.
 //
 // Map keys are not names: any key is accepted once. A value whose type
 // implements json.Unmarshaler or encoding.TextUnmarshaler, or is an
@@ -22,9 +26,8 @@
 // Paths join member names with '.' and give array elements as [i]:
 // "utm.Source", "rules[0].device", "[2].url" for an array at the top.
 //
-// Check accepts exactly the documents json.Valid accepts (one JSON value);
-// for any other it returns ErrSyntax, and the caller's decoder can say what
-// is wrong.
+// For a document json.Valid refuses (anything but one JSON value) Check
+// returns ErrSyntax, and the caller's decoder can say what is wrong.
 package jsonbody
 
 import (
@@ -44,10 +47,14 @@ import (
 // value.
 var ErrSyntax = errors.New("not valid JSON")
 
-// FieldError is a member Check refuses.
+// MaxDepth is how deep Check lets objects and arrays nest: [[1]] is two
+// levels deep.
+const MaxDepth = 64
+
+// FieldError is a member or element Check refuses.
 type FieldError struct {
-	Path   string // the member's JSON path, e.g. "utm.Source"
-	Reason string // "appears more than once" or "is not a known field"
+	Path   string // its JSON path, e.g. "utm.Source" or "rules[0]"
+	Reason string // Duplicate, Unknown or TooDeep
 }
 
 func (e *FieldError) Error() string { return e.Path + ": " + e.Reason }
@@ -56,6 +63,7 @@ func (e *FieldError) Error() string { return e.Path + ": " + e.Reason }
 const (
 	Duplicate = "appears more than once"
 	Unknown   = "is not a known field"
+	TooDeep   = "is nested more than 64 levels deep" // MaxDepth
 )
 
 // Check checks data, a JSON document about to be decoded into v (what one
@@ -68,7 +76,7 @@ func Check(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // a valid number too large for a float64 is no error here
 	c := checker{dec: dec}
-	return c.value(reflect.TypeOf(v), "")
+	return c.value(reflect.TypeOf(v))
 }
 
 // Join returns path as seen from parent, the path of the value it was
@@ -86,25 +94,71 @@ func Join(parent, path string) string {
 	return parent + "." + path
 }
 
-type checker struct{ dec *json.Decoder }
+// A checker walks the document with the path of the value it is at as a
+// stack of segments; the path is spelt out only for an error. Spelling it
+// at every level would cost memory growing with the square of the depth
+// (or with depth times name length) for a body of a few kilobytes.
+type checker struct {
+	dec  *json.Decoder
+	path []segment
+}
+
+// segment is a member name, or an array index when index >= 0.
+type segment struct {
+	name  string
+	index int
+}
+
+// fail returns a FieldError at the current path, spelt as Join would, in
+// one buffer.
+func (c *checker) fail(reason string) error {
+	n := 0
+	for _, s := range c.path {
+		n += 1 + len(s.name) // '.' and a name
+		if s.index >= 0 {
+			n += 21 // '[', up to 19 digits, ']'
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, s := range c.path {
+		switch {
+		case s.index >= 0:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
+		case s.name == "":
+		case b.Len() == 0 || s.name[0] == '[':
+			b.WriteString(s.name)
+		default:
+			b.WriteByte('.')
+			b.WriteString(s.name)
+		}
+	}
+	return &FieldError{Path: b.String(), Reason: reason}
+}
 
 // value checks the next value of the document, to be decoded into t (nil:
-// opaque).
-func (c *checker) value(t reflect.Type, path string) error {
+// opaque). c.path is its path, so len(c.path) objects and arrays hold it.
+func (c *checker) value(t reflect.Type) error {
 	tok, err := c.dec.Token()
 	if err != nil {
 		return ErrSyntax // not reached: json.Valid accepted the document
 	}
 	switch tok {
-	case json.Delim('{'):
-		return c.object(concrete(t), path)
-	case json.Delim('['):
-		return c.array(concrete(t), path)
+	case json.Delim('{'), json.Delim('['):
+		if len(c.path) >= MaxDepth {
+			return c.fail(TooDeep)
+		}
+		if tok == json.Delim('{') {
+			return c.object(concrete(t))
+		}
+		return c.array(concrete(t))
 	}
 	return nil
 }
 
-func (c *checker) object(t reflect.Type, path string) error {
+func (c *checker) object(t reflect.Type) error {
 	var (
 		fields map[string]reflect.Type // a struct's names; nil for any other type
 		elem   reflect.Type            // a map's values
@@ -118,45 +172,52 @@ func (c *checker) object(t reflect.Type, path string) error {
 		}
 	}
 	seen := make(map[string]bool)
+	c.path = append(c.path, segment{index: -1})
+	top := len(c.path) - 1
 	for c.dec.More() {
 		tok, err := c.dec.Token()
 		if err != nil {
 			return ErrSyntax
 		}
 		name, _ := tok.(string)
-		p := Join(path, name)
+		c.path[top].name = name
 		if seen[name] {
-			return &FieldError{Path: p, Reason: Duplicate}
+			return c.fail(Duplicate)
 		}
 		seen[name] = true
 		vt := elem
 		if fields != nil {
 			ft, ok := fields[name]
 			if !ok {
-				return &FieldError{Path: p, Reason: Unknown}
+				return c.fail(Unknown)
 			}
 			vt = ft
 		}
-		if err := c.value(vt, p); err != nil {
+		if err := c.value(vt); err != nil {
 			return err
 		}
 	}
+	c.path = c.path[:top]
 	if _, err := c.dec.Token(); err != nil { // '}'
 		return ErrSyntax
 	}
 	return nil
 }
 
-func (c *checker) array(t reflect.Type, path string) error {
+func (c *checker) array(t reflect.Type) error {
 	var elem reflect.Type
 	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 		elem = t.Elem()
 	}
+	c.path = append(c.path, segment{})
+	top := len(c.path) - 1
 	for i := 0; c.dec.More(); i++ {
-		if err := c.value(elem, path+"["+strconv.Itoa(i)+"]"); err != nil {
+		c.path[top].index = i
+		if err := c.value(elem); err != nil {
 			return err
 		}
 	}
+	c.path = c.path[:top]
 	if _, err := c.dec.Token(); err != nil { // ']'
 		return ErrSyntax
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -123,11 +125,142 @@ func TestCheckSyntax(t *testing.T) {
 			t.Errorf("Check(%.40q) = %v, want ErrSyntax", doc, err)
 		}
 	}
-	for _, doc := range []string{`1e400`, `{"count":123456789012345678901234567890}`, " \t\n{}\n", `"\ud800"`, "\"\xff\"",
-		strings.Repeat("[", 10000) + strings.Repeat("]", 10000)} {
+	for _, doc := range []string{`1e400`, `{"count":123456789012345678901234567890}`, " \t\n{}\n", `"\ud800"`, "\"\xff\""} {
 		if err := Check([]byte(doc), nil); err != nil {
 			t.Errorf("Check(%.40q) = %v, want nil", doc, err)
 		}
+	}
+}
+
+// nest returns a document of depth objects and arrays, each holding the
+// next: open(i) begins level i (from 1) and close ends it.
+func nest(depth int, open func(i int) string, close func(i int) string, inner string) string {
+	var b strings.Builder
+	for i := 1; i <= depth; i++ {
+		b.WriteString(open(i))
+	}
+	b.WriteString(inner)
+	for i := depth; i >= 1; i-- {
+		b.WriteString(close(i))
+	}
+	return b.String()
+}
+
+func arrays(depth int) string {
+	return nest(depth, func(int) string { return "[" }, func(int) string { return "]" }, "")
+}
+
+func objects(depth int) string {
+	return nest(depth, func(int) string { return `{"a":` }, func(int) string { return "}" }, "1")
+}
+
+// mixed alternates objects (odd levels) and arrays (even levels).
+func mixed(depth int) string {
+	return nest(depth, func(i int) string {
+		if i%2 == 1 {
+			return `{"a":`
+		}
+		return "["
+	}, func(i int) string {
+		if i%2 == 1 {
+			return "}"
+		}
+		return "]"
+	}, "1")
+}
+
+// TestCheckDepth: objects and arrays nest at most MaxDepth levels; the
+// error names the value that would be one level deeper, and Check looks no
+// further.
+func TestCheckDepth(t *testing.T) {
+	if want := fmt.Sprintf("is nested more than %d levels deep", MaxDepth); TooDeep != want {
+		t.Fatalf("TooDeep = %q, want %q", TooDeep, want)
+	}
+	objectsPath := strings.Repeat(".a", MaxDepth)[1:] // a.a.…: 64 names
+	mixedPath := strings.Repeat("a[0].", MaxDepth/2)
+	mixedPath = mixedPath[:len(mixedPath)-1] // a[0].a[0]…: 32 of each
+	type tree map[string][]tree
+	tests := []struct {
+		name string
+		doc  string
+		v    any
+		want *FieldError // nil: accepted
+	}{
+		{"arrays 63", arrays(63), nil, nil},
+		{"arrays 64", arrays(64), nil, nil},
+		{"arrays 65", arrays(65), nil, &FieldError{strings.Repeat("[0]", 64), TooDeep}},
+		{"objects 63", objects(63), nil, nil},
+		{"objects 64", objects(64), nil, nil},
+		{"objects 65", objects(65), nil, &FieldError{objectsPath, TooDeep}},
+		{"objects 65 typed", objects(65), &map[string]any{}, &FieldError{objectsPath, TooDeep}},
+		{"mixed 63", mixed(63), nil, nil},
+		{"mixed 64", mixed(64), new(tree), nil},
+		{"mixed 65", mixed(65), new(tree), &FieldError{mixedPath, TooDeep}},
+		{"arrays 10000", arrays(10000), nil, &FieldError{strings.Repeat("[0]", 64), TooDeep}},
+		{"later element", "[1,[]," + arrays(64) + "]", nil, &FieldError{"[2]" + strings.Repeat("[0]", 63), TooDeep}},
+		{"duplicate below the limit", `[` + nest(64, func(int) string { return `{"a":1,"a":` }, func(int) string { return "}" }, "1") + `]`,
+			nil, &FieldError{"[0].a", Duplicate}},
+		{"duplicate beyond the limit", arrays(65)[:65] + `{"a":1,"a":2}` + arrays(65)[65:], nil, &FieldError{strings.Repeat("[0]", 64), TooDeep}},
+		{"unknown name first", `{"Type":` + arrays(70) + `}`, &body{}, &FieldError{"Type", Unknown}},
+		{"in opaque", `{"any":` + arrays(64) + `}`, &body{}, &FieldError{"any" + strings.Repeat("[0]", 63), TooDeep}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check([]byte(tt.doc), tt.v)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Check(%.60s…) = %v, want nil", tt.doc, err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || *fe != *tt.want {
+				t.Fatalf("Check(%.60s…) = %v, want %v", tt.doc, err, tt.want)
+			}
+		})
+	}
+}
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestCheckMemory: what Check allocates grows with the size of the body
+// (the decoder buffers it), never with the square of its depth or with
+// depth times name length. A walk that spelt out the path at every level
+// would allocate about 150 MiB for the first body and 35 MiB for the third.
+func TestCheckMemory(t *testing.T) {
+	longName := strings.Repeat("n", 16<<10)
+	longNames := nest(MaxDepth, func(int) string { return `{"` + longName + `":` }, func(int) string { return "}" }, "1")
+	tests := []struct {
+		name  string
+		doc   string
+		limit uint64
+	}{
+		{"arrays 9999 deep", arrays(9999), 4 << 20},       // 20 KB
+		{"objects 9999 deep", objects(9999), 4 << 20},     // 50 KB
+		{"64 levels of 16 KiB names", longNames, 8 << 20}, // 1 MiB, accepted
+		{"duplicate under 16 KiB names", longNames[:len(longNames)-64] + `,"` + longName + `":2` + longNames[len(longNames)-64:], 8 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := []byte(tt.doc)
+			var err error
+			got := allocated(func() { err = Check(doc, nil) })
+			reason := "accepted"
+			if fe, ok := errors.AsType[*FieldError](err); ok {
+				reason = fe.Reason
+			}
+			t.Logf("%d bytes (%s): %d bytes allocated", len(doc), reason, got)
+			if got > tt.limit {
+				t.Errorf("Check of %d bytes allocated %d bytes, want at most %d", len(tt.doc), got, tt.limit)
+			}
+		})
 	}
 }
 
@@ -142,14 +275,16 @@ func TestJoin(t *testing.T) {
 }
 
 // FuzzCheck: Check never panics, accepts exactly the documents encoding/json
-// finds valid, finds a duplicate exactly when decoding into maps loses a
-// member, and a document it accepts for a struct has no member the decoder
-// would call unknown.
+// finds valid, refuses as too deep exactly the documents nested more than
+// MaxDepth levels (when it finds nothing else first), finds a duplicate
+// exactly when decoding into maps loses a member, and a document it accepts
+// for a struct has no member the decoder would call unknown.
 func FuzzCheck(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"bot","utm":{"source":"x"},"rules":[{"url":"u","query":{"a":"b"}}]}`,
 		`{"Type":"bot"}`, `{"a":1,"a":2}`, `[{"x":{"y":[1,2,{"z":null}]}}]`, `{"data":{"k":1,"k":2}}`,
 		`{"\u0074ype":1,"type":2}`, "{\"\xff\":1,\"\xfe\":2}", `1e400`, `{"a":1}{}`, `{`, `"\ud800"`, ``,
+		arrays(MaxDepth), arrays(MaxDepth + 1), mixed(MaxDepth + 1), `{"any":` + objects(MaxDepth) + `}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -167,13 +302,24 @@ func FuzzCheck(f *testing.F) {
 		case !json.Valid(data):
 			t.Fatalf("Check(%q) = %v on an invalid document", data, err)
 		}
+		members, depth := shape(data)
+		deep := depth > MaxDepth
+		if tooDeep := err != nil && fe.Reason == TooDeep; tooDeep && !deep || deep && err == nil {
+			t.Fatalf("Check(%q) = %v, but the document is %d levels deep", data, err, depth)
+		}
 
 		// Duplicates, against encoding/json itself: decoding into maps
 		// keeps one member per name, so a document loses members exactly
-		// when some object repeats a name.
+		// when some object repeats a name. Beyond MaxDepth, Check stops
+		// at the first value too deep, so a duplicate further on goes
+		// unseen.
 		dupErr := Check(data, nil)
-		if dupErr != nil && (!errors.As(dupErr, &fe) || fe.Reason != Duplicate) {
-			t.Fatalf("Check(%q, nil) = %v, want nil or a duplicate", data, dupErr)
+		if dupErr != nil && (!errors.As(dupErr, &fe) || fe.Reason != Duplicate && fe.Reason != TooDeep) {
+			t.Fatalf("Check(%q, nil) = %v, want nil, a duplicate or too deep", data, dupErr)
+		}
+		tooDeep := dupErr != nil && fe.Reason == TooDeep
+		if tooDeep && !deep || deep && dupErr == nil {
+			t.Fatalf("Check(%q, nil) = %v, but the document is %d levels deep", data, dupErr, depth)
 		}
 		var tree any
 		dec := json.NewDecoder(bytes.NewReader(data))
@@ -181,7 +327,8 @@ func FuzzCheck(f *testing.F) {
 		if err := dec.Decode(&tree); err != nil {
 			t.Fatalf("decode %q: %v", data, err)
 		}
-		if lost := countMembers(data) != countKept(tree); lost != (dupErr != nil) {
+		lost := members != countKept(tree)
+		if found := dupErr != nil && !tooDeep; found && !lost || !deep && lost != found {
 			t.Fatalf("Check(%q, nil) = %v, but decoding into maps lost members: %v", data, dupErr, lost)
 		}
 
@@ -195,31 +342,33 @@ func FuzzCheck(f *testing.F) {
 	})
 }
 
-// countMembers counts the object members of a valid document.
-func countMembers(data []byte) int {
+// shape counts the object members of a valid document and how deep its
+// objects and arrays nest.
+func shape(data []byte) (members, depth int) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	n := 0
 	var inObject []bool // per open container: whether it is an object
 	expectName := false
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return n
+			return members, depth
 		}
 		switch tok {
 		case json.Delim('{'):
 			inObject = append(inObject, true)
+			depth = max(depth, len(inObject))
 			expectName = true
 			continue
 		case json.Delim('['):
 			inObject = append(inObject, false)
+			depth = max(depth, len(inObject))
 			continue
 		case json.Delim('}'), json.Delim(']'):
 			inObject = inObject[:len(inObject)-1]
 		default:
 			if expectName {
-				n++
+				members++
 				expectName = false
 				continue
 			}

@@ -66,19 +66,36 @@ type Preview struct {
 
 // Input is a link as a client writes it (create, update, upsert, bulk,
 // import). Absent fields keep their value (defaults on create).
+//
+// Its json tags are the names a client writes: DecodeInput checks a body
+// against them (inputShape) before decodeField reads each field.
 type Input struct {
-	URL, Domain, Key, Title, Description, Image, ExternalID, Comments Opt[string]
-	Tags                                                              Opt[[]string]
-	ExpiresAt, ValidSince                                             Opt[time.Time]
-	ExpiredURL, Password, IOS, Android                                Opt[string]
-	Geo                                                               Opt[map[string]string]
-	Rules                                                             Opt[[]RuleInput]
-	Variants                                                          Opt[[]Variant]
-	UTM                                                               Opt[UTM]
-	ForwardQuery, Archived, Disabled, DoIndex                         Opt[bool]
-	RedirectStatus                                                    Opt[int]
-	MaxClicks                                                         Opt[int64]
-	Preview                                                           Opt[Preview]
+	URL            Opt[string]            `json:"url"`
+	Domain         Opt[string]            `json:"domain"`
+	Key            Opt[string]            `json:"key"`
+	Title          Opt[string]            `json:"title"`
+	Description    Opt[string]            `json:"description"`
+	Image          Opt[string]            `json:"image"`
+	ExternalID     Opt[string]            `json:"externalId"`
+	Comments       Opt[string]            `json:"comments"`
+	Tags           Opt[[]string]          `json:"tags"`
+	ExpiresAt      Opt[time.Time]         `json:"expiresAt"`
+	ValidSince     Opt[time.Time]         `json:"validSince"`
+	ExpiredURL     Opt[string]            `json:"expiredUrl"`
+	Password       Opt[string]            `json:"password"`
+	IOS            Opt[string]            `json:"ios"`
+	Android        Opt[string]            `json:"android"`
+	Geo            Opt[map[string]string] `json:"geo"`
+	Rules          Opt[[]RuleInput]       `json:"rules"`
+	Variants       Opt[[]Variant]         `json:"variants"`
+	UTM            Opt[UTM]               `json:"utm"`
+	ForwardQuery   Opt[bool]              `json:"forwardQuery"`
+	Archived       Opt[bool]              `json:"archived"`
+	Disabled       Opt[bool]              `json:"disabled"`
+	DoIndex        Opt[bool]              `json:"doIndex"`
+	RedirectStatus Opt[int]               `json:"redirectStatus"`
+	MaxClicks      Opt[int64]             `json:"maxClicks"`
+	Preview        Opt[Preview]           `json:"preview"`
 
 	// createdAt backdates an imported link to when the file says it was
 	// made.
@@ -96,16 +113,13 @@ func (in Input) anySet() bool {
 	return false
 }
 
-// decodeOpt reads one field; errors name it. Names inside it must match
-// exactly (control/jsonbody).
+// decodeOpt reads one field; errors name it. DecodeInput has checked the
+// names inside it (control/jsonbody).
 func decodeOpt[T any](name string, raw json.RawMessage, o *Opt[T]) error {
 	o.Set = true
 	if string(bytes.TrimSpace(raw)) == "null" {
 		o.Null = true
 		return nil
-	}
-	if fe, ok := errors.AsType[*jsonbody.FieldError](jsonbody.Check(raw, &o.V)); ok {
-		return apierror.Invalid(jsonbody.Join(name, fe.Path), fe.Reason)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -149,14 +163,32 @@ var InputFields = []string{"url", "domain", "key", "title", "description", "imag
 	"expiresAt", "expiredUrl", "password", "ios", "android", "geo", "rules", "variants", "utm", "forwardQuery",
 	"redirectStatus", "validSince", "maxClicks", "archived", "disabled", "doIndex", "preview"}
 
+// inputShape is Input as encoding/json would see it were each Opt[T] a T
+// (a typed nil pointer): the whole body is checked against it in one walk,
+// names inside fields included.
+var inputShape = func() any {
+	t := reflect.TypeFor[Input]()
+	var fields []reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("json") == "" {
+			continue // createdAt
+		}
+		v, _ := f.Type.FieldByName("V")
+		fields = append(fields, reflect.StructField{Name: f.Name, Type: v.Type, Tag: f.Tag})
+	}
+	return reflect.Zero(reflect.PointerTo(reflect.StructOf(fields))).Interface()
+}()
+
 // DecodeInput reads a JSON object into an Input; unknown fields, names
-// that match only case-insensitively and names given twice in an object are
-// refused, and every error names its field.
+// that match only case-insensitively, names given twice in an object and
+// nesting beyond jsonbody.MaxDepth are refused (the first met in the
+// body), then values of the wrong type; every error names its field.
 func DecodeInput(raw json.RawMessage) (Input, error) {
-	var fields map[string]json.RawMessage
-	if fe, ok := errors.AsType[*jsonbody.FieldError](jsonbody.Check(raw, &fields)); ok {
+	if fe, ok := errors.AsType[*jsonbody.FieldError](jsonbody.Check(raw, inputShape)); ok {
 		return Input{}, apierror.Invalid(fe.Path, fe.Reason)
 	}
+	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return Input{}, apierror.Invalid("body", "must be a JSON object")
 	}
