@@ -129,7 +129,7 @@ func (t *answerTable) update(keys, values [][]byte) {
 		var e *cached
 		if values[i] != nil {
 			if l, err := kv.DecodeLink(values[i]); err == nil {
-				if c := compile(l); c.plain {
+				if c := compile(&l); c.plain {
 					e = c
 				}
 			}
@@ -173,7 +173,7 @@ func (t *answerTable) load(ctx context.Context, each func(context.Context, func(
 		if err != nil {
 			return true // read from the store on request, where the error shows
 		}
-		e := compile(l)
+		e := compile(&l)
 		if !e.plain || !fits(key, e) {
 			return true // read from the store on request
 		}

@@ -105,23 +105,26 @@ func (c *linkCache) invalidate(keys [][]byte) {
 	}
 }
 
-// compile decides once what a link's plain answer is. Its destinations are
-// those a Location carries (asciiLink).
-func compile(l kv.Link) *cached {
-	l = asciiLink(l)
+// compile decides once what a link's plain answer is. It is where a record
+// read from the store becomes what a Location carries: it converts l's
+// destinations in place (asciiLink), so a caller that goes on with l (a
+// plain link asked with a query) has them converted too, and never
+// converts them again. What e keeps is its own copy.
+func compile(l *kv.Link) *cached {
+	asciiLink(l)
 	e := &cached{id: l.ID, domain: l.Domain, indexable: l.Indexable, noForwardQuery: l.NoForwardQuery}
 	e.plain = l.PasswordHash == "" && len(l.Rules) == 0 && len(l.Variants) == 0 && l.Preview == (kv.Preview{}) &&
 		l.ExpiresAt == 0 && l.ValidSince == 0 && !l.Disabled && !l.ClicksExhausted
 	if e.plain {
-		e.location = destination(l.URL, &l, nil)
+		e.location = destination(l.URL, l, nil)
 		// A destination with a line break (the API refuses them; a record
 		// written otherwise may hold one) takes the full path, whose header
 		// code replaces it, so an event loop writes a plain one verbatim.
 		e.plain = !strings.ContainsAny(e.location, "\r\n")
 	}
 	if !e.plain {
-		e.location = ""
-		e.link = &l
+		c := *l
+		e.location, e.link = "", &c
 		return e
 	}
 	e.status = int(l.Status)

@@ -54,11 +54,12 @@
 //     request line without an HTTP version (HTTP/0.9) or a header line
 //     beginning with a space or tab (obs-fold) gets a 400 at once and the
 //     connection closes, so nothing after it is answered.
-//   - Location is ASCII: a destination's Unicode host goes as punycode and
-//     other bytes outside ASCII percent-encoded (the API shows what was
-//     typed). The conversion happens when a link's answer or record is
-//     prepared, never per request; a host that is not a valid name goes as
-//     stored.
+//   - Location is ASCII: a destination's Unicode host goes as punycode,
+//     mapped as control checked it (shared/urlhost), and other bytes
+//     outside ASCII percent-encoded (the API shows what was typed). The
+//     conversion happens once, when a link's answer is prepared (compile),
+//     never per request; a host the mapping refuses (a record control did
+//     not check) is percent-encoded with the rest, never sent as UTF-8.
 //
 // # The hot path (answers.go, cache.go, agent.go)
 //

@@ -565,9 +565,8 @@ func (s *Server) lookup(host, slug, key []byte, answer *cached, rec *kv.Link) (*
 	if err != nil || !ok {
 		return nil, foundNowhere, err
 	}
-	l = asciiLink(l)
-	*rec = l
-	e := compile(l) // not answer: what the cache keeps must not be the caller's
+	e := compile(&l) // not answer: what the cache keeps must not be the caller's
+	*rec = l         // converted by compile
 	if !e.plain || s.answers == nil || !s.answers.putIfCurrent(key, e, gen0, s.links.Generation) {
 		s.cache.put(key, e, gen0, s.links.Generation)
 	}

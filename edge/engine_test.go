@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -307,7 +308,8 @@ func TestDecisionOrderExpiryAndStatus(t *testing.T) {
 
 func TestPasswordLinks(t *testing.T) {
 	hash := password.Hash("open sesame", password.Params{Memory: 1024, Time: 1, Threads: 1})
-	te := mustEngine(t, 16, put(kv.Link{Slug: "secret", URL: "https://example.com/private", PasswordHash: hash}))
+	te := mustEngine(t, 16, put(kv.Link{Slug: "secret", URL: "https://example.com/private", PasswordHash: hash}),
+		put(kv.Link{Slug: "ü.example", URL: "https://example.com/private", PasswordHash: hash}))
 	a := te.do(t, req{path: "/secret"})
 	if a.status != 200 || !strings.Contains(a.body, `<form method="post">`) || a.location != "" {
 		t.Fatalf("form: %d %q", a.status, a.body)
@@ -328,6 +330,13 @@ func TestPasswordLinks(t *testing.T) {
 		if a := te.do(t, req{method: "POST", path: p, body: "password=open+sesame"}); a.status == 303 && a.location != "/."+p {
 			t.Errorf("POST %s: 303 to %q", p, a.location)
 		}
+	}
+	// A path sent in UTF-8 is percent-encoded as a browser sends it; its
+	// first segment is not a host.
+	const form = "password=open+sesame"
+	if got := exchange(t, te.srv.Addr(), "POST //ü.example HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+		"Content-Length: "+strconv.Itoa(len(form))+"\r\nConnection: close\r\n\r\n"+form); got != "303 /.//%C3%BC.example" {
+		t.Errorf("POST //ü.example: %s, want 303 /.//%%C3%%BC.example", got)
 	}
 	// The cookie lasts an hour.
 	te.now.Add(int64(61 * time.Minute / time.Millisecond))

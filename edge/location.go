@@ -1,46 +1,70 @@
 package edge
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
-	"golang.org/x/net/idna"
-
 	"github.com/h0p/h0p/shared/kv"
+	"github.com/h0p/h0p/shared/urlhost"
 )
 
 // A Location header is ASCII. A destination keeps what its owner typed
-// (the API shows it so); the edge sends its host as punycode (IDNA, the
-// profile it reads Host headers with) and every other byte outside ASCII
+// (the API shows it so); the edge sends its host as punycode, mapped by
+// urlhost.ToASCII (the mapping control checked the host with, so every
+// host control accepted converts), and every other byte outside ASCII
 // percent-encoded, as a browser does with a URL typed into it. It converts
-// once, when it prepares a link's answer or decoded record (compile,
-// Server.lookup), and a domain's URL once while it does not change
+// once, when it prepares a link's answer (compile, which converts the
+// record it is given), and a domain's URL once while it does not change
 // (domainURLs): a request only copies what was prepared.
 
 // asciiURL is u as a Location header carries it: u itself when it is ASCII
-// already (no copy). A URL whose host is not a valid internationalised
-// name is returned as stored: a redirect to what the owner gave beats an
-// error.
+// already (no copy).
 func asciiURL(u string) string {
 	if isASCII(u) {
 		return u
 	}
 	if from, to := hostOf(u); from < to && !isASCII(u[from:to]) {
-		if !utf8.ValidString(u[from:to]) {
-			return u
+		// A host ToASCII refuses was not checked by control (a record
+		// older than the check, or written otherwise). It goes
+		// percent-encoded with the rest rather than as stored: HTTP
+		// gives bytes outside ASCII in a header no meaning (RFC 9110
+		// 5.5), so clients read them as they please, whereas a browser
+		// percent-decodes a host before mapping it (the URL Standard's
+		// host parser): the encoded host is the one it would have read,
+		// and one it refuses it refuses in either form.
+		if host, ok := asciiHost(u[from:to]); ok {
+			u = u[:from] + host + u[to:]
 		}
-		host, err := idna.Lookup.ToASCII(u[from:to])
-		if err != nil {
-			return u
+	}
+	return percentEncode(u)
+}
+
+// asciiHost is host (as a URL holds it) by urlhost.ToASCII, after
+// percent-decoding it as net/url does before control checks a host, and
+// a browser before it maps one.
+func asciiHost(host string) (string, bool) {
+	if strings.IndexByte(host, '%') >= 0 {
+		var err error
+		if host, err = url.PathUnescape(host); err != nil {
+			return "", false
 		}
-		u = u[:from] + host + u[to:]
+	}
+	ascii, err := urlhost.ToASCII(host)
+	return ascii, err == nil
+}
+
+// percentEncode is s with every byte outside ASCII percent-encoded.
+func percentEncode(s string) string {
+	if isASCII(s) {
+		return s
 	}
 	var b strings.Builder
-	b.Grow(len(u) + 16)
-	for i := 0; i < len(u); i++ {
-		if c := u[i]; c < utf8.RuneSelf {
+	b.Grow(len(s) + 16)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < utf8.RuneSelf {
 			b.WriteByte(c)
 		} else {
 			b.WriteByte('%')
@@ -95,10 +119,10 @@ func isASCII(s string) bool {
 	return true
 }
 
-// asciiLink is l with every destination it may send (url, expiredUrl,
-// rules', variants') as asciiURL gives it. Its slices are l's unless a
-// destination in them changes.
-func asciiLink(l kv.Link) kv.Link {
+// asciiLink sets every destination l may send (url, expiredUrl, rules',
+// variants') to what asciiURL gives. A slice holding a destination that
+// changes is replaced by a copy, never written: it may be shared.
+func asciiLink(l *kv.Link) {
 	l.URL, l.ExpiredURL = asciiURL(l.URL), asciiURL(l.ExpiredURL)
 	if slices.ContainsFunc(l.Rules, func(r kv.Rule) bool { return !isASCII(r.URL) }) {
 		l.Rules = slices.Clone(l.Rules)
@@ -112,7 +136,6 @@ func asciiLink(l kv.Link) kv.Link {
 			l.Variants[i].URL = asciiURL(l.Variants[i].URL)
 		}
 	}
-	return l
 }
 
 // domainURLs keeps asciiURL of the domain URLs (root, not found, expired)

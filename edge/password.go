@@ -41,7 +41,10 @@ func (s *Server) checkPassword(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d
 		return decision{outcome: outcomePassword, status: 401, page: passwordPage("Wrong password."), cache: cacheNone}
 	}
 	expires := v.now.Add(passwordTTL)
-	path := asciiURL(string(ctx.URI().PathOriginal())) // as sent: ASCII from a browser, maybe not from others
+	// As sent: ASCII from a browser, maybe not from others. A path, not a
+	// URL: "//ü.example/" is a slug, whose bytes are percent-encoded as a
+	// browser sends them, never a host to map.
+	path := percentEncode(string(ctx.URI().PathOriginal()))
 	location := path
 	if len(path) > 1 && (path[1] == '/' || path[1] == '\\') {
 		// "//host/…" (or "/\host/…") would send the browser to another

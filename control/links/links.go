@@ -49,10 +49,10 @@ import (
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/slug"
 	"github.com/h0p/h0p/control/store"
-	"github.com/h0p/h0p/control/urlhost"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/password"
+	"github.com/h0p/h0p/shared/urlhost"
 )
 
 // Publisher applies an outbox entry through raft.

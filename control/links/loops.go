@@ -9,14 +9,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/h0p/h0p/control/urlhost"
+	"github.com/h0p/h0p/shared/urlhost"
 )
 
 // Destinations that loop. A link whose destination is an H0p edge
 // redirects to itself, or to whatever the edge serves there: the short
 // domains (on any port) and the edges' own addresses are refused as
 // destinations. Hosts are compared the way a browser reads them
-// (control/urlhost), so http://0x7f000001:8081/ is 127.0.0.1:8081, and
+// (shared/urlhost), so http://0x7f000001:8081/ is 127.0.0.1:8081, and
 // IPv4-mapped IPv6 addresses are their IPv4 address.
 //
 // An address is a loop on the edge's port only (a destination's port is

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/h0p/h0p/control/urlhost"
+	"github.com/h0p/h0p/shared/urlhost"
 )
 
 func TestLoops(t *testing.T) {

@@ -16,10 +16,10 @@ import (
 	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/control/slug"
 	"github.com/h0p/h0p/control/store"
-	"github.com/h0p/h0p/control/urlhost"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/geo"
 	"github.com/h0p/h0p/shared/kv"
+	"github.com/h0p/h0p/shared/urlhost"
 )
 
 // Opt is a JSON field that may be absent, null, or a value: PATCH changes

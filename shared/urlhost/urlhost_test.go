@@ -101,6 +101,47 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// ToASCII is the mapping Parse gives domains, with what browsers take that
+// IDNA's lookup profile refuses (an underscore, a label beginning or ending
+// with a hyphen, hyphens in its third and fourth places); "" is refused.
+func TestToASCII(t *testing.T) {
+	for _, tc := range []struct{ host, want string }{
+		{"example.com", "example.com"},
+		{"Bücher.example", "xn--bcher-kva.example"},
+		{"BÜCHER.example.", "xn--bcher-kva.example."},
+		{"faß.de", "xn--fa-hia.de"}, // not transitional: ß stays
+		{"xn--fa-hia.de", "xn--fa-hia.de"},
+		{"例え。jp", "xn--r8jz45g.jp"},
+		{"ＬＯＣＡＬＨＯＳＴ", "localhost"},
+		{"a_ü.example", "xn--a_-yka.example"},
+		{"bü_cher.example", "xn--b_cher-3ya.example"},
+		{"-ü.example", "xn----eha.example"},
+		{"ü-.example", "xn----dha.example"},
+		{"ab--ü.example", "xn--ab---3ra.example"},
+		{"１２７．０．０．１", "127.0.0.1"}, // an address only to Parse
+		{"0x7f.1", "0x7f.1"},
+		{"a\u200db.example", ""}, // a joiner with nothing to join
+		{"\xffb.example", ""},    // not UTF-8
+		{"ü|.example", ""},       // a forbidden domain code point
+		{"ü.example/", ""},
+		{"xn--zz", ""},
+		{"xn--.a", ""},
+		{"[::1]", ""},
+		{"", ""},
+	} {
+		got, err := ToASCII(tc.host)
+		if err != nil {
+			got = ""
+		}
+		if got != tc.want {
+			t.Errorf("ToASCII(%q) = %q (%v), want %q", tc.host, got, err, tc.want)
+		}
+		if h, err := Parse(tc.host); err == nil && !h.IsIP() && h.Domain != got {
+			t.Errorf("Parse(%q) = %q, ToASCII %q", tc.host, h.Domain, got)
+		}
+	}
+}
+
 func TestOfURL(t *testing.T) {
 	for raw, want := range map[string]string{
 		"http://0x7f000001:8081/":               "127.0.0.1",

@@ -11,9 +11,15 @@
 // trailing dot allowed. A host whose last label is a number but is not a
 // valid IPv4 address (1.2.3.256, foo.0x7f) is no host at all: browsers
 // refuse the URL, and so does Parse. IPv6 hosts are in brackets, without a
-// zone. Other hosts are domains, mapped to ASCII as UTS #46 says (case,
-// full-width forms, ideographic full stops, punycode), and refused if they
-// hold a code point the standard forbids in a domain.
+// zone. Other hosts are domains, mapped to ASCII as UTS #46 says (ToASCII:
+// case, full-width forms, ideographic full stops, punycode), and refused
+// if they hold a code point the standard forbids in a domain.
+//
+// The package is what control and the edge agree on about a URL's host:
+// control refuses a destination whose host Parse refuses, and the edge
+// writes a destination's host into a Location header with ToASCII, the
+// mapping Parse gives domains, so every host control accepted is one the
+// edge can send in ASCII.
 //
 // The package does no DNS: a domain that resolves to an address is still
 // a domain.
@@ -85,7 +91,7 @@ func Parse(host string) (Host, error) {
 		}
 		return Host{Addr: a}, nil
 	}
-	domain, err := toASCII(host)
+	domain, err := ToASCII(host)
 	if err != nil {
 		return Host{}, err
 	}
@@ -116,7 +122,15 @@ func OfURL(u *url.URL) (Host, error) {
 var uts46 = idna.New(idna.MapForLookup(), idna.CheckJoiners(true),
 	idna.Transitional(false), idna.StrictDomainName(false), idna.CheckHyphens(false), idna.VerifyDNSLength(false))
 
-func toASCII(s string) (string, error) {
+// ToASCII is a domain as a browser sends it: mapped by UTS #46 with the URL
+// Standard's profile (uts46: case folded, full-width forms and ideographic
+// full stops mapped, Unicode labels as punycode; underscores and leading or
+// trailing hyphens kept, as browsers keep them), then refused if it holds
+// a forbidden domain code point. s is percent-decoded already, as for
+// Parse, which maps domains with it. It reads no IP address: 0x7f.1 stays
+// 0x7f.1 (Parse makes it 127.0.0.1), and a bracketed IPv6 address is
+// refused.
+func ToASCII(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		// Decoding gives U+FFFD, which UTS #46 disallows.
 		return "", errDomain
