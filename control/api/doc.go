@@ -39,7 +39,7 @@
 //     control store, so control nodes sharing PostgreSQL cannot both run it
 //     — and runs. Its answer (status, body, Content-Type and Location) is
 //     kept for 24 hours: the same key with the same request (method, path
-//     with query, and body, compared by SHA-256) gets that answer again,
+//     with query, and body, compared by HMAC-SHA256) gets that answer again,
 //     with Idempotent-Replayed: true, and runs nothing. A replay has its own
 //     X-Request-Id and rate-limit headers; a replayed error body keeps the
 //     first request's requestId. After 24 hours the key is free again.
