@@ -215,6 +215,13 @@ func TestLinkUpdateInfoUpsert(t *testing.T) {
 	if again["id"] != up["id"] || again["title"] != "now titled" {
 		t.Errorf("upsert %v then %v", up, again)
 	}
+	// The most common upsert sends only the url: the second call answers
+	// the existing link as it is.
+	first := e.mustCall(t, 201, "PUT", "/v1/links/upsert", e.key, `{"url":"https://example.com/upsert-me"}`)
+	second := e.mustCall(t, 200, "PUT", "/v1/links/upsert", e.key, `{"url":"https://example.com/upsert-me"}`)
+	if second["id"] != first["id"] || second["updatedAt"] != first["updatedAt"] {
+		t.Errorf("upsert with only a url: %v then %v", first, second)
+	}
 }
 
 func TestLinkListsCountsAndBulk(t *testing.T) {

@@ -102,11 +102,12 @@ type Input struct {
 	createdAt time.Time
 }
 
-// anySet reports whether any field of in is present.
+// anySet reports whether any field a client writes is present (the
+// unexported ones are not Opts).
 func (in Input) anySet() bool {
 	v := reflect.ValueOf(in)
 	for i := range v.NumField() {
-		if v.Field(i).FieldByName("Set").Bool() {
+		if v.Type().Field(i).IsExported() && v.Field(i).FieldByName("Set").Bool() {
 			return true
 		}
 	}
