@@ -8,7 +8,9 @@
 // once.
 //
 // The key pepper is 32 random bytes in <data>/pepper (mode 0600), created on
-// first start. Every control node of a cluster must share it.
+// first start, while the store has no organization yet; later a missing
+// pepper is an error, never a new one. Every control node of a cluster, and
+// every h0p admin command against its store, must share it.
 package control
 
 import (
@@ -141,16 +143,13 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("control data dir: %w", err)
 	}
-	pepperPath := cfg.PepperFile
-	if pepperPath == "" {
-		pepperPath = filepath.Join(cfg.DataDir, "pepper")
-	}
-	pepper, err := loadPepper(pepperPath)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg)
+	pepper, err := storePepper(ctx, cfg, st)
 	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: st, pepper: pepper}
@@ -229,19 +228,16 @@ func OpenAccounts(ctx context.Context, cfg Config) (*accounts.Service, store.Sto
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	pepperPath := cfg.PepperFile
-	if pepperPath == "" {
-		pepperPath = filepath.Join(cfg.DataDir, "pepper")
-	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("control data dir: %w", err)
 	}
-	pepper, err := loadPepper(pepperPath)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(ctx, cfg)
+	pepper, err := storePepper(ctx, cfg, st)
 	if err != nil {
+		st.Close()
 		return nil, nil, err
 	}
 	return &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams}, st, nil
@@ -270,8 +266,25 @@ func (s *Server) shortLink(domain, key string) string {
 	return scheme + "://" + host + "/" + key
 }
 
-// loadPepper reads the pepper, creating it on first start.
-func loadPepper(path string) ([]byte, error) {
+// storePepper loads the pepper of cfg for store st. A missing pepper is
+// created only for a store without organizations: once keys exist, a new
+// pepper would digest every key, session and invitation differently, so a
+// node or an operator's command pointed at the wrong (or no) pepper file
+// refuses to run rather than print keys nobody accepts.
+func storePepper(ctx context.Context, cfg Config, st store.Store) ([]byte, error) {
+	path := cfg.PepperFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "pepper")
+	}
+	used, err := st.HasOrgs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return loadPepper(path, !used)
+}
+
+// loadPepper reads the pepper, creating it when mayCreate.
+func loadPepper(path string, mayCreate bool) ([]byte, error) {
 	p, err := os.ReadFile(path)
 	if err == nil {
 		if len(p) < 32 {
@@ -281,6 +294,10 @@ func loadPepper(path string) ([]byte, error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read pepper: %w", err)
+	}
+	if !mayCreate {
+		return nil, fmt.Errorf("pepper %s does not exist, and the store already has organizations: "+
+			"point --pepper-file at the pepper the store's keys were made with", path)
 	}
 	p = make([]byte, 32)
 	rand.Read(p)

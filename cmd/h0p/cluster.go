@@ -519,6 +519,9 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return flag.ErrHelp
 	}
 	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage+"\nRun \"h0p admin <command> --help\" for a command's flags.\n")
+		return flag.ErrHelp
 	case "certs":
 		return adminCerts(args[1:], stdout, stderr, getenv)
 	case "create-org":

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/h0p/h0p/control/store/postgres/pgtest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -202,6 +204,17 @@ func TestDevHelpDocumentsFlags(t *testing.T) {
 	}
 }
 
+// h0p admin --help prints the admin commands and succeeds.
+func TestAdminHelp(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"admin", arg}, &out, &errOut, func(string) string { return "" })
+		if code != 0 || !strings.Contains(out.String(), "h0p admin create-org") || errOut.Len() != 0 {
+			t.Errorf("admin %s: exit %d, stdout %q, stderr %q", arg, code, out.String(), errOut.String())
+		}
+	}
+}
+
 func TestFlagsFromEnvironment(t *testing.T) {
 	fs := newFlags("x", "", io.Discard)
 	a := fs.String("api-addr", "default", "")
@@ -257,6 +270,35 @@ func TestAdminCreateOrgAndSetPassword(t *testing.T) {
 	}
 	if status, login := d.api(t, "POST", "/v1/auth/login", "", `{"email":"boss@acme.example","password":"a long enough password"}`); status != 200 || login["token"] == nil {
 		t.Errorf("login: %d %v", status, login)
+	}
+}
+
+// An operator's command against a store that has keys, without the pepper
+// they were made with, refuses to run: it would print a key nobody accepts.
+func TestAdminRefusesAStoreWithoutItsPepper(t *testing.T) {
+	_, dbURL := pgtest.Schema(t)
+	env := func(string) string { return "" }
+	createOrg := func(dataDir string, extra ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		args := append([]string{"admin", "create-org", "--data", dataDir, "--database-url", dbURL, "--name", "Acme",
+			"--owner-email", "boss@acme.example"}, extra...)
+		return run(context.Background(), args, &out, &errOut, env), errOut.String()
+	}
+	first := t.TempDir()
+	if code, msg := createOrg(first); code != 0 {
+		t.Fatalf("first create-org on an empty store: %d %s", code, msg)
+	}
+	// A second machine without the pepper file: refused, nothing created.
+	other := t.TempDir()
+	if code, msg := createOrg(other); code == 0 || !strings.Contains(msg, "pepper") {
+		t.Errorf("create-org without the pepper: %d %s", code, msg)
+	}
+	if _, err := os.Stat(filepath.Join(other, "control", "pepper")); err == nil {
+		t.Error("a new pepper was written")
+	}
+	// With the cluster's pepper it runs.
+	if code, msg := createOrg(other, "--pepper-file", filepath.Join(first, "control", "pepper")); code != 0 {
+		t.Errorf("create-org with the pepper: %d %s", code, msg)
 	}
 }
 
