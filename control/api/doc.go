@@ -23,10 +23,11 @@
 // fails for a route served outside that table; TestPermissionMatrix walks
 // every route × role × principal kind × grants.
 //
-// Rate limits are GCRA (control/ratelimit): a window of q per period admits
-// a burst of q, then one every period/q — at a steady 5/s a key makes 149
-// requests in its first 30 s before the minute window refuses. Each control
-// node limits on its own (no shared limiter yet).
+// Rate limits are sliding windows (control/ratelimit): never more than q
+// requests in any span of the period, wherever it starts. At a steady 5/s a
+// key makes 100 requests in its first 20 s, then gets 429 with Retry-After:
+// 40 until its first request leaves the minute window, 60 s after it was
+// made. Each control node limits on its own (no shared limiter yet).
 //
 // # Idempotency-Key
 //

@@ -48,3 +48,36 @@ func TestRateLimitsPerKeyAndPerIP(t *testing.T) {
 		t.Errorf("unauthenticated 6th: %d %v", status, m)
 	}
 }
+
+// At a steady 5/s a key makes 100 requests in its first 20 s; the minute
+// window then refuses it until its first request leaves, 60 s after it was
+// made, and Retry-After and RateLimit say exactly that.
+func TestRateLimitMinuteWindow(t *testing.T) {
+	e := mustStartLimits(t, ratelimit.DefaultLimits)
+	start := e.now
+	for i := range 100 {
+		if status, _, r := e.call(t, "GET", "/v1/links/link_x", e.key, ""); status != 404 {
+			t.Fatalf("request %d at %v: %d %s", i+1, e.now.Sub(start), status, r.body)
+		}
+		e.now = e.now.Add(200 * time.Millisecond)
+	}
+	for _, tt := range []struct {
+		at               time.Duration
+		retry, rateLimit string
+	}{
+		{20 * time.Second, "40", `"minute";r=0;t=40`},
+		{59*time.Second + 1, "1", `"minute";r=0;t=1`},
+	} {
+		e.now = start.Add(tt.at)
+		status, m, r := e.call(t, "GET", "/v1/links/link_x", e.key, "")
+		if status != 429 || errCode(m) != "RATE_LIMITED" || r.header.Get("Retry-After") != tt.retry || r.header.Get("RateLimit") != tt.rateLimit {
+			t.Errorf("at %v: %d %v %v, want 429 with Retry-After %s and RateLimit %s", tt.at, status, m, r.header, tt.retry, tt.rateLimit)
+		}
+	}
+	// At 60s the first request has left: this one fills the window again
+	// until the second leaves, at 60.2s.
+	e.now = start.Add(time.Minute)
+	if status, _, r := e.call(t, "GET", "/v1/links/link_x", e.key, ""); status != 404 || r.header.Get("RateLimit") != `"minute";r=0;t=1` {
+		t.Errorf("at 60s: %d %v", status, r.header)
+	}
+}

@@ -2,9 +2,14 @@ package ratelimit
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"time"
 )
+
+// horizon is the longest window (Limits.policies): a request allowed longer
+// ago than that counts in no window, so a log keeps nothing older.
+const horizon = time.Minute
 
 // sweepEvery is how often Memory drops idle keys. A minute, the longest
 // window, keeps the sweep's cost (one pass over the map under the lock) small
@@ -12,18 +17,20 @@ import (
 // minutes after its last request.
 const sweepEvery = time.Minute
 
-// Memory is the in-process Limiter: GCRA state for each key, in a map behind
-// one mutex. It is safe for concurrent use.
+// Memory is the in-process Limiter: for each key, the instants of the
+// requests it was allowed in the last minute, in a map behind one mutex. It
+// is safe for concurrent use.
 //
 // One mutex is enough at the control API's request rates (an Allow is a map
-// lookup and a few additions); shard it only with a benchmark that shows the
-// need.
+// lookup and a few binary searches over at most PerMinute instants); shard it
+// only with a benchmark that shows the need.
 type Memory struct {
 	now   func() time.Time
-	epoch time.Time // TATs are nanoseconds since epoch; time.Time.Sub keeps the monotonic clock
+	epoch time.Time // instants are nanoseconds since epoch; time.Time.Sub keeps the monotonic clock
 
 	mu        sync.Mutex
-	keys      map[string][2]int64 // theoretical arrival time per window, in Limits.policies order
+	keys      map[string][]int64 // per key, its allowed requests' instants: oldest first, none older than horizon, never empty
+	last      int64              // the latest instant read: as Memory sees it, time never goes back
 	nextSweep int64
 }
 
@@ -38,62 +45,36 @@ func NewMemory(now func() time.Time) *Memory {
 	return &Memory{
 		now:       now,
 		epoch:     now(),
-		keys:      make(map[string][2]int64),
+		keys:      make(map[string][]int64),
 		nextSweep: int64(sweepEvery),
 	}
 }
 
 // Allow checks both windows of limits for key and, only if both have room,
-// spends one request from each. ctx is unused in process; the error is
+// records the request in both. ctx is unused in process; the error is
 // non-nil only for invalid limits.
 func (m *Memory) Allow(ctx context.Context, key string, limits Limits) (Decision, error) {
 	if err := limits.Validate(); err != nil {
 		return Decision{}, err
 	}
 	pols := limits.policies()
-	var cells [2]gcra
-	for i, p := range pols {
-		cells[i] = newGCRA(p.quota, p.period)
-	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	now := int64(m.now().Sub(m.epoch))
+	// An injected clock may step back (time.Now's monotonic reading never
+	// does). Holding it at the latest instant seen keeps every log in order;
+	// it can only make the limiter stricter while the clock catches up.
+	now := max(int64(m.now().Sub(m.epoch)), m.last)
+	m.last = now
 	if now >= m.nextSweep {
 		m.sweep(now)
 	}
 
-	tat, ok := m.keys[key]
-	if !ok {
-		tat = [2]int64{now, now}
-	}
-
-	// The request must wait for the slower window; nothing is spent unless
-	// neither makes it wait.
-	var wait int64
-	for i, c := range cells {
-		wait = max(wait, c.wait(tat[i], now))
-	}
-	d := Decision{Allowed: wait <= 0}
-	if d.Allowed {
-		for i, c := range cells {
-			tat[i] = max(tat[i], now) + c.interval
-		}
-		m.keys[key] = tat
-	} else {
-		d.RetryAfter = time.Duration(wait)
-	}
-
-	for i, c := range cells {
-		d.Windows[i] = Window{
-			Name:      pols[i].name,
-			Quota:     pols[i].quota,
-			Period:    pols[i].period,
-			Remaining: c.remaining(tat[i], now),
-			Reset:     time.Duration(max(tat[i]-now, 0)),
-		}
-	}
+	log := m.keys[key]
+	log = log[after(log, now-int64(horizon)):]
+	d, log := allow(log, now, pols)
+	m.keys[key] = log // never empty: allowed, it holds now; refused, a full window
 	return d, nil
 }
 
@@ -105,40 +86,64 @@ func (m *Memory) Len() int {
 	return len(m.keys)
 }
 
-// sweep forgets keys whose TATs have all passed. Such a key's state reads the
-// same as a key never seen (full quota in every window), so forgetting it
-// changes no decision. The caller holds m.mu.
+// sweep forgets keys whose requests have all left the longest window. Such a
+// key's log would be emptied on its next request and read like a key never
+// seen, so forgetting it changes no decision. The caller holds m.mu.
 func (m *Memory) sweep(now int64) {
-	for k, tat := range m.keys {
-		if tat[0] <= now && tat[1] <= now {
+	for k, log := range m.keys {
+		if log[len(log)-1] <= now-int64(horizon) {
 			delete(m.keys, k)
 		}
 	}
 	m.nextSweep = now + int64(sweepEvery)
 }
 
-// gcra is the arithmetic of one window, in nanoseconds. A request is due one
-// interval after the previous one (the TAT); it may come early by at most
-// limit-interval, which lets quota requests through at once.
-type gcra struct {
-	interval int64 // emission interval: period/quota, rounded up so the rate never exceeds quota/period
-	limit    int64 // quota*interval: how far past now the TAT may run; equals the period when quota divides it
-	quota    int
+// allow decides one request at now for a key whose allowed requests are at
+// the instants in log (ascending, none older than horizon). Both windows are
+// read from the same log at the same instant; now is appended only when both
+// have room, so a refusal changes nothing. It returns the decision and the
+// log to keep.
+func allow(log []int64, now int64, pols [2]policy) (Decision, []int64) {
+	var d Decision
+	for i, p := range pols {
+		d.Windows[i] = p.window(log, now)
+		if d.Windows[i].Remaining == 0 {
+			// Full: the request waits for a place in this window, and for
+			// one in the other if it is full too.
+			d.RetryAfter = max(d.RetryAfter, d.Windows[i].Reset)
+		}
+	}
+	if d.RetryAfter > 0 {
+		return d, log
+	}
+	log = append(log, now)
+	d.Allowed = true
+	for i, p := range pols {
+		d.Windows[i] = p.window(log, now)
+	}
+	return d, log
 }
 
-func newGCRA(quota int, period time.Duration) gcra {
-	q := int64(quota)
-	interval := (int64(period) + q - 1) / q
-	return gcra{interval: interval, limit: q * interval, quota: quota}
+// window is p's state at now for a key whose allowed requests are at the
+// instants in log (ascending, none later than now).
+//
+// The window of a request at now is (now-period, now]: n requests of log fall
+// in it, and it has room while n < quota. Remaining grows when the oldest
+// request holding it down leaves, period after it was made: the oldest in the
+// window, or, when the window holds more than quota (the limits were lowered
+// since), the quota-th newest. For a full window that moment is also when a
+// request would be allowed again.
+func (p policy) window(log []int64, now int64) Window {
+	period := int64(p.period)
+	n := len(log) - after(log, now-period)
+	w := Window{Name: p.name, Quota: p.quota, Period: p.period, Remaining: max(p.quota-n, 0)}
+	if n > 0 {
+		w.Reset = time.Duration(log[len(log)-min(n, p.quota)] + period - now)
+	}
+	return w
 }
 
-// wait is how long until one more request fits; <= 0 means it fits now.
-func (g gcra) wait(tat, now int64) int64 {
-	return max(tat, now) + g.interval - g.limit - now
-}
-
-// remaining is how many requests fit now, one after another.
-func (g gcra) remaining(tat, now int64) int {
-	n := (now + g.limit - max(tat, now)) / g.interval
-	return int(min(max(n, 0), int64(g.quota)))
+// after is the index of the first instant of log (ascending) later than t.
+func after(log []int64, t int64) int {
+	return sort.Search(len(log), func(i int) bool { return log[i] > t })
 }

@@ -11,10 +11,12 @@ import (
 
 // Limiter decides whether one more request for key fits within limits, and
 // spends it if so. Both windows of limits are checked and spent in one atomic
-// step: a refused request spends nothing from either window.
+// step: a refused request spends nothing from either window. Each window
+// holds over any span of its length (see the package doc).
 //
 // The in-process implementation is Memory; a Redis implementation for several
-// control nodes will run the same check in one Lua script.
+// control nodes will run the same check in one Lua script (see the package
+// doc).
 type Limiter interface {
 	Allow(ctx context.Context, key string, limits Limits) (Decision, error)
 }
@@ -56,10 +58,14 @@ type policy struct {
 // decision (after spending, if the request was allowed).
 type Window struct {
 	Name      string        // policy name in the headers: "second" or "minute"
-	Quota     int           // requests per Period (the q parameter)
+	Quota     int           // requests in any span of Period (the q parameter)
 	Period    time.Duration // window length (the w parameter)
-	Remaining int           // requests that would be allowed right now (r)
-	Reset     time.Duration // until the whole quota is available again (t)
+	Remaining int           // requests this window would allow right now (r)
+	// Reset is how long until Remaining grows: until the oldest request
+	// holding it down leaves the window. Until then the key can make no more
+	// than Remaining requests (the t parameter, the draft's effective
+	// window). Zero when the window holds no request.
+	Reset time.Duration
 }
 
 // Decision is the outcome of one Allow call.
@@ -73,8 +79,9 @@ type Decision struct {
 }
 
 // Closest is the window closest to refusing: the one with the fewest requests
-// remaining, and on a tie the one that takes longer to refill. When the
-// request was refused it is always a window that refused it (remaining 0).
+// remaining, and on a tie the one whose remaining grows later. When the
+// request was refused it is the window that refuses it longest: its Reset is
+// the Decision's RetryAfter.
 func (d Decision) Closest() Window {
 	c := d.Windows[0]
 	for _, w := range d.Windows[1:] {

@@ -35,7 +35,7 @@ func TestSetHeaders(t *testing.T) {
 	}{
 		{
 			name: "first request of a new key",
-			d:    Decision{Allowed: true, Windows: [2]Window{second(4, 200*time.Millisecond), minute(99, 600*time.Millisecond)}},
+			d:    Decision{Allowed: true, Windows: [2]Window{second(4, time.Second), minute(99, time.Minute)}},
 			want: map[string]string{
 				"RateLimit-Policy": defaultPolicy,
 				"RateLimit":        `"second";r=4;t=1`,
@@ -45,7 +45,7 @@ func TestSetHeaders(t *testing.T) {
 		{
 			name: "minute window lower",
 			d: Decision{Allowed: true, Windows: [2]Window{
-				{Name: "second", Quota: 50, Period: time.Second, Remaining: 49, Reset: 20 * time.Millisecond},
+				{Name: "second", Quota: 50, Period: time.Second, Remaining: 49, Reset: time.Second},
 				minute(42, 34800*time.Millisecond),
 			}},
 			want: map[string]string{
@@ -56,18 +56,18 @@ func TestSetHeaders(t *testing.T) {
 		},
 		{
 			name: "fewest remaining wins, not the smaller share",
-			d:    Decision{Allowed: true, Windows: [2]Window{second(4, 200*time.Millisecond), minute(42, 34800*time.Millisecond)}},
+			d:    Decision{Allowed: true, Windows: [2]Window{second(4, 600*time.Millisecond), minute(42, 34800*time.Millisecond)}},
 			want: map[string]string{"RateLimit": `"second";r=4;t=1`},
 		},
 		{
-			name: "tie on remaining names the slower to refill",
+			name: "tie on remaining names the one whose remaining grows later",
 			d:    Decision{Allowed: true, Windows: [2]Window{second(0, time.Second), minute(0, 59*time.Second)}},
 			want: map[string]string{"RateLimit": `"minute";r=0;t=59`},
 		},
 		{
 			name: "refused by the second window",
 			d: Decision{RetryAfter: 200 * time.Millisecond,
-				Windows: [2]Window{second(0, time.Second), minute(95, 3*time.Second)}},
+				Windows: [2]Window{second(0, 200*time.Millisecond), minute(95, 57*time.Second)}},
 			want: map[string]string{
 				"RateLimit-Policy": defaultPolicy,
 				"RateLimit":        `"second";r=0;t=1`,
@@ -79,17 +79,17 @@ func TestSetHeaders(t *testing.T) {
 			d: Decision{RetryAfter: 4*time.Second + time.Nanosecond,
 				Windows: [2]Window{
 					{Name: "second", Quota: 5, Period: time.Second, Remaining: 5},
-					{Name: "minute", Quota: 10, Period: time.Minute, Remaining: 0, Reset: 64 * time.Second},
+					{Name: "minute", Quota: 10, Period: time.Minute, Remaining: 0, Reset: 4*time.Second + time.Nanosecond},
 				}},
 			want: map[string]string{
 				"RateLimit-Policy": `"second";q=5;w=1, "minute";q=10;w=60`,
-				"RateLimit":        `"minute";r=0;t=64`,
+				"RateLimit":        `"minute";r=0;t=5`,
 				"Retry-After":      "5",
 			},
 		},
 		{
 			name: "Retry-After is at least 1",
-			d:    Decision{RetryAfter: time.Nanosecond, Windows: [2]Window{second(0, time.Nanosecond), minute(1, 0)}},
+			d:    Decision{RetryAfter: time.Nanosecond, Windows: [2]Window{second(0, time.Nanosecond), minute(1, 59*time.Second)}},
 			want: map[string]string{"Retry-After": "1", "RateLimit": `"second";r=0;t=1`},
 		},
 		{
