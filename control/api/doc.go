@@ -118,6 +118,11 @@
 //     set key or externalId, which are per link; a DELETE body has no data.
 //     Every call answers 200 with {"data": [{"index", "link" | "error"}]}
 //     in order; one item's error does not stop the others.
+//   - GET /v1/org shows the org, its plan's limits (null: no limit, 0:
+//     not in the plan), its features (each true or false) and its usage,
+//     of the limits and features H0p has endpoints for today only
+//     (plans.Plan.Served); those of endpoints still to come stay in the
+//     plan table (control/plans) and appear with their endpoints.
 //   - Trailing-slash and fixed-path redirects are off: /v1/links/ is a 404 in
 //     the envelope, not a redirect.
 //   - The request ID is generated here (req_<ULID>), returned in the
