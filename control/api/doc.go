@@ -117,7 +117,8 @@
 //     together, linkIds winning, and deletes by query string.) data may not
 //     set key or externalId, which are per link; a DELETE body has no data.
 //     Every call answers 200 with {"data": [{"index", "link" | "error"}]}
-//     in order; one item's error does not stop the others.
+//     in order (a deleted link as {"id"} alone, as DELETE /v1/links/{id}
+//     answers); one item's error does not stop the others.
 //   - GET /v1/org shows the org, its plan's limits (null: no limit, 0:
 //     not in the plan), its features (each true or false) and its usage,
 //     of the limits and features H0p has endpoints for today only

@@ -171,12 +171,18 @@ func (h *handler) countLinks(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"groups": groups})
 }
 
-// bulkItem is one result of a bulk call: the link, or the item's error in
-// the envelope's shape.
+// bulkItem is one result of a bulk call: the link (a deleted one by its id
+// alone, as DELETE /v1/links/{id} answers), or the item's error in the
+// envelope's shape.
 type bulkItem struct {
-	Index int       `json:"index"`
-	Link  *linkJSON `json:"link,omitempty"`
-	Error *errJSON  `json:"error,omitempty"`
+	Index int      `json:"index"`
+	Link  any      `json:"link,omitempty"` // *linkJSON, or deletedJSON
+	Error *errJSON `json:"error,omitempty"`
+}
+
+// deletedJSON is a deleted link.
+type deletedJSON struct {
+	ID string `json:"id"`
 }
 
 type errJSON struct {
@@ -201,7 +207,7 @@ func (h *handler) bulkResults(c *gin.Context, results []links.Result, withLinks 
 			lj := h.linkJSON(r.Link)
 			out[i].Link = &lj
 		} else {
-			out[i].Link = &linkJSON{View: links.View{ID: r.Link.ID}}
+			out[i].Link = deletedJSON{r.Link.ID}
 		}
 	}
 	return out
