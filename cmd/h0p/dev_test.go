@@ -399,3 +399,14 @@ func TestDevPublicURLs(t *testing.T) {
 		}
 	}
 }
+
+// h0p's usage names every admin command.
+func TestUsageListsAdminCommands(t *testing.T) {
+	var out bytes.Buffer
+	run(context.Background(), []string{"help"}, &out, &out, func(string) string { return "" })
+	for _, c := range []string{"certs", "create-org", "set-password", "set-plan"} {
+		if !strings.Contains(out.String(), c) {
+			t.Errorf("usage lacks admin %s:\n%s", c, out.String())
+		}
+	}
+}
