@@ -254,10 +254,18 @@ type bulkTargets struct {
 	ExternalIDs *[]string `json:"externalIds"`
 }
 
-// bulkUpdateBody is a bulk update: the links, and the changes for each.
+// bulkUpdateBody is a bulk update: the links, as bulkTargets names them,
+// and the changes for each. (Not an embedded bulkTargets: encoding/json
+// would name a mistyped list "bulkTargets.linkIds" in its error.)
 type bulkUpdateBody struct {
-	bulkTargets
-	Data json.RawMessage `json:"data"`
+	IDs         *[]string       `json:"ids"`
+	LinkIDs     *[]string       `json:"linkIds"`
+	ExternalIDs *[]string       `json:"externalIds"`
+	Data        json.RawMessage `json:"data"`
+}
+
+func (b bulkUpdateBody) targets() ([]links.Target, error) {
+	return bulkTargets{b.IDs, b.LinkIDs, b.ExternalIDs}.targets()
 }
 
 func (t bulkTargets) targets() ([]links.Target, error) {
