@@ -23,6 +23,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,8 +49,9 @@ type Config struct {
 	APIAddr       string // listen address of the API
 	DataDir       string // holds control.db and pepper
 	DefaultDomain string // domain of links created without one
-	// ShortLinkScheme and ShortLinkPort shape shortLink in responses:
-	// scheme://domain[:port]/key. Production: "https" and "".
+	// ShortLinkScheme and ShortLinkPort shape every short link H0p writes
+	// (a link's shortLink, exports, QR codes): scheme://domain[:port]/key.
+	// Production: "https" and "" (empty scheme: https).
 	ShortLinkScheme string
 	ShortLinkPort   string
 	Logger          *slog.Logger
@@ -77,8 +80,11 @@ type Config struct {
 	SlugLength      int
 	SlugNoLookalike bool
 
-	// PublicURL is the API's base URL as clients reach it (e.g. behind a
-	// proxy); empty: the listener's own address.
+	// PublicURL is the API's base URL as clients reach it (a proxy's, or a
+	// name): a link's qrCode, and every other link to an API resource
+	// (the instructions in emails), starts with it. An http or https URL,
+	// with a host, perhaps a path, no query. Empty: the listener's address,
+	// a loopback or unspecified host named localhost (see Server.PublicURL).
 	PublicURL string
 
 	// Mailer sends the emails of accounts (verification, password reset,
@@ -118,6 +124,7 @@ type Server struct {
 	accounts  *accounts.Service
 	http      *http.Server
 	ln        net.Listener
+	publicURL string
 }
 
 // Open opens the store, loads or creates the pepper and listens on the API
@@ -140,6 +147,10 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	if err != nil {
 		return nil, err
 	}
+	publicURL, err := CheckPublicURL(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("control data dir: %w", err)
 	}
@@ -152,7 +163,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, pepper: pepper}
+	s := &Server{cfg: cfg, store: st, pepper: pepper, publicURL: publicURL}
 	s.publisher = &outbox.Publisher{
 		Applier: applier, Store: st, Logger: logger.With("subsystem", "outbox"),
 		Now: cfg.Now, Grace: cfg.RelayGrace, Interval: cfg.RelayInterval,
@@ -165,15 +176,14 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	if cfg.TLS != nil {
 		s.ln = tls.NewListener(s.ln, cfg.TLS)
 	}
-	apiURL := cfg.PublicURL
-	if apiURL == "" {
-		apiURL = s.URL()
+	if s.publicURL == "" {
+		s.publicURL = s.listenerURL()
 	}
 	// One bound on the password hashes running at once, users' and links'
 	// alike: each holds tens of MiB while it runs.
 	turns := password.NewTurns(0)
 	s.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams, Turns: turns,
-		Mailer: cfg.Mailer, APIURL: strings.TrimSuffix(apiURL, "/"), Logger: logger.With("subsystem", "accounts")}
+		Mailer: cfg.Mailer, APIURL: s.publicURL, Logger: logger.With("subsystem", "accounts")}
 	limits := cfg.RateLimits
 	if limits == (ratelimit.Limits{}) {
 		limits = ratelimit.DefaultLimits
@@ -194,7 +204,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 			SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges, Turns: turns,
 		},
 		ShortLink:        s.shortLink,
-		APIURL:           strings.TrimSuffix(apiURL, "/"),
+		APIURL:           s.publicURL,
 		Logger:           logger.With("subsystem", "api"),
 		Now:              cfg.Now,
 		Registerer:       cfg.Registerer,
@@ -254,6 +264,43 @@ func (s *Server) URL() string {
 // Addr is the address the API listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
+// PublicURL is the API's base URL as clients reach it, without a trailing
+// slash: Config.PublicURL, or else the listener's (listenerURL). Every link
+// to an API resource in an answer or an email is built on it, here alone.
+func (s *Server) PublicURL() string { return s.publicURL }
+
+// listenerURL is the URL of the listener as a client on this machine reaches
+// it: a loopback or unspecified host (127.0.0.1, [::], 0.0.0.0) is named
+// localhost, the name short links on the default domain use.
+func (s *Server) listenerURL() string {
+	host, port, _ := net.SplitHostPort(s.Addr())
+	if ip, err := netip.ParseAddr(host); err == nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	scheme := "http"
+	if s.cfg.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// CheckPublicURL checks a configured public API URL (Config.PublicURL) and
+// drops its trailing slash; commands call it before opening anything.
+func CheckPublicURL(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("public API URL %q: want http(s)://host[:port][/path], no user, query or fragment", raw)
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// shortLink is the public URL of a short link, built here alone (responses,
+// exports, QR codes): scheme://domain[:port]/key, from Config's
+// ShortLinkScheme and ShortLinkPort.
 func (s *Server) shortLink(domain, key string) string {
 	host := domain
 	if s.cfg.ShortLinkPort != "" {

@@ -255,9 +255,10 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&databaseURL, "database-url", "", "PostgreSQL URL shared by all control nodes (empty: SQLite in --data, one control node only)")
 	fs.StringVar(&pepper, "pepper-file", "", "API-key pepper file shared by all control nodes (default <data>/control/pepper)")
 	fs.StringVar(&defaultDomain, "default-domain", "localhost", "domain of links created without one")
-	fs.StringVar(&shortScheme, "short-link-scheme", "https", "scheme of shortLink URLs in responses")
-	fs.StringVar(&shortPort, "short-link-port", "", "port of shortLink URLs in responses (empty: none)")
-	fs.StringVar(&publicURL, "public-api-url", "", "the API's base URL as clients reach it, used in emails (default: --api-url)")
+	fs.StringVar(&shortScheme, "short-link-scheme", "https", "scheme of short links (a link's shortLink, exports, QR codes): <scheme>://<domain>[:<port>]/<key>")
+	fs.StringVar(&shortPort, "short-link-port", "", "port of short links, when the edges answer on another port than the scheme's (empty: none)")
+	fs.StringVar(&publicURL, "public-api-url", "", "the API's base URL as clients reach it (a proxy's, or a name): a link's qrCode and the links in emails start with it "+
+		"(empty: --api-url, else https://<--api-addr>, a loopback or unspecified host named localhost)")
 	fs.StringVar(&smtpURL, "smtp-url", "", "SMTP server for account emails: smtp[s]://[user:password@]host[:port][?from=address] (empty: none are sent)")
 	fs.StringVar(&edgeAddrs, "edge-addrs", "", "comma-separated host:port addresses the edges answer on (their --edge-addr, "+
 		"or the public addresses in front of them; 0.0.0.0 or [::] for every address of their host): link destinations there loop and are refused")
@@ -273,8 +274,12 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
+	publicFlag := "--public-api-url"
 	if publicURL == "" {
-		publicURL = apiURL
+		publicURL, publicFlag = apiURL, "--api-url (the default of --public-api-url)"
+	}
+	if _, err := control.CheckPublicURL(publicURL); err != nil {
+		return fmt.Errorf("%s: %w", publicFlag, err)
 	}
 	if bootstrap == (nf.Join != "") {
 		return errors.New("give exactly one of --bootstrap and --join")

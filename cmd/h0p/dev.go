@@ -21,6 +21,7 @@ import (
 
 type devConfig struct {
 	APIAddr       string
+	PublicAPIURL  string
 	EdgeAddr      string
 	AdminAddr     string
 	RaftAddr      string
@@ -39,9 +40,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	var cfg devConfig
 	fs := newFlags("dev", "Runs the control API, the edge and a single-voter raft node in one process.\n"+
 		"On first start with an empty data directory it creates an organization and\n"+
-		"prints its Owner's API key as H0P_API_KEY=… (also saved to <data>/bootstrap.key).", stderr)
+		"prints its Owner's API key as H0P_API_KEY=… (also saved to <data>/bootstrap.key).\n\n"+
+		"Short links (a link's shortLink, exports, QR codes) are http://<domain>:<port of --edge-addr>/<key>;\n"+
+		"links to the API (a link's qrCode, the instructions in emails) start with --public-api-url.", stderr)
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8080", "control API listen address")
-	fs.StringVar(&cfg.EdgeAddr, "edge-addr", "127.0.0.1:8081", "edge (redirect) listen address")
+	fs.StringVar(&cfg.PublicAPIURL, "public-api-url", "", "the API's base URL as clients reach it (a proxy's, or a name): a link's qrCode and the links in emails start with it "+
+		"(empty: http://<--api-addr>, a loopback or unspecified host named localhost, e.g. http://localhost:8080)")
+	fs.StringVar(&cfg.EdgeAddr, "edge-addr", "127.0.0.1:8081", "edge (redirect) listen address; its port is the port of short links")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "admin listen address (never public): "+adminserver.Endpoints)
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiles on the admin address under /debug/pprof/")
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "raft listen address (keep it off public interfaces)")
@@ -58,6 +63,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	}
 	if err := cfg.Slugs.check(); err != nil {
 		return err
+	}
+	if _, err := control.CheckPublicURL(cfg.PublicAPIURL); err != nil {
+		return fmt.Errorf("--public-api-url: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	d, err := openDev(ctx, cfg, logger, stdout)
@@ -139,7 +147,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		return nil, err
 	}
 	d.control, err = control.Open(ctx, control.Config{
-		APIAddr: cfg.APIAddr, DataDir: filepath.Join(cfg.DataDir, "control"),
+		APIAddr: cfg.APIAddr, PublicURL: cfg.PublicAPIURL, DataDir: filepath.Join(cfg.DataDir, "control"),
 		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
 		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits, Mailer: mailer,
 		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,
@@ -175,7 +183,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		}
 		return nil
 	})
-	logger.Info("h0p dev is up", "api", "http://"+d.control.Addr(), "edge", "http://"+d.edge.Addr(),
+	logger.Info("h0p dev is up", "api", "http://"+d.control.Addr(), "publicApi", d.control.PublicURL(), "edge", "http://"+d.edge.Addr(),
 		"admin", "http://"+d.admin.Addr(), "data", cfg.DataDir)
 	return d, nil
 }

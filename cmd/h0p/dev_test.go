@@ -197,7 +197,8 @@ func TestDevHelpDocumentsFlags(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, f := range []string{"--api-addr", "--edge-addr", "--admin-addr", "--data", "--default-domain", "H0P_DATA",
-		"/metrics", "/healthz", "/readyz", "/status", "/debug/pprof/", "--pprof", "--smtp-url"} {
+		"/metrics", "/healthz", "/readyz", "/status", "/debug/pprof/", "--pprof", "--smtp-url",
+		"--public-api-url (H0P_PUBLIC_API_URL)", "http://<domain>:<port of --edge-addr>/<key>", "qrCode"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("help lacks %s:\n%s", f, out.String())
 		}
@@ -386,7 +387,68 @@ func TestDevRefusesDestinationsOnItsEdge(t *testing.T) {
 func TestControlHelpDocumentsEdgeAddrs(t *testing.T) {
 	var out bytes.Buffer
 	run(context.Background(), []string{"control", "--help"}, &out, &out, func(string) string { return "" })
-	if !strings.Contains(out.String(), "--edge-addrs (H0P_EDGE_ADDRS)") {
-		t.Errorf("help lacks --edge-addrs:\n%s", out.String())
+	for _, f := range []string{"--edge-addrs (H0P_EDGE_ADDRS)", "--public-api-url (H0P_PUBLIC_API_URL)", "qrCode",
+		"--short-link-scheme", "<scheme>://<domain>[:<port>]/<key>", "--short-link-port"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("help lacks %s:\n%s", f, out.String())
+		}
+	}
+}
+
+// A link's shortLink is built on the edge's address and its qrCode on the
+// API's public URL: by default the API's own address as a client on this
+// machine reaches it (localhost, as short links on the default domain),
+// else --public-api-url; the qrCode answers a PNG.
+func TestDevPublicURLs(t *testing.T) {
+	for _, public := range []string{"", "https://api.example.test/h0p/"} {
+		d := mustStartDevWith(t, devConfig{APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+			RaftAddr: "127.0.0.1:0", DataDir: t.TempDir(), DefaultDomain: "localhost", PublicAPIURL: public}, quiet)
+		key := keyLine.FindStringSubmatch(d.stdout)[1]
+		status, l := d.api(t, "POST", "/v1/links", key, `{"url":"https://example.com/","key":"k"}`)
+		if status != 201 {
+			t.Fatalf("create: %d %v", status, l)
+		}
+		_, apiPort, _ := strings.Cut(d.control.Addr(), ":")
+		_, edgePort, _ := strings.Cut(d.edge.Addr(), ":")
+		wantQR := "http://localhost:" + apiPort + "/v1/links/" + l["id"].(string) + "/qr"
+		if public != "" {
+			wantQR = "https://api.example.test/h0p/v1/links/" + l["id"].(string) + "/qr"
+		}
+		if l["qrCode"] != wantQR || l["shortLink"] != "http://localhost:"+edgePort+"/k" {
+			t.Errorf("public API URL %q: qrCode %v, want %s; shortLink %v", public, l["qrCode"], wantQR, l["shortLink"])
+		}
+		if public == "" {
+			req, _ := http.NewRequest("GET", wantQR, nil)
+			req.Header.Set("x-api-key", key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+				t.Errorf("GET %s: %d %s", wantQR, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+		}
+		d.stop(t)
+	}
+	for _, bad := range []string{"localhost:8080", "ftp://x.example", "https://x.example/?a=1", "https://u:p@x.example"} {
+		var out bytes.Buffer
+		args := []string{"dev", "--public-api-url", bad, "--data", t.TempDir(), "--api-addr", "127.0.0.1:0",
+			"--edge-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0"}
+		if code := run(context.Background(), args, &out, &out, func(string) string { return "" }); code != 1 ||
+			!strings.Contains(out.String(), "public API URL") {
+			t.Errorf("--public-api-url %s: exit %d\n%s", bad, code, out.String())
+		}
+	}
+}
+
+// h0p's usage names every admin command.
+func TestUsageListsAdminCommands(t *testing.T) {
+	var out bytes.Buffer
+	run(context.Background(), []string{"help"}, &out, &out, func(string) string { return "" })
+	for _, c := range []string{"certs", "create-org", "set-password", "set-plan"} {
+		if !strings.Contains(out.String(), c) {
+			t.Errorf("usage lacks admin %s:\n%s", c, out.String())
+		}
 	}
 }

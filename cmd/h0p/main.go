@@ -3,7 +3,7 @@
 //	h0p dev       control + edge in one process, embedded defaults
 //	h0p control   a control node of a cluster
 //	h0p edge      an edge node of a cluster
-//	h0p admin     operator tools (certs)
+//	h0p admin     operator tools: certs, create-org, set-password, set-plan
 //	h0p version   print the version
 //
 // Logs go to stderr; stdout carries only what a script may want to read
@@ -51,7 +51,7 @@ Commands:
   dev       run control and edge in one process on embedded defaults
   control   run a control node (API + raft voter) of a cluster
   edge      run an edge node (redirects + raft non-voter) of a cluster
-  admin     operator tools: "h0p admin certs" mints a dev cluster CA
+  admin     operator tools: certs (a dev cluster CA), create-org, set-password, set-plan
   version   print the version
 
 Run "h0p <command> --help" for a command's flags.

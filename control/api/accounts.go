@@ -187,8 +187,11 @@ func (h *handler) createOrg(c *gin.Context) {
 	h.respond(c, http.StatusCreated, accounts.OrgView(o), err)
 }
 
+// getOrg shows the org with what its plan allows of what H0p serves today
+// (plans.Plan.Served: no limits or features of endpoints still to come).
 func (h *handler) getOrg(c *gin.Context) {
 	o, plan, usage, err := h.Accounts.OrgUsage(c.Request.Context(), principalOf(c))
+	plan = plan.Served()
 	h.respond(c, http.StatusOK, struct {
 		accounts.Org
 		Limits   map[string]*int `json:"limits"`

@@ -107,6 +107,24 @@
 //     needs more); deeper answers 400 VALIDATION_ERROR at the path where
 //     the limit is hit, "is nested more than 64 levels deep", and the
 //     check reads nothing below it.
+//   - Bulk bodies: POST /v1/links/bulk takes a JSON array of link objects;
+//     PATCH /v1/links/bulk {"ids"|"linkIds"|"externalIds": [...], "data":
+//     {changes}}; DELETE /v1/links/bulk {"ids"|"linkIds"|"externalIds":
+//     [...]}. linkIds is Dub's name for ids. A call gives exactly one of
+//     the three lists, non-empty, at most links.MaxBulk (1,000) long; a
+//     body with two (ids and linkIds included) is 400 VALIDATION_ERROR
+//     naming the second in that order, so the index of each result is a
+//     position in the one list given. (Dub takes linkIds and externalIds
+//     together, linkIds winning, and deletes by query string.) data may not
+//     set key or externalId, which are per link; a DELETE body has no data.
+//     Every call answers 200 with {"data": [{"index", "link" | "error"}]}
+//     in order (a deleted link as {"id"} alone, as DELETE /v1/links/{id}
+//     answers); one item's error does not stop the others.
+//   - GET /v1/org shows the org, its plan's limits (null: no limit, 0:
+//     not in the plan), its features (each true or false) and its usage,
+//     of the limits and features H0p has endpoints for today only
+//     (plans.Plan.Served); those of endpoints still to come stay in the
+//     plan table (control/plans) and appear with their endpoints.
 //   - Trailing-slash and fixed-path redirects are off: /v1/links/ is a 404 in
 //     the envelope, not a redirect.
 //   - The request ID is generated here (req_<ULID>), returned in the

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -170,12 +171,18 @@ func (h *handler) countLinks(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"groups": groups})
 }
 
-// bulkItem is one result of a bulk call: the link, or the item's error in
-// the envelope's shape.
+// bulkItem is one result of a bulk call: the link (a deleted one by its id
+// alone, as DELETE /v1/links/{id} answers), or the item's error in the
+// envelope's shape.
 type bulkItem struct {
-	Index int       `json:"index"`
-	Link  *linkJSON `json:"link,omitempty"`
-	Error *errJSON  `json:"error,omitempty"`
+	Index int      `json:"index"`
+	Link  any      `json:"link,omitempty"` // *linkJSON, or deletedJSON
+	Error *errJSON `json:"error,omitempty"`
+}
+
+// deletedJSON is a deleted link.
+type deletedJSON struct {
+	ID string `json:"id"`
 }
 
 type errJSON struct {
@@ -200,7 +207,7 @@ func (h *handler) bulkResults(c *gin.Context, results []links.Result, withLinks 
 			lj := h.linkJSON(r.Link)
 			out[i].Link = &lj
 		} else {
-			out[i].Link = &linkJSON{View: links.View{ID: r.Link.ID}}
+			out[i].Link = deletedJSON{r.Link.ID}
 		}
 	}
 	return out
@@ -236,42 +243,79 @@ func (h *handler) bulkCreate(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"data": h.bulkResults(c, results, true)})
 }
 
+// bulkTargets names the links of a bulk update or delete: by id, under
+// H0p's name (ids) or Dub's (linkIds), or by externalIds. One call names its
+// links one way: the results' indexes are positions in that one list, so a
+// body with two of the lists is refused, naming the second, rather than
+// guessing which wins or how they merge.
 type bulkTargets struct {
-	IDs         []string        `json:"ids"`
-	ExternalIDs []string        `json:"externalIds"`
+	IDs         *[]string `json:"ids"`
+	LinkIDs     *[]string `json:"linkIds"`
+	ExternalIDs *[]string `json:"externalIds"`
+}
+
+// bulkUpdateBody is a bulk update: the links, as bulkTargets names them,
+// and the changes for each. (Not an embedded bulkTargets: encoding/json
+// would name a mistyped list "bulkTargets.linkIds" in its error.)
+type bulkUpdateBody struct {
+	IDs         *[]string       `json:"ids"`
+	LinkIDs     *[]string       `json:"linkIds"`
+	ExternalIDs *[]string       `json:"externalIds"`
 	Data        json.RawMessage `json:"data"`
 }
 
+func (b bulkUpdateBody) targets() ([]links.Target, error) {
+	return bulkTargets{b.IDs, b.LinkIDs, b.ExternalIDs}.targets()
+}
+
 func (t bulkTargets) targets() ([]links.Target, error) {
-	if len(t.IDs) > 0 && len(t.ExternalIDs) > 0 || len(t.IDs)+len(t.ExternalIDs) == 0 {
-		return nil, apierror.Invalid("ids", "give ids or externalIds")
+	var (
+		field string
+		list  []string
+	)
+	for _, l := range []struct {
+		name string
+		ids  *[]string
+	}{{"ids", t.IDs}, {"linkIds", t.LinkIDs}, {"externalIds", t.ExternalIDs}} {
+		if l.ids == nil {
+			continue
+		}
+		if field != "" {
+			return nil, apierror.Invalid(l.name, "give one of ids, linkIds and externalIds, not "+field+" and "+l.name)
+		}
+		field, list = l.name, *l.ids
 	}
-	var out []links.Target
-	for _, id := range t.IDs {
-		out = append(out, links.Target{ID: id})
+	switch {
+	case field == "":
+		return nil, apierror.Invalid("ids", "is required: give ids (or linkIds) or externalIds")
+	case len(list) == 0:
+		return nil, apierror.Invalid(field, "is empty; name at least one link")
+	case len(list) > links.MaxBulk:
+		return nil, apierror.Invalid(field, fmt.Sprintf("at most %d links per call", links.MaxBulk))
 	}
-	for _, id := range t.ExternalIDs {
-		out = append(out, links.Target{ExternalID: id})
+	out := make([]links.Target, len(list))
+	for i, id := range list {
+		if field == "externalIds" {
+			out[i].ExternalID = id
+		} else {
+			out[i].ID = id
+		}
 	}
 	return out, nil
 }
 
-func decodeTargets(c *gin.Context) (bulkTargets, []links.Target, error) {
-	var t bulkTargets
+func (h *handler) bulkUpdate(c *gin.Context) {
+	var t bulkUpdateBody
 	if err := decodeJSON(c, &t); err != nil {
-		return t, nil, err
+		h.fail(c, err)
+		return
 	}
 	targets, err := t.targets()
-	return t, targets, err
-}
-
-func (h *handler) bulkUpdate(c *gin.Context) {
-	t, targets, err := decodeTargets(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	if len(t.Data) == 0 {
+	if len(t.Data) == 0 || string(t.Data) == "null" {
 		h.fail(c, apierror.Invalid("data", "is required: the changes to apply"))
 		return
 	}
@@ -293,7 +337,12 @@ func (h *handler) bulkUpdate(c *gin.Context) {
 }
 
 func (h *handler) bulkDelete(c *gin.Context) {
-	_, targets, err := decodeTargets(c)
+	var t bulkTargets
+	if err := decodeJSON(c, &t); err != nil {
+		h.fail(c, err)
+		return
+	}
+	targets, err := t.targets()
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -12,6 +12,17 @@
 // Targeting rules include the ios, android and geo shorthands. Rate limits
 // are not per plan (see control/ratelimit): h0p dev's top-plan org keeps the
 // product's 5/s and 100/min.
+//
+// # What is served
+//
+// The table is the product's, whole: it also holds the limits and features
+// of endpoints still to come (custom domains, webhooks, tracked clicks,
+// retention), kept here so that those endpoints find them. What GET
+// /v1/org shows is Plan.Served: only ServedLimits and ServedFeatures, the
+// ones H0p has endpoints for and enforces today, every served feature
+// shown true or false. A client reading its org thus never counts on a
+// feature it cannot use, and the answer's shape stays that of the table:
+// a feature appears the day its endpoints do, by adding it to the lists.
 package plans
 
 import (
@@ -49,6 +60,28 @@ const (
 	FeatureCustomDomains = "customDomains"
 	FeatureWebhooks      = "webhooks"
 )
+
+// ServedLimits and ServedFeatures are the limits and features H0p has
+// endpoints for and enforces today (see the package doc): links created a
+// month, tags and API keys; password links, targeting rules and A/B
+// variants.
+var (
+	ServedLimits   = []string{LinksPerMonth, Tags, APIKeys}
+	ServedFeatures = []string{FeaturePassword, FeatureRules, FeatureVariants}
+)
+
+// Served is p as clients are shown it: its ServedLimits, and each of
+// ServedFeatures true or false.
+func (p Plan) Served() Plan {
+	out := Plan{Name: p.Name, Retention: p.Retention, Limits: map[string]int{}, Features: map[string]bool{}}
+	for _, l := range ServedLimits {
+		out.Limits[l] = p.Limits[l]
+	}
+	for _, f := range ServedFeatures {
+		out.Features[f] = p.Features[f]
+	}
+	return out
+}
 
 // Plan is one row of the table. A limit of 0 means no limit.
 type Plan struct {

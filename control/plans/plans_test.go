@@ -44,3 +44,40 @@ func TestTable(t *testing.T) {
 		}
 	}
 }
+
+// Served shows what has endpoints today, features true or false, and
+// nothing else; the table keeps the rest.
+func TestServed(t *testing.T) {
+	for _, n := range Names {
+		p, s := Get(string(n)), Get(string(n)).Served()
+		if len(s.Limits) != len(ServedLimits) || len(s.Features) != len(ServedFeatures) {
+			t.Errorf("%s: served %v %v", n, s.Limits, s.Features)
+		}
+		for _, l := range ServedLimits {
+			if v, ok := p.Limits[l]; !ok || s.Limits[l] != v {
+				t.Errorf("%s: limit %s served %d, table %d (in table: %v)", n, l, s.Limits[l], v, ok)
+			}
+		}
+		for _, f := range ServedFeatures {
+			if v, ok := s.Features[f]; !ok || v != p.Features[f] {
+				t.Errorf("%s: feature %s served %v (shown: %v), table %v", n, f, v, ok, p.Features[f])
+			}
+		}
+		for _, hidden := range []string{CustomDomains, Webhooks, ClicksPerMonth} {
+			if _, ok := s.Limits[hidden]; ok {
+				t.Errorf("%s: limit %s served", n, hidden)
+			}
+			if _, ok := p.Limits[hidden]; !ok {
+				t.Errorf("%s: limit %s left the table", n, hidden)
+			}
+		}
+		for _, hidden := range []string{FeatureCustomDomains, FeatureWebhooks} {
+			if _, ok := s.Features[hidden]; ok {
+				t.Errorf("%s: feature %s served", n, hidden)
+			}
+		}
+	}
+	if !Get("pro").Features[FeatureWebhooks] {
+		t.Error("the table lost pro's webhooks")
+	}
+}

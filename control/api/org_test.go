@@ -1,0 +1,29 @@
+package api_test
+
+import (
+	"fmt"
+	"testing"
+)
+
+// GET /v1/org shows the limits and features H0p has endpoints for, every
+// feature true or false: nothing of custom domains, webhooks or tracked
+// clicks, whose endpoints do not exist yet.
+func TestOrgShowsOnlyServedPlanFeatures(t *testing.T) {
+	e := mustStart(t)
+	free := mustOrgOnPlan(t, e, "free", "free")
+	for _, tc := range []struct{ key, limits, features string }{
+		{free, "map[apiKeys:3 linksPerMonth:25 tags:5]", "map[abVariants:false passwordLinks:false targetingRules:false]"},
+		{e.key, "map[apiKeys:<nil> linksPerMonth:<nil> tags:<nil>]", "map[abVariants:true passwordLinks:true targetingRules:true]"},
+	} {
+		org := e.mustCall(t, 200, "GET", "/v1/org", tc.key, "")
+		if got := fmt.Sprint(org["limits"]); got != tc.limits {
+			t.Errorf("%s limits %s, want %s", org["plan"], got, tc.limits)
+		}
+		if got := fmt.Sprint(org["features"]); got != tc.features {
+			t.Errorf("%s features %s, want %s", org["plan"], got, tc.features)
+		}
+		if got := fmt.Sprint(org["usage"]); got != "map[apiKeys:1 linksCreatedThisMonth:0 tags:0]" {
+			t.Errorf("%s usage %s", org["plan"], got)
+		}
+	}
+}
