@@ -1,8 +1,9 @@
 // Package replication is H0p's raft wiring: a Node (hashicorp/raft over
 // mutual TLS, or plain TCP on loopback for h0p dev, with a Pebble log store),
-// cluster membership (join through a control node's API, voters for control
-// nodes and non-voters for edges), the FSM that applies kv commands to the
-// edge Store, and FSM snapshots.
+// cluster membership (voters for control nodes and non-voters for edges,
+// admitted through a control node's API, whose HTTP side is
+// replication/cluster), the FSM that applies kv commands to the edge Store,
+// and FSM snapshots.
 //
 // Invariants (see DESIGN.md in this folder for the reasoning):
 //   - The FSM is deterministic and writes each entry's changes and its index

@@ -24,6 +24,7 @@ import (
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/replication/cluster"
 	"github.com/h0p/h0p/shared/adminserver"
 	"github.com/h0p/h0p/shared/clustercert"
 	"github.com/h0p/h0p/shared/kv"
@@ -212,21 +213,21 @@ func registerRateFlags(fs *flag.FlagSet, l *ratelimit.Limits) {
 
 // joinUntilDone asks the cluster to admit this node until it succeeds or ctx
 // ends, backing off between rounds.
-func joinUntilDone(ctx context.Context, logger *slog.Logger, client *http.Client, urls []string, req replication.JoinRequest) (replication.JoinResponse, error) {
+func joinUntilDone(ctx context.Context, logger *slog.Logger, client *http.Client, urls []string, req cluster.JoinRequest) (cluster.JoinResponse, error) {
 	wait := 200 * time.Millisecond
 	for {
-		resp, err := replication.Join(ctx, client, urls, req)
+		resp, err := cluster.Join(ctx, client, urls, req)
 		if err == nil {
 			logger.Info("joined the cluster", "leader", resp.LeaderID, "commitIndex", resp.CommitIndex)
 			return resp, nil
 		}
 		if ctx.Err() != nil {
-			return replication.JoinResponse{}, ctx.Err()
+			return cluster.JoinResponse{}, ctx.Err()
 		}
 		logger.Warn("join failed; retrying", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
-			return replication.JoinResponse{}, ctx.Err()
+			return cluster.JoinResponse{}, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 5*time.Second)
@@ -305,7 +306,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		PublicURL: publicURL, Mailer: mailer,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
-		Cluster: &replication.ClusterHandler{Node: node, Client: client, Logger: logger},
+		Cluster: &cluster.Handler{Node: node, Client: client, Logger: logger},
 	}, node)
 	if err != nil {
 		return err
@@ -321,7 +322,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	c.add(admin.Close)
-	admin.Handle("GET /status", node.StatusHandler())
+	admin.Handle("GET /status", cluster.StatusHandler(node))
 	if nf.Pprof {
 		admin.ServePprof()
 	}
@@ -346,7 +347,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	membership := func(ctx context.Context) error {
 		if !bootstrap {
 			_, err := joinUntilDone(ctx, logger, client, nf.joinURLs(),
-				replication.JoinRequest{ID: nf.NodeID, RaftAddr: node.Addr(), APIAddr: apiURL})
+				cluster.JoinRequest{ID: nf.NodeID, RaftAddr: node.Addr(), APIAddr: apiURL})
 			if err != nil {
 				return nil // shutting down
 			}
@@ -454,7 +455,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	c.add(admin.Close)
-	admin.Handle("GET /status", node.StatusHandler())
+	admin.Handle("GET /status", cluster.StatusHandler(node))
 	if nf.Pprof {
 		admin.ServePprof()
 	}
@@ -464,7 +465,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 
 	joiner := func(ctx context.Context) error {
 		resp, err := joinUntilDone(ctx, logger, mtlsClient(id), nf.joinURLs(),
-			replication.JoinRequest{ID: nf.NodeID, RaftAddr: node.Addr()})
+			cluster.JoinRequest{ID: nf.NodeID, RaftAddr: node.Addr()})
 		if err == nil {
 			ready.setTarget(resp.CommitIndex)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/replication/cluster"
 	"github.com/h0p/h0p/shared/adminserver"
 )
 
@@ -173,7 +174,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	if d.admin, err = adminserver.New(cfg.AdminAddr, reg); err != nil {
 		return nil, err
 	}
-	d.admin.Handle("GET /status", d.node.StatusHandler())
+	d.admin.Handle("GET /status", cluster.StatusHandler(d.node))
 	if cfg.Pprof {
 		d.admin.ServePprof()
 	}

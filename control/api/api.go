@@ -207,11 +207,7 @@ func (h *handler) fail(c *gin.Context, err error) {
 		h.Logger.Error("internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path,
 			"requestId", c.GetString(ctxRequestID))
 	}
-	body := gin.H{"code": e.Code, "message": e.Message, "requestId": c.GetString(ctxRequestID)}
-	if len(e.Details) > 0 {
-		body["details"] = e.Details
-	}
-	c.AbortWithStatusJSON(e.Code.Status(), gin.H{"error": body})
+	c.AbortWithStatusJSON(e.Code.Status(), apierror.NewEnvelope(e, c.GetString(ctxRequestID)))
 }
 
 func (h *handler) recoverPanic(c *gin.Context) {

@@ -304,7 +304,7 @@ func unreadableBody(err error) error {
 
 // internalErrorBody is the envelope recoverPanic writes after a panic.
 func internalErrorBody(requestID string) []byte {
-	b, _ := json.Marshal(gin.H{"error": gin.H{"code": apierror.Internal, "message": "internal error", "requestId": requestID}})
+	b, _ := json.Marshal(apierror.NewEnvelope(apierror.New(apierror.Internal, "internal error"), requestID))
 	return b
 }
 

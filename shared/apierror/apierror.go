@@ -8,6 +8,7 @@
 package apierror
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -104,4 +105,31 @@ func From(err error) *Error {
 		return e
 	}
 	return &Error{Code: Internal, Message: "internal error"}
+}
+
+// Envelope is the body of every error answer of H0p's HTTP surfaces (the
+// API, the cluster endpoints, the admin status):
+// {"error":{"code","details"?,"message","requestId"?}}.
+type Envelope struct {
+	Error EnvelopeError `json:"error"`
+}
+
+// EnvelopeError is what Envelope carries; fields in the order they marshal.
+type EnvelopeError struct {
+	Code      Code     `json:"code"`
+	Details   []Detail `json:"details,omitempty"`
+	Message   string   `json:"message"`
+	RequestID string   `json:"requestId,omitempty"`
+}
+
+// NewEnvelope is the envelope of e for the request requestID ("" for none).
+func NewEnvelope(e *Error, requestID string) Envelope {
+	return Envelope{EnvelopeError{Code: e.Code, Details: e.Details, Message: e.Message, RequestID: requestID}}
+}
+
+// Write answers e in the envelope with its code's status.
+func Write(w http.ResponseWriter, e *Error, requestID string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(e.Code.Status())
+	json.NewEncoder(w).Encode(NewEnvelope(e, requestID))
 }
