@@ -48,7 +48,7 @@
 //     full channel drops and counts. The IP is kept only as a salted hash.
 //   - Nothing is logged per request; outcomes and latency are metrics.
 //   - Requests are framed by CRLF lines, alike on both servers
-//     (framing.go; fasthttp's server reads through framedConn, since its
+//     (internal/framing; fasthttp's server reads through its Listener, since its
 //     parser takes a bare LF as a line end and joins folded lines): empty
 //     lines before a request line are skipped (RFC 9112 2.2); a bare LF, a
 //     request line without an HTTP version (HTTP/0.9) or a header line

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/h0p/h0p/edge/internal/framing"
 	"github.com/h0p/h0p/shared/kv"
 )
 
@@ -247,8 +248,8 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		WriteTimeout:          10 * time.Second,
 		IdleTimeout:           60 * time.Second,
 		Concurrency:           cfg.MaxConns,
-		MaxRequestBodySize:    maxBody, // redirects take no body; the password form is small
-		ReadBufferSize:        maxHeader,
+		MaxRequestBodySize:    framing.MaxBody, // redirects take no body; the password form is small
+		ReadBufferSize:        framing.MaxHeader,
 		DisableKeepalive:      false,
 		NoDefaultContentType:  true,
 		CloseOnShutdown:       true,
@@ -263,7 +264,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen edge on %s: %w", cfg.Addr, err)
 	}
-	s.ln = framedListener{ln}
+	s.ln = framing.Listener(ln)
 	return s, nil
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sys/unix"
+
+	"github.com/h0p/h0p/edge/internal/framing"
 )
 
 // eventLoops serve the edge's fasthttp handler the way nginx's workers
@@ -206,14 +208,14 @@ type loopConn struct {
 	remote, local net.Addr
 	peer          netip.Addr // remote's address
 	in, out       []byte
-	scan          headScan // how far the head of the partly received request in was read
-	continued     bool     // 100 Continue was sent for the partly received request
-	closed        bool     // its fd is closed (the number may already be another's)
-	busy          bool     // a goroutine is answering its request
-	writing       bool     // out waits for the socket (EPOLLOUT)
-	closeAfter    bool     // close once out is written
-	used          bool     // a request came on it: idle now, it is a kept-alive connection
-	events        uint32   // what epoll watches for it
+	scan          framing.Scan // how far the head of the partly received request in was read
+	continued     bool         // 100 Continue was sent for the partly received request
+	closed        bool         // its fd is closed (the number may already be another's)
+	busy          bool         // a goroutine is answering its request
+	writing       bool         // out waits for the socket (EPOLLOUT)
+	closeAfter    bool         // close once out is written
+	used          bool         // a request came on it: idle now, it is a kept-alive connection
+	events        uint32       // what epoll watches for it
 	memo          visitorMemo
 	// reqStart is when the partly received request in began (zero: none),
 	// writeStart when out began to wait, last the last answer or accept.
@@ -247,7 +249,7 @@ func newEventLoop(e *eventLoops, ta *net.TCPAddr) (*eventLoop, error) {
 	l := &eventLoop{e: e, lfd: lfd, ep: -1, wake: -1, conns: map[int32]*loopConn{}, answers: make(chan *loopAnswer, 1024),
 		exited:  make(chan struct{}),
 		readBuf: make([]byte, 16<<10)}
-	l.br = bufio.NewReaderSize(&l.rd, maxHeader+maxBody)
+	l.br = bufio.NewReaderSize(&l.rd, framing.MaxHeader+framing.MaxBody)
 	l.bw = bufio.NewWriterSize(&l.out, 4<<10)
 	for _, opt := range [][2]int{{unix.SO_REUSEADDR, 1}, {unix.SO_REUSEPORT, 1}} {
 		if err := unix.SetsockoptInt(lfd, unix.SOL_SOCKET, opt[0], opt[1]); err != nil {
@@ -458,23 +460,23 @@ func (l *eventLoop) read(c *loopConn) {
 func (l *eventLoop) serveBuffered(c *loopConn) {
 	off := 0
 	for !c.closed && !c.busy && !c.writing && !c.closeAfter {
-		skip, scan := emptyLines(c.in[off:], c.scan)
+		skip, scan := framing.EmptyLines(c.in[off:], c.scan)
 		off += skip
-		size, status, scan := requestSize(c.in[off:], scan)
+		size, status, scan := framing.RequestSize(c.in[off:], scan)
 		if status != 0 {
 			l.refuse(c, status)
 			return
 		}
 		if size == 0 {
 			c.scan = scan
-			if scan.end > 0 && !c.continued && expectsContinue(c.in[off:off+scan.end]) {
+			if end := scan.HeadLen(); end > 0 && !c.continued && framing.ExpectsContinue(c.in[off:off+end]) {
 				c.continued = true
 				c.out = append(c.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
 				l.flush(c)
 			}
 			break
 		}
-		c.scan, c.continued = headScan{}, false
+		c.scan, c.continued = framing.Scan{}, false
 		if l.e.plain != nil && parsePlainRequest(c.in[off:off+size], &l.plainReq) &&
 			l.e.plain(&l.plainReq, c.peer, &c.memo, &l.redirect) {
 			off += size
@@ -491,14 +493,14 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 		ctx.Init2(c, l.e.logger, false)
 		l.rd.Reset(c.in[off : off+size])
 		l.br.Reset(&l.rd)
-		err := ctx.Request.ReadLimitBody(l.br, maxBody)
+		err := ctx.Request.ReadLimitBody(l.br, framing.MaxBody)
 		if err == nil && ctx.Request.MayContinue() { // the body is framed already
-			err = ctx.Request.ContinueReadBody(l.br, maxBody)
+			err = ctx.Request.ContinueReadBody(l.br, framing.MaxBody)
 		}
 		off += size
 		// fasthttp must see exactly the framed request: bytes it left would
 		// be a request this loop never answers while a proxy in front
-		// counted it (requestSize and fasthttp are two readers of a head).
+		// counted it (framing and fasthttp are two readers of a head).
 		if err != nil || l.br.Buffered()+l.rd.Len() != 0 {
 			l.refuse(c, fasthttp.StatusBadRequest)
 			return
@@ -696,7 +698,7 @@ const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 // refuse answers a request that cannot be read with status and closes.
 func (l *eventLoop) refuse(c *loopConn, status int) {
 	c.in = nil
-	c.out = appendRefusal(c.out, status)
+	c.out = framing.AppendRefusal(c.out, status)
 	c.closeAfter = true
 	l.flush(c)
 	l.watch(c)

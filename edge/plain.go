@@ -50,7 +50,7 @@ const (
 	seenForwarded
 )
 
-// parsePlainRequest reads req, one whole request as requestSize framed it,
+// parsePlainRequest reads req, one whole request as framing.RequestSize framed it,
 // into r. It reports false for anything but a GET or HEAD of a plain path
 // (plainPath) over HTTP/1.0 or 1.1 with a plain Host (plainHost), no body,
 // header lines that are all "token: printable ASCII", none of the headers
