@@ -234,7 +234,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	s.registerQueueGauges(cfg.Registerer)
 	logger := fasthttpLogger{cfg.Logger.With("subsystem", "edge")}
 	if !cfg.FasthttpServer {
-		loops, err := listenLoops(cfg.Addr, cfg.Loops, s.handle, s.servePlain, logger, "h0p", cfg.MaxConns)
+		loops, err := listenLoops(cfg.Addr, cfg.Loops, s.handle, s.serveFast, logger, serverName, cfg.MaxConns)
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +243,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	}
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
-		Name:                  "h0p",
+		Name:                  serverName,
 		ReadTimeout:           10 * time.Second,
 		WriteTimeout:          10 * time.Second,
 		IdleTimeout:           60 * time.Second,
@@ -492,9 +492,6 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	if e.plain && !post && (e.noForwardQuery || len(ctx.URI().QueryString()) == 0) {
 		// The plain path: no request fact can change the answer.
 		s.fastClick(ctx, e)
-		if loopRedirect(ctx, e.status, e.location, e.cache, e.indexable) {
-			return outcomeRedirect
-		}
 		return s.redirectOutcome(ctx, e.status, e.location, e.cache, e.indexable, outcomeRedirect)
 	}
 	l := e.link
@@ -588,9 +585,8 @@ func (s *Server) countLookup(found int) {
 // fastClick captures the click of a plain redirect without building the
 // full request facts.
 func (s *Server) fastClick(ctx *fasthttp.RequestCtx, e *cached) {
-	m := visitorMemoOf(ctx) // nil on fasthttp's server: nothing to remember between requests
-	a := s.agentOf(m, ctx.UserAgent())
-	country, hash := s.ipFacts(m, s.clientIP(ctx))
+	a := s.agentOf(nil, ctx.UserAgent())
+	country, hash := s.ipFacts(nil, s.clientIP(ctx))
 	c := s.newClick(ctx.Referer(), e.id, e.domain, &a, country, hash, false, s.cfg.Now())
 	s.capture(&c)
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,7 +43,7 @@ import (
 // MaxConns connections (beyond it a 503 and close).
 type eventLoops struct {
 	handler  fasthttp.RequestHandler
-	plain    plainHandler // nil: every request goes to handler
+	fast     fastPath // nil: every request goes to handler
 	logger   fasthttp.Logger
 	name     []byte
 	maxConns int // per loop
@@ -68,12 +67,12 @@ const (
 
 // listenLoops opens n listening sockets on addr, one per loop (all on the
 // port the first one got when addr's port is 0).
-func listenLoops(addr string, n int, handler fasthttp.RequestHandler, plain plainHandler, logger fasthttp.Logger, name string, maxConns int) (*eventLoops, error) {
+func listenLoops(addr string, n int, handler fasthttp.RequestHandler, fast fastPath, logger fasthttp.Logger, name string, maxConns int) (*eventLoops, error) {
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen edge on %s: %w", addr, err)
 	}
-	e := &eventLoops{handler: handler, plain: plain, logger: logger, name: []byte(name), maxConns: max(1, maxConns/n),
+	e := &eventLoops{handler: handler, fast: fast, logger: logger, name: []byte(name), maxConns: max(1, maxConns/n),
 		readTimeout: loopReadTimeout, writeTimeout: loopWriteTimeout, idleTimeout: loopIdleTimeout}
 	for range n {
 		l, err := newEventLoop(e, ta)
@@ -195,11 +194,8 @@ type eventLoop struct {
 	bw      *bufio.Writer
 	readBuf []byte
 	now     time.Time
-
-	plainReq plainRequest  // the request on the plain path (plain.go)
-	redirect plainRedirect // left by the handler for this request (loopRedirect)
-	date     []byte        // now as an HTTP date
-	dateSec  int64
+	date    []byte // now as an HTTP date (Date)
+	dateSec int64
 }
 
 type loopConn struct {
@@ -216,7 +212,7 @@ type loopConn struct {
 	closeAfter    bool         // close once out is written
 	used          bool         // a request came on it: idle now, it is a kept-alive connection
 	events        uint32       // what epoll watches for it
-	memo          visitorMemo
+	state         any          // the fast path's own (fastPath)
 	// reqStart is when the partly received request in began (zero: none),
 	// writeStart when out began to wait, last the last answer or accept.
 	reqStart, writeStart, last time.Time
@@ -477,15 +473,14 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 			break
 		}
 		c.scan, c.continued = framing.Scan{}, false
-		if l.e.plain != nil && parsePlainRequest(c.in[off:off+size], &l.plainReq) &&
-			l.e.plain(&l.plainReq, c.peer, &c.memo, &l.redirect) {
-			off += size
-			c.last, c.used = l.now, true
-			c.closeAfter = l.plainReq.close || l.e.stopping.Load()
-			c.out = l.appendRedirect(c.out, l.plainReq.head, l.plainReq.http10, c.closeAfter)
-			l.redirect = plainRedirect{}
-			l.flush(c)
-			continue
+		if l.e.fast != nil {
+			if out, answered, closeAfter := l.e.fast(c.out, c.in[off:off+size], c); answered {
+				off += size
+				c.last, c.used = l.now, true
+				c.out, c.closeAfter = out, closeAfter
+				l.flush(c)
+				continue
+			}
 		}
 		ctx := &l.ctx
 		ctx.Request.Reset()
@@ -511,17 +506,11 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 			break
 		}
 		l.e.handler(ctx)
-		if l.redirect.status != 0 {
-			c.closeAfter = ctx.Request.Header.ConnectionClose() || l.e.stopping.Load()
-			c.out = l.appendRedirect(c.out, ctx.IsHead(), !ctx.Request.Header.IsHTTP11(), c.closeAfter)
-			l.redirect = plainRedirect{}
-		} else {
-			c.closeAfter = l.finish(ctx)
-			l.out.b = c.out
-			ctx.Response.Write(l.bw)
-			l.bw.Flush()
-			c.out = l.out.b
-		}
+		c.closeAfter = l.finish(ctx)
+		l.out.b = c.out
+		ctx.Response.Write(l.bw)
+		l.bw.Flush()
+		c.out = l.out.b
 		l.flush(c)
 	}
 	if c.closed {
@@ -624,76 +613,6 @@ func (l *eventLoop) finish(ctx *fasthttp.RequestCtx) (closeAfter bool) {
 	}
 	return closeAfter
 }
-
-// loopRedirect leaves the redirect for the event loop that serves ctx to
-// write, and reports false when none does (fasthttp's server, a request
-// answered off the loop). cache is one of the edge's constants, and
-// location holds no line break (compile keeps such links off the plain
-// path, and fasthttp's header code replaces them).
-func loopRedirect(ctx *fasthttp.RequestCtx, status int, location, cache string, index bool) bool {
-	c := onLoop(ctx)
-	if c == nil {
-		return false
-	}
-	c.loop.redirect = plainRedirect{status: status, location: location, cache: cache, index: index}
-	return true
-}
-
-// onLoop is the connection whose loop serves ctx, nil when no loop does
-// (fasthttp's server, a request answered off the loop).
-func onLoop(ctx *fasthttp.RequestCtx) *loopConn {
-	c, ok := ctx.Conn().(*loopConn)
-	if !ok || ctx != &c.loop.ctx {
-		return nil
-	}
-	return c
-}
-
-// visitorMemoOf is the memo of the connection ctx came on, nil when no
-// loop serves it.
-func visitorMemoOf(ctx *fasthttp.RequestCtx) *visitorMemo {
-	if c := onLoop(ctx); c != nil {
-		return &c.memo
-	}
-	return nil
-}
-
-// appendRedirect appends the response for l.redirect, with the Server,
-// Date and Connection headers finish would give fasthttp's.
-func (l *eventLoop) appendRedirect(b []byte, head, http10, closeAfter bool) []byte {
-	r := &l.redirect
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(r.status), 10)
-	b = append(b, ' ')
-	b = append(b, fasthttp.StatusMessage(r.status)...)
-	b = append(b, "\r\nServer: "...)
-	b = append(b, l.e.name...)
-	if sec := l.now.Unix(); sec != l.dateSec || l.date == nil {
-		l.dateSec, l.date = sec, l.now.UTC().AppendFormat(l.date[:0], httpDate)
-	}
-	b = append(b, "\r\nDate: "...)
-	b = append(b, l.date...)
-	if !head {
-		b = append(b, "\r\nContent-Length: 0"...)
-	}
-	if !r.index {
-		b = append(b, "\r\nX-Robots-Tag: noindex"...)
-	}
-	b = append(b, "\r\nCache-Control: "...)
-	b = append(b, r.cache...)
-	b = append(b, "\r\nLocation: "...)
-	b = append(b, r.location...)
-	switch {
-	case closeAfter:
-		b = append(b, "\r\nConnection: close"...)
-	case http10:
-		b = append(b, "\r\nConnection: keep-alive"...)
-	}
-	return append(b, "\r\n\r\n"...)
-}
-
-// httpDate is the layout of an HTTP Date header (net/http's TimeFormat).
-const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // refuse answers a request that cannot be read with status and closes.
 func (l *eventLoop) refuse(c *loopConn, status int) {
@@ -831,6 +750,35 @@ func sockaddrTCP(sa unix.Sockaddr) *net.TCPAddr {
 	}
 	return &net.TCPAddr{}
 }
+
+// fastPath answers a request on the loop itself, without fasthttp: req is
+// one whole request as framed (framing.RequestSize), c its connection. It
+// appends a complete response to dst and returns it, answered, and whether
+// the connection closes after it (the response says Connection: close
+// then, as it must while c.Stopping()); or it returns dst, false (not
+// its request), and the handler answers the request. It runs on the loop's
+// goroutine, so it must not block, and it must not keep req or c.Date().
+type fastPath func(dst, req []byte, c *loopConn) (out []byte, answered, closeAfter bool)
+
+// Peer is the address of the connection's client (the TCP peer).
+func (c *loopConn) Peer() netip.Addr { return c.peer }
+
+// Stopping reports whether the server is stopping: an answer must close
+// its connection.
+func (c *loopConn) Stopping() bool { return c.loop.e.stopping.Load() }
+
+// Date is the time the loop read the request as an HTTP Date value, the
+// one fasthttp's responses carry; valid until the fast path returns.
+func (c *loopConn) Date() []byte {
+	l := c.loop
+	if sec := l.now.Unix(); sec != l.dateSec || l.date == nil {
+		l.dateSec, l.date = sec, l.now.UTC().AppendFormat(l.date[:0], httpDate)
+	}
+	return l.date
+}
+
+// httpDate is the layout of an HTTP Date header (net/http's TimeFormat).
+const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // loopConn is the net.Conn a RequestCtx sees: addresses only; the loop does
 // the reading and writing.

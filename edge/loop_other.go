@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -17,13 +18,18 @@ const eventLoopsSupported = false
 
 type eventLoops struct{ addr net.Addr }
 
-func listenLoops(string, int, fasthttp.RequestHandler, plainHandler, fasthttp.Logger, string, int) (*eventLoops, error) {
+func listenLoops(string, int, fasthttp.RequestHandler, fastPath, fasthttp.Logger, string, int) (*eventLoops, error) {
 	return nil, errors.New("event loops need Linux")
 }
 
 func (*eventLoops) serve(context.Context, time.Duration) error { return nil }
 func (*eventLoops) closeAll()                                  {}
 
-func loopRedirect(*fasthttp.RequestCtx, int, string, string, bool) bool { return false }
+type fastPath func(dst, req []byte, c *loopConn) (out []byte, answered, closeAfter bool)
 
-func visitorMemoOf(*fasthttp.RequestCtx) *visitorMemo { return nil }
+// loopConn is never made outside Linux.
+type loopConn struct{ state any }
+
+func (*loopConn) Peer() netip.Addr { return netip.Addr{} }
+func (*loopConn) Stopping() bool   { return false }
+func (*loopConn) Date() []byte     { return nil }

@@ -3,7 +3,10 @@ package edge
 import (
 	"bytes"
 	"net/netip"
+	"strconv"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/h0p/h0p/shared/kv"
 )
@@ -26,9 +29,6 @@ type plainRequest struct {
 	forwardedFor        []byte // X-Forwarded-For
 	forwarded           []byte // Forwarded
 }
-
-// plainHandler answers a request on the plain path (Server.servePlain).
-type plainHandler func(r *plainRequest, peer netip.Addr, m *visitorMemo, out *plainRedirect) bool
 
 // plainRedirect is a plain link's redirect, which a loop writes itself: the
 // bytes fasthttp's Response.Write sends for it (Date aside:
@@ -244,6 +244,59 @@ func trimSpaceTab(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// serveFast is the event loops' fast path: a plain link's redirect for the
+// usual request, parsed and written here without fasthttp; anything else
+// is left to fasthttp and Server.handle.
+func (s *Server) serveFast(dst, req []byte, c *loopConn) (out []byte, answered, closeAfter bool) {
+	var r plainRequest
+	if !parsePlainRequest(req, &r) {
+		return dst, false, false
+	}
+	m, _ := c.state.(*visitorMemo)
+	if m == nil {
+		m = new(visitorMemo)
+		c.state = m
+	}
+	var redirect plainRedirect
+	if !s.servePlain(&r, c.Peer(), m, &redirect) {
+		return dst, false, false
+	}
+	closeAfter = r.close || c.Stopping()
+	return appendRedirect(dst, &redirect, r.head, r.http10, closeAfter, c.Date()), true, closeAfter
+}
+
+// serverName is the edge's Server header.
+const serverName = "h0p"
+
+// appendRedirect appends the response for r with the Server, Date and
+// Connection headers fasthttp's server would send (date: Date's value).
+func appendRedirect(b []byte, r *plainRedirect, head, http10, closeAfter bool, date []byte) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(r.status), 10)
+	b = append(b, ' ')
+	b = append(b, fasthttp.StatusMessage(r.status)...)
+	b = append(b, "\r\nServer: "+serverName...)
+	b = append(b, "\r\nDate: "...)
+	b = append(b, date...)
+	if !head {
+		b = append(b, "\r\nContent-Length: 0"...)
+	}
+	if !r.index {
+		b = append(b, "\r\nX-Robots-Tag: noindex"...)
+	}
+	b = append(b, "\r\nCache-Control: "...)
+	b = append(b, r.cache...)
+	b = append(b, "\r\nLocation: "...)
+	b = append(b, r.location...)
+	switch {
+	case closeAfter:
+		b = append(b, "\r\nConnection: close"...)
+	case http10:
+		b = append(b, "\r\nConnection: keep-alive"...)
+	}
+	return append(b, "\r\n\r\n"...)
 }
 
 // servePlain answers r, which came from peer on a connection with memo m,
