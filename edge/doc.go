@@ -101,7 +101,7 @@
 //
 // # Operations
 //
-// The server (loop_linux.go): on Linux the edge serves from one epoll event
+// The server (internal/evloop): on Linux the edge serves from one epoll event
 // loop per CPU, each with its own SO_REUSEPORT socket, as nginx's workers
 // do; requests and responses are fasthttp's and the handler is the same.
 // A loop's system calls are raw (the scheduler never sees them) and an idle

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/h0p/h0p/edge/internal/evloop"
 	"github.com/h0p/h0p/edge/internal/framing"
 	"github.com/h0p/h0p/shared/kv"
 )
@@ -70,7 +71,7 @@ type Config struct {
 	// the address before the old one drains. The event loops always do.
 	ReusePort bool
 	// FasthttpServer serves with fasthttp.Server (a goroutine per
-	// connection) instead of the event loops (loop_linux.go); always so
+	// connection) instead of the event loops (internal/evloop); always so
 	// outside Linux.
 	FasthttpServer bool
 	// Loops is how many event loops serve (0: GOMAXPROCS). A process whose
@@ -86,7 +87,7 @@ type Server struct {
 	defaultDomain []byte
 	srv           *fasthttp.Server // with ln, when cfg.FasthttpServer
 	ln            net.Listener
-	loops         *eventLoops // otherwise (loop_linux.go)
+	loops         *evloop.Server // otherwise
 	m             metrics
 	agents        *agentCache
 	clicks        chan Click
@@ -204,7 +205,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 100_000
 	}
-	if !eventLoopsSupported {
+	if !evloop.Supported {
 		cfg.FasthttpServer = true
 	}
 	if cfg.AnswerTableBytes == 0 {
@@ -234,7 +235,8 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	s.registerQueueGauges(cfg.Registerer)
 	logger := fasthttpLogger{cfg.Logger.With("subsystem", "edge")}
 	if !cfg.FasthttpServer {
-		loops, err := listenLoops(cfg.Addr, cfg.Loops, s.handle, s.serveFast, logger, serverName, cfg.MaxConns)
+		loops, err := evloop.Listen(evloop.Config{Addr: cfg.Addr, Loops: cfg.Loops, MaxConns: cfg.MaxConns, Name: serverName,
+			Handler: s.handle, Fast: s.serveFast, Logger: logger})
 		if err != nil {
 			return nil, err
 		}
@@ -258,7 +260,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	}
 	var lc net.ListenConfig
 	if cfg.ReusePort {
-		lc.Control = reusePort
+		lc.Control = evloop.ReusePort
 	}
 	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
 	if err != nil {
@@ -325,7 +327,7 @@ func (s *Server) loadAnswers(ctx context.Context) {
 // Addr is the address the edge listens on.
 func (s *Server) Addr() string {
 	if s.loops != nil {
-		return s.loops.addr.String()
+		return s.loops.Addr().String()
 	}
 	return s.ln.Addr().String()
 }
@@ -351,7 +353,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	if s.loops != nil {
-		return s.loops.serve(ctx, drainTimeout)
+		return s.loops.Serve(ctx, drainTimeout)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
@@ -371,7 +373,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Close releases the listener. Call after Run returned.
 func (s *Server) Close() error {
 	if s.loops != nil {
-		s.loops.closeAll()
+		s.loops.Close()
 		return nil
 	}
 	if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

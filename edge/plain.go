@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/h0p/h0p/edge/internal/evloop"
 	"github.com/h0p/h0p/shared/kv"
 )
 
@@ -249,15 +250,15 @@ func trimSpaceTab(b []byte) []byte {
 // serveFast is the event loops' fast path: a plain link's redirect for the
 // usual request, parsed and written here without fasthttp; anything else
 // is left to fasthttp and Server.handle.
-func (s *Server) serveFast(dst, req []byte, c *loopConn) (out []byte, answered, closeAfter bool) {
+func (s *Server) serveFast(dst, req []byte, c *evloop.Conn) (out []byte, answered, closeAfter bool) {
 	var r plainRequest
 	if !parsePlainRequest(req, &r) {
 		return dst, false, false
 	}
-	m, _ := c.state.(*visitorMemo)
+	m, _ := c.State.(*visitorMemo)
 	if m == nil {
 		m = new(visitorMemo)
-		c.state = m
+		c.State = m
 	}
 	var redirect plainRedirect
 	if !s.servePlain(&r, c.Peer(), m, &redirect) {

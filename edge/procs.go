@@ -3,6 +3,8 @@ package edge
 import (
 	"runtime"
 	"sync"
+
+	"github.com/h0p/h0p/edge/internal/evloop"
 )
 
 var spareP struct {
@@ -16,7 +18,7 @@ var spareP struct {
 // container's limit), and raises GOMAXPROCS by one, once per process.
 //
 // A busy loop keeps its P for as long as it has sockets to serve (its
-// system calls are raw, loop_linux.go), so with a loop on every P the rest
+// system calls are raw, internal/evloop), so with a loop on every P the rest
 // of the process (raft's applies, the admin server, the click shipper, in
 // dev the control plane) ran only when the runtime preempted a loop, every
 // 10 ms, and reached the network only through the runtime's monitor
@@ -31,7 +33,7 @@ var spareP struct {
 func LoopsWithSpareP() int {
 	spareP.once.Do(func() {
 		spareP.loops = runtime.GOMAXPROCS(0)
-		if eventLoopsSupported {
+		if evloop.Supported {
 			runtime.GOMAXPROCS(spareP.loops + 1)
 		}
 	})
