@@ -112,7 +112,7 @@
 // netpoller lost wake-ups for up to 20 ms (nobody polls while the other
 // loop runs), which set the edge's p99.9. A process whose main work is the
 // edge (h0p edge, h0p dev) runs one loop per P and gives the runtime one P
-// more (LoopsWithSpareP): with a loop on every P, raft's applies, the admin
+// more (edgeLoops in cmd/h0p): with a loop on every P, raft's applies, the admin
 // server and the click shipper ran only when the runtime preempted a busy
 // loop, every 10 ms, and link propagation at ≈5,000 requests/s an edge
 // took ≈20 ms p50 instead of ≈17 (edge/DESIGN.md); measured, the spare P

@@ -72,11 +72,17 @@ type Config struct {
 	// connection) instead of the event loops (internal/evloop); always so
 	// outside Linux.
 	FasthttpServer bool
-	// Loops is how many event loops serve (0: GOMAXPROCS). A process whose
-	// main work is the edge sets it from LoopsWithSpareP.
+	// Loops is how many event loops serve (0: GOMAXPROCS). The edge never
+	// changes GOMAXPROCS: a process whose main work is the edge chooses
+	// both (h0p edge runs a loop per P and gives the runtime one P more).
 	Loops int
 	Now   func() time.Time // nil: time.Now
 }
+
+// EventLoopsSupported reports whether the edge can serve from its event
+// loops on this system (Linux); elsewhere it serves with fasthttp's server
+// whatever Config says.
+const EventLoopsSupported = evloop.Supported
 
 // Server is one edge process's HTTP side.
 type Server struct {
