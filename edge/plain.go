@@ -33,10 +33,11 @@ type plainRequest struct {
 	forwarded           []byte // Forwarded
 }
 
-// plainRedirect is a plain link's redirect, which a loop writes itself: the
-// bytes fasthttp's Response.Write sends for it (Date aside:
-// TestPlainRedirectBytesAsFasthttpServer), without setting and serializing
-// a fasthttp header, ≈4% of the edge's CPU.
+// plainRedirect is a plain link's redirect (redirectPlain). The plain path
+// writes it itself (appendRedirect): the bytes fasthttp's Response.Write
+// sends for it (Date aside: TestPlainRedirectBytesAsFasthttpServer),
+// without setting and serializing a fasthttp header, ≈4% of the edge's
+// CPU.
 type plainRedirect struct {
 	status          int // 0: none
 	location, cache string
@@ -53,11 +54,12 @@ const (
 	seenForwarded
 )
 
-// parsePlainRequest reads req, one whole request as framing.RequestSize framed it,
-// into r. It reports false for anything but a GET or HEAD of a plain path
-// (plainPath) over HTTP/1.0 or 1.1 with a plain Host (plainHost), no body,
-// header lines that are all "token: printable ASCII", none of the headers
-// the plain path reads twice, and Connection, if sent, close or keep-alive.
+// parsePlainRequest reads req, one whole request as framing.RequestSize
+// framed it, into r. It reports false for anything but a GET or HEAD of a
+// plain path (plainPath) over HTTP/1.0 or 1.1 with a plain Host
+// (plainHost), no body, header lines that are all "token: printable
+// ASCII", none of the headers the plain path reads twice, and Connection,
+// if sent, close or keep-alive.
 func parsePlainRequest(req []byte, r *plainRequest) bool {
 	*r = plainRequest{}
 	var rest []byte
