@@ -190,7 +190,15 @@ type eventLoop struct {
 	dateSec int64
 }
 
+// Conn is a connection a loop serves. The fast path gets it with each
+// request: its client's address (Peer), whether the server is stopping,
+// the Date, and State, the fast path's own. It is also the net.Conn of the
+// RequestCtx Handler gets, which shows only its addresses.
 type Conn struct {
+	// State is the fast path's own, for what it keeps between requests on
+	// the connection; the loops never touch it.
+	State any
+
 	loop          *eventLoop
 	fd            int32
 	remote, local net.Addr
@@ -204,10 +212,6 @@ type Conn struct {
 	closeAfter    bool         // close once out is written
 	used          bool         // a request came on it: idle now, it is a kept-alive connection
 	events        uint32       // what epoll watches for it
-	// State is the fast path's own, for what it keeps between requests on
-	// the connection; the loops never touch it.
-	State any
-
 	// reqStart is when the partly received request in began (zero: none),
 	// writeStart when out began to wait, last the last answer or accept.
 	reqStart, writeStart, last time.Time
@@ -766,8 +770,8 @@ func (c *Conn) Date() []byte {
 // httpDate is the layout of an HTTP Date header (net/http's TimeFormat).
 const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
-// Conn is the net.Conn a RequestCtx sees: addresses only; the loop does
-// the reading and writing.
+// As a net.Conn, a Conn has addresses only: the loop does the reading and
+// writing.
 func (c *Conn) Read([]byte) (int, error)         { return 0, errLoopConn }
 func (c *Conn) Write([]byte) (int, error)        { return 0, errLoopConn }
 func (c *Conn) Close() error                     { return errLoopConn }
