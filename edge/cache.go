@@ -119,7 +119,7 @@ func compile(l *kv.Link) *cached {
 		e.location = destination(l.URL, l, nil)
 		// A destination with a line break (the API refuses them; a record
 		// written otherwise may hold one) takes the full path, whose header
-		// code replaces it, so an event loop writes a plain one verbatim.
+		// code replaces it, so the plain path writes a plain one verbatim.
 		e.plain = !strings.ContainsAny(e.location, "\r\n")
 	}
 	if !e.plain {

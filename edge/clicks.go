@@ -43,7 +43,8 @@ func (c *Click) IDString() string { return "clk_" + hex.EncodeToString(c.ID[:]) 
 // Clicks is the queue of click events, for the shipper to drain. Drain it
 // in batches on a ticker (len, then that many receives): a receiver parked
 // on the channel is woken for every click, a thread wake-up per redirect
-// whenever a P is idle (with LoopsWithSpareP one usually is).
+// whenever a P is idle (h0p edge gives the runtime one beyond its event
+// loops, so one usually is).
 func (s *Server) Clicks() <-chan Click { return s.clicks }
 
 func (s *Server) capture(c *Click) {

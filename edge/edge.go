@@ -18,11 +18,11 @@ import (
 	"unsafe"
 
 	"github.com/phuslu/iploc"
-	"golang.org/x/net/idna"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/h0p/h0p/edge/internal/evloop"
+	"github.com/h0p/h0p/edge/internal/framing"
 	"github.com/h0p/h0p/shared/kv"
 )
 
@@ -69,14 +69,20 @@ type Config struct {
 	// the address before the old one drains. The event loops always do.
 	ReusePort bool
 	// FasthttpServer serves with fasthttp.Server (a goroutine per
-	// connection) instead of the event loops (loop_linux.go); always so
+	// connection) instead of the event loops (internal/evloop); always so
 	// outside Linux.
 	FasthttpServer bool
-	// Loops is how many event loops serve (0: GOMAXPROCS). A process whose
-	// main work is the edge sets it from LoopsWithSpareP.
+	// Loops is how many event loops serve (0: GOMAXPROCS). The edge never
+	// changes GOMAXPROCS: a process whose main work is the edge chooses
+	// both (h0p edge runs a loop per P and gives the runtime one P more).
 	Loops int
 	Now   func() time.Time // nil: time.Now
 }
+
+// EventLoopsSupported reports whether the edge can serve from its event
+// loops on this system (Linux); elsewhere it serves with fasthttp's server
+// whatever Config says.
+const EventLoopsSupported = evloop.Supported
 
 // Server is one edge process's HTTP side.
 type Server struct {
@@ -85,7 +91,7 @@ type Server struct {
 	defaultDomain []byte
 	srv           *fasthttp.Server // with ln, when cfg.FasthttpServer
 	ln            net.Listener
-	loops         *eventLoops // otherwise (loop_linux.go)
+	loops         *evloop.Server // otherwise
 	m             metrics
 	agents        *agentCache
 	clicks        chan Click
@@ -203,7 +209,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 100_000
 	}
-	if !eventLoopsSupported {
+	if !evloop.Supported {
 		cfg.FasthttpServer = true
 	}
 	if cfg.AnswerTableBytes == 0 {
@@ -233,7 +239,8 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	s.registerQueueGauges(cfg.Registerer)
 	logger := fasthttpLogger{cfg.Logger.With("subsystem", "edge")}
 	if !cfg.FasthttpServer {
-		loops, err := listenLoops(cfg.Addr, cfg.Loops, s.handle, s.servePlain, logger, "h0p", cfg.MaxConns)
+		loops, err := evloop.Listen(evloop.Config{Addr: cfg.Addr, Loops: cfg.Loops, MaxConns: cfg.MaxConns, Name: serverName,
+			Handler: s.handle, Fast: s.serveFast, Logger: logger})
 		if err != nil {
 			return nil, err
 		}
@@ -242,13 +249,13 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	}
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
-		Name:                  "h0p",
+		Name:                  serverName,
 		ReadTimeout:           10 * time.Second,
 		WriteTimeout:          10 * time.Second,
 		IdleTimeout:           60 * time.Second,
 		Concurrency:           cfg.MaxConns,
-		MaxRequestBodySize:    maxBody, // redirects take no body; the password form is small
-		ReadBufferSize:        maxHeader,
+		MaxRequestBodySize:    framing.MaxBody, // redirects take no body; the password form is small
+		ReadBufferSize:        framing.MaxHeader,
 		DisableKeepalive:      false,
 		NoDefaultContentType:  true,
 		CloseOnShutdown:       true,
@@ -257,13 +264,13 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	}
 	var lc net.ListenConfig
 	if cfg.ReusePort {
-		lc.Control = reusePort
+		lc.Control = evloop.ReusePort
 	}
 	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen edge on %s: %w", cfg.Addr, err)
 	}
-	s.ln = framedListener{ln}
+	s.ln = framing.Listener(ln)
 	return s, nil
 }
 
@@ -324,7 +331,7 @@ func (s *Server) loadAnswers(ctx context.Context) {
 // Addr is the address the edge listens on.
 func (s *Server) Addr() string {
 	if s.loops != nil {
-		return s.loops.addr.String()
+		return s.loops.Addr().String()
 	}
 	return s.ln.Addr().String()
 }
@@ -350,7 +357,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	if s.loops != nil {
-		return s.loops.serve(ctx, drainTimeout)
+		return s.loops.Serve(ctx, drainTimeout)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
@@ -370,7 +377,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Close releases the listener. Call after Run returned.
 func (s *Server) Close() error {
 	if s.loops != nil {
-		s.loops.closeAll()
+		s.loops.Close()
 		return nil
 	}
 	if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -439,67 +446,47 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return outcomeBadRequest
 	}
-	hostBuf, _ := s.hosts.Get().(*[256]byte)
-	if hostBuf == nil {
-		hostBuf = new([256]byte)
-	}
+	hostBuf := s.hostBuf()
 	defer s.hosts.Put(hostBuf)
-	host, ok := normalizeHost(hostBuf[:0], ctx.Host())
-	if !ok {
+	var rec kv.Link // the record, when resolve read it
+	r := s.resolve(hostBuf[:0], ctx.Host(), path, &rec)
+	if r.looked {
+		s.countLookup(r.found)
+	}
+	dom := r.dom()
+	switch r.route {
+	case routeBadHost:
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return outcomeBadRequest
-	}
-	host, domain, known, err := s.domainOf(host)
-	if err != nil {
+	case routeError:
 		return s.fail(ctx)
-	}
-	if host == nil {
+	case routeNoDomain:
 		return s.notFound(ctx, nil)
-	}
-	var dom *kv.Domain
-	if known {
-		dom = &domain
-	}
-	slug := slugOf(path)
-	switch string(slug) {
-	case "":
+	case routeRoot:
 		if dom != nil && dom.RootURL != "" {
 			return s.redirect(ctx, 302, s.domainURLs.get(dom.RootURL), cacheNone, false)
 		}
 		return s.notFound(ctx, nil)
-	case "robots.txt":
+	case routeRobots:
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.SetBodyString("User-agent: *\nAllow: /\n")
 		return outcomeNotFound
-	case "favicon.ico":
+	case routeFavicon:
 		h.Set("Cache-Control", "public, max-age=86400")
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return outcomeNotFound
-	}
-	var keyBuf [512]byte
-	key := kv.AppendLinkKey(keyBuf[:0], host, slug)
-	var rec kv.Link // the record, when this request read it
-	var answer cached
-	e, found, err := s.lookup(host, slug, key, &answer, &rec)
-	s.countLookup(found)
-	if err != nil {
-		return s.fail(ctx)
-	}
-	if e == nil {
+	case routeNoLink:
 		return s.notFound(ctx, dom)
 	}
-	if e.plain && !post && (e.noForwardQuery || len(ctx.URI().QueryString()) == 0) {
-		// The plain path: no request fact can change the answer.
-		s.fastClick(ctx, e)
-		if loopRedirect(ctx, e.status, e.location, e.cache, e.indexable) {
-			return outcomeRedirect
-		}
-		return s.redirectOutcome(ctx, e.status, e.location, e.cache, e.indexable, outcomeRedirect)
+	if !post && r.plain(len(ctx.URI().QueryString()) > 0) {
+		// No other fact of the request can change the answer.
+		a := s.redirectPlain(&r.link, nil, ctx.UserAgent(), ctx.Referer(), s.clientIP(ctx))
+		return s.redirectOutcome(ctx, a.status, a.location, a.cache, a.index, outcomeRedirect)
 	}
-	l := e.link
+	l := r.link.link
 	if l == nil { // a plain link asked with a query (or POSTed): the whole record
 		if rec.ID == "" {
-			r, found, err := s.links.Link(host, slug)
+			stored, found, err := s.links.Link(r.host, r.slug)
 			if err != nil {
 				return s.fail(ctx)
 			}
@@ -509,8 +496,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 			// Its destination as prepared (compile: ASCII, with the UTM
 			// parameters, which destination sets again after merging the
 			// query) rather than converted again for each request.
-			rec = r
-			rec.URL = e.location
+			rec = stored
+			rec.URL = r.link.location
 		}
 		l = &rec
 	}
@@ -524,74 +511,6 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		return outcomeBadRequest
 	}
 	return s.answer(ctx, l, &v, d, dom)
-}
-
-// domainOf is the host a request's links are under and its domain record:
-// host itself when known, else the default domain when unknown hosts fall
-// back to it. host is nil when neither applies (not found).
-func (s *Server) domainOf(host []byte) ([]byte, kv.Domain, bool, error) {
-	domain, known, err := s.links.Domain(host)
-	if err != nil || known || bytes.Equal(host, s.defaultDomain) {
-		return host, domain, known, err
-	}
-	if !s.cfg.FallbackToDefault {
-		return nil, domain, false, nil
-	}
-	domain, known, err = s.links.Domain(s.defaultDomain)
-	return s.defaultDomain, domain, known, err
-}
-
-// Where lookup found a link, for h0p_edge_link_cache_lookups_total.
-const (
-	foundNowhere = iota // not in memory: read from the store
-	foundInTable
-	foundInCache
-)
-
-// lookup finds the link key (host, slug): in the answer table (filling
-// answer), in the decoded-link cache, or in the store (filling rec, and
-// remembering its answer in the table or cache). e is nil when the link
-// does not exist. The caller counts the lookup (countLookup) once it
-// answers with it.
-func (s *Server) lookup(host, slug, key []byte, answer *cached, rec *kv.Link) (*cached, int, error) {
-	if s.answers != nil && s.answers.get(key, answer) {
-		return answer, foundInTable, nil
-	}
-	if e := s.cache.get(key); e != nil {
-		return e, foundInCache, nil
-	}
-	gen0 := s.links.Generation()
-	l, ok, err := s.links.Link(host, slug)
-	if err != nil || !ok {
-		return nil, foundNowhere, err
-	}
-	e := compile(&l) // not answer: what the cache keeps must not be the caller's
-	*rec = l         // converted by compile
-	if !e.plain || s.answers == nil || !s.answers.putIfCurrent(key, e, gen0, s.links.Generation) {
-		s.cache.put(key, e, gen0, s.links.Generation)
-	}
-	return e, foundNowhere, nil
-}
-
-func (s *Server) countLookup(found int) {
-	switch found {
-	case foundInTable:
-		s.m.tableHits.Inc()
-	case foundInCache:
-		s.m.cacheHits.Inc()
-	default:
-		s.m.cacheMiss.Inc()
-	}
-}
-
-// fastClick captures the click of a plain redirect without building the
-// full request facts.
-func (s *Server) fastClick(ctx *fasthttp.RequestCtx, e *cached) {
-	m := visitorMemoOf(ctx) // nil on fasthttp's server: nothing to remember between requests
-	a := s.agentOf(m, ctx.UserAgent())
-	country, hash := s.ipFacts(m, s.clientIP(ctx))
-	c := s.newClick(ctx.Referer(), e.id, e.domain, &a, country, hash, false, s.cfg.Now())
-	s.capture(&c)
 }
 
 // visit gathers what rules and analytics need from the request.
@@ -672,60 +591,4 @@ func (s *Server) notFound(ctx *fasthttp.RequestCtx, dom *kv.Domain) outcome {
 	}
 	s.page(ctx, fasthttp.StatusNotFound, notFoundPage, false)
 	return outcomeNotFound
-}
-
-// normalizeHost appends host lowercased, without port or trailing dot, to
-// dst; an internationalised name becomes punycode. It refuses empty hosts
-// and bytes no hostname has; ':' and brackets only appear in a bracketed
-// IPv6 literal.
-func normalizeHost(dst, host []byte) ([]byte, bool) {
-	ipv6 := len(host) > 0 && host[0] == '['
-	if ipv6 {
-		end := bytes.IndexByte(host, ']')
-		if end < 0 {
-			return nil, false
-		}
-		host = host[:end+1]
-	} else if i := bytes.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	host = bytes.TrimSuffix(host, []byte("."))
-	if len(host) == 0 || len(host) > 253 {
-		return nil, false
-	}
-	for _, c := range host {
-		if c >= utf8.RuneSelf {
-			if ipv6 || !utf8.Valid(host) {
-				return nil, false
-			}
-			ascii, err := idna.Lookup.ToASCII(string(host))
-			if err != nil || ascii == "" {
-				return nil, false
-			}
-			return normalizeHost(dst, []byte(ascii))
-		}
-	}
-	for _, c := range host {
-		switch {
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '-', c == '_':
-		case ipv6 && (c == '[' || c == ']' || c == ':'):
-		default:
-			return nil, false
-		}
-		dst = append(dst, c)
-	}
-	return dst, true
-}
-
-// slugOf strips the leading '/' and one trailing '/' of a normalised path.
-func slugOf(path []byte) []byte {
-	if len(path) > 0 && path[0] == '/' {
-		path = path[1:]
-	}
-	if len(path) > 0 && path[len(path)-1] == '/' {
-		path = path[:len(path)-1]
-	}
-	return path
 }

@@ -3,19 +3,25 @@ package edge
 import (
 	"bytes"
 	"net/netip"
+	"strconv"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
+	"github.com/h0p/h0p/edge/internal/evloop"
 	"github.com/h0p/h0p/shared/kv"
 )
 
-// The plain path of an event loop: most requests an edge answers are a GET
-// of a plain link (see compile) with a handful of ordinary headers. A loop
-// reads such a request itself (parsePlainRequest) and the server answers it
-// (servePlain) without fasthttp's parse of the request and its URI, which
-// took ≈8% of the edge's CPU under load. Whatever either does not know for
-// certain it leaves to fasthttp and Server.serve, which answer every
-// request: FuzzPlainPath checks that both paths give the same answer and
-// the same click wherever the plain path answers.
+// The plain path, the event loops' fast path: most requests an edge
+// answers are a GET of a plain link (see compile) with a handful of
+// ordinary headers. The plain path reads such a request itself
+// (parsePlainRequest), without fasthttp's parse of the request and its URI
+// (≈8% of the edge's CPU under load), and writes the redirect itself
+// (appendRedirect). What it answers is not its own: resolve and
+// redirectPlain decide it, for serve as for it. Whatever it does not read
+// for certain, and every answer but a plain link's redirect, it leaves to
+// fasthttp and Server.handle. FuzzPlainPath checks that both paths give
+// the same answer and the same click wherever the plain path answers.
 
 // plainRequest is what the plain path reads of a request.
 type plainRequest struct {
@@ -27,13 +33,11 @@ type plainRequest struct {
 	forwarded           []byte // Forwarded
 }
 
-// plainHandler answers a request on the plain path (Server.servePlain).
-type plainHandler func(r *plainRequest, peer netip.Addr, m *visitorMemo, out *plainRedirect) bool
-
-// plainRedirect is a plain link's redirect, which a loop writes itself: the
-// bytes fasthttp's Response.Write sends for it (Date aside:
-// TestPlainRedirectBytesAsFasthttpServer), without setting and serializing
-// a fasthttp header, ≈4% of the edge's CPU.
+// plainRedirect is a plain link's redirect (redirectPlain). The plain path
+// writes it itself (appendRedirect): the bytes fasthttp's Response.Write
+// sends for it (Date aside: TestPlainRedirectBytesAsFasthttpServer),
+// without setting and serializing a fasthttp header, ≈4% of the edge's
+// CPU.
 type plainRedirect struct {
 	status          int // 0: none
 	location, cache string
@@ -50,11 +54,12 @@ const (
 	seenForwarded
 )
 
-// parsePlainRequest reads req, one whole request as requestSize framed it,
-// into r. It reports false for anything but a GET or HEAD of a plain path
-// (plainPath) over HTTP/1.0 or 1.1 with a plain Host (plainHost), no body,
-// header lines that are all "token: printable ASCII", none of the headers
-// the plain path reads twice, and Connection, if sent, close or keep-alive.
+// parsePlainRequest reads req, one whole request as framing.RequestSize
+// framed it, into r. It reports false for anything but a GET or HEAD of a
+// plain path (plainPath) over HTTP/1.0 or 1.1 with a plain Host
+// (plainHost), no body, header lines that are all "token: printable
+// ASCII", none of the headers the plain path reads twice, and Connection,
+// if sent, close or keep-alive.
 func parsePlainRequest(req []byte, r *plainRequest) bool {
 	*r = plainRequest{}
 	var rest []byte
@@ -246,6 +251,59 @@ func trimSpaceTab(b []byte) []byte {
 	return b
 }
 
+// serveFast is the event loops' fast path: a plain link's redirect for the
+// usual request, parsed and written here without fasthttp; anything else
+// is left to fasthttp and Server.handle.
+func (s *Server) serveFast(dst, req []byte, c *evloop.Conn) (out []byte, answered, closeAfter bool) {
+	var r plainRequest
+	if !parsePlainRequest(req, &r) {
+		return dst, false, false
+	}
+	m, _ := c.State.(*visitorMemo)
+	if m == nil {
+		m = new(visitorMemo)
+		c.State = m
+	}
+	var redirect plainRedirect
+	if !s.servePlain(&r, c.Peer(), m, &redirect) {
+		return dst, false, false
+	}
+	closeAfter = r.close || c.Stopping()
+	return appendRedirect(dst, &redirect, r.head, r.http10, closeAfter, c.Date()), true, closeAfter
+}
+
+// serverName is the edge's Server header.
+const serverName = "h0p"
+
+// appendRedirect appends the response for r with the Server, Date and
+// Connection headers fasthttp's server would send (date: Date's value).
+func appendRedirect(b []byte, r *plainRedirect, head, http10, closeAfter bool, date []byte) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(r.status), 10)
+	b = append(b, ' ')
+	b = append(b, fasthttp.StatusMessage(r.status)...)
+	b = append(b, "\r\nServer: "+serverName...)
+	b = append(b, "\r\nDate: "...)
+	b = append(b, date...)
+	if !head {
+		b = append(b, "\r\nContent-Length: 0"...)
+	}
+	if !r.index {
+		b = append(b, "\r\nX-Robots-Tag: noindex"...)
+	}
+	b = append(b, "\r\nCache-Control: "...)
+	b = append(b, r.cache...)
+	b = append(b, "\r\nLocation: "...)
+	b = append(b, r.location...)
+	switch {
+	case closeAfter:
+		b = append(b, "\r\nConnection: close"...)
+	case http10:
+		b = append(b, "\r\nConnection: keep-alive"...)
+	}
+	return append(b, "\r\n\r\n"...)
+}
+
 // servePlain answers r, which came from peer on a connection with memo m,
 // when its answer is a plain link's redirect: it captures the click, counts
 // the request and fills out. It reports false, having done nothing, for
@@ -259,38 +317,15 @@ func (s *Server) servePlain(r *plainRequest, peer netip.Addr, m *visitorMemo, ou
 			answered = false
 		}
 	}()
-	hostBuf, _ := s.hosts.Get().(*[256]byte)
-	if hostBuf == nil {
-		hostBuf = new([256]byte)
-	}
+	hostBuf := s.hostBuf()
 	defer s.hosts.Put(hostBuf)
-	host, ok := normalizeHost(hostBuf[:0], r.host)
-	if !ok {
-		return false
-	}
-	host, _, _, err := s.domainOf(host)
-	if err != nil || host == nil {
-		return false
-	}
-	slug := slugOf(r.path)
-	switch string(slug) {
-	case "", "robots.txt", "favicon.ico":
-		return false
-	}
-	var keyBuf [512]byte
-	key := kv.AppendLinkKey(keyBuf[:0], host, slug)
-	var answer cached
 	var rec kv.Link
-	e, found, err := s.lookup(host, slug, key, &answer, &rec)
-	if err != nil || e == nil || !e.plain {
+	res := s.resolve(hostBuf[:0], r.host, r.path, &rec)
+	if !res.plain(false) {
 		return false
 	}
-	s.countLookup(found)
-	a := s.agentOf(m, r.userAgent)
-	country, hash := s.ipFacts(m, s.clientIPFrom(peer, r.forwardedFor, r.forwarded))
-	c := s.newClick(r.referer, e.id, e.domain, &a, country, hash, false, s.cfg.Now())
-	s.capture(&c)
-	*out = plainRedirect{status: e.status, location: e.location, cache: e.cache, index: e.indexable}
+	s.countLookup(res.found)
+	*out = s.redirectPlain(&res.link, m, r.userAgent, r.referer, s.clientIPFrom(peer, r.forwardedFor, r.forwarded))
 	s.m.requests[outcomeRedirect].Inc()
 	s.m.latency.Observe(time.Since(start).Seconds())
 	return true

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/valyala/fasthttp"
 
+	"github.com/h0p/h0p/edge/internal/framing"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/kv"
 )
@@ -68,7 +69,7 @@ func FuzzPlainPath(f *testing.F) {
 	s := plainTestServer(f)
 	var memo visitorMemo
 	f.Fuzz(func(t *testing.T, b []byte, proxied bool) {
-		size, status, _ := requestSize(b, headScan{})
+		size, status, _ := framing.RequestSize(b, framing.Scan{})
 		if size == 0 || status != 0 {
 			return
 		}
@@ -91,7 +92,7 @@ func FuzzPlainPath(f *testing.F) {
 		// fasthttp and serve, as a loop gives them the request.
 		var req fasthttp.Request
 		br := bufio.NewReader(bytes.NewReader(raw))
-		if err := req.ReadLimitBody(br, maxBody); err != nil || br.Buffered() != 0 {
+		if err := req.ReadLimitBody(br, framing.MaxBody); err != nil || br.Buffered() != 0 {
 			t.Fatalf("the plain path read %q, fasthttp refuses it (%v)", raw, err)
 		}
 		var ctx fasthttp.RequestCtx

@@ -453,8 +453,11 @@ func serveEdge(dir, addr, profile, loaded string) error {
 	defer store.Close()
 	reg := prometheus.NewRegistry()
 	fasthttpServer, loops := os.Getenv("H0P_BENCH_FASTHTTP") != "", 0
-	if !fasthttpServer {
-		loops = edge.LoopsWithSpareP() // as h0p edge does
+	if !fasthttpServer && edge.EventLoopsSupported {
+		// As h0p edge does (cmd/h0p/procs.go): a loop per P, and one P more
+		// for the rest of the process, which a busy loop never gives up.
+		loops = runtime.GOMAXPROCS(0)
+		runtime.GOMAXPROCS(loops + 1)
 	}
 	srv, err := edge.New(edge.Config{Addr: addr, DefaultDomain: domain, Logger: logger, Registerer: reg,
 		FasthttpServer: fasthttpServer, Loops: loops}, store)

@@ -439,7 +439,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	logger, id, reg, node, store := base.logger, base.id, base.reg, base.node, base.store
 	loops := 0
 	if eventLoops {
-		loops = edge.LoopsWithSpareP()
+		loops = edgeLoops() // and the runtime gets one P more, for raft and the admin server
 	}
 	srv, err := edge.New(edge.Config{
 		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,

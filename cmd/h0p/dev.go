@@ -128,10 +128,12 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		return nil, err
 	}
 	// 3. The edge, reading the local store. It listens now (serving starts in
-	// run) so control can put its real port into shortLinks.
+	// run) so control can put its real port into shortLinks. It runs an
+	// event loop per P, and the runtime gets one P more, for control and
+	// raft (edgeLoops).
 	d.edge, err = edge.New(edge.Config{
 		Addr: cfg.EdgeAddr, DefaultDomain: cfg.DefaultDomain, FallbackToDefault: true,
-		Logger: logger, Registerer: reg, TrustedProxies: proxies, Loops: edge.LoopsWithSpareP(),
+		Logger: logger, Registerer: reg, TrustedProxies: proxies, Loops: edgeLoops(),
 	}, d.store)
 	if err != nil {
 		return nil, err

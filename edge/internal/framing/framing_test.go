@@ -1,4 +1,4 @@
-package edge
+package framing
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// requestSize frames what clients send before fasthttp parses it: whatever
+// RequestSize frames what clients send before fasthttp parses it: whatever
 // the bytes, it reports a size within them that ends after a head of CRLF
 // lines, a status refusing them, or that more is needed — never more than
 // one. The bytes may come in any pieces: going on from where the call on a
@@ -38,36 +38,36 @@ func FuzzRequestSize(f *testing.F) {
 		"GET /a HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", // obs-fold
 		"GET /a HTTP/1.1\r\nX: y\r\n\tTransfer-Encoding: chunked\r\n\r\n",
 		"GET /a HTTP/1.1\r\nHost: x\r\rY: z\r\n\r\n", // a bare CR
-		"\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n", // empty lines first (emptyLines skips them)
+		"\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n", // empty lines first (EmptyLines skips them)
 		"\n\r\n\r",
 		"GET /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if k, _ := emptyLines(b, headScan{}); len(bytes.ReplaceAll(bytes.ReplaceAll(b[:k], []byte("\r\n"), nil), []byte("\n"), nil)) != 0 ||
+		if k, _ := EmptyLines(b, Scan{}); len(bytes.ReplaceAll(bytes.ReplaceAll(b[:k], []byte("\r\n"), nil), []byte("\n"), nil)) != 0 ||
 			bytes.HasPrefix(b[k:], []byte("\n")) || bytes.HasPrefix(b[k:], []byte("\r\n")) {
-			t.Fatalf("emptyLines(%q) = %d", b, k)
+			t.Fatalf("EmptyLines(%q) = %d", b, k)
 		}
-		size, status, head := requestSize(b, headScan{})
+		size, status, head := RequestSize(b, Scan{})
 		if size == 0 && status == 0 && head.end > 0 {
-			expectsContinue(b[:head.end]) // reads the head requestSize framed, without panicking
+			ExpectsContinue(b[:head.end]) // reads the head RequestSize framed, without panicking
 		}
 		if s2, st2 := requestSizeEveryLine(b); s2 != size || st2 != status {
-			t.Fatalf("%q: every line read: %d %d, requestSize: %d %d", b, s2, st2, size, status)
+			t.Fatalf("%q: every line read: %d %d, RequestSize: %d %d", b, s2, st2, size, status)
 		}
 		for part := range len(b) { // the first part bytes came first
-			s1, st1, scan := requestSize(b[:part], headScan{})
+			s1, st1, scan := RequestSize(b[:part], Scan{})
 			if s1 != 0 || st1 != 0 {
 				continue // the loop answers or refuses the prefix
 			}
-			if s2, st2, _ := requestSize(b, scan); s2 != size || st2 != status {
+			if s2, st2, _ := RequestSize(b, scan); s2 != size || st2 != status {
 				t.Fatalf("%q: %d bytes, then the rest: %d %d, all at once: %d %d", b, part, s2, st2, size, status)
 			}
 		}
-		var scan headScan // a byte at a time, each call going on from the last
+		var scan Scan // a byte at a time, each call going on from the last
 		for part := range len(b) + 1 {
-			s1, st1, next := requestSize(b[:part], scan)
+			s1, st1, next := RequestSize(b[:part], scan)
 			if s1 != 0 || st1 != 0 || part == len(b) {
 				if s1 != size || st1 != status {
 					t.Fatalf("%q: a byte at a time: %d %d after %d bytes, all at once: %d %d", b, s1, st1, part, size, status)
@@ -83,7 +83,7 @@ func FuzzRequestSize(f *testing.F) {
 			t.Fatalf("status %d", status)
 		case size < 0 || size > len(b):
 			t.Fatalf("size %d of %d bytes", size, len(b))
-		case size > 0 && (head.end > maxHeader || !bytes.HasSuffix(b[:head.end], []byte("\r\n\r\n"))):
+		case size > 0 && (head.end > MaxHeader || !bytes.HasSuffix(b[:head.end], []byte("\r\n\r\n"))):
 			t.Fatalf("size %d, head %q", size, b[:head.end])
 		case size > 0 && size != head.end+head.length:
 			t.Fatalf("size %d, head %d, body %d", size, head.end, head.length)
@@ -95,21 +95,21 @@ func FuzzRequestSize(f *testing.F) {
 	})
 }
 
-// requestSizeEveryLine is requestSize without its shortcuts (going on from
+// requestSizeEveryLine is RequestSize without its shortcuts (going on from
 // where a prefix left off, skipping lines by their first byte): what it
 // must agree with. Both read a framing header with framingHeader.
 func requestSizeEveryLine(b []byte) (size, status int) {
-	var s headScan
+	var s Scan
 	at := 0 // where the line begins
 	for n, line := range bytes.SplitAfter(b, []byte("\n")) {
 		at += len(line)
 		switch content, crlf := bytes.CutSuffix(line, []byte("\r\n")); {
 		case !bytes.HasSuffix(line, []byte("\n")): // unfinished: it ends at len(b) or later
-			if len(b) >= maxHeader {
+			if len(b) >= MaxHeader {
 				return 0, fasthttp.StatusRequestHeaderFieldsTooLarge
 			}
 			return 0, 0
-		case at > maxHeader:
+		case at > MaxHeader:
 			return 0, fasthttp.StatusRequestHeaderFieldsTooLarge
 		case !crlf:
 			return 0, fasthttp.StatusBadRequest
@@ -135,7 +135,7 @@ func requestSizeEveryLine(b []byte) (size, status int) {
 
 var requestLine = regexp.MustCompile(`(?s)^.+ HTTP/[0-9]\.[0-9]$`)
 
-// expectsContinue: only an HTTP/1.1 request whose headers are all in and ask
+// ExpectsContinue: only an HTTP/1.1 request whose headers are all in and ask
 // for it.
 func TestExpectsContinue(t *testing.T) {
 	for _, tc := range []struct {
@@ -149,11 +149,11 @@ func TestExpectsContinue(t *testing.T) {
 		{"POST /pw HTTP/1.1\r\nExpect: 100-continue-later\r\nContent-Length: 5\r\n\r\n", false},
 	} {
 		b := []byte(tc.b)
-		size, status, head := requestSize(b, headScan{})
+		size, status, head := RequestSize(b, Scan{})
 		if size != 0 || status != 0 || head.end == 0 {
 			t.Fatalf("%q: size %d status %d head %+v", tc.b, size, status, head)
 		}
-		if got := expectsContinue(b[:head.end]); got != tc.want {
+		if got := ExpectsContinue(b[:head.end]); got != tc.want {
 			t.Errorf("%q: %v, want %v", tc.b, got, tc.want)
 		}
 	}
@@ -169,7 +169,7 @@ func BenchmarkRequestSize(b *testing.B) {
 		"Upgrade-Insecure-Requests: 1\r\n\r\n")
 	b.ReportAllocs()
 	for b.Loop() {
-		if size, _, _ := requestSize(req, headScan{}); size != len(req) {
+		if size, _, _ := RequestSize(req, Scan{}); size != len(req) {
 			b.Fatal(size)
 		}
 	}
@@ -217,7 +217,7 @@ func FuzzFramedConn(f *testing.F) {
 		refusedAt, status := loopFraming(b)
 		wrote, ok := []byte("fasthttp's answer"), bytes.Equal(got, b)
 		if status != 0 {
-			wrote = appendRefusal(nil, status)
+			wrote = AppendRefusal(nil, status)
 			ok = len(got) >= refusedAt && bytes.HasPrefix(b, got) && !bytes.Contains(got[refusedAt:], []byte("\r\n\r\n"))
 		}
 		if !ok || !bytes.Equal(conn.wrote, wrote) {
@@ -231,9 +231,9 @@ func FuzzFramedConn(f *testing.F) {
 // where the one it refuses begins (len(b): none) and the status.
 func loopFraming(b []byte) (refusedAt, status int) {
 	for off := 0; ; {
-		skip, _ := emptyLines(b[off:], headScan{})
+		skip, _ := EmptyLines(b[off:], Scan{})
 		off += skip
-		size, status, _ := requestSize(b[off:], headScan{})
+		size, status, _ := RequestSize(b[off:], Scan{})
 		switch {
 		case status != 0:
 			return off, status

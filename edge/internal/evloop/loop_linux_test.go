@@ -1,13 +1,11 @@
-package edge
+package evloop
 
 import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,14 +17,15 @@ import (
 // A connection that sends half a request, or nothing after its last answer,
 // is closed once its timeout passes (checked every second).
 func TestEventLoopsCloseSlowAndIdleConnections(t *testing.T) {
-	e, err := listenLoops("127.0.0.1:0", 2, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) }, nil, nil, "test", 100)
+	e, err := Listen(Config{Addr: "127.0.0.1:0", Loops: 2, Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) },
+		Name: "test", MaxConns: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.readTimeout, e.idleTimeout = 200*time.Millisecond, 200*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.serve(ctx, time.Second) }()
+	go func() { done <- e.Serve(ctx, time.Second) }()
 	defer func() {
 		cancel()
 		<-done
@@ -58,15 +57,15 @@ func TestEventLoopsCloseSlowAndIdleConnections(t *testing.T) {
 
 // startLoops serves h from n loops until the test ends or stop is called
 // (which returns serve's error).
-func startLoops(t *testing.T, n int, h fasthttp.RequestHandler) (e *eventLoops, stop func() error) {
+func startLoops(t *testing.T, n int, h fasthttp.RequestHandler) (e *Server, stop func() error) {
 	t.Helper()
-	e, err := listenLoops("127.0.0.1:0", n, h, nil, nil, "test", 100)
+	e, err := Listen(Config{Addr: "127.0.0.1:0", Loops: n, Handler: h, Name: "test", MaxConns: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.serve(ctx, 2*time.Second) }()
+	go func() { done <- e.Serve(ctx, 2*time.Second) }()
 	stop = sync.OnceValue(func() error {
 		cancel()
 		return <-done
@@ -147,7 +146,7 @@ func TestEventLoopsStopWithAnswerOffTheLoop(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	e.closeAll()
+	e.Close()
 }
 
 // The framed bytes are exactly one request for fasthttp: a body announced
@@ -200,30 +199,5 @@ func TestEventLoopsBalanceConnections(t *testing.T) {
 		if n := l.open.Load(); n != 16 {
 			t.Errorf("loop %d serves %d connections, want 16 of 64", i, n)
 		}
-	}
-}
-
-// LoopsWithSpareP gives the runtime one P beyond the loops, once per
-// process, and New runs the loops it is told to.
-func TestLoopsWithSpareP(t *testing.T) {
-	procs := runtime.GOMAXPROCS(0)
-	t.Cleanup(func() {
-		runtime.GOMAXPROCS(procs)
-		spareP.once, spareP.loops = sync.Once{}, 0 // as if the process had never asked
-	})
-	n := LoopsWithSpareP()
-	if n != procs || runtime.GOMAXPROCS(0) != procs+1 {
-		t.Fatalf("%d loops, GOMAXPROCS %d; want %d and %d", n, runtime.GOMAXPROCS(0), procs, procs+1)
-	}
-	if again := LoopsWithSpareP(); again != n || runtime.GOMAXPROCS(0) != procs+1 {
-		t.Fatalf("second call: %d loops, GOMAXPROCS %d", again, runtime.GOMAXPROCS(0))
-	}
-	s, err := New(Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", Logger: slog.New(slog.DiscardHandler), Loops: 3}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if len(s.loops.loops) != 3 {
-		t.Fatalf("%d loops, want 3", len(s.loops.loops))
 	}
 }

@@ -1,4 +1,29 @@
-package edge
+// Package framing says where each HTTP/1.1 request a client sends ends,
+// the same way for both of the edge's servers: the event loops call
+// RequestSize on what they buffered, and fasthttp's server reads through
+// Listener's connections, since its own parser takes some of what these
+// rules refuse. A proxy in front, the loops and fasthttp thus agree on
+// where every request ends.
+//
+// A request's head is lines ending in CRLF. Empty lines before its request
+// line, a bare LF among them too, are ignored (EmptyLines; RFC 9112 2.2).
+// A request is refused with a status as soon as a line of its head cannot
+// be taken, and the connection closes after the refusal (AppendRefusal):
+//   - a bare LF (400): fasthttp's parser takes one as a line end but ends a
+//     head only at CRLFCRLF, so a client ending its lines in LF alone would
+//     wait for the read timeout;
+//   - a request line without an HTTP/x.y version at its end (400), such as
+//     HTTP/0.9's "GET /x", whose client sends nothing more;
+//   - a header line beginning with a space or tab (obs-fold, 400; RFC 9112
+//     5.2): fasthttp joins it to the line before, a proxy in front may not,
+//     and the two would frame the bytes after it differently;
+//   - a Content-Length that is not one number (400) or over MaxBody (413),
+//     a Transfer-Encoding (411: bodies come with a length), a head over
+//     MaxHeader (431).
+//
+// Framing reads only what it needs (line ends, Content-Length,
+// Transfer-Encoding); parsing the rest is the servers' business.
+package framing
 
 import (
 	"bytes"
@@ -13,33 +38,15 @@ import (
 // header fields, each with its CRLF, and the empty line ending them) and
 // its body, which only the password form has.
 const (
-	maxHeader = 8 << 10
-	maxBody   = 4 << 10
+	MaxHeader = 8 << 10
+	MaxBody   = 4 << 10
 )
 
-// Framing, the same on both servers (the event loops call requestSize;
-// fasthttp's server reads through a framedConn, as its own parser takes
-// some of what these rules refuse): a request's head is lines ending in
-// CRLF. Empty lines before its request line, a bare LF among them too, are
-// ignored (emptyLines; RFC 9112 2.2). A request is refused with a status
-// as soon as a line of its head cannot be taken:
-//   - a bare LF (400): fasthttp's parser takes one as a line end but ends a
-//     head only at CRLFCRLF, so a client ending its lines in LF alone would
-//     wait for the read timeout;
-//   - a request line without an HTTP/x.y version at its end (400), such as
-//     HTTP/0.9's "GET /x", whose client sends nothing more;
-//   - a header line beginning with a space or tab (obs-fold, 400; RFC 9112
-//     5.2): fasthttp joins it to the line before, a proxy in front may not,
-//     and the two would frame the bytes after it differently;
-//   - a Content-Length that is not one number (400) or over maxBody (413),
-//     a Transfer-Encoding (411: bodies come with a length), a head over
-//     maxHeader (431).
-
-// headScan is how far readHead read a request's head, for the call that
+// Scan is how far readHead read a request's head, for the call that
 // goes on when more bytes come; the zero value starts a request. A client
 // sending a byte at a time costs a look at the new bytes, not at all of
 // them.
-type headScan struct {
+type Scan struct {
 	read     int  // bytes read: whole lines, the request line and header fields
 	searched int  // bytes searched for the end of the line after them
 	length   int  // the Content-Length among them
@@ -47,12 +54,16 @@ type headScan struct {
 	end      int  // the head's length once its empty line has come; 0 before
 }
 
-// requestSize is the length of the request at the start of b once it has
+// HeadLen is the length of the head once it has all come (its empty line
+// read), 0 before.
+func (s Scan) HeadLen() int { return s.end }
+
+// RequestSize is the length of the request at the start of b once it has
 // all come (its head and its Content-Length of body; 0 while it has not),
-// or a status refusing it. b begins with the request line (emptyLines
+// or a status refusing it. b begins with the request line (EmptyLines
 // skips what comes before). s is where the call on a prefix of b left the
 // head (next, returned while the request has not all come).
-func requestSize(b []byte, s headScan) (size, status int, next headScan) {
+func RequestSize(b []byte, s Scan) (size, status int, next Scan) {
 	if s.end == 0 {
 		if status = readHead(b, &s); status != 0 || s.end == 0 {
 			return 0, status, s
@@ -69,11 +80,11 @@ func requestSize(b []byte, s headScan) (size, status int, next headScan) {
 // returns a status refusing the request at its first line that cannot be
 // taken, or 0. Only lines that may be Content-Length or Transfer-Encoding
 // are looked into.
-func readHead(b []byte, s *headScan) int {
+func readHead(b []byte, s *Scan) int {
 	for i, from := s.read, max(s.read, s.searched); ; i, from = s.read, s.read {
 		lf := bytes.IndexByte(b[from:], '\n')
 		if lf < 0 {
-			if len(b) >= maxHeader { // the line's end would be past it
+			if len(b) >= MaxHeader { // the line's end would be past it
 				return fasthttp.StatusRequestHeaderFieldsTooLarge
 			}
 			s.searched = len(b)
@@ -81,7 +92,7 @@ func readHead(b []byte, s *headScan) int {
 		}
 		lf += from
 		switch line := b[i:max(i, lf-1)]; {
-		case lf >= maxHeader:
+		case lf >= MaxHeader:
 			return fasthttp.StatusRequestHeaderFieldsTooLarge
 		case lf == 0 || b[lf-1] != '\r':
 			return fasthttp.StatusBadRequest // a bare LF
@@ -110,11 +121,11 @@ func hasVersion(line []byte) bool {
 		'0' <= line[n-3] && line[n-3] <= '9' && line[n-2] == '.' && '0' <= line[n-1] && line[n-1] <= '9'
 }
 
-// emptyLines is how many bytes of empty lines (CRLF or a bare LF) b begins
+// EmptyLines is how many bytes of empty lines (CRLF or a bare LF) b begins
 // with while no line of the request in it was read (s), and s as it stands
 // after them: a client may send some between requests, and they are
 // ignored. A CR at the end of b may begin one and is not counted.
-func emptyLines(b []byte, s headScan) (int, headScan) {
+func EmptyLines(b []byte, s Scan) (int, Scan) {
 	if s.read != 0 {
 		return 0, s
 	}
@@ -126,18 +137,18 @@ func emptyLines(b []byte, s headScan) (int, headScan) {
 		case n+1 < len(b) && b[n] == '\r' && b[n+1] == '\n':
 			n += 2
 		case n > 0:
-			return n, headScan{} // what was searched was these lines
+			return n, Scan{} // what was searched was these lines
 		default:
 			return 0, s
 		}
 	}
 }
 
-// expectsContinue reports whether head, a request's whole head (readHead
+// ExpectsContinue reports whether head, a request's whole head (readHead
 // read it; the body has not all come), is HTTP/1.1 with Expect:
 // 100-continue: its client waits for a 100 Continue (or for its own
 // timeout, a second for curl) before it sends the body.
-func expectsContinue(head []byte) bool {
+func ExpectsContinue(head []byte) bool {
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) {
 		return false
@@ -154,7 +165,7 @@ func expectsContinue(head []byte) bool {
 
 // framingHeader reads one header line for the request's framing into s,
 // and returns a status refusing the request, or 0.
-func framingHeader(line []byte, s *headScan) int {
+func framingHeader(line []byte, s *Scan) int {
 	name, value, ok := bytes.Cut(line, []byte(":"))
 	switch {
 	case !ok:
@@ -163,7 +174,7 @@ func framingHeader(line []byte, s *headScan) int {
 		if err != nil || n < 0 || s.sized { // two lengths: which would the next hop believe?
 			return fasthttp.StatusBadRequest
 		}
-		if n > maxBody {
+		if n > MaxBody {
 			return fasthttp.StatusRequestEntityTooLarge
 		}
 		s.length, s.sized = n, true
@@ -173,15 +184,20 @@ func framingHeader(line []byte, s *headScan) int {
 	return 0
 }
 
-// appendRefusal appends the answer to a request refused with status, after
+// AppendRefusal appends the answer to a request refused with status, after
 // which the connection closes.
-func appendRefusal(b []byte, status int) []byte {
+func AppendRefusal(b []byte, status int) []byte {
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
 	b = append(b, fasthttp.StatusMessage(status)...)
 	return append(b, "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"...)
 }
+
+// Listener gives fasthttp's server the connections of ln framed
+// (framedConn): it reads what the event loops take and gets the loops'
+// refusal of what they refuse.
+func Listener(ln net.Listener) net.Listener { return framedListener{ln} }
 
 // framedListener gives fasthttp's server its connections as framedConns.
 type framedListener struct{ net.Listener }
@@ -207,11 +223,11 @@ func (l framedListener) Accept() (net.Conn, error) {
 // cut short) is dropped.
 type framedConn struct {
 	net.Conn
-	head    []byte   // the start of a head that has not all come
-	scan    headScan // how far it was read
-	body    int      // bytes of the last request's body still to come
-	refused int      // the status refusing the request cut off; 0: none
-	done    bool     // the refusal is written: reads end, writes go nowhere
+	head    []byte // the start of a head that has not all come
+	scan    Scan   // how far it was read
+	body    int    // bytes of the last request's body still to come
+	refused int    // the status refusing the request cut off; 0: none
+	done    bool   // the refusal is written: reads end, writes go nowhere
 }
 
 func (c *framedConn) Read(p []byte) (int, error) {
@@ -242,7 +258,7 @@ func (c *framedConn) Write(p []byte) (int, error) {
 func (c *framedConn) refuse() error {
 	if !c.done {
 		c.done = true
-		c.Conn.Write(appendRefusal(nil, c.refused))
+		c.Conn.Write(AppendRefusal(nil, c.refused))
 	}
 	return io.EOF
 }
@@ -264,7 +280,7 @@ func (c *framedConn) frame(b []byte) (int, int) {
 			c.head = append(c.head, rest...)
 			rest = c.head
 		}
-		k, scan := emptyLines(rest, c.scan)
+		k, scan := EmptyLines(rest, c.scan)
 		rest, at = rest[k:], at+k
 		status := readHead(rest, &scan)
 		switch {
@@ -280,7 +296,7 @@ func (c *framedConn) frame(b []byte) (int, int) {
 		if cap(c.head) > 4<<10 {
 			c.head = nil // a connection keeps a usual head's worth
 		}
-		c.head, c.scan, c.body = c.head[:0], headScan{}, scan.length
+		c.head, c.scan, c.body = c.head[:0], Scan{}, scan.length
 		i = at + scan.end
 	}
 	return len(b), 0

@@ -1,4 +1,4 @@
-package edge
+package evloop
 
 import (
 	"bufio"
@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,33 +15,15 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sys/unix"
+
+	"github.com/h0p/h0p/edge/internal/framing"
 )
 
-// eventLoops serve the edge's fasthttp handler the way nginx's workers
-// serve: one epoll loop per CPU (Config.Loops; h0p edge gives the runtime a
-// P more than the loops, LoopsWithSpareP), each a goroutine with its own
-// SO_REUSEPORT listening socket, reading, handling and writing every ready
-// connection in turn, with system calls the scheduler never sees (wait).
-// fasthttp's server runs a goroutine per connection on Go's netpoller,
-// which after every response reads once more only to get EAGAIN, parks the
-// goroutine and sets two deadlines: on this 2-core machine
-// that stack alone reached 0.85–0.89× nginx, and the same map served from
-// event loops 1.08× (bench/edge -serve-map with H0P_BENCH_EPOLL). Requests
-// and responses are still fasthttp's (parsed by Request.ReadLimitBody,
-// written by Response.Write), so the handler is the same for both servers.
-//
-// Requests that are not GET or HEAD (the password form: argon2id takes
-// milliseconds) are handled on a goroutine, so they never stall the loop;
-// the connection reads nothing more until the answer is written.
-//
-// Limits, as fasthttp's server had them: request headers up to
-// ReadBufferSize, bodies up to MaxRequestBodySize (Content-Length only; a
-// chunked body is refused), ReadTimeout for a request to arrive once begun,
-// WriteTimeout for a response to leave, IdleTimeout between requests, and
-// MaxConns connections (beyond it a 503 and close).
-type eventLoops struct {
+// Server is the event loops serving one address (see the package doc).
+// Outside the loops' goroutines it is only started, stopped and closed.
+type Server struct {
 	handler  fasthttp.RequestHandler
-	plain    plainHandler // nil: every request goes to handler
+	fast     FastPath // nil: every request goes to handler
 	logger   fasthttp.Logger
 	name     []byte
 	maxConns int // per loop
@@ -64,26 +45,31 @@ const (
 	loopSpin         = 1 // ms an idle loop sleeps in a raw epoll_wait before it blocks in one the runtime sees (wait)
 )
 
-// listenLoops opens n listening sockets on addr, one per loop (all on the
-// port the first one got when addr's port is 0).
-func listenLoops(addr string, n int, handler fasthttp.RequestHandler, plain plainHandler, logger fasthttp.Logger, name string, maxConns int) (*eventLoops, error) {
+// Supported reports whether this system has the event loops (Linux: epoll).
+const Supported = true
+
+// Listen opens a listening socket on cfg.Addr for each of cfg.Loops loops
+// (all on the port the first one got when the address's port is 0); Serve
+// runs them.
+func Listen(cfg Config) (*Server, error) {
+	addr, n := cfg.Addr, max(1, cfg.Loops)
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen edge on %s: %w", addr, err)
 	}
-	e := &eventLoops{handler: handler, plain: plain, logger: logger, name: []byte(name), maxConns: max(1, maxConns/n),
+	e := &Server{handler: cfg.Handler, fast: cfg.Fast, logger: cfg.Logger, name: []byte(cfg.Name), maxConns: max(1, cfg.MaxConns/n),
 		readTimeout: loopReadTimeout, writeTimeout: loopWriteTimeout, idleTimeout: loopIdleTimeout}
 	for range n {
 		l, err := newEventLoop(e, ta)
 		if err != nil {
-			e.closeAll()
+			e.Close()
 			return nil, fmt.Errorf("listen edge on %s: %w", addr, err)
 		}
 		e.loops = append(e.loops, l)
 		if ta.Port == 0 {
 			sa, err := unix.Getsockname(l.lfd)
 			if err != nil {
-				e.closeAll()
+				e.Close()
 				return nil, err
 			}
 			ta.Port = sockaddrTCP(sa).Port
@@ -93,12 +79,17 @@ func listenLoops(addr string, n int, handler fasthttp.RequestHandler, plain plai
 	return e, nil
 }
 
-const eventLoopsSupported = true
+// Addr is the address the loops listen on.
+func (e *Server) Addr() net.Addr { return e.addr }
 
-// serve runs the loops until ctx ends, then drains: listeners close, idle
-// connections close, answers in progress are written with Connection:
-// close; after drain whatever is left is closed.
-func (e *eventLoops) serve(ctx context.Context, drain time.Duration) error {
+// Loops is how many event loops serve.
+func (e *Server) Loops() int { return len(e.loops) }
+
+// Serve runs the loops until ctx ends, then drains (see the package doc):
+// listeners close, idle connections close, answers in progress are
+// written with Connection: close; after drain whatever is left is closed.
+// Call Close after it returns.
+func (e *Server) Serve(ctx context.Context, drain time.Duration) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(e.loops))
 	for _, l := range e.loops {
@@ -157,23 +148,25 @@ func (e *eventLoops) serve(ctx context.Context, drain time.Duration) error {
 	// be another file's by then.
 	close(ticking)
 	<-ticked
-	e.closeAll()
+	e.Close()
 	return err
 }
 
-func (e *eventLoops) closeAll() {
+// Close releases the sockets. Call it after Serve returned, or instead of
+// Serve.
+func (e *Server) Close() {
 	for _, l := range e.loops {
 		l.close()
 	}
 }
 
 type eventLoop struct {
-	e     *eventLoops
+	e     *Server
 	lfd   int // -1 once closed
 	ep    int
 	wake  int // eventfd: goroutines' answers are ready, or stopping
 	force atomic.Bool
-	conns map[int32]*loopConn
+	conns map[int32]*Conn
 	// open counts conns and those handed to this loop not yet taken
 	// (handed): what another loop's accept balances on.
 	open     atomic.Int32
@@ -193,28 +186,32 @@ type eventLoop struct {
 	bw      *bufio.Writer
 	readBuf []byte
 	now     time.Time
-
-	plainReq plainRequest  // the request on the plain path (plain.go)
-	redirect plainRedirect // left by the handler for this request (loopRedirect)
-	date     []byte        // now as an HTTP date
-	dateSec  int64
+	date    []byte // now as an HTTP date (Date)
+	dateSec int64
 }
 
-type loopConn struct {
+// Conn is a connection a loop serves. The fast path gets it with each
+// request: its client's address (Peer), whether the server is stopping,
+// the Date, and State, the fast path's own. It is also the net.Conn of the
+// RequestCtx Handler gets, which shows only its addresses.
+type Conn struct {
+	// State is the fast path's own, for what it keeps between requests on
+	// the connection; the loops never touch it.
+	State any
+
 	loop          *eventLoop
 	fd            int32
 	remote, local net.Addr
 	peer          netip.Addr // remote's address
 	in, out       []byte
-	scan          headScan // how far the head of the partly received request in was read
-	continued     bool     // 100 Continue was sent for the partly received request
-	closed        bool     // its fd is closed (the number may already be another's)
-	busy          bool     // a goroutine is answering its request
-	writing       bool     // out waits for the socket (EPOLLOUT)
-	closeAfter    bool     // close once out is written
-	used          bool     // a request came on it: idle now, it is a kept-alive connection
-	events        uint32   // what epoll watches for it
-	memo          visitorMemo
+	scan          framing.Scan // how far the head of the partly received request in was read
+	continued     bool         // 100 Continue was sent for the partly received request
+	closed        bool         // its fd is closed (the number may already be another's)
+	busy          bool         // a goroutine is answering its request
+	writing       bool         // out waits for the socket (EPOLLOUT)
+	closeAfter    bool         // close once out is written
+	used          bool         // a request came on it: idle now, it is a kept-alive connection
+	events        uint32       // what epoll watches for it
 	// reqStart is when the partly received request in began (zero: none),
 	// writeStart when out began to wait, last the last answer or accept.
 	reqStart, writeStart, last time.Time
@@ -228,12 +225,12 @@ type handedConn struct {
 
 // loopAnswer is a response written off the loop.
 type loopAnswer struct {
-	c          *loopConn
+	c          *Conn
 	out        []byte
 	closeAfter bool
 }
 
-func newEventLoop(e *eventLoops, ta *net.TCPAddr) (*eventLoop, error) {
+func newEventLoop(e *Server, ta *net.TCPAddr) (*eventLoop, error) {
 	family, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: ta.Port})
 	if ip4 := ta.IP.To4(); ip4 != nil {
 		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ip4)}
@@ -244,10 +241,10 @@ func newEventLoop(e *eventLoops, ta *net.TCPAddr) (*eventLoop, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &eventLoop{e: e, lfd: lfd, ep: -1, wake: -1, conns: map[int32]*loopConn{}, answers: make(chan *loopAnswer, 1024),
+	l := &eventLoop{e: e, lfd: lfd, ep: -1, wake: -1, conns: map[int32]*Conn{}, answers: make(chan *loopAnswer, 1024),
 		exited:  make(chan struct{}),
 		readBuf: make([]byte, 16<<10)}
-	l.br = bufio.NewReaderSize(&l.rd, maxHeader+maxBody)
+	l.br = bufio.NewReaderSize(&l.rd, framing.MaxHeader+framing.MaxBody)
 	l.bw = bufio.NewWriterSize(&l.out, 4<<10)
 	for _, opt := range [][2]int{{unix.SO_REUSEADDR, 1}, {unix.SO_REUSEPORT, 1}} {
 		if err := unix.SetsockoptInt(lfd, unix.SOL_SOCKET, opt[0], opt[1]); err != nil {
@@ -427,7 +424,7 @@ func (l *eventLoop) add(fd int, sa unix.Sockaddr) {
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	remote := sockaddrTCP(sa)
 	peer, _ := netip.AddrFromSlice(remote.IP)
-	c := &loopConn{loop: l, fd: int32(fd), remote: remote, peer: peer.Unmap(), local: l.e.addr, last: l.now, events: unix.EPOLLIN}
+	c := &Conn{loop: l, fd: int32(fd), remote: remote, peer: peer.Unmap(), local: l.e.addr, last: l.now, events: unix.EPOLLIN}
 	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
 		unix.Close(fd)
 		l.open.Add(-1)
@@ -438,7 +435,7 @@ func (l *eventLoop) add(fd int, sa unix.Sockaddr) {
 
 // read takes what the connection sent and answers every complete request
 // in it.
-func (l *eventLoop) read(c *loopConn) {
+func (l *eventLoop) read(c *Conn) {
 	n, err := rawRead(int(c.fd), l.readBuf)
 	if n <= 0 {
 		if n == 0 || !errors.Is(err, unix.EAGAIN) {
@@ -455,35 +452,34 @@ func (l *eventLoop) read(c *loopConn) {
 
 // serveBuffered answers the complete requests buffered on c, in order,
 // until one goes to a goroutine or the socket stops taking the answers.
-func (l *eventLoop) serveBuffered(c *loopConn) {
+func (l *eventLoop) serveBuffered(c *Conn) {
 	off := 0
 	for !c.closed && !c.busy && !c.writing && !c.closeAfter {
-		skip, scan := emptyLines(c.in[off:], c.scan)
+		skip, scan := framing.EmptyLines(c.in[off:], c.scan)
 		off += skip
-		size, status, scan := requestSize(c.in[off:], scan)
+		size, status, scan := framing.RequestSize(c.in[off:], scan)
 		if status != 0 {
 			l.refuse(c, status)
 			return
 		}
 		if size == 0 {
 			c.scan = scan
-			if scan.end > 0 && !c.continued && expectsContinue(c.in[off:off+scan.end]) {
+			if end := scan.HeadLen(); end > 0 && !c.continued && framing.ExpectsContinue(c.in[off:off+end]) {
 				c.continued = true
 				c.out = append(c.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
 				l.flush(c)
 			}
 			break
 		}
-		c.scan, c.continued = headScan{}, false
-		if l.e.plain != nil && parsePlainRequest(c.in[off:off+size], &l.plainReq) &&
-			l.e.plain(&l.plainReq, c.peer, &c.memo, &l.redirect) {
-			off += size
-			c.last, c.used = l.now, true
-			c.closeAfter = l.plainReq.close || l.e.stopping.Load()
-			c.out = l.appendRedirect(c.out, l.plainReq.head, l.plainReq.http10, c.closeAfter)
-			l.redirect = plainRedirect{}
-			l.flush(c)
-			continue
+		c.scan, c.continued = framing.Scan{}, false
+		if l.e.fast != nil {
+			if out, answered, closeAfter := l.e.fast(c.out, c.in[off:off+size], c); answered {
+				off += size
+				c.last, c.used = l.now, true
+				c.out, c.closeAfter = out, closeAfter
+				l.flush(c)
+				continue
+			}
 		}
 		ctx := &l.ctx
 		ctx.Request.Reset()
@@ -491,14 +487,14 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 		ctx.Init2(c, l.e.logger, false)
 		l.rd.Reset(c.in[off : off+size])
 		l.br.Reset(&l.rd)
-		err := ctx.Request.ReadLimitBody(l.br, maxBody)
+		err := ctx.Request.ReadLimitBody(l.br, framing.MaxBody)
 		if err == nil && ctx.Request.MayContinue() { // the body is framed already
-			err = ctx.Request.ContinueReadBody(l.br, maxBody)
+			err = ctx.Request.ContinueReadBody(l.br, framing.MaxBody)
 		}
 		off += size
 		// fasthttp must see exactly the framed request: bytes it left would
 		// be a request this loop never answers while a proxy in front
-		// counted it (requestSize and fasthttp are two readers of a head).
+		// counted it (framing and fasthttp are two readers of a head).
 		if err != nil || l.br.Buffered()+l.rd.Len() != 0 {
 			l.refuse(c, fasthttp.StatusBadRequest)
 			return
@@ -509,17 +505,11 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 			break
 		}
 		l.e.handler(ctx)
-		if l.redirect.status != 0 {
-			c.closeAfter = ctx.Request.Header.ConnectionClose() || l.e.stopping.Load()
-			c.out = l.appendRedirect(c.out, ctx.IsHead(), !ctx.Request.Header.IsHTTP11(), c.closeAfter)
-			l.redirect = plainRedirect{}
-		} else {
-			c.closeAfter = l.finish(ctx)
-			l.out.b = c.out
-			ctx.Response.Write(l.bw)
-			l.bw.Flush()
-			c.out = l.out.b
-		}
+		c.closeAfter = l.finish(ctx)
+		l.out.b = c.out
+		ctx.Response.Write(l.bw)
+		l.bw.Flush()
+		c.out = l.out.b
 		l.flush(c)
 	}
 	if c.closed {
@@ -545,7 +535,7 @@ func (l *eventLoop) serveBuffered(c *loopConn) {
 // watch sets what epoll reports for c: nothing while a goroutine answers
 // (more requests wait in the socket), writability while an answer waits for
 // it, else readability.
-func (l *eventLoop) watch(c *loopConn) {
+func (l *eventLoop) watch(c *Conn) {
 	if c.closed {
 		return
 	}
@@ -563,7 +553,7 @@ func (l *eventLoop) watch(c *loopConn) {
 }
 
 // answerOffLoop hands c's request (in l.ctx) to a goroutine.
-func (l *eventLoop) answerOffLoop(c *loopConn) {
+func (l *eventLoop) answerOffLoop(c *Conn) {
 	c.busy = true // serveBuffered's watch stops reading c
 	ctx := new(fasthttp.RequestCtx)
 	ctx.Init2(c, l.e.logger, false)
@@ -623,80 +613,10 @@ func (l *eventLoop) finish(ctx *fasthttp.RequestCtx) (closeAfter bool) {
 	return closeAfter
 }
 
-// loopRedirect leaves the redirect for the event loop that serves ctx to
-// write, and reports false when none does (fasthttp's server, a request
-// answered off the loop). cache is one of the edge's constants, and
-// location holds no line break (compile keeps such links off the plain
-// path, and fasthttp's header code replaces them).
-func loopRedirect(ctx *fasthttp.RequestCtx, status int, location, cache string, index bool) bool {
-	c := onLoop(ctx)
-	if c == nil {
-		return false
-	}
-	c.loop.redirect = plainRedirect{status: status, location: location, cache: cache, index: index}
-	return true
-}
-
-// onLoop is the connection whose loop serves ctx, nil when no loop does
-// (fasthttp's server, a request answered off the loop).
-func onLoop(ctx *fasthttp.RequestCtx) *loopConn {
-	c, ok := ctx.Conn().(*loopConn)
-	if !ok || ctx != &c.loop.ctx {
-		return nil
-	}
-	return c
-}
-
-// visitorMemoOf is the memo of the connection ctx came on, nil when no
-// loop serves it.
-func visitorMemoOf(ctx *fasthttp.RequestCtx) *visitorMemo {
-	if c := onLoop(ctx); c != nil {
-		return &c.memo
-	}
-	return nil
-}
-
-// appendRedirect appends the response for l.redirect, with the Server,
-// Date and Connection headers finish would give fasthttp's.
-func (l *eventLoop) appendRedirect(b []byte, head, http10, closeAfter bool) []byte {
-	r := &l.redirect
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(r.status), 10)
-	b = append(b, ' ')
-	b = append(b, fasthttp.StatusMessage(r.status)...)
-	b = append(b, "\r\nServer: "...)
-	b = append(b, l.e.name...)
-	if sec := l.now.Unix(); sec != l.dateSec || l.date == nil {
-		l.dateSec, l.date = sec, l.now.UTC().AppendFormat(l.date[:0], httpDate)
-	}
-	b = append(b, "\r\nDate: "...)
-	b = append(b, l.date...)
-	if !head {
-		b = append(b, "\r\nContent-Length: 0"...)
-	}
-	if !r.index {
-		b = append(b, "\r\nX-Robots-Tag: noindex"...)
-	}
-	b = append(b, "\r\nCache-Control: "...)
-	b = append(b, r.cache...)
-	b = append(b, "\r\nLocation: "...)
-	b = append(b, r.location...)
-	switch {
-	case closeAfter:
-		b = append(b, "\r\nConnection: close"...)
-	case http10:
-		b = append(b, "\r\nConnection: keep-alive"...)
-	}
-	return append(b, "\r\n\r\n"...)
-}
-
-// httpDate is the layout of an HTTP Date header (net/http's TimeFormat).
-const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
-
 // refuse answers a request that cannot be read with status and closes.
-func (l *eventLoop) refuse(c *loopConn, status int) {
+func (l *eventLoop) refuse(c *Conn, status int) {
 	c.in = nil
-	c.out = appendRefusal(c.out, status)
+	c.out = framing.AppendRefusal(c.out, status)
 	c.closeAfter = true
 	l.flush(c)
 	l.watch(c)
@@ -704,7 +624,7 @@ func (l *eventLoop) refuse(c *loopConn, status int) {
 
 // flush writes what c has to send; what the socket does not take waits for
 // it (watch).
-func (l *eventLoop) flush(c *loopConn) {
+func (l *eventLoop) flush(c *Conn) {
 	if c.closed {
 		return
 	}
@@ -735,7 +655,7 @@ func (l *eventLoop) flush(c *loopConn) {
 	}
 }
 
-func (l *eventLoop) closeConn(c *loopConn) {
+func (l *eventLoop) closeConn(c *Conn) {
 	if c.closed {
 		return
 	}
@@ -830,18 +750,38 @@ func sockaddrTCP(sa unix.Sockaddr) *net.TCPAddr {
 	return &net.TCPAddr{}
 }
 
-// loopConn is the net.Conn a RequestCtx sees: addresses only; the loop does
-// the reading and writing.
-func (c *loopConn) Read([]byte) (int, error)         { return 0, errLoopConn }
-func (c *loopConn) Write([]byte) (int, error)        { return 0, errLoopConn }
-func (c *loopConn) Close() error                     { return errLoopConn }
-func (c *loopConn) LocalAddr() net.Addr              { return c.local }
-func (c *loopConn) RemoteAddr() net.Addr             { return c.remote }
-func (c *loopConn) SetDeadline(time.Time) error      { return nil }
-func (c *loopConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *loopConn) SetWriteDeadline(time.Time) error { return nil }
+// Peer is the address of the connection's client (the TCP peer).
+func (c *Conn) Peer() netip.Addr { return c.peer }
 
-var errLoopConn = errors.New("edge: the event loop reads and writes this connection")
+// Stopping reports whether the server is stopping: an answer must close
+// its connection.
+func (c *Conn) Stopping() bool { return c.loop.e.stopping.Load() }
+
+// Date is the time the loop read the request as an HTTP Date value, the
+// one fasthttp's responses carry; valid until the fast path returns.
+func (c *Conn) Date() []byte {
+	l := c.loop
+	if sec := l.now.Unix(); sec != l.dateSec || l.date == nil {
+		l.dateSec, l.date = sec, l.now.UTC().AppendFormat(l.date[:0], httpDate)
+	}
+	return l.date
+}
+
+// httpDate is the layout of an HTTP Date header (net/http's TimeFormat).
+const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// As a net.Conn, a Conn has addresses only: the loop does the reading and
+// writing.
+func (c *Conn) Read([]byte) (int, error)         { return 0, errLoopConn }
+func (c *Conn) Write([]byte) (int, error)        { return 0, errLoopConn }
+func (c *Conn) Close() error                     { return errLoopConn }
+func (c *Conn) LocalAddr() net.Addr              { return c.local }
+func (c *Conn) RemoteAddr() net.Addr             { return c.remote }
+func (c *Conn) SetDeadline(time.Time) error      { return nil }
+func (c *Conn) SetReadDeadline(time.Time) error  { return nil }
+func (c *Conn) SetWriteDeadline(time.Time) error { return nil }
+
+var errLoopConn = errors.New("evloop: the event loop reads and writes this connection")
 
 // wait takes what epoll reports for the loop's sockets. The loop first
 // sleeps in epoll_wait for up to loopSpin, as an nginx worker sleeps, with a
