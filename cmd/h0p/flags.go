@@ -4,8 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/ratelimit"
 )
 
 // newFlags makes a flag set whose --help lists every flag with its H0P_*
@@ -66,4 +71,84 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 		}
 	})
 	return err
+}
+
+// splitList reads a comma-separated flag value, blanks trimmed.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// slugFlags shape random slugs.
+type slugFlags struct {
+	Length      int
+	NoLookalike bool
+}
+
+func (f *slugFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.Length, "slug-length", 7, "length of random slugs (4 to 32)")
+	fs.BoolVar(&f.NoLookalike, "slug-no-lookalike", false, "random slugs without characters that are easy to misread (0 O 1 l I)")
+}
+
+func (f slugFlags) check() error {
+	if f.Length < 4 || f.Length > 32 {
+		return fmt.Errorf("--slug-length %d: must be 4 to 32", f.Length)
+	}
+	return nil
+}
+
+// parsePrefixes reads comma-separated CIDRs (or single addresses).
+func parsePrefixes(flagName, s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("--%s: %q is not an address or CIDR", flagName, part)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %q is not an address or CIDR", flagName, part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// registerRateFlags adds the API rate-limit flags (the product's 5/s and
+// 100/min by default; benchmarks and load tests raise them).
+func registerRateFlags(fs *flag.FlagSet, l *ratelimit.Limits) {
+	fs.IntVar(&l.PerSecond, "rate-per-second", ratelimit.DefaultLimits.PerSecond, "API requests per second per key, user or client IP")
+	fs.IntVar(&l.PerMinute, "rate-per-minute", ratelimit.DefaultLimits.PerMinute, "API requests per minute per key, user or client IP")
+}
+
+// storeFlags name a control store and the pepper its keys were made with:
+// every command that opens a control store has them (h0p control, and the
+// admin commands, which also take --data).
+type storeFlags struct {
+	DatabaseURL string
+	PepperFile  string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.DatabaseURL, "database-url", "", "PostgreSQL URL shared by all control nodes (empty: SQLite in --data, one control node only)")
+	fs.StringVar(&f.PepperFile, "pepper-file", "", "API-key pepper file shared by all control nodes, the one the store's keys were made with (default <data>/control/pepper)")
+}
+
+// config is control's configuration for the store in dataDir (the SQLite
+// store and default pepper live in dataDir/control).
+func (f storeFlags) config(dataDir string) control.Config {
+	return control.Config{DataDir: filepath.Join(dataDir, "control"), DatabaseURL: f.DatabaseURL, PepperFile: f.PepperFile}
 }

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/mail"
+	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/replication/cluster"
+	"github.com/h0p/h0p/shared/adminserver"
+	"github.com/h0p/h0p/shared/clustercert"
+	"github.com/h0p/h0p/shared/kv"
+)
+
+// openMailer is the SMTP server of smtpURL; without one, fallback (h0p dev
+// logs emails; h0p control sends none).
+func openMailer(smtpURL string, fallback accounts.Mailer) (accounts.Mailer, error) {
+	if smtpURL == "" {
+		return fallback, nil
+	}
+	m, err := mail.ParseURL(smtpURL)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-url: %w", err)
+	}
+	return m, nil
+}
+
+// runControl is `h0p control`: one voter of the raft group serving the API.
+func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var (
+		nf                                    nodeFlags
+		apiAddr, apiURL                       string
+		sf                                    storeFlags
+		defaultDomain, shortScheme, shortPort string
+		edgeAddrs                             string
+		bootstrap                             bool
+		limits                                ratelimit.Limits
+		slugs                                 slugFlags
+		smtpURL, publicURL                    string
+	)
+	fs := newFlags("control", "Runs a control node: the API and a raft voter. The first node starts with\n"+
+		"--bootstrap; the others --join it. Several control nodes share one PostgreSQL\n"+
+		"database (--database-url) and one key pepper (--pepper-file).", stderr)
+	nf.register(fs, "c1")
+	fs.StringVar(&apiAddr, "api-addr", "127.0.0.1:8443", "API listen address (HTTPS with the node certificate)")
+	fs.StringVar(&apiURL, "api-url", "", "URL other nodes use to reach this API (default https://<api-addr>)")
+	fs.BoolVar(&bootstrap, "bootstrap", false, "form a new cluster with this node as its first voter (first start only)")
+	sf.register(fs)
+	fs.StringVar(&defaultDomain, "default-domain", "localhost", "domain of links created without one")
+	fs.StringVar(&shortScheme, "short-link-scheme", "https", "scheme of short links (a link's shortLink, exports, QR codes): <scheme>://<domain>[:<port>]/<key>")
+	fs.StringVar(&shortPort, "short-link-port", "", "port of short links, when the edges answer on another port than the scheme's (empty: none)")
+	fs.StringVar(&publicURL, "public-api-url", "", "the API's base URL as clients reach it (a proxy's, or a name): a link's qrCode and the links in emails start with it "+
+		"(empty: --api-url, else https://<--api-addr>, a loopback or unspecified host named localhost)")
+	fs.StringVar(&smtpURL, "smtp-url", "", "SMTP server for account emails: smtp[s]://[user:password@]host[:port][?from=address] (empty: none are sent)")
+	fs.StringVar(&edgeAddrs, "edge-addrs", "", "comma-separated host:port addresses the edges answer on (their --edge-addr, "+
+		"or the public addresses in front of them; 0.0.0.0 or [::] for every address of their host): link destinations there loop and are refused")
+	registerRateFlags(fs, &limits)
+	slugs.register(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := slugs.check(); err != nil {
+		return err
+	}
+	mailer, err := openMailer(smtpURL, nil)
+	if err != nil {
+		return err
+	}
+	publicFlag := "--public-api-url"
+	if publicURL == "" {
+		publicURL, publicFlag = apiURL, "--api-url (the default of --public-api-url)"
+	}
+	if _, err := control.CheckPublicURL(publicURL); err != nil {
+		return fmt.Errorf("%s: %w", publicFlag, err)
+	}
+	if bootstrap == (nf.Join != "") {
+		return errors.New("give exactly one of --bootstrap and --join")
+	}
+	if nf.Join != "" && sf.DatabaseURL == "" {
+		return errors.New("--join needs --database-url: the control nodes of a cluster share one PostgreSQL database")
+	}
+	var c closers
+	defer func() { c.close() }()
+	base, err := nf.openNode(stderr, clustercert.Control, bootstrap, &c)
+	if err != nil {
+		return err
+	}
+	logger, id, reg, node := base.logger, base.id, base.reg, base.node
+
+	client := mtlsClient(id)
+	apiTLS := id.ServerConfig()
+	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
+	srv, err := control.Open(ctx, control.Config{
+		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
+		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
+		EdgeAddrs: splitList(edgeAddrs), Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
+		PublicURL: publicURL, Mailer: mailer,
+		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
+		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
+		Cluster: &cluster.Handler{Node: node, Client: client, Logger: logger},
+	}, node)
+	if err != nil {
+		return err
+	}
+	c.add(srv.Close)
+	if apiURL == "" {
+		apiURL = srv.URL()
+	}
+	self := kv.Node{ID: nf.NodeID, Role: string(clustercert.Control), APIAddr: apiURL}
+
+	admin, err := adminserver.New(nf.AdminAddr, reg)
+	if err != nil {
+		return err
+	}
+	c.add(admin.Close)
+	admin.Handle("GET /status", cluster.StatusHandler(node))
+	if nf.Pprof {
+		admin.ServePprof()
+	}
+	var member atomic.Bool
+	member.Store(bootstrap)
+	admin.AddCheck("raft", func() error {
+		switch {
+		case !member.Load():
+			return errors.New("not joined yet")
+		case node.Leader() == "":
+			return errors.New("no raft leader")
+		}
+		return nil
+	})
+
+	logger.Info("control node up", "api", apiURL, "raft", node.Addr(), "admin", "http://"+admin.Addr())
+
+	// Membership runs beside the API: join (unless bootstrapping), then keep
+	// this node's API address published whenever it leads, so followers can
+	// forward writes to it after every election. The bootstrap node also
+	// creates the first organization the first time it leads an empty store.
+	membership := func(ctx context.Context) error {
+		if !bootstrap {
+			_, err := joinUntilDone(ctx, logger, client, nf.joinURLs(),
+				cluster.JoinRequest{ID: nf.NodeID, RaftAddr: node.Addr(), APIAddr: apiURL})
+			if err != nil {
+				return nil // shutting down
+			}
+			member.Store(true)
+		}
+		orgChecked := !bootstrap
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if node.IsLeader() {
+				if err := node.PublishNode(self); err != nil {
+					logger.Warn("publish own address", "err", err)
+				} else if !orgChecked {
+					created, err := srv.Bootstrap(ctx, func(k string) error {
+						if err := control.WriteKeyFile(filepath.Join(nf.DataDir, "bootstrap.key"), k); err != nil {
+							return err
+						}
+						fmt.Fprintf(stdout, "H0P_API_KEY=%s\n", k)
+						return nil
+					})
+					if err != nil {
+						logger.Error("bootstrap the first organization", "err", err)
+					} else {
+						orgChecked = true
+						if created {
+							logger.Info("created the first organization; its Owner key is printed on stdout")
+						}
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}
+	return serve(ctx, logger, admin, nf.DrainDelay, runner{"control", srv.Run}, runner{"membership", membership})
+}

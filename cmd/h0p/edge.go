@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/h0p/h0p/edge"
+	"github.com/h0p/h0p/replication/cluster"
+	"github.com/h0p/h0p/shared/adminserver"
+	"github.com/h0p/h0p/shared/clustercert"
+)
+
+// runEdge is `h0p edge`: a raft non-voter serving redirects from its local
+// store.
+func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var (
+		nf            nodeFlags
+		edgeAddr      string
+		defaultDomain string
+		fallback      bool
+		readyTimeout  time.Duration
+		trusted       string
+		reuse         bool
+		maxConns      int
+		answerMiB     int
+		eventLoops    bool
+	)
+	fs := newFlags("edge", "Runs an edge node: a raft non-voter that serves redirects from its local store.\n"+
+		"It joins through a control node (--join) and serves whatever it has even when\n"+
+		"control is unreachable.", stderr)
+	nf.register(fs, "e1")
+	fs.StringVar(&edgeAddr, "edge-addr", "127.0.0.1:8081", "public listen address for redirects")
+	fs.StringVar(&defaultDomain, "default-domain", "localhost", "the platform's default short domain")
+	fs.BoolVar(&fallback, "fallback-to-default", false, "answer unknown hosts as if they were the default domain")
+	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
+	fs.BoolVar(&reuse, "reuseport", true, "bind --edge-addr with SO_REUSEPORT, so a new edge can start on it before the old one drains (the event loops always do)")
+	fs.IntVar(&maxConns, "max-conns", 100_000, "concurrent public connections; beyond it new ones get 503")
+	fs.BoolVar(&eventLoops, "event-loops", true, "serve from one epoll event loop per CPU (Linux); false: fasthttp's server, a goroutine per connection")
+	fs.IntVar(&answerMiB, "answer-table-mib", 256, "memory for the in-memory answers of plain links (about 130 bytes a link; links beyond it are read from the store; 0: none)")
+	fs.DurationVar(&readyTimeout, "ready-timeout", 30*time.Second,
+		"if no control node answers the join within this time, report ready on the local state (static stability)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if nf.Join == "" {
+		return errors.New("--join is required: edges join through a control node")
+	}
+	if answerMiB < 0 {
+		return errors.New("--answer-table-mib must be 0 or more")
+	}
+	proxies, err := parsePrefixes("trusted-proxies", trusted)
+	if err != nil {
+		return err
+	}
+	var c closers
+	defer func() { c.close() }()
+	base, err := nf.openNode(stderr, clustercert.Edge, false, &c)
+	if err != nil {
+		return err
+	}
+	logger, id, reg, node, store := base.logger, base.id, base.reg, base.node, base.store
+	loops := 0
+	if eventLoops {
+		loops = edgeLoops() // and the runtime gets one P more, for raft and the admin server
+	}
+	srv, err := edge.New(edge.Config{
+		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,
+		TrustedProxies: proxies, ReusePort: reuse, MaxConns: maxConns, AnswerTableBytes: answerTableBytes(answerMiB),
+		FasthttpServer: !eventLoops, Loops: loops,
+	}, store)
+	if err != nil {
+		return err
+	}
+	c.add(srv.Close)
+	admin, err := adminserver.New(nf.AdminAddr, reg)
+	if err != nil {
+		return err
+	}
+	c.add(admin.Close)
+	admin.Handle("GET /status", cluster.StatusHandler(node))
+	if nf.Pprof {
+		admin.ServePprof()
+	}
+	ready := &catchUp{applied: node.AppliedIndex, started: time.Now(), timeout: readyTimeout, logger: logger}
+	admin.AddCheck("caught-up", ready.check)
+	logger.Info("edge node up", "edge", "http://"+srv.Addr(), "raft", node.Addr(), "admin", "http://"+admin.Addr())
+
+	joiner := func(ctx context.Context) error {
+		resp, err := joinUntilDone(ctx, logger, mtlsClient(id), nf.joinURLs(),
+			cluster.JoinRequest{ID: nf.NodeID, RaftAddr: node.Addr()})
+		if err == nil {
+			ready.setTarget(resp.CommitIndex)
+		}
+		return nil
+	}
+	return serve(ctx, logger, admin, nf.DrainDelay, runner{"edge", srv.Run}, runner{"join", joiner})
+}
+
+// catchUp is an edge's readiness: not ready until its store has applied the
+// leader's commit index as of the join; after that ready for good, whatever
+// happens to the leader (static stability). If no control node answers within
+// timeout, the edge serves its local state and says so.
+type catchUp struct {
+	applied func() uint64
+	started time.Time
+	timeout time.Duration
+	logger  *slog.Logger
+
+	target    atomic.Uint64
+	joined    atomic.Bool
+	latched   atomic.Bool
+	gaveUpLog atomic.Bool
+}
+
+func (c *catchUp) setTarget(commit uint64) {
+	c.target.Store(commit)
+	c.joined.Store(true)
+}
+
+func (c *catchUp) check() error {
+	if c.latched.Load() {
+		return nil
+	}
+	switch {
+	case c.joined.Load() && c.applied() >= c.target.Load():
+		c.latched.Store(true)
+		return nil
+	case !c.joined.Load() && time.Since(c.started) > c.timeout:
+		if !c.gaveUpLog.Swap(true) {
+			c.logger.Warn("no control node answered; serving the local state", "applied", c.applied())
+		}
+		return nil
+	case !c.joined.Load():
+		return errors.New("not joined yet")
+	}
+	return fmt.Errorf("catching up: applied %d of %d", c.applied(), c.target.Load())
+}
+
+// answerTableBytes is --answer-table-mib as edge.Config wants it (0: none).
+func answerTableBytes(mib int) int64 {
+	if mib == 0 {
+		return -1
+	}
+	return int64(mib) << 20
+}
