@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/h0p/h0p/control/store"
-	"github.com/h0p/h0p/control/store/postgres/pgtest"
+	"github.com/h0p/h0p/control/store/pgtest"
 	"github.com/h0p/h0p/control/store/storetest"
 )
 
