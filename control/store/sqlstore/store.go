@@ -66,12 +66,12 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// OpenPostgres connects to the PostgreSQL database at url (a postgres://
+// OpenPostgres connects to the PostgreSQL database at dbURL (a postgres://
 // URL or key=value string, as pgx parses it, pool_* settings included) and
 // migrates it. Tables live in the first schema of the connection's
 // search_path.
-func OpenPostgres(ctx context.Context, url string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+func OpenPostgres(ctx context.Context, dbURL string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		// pgx redacts the password in its parse errors.
 		return nil, fmt.Errorf("parse postgres url: %w", err)
@@ -169,8 +169,8 @@ type queries struct {
 	tx bool // inside Write
 }
 
-// atomic runs fn, several statements that must commit together: as it is
-// inside Write, in a Write of its own outside.
+// atomic runs fn, statements that must commit together: inside Write as
+// part of it, outside in a Write of its own.
 func (q queries) atomic(ctx context.Context, fn func(queries) error) error {
 	if q.tx {
 		return fn(q)

@@ -391,3 +391,22 @@ func TestNegativeLimitIsNone(t *testing.T) {
 		}
 	})
 }
+
+// Outside Write, a bulk append with a taken id stores none of its entries.
+func TestBulkAppendWithATakenIDStoresNothing(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		ctx := context.Background()
+		s := e.mustOpenEmpty(t)
+		must(t, s.AppendAudit(ctx, store.AuditEntry{ID: "aud_50", OrgID: "org_1", At: t0}))
+		var bulk []store.AuditEntry
+		for i := range 73 {
+			bulk = append(bulk, store.AuditEntry{ID: fmt.Sprintf("aud_%02d", i), OrgID: "org_1", At: t0})
+		}
+		if err := s.AppendAudit(ctx, bulk...); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("bulk with a taken id: %v, want ErrConflict", err)
+		}
+		if got, _ := s.AuditLogs(ctx, store.AuditFilter{OrgID: "org_1", Limit: 100}); len(got) != 1 {
+			t.Errorf("%d entries after the failed bulk, want the 1 before it", len(got))
+		}
+	})
+}
