@@ -424,7 +424,8 @@ type Queries interface {
 type Store interface {
 	Queries
 	// Write runs fn in one transaction: it commits if fn returns nil and
-	// rolls back otherwise. fn must use only the Queries it is given.
+	// rolls back otherwise (a panic in fn too, which goes on up). fn must
+	// use only the Queries it is given, and only while it runs.
 	Write(ctx context.Context, fn func(Queries) error) error
 	Close() error
 }

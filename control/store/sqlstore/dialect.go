@@ -35,7 +35,6 @@ import (
 // "SELECT value FROM {json_each}($n) value", so a query's text does not
 // depend on the length of its list.
 type dialect struct {
-	name   string
 	tokens *strings.Replacer
 	// positional: rewrite $1, $2, … $n, each once and in order, to ?:
 	// modernc binds a named parameter ($n) by looking its name up, which
@@ -55,7 +54,6 @@ type dialect struct {
 }
 
 var sqliteDialect = &dialect{
-	name: "sqlite",
 	tokens: strings.NewReplacer(
 		"{bigint}", "INTEGER",
 		"{bool}", "INTEGER",
@@ -81,7 +79,6 @@ var sqliteDialect = &dialect{
 const migrationLock int64 = 0x68307063_6f6e7472 // "h0pcontr"
 
 var postgresDialect = &dialect{
-	name: "postgres",
 	tokens: strings.NewReplacer(
 		"{bigint}", "BIGINT",
 		"{bool}", "BOOLEAN",
