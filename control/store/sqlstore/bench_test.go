@@ -83,3 +83,58 @@ func benchWriteLinks(b *testing.B, e engine) {
 		})
 	}
 }
+
+// BenchmarkReadLinks reads links of an org of 2,000, half of them with two
+// tags, on the SQLite store: one by id, a page of 100, one by url.
+func BenchmarkReadLinks(b *testing.B) { benchReadLinks(b, engines[0]) }
+
+// BenchmarkReadLinksPostgres is BenchmarkReadLinks on PostgreSQL.
+func BenchmarkReadLinksPostgres(b *testing.B) {
+	pgtest.ServerURL(b)
+	benchReadLinks(b, engines[1])
+}
+
+func benchReadLinks(b *testing.B, e engine) {
+	ctx := context.Background()
+	s := e.mustOpenEmpty(b)
+	now := time.Now()
+	must(b, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "Acme", CreatedAt: now}))
+	for i := range 3 {
+		must(b, s.CreateTag(ctx, store.Tag{ID: fmt.Sprintf("tag_%d", i), OrgID: "org_1", Name: fmt.Sprint(i), CreatedAt: now}))
+	}
+	must(b, s.Write(ctx, func(q store.Queries) error {
+		for i := range 2000 {
+			l := store.Link{ID: fmt.Sprintf("link_%05d", i), OrgID: "org_1", Domain: "h0p.link", Key: fmt.Sprint(i),
+				URL: fmt.Sprintf("https://example.com/%d", i), Version: 1, CreatedBy: "key_1",
+				CreatedAt: now.Add(time.Duration(i) * time.Millisecond), UpdatedAt: now}
+			if i%2 == 0 {
+				l.TagIDs = []string{"tag_0", "tag_2"}
+			}
+			if err := q.InsertLink(ctx, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	b.Run("Link", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Link(ctx, "org_1", "link_00042"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Links100", func(b *testing.B) {
+		for b.Loop() {
+			if ls, err := s.Links(ctx, store.LinkFilter{OrgID: "org_1", Limit: 100}); err != nil || len(ls) != 100 {
+				b.Fatal(len(ls), err)
+			}
+		}
+	})
+	b.Run("LinkByURL", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.LinkByURL(ctx, "org_1", "h0p.link", "https://example.com/1500"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
