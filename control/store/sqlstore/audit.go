@@ -11,23 +11,16 @@ import (
 
 // AppendAudit stores entries in multi-row statements (queries.insertRows);
 // an empty or JSON null diff is NULL and reads back nil. Empty fields
-// (KeyID for a session, RequestID, IP) are stored as "". A taken id is
-// store.ErrConflict: outside Write nothing is stored then; inside, the
-// Write is to roll back (the other entries may have gone in).
+// (KeyID for a session, RequestID, IP) are stored as "".
 func (q queries) AppendAudit(ctx context.Context, es ...store.AuditEntry) error {
-	if len(es) == 0 {
-		return nil
-	}
 	rows := make([]any, 0, 12*len(es))
 	for _, e := range es {
 		rows = append(rows, e.ID, e.OrgID, ms(e.At), e.ActorType, e.ActorID, e.KeyID, e.Action, e.ResourceType,
 			e.ResourceID, e.RequestID, e.IP, nullJSON(e.Diff))
 	}
-	return q.atomic(ctx, func(q queries) error {
-		return q.insertRows(ctx, "append audit", `INSERT INTO audit_logs
-			(id, org_id, at, actor_type, actor_id, key_id, action, resource_type, resource_id, request_id, ip, diff)
-			VALUES `, 12, rows)
-	})
+	return q.insertRows(ctx, "append audit", `INSERT INTO audit_logs
+		(id, org_id, at, actor_type, actor_id, key_id, action, resource_type, resource_id, request_id, ip, diff)
+		VALUES `, 12, rows)
 }
 
 // AuditLogs lists newest first: by id, which the column compares

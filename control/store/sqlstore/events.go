@@ -6,18 +6,13 @@ import (
 	"github.com/h0p/h0p/control/store"
 )
 
-// AppendEvent stores events as AppendAudit stores entries; an empty or JSON
-// null payload is NULL.
+// AppendEvent stores events in multi-row statements (queries.insertRows);
+// an empty or JSON null payload is NULL.
 func (q queries) AppendEvent(ctx context.Context, es ...store.Event) error {
-	if len(es) == 0 {
-		return nil
-	}
 	rows := make([]any, 0, 6*len(es))
 	for _, e := range es {
 		rows = append(rows, e.ID, e.OrgID, e.Type, e.ResourceID, nullJSON(e.Payload), ms(e.CreatedAt))
 	}
-	return q.atomic(ctx, func(q queries) error {
-		return q.insertRows(ctx, "append event",
-			`INSERT INTO events (id, org_id, type, resource_id, payload, created_at) VALUES `, 6, rows)
-	})
+	return q.insertRows(ctx, "append event",
+		`INSERT INTO events (id, org_id, type, resource_id, payload, created_at) VALUES `, 6, rows)
 }

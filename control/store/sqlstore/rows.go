@@ -100,30 +100,37 @@ func (a *args) add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
-// insertRows runs insert (an INSERT … VALUES without its tuples, ending in
-// ON CONFLICT DO NOTHING) for rows, ncols values each, as multi-row
-// statements: each carries a statement's parsing and round trip once for
-// many rows, which a bulk of 1,000 links' audit entries and events
-// notices. Chunks of 64, then 8, then 1 rows keep the statement texts (and
-// so the prepared statements) at three per table.
+// insertRows runs insert (an INSERT … VALUES without its tuples) for rows,
+// ncols values each, as multi-row statements: each carries a statement's
+// parsing and round trip once for many rows, which a bulk of 1,000 links'
+// audit entries and events notices. Chunks of 64, then 8, then 1 rows keep
+// the statement texts (and so the prepared statements) at three per table.
+// A taken unique value is store.ErrConflict (ON CONFLICT DO NOTHING, then a
+// count of the rows that went in): outside Write nothing is stored then;
+// inside, the Write is to roll back, as some rows may have gone in.
 func (q queries) insertRows(ctx context.Context, what, insert string, ncols int, rows []any) error {
-	for len(rows) > 0 {
-		n := len(rows) / ncols
-		switch {
-		case n >= 64:
-			n = 64
-		case n >= 8:
-			n = 8
-		default:
-			n = 1
-		}
-		res, err := q.db.ExecContext(ctx, insert+valuesFor(ncols, n), rows[:n*ncols]...)
-		if err := inserted(what, int64(n), res, err); err != nil {
-			return err
-		}
-		rows = rows[n*ncols:]
+	if len(rows) == 0 {
+		return nil
 	}
-	return nil
+	return q.atomic(ctx, func(q queries) error {
+		for len(rows) > 0 {
+			n := len(rows) / ncols
+			switch {
+			case n >= 64:
+				n = 64
+			case n >= 8:
+				n = 8
+			default:
+				n = 1
+			}
+			res, err := q.db.ExecContext(ctx, insert+valuesFor(ncols, n), rows[:n*ncols]...)
+			if err := inserted(what, int64(n), res, err); err != nil {
+				return err
+			}
+			rows = rows[n*ncols:]
+		}
+		return nil
+	})
 }
 
 var values sync.Map // [2]int{ncols, nrows} → "($1, …), (…) ON CONFLICT DO NOTHING"
