@@ -39,8 +39,7 @@ import (
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
-	"github.com/h0p/h0p/control/store/postgres"
-	"github.com/h0p/h0p/control/store/sqlite"
+	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/shared/password"
 )
 
@@ -227,9 +226,9 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 
 func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if cfg.DatabaseURL != "" {
-		return postgres.Open(ctx, cfg.DatabaseURL)
+		return sqlstore.OpenPostgres(ctx, cfg.DatabaseURL)
 	}
-	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "control.db"))
+	return sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "control.db"))
 }
 
 // OpenAccounts opens the store and the accounts service for operator

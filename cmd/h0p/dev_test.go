@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/h0p/h0p/control/store/postgres/pgtest"
+	"github.com/h0p/h0p/control/store/pgtest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

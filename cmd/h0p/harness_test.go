@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/h0p/h0p/control/store/postgres/pgtest"
+	"github.com/h0p/h0p/control/store/pgtest"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/clustercert"
 )

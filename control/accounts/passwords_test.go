@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/h0p/h0p/control/store/sqlite"
+	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/password"
 )
@@ -15,7 +15,7 @@ import (
 // UNAVAILABLE without changing anything.
 func TestPasswordWorkTakesTurns(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "control.db"))
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "control.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

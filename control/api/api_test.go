@@ -29,7 +29,7 @@ import (
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
-	"github.com/h0p/h0p/control/store/sqlite"
+	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/password"
 )
@@ -43,7 +43,7 @@ var pepper = bytes.Repeat([]byte{7}, 32)
 type env struct {
 	url      string
 	key      string // Owner key of org_1
-	store    *sqlite.Store
+	store    *sqlstore.Store
 	edge     *replication.Store
 	now      time.Time
 	accounts *accounts.Service
@@ -93,7 +93,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	if err := node.WaitLeader(waitCtx); err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "control.db"))
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "control.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,14 +14,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/h0p/h0p/control/access"
-	"github.com/h0p/h0p/control/store/sqlite"
+	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
 // A 4xx is saved when its handler says it changed something first; other
 // 4xx free the key.
 func TestIdempotencyChangedAnywaySavesA4xx(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "control.db"))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "control.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

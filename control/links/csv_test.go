@@ -10,7 +10,7 @@ import (
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/store"
-	"github.com/h0p/h0p/control/store/sqlite"
+	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -24,7 +24,7 @@ func (f publishFunc) Publish(ctx context.Context, id int64, cmd []byte) error { 
 func mustService(t *testing.T, pub Publisher) *Service {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "control.db"))
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "control.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/outbox"
-	"github.com/h0p/h0p/control/store/sqlite"
+	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/kv"
 )
@@ -23,7 +23,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 func TestDrainAppliesLeftBehindEntriesInOrder(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "control.db"))
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "control.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,8 @@
 // Package store holds the control plane's data types and the Store contract
-// that every engine implements: SQLite (control/store/sqlite) as the
-// embedded default, PostgreSQL (control/store/postgres) for several control
-// nodes sharing one database. One suite (control/store/storetest) runs
-// against both.
+// that every engine implements: SQLite as the embedded default, PostgreSQL
+// for several control nodes sharing one database, both in
+// control/store/sqlstore. One suite (control/store/storetest) runs against
+// both.
 //
 // The contract is a set of small Queries; Write runs a function over them in
 // one transaction, which is how services make a change, its audit entry and
@@ -424,7 +424,8 @@ type Queries interface {
 type Store interface {
 	Queries
 	// Write runs fn in one transaction: it commits if fn returns nil and
-	// rolls back otherwise. fn must use only the Queries it is given.
+	// rolls back otherwise (a panic in fn too, which goes on up). fn must
+	// use only the Queries it is given, and only while it runs.
 	Write(ctx context.Context, fn func(Queries) error) error
 	Close() error
 }

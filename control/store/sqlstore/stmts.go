@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -6,15 +6,17 @@ import (
 	"sync"
 )
 
-// Prepared statements. modernc's SQLite parses every statement it is given,
-// and parsing was a fifth of the CPU of a link create; database/sql keeps a
-// prepared statement per connection once asked. stmtCache prepares each
-// query text once; dynamic texts (IN lists of varying length) stop being
-// cached past maxCached.
+// Prepared statements (SQLite). modernc's SQLite parses every statement it
+// is given, and parsing was a fifth of the CPU of a link create;
+// database/sql keeps a prepared statement per connection once asked.
+// stmtCache prepares each query text once, keyed by the text as written,
+// so the dialect renders it once too; texts past maxCached (none expected:
+// dynamic texts are built from fixed parts) run unprepared.
 const maxCached = 512
 
 type stmtCache struct {
 	db *sql.DB
+	d  *dialect
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
 }
@@ -28,7 +30,7 @@ func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
 	if len(c.m) >= maxCached {
 		return nil
 	}
-	st, err := c.db.PrepareContext(ctx, query)
+	st, err := c.db.PrepareContext(ctx, c.d.sql(query))
 	if err != nil {
 		return nil // the unprepared path reports the error
 	}
@@ -51,19 +53,19 @@ func (d cachedDB) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 	if st := d.c.get(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return d.c.db.ExecContext(ctx, q, args...)
+	return d.c.db.ExecContext(ctx, d.c.d.sql(q), args...)
 }
 
 func (d cachedDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := d.c.get(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return d.c.db.QueryContext(ctx, q, args...)
+	return d.c.db.QueryContext(ctx, d.c.d.sql(q), args...)
 }
 
 func (d cachedDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := d.c.get(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return d.c.db.QueryRowContext(ctx, q, args...)
+	return d.c.db.QueryRowContext(ctx, d.c.d.sql(q), args...)
 }
