@@ -15,7 +15,6 @@ import (
 	"github.com/h0p/h0p/control/mail"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/replication/cluster"
-	"github.com/h0p/h0p/shared/adminserver"
 	"github.com/h0p/h0p/shared/clustercert"
 	"github.com/h0p/h0p/shared/kv"
 )
@@ -116,15 +115,11 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	self := kv.Node{ID: nf.NodeID, Role: string(clustercert.Control), APIAddr: apiURL}
 
-	admin, err := adminserver.New(nf.AdminAddr, reg)
+	admin, err := openAdmin(nf.AdminAddr, reg, node, nf.Pprof)
 	if err != nil {
 		return err
 	}
 	c.add(admin.Close)
-	admin.Handle("GET /status", cluster.StatusHandler(node))
-	if nf.Pprof {
-		admin.ServePprof()
-	}
 	var member atomic.Bool
 	member.Store(bootstrap)
 	admin.AddCheck("raft", func() error {

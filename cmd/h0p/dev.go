@@ -16,7 +16,6 @@ import (
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
-	"github.com/h0p/h0p/replication/cluster"
 	"github.com/h0p/h0p/shared/adminserver"
 )
 
@@ -173,12 +172,8 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		logger.Info("bootstrap key printed above and saved", "path", keyPath)
 	}
 	// 5. Admin: metrics, health, readiness.
-	if d.admin, err = adminserver.New(cfg.AdminAddr, reg); err != nil {
+	if d.admin, err = openAdmin(cfg.AdminAddr, reg, d.node, cfg.Pprof); err != nil {
 		return nil, err
-	}
-	d.admin.Handle("GET /status", cluster.StatusHandler(d.node))
-	if cfg.Pprof {
-		d.admin.ServePprof()
 	}
 	d.admin.AddCheck("raft", func() error {
 		if d.node.Leader() == "" {

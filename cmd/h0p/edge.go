@@ -11,7 +11,6 @@ import (
 
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication/cluster"
-	"github.com/h0p/h0p/shared/adminserver"
 	"github.com/h0p/h0p/shared/clustercert"
 )
 
@@ -77,15 +76,11 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	c.add(srv.Close)
-	admin, err := adminserver.New(nf.AdminAddr, reg)
+	admin, err := openAdmin(nf.AdminAddr, reg, node, nf.Pprof)
 	if err != nil {
 		return err
 	}
 	c.add(admin.Close)
-	admin.Handle("GET /status", cluster.StatusHandler(node))
-	if nf.Pprof {
-		admin.ServePprof()
-	}
 	ready := &catchUp{applied: node.AppliedIndex, started: time.Now(), timeout: readyTimeout, logger: logger}
 	admin.AddCheck("caught-up", ready.check)
 	logger.Info("edge node up", "edge", "http://"+srv.Addr(), "raft", node.Addr(), "admin", "http://"+admin.Addr())

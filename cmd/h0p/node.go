@@ -148,3 +148,17 @@ func joinUntilDone(ctx context.Context, logger *slog.Logger, client *http.Client
 		wait = min(wait*2, 5*time.Second)
 	}
 }
+
+// openAdmin listens on the admin address of a process around node: metrics,
+// health, readiness, the node's /status, and Go's profiles with pprof.
+func openAdmin(addr string, reg *prometheus.Registry, node *replication.Node, pprof bool) (*adminserver.Server, error) {
+	admin, err := adminserver.New(addr, reg)
+	if err != nil {
+		return nil, err
+	}
+	admin.Handle("GET /status", cluster.StatusHandler(node))
+	if pprof {
+		admin.ServePprof()
+	}
+	return admin, nil
+}

@@ -284,16 +284,7 @@ func (s *Service) ChangePassword(ctx context.Context, p access.Principal, curren
 	if !ok {
 		return apierror.Invalid("currentPassword", "is not your current password")
 	}
-	hash, err := s.hashPassword(ctx, pw)
-	if err != nil {
-		return err
-	}
-	return s.Store.Write(ctx, func(q store.Queries) error {
-		if err := q.SetPassword(ctx, u.ID, hash); err != nil {
-			return err
-		}
-		return q.DeleteSessions(ctx, u.ID, p.SessionID)
-	})
+	return s.replacePassword(ctx, u.ID, pw, p.SessionID)
 }
 
 func (s *Service) mailInvitation(ctx context.Context, org store.Org, inv store.Invitation, token string) error {

@@ -66,15 +66,21 @@ func (s *Service) SetPassword(ctx context.Context, email, pw string) error {
 	if err != nil {
 		return mapNotFound(err, "user")
 	}
+	return s.replacePassword(ctx, u.ID, pw, "")
+}
+
+// replacePassword hashes pw (in a turn) and makes it userID's password,
+// ending every session of theirs but keep ("" for none).
+func (s *Service) replacePassword(ctx context.Context, userID, pw, keep string) error {
 	hash, err := s.hashPassword(ctx, pw)
 	if err != nil {
 		return err
 	}
 	return s.Store.Write(ctx, func(q store.Queries) error {
-		if err := q.SetPassword(ctx, u.ID, hash); err != nil {
+		if err := q.SetPassword(ctx, userID, hash); err != nil {
 			return err
 		}
-		return q.DeleteSessions(ctx, u.ID, "")
+		return q.DeleteSessions(ctx, userID, keep)
 	})
 }
 

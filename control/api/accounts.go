@@ -26,6 +26,16 @@ func listOf[S, T any](items []S, view func(S) T) list[T] {
 	return out
 }
 
+// pageOf is a page of a list: listOf, and the cursor of the next page
+// ("" at the end).
+func pageOf[S, T any](items []S, view func(S) T, next string) list[T] {
+	out := listOf(items, view)
+	if next != "" {
+		out.NextCursor = &next
+	}
+	return out
+}
+
 // respond writes v with status, or the error.
 func (h *handler) respond(c *gin.Context, status int, v any, err error) {
 	if err != nil {
@@ -434,10 +444,10 @@ func (h *handler) auditLogs(c *gin.Context) {
 		}
 	}
 	entries, err := h.Accounts.AuditLogs(c.Request.Context(), principalOf(c), f)
-	out := listOf(entries, auditView)
+	next := ""
 	if len(entries) == f.Limit && f.Limit > 0 {
-		next := entries[len(entries)-1].ID
-		out.NextCursor = &next
+		next = entries[len(entries)-1].ID
 	}
+	out := pageOf(entries, auditView, next)
 	h.respond(c, http.StatusOK, out, err)
 }

@@ -141,11 +141,7 @@ func (h *handler) listLinks(c *gin.Context) {
 		return
 	}
 	ls, next, err := h.Links.List(c.Request.Context(), principalOf(c), q)
-	out := listOf(ls, h.linkJSON)
-	if next != "" {
-		out.NextCursor = &next
-	}
-	h.respond(c, http.StatusOK, out, err)
+	h.respond(c, http.StatusOK, pageOf(ls, h.linkJSON, next), err)
 }
 
 func (h *handler) countLinks(c *gin.Context) {
@@ -372,11 +368,7 @@ func (h *handler) listTags(c *gin.Context) {
 		}
 	}
 	tags, next, err := h.Links.Tags(c.Request.Context(), principalOf(c), q)
-	out := listOf(tags, links.TagViewOf)
-	if next != "" {
-		out.NextCursor = &next
-	}
-	h.respond(c, http.StatusOK, out, err)
+	h.respond(c, http.StatusOK, pageOf(tags, links.TagViewOf, next), err)
 }
 
 func (h *handler) createTag(c *gin.Context) {

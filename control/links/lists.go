@@ -34,9 +34,32 @@ type cursor struct {
 	ID    string `json:"i"`
 }
 
-func encodeCursor(c cursor) string {
+// encodeCursor writes a list's position (cursor, tagCursor) as an opaque
+// nextCursor; decodeCursor reads one back into c.
+func encodeCursor(c any) string {
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, c any) error {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(raw, c) != nil {
+		return errBadCursor
+	}
+	return nil
+}
+
+var errBadCursor = apierror.Invalid("cursor", "is not a cursor this API gave")
+
+// pageLimit is a page's size: limit, or 50 when not given; 1 to 100.
+func pageLimit(limit int) (int, error) {
+	if limit == 0 {
+		return 50, nil
+	}
+	if limit < 1 || limit > 100 {
+		return 0, apierror.Invalid("limit", "must be 1 to 100")
+	}
+	return limit, nil
 }
 
 // filter turns q into a store filter; ok is false when the filter can match
@@ -84,18 +107,13 @@ func (s *Service) List(ctx context.Context, p access.Principal, q Query) ([]Link
 	if err != nil || !ok {
 		return nil, "", err
 	}
-	f.Limit = q.Limit
-	if f.Limit == 0 {
-		f.Limit = 50
-	}
-	if f.Limit < 1 || f.Limit > 100 {
-		return nil, "", apierror.Invalid("limit", "must be 1 to 100")
+	if f.Limit, err = pageLimit(q.Limit); err != nil {
+		return nil, "", err
 	}
 	if q.Cursor != "" {
 		var c cursor
-		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || json.Unmarshal(raw, &c) != nil || c.ID == "" {
-			return nil, "", apierror.Invalid("cursor", "is not a cursor this API gave")
+		if err := decodeCursor(q.Cursor, &c); err != nil || c.ID == "" {
+			return nil, "", errBadCursor
 		}
 		if c.Sort != string(f.Sort) || c.Asc != f.Asc {
 			return nil, "", apierror.Invalid("cursor", "belongs to another sort order")
@@ -233,18 +251,15 @@ type tagCursor struct {
 // Tags returns a page of the org's tags, by name case-insensitively then
 // ID, and the cursor of the next page ("" at the end).
 func (s *Service) Tags(ctx context.Context, p access.Principal, q TagQuery) ([]store.Tag, string, error) {
-	f := store.TagFilter{OrgID: p.OrgID, Limit: q.Limit}
-	if f.Limit == 0 {
-		f.Limit = 50
-	}
-	if f.Limit < 1 || f.Limit > 100 {
-		return nil, "", apierror.Invalid("limit", "must be 1 to 100")
+	f := store.TagFilter{OrgID: p.OrgID}
+	var err error
+	if f.Limit, err = pageLimit(q.Limit); err != nil {
+		return nil, "", err
 	}
 	if q.Cursor != "" {
 		var c tagCursor
-		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || json.Unmarshal(raw, &c) != nil || c.ID == "" {
-			return nil, "", apierror.Invalid("cursor", "is not a cursor this API gave")
+		if err := decodeCursor(q.Cursor, &c); err != nil || c.ID == "" {
+			return nil, "", errBadCursor
 		}
 		f.After = &store.TagCursor{Name: c.Name, ID: c.ID}
 	}
@@ -253,8 +268,7 @@ func (s *Service) Tags(ctx context.Context, p access.Principal, q TagQuery) ([]s
 		return tags, "", err
 	}
 	last := tags[len(tags)-1]
-	b, _ := json.Marshal(tagCursor{Name: last.Name, ID: last.ID})
-	return tags, base64.RawURLEncoding.EncodeToString(b), nil
+	return tags, encodeCursor(tagCursor{Name: last.Name, ID: last.ID}), nil
 }
 
 // CreateTag makes a tag (within the plan's tag limit).

@@ -622,11 +622,6 @@ func (l *Link) applyInput(in Input, now time.Time, own *ownHosts) error {
 	return p.err()
 }
 
-// usesRules reports whether the link uses targeting (rules or shorthands).
-func (l *Link) usesRules() bool {
-	return len(l.Rules) > 0 || l.IOS != "" || l.Android != "" || len(l.Geo) > 0
-}
-
 func millis(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
