@@ -1,0 +1,208 @@
+// Package clicks is what an edge and control agree on about clicks: the
+// Click record and the Batch an edge ships, with its binary form.
+//
+// A Batch carries the edge's id and a sequence number that grows by one per
+// batch the edge makes; control counts a batch once by keeping, per edge,
+// the last sequence it stored, in the same write as the clicks. A batch
+// shipped twice (an acknowledgement lost, an edge restarted before it could
+// drop a shipped batch) is stored once.
+//
+// The binary form is versioned and checksummed: magic "H0PC", a version
+// byte, the edge id, the sequence, the click count, the clicks, and a
+// CRC-32C of everything before it. Decode bounds every length it reads, so
+// a corrupt spool segment or a hostile body is an error, never a panic or a
+// large allocation.
+package clicks
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"time"
+)
+
+// Click is one redirect as analytics sees it. Raw client addresses never
+// appear: IPHash is a truncated SHA-256 of a daily salt and the address.
+type Click struct {
+	ID          [16]byte // random, unique per click
+	Time        time.Time
+	LinkID      string
+	Domain      string
+	Country     string // ISO 3166-1 alpha-2, "" when unknown
+	Device      string
+	Browser     string
+	OS          string
+	RefererHost string // "" for direct visits
+	Bot         bool
+	QR          bool // the visit came from a QR code (?qr=1)
+	IPHash      [16]byte
+}
+
+// IDString is the click's public id.
+func (c *Click) IDString() string { return "clk_" + hex.EncodeToString(c.ID[:]) }
+
+// Batch is a run of clicks from one edge, numbered by that edge.
+type Batch struct {
+	Edge   string
+	Seq    uint64
+	Clicks []Click
+}
+
+// Bounds of the binary form.
+const (
+	MaxClicks    = 65536 // clicks in one batch
+	MaxString    = 1024  // bytes in one string field
+	MaxEdgeID    = 128   // bytes in the edge id
+	version      = 1
+	clickFlagBot = 1 << 0
+	clickFlagQR  = 1 << 1
+)
+
+var (
+	magic = [4]byte{'H', '0', 'P', 'C'}
+	table = crc32.MakeTable(crc32.Castagnoli)
+
+	// ErrCorrupt: the bytes are not a batch this package wrote.
+	ErrCorrupt = errors.New("clicks: corrupt batch")
+)
+
+// Append appends b's binary form to dst.
+func (b *Batch) Append(dst []byte) ([]byte, error) {
+	if len(b.Edge) == 0 || len(b.Edge) > MaxEdgeID {
+		return dst, fmt.Errorf("clicks: edge id must be 1 to %d bytes", MaxEdgeID)
+	}
+	if len(b.Clicks) > MaxClicks {
+		return dst, fmt.Errorf("clicks: %d clicks in one batch, at most %d", len(b.Clicks), MaxClicks)
+	}
+	start := len(dst)
+	dst = append(dst, magic[:]...)
+	dst = append(dst, version)
+	dst = appendString(dst, b.Edge)
+	dst = binary.AppendUvarint(dst, b.Seq)
+	dst = binary.AppendUvarint(dst, uint64(len(b.Clicks)))
+	for i := range b.Clicks {
+		c := &b.Clicks[i]
+		dst = append(dst, c.ID[:]...)
+		dst = binary.AppendVarint(dst, c.Time.UnixNano())
+		for _, s := range [...]string{c.LinkID, c.Domain, c.Country, c.Device, c.Browser, c.OS, c.RefererHost} {
+			if len(s) > MaxString {
+				s = s[:MaxString] // only a referer host can be this long; it is cut, not refused
+			}
+			dst = appendString(dst, s)
+		}
+		var flags byte
+		if c.Bot {
+			flags |= clickFlagBot
+		}
+		if c.QR {
+			flags |= clickFlagQR
+		}
+		dst = append(dst, flags)
+		dst = append(dst, c.IPHash[:]...)
+	}
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], table)), nil
+}
+
+// MarshalBinary is Append to a new slice.
+func (b *Batch) MarshalBinary() ([]byte, error) { return b.Append(nil) }
+
+// UnmarshalBinary decodes a batch written by Append. Strings are copied out
+// of data; b keeps no reference to it.
+func (b *Batch) UnmarshalBinary(data []byte) error {
+	if len(data) < len(magic)+1+4 || [4]byte(data[:4]) != magic {
+		return ErrCorrupt
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, table) != sum {
+		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	if body[4] != version {
+		return fmt.Errorf("%w: version %d", ErrCorrupt, body[4])
+	}
+	r := reader{b: body[5:]}
+	edge := r.string(MaxEdgeID)
+	seq := r.uvarint()
+	n := r.uvarint()
+	// A click takes at least 16+1+7+1+16 bytes: a count the remaining
+	// bytes cannot hold is refused before anything is allocated.
+	if r.err != nil || n > MaxClicks || n > uint64(len(r.b))/41 || edge == "" {
+		return ErrCorrupt
+	}
+	out := Batch{Edge: edge, Seq: seq, Clicks: make([]Click, n)}
+	for i := range out.Clicks {
+		c := &out.Clicks[i]
+		copy(c.ID[:], r.bytes(16))
+		c.Time = time.Unix(0, r.varint()).UTC()
+		c.LinkID = r.string(MaxString)
+		c.Domain = r.string(MaxString)
+		c.Country = r.string(MaxString)
+		c.Device = r.string(MaxString)
+		c.Browser = r.string(MaxString)
+		c.OS = r.string(MaxString)
+		c.RefererHost = r.string(MaxString)
+		flags := r.bytes(1)
+		if len(flags) == 1 {
+			c.Bot, c.QR = flags[0]&clickFlagBot != 0, flags[0]&clickFlagQR != 0
+		}
+		copy(c.IPHash[:], r.bytes(16))
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return ErrCorrupt
+	}
+	*b = out
+	return nil
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// reader reads the fields of a batch, remembering the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail() { r.err, r.b = ErrCorrupt, nil }
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil || len(r.b) < n {
+		r.fail()
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string(max int) string {
+	n := r.uvarint()
+	if n > uint64(max) {
+		r.fail()
+		return ""
+	}
+	return string(r.bytes(int(n)))
+}

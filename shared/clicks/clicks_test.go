@@ -1,0 +1,93 @@
+package clicks
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func sample() Batch {
+	return Batch{Edge: "edge-1", Seq: 42, Clicks: []Click{
+		{ID: [16]byte{1, 2, 3}, Time: time.Date(2026, 12, 6, 10, 0, 0, 123, time.UTC), LinkID: "link_01", Domain: "h0p.to",
+			Country: "BR", Device: "mobile", Browser: "Chrome", OS: "Android", RefererHost: "news.example", QR: true, IPHash: [16]byte{9}},
+		{ID: [16]byte{4}, Time: time.Date(2026, 12, 6, 10, 0, 1, 0, time.UTC), LinkID: "link_02", Domain: "h0p.to", Bot: true},
+	}}
+}
+
+func TestRoundTrip(t *testing.T) {
+	b := sample()
+	data, err := b.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Batch
+	if err := got.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, b) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, b)
+	}
+	empty := Batch{Edge: "e", Seq: 1}
+	data, _ = empty.MarshalBinary()
+	if err := got.UnmarshalBinary(data); err != nil || got.Seq != 1 || len(got.Clicks) != 0 {
+		t.Fatalf("empty batch: %+v %v", got, err)
+	}
+}
+
+func TestCorruptionIsRefused(t *testing.T) {
+	b := sample()
+	data, _ := b.MarshalBinary()
+	for i := range data {
+		bad := bytes.Clone(data)
+		bad[i] ^= 0x40
+		var got Batch
+		if err := got.UnmarshalBinary(bad); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("byte %d flipped: err %v", i, err)
+		}
+	}
+	for n := range len(data) {
+		var got Batch
+		if err := got.UnmarshalBinary(data[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("cut at %d: err %v", n, err)
+		}
+	}
+}
+
+func TestBounds(t *testing.T) {
+	if _, err := (&Batch{}).MarshalBinary(); err == nil {
+		t.Fatal("a batch without an edge id was written")
+	}
+	long := sample()
+	long.Clicks[0].RefererHost = string(bytes.Repeat([]byte("a"), MaxString+10))
+	data, err := long.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Batch
+	if err := got.UnmarshalBinary(data); err != nil || len(got.Clicks[0].RefererHost) != MaxString {
+		t.Fatalf("long referer: %d bytes, %v", len(got.Clicks[0].RefererHost), err)
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	b := sample()
+	data, _ := b.MarshalBinary()
+	f.Add(data)
+	f.Add([]byte("H0PC"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got Batch
+		if err := got.UnmarshalBinary(data); err != nil {
+			return
+		}
+		again, err := got.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded batch does not encode: %v", err)
+		}
+		var twice Batch
+		if err := twice.UnmarshalBinary(again); err != nil || !reflect.DeepEqual(twice, got) {
+			t.Fatalf("re-encoded batch differs: %v", err)
+		}
+	})
+}
