@@ -40,6 +40,7 @@ import (
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlstore"
+	"github.com/h0p/h0p/control/visitorsalt"
 	"github.com/h0p/h0p/shared/password"
 )
 
@@ -96,6 +97,10 @@ type Config struct {
 	// PasswordParams are argon2id's costs; zero: password.Default (tests
 	// lower them).
 	PasswordParams password.Params
+
+	// Salts reads the replicated store's visitor salts; set, control
+	// publishes each day's while it leads (control/visitorsalt).
+	Salts visitorsalt.Salts
 
 	// Cluster mode; see api.Config.
 	Leader           api.Leadership
@@ -398,12 +403,17 @@ func (s *Server) Bootstrap(ctx context.Context, save func(key string) error) (bo
 // WriteKeyFile writes a key to path with mode 0600.
 func WriteKeyFile(path, key string) error { return writeFileAtomic(path, []byte(key+"\n")) }
 
-// Run serves the API and runs the outbox relay until ctx ends, then stops
+// Run serves the API and runs the outbox relay (and the visitor salts'
+// publisher) until ctx ends, then stops
 // taking requests and lets in-flight ones finish (up to 10s).
 func (s *Server) Run(ctx context.Context) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { s.publisher.Run(relayCtx) })
+	if s.cfg.Salts != nil {
+		salts := &visitorsalt.Publisher{Applier: s.publisher.Applier, Salts: s.cfg.Salts, Logger: s.cfg.Logger, Now: s.cfg.Now}
+		wg.Go(func() { salts.Run(relayCtx) })
+	}
 	defer func() {
 		stopRelay()
 		wg.Wait()

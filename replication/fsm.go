@@ -139,6 +139,8 @@ func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool,
 		case kv.OpDeleteDomain:
 			domains = true
 			err = b.Delete(kv.AppendDomainKey(nil, []byte(op.Domain.Host)), nil)
+		case kv.OpPutSalt:
+			err = putSalt(db, b, op.Salt)
 		default:
 			err = fmt.Errorf("unknown %v", op.Type)
 		}
@@ -155,6 +157,24 @@ func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool,
 		return false, err
 	}
 	return domains, b.Set(kv.LinkCountKey, binary.BigEndian.AppendUint64(nil, uint64(int64(n)+delta)), nil)
+}
+
+// putSalt sets s unless its day has a salt (the first one applied wins, so
+// every node hashes with the same salt all day), and deletes the salts of
+// days before s's yesterday.
+func putSalt(db pebble.Reader, b *pebble.Batch, s *kv.Salt) error {
+	key := kv.SaltKey(s.Day)
+	_, closer, err := db.Get(key)
+	if err == nil {
+		return closer.Close()
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return err
+	}
+	if err := b.Set(key, s.Value[:], nil); err != nil {
+		return err
+	}
+	return b.DeleteRange(kv.SaltKeyLowerBound, kv.SaltKey(s.Day-1), nil)
 }
 
 // readUint64 reads an 8-byte counter; missing is 0.

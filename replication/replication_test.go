@@ -90,6 +90,29 @@ func TestFSMApplyIsIdempotentAndVersioned(t *testing.T) {
 	}
 }
 
+// The first salt applied for a day stays; salts of days before yesterday go.
+func TestFSMSaltFirstWinsAndOldOnesGo(t *testing.T) {
+	s := mustOpenStore(t, t.TempDir())
+	f := &FSM{store: s, logger: testLogger()}
+	salt := func(day int64, b byte) kv.Salt {
+		v := kv.Salt{Day: day}
+		v.Value[0] = b
+		return v
+	}
+	apply(t, f, 1, kv.PutSalt(salt(100, 1)))
+	apply(t, f, 2, kv.PutSalt(salt(100, 2))) // from a leader that did not see the first
+	apply(t, f, 3, kv.PutSalt(salt(101, 3)))
+	if v, ok, err := s.Salt(100); err != nil || !ok || v[0] != 1 {
+		t.Fatalf("day 100: %v %v %v, want the first salt", v[0], ok, err)
+	}
+	apply(t, f, 4, kv.PutSalt(salt(102, 4)))
+	for day, want := range map[int64]bool{99: false, 100: false, 101: true, 102: true} {
+		if _, ok, err := s.Salt(day); err != nil || ok != want {
+			t.Errorf("day %d present %v (%v), want %v", day, ok, err, want)
+		}
+	}
+}
+
 // ops concatenates the ops of commands into one command.
 func ops(cs ...kv.Command) kv.Command {
 	var all kv.Command

@@ -250,6 +250,24 @@ func (s *Store) Link(host, slug []byte) (kv.Link, bool, error) {
 	return l, true, nil
 }
 
+// Salt returns day's visitor salt, if the store has it (kv.Salt).
+func (s *Store) Salt(day int64) ([32]byte, bool, error) {
+	var salt [32]byte
+	v, closer, err := s.db.Get(kv.SaltKey(day))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return salt, false, nil
+	}
+	if err != nil {
+		return salt, false, fmt.Errorf("get salt: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != len(salt) {
+		return salt, false, fmt.Errorf("salt of day %d is %d bytes", day, len(v))
+	}
+	copy(salt[:], v)
+	return salt, true, nil
+}
+
 // Domain returns the settings of short domain host (normalised), if any,
 // from the in-memory mirror.
 func (s *Store) Domain(host []byte) (kv.Domain, bool, error) {

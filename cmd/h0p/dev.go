@@ -153,7 +153,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
 		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits, Mailer: mailer,
 		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,
-		EdgeAddrs: []string{d.edge.Addr()},
+		EdgeAddrs: []string{d.edge.Addr()}, Salts: d.store,
 	}, d.node)
 	if err != nil {
 		return nil, err

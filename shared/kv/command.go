@@ -22,6 +22,7 @@ const (
 	OpPutNode      OpType = 3 // record a cluster node's addresses (payload: Node record)
 	OpPutDomain    OpType = 4 // create or replace a domain's settings (payload: Domain record)
 	OpDeleteDomain OpType = 5 // delete a domain's settings (payload: the host)
+	OpPutSalt      OpType = 6 // set a day's visitor salt unless it has one (payload: Salt)
 )
 
 func (t OpType) String() string {
@@ -36,6 +37,8 @@ func (t OpType) String() string {
 		return "put_domain"
 	case OpDeleteDomain:
 		return "delete_domain"
+	case OpPutSalt:
+		return "put_salt"
 	}
 	return fmt.Sprintf("op(%d)", byte(t))
 }
@@ -60,6 +63,7 @@ type Op struct {
 	Delete *LinkDelete // OpDeleteLink
 	Node   *Node       // OpPutNode
 	Domain *Domain     // OpPutDomain; OpDeleteDomain uses Domain.Host
+	Salt   *Salt       // OpPutSalt
 }
 
 // Command is one raft log entry: ops applied atomically, in order.
@@ -100,6 +104,9 @@ func (c Command) Encode() []byte {
 			payload = AppendDomain(payload, op.Domain)
 		case OpDeleteDomain:
 			payload = append(payload, op.Domain.Host...)
+		case OpPutSalt:
+			payload = binary.AppendUvarint(payload, uint64(op.Salt.Day))
+			payload = append(payload, op.Salt.Value[:]...)
 		default:
 			panic(fmt.Sprintf("kv: encode unknown %v", op.Type))
 		}
@@ -200,6 +207,14 @@ func decodeOp(t OpType, payload []byte) (Op, error) {
 			return Op{}, fmt.Errorf("%w: delete_domain needs a host", ErrCorrupt)
 		}
 		return Op{Type: t, Domain: &Domain{Host: string(payload)}}, nil
+	case OpPutSalt:
+		day, k := binary.Uvarint(payload)
+		if k <= 0 || len(payload)-k != len(Salt{}.Value) || day > maxSaltDay {
+			return Op{}, fmt.Errorf("%w: put_salt needs a day and %d bytes", ErrCorrupt, len(Salt{}.Value))
+		}
+		s := Salt{Day: int64(day)}
+		copy(s.Value[:], payload[k:])
+		return Op{Type: t, Salt: &s}, nil
 	}
 	return Op{}, fmt.Errorf("%w: unknown %v", ErrCorrupt, t)
 }

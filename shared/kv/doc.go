@@ -23,6 +23,7 @@
 //	m/links             how many link records there are (8 bytes, big endian)
 //	n/<nodeID>          a cluster node: role and control API address
 //	d/<host>            a short domain's settings (root, not-found, expired URLs)
+//	s/<day>             a day's visitor salt (day: 8 bytes, big endian)
 //
 // Hosts are lowercase ASCII (IDNs in punycode); slugs never contain NUL. The
 // link state row is what makes apply idempotent: an op whose version is not

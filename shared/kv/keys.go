@@ -7,6 +7,7 @@ const (
 	prefixMeta      = "m/"
 	prefixNode      = "n/"
 	prefixDomain    = "d/"
+	prefixSalt      = "s/"
 )
 
 // AppendDomainKey appends the key of domain host's record to b.

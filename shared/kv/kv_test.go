@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -148,6 +149,29 @@ func TestDomainCommandsGolden(t *testing.T) {
 	}
 }
 
+func TestSaltCommandGolden(t *testing.T) {
+	s := Salt{Day: SaltDay(time.Date(2026, 12, 6, 23, 59, 59, 0, time.UTC))}
+	for i := range s.Value {
+		s.Value[i] = byte(i)
+	}
+	c := PutSalt(s)
+	b := c.Encode()
+	checkGolden(t, "command_salt_v1.hex", b)
+	got, err := DecodeCommand(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("round trip: got %+v, want %+v", got, c)
+	}
+	if s.Day != 20793 {
+		t.Errorf("SaltDay(2026-12-06) = %d, want 20793", s.Day)
+	}
+	if k := SaltKey(s.Day); string(k[:2]) != prefixSalt || len(k) != 10 {
+		t.Errorf("SaltKey = %q", k)
+	}
+}
+
 func TestDecodeSkipsUnknownFields(t *testing.T) {
 	b := AppendLink(nil, &sampleLink)
 	w := fieldWriter{b: b}
@@ -173,6 +197,7 @@ func TestDecodeRejects(t *testing.T) {
 		"put without id":  Command{Ops: []Op{{Type: OpPutLink, Link: &Link{Domain: "a", Slug: "b", Version: 1}}}}.Encode(),
 		"delete no vers.": Command{Ops: []Op{{Type: OpDeleteLink, Delete: &LinkDelete{ID: "x"}}}}.Encode(),
 		"nul in slug":     PutLink(Link{ID: "i", Domain: "a", Slug: "b\x00c", Version: 1}).Encode(),
+		"short salt":      {CommandVersion, 1, byte(OpPutSalt), 3, 1, 2, 3},
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
