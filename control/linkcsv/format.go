@@ -42,7 +42,7 @@ const (
 
 // aliases lists, per format and field, the normalised column names (see
 // normalise) that carry the field, best first. The sources of these names
-// are in doc.go.
+// are in FORMATS.md.
 var aliases = map[Format][numFields][]string{
 	Native: {
 		fURL:        {"url"},

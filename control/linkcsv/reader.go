@@ -295,7 +295,7 @@ func (p *plan) row(line int, cells []string) (Row, error) {
 
 	seps := "|"
 	if p.format == Bitly {
-		seps = "|,;" // not documented by Bitly; see doc.go
+		seps = "|,;" // not documented by Bitly; see FORMATS.md
 	}
 	row.Tags = splitTags(cell(fTags), seps)
 

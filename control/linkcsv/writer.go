@@ -31,9 +31,9 @@ var exportHeader = []string{
 }
 
 // Writer writes links in the Native format, guarding every cell against
-// formula injection (see the package documentation). It buffers: call Flush to push what was
-// written to the underlying writer, for instance every few hundred rows of
-// a streamed response, and at the end.
+// formula injection (FORMATS.md gives the rule). It buffers: call Flush to
+// push what was written to the underlying writer, for instance every few
+// hundred rows of a streamed response, and at the end.
 type Writer struct {
 	cw     *csv.Writer
 	record []string

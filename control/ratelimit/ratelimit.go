@@ -15,8 +15,7 @@ import (
 // holds over any span of its length (see the package doc).
 //
 // The in-process implementation is Memory; a Redis implementation for several
-// control nodes will run the same check in one Lua script (see the package
-// doc).
+// control nodes would run the same check in one Lua script (DESIGN.md).
 type Limiter interface {
 	Allow(ctx context.Context, key string, limits Limits) (Decision, error)
 }

@@ -58,7 +58,8 @@ type CA struct {
 	Key  *ecdsa.PrivateKey
 }
 
-// MintCA creates a self-signed ECDSA P-256 CA valid for ten years from now.
+// MintCA creates a self-signed ECDSA P-256 CA valid for ten years from now
+// (and from five minutes before it, for clock skew, as node certificates).
 func MintCA(commonName string, now time.Time) (CA, error) {
 	if commonName == "" {
 		return CA{}, errors.New("mint ca: empty common name")

@@ -16,7 +16,14 @@ type Config struct {
 	MaxConns int
 	// Name is the Server header of Handler's responses.
 	Name string
-	// Handler answers every request Fast declines.
+	// Handler answers every request Fast declines. It gets a RequestCtx
+	// parsed from exactly the framed bytes (a request fasthttp reads
+	// otherwise gets a 400 and the connection closes), and its response is
+	// written as fasthttp's server writes it (Server and Date headers,
+	// Connection: close or keep-alive, no body for HEAD). GET and HEAD run
+	// on the loop; any other method (the password form: argon2id takes
+	// milliseconds) on a goroutine of its own, and the connection reads
+	// nothing more until that answer is written.
 	Handler fasthttp.RequestHandler
 	// Fast answers the usual request on the loop itself; nil: Handler
 	// answers every request.

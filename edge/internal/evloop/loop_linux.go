@@ -19,7 +19,7 @@ import (
 	"github.com/h0p/h0p/edge/internal/framing"
 )
 
-// Server is the event loops serving one address (see the package doc).
+// Server is the event loops serving one address.
 // Outside the loops' goroutines it is only started, stopped and closed.
 type Server struct {
 	handler  fasthttp.RequestHandler
@@ -51,6 +51,14 @@ const Supported = true
 // Listen opens a listening socket on cfg.Addr for each of cfg.Loops loops
 // (all on the port the first one got when the address's port is 0); Serve
 // runs them.
+//
+// Limits, as fasthttp's server has them: a head up to framing.MaxHeader, a
+// body up to framing.MaxBody (by Content-Length only: a chunked body gets
+// 411); 10 s for a request to arrive once begun and for a response to
+// leave, 60 s idle between requests; cfg.MaxConns connections across the
+// loops, beyond which a new one gets a 503 and is closed. An HTTP/1.1
+// request with Expect: 100-continue gets 100 Continue once its head is
+// framed (413 instead for a body over the limit).
 func Listen(cfg Config) (*Server, error) {
 	addr, n := cfg.Addr, max(1, cfg.Loops)
 	ta, err := net.ResolveTCPAddr("tcp", addr)
@@ -85,10 +93,14 @@ func (e *Server) Addr() net.Addr { return e.addr }
 // Loops is how many event loops serve.
 func (e *Server) Loops() int { return len(e.loops) }
 
-// Serve runs the loops until ctx ends, then drains (see the package doc):
-// listeners close, idle connections close, answers in progress are
-// written with Connection: close; after drain whatever is left is closed.
-// Call Close after it returns.
+// Serve runs the loops until ctx ends, then drains: each loop takes the
+// connections the kernel queued for it, closes its listener, answers what
+// is in flight or already sent on a kept-alive connection with
+// Connection: close, waits up to a second from its accept for the first
+// request of a connection still silent (closing it would fail a request no
+// client retries), and closes idle kept-alive connections, whose clients
+// retry elsewhere. After drain whatever is left is closed. Call Close after
+// it returns.
 func (e *Server) Serve(ctx context.Context, drain time.Duration) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(e.loops))
