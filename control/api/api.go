@@ -19,6 +19,7 @@ import (
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/control/links"
@@ -132,7 +133,7 @@ func (h *handler) routes() []route {
 		session = access.Need{SessionOnly: true}
 		member  = access.Need{Member: true}
 		person  = access.Need{Person: true}
-		admin   = access.Need{MinRole: store.RoleAdmin}
+		admin   = access.Need{MinRole: identity.RoleAdmin}
 	)
 	links := func(a access.Action) access.Need { return access.Need{Resource: access.ShortLinks, Action: a} }
 	keys := func(a access.Action) access.Need {
