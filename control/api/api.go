@@ -208,7 +208,7 @@ func (h *handler) fail(c *gin.Context, err error) {
 		h.Logger.Error("internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path,
 			"requestId", c.GetString(ctxRequestID))
 	}
-	c.AbortWithStatusJSON(e.Code.Status(), apierror.NewEnvelope(e, c.GetString(ctxRequestID)))
+	c.AbortWithStatusJSON(httpStatus(e.Code), apierror.NewEnvelope(e, c.GetString(ctxRequestID)))
 }
 
 func (h *handler) recoverPanic(c *gin.Context) {

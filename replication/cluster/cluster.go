@@ -200,5 +200,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError answers in the envelope. Node-to-node and operator answers
 // may say why (no client sees them).
 func writeError(w http.ResponseWriter, code apierror.Code, msg string) {
-	apierror.Write(w, apierror.New(code, "%s", msg), "")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(errorStatus(code))
+	json.NewEncoder(w).Encode(apierror.NewEnvelope(apierror.New(code, "%s", msg), ""))
+}
+
+// errorStatus is the status of each code these endpoints answer with; the
+// API's own mapping (control/api) covers the codes it uses.
+func errorStatus(code apierror.Code) int {
+	switch code {
+	case apierror.Unauthorized:
+		return http.StatusUnauthorized
+	case apierror.Forbidden:
+		return http.StatusForbidden
+	case apierror.NotFound:
+		return http.StatusNotFound
+	case apierror.ValidationError:
+		return http.StatusBadRequest
+	case apierror.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
