@@ -205,8 +205,8 @@ func writeError(w http.ResponseWriter, code apierror.Code, msg string) {
 	json.NewEncoder(w).Encode(apierror.NewEnvelope(apierror.New(code, "%s", msg), ""))
 }
 
-// errorStatus is the status of each code these endpoints answer with; the
-// API's own mapping (control/api) covers the codes it uses.
+// errorStatus is the HTTP status of each code these endpoints answer with,
+// the one the API gives it too; any other code is a 500.
 func errorStatus(code apierror.Code) int {
 	switch code {
 	case apierror.Unauthorized:
