@@ -14,7 +14,8 @@
 // audit log) is not a grantable resource: it needs a person (a session or a
 // user key) with at least the route's role.
 //
-// The package decides; it reads nothing and writes nothing.
+// Roles, key types and stored grants are control/identity's values; this
+// package decides what they allow. It reads nothing and writes nothing.
 package access
 
 import (
@@ -22,7 +23,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/identity"
 )
 
 // Resource is a grantable resource.
@@ -104,8 +105,8 @@ func (s Set) Minus(o Set) Set { return s &^ o }
 
 // Permissions is the stored and JSON form: {"shortLinks":["create",…],…},
 // resources and actions in canonical order, empty resources left out.
-func (s Set) Permissions() store.Permissions {
-	p := store.Permissions{}
+func (s Set) Permissions() identity.Permissions {
+	p := identity.Permissions{}
 	for _, r := range Resources {
 		for _, a := range Actions {
 			if s.Has(r, a) {
@@ -131,7 +132,7 @@ func (s Set) String() string {
 
 // Parse reads the stored/JSON form. Unknown resources or actions are an
 // error naming them.
-func Parse(p store.Permissions) (Set, error) {
+func Parse(p identity.Permissions) (Set, error) {
 	var (
 		s   Set
 		bad []string
@@ -157,14 +158,14 @@ func Parse(p store.Permissions) (Set, error) {
 }
 
 // OfRole is what a role allows (the table in the package doc).
-func OfRole(role store.Role) Set {
+func OfRole(role identity.Role) Set {
 	full := []Action{Create, Read, Update, Delete}
 	switch role {
-	case store.RoleOwner, store.RoleAdmin:
+	case identity.RoleOwner, identity.RoleAdmin:
 		return Of(map[Resource][]Action{
 			ShortLinks: full, Domains: full, APIKeys: full, Webhooks: full, Stats: {Read}, Files: full,
 		})
-	case store.RoleMember:
+	case identity.RoleMember:
 		return Of(map[Resource][]Action{
 			ShortLinks: full, Domains: {Create, Read, Update}, Stats: {Read}, Files: full,
 		})
@@ -173,13 +174,13 @@ func OfRole(role store.Role) Set {
 }
 
 // RoleRank orders roles: Member < Admin < Owner.
-func RoleRank(r store.Role) int {
+func RoleRank(r identity.Role) int {
 	switch r {
-	case store.RoleOwner:
+	case identity.RoleOwner:
 		return 3
-	case store.RoleAdmin:
+	case identity.RoleAdmin:
 		return 2
-	case store.RoleMember:
+	case identity.RoleMember:
 		return 1
 	}
 	return 0
@@ -200,10 +201,10 @@ const (
 type Principal struct {
 	Kind   Kind
 	OrgID  string
-	UserID string     // the person (sessions, user keys); "" for bots
-	Role   store.Role // the person's current role in OrgID; "" for bots
-	KeyID  string     // the API key used; "" for sessions
-	Grants Set        // the key's grants; unused for sessions
+	UserID string        // the person (sessions, user keys); "" for bots
+	Role   identity.Role // the person's current role in OrgID; "" for bots
+	KeyID  string        // the API key used; "" for sessions
+	Grants Set           // the key's grants; unused for sessions
 	// SessionID is set for sessions (logout deletes it).
 	SessionID string
 
@@ -266,7 +267,7 @@ type Need struct {
 	Action          Action
 	Also            Action // a second action the route needs on Resource (upsert: create and update)
 	OwnUserKey      bool
-	MinRole         store.Role
+	MinRole         identity.Role
 	Member          bool
 	Person          bool
 	Public          bool
@@ -340,17 +341,17 @@ func allowIf(ok bool) Decision {
 
 // KeyTarget is an API key a principal wants to act on, as CheckKey sees it.
 type KeyTarget struct {
-	Type   store.KeyType
+	Type   identity.KeyType
 	UserID string // the key's person, for user keys
 	// OwnerRole is the person's current role in the org (user keys).
-	OwnerRole store.Role
+	OwnerRole identity.Role
 	Grants    Set // the key's stored grants
 }
 
 // Effective is what the key may do right now: a user key's grants ∩ its
 // person's role, a bot key's grants.
 func (k KeyTarget) Effective() Set {
-	if k.Type == store.KeyUser {
+	if k.Type == identity.KeyUser {
 		return k.Grants & OfRole(k.OwnerRole)
 	}
 	return k.Grants
@@ -372,19 +373,19 @@ type KeyRefusal string
 //     permissions exceed its own: that would hand it (or take from others)
 //     more than it holds.
 func CheckKey(p Principal, a Action, k KeyTarget) KeyRefusal {
-	own := k.Type == store.KeyUser && p.IsPerson() && k.UserID == p.UserID
+	own := k.Type == identity.KeyUser && p.IsPerson() && k.UserID == p.UserID
 	switch {
 	case own:
 		return ""
-	case k.Type == store.KeyUser && !p.IsPerson():
+	case k.Type == identity.KeyUser && !p.IsPerson():
 		return "a bot key cannot act on a user key"
 	case !p.Effective().Has(APIKeys, a):
 		return KeyRefusal(fmt.Sprintf("you may only manage your own user key (apiKeys:%s needed for others)", a))
 	case a == Read:
 		return ""
-	case k.Type == store.KeyUser && a != Delete:
+	case k.Type == identity.KeyUser && a != Delete:
 		return "a user key belongs to its person: only they may change or rotate it; you may revoke it"
-	case k.Type == store.KeyUser && RoleRank(k.OwnerRole) > RoleRank(p.Role):
+	case k.Type == identity.KeyUser && RoleRank(k.OwnerRole) > RoleRank(p.Role):
 		return KeyRefusal(fmt.Sprintf("only an %s may revoke an %s's key", k.OwnerRole, k.OwnerRole))
 	}
 	if excess := k.Effective().Minus(p.Effective()); excess != 0 {

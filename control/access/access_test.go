@@ -4,15 +4,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/identity"
 )
 
 func TestRoleTable(t *testing.T) {
 	full := "create read update delete"
-	want := map[store.Role]map[Resource]string{
-		store.RoleOwner:  {ShortLinks: full, Domains: full, APIKeys: full, Webhooks: full, Stats: "read", Files: full},
-		store.RoleAdmin:  {ShortLinks: full, Domains: full, APIKeys: full, Webhooks: full, Stats: "read", Files: full},
-		store.RoleMember: {ShortLinks: full, Domains: "create read update", APIKeys: "", Webhooks: "", Stats: "read", Files: full},
+	want := map[identity.Role]map[Resource]string{
+		identity.RoleOwner:  {ShortLinks: full, Domains: full, APIKeys: full, Webhooks: full, Stats: "read", Files: full},
+		identity.RoleAdmin:  {ShortLinks: full, Domains: full, APIKeys: full, Webhooks: full, Stats: "read", Files: full},
+		identity.RoleMember: {ShortLinks: full, Domains: "create read update", APIKeys: "", Webhooks: "", Stats: "read", Files: full},
 	}
 	for role, byRes := range want {
 		set := OfRole(role)
@@ -41,9 +41,9 @@ func TestEffective(t *testing.T) {
 		p    Principal
 		want Set
 	}{
-		{"session is the role", Principal{Kind: Session, Role: store.RoleMember}, OfRole(store.RoleMember)},
-		{"user key is grants ∩ role", Principal{Kind: UserKey, Role: store.RoleMember, Grants: linksRead | keysAll}, linksRead},
-		{"demoted user key narrows", Principal{Kind: UserKey, Role: store.RoleMember, Grants: All}, OfRole(store.RoleMember)},
+		{"session is the role", Principal{Kind: Session, Role: identity.RoleMember}, OfRole(identity.RoleMember)},
+		{"user key is grants ∩ role", Principal{Kind: UserKey, Role: identity.RoleMember, Grants: linksRead | keysAll}, linksRead},
+		{"demoted user key narrows", Principal{Kind: UserKey, Role: identity.RoleMember, Grants: All}, OfRole(identity.RoleMember)},
 		{"bot key is its grants", Principal{Kind: BotKey, Grants: keysAll}, keysAll},
 	}
 	for _, tt := range tests {
@@ -54,14 +54,14 @@ func TestEffective(t *testing.T) {
 }
 
 func TestParseRoundTrip(t *testing.T) {
-	s, err := Parse(store.Permissions{"shortLinks": {"read", "create"}, "stats": {"read"}})
+	s, err := Parse(identity.Permissions{"shortLinks": {"read", "create"}, "stats": {"read"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Permissions(); len(got) != 2 || strings.Join(got["shortLinks"], ",") != "create,read" {
 		t.Errorf("Permissions() = %v", got)
 	}
-	for _, bad := range []store.Permissions{{"links": {"read"}}, {"shortLinks": {"write"}}, {"nope": {}}} {
+	for _, bad := range []identity.Permissions{{"links": {"read"}}, {"shortLinks": {"write"}}, {"nope": {}}} {
 		if _, err := Parse(bad); err == nil || !strings.Contains(err.Error(), "unknown permissions") {
 			t.Errorf("Parse(%v) = %v", bad, err)
 		}
@@ -72,9 +72,9 @@ func TestParseRoundTrip(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	owner := Principal{Kind: Session, Role: store.RoleOwner}
-	member := Principal{Kind: Session, Role: store.RoleMember}
-	adminKey := Principal{Kind: UserKey, Role: store.RoleAdmin, Grants: All}
+	owner := Principal{Kind: Session, Role: identity.RoleOwner}
+	member := Principal{Kind: Session, Role: identity.RoleMember}
+	adminKey := Principal{Kind: UserKey, Role: identity.RoleAdmin, Grants: All}
 	bot := Principal{Kind: BotKey, Grants: All}
 	tests := []struct {
 		p    Principal
@@ -84,11 +84,11 @@ func TestCheck(t *testing.T) {
 		{member, Need{Resource: ShortLinks, Action: Delete}, Allowed},
 		{member, Need{Resource: APIKeys, Action: Create}, Denied},
 		{member, Need{Resource: APIKeys, Action: Create, OwnUserKey: true}, OwnKeyOnly},
-		{Principal{Kind: UserKey, Role: store.RoleMember}, Need{Resource: APIKeys, Action: Create, OwnUserKey: true}, Denied},
-		{owner, Need{MinRole: store.RoleAdmin}, Allowed},
-		{member, Need{MinRole: store.RoleAdmin}, Denied},
-		{adminKey, Need{MinRole: store.RoleAdmin}, Allowed},
-		{bot, Need{MinRole: store.RoleAdmin}, Denied},
+		{Principal{Kind: UserKey, Role: identity.RoleMember}, Need{Resource: APIKeys, Action: Create, OwnUserKey: true}, Denied},
+		{owner, Need{MinRole: identity.RoleAdmin}, Allowed},
+		{member, Need{MinRole: identity.RoleAdmin}, Denied},
+		{adminKey, Need{MinRole: identity.RoleAdmin}, Allowed},
+		{bot, Need{MinRole: identity.RoleAdmin}, Denied},
 		{bot, Need{Person: true}, Denied},
 		{bot, Need{Member: true}, Allowed},
 		{adminKey, Need{SessionOnly: true}, Denied},

@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/password"
@@ -127,9 +128,9 @@ func mailableEmail(field, email string) (string, error) {
 	return email, nil
 }
 
-func parseRole(field string, r string) (store.Role, error) {
-	switch role := store.Role(r); role {
-	case store.RoleOwner, store.RoleAdmin, store.RoleMember:
+func parseRole(field string, r string) (identity.Role, error) {
+	switch role := identity.Role(r); role {
+	case identity.RoleOwner, identity.RoleAdmin, identity.RoleMember:
 		return role, nil
 	}
 	return "", apierror.Invalid(field, "must be owner, admin or member")

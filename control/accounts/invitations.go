@@ -9,6 +9,7 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/audit"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
@@ -25,7 +26,7 @@ func (s *Service) Invite(ctx context.Context, p access.Principal, email, role st
 	if err != nil {
 		return "", store.Invitation{}, err
 	}
-	if r == store.RoleOwner && p.Role != store.RoleOwner {
+	if r == identity.RoleOwner && p.Role != identity.RoleOwner {
 		return "", store.Invitation{}, forbidden("only an Owner can invite an Owner")
 	}
 	now := s.now()

@@ -10,6 +10,7 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/audit"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
@@ -20,14 +21,14 @@ import (
 type KeyInput struct {
 	Name        *string
 	Type        string
-	Permissions *store.Permissions
+	Permissions *identity.Permissions
 	ExpiresAt   *time.Time
 }
 
 // checkGrants parses grants and refuses any beyond what may be given: the
 // role (for people; a user key's also by its user's role), and, when the
 // principal is itself a key, that key's effective permissions.
-func checkGrants(p access.Principal, role store.Role, perms store.Permissions) (access.Set, error) {
+func checkGrants(p access.Principal, role identity.Role, perms identity.Permissions) (access.Set, error) {
 	set, err := access.Parse(perms)
 	if err != nil {
 		return 0, apierror.Invalid("permissions", err.Error())
@@ -60,22 +61,22 @@ func (s *Service) CreateKey(ctx context.Context, p access.Principal, in KeyInput
 	if name == "" || len(name) > 100 {
 		return "", store.APIKey{}, apierror.Invalid("name", "must be 1 to 100 characters")
 	}
-	var typ store.KeyType
+	var typ identity.KeyType
 	switch in.Type {
 	case "user":
-		typ = store.KeyUser
+		typ = identity.KeyUser
 		if !p.IsPerson() {
 			return "", store.APIKey{}, apierror.Invalid("type", "a bot key cannot own a user key; create a bot key")
 		}
 	case "bot":
-		typ = store.KeyBot
+		typ = identity.KeyBot
 		if ownKeyOnly(p, access.Create) {
 			return "", store.APIKey{}, forbidden("bot keys need the apiKeys:create permission")
 		}
 	default:
 		return "", store.APIKey{}, apierror.Invalid("type", "must be user or bot")
 	}
-	perms := store.Permissions{}
+	perms := identity.Permissions{}
 	if in.Permissions != nil {
 		perms = *in.Permissions
 	}
@@ -92,14 +93,14 @@ func (s *Service) CreateKey(ctx context.Context, p access.Principal, in KeyInput
 		expires = in.ExpiresAt.UTC().Truncate(time.Millisecond)
 	}
 	apiType := apikey.User
-	if typ == store.KeyBot {
+	if typ == identity.KeyBot {
 		apiType = apikey.Bot
 	}
 	plain := apikey.Generate(apiType)
 	k := store.APIKey{ID: ids.New(ids.Key, now), OrgID: p.OrgID, Type: typ, Name: name,
 		Prefix: apikey.Prefix(plain), Digest: apikey.Digest(s.Pepper, plain), Permissions: set.Permissions(),
 		CreatedBy: p.UserID, CreatedAt: now, ExpiresAt: expires}
-	if typ == store.KeyUser {
+	if typ == identity.KeyUser {
 		k.UserID = p.UserID
 	}
 	err = s.Store.Write(ctx, func(q store.Queries) error {
@@ -127,7 +128,7 @@ func (s *Service) CreateKey(ctx context.Context, p access.Principal, in KeyInput
 
 // keyTarget is what access.CheckKey needs to know of k: its grants and, for
 // a user key, its person's current role (roles: user ID → role).
-func keyTarget(k store.APIKey, roles map[string]store.Role) (access.KeyTarget, error) {
+func keyTarget(k store.APIKey, roles map[string]identity.Role) (access.KeyTarget, error) {
 	grants, err := access.Parse(k.Permissions)
 	if err != nil {
 		return access.KeyTarget{}, fmt.Errorf("key %s: %w", k.ID, err)
@@ -141,8 +142,8 @@ func visibleKey(ctx context.Context, q store.Queries, p access.Principal, id str
 	if err != nil {
 		return store.APIKey{}, mapNotFound(err, "API key")
 	}
-	roles := map[string]store.Role{}
-	if k.Type == store.KeyUser {
+	roles := map[string]identity.Role{}
+	if k.Type == identity.KeyUser {
 		m, err := q.Member(ctx, k.OrgID, k.UserID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return store.APIKey{}, err
@@ -171,7 +172,7 @@ func (s *Service) Keys(ctx context.Context, p access.Principal) ([]store.APIKey,
 	if err != nil {
 		return nil, err
 	}
-	roles := map[string]store.Role{}
+	roles := map[string]identity.Role{}
 	for _, m := range members {
 		roles[m.UserID] = m.Role
 	}
@@ -244,7 +245,7 @@ func (s *Service) RotateKey(ctx context.Context, p access.Principal, id string) 
 			return err
 		}
 		t := apikey.User
-		if before.Type == store.KeyBot {
+		if before.Type == identity.KeyBot {
 			t = apikey.Bot
 		}
 		plain = apikey.Generate(t)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/audit"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 )
 
@@ -15,12 +16,12 @@ func (s *Service) Members(ctx context.Context, p access.Principal) ([]store.Memb
 
 // guardOwners refuses a change that would leave the org without an Owner,
 // and one that touches Owner by someone who is not an Owner.
-func guardOwners(ctx context.Context, q store.Queries, p access.Principal, target store.Member, newRole store.Role) error {
-	touchesOwner := target.Role == store.RoleOwner || newRole == store.RoleOwner
-	if touchesOwner && p.Role != store.RoleOwner {
+func guardOwners(ctx context.Context, q store.Queries, p access.Principal, target store.Member, newRole identity.Role) error {
+	touchesOwner := target.Role == identity.RoleOwner || newRole == identity.RoleOwner
+	if touchesOwner && p.Role != identity.RoleOwner {
 		return forbidden("only an Owner can grant or remove the Owner role")
 	}
-	if target.Role == store.RoleOwner && newRole != store.RoleOwner {
+	if target.Role == identity.RoleOwner && newRole != identity.RoleOwner {
 		n, err := q.CountOwners(ctx, target.OrgID)
 		if err != nil {
 			return err
@@ -69,7 +70,7 @@ func (s *Service) RemoveMember(ctx context.Context, p access.Principal, userID s
 			if err := guardOwners(ctx, q, p, before, ""); err != nil {
 				return err
 			}
-		} else if before.Role == store.RoleOwner {
+		} else if before.Role == identity.RoleOwner {
 			n, err := q.CountOwners(ctx, p.OrgID)
 			if err != nil {
 				return err

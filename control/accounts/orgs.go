@@ -9,6 +9,7 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/audit"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
@@ -35,7 +36,7 @@ func (s *Service) CreateOrg(ctx context.Context, p access.Principal, name string
 		if err := q.CreateOrg(ctx, o); err != nil {
 			return err
 		}
-		if err := q.AddMember(ctx, store.Member{OrgID: o.ID, UserID: p.UserID, Role: store.RoleOwner, CreatedAt: now}); err != nil {
+		if err := q.AddMember(ctx, store.Member{OrgID: o.ID, UserID: p.UserID, Role: identity.RoleOwner, CreatedAt: now}); err != nil {
 			return err
 		}
 		return q.AppendAudit(ctx, audit.Entry(p, o.ID, now, "org.created", "org", o.ID, nil, OrgView(o)))
@@ -162,12 +163,12 @@ func (s *Service) CreateOrgWithOwner(ctx context.Context, orgName, ownerEmail, p
 		if err := q.CreateOrg(ctx, o); err != nil {
 			return err
 		}
-		if err := q.AddMember(ctx, store.Member{OrgID: o.ID, UserID: u.ID, Role: store.RoleOwner, CreatedAt: now}); err != nil {
+		if err := q.AddMember(ctx, store.Member{OrgID: o.ID, UserID: u.ID, Role: identity.RoleOwner, CreatedAt: now}); err != nil {
 			return err
 		}
-		k := store.APIKey{ID: ids.New(ids.Key, now), OrgID: o.ID, Type: store.KeyUser, UserID: u.ID, Name: "owner",
+		k := store.APIKey{ID: ids.New(ids.Key, now), OrgID: o.ID, Type: identity.KeyUser, UserID: u.ID, Name: "owner",
 			Prefix: apikey.Prefix(plain), Digest: apikey.Digest(s.Pepper, plain),
-			Permissions: access.OfRole(store.RoleOwner).Permissions(), CreatedBy: u.ID, CreatedAt: now}
+			Permissions: access.OfRole(identity.RoleOwner).Permissions(), CreatedBy: u.ID, CreatedAt: now}
 		if err := q.CreateAPIKey(ctx, k); err != nil {
 			return err
 		}

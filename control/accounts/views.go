@@ -3,6 +3,7 @@ package accounts
 import (
 	"time"
 
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 )
 
@@ -61,16 +62,16 @@ func InvitationView(inv store.Invitation) Invitation {
 }
 
 type Key struct {
-	ID          string            `json:"id"`
-	Name        string            `json:"name"`
-	Type        string            `json:"type"`
-	UserID      string            `json:"userId,omitempty"`
-	Prefix      string            `json:"prefix"`
-	Permissions store.Permissions `json:"permissions"`
-	CreatedBy   string            `json:"createdBy"`
-	CreatedAt   string            `json:"createdAt"`
-	LastUsedAt  *string           `json:"lastUsedAt"`
-	ExpiresAt   *string           `json:"expiresAt"`
+	ID          string               `json:"id"`
+	Name        string               `json:"name"`
+	Type        string               `json:"type"`
+	UserID      string               `json:"userId,omitempty"`
+	Prefix      string               `json:"prefix"`
+	Permissions identity.Permissions `json:"permissions"`
+	CreatedBy   string               `json:"createdBy"`
+	CreatedAt   string               `json:"createdAt"`
+	LastUsedAt  *string              `json:"lastUsedAt"`
+	ExpiresAt   *string              `json:"expiresAt"`
 }
 
 func optional(t time.Time) *string {
@@ -84,7 +85,7 @@ func optional(t time.Time) *string {
 func KeyView(k store.APIKey) Key {
 	perms := k.Permissions
 	if perms == nil {
-		perms = store.Permissions{}
+		perms = identity.Permissions{}
 	}
 	return Key{ID: k.ID, Name: k.Name, Type: string(k.Type), UserID: k.UserID, Prefix: k.Prefix,
 		Permissions: perms, CreatedBy: k.CreatedBy, CreatedAt: stamp(k.CreatedAt),

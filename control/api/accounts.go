@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -313,10 +314,10 @@ func (h *handler) acceptInvitation(c *gin.Context) {
 // --- API keys --------------------------------------------------------------
 
 type keyRequest struct {
-	Name        *string            `json:"name"`
-	Type        string             `json:"type"`
-	Permissions *store.Permissions `json:"permissions"`
-	ExpiresAt   *string            `json:"expiresAt"`
+	Name        *string               `json:"name"`
+	Type        string                `json:"type"`
+	Permissions *identity.Permissions `json:"permissions"`
+	ExpiresAt   *string               `json:"expiresAt"`
 }
 
 func (r keyRequest) input() (accounts.KeyInput, error) {

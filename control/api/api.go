@@ -19,6 +19,7 @@ import (
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/control/links"
@@ -132,7 +133,7 @@ func (h *handler) routes() []route {
 		session = access.Need{SessionOnly: true}
 		member  = access.Need{Member: true}
 		person  = access.Need{Person: true}
-		admin   = access.Need{MinRole: store.RoleAdmin}
+		admin   = access.Need{MinRole: identity.RoleAdmin}
 	)
 	links := func(a access.Action) access.Need { return access.Need{Resource: access.ShortLinks, Action: a} }
 	keys := func(a access.Action) access.Need {
@@ -207,7 +208,7 @@ func (h *handler) fail(c *gin.Context, err error) {
 		h.Logger.Error("internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path,
 			"requestId", c.GetString(ctxRequestID))
 	}
-	c.AbortWithStatusJSON(e.Code.Status(), apierror.NewEnvelope(e, c.GetString(ctxRequestID)))
+	c.AbortWithStatusJSON(httpStatus(e.Code), apierror.NewEnvelope(e, c.GetString(ctxRequestID)))
 }
 
 func (h *handler) recoverPanic(c *gin.Context) {

@@ -23,6 +23,7 @@ import (
 	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/mail"
 	"github.com/h0p/h0p/control/mail/mailtest"
@@ -156,12 +157,12 @@ func mustBootstrap(t testing.TB, st store.Store, n string, expires time.Time) st
 		if err := q.CreateUser(ctx, store.User{ID: "usr_" + n, Email: "owner" + n + "@example.com", EmailVerifiedAt: time.Unix(0, 0)}); err != nil {
 			return err
 		}
-		if err := q.AddMember(ctx, store.Member{OrgID: "org_" + n, UserID: "usr_" + n, Role: store.RoleOwner}); err != nil {
+		if err := q.AddMember(ctx, store.Member{OrgID: "org_" + n, UserID: "usr_" + n, Role: identity.RoleOwner}); err != nil {
 			return err
 		}
-		return q.CreateAPIKey(ctx, store.APIKey{ID: "key_" + n, OrgID: "org_" + n, Type: store.KeyUser, UserID: "usr_" + n,
+		return q.CreateAPIKey(ctx, store.APIKey{ID: "key_" + n, OrgID: "org_" + n, Type: identity.KeyUser, UserID: "usr_" + n,
 			Prefix: apikey.Prefix(key), Digest: apikey.Digest(pepper, key), CreatedBy: "usr_" + n, ExpiresAt: expires,
-			Permissions: access.OfRole(store.RoleOwner).Permissions()})
+			Permissions: access.OfRole(identity.RoleOwner).Permissions()})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -142,7 +143,7 @@ func (h *handler) keyPrincipal(ctx context.Context, digest []byte) (access.Princ
 		return access.Principal{}, fmt.Errorf("key %s: %w", k.ID, err)
 	}
 	p := access.Principal{Kind: access.BotKey, OrgID: k.OrgID, KeyID: k.ID, Grants: grants}
-	if k.Type == store.KeyUser {
+	if k.Type == identity.KeyUser {
 		// A user key acts with its user's current role.
 		m, err := h.Store.Member(ctx, k.OrgID, k.UserID)
 		if errors.Is(err, store.ErrNotFound) {

@@ -6,7 +6,9 @@
 //
 // Every error on every path — unknown route, wrong method, bad JSON, oversize
 // body, missing or invalid key, panic — is written by fail as
-// {"error":{"code","message","requestId"[,"details"]}}. Codes are those of
+// {"error":{"code","message","requestId"[,"details"]}}, with the status
+// httpStatus (status.go) gives its code; shared/apierror holds the codes and
+// the envelope but knows no HTTP. Codes are those of
 // DESIGN.md §5; where HTTP has a more precise status than that list, the API
 // uses it with its own code: 405 METHOD_NOT_ALLOWED (with Allow), 413
 // PAYLOAD_TOO_LARGE (bodies over 1 MiB), 503 UNAVAILABLE (the change could

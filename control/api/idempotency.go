@@ -116,7 +116,7 @@ func (h *handler) idempotency(c *gin.Context, need access.Need) {
 			// The handler panicked; recoverPanic answers 500 INTERNAL once
 			// this returns. Save that answer, as any 5xx: the handler may
 			// have committed before it panicked.
-			h.saveAnswer(ctx, k, http.StatusInternalServerError, http.Header{"Content-Type": {"application/json; charset=utf-8"}},
+			h.saveAnswer(ctx, k, httpStatus(apierror.Internal), http.Header{"Content-Type": {"application/json; charset=utf-8"}},
 				internalErrorBody(k.Owner))
 		}
 	}()

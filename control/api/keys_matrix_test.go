@@ -10,6 +10,7 @@ import (
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 )
 
@@ -37,7 +38,7 @@ type keyWorld struct {
 
 // keyActorSpec describes the actor of a key world.
 type keyActorSpec struct {
-	role    store.Role
+	role    identity.Role
 	kind    access.Kind
 	variant string
 }
@@ -52,18 +53,18 @@ func (s keyActorSpec) String() string {
 // keyGrantVariants are the grants of the matrix's keys, each bounded by the
 // role the key is made at; "apiKeys:read,update" is the bot key that could
 // once rotate the Owner's key.
-var keyGrantVariants = map[string]func(store.Role) access.Set{
+var keyGrantVariants = map[string]func(identity.Role) access.Set{
 	"full":                access.OfRole,
 	"minimal":             grantVariants["minimal"],
 	"none":                grantVariants["none"],
-	"apiKeys:read,update": func(r store.Role) access.Set { return keysReadUpdate & access.OfRole(r) },
+	"apiKeys:read,update": func(r identity.Role) access.Set { return keysReadUpdate & access.OfRole(r) },
 }
 
 var keysReadUpdate = access.Of(map[access.Resource][]access.Action{access.APIKeys: {access.Read, access.Update}})
 
 func keyActorSpecs() []keyActorSpec {
 	var out []keyActorSpec
-	for _, role := range []store.Role{store.RoleOwner, store.RoleAdmin, store.RoleMember} {
+	for _, role := range []identity.Role{identity.RoleOwner, identity.RoleAdmin, identity.RoleMember} {
 		out = append(out, keyActorSpec{role: role, kind: access.Session})
 		for _, kind := range []access.Kind{access.UserKey, access.BotKey} {
 			for _, v := range []string{"full", "minimal", "none", "apiKeys:read,update"} {
@@ -83,15 +84,15 @@ func mustKeyWorld(t *testing.T, e *env, n int, spec keyActorSpec) keyWorld {
 		if err := q.CreateOrg(ctx, store.Org{ID: w.orgID, Name: "keys", Plan: "enterprise", CreatedAt: e.now}); err != nil {
 			return err
 		}
-		addUser := func(id string, role store.Role) error {
+		addUser := func(id string, role identity.Role) error {
 			if err := q.CreateUser(ctx, store.User{ID: id, Email: id + "@example.com", CreatedAt: e.now}); err != nil {
 				return err
 			}
 			return q.AddMember(ctx, store.Member{OrgID: w.orgID, UserID: id, Role: role, CreatedAt: e.now})
 		}
-		addKey := func(id string, typ store.KeyType, user string, grants access.Set) (string, error) {
+		addKey := func(id string, typ identity.KeyType, user string, grants access.Set) (string, error) {
 			kt := apikey.User
-			if typ == store.KeyBot {
+			if typ == identity.KeyBot {
 				kt = apikey.Bot
 			}
 			plain := apikey.Generate(kt)
@@ -100,26 +101,26 @@ func mustKeyWorld(t *testing.T, e *env, n int, spec keyActorSpec) keyWorld {
 				Prefix: apikey.Prefix(plain), Digest: w.digests[id], Permissions: grants.Permissions(),
 				CreatedBy: tag("usr_owner"), CreatedAt: e.now})
 		}
-		if err := addUser(tag("usr_owner"), store.RoleOwner); err != nil {
+		if err := addUser(tag("usr_owner"), identity.RoleOwner); err != nil {
 			return err
 		}
 		w.targets[ownersUserKey] = tag("key_owner")
-		if _, err := addKey(w.targets[ownersUserKey], store.KeyUser, tag("usr_owner"), access.OfRole(store.RoleOwner)); err != nil {
+		if _, err := addKey(w.targets[ownersUserKey], identity.KeyUser, tag("usr_owner"), access.OfRole(identity.RoleOwner)); err != nil {
 			return err
 		}
-		if err := addUser(tag("usr_member"), store.RoleMember); err != nil {
+		if err := addUser(tag("usr_member"), identity.RoleMember); err != nil {
 			return err
 		}
 		w.targets[membersUserKey] = tag("key_member")
-		if _, err := addKey(w.targets[membersUserKey], store.KeyUser, tag("usr_member"), access.OfRole(store.RoleMember)); err != nil {
+		if _, err := addKey(w.targets[membersUserKey], identity.KeyUser, tag("usr_member"), access.OfRole(identity.RoleMember)); err != nil {
 			return err
 		}
 		w.targets[strongerBot] = tag("key_strong")
-		if _, err := addKey(w.targets[strongerBot], store.KeyBot, "", access.OfRole(store.RoleOwner)); err != nil {
+		if _, err := addKey(w.targets[strongerBot], identity.KeyBot, "", access.OfRole(identity.RoleOwner)); err != nil {
 			return err
 		}
 		w.targets[weakerBot] = tag("key_weak")
-		if _, err := addKey(w.targets[weakerBot], store.KeyBot, "", grantVariants["minimal"](store.RoleOwner)); err != nil {
+		if _, err := addKey(w.targets[weakerBot], identity.KeyBot, "", grantVariants["minimal"](identity.RoleOwner)); err != nil {
 			return err
 		}
 
@@ -137,7 +138,7 @@ func mustKeyWorld(t *testing.T, e *env, n int, spec keyActorSpec) keyWorld {
 			w.actor = actor{spec.String(), access.Principal{Kind: access.Session, OrgID: w.orgID, UserID: uid, Role: spec.role}, token}
 			// The signed-in person's own user key.
 			w.targets[ownUserKey] = tag("key_actor")
-			_, err := addKey(w.targets[ownUserKey], store.KeyUser, uid, access.OfRole(spec.role))
+			_, err := addKey(w.targets[ownUserKey], identity.KeyUser, uid, access.OfRole(spec.role))
 			return err
 		case access.UserKey:
 			if err := addUser(uid, spec.role); err != nil {
@@ -145,14 +146,14 @@ func mustKeyWorld(t *testing.T, e *env, n int, spec keyActorSpec) keyWorld {
 			}
 			grants := keyGrantVariants[spec.variant](spec.role)
 			w.targets[ownUserKey] = tag("key_actor")
-			plain, err := addKey(w.targets[ownUserKey], store.KeyUser, uid, grants)
+			plain, err := addKey(w.targets[ownUserKey], identity.KeyUser, uid, grants)
 			w.actor = actor{spec.String(), access.Principal{Kind: access.UserKey, OrgID: w.orgID, UserID: uid, Role: spec.role,
 				KeyID: w.targets[ownUserKey], Grants: grants}, plain}
 			return err
 		default:
 			grants := keyGrantVariants[spec.variant](spec.role)
 			id := tag("key_actor")
-			plain, err := addKey(id, store.KeyBot, "", grants)
+			plain, err := addKey(id, identity.KeyBot, "", grants)
 			w.actor = actor{spec.String(), access.Principal{Kind: access.BotKey, OrgID: w.orgID, KeyID: id, Grants: grants}, plain}
 			return err
 		}
@@ -165,18 +166,18 @@ func mustKeyWorld(t *testing.T, e *env, n int, spec keyActorSpec) keyWorld {
 
 // targetFacts are what the rules look at in a target: whose key it is and
 // what it may do.
-func targetFacts(w keyWorld, target keyTarget) (person string, personRole store.Role, effective access.Set) {
+func targetFacts(w keyWorld, target keyTarget) (person string, personRole identity.Role, effective access.Set) {
 	switch target {
 	case ownUserKey:
 		return w.actor.p.UserID, w.actor.p.Role, w.actor.p.Effective()
 	case membersUserKey:
-		return "member", store.RoleMember, access.OfRole(store.RoleMember)
+		return "member", identity.RoleMember, access.OfRole(identity.RoleMember)
 	case ownersUserKey:
-		return "owner", store.RoleOwner, access.OfRole(store.RoleOwner)
+		return "owner", identity.RoleOwner, access.OfRole(identity.RoleOwner)
 	case strongerBot:
-		return "", "", access.OfRole(store.RoleOwner)
+		return "", "", access.OfRole(identity.RoleOwner)
 	}
-	return "", "", grantVariants["minimal"](store.RoleOwner)
+	return "", "", grantVariants["minimal"](identity.RoleOwner)
 }
 
 // wantKeyAllowed is the product's rule for acting on a key, written out
@@ -203,7 +204,7 @@ func wantKeyAllowed(w keyWorld, target keyTarget, a access.Action) bool {
 	if a == access.Read {
 		return true
 	}
-	if person != "" && (a != access.Delete || personRole == store.RoleOwner && p.Role != store.RoleOwner) {
+	if person != "" && (a != access.Delete || personRole == identity.RoleOwner && p.Role != identity.RoleOwner) {
 		return false
 	}
 	return effective&^p.Effective() == 0

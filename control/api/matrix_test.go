@@ -13,6 +13,7 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 )
 
@@ -34,12 +35,12 @@ type matrixOrg struct {
 	actors                                   []actor
 }
 
-var grantVariants = map[string]func(store.Role) access.Set{
+var grantVariants = map[string]func(identity.Role) access.Set{
 	"full": access.OfRole,
-	"minimal": func(store.Role) access.Set {
+	"minimal": func(identity.Role) access.Set {
 		return access.Of(map[access.Resource][]access.Action{access.ShortLinks: {access.Read}})
 	},
-	"none": func(store.Role) access.Set { return 0 },
+	"none": func(identity.Role) access.Set { return 0 },
 }
 
 func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
@@ -51,15 +52,15 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 		if err := q.CreateOrg(ctx, store.Org{ID: o.orgID, Name: "matrix", Plan: "enterprise", CreatedAt: e.now}); err != nil {
 			return err
 		}
-		addUser := func(id string, role store.Role) error {
+		addUser := func(id string, role identity.Role) error {
 			if err := q.CreateUser(ctx, store.User{ID: id, Email: id + "@example.com", CreatedAt: e.now, EmailVerifiedAt: e.now}); err != nil {
 				return err
 			}
 			return q.AddMember(ctx, store.Member{OrgID: o.orgID, UserID: id, Role: role, CreatedAt: e.now})
 		}
-		addKey := func(id string, typ store.KeyType, user string, grants access.Set) (string, error) {
+		addKey := func(id string, typ identity.KeyType, user string, grants access.Set) (string, error) {
 			t := apikey.User
-			if typ == store.KeyBot {
+			if typ == identity.KeyBot {
 				t = apikey.Bot
 			}
 			plain := apikey.Generate(t)
@@ -67,19 +68,19 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 				Prefix: apikey.Prefix(plain), Digest: apikey.Digest(pepper, plain), Permissions: grants.Permissions(),
 				CreatedBy: tag("usr_keeper"), CreatedAt: e.now})
 		}
-		if err := addUser(tag("usr_keeper"), store.RoleOwner); err != nil {
+		if err := addUser(tag("usr_keeper"), identity.RoleOwner); err != nil {
 			return err
 		}
 		o.victim = tag("usr_victim")
-		if err := addUser(o.victim, store.RoleMember); err != nil {
+		if err := addUser(o.victim, identity.RoleMember); err != nil {
 			return err
 		}
 		o.victimKey = tag("key_victim")
-		if _, err := addKey(o.victimKey, store.KeyUser, o.victim, access.OfRole(store.RoleMember)); err != nil {
+		if _, err := addKey(o.victimKey, identity.KeyUser, o.victim, access.OfRole(identity.RoleMember)); err != nil {
 			return err
 		}
 		o.botKey = tag("key_bot")
-		if _, err := addKey(o.botKey, store.KeyBot, "", 0); err != nil {
+		if _, err := addKey(o.botKey, identity.KeyBot, "", 0); err != nil {
 			return err
 		}
 		o.linkID = tag("link_t")
@@ -87,7 +88,7 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 			URL: "https://example.com", Version: 1, CreatedBy: tag("usr_keeper"), CreatedAt: e.now, UpdatedAt: e.now}); err != nil {
 			return err
 		}
-		for _, role := range []store.Role{store.RoleOwner, store.RoleAdmin, store.RoleMember} {
+		for _, role := range []identity.Role{identity.RoleOwner, identity.RoleAdmin, identity.RoleMember} {
 			// A signed-in user.
 			uid := tag("usr_" + string(role) + "_s")
 			if err := addUser(uid, role); err != nil {
@@ -108,14 +109,14 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 					return err
 				}
 				kid := tag("key_" + string(role) + "_u_" + variant)
-				plain, err := addKey(kid, store.KeyUser, uid, grants(role))
+				plain, err := addKey(kid, identity.KeyUser, uid, grants(role))
 				if err != nil {
 					return err
 				}
 				o.actors = append(o.actors, actor{fmt.Sprintf("%s/userKey/%s", role, variant),
 					access.Principal{Kind: access.UserKey, OrgID: o.orgID, UserID: uid, Role: role, KeyID: kid, Grants: grants(role)}, plain})
 				bid := tag("key_" + string(role) + "_b_" + variant)
-				plain, err = addKey(bid, store.KeyBot, "", grants(role))
+				plain, err = addKey(bid, identity.KeyBot, "", grants(role))
 				if err != nil {
 					return err
 				}
@@ -278,7 +279,7 @@ func TestCrossOrgAccessIsNotFound(t *testing.T) {
 	if k, err := e.store.APIKey(ctx, a.orgID, a.victimKey); err != nil || k.Name != a.victimKey {
 		t.Errorf("key of org a: %+v %v", k, err)
 	}
-	if m, err := e.store.Member(ctx, a.orgID, a.victim); err != nil || m.Role != store.RoleMember {
+	if m, err := e.store.Member(ctx, a.orgID, a.victim); err != nil || m.Role != identity.RoleMember {
 		t.Errorf("member of org a: %+v %v", m, err)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/h0p/h0p/control/identity"
 )
 
 var (
@@ -25,15 +27,6 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique value (slug, email, a user's key, …) is taken.
 	ErrConflict = errors.New("already exists")
-)
-
-// Role of a member in an organization.
-type Role string
-
-const (
-	RoleOwner  Role = "owner"
-	RoleAdmin  Role = "admin"
-	RoleMember Role = "member"
 )
 
 type Org struct {
@@ -76,7 +69,7 @@ type UserToken struct {
 type Member struct {
 	OrgID     string
 	UserID    string
-	Role      Role
+	Role      identity.Role
 	CreatedAt time.Time
 	Email     string // from the user, on reads
 	Name      string // from the user, on reads
@@ -97,7 +90,7 @@ type Invitation struct {
 	ID         string
 	OrgID      string
 	Email      string
-	Role       Role
+	Role       identity.Role
 	Digest     []byte
 	InvitedBy  string // user ID
 	CreatedAt  time.Time
@@ -105,26 +98,15 @@ type Invitation struct {
 	AcceptedAt time.Time // zero until accepted
 }
 
-// KeyType is user (acts as a person) or bot (acts as the org).
-type KeyType string
-
-const (
-	KeyUser KeyType = "user"
-	KeyBot  KeyType = "bot"
-)
-
-// Permissions maps a resource to the actions granted on it.
-type Permissions map[string][]string
-
 type APIKey struct {
 	ID          string
 	OrgID       string
-	Type        KeyType
+	Type        identity.KeyType
 	UserID      string // set for user keys
 	Name        string
 	Prefix      string // first characters, for display
 	Digest      []byte // HMAC-SHA256(pepper, key); the key itself is never stored
-	Permissions Permissions
+	Permissions identity.Permissions
 	CreatedBy   string // user ID
 	CreatedAt   time.Time
 	LastUsedAt  time.Time // zero when never used
@@ -320,7 +302,7 @@ type Queries interface {
 	Members(ctx context.Context, orgID string) ([]Member, error)
 	// Memberships lists a user's memberships by join time.
 	Memberships(ctx context.Context, userID string) ([]Member, error)
-	SetRole(ctx context.Context, orgID, userID string, role Role) error
+	SetRole(ctx context.Context, orgID, userID string, role identity.Role) error
 	RemoveMember(ctx context.Context, orgID, userID string) error
 	CountOwners(ctx context.Context, orgID string) (int, error)
 

@@ -200,5 +200,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError answers in the envelope. Node-to-node and operator answers
 // may say why (no client sees them).
 func writeError(w http.ResponseWriter, code apierror.Code, msg string) {
-	apierror.Write(w, apierror.New(code, "%s", msg), "")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(errorStatus(code))
+	json.NewEncoder(w).Encode(apierror.NewEnvelope(apierror.New(code, "%s", msg), ""))
+}
+
+// errorStatus is the HTTP status of each code these endpoints answer with,
+// the one the API gives it too; any other code is a 500.
+func errorStatus(code apierror.Code) int {
+	switch code {
+	case apierror.Unauthorized:
+		return http.StatusUnauthorized
+	case apierror.Forbidden:
+		return http.StatusForbidden
+	case apierror.NotFound:
+		return http.StatusNotFound
+	case apierror.ValidationError:
+		return http.StatusBadRequest
+	case apierror.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }

@@ -20,3 +20,28 @@ func TestErrorsAreTheEnvelope(t *testing.T) {
 		t.Errorf("%d %s (%v)", rec.Code, rec.Body, err)
 	}
 }
+
+// Each code these endpoints use has the status the API gives it too.
+func TestErrorStatuses(t *testing.T) {
+	for code, want := range map[apierror.Code]int{
+		apierror.Unauthorized:    http.StatusUnauthorized,
+		apierror.Forbidden:       http.StatusForbidden,
+		apierror.NotFound:        http.StatusNotFound,
+		apierror.ValidationError: http.StatusBadRequest,
+		apierror.Unavailable:     http.StatusServiceUnavailable,
+		apierror.Internal:        http.StatusInternalServerError,
+	} {
+		rec := httptest.NewRecorder()
+		writeError(rec, code, "why")
+		var env apierror.Envelope
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Error.Code != code || env.Error.Message != "why" {
+			t.Errorf("%s: body %s (%v)", code, rec.Body, err)
+		}
+		if got := rec.Code; got != want {
+			t.Errorf("%s: got %d, want %d", code, got, want)
+		}
+		if got, want := rec.Header().Get("Content-Type"), "application/json; charset=utf-8"; got != want {
+			t.Errorf("%s: Content-Type %q, want %q", code, got, want)
+		}
+	}
+}

@@ -1,17 +1,18 @@
-// Package apierror is the error vocabulary of the H0p API: the codes of the
-// product spec, their HTTP statuses, and one Error type that carries a code,
-// a message safe to show a client, and optional field-level details.
+// Package apierror is the error vocabulary of H0p's HTTP surfaces: the
+// codes of the product spec, one Error type that carries a code, a message
+// safe to show a client and optional field-level details, and the one JSON
+// envelope every error answer has.
 //
-// Handlers return *Error values (wrapped or not); one writer in control maps
-// them to the JSON envelope. Anything that is not an *Error is INTERNAL and
-// its text is never shown to the client.
+// It knows no HTTP. Each surface maps codes to statuses where it writes its
+// answers: the API in control/api (every code), the cluster endpoints in
+// replication/cluster (the few they use). Handlers return *Error values
+// (wrapped or not); anything that is not an *Error is INTERNAL and its text
+// is never shown to the client.
 package apierror
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 // Code is a stable, machine-readable error code.
@@ -35,33 +36,6 @@ const (
 	IdempotencyKeyInUse  Code = "IDEMPOTENCY_KEY_IN_USE"
 	IdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
 )
-
-// Status is the HTTP status that goes with c.
-func (c Code) Status() int {
-	switch c {
-	case Unauthorized:
-		return http.StatusUnauthorized
-	case Forbidden, PlanLimitReached, FeatureNotAvailable:
-		return http.StatusForbidden
-	case NotFound:
-		return http.StatusNotFound
-	case MethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case AlreadyExist, IdempotencyKeyInUse:
-		return http.StatusConflict
-	case IdempotencyKeyReused:
-		return http.StatusUnprocessableEntity
-	case ValidationError:
-		return http.StatusBadRequest
-	case PayloadTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case RateLimited:
-		return http.StatusTooManyRequests
-	case Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
 
 // ErrNothingWritten marks an error answered before the request wrote
 // anything (e.g. UNAVAILABLE because the server is too busy right now):
@@ -125,11 +99,4 @@ type EnvelopeError struct {
 // NewEnvelope is the envelope of e for the request requestID ("" for none).
 func NewEnvelope(e *Error, requestID string) Envelope {
 	return Envelope{EnvelopeError{Code: e.Code, Details: e.Details, Message: e.Message, RequestID: requestID}}
-}
-
-// Write answers e in the envelope with its code's status.
-func Write(w http.ResponseWriter, e *Error, requestID string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(e.Code.Status())
-	json.NewEncoder(w).Encode(NewEnvelope(e, requestID))
 }

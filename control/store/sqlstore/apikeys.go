@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 )
 
@@ -45,7 +46,7 @@ func scanKey(r rowScanner) (store.APIKey, error) {
 	if err := json.Unmarshal(perms, &k.Permissions); err != nil {
 		return store.APIKey{}, fmt.Errorf("api key %s permissions: %w", k.ID, err)
 	}
-	k.Type, k.UserID = store.KeyType(keyType), userID.String
+	k.Type, k.UserID = identity.KeyType(keyType), userID.String
 	k.CreatedAt, k.LastUsedAt, k.ExpiresAt = fromMs(created), fromNullMs(used), fromNullMs(expires)
 	return k, nil
 }
@@ -83,7 +84,7 @@ func (q queries) DeleteAPIKey(ctx context.Context, orgID, id string) error {
 
 func (q queries) DeleteUserKeys(ctx context.Context, orgID, userID string) error {
 	if _, err := q.db.ExecContext(ctx, `DELETE FROM api_keys WHERE (org_id = $1 OR $1 = '') AND user_id = $2 AND type = $3`,
-		orgID, userID, string(store.KeyUser)); err != nil {
+		orgID, userID, string(identity.KeyUser)); err != nil {
 		return fmt.Errorf("delete user keys: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 )
 
@@ -30,7 +31,7 @@ func (q queries) InvitationByDigest(ctx context.Context, digest []byte) (store.I
 	if err != nil {
 		return store.Invitation{}, scanErr("invitation", err)
 	}
-	inv.Role = store.Role(role)
+	inv.Role = identity.Role(role)
 	inv.CreatedAt, inv.ExpiresAt, inv.AcceptedAt = fromMs(created), fromMs(expires), fromNullMs(accepted)
 	return inv, nil
 }

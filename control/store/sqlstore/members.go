@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 )
 
@@ -29,7 +30,7 @@ func scanMember(r rowScanner) (store.Member, error) {
 	if err := r.Scan(&m.OrgID, &m.UserID, &role, &at, &m.Email, &m.Name); err != nil {
 		return store.Member{}, scanErr("member", err)
 	}
-	m.Role, m.CreatedAt = store.Role(role), fromMs(at)
+	m.Role, m.CreatedAt = identity.Role(role), fromMs(at)
 	return m, nil
 }
 
@@ -47,7 +48,7 @@ func (q queries) Memberships(ctx context.Context, userID string) ([]store.Member
 	return collect("memberships", rows, err, scanMember)
 }
 
-func (q queries) SetRole(ctx context.Context, orgID, userID string, role store.Role) error {
+func (q queries) SetRole(ctx context.Context, orgID, userID string, role identity.Role) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3`,
 		string(role), orgID, userID)
 	return oneRow("set role", res, err)
@@ -61,7 +62,7 @@ func (q queries) RemoveMember(ctx context.Context, orgID, userID string) error {
 func (q queries) CountOwners(ctx context.Context, orgID string) (int, error) {
 	var n int
 	if err := q.db.QueryRowContext(ctx, `SELECT count(*) FROM memberships WHERE org_id = $1 AND role = $2`,
-		orgID, string(store.RoleOwner)).Scan(&n); err != nil {
+		orgID, string(identity.RoleOwner)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count owners: %w", err)
 	}
 	return n, nil

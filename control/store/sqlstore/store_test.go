@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/pgtest"
 	"github.com/h0p/h0p/control/store/storetest"
@@ -77,7 +78,7 @@ func mustSeed(t testing.TB, s store.Store) {
 	ctx := context.Background()
 	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "Acme", CreatedAt: t0}))
 	must(t, s.CreateUser(ctx, store.User{ID: "usr_1", Email: "a@example.com", CreatedAt: t0}))
-	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_1", Role: store.RoleOwner, CreatedAt: t0}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_1", Role: identity.RoleOwner, CreatedAt: t0}))
 	must(t, s.InsertLink(ctx, store.Link{ID: "link_1", OrgID: "org_1", Domain: "d", Key: "k",
 		URL: "https://x.example", Version: 1, CreatedBy: "key_1", CreatedAt: t0, UpdatedAt: t0}))
 }
@@ -101,9 +102,9 @@ func TestConflictInWriteLeavesTransactionUsable(t *testing.T) {
 		must(t, s.CreateTag(ctx, store.Tag{ID: "tag_1", OrgID: "org_1", Name: "Launch", CreatedAt: t0}))
 		must(t, s.CreateTag(ctx, store.Tag{ID: "tag_2", OrgID: "org_1", Name: "Other", CreatedAt: t0}))
 		must(t, s.AppendEvent(ctx, store.Event{ID: "evt_1", OrgID: "org_1", Type: "link.created", CreatedAt: t0}))
-		bot := store.APIKey{ID: "key_1", OrgID: "org_1", Type: store.KeyBot, Name: "a", Digest: []byte{1}, CreatedAt: t0}
+		bot := store.APIKey{ID: "key_1", OrgID: "org_1", Type: identity.KeyBot, Name: "a", Digest: []byte{1}, CreatedAt: t0}
 		must(t, s.CreateAPIKey(ctx, bot))
-		must(t, s.CreateAPIKey(ctx, store.APIKey{ID: "key_2", OrgID: "org_1", Type: store.KeyBot, Name: "b", Digest: []byte{2}, CreatedAt: t0}))
+		must(t, s.CreateAPIKey(ctx, store.APIKey{ID: "key_2", OrgID: "org_1", Type: identity.KeyBot, Name: "b", Digest: []byte{2}, CreatedAt: t0}))
 		l2 := store.Link{ID: "link_2", OrgID: "org_1", Domain: "d", Key: "k2", URL: "https://y.example",
 			ExternalID: "ext-2", Version: 1, CreatedAt: t0, UpdatedAt: t0}
 		must(t, s.InsertLink(ctx, l2))
@@ -126,7 +127,7 @@ func TestConflictInWriteLeavesTransactionUsable(t *testing.T) {
 			}{
 				{"org", q.CreateOrg(ctx, store.Org{ID: "org_1", CreatedAt: t0})},
 				{"user", q.CreateUser(ctx, store.User{ID: "usr_2", Email: "a@example.com", CreatedAt: t0})},
-				{"member", q.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_1", Role: store.RoleAdmin, CreatedAt: t0})},
+				{"member", q.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_1", Role: identity.RoleAdmin, CreatedAt: t0})},
 				{"link", q.InsertLink(ctx, store.Link{ID: "link_3", OrgID: "org_1", Domain: "d", Key: "k",
 					URL: "https://y.example", Version: 1, CreatedAt: t0, UpdatedAt: t0})},
 				{"externalId", q.InsertLink(ctx, store.Link{ID: "link_3", OrgID: "org_1", Domain: "d", Key: "k3",

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
 )
 
@@ -63,7 +64,7 @@ func seed(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "Acme", CreatedAt: t0}))
 	must(t, s.CreateUser(ctx, store.User{ID: "usr_1", Email: "owner@example.com", Name: "Owner", CreatedAt: t0}))
-	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_1", Role: store.RoleOwner, CreatedAt: t0}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_1", Role: identity.RoleOwner, CreatedAt: t0}))
 }
 
 func testOrgs(t *testing.T, s store.Store) {
@@ -128,12 +129,12 @@ func testMembers(t *testing.T, s store.Store) {
 	seed(t, s)
 	must(t, s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "Other", CreatedAt: t0}))
 	must(t, s.CreateUser(ctx, store.User{ID: "usr_2", Email: "member@example.com", Name: "Mem", CreatedAt: t0}))
-	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_2", Role: store.RoleMember, CreatedAt: t0.Add(time.Second)}))
-	must(t, s.AddMember(ctx, store.Member{OrgID: "org_2", UserID: "usr_2", Role: store.RoleOwner, CreatedAt: t0.Add(2 * time.Second)}))
-	wantErr(t, "member twice", s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_2", Role: store.RoleAdmin, CreatedAt: t0}), store.ErrConflict)
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_2", Role: identity.RoleMember, CreatedAt: t0.Add(time.Second)}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_2", UserID: "usr_2", Role: identity.RoleOwner, CreatedAt: t0.Add(2 * time.Second)}))
+	wantErr(t, "member twice", s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_2", Role: identity.RoleAdmin, CreatedAt: t0}), store.ErrConflict)
 
 	m, err := s.Member(ctx, "org_1", "usr_2")
-	if err != nil || m.Role != store.RoleMember || m.Email != "member@example.com" || m.Name != "Mem" {
+	if err != nil || m.Role != identity.RoleMember || m.Email != "member@example.com" || m.Name != "Mem" {
 		t.Errorf("Member = %+v, %v", m, err)
 	}
 	ms, err := s.Members(ctx, "org_1")
@@ -141,13 +142,13 @@ func testMembers(t *testing.T, s store.Store) {
 		t.Errorf("Members = %+v, %v", ms, err)
 	}
 	mine, err := s.Memberships(ctx, "usr_2")
-	if err != nil || len(mine) != 2 || mine[0].OrgID != "org_1" || mine[1].OrgID != "org_2" || mine[1].Role != store.RoleOwner {
+	if err != nil || len(mine) != 2 || mine[0].OrgID != "org_1" || mine[1].OrgID != "org_2" || mine[1].Role != identity.RoleOwner {
 		t.Errorf("Memberships = %+v, %v", mine, err)
 	}
 	if n, _ := s.CountOwners(ctx, "org_1"); n != 1 {
 		t.Errorf("owners %d, want 1", n)
 	}
-	must(t, s.SetRole(ctx, "org_1", "usr_2", store.RoleOwner))
+	must(t, s.SetRole(ctx, "org_1", "usr_2", identity.RoleOwner))
 	if n, _ := s.CountOwners(ctx, "org_1"); n != 2 {
 		t.Errorf("owners after promotion %d, want 2", n)
 	}
@@ -155,7 +156,7 @@ func testMembers(t *testing.T, s store.Store) {
 	_, err = s.Member(ctx, "org_1", "usr_2")
 	wantErr(t, "removed member", err, store.ErrNotFound)
 	wantErr(t, "remove twice", s.RemoveMember(ctx, "org_1", "usr_2"), store.ErrNotFound)
-	wantErr(t, "role of non-member", s.SetRole(ctx, "org_1", "usr_2", store.RoleAdmin), store.ErrNotFound)
+	wantErr(t, "role of non-member", s.SetRole(ctx, "org_1", "usr_2", identity.RoleAdmin), store.ErrNotFound)
 	if _, err := s.Member(ctx, "org_2", "usr_2"); err != nil {
 		t.Errorf("membership in the other org went too: %v", err)
 	}
@@ -257,11 +258,11 @@ func equalToken(a, b store.UserToken) bool {
 func testInvitations(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	seed(t, s)
-	inv := store.Invitation{ID: "inv_1", OrgID: "org_1", Email: "new@example.com", Role: store.RoleAdmin,
+	inv := store.Invitation{ID: "inv_1", OrgID: "org_1", Email: "new@example.com", Role: identity.RoleAdmin,
 		Digest: []byte{9}, InvitedBy: "usr_1", CreatedAt: t0, ExpiresAt: t0.Add(7 * 24 * time.Hour)}
 	must(t, s.CreateInvitation(ctx, inv))
 	got, err := s.InvitationByDigest(ctx, []byte{9})
-	if err != nil || got.ID != "inv_1" || got.Role != store.RoleAdmin || !got.AcceptedAt.IsZero() || got.Email != "new@example.com" {
+	if err != nil || got.ID != "inv_1" || got.Role != identity.RoleAdmin || !got.AcceptedAt.IsZero() || got.Email != "new@example.com" {
 		t.Errorf("InvitationByDigest = %+v, %v", got, err)
 	}
 	must(t, s.MarkInvitationAccepted(ctx, "inv_1", t0.Add(time.Minute)))
@@ -274,8 +275,8 @@ func testInvitations(t *testing.T, s store.Store) {
 
 func key(id, typ, user string, digest byte) store.APIKey {
 	return store.APIKey{
-		ID: id, OrgID: "org_1", Type: store.KeyType(typ), UserID: user, Name: id, Prefix: "h0p_x_" + id,
-		Digest: []byte{digest}, Permissions: store.Permissions{"shortLinks": {"create", "read"}},
+		ID: id, OrgID: "org_1", Type: identity.KeyType(typ), UserID: user, Name: id, Prefix: "h0p_x_" + id,
+		Digest: []byte{digest}, Permissions: identity.Permissions{"shortLinks": {"create", "read"}},
 		CreatedBy: "usr_1", CreatedAt: t0,
 	}
 }
@@ -284,7 +285,7 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	seed(t, s)
 	must(t, s.CreateUser(ctx, store.User{ID: "usr_2", Email: "m@example.com", CreatedAt: t0}))
-	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_2", Role: store.RoleMember, CreatedAt: t0}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_1", UserID: "usr_2", Role: identity.RoleMember, CreatedAt: t0}))
 
 	must(t, s.CreateAPIKey(ctx, key("key_u1", "user", "usr_1", 1)))
 	wantErr(t, "second user key", s.CreateAPIKey(ctx, key("key_u1b", "user", "usr_1", 2)), store.ErrConflict)
@@ -299,7 +300,7 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	wantErr(t, "same digest", s.CreateAPIKey(ctx, key("key_dup", "bot", "", 4)), store.ErrConflict)
 
 	got, err := s.APIKeyByDigest(ctx, []byte{4})
-	if err != nil || got.ID != "key_b1" || got.UserID != "" || got.Type != store.KeyBot ||
+	if err != nil || got.ID != "key_b1" || got.UserID != "" || got.Type != identity.KeyBot ||
 		!got.ExpiresAt.Equal(t0.Add(24*time.Hour)) || !got.LastUsedAt.IsZero() || len(got.Permissions["shortLinks"]) != 2 {
 		t.Errorf("APIKeyByDigest = %+v, %v", got, err)
 	}
@@ -315,7 +316,7 @@ func testAPIKeys(t *testing.T, s store.Store) {
 
 	// Rotate: new digest and prefix, same id.
 	bot.Name, bot.Digest, bot.Prefix = "renamed", []byte{40}, "h0p_b_new"
-	bot.Permissions = store.Permissions{"stats": {"read"}}
+	bot.Permissions = identity.Permissions{"stats": {"read"}}
 	must(t, s.UpdateAPIKey(ctx, bot))
 	if _, err := s.APIKeyByDigest(ctx, []byte{4}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old digest after rotation: %v", err)
@@ -339,7 +340,7 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	}
 	// With no org, a user's user keys go in every org.
 	must(t, s.CreateOrg(ctx, store.Org{ID: "org_3", Name: "Third", CreatedAt: t0}))
-	must(t, s.AddMember(ctx, store.Member{OrgID: "org_3", UserID: "usr_1", Role: store.RoleOwner, CreatedAt: t0}))
+	must(t, s.AddMember(ctx, store.Member{OrgID: "org_3", UserID: "usr_1", Role: identity.RoleOwner, CreatedAt: t0}))
 	u3 := key("key_u3", "user", "usr_1", 6)
 	u3.OrgID = "org_3"
 	must(t, s.CreateAPIKey(ctx, u3))
