@@ -1,17 +1,13 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -272,57 +268,13 @@ func (h *handler) deadline(c *gin.Context) {
 	c.Next()
 }
 
-// decodeJSON reads the body into v: exactly one JSON value, field names
-// exactly as v's json tags spell them, no name twice in an object (see
-// control/jsonbody). Errors name the field when there is one.
+// decodeJSON reads the body into v by jsonbody's rules: exactly one JSON
+// value, field names exactly as v's json tags spell them, no name twice in
+// an object. Errors name the field when there is one.
 func decodeJSON(c *gin.Context, v any) error {
-	body, err := io.ReadAll(c.Request.Body)
+	b, err := readBody(c)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB")
-		}
-		return apierror.Invalid("body", "is not valid JSON")
+		return err
 	}
-	if fe, ok := errors.AsType[*jsonbody.FieldError](jsonbody.Check(body, v)); ok {
-		return apierror.Invalid(fe.Path, fe.Reason)
-	} // on ErrSyntax, the decoder below says what is wrong
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
-	if err == nil {
-		if _, extra := dec.Token(); extra != io.EOF {
-			return apierror.Invalid("body", "must hold exactly one JSON object")
-		}
-		return nil
-	}
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
-		return apierror.Invalid("body", "is empty; send a JSON object")
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
-		}
-		return apierror.Invalid(field, "must be a "+jsonKind(typeErr.Type.Kind().String()))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apierror.Invalid(field, "is not a known field")
-	}
-	return apierror.Invalid("body", "is not valid JSON")
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "struct", "map":
-		return "JSON object"
-	case "slice", "array":
-		return "JSON array"
-	case "bool":
-		return "boolean"
-	}
-	return "number"
+	return jsonbody.Decode(b, v)
 }

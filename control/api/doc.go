@@ -100,9 +100,10 @@
 //     "permissions.shortLinks"). encoding/json alone would match names
 //     case-insensitively and keep the last of two, so a body could mean
 //     something else to the API than to a proxy or a client library that
-//     read it. Every body is checked by control/jsonbody before it is
-//     decoded (decodeJSON here, links.DecodeInput for links). A bulk
-//     create reports such an item in its own result, as its other errors.
+//     read it. Every body is read by jsonbody.Decode (through decodeJSON
+//     here, links.DecodeInput for links), which checks it before decoding
+//     it and maps whatever it refuses to one detail. A bulk create reports
+//     such an item in its own result, as its other errors.
 //   - Objects and arrays in a body nest at most 64 levels deep (no body
 //     needs more); deeper answers 400 VALIDATION_ERROR at the path where
 //     the limit is hit, "is nested more than 64 levels deep", and the

@@ -2,7 +2,6 @@ package links
 
 import (
 	"errors"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -77,33 +76,5 @@ func TestDecodeInputErrors(t *testing.T) {
 		if !ok || ae.Code != apierror.ValidationError || !slices.Equal(ae.Details, want) {
 			t.Errorf("DecodeInput(%.80s) = %v, want %v", tt.doc, err, want)
 		}
-	}
-}
-
-// TestInputNames: the json tags inputShape is built from, InputFields and
-// decodeField name the same fields.
-func TestInputNames(t *testing.T) {
-	typ := reflect.TypeFor[Input]()
-	var tags []string
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		name := f.Tag.Get("json")
-		if name == "" {
-			continue
-		}
-		tags = append(tags, name)
-		var in Input
-		if err := in.decodeField(name, []byte("null")); err != nil {
-			t.Errorf("decodeField(%q): %v", name, err)
-		}
-		if !reflect.ValueOf(in).Field(i).FieldByName("Null").Bool() {
-			t.Errorf("decodeField(%q) does not set %s", name, f.Name)
-		}
-	}
-	fields := slices.Clone(InputFields)
-	slices.Sort(tags)
-	slices.Sort(fields)
-	if !slices.Equal(tags, fields) {
-		t.Errorf("json tags %v, InputFields %v", tags, fields)
 	}
 }
