@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -266,6 +267,21 @@ func (h *handler) deadline(c *gin.Context) {
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
+}
+
+// readBody reads the (size-limited) body.
+func readBody(c *gin.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request.Body)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB")
+	}
+	if err != nil {
+		return nil, apierror.Invalid("body", "is not valid JSON")
+	}
+	if len(b) == 0 {
+		return nil, apierror.Invalid("body", "is empty; send a JSON object")
+	}
+	return b, nil
 }
 
 // decodeJSON reads the body into v by jsonbody's rules: exactly one JSON

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -24,21 +23,6 @@ func (h *handler) linkView(l links.Link) links.View {
 	v.ShortLink = h.ShortLink(l.Domain, l.Key)
 	v.QRCode = h.APIURL + "/v1/links/" + l.ID + "/qr"
 	return v
-}
-
-// readBody reads the (size-limited) body.
-func readBody(c *gin.Context) ([]byte, error) {
-	b, err := io.ReadAll(c.Request.Body)
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return nil, apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB")
-	}
-	if err != nil {
-		return nil, apierror.Invalid("body", "is not valid JSON")
-	}
-	if len(b) == 0 {
-		return nil, apierror.Invalid("body", "is empty; send a JSON object")
-	}
-	return b, nil
 }
 
 func decodeLinkInput(c *gin.Context) (links.Input, error) {
