@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +9,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -273,57 +270,28 @@ func (h *handler) deadline(c *gin.Context) {
 	c.Next()
 }
 
-// decodeJSON reads the body into v: exactly one JSON value, field names
-// exactly as v's json tags spell them, no name twice in an object (see
-// control/jsonbody). Errors name the field when there is one.
-func decodeJSON(c *gin.Context, v any) error {
-	body, err := io.ReadAll(c.Request.Body)
+// readBody reads the (size-limited) body.
+func readBody(c *gin.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request.Body)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB")
+	}
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB")
-		}
-		return apierror.Invalid("body", "is not valid JSON")
+		return nil, apierror.Invalid("body", "is not valid JSON")
 	}
-	if fe, ok := errors.AsType[*jsonbody.FieldError](jsonbody.Check(body, v)); ok {
-		return apierror.Invalid(fe.Path, fe.Reason)
-	} // on ErrSyntax, the decoder below says what is wrong
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
-	if err == nil {
-		if _, extra := dec.Token(); extra != io.EOF {
-			return apierror.Invalid("body", "must hold exactly one JSON object")
-		}
-		return nil
+	if len(b) == 0 {
+		return nil, apierror.Invalid("body", "is empty; send a JSON object")
 	}
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
-		return apierror.Invalid("body", "is empty; send a JSON object")
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
-		}
-		return apierror.Invalid(field, "must be a "+jsonKind(typeErr.Type.Kind().String()))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apierror.Invalid(field, "is not a known field")
-	}
-	return apierror.Invalid("body", "is not valid JSON")
+	return b, nil
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "struct", "map":
-		return "JSON object"
-	case "slice", "array":
-		return "JSON array"
-	case "bool":
-		return "boolean"
+// decodeJSON reads the body into v by jsonbody's rules: exactly one JSON
+// value, field names exactly as v's json tags spell them, no name twice in
+// an object. Errors name the field when there is one.
+func decodeJSON(c *gin.Context, v any) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
 	}
-	return "number"
+	return jsonbody.Decode(b, v)
 }

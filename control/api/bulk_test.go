@@ -64,7 +64,7 @@ func TestBulkTargets(t *testing.T) {
 		{"DELETE", `{"linkIDs":["` + id["t3"] + `"]}`, "linkIDs", "is not a known field"},
 		{"DELETE", `{"linkIds":["` + id["t3"] + `"],"linkIds":["` + id["t4"] + `"]}`, "linkIds", "appears more than once"},
 		{"DELETE", `{"linkIds":["` + id["t3"] + `"],"data":{"disabled":true}}`, "data", "is not a known field"},
-		{"PATCH", `{"linkIds":"` + id["t3"] + `","data":{"disabled":true}}`, "linkIds", "must be a JSON array"},
+		{"PATCH", `{"linkIds":"` + id["t3"] + `","data":{"disabled":true}}`, "linkIds", "must be an array"},
 	} {
 		status, m, _ := e.call(t, tc.method, "/v1/links/bulk", e.key, tc.body)
 		if status != 400 || errCode(m) != "VALIDATION_ERROR" {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -17,38 +16,19 @@ import (
 	"github.com/h0p/h0p/shared/apierror"
 )
 
-// linkJSON is a link as the API shows it.
-type linkJSON struct {
-	links.View
-	ShortLink string `json:"shortLink"`
-	QRCode    string `json:"qrCode"`
-}
-
-func (h *handler) linkJSON(l links.Link) linkJSON {
-	short := h.ShortLink(l.Domain, l.Key)
-	return linkJSON{View: links.ViewOf(l), ShortLink: short, QRCode: h.APIURL + "/v1/links/" + l.ID + "/qr"}
-}
-
-// readBody reads the (size-limited) body.
-func readBody(c *gin.Context) ([]byte, error) {
-	b, err := io.ReadAll(c.Request.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return nil, apierror.New(apierror.PayloadTooLarge, "request body is larger than 1 MiB")
-	}
-	if len(b) == 0 {
-		return nil, apierror.Invalid("body", "is empty; send a JSON object")
-	}
-	return b, err
+// linkView is a link as the API shows it: the service's view with the
+// link's short link and the address of its QR code.
+func (h *handler) linkView(l links.Link) links.View {
+	v := links.ViewOf(l)
+	v.ShortLink = h.ShortLink(l.Domain, l.Key)
+	v.QRCode = h.APIURL + "/v1/links/" + l.ID + "/qr"
+	return v
 }
 
 func decodeLinkInput(c *gin.Context) (links.Input, error) {
 	b, err := readBody(c)
 	if err != nil {
 		return links.Input{}, err
-	}
-	if !json.Valid(b) {
-		return links.Input{}, apierror.Invalid("body", "is not valid JSON")
 	}
 	return links.DecodeInput(b)
 }
@@ -60,17 +40,17 @@ func (h *handler) createLink(c *gin.Context) {
 		return
 	}
 	l, err := h.Links.Create(c.Request.Context(), principalOf(c), in)
-	h.respond(c, http.StatusCreated, h.linkJSON(l), err)
+	h.respond(c, http.StatusCreated, h.linkView(l), err)
 }
 
 func (h *handler) getLink(c *gin.Context) {
 	l, err := h.Links.Get(c.Request.Context(), principalOf(c), c.Param("id"))
-	h.respond(c, http.StatusOK, h.linkJSON(l), err)
+	h.respond(c, http.StatusOK, h.linkView(l), err)
 }
 
 func (h *handler) linkInfo(c *gin.Context) {
 	l, err := h.Links.Info(c.Request.Context(), principalOf(c), c.Query("domain"), c.Query("key"), c.Query("externalId"))
-	h.respond(c, http.StatusOK, h.linkJSON(l), err)
+	h.respond(c, http.StatusOK, h.linkView(l), err)
 }
 
 func (h *handler) patchLink(c *gin.Context) {
@@ -80,7 +60,7 @@ func (h *handler) patchLink(c *gin.Context) {
 		return
 	}
 	l, err := h.Links.Update(c.Request.Context(), principalOf(c), c.Param("id"), in)
-	h.respond(c, http.StatusOK, h.linkJSON(l), err)
+	h.respond(c, http.StatusOK, h.linkView(l), err)
 }
 
 func (h *handler) deleteLink(c *gin.Context) {
@@ -99,7 +79,7 @@ func (h *handler) upsertLink(c *gin.Context) {
 	if created {
 		status = http.StatusCreated
 	}
-	h.respond(c, status, h.linkJSON(l), err)
+	h.respond(c, status, h.linkView(l), err)
 }
 
 // boolQuery reads an optional true/false query parameter.
@@ -141,7 +121,7 @@ func (h *handler) listLinks(c *gin.Context) {
 		return
 	}
 	ls, next, err := h.Links.List(c.Request.Context(), principalOf(c), q)
-	h.respond(c, http.StatusOK, pageOf(ls, h.linkJSON, next), err)
+	h.respond(c, http.StatusOK, pageOf(ls, h.linkView, next), err)
 }
 
 func (h *handler) countLinks(c *gin.Context) {
@@ -172,7 +152,7 @@ func (h *handler) countLinks(c *gin.Context) {
 // envelope's shape.
 type bulkItem struct {
 	Index int      `json:"index"`
-	Link  any      `json:"link,omitempty"` // *linkJSON, or deletedJSON
+	Link  any      `json:"link,omitempty"` // *links.View, or deletedJSON
 	Error *errJSON `json:"error,omitempty"`
 }
 
@@ -200,8 +180,8 @@ func (h *handler) bulkResults(c *gin.Context, results []links.Result, withLinks 
 			continue
 		}
 		if withLinks {
-			lj := h.linkJSON(r.Link)
-			out[i].Link = &lj
+			v := h.linkView(r.Link)
+			out[i].Link = &v
 		} else {
 			out[i].Link = deletedJSON{r.Link.ID}
 		}

@@ -20,14 +20,20 @@
 // Map keys are not names: any key is accepted once. A value whose type
 // implements json.Unmarshaler or encoding.TextUnmarshaler, or is an
 // interface, is opaque: its names are its own business (duplicates are
-// still refused). Check says nothing of value types (a string where a
-// number is due): the decoder does, with its own error.
+// still refused). Opt is the exception: its value is checked as a T.
+// Check says nothing of value types (a string where a number is due): the
+// decoder does, with its own error.
 //
 // Paths join member names with '.' and give array elements as [i]:
 // "utm.Source", "rules[0].device", "[2].url" for an array at the top.
 //
 // For a document json.Valid refuses (anything but one JSON value) Check
 // returns ErrSyntax, and the caller's decoder can say what is wrong.
+//
+// Decode is how the API reads every JSON body: Check, then encoding/json
+// with unknown names refused, and one mapping of what either refuses to a
+// VALIDATION_ERROR naming the field (apierror). Opt is a member that may
+// be absent, null or a value.
 package jsonbody
 
 import (
@@ -231,9 +237,14 @@ var (
 
 // concrete returns the type encoding/json decodes an object or array into
 // when the destination is of type t, or nil when that type decodes itself
-// or is an interface: pointers are followed, as the decoder allocates them.
+// or is an interface: pointers are followed, as the decoder allocates them,
+// and so are Opts, which decode their value as a T.
 func concrete(t reflect.Type) reflect.Type {
 	for t != nil {
+		if t.Kind() != reflect.Pointer && t.Implements(optionalType) {
+			t = reflect.Zero(t).Interface().(optional).optValue()
+			continue
+		}
 		if implements(t) || t.Kind() != reflect.Pointer && implements(reflect.PointerTo(t)) {
 			return nil
 		}

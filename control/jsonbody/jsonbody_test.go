@@ -46,7 +46,10 @@ type body struct {
 	Dash     string               `json:"-,"`
 	Count    int                  `json:",string"`
 	private  string
-	Conflict string `json:"id"` // shallower than Base.ID: this is "id"
+	Conflict string         `json:"id"` // shallower than Base.ID: this is "id"
+	OptUTM   Opt[utm]       `json:"optUtm"`
+	OptRules Opt[[]rule]    `json:"optRules"`
+	OptTime  Opt[time.Time] `json:"optTime"`
 }
 
 func TestCheck(t *testing.T) {
@@ -63,6 +66,8 @@ func TestCheck(t *testing.T) {
 		{"escaped name", `{"\u0074ype":"bot"}`, nil},
 		{"embedded struct tag wins over nothing", `{"id":"x"}`, nil},
 		{"opaque values", `{"data":{"Any":1,"x":{"Y":2}},"any":{"Whatever":[{"a":1}]},"when":"2024-01-01T00:00:00Z"}`, nil},
+		{"opts", `{"optUtm":{"source":"s"},"optRules":[{"url":"u","query":{"A":"1","a":"2"}}],"optTime":"2024-01-01T00:00:00Z"}`, nil},
+		{"null opts", `{"optUtm":null,"optRules":null,"optTime":null}`, nil},
 
 		{"case differs", `{"Type":"bot"}`, &FieldError{"Type", Unknown}},
 		{"unknown", `{"nope":1}`, &FieldError{"nope", Unknown}},
@@ -73,6 +78,9 @@ func TestCheck(t *testing.T) {
 		{"in array", `{"rules":[{"url":"a"},{"URL":"b"}]}`, &FieldError{"rules[1].URL", Unknown}},
 		{"in fixed array", `{"pairs":[{},{"MEDIUM":"m"}]}`, &FieldError{"pairs[1].MEDIUM", Unknown}},
 		{"embedded promoted by tag only", `{"ID":"x"}`, &FieldError{"ID", Unknown}},
+		{"in an opt", `{"optUtm":{"Source":"x"}}`, &FieldError{"optUtm.Source", Unknown}},
+		{"in an opt's array", `{"optRules":[{"url":"a"},{"URL":"b"}]}`, &FieldError{"optRules[1].URL", Unknown}},
+		{"an opt's name", `{"OptUtm":{}}`, &FieldError{"OptUtm", Unknown}},
 
 		{"duplicate", `{"type":"a","type":"b"}`, &FieldError{"type", Duplicate}},
 		{"duplicate escaped", `{"type":"a","\u0074ype":"b"}`, &FieldError{"type", Duplicate}},
@@ -82,6 +90,8 @@ func TestCheck(t *testing.T) {
 		{"duplicate in opaque", `{"data":{"x":{"y":1,"y":2}}}`, &FieldError{"data.x.y", Duplicate}},
 		{"duplicate in interface", `{"any":[{"k":1,"k":1}]}`, &FieldError{"any[0].k", Duplicate}},
 		{"duplicate in unknown-typed array", `[{"a":1},{"a":1,"a":2}]`, &FieldError{"[1].a", Duplicate}},
+		{"duplicate in an opt", `{"optRules":[{"query":{"a":"1","a":"2"}}]}`, &FieldError{"optRules[0].query.a", Duplicate}},
+		{"opt too deep", `{"optRules":[{"query":` + objects(MaxDepth) + `}]}`, &FieldError{"optRules[0].query" + strings.Repeat(".a", MaxDepth-3), TooDeep}},
 		{"first problem wins", `{"Type":1,"type":2,"type":3}`, &FieldError{"Type", Unknown}},
 	}
 	for _, tt := range tests {

@@ -30,7 +30,7 @@ func (s *Service) prepare(p access.Principal, in Input, now time.Time) (Link, er
 		pr.add("url", "is required")
 		return Link{}, pr.err()
 	}
-	domain, err := s.domain(in.Domain)
+	domain, err := s.domain(in.Domain.V)
 	if err != nil {
 		return Link{}, err
 	}
@@ -65,12 +65,12 @@ func (s *Service) hashPassword(pw string) string {
 }
 
 // domain resolves the domain of a link: the given one (lowercased) if it is
-// one of the org's, else the default.
-func (s *Service) domain(d Opt[string]) (string, error) {
-	if !d.Set || d.Null || d.V == "" {
+// one of the org's, the default for none ("").
+func (s *Service) domain(d string) (string, error) {
+	if d == "" {
 		return s.DefaultDomain, nil
 	}
-	domain := strings.TrimSuffix(strings.ToLower(d.V), ".")
+	domain := strings.TrimSuffix(strings.ToLower(d), ".")
 	if domain != s.DefaultDomain {
 		return "", apierror.Invalid("domain", "is not a domain of this organization")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/control/linkcsv"
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -116,24 +117,24 @@ func (s *Service) Import(ctx context.Context, p access.Principal, r io.Reader) (
 
 // importInput is the link a row of a file in format f asks for.
 func importInput(row linkcsv.Row, f linkcsv.Format, now time.Time) Input {
-	in := Input{URL: Of(row.URL)}
+	in := Input{URL: jsonbody.Of(row.URL)}
 	if row.Key != "" {
-		in.Key = Of(row.Key)
+		in.Key = jsonbody.Of(row.Key)
 	}
 	// Bitly's and Shlink's files name their own short domains: the links
 	// move to H0p's default domain and keep their keys. H0p's own files
 	// must name a domain of the org.
 	if row.Domain != "" && f == linkcsv.Native {
-		in.Domain = Of(strings.ToLower(row.Domain))
+		in.Domain = jsonbody.Of(strings.ToLower(row.Domain))
 	}
 	if row.Title != "" {
-		in.Title = Of(row.Title)
+		in.Title = jsonbody.Of(row.Title)
 	}
 	if len(row.Tags) > 0 {
-		in.Tags = Of(row.Tags)
+		in.Tags = jsonbody.Of(row.Tags)
 	}
 	if row.ExternalID != "" {
-		in.ExternalID = Of(row.ExternalID)
+		in.ExternalID = jsonbody.Of(row.ExternalID)
 	}
 	if !row.CreatedAt.IsZero() && row.CreatedAt.Before(now) {
 		in.createdAt = row.CreatedAt.UTC()

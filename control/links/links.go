@@ -7,6 +7,17 @@
 // written as one bulk (coalesce.go). HTTP handlers and, later, the MCP
 // server call it; it knows nothing of either.
 //
+// A link has one Go shape per purpose:
+//   - Input: what a client writes (create, update, upsert, bulk, import),
+//     every member a jsonbody.Opt: absent, null or a value;
+//   - store.Link: the row, with the attributes it has no column for as one
+//     JSON document (attrs);
+//   - Link: the row with its attributes and tag names decoded, which the
+//     service validates and changes;
+//   - View: how a link is shown, by the API and in events and audit
+//     entries;
+//   - kv.Link: the record raft replicates to the edges (Link.record).
+//
 // Decisions where the product docs are silent:
 //   - Tags are named on links; a name the org does not have yet is created
 //     (counting against the plan's tag limit). Names match case-insensitively

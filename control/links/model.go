@@ -1,12 +1,10 @@
 package links
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -21,16 +19,6 @@ import (
 	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/urlhost"
 )
-
-// Opt is a JSON field that may be absent, null, or a value: PATCH changes
-// only the fields that are present, and null clears one.
-type Opt[T any] struct {
-	Set, Null bool
-	V         T
-}
-
-// Of is a present, non-null Opt.
-func Of[T any](v T) Opt[T] { return Opt[T]{Set: true, V: v} }
 
 // RuleInput is a targeting rule as clients write it.
 type RuleInput struct {
@@ -65,199 +53,64 @@ type Preview struct {
 }
 
 // Input is a link as a client writes it (create, update, upsert, bulk,
-// import). Absent fields keep their value (defaults on create).
-//
-// Its json tags are the names a client writes: DecodeInput checks a body
-// against them (inputShape) before decodeField reads each field.
+// import): each member may be absent (kept, or its default on create),
+// null (cleared) or a value. Its json tags are the API's names.
 type Input struct {
-	URL            Opt[string]            `json:"url"`
-	Domain         Opt[string]            `json:"domain"`
-	Key            Opt[string]            `json:"key"`
-	Title          Opt[string]            `json:"title"`
-	Description    Opt[string]            `json:"description"`
-	Image          Opt[string]            `json:"image"`
-	ExternalID     Opt[string]            `json:"externalId"`
-	Comments       Opt[string]            `json:"comments"`
-	Tags           Opt[[]string]          `json:"tags"`
-	ExpiresAt      Opt[time.Time]         `json:"expiresAt"`
-	ValidSince     Opt[time.Time]         `json:"validSince"`
-	ExpiredURL     Opt[string]            `json:"expiredUrl"`
-	Password       Opt[string]            `json:"password"`
-	IOS            Opt[string]            `json:"ios"`
-	Android        Opt[string]            `json:"android"`
-	Geo            Opt[map[string]string] `json:"geo"`
-	Rules          Opt[[]RuleInput]       `json:"rules"`
-	Variants       Opt[[]Variant]         `json:"variants"`
-	UTM            Opt[UTM]               `json:"utm"`
-	ForwardQuery   Opt[bool]              `json:"forwardQuery"`
-	Archived       Opt[bool]              `json:"archived"`
-	Disabled       Opt[bool]              `json:"disabled"`
-	DoIndex        Opt[bool]              `json:"doIndex"`
-	RedirectStatus Opt[int]               `json:"redirectStatus"`
-	MaxClicks      Opt[int64]             `json:"maxClicks"`
-	Preview        Opt[Preview]           `json:"preview"`
+	URL            jsonbody.Opt[string]            `json:"url"`
+	Domain         jsonbody.Opt[string]            `json:"domain"`
+	Key            jsonbody.Opt[string]            `json:"key"`
+	Title          jsonbody.Opt[string]            `json:"title"`
+	Description    jsonbody.Opt[string]            `json:"description"`
+	Image          jsonbody.Opt[string]            `json:"image"`
+	ExternalID     jsonbody.Opt[string]            `json:"externalId"`
+	Comments       jsonbody.Opt[string]            `json:"comments"`
+	Tags           jsonbody.Opt[[]string]          `json:"tags"`
+	ExpiresAt      jsonbody.Opt[time.Time]         `json:"expiresAt"`
+	ValidSince     jsonbody.Opt[time.Time]         `json:"validSince"`
+	ExpiredURL     jsonbody.Opt[string]            `json:"expiredUrl"`
+	Password       jsonbody.Opt[string]            `json:"password"`
+	IOS            jsonbody.Opt[string]            `json:"ios"`
+	Android        jsonbody.Opt[string]            `json:"android"`
+	Geo            jsonbody.Opt[map[string]string] `json:"geo"`
+	Rules          jsonbody.Opt[[]RuleInput]       `json:"rules"`
+	Variants       jsonbody.Opt[[]Variant]         `json:"variants"`
+	UTM            jsonbody.Opt[UTM]               `json:"utm"`
+	ForwardQuery   jsonbody.Opt[bool]              `json:"forwardQuery"`
+	Archived       jsonbody.Opt[bool]              `json:"archived"`
+	Disabled       jsonbody.Opt[bool]              `json:"disabled"`
+	DoIndex        jsonbody.Opt[bool]              `json:"doIndex"`
+	RedirectStatus jsonbody.Opt[int]               `json:"redirectStatus"`
+	MaxClicks      jsonbody.Opt[int64]             `json:"maxClicks"`
+	Preview        jsonbody.Opt[Preview]           `json:"preview"`
 
 	// createdAt backdates an imported link to when the file says it was
 	// made.
 	createdAt time.Time
 }
 
-// anySet reports whether any field a client writes is present (the
-// unexported ones are not Opts).
-func (in Input) anySet() bool {
-	v := reflect.ValueOf(in)
-	for i := range v.NumField() {
-		if v.Type().Field(i).IsExported() && v.Field(i).FieldByName("Set").Bool() {
-			return true
-		}
-	}
-	return false
+// changes reports whether in sets anything but url and domain, which
+// pick the link an upsert finds.
+func (in Input) changes() bool {
+	return in.Key.Set || in.Title.Set || in.Description.Set || in.Image.Set || in.ExternalID.Set ||
+		in.Comments.Set || in.Tags.Set || in.ExpiresAt.Set || in.ValidSince.Set || in.ExpiredURL.Set ||
+		in.Password.Set || in.IOS.Set || in.Android.Set || in.Geo.Set || in.Rules.Set || in.Variants.Set ||
+		in.UTM.Set || in.ForwardQuery.Set || in.Archived.Set || in.Disabled.Set || in.DoIndex.Set ||
+		in.RedirectStatus.Set || in.MaxClicks.Set || in.Preview.Set
 }
 
-// decodeOpt reads one field; errors name it. DecodeInput has checked the
-// names inside it (control/jsonbody).
-func decodeOpt[T any](name string, raw json.RawMessage, o *Opt[T]) error {
-	o.Set = true
-	if string(bytes.TrimSpace(raw)) == "null" {
-		o.Null = true
-		return nil
+// DecodeInput reads a JSON object into an Input by jsonbody's rules: the
+// first name problem in the body (unknown, matching only
+// case-insensitively, given twice, nested too deep), else the first value
+// of the wrong type, is one VALIDATION_ERROR naming its field.
+func DecodeInput(raw []byte) (Input, error) {
+	var in *Input // stays nil for null
+	if err := jsonbody.Decode(raw, &in); err != nil {
+		return Input{}, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o.V); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te) && te.Field != "":
-			return apierror.Invalid(name+"."+te.Field, "has the wrong type")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return apierror.Invalid(name+"."+strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field")
-		case strings.Contains(err.Error(), "parsing time"):
-			return apierror.Invalid(name, "must be an RFC 3339 time")
-		}
-		return apierror.Invalid(name, "must be "+jsonType(reflect.TypeOf(o.V)))
-	}
-	return nil
-}
-
-// jsonType names a Go type the way a JSON client thinks of it.
-func jsonType(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int64:
-		return "an integer"
-	case reflect.Slice:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		if t == reflect.TypeOf(time.Time{}) {
-			return "an RFC 3339 time"
-		}
-		return "an object"
-	}
-	return "of another type"
-}
-
-// InputFields are the JSON names a link input accepts.
-var InputFields = []string{"url", "domain", "key", "title", "description", "image", "externalId", "comments", "tags",
-	"expiresAt", "expiredUrl", "password", "ios", "android", "geo", "rules", "variants", "utm", "forwardQuery",
-	"redirectStatus", "validSince", "maxClicks", "archived", "disabled", "doIndex", "preview"}
-
-// inputShape is Input as encoding/json would see it were each Opt[T] a T
-// (a typed nil pointer): the whole body is checked against it in one walk,
-// names inside fields included.
-var inputShape = func() any {
-	t := reflect.TypeFor[Input]()
-	var fields []reflect.StructField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Tag.Get("json") == "" {
-			continue // createdAt
-		}
-		v, _ := f.Type.FieldByName("V")
-		fields = append(fields, reflect.StructField{Name: f.Name, Type: v.Type, Tag: f.Tag})
-	}
-	return reflect.Zero(reflect.PointerTo(reflect.StructOf(fields))).Interface()
-}()
-
-// DecodeInput reads a JSON object into an Input; unknown fields, names
-// that match only case-insensitively, names given twice in an object and
-// nesting beyond jsonbody.MaxDepth are refused (the first met in the
-// body), then values of the wrong type; every error names its field.
-func DecodeInput(raw json.RawMessage) (Input, error) {
-	if fe, ok := errors.AsType[*jsonbody.FieldError](jsonbody.Check(raw, inputShape)); ok {
-		return Input{}, apierror.Invalid(fe.Path, fe.Reason)
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+	if in == nil {
 		return Input{}, apierror.Invalid("body", "must be a JSON object")
 	}
-	var in Input
-	for name, v := range fields {
-		if err := in.decodeField(name, v); err != nil {
-			return Input{}, err
-		}
-	}
-	return in, nil
-}
-
-func (in *Input) decodeField(name string, v json.RawMessage) error {
-	switch name {
-	case "url":
-		return decodeOpt(name, v, &in.URL)
-	case "domain":
-		return decodeOpt(name, v, &in.Domain)
-	case "key":
-		return decodeOpt(name, v, &in.Key)
-	case "title":
-		return decodeOpt(name, v, &in.Title)
-	case "description":
-		return decodeOpt(name, v, &in.Description)
-	case "image":
-		return decodeOpt(name, v, &in.Image)
-	case "externalId":
-		return decodeOpt(name, v, &in.ExternalID)
-	case "comments":
-		return decodeOpt(name, v, &in.Comments)
-	case "tags":
-		return decodeOpt(name, v, &in.Tags)
-	case "expiresAt":
-		return decodeOpt(name, v, &in.ExpiresAt)
-	case "validSince":
-		return decodeOpt(name, v, &in.ValidSince)
-	case "expiredUrl":
-		return decodeOpt(name, v, &in.ExpiredURL)
-	case "password":
-		return decodeOpt(name, v, &in.Password)
-	case "ios":
-		return decodeOpt(name, v, &in.IOS)
-	case "android":
-		return decodeOpt(name, v, &in.Android)
-	case "geo":
-		return decodeOpt(name, v, &in.Geo)
-	case "rules":
-		return decodeOpt(name, v, &in.Rules)
-	case "variants":
-		return decodeOpt(name, v, &in.Variants)
-	case "utm":
-		return decodeOpt(name, v, &in.UTM)
-	case "forwardQuery":
-		return decodeOpt(name, v, &in.ForwardQuery)
-	case "redirectStatus":
-		return decodeOpt(name, v, &in.RedirectStatus)
-	case "maxClicks":
-		return decodeOpt(name, v, &in.MaxClicks)
-	case "archived":
-		return decodeOpt(name, v, &in.Archived)
-	case "disabled":
-		return decodeOpt(name, v, &in.Disabled)
-	case "doIndex":
-		return decodeOpt(name, v, &in.DoIndex)
-	case "preview":
-		return decodeOpt(name, v, &in.Preview)
-	}
-	return apierror.Invalid(name, "is not a known field")
+	return *in, nil
 }
 
 // attrs is the part of a link kept as one JSON document (store.Link.Attrs).
@@ -460,13 +313,13 @@ func validateKey(k string) error {
 // future" checks of fields that change.
 func (l *Link) applyInput(in Input, now time.Time, own *ownHosts) error {
 	var p problems
-	str := func(o Opt[string], dst *string, field string, max int) {
+	str := func(o jsonbody.Opt[string], dst *string, field string, max int) {
 		if o.Set {
 			*dst = o.V // null clears to ""
 			p.checkText(field, *dst, max)
 		}
 	}
-	optURL := func(o Opt[string], dst *string, field string) {
+	optURL := func(o jsonbody.Opt[string], dst *string, field string) {
 		if o.Set {
 			*dst = o.V
 			if *dst != "" {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/shared/apierror"
@@ -52,6 +53,28 @@ func TestDecodeInputErrors(t *testing.T) {
 		{`[]`, "body", "must be a JSON object"},
 		{`"x"`, "body", "must be a JSON object"},
 		{`{"url":null,"tags":null,"utm":{"source":"s"}}`, "", ""},
+		{`{"url":42}`, "url", "must be a string"},
+		{`{"geo":{"US":5}}`, "geo", "must be an object"},
+		{`{"geo":[]}`, "geo", "must be an object"},
+		{`{"rules":{}}`, "rules", "must be an array"},
+		{`{"rules":[{"url":"u","device":"ios"}]}`, "rules.device", "has the wrong type"},
+		{`{"rules":[{"url":"u","query":{"ref":1}}]}`, "rules.query", "has the wrong type"},
+		{`{"rules":[{"url":"u","after":"tomorrow"}]}`, "rules", "must be an RFC 3339 time"},
+		{`{"validSince":true}`, "validSince", "must be an RFC 3339 time"},
+		{`{"redirectStatus":1.5}`, "redirectStatus", "must be an integer"},
+		{`{"maxClicks":1e30}`, "maxClicks", "must be an integer"},
+		{`{"preview":"x"}`, "preview", "must be an object"},
+		{`{"variants":[1]}`, "variants", "must be an array"},
+		{`{"flavour":"x"}`, "flavour", jsonbody.Unknown},
+		{`{"rules":[{"url":"u","countri":["US"]}]}`, "rules[0].countri", jsonbody.Unknown},
+		{``, "body", "is empty; send a JSON object"},
+		{" \n", "body", "is empty; send a JSON object"},
+		{`{"url":`, "body", "is not valid JSON"},
+		{`{}{}`, "body", "is not valid JSON"},
+		{`{"url":"a"} x`, "body", "is not valid JSON"},
+		// Of two values of the wrong type, the first in the body.
+		{`{"archived":1,"maxClicks":"x"}`, "archived", "must be true or false"},
+		{`{"maxClicks":"x","archived":1}`, "maxClicks", "must be an integer"},
 
 		// The body is the document: its root is level 1.
 		{deepTags(63), "tags", "must be an array"},
@@ -80,30 +103,114 @@ func TestDecodeInputErrors(t *testing.T) {
 	}
 }
 
-// TestInputNames: the json tags inputShape is built from, InputFields and
-// decodeField name the same fields.
-func TestInputNames(t *testing.T) {
-	typ := reflect.TypeFor[Input]()
-	var tags []string
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		name := f.Tag.Get("json")
-		if name == "" {
-			continue
-		}
-		tags = append(tags, name)
-		var in Input
-		if err := in.decodeField(name, []byte("null")); err != nil {
-			t.Errorf("decodeField(%q): %v", name, err)
-		}
-		if !reflect.ValueOf(in).Field(i).FieldByName("Null").Bool() {
-			t.Errorf("decodeField(%q) does not set %s", name, f.Name)
+// member returns the Opt of in whose json tag is name, as its Set, Null
+// and V.
+func member(t *testing.T, in Input, name string) (set, null bool, v any) {
+	t.Helper()
+	rv := reflect.ValueOf(in)
+	for i := range rv.NumField() {
+		if rv.Type().Field(i).Tag.Get("json") == name {
+			f := rv.Field(i)
+			return f.FieldByName("Set").Bool(), f.FieldByName("Null").Bool(), f.FieldByName("V").Interface()
 		}
 	}
-	fields := slices.Clone(InputFields)
-	slices.Sort(tags)
-	slices.Sort(fields)
-	if !slices.Equal(tags, fields) {
-		t.Errorf("json tags %v, InputFields %v", tags, fields)
+	t.Fatalf("Input has no member %q", name)
+	return false, false, nil
+}
+
+// TestDecodeInputMembers: every member of a link input, of every kind,
+// tells absent (the zero Opt), null (Set and Null) and a value (Set, V)
+// apart.
+func TestDecodeInputMembers(t *testing.T) {
+	at := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name, value string
+		want        any
+	}{
+		{"url", `"https://example.com/a"`, "https://example.com/a"},
+		{"domain", `"Localhost."`, "Localhost."},
+		{"key", `"spring"`, "spring"},
+		{"title", `"T"`, "T"},
+		{"description", `""`, ""}, // an empty string is a value
+		{"image", `"https://example.com/i.png"`, "https://example.com/i.png"},
+		{"externalId", `"crm-1"`, "crm-1"},
+		{"comments", `"c"`, "c"},
+		{"tags", `["a","B"]`, []string{"a", "B"}},
+		{"expiresAt", `"2027-01-02T03:04:05Z"`, at},
+		{"validSince", `"2027-01-02T04:04:05+01:00"`, at.In(time.FixedZone("", 3600))},
+		{"expiredUrl", `"https://example.com/over"`, "https://example.com/over"},
+		{"password", `"pw"`, "pw"},
+		{"ios", `"https://apps.apple.com/x"`, "https://apps.apple.com/x"},
+		{"android", `"https://play.google.com/x"`, "https://play.google.com/x"},
+		{"geo", `{"de":"https://example.de/"}`, map[string]string{"de": "https://example.de/"}},
+		{"rules", `[{"url":"https://example.com/fr","device":["ios"],"os":["iOS"],"browser":["Safari"],"country":["fr"],` +
+			`"language":["fr"],"query":{"ref":""},"after":"2027-01-02T03:04:05Z"}]`,
+			[]RuleInput{{URL: "https://example.com/fr", Device: []string{"ios"}, OS: []string{"iOS"}, Browser: []string{"Safari"},
+				Country: []string{"fr"}, Language: []string{"fr"}, Query: map[string]string{"ref": ""}, After: &at}}},
+		{"variants", `[{"url":"https://a.example/","weight":60},{"url":"https://b.example/","weight":40}]`,
+			[]Variant{{URL: "https://a.example/", Weight: 60}, {URL: "https://b.example/", Weight: 40}}},
+		{"utm", `{"source":"news","content":"c"}`, UTM{Source: "news", Content: "c"}},
+		{"forwardQuery", `false`, false}, // false is a value
+		{"archived", `true`, true},
+		{"disabled", `true`, true},
+		{"doIndex", `false`, false},
+		{"redirectStatus", `301`, 301},
+		{"maxClicks", `1000`, int64(1000)},
+		{"preview", `{"title":"P","image":"https://example.com/p.png"}`, Preview{Title: "P", Image: "https://example.com/p.png"}},
+	}
+	var names []string
+	for _, tt := range tests {
+		names = append(names, tt.name)
+		t.Run(tt.name, func(t *testing.T) {
+			absent, err := DecodeInput([]byte(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set, null, _ := member(t, absent, tt.name); set || null {
+				t.Errorf("absent: Set %v, Null %v", set, null)
+			}
+			null, err := DecodeInput([]byte(`{"` + tt.name + `":null}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set, isNull, _ := member(t, null, tt.name); !set || !isNull {
+				t.Errorf("null: Set %v, Null %v", set, isNull)
+			}
+			value, err := DecodeInput([]byte(`{"` + tt.name + `": ` + tt.value + `}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, isNull, v := member(t, value, tt.name)
+			if !set || isNull || !reflect.DeepEqual(v, tt.want) {
+				t.Errorf("value: Set %v, Null %v, V %#v; want %#v", set, isNull, v, tt.want)
+			}
+		})
+	}
+	// Every member is above.
+	for i := range reflect.TypeFor[Input]().NumField() {
+		f := reflect.TypeFor[Input]().Field(i)
+		if name := f.Tag.Get("json"); f.IsExported() && !slices.Contains(names, name) {
+			t.Errorf("member %q (%s) is not tested", name, f.Name)
+		}
+	}
+}
+
+// TestInputChanges: an upsert updates its link when the input sets any
+// member but url and domain, which pick the link.
+func TestInputChanges(t *testing.T) {
+	if (Input{URL: jsonbody.Of("https://example.com/"), Domain: jsonbody.Of("localhost")}).changes() {
+		t.Error("url and domain alone change the link")
+	}
+	typ := reflect.TypeFor[Input]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if !f.IsExported() || f.Name == "URL" || f.Name == "Domain" {
+			continue
+		}
+		var in Input
+		reflect.ValueOf(&in).Elem().Field(i).FieldByName("Set").SetBool(true)
+		if !in.changes() {
+			t.Errorf("an input setting %s changes nothing", f.Name)
+		}
 	}
 }

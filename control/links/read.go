@@ -54,7 +54,7 @@ func (s *Service) Info(ctx context.Context, p access.Principal, domain, key, ext
 		sl, err := s.Store.LinkByExternalID(ctx, p.OrgID, externalID)
 		return s.one(ctx, p.OrgID, sl, err)
 	case key != "":
-		d, err := s.domain(Opt[string]{Set: domain != "", V: domain})
+		d, err := s.domain(domain)
 		if err != nil {
 			return Link{}, err
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/kv"
@@ -119,7 +120,7 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 	}
 	before := ViewOf(l)
 	if in.Domain.Set {
-		if l.Domain, err = s.domain(in.Domain); err != nil {
+		if l.Domain, err = s.domain(in.Domain.V); err != nil {
 			return Link{}, err
 		}
 	}
@@ -164,7 +165,7 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 func (s *Service) checkChange(in Input, now time.Time) (Link, error) {
 	var l Link
 	if in.Domain.Set {
-		if _, err := s.domain(in.Domain); err != nil {
+		if _, err := s.domain(in.Domain.V); err != nil {
 			return Link{}, err
 		}
 	}
@@ -185,7 +186,7 @@ func (s *Service) Upsert(ctx context.Context, p access.Principal, in Input) (Lin
 	if !in.URL.Set || in.URL.Null {
 		return Link{}, false, apierror.Invalid("url", "is required")
 	}
-	domain, err := s.domain(in.Domain)
+	domain, err := s.domain(in.Domain.V)
 	if err != nil {
 		return Link{}, false, err
 	}
@@ -197,11 +198,11 @@ func (s *Service) Upsert(ctx context.Context, p access.Principal, in Input) (Lin
 	if err != nil {
 		return Link{}, false, err
 	}
-	in.URL, in.Domain = Opt[string]{}, Opt[string]{}
-	if !in.anySet() {
+	if !in.changes() {
 		l, err := s.Get(ctx, p, existing.ID)
 		return l, false, err
 	}
+	in.URL, in.Domain = jsonbody.Opt[string]{}, jsonbody.Opt[string]{}
 	l, err := s.Update(ctx, p, existing.ID, in)
 	return l, false, err
 }

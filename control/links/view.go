@@ -4,9 +4,9 @@ import (
 	"time"
 )
 
-// View is a link as the API shows it (the API adds shortLink and qrCode),
-// events carry it, and the audit log records it. It never holds the
-// password, only whether there is one.
+// View is a link as it is shown: by the API, which sets ShortLink and
+// QRCode, and in events and audit entries, which leave them out. It never
+// holds the password, only whether there is one.
 type View struct {
 	ID             string            `json:"id"`
 	Domain         string            `json:"domain"`
@@ -40,6 +40,10 @@ type View struct {
 	CreatedBy      string            `json:"createdBy"`
 	CreatedAt      string            `json:"createdAt"`
 	UpdatedAt      string            `json:"updatedAt"`
+	// The link's public address and its QR code's, which the service
+	// does not know.
+	ShortLink string `json:"shortLink,omitempty"`
+	QRCode    string `json:"qrCode,omitempty"`
 }
 
 // TimeFormat is RFC 3339 in UTC with milliseconds, the store's precision.
