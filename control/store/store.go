@@ -199,6 +199,16 @@ type TagFilter struct {
 // case-insensitively (strings.ToLower, then byte-wise), then by ID.
 type TagCursor struct{ Name, ID string }
 
+// ClickCheckpoint is the last batch of clicks counted from one edge: a
+// batch at or below Seq was counted already. Admission is what that batch
+// admitted (opaque to the store).
+type ClickCheckpoint struct {
+	Edge      string
+	Seq       uint64
+	Admission []byte
+	UpdatedAt time.Time
+}
+
 // Event is a domain event (link.created, …) waiting to be delivered to
 // webhooks; written in the transaction of the change.
 type Event struct {
@@ -353,6 +363,16 @@ type Queries interface {
 	// "domain" or "tag" (a tag ID per group), or not ("").
 	CountLinks(ctx context.Context, f LinkFilter, groupBy string) ([]Count, error)
 	DeleteLink(ctx context.Context, orgID, id string) error
+	// LinksByID reads the links of ids in any org; ids of no link are left
+	// out.
+	LinksByID(ctx context.Context, ids []string) ([]Link, error)
+	// AddLinkClicks adds n to link id's clicks, moves its lastClickedAt to
+	// last unless it is later already, and returns the new count.
+	AddLinkClicks(ctx context.Context, id string, n int64, last time.Time) (int64, error)
+	// ClickCheckpoint is edge's checkpoint; zero (Seq 0) when it has none.
+	ClickCheckpoint(ctx context.Context, edge string) (ClickCheckpoint, error)
+	// SetClickCheckpoint stores c as its edge's checkpoint.
+	SetClickCheckpoint(ctx context.Context, c ClickCheckpoint) error
 
 	// CreateTag fails with ErrConflict when the org has a tag of that name
 	// in any case.

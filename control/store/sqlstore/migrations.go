@@ -253,6 +253,14 @@ var migrations = []migration{
 		DROP INDEX IF EXISTS audit_logs_at;
 		CREATE INDEX IF NOT EXISTS api_keys_org ON api_keys(org_id, created_at);`,
 	},
+	// 7: click ingestion's checkpoint per edge: the last batch counted and
+	// what it admitted (control/links, clicks.go).
+	{sql: `CREATE TABLE click_checkpoints (
+		edge TEXT PRIMARY KEY,
+		seq {bigint} NOT NULL,
+		admission {bytes},
+		updated_at {bigint} NOT NULL
+	);`},
 }
 
 // migrate applies the missing migrations in one transaction, which first

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("TagPages", func(t *testing.T) { testTagPages(t, open(t)) })
 	t.Run("PlansUsageEvents", func(t *testing.T) { testPlansUsageEvents(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
+	t.Run("Clicks", func(t *testing.T) { testClicks(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("WriteIsAtomic", func(t *testing.T) { testWriteIsAtomic(t, open(t)) })
 	t.Run("ConcurrentDeleteDeletesOnce", func(t *testing.T) { testConcurrentDelete(t, open(t)) })
@@ -385,6 +386,41 @@ func testLinks(t *testing.T, s store.Store) {
 	wantErr(t, "deleted link", err, store.ErrNotFound)
 	wantErr(t, "delete twice", s.DeleteLink(ctx, "org_1", "link_1"), store.ErrNotFound)
 	wantErr(t, "delete in another org", s.DeleteLink(ctx, "org_other", "link_3"), store.ErrNotFound)
+}
+
+func testClicks(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	must(t, s.InsertLink(ctx, link("link_1", "a")))
+	must(t, s.InsertLink(ctx, link("link_2", "b")))
+	got, err := s.LinksByID(ctx, []string{"link_2", "link_gone", "link_1"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("LinksByID = %d links, %v", len(got), err)
+	}
+	if n, err := s.AddLinkClicks(ctx, "link_1", 5, t0.Add(time.Hour)); err != nil || n != 5 {
+		t.Fatalf("AddLinkClicks = %d, %v", n, err)
+	}
+	// A later batch with an earlier click keeps the later lastClickedAt.
+	if n, err := s.AddLinkClicks(ctx, "link_1", 2, t0.Add(time.Minute)); err != nil || n != 7 {
+		t.Fatalf("AddLinkClicks = %d, %v", n, err)
+	}
+	l, err := s.Link(ctx, "org_1", "link_1")
+	if err != nil || l.Clicks != 7 || !l.LastClickedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after clicks: %d %v %v", l.Clicks, l.LastClickedAt, err)
+	}
+	_, err = s.AddLinkClicks(ctx, "link_gone", 1, t0)
+	wantErr(t, "clicks of no link", err, store.ErrNotFound)
+
+	if c, err := s.ClickCheckpoint(ctx, "e1/x"); err != nil || c.Seq != 0 || c.Admission != nil {
+		t.Fatalf("no checkpoint yet: %+v %v", c, err)
+	}
+	want := store.ClickCheckpoint{Edge: "e1/x", Seq: 41, Admission: []byte(`{"org_1":3}`), UpdatedAt: t0}
+	must(t, s.SetClickCheckpoint(ctx, want))
+	want.Seq, want.UpdatedAt = 42, t0.Add(time.Second)
+	must(t, s.SetClickCheckpoint(ctx, want))
+	if c, err := s.ClickCheckpoint(ctx, "e1/x"); err != nil || fmt.Sprint(c) != fmt.Sprint(want) {
+		t.Errorf("ClickCheckpoint = %+v, %v; want %+v", c, err, want)
+	}
 }
 
 func testOutbox(t *testing.T, s store.Store) {
