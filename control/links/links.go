@@ -48,6 +48,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,8 @@ type Service struct {
 
 	// Edges are where the edges answer; destinations there loop.
 	Edges []EdgeAddr
+	// Logger reports what a caller cannot be told (nil: slog.Default()).
+	Logger *slog.Logger
 
 	turnsOnce  sync.Once
 	hashBudget hashBudget // passwords.go

@@ -495,6 +495,7 @@ func (l *Link) record() kv.Link {
 	}
 	if l.MaxClicks > 0 {
 		r.MaxClicks = uint64(l.MaxClicks)
+		r.ClicksExhausted = l.Clicks >= l.MaxClicks
 	}
 	for _, p := range []kv.QueryParam{{Name: "utm_source", Value: l.UTM.Source}, {Name: "utm_medium", Value: l.UTM.Medium},
 		{Name: "utm_campaign", Value: l.UTM.Campaign}, {Name: "utm_term", Value: l.UTM.Term}, {Name: "utm_content", Value: l.UTM.Content}} {
