@@ -70,6 +70,7 @@ type Spool struct {
 
 	writeMu  sync.Mutex // one Write at a time; guards the fields below
 	buf      []byte
+	perClick int    // bytes a click took in the last segment
 	next     uint64 // the sequence of the next segment
 	reserved uint64 // sequences from here on were never used (the state file says so)
 
@@ -232,6 +233,9 @@ func (s *Spool) Write(cs []clicks.Click) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
+	if s.perClick > 0 { // aim below SegmentBytes rather than encode twice
+		n = max(1, min(n, s.opts.SegmentBytes/s.perClick))
+	}
 	if s.next >= s.reserved {
 		if err := writeState(s.dir, s.edge, s.next+reserveStep); err != nil {
 			return 0, fmt.Errorf("click spool: reserve sequences: %w", err)
@@ -248,6 +252,7 @@ func (s *Spool) Write(cs []clicks.Click) (int, error) {
 		if s.buf, err = b.Append(s.buf[:0]); err != nil {
 			return 0, fmt.Errorf("click spool: %w", err)
 		}
+		s.perClick = len(s.buf)/n + 1
 		if len(s.buf) <= s.opts.SegmentBytes || n == 1 {
 			break
 		}
