@@ -11,11 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/edge/clickspool"
 	"github.com/h0p/h0p/replication/cluster"
 	"github.com/h0p/h0p/shared/clustercert"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // runEdge is `h0p edge`: a raft non-voter serving redirects from its local
