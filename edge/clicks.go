@@ -3,51 +3,36 @@ package edge
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"math/rand/v2"
 	"net/netip"
 	"time"
 
 	"github.com/phuslu/iploc"
+
+	"github.com/h0p/h0p/shared/clicks"
 )
 
-// Click is one redirect as analytics sees it. The edge hands it to a
-// bounded queue and never waits: a full queue drops the click and counts it
-// (h0p_edge_clicks_dropped_total). Nothing ships clicks to control yet:
-// the queue only fills.
+// Clicks is the queue of click events. Every redirect to a link's
+// destination captures a clicks.Click and hands it over without waiting: a
+// full queue drops the click and counts it (h0p_edge_clicks_dropped_total).
+// The process running the edge drains it (edge/clickspool spools the
+// clicks on disk and ships them to control).
 //
-// Building one allocates nothing on a plain redirect: the link's strings
-// are shared with the answer table or the cache, device/browser/OS are the
-// parser's constants, the country is the IP database's, the ID and IP hash
-// are arrays. Only a Referer costs an allocation (its host). A LinkID or
-// Domain from the answer table keeps its 64 KiB chunk alive: whoever keeps
-// clicks for long (beyond shipping them) should strings.Clone them.
-type Click struct {
-	ID          [16]byte // random: ingestion is idempotent by ID
-	Time        time.Time
-	LinkID      string
-	Domain      string
-	Country     string
-	Device      string
-	Browser     string
-	OS          string
-	RefererHost string
-	Bot         bool
-	QR          bool
-	IPHash      [16]byte // SHA-256 of salt and client IP, truncated: unique counts without the IP
-}
+// Building a click allocates nothing on a plain redirect: the link's
+// strings are shared with the answer table or the cache, device/browser/OS
+// are the parser's constants, the country is the IP database's, the ID and
+// IP hash are arrays. Only a Referer costs an allocation (its host). A
+// LinkID or Domain from the answer table keeps its 64 KiB chunk alive:
+// whoever keeps clicks for long (beyond encoding them) should
+// strings.Clone them.
+//
+// Drain it in batches on a ticker (len, then that many receives): a
+// receiver parked on the channel is woken for every click, a thread
+// wake-up per redirect whenever a P is idle (h0p edge gives the runtime
+// one beyond its event loops, so one usually is).
+func (s *Server) Clicks() <-chan clicks.Click { return s.clicks }
 
-// IDString is the click ID as analytics stores it.
-func (c *Click) IDString() string { return "clk_" + hex.EncodeToString(c.ID[:]) }
-
-// Clicks is the queue of click events, for the shipper to drain. Drain it
-// in batches on a ticker (len, then that many receives): a receiver parked
-// on the channel is woken for every click, a thread wake-up per redirect
-// whenever a P is idle (h0p edge gives the runtime one beyond its event
-// loops, so one usually is).
-func (s *Server) Clicks() <-chan Click { return s.clicks }
-
-func (s *Server) capture(c *Click) {
+func (s *Server) capture(c *clicks.Click) {
 	select {
 	case s.clicks <- *c:
 	default:
@@ -58,8 +43,8 @@ func (s *Server) capture(c *Click) {
 // newClick fills a click for a redirect of link id on domain; ipHash is
 // s.ipHash of the client's address, referer the request's Referer.
 func (s *Server) newClick(referer []byte, id, domain string, a *agent, country string,
-	ipHash [16]byte, qr bool, now time.Time) Click {
-	c := Click{Time: now, LinkID: id, Domain: domain, Country: country,
+	ipHash [16]byte, qr bool, now time.Time) clicks.Click {
+	c := clicks.Click{Time: now, LinkID: id, Domain: domain, Country: country,
 		Device: string(a.device), Browser: string(a.browser), OS: string(a.os), Bot: a.bot, QR: qr, IPHash: ipHash}
 	hi, lo := rand.Uint64(), rand.Uint64()
 	for i := range 8 {

@@ -17,9 +17,11 @@
 //   - It changes no process-wide setting. The process running it chooses
 //     GOMAXPROCS and the number of loops (h0p edge runs a loop per P and
 //     gives the runtime one P more).
-//   - Every redirect to a link's destination hands a Click to the Clicks
-//     queue without waiting; a full queue drops the click and counts it.
-//     A click holds no IP, only a salted hash. Drain the queue in batches.
+//   - Every redirect to a link's destination hands a clicks.Click
+//     (shared/clicks) to the Clicks queue without waiting; a full queue
+//     drops the click and counts it. A click holds no IP, only a salted
+//     hash. Drain the queue in batches, on a ticker: edge/clickspool does,
+//     into a spool on disk that it ships to control.
 //   - A plain redirect (a link without password, rules, variants,
 //     preview, expiry or validity window, asked without a query it
 //     forwards) allocates nothing (BenchmarkResolve, BenchmarkPlainPath).

@@ -23,6 +23,7 @@ import (
 
 	"github.com/h0p/h0p/edge/internal/evloop"
 	"github.com/h0p/h0p/edge/internal/framing"
+	"github.com/h0p/h0p/shared/clicks"
 	"github.com/h0p/h0p/shared/kv"
 )
 
@@ -94,7 +95,7 @@ type Server struct {
 	loops         *evloop.Server // otherwise
 	m             metrics
 	agents        *agentCache
-	clicks        chan Click
+	clicks        chan clicks.Click
 	attempts      *attemptLimiter
 	checks        chan struct{} // one per password check running (PasswordChecks)
 	cache         *linkCache
@@ -221,7 +222,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		defaultDomain: []byte(cfg.DefaultDomain),
 		m:             newMetrics(cfg.Registerer),
 		agents:        newAgentCache(16_384),
-		clicks:        make(chan Click, cfg.ClickQueue),
+		clicks:        make(chan clicks.Click, cfg.ClickQueue),
 		attempts:      newAttemptLimiter(cfg.PasswordAttempts, cfg.Now),
 		checks:        make(chan struct{}, cfg.PasswordChecks),
 		cache:         newLinkCache(cfg.CacheEntries),

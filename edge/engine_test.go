@@ -22,6 +22,7 @@ import (
 
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/clicks"
 	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/password"
 )
@@ -445,7 +446,7 @@ func TestPreviewBotsAndClicks(t *testing.T) {
 	// Redirects hand clicks to the queue; bots are flagged.
 	te.do(t, req{path: "/p?qr=1", headers: map[string]string{"User-Agent": iPhone, "Referer": "https://news.example/a",
 		"X-Forwarded-For": "8.8.8.8"}})
-	var c edge.Click
+	var c clicks.Click
 	select {
 	case c = <-te.srv.Clicks():
 	default:
@@ -484,7 +485,7 @@ func TestClicksOnOneConnection(t *testing.T) {
 	type visitor struct{ ua, ip, os string }
 	visitors := []visitor{{iPhone, "8.8.8.8", "iOS"}, {iPhone, "8.8.8.8", "iOS"}, {firefox, "81.2.69.160", "Linux"},
 		{iPhone, "81.2.69.160", "iOS"}, {firefox, "8.8.8.8", "Linux"}}
-	var clicks []edge.Click
+	var got []clicks.Click
 	for _, v := range visitors {
 		fmt.Fprintf(conn, "GET /plain HTTP/1.1\r\nHost: localhost\r\nUser-Agent: %s\r\nX-Forwarded-For: %s\r\n\r\n", v.ua, v.ip)
 		resp, err := http.ReadResponse(br, nil)
@@ -495,11 +496,11 @@ func TestClicksOnOneConnection(t *testing.T) {
 		if resp.StatusCode != 302 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		clicks = append(clicks, <-te.srv.Clicks())
+		got = append(got, <-te.srv.Clicks())
 	}
 	hashes := map[string][16]byte{}
 	for i, v := range visitors {
-		c := clicks[i]
+		c := got[i]
 		if c.OS != v.os || c.Country != iploc.IPCountry(netip.MustParseAddr(v.ip)) {
 			t.Errorf("click %d: OS %q country %q, want %q %q", i, c.OS, c.Country, v.os, iploc.IPCountry(netip.MustParseAddr(v.ip)))
 		}

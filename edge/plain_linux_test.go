@@ -15,6 +15,7 @@ import (
 
 	"github.com/h0p/h0p/edge/internal/framing"
 	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/clicks"
 	"github.com/h0p/h0p/shared/kv"
 )
 
@@ -118,12 +119,12 @@ func FuzzPlainPath(f *testing.F) {
 	})
 }
 
-func takeClick(s *Server) (Click, bool) {
+func takeClick(s *Server) (clicks.Click, bool) {
 	select {
 	case c := <-s.clicks:
 		return c, true
 	default:
-		return Click{}, false
+		return clicks.Click{}, false
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/h0p/h0p/control/mail"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/edge"
+	"github.com/h0p/h0p/edge/clickspool"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/adminserver"
 )
@@ -34,6 +35,10 @@ type devConfig struct {
 	Trusted       string
 	SMTPURL       string
 	Pprof         bool
+	ClickSpoolMiB int
+	// IngestClicks takes the edge's click batches in process (control's
+	// ingest); nil: they stay in the spool, within its budget.
+	IngestClicks func(ctx context.Context, batch []byte) error
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -57,12 +62,16 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	registerRateFlags(fs, &cfg.RateLimits)
 	cfg.Slugs.register(fs)
 	fs.StringVar(&cfg.Trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
+	registerClickSpoolFlag(fs, &cfg.ClickSpoolMiB)
 	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "SMTP server for account emails: smtp[s]://[user:password@]host[:port][?from=address] (empty: emails are written to the log)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	if err := cfg.Slugs.check(); err != nil {
 		return err
+	}
+	if cfg.ClickSpoolMiB < 1 {
+		return errors.New("--click-spool-mib must be 1 or more")
 	}
 	if _, err := control.CheckPublicURL(cfg.PublicAPIURL); err != nil {
 		return fmt.Errorf("--public-api-url: %w", err)
@@ -87,6 +96,7 @@ type dev struct {
 	node    *replication.Node
 	control *control.Server
 	edge    *edge.Server
+	shipper *clickspool.Shipper
 	admin   *adminserver.Server
 }
 
@@ -137,6 +147,11 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	if err != nil {
 		return nil, err
 	}
+	// Its clicks are spooled in <data>/clicks (the shipper, step 5).
+	spool, err := openClickSpool(cfg.DataDir, "dev", cfg.ClickSpoolMiB, logger, reg)
+	if err != nil {
+		return nil, err
+	}
 	// 4. Control: store, API, outbox relay. Links it creates go through the
 	// node and land on the edge store. It refuses destinations on the edge's
 	// real address, which would loop.
@@ -171,7 +186,13 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		fmt.Fprintf(stdout, "H0P_API_KEY=%s\n", key)
 		logger.Info("bootstrap key printed above and saved", "path", keyPath)
 	}
-	// 5. Admin: metrics, health, readiness.
+	// 5. The click shipper: the edge's clicks into the spool, and from it
+	// to IngestClicks in process, the way an edge ships them to control.
+	d.shipper = &clickspool.Shipper{Spool: spool, Queue: d.edge.Clicks(), Logger: logger}
+	if cfg.IngestClicks != nil {
+		d.shipper.Sink = clickspool.SinkFunc(cfg.IngestClicks)
+	}
+	// 6. Admin: metrics, health, readiness.
 	if d.admin, err = openAdmin(cfg.AdminAddr, reg, d.node, cfg.Pprof); err != nil {
 		return nil, err
 	}
@@ -189,7 +210,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 // run serves until ctx ends; see serve for the shutdown order.
 func (d *dev) run(ctx context.Context) error {
 	return serve(ctx, d.logger, d.admin, d.cfg.DrainDelay,
-		runner{"control", d.control.Run}, runner{"edge", d.edge.Run})
+		runner{"control", d.control.Run}, runner{"edge", runWithShipper(d.edge, d.shipper)})
 }
 
 // close releases everything in reverse order of opening: servers first, then

@@ -13,10 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/h0p/h0p/control/store/pgtest"
+	"github.com/h0p/h0p/shared/clicks"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -198,7 +200,8 @@ func TestDevHelpDocumentsFlags(t *testing.T) {
 	}
 	for _, f := range []string{"--api-addr", "--edge-addr", "--admin-addr", "--data", "--default-domain", "H0P_DATA",
 		"/metrics", "/healthz", "/readyz", "/status", "/debug/pprof/", "--pprof", "--smtp-url",
-		"--public-api-url (H0P_PUBLIC_API_URL)", "http://<domain>:<port of --edge-addr>/<key>", "qrCode"} {
+		"--public-api-url (H0P_PUBLIC_API_URL)", "http://<domain>:<port of --edge-addr>/<key>", "qrCode",
+		"--click-spool-mib (H0P_CLICK_SPOOL_MIB)"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("help lacks %s:\n%s", f, out.String())
 		}
@@ -449,6 +452,100 @@ func TestUsageListsAdminCommands(t *testing.T) {
 	for _, c := range []string{"certs", "create-org", "set-password", "set-plan"} {
 		if !strings.Contains(out.String(), c) {
 			t.Errorf("usage lacks admin %s:\n%s", c, out.String())
+		}
+	}
+}
+
+func TestEdgeHelpDocumentsTheClickSpool(t *testing.T) {
+	var out bytes.Buffer
+	run(context.Background(), []string{"edge", "--help"}, &out, &out, func(string) string { return "" })
+	if !strings.Contains(out.String(), "--click-spool-mib (H0P_CLICK_SPOOL_MIB)") {
+		t.Errorf("help lacks --click-spool-mib:\n%s", out.String())
+	}
+}
+
+// clickIngest records the click batches h0p dev hands over in process.
+type clickIngest struct {
+	mu      sync.Mutex
+	batches []clicks.Batch
+}
+
+func (in *clickIngest) take(ctx context.Context, data []byte) error {
+	var b clicks.Batch
+	if err := b.UnmarshalBinary(data); err != nil {
+		return err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.batches = append(in.batches, b)
+	return nil
+}
+
+func (in *clickIngest) clicks() []clicks.Click {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var out []clicks.Click
+	for _, b := range in.batches {
+		out = append(out, b.Clicks...)
+	}
+	return out
+}
+
+// h0p dev spools every redirect's click in its data directory; with
+// nothing to take them they stay there, across a restart, and once
+// something takes them in process they all arrive, in order.
+func TestDevSpoolsClicksAndShipsThemInProcess(t *testing.T) {
+	dataDir := t.TempDir()
+	cfg := devConfig{APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
+		DataDir: dataDir, DefaultDomain: "localhost"}
+	d := mustStartDevWith(t, cfg, quiet)
+	key := keyLine.FindStringSubmatch(d.stdout)[1]
+	status, link := d.api(t, "POST", "/v1/links", key, `{"url":"https://example.com/clicked","key":"clicked"}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, link)
+	}
+	for range 3 {
+		if resp, _ := get(t, noRedirect, "http://"+d.edge.Addr()+"/clicked"); resp.StatusCode != 302 {
+			t.Fatalf("redirect: %d", resp.StatusCode)
+		}
+	}
+	_, metrics := get(t, http.DefaultClient, "http://"+d.admin.Addr()+"/metrics")
+	for _, name := range []string{"h0p_edge_clicks_spooled_total", "h0p_edge_clicks_spool_bytes", "h0p_edge_clicks_spool_dropped_total"} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	d.stop(t)
+	segs, _ := filepath.Glob(filepath.Join(dataDir, "clicks", "*.batch"))
+	if len(segs) == 0 {
+		t.Fatal("no click segment in <data>/clicks after a stop")
+	}
+
+	in := &clickIngest{}
+	cfg.IngestClicks = in.take
+	d = mustStartDevWith(t, cfg, quiet)
+	defer d.stop(t)
+	if resp, _ := get(t, noRedirect, "http://"+d.edge.Addr()+"/clicked"); resp.StatusCode != 302 {
+		t.Fatalf("redirect: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(in.clicks()) < 4 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := in.clicks()
+	if len(got) != 4 {
+		t.Fatalf("%d clicks reached the ingest, want 4", len(got))
+	}
+	for i, c := range got {
+		if c.LinkID != link["id"] || (i > 0 && c.Time.Before(got[i-1].Time)) {
+			t.Errorf("click %d: %+v", i, c)
+		}
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for i, b := range in.batches {
+		if !strings.HasPrefix(b.Edge, "dev/") || b.Edge != in.batches[0].Edge || (i > 0 && b.Seq <= in.batches[i-1].Seq) {
+			t.Errorf("batch %d: edge %q seq %d", i, b.Edge, b.Seq)
 		}
 	}
 }

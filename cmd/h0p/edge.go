@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/h0p/h0p/edge"
+	"github.com/h0p/h0p/edge/clickspool"
 	"github.com/h0p/h0p/replication/cluster"
 	"github.com/h0p/h0p/shared/clustercert"
 )
@@ -27,6 +32,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		reuse         bool
 		maxConns      int
 		answerMiB     int
+		spoolMiB      int
 		eventLoops    bool
 	)
 	fs := newFlags("edge", "Runs an edge node: a raft non-voter that serves redirects from its local store.\n"+
@@ -41,6 +47,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.IntVar(&maxConns, "max-conns", 100_000, "concurrent public connections; beyond it new ones get 503")
 	fs.BoolVar(&eventLoops, "event-loops", true, "serve from one epoll event loop per CPU (Linux); false: fasthttp's server, a goroutine per connection")
 	fs.IntVar(&answerMiB, "answer-table-mib", 256, "memory for the in-memory answers of plain links (about 130 bytes a link; links beyond it are read from the store; 0: none)")
+	registerClickSpoolFlag(fs, &spoolMiB)
 	fs.DurationVar(&readyTimeout, "ready-timeout", 30*time.Second,
 		"if no control node answers the join within this time, report ready on the local state (static stability)")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -51,6 +58,9 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	if answerMiB < 0 {
 		return errors.New("--answer-table-mib must be 0 or more")
+	}
+	if spoolMiB < 1 {
+		return errors.New("--click-spool-mib must be 1 or more")
 	}
 	proxies, err := parsePrefixes("trusted-proxies", trusted)
 	if err != nil {
@@ -76,6 +86,14 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	c.add(srv.Close)
+	// The edge's clicks go to a spool in the data directory and from there
+	// to control's ingest over mutual TLS, through the join URLs.
+	spool, err := openClickSpool(nf.DataDir, nf.NodeID, spoolMiB, logger, reg)
+	if err != nil {
+		return err
+	}
+	shipper := &clickspool.Shipper{Spool: spool, Queue: srv.Clicks(), Logger: logger,
+		Sink: &cluster.ClickSender{Client: mtlsClient(id), URLs: nf.joinURLs()}}
 	admin, err := openAdmin(nf.AdminAddr, reg, node, nf.Pprof)
 	if err != nil {
 		return err
@@ -93,7 +111,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		}
 		return nil
 	}
-	return serve(ctx, logger, admin, nf.DrainDelay, runner{"edge", srv.Run}, runner{"join", joiner})
+	return serve(ctx, logger, admin, nf.DrainDelay, runner{"edge", runWithShipper(srv, shipper)}, runner{"join", joiner})
 }
 
 // catchUp is an edge's readiness: not ready until its store has applied the
@@ -142,4 +160,36 @@ func answerTableBytes(mib int) int64 {
 		return -1
 	}
 	return int64(mib) << 20
+}
+
+// registerClickSpoolFlag adds --click-spool-mib, the disk budget of the
+// edge's click spool.
+func registerClickSpoolFlag(fs *flag.FlagSet, mib *int) {
+	fs.IntVar(mib, "click-spool-mib", 1024, "disk for clicks not yet shipped to control, in <data>/clicks (about 130 bytes a click); "+
+		"beyond it the oldest are dropped, counted in h0p_edge_clicks_spool_dropped_total")
+}
+
+// openClickSpool opens the click spool in dataDir/clicks, its segments no
+// larger than the body control takes.
+func openClickSpool(dataDir, nodeID string, mib int, logger *slog.Logger, reg prometheus.Registerer) (*clickspool.Spool, error) {
+	return clickspool.Open(filepath.Join(dataDir, "clicks"), clickspool.Options{
+		NodeID: nodeID, MaxBytes: int64(mib) << 20, SegmentBytes: cluster.MaxClicksBody, Logger: logger, Registerer: reg,
+	})
+}
+
+// runWithShipper runs the edge and its click shipper. The shipper is
+// stopped only once the edge has answered its last request, so the clicks
+// of the requests it drained are spooled too.
+func runWithShipper(srv *edge.Server, sh *clickspool.Shipper) func(context.Context) error {
+	return func(ctx context.Context) error {
+		shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
+		shipped := make(chan error, 1)
+		go func() { shipped <- sh.Run(shipCtx) }()
+		err := srv.Run(ctx)
+		stopShipping()
+		if serr := <-shipped; serr != nil {
+			err = errors.Join(err, fmt.Errorf("click shipper: %w", serr))
+		}
+		return err
+	}
 }

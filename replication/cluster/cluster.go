@@ -1,9 +1,10 @@
 // Package cluster is the HTTP face of the raft group (package
 // replication): the node-to-node endpoints a control node serves on its API
-// listener (join, status), the client a node joins with, and the status
-// endpoint of every node's admin address. Who calls is the verified client
-// certificate of the cluster CA, never the body. Errors are the product's
-// one envelope (shared/apierror).
+// listener (join, status, an edge's clicks), the clients a node joins and
+// an edge ships its clicks with, and the status endpoint of every node's
+// admin address. Who calls is the verified client certificate of the
+// cluster CA, never the body. Errors are the product's one envelope
+// (shared/apierror).
 package cluster
 
 import (
@@ -45,6 +46,10 @@ type JoinResponse struct {
 //	POST /cluster/v1/join    add the calling node (voter if its certificate
 //	                         says control, non-voter if edge)
 //	GET  /cluster/v1/status  this node's view of the cluster
+//	POST /cluster/v1/clicks  an edge's click batch (ClicksContentType, at
+//	                         most MaxClicksBody), handed to Clicks: 204
+//	                         once stored, 400 if refused for good, 503
+//	                         to retry
 //
 // Every call needs a client certificate from the cluster CA. A join that
 // reaches a follower is forwarded to the leader with the follower's own
@@ -54,6 +59,11 @@ type Handler struct {
 	Node   *replication.Node
 	Client *http.Client // mTLS client used to forward joins to the leader
 	Logger *slog.Logger
+	// Clicks stores one encoded clicks.Batch (control's ingest), once per
+	// edge and sequence: nil for a batch stored now or before. An error
+	// wrapping clicks.ErrCorrupt or clicks.ErrRejected is a 400, any other
+	// a 503. nil: every batch is a 503.
+	Clicks func(ctx context.Context, batch []byte) error
 }
 
 const joinForHeader = "X-H0p-Join-For"
@@ -71,6 +81,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/cluster/v1/join":
 		h.join(w, r, peerID, peerRole)
+	case r.Method == http.MethodPost && r.URL.Path == clicksPath:
+		h.shipClicks(w, r, peerID, peerRole)
 	case r.Method == http.MethodGet && r.URL.Path == "/cluster/v1/status":
 		st, err := h.Node.Status(false)
 		if err != nil {

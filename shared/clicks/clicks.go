@@ -11,7 +11,8 @@
 // byte, the edge id, the sequence, the click count, the clicks, and a
 // CRC-32C of everything before it. Decode bounds every length it reads, so
 // a corrupt spool segment or a hostile body is an error, never a panic or a
-// large allocation.
+// large allocation. Verify checks a batch whole and reads its header
+// without decoding its clicks.
 package clicks
 
 import (
@@ -66,6 +67,12 @@ var (
 
 	// ErrCorrupt: the bytes are not a batch this package wrote.
 	ErrCorrupt = errors.New("clicks: corrupt batch")
+
+	// ErrRejected: control refused a batch for good (it cannot read it, or
+	// the batch breaks a rule no retry changes). An edge sets such a batch
+	// aside rather than ship it again; control answers a corrupt batch so
+	// too.
+	ErrRejected = errors.New("clicks: batch rejected")
 )
 
 // Append appends b's binary form to dst.
@@ -108,18 +115,34 @@ func (b *Batch) Append(dst []byte) ([]byte, error) {
 // MarshalBinary is Append to a new slice.
 func (b *Batch) MarshalBinary() ([]byte, error) { return b.Append(nil) }
 
-// UnmarshalBinary decodes a batch written by Append. Strings are copied out
-// of data; b keeps no reference to it.
-func (b *Batch) UnmarshalBinary(data []byte) error {
+// Header is what a batch says of itself besides its clicks.
+type Header struct {
+	Edge   string
+	Seq    uint64
+	Clicks int
+}
+
+// Verify checks that data is one whole batch written by Append (magic,
+// version, checksum) and reads its header without decoding the clicks: the
+// cheap check of a spool segment before it is shipped, or of a body before
+// it is handed on.
+func Verify(data []byte) (Header, error) {
+	h, _, err := readHeader(data)
+	return h, err
+}
+
+// readHeader checks data's checksum and version and reads its header; r
+// is left at the first click.
+func readHeader(data []byte) (Header, reader, error) {
 	if len(data) < len(magic)+1+4 || [4]byte(data[:4]) != magic {
-		return ErrCorrupt
+		return Header{}, reader{}, ErrCorrupt
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, table) != sum {
-		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+		return Header{}, reader{}, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	if body[4] != version {
-		return fmt.Errorf("%w: version %d", ErrCorrupt, body[4])
+		return Header{}, reader{}, fmt.Errorf("%w: version %d", ErrCorrupt, body[4])
 	}
 	r := reader{b: body[5:]}
 	edge := r.string(MaxEdgeID)
@@ -128,9 +151,19 @@ func (b *Batch) UnmarshalBinary(data []byte) error {
 	// A click takes at least 16+1+7+1+16 bytes: a count the remaining
 	// bytes cannot hold is refused before anything is allocated.
 	if r.err != nil || n > MaxClicks || n > uint64(len(r.b))/41 || edge == "" {
-		return ErrCorrupt
+		return Header{}, reader{}, ErrCorrupt
 	}
-	out := Batch{Edge: edge, Seq: seq, Clicks: make([]Click, n)}
+	return Header{Edge: edge, Seq: seq, Clicks: int(n)}, r, nil
+}
+
+// UnmarshalBinary decodes a batch written by Append. Strings are copied out
+// of data; b keeps no reference to it.
+func (b *Batch) UnmarshalBinary(data []byte) error {
+	h, r, err := readHeader(data)
+	if err != nil {
+		return err
+	}
+	out := Batch{Edge: h.Edge, Seq: h.Seq, Clicks: make([]Click, h.Clicks)}
 	for i := range out.Clicks {
 		c := &out.Clicks[i]
 		copy(c.ID[:], r.bytes(16))

@@ -29,6 +29,9 @@ func TestRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, b) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, b)
 	}
+	if h, err := Verify(data); err != nil || h != (Header{Edge: "edge-1", Seq: 42, Clicks: 2}) {
+		t.Fatalf("Verify: %+v %v", h, err)
+	}
 	empty := Batch{Edge: "e", Seq: 1}
 	data, _ = empty.MarshalBinary()
 	if err := got.UnmarshalBinary(data); err != nil || got.Seq != 1 || len(got.Clicks) != 0 {
@@ -45,6 +48,9 @@ func TestCorruptionIsRefused(t *testing.T) {
 		var got Batch
 		if err := got.UnmarshalBinary(bad); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("byte %d flipped: err %v", i, err)
+		}
+		if _, err := Verify(bad); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("byte %d flipped: Verify says %v", i, err)
 		}
 	}
 	for n := range len(data) {
@@ -78,8 +84,12 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add([]byte("H0PC"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got Batch
+		h, verr := Verify(data)
 		if err := got.UnmarshalBinary(data); err != nil {
 			return
+		}
+		if verr != nil || h != (Header{Edge: got.Edge, Seq: got.Seq, Clicks: len(got.Clicks)}) {
+			t.Fatalf("decoded, but Verify says %+v %v", h, verr)
 		}
 		again, err := got.MarshalBinary()
 		if err != nil {

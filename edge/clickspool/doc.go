@@ -1,0 +1,40 @@
+// Package clickspool keeps an edge's clicks on its own disk until control
+// has them, and ships them there: every click that reached the spool gets
+// to control exactly once, through an edge crash, a restart or a control
+// outage, unless the disk budget runs out first.
+//
+// The Spool is a directory of segment files, one encoded clicks.Batch each
+// (shared/clicks), named by sequence number. A segment is written to a
+// temporary file, synced, renamed into place and the directory synced: a
+// crash leaves whole segments or none. At Open, temporary files (torn
+// writes) and misnamed segments are logged, counted and removed; a segment
+// whose bytes fail their checksum when read for shipping is removed the
+// same way, its clicks counted as dropped.
+//
+// Sequence numbers grow by one per segment and are never reused: the spool
+// keeps a high-water mark in its state file, reserved a range at a time, so
+// a restart continues above any number it may have used, even when every
+// segment was shipped and deleted. A batch's edge id is "<node
+// id>/<incarnation>", the incarnation a random id made with the state file:
+// an edge whose disk was wiped starts a new sequence under a new id, never
+// one control has seen. Control stores a batch once per (edge id, sequence)
+// and acknowledges one it already has.
+//
+// The Shipper drains the edge's click queue on a ticker (never parked on
+// it, which would wake a thread per redirect) and writes what it took as
+// segments of at most SegmentClicks clicks and SegmentBytes bytes, so a
+// click is on disk within about one Interval. It ships the segments oldest
+// first, one at a time, through a Sink, and deletes a segment only once the
+// Sink returned nil. A failure is retried, same segment and same sequence,
+// after a capped exponential backoff with jitter; a refusal for good
+// (clicks.ErrRejected, clicks.ErrCorrupt) moves the segment to rejected/,
+// logged and counted. Shipping starts at most Rate batches a second, the
+// pace at which a backlog drains once control is back.
+//
+// The disk budget (MaxBytes) bounds the unshipped segments: a segment that
+// would not fit drops the oldest ones (not the one being shipped), counted
+// in h0p_edge_clicks_spool_dropped_total{reason="budget"} and logged. A
+// failing disk write stops the draining, so the edge's queue fills and
+// drops (h0p_edge_clicks_dropped_total) rather than the shipper's memory
+// growing. One Shipper, in one process, uses a spool directory.
+package clickspool

@@ -1,0 +1,234 @@
+package clickspool
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/h0p/h0p/shared/clicks"
+)
+
+// Sink takes one encoded clicks.Batch to control. nil means control has
+// it (stored now, or before). An error wrapping clicks.ErrRejected or
+// clicks.ErrCorrupt is a refusal for good; any other is retried with the
+// same bytes.
+type Sink interface {
+	Ship(ctx context.Context, batch []byte) error
+}
+
+// SinkFunc is a Sink in process (control's ingest, in h0p dev).
+type SinkFunc func(ctx context.Context, batch []byte) error
+
+// Ship calls f.
+func (f SinkFunc) Ship(ctx context.Context, batch []byte) error { return f(ctx, batch) }
+
+var _ Sink = SinkFunc(nil)
+
+// Shipper drains an edge's click queue into a Spool and ships the spool's
+// segments through a Sink.
+type Shipper struct {
+	Spool *Spool
+	Queue <-chan clicks.Click
+	// Sink ships the segments; nil: they stay in the spool (within its
+	// budget) until a shipper with a Sink runs.
+	Sink Sink
+	// Interval is how often the queue is drained and written (0: 100 ms):
+	// a click is on disk within about this long.
+	Interval time.Duration
+	// Rate bounds the batches shipped a second (0: 50): the pace at which
+	// a backlog drains once control is back.
+	Rate float64
+	// MinBackoff and MaxBackoff bound the wait after a failed ship, which
+	// doubles from one to the other (0: 100 ms and 10 s), with jitter.
+	MinBackoff, MaxBackoff time.Duration
+	Logger                 *slog.Logger
+}
+
+// Run drains and ships until ctx ends, then drains the queue once more
+// into the spool and returns: stop it after whatever fills the queue (the
+// edge's Run) has returned, and no click is left behind in memory. The
+// error is that last write's; failures before it are logged and retried.
+func (sh *Shipper) Run(ctx context.Context) error {
+	if sh.Interval <= 0 {
+		sh.Interval = 100 * time.Millisecond
+	}
+	if sh.Rate <= 0 {
+		sh.Rate = 50
+	}
+	if sh.MinBackoff <= 0 {
+		sh.MinBackoff = 100 * time.Millisecond
+	}
+	if sh.MaxBackoff < sh.MinBackoff {
+		sh.MaxBackoff = max(sh.MinBackoff, 10*time.Second)
+	}
+	if sh.Logger == nil {
+		sh.Logger = slog.Default()
+	}
+	sh.Logger = sh.Logger.With("subsystem", "clickspool")
+	shipDone := make(chan struct{})
+	if sh.Sink != nil {
+		go func() {
+			defer close(shipDone)
+			sh.ship(ctx)
+		}()
+	} else {
+		close(shipDone)
+	}
+	err := sh.spool(ctx)
+	<-shipDone
+	return err
+}
+
+// spool drains the queue every Interval into the spool.
+func (sh *Shipper) spool(ctx context.Context) error {
+	tick := time.NewTicker(sh.Interval)
+	defer tick.Stop()
+	var (
+		pending []clicks.Click
+		failing bool
+		err     error
+	)
+	for {
+		select {
+		case <-ctx.Done():
+			pending, err = sh.write(drain(sh.Queue, pending))
+			if err != nil {
+				sh.Logger.Error("clicks lost at shutdown: the spool could not take them", "clicks", len(pending), "err", err)
+			}
+			return err
+		case <-tick.C:
+		}
+		// While writes fail, the queue is left to fill (and drop, counted
+		// by the edge) instead of this slice growing.
+		if !failing {
+			pending = drain(sh.Queue, pending)
+		}
+		pending, err = sh.write(pending)
+		switch {
+		case err != nil && !failing:
+			sh.Logger.Error("writing the click spool failed; clicks wait in the queue", "err", err)
+		case err == nil && failing:
+			sh.Logger.Info("writing the click spool again")
+		}
+		failing = err != nil
+	}
+}
+
+// drain appends what the queue holds now to pending: len, then that many
+// receives, never a receive that waits.
+func drain(q <-chan clicks.Click, pending []clicks.Click) []clicks.Click {
+	for n := len(q); n > 0; n-- {
+		pending = append(pending, <-q)
+	}
+	return pending
+}
+
+// write writes pending as segments and returns what is left of it after an
+// error (nothing after success). The clicks written are cleared from the
+// slice: their strings may hold the edge's answer-table chunks.
+func (sh *Shipper) write(pending []clicks.Click) ([]clicks.Click, error) {
+	done := 0
+	var err error
+	for done < len(pending) {
+		var n int
+		if n, err = sh.Spool.Write(pending[done:]); err != nil {
+			sh.Spool.m.writeErrors.Inc()
+			break
+		}
+		done += n
+	}
+	left := copy(pending, pending[done:])
+	clear(pending[left:])
+	return pending[:left], err
+}
+
+// ship ships the oldest segment, one at a time, until ctx ends.
+func (sh *Shipper) ship(ctx context.Context) {
+	var (
+		s        = sh.Spool
+		period   = time.Duration(float64(time.Second) / sh.Rate)
+		backoff  = sh.MinBackoff
+		last     time.Time // when the last ship started
+		failures int       // in a row
+		warned   time.Time // last warning of this outage
+	)
+	fail := func(msg string, err error) bool {
+		failures++
+		if now := s.opts.Now(); failures == 1 || now.Sub(warned) >= time.Minute {
+			sh.Logger.Warn(msg, "err", err, "failures", failures, "retryIn", backoff)
+			warned = now
+		}
+		ok := sleep(ctx, backoff/2+rand.N(backoff/2+1))
+		backoff = min(2*backoff, sh.MaxBackoff)
+		return ok
+	}
+	for ctx.Err() == nil {
+		g, data, ok, err := s.oldest()
+		if err != nil {
+			if !fail("reading the click spool failed; retrying", err) {
+				return
+			}
+			continue
+		}
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.written:
+			}
+			continue
+		}
+		if wait := last.Add(period).Sub(s.opts.Now()); wait > 0 && !sleep(ctx, wait) {
+			s.release()
+			return
+		}
+		last = s.opts.Now()
+		err = sh.Sink.Ship(ctx, data)
+		s.m.shipLatency.Observe(s.opts.Now().Sub(last).Seconds())
+		switch {
+		case err == nil:
+			// Shipped again if it cannot be deleted: control acknowledges
+			// a sequence it has without storing it twice.
+			if err := s.shipped(g); err != nil {
+				if !fail("deleting a shipped click segment failed; retrying", err) {
+					return
+				}
+				continue
+			}
+			if failures > 0 {
+				_, segs, _ := s.stats()
+				sh.Logger.Info("shipping clicks again", "failures", failures, "backlogSegments", segs)
+			}
+			failures, backoff = 0, sh.MinBackoff
+		case errors.Is(err, clicks.ErrRejected) || errors.Is(err, clicks.ErrCorrupt):
+			sh.Logger.Error("control refused a click batch for good; it is kept in rejected/",
+				"seq", g.seq, "clicks", g.clicks, "err", err)
+			if err := s.setAside(g); err != nil && !fail("setting a refused click segment aside failed; retrying", err) {
+				return
+			}
+		default:
+			s.release()
+			if ctx.Err() != nil {
+				return
+			}
+			s.m.shipErrors.Inc()
+			if !fail("shipping clicks to control failed; retrying", err) {
+				return
+			}
+		}
+	}
+}
+
+// sleep waits d, or less if ctx ends first (then false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

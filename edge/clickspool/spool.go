@@ -1,0 +1,506 @@
+package clickspool
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/h0p/h0p/shared/clicks"
+)
+
+// Options configure a Spool.
+type Options struct {
+	// NodeID is the edge's node id, the first part of its batches' edge id.
+	NodeID string
+	// MaxBytes is the disk budget of unshipped segments (0: 1 GiB).
+	MaxBytes int64
+	// SegmentClicks bounds the clicks in a segment (0: 8192).
+	SegmentClicks int
+	// SegmentBytes bounds a segment's size, so a batch fits the body control
+	// accepts; a click too large for it alone is a segment of its own
+	// (0: 1 MiB).
+	SegmentBytes int
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer // the spool's and its shipper's metrics; nil: none
+	Now          func() time.Time      // nil: time.Now
+}
+
+// Defaults.
+const (
+	DefaultMaxBytes      = 1 << 30
+	DefaultSegmentClicks = 8192
+	DefaultSegmentBytes  = 1 << 20
+)
+
+// reserveStep is how many sequence numbers the state file reserves at a
+// time: one state write (two fsyncs) per reserveStep segments, and at most
+// reserveStep numbers skipped per restart (control needs them increasing,
+// not contiguous).
+const reserveStep = 4096
+
+const (
+	stateFile   = "state"
+	rejectedDir = "rejected"
+	segSuffix   = ".batch"
+	tmpSuffix   = ".tmp"
+	stateMagic  = "h0p click spool 1"
+)
+
+// Spool is a directory of click segments. Write is for one goroutine at a
+// time (the Shipper's); the rest is safe for concurrent use.
+type Spool struct {
+	dir  string
+	opts Options
+	edge string
+	log  *slog.Logger
+	m    *metrics
+
+	writeMu  sync.Mutex // one Write at a time; guards the fields below
+	buf      []byte
+	perClick int    // bytes a click took in the last segment
+	next     uint64 // the sequence of the next segment
+	reserved uint64 // sequences from here on were never used (the state file says so)
+
+	mu      sync.Mutex
+	segs    []segment // oldest first
+	bytes   int64
+	busy    uint64        // the sequence of the segment being shipped (0: none)
+	written chan struct{} // a segment was written (capacity 1)
+	drops   dropLog
+}
+
+// segment is one file of the spool.
+type segment struct {
+	seq     uint64
+	clicks  int
+	size    int64
+	created time.Time
+}
+
+func (g segment) name() string { return fmt.Sprintf("%020d-%d%s", g.seq, g.clicks, segSuffix) }
+
+// parseSegmentName reads "<seq>-<clicks>.batch".
+func parseSegmentName(name string) (segment, bool) {
+	base, ok := strings.CutSuffix(name, segSuffix)
+	if !ok {
+		return segment{}, false
+	}
+	seqStr, nStr, ok := strings.Cut(base, "-")
+	seq, err1 := strconv.ParseUint(seqStr, 10, 64)
+	n, err2 := strconv.Atoi(nStr)
+	if !ok || err1 != nil || err2 != nil || seq == 0 || n < 0 || n > clicks.MaxClicks {
+		return segment{}, false
+	}
+	return segment{seq: seq, clicks: n}, true
+}
+
+// dropLog keeps the budget's warnings to one a minute while it drops.
+type dropLog struct {
+	last            time.Time
+	segs, clicks    int
+	firstSeq, upSeq uint64
+}
+
+// Open opens the spool in dir, creating it (and the edge's incarnation)
+// if needed.
+func Open(dir string, opts Options) (*Spool, error) {
+	if opts.NodeID == "" {
+		return nil, errors.New("click spool: a node id is required")
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.SegmentClicks <= 0 || opts.SegmentClicks > clicks.MaxClicks {
+		opts.SegmentClicks = DefaultSegmentClicks
+	}
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = DefaultSegmentBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Spool{dir: dir, opts: opts, log: opts.Logger.With("subsystem", "clickspool"), written: make(chan struct{}, 1)}
+	if err := mkdirSynced(filepath.Join(dir, rejectedDir)); err != nil {
+		return nil, fmt.Errorf("click spool: %w", err)
+	}
+	edge, reserved, err := readState(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		s.log.Warn("click spool state unreadable: starting a new incarnation", "dir", dir, "err", err)
+	}
+	if !strings.HasPrefix(edge, opts.NodeID+"/") {
+		var inc [8]byte
+		rand.Read(inc[:])
+		edge = opts.NodeID + "/" + hex.EncodeToString(inc[:])
+	}
+	if len(edge) > clicks.MaxEdgeID {
+		return nil, fmt.Errorf("click spool: node id %q is too long", opts.NodeID)
+	}
+	s.edge = edge
+	s.m = newMetrics(opts.Registerer, s)
+	if err := s.scan(); err != nil {
+		return nil, err
+	}
+	s.next = max(reserved, 1)
+	if n := len(s.segs); n > 0 {
+		s.next = max(s.next, s.segs[n-1].seq+1)
+	}
+	s.reserved = s.next
+	// The state is written now, not at the first segment, so that the
+	// incarnation exists for as long as the directory does.
+	if err := writeState(dir, s.edge, s.reserved); err != nil {
+		return nil, fmt.Errorf("click spool: %w", err)
+	}
+	return s, nil
+}
+
+// Edge is the edge id of the batches this spool writes.
+func (s *Spool) Edge() string { return s.edge }
+
+// scan lists the segments in the directory and removes what a crash or a
+// corruption left.
+func (s *Spool) scan() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("click spool: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if name == stateFile || name == rejectedDir {
+			continue
+		}
+		if strings.HasSuffix(name, tmpSuffix) || strings.HasSuffix(name, segSuffix) {
+			g, ok := parseSegmentName(name)
+			var info fs.FileInfo
+			if ok {
+				info, err = e.Info()
+				ok = err == nil && info.Mode().IsRegular()
+			}
+			if !ok {
+				s.log.Warn("click spool: removing a torn or misnamed file", "file", name)
+				s.m.corruptFiles.Inc()
+				if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("click spool: %w", err)
+				}
+				continue
+			}
+			g.size, g.created = info.Size(), info.ModTime()
+			s.segs = append(s.segs, g)
+			s.bytes += g.size
+			continue
+		}
+		s.log.Warn("click spool: ignoring a file it did not write", "file", name)
+	}
+	slices.SortFunc(s.segs, func(a, b segment) int { return cmpUint(a.seq, b.seq) })
+	return nil
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Write writes cs's first clicks as one segment, durably, and says how
+// many it took: at most SegmentClicks, and as many as fit SegmentBytes.
+// To make room it drops the oldest segments beyond the budget. After an
+// error nothing of cs was written.
+func (s *Spool) Write(cs []clicks.Click) (int, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	n := min(len(cs), s.opts.SegmentClicks)
+	if n == 0 {
+		return 0, nil
+	}
+	if s.perClick > 0 { // aim below SegmentBytes rather than encode twice
+		n = max(1, min(n, s.opts.SegmentBytes/s.perClick))
+	}
+	if s.next >= s.reserved {
+		if err := writeState(s.dir, s.edge, s.next+reserveStep); err != nil {
+			return 0, fmt.Errorf("click spool: reserve sequences: %w", err)
+		}
+		s.reserved = s.next + reserveStep
+	}
+	// Once tried, a sequence is spent: the rename may have happened even
+	// if the directory's sync then failed.
+	seq := s.next
+	s.next++
+	var err error
+	for {
+		b := clicks.Batch{Edge: s.edge, Seq: seq, Clicks: cs[:n]}
+		if s.buf, err = b.Append(s.buf[:0]); err != nil {
+			return 0, fmt.Errorf("click spool: %w", err)
+		}
+		s.perClick = len(s.buf)/n + 1
+		if len(s.buf) <= s.opts.SegmentBytes || n == 1 {
+			break
+		}
+		// Too large: keep the share of the clicks that fits, with a margin
+		// for clicks larger than the average.
+		n = max(1, min(n-1, int(int64(n)*int64(s.opts.SegmentBytes)*9/10/int64(len(s.buf)))))
+	}
+	g := segment{seq: seq, clicks: n, size: int64(len(s.buf)), created: s.opts.Now()}
+	s.makeRoom(g.size)
+	if err := writeFileSynced(s.dir, g.name(), s.buf); err != nil {
+		return 0, fmt.Errorf("click spool: %w", err)
+	}
+	if cap(s.buf) > 4*s.opts.SegmentBytes {
+		s.buf = nil // one oversized click must not pin its buffer
+	}
+	s.mu.Lock()
+	s.segs = append(s.segs, g)
+	s.bytes += g.size
+	s.mu.Unlock()
+	s.m.spooled.Add(float64(n))
+	select {
+	case s.written <- struct{}{}:
+	default:
+	}
+	return n, nil
+}
+
+// makeRoom drops the oldest segments, but the one being shipped, until size
+// more bytes fit the budget.
+func (s *Spool) makeRoom(size int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.bytes+size > s.opts.MaxBytes {
+		i := 0
+		if len(s.segs) > 0 && s.segs[0].seq == s.busy {
+			i = 1
+		}
+		if i >= len(s.segs) {
+			return
+		}
+		g := s.segs[i]
+		if err := os.Remove(filepath.Join(s.dir, g.name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Error("click spool: dropping a segment failed", "seq", g.seq, "err", err)
+			return
+		}
+		s.segs = slices.Delete(s.segs, i, i+1)
+		s.bytes -= g.size
+		s.m.dropped.WithLabelValues("budget").Add(float64(g.clicks))
+		s.noteDrop(g)
+	}
+}
+
+// noteDrop logs budget drops: the first at once, then one line a minute
+// for those since.
+func (s *Spool) noteDrop(g segment) {
+	d := &s.drops
+	if d.segs == 0 {
+		d.firstSeq = g.seq
+	}
+	d.segs++
+	d.clicks += g.clicks
+	d.upSeq = g.seq
+	now := s.opts.Now()
+	if now.Sub(d.last) < time.Minute {
+		return
+	}
+	s.log.Warn("click spool over its disk budget: dropped the oldest unshipped clicks",
+		"segments", d.segs, "clicks", d.clicks, "fromSeq", d.firstSeq, "toSeq", d.upSeq, "budgetBytes", s.opts.MaxBytes)
+	*d = dropLog{last: now}
+}
+
+// oldest reads the oldest segment and marks it as being shipped (until
+// shipped, setAside or release). ok is false when there is none. A segment
+// whose bytes are not the batch its name says is removed, logged and
+// counted, and the next one read.
+func (s *Spool) oldest() (g segment, data []byte, ok bool, err error) {
+	for {
+		s.mu.Lock()
+		if len(s.segs) == 0 {
+			s.mu.Unlock()
+			return segment{}, nil, false, nil
+		}
+		g = s.segs[0]
+		s.busy = g.seq
+		s.mu.Unlock()
+		data, err = os.ReadFile(filepath.Join(s.dir, g.name()))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.release()
+			return segment{}, nil, false, fmt.Errorf("click spool: %w", err)
+		}
+		if err == nil {
+			var h clicks.Header
+			if h, err = clicks.Verify(data); err == nil && (h.Seq != g.seq || h.Clicks != g.clicks) {
+				err = fmt.Errorf("holds sequence %d with %d clicks", h.Seq, h.Clicks)
+			}
+			if err == nil {
+				return g, data, true, nil
+			}
+		}
+		s.log.Error("click spool: removing a corrupt segment", "seq", g.seq, "clicks", g.clicks, "err", err)
+		s.m.corruptFiles.Inc()
+		s.m.dropped.WithLabelValues("corrupt").Add(float64(g.clicks))
+		if err := s.forget(g, ""); err != nil {
+			return segment{}, nil, false, err
+		}
+	}
+}
+
+// shipped deletes a segment control acknowledged.
+func (s *Spool) shipped(g segment) error {
+	if err := s.forget(g, ""); err != nil {
+		return err
+	}
+	s.m.shipped.Add(float64(g.clicks))
+	return nil
+}
+
+// setAside moves a segment control refused for good to rejected/.
+func (s *Spool) setAside(g segment) error {
+	if err := s.forget(g, filepath.Join(s.dir, rejectedDir, g.name())); err != nil {
+		return err
+	}
+	s.m.rejected.Add(float64(g.clicks))
+	return nil
+}
+
+// release ends the shipping of a segment that stays.
+func (s *Spool) release() {
+	s.mu.Lock()
+	s.busy = 0
+	s.mu.Unlock()
+}
+
+// forget removes g's file (or renames it to moveTo) and its entry.
+func (s *Spool) forget(g segment, moveTo string) error {
+	path := filepath.Join(s.dir, g.name())
+	var err error
+	if moveTo != "" {
+		err = os.Rename(path, moveTo)
+	} else {
+		err = os.Remove(path)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.release()
+		return fmt.Errorf("click spool: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy = 0
+	if i := slices.IndexFunc(s.segs, func(x segment) bool { return x.seq == g.seq }); i >= 0 {
+		s.segs = slices.Delete(s.segs, i, i+1)
+		s.bytes -= g.size
+	}
+	return nil
+}
+
+// stats is what the gauges report.
+func (s *Spool) stats() (bytes int64, segs int, oldest time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.segs) > 0 {
+		oldest = max(0, s.opts.Now().Sub(s.segs[0].created))
+	}
+	return s.bytes, len(s.segs), oldest
+}
+
+// readState reads the state file: the edge id and the first sequence never
+// reserved.
+func readState(dir string) (edge string, reserved uint64, err error) {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return "", 0, err
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 3 || lines[0] != stateMagic {
+		return "", 0, errors.New("not a click spool state file")
+	}
+	edge, ok1 := strings.CutPrefix(lines[1], "edge ")
+	r, ok2 := strings.CutPrefix(lines[2], "reserved ")
+	reserved, err = strconv.ParseUint(r, 10, 64)
+	if !ok1 || !ok2 || err != nil || edge == "" {
+		return "", 0, errors.New("not a click spool state file")
+	}
+	return edge, reserved, nil
+}
+
+func writeState(dir, edge string, reserved uint64) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\nedge %s\nreserved %d\n", stateMagic, edge, reserved)
+	return writeFileSynced(dir, stateFile, b.Bytes())
+}
+
+// writeFileSynced writes name in dir so that a crash leaves the old file
+// or the new one, whole: a temporary file, synced, renamed over name, and
+// the directory synced.
+func writeFileSynced(dir, name string, data []byte) error {
+	path := filepath.Join(dir, name)
+	tmp := path + tmpSuffix
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := syncDir(dir); err != nil {
+		os.Remove(path) // not known durable: better absent than half there after a crash
+		return err
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// mkdirSynced creates dir and its parents, syncing each parent it added to.
+func mkdirSynced(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirSynced(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}

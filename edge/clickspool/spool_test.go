@@ -1,0 +1,306 @@
+package clickspool
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/h0p/h0p/shared/clicks"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func mustOpen(t *testing.T, dir string, opts Options) *Spool {
+	t.Helper()
+	if opts.NodeID == "" {
+		opts.NodeID = "e1"
+	}
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// someClicks makes n clicks numbered from first (in their ID).
+func someClicks(first, n int) []clicks.Click {
+	out := make([]clicks.Click, n)
+	for i := range out {
+		k := first + i
+		out[i] = clicks.Click{ID: [16]byte{byte(k), byte(k >> 8), byte(k >> 16)}, Time: time.Unix(1_800_000_000+int64(k), 0).UTC(),
+			LinkID: "link_1", Domain: "h0p.to", Country: "BR", Device: "mobile", Browser: "Chrome", OS: "Android"}
+	}
+	return out
+}
+
+func clickNo(c clicks.Click) int { return int(c.ID[0]) | int(c.ID[1])<<8 | int(c.ID[2])<<16 }
+
+func mustWrite(t *testing.T, s *Spool, cs []clicks.Click) {
+	t.Helper()
+	for len(cs) > 0 {
+		n, err := s.Write(cs)
+		if err != nil || n == 0 {
+			t.Fatalf("write: %d, %v", n, err)
+		}
+		cs = cs[n:]
+	}
+}
+
+// mustTakeAll reads and deletes every segment, oldest first, as a
+// shipper whose control acknowledges everything would.
+func mustTakeAll(t *testing.T, s *Spool) []clicks.Batch {
+	t.Helper()
+	var out []clicks.Batch
+	for {
+		g, data, ok, err := s.oldest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return out
+		}
+		var b clicks.Batch
+		if err := b.UnmarshalBinary(data); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+		if err := s.shipped(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func seqs(bs []clicks.Batch) []uint64 {
+	var out []uint64
+	for _, b := range bs {
+		out = append(out, b.Seq)
+	}
+	return out
+}
+
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// A spool abandoned without any shutdown (a crash) is whole when opened
+// again, and sequences continue above every one used, even once all
+// segments were shipped and deleted.
+func TestSpoolSurvivesACrash(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{SegmentClicks: 10})
+	mustWrite(t, s, someClicks(0, 25))
+	edge := s.Edge()
+	if !strings.HasPrefix(edge, "e1/") || len(edge) != len("e1/")+16 {
+		t.Fatalf("edge id %q", edge)
+	}
+
+	s = mustOpen(t, dir, Options{SegmentClicks: 10}) // the first one is abandoned
+	if s.Edge() != edge {
+		t.Fatalf("edge id after a restart: %q, was %q", s.Edge(), edge)
+	}
+	got := mustTakeAll(t, s)
+	if want := []uint64{1, 2, 3}; !slices.Equal(seqs(got), want) {
+		t.Fatalf("sequences %v, want %v", seqs(got), want)
+	}
+	var n int
+	for _, b := range got {
+		for _, c := range b.Clicks {
+			if clickNo(c) != n || b.Edge != edge {
+				t.Fatalf("click %d of %s is %d", n, b.Edge, clickNo(c))
+			}
+			n++
+		}
+	}
+	if n != 25 {
+		t.Fatalf("%d clicks back, want 25", n)
+	}
+
+	// Everything shipped and deleted: a restart still continues above.
+	s = mustOpen(t, dir, Options{})
+	mustWrite(t, s, someClicks(25, 1))
+	got = mustTakeAll(t, s)
+	if len(got) != 1 || got[0].Seq <= 3 || got[0].Edge != edge {
+		t.Fatalf("after a restart with an empty spool: %v of %q", seqs(got), got[0].Edge)
+	}
+	last := got[0].Seq
+	s = mustOpen(t, dir, Options{})
+	mustWrite(t, s, someClicks(26, 1))
+	if got = mustTakeAll(t, s); got[0].Seq <= last {
+		t.Fatalf("sequence %d after %d", got[0].Seq, last)
+	}
+}
+
+// A spool whose directory was wiped is a new incarnation: the same node
+// id, another edge id, so control never takes its sequences for old ones.
+func TestWipedSpoolIsANewIncarnation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "clicks")
+	s := mustOpen(t, dir, Options{})
+	mustWrite(t, s, someClicks(0, 3))
+	edge := s.Edge()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, dir, Options{})
+	if s.Edge() == edge || !strings.HasPrefix(s.Edge(), "e1/") {
+		t.Fatalf("edge id %q after a wipe, %q before", s.Edge(), edge)
+	}
+	// An unreadable state file is treated the same way.
+	os.WriteFile(filepath.Join(dir, stateFile), []byte("garbage"), 0o600)
+	if again := mustOpen(t, dir, Options{}); again.Edge() == s.Edge() {
+		t.Fatal("an unreadable state file kept the incarnation")
+	}
+	// Another node id on the same directory is another edge too.
+	if other := mustOpen(t, dir, Options{NodeID: "e2"}); !strings.HasPrefix(other.Edge(), "e2/") {
+		t.Fatalf("edge id %q for node e2", other.Edge())
+	}
+}
+
+// Files a crash tore (temporary files) or that are not segments the spool
+// named are removed at open and counted; what it did not write is left.
+func TestTornFilesAreRemovedAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	mustWrite(t, s, someClicks(0, 3))
+	for _, name := range []string{"00000000000000000002-5.batch.tmp", "state.tmp", "x-y.batch"} {
+		os.WriteFile(filepath.Join(dir, name), []byte("H0PC torn"), 0o600)
+	}
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600)
+
+	s = mustOpen(t, dir, Options{})
+	if got := testutil.ToFloat64(s.m.corruptFiles); got != 3 {
+		t.Errorf("corrupt files counted: %v, want 3", got)
+	}
+	want := []string{"00000000000000000001-3.batch", "notes.txt", rejectedDir, stateFile}
+	if got := files(t, dir); !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v", got, want)
+	}
+	if got := mustTakeAll(t, s); len(got) != 1 || len(got[0].Clicks) != 3 {
+		t.Errorf("segments after open: %v", seqs(got))
+	}
+}
+
+// A segment whose bytes fail their checksum is removed when read, its
+// clicks counted as dropped, and the next one is shipped.
+func TestCorruptSegmentIsDropped(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{SegmentClicks: 4})
+	mustWrite(t, s, someClicks(0, 8))
+	path := filepath.Join(dir, "00000000000000000001-4.batch")
+	data, _ := os.ReadFile(path)
+	data[len(data)/2] ^= 1
+	os.WriteFile(path, data, 0o600)
+
+	if got := mustTakeAll(t, s); !slices.Equal(seqs(got), []uint64{2}) {
+		t.Fatalf("shipped %v, want [2]", seqs(got))
+	}
+	if got := testutil.ToFloat64(s.m.dropped.WithLabelValues("corrupt")); got != 4 {
+		t.Errorf("dropped corrupt clicks: %v, want 4", got)
+	}
+}
+
+// Beyond its disk budget the spool drops its oldest segments, not the one
+// being shipped, counts their clicks and says so in the log.
+func TestBudgetDropsTheOldest(t *testing.T) {
+	dir := t.TempDir()
+	probe := mustOpen(t, t.TempDir(), Options{SegmentClicks: 10})
+	mustWrite(t, probe, someClicks(0, 10))
+	size, _, _ := probe.stats()
+
+	var logs bytes.Buffer
+	s := mustOpen(t, dir, Options{SegmentClicks: 10, MaxBytes: 3*size + size/2,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	mustWrite(t, s, someClicks(0, 50)) // five segments, room for three
+	if _, n, _ := s.stats(); n != 3 {
+		t.Fatalf("%d segments within the budget, want 3", n)
+	}
+	if got := testutil.ToFloat64(s.m.dropped.WithLabelValues("budget")); got != 20 {
+		t.Errorf("dropped clicks: %v, want 20", got)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "disk budget") {
+		t.Errorf("no warning: %s", logs.String())
+	}
+
+	// The oldest is being shipped: the next oldest goes instead.
+	g, _, ok, err := s.oldest()
+	if !ok || err != nil || g.seq != 3 {
+		t.Fatalf("oldest: %+v %v %v", g, ok, err)
+	}
+	mustWrite(t, s, someClicks(50, 10))
+	if err := s.shipped(g); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustTakeAll(t, s); !slices.Equal(seqs(got), []uint64{5, 6}) {
+		t.Errorf("left after shipping 3: %v, want [5 6]", seqs(got))
+	}
+}
+
+// A segment stays within SegmentBytes, whatever its clicks weigh; a click
+// larger than that alone is a segment of its own.
+func TestSegmentBytesBoundsASegment(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{SegmentBytes: 2000})
+	cs := someClicks(0, 100)
+	cs[50].RefererHost = strings.Repeat("r", 3000)
+	mustWrite(t, s, cs)
+	var n int
+	for _, name := range files(t, dir) {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || !strings.HasSuffix(name, segSuffix) {
+			continue
+		}
+		g, _ := parseSegmentName(name)
+		if info.Size() > 2000 && g.clicks != 1 {
+			t.Errorf("%s: %d bytes", name, info.Size())
+		}
+		n += g.clicks
+	}
+	if n != 100 {
+		t.Fatalf("%d clicks written, want 100", n)
+	}
+}
+
+// BenchmarkWrite is the shipper's cost per click at full segments: encode,
+// write and two fsyncs per 8,192 clicks, on the edge's spare P.
+func BenchmarkWrite(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{NodeID: "e1", Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cs := someClicks(0, DefaultSegmentClicks)
+	for i := range cs {
+		cs[i].LinkID, cs[i].RefererHost = "link_01JEXAMPLE0000000000000000", "news.example.com"
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Write(cs); err != nil {
+			b.Fatal(err)
+		}
+		s.mu.Lock()
+		for _, g := range s.segs { // shipped at once: the budget never binds
+			os.Remove(filepath.Join(s.dir, g.name()))
+		}
+		s.segs, s.bytes = s.segs[:0], 0
+		s.mu.Unlock()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cs)), "ns/click")
+}
