@@ -229,6 +229,8 @@ func errorStatus(code apierror.Code) int {
 		return http.StatusNotFound
 	case apierror.ValidationError:
 		return http.StatusBadRequest
+	case apierror.PayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
 	case apierror.Unavailable:
 		return http.StatusServiceUnavailable
 	}
