@@ -2,7 +2,6 @@ package edge
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -56,16 +55,10 @@ func (s *Server) newClick(referer []byte, id, domain string, a *agent, country s
 	return c
 }
 
-// ipHash is the click's IPHash for a client address: SHA-256 of the salt
-// and the address, truncated.
-func (s *Server) ipHash(ip netip.Addr) (h [16]byte) {
-	var buf [64]byte
-	n := copy(buf[:48], s.cfg.ClickSalt)
-	ip16 := ip.As16()
-	n += copy(buf[n:], ip16[:])
-	sum := sha256.Sum256(buf[:n])
-	copy(h[:], sum[:16])
-	return h
+// ipHash is the click's IPHash for a client address at now: SHA-256 of
+// the salt and the address, truncated.
+func (s *Server) ipHash(ip netip.Addr, now time.Time) [16]byte {
+	return s.saltAt(now).hash(ip)
 }
 
 // visitorMemo keeps what a connection's last plain redirect derived from
@@ -81,6 +74,7 @@ type visitorMemo struct {
 	ip      netip.Addr
 	country string
 	ipHash  [16]byte
+	salt    *daySalt // what ipHash was salted with
 	uaSet   bool
 	ipSet   bool
 }
@@ -101,17 +95,20 @@ func (s *Server) agentOf(m *visitorMemo, ua []byte) agent {
 	return a
 }
 
-// ipFacts is ip's country and hash, through m unless it is nil.
-func (s *Server) ipFacts(m *visitorMemo, ip netip.Addr) (country string, hash [16]byte) {
+// ipFacts is ip's country and hash at now, through m unless it is nil.
+func (s *Server) ipFacts(m *visitorMemo, ip netip.Addr, now time.Time) (country string, hash [16]byte) {
 	if m == nil {
 		m = &visitorMemo{}
 	}
+	salt := s.saltAt(now)
 	if !m.ipSet || m.ip != ip {
-		m.ip, m.ipSet, m.country = ip, true, ""
+		m.ip, m.ipSet, m.country, m.salt = ip, true, "", nil
 		if ip.IsValid() {
 			m.country = iploc.IPCountry(ip)
 		}
-		m.ipHash = s.ipHash(ip)
+	}
+	if m.salt != salt {
+		m.ipHash, m.salt = salt.hash(ip), salt
 	}
 	return m.country, m.ipHash
 }

@@ -19,8 +19,9 @@
 //     gives the runtime one P more).
 //   - Every redirect to a link's destination hands a clicks.Click
 //     (shared/clicks) to the Clicks queue without waiting; a full queue
-//     drops the click and counts it. A click holds no IP, only a salted
-//     hash. Drain the queue in batches, on a ticker: edge/clickspool does,
+//     drops the click and counts it. A click holds no IP, only a hash
+//     salted with its UTC day's salt from the replicated store (salt.go),
+//     the same on every edge that day. Drain the queue in batches, on a ticker: edge/clickspool does,
 //     into a spool on disk that it ships to control.
 //   - A plain redirect (a link without password, rules, variants,
 //     preview, expiry or validity window, asked without a query it

@@ -3,7 +3,6 @@ package edge
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -46,8 +46,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// ClickQueue bounds the click events waiting to be shipped (0: 65536).
 	ClickQueue int
-	// ClickSalt salts the IP hash of click events (unique visitors); every
-	// edge should share it. Empty: random per process.
+	// ClickSalt, when set, salts the IP hash of every click (tests,
+	// benchmarks). Empty: each UTC day's salt from the replicated store
+	// (kv.Salt), the same on every edge; see daySalt.
 	ClickSalt []byte
 	// PasswordAttempts per client IP (an IPv6 client's /64) and link per
 	// minute (0: 10).
@@ -89,6 +90,8 @@ const EventLoopsSupported = evloop.Supported
 type Server struct {
 	cfg           Config
 	links         LinkReader
+	salt          atomic.Pointer[daySalt] // salt.go
+	saltMu        sync.Mutex
 	defaultDomain []byte
 	srv           *fasthttp.Server // with ln, when cfg.FasthttpServer
 	ln            net.Listener
@@ -191,10 +194,6 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.ClickQueue == 0 {
 		cfg.ClickQueue = 65536
 	}
-	if len(cfg.ClickSalt) == 0 {
-		cfg.ClickSalt = make([]byte, 16)
-		crand.Read(cfg.ClickSalt)
-	}
 	if cfg.PasswordAttempts == 0 {
 		cfg.PasswordAttempts = 10
 	}
@@ -227,6 +226,9 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		checks:        make(chan struct{}, cfg.PasswordChecks),
 		cache:         newLinkCache(cfg.CacheEntries),
 		loads:         make(chan struct{}, 1),
+	}
+	if len(cfg.ClickSalt) > 0 {
+		s.salt.Store(&daySalt{day: -1, value: cfg.ClickSalt}) // fixed: day -1 never expires
 	}
 	// A store that says which links changed keeps what the edge holds in
 	// memory exact; one that can also list them fills the answer table.
@@ -540,7 +542,7 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decisi
 		return s.notFound(ctx, dom)
 	case d.location != "":
 		if d.outcome == outcomeRedirect {
-			c := s.newClick(ctx.Referer(), l.ID, l.Domain, &v.agent, v.country, s.ipHash(v.ip), v.query.Get("qr") == "1", v.now)
+			c := s.newClick(ctx.Referer(), l.ID, l.Domain, &v.agent, v.country, s.ipHash(v.ip, v.now), v.query.Get("qr") == "1", v.now)
 			s.capture(&c)
 		}
 		return s.redirectOutcome(ctx, d.status, d.location, d.cache, d.index, d.outcome)

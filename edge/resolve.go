@@ -116,8 +116,9 @@ func (s *Server) resolve(hostBuf, rawHost, path []byte, rec *kv.Link) (r resolut
 // userAgent and referer the request's headers, ip the client's address.
 func (s *Server) redirectPlain(e *cached, m *visitorMemo, userAgent, referer []byte, ip netip.Addr) plainRedirect {
 	a := s.agentOf(m, userAgent)
-	country, hash := s.ipFacts(m, ip)
-	c := s.newClick(referer, e.id, e.domain, &a, country, hash, false, s.cfg.Now())
+	now := s.cfg.Now()
+	country, hash := s.ipFacts(m, ip, now)
+	c := s.newClick(referer, e.id, e.domain, &a, country, hash, false, now)
 	s.capture(&c)
 	return plainRedirect{status: e.status, location: e.location, cache: e.cache, index: e.indexable}
 }
