@@ -12,6 +12,7 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(DeleteLink("link_x", 4).Encode())
 	f.Add([]byte{CommandVersion, 0})
 	f.Add(PutNode(Node{ID: "c1", Role: "control", APIAddr: "https://x"}).Encode())
+	f.Add(Command{Ops: []Op{{Type: OpPutDomain, Domain: &Domain{Host: "quiet.example", Version: 1, DoNotTrack: true}}}}.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeCommand(b)
 		if err != nil {

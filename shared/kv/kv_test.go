@@ -60,7 +60,9 @@ func TestLinkGolden(t *testing.T) {
 	}
 }
 
-// fullLink sets every field, so the golden file pins every tag.
+// fullLink sets every field, so its golden file pins every tag. A new
+// field gets a new golden, named after it (link_full_<field>_v1.hex); the
+// older ones stay as records older writers wrote (TestDecodeOlderRecords).
 var fullLink = Link{
 	ID: "link_01JH8ZQ4V2M3N4P5Q6R7S8T9VW", OrgID: "org_1", Domain: "h0p.link", Slug: "full", URL: "https://example.com/",
 	Version: 2, Status: 301, ExpiresAt: 1798761600000, ExpiredURL: "https://example.com/expired",
@@ -76,11 +78,12 @@ var fullLink = Link{
 	Preview:         Preview{Title: "T", Description: "D", Image: "https://example.com/i.png"},
 	Indexable:       true,
 	ClicksExhausted: true,
+	DoNotTrack:      true,
 }
 
 func TestFullLinkGolden(t *testing.T) {
 	b := AppendLink(nil, &fullLink)
-	checkGolden(t, "link_full_v1.hex", b)
+	checkGolden(t, "link_full_donottrack_v1.hex", b)
 	got, err := DecodeLink(b)
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +149,54 @@ func TestDomainCommandsGolden(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, c) {
 		t.Errorf("round trip: got %+v, want %+v", got, c)
+	}
+}
+
+func TestDomainDoNotTrackGolden(t *testing.T) {
+	c := Command{Ops: []Op{{Type: OpPutDomain, Domain: &Domain{Host: "quiet.example", OrgID: "org_1", Version: 2, DoNotTrack: true}}}}
+	b := c.Encode()
+	checkGolden(t, "command_domain_donottrack_v1.hex", b)
+	got, err := DecodeCommand(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("round trip: got %+v, want %+v", got, c)
+	}
+}
+
+// readGolden is the bytes of testdata/name (checkGolden's hex).
+func readGolden(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := hex.DecodeString(strings.ReplaceAll(string(raw), "\n", ""))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return b
+}
+
+// TestDecodeOlderRecords: records written before a field existed decode
+// with that field at its zero value, the product default.
+func TestDecodeOlderRecords(t *testing.T) {
+	beforeDoNotTrack := fullLink
+	beforeDoNotTrack.DoNotTrack = false
+	got, err := DecodeLink(readGolden(t, "link_full_v1.hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, beforeDoNotTrack) {
+		t.Errorf("link_full_v1.hex:\n got %+v\nwant %+v", got, beforeDoNotTrack)
+	}
+	c, err := DecodeCommand(readGolden(t, "command_domains_v1.hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Ops[0].Domain; d.Host != "go.example" || d.DoNotTrack {
+		t.Errorf("command_domains_v1.hex: domain %+v", d)
 	}
 }
 

@@ -34,6 +34,7 @@ type Link struct {
 	// ClicksExhausted: control counted MaxClicks clicks; the link answers
 	// as expired. (Set by click ingestion.)
 	ClicksExhausted bool
+	DoNotTrack      bool // its redirects capture no click
 }
 
 // QueryParam is one query parameter; in a rule, an empty Value means "present".
@@ -88,6 +89,7 @@ const (
 	linkTagPreview        = 18
 	linkTagIndexable      = 19
 	linkTagExhausted      = 20
+	linkTagDoNotTrack     = 21
 )
 
 // Tags inside nested records.
@@ -184,6 +186,7 @@ func AppendLink(b []byte, l *Link) []byte {
 	}
 	w.bool(linkTagIndexable, l.Indexable)
 	w.bool(linkTagExhausted, l.ClicksExhausted)
+	w.bool(linkTagDoNotTrack, l.DoNotTrack)
 	return w.b
 }
 
@@ -317,6 +320,8 @@ func DecodeLink(b []byte) (Link, error) {
 			l.Indexable = r.uint(tag, val) != 0
 		case linkTagExhausted:
 			l.ClicksExhausted = r.uint(tag, val) != 0
+		case linkTagDoNotTrack:
+			l.DoNotTrack = r.uint(tag, val) != 0
 		}
 	}
 	if r.err != nil {
@@ -433,6 +438,7 @@ type Domain struct {
 	NotFoundURL string // where unknown slugs go; "" for a 404 page
 	ExpiredURL  string // where expired links go when they name none
 	Version     uint64
+	DoNotTrack  bool // redirects of its links capture no click
 }
 
 const (
@@ -442,6 +448,7 @@ const (
 	domainTagNotFoundURL = 4
 	domainTagExpiredURL  = 5
 	domainTagVersion     = 6
+	domainTagDoNotTrack  = 7
 )
 
 // AppendDomain appends the record encoding of d to b.
@@ -453,6 +460,7 @@ func AppendDomain(b []byte, d *Domain) []byte {
 	w.string(domainTagNotFoundURL, d.NotFoundURL)
 	w.string(domainTagExpiredURL, d.ExpiredURL)
 	w.uint(domainTagVersion, d.Version)
+	w.bool(domainTagDoNotTrack, d.DoNotTrack)
 	return w.b
 }
 
@@ -478,6 +486,8 @@ func DecodeDomain(b []byte) (Domain, error) {
 			d.ExpiredURL = string(val)
 		case domainTagVersion:
 			d.Version = r.uint(tag, val)
+		case domainTagDoNotTrack:
+			d.DoNotTrack = r.uint(tag, val) != 0
 		}
 	}
 	if r.err != nil {
