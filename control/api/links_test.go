@@ -48,7 +48,7 @@ const fullLink = `{
 	"variants": [{"url": "https://a.example.com/", "weight": 60}, {"url": "https://b.example.com/", "weight": 40}],
 	"utm": {"source": "newsletter", "medium": "email", "campaign": "spring"},
 	"forwardQuery": false, "redirectStatus": 301, "validSince": "2026-01-01T00:00:00Z", "maxClicks": 1000,
-	"archived": false, "disabled": false, "doIndex": true,
+	"archived": false, "disabled": false, "doIndex": true, "doNotTrack": true,
 	"preview": {"title": "Spring!", "description": "Sale", "image": "https://example.com/p.png"}
 }`
 
@@ -60,7 +60,8 @@ func TestLinkObjectEveryField(t *testing.T) {
 		"comments": "for the newsletter", "expiresAt": "2027-01-01T00:00:00.000Z", "expiredUrl": "https://example.com/over",
 		"hasPassword": true, "ios": "https://apps.apple.com/app/x", "forwardQuery": false, "redirectStatus": float64(301),
 		"validSince": "2026-01-01T00:00:00.000Z", "maxClicks": float64(1000), "archived": false, "doIndex": true,
-		"shortLink": "https://localhost/spring-sale", "clicks": float64(0), "lastClickedAt": nil, "createdBy": "usr_1",
+		"doNotTrack": true, "shortLink": "https://localhost/spring-sale", "clicks": float64(0), "lastClickedAt": nil,
+		"createdBy": "usr_1",
 	} {
 		if fmt.Sprint(l[field]) != fmt.Sprint(want) {
 			t.Errorf("%s = %v, want %v", field, l[field], want)
@@ -85,7 +86,7 @@ func TestLinkObjectEveryField(t *testing.T) {
 		t.Fatal("not on the edge")
 	}
 	if rec.Status != 301 || !rec.NoForwardQuery || rec.MaxClicks != 1000 || !strings.HasPrefix(rec.PasswordHash, "$argon2id$") ||
-		rec.ExpiredURL != "https://example.com/over" || !rec.Indexable || rec.Preview.Title != "Spring!" || len(rec.UTM) != 3 ||
+		rec.ExpiredURL != "https://example.com/over" || !rec.Indexable || !rec.DoNotTrack || rec.Preview.Title != "Spring!" || len(rec.UTM) != 3 ||
 		len(rec.Variants) != 2 || rec.ExpiresAt != time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() {
 		t.Errorf("record %+v", rec)
 	}
@@ -98,6 +99,17 @@ func TestLinkObjectEveryField(t *testing.T) {
 	}
 	if len(rec.Rules[0].Query) != 1 || rec.Rules[0].Query[0] != (kv.QueryParam{Name: "ref"}) {
 		t.Errorf("rule query %+v", rec.Rules[0].Query)
+	}
+	// doNotTrack: null clears it, on the link and on the edge; a link
+	// shows it false unless set.
+	if u := e.mustCall(t, 200, "PATCH", "/v1/links/"+l["id"].(string), e.key, `{"doNotTrack":null}`); u["doNotTrack"] != false {
+		t.Errorf("doNotTrack after null: %v", u["doNotTrack"])
+	}
+	if rec, ok := edgeRecord(t, e, "spring-sale"); !ok || rec.DoNotTrack {
+		t.Errorf("record after doNotTrack null: %+v", rec)
+	}
+	if p := e.mustCall(t, 201, "POST", "/v1/links", e.key, `{"url":"https://example.com/plain"}`); p["doNotTrack"] != false {
+		t.Errorf("a new link's doNotTrack: %v", p["doNotTrack"])
 	}
 }
 

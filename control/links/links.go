@@ -28,6 +28,8 @@
 //     then geo by country code. The API returns them as given.
 //   - Archived links still redirect (archiving is for the dashboard);
 //     disabled ones answer 404.
+//   - doNotTrack stops the edges counting a link's clicks from the change
+//     on; the clicks counted before it stay. It is not a plan feature.
 //   - Link passwords are argon2id with m=19 MiB, t=2, p=1 (OWASP's minimum):
 //     edges verify them on every attempt. Hashing one is the costly step of
 //     a write, so it comes after every check that can refuse the link, and

@@ -79,6 +79,7 @@ type Input struct {
 	Archived       jsonbody.Opt[bool]              `json:"archived"`
 	Disabled       jsonbody.Opt[bool]              `json:"disabled"`
 	DoIndex        jsonbody.Opt[bool]              `json:"doIndex"`
+	DoNotTrack     jsonbody.Opt[bool]              `json:"doNotTrack"`
 	RedirectStatus jsonbody.Opt[int]               `json:"redirectStatus"`
 	MaxClicks      jsonbody.Opt[int64]             `json:"maxClicks"`
 	Preview        jsonbody.Opt[Preview]           `json:"preview"`
@@ -95,7 +96,7 @@ func (in Input) changes() bool {
 		in.Comments.Set || in.Tags.Set || in.ExpiresAt.Set || in.ValidSince.Set || in.ExpiredURL.Set ||
 		in.Password.Set || in.IOS.Set || in.Android.Set || in.Geo.Set || in.Rules.Set || in.Variants.Set ||
 		in.UTM.Set || in.ForwardQuery.Set || in.Archived.Set || in.Disabled.Set || in.DoIndex.Set ||
-		in.RedirectStatus.Set || in.MaxClicks.Set || in.Preview.Set
+		in.DoNotTrack.Set || in.RedirectStatus.Set || in.MaxClicks.Set || in.Preview.Set
 }
 
 // DecodeInput reads a JSON object into an Input by jsonbody's rules: the
@@ -130,6 +131,7 @@ type attrs struct {
 	MaxClicks      int64             `json:"maxClicks,omitempty"`
 	Preview        Preview           `json:"preview,omitzero"`
 	DoIndex        bool              `json:"doIndex,omitempty"`
+	DoNotTrack     bool              `json:"doNotTrack,omitempty"`
 }
 
 // Link is a link with its attributes and tag names decoded.
@@ -464,6 +466,9 @@ func (l *Link) applyInput(in Input, now time.Time, own *ownHosts) error {
 	if in.DoIndex.Set {
 		l.DoIndex = in.DoIndex.V
 	}
+	if in.DoNotTrack.Set {
+		l.DoNotTrack = in.DoNotTrack.V // null clears
+	}
 	if in.Preview.Set {
 		l.Preview = in.Preview.V
 		p.checkText("preview.title", l.Preview.Title, maxPreviewTitle)
@@ -490,7 +495,7 @@ func (l *Link) record() kv.Link {
 		ID: l.ID, OrgID: l.OrgID, Domain: l.Domain, Slug: l.Key, URL: l.URL, Version: l.Version,
 		Status: uint16(l.RedirectStatus), ExpiresAt: millis(l.ExpiresAt), ExpiredURL: l.ExpiredURL,
 		ValidSince: millis(l.ValidSince), Disabled: l.Disabled, PasswordHash: l.PasswordHash,
-		NoForwardQuery: l.NoForwardQuery, Indexable: l.DoIndex,
+		NoForwardQuery: l.NoForwardQuery, Indexable: l.DoIndex, DoNotTrack: l.DoNotTrack,
 		Preview: kv.Preview{Title: l.Preview.Title, Description: l.Preview.Description, Image: l.Preview.Image},
 	}
 	if l.MaxClicks > 0 {

@@ -154,6 +154,7 @@ func TestDecodeInputMembers(t *testing.T) {
 		{"archived", `true`, true},
 		{"disabled", `true`, true},
 		{"doIndex", `false`, false},
+		{"doNotTrack", `true`, true},
 		{"redirectStatus", `301`, 301},
 		{"maxClicks", `1000`, int64(1000)},
 		{"preview", `{"title":"P","image":"https://example.com/p.png"}`, Preview{Title: "P", Image: "https://example.com/p.png"}},

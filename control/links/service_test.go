@@ -374,6 +374,49 @@ func TestUpsert(t *testing.T) {
 	wantInvalid(t, err, "domain")
 }
 
+// TestDoNotTrack: doNotTrack is false unless set, shown in the view,
+// cleared by null and carried to the edge record by create, update, a
+// bulk update and an upsert.
+func TestDoNotTrack(t *testing.T) {
+	s := mustStack(t)
+	ctx := context.Background()
+	expect := func(what string, l Link, want bool) {
+		t.Helper()
+		if l.DoNotTrack != want || ViewOf(l).DoNotTrack != want {
+			t.Errorf("%s: doNotTrack %v, view %v, want %v", what, l.DoNotTrack, ViewOf(l).DoNotTrack, want)
+		}
+		if rec, ok := s.edgeLink(t, l.Key); !ok || rec.Version != l.Version || rec.DoNotTrack != want {
+			t.Errorf("%s: edge record %+v %v, want doNotTrack %v", what, rec, ok, want)
+		}
+	}
+	plain := s.mustCreate(t, `{"url":"https://example.com/a","key":"a"}`)
+	expect("default", plain, false)
+	if b, _ := json.Marshal(ViewOf(plain)); !strings.Contains(string(b), `"doNotTrack":false`) {
+		t.Errorf("view %s without doNotTrack", b)
+	}
+	quiet := s.mustCreate(t, `{"url":"https://example.com/q","key":"q","doNotTrack":true}`)
+	expect("created with it", quiet, true)
+	expect("another change keeps it", s.mustUpdate(t, quiet.ID, `{"title":"T"}`), true)
+	expect("null clears it", s.mustUpdate(t, quiet.ID, `{"doNotTrack":null}`), false)
+	expect("update sets it", s.mustUpdate(t, quiet.ID, `{"doNotTrack":true}`), true)
+
+	rs, err := s.UpdateMany(ctx, owner, []Target{{ID: plain.ID}, {ID: quiet.ID}}, mustInput(t, `{"doNotTrack":false}`))
+	if err != nil || rs[0].Err != nil || rs[1].Err != nil {
+		t.Fatalf("update many: %+v %v", rs, err)
+	}
+	expect("bulk update", rs[0].Link, false)
+	expect("bulk update", rs[1].Link, false)
+
+	up, created, err := s.Upsert(ctx, owner, mustInput(t, `{"url":"https://example.com/a","doNotTrack":true}`))
+	if err != nil || created || up.ID != plain.ID {
+		t.Fatalf("upsert: %+v %v %v", up, created, err)
+	}
+	expect("upsert", up, true)
+	if got, err := s.Get(ctx, owner, plain.ID); err != nil || !got.DoNotTrack {
+		t.Errorf("read back: %+v %v", got, err)
+	}
+}
+
 func TestDelete(t *testing.T) {
 	s := mustStack(t)
 	ctx := context.Background()

@@ -34,6 +34,7 @@ type View struct {
 	Archived       bool              `json:"archived"`
 	Disabled       bool              `json:"disabled"`
 	DoIndex        bool              `json:"doIndex"`
+	DoNotTrack     bool              `json:"doNotTrack"`
 	Preview        *Preview          `json:"preview"`
 	Clicks         int64             `json:"clicks"`
 	LastClickedAt  *string           `json:"lastClickedAt"`
@@ -74,7 +75,7 @@ func ViewOf(l Link) View {
 		IOS: optString(l.IOS), Android: optString(l.Android), Geo: l.Geo, Rules: l.Rules, Variants: l.Variants,
 		UTM: l.UTM, ForwardQuery: !l.NoForwardQuery, RedirectStatus: l.RedirectStatus,
 		ValidSince: optTime(l.ValidSince), Archived: l.Archived, Disabled: l.Disabled, DoIndex: l.DoIndex,
-		Clicks: l.Clicks, LastClickedAt: optTime(l.LastClickedAt), CreatedBy: l.CreatedBy,
+		DoNotTrack: l.DoNotTrack, Clicks: l.Clicks, LastClickedAt: optTime(l.LastClickedAt), CreatedBy: l.CreatedBy,
 		CreatedAt: l.CreatedAt.UTC().Format(TimeFormat), UpdatedAt: l.UpdatedAt.UTC().Format(TimeFormat),
 	}
 	if v.Tags == nil {
