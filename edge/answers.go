@@ -82,6 +82,7 @@ const (
 	flagIndexable = 1 << iota
 	flagNoForwardQuery
 	flagPermanent // Cache-Control: cachePermanent, else cacheNone
+	flagNoTrack
 )
 
 func newAnswerTable(limit int64) *answerTable {
@@ -243,6 +244,9 @@ func (t *answerTable) putLocked(sh *answerShard, h uint64, key []byte, e *cached
 	if e.cache == cachePermanent {
 		flags |= flagPermanent
 	}
+	if e.noTrack {
+		flags |= flagNoTrack
+	}
 	if !fits(key, e) {
 		return false
 	}
@@ -398,7 +402,7 @@ func (sh *answerShard) decode(s uint64, e *cached) {
 	}
 	*e = cached{plain: true, id: bytesString(id), domain: bytesString(host), location: bytesString(location),
 		status: int(status), indexable: flags&flagIndexable != 0, noForwardQuery: flags&flagNoForwardQuery != 0,
-		cache: cacheNone}
+		noTrack: flags&flagNoTrack != 0, cache: cacheNone}
 	if flags&flagPermanent != 0 {
 		e.cache = cachePermanent
 	}

@@ -118,6 +118,24 @@ func TestAnswerTableNeverKeepsAnOldAnswer(t *testing.T) {
 	}
 }
 
+// The table answers what compile decided, every flag of it.
+func TestAnswerTableKeepsTheAnswer(t *testing.T) {
+	tab := newAnswerTable(1 << 30)
+	for i := range 16 {
+		l := kv.Link{ID: fmt.Sprintf("link_%d", i), Domain: "h0p.test", Slug: fmt.Sprint(i), URL: "https://a.example/",
+			Indexable: i&1 != 0, NoForwardQuery: i&2 != 0, DoNotTrack: i&4 != 0, Version: 1}
+		if i&8 != 0 {
+			l.Status = 301
+		}
+		want := *compile(&l)
+		tab.update([][]byte{tableKey(l.Slug)}, [][]byte{kv.AppendLink(nil, &l)})
+		var got cached
+		if !tab.get(tableKey(l.Slug), &got) || got != want {
+			t.Errorf("%+v: table answers %+v, want %+v", l, got, want)
+		}
+	}
+}
+
 // load takes what it lists, except the keys the store changed while it ran:
 // for those the change (already in the table) wins over the load's older
 // view. A reset stops a load.

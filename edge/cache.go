@@ -44,6 +44,7 @@ type cached struct {
 	id, domain     string
 	indexable      bool
 	noForwardQuery bool
+	noTrack        bool   // the link's doNotTrack: its redirects capture no click
 	location       string // the destination with the link's UTM parameters
 	status         int
 	cache          string
@@ -112,7 +113,7 @@ func (c *linkCache) invalidate(keys [][]byte) {
 // converts them again. What e keeps is its own copy.
 func compile(l *kv.Link) *cached {
 	asciiLink(l)
-	e := &cached{id: l.ID, domain: l.Domain, indexable: l.Indexable, noForwardQuery: l.NoForwardQuery}
+	e := &cached{id: l.ID, domain: l.Domain, indexable: l.Indexable, noForwardQuery: l.NoForwardQuery, noTrack: l.DoNotTrack}
 	e.plain = l.PasswordHash == "" && len(l.Rules) == 0 && len(l.Variants) == 0 && l.Preview == (kv.Preview{}) &&
 		l.ExpiresAt == 0 && l.ValidSince == 0 && !l.Disabled && !l.ClicksExhausted
 	if e.plain {

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/phuslu/iploc"
 
 	"github.com/h0p/h0p/shared/clicks"
+	"github.com/h0p/h0p/shared/kv"
 )
 
 // Clicks is the queue of click events. Every redirect to a link's
 // destination captures a clicks.Click and hands it over without waiting: a
 // full queue drops the click and counts it (h0p_edge_clicks_dropped_total).
+// A redirect that must not count (untracked) captures none and is counted
+// in h0p_edge_clicks_untracked_total.
 // The process running the edge drains it (edge/clickspool spools the
 // clicks on disk and ships them to control).
 //
@@ -30,6 +34,40 @@ import (
 // wake-up per redirect whenever a P is idle (h0p edge gives the runtime
 // one beyond its event loops, so one usually is).
 func (s *Server) Clicks() <-chan clicks.Click { return s.clicks }
+
+// untracked is why a redirect captures no click
+// (h0p_edge_clicks_untracked_total's reason): its link's doNotTrack, its
+// domain's, or the request's h0p-no-track=1, which lets a link's owner try
+// it without counting.
+type untracked int
+
+const (
+	tracked untracked = iota
+	untrackedLink
+	untrackedDomain
+	untrackedQuery
+	numUntracked
+)
+
+var untrackedNames = [numUntracked]string{"", "link", "domain", "query"}
+
+// noTrackParam, given as noTrackParam=1, keeps a redirect from counting.
+// The edge consumes it (trackingParams): the destination never sees it.
+const noTrackParam = "h0p-no-track"
+
+// untrackedBy is why a redirect of l, on dom (nil: no record), asked with
+// query, captures no click, or tracked.
+func untrackedBy(l *kv.Link, dom *kv.Domain, query url.Values) untracked {
+	switch {
+	case l.DoNotTrack:
+		return untrackedLink
+	case dom != nil && dom.DoNotTrack:
+		return untrackedDomain
+	case query.Get(noTrackParam) == "1":
+		return untrackedQuery
+	}
+	return tracked
+}
 
 func (s *Server) capture(c *clicks.Click) {
 	select {

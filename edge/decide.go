@@ -204,13 +204,14 @@ func pickVariant(l *kv.Link, v *visit) (int, string) {
 }
 
 // trackingParams are consumed by the edge and never forwarded.
-var trackingParams = map[string]bool{"qr": true}
+var trackingParams = map[string]bool{"qr": true, noTrackParam: true}
 
 // destination builds the final URL: the request's query merged in (the
 // request's parameters win) unless the link says not to, then the link's
-// UTM parameters set.
+// UTM parameters set. A query of the edge's own parameters alone leaves
+// the destination as it is, the same Location as without them.
 func destination(dest string, l *kv.Link, query url.Values) string {
-	forward := !l.NoForwardQuery && len(query) > 0
+	forward := !l.NoForwardQuery && forwards(query)
 	if !forward && len(l.UTM) == 0 {
 		return dest
 	}
@@ -231,4 +232,15 @@ func destination(dest string, l *kv.Link, query url.Values) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// forwards reports whether query has a parameter that is not the edge's
+// own.
+func forwards(query url.Values) bool {
+	for k := range query {
+		if !trackingParams[k] {
+			return true
+		}
+	}
+	return false
 }

@@ -21,8 +21,13 @@
 //     (shared/clicks) to the Clicks queue without waiting; a full queue
 //     drops the click and counts it. A click holds no IP, only a hash
 //     salted with its UTC day's salt from the replicated store (salt.go),
-//     the same on every edge that day. Drain the queue in batches, on a ticker: edge/clickspool does,
-//     into a spool on disk that it ships to control.
+//     the same on every edge that day. Drain the queue in batches, on a
+//     ticker: edge/clickspool does, into a spool on disk that it ships to
+//     control.
+//   - Opting out: a redirect of a link or on a domain with doNotTrack, or
+//     asked with h0p-no-track=1 (which the destination never sees), is
+//     answered the same and captures no click; it is counted in
+//     h0p_edge_clicks_untracked_total. A doNotTrack link stays plain.
 //   - A plain redirect (a link without password, rules, variants,
 //     preview, expiry or validity window, asked without a query it
 //     forwards) allocates nothing (BenchmarkResolve, BenchmarkPlainPath).

@@ -128,6 +128,7 @@ type metrics struct {
 	requests   [numOutcomes]prometheus.Counter
 	latency    prometheus.Histogram
 	clickDrops prometheus.Counter
+	untracked  [numUntracked]prometheus.Counter // by reason; [tracked] is nil
 	cacheHits  prometheus.Counter
 	cacheMiss  prometheus.Counter
 	tableHits  prometheus.Counter
@@ -151,13 +152,20 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		Name: "h0p_edge_clicks_dropped_total",
 		Help: "Click events dropped because the queue was full.",
 	})
+	untracked := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "h0p_edge_clicks_untracked_total",
+		Help: "Redirects that captured no click, by reason (link, domain: its doNotTrack; query: h0p-no-track=1).",
+	}, []string{"reason"})
+	for i := untrackedLink; i < numUntracked; i++ {
+		m.untracked[i] = untracked.WithLabelValues(untrackedNames[i])
+	}
 	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "h0p_edge_link_cache_lookups_total",
 		Help: "Link lookups by where the link was found (table: the answer table of plain links, hit: the decoded-link cache, miss: read from the store).",
 	}, []string{"result"})
 	m.cacheHits, m.cacheMiss, m.tableHits = cache.WithLabelValues("hit"), cache.WithLabelValues("miss"), cache.WithLabelValues("table")
 	if reg != nil {
-		reg.MustRegister(vec, m.latency, m.clickDrops, cache)
+		reg.MustRegister(vec, m.latency, m.clickDrops, untracked, cache)
 	}
 	return m
 }
@@ -481,9 +489,15 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	case routeNoLink:
 		return s.notFound(ctx, dom)
 	}
-	if !post && r.plain(len(ctx.URI().QueryString()) > 0) {
-		// No other fact of the request can change the answer.
-		a := s.redirectPlain(&r.link, nil, ctx.UserAgent(), ctx.Referer(), s.clientIP(ctx))
+	query := len(ctx.URI().QueryString()) > 0
+	if !post && r.plain(query) {
+		// No other fact of the request can change the answer; the query
+		// may only ask not to count it.
+		why := r.untracked()
+		if why == tracked && query && string(ctx.QueryArgs().Peek(noTrackParam)) == "1" {
+			why = untrackedQuery
+		}
+		a := s.redirectPlain(&r.link, why, nil, ctx.UserAgent(), ctx.Referer(), s.clientIP(ctx))
 		return s.redirectOutcome(ctx, a.status, a.location, a.cache, a.index, outcomeRedirect)
 	}
 	l := r.link.link
@@ -532,7 +546,8 @@ func (s *Server) visit(ctx *fasthttp.RequestCtx) visit {
 	return v
 }
 
-// answer writes a decision and, for a redirect, captures the click.
+// answer writes a decision and, for a redirect, captures the click unless
+// the link, its domain or the request says not to (untrackedBy).
 func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decision, dom *kv.Domain) outcome {
 	if d.cookie != "" {
 		ctx.Response.Header.Add("Set-Cookie", d.cookie)
@@ -542,8 +557,12 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, l *kv.Link, v *visit, d decisi
 		return s.notFound(ctx, dom)
 	case d.location != "":
 		if d.outcome == outcomeRedirect {
-			c := s.newClick(ctx.Referer(), l.ID, l.Domain, &v.agent, v.country, s.ipHash(v.ip, v.now), v.query.Get("qr") == "1", v.now)
-			s.capture(&c)
+			if why := untrackedBy(l, dom, v.query); why != tracked {
+				s.m.untracked[why].Inc()
+			} else {
+				c := s.newClick(ctx.Referer(), l.ID, l.Domain, &v.agent, v.country, s.ipHash(v.ip, v.now), v.query.Get("qr") == "1", v.now)
+				s.capture(&c)
+			}
 		}
 		return s.redirectOutcome(ctx, d.status, d.location, d.cache, d.index, d.outcome)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/valyala/fasthttp"
 
 	"github.com/h0p/h0p/edge/internal/framing"
@@ -22,8 +23,9 @@ import (
 // FuzzPlainPath: wherever the plain path answers a request, fasthttp's
 // parse and Server.serve give the same answer (status, Location,
 // Cache-Control, X-Robots-Tag, whether the connection closes) and the same
-// click. The plain path's connection memo is kept across inputs, as a
-// connection keeps it across requests.
+// click, or none for a link or domain that is not tracked; an answer
+// without a click is counted as untracked. The plain path's connection
+// memo is kept across inputs, as a connection keeps it across requests.
 func FuzzPlainPath(f *testing.F) {
 	for _, s := range []string{
 		"GET /abc HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0\r\n\r\n",
@@ -63,6 +65,8 @@ func FuzzPlainPath(f *testing.F) {
 		"GET /abc HTTP/1.1\r\n\r\n",
 		"GET /abc HTTP/1.1\r\nHost: \r\n\r\n",
 		"GET /abc HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+		"GET /quiet HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/8.0\r\n\r\n",
+		"GET /abc HTTP/1.1\r\nHost: quiet.example\r\nReferer: https://a.example/\r\n\r\n",
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
@@ -84,10 +88,14 @@ func FuzzPlainPath(f *testing.F) {
 			return
 		}
 		var out plainRedirect
+		untracked0 := untrackedCount(s)
 		served := s.servePlain(&r, peer, &memo, &out)
 		fast, fastClicked := takeClick(s)
-		if served != fastClicked {
-			t.Fatalf("%q: answered %v, clicked %v", raw, served, fastClicked)
+		// An answer captures a click or counts as untracked, one of them;
+		// no answer does neither.
+		untracked := untrackedCount(s) - untracked0
+		if n := untracked + map[bool]float64{true: 1}[fastClicked]; served && n != 1 || !served && n != 0 {
+			t.Fatalf("%q: answered %v, clicked %v, untracked %v", raw, served, fastClicked, untracked)
 		}
 
 		// fasthttp and serve, as a loop gives them the request.
@@ -113,10 +121,21 @@ func FuzzPlainPath(f *testing.F) {
 			t.Fatalf("%q: plain path %+v, serve %+v", raw, out, got)
 		}
 		fast.ID, slow.ID = [16]byte{}, [16]byte{}
-		if !slowClicked || fast != slow {
-			t.Fatalf("%q: plain path's click %+v, serve's %+v", raw, fast, slow)
+		if fastClicked != slowClicked || fast != slow {
+			t.Fatalf("%q: plain path's click %v %+v, serve's %v %+v", raw, fastClicked, fast, slowClicked, slow)
 		}
 	})
+}
+
+// untrackedCount is how many redirects s answered without a click.
+func untrackedCount(s *Server) float64 {
+	n := 0.0
+	for _, c := range s.m.untracked {
+		if c != nil {
+			n += testutil.ToFloat64(c)
+		}
+	}
+	return n
 }
 
 func takeClick(s *Server) (clicks.Click, bool) {
@@ -144,13 +163,27 @@ func TestPlainPathAnswers(t *testing.T) {
 	if c := <-s.clicks; c.LinkID != "link_abc" || c.RefererHost != "a.example" || !c.Bot {
 		t.Fatalf("%+v", c)
 	}
+	// A link or domain not tracked: the same redirect, no click.
+	for _, tc := range []struct{ req, location string }{
+		{"GET /quiet HTTP/1.1\r\nHost: localhost\r\n\r\n", "https://example.com/quiet"},
+		{"GET /abc HTTP/1.1\r\nHost: quiet.example\r\n\r\n", "https://example.com/quiet-domain"},
+	} {
+		if !parsePlainRequest([]byte(tc.req), &r) || !s.servePlain(&r, netip.MustParseAddr("192.0.2.7"), &memo, &out) ||
+			out.status != 302 || out.location != tc.location {
+			t.Fatalf("%q: %+v", tc.req, out)
+		}
+		if c, ok := takeClick(s); ok {
+			t.Fatalf("%q: click %+v", tc.req, c)
+		}
+	}
 }
 
 func putLinkOp(l kv.Link) kv.Op { return kv.Op{Type: kv.OpPutLink, Link: &l} }
 
 // plainTestServer is an edge over a real store with a plain link on the
-// default domain, one permanent and one with rules on a known domain, and
-// 127.0.0.1 as a trusted proxy; it is not listening.
+// default domain, one permanent and one with rules on a known domain, one
+// not tracked and one on a domain not tracked, and 127.0.0.1 as a trusted
+// proxy; it is not listening.
 func plainTestServer(tb testing.TB) *Server {
 	tb.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -167,6 +200,10 @@ func plainTestServer(tb testing.TB) *Server {
 		putLinkOp(kv.Link{ID: "link_perm", Domain: "other.example", Slug: "Perm", URL: "https://example.com/p", Status: 301, Version: 1}),
 		putLinkOp(kv.Link{ID: "link_rules", Domain: "localhost", Slug: "rules", URL: "https://example.com/r",
 			Rules: []kv.Rule{{URL: "https://fr.example/", Languages: []string{"fr"}}}, Version: 1}),
+		putLinkOp(kv.Link{ID: "link_quiet", Domain: "localhost", Slug: "quiet", URL: "https://example.com/quiet",
+			DoNotTrack: true, Version: 1}),
+		{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: "quiet.example", DoNotTrack: true, Version: 1}},
+		putLinkOp(kv.Link{ID: "link_qd", Domain: "quiet.example", Slug: "abc", URL: "https://example.com/quiet-domain", Version: 1}),
 	}}
 	if res := replication.NewFSM(store, quiet).Apply(&raft.Log{Index: 1, Data: cmd.Encode()}); res != nil {
 		tb.Fatal(res)

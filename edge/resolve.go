@@ -111,15 +111,32 @@ func (s *Server) resolve(hostBuf, rawHost, path []byte, rec *kv.Link) (r resolut
 	return r
 }
 
+// untracked is why the link's redirects capture no click (its doNotTrack
+// or its domain's), or tracked; the request may say so too (serve).
+func (r *resolution) untracked() untracked {
+	switch {
+	case r.link.noTrack:
+		return untrackedLink
+	case r.known && r.domain.DoNotTrack:
+		return untrackedDomain
+	}
+	return tracked
+}
+
 // redirectPlain is a plain link's redirect, the answer both paths give
-// it, and captures its click: m is the connection's memo (nil: none),
-// userAgent and referer the request's headers, ip the client's address.
-func (s *Server) redirectPlain(e *cached, m *visitorMemo, userAgent, referer []byte, ip netip.Addr) plainRedirect {
-	a := s.agentOf(m, userAgent)
-	now := s.cfg.Now()
-	country, hash := s.ipFacts(m, ip, now)
-	c := s.newClick(referer, e.id, e.domain, &a, country, hash, false, now)
-	s.capture(&c)
+// it, and captures its click unless why says not to: m is the connection's
+// memo (nil: none), userAgent and referer the request's headers, ip the
+// client's address.
+func (s *Server) redirectPlain(e *cached, why untracked, m *visitorMemo, userAgent, referer []byte, ip netip.Addr) plainRedirect {
+	if why == tracked {
+		a := s.agentOf(m, userAgent)
+		now := s.cfg.Now()
+		country, hash := s.ipFacts(m, ip, now)
+		c := s.newClick(referer, e.id, e.domain, &a, country, hash, false, now)
+		s.capture(&c)
+	} else {
+		s.m.untracked[why].Inc()
+	}
 	return plainRedirect{status: e.status, location: e.location, cache: e.cache, index: e.indexable}
 }
 
