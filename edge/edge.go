@@ -497,7 +497,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		if why == tracked && query && string(ctx.QueryArgs().Peek(noTrackParam)) == "1" {
 			why = untrackedQuery
 		}
-		a := s.redirectPlain(&r.link, why, nil, ctx.UserAgent(), ctx.Referer(), s.clientIP(ctx))
+		qr := query && string(ctx.QueryArgs().Peek("qr")) == "1"
+		a := s.redirectPlain(&r.link, why, nil, ctx.UserAgent(), ctx.Referer(), s.clientIP(ctx), qr)
 		return s.redirectOutcome(ctx, a.status, a.location, a.cache, a.index, outcomeRedirect)
 	}
 	l := r.link.link

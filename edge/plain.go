@@ -325,7 +325,7 @@ func (s *Server) servePlain(r *plainRequest, peer netip.Addr, m *visitorMemo, ou
 		return false
 	}
 	s.countLookup(res.found)
-	*out = s.redirectPlain(&res.link, res.untracked(), m, r.userAgent, r.referer, s.clientIPFrom(peer, r.forwardedFor, r.forwarded))
+	*out = s.redirectPlain(&res.link, res.untracked(), m, r.userAgent, r.referer, s.clientIPFrom(peer, r.forwardedFor, r.forwarded), false)
 	s.m.requests[outcomeRedirect].Inc()
 	s.m.latency.Observe(time.Since(start).Seconds())
 	return true

@@ -58,3 +58,14 @@ func TestClicksHashWithTheDaysSalt(t *testing.T) {
 		t.Fatal("not hashed with the next day's salt")
 	}
 }
+
+// A QR scan of a link that forwards no query is still a QR scan.
+func TestQRScanOfALinkWithoutQueryForwarding(t *testing.T) {
+	te := mustEngine(t, 16, put(kv.Link{Slug: "nq", URL: "https://example.com/", NoForwardQuery: true}))
+	if a := te.do(t, req{path: "/nq?qr=1"}); a.status != 302 || a.location != "https://example.com/" {
+		t.Fatalf("redirect: %d %q", a.status, a.location)
+	}
+	if c := <-te.srv.Clicks(); !c.QR {
+		t.Fatalf("click %+v is not a QR scan", c)
+	}
+}
