@@ -72,6 +72,9 @@ type Usage struct {
 	LinksThisMonth int64 `json:"linksCreatedThisMonth"`
 	Tags           int   `json:"tags"`
 	APIKeys        int   `json:"apiKeys"`
+	// ClicksThisMonth are the clicks by people counted this month (UTC),
+	// against the plan's trackedClicksPerMonth.
+	ClicksThisMonth int64 `json:"trackedClicksThisMonth"`
 }
 
 // OrgUsage is the org with its plan and usage.
@@ -89,7 +92,8 @@ func (s *Service) OrgUsage(ctx context.Context, p access.Principal) (store.Org, 
 		return o, plans.Plan{}, Usage{}, err
 	}
 	keys, err := s.Store.APIKeys(ctx, p.OrgID)
-	return o, plans.Get(o.Plan), Usage{LinksThisMonth: u["linksCreated"], Tags: len(tags), APIKeys: len(keys)}, err
+	return o, plans.Get(o.Plan), Usage{LinksThisMonth: u["linksCreated"], Tags: len(tags), APIKeys: len(keys),
+		ClicksThisMonth: u[plans.ClicksPerMonth]}, err
 }
 
 // Org is the principal's org.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/identity"
+	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -205,10 +207,32 @@ func (h *handler) getOrg(c *gin.Context) {
 	plan = plan.Served()
 	h.respond(c, http.StatusOK, struct {
 		accounts.Org
-		Limits   map[string]*int `json:"limits"`
-		Features map[string]bool `json:"features"`
-		Usage    accounts.Usage  `json:"usage"`
-	}{accounts.OrgView(o), limitsView(plan.Limits), plan.Features, usage}, err)
+		Limits        map[string]*int `json:"limits"`
+		Features      map[string]bool `json:"features"`
+		Usage         accounts.Usage  `json:"usage"`
+		ClickTracking clickTracking   `json:"clickTracking"`
+	}{accounts.OrgView(o), limitsView(plan.Limits), plan.Features, usage, clickTrackingOf(plan, usage, h.Now())}, err)
+}
+
+// clickTracking says whether the org's clicks are counted: past its plan's
+// trackedClicksPerMonth, links keep redirecting but their clicks are not
+// counted or stored until the next month (UTC).
+type clickTracking struct {
+	Paused    bool    `json:"paused"`
+	ResumesAt *string `json:"resumesAt"`
+	Message   string  `json:"message,omitempty"`
+}
+
+func clickTrackingOf(plan plans.Plan, u accounts.Usage, now time.Time) clickTracking {
+	limit := plan.Limits[plans.ClicksPerMonth]
+	if limit <= 0 || u.ClicksThisMonth < int64(limit) {
+		return clickTracking{}
+	}
+	y, m, _ := now.UTC().Date()
+	resumes := time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
+	return clickTracking{Paused: true, ResumesAt: &resumes, Message: fmt.Sprintf(
+		"the %s plan's %d tracked clicks this month are used: links keep redirecting, but their clicks are not counted or stored until %s",
+		plan.Name, limit, resumes)}
 }
 
 // limitsView shows a plan's limits to clients: null for no limit, 0 where

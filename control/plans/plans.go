@@ -63,10 +63,10 @@ const (
 
 // ServedLimits and ServedFeatures are the limits and features H0p has
 // endpoints for and enforces today (see the package doc): links created a
-// month, tags and API keys; password links, targeting rules and A/B
-// variants.
+// month, tags, API keys and tracked clicks a month; password links,
+// targeting rules and A/B variants.
 var (
-	ServedLimits   = []string{LinksPerMonth, Tags, APIKeys}
+	ServedLimits   = []string{LinksPerMonth, Tags, APIKeys, ClicksPerMonth}
 	ServedFeatures = []string{FeaturePassword, FeatureRules, FeatureVariants}
 )
 
