@@ -1,0 +1,355 @@
+package pebblestore
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/h0p/h0p/control/analytics"
+)
+
+// Query answers q from the rollups where they can, from the chunks where
+// they cannot (see plan).
+func (s *Store) Query(ctx context.Context, q analytics.Query) (analytics.Result, error) {
+	if err := q.Check(); err != nil {
+		return analytics.Result{}, err
+	}
+	bounds := q.Buckets()
+	p := planOf(&q)
+	t := newTally(&q, bounds)
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return analytics.Result{}, fmt.Errorf("query: %w", err)
+	}
+	defer it.Close()
+	var raw []piece
+	if p.raw {
+		raw = []piece{{from: q.Start, to: q.End, bucket: -1}}
+	} else {
+		for _, pc := range decompose(bounds, q.Start, q.End) {
+			if pc.gran == 0 {
+				raw = append(raw, pc)
+				continue
+			}
+			if err := s.readRollups(ctx, it, &q, p, pc, t); err != nil {
+				return analytics.Result{}, fmt.Errorf("query: %w", err)
+			}
+		}
+	}
+	for _, pc := range raw {
+		if err := s.scan(ctx, it, &q, p, pc, t); err != nil {
+			return analytics.Result{}, fmt.Errorf("query: %w", err)
+		}
+	}
+	return t.result(), nil
+}
+
+// plan is how a query reads. The rollups count clicks per hour and per UTC
+// day, for the org and for each link, by one dimension at a time. A query
+// is answered from them when it involves at most one dimension besides
+// the link (the grouped one and the filtered ones) and does not ask for
+// visitors; otherwise it scans the chunks of its range.
+type plan struct {
+	raw      bool
+	dim      analytics.Dimension // the rollups read
+	mode     scopeMode           // the org's rollups, or links'
+	links    []string            // scopeLinks: the links selected, sorted
+	notLinks map[string]bool     // links excluded
+}
+
+func planOf(q *analytics.Query) *plan {
+	p := &plan{dim: analytics.DimTotal, mode: scopeOrg}
+	involved := 0
+	for _, d := range analytics.Dimensions {
+		if d != analytics.DimLink && !q.Filter.Get(d).Any() {
+			involved++
+			p.dim = d
+		}
+	}
+	if g := q.GroupBy.Dimension(); g != analytics.DimTotal && g != analytics.DimLink && g != p.dim {
+		involved++
+		p.dim = g
+	}
+	p.raw = q.Unique || involved > 1
+	p.mode, p.links, p.notLinks = linksOf(&q.Filter)
+	if p.mode == scopeAnyLink && len(p.notLinks) == 0 && q.GroupBy.Dimension() != analytics.DimLink {
+		p.mode = scopeOrg
+	}
+	return p
+}
+
+// linksOf is how a filter selects links: every link (scopeAnyLink, but
+// those in notLinks), or a set of them (scopeLinks).
+func linksOf(f *analytics.Filter) (mode scopeMode, links []string, notLinks map[string]bool) {
+	lm := f.Link
+	if len(lm.Not) > 0 {
+		notLinks = map[string]bool{}
+		for _, l := range lm.Not {
+			notLinks[l] = true
+		}
+	}
+	if lm.In == nil {
+		return scopeAnyLink, nil, notLinks
+	}
+	links = []string{}
+	for _, l := range lm.In {
+		if !notLinks[l] {
+			links = append(links, l)
+		}
+	}
+	slices.Sort(links)
+	return scopeLinks, slices.Compact(links), notLinks
+}
+
+// piece is part of a bucket read one way: whole hours or whole UTC days
+// of rollups (gran), or the clicks of [from, to) from the chunks (gran
+// 0). bucket -1: each click's bucket is looked up.
+type piece struct {
+	gran     byte
+	u0, u1   uint32
+	from, to time.Time
+	bucket   int
+}
+
+// decompose cuts each bucket into UTC days, the hours around them, and
+// the parts of hours at its ends: a bucket whose bounds are not whole UTC
+// hours (a zone at a half-hour offset, a range starting at 10:17) is read
+// from the chunks there.
+func decompose(bounds []time.Time, start, end time.Time) []piece {
+	epoch := time.Unix(0, 0)
+	var out []piece
+	for i := 0; i+1 < len(bounds); i++ {
+		a, b := maxTime(bounds[i], start, epoch), minTime(bounds[i+1], end)
+		if !a.Before(b) {
+			continue
+		}
+		ha, hb := ceilTo(a, hourSeconds), b.Truncate(time.Hour)
+		if !ha.Before(hb) {
+			out = append(out, piece{from: a, to: b, bucket: i})
+			continue
+		}
+		if a.Before(ha) {
+			out = append(out, piece{from: a, to: ha, bucket: i})
+		}
+		hours := func(from, to time.Time) {
+			if from.Before(to) {
+				out = append(out, piece{gran: granHour, u0: unitOf(granHour, from), u1: unitOf(granHour, to), bucket: i})
+			}
+		}
+		if da, db := ceilTo(ha, daySeconds), hb.Truncate(24*time.Hour); da.Before(db) {
+			hours(ha, da)
+			out = append(out, piece{gran: granDay, u0: unitOf(granDay, da), u1: unitOf(granDay, db), bucket: i})
+			hours(db, hb)
+		} else {
+			hours(ha, hb)
+		}
+		if hb.Before(b) {
+			out = append(out, piece{from: hb, to: b, bucket: i})
+		}
+	}
+	return out
+}
+
+func ceilTo(t time.Time, seconds int64) time.Time {
+	d := time.Duration(seconds) * time.Second
+	if f := t.Truncate(d); f.Equal(t) {
+		return t
+	} else {
+		return f.Add(d)
+	}
+}
+
+func maxTime(ts ...time.Time) time.Time {
+	m := ts[0]
+	for _, t := range ts[1:] {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// readRollups adds a rollup piece to t.
+func (s *Store) readRollups(ctx context.Context, it *pebble.Iterator, q *analytics.Query, p *plan,
+	pc piece, t *tally) error {
+	sp := span{prefix: rollupPrefix(nil, q.Org, pc.gran), dim: int(p.dim), u0: pc.u0, u1: pc.u1,
+		mode: p.mode, links: p.links}
+	by := q.GroupBy.Dimension()
+	pass := map[string]bool{}
+	return walk(it, &sp, func(_ uint32, scope, rest, value []byte) error {
+		if len(rest) < 1 || !q.Bots.Keep(rest[0] == 1) || p.notLinks[string(scope)] {
+			return ctx.Err()
+		}
+		v := rest[1:]
+		if p.dim != analytics.DimTotal {
+			ok, seen := pass[string(v)]
+			if !seen {
+				ok = q.Filter.Matches(p.dim, string(v))
+				pass[string(v)] = ok
+			}
+			if !ok {
+				return nil
+			}
+		}
+		n, k := binary.Uvarint(value)
+		if k <= 0 {
+			return fmt.Errorf("analytics: corrupt count")
+		}
+		switch by {
+		case analytics.DimTotal:
+			t.get(nil).clicks[pc.bucket] += int64(n)
+		case analytics.DimLink:
+			for _, g := range t.linkGroups(scope) {
+				g.clicks[pc.bucket] += int64(n)
+			}
+		default:
+			t.get(v).clicks[pc.bucket] += int64(n)
+		}
+		return nil
+	})
+}
+
+// tally adds up a query's clicks and visitors per group and bucket.
+type tally struct {
+	q      *analytics.Query
+	bounds []time.Time
+	ns     []int64 // bounds in Unix ns, for looking up a click's bucket
+	groups map[string]*group
+	byLink map[string][]*group
+	day    int64 // the UTC day of the visitor sets
+}
+
+type group struct {
+	clicks   []int64
+	visitors []int64
+	seen     []map[[16]byte]struct{} // per bucket, of tally.day
+}
+
+func newTally(q *analytics.Query, bounds []time.Time) *tally {
+	t := &tally{q: q, bounds: bounds, groups: map[string]*group{}, byLink: map[string][]*group{}, day: -1}
+	for _, b := range bounds {
+		t.ns = append(t.ns, b.UnixNano())
+	}
+	return t
+}
+
+func (t *tally) get(v []byte) *group {
+	g := t.groups[string(v)]
+	if g == nil {
+		n := len(t.bounds) - 1
+		g = &group{clicks: make([]int64, n)}
+		if t.q.Unique {
+			g.visitors, g.seen = make([]int64, n), make([]map[[16]byte]struct{}, n)
+		}
+		t.groups[string(v)] = g
+	}
+	return g
+}
+
+// linkGroups are the groups a click of link counts in: the link's own for
+// top_links, one per value of Query.LinkValues for the others.
+func (t *tally) linkGroups(link []byte) []*group {
+	if gs, ok := t.byLink[string(link)]; ok {
+		return gs
+	}
+	var gs []*group
+	if t.q.GroupBy.ByLinkValues() {
+		for _, v := range t.q.LinkValues[string(link)] {
+			if g := t.get([]byte(v)); !slices.Contains(gs, g) {
+				gs = append(gs, g)
+			}
+		}
+	} else {
+		gs = []*group{t.get(link)}
+	}
+	t.byLink[string(link)] = gs
+	return gs
+}
+
+// bucket is the bucket of a click at ns.
+func (t *tally) bucket(ns int64) int {
+	return sort.Search(len(t.ns)-1, func(i int) bool { return t.ns[i+1] > ns })
+}
+
+// visit counts ip as a visitor of g's bucket b. A visitor is one
+// visitor within a UTC day (the edge's salt changes daily), so the sets
+// hold one day: scans go in time order, and newDay counts and empties
+// them.
+func (t *tally) visit(g *group, b int, ip []byte) {
+	if g.seen[b] == nil {
+		g.seen[b] = map[[16]byte]struct{}{}
+	}
+	g.seen[b][[16]byte(ip)] = struct{}{}
+}
+
+func (t *tally) newDay(day int64) {
+	if day == t.day {
+		return
+	}
+	t.day = day
+	for _, g := range t.groups {
+		for b, m := range g.seen {
+			g.visitors[b] += int64(len(m))
+			g.seen[b] = nil
+		}
+	}
+}
+
+func (t *tally) result() analytics.Result {
+	t.newDay(-1)
+	q := t.q
+	var r analytics.Result
+	switch q.GroupBy {
+	case analytics.GroupCount:
+		if g := t.groups[""]; g != nil {
+			r.Clicks = g.clicks[0]
+			if q.Unique {
+				r.Visitors = g.visitors[0]
+			}
+		}
+	case analytics.GroupTimeseries:
+		r.Series = make([]analytics.Point, len(t.bounds)-1)
+		g := t.groups[""]
+		for i := range r.Series {
+			r.Series[i].Start = t.bounds[i].In(q.Location)
+			if g != nil {
+				r.Series[i].Clicks = g.clicks[i]
+				if q.Unique {
+					r.Series[i].Visitors = g.visitors[i]
+				}
+			}
+		}
+	default:
+		for v, g := range t.groups {
+			if g.clicks[0] == 0 {
+				continue
+			}
+			row := analytics.Row{Value: v, Clicks: g.clicks[0]}
+			if q.Unique {
+				row.Visitors = g.visitors[0]
+			}
+			r.Rows = append(r.Rows, row)
+		}
+		slices.SortFunc(r.Rows, func(a, b analytics.Row) int {
+			return cmp.Or(cmp.Compare(b.Clicks, a.Clicks), strings.Compare(a.Value, b.Value))
+		})
+		if q.Limit > 0 && len(r.Rows) > q.Limit {
+			r.Rows = r.Rows[:q.Limit]
+		}
+	}
+	return r
+}
