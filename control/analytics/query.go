@@ -413,12 +413,12 @@ func next(t time.Time, iv Interval) time.Time {
 	y, m, d := t.Date()
 	switch iv {
 	case Hour:
-		// Offsets change by whole hours almost everywhere; where one
-		// changes by half an hour, the next local hour starts sooner or
-		// later than an hour on.
+		// The next local hour, unless the offset changes before it: then
+		// an hour on (Lord Howe's half-hour change makes a 30-minute
+		// hour, whose start is no whole local hour).
 		n := hourStart(t.Add(time.Hour))
-		if !n.After(t) {
-			n = hourStart(t.Add(90 * time.Minute))
+		if !n.After(t) || !hourStart(n).Equal(n) {
+			n = t.Add(time.Hour)
 		}
 		return n
 	case Day:
