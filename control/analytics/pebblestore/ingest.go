@@ -15,9 +15,9 @@ import (
 	"github.com/h0p/h0p/shared/clicks"
 )
 
-// rollupDims are the dimensions counted at ingest, each for the org and
-// for the click's link. DimLink needs no rollup of its own: the links'
-// DimTotal counts are it.
+// rollupDims are the dimensions counted at ingest, in the org's rollups
+// and in each link's profile. DimLink needs none: the profiles' DimTotal
+// counts are it.
 var rollupDims = []analytics.Dimension{analytics.DimTotal, analytics.DimDomain, analytics.DimCountry,
 	analytics.DimDevice, analytics.DimBrowser, analytics.DimOS, analytics.DimReferer, analytics.DimTrigger}
 
@@ -112,26 +112,28 @@ func (s *Store) loadSeq(edge string, e *edgeState) error {
 	return nil
 }
 
-// fold is a batch folded in memory: its clicks grouped into chunks, and
-// one count per distinct rollup key.
+// fold is a batch folded in memory: its clicks grouped into chunks, one
+// count per distinct org rollup key, one profile per link and hour.
 type fold struct {
-	chunks  map[chunkID][]*clicks.Click
-	keys    map[string]int // hourly rollup key → index in counts
-	counts  []uint64
-	links   map[string]*analytics.LinkClicks
-	usage   map[[2]string]int64
-	stored  int
-	dropped int
-	key     []byte
+	chunks   map[chunkID][]*clicks.Click
+	keys     map[string]int // the org's hourly rollup keys → index in counts
+	counts   []uint64
+	profiles map[chunkID]profileFold
+	links    map[string]*analytics.LinkClicks
+	usage    map[[2]string]int64
+	stored   int
+	dropped  int
+	key      []byte
 }
 
+// chunkID names a chunk, and a link's hourly profile.
 type chunkID struct {
 	org, link string
 	hour      uint32
 }
 
 func newFold() *fold {
-	return &fold{chunks: map[chunkID][]*clicks.Click{}, keys: map[string]int{},
+	return &fold{chunks: map[chunkID][]*clicks.Click{}, keys: map[string]int{}, profiles: map[chunkID]profileFold{},
 		links: map[string]*analytics.LinkClicks{}, usage: map[[2]string]int64{}}
 }
 
@@ -148,22 +150,24 @@ func (f *fold) add(c *clicks.Click, org string) {
 	if c.Bot {
 		bot = 1
 	}
+	prof := f.profiles[id]
+	if prof == nil {
+		prof = profileFold{}
+		f.profiles[id] = prof
+	}
 	base := appendUnit(rollupPrefix(f.key[:0], org, granHour), hour)
 	for _, d := range rollupDims {
 		v := analytics.Value(d, c)
-		for _, scope := range [2]string{"", c.LinkID} {
-			k := append(base, byte(d))
-			k = append(k, scope...)
-			k = append(k, 0, bot)
-			k = append(k, v...)
-			if i, ok := f.keys[string(k)]; ok {
-				f.counts[i]++
-			} else {
-				f.keys[string(k)] = len(f.counts)
-				f.counts = append(f.counts, 1)
-			}
-			base = k[:len(base)]
+		prof[foldedEntry{bot, byte(d), v}]++
+		k := append(base, byte(d), 0, bot)
+		k = append(k, v...)
+		if i, ok := f.keys[string(k)]; ok {
+			f.counts[i]++
+		} else {
+			f.keys[string(k)] = len(f.counts)
+			f.counts = append(f.counts, 1)
 		}
+		base = k[:len(base)]
 	}
 	f.key = base
 	if c.Bot {
@@ -181,36 +185,61 @@ func (f *fold) add(c *clicks.Click, org string) {
 	f.usage[[2]string{org, c.Time.UTC().Format("2006-01")}]++
 }
 
-// write adds the fold to wb: a Set per chunk, a Merge per hourly and per
-// daily rollup key.
+// write adds the fold to wb: a Set per chunk, a Merge per rollup key and
+// per profile, hourly and daily.
 func (f *fold) write(wb *pebble.Batch, edge string, seq uint64) error {
 	var key, val []byte
+	put := func(merge bool) error {
+		if merge {
+			return wb.Merge(key, val, nil)
+		}
+		return wb.Set(key, val, nil)
+	}
 	for id, cs := range f.chunks {
-		key = chunkKey(key[:0], id.org, id.hour, id.link, edge, seq)
-		val = appendChunk(val[:0], id.hour, cs)
-		if err := wb.Set(key, val, nil); err != nil {
+		key, val = chunkKey(key[:0], id.org, id.hour, id.link, edge, seq), appendChunk(val[:0], id.hour, cs)
+		if err := put(false); err != nil {
 			return err
 		}
 	}
 	days := map[string]uint64{}
 	for k, i := range f.keys {
 		n := f.counts[i]
-		val = binary.AppendUvarint(val[:0], n)
-		if err := wb.Merge([]byte(k), val, nil); err != nil {
+		key, val = append(key[:0], k...), binary.AppendUvarint(val[:0], n)
+		if err := put(true); err != nil {
 			return err
 		}
 		// r <org> 0 h <hour> … → r <org> 0 d <day> …
 		g := strings.IndexByte(k, 0) + 1
-		hour := binary.BigEndian.Uint32([]byte(k[g+1 : g+5]))
-		key = append(key[:0], k[:g]...)
-		key = append(key, granDay)
-		key = appendUnit(key, hour/24)
-		key = append(key, k[g+5:]...)
+		hour := binary.BigEndian.Uint32(key[g+1 : g+5])
+		key[g] = granDay
+		binary.BigEndian.PutUint32(key[g+1:], hour/24)
 		days[string(key)] += n
 	}
 	for k, n := range days {
-		val = binary.AppendUvarint(val[:0], n)
-		if err := wb.Merge([]byte(k), val, nil); err != nil {
+		key, val = append(key[:0], k...), binary.AppendUvarint(val[:0], n)
+		if err := put(true); err != nil {
+			return err
+		}
+	}
+	dayProfiles := map[chunkID]profileFold{}
+	for id, p := range f.profiles {
+		key, val = profileKey(key[:0], id.org, granHour, id.hour, id.link), p.append(val[:0])
+		if err := put(true); err != nil {
+			return err
+		}
+		// The first hour's fold becomes the day's: it is written already.
+		day := chunkID{id.org, id.link, id.hour / 24}
+		if dp, ok := dayProfiles[day]; !ok {
+			dayProfiles[day] = p
+		} else {
+			for e, n := range p {
+				dp[e] += n
+			}
+		}
+	}
+	for id, p := range dayProfiles {
+		key, val = profileKey(key[:0], id.org, granDay, id.hour, id.link), p.append(val[:0])
+		if err := put(true); err != nil {
 			return err
 		}
 	}

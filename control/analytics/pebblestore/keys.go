@@ -4,20 +4,25 @@ import (
 	"bytes"
 	"encoding/binary"
 	"time"
+
+	"github.com/h0p/h0p/control/analytics"
 )
 
 // The key schema. Ids (org, link, edge) never hold a NUL byte (Ingest
 // drops clicks whose would), so NUL ends each of them.
 //
-//	q <edge>                                          → the edge's last sequence stored, 8 bytes big-endian
-//	e <org> 0 <hour> <link> 0 <edge> 0 <seq>           → a chunk: the batch's clicks of that link and hour
-//	r <org> 0 <gran> <unit> <dim> <scope> 0 <bot> <value> → a click count (uvarint, summed by the merge operator)
+//	q <edge>                                       → the edge's last sequence stored, 8 bytes big-endian
+//	e <org> 0 <hour> <link> 0 <edge> 0 <seq>        → a chunk: the batch's clicks of that link and hour
+//	r <org> 0 <gran> <unit> <dim> 0 <bot> <value>   → the org's clicks with that value (uvarint)
+//	r <org> 0 <gran> <unit> 8 <link> 0              → the link's profile: its counts of every dimension
 //
 // hour and unit are 4 bytes big-endian: hours (gran 'h') or days (gran 'd')
-// since 1970-01-01 UTC. scope is "" for the org's rollups and a link id
-// for that link's. dim is an analytics.Dimension; value is the click's
-// value of it as stats show it (analytics.Value), "" for DimTotal.
-// Everything of an org before a UTC day is therefore three key ranges.
+// since 1970-01-01 UTC. dim is an analytics.Dimension below DimLink (8);
+// value is the click's value of it as stats show it (analytics.Value), ""
+// for DimTotal. The empty string between dim and NUL is the org's scope,
+// where a link id is a link's: both kinds of rollup read alike (walk).
+// The merge operator adds rollups up. Everything of an org before a UTC
+// day is three key ranges.
 const (
 	prefixSeq    = 'q'
 	prefixEvents = 'e'
@@ -42,8 +47,8 @@ func orgPrefix(dst []byte, p byte, org string) []byte {
 
 func appendUnit(dst []byte, u uint32) []byte { return binary.BigEndian.AppendUint32(dst, u) }
 
-// hourOf and dayOf are the units of t; ok is false before 1970 or past
-// what 4 bytes of hours hold.
+// hourOf is the hour of t; ok is false before 1970 or past what 4 bytes
+// of hours hold.
 func hourOf(t time.Time) (uint32, bool) {
 	s := t.Unix()
 	return uint32(s / hourSeconds), s >= 0 && s/hourSeconds < 1<<32-1
@@ -75,6 +80,14 @@ func chunkKey(dst []byte, org string, hour uint32, link, edge string, seq uint64
 	dst = append(dst, edge...)
 	dst = append(dst, 0)
 	return binary.BigEndian.AppendUint64(dst, seq)
+}
+
+// profileKey is r <org> 0 <gran> <unit> 8 <link> 0.
+func profileKey(dst []byte, org string, gran byte, unit uint32, link string) []byte {
+	dst = appendUnit(rollupPrefix(dst, org, gran), unit)
+	dst = append(dst, byte(analytics.DimLink))
+	dst = append(dst, link...)
+	return append(dst, 0)
 }
 
 // rollupPrefix is r <org> 0 <gran>.

@@ -183,18 +183,14 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// readRollups adds a rollup piece to t.
+// readRollups adds a rollup piece to t: from the org's rollups of p.dim,
+// or from the selected links' profiles.
 func (s *Store) readRollups(ctx context.Context, it *pebble.Iterator, q *analytics.Query, p *plan,
 	pc piece, t *tally) error {
-	sp := span{prefix: rollupPrefix(nil, q.Org, pc.gran), dim: int(p.dim), u0: pc.u0, u1: pc.u1,
-		mode: p.mode, links: p.links}
 	by := q.GroupBy.Dimension()
 	pass := map[string]bool{}
-	return walk(it, &sp, func(_ uint32, scope, rest, value []byte) error {
-		if len(rest) < 1 || !q.Bots.Keep(rest[0] == 1) || p.notLinks[string(scope)] {
-			return ctx.Err()
-		}
-		v := rest[1:]
+	// count adds n clicks of value v of p.dim, in scope (a link, or the org).
+	count := func(scope, v []byte, n uint64) {
 		if p.dim != analytics.DimTotal {
 			ok, seen := pass[string(v)]
 			if !seen {
@@ -202,12 +198,8 @@ func (s *Store) readRollups(ctx context.Context, it *pebble.Iterator, q *analyti
 				pass[string(v)] = ok
 			}
 			if !ok {
-				return nil
+				return
 			}
-		}
-		n, k := binary.Uvarint(value)
-		if k <= 0 {
-			return fmt.Errorf("analytics: corrupt count")
 		}
 		switch by {
 		case analytics.DimTotal:
@@ -219,7 +211,35 @@ func (s *Store) readRollups(ctx context.Context, it *pebble.Iterator, q *analyti
 		default:
 			t.get(v).clicks[pc.bucket] += int64(n)
 		}
-		return nil
+	}
+	if p.mode == scopeOrg {
+		sp := span{prefix: rollupPrefix(nil, q.Org, pc.gran), dim: int(p.dim), u0: pc.u0, u1: pc.u1, mode: scopeOrg}
+		return walk(it, &sp, func(_ uint32, _, rest, value []byte) error {
+			n, k := binary.Uvarint(value)
+			if len(rest) < 1 || k <= 0 {
+				return fmt.Errorf("analytics: corrupt rollup")
+			}
+			if q.Bots.Keep(rest[0] == 1) {
+				count(nil, rest[1:], n)
+			}
+			return ctx.Err()
+		})
+	}
+	sp := span{prefix: rollupPrefix(nil, q.Org, pc.gran), dim: int(analytics.DimLink), u0: pc.u0, u1: pc.u1,
+		mode: p.mode, links: p.links}
+	return walk(it, &sp, func(_ uint32, link, _, value []byte) error {
+		if p.notLinks[string(link)] {
+			return ctx.Err()
+		}
+		err := eachEntry(value, func(e *entry) {
+			if e.dim == byte(p.dim) && q.Bots.Keep(e.bot == 1) {
+				count(link, e.value, e.n)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return ctx.Err()
 	})
 }
 

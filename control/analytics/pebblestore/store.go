@@ -76,11 +76,16 @@ func Open(dir string, o Options) (*Store, error) {
 // Close closes the database; nothing may use the store after.
 func (s *Store) Close() error { return s.db.Close() }
 
-// sumMerger adds uvarint counts: a rollup key takes one merge per batch
-// that counted into it, never a read.
+// sumMerger adds up rollups: an org's uvarint counts, a link's profiles.
+// A rollup key takes one merge per batch that counted into it, never a
+// read.
 var sumMerger = &pebble.Merger{
 	Name: "h0p.analytics.sum.v1",
-	Merge: func(_, value []byte) (pebble.ValueMerger, error) {
+	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+		if isProfileKey(key) {
+			m := &profileMerger{}
+			return m, m.MergeNewer(value)
+		}
 		m := &sum{}
 		return m, m.MergeNewer(value)
 	},
@@ -105,6 +110,19 @@ func (m *sum) MergeOlder(v []byte) error { return m.MergeNewer(v) }
 func (m *sum) Finish(bool) ([]byte, io.Closer, error) {
 	return binary.AppendUvarint(m.buf[:0], m.n), nil, nil
 }
+
+// profileMerger merges profiles: their sum does not depend on order.
+type profileMerger struct{ p []byte }
+
+func (m *profileMerger) MergeNewer(v []byte) error {
+	var err error
+	m.p, err = mergeProfiles(make([]byte, 0, len(m.p)+len(v)), m.p, v)
+	return err
+}
+
+func (m *profileMerger) MergeOlder(v []byte) error { return m.MergeNewer(v) }
+
+func (m *profileMerger) Finish(bool) ([]byte, io.Closer, error) { return m.p, nil, nil }
 
 // pebbleLogger sends Pebble's chatter to slog at debug level and its
 // errors at error level.
