@@ -158,7 +158,7 @@ func (f *fold) add(c *clicks.Click, org string) {
 	base := appendUnit(rollupPrefix(f.key[:0], org, granHour), hour)
 	for _, d := range rollupDims {
 		v := analytics.Value(d, c)
-		prof[foldedEntry{bot, byte(d), v}]++
+		prof[foldedEntry{byte(d), bot, v}]++
 		k := append(base, byte(d), 0, bot)
 		k = append(k, v...)
 		if i, ok := f.keys[string(k)]; ok {

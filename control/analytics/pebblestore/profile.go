@@ -18,27 +18,30 @@ import (
 // batch touching thousands of links write a key or two per link (a key per
 // dimension and value made ingest spend most of its time on keys).
 //
-//	profile = entry*, sorted by (bot, dim, value)
-//	entry   = bot(1) dim(1) uvarint(len) value uvarint(count)
+//	profile = entry*, sorted by (dim, bot, value)
+//	entry   = dim(1) bot(1) uvarint(len) value uvarint(count)
+//
+// A reader stops once past the dimension it wants: a link's total clicks
+// are its first entry or two.
 //
 // Profiles merge by a merge-join of their entries, summing counts.
 var errCorruptProfile = errors.New("analytics: corrupt profile")
 
 type entry struct {
-	bot, dim byte
+	dim, bot byte
 	value    []byte
 	n        uint64
 }
 
 func compareEntries(a, b *entry) int {
-	return cmp.Or(cmp.Compare(a.bot, b.bot), cmp.Compare(a.dim, b.dim), bytes.Compare(a.value, b.value))
+	return cmp.Or(cmp.Compare(a.dim, b.dim), cmp.Compare(a.bot, b.bot), bytes.Compare(a.value, b.value))
 }
 
 func readEntry(b []byte) (e entry, rest []byte, err error) {
 	if len(b) < 3 {
 		return e, nil, errCorruptProfile
 	}
-	e.bot, e.dim = b[0], b[1]
+	e.dim, e.bot = b[0], b[1]
 	l, k := binary.Uvarint(b[2:])
 	if k <= 0 || l > uint64(len(b)-2-k) {
 		return e, nil, errCorruptProfile
@@ -52,20 +55,22 @@ func readEntry(b []byte) (e entry, rest []byte, err error) {
 }
 
 func appendEntry(dst []byte, e *entry) []byte {
-	dst = append(dst, e.bot, e.dim)
+	dst = append(dst, e.dim, e.bot)
 	dst = binary.AppendUvarint(dst, uint64(len(e.value)))
 	dst = append(dst, e.value...)
 	return binary.AppendUvarint(dst, e.n)
 }
 
-// eachEntry calls fn with each entry of profile p.
-func eachEntry(p []byte, fn func(e *entry)) error {
-	for len(p) > 0 {
+// dimEntries calls fn with each entry of dimension dim in profile p.
+func dimEntries(p []byte, dim byte, fn func(e *entry)) error {
+	for len(p) > 0 && p[0] <= dim {
 		e, rest, err := readEntry(p)
 		if err != nil {
 			return err
 		}
-		fn(&e)
+		if e.dim == dim {
+			fn(&e)
+		}
 		p = rest
 	}
 	return nil
@@ -104,7 +109,7 @@ func mergeProfiles(dst, a, b []byte) ([]byte, error) {
 type profileFold map[foldedEntry]uint64
 
 type foldedEntry struct {
-	bot, dim byte
+	dim, bot byte
 	value    string
 }
 
@@ -114,10 +119,10 @@ func (p profileFold) append(dst []byte) []byte {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b foldedEntry) int {
-		return cmp.Or(cmp.Compare(a.bot, b.bot), cmp.Compare(a.dim, b.dim), strings.Compare(a.value, b.value))
+		return cmp.Or(cmp.Compare(a.dim, b.dim), cmp.Compare(a.bot, b.bot), strings.Compare(a.value, b.value))
 	})
 	for _, k := range keys {
-		dst = appendEntry(dst, &entry{bot: k.bot, dim: k.dim, value: []byte(k.value), n: p[k]})
+		dst = appendEntry(dst, &entry{dim: k.dim, bot: k.bot, value: []byte(k.value), n: p[k]})
 	}
 	return dst
 }

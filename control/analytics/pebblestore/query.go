@@ -231,8 +231,8 @@ func (s *Store) readRollups(ctx context.Context, it *pebble.Iterator, q *analyti
 		if p.notLinks[string(link)] {
 			return ctx.Err()
 		}
-		err := eachEntry(value, func(e *entry) {
-			if e.dim == byte(p.dim) && q.Bots.Keep(e.bot == 1) {
+		err := dimEntries(value, byte(p.dim), func(e *entry) {
+			if q.Bots.Keep(e.bot == 1) {
 				count(link, e.value, e.n)
 			}
 		})
