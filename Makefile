@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge
+.PHONY: run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
@@ -42,6 +42,12 @@ bench-edge:
 # Snapshot install of 1,000,000 links to a fresh edge (in-process nodes, mTLS).
 bench-snapshot:
 	$(GO) run ./bench/snapshot -links 1000000
+
+# The click store (control/analytics/pebblestore): ingest of 10,000,000 clicks,
+# the stats queries on them, small batches from many edges, a SQLite baseline
+# (stores under /tmp, deleted after; about 3 minutes and 2 GB of memory).
+bench-analytics:
+	$(GO) run ./bench/analytics -clicks 10000000
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/h0p ./cmd/h0p

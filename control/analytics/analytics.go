@@ -39,6 +39,16 @@ type Store interface {
 // once a batch with the batch's distinct link ids.
 type OrgsOf func(ctx context.Context, linkIDs []string) (map[string]string, error)
 
+// KnownOrgs is an OrgsOf for clicks whose orgs the caller has already:
+// orgs[i] is the org of cs[i].
+func KnownOrgs(cs []clicks.Click, orgs []string) OrgsOf {
+	m := make(map[string]string)
+	for i := range cs {
+		m[cs[i].LinkID] = orgs[i]
+	}
+	return func(context.Context, []string) (map[string]string, error) { return m, nil }
+}
+
 // Ingested is what one batch added. Bots are stored (flagged) but counted
 // nowhere here: a link's clicks and an org's usage are of non-bot clicks,
 // the same clicks its stats show by default.
