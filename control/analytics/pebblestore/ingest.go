@@ -25,7 +25,7 @@ var rollupDims = []analytics.Dimension{analytics.DimTotal, analytics.DimDomain, 
 // rollup counts and the edge's new sequence go in one synced Pebble batch.
 func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.OrgsOf) (analytics.Ingested, error) {
 	if b.Edge == "" || strings.IndexByte(b.Edge, 0) >= 0 {
-		return analytics.Ingested{}, fmt.Errorf("ingest: edge id %q", b.Edge)
+		return analytics.Ingested{}, fmt.Errorf("ingest: edge id %q: %w", b.Edge, clicks.ErrRejected)
 	}
 	e := s.edge(b.Edge)
 	e.mu.Lock()
