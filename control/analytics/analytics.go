@@ -17,9 +17,10 @@ type Store interface {
 	// clicks and the edge's new sequence are written together, durably,
 	// before Ingest returns. orgsOf names the org of each link; clicks of a
 	// link it does not name are dropped (counted in Dropped), and an error
-	// from it fails the ingest, storing nothing.
+	// from it fails the ingest, storing nothing. A batch no retry can
+	// store (an edge id no key can hold) is refused with clicks.ErrRejected.
 	Ingest(ctx context.Context, b *clicks.Batch, orgsOf OrgsOf) (Ingested, error)
-	// Query answers a stats query. q must pass q.Check.
+	// Query answers a stats query; it checks q first (Query.Check).
 	Query(ctx context.Context, q Query) (Result, error)
 	// Events lists an org's clicks newest first, a page at a time.
 	Events(ctx context.Context, q EventQuery) (EventPage, error)
