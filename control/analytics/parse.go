@@ -132,6 +132,26 @@ func ParseMatch(param string, values []string) (Match, error) {
 	return m, nil
 }
 
+// FilterParams are the stats API's filter parameters and the dimension
+// each filters. key and tag, link attributes, are not among them: the
+// caller resolves them to link ids and ands them into Filter.Link.
+var FilterParams = map[string]Dimension{"domain": DimDomain, "linkId": DimLink, "country": DimCountry,
+	"device": DimDevice, "browser": DimBrowser, "os": DimOS, "referer": DimReferer, "trigger": DimTrigger}
+
+// ParseFilter reads every parameter of FilterParams with ParseMatch;
+// values gives a parameter's values (url.Values.Get's plural).
+func ParseFilter(values func(param string) []string) (Filter, error) {
+	var f Filter
+	for param, d := range FilterParams {
+		m, err := ParseMatch(param, values(param))
+		if err != nil {
+			return Filter{}, err
+		}
+		f.Set(d, m)
+	}
+	return f, nil
+}
+
 // ParseUnique reads unique: "", false or true.
 func ParseUnique(s string) (bool, error) {
 	switch s {

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"errors"
+	"net/url"
 	"reflect"
 	"testing"
 	"time"
@@ -99,6 +100,20 @@ func TestParseMatch(t *testing.T) {
 	}
 	if m, err := ParseMatch("trigger", []string{"QR"}); err != nil || !reflect.DeepEqual(m.In, []string{"QR"}) {
 		t.Errorf("trigger QR: %+v %v", m, err)
+	}
+}
+
+func TestParseFilter(t *testing.T) {
+	q := url.Values{"country": {"us,!br"}, "linkId": {"link_1", "link_2"}, "trigger": {"qr"}, "key": {"ignored"}}
+	f, err := ParseFilter(func(p string) []string { return q[p] })
+	want := Filter{Country: Match{In: []string{"US"}, Not: []string{"BR"}}, Link: Match{In: []string{"link_1", "link_2"}},
+		Trigger: Match{In: []string{"qr"}}}
+	if err != nil || !reflect.DeepEqual(f, want) {
+		t.Errorf("got %+v %v, want %+v", f, err, want)
+	}
+	q["trigger"] = []string{"sms"}
+	if _, err := ParseFilter(func(p string) []string { return q[p] }); field(err) != "trigger" {
+		t.Errorf("bad trigger: %v", err)
 	}
 }
 

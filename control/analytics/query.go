@@ -282,6 +282,28 @@ func (f *Filter) Get(d Dimension) Match {
 	return Match{}
 }
 
+// Set sets the Match of dimension d (DimTotal: nothing).
+func (f *Filter) Set(d Dimension, m Match) {
+	switch d {
+	case DimDomain:
+		f.Domain = m
+	case DimLink:
+		f.Link = m
+	case DimCountry:
+		f.Country = m
+	case DimDevice:
+		f.Device = m
+	case DimBrowser:
+		f.Browser = m
+	case DimOS:
+		f.OS = m
+	case DimReferer:
+		f.Referer = m
+	case DimTrigger:
+		f.Trigger = m
+	}
+}
+
 // Matches reports whether value v of dimension d passes f.
 func (f *Filter) Matches(d Dimension, v string) bool { return f.Get(d).matches(v, d == DimLink) }
 

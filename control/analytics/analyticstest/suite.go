@@ -795,7 +795,7 @@ func testAgreesWithModel(t *testing.T, s analytics.Store) {
 			default:
 				mt.In, mt.Not = []string{vs[rng.IntN(len(vs))], vs[rng.IntN(len(vs))]}, []string{vs[rng.IntN(len(vs))]}
 			}
-			setMatch(&q.Filter, d, mt)
+			q.Filter.Set(d, mt)
 		}
 		got, err := s.Query(context.Background(), q)
 		if err != nil {
@@ -805,27 +805,6 @@ func testAgreesWithModel(t *testing.T, s analytics.Store) {
 		if !sameResult(got, want) {
 			t.Fatalf("query %d %+v\n got %+v\nwant %+v", i, q, got, want)
 		}
-	}
-}
-
-func setMatch(f *analytics.Filter, d analytics.Dimension, m analytics.Match) {
-	switch d {
-	case analytics.DimDomain:
-		f.Domain = m
-	case analytics.DimLink:
-		f.Link = m
-	case analytics.DimCountry:
-		f.Country = m
-	case analytics.DimDevice:
-		f.Device = m
-	case analytics.DimBrowser:
-		f.Browser = m
-	case analytics.DimOS:
-		f.OS = m
-	case analytics.DimReferer:
-		f.Referer = m
-	case analytics.DimTrigger:
-		f.Trigger = m
 	}
 }
 
