@@ -26,9 +26,9 @@ func ParseGroupBy(s string) (GroupBy, error) {
 	return "", apierror.Invalid("groupBy", fmt.Sprintf("unknown grouping %q: use one of %s", s, groupByList()))
 }
 
-// ParseInterval reads interval (hour, day or month); "" is 0, the default
-// for the range.
-func ParseInterval(s string) (Interval, error) {
+// ParseGranularity reads granularity, timeseries' bucket size (hour, day
+// or month); "" is 0, the default for the range (DefaultInterval).
+func ParseGranularity(s string) (Interval, error) {
 	for _, iv := range []Interval{Hour, Day, Month} {
 		if s == iv.String() {
 			return iv, nil
@@ -37,7 +37,7 @@ func ParseInterval(s string) (Interval, error) {
 	if s == "" {
 		return 0, nil
 	}
-	return 0, apierror.Invalid("interval", fmt.Sprintf("unknown interval %q: use hour, day or month", s))
+	return 0, apierror.Invalid("granularity", fmt.Sprintf("unknown granularity %q: use hour, day or month", s))
 }
 
 // ParseTimezone reads timezone, an IANA zone name; "" is UTC.
@@ -77,9 +77,41 @@ func ParseTime(param, s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, apierror.Invalid(param, fmt.Sprintf("%q is not an RFC 3339 time or a date (2026-12-01)", s))
 }
 
-// ParseRange reads start and end: end defaults to now, start to a day
-// before end; start must come before end.
-func ParseRange(start, end string, loc *time.Location, now time.Time) (time.Time, time.Time, error) {
+// Intervals are the range presets of the interval parameter.
+var Intervals = []string{"24h", "7d", "30d", "90d", "1y", "mtd", "ytd", "all"}
+
+// ParseRange reads the range: interval (one of Intervals: the last 24
+// hours, 7, 30 or 90 days, a year; the month or year to date in loc; all
+// of what the plan keeps, back to keepFrom) or start and end. end defaults
+// to now; without either, the range is the last 24 hours. interval with
+// start or end, and start not before end, are refused.
+func ParseRange(interval, start, end string, loc *time.Location, now, keepFrom time.Time) (time.Time, time.Time, error) {
+	if interval != "" {
+		if start != "" || end != "" {
+			return time.Time{}, time.Time{}, apierror.Invalid("interval", "give interval, or start and end, not both")
+		}
+		local := now.In(loc)
+		var s time.Time
+		switch interval {
+		case "24h":
+			s = now.Add(-24 * time.Hour)
+		case "7d", "30d", "90d":
+			days := map[string]int{"7d": 7, "30d": 30, "90d": 90}[interval]
+			s = now.Add(-time.Duration(days) * 24 * time.Hour)
+		case "1y":
+			s = now.AddDate(-1, 0, 0)
+		case "mtd":
+			s = time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc)
+		case "ytd":
+			s = time.Date(local.Year(), 1, 1, 0, 0, 0, 0, loc)
+		case "all":
+			s = keepFrom
+		default:
+			return time.Time{}, time.Time{}, apierror.Invalid("interval",
+				fmt.Sprintf("unknown interval %q: use one of %s", interval, strings.Join(Intervals, ", ")))
+		}
+		return s, now, nil
+	}
 	e := now
 	if end != "" {
 		var err error
@@ -101,16 +133,18 @@ func ParseRange(start, end string, loc *time.Location, now time.Time) (time.Time
 }
 
 // ParseMatch reads a filter parameter's values (repeated, or
-// comma-separated): a value selects, a value after "!" excludes
-// ("country=US,BR", "country=!US"). No values selects everything.
+// comma-separated): a value selects, a value after "-" (or "!") excludes
+// ("country=US,BR", "country=-US"). No values selects everything.
 // Trigger values must be link or qr; countries are upper-cased.
 func ParseMatch(param string, values []string) (Match, error) {
 	var m Match
 	for _, v := range values {
 		for item := range strings.SplitSeq(v, ",") {
 			item = strings.TrimSpace(item)
-			not := strings.HasPrefix(item, "!")
-			item = strings.TrimSpace(strings.TrimPrefix(item, "!"))
+			not := strings.HasPrefix(item, "-") || strings.HasPrefix(item, "!")
+			if not {
+				item = strings.TrimSpace(item[1:])
+			}
 			if item == "" {
 				continue
 			}

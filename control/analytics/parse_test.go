@@ -26,10 +26,10 @@ func TestParse(t *testing.T) {
 			t.Errorf("groupBy %s: %v %v", g, got, err)
 		}
 	}
-	if iv, err := ParseInterval("day"); iv != Day || err != nil {
+	if iv, err := ParseGranularity("day"); iv != Day || err != nil {
 		t.Errorf("interval day: %v %v", iv, err)
 	}
-	if iv, err := ParseInterval(""); iv != 0 || err != nil {
+	if iv, err := ParseGranularity(""); iv != 0 || err != nil {
 		t.Errorf("no interval: %v %v", iv, err)
 	}
 	if loc, err := ParseTimezone("Asia/Kolkata"); err != nil || loc.String() != "Asia/Kolkata" {
@@ -46,7 +46,7 @@ func TestParse(t *testing.T) {
 		err   error
 	}{
 		{"groupBy", second(ParseGroupBy("cities"))},
-		{"interval", second(ParseInterval("week"))},
+		{"granularity", second(ParseGranularity("week"))},
 		{"timezone", second(ParseTimezone("Mars/Olympus"))},
 		{"timezone", second(ParseTimezone("Local"))},
 		{"timezone", second(ParseTimezone("../../etc/passwd"))},
@@ -68,29 +68,47 @@ func third[T, U any](_ T, _ U, err error) error { return err }
 
 func TestParseRange(t *testing.T) {
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	keepFrom := now.AddDate(0, 0, -30)
 	paris, _ := time.LoadLocation("Europe/Paris")
-	s, e, err := ParseRange("", "", time.UTC, now)
+	s, e, err := ParseRange("", "", "", time.UTC, now, keepFrom)
 	if err != nil || !e.Equal(now) || !s.Equal(now.Add(-24*time.Hour)) {
 		t.Errorf("default range: %v %v %v", s, e, err)
 	}
-	s, e, err = ParseRange("2026-12-01", "2026-12-02T10:00:00Z", paris, now)
+	s, e, err = ParseRange("", "2026-12-01", "2026-12-02T10:00:00Z", paris, now, keepFrom)
 	if err != nil || !s.Equal(time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)) || !e.Equal(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("date in Paris: %v %v %v", s, e, err)
 	}
-	for _, tt := range []struct{ start, end, param string }{
-		{"2026-12-03", "2026-12-02", "start"},
-		{"2026-12-02", "2026-12-02", "start"},
-		{"", "soon", "end"},
-		{"2026-13-01", "", "start"},
+	for interval, want := range map[string]time.Time{
+		"24h": now.Add(-24 * time.Hour),
+		"7d":  now.AddDate(0, 0, -7),
+		"30d": now.AddDate(0, 0, -30),
+		"90d": now.AddDate(0, 0, -90),
+		"1y":  now.AddDate(-1, 0, 0),
+		"mtd": time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC), // December 1st in Paris
+		"ytd": time.Date(2025, 12, 31, 23, 0, 0, 0, time.UTC),
+		"all": keepFrom,
 	} {
-		if _, _, err := ParseRange(tt.start, tt.end, time.UTC, now); field(err) != tt.param {
-			t.Errorf("%q..%q: %v, want an error naming %s", tt.start, tt.end, err, tt.param)
+		s, e, err := ParseRange(interval, "", "", paris, now, keepFrom)
+		if err != nil || !s.Equal(want) || !e.Equal(now) {
+			t.Errorf("interval %s: %v..%v %v, want from %v", interval, s, e, err, want)
+		}
+	}
+	for _, tt := range []struct{ interval, start, end, param string }{
+		{"", "2026-12-03", "2026-12-02", "start"},
+		{"", "2026-12-02", "2026-12-02", "start"},
+		{"", "", "soon", "end"},
+		{"", "2026-13-01", "", "start"},
+		{"2w", "", "", "interval"},
+		{"7d", "2026-12-01", "", "interval"},
+	} {
+		if _, _, err := ParseRange(tt.interval, tt.start, tt.end, time.UTC, now, keepFrom); field(err) != tt.param {
+			t.Errorf("%q %q..%q: %v, want an error naming %s", tt.interval, tt.start, tt.end, err, tt.param)
 		}
 	}
 }
 
 func TestParseMatch(t *testing.T) {
-	m, err := ParseMatch("country", []string{"us, BR", "!fr", "", " ! de "})
+	m, err := ParseMatch("country", []string{"us, BR", "-fr", "", " ! de "})
 	want := Match{In: []string{"US", "BR"}, Not: []string{"FR", "DE"}}
 	if err != nil || !reflect.DeepEqual(m, want) {
 		t.Errorf("got %+v %v, want %+v", m, err, want)
