@@ -110,12 +110,12 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, url, key, domain, title, tags, ext, id string, clicks, unix int64) {
 		// The escape alone, on arbitrary bytes.
 		for _, s := range []string{url, key, domain, title, tags, ext, id} {
-			g := guard(s)
+			g := Guard(s)
 			if got := unguard(g); got != s {
-				t.Fatalf("unguard(guard(%q)) = %q", s, got)
+				t.Fatalf("unguard(Guard(%q)) = %q", s, got)
 			}
 			if evaluable(g) {
-				t.Fatalf("guard(%q) = %q, which a spreadsheet evaluates", s, g)
+				t.Fatalf("Guard(%q) = %q, which a spreadsheet evaluates", s, g)
 			}
 		}
 

@@ -515,8 +515,8 @@ func TestUnguard(t *testing.T) {
 		if got := unguard(tt.in); got != tt.want {
 			t.Errorf("unguard(%q) = %q, want %q", tt.in, got, tt.want)
 		}
-		if got := unguard(guard(tt.in)); got != tt.in {
-			t.Errorf("unguard(guard(%q)) = %q", tt.in, got)
+		if got := unguard(Guard(tt.in)); got != tt.in {
+			t.Errorf("unguard(Guard(%q)) = %q", tt.in, got)
 		}
 	}
 }

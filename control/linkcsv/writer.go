@@ -70,7 +70,7 @@ func (w *Writer) Write(r ExportRow) error {
 	rec[8] = r.ShortLink
 	rec[9] = strconv.FormatInt(r.Clicks, 10)
 	for i := range rec {
-		rec[i] = guard(rec[i])
+		rec[i] = Guard(rec[i])
 	}
 	if err := w.cw.Write(rec); err != nil {
 		return fmt.Errorf("write csv: %w", err)
@@ -109,9 +109,9 @@ func needsGuard(s string) bool {
 	return s != "" && (formulaStart(s[0]) || s[0] == '\'')
 }
 
-// guard prefixes a cell a spreadsheet could run as a formula with an
+// Guard prefixes a cell a spreadsheet could run as a formula with an
 // apostrophe, which makes spreadsheets show it as text.
-func guard(s string) string {
+func Guard(s string) string {
 	if needsGuard(s) {
 		return "'" + s
 	}
@@ -120,7 +120,7 @@ func guard(s string) string {
 
 // unguard undoes guard: it removes one leading apostrophe when what follows
 // is a cell guard would have prefixed. Every other cell is left alone, so
-// for every s, unguard(guard(s)) == s.
+// for every s, unguard(Guard(s)) == s.
 func unguard(s string) string {
 	if s != "" && s[0] == '\'' && needsGuard(s[1:]) {
 		return s[1:]

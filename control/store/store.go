@@ -366,6 +366,11 @@ type Queries interface {
 	// LinksByID reads the links of ids in any org; ids of no link are left
 	// out.
 	LinksByID(ctx context.Context, ids []string) ([]Link, error)
+	// LinksByKeys reads an org's links whose key is one of keys, on any
+	// domain.
+	LinksByKeys(ctx context.Context, orgID string, keys []string) ([]Link, error)
+	// LinkIDsByTags lists the IDs of an org's links carrying any of tagIDs.
+	LinkIDsByTags(ctx context.Context, orgID string, tagIDs []string) ([]string, error)
 	// AddLinkClicks adds n to link id's clicks, moves its lastClickedAt to
 	// last unless it is later already, and returns the new count.
 	AddLinkClicks(ctx context.Context, id string, n int64, last time.Time) (int64, error)

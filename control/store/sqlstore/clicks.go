@@ -10,7 +10,30 @@ import (
 	"github.com/h0p/h0p/control/store"
 )
 
-var linksByID = linkSelect(`SELECT * FROM links WHERE id IN (SELECT value FROM {json_each}($1) value)`)
+var (
+	linksByID   = linkSelect(`SELECT * FROM links WHERE id IN (SELECT value FROM {json_each}($1) value)`)
+	linksByKeys = linkSelect(`SELECT * FROM links WHERE org_id = $1 AND key IN (SELECT value FROM {json_each}($2) value)`)
+)
+
+func (q queries) LinksByKeys(ctx context.Context, orgID string, keys []string) ([]store.Link, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rows, err := q.db.QueryContext(ctx, linksByKeys, orgID, jsonList(keys))
+	return collect("links by keys", rows, err, scanLink)
+}
+
+func (q queries) LinkIDsByTags(ctx context.Context, orgID string, tagIDs []string) ([]string, error) {
+	if len(tagIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := q.db.QueryContext(ctx, `SELECT DISTINCT t.link_id FROM link_tags t JOIN links l ON l.id = t.link_id
+		WHERE l.org_id = $1 AND t.tag_id IN (SELECT value FROM {json_each}($2) value)`, orgID, jsonList(tagIDs))
+	return collect("links by tags", rows, err, func(r rowScanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+}
 
 func (q queries) LinksByID(ctx context.Context, ids []string) ([]store.Link, error) {
 	if len(ids) == 0 {

@@ -408,6 +408,19 @@ func testClicks(t *testing.T, s store.Store) {
 	if err != nil || l.Clicks != 7 || !l.LastClickedAt.Equal(t0.Add(time.Hour)) {
 		t.Errorf("after clicks: %d %v %v", l.Clicks, l.LastClickedAt, err)
 	}
+	must(t, s.CreateTag(ctx, store.Tag{ID: "tag_x", OrgID: "org_1", Name: "x", CreatedAt: t0}))
+	tagged := link("link_3", "c")
+	tagged.TagIDs = []string{"tag_x"}
+	must(t, s.InsertLink(ctx, tagged))
+	if byKey, err := s.LinksByKeys(ctx, "org_1", []string{"a", "c", "zz"}); err != nil || len(byKey) != 2 {
+		t.Errorf("LinksByKeys = %d links, %v", len(byKey), err)
+	}
+	if byKey, err := s.LinksByKeys(ctx, "org_other", []string{"a"}); err != nil || len(byKey) != 0 {
+		t.Errorf("LinksByKeys of another org = %d links, %v", len(byKey), err)
+	}
+	if ids, err := s.LinkIDsByTags(ctx, "org_1", []string{"tag_x", "tag_none"}); err != nil || fmt.Sprint(ids) != "[link_3]" {
+		t.Errorf("LinkIDsByTags = %v, %v", ids, err)
+	}
 	_, err = s.AddLinkClicks(ctx, "link_gone", 1, t0)
 	wantErr(t, "clicks of no link", err, store.ErrNotFound)
 
