@@ -34,13 +34,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/analytics"
+	"github.com/h0p/h0p/control/analytics/pebblestore"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
+	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/control/stats"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/control/visitorsalt"
+	"github.com/h0p/h0p/shared/clicks"
 	"github.com/h0p/h0p/shared/password"
 )
 
@@ -123,6 +128,8 @@ const (
 type Server struct {
 	cfg       Config
 	store     store.Store
+	clicks    analytics.Store
+	links     *links.Service
 	pepper    []byte
 	publisher *outbox.Publisher
 	accounts  *accounts.Service
@@ -167,14 +174,19 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, pepper: pepper, publicURL: publicURL}
+	clickStore, err := pebblestore.Open(filepath.Join(cfg.DataDir, "analytics"), pebblestore.Options{Logger: logger.With("subsystem", "analytics")})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open the click store: %w", err)
+	}
+	s := &Server{cfg: cfg, store: st, clicks: clickStore, pepper: pepper, publicURL: publicURL}
 	s.publisher = &outbox.Publisher{
 		Applier: applier, Store: st, Logger: logger.With("subsystem", "outbox"),
 		Now: cfg.Now, Grace: cfg.RelayGrace, Interval: cfg.RelayInterval,
 	}
 	s.ln, err = net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
-		st.Close()
+		s.closeStores()
 		return nil, fmt.Errorf("listen api on %s: %w", cfg.APIAddr, err)
 	}
 	if cfg.TLS != nil {
@@ -194,19 +206,22 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	}
 	if err := limits.Validate(); err != nil {
 		s.ln.Close()
-		st.Close()
+		s.closeStores()
 		return nil, fmt.Errorf("rate limits: %w", err)
 	}
+	s.links = &links.Service{
+		Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
+		SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges, Turns: turns,
+		Logger: logger.With("subsystem", "links"),
+	}
 	router := api.NewRouter(api.Config{
-		Store:    st,
-		Pepper:   pepper,
-		Accounts: s.accounts,
-		Limiter:  ratelimit.NewMemory(cfg.Now),
-		Limits:   limits,
-		Links: &links.Service{
-			Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
-			SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges, Turns: turns,
-		},
+		Store:            st,
+		Pepper:           pepper,
+		Accounts:         s.accounts,
+		Limiter:          ratelimit.NewMemory(cfg.Now),
+		Limits:           limits,
+		Links:            s.links,
+		Stats:            &stats.Service{Store: st, Clicks: clickStore, Now: cfg.Now},
 		ShortLink:        s.shortLink,
 		APIURL:           s.publicURL,
 		Logger:           logger.With("subsystem", "api"),
@@ -403,13 +418,19 @@ func (s *Server) Bootstrap(ctx context.Context, save func(key string) error) (bo
 // WriteKeyFile writes a key to path with mode 0600.
 func WriteKeyFile(path, key string) error { return writeFileAtomic(path, []byte(key+"\n")) }
 
-// Run serves the API and runs the outbox relay (and the visitor salts'
-// publisher) until ctx ends, then stops
+// Run serves the API and runs the outbox relay, the click store's
+// retention and the visitor salts' publisher until ctx ends, then stops
 // taking requests and lets in-flight ones finish (up to 10s).
 func (s *Server) Run(ctx context.Context) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { s.publisher.Run(relayCtx) })
+	retention := &analytics.Retention{Store: s.clicks, Now: s.cfg.Now, Logger: s.cfg.Logger,
+		Keep: func(ctx context.Context, org string) (time.Duration, error) {
+			o, err := s.store.Org(ctx, org)
+			return plans.Get(o.Plan).Retention, err
+		}}
+	wg.Go(func() { retention.Run(relayCtx) })
 	if s.cfg.Salts != nil {
 		salts := &visitorsalt.Publisher{Applier: s.publisher.Applier, Salts: s.cfg.Salts, Logger: s.cfg.Logger, Now: s.cfg.Now}
 		wg.Go(func() { salts.Run(relayCtx) })
@@ -434,9 +455,34 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the listener and the store. Call after Run returned.
+// Close releases the listener and the stores. Call after Run returned.
 func (s *Server) Close() error {
 	s.http.Close()
 	s.ln.Close() // Serve may never have taken it
-	return s.store.Close()
+	return s.closeStores()
+}
+
+func (s *Server) closeStores() error {
+	return errors.Join(s.clicks.Close(), s.store.Close())
+}
+
+// IngestClicks stores one batch of an edge's clicks (shared/clicks), once:
+// the links service counts it against its edge's checkpoint in the
+// control store (link clicks, the org's usage, maxClicks), then the click
+// store keeps what it admitted, against its own checkpoint. A batch shipped
+// again, because an acknowledgement was lost or either step failed, is
+// counted and stored once. A batch that does not decode wraps
+// clicks.ErrCorrupt: the edge sets it aside rather than ship it again.
+func (s *Server) IngestClicks(ctx context.Context, data []byte) error {
+	var b clicks.Batch
+	if err := b.UnmarshalBinary(data); err != nil {
+		return err
+	}
+	adm, err := s.links.RecordClicks(ctx, &b)
+	if err != nil {
+		return err
+	}
+	kept := clicks.Batch{Edge: b.Edge, Seq: b.Seq, Clicks: adm.Clicks}
+	_, err = s.clicks.Ingest(ctx, &kept, analytics.KnownOrgs(adm.Clicks, adm.Orgs))
+	return err
 }

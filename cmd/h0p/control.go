@@ -97,6 +97,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	client := mtlsClient(id)
 	apiTLS := id.ServerConfig()
 	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
+	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger}
 	srv, err := control.Open(ctx, control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
@@ -104,12 +105,13 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		PublicURL: publicURL, Mailer: mailer, Salts: base.store,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
-		Cluster: &cluster.Handler{Node: node, Client: client, Logger: logger},
+		Cluster: clusterHandler,
 	}, node)
 	if err != nil {
 		return err
 	}
 	c.add(srv.Close)
+	clusterHandler.Clicks = srv.IngestClicks
 	if apiURL == "" {
 		apiURL = srv.URL()
 	}

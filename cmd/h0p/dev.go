@@ -36,8 +36,8 @@ type devConfig struct {
 	SMTPURL       string
 	Pprof         bool
 	ClickSpoolMiB int
-	// IngestClicks takes the edge's click batches in process (control's
-	// ingest); nil: they stay in the spool, within its budget.
+	// IngestClicks takes the edge's click batches in process; nil:
+	// control's ingest (tests hold batches back with a func that fails).
 	IngestClicks func(ctx context.Context, batch []byte) error
 }
 
@@ -188,10 +188,11 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	}
 	// 5. The click shipper: the edge's clicks into the spool, and from it
 	// to IngestClicks in process, the way an edge ships them to control.
-	d.shipper = &clickspool.Shipper{Spool: spool, Queue: d.edge.Clicks(), Logger: logger}
-	if cfg.IngestClicks != nil {
-		d.shipper.Sink = clickspool.SinkFunc(cfg.IngestClicks)
+	ingest := cfg.IngestClicks
+	if ingest == nil {
+		ingest = d.control.IngestClicks
 	}
+	d.shipper = &clickspool.Shipper{Spool: spool, Queue: d.edge.Clicks(), Logger: logger, Sink: clickspool.SinkFunc(ingest)}
 	// 6. Admin: metrics, health, readiness.
 	if d.admin, err = openAdmin(cfg.AdminAddr, reg, d.node, cfg.Pprof); err != nil {
 		return nil, err

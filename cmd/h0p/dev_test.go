@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -491,13 +492,14 @@ func (in *clickIngest) clicks() []clicks.Click {
 	return out
 }
 
-// h0p dev spools every redirect's click in its data directory; with
-// nothing to take them they stay there, across a restart, and once
+// h0p dev spools every redirect's click in its data directory; while
+// nothing takes them they stay there, across a restart, and once
 // something takes them in process they all arrive, in order.
 func TestDevSpoolsClicksAndShipsThemInProcess(t *testing.T) {
 	dataDir := t.TempDir()
 	cfg := devConfig{APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
-		DataDir: dataDir, DefaultDomain: "localhost"}
+		DataDir: dataDir, DefaultDomain: "localhost",
+		IngestClicks: func(context.Context, []byte) error { return errors.New("control is away") }}
 	d := mustStartDevWith(t, cfg, quiet)
 	key := keyLine.FindStringSubmatch(d.stdout)[1]
 	status, link := d.api(t, "POST", "/v1/links", key, `{"url":"https://example.com/clicked","key":"clicked"}`)

@@ -319,7 +319,7 @@ func (f *Filter) Keeps(c *clicks.Click) bool {
 
 // Check validates q and fills its defaults (Location, Interval). Errors
 // on what a client sent are apierror VALIDATION_ERRORs naming the
-// parameter: groupBy, start, interval, trigger, limit.
+// parameter: groupBy, start, granularity, trigger, limit.
 func (q *Query) Check() error {
 	if q.Org == "" {
 		return errors.New("analytics: query without an org")
@@ -346,13 +346,13 @@ func (q *Query) Check() error {
 		q.Interval = DefaultInterval(q.Start, q.End)
 	}
 	if q.Interval < Hour || q.Interval > Month {
-		return apierror.Invalid("interval", "must be hour, day or month")
+		return apierror.Invalid("granularity", "must be hour, day or month")
 	}
 	if q.Interval == Hour && q.End.Sub(q.Start) > MaxHourRange {
-		return apierror.Invalid("interval", "hour buckets need a range of at most 2 days")
+		return apierror.Invalid("granularity", "hour buckets need a range of at most 2 days")
 	}
 	if n := q.End.Sub(q.Start) / (23 * time.Hour); q.Interval == Day && n >= MaxBuckets {
-		return apierror.Invalid("interval", "too many day buckets for this range: use month")
+		return apierror.Invalid("granularity", "too many day buckets for this range: use month")
 	}
 	return nil
 }

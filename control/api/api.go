@@ -21,6 +21,7 @@ import (
 	"github.com/h0p/h0p/control/jsonbody"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/control/stats"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -38,6 +39,7 @@ type Config struct {
 	Pepper   []byte
 	Links    *links.Service
 	Accounts *accounts.Service
+	Stats    *stats.Service
 	// Limiter and Limits rate-limit every request: per key, per signed-in
 	// user, per client IP without credentials.
 	Limiter ratelimit.Limiter
@@ -133,6 +135,7 @@ func (h *handler) routes() []route {
 		admin   = access.Need{MinRole: identity.RoleAdmin}
 	)
 	links := func(a access.Action) access.Need { return access.Need{Resource: access.ShortLinks, Action: a} }
+	statsRead := access.Need{Resource: access.Stats, Action: access.Read}
 	keys := func(a access.Action) access.Need {
 		return access.Need{Resource: access.APIKeys, Action: a, OwnUserKey: true}
 	}
@@ -179,6 +182,9 @@ func (h *handler) routes() []route {
 		{"POST", "/v1/tags", links(access.Create), h.createTag},
 		{"PATCH", "/v1/tags/:id", links(access.Update), h.patchTag},
 		{"DELETE", "/v1/tags/:id", links(access.Delete), h.deleteTag},
+		{"GET", "/v1/stats", statsRead, h.getStats},
+		{"GET", "/v1/stats/export", statsRead, h.exportStats},
+		{"GET", "/v1/events", statsRead, h.listEvents},
 	}
 }
 

@@ -176,6 +176,16 @@ func fromStore(sl store.Link, tags *tagIndex) (Link, error) {
 	return Link{Link: sl, attrs: a, TagNames: tags.names(sl.TagIDs)}, nil
 }
 
+// Decode is a stored link with its attributes decoded (tag names left
+// out), for readers outside the service.
+func Decode(sl store.Link) (Link, error) {
+	a, err := decodeAttrs(sl.Attrs)
+	if err != nil {
+		return Link{}, fmt.Errorf("link %s: %w", sl.ID, err)
+	}
+	return Link{Link: sl, attrs: a}, nil
+}
+
 // toStore encodes l's attributes back.
 func (l *Link) toStore() (store.Link, error) {
 	raw, err := json.Marshal(l.attrs)

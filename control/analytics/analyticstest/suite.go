@@ -716,8 +716,8 @@ func testValidation(t *testing.T, s analytics.Store) {
 		{"groupBy", func(q *analytics.Query) { q.GroupBy = "cities" }},
 		{"start", func(q *analytics.Query) { q.Start = q.End.Add(time.Hour) }},
 		{"start", func(q *analytics.Query) { q.Start = q.End }},
-		{"interval", func(q *analytics.Query) { q.GroupBy, q.Interval = analytics.GroupTimeseries, analytics.Hour }},
-		{"interval", func(q *analytics.Query) {
+		{"granularity", func(q *analytics.Query) { q.GroupBy, q.Interval = analytics.GroupTimeseries, analytics.Hour }},
+		{"granularity", func(q *analytics.Query) {
 			q.GroupBy, q.Interval, q.Start = analytics.GroupTimeseries, analytics.Day, q.End.AddDate(-20, 0, 0)
 		}},
 		{"trigger", func(q *analytics.Query) { q.Filter.Trigger.In = []string{"email"} }},
