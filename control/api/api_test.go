@@ -21,6 +21,7 @@ import (
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/analytics/pebblestore"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/identity"
@@ -29,6 +30,7 @@ import (
 	"github.com/h0p/h0p/control/mail/mailtest"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/control/stats"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/replication"
@@ -119,8 +121,14 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 			e.hashes.Add(1)
 			return password.Hash(pw, fastPasswords)
 		}}
+	clickStore, err := pebblestore.Open(filepath.Join(dir, "analytics"), pebblestore.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { clickStore.Close() })
 	cfg := api.Config{
 		Store: st, Pepper: pepper, Now: now, Logger: quiet,
+		Stats:     &stats.Service{Store: st, Clicks: clickStore, Now: now},
 		Accounts:  e.accounts,
 		Limiter:   e.limiter,
 		Limits:    limits,

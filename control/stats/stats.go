@@ -13,12 +13,13 @@
 // browser, os, referer, trigger, each taking several values, comma-separated
 // or repeated, a value after "-" excluding it; unique (true: visitors too);
 // bots (include, only; excluded by default); limit (rows, events). Any other
-// parameter is a VALIDATION_ERROR naming it.
+// parameter is a VALIDATION_ERROR naming it. A link id, key or tag the org
+// does not have is NOT_FOUND; a range starting before the plan's retention
+// is PLAN_LIMIT_REACHED.
 //
 // A group row names its dimension: {"country":"US","clicks":80}; top_links
 // rows carry the link's id, domain and key. Timeseries points start at
-// their bucket's start in the query's zone. Another org's link ids, keys
-// and tags select nothing: an org sees only its own clicks.
+// their bucket's start in the query's zone.
 package stats
 
 import (
@@ -378,6 +379,9 @@ func (s *Service) query(ctx context.Context, p access.Principal, v url.Values) (
 	if q.Filter, err = analytics.ParseFilter(func(param string) []string { return v[param] }); err != nil {
 		return q, err
 	}
+	if err := s.ownLinks(ctx, p.OrgID, q.Filter.Link); err != nil {
+		return q, err
+	}
 	for _, param := range []string{"key", "tag"} {
 		m, err := analytics.ParseMatch(param, v[param])
 		if err != nil || m.Any() {
@@ -394,7 +398,27 @@ func (s *Service) query(ctx context.Context, p access.Principal, v url.Values) (
 	return q, q.Check()
 }
 
-// resolve turns a key or tag Match into one of the org's link ids.
+// ownLinks refuses link ids that are not the org's: NOT_FOUND, as for
+// every object of another org.
+func (s *Service) ownLinks(ctx context.Context, org string, m analytics.Match) error {
+	ids := append(slices.Clone(m.In), m.Not...)
+	if len(ids) == 0 {
+		return nil
+	}
+	byID, err := s.linksByID(ctx, org, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, ok := byID[id]; !ok {
+			return apierror.New(apierror.NotFound, "link %s not found", id)
+		}
+	}
+	return nil
+}
+
+// resolve turns a key or tag Match into one of the org's link ids; a key
+// or tag the org does not have is NOT_FOUND.
 func (s *Service) resolve(ctx context.Context, org, param string, m analytics.Match) (analytics.Match, error) {
 	ids := func(values []string) ([]string, error) {
 		if len(values) == 0 {
@@ -402,20 +426,31 @@ func (s *Service) resolve(ctx context.Context, org, param string, m analytics.Ma
 		}
 		if param == "key" {
 			ls, err := s.Store.LinksByKeys(ctx, org, values)
-			out := make([]string, len(ls))
-			for i, l := range ls {
-				out[i] = l.ID
+			if err != nil {
+				return nil, err
 			}
-			return out, err
+			out := make([]string, len(ls))
+			found := map[string]bool{}
+			for i, l := range ls {
+				out[i], found[l.Key] = l.ID, true
+			}
+			for _, k := range values {
+				if !found[k] {
+					return nil, apierror.New(apierror.NotFound, "no link with key %q", k)
+				}
+			}
+			return out, nil
 		}
 		var tagIDs []string
 		for _, name := range values {
 			t, err := s.Store.TagByName(ctx, org, name)
-			if err == nil {
-				tagIDs = append(tagIDs, t.ID)
-			} else if !isNotFound(err) {
+			if isNotFound(err) {
+				return nil, apierror.New(apierror.NotFound, "tag %q not found", name)
+			}
+			if err != nil {
 				return nil, err
 			}
+			tagIDs = append(tagIDs, t.ID)
 		}
 		return s.Store.LinkIDsByTags(ctx, org, tagIDs)
 	}
