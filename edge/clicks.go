@@ -77,10 +77,17 @@ func (s *Server) capture(c *clicks.Click) {
 	}
 }
 
+// unknownCountry is what the IP database answers for an address it does
+// not place (private, loopback, unassigned).
+const unknownCountry = "ZZ"
+
 // newClick fills a click for a redirect of link id on domain; ipHash is
 // s.ipHash of the client's address, referer the request's Referer.
 func (s *Server) newClick(referer []byte, id, domain string, a *agent, country string,
 	ipHash [16]byte, qr bool, now time.Time) clicks.Click {
+	if country == unknownCountry {
+		country = "" // clicks say "unknown" with no country
+	}
 	c := clicks.Click{Time: now, LinkID: id, Domain: domain, Country: country,
 		Device: string(a.device), Browser: string(a.browser), OS: string(a.os), Bot: a.bot, QR: qr, IPHash: ipHash}
 	hi, lo := rand.Uint64(), rand.Uint64()
