@@ -957,9 +957,9 @@ func (r report) sizeTables(b *strings.Builder, sizes []sizeResult) {
 		}
 	}
 
-	both := len(sizes) > 0 && len(sizes[0].Edge) > 0 && len(sizes[0].Drain) > 0
+	both := slices.Contains(r.Edges, ship) && slices.Contains(r.Edges, drain)
 	first := "edge"
-	if len(sizes) > 0 && len(sizes[0].Edge) == 0 {
+	if !slices.Contains(r.Edges, ship) {
 		first = "edge, clicks drained"
 	}
 	fmt.Fprintf(b, "\n| links | %[1]s/nginx requests/s (per round) | %[1]s/nginx p99 (per round) | %[1]s/nginx CPU a request |", first)
