@@ -1,58 +1,55 @@
 // Command edge measures the edge against nginx on the same links, in the
 // same run, on this machine (make bench-edge).
 //
-// For each size in -links it writes N random links into a real edge store
-// (Pebble, through the real FSM) and the same slug → URL pairs into an nginx
-// `map` (one worker per core, access log off, `return 302`). It then drives
-// both with wrk — the same Lua script choosing uniformly random slugs from
-// the whole set, a browser User-Agent, -connections connections, -duration
-// per run — alternating edge and nginx for -rounds rounds after a warm-up of
-// each, and reports requests/s, p50/p99 latency, errors and memory (RSS and
-// PSS summed over the server's processes) with edge/nginx ratios in
-// bench/results/edge.json and edge.md. It does so in each of -layouts:
-// shared (servers and wrk on every CPU) and pinned (the server alone on the
-// first half of the CPUs, wrk on the rest: see layout).
+// For each size in -links it writes N random links into a control store
+// (one org, on the enterprise plan) and, through a single-voter raft node,
+// into the edge store (Pebble, through the real FSM), and the same slug →
+// URL pairs into an nginx `map` (one worker per core, access log off,
+// `return 302`). It then drives the servers with wrk — the same Lua script
+// choosing uniformly random slugs from the whole set, a browser
+// User-Agent, -connections connections, -duration per run — alternating
+// them for -rounds rounds after a warm-up of each, and reports requests/s,
+// p50/p99 latency, errors and memory (RSS and PSS summed over the server's
+// processes) with ratios to nginx in bench/results/edge.json and edge.md.
+// It does so in each of -layouts: shared (servers and wrk on every CPU) and
+// pinned (the server alone on the first half of the CPUs, wrk on the rest:
+// see layout).
 //
-// The edge runs as a child process (this binary re-executed with -serve) with
-// click capture on: every redirect's click event goes to the queue and a
-// consumer counts them, as the analytics shipper would drain them.
+// The edge runs as a child process (this binary re-executed with -serve),
+// in the modes of -clicks. ship is h0p dev's stack in one process: the
+// edge, its click spool and shipper, and control ingesting every batch
+// into its control store and click store, on a raft node; whatever CPU the
+// clicks take counts against the edge. drain is the edge alone, a consumer
+// counting its clicks in memory. After every run of an edge the bench waits
+// until its clicks settled (shipped, in ship mode) and the process went
+// idle, and at the end of a layout compares the redirects it answered with
+// the clicks control stored and counted.
 //
 //	go run ./bench/edge -links 100000,1000000
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/raft"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/h0p/h0p/bench/internal/results"
-	"github.com/h0p/h0p/edge"
-	"github.com/h0p/h0p/replication"
-	"github.com/h0p/h0p/shared/kv"
 )
 
 const domain = "bench.h0p"
@@ -66,21 +63,28 @@ func main() {
 		conns    = flag.Int("connections", 64, "wrk connections")
 		threads  = flag.Int("threads", runtime.NumCPU(), "wrk threads in the shared layout")
 		layoutsF = flag.String("layouts", "shared,pinned", "comma-separated: shared (server and wrk on every CPU), pinned (server on the first half of the CPUs, wrk on the rest)")
+		clicksF  = flag.String("clicks", "ship,drain", "comma-separated edges to run: ship (h0p dev's stack: spool, shipper, control's ingest into its stores), drain (the edge alone, its clicks counted in memory)")
 		think    = flag.Duration("think", time.Millisecond, "each connection's wait between requests in the equal-load runs, whole milliseconds (0: no such runs)")
 		out      = flag.String("out", "bench/results", "directory for edge.json and edge.md")
-		serve    = flag.String("serve", "", "internal: serve the edge store in this directory")
+		profile  = flag.String("cpuprofile", "", "write the edge's CPU profile here (of the last size and layout; the drain edge's to <file>.drain)")
+		serve    = flag.String("serve", "", "internal: serve an edge over this size's data directory")
 		serveMap = flag.String("serve-map", "", "internal: serve this links.map with bare fasthttp")
-		addr     = flag.String("addr", "", "internal: edge listen address")
-		profile  = flag.String("cpuprofile", "", "write the edge's CPU profile here (of the last size and layout)")
-		loaded   = flag.String("loaded", "", "internal: file the edge creates once every link's answer is in memory")
+		c        child
 	)
+	flag.StringVar(&c.mode, "mode", ship, "internal: the edge's mode (ship, drain)")
+	flag.StringVar(&c.addr, "addr", "", "internal: listen address")
+	flag.StringVar(&c.admin, "admin", "", "internal: the edge's admin address (GET /clicks)")
+	flag.StringVar(&c.api, "api", "", "internal: control's API address (ship)")
+	flag.StringVar(&c.raft, "raft", "", "internal: the raft node's address (ship)")
+	flag.StringVar(&c.loaded, "loaded", "", "internal: file the edge creates once every link's answer is in memory")
 	flag.Parse()
 	if *serveMap != "" {
-		must(serveFasthttpMap(*serveMap, *addr))
+		must(serveFasthttpMap(*serveMap, c.addr))
 		return
 	}
 	if *serve != "" {
-		must(serveEdge(*serve, *addr, *profile, *loaded))
+		c.dir, c.profile = *serve, *profile
+		must(c.serve())
 		return
 	}
 	for _, tool := range []string{"nginx", "wrk", "taskset"} {
@@ -90,21 +94,41 @@ func main() {
 	}
 	layouts, err := parseLayouts(*layoutsF, runtime.NumCPU(), *threads)
 	must(err)
+	modes, err := parseModes(*clicksF)
+	must(err)
 	rep := report{
 		Date: time.Now().UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), Connections: *conns,
 		Duration: duration.String(), Rounds: *rounds, NginxVersion: nginxVersion(),
-		Think: think.String(), Layouts: layouts,
+		Think: think.String(), Layouts: layouts, Edges: modes,
 	}
+	cfg := benchConfig{modes: modes, rounds: *rounds, duration: *duration, warmup: *warmup, think: *think,
+		conns: *conns, profile: *profile}
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		must(err)
-		r, err := benchSize(n, layouts, *rounds, *duration, *warmup, *think, *conns, *profile)
+		r, err := benchSize(n, layouts, cfg)
 		must(err)
 		rep.Sizes = append(rep.Sizes, r...)
 	}
 	md := rep.markdown()
 	must(results.Write(*out, "edge", rep, md))
 	fmt.Print(md)
+}
+
+// parseModes reads -clicks.
+func parseModes(names string) ([]string, error) {
+	var modes []string
+	for _, name := range strings.Split(names, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case ship, drain:
+			if !slices.Contains(modes, name) {
+				modes = append(modes, name)
+			}
+		default:
+			return nil, fmt.Errorf("unknown -clicks mode %q (ship, drain)", name)
+		}
+	}
+	return modes, nil
 }
 
 type report struct {
@@ -116,6 +140,7 @@ type report struct {
 	NginxVersion string       `json:"nginx_version"`
 	Think        string       `json:"think"` // of the equal-load runs
 	Layouts      []layout     `json:"layouts"`
+	Edges        []string     `json:"edges"` // -clicks
 	Sizes        []sizeResult `json:"sizes"` // each size in each layout
 }
 
@@ -172,29 +197,73 @@ func command(cpus, name string, args ...string) *exec.Cmd {
 }
 
 type sizeResult struct {
-	Layout      string   `json:"layout"`
-	Links       int      `json:"links"`
-	LoadSeconds float64  `json:"edge_load_seconds"`
-	NginxStartS float64  `json:"nginx_start_seconds"`
-	EdgeStartS  float64  `json:"edge_start_seconds"` // until every link's answer is in memory
-	Edge        []wrkRun `json:"edge_runs"`
+	Layout string `json:"layout"`
+	Links  int    `json:"links"`
+	// Seconds to write the edge store (through raft) and the control store.
+	LoadSeconds        float64 `json:"edge_load_seconds"`
+	ControlLoadSeconds float64 `json:"control_load_seconds"`
+	NginxStartS        float64 `json:"nginx_start_seconds"`
+	// Until every link's answer is in memory (ship: raft, control and the
+	// spool opened too).
+	EdgeStartS  float64  `json:"edge_start_seconds"`
+	DrainStartS float64  `json:"drain_edge_start_seconds,omitempty"`
+	Edge        []wrkRun `json:"edge_runs"`       // ship mode
+	Drain       []wrkRun `json:"drain_edge_runs"` // drain mode
 	Nginx       []wrkRun `json:"nginx_runs"`
 	Bare        []wrkRun `json:"fasthttp_map_runs"` // the floor of Go + fasthttp: see serveFasthttpMap
 	// At equal load: each connection waits think between requests, which
 	// offers both servers about the same rate, below what either answers.
-	EdgePaced     []wrkRun `json:"edge_equal_load_runs"`
-	NginxPaced    []wrkRun `json:"nginx_equal_load_runs"`
-	EdgeMem       memory   `json:"edge_memory"`
-	NginxMem      memory   `json:"nginx_memory"`
-	BareMem       memory   `json:"fasthttp_map_memory"`
-	EdgeClicks    int64    `json:"edge_clicks_captured"`
-	EdgeDrops     int64    `json:"edge_clicks_dropped"`
-	RatioRPS      float64  `json:"ratio_rps"`              // edge / nginx, mean of rounds
-	RatioP99      float64  `json:"ratio_p99"`              // edge / nginx, mean of rounds
-	RatioCPU      float64  `json:"ratio_cpu_per_request"`  // edge / nginx, mean of rounds
-	RatioBareRPS  float64  `json:"ratio_fasthttp_map_rps"` // fasthttp+map / nginx, mean of rounds
-	RatioPacedP99 float64  `json:"ratio_equal_load_p99"`   // edge / nginx, mean of rounds
-	EdgeStoreMiB  float64  `json:"edge_store_mib"`         // Pebble directory on disk
+	EdgePaced  []wrkRun `json:"edge_equal_load_runs"`
+	NginxPaced []wrkRun `json:"nginx_equal_load_runs"`
+	EdgeMem    memory   `json:"edge_memory"`
+	DrainMem   memory   `json:"drain_edge_memory"`
+	NginxMem   memory   `json:"nginx_memory"`
+	BareMem    memory   `json:"fasthttp_map_memory"`
+	// What became of the clicks of each edge's redirects in this layout.
+	EdgeClicks  *clickReport `json:"edge_clicks,omitempty"`
+	DrainClicks *clickReport `json:"drain_edge_clicks,omitempty"`
+	// Means of the rounds' ratios. The edge's are of the ship mode (drain
+	// alone: of the drain mode); Drain… are the drain edge's to nginx, and
+	// RatioShipDrainRPS the ship edge's requests/s to the drain edge's.
+	RatioRPS          float64 `json:"ratio_rps"`
+	RatioP99          float64 `json:"ratio_p99"`
+	RatioCPU          float64 `json:"ratio_cpu_per_request"`
+	RatioDrainRPS     float64 `json:"ratio_drain_rps,omitempty"`
+	RatioDrainP99     float64 `json:"ratio_drain_p99,omitempty"`
+	RatioDrainCPU     float64 `json:"ratio_drain_cpu_per_request,omitempty"`
+	RatioShipDrainRPS float64 `json:"ratio_ship_drain_rps,omitempty"`
+	RatioBareRPS      float64 `json:"ratio_fasthttp_map_rps"` // fasthttp+map / nginx
+	RatioPacedP99     float64 `json:"ratio_equal_load_p99"`   // edge / nginx
+	EdgeStoreMiB      float64 `json:"edge_store_mib"`         // Pebble directory on disk
+}
+
+// clickReport is what became of one edge's clicks over a layout's runs,
+// counted once they settled.
+type clickReport struct {
+	// Answered are the 2xx/3xx responses wrk read, in every run of the
+	// edge (warm-up and equal load too). The edge's Redirects may exceed
+	// them by what it answered as wrk stopped, at most a response per
+	// connection and run.
+	Answered int64 `json:"answered_by_wrk"`
+	clickState
+	// Stored are the clicks of the layout in control's click store
+	// (GET /v1/stats), Counted those added to the links' counters (the
+	// org's usage, GET /v1/org): ship mode.
+	Stored  int64 `json:"stored,omitempty"`
+	Counted int64 `json:"counted,omitempty"`
+	// MaxSettleS is the longest SettleS of the edge's runs.
+	MaxSettleS float64 `json:"max_settle_seconds"`
+}
+
+// exact says whether every redirect's click was kept: none dropped, and in
+// ship mode every one stored and counted by control.
+func (c *clickReport) exact(mode string) bool {
+	ok := c.Dropped == 0 && c.SpoolDropped == 0 && c.Rejected == 0 && c.Settled &&
+		c.Captured == c.Redirects-c.Untracked
+	if mode == ship {
+		ok = ok && c.Stored == c.Captured && c.Counted == c.Captured
+	}
+	return ok
 }
 
 // wrkRun is what the Lua script's done() prints.
@@ -203,13 +272,20 @@ type wrkRun struct {
 	DurationUS int64   `json:"duration_us"`
 	RPS        float64 `json:"rps"`
 	Errors     int64   `json:"errors"` // connect+read+write+timeout+non-2xx/3xx
+	Status     int64   `json:"non_2xx_3xx"`
 	P50US      float64 `json:"p50_us"`
 	P99US      float64 `json:"p99_us"`
 	P999US     float64 `json:"p999_us"`
 	MaxUS      float64 `json:"max_us"`
 	// CPUUS is the server's CPU time (user + system, all its processes) per
-	// request answered: steadier than requests/s on a shared machine.
+	// request answered: steadier than requests/s on a shared machine. An
+	// edge's includes the time after the run until it settled.
 	CPUUS float64 `json:"cpu_us_per_request"`
+	// SettleS is the wait after an edge's run until its clicks settled
+	// (shipped, in ship mode) and the process went idle (the click
+	// store's compactions done): the next server's run starts on a quiet
+	// CPU.
+	SettleS float64 `json:"settle_seconds,omitempty"`
 }
 
 type memory struct {
@@ -217,8 +293,17 @@ type memory struct {
 	PSSMiB float64 `json:"pss_mib"`
 }
 
+// benchConfig is what every size and layout runs with.
+type benchConfig struct {
+	modes                   []string
+	rounds                  int
+	duration, warmup, think time.Duration
+	conns                   int
+	profile                 string
+}
+
 // benchSize writes n links once and measures them in each layout.
-func benchSize(n int, layouts []layout, rounds int, duration, warmup, think time.Duration, conns int, profile string) ([]sizeResult, error) {
+func benchSize(n int, layouts []layout, cfg benchConfig) ([]sizeResult, error) {
 	dir, err := os.MkdirTemp("", "h0p-bench-edge")
 	if err != nil {
 		return nil, err
@@ -226,302 +311,391 @@ func benchSize(n int, layouts []layout, rounds int, duration, warmup, think time
 	defer os.RemoveAll(dir)
 	must(os.Chmod(dir, 0o755)) // nginx workers run as nobody
 
-	log.Printf("%d links: writing the edge store, the nginx map and the key list", n)
-	start := time.Now()
-	if err := writeData(dir, n); err != nil {
+	log.Printf("%d links: writing the control store, the edge store, the nginx map and the key list", n)
+	d, err := writeData(dir, n, slices.Contains(cfg.modes, drain))
+	if err != nil {
 		return nil, err
 	}
-	written := time.Since(start).Seconds()
-	storeMiB := float64(dirSize(filepath.Join(dir, "store"))) / (1 << 20)
+	storeMiB := float64(dirSize(filepath.Join(dir, edgeStoreDir))) / (1 << 20)
 	var rs []sizeResult
 	for _, l := range layouts {
-		r, err := benchLayout(dir, n, l, rounds, duration, warmup, think, conns, profile)
+		r, err := benchLayout(d, n, l, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("%d links, layout %s: %w", n, l.Name, err)
 		}
-		r.LoadSeconds, r.EdgeStoreMiB = written, storeMiB
+		r.LoadSeconds, r.ControlLoadSeconds, r.EdgeStoreMiB = d.edgeSeconds, d.controlSeconds, storeMiB
 		rs = append(rs, r)
 	}
 	return rs, nil
 }
 
-// benchLayout starts the three servers over dir's data in layout l and
-// runs wrk against them: saturated runs, then (shared layout only) the
-// equal-load runs.
-func benchLayout(dir string, n int, l layout, rounds int, duration, warmup, think time.Duration, conns int, profile string) (sizeResult, error) {
-	res := sizeResult{Layout: l.Name, Links: n}
-	edgeAddr, nginxAddr := freeAddr(), freeAddr()
+// server is one server under test in a layout.
+type server struct {
+	name string // edge (ship mode), edge-drain, nginx, fasthttp-map
+	addr string
+	cmd  *exec.Cmd
+	runs *[]wrkRun
+	edge *edgeChild // edges only
+}
+
+// edgeChild is an edge process and what the bench knows of its clicks.
+type edgeChild struct {
+	mode         string
+	admin, api   string // api: ship mode
+	stored0      int64  // the click store's and the links' counts at start (ship)
+	counted0     int64
+	answered     int64 // by wrk's count
+	maxSettle    float64
+	startSeconds float64
+}
+
+// edgeName is the server name of an edge mode.
+func edgeName(mode string) string {
+	if mode == ship {
+		return "edge"
+	}
+	return "edge-drain"
+}
+
+// startEdge starts the edge of mode over d in layout l and waits until it
+// holds every link's answer (and, in ship mode, control answers).
+func startEdge(d data, mode string, l layout, profile, key string) (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return res, err
+		return nil, err
+	}
+	if profile != "" && mode == drain {
+		profile += ".drain"
+	}
+	e := &edgeChild{mode: mode, admin: freeAddr()}
+	srv := &server{name: edgeName(mode), addr: freeAddr(), edge: e}
+	loaded := filepath.Join(d.dir, mode+".loaded")
+	os.Remove(loaded) // left by the layout before
+	args := []string{"-serve", d.dir, "-mode", mode, "-addr", srv.addr, "-admin", e.admin, "-cpuprofile", profile, "-loaded", loaded}
+	if mode == ship {
+		e.api = freeAddr()
+		args = append(args, "-api", e.api, "-raft", d.raftAddr)
 	}
 	start := time.Now()
-	loaded := filepath.Join(dir, "edge.loaded")
-	os.Remove(loaded) // left by the layout before
-	edgeCmd := command(l.ServerCPUs, self, "-serve", filepath.Join(dir, "store"), "-addr", edgeAddr, "-cpuprofile", profile, "-loaded", loaded)
-	edgeOut := &strings.Builder{}
-	edgeCmd.Stdout, edgeCmd.Stderr = edgeOut, os.Stderr
-	if err := edgeCmd.Start(); err != nil {
-		return res, err
+	srv.cmd = command(l.ServerCPUs, self, args...)
+	srv.cmd.Stdout, srv.cmd.Stderr = os.Stderr, os.Stderr
+	if err := srv.cmd.Start(); err != nil {
+		return nil, err
 	}
-	defer edgeCmd.Process.Kill()
-	if err := waitHTTP(edgeAddr, 60*time.Second); err != nil {
-		return res, fmt.Errorf("edge: %w", err)
+	if err := waitHTTP(srv.addr, 120*time.Second); err != nil {
+		return srv, fmt.Errorf("%s: %w", srv.name, err)
 	}
 	if err := waitFile(loaded, 120*time.Second); err != nil {
-		return res, fmt.Errorf("edge: answer table: %w", err)
+		return srv, fmt.Errorf("%s: answer table: %w", srv.name, err)
 	}
-	res.EdgeStartS = time.Since(start).Seconds()
+	e.startSeconds = time.Since(start).Seconds()
+	if mode == ship {
+		if e.stored0, e.counted0, err = controlCounts(e.api, key, 60*time.Second); err != nil {
+			return srv, fmt.Errorf("%s: control: %w", srv.name, err)
+		}
+	}
+	return srv, nil
+}
 
-	start = time.Now()
-	nginxCmd, err := startNginx(dir, nginxAddr, l)
-	if err != nil {
+// benchLayout starts the servers over d's data in layout l and runs wrk
+// against them: saturated runs, then (shared layout only) the equal-load
+// runs.
+func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err error) {
+	res = sizeResult{Layout: l.Name, Links: n}
+	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			if s.cmd.ProcessState == nil {
+				s.cmd.Process.Kill()
+				s.cmd.Wait()
+			}
+		}
+	}()
+	for _, mode := range cfg.modes {
+		s, err := startEdge(d, mode, l, cfg.profile, d.key)
+		if s != nil {
+			servers = append(servers, s)
+		}
+		if err != nil {
+			return res, err
+		}
+		if mode == ship {
+			s.runs, res.EdgeStartS = &res.Edge, s.edge.startSeconds
+		} else {
+			s.runs, res.DrainStartS = &res.Drain, s.edge.startSeconds
+		}
+	}
+
+	start := time.Now()
+	nginx := &server{name: "nginx", addr: freeAddr(), runs: &res.Nginx}
+	if nginx.cmd, err = startNginx(d.dir, nginx.addr, l); err != nil {
 		return res, err
 	}
-	defer nginxCmd.Process.Kill()
-	if err := waitHTTP(nginxAddr, 120*time.Second); err != nil {
+	servers = append(servers, nginx)
+	if err := waitHTTP(nginx.addr, 120*time.Second); err != nil {
 		return res, fmt.Errorf("nginx: %w", err)
 	}
 	res.NginxStartS = time.Since(start).Seconds()
 
-	bareAddr := freeAddr()
-	bareCmd := command(l.ServerCPUs, self, "-serve-map", filepath.Join(dir, "links.map"), "-addr", bareAddr)
-	bareCmd.Stdout, bareCmd.Stderr = os.Stderr, os.Stderr
-	if err := bareCmd.Start(); err != nil {
+	self, err := os.Executable()
+	if err != nil {
 		return res, err
 	}
-	defer bareCmd.Process.Kill()
-	if err := waitHTTP(bareAddr, 120*time.Second); err != nil {
+	bare := &server{name: "fasthttp-map", addr: freeAddr(), runs: &res.Bare}
+	bare.cmd = command(l.ServerCPUs, self, "-serve-map", filepath.Join(d.dir, "links.map"), "-addr", bare.addr)
+	bare.cmd.Stdout, bare.cmd.Stderr = os.Stderr, os.Stderr
+	if err := bare.cmd.Start(); err != nil {
+		return res, err
+	}
+	servers = append(servers, bare)
+	if err := waitHTTP(bare.addr, 120*time.Second); err != nil {
 		return res, fmt.Errorf("fasthttp map: %w", err)
 	}
-	addrs := map[string]string{"edge": edgeAddr, "nginx": nginxAddr, "fasthttp-map": bareAddr}
-	runs := map[string]*[]wrkRun{"edge": &res.Edge, "nginx": &res.Nginx, "fasthttp-map": &res.Bare}
+	byName := map[string]*server{}
+	for _, s := range servers {
+		byName[s.name] = s
+	}
 
-	script, paced := filepath.Join(dir, "random.lua"), filepath.Join(dir, "paced.lua")
+	script, paced := filepath.Join(d.dir, "random.lua"), filepath.Join(d.dir, "paced.lua")
 	must(os.WriteFile(script, []byte(luaScript), 0o644))
 	must(os.WriteFile(paced, []byte(luaScript+pacedLua), 0o644))
-	keys := filepath.Join(dir, "keys")
-	pids := map[string]int{"edge": edgeCmd.Process.Pid, "nginx": nginxCmd.Process.Pid, "fasthttp-map": bareCmd.Process.Pid}
-	runScript := func(script, who string, d time.Duration, args ...string) (wrkRun, error) {
-		cpu0 := cpuTicks(pids[who])
-		r, err := runWrk(script, keys, addrs[who], d, conns, l, args...)
-		if r.Requests > 0 {
-			r.CPUUS = float64(cpuTicks(pids[who])-cpu0) * 1e6 / clockTicks / float64(r.Requests)
+	keys := filepath.Join(d.dir, "keys")
+	runScript := func(script string, s *server, dur time.Duration, args ...string) (wrkRun, error) {
+		cpu0 := cpuTicks(s.cmd.Process.Pid)
+		r, err := runWrk(script, keys, s.addr, dur, cfg.conns, l, args...)
+		if err != nil {
+			return r, fmt.Errorf("%s: %w", s.name, err)
 		}
-		return r, err
+		if e := s.edge; e != nil {
+			e.answered += r.Requests - r.Status
+			start := time.Now()
+			if _, err := waitSettled(e.admin, 10*time.Minute); err != nil {
+				return r, fmt.Errorf("%s: %w", s.name, err)
+			}
+			// The work its clicks left (the click store's compactions)
+			// must not run into the next server's run.
+			waitIdle(s.cmd.Process.Pid, 2*time.Minute)
+			r.SettleS = time.Since(start).Seconds()
+			e.maxSettle = max(e.maxSettle, r.SettleS)
+		}
+		if r.Requests > 0 {
+			r.CPUUS = float64(cpuTicks(s.cmd.Process.Pid)-cpu0) * 1e6 / clockTicks / float64(r.Requests)
+		}
+		return r, nil
 	}
-	run := func(who string, d time.Duration) (wrkRun, error) { return runScript(script, who, d) }
-	for _, who := range []string{"edge", "nginx", "fasthttp-map"} {
-		if _, err := run(who, warmup); err != nil {
+	var order []string
+	for _, s := range servers {
+		order = append(order, s.name)
+	}
+	for _, who := range order {
+		if _, err := runScript(script, byName[who], cfg.warmup); err != nil {
 			return res, err
 		}
 	}
-	orders := [][]string{{"edge", "nginx", "fasthttp-map"}, {"nginx", "fasthttp-map", "edge"}, {"fasthttp-map", "edge", "nginx"}}
-	for i := range rounds {
-		for _, who := range orders[i%len(orders)] {
-			log.Printf("%d links, %s: round %d, %s", n, l.Name, i+1, who)
-			r, err := run(who, duration)
+	for i := range cfg.rounds {
+		// Each round starts with another server.
+		for k := range order {
+			s := byName[order[(i+k)%len(order)]]
+			log.Printf("%d links, %s: round %d, %s", n, l.Name, i+1, s.name)
+			r, err := runScript(script, s, cfg.duration)
 			if err != nil {
 				return res, err
 			}
-			*runs[who] = append(*runs[who], r)
+			*s.runs = append(*s.runs, r)
 		}
 	}
-	pacedRuns := map[string]*[]wrkRun{"edge": &res.EdgePaced, "nginx": &res.NginxPaced}
-	pacedRounds := rounds
-	if think.Milliseconds() < 1 || l.Name != "shared" { // wrk waits whole milliseconds
+	// The equal-load runs compare the edge (ship mode, else drain) with nginx.
+	edgeS := byName[edgeName(cfg.modes[0])]
+	pacedRuns := map[*server]*[]wrkRun{edgeS: &res.EdgePaced, nginx: &res.NginxPaced}
+	pacedRounds := cfg.rounds
+	if cfg.think.Milliseconds() < 1 || l.Name != "shared" { // wrk waits whole milliseconds
 		pacedRounds = 0
 	}
 	for i := range pacedRounds {
-		for _, who := range [][]string{{"edge", "nginx"}, {"nginx", "edge"}}[i%2] {
-			log.Printf("%d links, %s: equal load, round %d, %s", n, l.Name, i+1, who)
-			r, err := runScript(paced, who, duration, strconv.FormatInt(think.Milliseconds(), 10))
+		for _, s := range [][]*server{{edgeS, nginx}, {nginx, edgeS}}[i%2] {
+			log.Printf("%d links, %s: equal load, round %d, %s", n, l.Name, i+1, s.name)
+			r, err := runScript(paced, s, cfg.duration, strconv.FormatInt(cfg.think.Milliseconds(), 10))
 			if err != nil {
 				return res, err
 			}
-			*pacedRuns[who] = append(*pacedRuns[who], r)
+			*pacedRuns[s] = append(*pacedRuns[s], r)
 		}
 	}
-	res.EdgeMem = memoryOf(edgeCmd.Process.Pid)
-	res.NginxMem = memoryOf(nginxCmd.Process.Pid)
-	res.BareMem = memoryOf(bareCmd.Process.Pid)
-	bareCmd.Process.Kill()
-	bareCmd.Wait()
 
-	edgeCmd.Process.Signal(syscall.SIGTERM)
-	edgeCmd.Wait()
-	var counts struct{ Clicks, Dropped int64 }
-	if err := json.Unmarshal([]byte(lastLine(edgeOut.String())), &counts); err != nil {
-		return res, fmt.Errorf("edge click counts %q: %w", edgeOut.String(), err)
+	for _, s := range servers {
+		m := memoryOf(s.cmd.Process.Pid)
+		switch s.name {
+		case "edge":
+			res.EdgeMem = m
+		case "edge-drain":
+			res.DrainMem = m
+		case "nginx":
+			res.NginxMem = m
+		case "fasthttp-map":
+			res.BareMem = m
+		}
 	}
-	res.EdgeClicks, res.EdgeDrops = counts.Clicks, counts.Dropped
-	nginxCmd.Process.Signal(syscall.SIGQUIT)
-	nginxCmd.Wait()
-
-	for i := range res.Edge {
-		res.RatioCPU += res.Edge[i].CPUUS / res.Nginx[i].CPUUS / float64(len(res.Edge))
-		res.RatioRPS += res.Edge[i].RPS / res.Nginx[i].RPS / float64(len(res.Edge))
-		res.RatioP99 += res.Edge[i].P99US / res.Nginx[i].P99US / float64(len(res.Edge))
-		res.RatioBareRPS += res.Bare[i].RPS / res.Nginx[i].RPS / float64(len(res.Edge))
+	for _, s := range servers {
+		if s.edge == nil {
+			continue
+		}
+		c, err := s.edge.report(d.key)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if s.edge.mode == ship {
+			res.EdgeClicks = c
+		} else {
+			res.DrainClicks = c
+		}
 	}
-	for i := range res.EdgePaced {
-		res.RatioPacedP99 += res.EdgePaced[i].P99US / res.NginxPaced[i].P99US / float64(len(res.EdgePaced))
+	for _, s := range servers {
+		switch {
+		case s == nginx:
+			s.cmd.Process.Signal(syscall.SIGQUIT)
+		case s.edge != nil:
+			s.cmd.Process.Signal(syscall.SIGTERM)
+		default:
+			s.cmd.Process.Kill()
+		}
+		s.cmd.Wait()
 	}
+	res.ratios()
 	return res, nil
 }
 
-// writeData writes n random links into dir/store (through the FSM, in
-// commands of 1000 as raft would deliver them), dir/links.map for nginx and
-// dir/keys (one path per line) for wrk.
-func writeData(dir string, n int) error {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := replication.OpenStore(filepath.Join(dir, "store"), quiet)
+// report counts what became of the edge's clicks once they settled: a
+// moment after the last run, for the requests the edge read as wrk stopped.
+func (e *edgeChild) report(key string) (*clickReport, error) {
+	time.Sleep(time.Second)
+	st, err := waitSettled(e.admin, 10*time.Minute)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer store.Close()
-	fsm := replication.NewFSM(store, quiet)
-	mapFile, err := os.Create(filepath.Join(dir, "links.map"))
-	if err != nil {
-		return err
-	}
-	defer mapFile.Close()
-	keyFile, err := os.Create(filepath.Join(dir, "keys"))
-	if err != nil {
-		return err
-	}
-	defer keyFile.Close()
-	mw, kw := bufio.NewWriter(mapFile), bufio.NewWriter(keyFile)
-	rng := rand.New(rand.NewPCG(1, 2))
-	const batch = 1000
-	var index uint64
-	for i := 0; i < n; i += batch {
-		var cmd kv.Command
-		for j := i; j < min(i+batch, n); j++ {
-			slug := randomSlug(rng, j)
-			url := fmt.Sprintf("https://example.com/landing/%s?utm_source=bench&item=%d", slug, j)
-			cmd.Ops = append(cmd.Ops, kv.Op{Type: kv.OpPutLink, Link: &kv.Link{
-				ID: fmt.Sprintf("link_%026d", j), OrgID: "org_bench", Domain: domain, Slug: slug, URL: url, Version: 1,
-			}})
-			fmt.Fprintf(mw, "/%s %s;\n", slug, url)
-			fmt.Fprintf(kw, "/%s\n", slug)
-		}
-		index++
-		if res := fsm.Apply(&raft.Log{Index: index, Data: cmd.Encode()}); res != nil {
-			return fmt.Errorf("apply: %v", res)
-		}
-	}
-	if err := store.Compact(context.Background()); err != nil {
-		return err
-	}
-	if err := mw.Flush(); err != nil {
-		return err
-	}
-	return kw.Flush()
-}
-
-// randomSlug is 7 random alphanumerics, made unique by the index.
-func randomSlug(rng *rand.Rand, i int) string {
-	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-	b := make([]byte, 7, 14)
-	for k := range b {
-		b[k] = alphabet[rng.IntN(len(alphabet))]
-	}
-	return string(b) + strconv.FormatInt(int64(i), 36)
-}
-
-// serveEdge is the child: the real edge server over the store, with a
-// Prometheus registry and a click consumer, until SIGTERM; then it prints
-// the click counts as JSON.
-func serveEdge(dir, addr, profile, loaded string) error {
-	if profile != "" {
-		f, err := os.Create(profile)
+	c := &clickReport{Answered: e.answered, clickState: st, MaxSettleS: e.maxSettle}
+	if e.mode == ship {
+		stored, counted, err := controlCounts(e.api, key, time.Minute)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		c.Stored, c.Counted = stored-e.stored0, counted-e.counted0
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := replication.OpenStore(dir, logger)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	reg := prometheus.NewRegistry()
-	fasthttpServer, loops := os.Getenv("H0P_BENCH_FASTHTTP") != "", 0
-	if !fasthttpServer && edge.EventLoopsSupported {
-		// As h0p edge does (cmd/h0p/procs.go): a loop per P, and one P more
-		// for the rest of the process, which a busy loop never gives up.
-		loops = runtime.GOMAXPROCS(0)
-		runtime.GOMAXPROCS(loops + 1)
-	}
-	srv, err := edge.New(edge.Config{Addr: addr, DefaultDomain: domain, Logger: logger, Registerer: reg,
-		FasthttpServer: fasthttpServer, Loops: loops}, store)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	go signalLoaded(store, reg, loaded)
-	// The consumer drains in batches, as a shipper should: a receiver
-	// parked on the channel would cost a goroutine wake-up per click.
-	var clicks atomic.Int64
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for range tick.C {
-			for n := len(srv.Clicks()); n > 0; n-- {
-				<-srv.Clicks()
-				clicks.Add(1)
-			}
-		}
-	}()
-	if err := srv.Run(ctx); err != nil {
-		return err
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	log.Printf("edge Go memory: heap in use %d MiB, heap sys %d MiB, total sys %d MiB, GC cycles %d",
-		ms.HeapInuse>>20, ms.HeapSys>>20, ms.Sys>>20, ms.NumGC)
-	dropped := 0.0
-	if mfs, err := reg.Gather(); err == nil {
-		for _, mf := range mfs {
-			if mf.GetName() == "h0p_edge_clicks_dropped_total" {
-				dropped = mf.GetMetric()[0].GetCounter().GetValue()
-			}
-		}
-	}
-	time.Sleep(100 * time.Millisecond) // let the consumer take what is queued
-	b, _ := json.Marshal(struct{ Clicks, Dropped int64 }{clicks.Load(), int64(dropped)})
-	fmt.Println(string(b))
-	return nil
+	return c, nil
 }
 
-// signalLoaded creates the file loaded once the edge holds the answer of
-// every link of store in memory.
-func signalLoaded(store *replication.Store, reg *prometheus.Registry, loaded string) {
-	want, err := store.LinkCount()
-	if err != nil {
-		log.Fatal(err)
+// ratios sets r's means of the rounds' ratios.
+func (r *sizeResult) ratios() {
+	edgeRuns := r.Edge
+	if len(edgeRuns) == 0 {
+		edgeRuns = r.Drain
 	}
+	for i := range edgeRuns {
+		k := float64(len(edgeRuns))
+		r.RatioCPU += edgeRuns[i].CPUUS / r.Nginx[i].CPUUS / k
+		r.RatioRPS += edgeRuns[i].RPS / r.Nginx[i].RPS / k
+		r.RatioP99 += edgeRuns[i].P99US / r.Nginx[i].P99US / k
+		r.RatioBareRPS += r.Bare[i].RPS / r.Nginx[i].RPS / k
+	}
+	if len(r.Edge) > 0 && len(r.Drain) > 0 {
+		for i := range r.Drain {
+			k := float64(len(r.Drain))
+			r.RatioDrainCPU += r.Drain[i].CPUUS / r.Nginx[i].CPUUS / k
+			r.RatioDrainRPS += r.Drain[i].RPS / r.Nginx[i].RPS / k
+			r.RatioDrainP99 += r.Drain[i].P99US / r.Nginx[i].P99US / k
+			r.RatioShipDrainRPS += r.Edge[i].RPS / r.Drain[i].RPS / k
+		}
+	}
+	for i := range r.EdgePaced {
+		r.RatioPacedP99 += r.EdgePaced[i].P99US / r.NginxPaced[i].P99US / float64(len(r.EdgePaced))
+	}
+}
+
+// waitSettled polls an edge child's clicks until they settled.
+func waitSettled(admin string, timeout time.Duration) (clickState, error) {
+	deadline := time.Now().Add(timeout)
+	logged := time.Now()
 	for {
-		mfs, err := reg.Gather()
-		if err != nil {
-			log.Fatal(err)
+		var st clickState
+		err := getJSON("http://"+admin+"/clicks", "", &st)
+		if err == nil && st.Settled {
+			return st, nil
 		}
-		for _, mf := range mfs {
-			if mf.GetName() == "h0p_edge_answer_table_links" && uint64(mf.GetMetric()[0].GetGauge().GetValue()) >= want {
-				must(os.WriteFile(loaded, nil, 0o644))
-				return
-			}
+		if time.Now().After(deadline) {
+			return st, fmt.Errorf("clicks not settled after %v: %+v (%v)", timeout, st, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Since(logged) > 10*time.Second {
+			log.Printf("waiting for the edge's clicks to settle: %+v", st)
+			logged = time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// waitIdle waits until the process pid (and its children) takes less than
+// 4% of a CPU over half a second, or timeout passed.
+func waitIdle(pid int, timeout time.Duration) {
+	const window = 500 * time.Millisecond
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+		t0 := cpuTicks(pid)
+		time.Sleep(window)
+		if float64(cpuTicks(pid)-t0)/clockTicks < 0.04*window.Seconds() {
+			return
+		}
+	}
+	log.Printf("process %d still busy after %v", pid, timeout)
+}
+
+// controlCounts asks control's API for the clicks of the bench org in the
+// click store and in the links' counters (its usage this month), retrying
+// for up to timeout while the API is not up.
+func controlCounts(api, key string, timeout time.Duration) (stored, counted int64, err error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var st struct{ Clicks int64 }
+		var org struct {
+			Usage struct {
+				Clicks int64 `json:"trackedClicksThisMonth"`
+			} `json:"usage"`
+		}
+		err = getJSON("http://"+api+"/v1/stats?groupBy=count&interval=all&bots=include", key, &st)
+		if err == nil {
+			err = getJSON("http://"+api+"/v1/org", key, &org)
+		}
+		if err == nil {
+			return st.Clicks, org.Usage.Clicks, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// getJSON decodes the 200 answer of url into out.
+func getJSON(url, key string, out any) error {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	return nil
 }
 
 // serveFasthttpMap is the stack's floor: the links of path in a Go map,
@@ -631,8 +805,8 @@ function request()
 end
 function done(summary, latency, requests)
 	local e = summary.errors
-	io.write(string.format('{"requests":%d,"duration_us":%d,"errors":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d}\n',
-		summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+	io.write(string.format('{"requests":%d,"duration_us":%d,"errors":%d,"non_2xx_3xx":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d}\n',
+		summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout, e.status,
 		latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
 end
 `
@@ -734,8 +908,8 @@ func memoryOf(pid int) memory {
 func (r report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Edge vs nginx (make bench-edge)\n\n")
-	fmt.Fprintf(&b, "%s · %d CPUs · wrk, %d connections, %s per run, %d rounds alternating · %s · uniformly random keys from the whole set, browser User-Agent, click capture on\n",
-		r.Date, r.CPUs, r.Connections, r.Duration, r.Rounds, r.NginxVersion)
+	fmt.Fprintf(&b, "%s · %d CPUs · wrk, %d connections, %s per run, %d rounds alternating · %s · uniformly random keys from the whole set, browser User-Agent · edges: %s\n",
+		r.Date, r.CPUs, r.Connections, r.Duration, r.Rounds, r.NginxVersion, strings.Join(r.Edges, ", "))
 	for _, l := range r.Layouts {
 		var sizes []sizeResult
 		for _, s := range r.Sizes {
@@ -746,10 +920,12 @@ func (r report) markdown() string {
 		fmt.Fprintf(&b, "\n## %s\n\n", l.describe())
 		r.sizeTables(&b, sizes)
 	}
+	b.WriteString("\n\"edge\" is h0p dev's stack in one process: the edge, its click spool (segment files, synced) and shipper, and control ingesting every batch (the links' counters in the control store, then the click store), on a single-voter raft node; the CPU its clicks take counts against it. \"edge, clicks drained\" is the edge alone, a consumer counting its clicks in memory: the edge's own work, before shipping.\n")
+	b.WriteString("\nClicks: after every run of an edge the bench waits until its clicks settled (shipped, for the edge) and the process went idle (the click store's compactions done), so that the next server's run starts on a quiet CPU; \"settle\" is the longest such wait. \"Answered\" are the 2xx/3xx responses wrk read; \"redirects\" the edge's own count, which may exceed them by the answers wrk did not read as it stopped (at most one per connection and run). \"Dropped\" are the edge queue's (h0p_edge_clicks_dropped_total) and the spool's (h0p_edge_clicks_spool_dropped_total, its disk budget). \"Stored\" are the layout's clicks in control's click store (GET /v1/stats), \"counted\" those added to the links' counters (the org's usage, GET /v1/org). \"Exact\": every redirect's click captured, none dropped, and each stored and counted once.\n")
 	b.WriteString("\nIn the shared layout wrk takes CPU from the server and waits behind it: a faster server is offered more requests by wrk, whose threads then wait longer for a CPU, so the saturated runs' p99 follows the rate as much as the server (bench/README.md). The pinned layout gives the server half the CPUs to itself, as on an edge host whose clients are elsewhere.\n")
-	b.WriteString("\n\"Edge start\" runs until every link's answer is in the edge's memory (its answer table), as nginx's start includes reading its map; the edge serves from the store meanwhile.\n")
+	b.WriteString("\n\"Edge start\" runs until every link's answer is in the edge's memory (its answer table), as nginx's start includes reading its map; the edge serves from the store meanwhile. The edge's includes electing its raft node and opening control.\n")
 	b.WriteString("\n\"fasthttp + Go map\" is the floor of the edge's stack: the same links in a Go map behind a bare fasthttp handler (no store, no click capture), in the same runs.\n")
-	b.WriteString("\n\"CPU a request\" is the server's CPU time (user and system, all its processes, from /proc) over the requests it answered in the measured runs; on this shared machine it moves less than requests/s.\n")
+	b.WriteString("\n\"CPU a request\" is the server's CPU time (user and system, all its processes, from /proc) over the requests it answered in the measured runs, an edge's until it settled after each run; on this shared machine it moves less than requests/s.\n")
 	b.WriteString("\nPer-run figures are in edge.json.\n")
 	return b.String()
 }
@@ -774,27 +950,77 @@ func (l layout) describe() string {
 func (r report) sizeTables(b *strings.Builder, sizes []sizeResult) {
 	b.WriteString("| links | server | requests/s | p50 | p99 | p99.9 | errors | CPU a request | RSS | PSS |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range sizes {
-		for _, side := range []struct {
-			name string
-			runs []wrkRun
-			mem  memory
-		}{{"edge", s.Edge, s.EdgeMem}, {"nginx", s.Nginx, s.NginxMem}, {"fasthttp + Go map", s.Bare, s.BareMem}} {
+		for _, side := range s.sides() {
 			m := meanRun(side.runs)
 			fmt.Fprintf(b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %d | %.1f µs | %.0f MiB | %.0f MiB |\n",
 				s.Links, side.name, m.RPS, m.P50US/1000, m.P99US/1000, m.P999US/1000, m.Errors, m.CPUUS, side.mem.RSSMiB, side.mem.PSSMiB)
 		}
 	}
-	b.WriteString("\n| links | edge/nginx requests/s (per round) | edge/nginx p99 (per round) | edge/nginx CPU a request | fasthttp+map/nginx requests/s | clicks captured | clicks dropped | edge store on disk | store written | edge start | nginx start |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, s := range sizes {
-		var rps, p99 []string
-		for i := range s.Edge {
-			rps = append(rps, fmt.Sprintf("%.2f", s.Edge[i].RPS/s.Nginx[i].RPS))
-			p99 = append(p99, fmt.Sprintf("%.2f", s.Edge[i].P99US/s.Nginx[i].P99US))
-		}
-		fmt.Fprintf(b, "| %d | %.2f× (%s) | %.2f× (%s) | %.2f× | %.2f× | %d | %d | %.0f MiB | %.1f s | %.1f s | %.1f s |\n",
-			s.Links, s.RatioRPS, strings.Join(rps, ", "), s.RatioP99, strings.Join(p99, ", "), s.RatioCPU, s.RatioBareRPS,
-			s.EdgeClicks, s.EdgeDrops, s.EdgeStoreMiB, s.LoadSeconds, s.EdgeStartS, s.NginxStartS)
+
+	both := slices.Contains(r.Edges, ship) && slices.Contains(r.Edges, drain)
+	first := "edge"
+	if !slices.Contains(r.Edges, ship) {
+		first = "edge, clicks drained"
 	}
+	fmt.Fprintf(b, "\n| links | %[1]s/nginx requests/s (per round) | %[1]s/nginx p99 (per round) | %[1]s/nginx CPU a request |", first)
+	cols := 4
+	if both {
+		b.WriteString(" edge, clicks drained/nginx requests/s (per round) | edge, clicks drained/nginx p99 (per round) | edge, clicks drained/nginx CPU a request | edge/edge, clicks drained requests/s (per round) |")
+		cols += 4
+	}
+	b.WriteString(" fasthttp+map/nginx requests/s |\n|" + strings.Repeat("---|", cols+1) + "\n")
+	perRound := func(a, n []wrkRun, f func(wrkRun) float64) string {
+		var xs []string
+		for i := range a {
+			xs = append(xs, fmt.Sprintf("%.2f", f(a[i])/f(n[i])))
+		}
+		return strings.Join(xs, ", ")
+	}
+	rps := func(w wrkRun) float64 { return w.RPS }
+	p99 := func(w wrkRun) float64 { return w.P99US }
+	for _, s := range sizes {
+		edgeRuns := s.Edge
+		if len(edgeRuns) == 0 {
+			edgeRuns = s.Drain
+		}
+		fmt.Fprintf(b, "| %d | %.2f× (%s) | %.2f× (%s) | %.2f× |", s.Links,
+			s.RatioRPS, perRound(edgeRuns, s.Nginx, rps), s.RatioP99, perRound(edgeRuns, s.Nginx, p99), s.RatioCPU)
+		if both {
+			fmt.Fprintf(b, " %.2f× (%s) | %.2f× (%s) | %.2f× | %.2f× (%s) |",
+				s.RatioDrainRPS, perRound(s.Drain, s.Nginx, rps), s.RatioDrainP99, perRound(s.Drain, s.Nginx, p99), s.RatioDrainCPU,
+				s.RatioShipDrainRPS, perRound(s.Edge, s.Drain, rps))
+		}
+		fmt.Fprintf(b, " %.2f× |\n", s.RatioBareRPS)
+	}
+
+	b.WriteString("\n| links | server | answered (wrk) | redirects (edge) | clicks captured | dropped: queue | dropped: spool | stored | counted | settle | exact |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range sizes {
+		for _, e := range []struct {
+			name, mode string
+			c          *clickReport
+		}{{"edge", ship, s.EdgeClicks}, {"edge, clicks drained", drain, s.DrainClicks}} {
+			if e.c == nil {
+				continue
+			}
+			stored, counted := "", ""
+			if e.mode == ship {
+				stored, counted = strconv.FormatInt(e.c.Stored, 10), strconv.FormatInt(e.c.Counted, 10)
+			}
+			exact := "yes"
+			if !e.c.exact(e.mode) {
+				exact = "**no**"
+			}
+			fmt.Fprintf(b, "| %d | %s | %d | %d | %d | %d | %d | %s | %s | %.1f s | %s |\n", s.Links, e.name,
+				e.c.Answered, e.c.Redirects, e.c.Captured, e.c.Dropped, e.c.SpoolDropped, stored, counted, e.c.MaxSettleS, exact)
+		}
+	}
+
+	b.WriteString("\n| links | edge store on disk | edge store written (raft) | control store written | edge start | edge, clicks drained: start | nginx start |\n|---|---|---|---|---|---|---|\n")
+	for _, s := range sizes {
+		fmt.Fprintf(b, "| %d | %.0f MiB | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s |\n",
+			s.Links, s.EdgeStoreMiB, s.LoadSeconds, s.ControlLoadSeconds, s.EdgeStartS, s.DrainStartS, s.NginxStartS)
+	}
+
 	if len(sizes) == 0 || len(sizes[0].EdgePaced) == 0 {
 		return
 	}
@@ -804,16 +1030,43 @@ func (r report) sizeTables(b *strings.Builder, sizes []sizeResult) {
 		for _, side := range []struct {
 			name string
 			runs []wrkRun
-		}{{"edge", s.EdgePaced}, {"nginx", s.NginxPaced}} {
+		}{{s.edgeLabel(), s.EdgePaced}, {"nginx", s.NginxPaced}} {
 			m := meanRun(side.runs)
 			ratio := ""
-			if side.name == "edge" {
+			if side.name != "nginx" {
 				ratio = fmt.Sprintf("%.2f×", s.RatioPacedP99)
 			}
 			fmt.Fprintf(b, "| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %.1f µs | %s |\n",
 				s.Links, side.name, m.RPS, m.P50US/1000, m.P99US/1000, m.P999US/1000, m.CPUUS, ratio)
 		}
 	}
+}
+
+// side is one server's runs and memory in a layout.
+type side struct {
+	name string
+	runs []wrkRun
+	mem  memory
+}
+
+// sides are the servers of s's saturated runs, as edge.md names them.
+func (s sizeResult) sides() []side {
+	var out []side
+	if len(s.Edge) > 0 {
+		out = append(out, side{"edge", s.Edge, s.EdgeMem})
+	}
+	if len(s.Drain) > 0 {
+		out = append(out, side{"edge, clicks drained", s.Drain, s.DrainMem})
+	}
+	return append(out, side{"nginx", s.Nginx, s.NginxMem}, side{"fasthttp + Go map", s.Bare, s.BareMem})
+}
+
+// edgeLabel names the edge of the equal-load runs.
+func (s sizeResult) edgeLabel() string {
+	if len(s.Edge) > 0 {
+		return "edge"
+	}
+	return "edge, clicks drained"
 }
 
 // meanRun is the mean of runs, errors summed.

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/kv"
+)
+
+// data is one size's links, written once for every layout. The shipping
+// edge's stack lives in dir as h0p dev keeps its data directory: edge/ (the
+// edge store), replication/ (raft), control/ (control store, click store)
+// and clicks/ (the spool); the edge without shipping reads its own copy of
+// the edge store, edge-drain/.
+type data struct {
+	dir      string
+	raftAddr string // the raft node's, kept in its configuration
+	key      string // the bench org's Owner key, for the stats API
+	// Seconds to write the edge store (through raft) and the control store.
+	edgeSeconds, controlSeconds float64
+}
+
+const (
+	edgeStoreDir  = "edge"
+	drainStoreDir = "edge-drain"
+	raftDir       = "replication"
+	controlDir    = "control"
+	spoolDir      = "clicks"
+	raftNodeID    = "bench"
+)
+
+// quietLogger drops everything.
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// writeData writes n random links into the control store (an org on the
+// enterprise plan, its Owner key) and, through a single-voter raft node as
+// control publishes them, into the edge store, in commands of 1000; the same
+// slug → URL pairs into dir/links.map for nginx, and dir/keys (one path per
+// line) for wrk. With drain it copies the edge store for the edge without
+// shipping.
+func writeData(dir string, n int, drain bool) (data, error) {
+	d := data{dir: dir, raftAddr: freeAddr()}
+	if err := d.write(context.Background(), n); err != nil {
+		return d, err
+	}
+	if drain {
+		return d, copyDir(filepath.Join(dir, edgeStoreDir), filepath.Join(dir, drainStoreDir))
+	}
+	return d, nil
+}
+
+// write writes the links of writeData and closes what it opened.
+func (d *data) write(ctx context.Context, n int) (err error) {
+	closing := func(c interface{ Close() error }) {
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
+	}
+	orgID, key, st, err := createOrg(ctx, filepath.Join(d.dir, controlDir))
+	if err != nil {
+		return err
+	}
+	defer closing(st)
+	d.key = key
+	es, err := replication.OpenStore(filepath.Join(d.dir, edgeStoreDir), quietLogger)
+	if err != nil {
+		return err
+	}
+	defer closing(es)
+	node, err := replication.Open(replication.Config{
+		NodeID: raftNodeID, RaftAddr: d.raftAddr, Dir: filepath.Join(d.dir, raftDir), Voter: true, Bootstrap: true,
+		Logger: quietLogger, HeartbeatTimeout: 500 * time.Millisecond,
+	}, es)
+	if err != nil {
+		return err
+	}
+	defer closing(node) // before the edge store
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := node.WaitLeader(waitCtx); err != nil {
+		return err
+	}
+	mapFile, err := os.Create(filepath.Join(d.dir, "links.map"))
+	if err != nil {
+		return err
+	}
+	defer closing(mapFile)
+	keyFile, err := os.Create(filepath.Join(d.dir, "keys"))
+	if err != nil {
+		return err
+	}
+	defer closing(keyFile)
+
+	mw, kw := bufio.NewWriter(mapFile), bufio.NewWriter(keyFile)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const batch = 1000
+	now := time.Now()
+	var edgeTime, controlTime time.Duration
+	for i := 0; i < n; i += batch {
+		var cmd kv.Command
+		var ls []store.Link
+		for j := i; j < min(i+batch, n); j++ {
+			slug := randomSlug(rng, j)
+			url := fmt.Sprintf("https://example.com/landing/%s?utm_source=bench&item=%d", slug, j)
+			id := fmt.Sprintf("link_%026d", j)
+			cmd.Ops = append(cmd.Ops, kv.Op{Type: kv.OpPutLink, Link: &kv.Link{
+				ID: id, OrgID: orgID, Domain: domain, Slug: slug, URL: url, Version: 1,
+			}})
+			ls = append(ls, store.Link{ID: id, OrgID: orgID, Domain: domain, Key: slug, URL: url, Version: 1,
+				CreatedBy: "key_bench", CreatedAt: now, UpdatedAt: now})
+			fmt.Fprintf(mw, "/%s %s;\n", slug, url)
+			fmt.Fprintf(kw, "/%s\n", slug)
+		}
+		t := time.Now()
+		if err := st.Write(ctx, func(q store.Queries) error {
+			for _, l := range ls {
+				if err := q.InsertLink(ctx, l); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("control store: %w", err)
+		}
+		controlTime += time.Since(t)
+		t = time.Now()
+		if _, err := node.Apply(ctx, cmd.Encode()); err != nil {
+			return err
+		}
+		edgeTime += time.Since(t)
+	}
+	t := time.Now()
+	if err := es.Compact(ctx); err != nil {
+		return err
+	}
+	d.edgeSeconds, d.controlSeconds = (edgeTime + time.Since(t)).Seconds(), controlTime.Seconds()
+	if err := mw.Flush(); err != nil {
+		return err
+	}
+	return kw.Flush()
+}
+
+// createOrg makes the control store in dir with one org on the enterprise
+// plan (no click limit) and returns its id, its Owner's key and the store.
+func createOrg(ctx context.Context, dir string) (orgID, key string, _ store.Store, _ error) {
+	acc, st, err := control.OpenAccounts(ctx, control.Config{DataDir: dir})
+	if err != nil {
+		return "", "", nil, err
+	}
+	o, err := acc.CreateOrgWithOwner(ctx, "Bench", "owner@example.com", "", "enterprise", func(k string) error {
+		key = k
+		return nil
+	})
+	if err != nil {
+		st.Close()
+		return "", "", nil, err
+	}
+	return o.ID, key, st, nil
+}
+
+// randomSlug is 7 random alphanumerics, made unique by the index.
+func randomSlug(rng *rand.Rand, i int) string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 7, 14)
+	for k := range b {
+		b[k] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return string(b) + strconv.FormatInt(int64(i), 36)
+}
+
+// copyDir copies the regular files of the tree from to the tree to.
+func copyDir(from, to string) error {
+	return filepath.WalkDir(from, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, rel)
+		if e.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		src, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		out, err := os.Create(dst)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, src); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}

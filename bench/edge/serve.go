@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/edge"
+	"github.com/h0p/h0p/edge/clickspool"
+	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/replication/cluster"
+)
+
+// Edge modes (-clicks): what takes the clicks off the edge's queue.
+const (
+	// ship is h0p dev's stack in one process: the edge, its click spool
+	// and shipper, and control ingesting the shipped batches (control
+	// store and click store), on a single-voter raft node.
+	ship = "ship"
+	// drain is the edge alone, a consumer draining its queue and
+	// counting the clicks in memory.
+	drain = "drain"
+)
+
+// child is the edge process of one layout (-serve).
+type child struct {
+	dir     string // the size's data (see data)
+	mode    string // ship or drain
+	addr    string // the edge's
+	admin   string // GET /clicks: clickState
+	api     string // control's API (ship)
+	raft    string // the raft node's (ship)
+	loaded  string // created once every link's answer is in memory
+	profile string // CPU profile
+}
+
+// clickState is what the edge child says of its clicks, from its metrics.
+type clickState struct {
+	// Redirects are the edge's redirects (h0p_edge_requests_total
+	// {outcome="redirect"}); Untracked, those that captured no click.
+	Redirects int64 `json:"redirects"`
+	Untracked int64 `json:"untracked"`
+	// Captured are the clicks taken off the queue: written to the spool
+	// (ship) or counted by the consumer (drain).
+	Captured int64 `json:"captured"`
+	// Dropped: the queue was full (h0p_edge_clicks_dropped_total).
+	Dropped int64 `json:"dropped"`
+	// SpoolDropped: the spool's budget or a corrupt segment
+	// (h0p_edge_clicks_spool_dropped_total); Rejected: refused by control.
+	SpoolDropped int64 `json:"spool_dropped"`
+	Rejected     int64 `json:"rejected"`
+	Shipped      int64 `json:"shipped"` // acknowledged by control
+	Queue        int64 `json:"queue"`
+	Segments     int64 `json:"segments"` // unshipped, on disk
+	// Settled: every redirect's click was captured or dropped, and (ship)
+	// every captured click shipped or dropped: nothing in flight.
+	Settled bool `json:"settled"`
+}
+
+// serve runs the edge of c.mode until SIGTERM.
+func (c child) serve() error {
+	if c.profile != "" {
+		f, err := os.Create(c.profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	reg := prometheus.NewRegistry()
+	fasthttpServer, loops := os.Getenv("H0P_BENCH_FASTHTTP") != "", 0
+	if !fasthttpServer && edge.EventLoopsSupported {
+		// As h0p edge and h0p dev do (cmd/h0p/procs.go): a loop per P,
+		// and one P more for the rest of the process (in ship mode the
+		// spool, the shipper, control and raft), which a busy loop never
+		// gives up.
+		loops = runtime.GOMAXPROCS(0)
+		runtime.GOMAXPROCS(loops + 1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	var closers []func() error
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			if err := closers[i](); err != nil {
+				log.Printf("edge child: close: %v", err)
+			}
+		}
+	}()
+
+	storeDir := drainStoreDir
+	if c.mode == ship {
+		storeDir = edgeStoreDir
+	}
+	store, err := replication.OpenStore(filepath.Join(c.dir, storeDir), logger)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, store.Close)
+	var node *replication.Node
+	if c.mode == ship {
+		// As h0p dev: one voter, electing itself quickly.
+		node, err = replication.Open(replication.Config{
+			NodeID: raftNodeID, RaftAddr: c.raft, Dir: filepath.Join(c.dir, raftDir), Voter: true, Bootstrap: true,
+			Logger: logger, Registerer: reg, HeartbeatTimeout: 500 * time.Millisecond,
+		}, store)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, node.Close)
+		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := node.WaitLeader(waitCtx); err != nil {
+			return err
+		}
+	}
+	srv, err := edge.New(edge.Config{Addr: c.addr, DefaultDomain: domain, Logger: logger, Registerer: reg,
+		FasthttpServer: fasthttpServer, Loops: loops}, store)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, srv.Close)
+	go signalLoaded(store, reg, c.loaded)
+
+	var (
+		run      func(context.Context) error
+		captured func(metrics) int64
+	)
+	switch c.mode {
+	case ship:
+		ctl, shipper, err := openShipping(c, srv, store, node, logger, reg)
+		if ctl != nil {
+			closers = append(closers, ctl.Close)
+		}
+		if err != nil {
+			return err
+		}
+		run = func(ctx context.Context) error { return runShipping(ctx, srv, ctl, shipper) }
+		captured = func(m metrics) int64 { return m.get("h0p_edge_clicks_spooled_total") }
+	default:
+		var n atomic.Int64
+		run = func(ctx context.Context) error {
+			// The consumer drains in batches, as the shipper does: a
+			// receiver parked on the channel would cost a goroutine
+			// wake-up per click.
+			go func() {
+				tick := time.NewTicker(5 * time.Millisecond)
+				defer tick.Stop()
+				for range tick.C {
+					for k := len(srv.Clicks()); k > 0; k-- {
+						<-srv.Clicks()
+						n.Add(1)
+					}
+				}
+			}()
+			return srv.Run(ctx)
+		}
+		captured = func(metrics) int64 { return n.Load() }
+	}
+
+	adminLn, err := net.Listen("tcp", c.admin)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /clicks", func(w http.ResponseWriter, _ *http.Request) {
+		st, err := stateOf(reg, c.mode, captured)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		json.NewEncoder(w).Encode(st)
+	})
+	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go admin.Serve(adminLn)
+	closers = append(closers, admin.Close)
+
+	if err := run(ctx); err != nil {
+		return err
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	log.Printf("edge (%s) Go memory: heap in use %d MiB, heap sys %d MiB, total sys %d MiB, GC cycles %d",
+		c.mode, ms.HeapInuse>>20, ms.HeapSys>>20, ms.Sys>>20, ms.NumGC)
+	return nil
+}
+
+// openShipping opens what h0p dev puts behind its edge: the click spool in
+// dir/clicks (its budget and segments as h0p dev's), control over
+// dir/control on the raft node, and the shipper whose sink is control's
+// ingest, in process.
+func openShipping(c child, srv *edge.Server, store *replication.Store, node *replication.Node, logger *slog.Logger, reg *prometheus.Registry) (*control.Server, *clickspool.Shipper, error) {
+	spool, err := clickspool.Open(filepath.Join(c.dir, spoolDir), clickspool.Options{
+		NodeID: raftNodeID, SegmentBytes: cluster.MaxClicksBody, Logger: logger, Registerer: reg,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	_, edgePort, err := net.SplitHostPort(srv.Addr())
+	if err != nil {
+		return nil, nil, err
+	}
+	ctl, err := control.Open(context.Background(), control.Config{
+		APIAddr: c.api, DataDir: filepath.Join(c.dir, controlDir), DefaultDomain: domain,
+		ShortLinkScheme: "http", ShortLinkPort: edgePort, Logger: logger, Registerer: reg,
+		EdgeAddrs: []string{srv.Addr()}, Salts: store,
+	}, node)
+	if err != nil {
+		return nil, nil, err
+	}
+	sh := &clickspool.Shipper{Spool: spool, Queue: srv.Clicks(), Logger: logger, Sink: clickspool.SinkFunc(ctl.IngestClicks)}
+	return ctl, sh, nil
+}
+
+// runShipping serves until ctx ends as h0p dev does: control and the
+// shipper run beside the edge; the shipper stops once the edge answered its
+// last request (so those clicks are spooled too), control after it.
+func runShipping(ctx context.Context, srv *edge.Server, ctl *control.Server, sh *clickspool.Shipper) error {
+	ctlCtx, stopControl := context.WithCancel(context.WithoutCancel(ctx))
+	ctlDone := make(chan error, 1)
+	go func() { ctlDone <- ctl.Run(ctlCtx) }()
+	shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
+	shipped := make(chan error, 1)
+	go func() { shipped <- sh.Run(shipCtx) }()
+	err := srv.Run(ctx)
+	stopShipping()
+	if serr := <-shipped; serr != nil {
+		err = errors.Join(err, fmt.Errorf("click shipper: %w", serr))
+	}
+	stopControl()
+	return errors.Join(err, <-ctlDone)
+}
+
+// stateOf reads the click counts of reg's metrics.
+func stateOf(reg *prometheus.Registry, mode string, captured func(metrics) int64) (clickState, error) {
+	m, err := gather(reg)
+	if err != nil {
+		return clickState{}, err
+	}
+	s := clickState{
+		Redirects:    m.get(`h0p_edge_requests_total{outcome="redirect"}`),
+		Untracked:    m.get("h0p_edge_clicks_untracked_total"),
+		Captured:     captured(m),
+		Dropped:      m.get("h0p_edge_clicks_dropped_total"),
+		SpoolDropped: m.get("h0p_edge_clicks_spool_dropped_total"),
+		Rejected:     m.get("h0p_edge_clicks_rejected_total"),
+		Shipped:      m.get("h0p_edge_clicks_shipped_total"),
+		Queue:        m.get("h0p_edge_click_queue_depth"),
+		Segments:     m.get("h0p_edge_clicks_spool_segments"),
+	}
+	s.Settled = s.Queue == 0 && s.Segments == 0 && s.Redirects == s.Untracked+s.Captured+s.Dropped &&
+		(mode != ship || s.Captured == s.Shipped+s.SpoolDropped+s.Rejected)
+	return s, nil
+}
+
+// metrics are the values of counters and gauges by name, summed over
+// their series, and by name{label="value"}, summed over the series with
+// that label's value.
+type metrics map[string]float64
+
+func (m metrics) get(name string) int64 { return int64(m[name]) }
+
+func gather(reg *prometheus.Registry) (metrics, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	m := metrics{}
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			v := s.GetCounter().GetValue() + s.GetGauge().GetValue()
+			m[mf.GetName()] += v
+			for _, l := range s.GetLabel() {
+				m[fmt.Sprintf("%s{%s=%q}", mf.GetName(), l.GetName(), l.GetValue())] += v
+			}
+		}
+	}
+	return m, nil
+}
+
+// signalLoaded creates the file loaded once the edge holds the answer of
+// every link of store in memory.
+func signalLoaded(store *replication.Store, reg *prometheus.Registry, loaded string) {
+	want, err := store.LinkCount()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		m, err := gather(reg)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if uint64(m.get("h0p_edge_answer_table_links")) >= want {
+			must(os.WriteFile(loaded, nil, 0o644))
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
