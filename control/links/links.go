@@ -54,11 +54,11 @@
 //     S twice (the batch may wait for the one in flight; a ship is the
 //     batch's count, the raft commit of the exhausted link and the click
 //     store's ingest), and the edge's raft apply A. One control node on
-//     PostgreSQL and one edge on 2 CPUs: S 5–15 ms, P measured 38–86 ms,
-//     so at 500 redirects a second 18–42 beyond maxClicks
+//     PostgreSQL and one edge on 2 CPUs: S 4–15 ms, P measured 16–105 ms
+//     in 25 runs, so at 500 redirects a second 7–51 beyond maxClicks
 //     (TestFaultMaxClicksUnderLoad, make test-faults, which holds P under
 //     250 ms). An exhausted link whose publish fails waits for the outbox
-//     relay (RelayGrace, 10 s), and while control is unreachable the edges
+//     relay (its 10 s grace), and while control is unreachable the edges
 //     go on redirecting, their clicks spooled: the bound holds only while
 //     clicks reach control.
 package links
