@@ -199,11 +199,20 @@ func (s *Service) count(ctx context.Context, q store.Queries, b *clicks.Batch, n
 	var ops []kv.Op
 	for _, id := range order {
 		t := perLink[id]
-		total, err := q.AddLinkClicks(ctx, id, t.n, t.last)
+		total, version, err := q.AddLinkClicks(ctx, id, t.n, t.last)
 		if err != nil {
 			return adm, pending{}, err
 		}
 		sl := links[id]
+		if version != sl.Version {
+			// Changed since LinksByID read it: on PostgreSQL an update
+			// committed meanwhile, AddLinkClicks waiting for its row. Now
+			// that this Write holds the row, the current link decides
+			// (its maxClicks) and is what an exhausted link is made of.
+			if sl, err = q.LockLink(ctx, sl.OrgID, id); err != nil {
+				return adm, pending{}, err
+			}
+		}
 		a, err := decodeAttrs(sl.Attrs)
 		if err != nil {
 			return adm, pending{}, fmt.Errorf("link %s: %w", id, err)

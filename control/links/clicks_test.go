@@ -126,3 +126,65 @@ func TestRecordClicksStopsAtThePlanLimit(t *testing.T) {
 		t.Errorf("tracked clicks %d, want the limit %d", usage[plans.ClicksPerMonth], limit)
 	}
 }
+
+// staleReads is a store whose LinksByID, inside Write, returns link as it
+// was: what PostgreSQL's read committed gives a batch whose links are read
+// while an update of one of them holds its row, the update committing
+// before the batch's count (which waits for the row) goes on.
+type staleReads struct {
+	store.Store
+	link store.Link
+}
+
+func (s staleReads) Write(ctx context.Context, fn func(store.Queries) error) error {
+	return s.Store.Write(ctx, func(q store.Queries) error { return fn(staleQueries{q, s.link}) })
+}
+
+type staleQueries struct {
+	store.Queries
+	link store.Link
+}
+
+func (q staleQueries) LinksByID(ctx context.Context, ids []string) ([]store.Link, error) {
+	ls, err := q.Queries.LinksByID(ctx, ids)
+	for i := range ls {
+		if ls[i].ID == q.link.ID {
+			ls[i] = q.link
+		}
+	}
+	return ls, err
+}
+
+// The batch that takes a link to its maxClicks writes the link back and
+// publishes it: the link as it is once the batch counts, not as the batch
+// first read it, so an update committed in between is kept (its url, its
+// maxClicks) and the exhausted link gets a version of its own.
+func TestRecordClicksAtMaxClicksKeepsAConcurrentUpdate(t *testing.T) {
+	for _, tc := range []struct{ name, create, update string }{
+		{"url changed", `{"url":"https://example.com/old","key":"m","maxClicks":3}`, `{"url":"https://example.com/new"}`},
+		{"maxClicks set", `{"url":"https://example.com/old","key":"m"}`, `{"url":"https://example.com/new","maxClicks":3}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustStack(t)
+			ctx := context.Background()
+			l := s.mustCreate(t, tc.create)
+			before, err := s.store.Link(ctx, "org_1", l.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			updated := s.mustUpdate(t, l.ID, tc.update)
+			s.Service.Store = staleReads{s.Service.Store, before}
+			s.mustRecord(t, clicks.Batch{Edge: "e1/x", Seq: 1, Clicks: []clicks.Click{
+				click(l.ID, 0, false), click(l.ID, 0, false), click(l.ID, 0, false)}})
+
+			row, err := s.store.Link(ctx, "org_1", l.ID)
+			if err != nil || row.URL != "https://example.com/new" || row.Version != updated.Version+1 || row.Clicks != 3 {
+				t.Errorf("control store: url %s, version %d (updated: %d), clicks %d, %v", row.URL, row.Version, updated.Version, row.Clicks, err)
+			}
+			rec, ok := s.edgeLink(t, "m")
+			if !ok || !rec.ClicksExhausted || rec.URL != "https://example.com/new" || rec.Version != updated.Version+1 {
+				t.Errorf("edge: exhausted %v, url %s, version %d (updated: %d)", rec.ClicksExhausted, rec.URL, rec.Version, updated.Version)
+			}
+		})
+	}
+}

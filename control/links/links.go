@@ -44,6 +44,23 @@
 //   - A destination onto H0p itself loops and is refused: a short domain on
 //     any port, or an edge's address (Service.Edges) on its port, hosts
 //     read as browsers read them, so 0x7f000001 is 127.0.0.1 (loops.go).
+//   - maxClicks is counted by control, not by the edges: a link redirects
+//     until control has counted its maxClicks-th click (clicks.go) and the
+//     edges have the link back, exhausted, through raft. The redirects
+//     beyond maxClicks are those of that propagation: at most R × P, plus
+//     the requests in flight, for R the link's redirects a second over
+//     every edge and P = I + w + 2S + A: the shipper's interval I (100 ms)
+//     for the click to leave the edge's queue, a segment's write w, a ship
+//     S twice (the batch may wait for the one in flight; a ship is the
+//     batch's count, the raft commit of the exhausted link and the click
+//     store's ingest), and the edge's raft apply A. One control node on
+//     PostgreSQL and one edge on 2 CPUs: S 4–15 ms, P measured 16–105 ms
+//     in 25 runs, so at 500 redirects a second 7–51 beyond maxClicks
+//     (TestFaultMaxClicksUnderLoad, make test-faults, which holds P under
+//     250 ms). An exhausted link whose publish fails waits for the outbox
+//     relay (its 10 s grace), and while control is unreachable the edges
+//     go on redirecting, their clicks spooled: the bound holds only while
+//     clicks reach control.
 package links
 
 import (

@@ -372,8 +372,10 @@ type Queries interface {
 	// LinkIDsByTags lists the IDs of an org's links carrying any of tagIDs.
 	LinkIDsByTags(ctx context.Context, orgID string, tagIDs []string) ([]string, error)
 	// AddLinkClicks adds n to link id's clicks, moves its lastClickedAt to
-	// last unless it is later already, and returns the new count.
-	AddLinkClicks(ctx context.Context, id string, n int64, last time.Time) (int64, error)
+	// last unless it is later already, and returns the new count and the
+	// link's version. Inside Write the row stays locked until commit: a
+	// version other than one read before means the link changed since.
+	AddLinkClicks(ctx context.Context, id string, n int64, last time.Time) (clicks int64, version uint64, err error)
 	// ClickCheckpoint is edge's checkpoint; zero (Seq 0) when it has none.
 	ClickCheckpoint(ctx context.Context, edge string) (ClickCheckpoint, error)
 	// SetClickCheckpoint stores c as its edge's checkpoint.

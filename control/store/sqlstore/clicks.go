@@ -44,15 +44,15 @@ func (q queries) LinksByID(ctx context.Context, ids []string) ([]store.Link, err
 }
 
 // AddLinkClicks counts in one statement, so concurrent calls all count.
-func (q queries) AddLinkClicks(ctx context.Context, id string, n int64, last time.Time) (int64, error) {
-	var total int64
+func (q queries) AddLinkClicks(ctx context.Context, id string, n int64, last time.Time) (int64, uint64, error) {
+	var total, version int64
 	err := q.db.QueryRowContext(ctx, `UPDATE links SET clicks = clicks + $1,
 		last_clicked_at = CASE WHEN last_clicked_at > $2 THEN last_clicked_at ELSE $2 END
-		WHERE id = $3 RETURNING clicks`, n, ms(last), id).Scan(&total)
+		WHERE id = $3 RETURNING clicks, version`, n, ms(last), id).Scan(&total, &version)
 	if err != nil {
-		return 0, scanErr("add link clicks", err)
+		return 0, 0, scanErr("add link clicks", err)
 	}
-	return total, nil
+	return total, uint64(version), nil
 }
 
 func (q queries) ClickCheckpoint(ctx context.Context, edge string) (store.ClickCheckpoint, error) {

@@ -391,17 +391,19 @@ func testLinks(t *testing.T, s store.Store) {
 func testClicks(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	seed(t, s)
-	must(t, s.InsertLink(ctx, link("link_1", "a")))
+	l1 := link("link_1", "a")
+	l1.Version = 4
+	must(t, s.InsertLink(ctx, l1))
 	must(t, s.InsertLink(ctx, link("link_2", "b")))
 	got, err := s.LinksByID(ctx, []string{"link_2", "link_gone", "link_1"})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("LinksByID = %d links, %v", len(got), err)
 	}
-	if n, err := s.AddLinkClicks(ctx, "link_1", 5, t0.Add(time.Hour)); err != nil || n != 5 {
-		t.Fatalf("AddLinkClicks = %d, %v", n, err)
+	if n, v, err := s.AddLinkClicks(ctx, "link_1", 5, t0.Add(time.Hour)); err != nil || n != 5 || v != 4 {
+		t.Fatalf("AddLinkClicks = %d, version %d, %v; want 5, version 4", n, v, err)
 	}
 	// A later batch with an earlier click keeps the later lastClickedAt.
-	if n, err := s.AddLinkClicks(ctx, "link_1", 2, t0.Add(time.Minute)); err != nil || n != 7 {
+	if n, _, err := s.AddLinkClicks(ctx, "link_1", 2, t0.Add(time.Minute)); err != nil || n != 7 {
 		t.Fatalf("AddLinkClicks = %d, %v", n, err)
 	}
 	l, err := s.Link(ctx, "org_1", "link_1")
@@ -421,7 +423,7 @@ func testClicks(t *testing.T, s store.Store) {
 	if ids, err := s.LinkIDsByTags(ctx, "org_1", []string{"tag_x", "tag_none"}); err != nil || fmt.Sprint(ids) != "[link_3]" {
 		t.Errorf("LinkIDsByTags = %v, %v", ids, err)
 	}
-	_, err = s.AddLinkClicks(ctx, "link_gone", 1, t0)
+	_, _, err = s.AddLinkClicks(ctx, "link_gone", 1, t0)
 	wantErr(t, "clicks of no link", err, store.ErrNotFound)
 
 	if c, err := s.ClickCheckpoint(ctx, "e1/x"); err != nil || c.Seq != 0 || c.Admission != nil {
