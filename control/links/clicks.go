@@ -1,6 +1,7 @@
 package links
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -133,15 +134,11 @@ func (s *Service) count(ctx context.Context, q store.Queries, b *clicks.Batch, n
 			ids = append(ids, c.LinkID)
 		}
 	}
-	rows, err := q.LinksByID(ctx, ids)
+	orgs, err := q.LinkOrgs(ctx, ids)
 	if err != nil {
 		return adm, pending{}, err
 	}
-	links := make(map[string]store.Link, len(rows))
-	for _, l := range rows {
-		links[l.ID] = l
-		adm.Links[l.ID] = l.OrgID
-	}
+	adm.Links = orgs
 	// Each org's room under its plan's tracked clicks this month.
 	period := plans.Period(now)
 	room := map[string]int64{} // -1: no limit
@@ -166,12 +163,8 @@ func (s *Service) count(ctx context.Context, q store.Queries, b *clicks.Batch, n
 		room[org] = max(limit-usage[plans.ClicksPerMonth], 0)
 		adm.Orgs[org] = orgAdmission{Bots: room[org] > 0}
 	}
-	type tally struct {
-		n    int64
-		last time.Time
-	}
-	perLink := map[string]*tally{}
-	var order []string
+	perLink := map[string]int{} // link → its index in counts
+	var counts []store.ClickCount
 	for _, c := range b.Clicks {
 		org, ok := adm.Links[c.LinkID]
 		if !ok || c.Bot {
@@ -185,55 +178,56 @@ func (s *Service) count(ctx context.Context, q store.Queries, b *clicks.Batch, n
 		oa := adm.Orgs[org]
 		oa.Humans++
 		adm.Orgs[org] = oa
-		t := perLink[c.LinkID]
-		if t == nil {
-			t = &tally{}
-			perLink[c.LinkID] = t
-			order = append(order, c.LinkID)
+		i, ok := perLink[c.LinkID]
+		if !ok {
+			i = len(counts)
+			perLink[c.LinkID] = i
+			counts = append(counts, store.ClickCount{LinkID: c.LinkID})
 		}
-		t.n++
-		if c.Time.After(t.last) {
-			t.last = c.Time
+		counts[i].Clicks++
+		if c.Time.After(counts[i].Last) {
+			counts[i].Last = c.Time
 		}
 	}
+	added, err := q.AddLinksClicks(ctx, counts)
+	if err != nil {
+		return adm, pending{}, err
+	}
 	var ops []kv.Op
-	for _, id := range order {
-		t := perLink[id]
-		total, version, err := q.AddLinkClicks(ctx, id, t.n, t.last)
+	for _, after := range added {
+		// Only a link whose attributes hold a maxClicks can be exhausted;
+		// the rest are not decoded.
+		if !bytes.Contains(after.Attrs, []byte(`"maxClicks"`)) {
+			continue
+		}
+		a, err := decodeAttrs(after.Attrs)
+		if err != nil {
+			return adm, pending{}, fmt.Errorf("link %s: %w", after.ID, err)
+		}
+		n := counts[perLink[after.ID]]
+		if max := a.MaxClicks; max <= 0 || after.Clicks-n.Clicks >= max || after.Clicks < max {
+			continue
+		}
+		// This batch took the link to its maxClicks: a new version tells
+		// the edges. The row is locked since the count, so the link read
+		// now is the one counted.
+		sl, err := q.LockLink(ctx, after.OrgID, after.ID)
 		if err != nil {
 			return adm, pending{}, err
 		}
-		sl := links[id]
-		if version != sl.Version {
-			// Changed since LinksByID read it: on PostgreSQL an update
-			// committed meanwhile, AddLinkClicks waiting for its row. Now
-			// that this Write holds the row, the current link decides
-			// (its maxClicks) and is what an exhausted link is made of.
-			if sl, err = q.LockLink(ctx, sl.OrgID, id); err != nil {
-				return adm, pending{}, err
-			}
-		}
-		a, err := decodeAttrs(sl.Attrs)
+		l, err := Decode(sl)
 		if err != nil {
-			return adm, pending{}, fmt.Errorf("link %s: %w", id, err)
+			return adm, pending{}, err
 		}
-		if max := a.MaxClicks; max > 0 && total-t.n < max && total >= max {
-			// The link reached its maxClicks: a new version tells the edges.
-			l := Link{Link: sl, attrs: a}
-			l.Version++
-			l.Clicks = total
-			if t.last.After(l.LastClickedAt) {
-				l.LastClickedAt = t.last
-			}
-			row, err := l.toStore()
-			if err != nil {
-				return adm, pending{}, err
-			}
-			if err := q.UpdateLink(ctx, row); err != nil {
-				return adm, pending{}, err
-			}
-			ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: new(l.record())})
+		l.Version++
+		row, err := l.toStore()
+		if err != nil {
+			return adm, pending{}, err
 		}
+		if err := q.UpdateLink(ctx, row); err != nil {
+			return adm, pending{}, err
+		}
+		ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: new(l.record())})
 	}
 	for org, oa := range adm.Orgs {
 		if oa.Humans > 0 {

@@ -42,7 +42,7 @@ type stack struct {
 
 // mustStack starts a stack holding org_1 on the enterprise plan. Link
 // passwords are hashed with cheap parameters.
-func mustStack(t *testing.T) *stack {
+func mustStack(t testing.TB) *stack {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -199,6 +199,24 @@ type TagFilter struct {
 // case-insensitively (strings.ToLower, then byte-wise), then by ID.
 type TagCursor struct{ Name, ID string }
 
+// ClickCount is a number of clicks on a link and the time of the last.
+type ClickCount struct {
+	LinkID string
+	Clicks int64
+	Last   time.Time
+}
+
+// LinkClicks is a link after AddLinksClicks: its clicks, and what tells
+// whether they reached its maxClicks (its attributes) and whether it
+// changed since it was read (its version).
+type LinkClicks struct {
+	ID      string
+	OrgID   string
+	Clicks  int64
+	Version uint64
+	Attrs   json.RawMessage
+}
+
 // ClickCheckpoint is the last batch of clicks counted from one edge: a
 // batch at or below Seq was counted already. Admission is what that batch
 // admitted (opaque to the store).
@@ -371,11 +389,13 @@ type Queries interface {
 	LinksByKeys(ctx context.Context, orgID string, keys []string) ([]Link, error)
 	// LinkIDsByTags lists the IDs of an org's links carrying any of tagIDs.
 	LinkIDsByTags(ctx context.Context, orgID string, tagIDs []string) ([]string, error)
-	// AddLinkClicks adds n to link id's clicks, moves its lastClickedAt to
-	// last unless it is later already, and returns the new count and the
-	// link's version. Inside Write the row stays locked until commit: a
-	// version other than one read before means the link changed since.
-	AddLinkClicks(ctx context.Context, id string, n int64, last time.Time) (clicks int64, version uint64, err error)
+	// LinkOrgs maps each of ids that is a link (of any org) to its org.
+	LinkOrgs(ctx context.Context, ids []string) (map[string]string, error)
+	// AddLinksClicks adds each count's Clicks to its link's clicks and
+	// moves its lastClickedAt to Last unless it is later already, and
+	// returns each link that exists as the update left it. Inside Write
+	// the rows stay locked until commit.
+	AddLinksClicks(ctx context.Context, counts []ClickCount) ([]LinkClicks, error)
 	// ClickCheckpoint is edge's checkpoint; zero (Seq 0) when it has none.
 	ClickCheckpoint(ctx context.Context, edge string) (ClickCheckpoint, error)
 	// SetClickCheckpoint stores c as its edge's checkpoint.

@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
+	"slices"
+	"strings"
 
 	"github.com/h0p/h0p/control/store"
 )
@@ -43,16 +44,67 @@ func (q queries) LinksByID(ctx context.Context, ids []string) ([]store.Link, err
 	return collect("links by id", rows, err, scanLink)
 }
 
-// AddLinkClicks counts in one statement, so concurrent calls all count.
-func (q queries) AddLinkClicks(ctx context.Context, id string, n int64, last time.Time) (int64, uint64, error) {
-	var total, version int64
-	err := q.db.QueryRowContext(ctx, `UPDATE links SET clicks = clicks + $1,
-		last_clicked_at = CASE WHEN last_clicked_at > $2 THEN last_clicked_at ELSE $2 END
-		WHERE id = $3 RETURNING clicks, version`, n, ms(last), id).Scan(&total, &version)
-	if err != nil {
-		return 0, 0, scanErr("add link clicks", err)
+func (q queries) LinkOrgs(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	for chunk := range slices.Chunk(ids, 1000) {
+		rows, err := q.db.QueryContext(ctx, `SELECT id, org_id FROM links WHERE id IN (SELECT value FROM {json_each}($1) value)`,
+			jsonList(chunk))
+		pairs, err := collect("link orgs", rows, err, func(r rowScanner) ([2]string, error) {
+			var p [2]string
+			return p, r.Scan(&p[0], &p[1])
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pairs {
+			out[p[0]] = p[1]
+		}
 	}
-	return total, uint64(version), nil
+	return out, nil
+}
+
+// addClicksChunk bounds the links of one AddLinksClicks statement (three
+// parameters each).
+const addClicksChunk = 500
+
+// AddLinksClicks counts with one UPDATE … FROM (VALUES …) a chunk, so
+// concurrent calls all count and a batch of thousands of links costs a
+// few statements, not one each.
+func (q queries) AddLinksClicks(ctx context.Context, counts []store.ClickCount) ([]store.LinkClicks, error) {
+	var out []store.LinkClicks
+	for chunk := range slices.Chunk(counts, addClicksChunk) {
+		var text strings.Builder
+		text.WriteString(`UPDATE links SET clicks = links.clicks + d.n,
+			last_clicked_at = CASE WHEN links.last_clicked_at > d.last THEN links.last_clicked_at ELSE d.last END
+			FROM (SELECT column1 AS id, column2 AS n, column3 AS last FROM (VALUES `)
+		args := make([]any, 0, 3*len(chunk))
+		for i, c := range chunk {
+			if i > 0 {
+				text.WriteString(", ")
+			}
+			fmt.Fprintf(&text, "(CAST($%d AS TEXT), CAST($%d AS {bigint}), CAST($%d AS {bigint}))", 3*i+1, 3*i+2, 3*i+3)
+			args = append(args, c.LinkID, c.Clicks, ms(c.Last))
+		}
+		text.WriteString(`) v) d WHERE links.id = d.id RETURNING links.id, links.org_id, links.clicks, links.version, links.attrs`)
+		rows, err := q.db.QueryContext(ctx, text.String(), args...)
+		got, err := collect("add link clicks", rows, err, func(r rowScanner) (store.LinkClicks, error) {
+			var (
+				l       store.LinkClicks
+				version int64
+				attrs   sql.NullString
+			)
+			if err := r.Scan(&l.ID, &l.OrgID, &l.Clicks, &version, &attrs); err != nil {
+				return l, err
+			}
+			l.Version, l.Attrs = uint64(version), fromNullJSON(attrs)
+			return l, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
 }
 
 func (q queries) ClickCheckpoint(ctx context.Context, edge string) (store.ClickCheckpoint, error) {
