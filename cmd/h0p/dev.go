@@ -27,6 +27,7 @@ type devConfig struct {
 	AdminAddr     string
 	RaftAddr      string
 	DataDir       string
+	DatabaseURL   string
 	DefaultDomain string
 	LogLevel      slog.Level
 	DrainDelay    time.Duration
@@ -56,6 +57,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiles on the admin address under /debug/pprof/")
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "raft listen address (keep it off public interfaces)")
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL of the control store (empty: SQLite in --data)")
 	fs.StringVar(&cfg.DefaultDomain, "default-domain", "localhost", "domain of links created without one; unknown hosts fall back to it")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, how long /readyz fails before connections drain")
@@ -164,7 +166,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		return nil, err
 	}
 	d.control, err = control.Open(ctx, control.Config{
-		APIAddr: cfg.APIAddr, PublicURL: cfg.PublicAPIURL, DataDir: filepath.Join(cfg.DataDir, "control"),
+		APIAddr: cfg.APIAddr, PublicURL: cfg.PublicAPIURL, DataDir: filepath.Join(cfg.DataDir, "control"), DatabaseURL: cfg.DatabaseURL,
 		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
 		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits, Mailer: mailer,
 		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,

@@ -200,7 +200,7 @@ func TestDevHelpDocumentsFlags(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, f := range []string{"--api-addr", "--edge-addr", "--admin-addr", "--data", "--default-domain", "H0P_DATA",
-		"/metrics", "/healthz", "/readyz", "/status", "/debug/pprof/", "--pprof", "--smtp-url",
+		"/metrics", "/healthz", "/readyz", "/status", "/debug/pprof/", "--pprof", "--smtp-url", "--database-url",
 		"--public-api-url (H0P_PUBLIC_API_URL)", "http://<domain>:<port of --edge-addr>/<key>", "qrCode",
 		"--click-spool-mib (H0P_CLICK_SPOOL_MIB)"} {
 		if !strings.Contains(out.String(), f) {
