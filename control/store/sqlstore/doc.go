@@ -39,11 +39,12 @@
 //     Write of its own. PostgreSQL runs at read committed, locking rows
 //     where a Write reads to change (LockLink: FOR UPDATE; the idempotency
 //     purge skips locked rows). SQLite takes write transactions IMMEDIATE,
-//     holding its one write lock from the start, and one writer goroutine
-//     commits the Writes queued together in one transaction, a savepoint
-//     each (writer.go), with prepared statements (stmts.go) and WAL
-//     checkpoints off the commit path (checkpoint.go); hot writes outside
-//     Write go through it too.
+//     holding its one write lock from the start; Writes take turns on one
+//     connection kept for writing, a transaction each (writer.go), with
+//     prepared statements (stmts.go) and WAL checkpoints off the commit
+//     path (checkpoint.go); hot writes outside Write go through it too.
+//     The store batches nothing: concurrent link creates are batched
+//     above it (control/links).
 //   - Migrations are one ordered, append-only list recorded in
 //     schema_migrations, applied in one transaction that on PostgreSQL
 //     first takes an advisory lock: nodes starting at once queue, the first

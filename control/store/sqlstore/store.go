@@ -22,9 +22,9 @@ type Store struct {
 	db *sql.DB
 	d  *dialect
 
-	// SQLite only (nil on PostgreSQL): writes go through one
-	// group-committing writer (writer.go), statements are prepared once
-	// (stmts.go), and WAL checkpoints run beside the writer (checkpoint.go).
+	// SQLite only (nil on PostgreSQL): writes take turns on one connection
+	// (writer.go), statements are prepared once (stmts.go), and WAL
+	// checkpoints run beside the writer (checkpoint.go).
 	w                *writer
 	stmts            *stmtCache
 	closing          chan struct{}
@@ -61,7 +61,10 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.w = startWriter(s)
+	if s.w, err = openWriter(ctx, s); err != nil {
+		db.Close()
+		return nil, err
+	}
 	go s.checkpointer()
 	return s, nil
 }
@@ -93,29 +96,29 @@ func OpenPostgres(ctx context.Context, dbURL string) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the SQLite writer (after the batch in progress) and
+// Close stops the SQLite writer (after the Write in progress) and
 // checkpointer, then closes the database, waiting for statements in
 // progress. Closing again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		var werr error
 		if s.w != nil {
 			close(s.closing)
-			<-s.w.done
+			werr = s.w.close()
 			<-s.checkpointerDone
 			s.stmts.close()
 		}
-		s.closeErr = s.db.Close()
+		s.closeErr = errors.Join(werr, s.db.Close())
 	})
 	return s.closeErr
 }
 
 // Write runs fn in one transaction: it commits if fn returns nil and rolls
 // back otherwise. A panic in fn rolls back and goes on up in the caller.
-// On SQLite the transaction may be shared with other Writes (writer.go);
-// each is still atomic and isolated.
+// On SQLite, Writes take turns (writer.go).
 func (s *Store) Write(ctx context.Context, fn func(store.Queries) error) error {
 	if s.w != nil {
-		return s.w.write(ctx, fn)
+		return s.w.write(ctx, s, fn)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
