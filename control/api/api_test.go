@@ -59,7 +59,8 @@ type env struct {
 	// it there (idempotency_test.go).
 	holdWrite, holdPublish atomic.Pointer[func() error]
 	links                  *links.Service
-	hashes                 atomic.Int64 // link passwords hashed
+	hashes                 atomic.Int64      // link passwords hashed
+	outbox                 *outbox.Publisher // Wait: the deletes of applied entries are done
 }
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
@@ -104,6 +105,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	now := func() time.Time { return e.now }
 	e.key = mustBootstrap(t, st, "1", time.Time{})
 	pub := &outbox.Publisher{Applier: node, Store: st, Logger: quiet, Now: now}
+	e.outbox = pub
 	e.mail = mailtest.Start(t)
 	mailer, err := mail.ParseURL(e.mail.URL)
 	if err != nil {
@@ -145,6 +147,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	e.url = srv.URL
 	t.Cleanup(func() {
 		srv.Close()
+		pub.Wait()
 		st.Close()
 		node.Close()
 		edgeStore.Close()
@@ -364,6 +367,7 @@ func TestLinkLifecycle(t *testing.T) {
 		t.Errorf("get after delete: %d", r.status)
 	}
 	// The outbox is empty once every change was applied.
+	e.outbox.Wait()
 	if pending, _ := e.store.PendingOutbox(context.Background(), e.now.Add(time.Hour), 10); len(pending) != 0 {
 		t.Errorf("outbox not drained: %d entries", len(pending))
 	}

@@ -77,9 +77,11 @@ func mustStack(t testing.TB) *stack {
 	}
 	now := func() time.Time { return t0 }
 	events := &eventLog{}
+	pub := &outbox.Publisher{Applier: node, Store: st, Logger: quiet, Now: now}
+	t.Cleanup(pub.Wait) // before the store closes: its deletes are done
 	s := &Service{
 		Store:          eventStore{st, events},
-		Publisher:      &outbox.Publisher{Applier: node, Store: st, Logger: quiet, Now: now},
+		Publisher:      pub,
 		DefaultDomain:  "localhost",
 		Now:            now,
 		PasswordParams: password.Params{Memory: 1024, Time: 1, Threads: 1},

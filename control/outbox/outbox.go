@@ -3,11 +3,18 @@
 // A write commits its change and an outbox entry in one SQL transaction, then
 // calls Publish, which applies the entry through raft and deletes it. If the
 // process dies between the commit and the apply, or the apply fails (no
-// leader, no quorum), the entry stays; the Relay, running on the raft leader,
+// leader, no quorum), the entry stays; the relay (Run), on the raft leader,
 // applies what is left behind: everything at start, then entries older than a
 // grace period (so it does not race a request that is about to publish its
 // own). Commands carry per-object versions, so applying an entry twice or out
 // of order is harmless.
+//
+// Publish returns once raft applied the command and deletes the entry on a
+// goroutine of its own: no request waits for that delete (with it, 8
+// clients creating links single got 25-30% fewer answers a second on
+// either engine), and losing it only means the relay applies the entry
+// again. Entries are deleted one Publish at a time; the writes that make
+// many of them batch them (control/links).
 package outbox
 
 import (
@@ -15,7 +22,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/h0p/h0p/control/store"
@@ -44,71 +50,39 @@ type Publisher struct {
 	// Interval between relay passes.
 	Interval time.Duration
 
-	// applied takes the IDs of applied entries to a reaper that deletes them
-	// in batches while Run runs (one statement for many writes instead of
-	// one each); reaping is true while it does.
-	applied chan int64
-	reaping atomic.Bool
-	once    sync.Once
+	deleting sync.WaitGroup // Publish's deletes in progress
 }
 
-// Publish applies entry id's command and removes the entry. An error means
-// the command may or may not be applied; the entry stays for the relay.
+// Publish applies entry id's command and deletes the entry after it
+// returns (see above). An error means the command may or may not be
+// applied; the entry stays for the relay.
 func (p *Publisher) Publish(ctx context.Context, id int64, cmd []byte) error {
+	if err := p.apply(ctx, id, cmd); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	p.deleting.Go(func() { p.delete(ctx, id) })
+	return nil
+}
+
+func (p *Publisher) apply(ctx context.Context, id int64, cmd []byte) error {
 	if _, err := p.Applier.Apply(ctx, cmd); err != nil {
 		return fmt.Errorf("publish outbox entry %d: %w", id, err)
-	}
-	// Losing this delete only means the relay applies the entry again.
-	if p.reaping.Load() {
-		select {
-		case p.applied <- id:
-			return nil
-		default: // the reaper is behind: delete here
-		}
-	}
-	if err := p.Store.DeleteOutbox(ctx, id); err != nil {
-		p.Logger.Warn("outbox entry applied but not removed", "id", id, "err", err)
 	}
 	return nil
 }
 
-// reap deletes applied entries in batches until ctx ends, then deletes what
-// is left.
-func (p *Publisher) reap(ctx context.Context) {
-	var ids []int64
-	flush := func(ctx context.Context) {
-		if len(ids) == 0 {
-			return
-		}
-		if err := p.Store.DeleteOutbox(ctx, ids...); err != nil {
-			p.Logger.Warn("outbox entries applied but not removed", "count", len(ids), "err", err)
-		}
-		ids = ids[:0]
-	}
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case id := <-p.applied:
-			if ids = append(ids, id); len(ids) >= 512 {
-				flush(ctx)
-			}
-		case <-t.C:
-			flush(ctx)
-		case <-ctx.Done():
-			p.reaping.Store(false)
-			for {
-				select {
-				case id := <-p.applied:
-					ids = append(ids, id)
-				default:
-					flush(context.WithoutCancel(ctx))
-					return
-				}
-			}
-		}
+// delete removes an applied entry; failing only means the relay applies it
+// again.
+func (p *Publisher) delete(ctx context.Context, id int64) {
+	if err := p.Store.DeleteOutbox(ctx, id); err != nil {
+		p.Logger.Warn("outbox entry applied but not removed", "id", id, "err", err)
 	}
 }
+
+// Wait returns once the deletes of the Publishes that returned are done
+// (Run waits for them before it returns).
+func (p *Publisher) Wait() { p.deleting.Wait() }
 
 // Drain applies every pending entry created at or before olderThan, oldest
 // first, and returns how many it applied. It stops at the first failure so
@@ -121,9 +95,10 @@ func (p *Publisher) Drain(ctx context.Context, olderThan time.Time) (int, error)
 			return done, err
 		}
 		for _, e := range batch {
-			if err := p.Publish(ctx, e.ID, e.Command); err != nil {
+			if err := p.apply(ctx, e.ID, e.Command); err != nil {
 				return done, err
 			}
+			p.delete(ctx, e.ID)
 			done++
 		}
 		if len(batch) < 256 {
@@ -133,14 +108,9 @@ func (p *Publisher) Drain(ctx context.Context, olderThan time.Time) (int, error)
 }
 
 // Run is the relay: while this node leads, it drains entries left behind.
-// It also runs the reaper that deletes applied entries in batches. It returns
-// when ctx ends.
+// It returns when ctx ends and Publish's deletes are done.
 func (p *Publisher) Run(ctx context.Context) {
-	p.once.Do(func() { p.applied = make(chan int64, 4096) })
-	var wg sync.WaitGroup
-	wg.Go(func() { p.reap(ctx) })
-	defer wg.Wait()
-	p.reaping.Store(true)
+	defer p.Wait()
 	t := time.NewTicker(p.Interval)
 	defer t.Stop()
 	wasLeader := false

@@ -40,8 +40,8 @@ func (q queries) PendingOutbox(ctx context.Context, olderThan time.Time, n int) 
 	})
 }
 
-// DeleteOutbox removes applied entries (the outbox reaper's call; on
-// SQLite through the writer, queries.write).
+// DeleteOutbox removes applied entries (outbox.Publisher's call; on SQLite
+// through the writer, queries.write).
 func (q queries) DeleteOutbox(ctx context.Context, ids ...int64) error {
 	if len(ids) == 0 {
 		return nil
