@@ -3,26 +3,39 @@ package links
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
+	"slices"
 	"sync"
 )
 
-// Coalescing single creates. A create costs a transaction (with an fsync)
-// and a raft entry (with another); written one by one, eight clients
-// creating links back to back spent most of their time queued behind one
-// another's fsyncs. So single creates that arrive while others are being
-// written wait in a queue, and the next free runner writes everything
-// queued, for each org, as one bulk: one transaction, one outbox entry, one
-// raft entry. Each create still gets its own result and its own audit entry
-// and event, attributed to its own caller; a bulk's rules (per-item
-// failures, plan limits counted across items) apply unchanged.
+// Coalescing single creates: the one place where control writes are
+// batched. A create costs a transaction (its statements and a commit) and
+// a raft entry, and its outbox entry is removed once raft took it; written
+// one by one, eight clients creating links back to back spend most of
+// their time on those. So single creates that arrive while others are
+// being written wait in a queue, and the next free runner writes
+// everything queued, for each org, as one bulk: one transaction, one
+// outbox entry, one raft entry. Each create still gets its own result and
+// its own audit entry and event, attributed to its own caller; a bulk's
+// rules (per-item failures, plan limits counted across items) apply
+// unchanged.
+//
+// FIGURES
 //
 // Runners are the callers themselves, at most createRunners at a time: one
-// batch in raft while the next is in SQL. Measured with 8 clients: 2 runners
-// made batches of 2.5 creates and ~1,100 creates/s; 4 runners ~1,050-1,250;
-// 16 (no coalescing: batches of 1) ~950, each stage slower. A runner writes one
-// batch, then hands its turn to the first queued caller not yet woken (who
-// writes whatever is queued by then, its own create included) or, with
-// nobody queued, gives the turn back.
+// batch in raft while the next is in SQL. A runner writes one batch, then
+// hands its turn to the first queued caller not yet woken (who writes
+// whatever is queued by then, its own create included) or, with nobody
+// queued, gives the turn back.
+//
+// A runner writes other callers' creates, so their work runs on its
+// goroutine. A panic there (or runtime.Goexit) before the commit leaves
+// nothing written, and every create of the batch is then written again by
+// its own caller, alone, on its own goroutine: the others succeed, and the
+// create that panics panics in its own caller's request only. A panic
+// after the commit, while replicating the batch, belongs to no one create:
+// each caller gets it as an error, and the outbox entry stays for the
+// relay.
 const createRunners = 2
 
 type createQueue struct {
@@ -32,17 +45,23 @@ type createQueue struct {
 }
 
 type queuedCreate struct {
-	it    *item
-	err   error         // the batch's error, set before done is closed
-	done  chan struct{} // closed when it is written (or failed)
-	wake  chan struct{} // one token: it is this caller's turn to run
-	woken bool          // guarded by createQueue.mu
+	it       *item
+	prepared Result // it.res when queued: where a create written alone starts again
+	// Set by the runner before done is closed: the batch's error, or
+	// alone when the batch's write did not return and this create is to be
+	// written again by its own caller.
+	err      error
+	alone    bool
+	answered bool          // by the runner that took it
+	done     chan struct{} // closed when it is answered
+	wake     chan struct{} // one token: it is this caller's turn to run
+	woken    bool          // guarded by createQueue.mu
 }
 
 // do queues it and returns once it is written (its outcome is in it.res)
 // or its batch failed (the error).
 func (q *createQueue) do(ctx context.Context, s *Service, it *item) error {
-	c := &queuedCreate{it: it, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	c := &queuedCreate{it: it, prepared: it.res, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	q.mu.Lock()
 	q.pending = append(q.pending, c)
 	run := q.running < createRunners
@@ -50,11 +69,20 @@ func (q *createQueue) do(ctx context.Context, s *Service, it *item) error {
 		q.running++
 	}
 	q.mu.Unlock()
+	// Should this goroutine end here without an answer (a panic or
+	// runtime.Goexit in a batch it runs, or in its own create written
+	// alone), its create leaves the queue and a turn it was given goes on.
+	returned := false
+	defer func() {
+		if !returned {
+			q.leave(c)
+		}
+	}()
 	// The batch is written for every caller in it: one leaving early must
 	// not cancel the others'.
-	ctx = context.WithoutCancel(ctx)
+	batchCtx := context.WithoutCancel(ctx)
 	if run {
-		q.run(ctx, s)
+		q.run(batchCtx, s)
 	}
 	for {
 		select {
@@ -63,12 +91,17 @@ func (q *createQueue) do(ctx context.Context, s *Service, it *item) error {
 			// already buffered: take up the turn it carries.
 			select {
 			case <-c.wake:
-				q.run(ctx, s)
+				q.run(batchCtx, s)
 			default:
 			}
+			if c.alone {
+				it.res = c.prepared
+				_, c.err = s.createItems(ctx, it.p.OrgID, []*item{it})
+			}
+			returned = true
 			return c.err
 		case <-c.wake:
-			q.run(ctx, s)
+			q.run(batchCtx, s)
 		}
 	}
 }
@@ -85,6 +118,16 @@ func (q *createQueue) run(ctx context.Context, s *Service) {
 	}
 	q.mu.Unlock()
 
+	// Every create of the batch is answered and the turn goes on, even if
+	// this goroutine ends (runtime.Goexit) in the middle of the batch.
+	defer func() {
+		for _, c := range batch {
+			if !c.answered {
+				c.answer(nil, true)
+			}
+		}
+		q.handOff()
+	}()
 	// One bulk per org, in arrival order.
 	var orgs []string
 	byOrg := map[string][]*queuedCreate{}
@@ -95,34 +138,44 @@ func (q *createQueue) run(ctx context.Context, s *Service) {
 		}
 		byOrg[org] = append(byOrg[org], c)
 	}
-	var panicked any
 	for _, org := range orgs {
 		cs := byOrg[org]
-		items := make([]*item, len(cs))
-		for i, c := range cs {
-			items[i] = c.it
-		}
-		err := func() (err error) {
-			// A panic must still answer the batch's other callers and
-			// pass the turn on; it is raised again below, in this
-			// runner's own request.
-			defer func() {
-				if v := recover(); v != nil {
-					panicked, err = v, fmt.Errorf("creating links: panic: %v", v)
-				}
-			}()
-			_, err = s.createItems(ctx, org, items)
-			return err
-		}()
+		alone, err := write(ctx, s, org, cs)
 		for _, c := range cs {
-			c.err = err
-			close(c.done)
+			c.answer(err, alone)
 		}
 	}
-	q.handOff()
-	if panicked != nil {
-		panic(panicked)
+}
+
+func (c *queuedCreate) answer(err error, alone bool) {
+	c.err, c.alone, c.answered = err, alone, true
+	close(c.done)
+}
+
+// write writes cs, the creates of one org, as one bulk. alone is true when
+// the write did not return (see above); a panic while replicating comes
+// back as err.
+func write(ctx context.Context, s *Service, org string, cs []*queuedCreate) (alone bool, err error) {
+	items := make([]*item, len(cs))
+	for i, c := range cs {
+		items[i] = c.it
 	}
+	written := false
+	defer func() {
+		v := recover()
+		switch {
+		case !written:
+			alone = true // nothing was written
+		case v != nil:
+			err = fmt.Errorf("replicating links: panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	pub, err := s.writeItems(ctx, org, items)
+	written = true
+	if err != nil {
+		return false, err
+	}
+	return false, s.publish(ctx, pub)
 }
 
 // handOff wakes the first queued caller not yet woken, or gives the turn
@@ -138,4 +191,19 @@ func (q *createQueue) handOff() {
 		}
 	}
 	q.running--
+}
+
+// leave takes c out of the queue, its caller gone, and passes on a turn it
+// was given and did not take up.
+func (q *createQueue) leave(c *queuedCreate) {
+	q.mu.Lock()
+	if i := slices.Index(q.pending, c); i >= 0 {
+		q.pending = slices.Delete(q.pending, i, i+1)
+	}
+	q.mu.Unlock()
+	select {
+	case <-c.wake:
+		q.handOff()
+	default:
+	}
 }

@@ -183,6 +183,16 @@ func (s *Service) prepareItem(p access.Principal, in Input, now time.Time) *item
 // one raft entry. written is false when the transaction failed (nothing was
 // created, err says why); otherwise err is the replication error, if any.
 func (s *Service) createItems(ctx context.Context, orgID string, items []*item) (written bool, err error) {
+	pub, err := s.writeItems(ctx, orgID, items)
+	if err != nil {
+		return false, err
+	}
+	return true, s.publish(ctx, pub)
+}
+
+// writeItems is createItems' transaction: it stores the items and their
+// outbox entry, which it returns for publishing.
+func (s *Service) writeItems(ctx context.Context, orgID string, items []*item) (pending, error) {
 	now := s.now()
 	for _, it := range items {
 		if it.res.Err == nil {
@@ -190,7 +200,7 @@ func (s *Service) createItems(ctx context.Context, orgID string, items []*item) 
 		}
 	}
 	var pub pending
-	err = s.Store.Write(ctx, func(q store.Queries) error {
+	err := s.Store.Write(ctx, func(q store.Queries) error {
 		plan, err := s.orgPlan(ctx, q, orgID)
 		if err != nil {
 			return err
@@ -250,9 +260,9 @@ func (s *Service) createItems(ctx context.Context, orgID string, items []*item) 
 		for _, it := range items {
 			it.res.Created = false
 		}
-		return false, err
+		return pending{}, err
 	}
-	return true, s.publish(ctx, pub)
+	return pub, nil
 }
 
 func (s *Service) createOne(ctx context.Context, q store.Queries, it *item, tags *tagIndex, j *journal) error {
