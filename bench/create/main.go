@@ -5,7 +5,8 @@
 // request; and a mixed run, where each client creates a link with an
 // Idempotency-Key and then changes its title, so writes that are not link
 // creates (idempotency keys, updates) go to the store beside them. It
-// writes bench/results/create.json and .md.
+// writes bench/results/create.json and .md (create-postgresql.json and .md
+// on PostgreSQL).
 //
 //	go run ./bench/create -api http://127.0.0.1:18080 -key $KEY
 package main
@@ -39,7 +40,7 @@ func main() {
 		mixed    = flag.Duration("mixed", 10*time.Second, "how long the mixed run lasts (0: none)")
 		bulks    = flag.Int("bulks", 20, "bulk requests of 1,000 links")
 		bulkCli  = flag.Int("bulk-clients", 2, "concurrent clients for bulk creates")
-		out      = flag.String("out", "bench/results", "directory for create.json and .md")
+		out      = flag.String("out", "bench/results", "directory for the results (create.json and .md, create-<engine>.* for another engine than SQLite)")
 	)
 	flag.Parse()
 	if *key == "" {
@@ -165,7 +166,11 @@ func main() {
 			*clients, mix.ok, mix.failed, mix.rate(), mix.pct(0.5), mix.pct(0.99))
 	}
 	md += fmt.Sprintf("\nMeasured %s on a %d-CPU machine, client and server on the same machine.\n", res["measuredAt"], runtime.NumCPU())
-	if err := results.Write(*out, "create", res, md); err != nil {
+	name := "create"
+	if *engine != "SQLite" {
+		name += "-" + strings.ToLower(*engine)
+	}
+	if err := results.Write(*out, name, res, md); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Print(md)
