@@ -36,6 +36,7 @@ import (
 	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/analytics"
 	"github.com/h0p/h0p/control/analytics/pebblestore"
+	"github.com/h0p/h0p/control/analytics/pgstore"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
@@ -174,7 +175,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		st.Close()
 		return nil, err
 	}
-	clickStore, err := pebblestore.Open(filepath.Join(cfg.DataDir, "analytics"), pebblestore.Options{Logger: logger.With("subsystem", "analytics")})
+	clickStore, err := openClickStore(ctx, cfg, logger)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("open the click store: %w", err)
@@ -249,6 +250,16 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 		return sqlstore.OpenPostgres(ctx, cfg.DatabaseURL)
 	}
 	return sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "control.db"))
+}
+
+// openClickStore opens the click store beside the control store: on
+// PostgreSQL, in the same database, where every control node of a cluster
+// reads the same clicks (pgstore); otherwise in DataDir (pebblestore).
+func openClickStore(ctx context.Context, cfg Config, logger *slog.Logger) (analytics.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return pgstore.Open(ctx, cfg.DatabaseURL)
+	}
+	return pebblestore.Open(filepath.Join(cfg.DataDir, "analytics"), pebblestore.Options{Logger: logger.With("subsystem", "analytics")})
 }
 
 // OpenAccounts opens the store and the accounts service for operator
@@ -425,6 +436,9 @@ func (s *Server) Run(ctx context.Context) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { s.publisher.Run(relayCtx) })
+	// Every control node runs the retention job, against its own click
+	// store or the shared one: DeleteBefore is idempotent, and pgstore's
+	// leaves an org another node is deleting to that node.
 	retention := &analytics.Retention{Store: s.clicks, Now: s.cfg.Now, Logger: s.cfg.Logger,
 		Keep: func(ctx context.Context, org string) (time.Duration, error) {
 			o, err := s.store.Org(ctx, org)
