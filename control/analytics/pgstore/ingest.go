@@ -17,7 +17,7 @@ import (
 )
 
 // rollupDims are the dimensions counted at ingest: all of them in the org's
-// rollups, all but DimTotal in a link's profile (its clicks and bots
+// rollups, all but DimTotal in a link's day profile (its clicks and bots
 // columns are its total).
 var rollupDims = []analytics.Dimension{analytics.DimTotal, analytics.DimDomain, analytics.DimCountry,
 	analytics.DimDevice, analytics.DimBrowser, analytics.DimOS, analytics.DimReferer, analytics.DimTrigger}
@@ -130,6 +130,7 @@ type profileKey struct {
 	unit int32
 }
 
+// profile is a link rollup row: counts is nil for an hour's.
 type profile struct {
 	clicks, bots int64
 	counts       map[entry]int64
@@ -157,7 +158,10 @@ func (f *fold) add(c *clicks.Click, org string) {
 		unit := unitOf(gran, c.Time)
 		p := f.profiles[profileKey{org, gran, c.LinkID, unit}]
 		if p == nil {
-			p = &profile{counts: map[entry]int64{}}
+			p = &profile{}
+			if gran == granDay {
+				p.counts = map[entry]int64{}
+			}
 			f.profiles[profileKey{org, gran, c.LinkID, unit}] = p
 		}
 		if c.Bot {
@@ -168,7 +172,7 @@ func (f *fold) add(c *clicks.Click, org string) {
 		for _, d := range rollupDims {
 			v := analytics.Value(d, c)
 			f.counts[countKey{org, gran, int16(d), unit, c.Bot, v}]++
-			if d != analytics.DimTotal {
+			if d != analytics.DimTotal && p.counts != nil {
 				p.counts[entry{int16(d)*2 + bot, v}]++
 			}
 		}
@@ -202,15 +206,17 @@ const (
 	addCounts = `INSERT INTO analytics_counts AS t (org, gran, dim, unit, bot, value, clicks)
 		SELECT * FROM unnest($1::text[], $2::int2[], $3::int2[], $4::int4[], $5::bool[], $6::text[], $7::int8[])
 		ON CONFLICT (org, gran, dim, unit, bot, value) DO UPDATE SET clicks = t.clicks + excluded.clicks`
-	// Profiles, rows with arrays, go in by COPY to a table of the session
-	// and from there into their rows.
+	// Link rollups, rows with arrays, go in by COPY to a table of the
+	// session and from there into their rows. An hour's has no profile
+	// (NULL arrays): its subquery returns no row.
 	stageProfiles = `CREATE TEMP TABLE IF NOT EXISTS analytics_link_stage (
 		org text COLLATE "C", gran smallint, link text COLLATE "C", unit integer,
 		clicks bigint, bots bigint, keys smallint[], vals text[], counts bigint[]) ON COMMIT DELETE ROWS`
 	addProfiles = `INSERT INTO analytics_link_counts AS t (org, gran, link, unit, clicks, bots, keys, vals, counts)
 		SELECT org, gran, link, unit, clicks, bots, keys, vals, counts FROM analytics_link_stage ORDER BY org, gran, link, unit
 		ON CONFLICT (org, gran, link, unit) DO UPDATE SET clicks = t.clicks + excluded.clicks, bots = t.bots + excluded.bots,
-			(keys, vals, counts) = (SELECT * FROM analytics_profile_add(t.keys, t.vals, t.counts, excluded.keys, excluded.vals, excluded.counts))`
+			(keys, vals, counts) = (SELECT * FROM analytics_profile_add(t.keys, t.vals, t.counts, excluded.keys, excluded.vals, excluded.counts)
+				WHERE excluded.keys IS NOT NULL)`
 )
 
 var (
@@ -261,7 +267,9 @@ func (f *fold) write(ctx context.Context, tx pgx.Tx, edge string, seq int64) (du
 	}
 	rows := make([][]any, 0, len(f.profiles))
 	for k, p := range f.profiles {
-		pk, pv, pn := make([]int16, 0, len(p.counts)), make([]string, 0, len(p.counts)), make([]int64, 0, len(p.counts))
+		var pk []int16 // nil: NULL, an hour's
+		var pv []string
+		var pn []int64
 		for e, n := range p.counts {
 			pk, pv, pn = append(pk, e.key), append(pv, e.value), append(pn, n)
 		}

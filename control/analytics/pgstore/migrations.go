@@ -19,10 +19,10 @@ import (
 //     or UTC day (gran 2), dimension (analytics.Dimension, 0 the total),
 //     bot flag and value as stats show it (analytics.Value).
 //   - analytics_link_counts: a link's rollups per hour or UTC day: its
-//     clicks and bot clicks, and its profile, the counts of every
-//     dimension's values in three arrays (keys[i] is dimension*2 + bot,
-//     of value vals[i], counts[i] clicks). analytics_profile_add adds two
-//     profiles up, for ON CONFLICT.
+//     clicks and bot clicks, and for a day its profile, the counts of
+//     every dimension's values in three arrays (keys[i] is dimension*2 +
+//     bot, of value vals[i], counts[i] clicks); an hour's arrays are NULL.
+//     analytics_profile_add adds two profiles up, for ON CONFLICT.
 //
 // Ids and values are COLLATE "C": byte order for the indexes, and lower()
 // folds ASCII only, as filters match. Rollups leave room on their pages
@@ -66,9 +66,9 @@ var migrations = []string{
 		unit integer NOT NULL,
 		clicks bigint NOT NULL,
 		bots bigint NOT NULL,
-		keys smallint[] NOT NULL,
-		vals text[] COLLATE "C" NOT NULL,
-		counts bigint[] NOT NULL,
+		keys smallint[],
+		vals text[] COLLATE "C",
+		counts bigint[],
 		PRIMARY KEY (org, gran, link, unit)
 	) WITH (fillfactor = 80);
 	CREATE INDEX analytics_link_counts_unit ON analytics_link_counts (org, gran, unit);

@@ -18,8 +18,8 @@ import (
 // besides the link and does not ask for visitors reads rollups for the
 // whole hours and UTC days of its buckets (analytics.Query.Pieces) and
 // the clicks for the parts of hours; any other reads the clicks of its
-// range. Rollups are the org's (analytics_counts) unless the query
-// selects links or groups by them (analytics_link_counts).
+// range, in one scan. Rollups are the org's (analytics_counts) unless the
+// query selects links or groups by them (analytics_link_counts).
 func (s *Store) Query(ctx context.Context, q analytics.Query) (analytics.Result, error) {
 	if err := q.Check(); err != nil {
 		return analytics.Result{}, err
@@ -27,20 +27,13 @@ func (s *Store) Query(ctx context.Context, q analytics.Query) (analytics.Result,
 	t := &tally{q: &q, bounds: q.Buckets(), groups: map[string]*group{}}
 	dim, single := q.RollupDimension()
 	var raw, rolled []analytics.Piece
-	if q.Unique || !single {
-		for i := 0; i+1 < len(t.bounds); i++ {
-			from, to := t.bounds[i], t.bounds[i+1]
-			if from.Before(q.Start) {
-				from = q.Start
-			}
-			if to.After(q.End) {
-				to = q.End
-			}
-			raw = append(raw, analytics.Piece{Bucket: i, From: from, To: to})
-		}
-	} else {
+	whole := q.Unique || !single
+	// A link's hours have no profile: a query of links and a dimension
+	// reads the clicks of the hours around its days.
+	noHours := !orgScope(&q) && dim != analytics.DimTotal
+	if !whole {
 		for _, p := range q.Pieces() {
-			if p.Unit == 0 {
+			if p.Unit == 0 || p.Unit == analytics.Hour && noHours {
 				raw = append(raw, p)
 			} else {
 				rolled = append(rolled, p)
@@ -48,13 +41,12 @@ func (s *Store) Query(ctx context.Context, q analytics.Query) (analytics.Result,
 		}
 	}
 	if len(rolled) > 0 {
-		st := rollupStatement(&q, dim, rolled)
-		if err := s.run(ctx, st, t); err != nil {
+		if err := s.run(ctx, rollupStatement(&q, dim, rolled), t); err != nil {
 			return analytics.Result{}, fmt.Errorf("query rollups: %w", err)
 		}
 	}
-	if len(raw) > 0 {
-		if err := s.run(ctx, clickStatement(&q, raw), t); err != nil {
+	if whole || len(raw) > 0 {
+		if err := s.run(ctx, clickStatement(&q, t.bounds, raw), t); err != nil {
 			return analytics.Result{}, fmt.Errorf("query clicks: %w", err)
 		}
 	}
@@ -74,6 +66,17 @@ func (st *statement) arg(v any) string {
 }
 
 func (st *statement) printf(format string, a ...any) { fmt.Fprintf(&st.sql, format, a...) }
+
+// lateral joins each piece p to the rows of table (with its alias) that
+// conds select, found by their own index scan: a piece is a narrow range
+// the planner cannot see in a join condition, and OFFSET 0 keeps it from
+// flattening the subquery into one.
+func (st *statement) lateral(table string, conds []string) {
+	alias := table[strings.LastIndexByte(table, ' ')+1:]
+	st.printf(" CROSS JOIN LATERAL (SELECT %s.* FROM %s", alias, table)
+	st.where(conds)
+	st.printf(" OFFSET 0) %s", alias)
+}
 
 // where adds the conditions, joined by AND; none is TRUE.
 func (st *statement) where(conds []string) {
@@ -171,16 +174,13 @@ func (st *statement) linkValues(q *analytics.Query, link string) {
 	st.printf(" JOIN unnest(%s::text[], %s::text[]) AS lv(link, v) ON lv.link = %s", st.arg(links), st.arg(values), link)
 }
 
-// clickStatement reads the clicks of pieces: a row per bucket and group,
-// with its clicks and, for Unique, its visitors (distinct IP hashes of
-// each UTC day, summed over the days).
-func clickStatement(q *analytics.Query, pieces []analytics.Piece) *statement {
+// clickStatement reads clicks: of pieces, the parts of hours a rollup
+// plan leaves, or with none, of the whole range, each in its bucket of
+// bounds. It returns a row per bucket and group, with its clicks and, for
+// Unique, its visitors (distinct IP hashes of each UTC day, summed over
+// the days).
+func clickStatement(q *analytics.Query, bounds []time.Time, pieces []analytics.Piece) *statement {
 	st := &statement{}
-	var from, to []int64
-	var buckets []int32
-	for _, p := range pieces {
-		from, to, buckets = append(from, nanos(p.From)), append(to, nanos(p.To)), append(buckets, int32(p.Bucket))
-	}
 	g := "''"
 	switch by := q.GroupBy.Dimension(); {
 	case q.GroupBy.ByLinkValues():
@@ -188,17 +188,43 @@ func clickStatement(q *analytics.Query, pieces []analytics.Piece) *statement {
 	case by != analytics.DimTotal:
 		g = valueSQL(by)
 	}
-	if q.Unique {
-		st.printf("SELECT b, g, sum(n)::int8, count(*) FROM (SELECT p.b, %s AS g, c.at / %d AS day, c.ip, count(*) AS n", g, int64(24*time.Hour))
-	} else {
-		st.printf("SELECT p.b, %s AS g, count(*), 0::int8", g)
+	b := "p.b"
+	if pieces == nil {
+		b = "0"
+		if len(bounds) > 2 {
+			ns := make([]int64, len(bounds))
+			for i, t := range bounds {
+				ns[i] = nanos(t)
+			}
+			b = "width_bucket(c.at, " + st.arg(ns) + "::int8[]) - 1"
+		}
 	}
-	st.printf(" FROM unnest(%s::int8[], %s::int8[], %s::int4[]) AS p(f, t, b)", st.arg(from), st.arg(to), st.arg(buckets))
-	st.printf(" JOIN analytics_clicks c ON c.org = %s AND c.at >= p.f AND c.at < p.t", st.arg(q.Org))
+	if q.Unique {
+		st.printf("SELECT b, g, sum(n)::int8, count(*) FROM (SELECT %s AS b, %s AS g, c.at / %d AS day, c.ip, count(*) AS n",
+			b, g, int64(24*time.Hour))
+	} else {
+		st.printf("SELECT %s AS b, %s AS g, count(*), 0::int8", b, g)
+	}
+	conds := append(clickConds(st, &q.Filter, q.Bots), "c.org = "+st.arg(q.Org))
+	if pieces == nil {
+		// The range's bounds as constants: the planner sees how much of
+		// the table it spans.
+		st.printf(" FROM analytics_clicks c")
+		conds = append(conds, "c.at >= "+st.arg(nanos(q.Start)), "c.at < "+st.arg(nanos(q.End)))
+	} else {
+		var from, to []int64
+		var buckets []int32
+		for _, p := range pieces {
+			from, to, buckets = append(from, nanos(p.From)), append(to, nanos(p.To)), append(buckets, int32(p.Bucket))
+		}
+		st.printf(" FROM unnest(%s::int8[], %s::int8[], %s::int4[]) AS p(f, t, b)", st.arg(from), st.arg(to), st.arg(buckets))
+		st.lateral("analytics_clicks c", append(conds, "c.at >= p.f", "c.at < p.t"))
+		conds = nil
+	}
 	if q.GroupBy.ByLinkValues() {
 		st.linkValues(q, "c.link")
 	}
-	st.where(clickConds(st, &q.Filter, q.Bots))
+	st.where(conds)
 	if q.Unique {
 		st.printf(" GROUP BY 1, 2, 3, 4) v GROUP BY 1, 2")
 	} else {
@@ -224,6 +250,12 @@ func clickConds(st *statement, f *analytics.Filter, bots analytics.Bots) []strin
 	return conds
 }
 
+// orgScope reports whether q reads the org's rollups (it neither selects
+// links nor groups by them) rather than its links'.
+func orgScope(q *analytics.Query) bool {
+	return q.Filter.Link.Any() && q.GroupBy.Dimension() != analytics.DimLink
+}
+
 // rollupStatement reads the rollups of pieces (whole hours and days) for
 // dim, the one dimension q involves besides the link: a row per bucket
 // and group, with its clicks.
@@ -242,16 +274,15 @@ func rollupStatement(q *analytics.Query, dim analytics.Dimension, pieces []analy
 	pieceSQL := fmt.Sprintf("unnest(%s::int2[], %s::int4[], %s::int4[], %s::int4[]) AS p(gran, u0, u1, b)",
 		st.arg(grans), st.arg(u0), st.arg(u1), st.arg(buckets))
 	by := q.GroupBy.Dimension()
-	if q.Filter.Link.Any() && by != analytics.DimLink {
+	if orgScope(q) {
 		// The org's rollups of dim.
 		g := "''"
 		if by != analytics.DimTotal {
 			g = "r.value"
 		}
 		st.printf("SELECT p.b, %s AS g, sum(r.clicks)::int8, 0::int8 FROM %s", g, pieceSQL)
-		st.printf(" JOIN analytics_counts r ON r.org = %s AND r.gran = p.gran AND r.dim = %s AND r.unit >= p.u0 AND r.unit < p.u1",
-			st.arg(q.Org), st.arg(int16(dim)))
-		var conds []string
+		conds := []string{"r.org = " + st.arg(q.Org), "r.gran = p.gran", "r.dim = " + st.arg(int16(dim)),
+			"r.unit >= p.u0", "r.unit < p.u1"}
 		switch q.Bots {
 		case analytics.BotsExclude:
 			conds = append(conds, "NOT r.bot")
@@ -261,7 +292,7 @@ func rollupStatement(q *analytics.Query, dim analytics.Dimension, pieces []analy
 		if c := st.match("r.value", dim, q.Filter.Get(dim)); c != "" {
 			conds = append(conds, c)
 		}
-		st.where(conds)
+		st.lateral("analytics_counts r", conds)
 		st.printf(" GROUP BY 1, 2")
 		return st
 	}
@@ -282,11 +313,12 @@ func rollupStatement(q *analytics.Query, dim analytics.Dimension, pieces []analy
 		n = "e.n"
 	}
 	st.printf("SELECT p.b, %s AS g, sum(%s)::int8, 0::int8 FROM %s", g, n, pieceSQL)
-	st.printf(" JOIN analytics_link_counts r ON r.org = %s AND r.gran = p.gran AND r.unit >= p.u0 AND r.unit < p.u1", st.arg(q.Org))
-	var conds []string
+	conds := []string{"r.org = " + st.arg(q.Org), "r.gran = p.gran", "r.unit >= p.u0", "r.unit < p.u1"}
 	if c := st.match("r.link", analytics.DimLink, q.Filter.Link); c != "" {
 		conds = append(conds, c)
 	}
+	st.lateral("analytics_link_counts r", conds)
+	conds = nil
 	if dim != analytics.DimTotal {
 		st.printf(" CROSS JOIN LATERAL unnest(r.keys, r.vals, r.counts) AS e(k, v, n)")
 		var keys []int16

@@ -62,9 +62,13 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	}
 	// A query's best plan depends on its range and its lists (a link's
 	// month, or an org's year): plan each execution with its values
-	// rather than let PostgreSQL settle on a generic plan.
-	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	// rather than let PostgreSQL settle on a generic plan. JIT compiling
+	// a query costs tens of milliseconds, more than most of them take.
+	// The URL may say otherwise.
+	for k, v := range map[string]string{"plan_cache_mode": "force_custom_plan", "jit": "off"} {
+		if _, ok := cfg.ConnConfig.RuntimeParams[k]; !ok {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
