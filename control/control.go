@@ -53,7 +53,7 @@ import (
 // Config of a control server.
 type Config struct {
 	APIAddr       string // listen address of the API
-	DataDir       string // holds control.db and pepper
+	DataDir       string // holds control.db, the click store (analytics) and pepper
 	DefaultDomain string // domain of links created without one
 	// ShortLinkScheme and ShortLinkPort shape every short link H0p writes
 	// (a link's shortLink, exports, QR codes): scheme://domain[:port]/key.
@@ -67,7 +67,8 @@ type Config struct {
 	RelayGrace      time.Duration         // zero: 10s
 
 	// DatabaseURL selects PostgreSQL (postgres://…), which every control node
-	// of a cluster shares. Empty: SQLite in DataDir, for one control node.
+	// of a cluster shares, for the control store and the click store.
+	// Empty: SQLite and Pebble in DataDir, for one control node.
 	DatabaseURL string
 	// PepperFile is where the API-key pepper lives; empty: DataDir/pepper.
 	// Control nodes of a cluster must share it.
