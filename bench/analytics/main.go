@@ -62,6 +62,7 @@ var (
 	sqliteN = flag.Int("sqlite", 500_000, "clicks ingested into SQLite for the baseline (0: none)")
 	pgURL   = flag.String("postgres", "", "a postgres:// URL: measure pgstore too, in a schema of its own")
 	pgN     = flag.Int("pg-clicks", 0, "clicks stored in PostgreSQL, over the same days (0: as -clicks)")
+	pgKeep  = flag.Bool("pg-keep", false, "keep the PostgreSQL schema of the load (to study its plans), and skip the small batches")
 	tmp     = flag.String("tmp", os.TempDir(), "where the Pebble and SQLite stores are made (deleted after)")
 	compact = flag.Bool("compact", false, "compact the Pebble store before the queries")
 	profile = flag.String("cpuprofile", "", "write a CPU profile of the Pebble queries to this file")

@@ -23,7 +23,11 @@ import (
 // schemas are dropped after.
 func runPostgres(ctx context.Context, baseURL string, g *generator, batches [][]byte, n int, queries []benchQuery, start, end time.Time) *engineRun {
 	schema, dbURL := newSchema(ctx, baseURL)
-	defer exec(ctx, baseURL, `DROP SCHEMA `+schema+` CASCADE`)
+	if *pgKeep {
+		log.Printf("postgres: schema %s kept", schema)
+	} else {
+		defer exec(ctx, baseURL, `DROP SCHEMA `+schema+` CASCADE`)
+	}
 	st, err := pgstore.Open(ctx, dbURL)
 	must(err)
 	log.Printf("postgres: ingesting %d batches", len(batches))
@@ -41,7 +45,7 @@ func runPostgres(ctx context.Context, baseURL string, g *generator, batches [][]
 	timeQueries(ctx, st, g, queries, start, end, run)
 	must(st.Close())
 
-	if *smallN > 0 {
+	if *smallN > 0 && !*pgKeep {
 		log.Printf("postgres: small batches: %d clicks in batches of %d from %d edges", *smallN, *smallB, *smallE)
 		schema, dbURL := newSchema(ctx, baseURL)
 		defer exec(ctx, baseURL, `DROP SCHEMA `+schema+` CASCADE`)
