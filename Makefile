@@ -47,7 +47,7 @@ bench-snapshot:
 # 10,000,000 clicks, the stats queries on them, small batches from many edges,
 # a SQLite baseline; pgstore in a schema of the test PostgreSQL
 # (deploy/test/postgres.sh when H0P_TEST_POSTGRES_URL is not set). Stores
-# under /tmp and the schemas are deleted after; about 12 minutes, 2 GB of
+# under /tmp and the schemas are deleted after; 5 to 10 minutes, 2 GB of
 # memory and 5 GB of PostgreSQL's disk.
 bench-analytics:
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
