@@ -150,8 +150,8 @@ func benchQueries(g *generator, start, end time.Time) []benchQuery {
 		return analytics.Query{Org: org, GroupBy: analytics.GroupTimeseries, Start: last30, End: end, Interval: analytics.Day,
 			Location: loc, Filter: analytics.Filter{Link: analytics.Match{In: []string{top}}}}
 	}
-	org90 := func(g analytics.GroupBy) analytics.Query {
-		return analytics.Query{Org: org, GroupBy: g, Start: start, End: end}
+	org90 := func(by analytics.GroupBy) analytics.Query {
+		return analytics.Query{Org: org, GroupBy: by, Start: start, End: end}
 	}
 	uniq := func(q analytics.Query) analytics.Query { q.Unique = true; return q }
 	from := func(q analytics.Query, s time.Time) analytics.Query { q.Start = s; return q }
