@@ -44,11 +44,15 @@ bench-edge:
 bench-snapshot:
 	$(GO) run ./bench/snapshot -links 1000000
 
-# The click store (control/analytics/pebblestore): ingest of 10,000,000 clicks,
-# the stats queries on them, small batches from many edges, a SQLite baseline
-# (stores under /tmp, deleted after; about 3 minutes and 2 GB of memory).
+# The click stores (control/analytics/pebblestore, pgstore): ingest of
+# 10,000,000 clicks, the stats queries on them, small batches from many edges,
+# a SQLite baseline; pgstore in a schema of the test PostgreSQL
+# (deploy/test/postgres.sh when H0P_TEST_POSTGRES_URL is not set). Stores
+# under /tmp and the schemas are deleted after; 5 to 10 minutes, 2 GB of
+# memory and 5 GB of PostgreSQL's disk.
 bench-analytics:
-	$(GO) run ./bench/analytics -clicks 10000000
+	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
+	  $(GO) run ./bench/analytics -clicks 10000000 -postgres "$$H0P_TEST_POSTGRES_URL"
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/h0p ./cmd/h0p

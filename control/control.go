@@ -36,6 +36,7 @@ import (
 	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/analytics"
 	"github.com/h0p/h0p/control/analytics/pebblestore"
+	"github.com/h0p/h0p/control/analytics/pgstore"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
@@ -52,7 +53,7 @@ import (
 // Config of a control server.
 type Config struct {
 	APIAddr       string // listen address of the API
-	DataDir       string // holds control.db and pepper
+	DataDir       string // holds control.db, the click store (analytics) and pepper
 	DefaultDomain string // domain of links created without one
 	// ShortLinkScheme and ShortLinkPort shape every short link H0p writes
 	// (a link's shortLink, exports, QR codes): scheme://domain[:port]/key.
@@ -66,7 +67,8 @@ type Config struct {
 	RelayGrace      time.Duration         // zero: 10s
 
 	// DatabaseURL selects PostgreSQL (postgres://…), which every control node
-	// of a cluster shares. Empty: SQLite in DataDir, for one control node.
+	// of a cluster shares, for the control store and the click store.
+	// Empty: SQLite and Pebble in DataDir, for one control node.
 	DatabaseURL string
 	// PepperFile is where the API-key pepper lives; empty: DataDir/pepper.
 	// Control nodes of a cluster must share it.
@@ -174,7 +176,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		st.Close()
 		return nil, err
 	}
-	clickStore, err := pebblestore.Open(filepath.Join(cfg.DataDir, "analytics"), pebblestore.Options{Logger: logger.With("subsystem", "analytics")})
+	clickStore, err := openClickStore(ctx, cfg, logger)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("open the click store: %w", err)
@@ -249,6 +251,16 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 		return sqlstore.OpenPostgres(ctx, cfg.DatabaseURL)
 	}
 	return sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "control.db"))
+}
+
+// openClickStore opens the click store beside the control store: on
+// PostgreSQL, in the same database, where every control node of a cluster
+// reads the same clicks (pgstore); otherwise in DataDir (pebblestore).
+func openClickStore(ctx context.Context, cfg Config, logger *slog.Logger) (analytics.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return pgstore.Open(ctx, cfg.DatabaseURL)
+	}
+	return pebblestore.Open(filepath.Join(cfg.DataDir, "analytics"), pebblestore.Options{Logger: logger.With("subsystem", "analytics")})
 }
 
 // OpenAccounts opens the store and the accounts service for operator
@@ -425,6 +437,9 @@ func (s *Server) Run(ctx context.Context) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { s.publisher.Run(relayCtx) })
+	// Every control node runs the retention job, against its own click
+	// store or the shared one: DeleteBefore is idempotent, and pgstore's
+	// leaves an org another node is deleting to that node.
 	retention := &analytics.Retention{Store: s.clicks, Now: s.cfg.Now, Logger: s.cfg.Logger,
 		Keep: func(ctx context.Context, org string) (time.Duration, error) {
 			o, err := s.store.Org(ctx, org)

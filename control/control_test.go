@@ -16,7 +16,9 @@ import (
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/outbox"
+	"github.com/h0p/h0p/control/store/pgtest"
 	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/clicks"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -38,8 +40,8 @@ type stack struct {
 }
 
 // mustStartStack runs control over a real raft node; wrap may replace the
-// applier control sees.
-func mustStartStack(t *testing.T, dir string, wrap func(outbox.Applier) outbox.Applier) *stack {
+// applier control sees, and edits change control's configuration.
+func mustStartStack(t *testing.T, dir string, wrap func(outbox.Applier) outbox.Applier, edits ...func(*control.Config)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	s := &stack{done: make(chan error, 1)}
@@ -61,8 +63,12 @@ func mustStartStack(t *testing.T, dir string, wrap func(outbox.Applier) outbox.A
 	if wrap != nil {
 		applier = wrap(s.node)
 	}
-	s.control, err = control.Open(ctx, control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
-		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond}, applier)
+	cfg := control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
+		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	s.control, err = control.Open(ctx, cfg, applier)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +123,12 @@ func TestBootstrapOnceAndKeyFile(t *testing.T) {
 
 func post(t *testing.T, url, key, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	return call(t, "POST", url, key, body)
+}
+
+func call(t *testing.T, method, url, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("x-api-key", key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -167,4 +178,52 @@ func TestOutboxRepairsCrashBetweenCommitAndApply(t *testing.T) {
 	if status != 409 {
 		t.Errorf("recreating the repaired key: %d, want 409", status)
 	}
+}
+
+// On PostgreSQL the control nodes of a cluster share the click store: a
+// batch one node stores, another counts, and shipped again to it is stored
+// once.
+func TestNodesShareClicksOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	_, dbURL := pgtest.Schema(t)
+	dir := t.TempDir()
+	shared := func(c *control.Config) { c.DatabaseURL, c.PepperFile = dbURL, filepath.Join(dir, "pepper") }
+	a := mustStartStack(t, filepath.Join(dir, "a"), nil, shared)
+	defer a.stop(t)
+	var key string
+	if _, err := a.control.Bootstrap(ctx, func(k string) error { key = k; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	status, link := post(t, a.control.URL()+"/v1/links", key, `{"url":"https://example.com/shared"}`)
+	if status != 201 {
+		t.Fatalf("create link: %d %v", status, link)
+	}
+	b := mustStartStack(t, filepath.Join(dir, "b"), nil, shared)
+	defer b.stop(t)
+
+	batch := clicks.Batch{Edge: "edge-1", Seq: 1}
+	for i := range 3 {
+		batch.Clicks = append(batch.Clicks, clicks.Click{ID: [16]byte{byte(i + 1)}, Time: time.Now().Add(-time.Hour),
+			LinkID: link["id"].(string), Country: "FR"})
+	}
+	data, err := batch.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := func(name string, s *stack) {
+		t.Helper()
+		status, got := call(t, "GET", s.control.URL()+"/v1/stats?groupBy=count&interval=24h", key, "")
+		if status != 200 || got["clicks"] != float64(3) {
+			t.Errorf("node %s: stats %d %v, want 3 clicks", name, status, got)
+		}
+	}
+	if err := a.control.IngestClicks(ctx, data); err != nil {
+		t.Fatal(err)
+	}
+	counts("b", b)
+	if err := b.control.IngestClicks(ctx, data); err != nil {
+		t.Fatal(err)
+	}
+	counts("a", a)
+	counts("b", b)
 }

@@ -1,19 +1,23 @@
-// Command analytics measures the embedded click store
-// (control/analytics/pebblestore) on this machine (make bench-analytics).
+// Command analytics measures the click stores on this machine (make
+// bench-analytics): the embedded engine (control/analytics/pebblestore)
+// and, given -postgres, the shared one (control/analytics/pgstore).
 //
 // It generates -clicks clicks of one org over -days days (links, countries,
 // referers… drawn from Zipf laws, 5% bots, 10% QR, visitors from a pool),
 // cut into batches of -batch clicks that -edges edges ship concurrently, each
 // batch's clicks within a minute as an edge's would be. The batches are
 // encoded beforehand; what is timed is what control does with one: decode
-// it and Ingest it (one synced write each). Then it times the stats queries
-// (each -rounds times: min, median, max) and an events page and an export.
-// The same batches, the first -sqlite clicks of them, go into SQLite
-// (modernc, a row per click, two indexes, one transaction a batch) as the
-// baseline the engine was chosen against. Results: bench/results/
-// analytics.json and .md. The store lives under -tmp and is deleted after.
+// it and Ingest it (one durable write each). Then it times the stats
+// queries (each -rounds times: min, median, max) and an events page and an
+// export. PostgreSQL gets the same load with -pg-clicks clicks over the
+// same days, in a schema of its own (dropped after), vacuumed and analysed
+// after the load as autovacuum would. The same batches, the first -sqlite
+// clicks of them, go into SQLite (modernc, a row per click, two indexes,
+// one transaction a batch) as the baseline the embedded engine was chosen
+// against. Results: bench/results/analytics.json and .md. The Pebble store
+// lives under -tmp and is deleted after.
 //
-//	go run ./bench/analytics -clicks 10000000
+//	go run ./bench/analytics -clicks 10000000 -postgres postgres://…
 package main
 
 import (
@@ -56,11 +60,35 @@ var (
 	smallE  = flag.Int("small-edges", 16, "edges shipping at once in the small-batch run")
 	rounds  = flag.Int("rounds", 7, "runs of each query")
 	sqliteN = flag.Int("sqlite", 500_000, "clicks ingested into SQLite for the baseline (0: none)")
-	tmp     = flag.String("tmp", os.TempDir(), "where the stores are made (deleted after)")
-	compact = flag.Bool("compact", false, "compact the store before the queries")
-	profile = flag.String("cpuprofile", "", "write a CPU profile of the queries to this file")
+	pgURL   = flag.String("postgres", "", "a postgres:// URL: measure pgstore too, in a schema of its own")
+	pgN     = flag.Int("pg-clicks", 0, "clicks stored in PostgreSQL, over the same days (0: as -clicks)")
+	pgKeep  = flag.Bool("pg-keep", false, "keep the PostgreSQL schema of the load (to study its plans), and skip the small batches")
+	tmp     = flag.String("tmp", os.TempDir(), "where the Pebble and SQLite stores are made (deleted after)")
+	compact = flag.Bool("compact", false, "compact the Pebble store before the queries")
+	profile = flag.String("cpuprofile", "", "write a CPU profile of the Pebble queries to this file")
 	out     = flag.String("out", "bench/results", "directory for analytics.json and .md")
 )
+
+// engineRun is what the bench measured of one engine.
+type engineRun struct {
+	Engine     string        `json:"engine"`
+	Ingest     *ingestResult `json:"ingest"`
+	Small      *ingestResult `json:"smallBatchIngest,omitempty"`
+	StoreBytes int64         `json:"storeBytes"`
+	// SettleSeconds: PostgreSQL's VACUUM (ANALYZE) after the load.
+	SettleSeconds float64       `json:"settleSeconds,omitempty"`
+	Queries       []queryResult `json:"queries"`
+	EventsPage    queryResult   `json:"eventsPageMS"`
+	EventsLink    queryResult   `json:"eventsPageOneLinkMS"`
+	ExportRate    float64       `json:"exportClicksPerSecond"`
+	Exported      int           `json:"exported"`
+}
+
+// benchQuery is a query timed on every engine; path says what answers it.
+type benchQuery struct {
+	name, path string
+	q          analytics.Query
+}
 
 func main() {
 	flag.Parse()
@@ -74,105 +102,9 @@ func main() {
 	log.Printf("generating %d clicks", *nClicks)
 	g := newGenerator(*nLinks)
 	batches := g.batches(*nClicks, *batch, *edges, start, end)
+	queries := benchQueries(g, start, end)
 
-	st, err := pebblestore.Open(filepath.Join(dir, "pebble"), pebblestore.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	must(err)
-	log.Printf("ingesting %d batches", len(batches))
-	ing := ingest(len(batches), *edges, *nClicks, func(i int) error {
-		var b clicks.Batch
-		if err := b.UnmarshalBinary(batches[i]); err != nil {
-			return err
-		}
-		res, err := st.Ingest(ctx, &b, g.orgsOf)
-		if err == nil && (res.Duplicate || res.Stored != len(b.Clicks)) {
-			err = fmt.Errorf("batch %s/%d: %+v", b.Edge, b.Seq, res)
-		}
-		return err
-	})
-	log.Printf("pebble: %.0f clicks/s", ing.ClicksPerSecond)
-	pebbleBytes := dirSize(filepath.Join(dir, "pebble"))
-	if *compact {
-		t0 := time.Now()
-		must(st.Compact(ctx))
-		log.Printf("compacted in %v", time.Since(t0))
-	}
-
-	top := g.links[0]
-	nyc, _ := time.LoadLocation("America/New_York")
-	kolkata, _ := time.LoadLocation("Asia/Kolkata")
-	last30 := end.AddDate(0, 0, -30)
-	last7 := end.AddDate(0, 0, -7)
-	ts := func(loc *time.Location) analytics.Query {
-		return analytics.Query{Org: org, GroupBy: analytics.GroupTimeseries, Start: last30, End: end, Interval: analytics.Day,
-			Location: loc, Filter: analytics.Filter{Link: analytics.Match{In: []string{top}}}}
-	}
-	org90 := func(g analytics.GroupBy) analytics.Query {
-		return analytics.Query{Org: org, GroupBy: g, Start: start, End: end}
-	}
-	uniq := func(q analytics.Query) analytics.Query { q.Unique = true; return q }
-	from := func(q analytics.Query, s time.Time) analytics.Query { q.Start = s; return q }
-	twoDims := org90(analytics.GroupDevices)
-	twoDims.Filter = analytics.Filter{Country: analytics.Match{In: []string{"US"}}, Referer: analytics.Match{Not: []string{analytics.Direct}}}
-	queries := []struct {
-		name, path string
-		q          analytics.Query
-	}{
-		{"one link, 30 days by day (UTC)", "rollups", ts(time.UTC)},
-		{"one link, 30 days by day (America/New_York)", "hour rollups", ts(nyc)},
-		{"one link, 30 days by day (Asia/Kolkata, +05:30)", "rollups + an hour of chunks a day", ts(kolkata)},
-		{"org, top countries, 90 days", "day rollups", org90(analytics.GroupCountries)},
-		{"org, count, 90 days", "day rollups", org90(analytics.GroupCount)},
-		{"org, 90 days by day", "day rollups", from(org90(analytics.GroupTimeseries), start)},
-		{"org, top links, 90 days", "links' day rollups", org90(analytics.GroupTopLinks)},
-		{"one link, 30 days by day, unique", "chunks of the link", uniq(ts(time.UTC))},
-		{"org, count, unique, 7 days", "chunks", uniq(from(org90(analytics.GroupCount), last7))},
-		{"org, devices where country=US and referer≠direct, 7 days", "chunks", from(twoDims, last7)},
-		{"org, devices where country=US and referer≠direct, 90 days", "chunks", twoDims},
-	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		must(err)
-		must(pprof.StartCPUProfile(f))
-	}
-	var qres []queryResult
-	for _, q := range queries {
-		r := timeQuery(ctx, st, q.q, *rounds)
-		r.Name, r.Path = q.name, q.path
-		log.Printf("%s: %.1f ms (median)", r.Name, r.MedianMS)
-		qres = append(qres, r)
-	}
-	pprof.StopCPUProfile()
-	evq := analytics.EventQuery{Org: org, Start: start, End: end, Limit: 100}
-	evPage := timeOp(*rounds, func() error { _, err := st.Events(ctx, evq); return err })
-	evq.Filter.Link.In = []string{g.links[500]}
-	evLink := timeOp(*rounds, func() error { _, err := st.Events(ctx, evq); return err })
-	var exported int
-	t0 := time.Now()
-	must(st.Export(ctx, analytics.EventQuery{Org: org, Start: last7, End: end}, func(*clicks.Click) error { exported++; return nil }))
-	exportRate := float64(exported) / time.Since(t0).Seconds()
-	must(st.Close())
-	must(os.RemoveAll(filepath.Join(dir, "pebble")))
-
-	// Small batches from many edges, into a fresh store: what control sees
-	// from edges with little traffic each, where a batch is its fsync.
-	var small *ingestResult
-	if *smallN > 0 {
-		log.Printf("small batches: %d clicks in batches of %d from %d edges", *smallN, *smallB, *smallE)
-		sb := g.batches(*smallN, *smallB, *smallE, start, end)
-		ss, err := pebblestore.Open(filepath.Join(dir, "small"), pebblestore.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		must(err)
-		small = ingest(len(sb), *smallE, *smallN, func(i int) error {
-			var b clicks.Batch
-			if err := b.UnmarshalBinary(sb[i]); err != nil {
-				return err
-			}
-			_, err := ss.Ingest(ctx, &b, g.orgsOf)
-			return err
-		})
-		must(ss.Close())
-		must(os.RemoveAll(filepath.Join(dir, "small")))
-		log.Printf("small batches: %.0f clicks/s", small.ClicksPerSecond)
-	}
+	peb := runPebble(ctx, dir, g, batches, queries, start, end)
 
 	var (
 		lite      *ingestResult
@@ -185,16 +117,132 @@ func main() {
 		log.Printf("sqlite: %.0f clicks/s", lite.ClicksPerSecond)
 	}
 
+	var pg *engineRun
+	if *pgURL != "" {
+		n := *pgN
+		if n <= 0 || n == *nClicks {
+			n = *nClicks
+		} else {
+			batches = g.batches(n, *batch, *edges, start, end)
+		}
+		pg = runPostgres(ctx, *pgURL, g, batches, n, queries, start, end)
+	}
+
 	res := map[string]any{
 		"clicks": *nClicks, "days": *days, "links": *nLinks, "batch": *batch, "edges": *edges,
-		"ingest": ing, "storeBytes": pebbleBytes, "queries": qres,
-		"eventsPageMS": evPage, "eventsPageOneLinkMS": evLink, "exportClicksPerSecond": exportRate,
-		"smallBatchIngest": small, "smallBatch": *smallB, "smallEdges": *smallE,
+		"smallBatch": *smallB, "smallEdges": *smallE, "pebble": peb, "postgres": pg,
 		"sqliteIngest": lite, "sqliteTopCountries": liteQuery, "cpus": runtime.NumCPU(), "measuredAt": time.Now().UTC().Format(time.RFC3339),
 	}
-	md := markdown(ing, small, lite, liteQuery, pebbleBytes, qres, evPage, evLink, exportRate, exported, res["measuredAt"].(string))
+	md := markdown(peb, pg, lite, liteQuery, res["measuredAt"].(string))
 	must(results.Write(*out, "analytics", res, md))
 	fmt.Print(md)
+}
+
+// benchQueries are the stats queries timed: one link's month, the org's
+// quarter, by rollups and by clicks.
+func benchQueries(g *generator, start, end time.Time) []benchQuery {
+	top := g.links[0]
+	nyc, _ := time.LoadLocation("America/New_York")
+	kolkata, _ := time.LoadLocation("Asia/Kolkata")
+	last30 := end.AddDate(0, 0, -30)
+	last7 := end.AddDate(0, 0, -7)
+	ts := func(loc *time.Location) analytics.Query {
+		return analytics.Query{Org: org, GroupBy: analytics.GroupTimeseries, Start: last30, End: end, Interval: analytics.Day,
+			Location: loc, Filter: analytics.Filter{Link: analytics.Match{In: []string{top}}}}
+	}
+	org90 := func(by analytics.GroupBy) analytics.Query {
+		return analytics.Query{Org: org, GroupBy: by, Start: start, End: end}
+	}
+	uniq := func(q analytics.Query) analytics.Query { q.Unique = true; return q }
+	from := func(q analytics.Query, s time.Time) analytics.Query { q.Start = s; return q }
+	twoDims := org90(analytics.GroupDevices)
+	twoDims.Filter = analytics.Filter{Country: analytics.Match{In: []string{"US"}}, Referer: analytics.Match{Not: []string{analytics.Direct}}}
+	return []benchQuery{
+		{"one link, 30 days by day (UTC)", "rollups", ts(time.UTC)},
+		{"one link, 30 days by day (America/New_York)", "hour rollups", ts(nyc)},
+		{"one link, 30 days by day (Asia/Kolkata, +05:30)", "rollups + an hour of clicks a day", ts(kolkata)},
+		{"org, top countries, 90 days", "day rollups", org90(analytics.GroupCountries)},
+		{"org, count, 90 days", "day rollups", org90(analytics.GroupCount)},
+		{"org, 90 days by day", "day rollups", from(org90(analytics.GroupTimeseries), start)},
+		{"org, top links, 90 days", "links' day rollups", org90(analytics.GroupTopLinks)},
+		{"one link, 30 days by day, unique", "clicks of the link", uniq(ts(time.UTC))},
+		{"org, count, unique, 7 days", "clicks", uniq(from(org90(analytics.GroupCount), last7))},
+		{"org, devices where country=US and referer≠direct, 7 days", "clicks", from(twoDims, last7)},
+		{"org, devices where country=US and referer≠direct, 90 days", "clicks", twoDims},
+	}
+}
+
+// runPebble loads the batches into a Pebble store, times the queries on
+// it, then measures small batches into a fresh one.
+func runPebble(ctx context.Context, dir string, g *generator, batches [][]byte, queries []benchQuery, start, end time.Time) *engineRun {
+	quiet := pebblestore.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	st, err := pebblestore.Open(filepath.Join(dir, "pebble"), quiet)
+	must(err)
+	log.Printf("pebble: ingesting %d batches", len(batches))
+	run := &engineRun{Engine: "pebblestore", Ingest: ingestAll(ctx, st, g, batches, *edges, *nClicks)}
+	log.Printf("pebble: %.0f clicks/s", run.Ingest.ClicksPerSecond)
+	run.StoreBytes = dirSize(filepath.Join(dir, "pebble"))
+	if *compact {
+		t0 := time.Now()
+		must(st.Compact(ctx))
+		log.Printf("compacted in %v", time.Since(t0))
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		must(err)
+		must(pprof.StartCPUProfile(f))
+	}
+	timeQueries(ctx, st, g, queries, start, end, run)
+	pprof.StopCPUProfile()
+	must(st.Close())
+	must(os.RemoveAll(filepath.Join(dir, "pebble")))
+
+	// Small batches from many edges, into a fresh store: what control sees
+	// from edges with little traffic each, where a batch is its fsync.
+	if *smallN > 0 {
+		log.Printf("pebble: small batches: %d clicks in batches of %d from %d edges", *smallN, *smallB, *smallE)
+		ss, err := pebblestore.Open(filepath.Join(dir, "small"), quiet)
+		must(err)
+		run.Small = ingestAll(ctx, ss, g, g.batches(*smallN, *smallB, *smallE, start, end), *smallE, *smallN)
+		must(ss.Close())
+		must(os.RemoveAll(filepath.Join(dir, "small")))
+		log.Printf("pebble: small batches: %.0f clicks/s", run.Small.ClicksPerSecond)
+	}
+	return run
+}
+
+// ingestAll decodes and ingests every batch, edges at once.
+func ingestAll(ctx context.Context, st analytics.Store, g *generator, batches [][]byte, edges, n int) *ingestResult {
+	return ingest(len(batches), edges, n, func(i int) error {
+		var b clicks.Batch
+		if err := b.UnmarshalBinary(batches[i]); err != nil {
+			return err
+		}
+		res, err := st.Ingest(ctx, &b, g.orgsOf)
+		if err == nil && (res.Duplicate || res.Stored != len(b.Clicks)) {
+			err = fmt.Errorf("batch %s/%d: %+v", b.Edge, b.Seq, res)
+		}
+		return err
+	})
+}
+
+// timeQueries times the queries, an events page (the org's, one link's)
+// and an export of 7 days on st.
+func timeQueries(ctx context.Context, st analytics.Store, g *generator, queries []benchQuery, start, end time.Time, run *engineRun) {
+	for _, q := range queries {
+		r := timeQuery(ctx, st, q.q, *rounds)
+		r.Name, r.Path = q.name, q.path
+		log.Printf("%s: %s: %.1f ms (median)", run.Engine, r.Name, r.MedianMS)
+		run.Queries = append(run.Queries, r)
+	}
+	evq := analytics.EventQuery{Org: org, Start: start, End: end, Limit: 100}
+	run.EventsPage = timeOp(*rounds, func() error { _, err := st.Events(ctx, evq); return err })
+	evq.Filter.Link.In = []string{g.links[500]}
+	run.EventsLink = timeOp(*rounds, func() error { _, err := st.Events(ctx, evq); return err })
+	t0 := time.Now()
+	must(st.Export(ctx, analytics.EventQuery{Org: org, Start: end.AddDate(0, 0, -7), End: end},
+		func(*clicks.Click) error { run.Exported++; return nil }))
+	run.ExportRate = float64(run.Exported) / time.Since(t0).Seconds()
 }
 
 // generator draws the bench's clicks: the org's links, and per click its
@@ -284,6 +332,9 @@ type ingestResult struct {
 	BatchP50MS      float64 `json:"batchP50MS"`
 	BatchP99MS      float64 `json:"batchP99MS"`
 	CPUMicrosClick  float64 `json:"cpuMicrosPerClick"` // the process's CPU time (Pebble's background work included)
+	// ServerCPUMicrosClick: PostgreSQL's processes' CPU time (all of
+	// them, its background writers included).
+	ServerCPUMicrosClick float64 `json:"serverCPUMicrosPerClick,omitempty"`
 }
 
 // ingest runs fn(i) for every batch, edges at once: edge e takes the
@@ -413,37 +464,68 @@ func sqliteBaseline(ctx context.Context, path string, batches [][]byte, n int) (
 	return res, q
 }
 
-func markdown(ing, small, lite *ingestResult, liteQuery queryResult, bytes int64, qs []queryResult, evPage, evLink queryResult, exportRate float64,
-	exported int, at string) string {
+func markdown(peb, pg *engineRun, lite *ingestResult, liteQuery queryResult, at string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Analytics store (pebblestore)\n\n")
+	fmt.Fprintf(&b, "# Click stores (pebblestore, pgstore)\n\n")
 	fmt.Fprintf(&b, "%d clicks of one org over %d days, %d links (Zipf), batches of %d clicks from %d edges at once; "+
-		"%.1f MiB on disk (%.0f bytes a click).\n\n", ing.Clicks, *days, *nLinks, *batch, *edges, float64(bytes)/(1<<20),
-		float64(bytes)/float64(ing.Clicks))
-	fmt.Fprintf(&b, "## Ingest (decode + Ingest, one synced write a batch)\n\n| engine | clicks | clicks/s | CPU a click | batch p50 | batch p99 |\n|---|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| pebblestore (%d edges) | %d | %.0f | %.1f µs | %.1f ms | %.1f ms |\n", *edges, ing.Clicks, ing.ClicksPerSecond,
-		ing.CPUMicrosClick, ing.BatchP50MS, ing.BatchP99MS)
-	if small != nil {
-		fmt.Fprintf(&b, "| pebblestore, batches of %d (%d edges) | %d | %.0f | %.1f µs | %.1f ms | %.1f ms |\n", *smallB, *smallE,
-			small.Clicks, small.ClicksPerSecond, small.CPUMicrosClick, small.BatchP50MS, small.BatchP99MS)
+		"Pebble: %.1f MiB on disk (%.0f bytes a click).", peb.Ingest.Clicks, *days, *nLinks, *batch, *edges,
+		float64(peb.StoreBytes)/(1<<20), float64(peb.StoreBytes)/float64(peb.Ingest.Clicks))
+	if pg != nil {
+		fmt.Fprintf(&b, " PostgreSQL: %d clicks over the same days, %.1f MiB of tables and indexes (%.0f bytes a click); "+
+			"VACUUM (ANALYZE) after the load took %.0f s.", pg.Ingest.Clicks, float64(pg.StoreBytes)/(1<<20),
+			float64(pg.StoreBytes)/float64(pg.Ingest.Clicks), pg.SettleSeconds)
 	}
+	fmt.Fprintf(&b, "\n\n## Ingest (decode + Ingest, one durable write a batch)\n\n"+
+		"| engine | clicks | clicks/s | CPU a click (bench process + PostgreSQL's) | batch p50 | batch p99 |\n|---|---|---|---|---|---|\n")
+	row := func(name string, r *ingestResult) {
+		if r == nil {
+			return
+		}
+		cpu := fmt.Sprintf("%.1f µs", r.CPUMicrosClick)
+		if r.ServerCPUMicrosClick > 0 {
+			cpu = fmt.Sprintf("%.1f + %.1f µs", r.CPUMicrosClick, r.ServerCPUMicrosClick)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %.1f ms | %.1f ms |\n", name, r.Clicks, r.ClicksPerSecond, cpu, r.BatchP50MS, r.BatchP99MS)
+	}
+	row(fmt.Sprintf("pebblestore (%d edges)", *edges), peb.Ingest)
+	row(fmt.Sprintf("pebblestore, batches of %d (%d edges)", *smallB, *smallE), peb.Small)
+	if pg != nil {
+		row(fmt.Sprintf("pgstore (%d edges)", *edges), pg.Ingest)
+		row(fmt.Sprintf("pgstore, batches of %d (%d edges)", *smallB, *smallE), pg.Small)
+	}
+	row("SQLite, a row per click, 2 indexes (1 writer)", lite)
+
+	fmt.Fprintf(&b, "\n## Queries (%d runs: min / median / max)\n\n| query | read from | pebblestore | answer |", *rounds)
+	if pg != nil {
+		fmt.Fprintf(&b, " pgstore | answer |")
+	}
+	fmt.Fprintf(&b, "\n|---|---|---|---|%s\n", map[bool]string{true: "---|---|"}[pg != nil])
+	cell := func(q queryResult) string { return fmt.Sprintf("%.1f / %.1f / %.1f ms", q.MinMS, q.MedianMS, q.MaxMS) }
+	for i, q := range peb.Queries {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |", q.Name, q.Path, cell(q), q.Result)
+		if pg != nil {
+			fmt.Fprintf(&b, " %s | %s |", cell(pg.Queries[i]), pg.Queries[i].Result)
+		}
+		fmt.Fprintln(&b)
+	}
+	events := func(name, path string, get func(*engineRun) queryResult) {
+		fmt.Fprintf(&b, "| %s | %s | %s | |", name, path, cell(get(peb)))
+		if pg != nil {
+			fmt.Fprintf(&b, " %s | |", cell(get(pg)))
+		}
+		fmt.Fprintln(&b)
+	}
+	events("events, first page of 100", "clicks of the last hour", func(r *engineRun) queryResult { return r.EventsPage })
+	events("events of one link, first page of 100", "its clicks", func(r *engineRun) queryResult { return r.EventsLink })
 	if lite != nil {
-		fmt.Fprintf(&b, "| SQLite, a row per click, 2 indexes (1 writer) | %d | %.0f | %.1f µs | %.1f ms | %.1f ms |\n", lite.Clicks,
-			lite.ClicksPerSecond, lite.CPUMicrosClick, lite.BatchP50MS, lite.BatchP99MS)
+		fmt.Fprintf(&b, "| SQLite baseline: %s | %s | %s | %s |\n", liteQuery.Name, liteQuery.Path, cell(liteQuery), liteQuery.Result)
 	}
-	fmt.Fprintf(&b, "\n## Queries (%d runs: min / median / max)\n\n| query | read from | min | median | max | answer |\n|---|---|---|---|---|---|\n", *rounds)
-	for _, q := range qs {
-		fmt.Fprintf(&b, "| %s | %s | %.1f ms | %.1f ms | %.1f ms | %s |\n", q.Name, q.Path, q.MinMS, q.MedianMS, q.MaxMS, q.Result)
+	fmt.Fprintf(&b, "\nExport of 7 days: pebblestore %d clicks at %.0f clicks/s", peb.Exported, peb.ExportRate)
+	if pg != nil {
+		fmt.Fprintf(&b, "; pgstore %d clicks at %.0f clicks/s", pg.Exported, pg.ExportRate)
 	}
-	fmt.Fprintf(&b, "| events, first page of 100 | chunks of the last hour | %.1f ms | %.1f ms | %.1f ms | |\n", evPage.MinMS, evPage.MedianMS, evPage.MaxMS)
-	fmt.Fprintf(&b, "| events of one link, first page of 100 | its chunks | %.1f ms | %.1f ms | %.1f ms | |\n", evLink.MinMS, evLink.MedianMS, evLink.MaxMS)
-	if lite != nil {
-		fmt.Fprintf(&b, "| SQLite baseline: %s | %s | %.1f ms | %.1f ms | %.1f ms | %s |\n", liteQuery.Name, liteQuery.Path,
-			liteQuery.MinMS, liteQuery.MedianMS, liteQuery.MaxMS, liteQuery.Result)
-	}
-	fmt.Fprintf(&b, "\nExport: %d clicks (7 days) at %.0f clicks/s.\n\n", exported, exportRate)
-	fmt.Fprintf(&b, "Measured %s on a %d-CPU machine shared with other work, right after the load "+
-		"(compactions may still run); compare within a run.\n", at, runtime.NumCPU())
+	fmt.Fprintf(&b, ".\n\nMeasured %s on a %d-CPU machine shared with other work (PostgreSQL on the same machine, "+
+		"its default settings), right after each load (Pebble's compactions may still run); compare within a run.\n", at, runtime.NumCPU())
 	return b.String()
 }
 

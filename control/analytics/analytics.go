@@ -9,8 +9,7 @@ import (
 
 // Store is the click store: what control's ingestion, the stats API, the
 // events list and export, and the retention job use. The embedded engine
-// is pebblestore; a scale-out engine implements the same interface and runs
-// analyticstest.
+// is pebblestore, the shared one pgstore; every engine runs analyticstest.
 type Store interface {
 	// Ingest stores b once: a batch whose sequence is at or below the last
 	// one stored for its edge stores nothing and answers Duplicate. The
@@ -25,8 +24,9 @@ type Store interface {
 	// Events lists an org's clicks newest first, a page at a time.
 	Events(ctx context.Context, q EventQuery) (EventPage, error)
 	// Export calls fn with each of an org's clicks matching q, oldest
-	// first, holding at most an hour of clicks in memory; q's Limit and
-	// Cursor are ignored. An error from fn stops it and is returned.
+	// first, holding a bounded part of them in memory (pebblestore an
+	// hour of clicks, pgstore a page); q's Limit and Cursor are ignored.
+	// An error from fn stops it and is returned.
 	Export(ctx context.Context, q EventQuery, fn func(*clicks.Click) error) error
 	// Orgs lists the orgs the store holds clicks of.
 	Orgs(ctx context.Context) ([]string, error)

@@ -1,7 +1,8 @@
 // Package analytics is control's click store: what it keeps of the clicks
 // edges ship, and the stats, event lists and exports read from it. Store is
-// the interface; pebblestore the embedded engine; analyticstest the suite
-// every engine passes. Decisions and figures are in DESIGN.md.
+// the interface; pebblestore the embedded engine, pgstore the one control
+// nodes share on PostgreSQL; analyticstest the suite every engine passes.
+// Decisions and figures are in DESIGN.md.
 //
 // Contract:
 //

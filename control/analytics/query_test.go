@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -76,6 +77,79 @@ func TestDefaultInterval(t *testing.T) {
 	}{{time.Hour, Hour}, {48 * time.Hour, Hour}, {49 * time.Hour, Day}, {90 * 24 * time.Hour, Day}, {365 * 24 * time.Hour, Month}} {
 		if got := DefaultInterval(t0, t0.Add(tt.d)); got != tt.want {
 			t.Errorf("%v: %v, want %v", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestPieces(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	type piece struct {
+		bucket   int
+		unit     Interval
+		from, to string
+	}
+	tests := []struct {
+		name string
+		q    Query
+		want []piece
+	}{
+		{"whole UTC days", Query{GroupBy: GroupCount, Start: at("2026-03-02T00:00:00Z"), End: at("2026-03-05T00:00:00Z")},
+			[]piece{{0, Day, "2026-03-02T00:00:00Z", "2026-03-05T00:00:00Z"}}},
+		{"unaligned ends", Query{GroupBy: GroupCount, Start: at("2026-03-02T22:17:00Z"), End: at("2026-03-04T01:30:00Z")},
+			[]piece{{0, 0, "2026-03-02T22:17:00Z", "2026-03-02T23:00:00Z"}, {0, Hour, "2026-03-02T23:00:00Z", "2026-03-03T00:00:00Z"},
+				{0, Day, "2026-03-03T00:00:00Z", "2026-03-04T00:00:00Z"}, {0, Hour, "2026-03-04T00:00:00Z", "2026-03-04T01:00:00Z"},
+				{0, 0, "2026-03-04T01:00:00Z", "2026-03-04T01:30:00Z"}}},
+		{"a day in New York: hours only", Query{GroupBy: GroupTimeseries, Interval: Day, Location: mustZone(t, "America/New_York"),
+			Start: at("2026-03-03T05:00:00Z"), End: at("2026-03-04T05:00:00Z")},
+			[]piece{{0, Hour, "2026-03-03T05:00:00Z", "2026-03-04T05:00:00Z"}}},
+		{"a day in India: parts of hours at both ends", Query{GroupBy: GroupTimeseries, Interval: Day, Location: mustZone(t, "Asia/Kolkata"),
+			Start: at("2026-03-02T18:30:00Z"), End: at("2026-03-03T18:30:00Z")},
+			[]piece{{0, 0, "2026-03-02T18:30:00Z", "2026-03-02T19:00:00Z"}, {0, Hour, "2026-03-02T19:00:00Z", "2026-03-03T18:00:00Z"},
+				{0, 0, "2026-03-03T18:00:00Z", "2026-03-03T18:30:00Z"}}},
+		{"before 1970", Query{GroupBy: GroupCount, Start: at("1969-12-31T00:00:00Z"), End: at("1970-01-01T00:30:00Z")},
+			[]piece{{0, 0, "1970-01-01T00:00:00Z", "1970-01-01T00:30:00Z"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.q.Org = "o"
+			if err := tt.q.Check(); err != nil {
+				t.Fatal(err)
+			}
+			var got []piece
+			for _, p := range tt.q.Pieces() {
+				got = append(got, piece{p.Bucket, p.Unit, p.From.UTC().Format(time.RFC3339), p.To.UTC().Format(time.RFC3339)})
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got  %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRollupDimension(t *testing.T) {
+	us := Match{In: []string{"US"}}
+	for _, tt := range []struct {
+		g    GroupBy
+		f    Filter
+		want Dimension
+		ok   bool
+	}{
+		{GroupCount, Filter{}, DimTotal, true},
+		{GroupCountries, Filter{}, DimCountry, true},
+		{GroupCountries, Filter{Country: us}, DimCountry, true},
+		{GroupTopLinks, Filter{Country: us, Link: us}, DimCountry, true},
+		{GroupDevices, Filter{Country: us}, DimDevice, false},
+		{GroupCount, Filter{Country: us, OS: us}, DimOS, false},
+	} {
+		q := Query{GroupBy: tt.g, Filter: tt.f}
+		if got, ok := q.RollupDimension(); ok != tt.ok || ok && got != tt.want {
+			t.Errorf("%s %+v: %v %v, want %v %v", tt.g, tt.f, got, ok, tt.want, tt.ok)
 		}
 	}
 }

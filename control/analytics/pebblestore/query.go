@@ -33,7 +33,7 @@ func (s *Store) Query(ctx context.Context, q analytics.Query) (analytics.Result,
 	if p.raw {
 		raw = []piece{{from: q.Start, to: q.End, bucket: -1}}
 	} else {
-		for _, pc := range decompose(bounds, q.Start, q.End) {
+		for _, pc := range decompose(&q) {
 			if pc.gran == 0 {
 				raw = append(raw, pc)
 				continue
@@ -65,19 +65,10 @@ type plan struct {
 }
 
 func planOf(q *analytics.Query) *plan {
-	p := &plan{dim: analytics.DimTotal, mode: scopeOrg}
-	involved := 0
-	for _, d := range analytics.Dimensions {
-		if d != analytics.DimLink && !q.Filter.Get(d).Any() {
-			involved++
-			p.dim = d
-		}
-	}
-	if g := q.GroupBy.Dimension(); g != analytics.DimTotal && g != analytics.DimLink && g != p.dim {
-		involved++
-		p.dim = g
-	}
-	p.raw = q.Unique || involved > 1
+	p := &plan{mode: scopeOrg}
+	var single bool
+	p.dim, single = q.RollupDimension()
+	p.raw = q.Unique || !single
 	p.mode, p.links, p.notLinks = linksOf(&q.Filter)
 	if p.mode == scopeAnyLink && len(p.notLinks) == 0 && q.GroupBy.Dimension() != analytics.DimLink {
 		p.mode = scopeOrg
@@ -108,9 +99,9 @@ func linksOf(f *analytics.Filter) (mode scopeMode, links []string, notLinks map[
 	return scopeLinks, slices.Compact(links), notLinks
 }
 
-// piece is part of a bucket read one way: whole hours or whole UTC days
-// of rollups (gran), or the clicks of [from, to) from the chunks (gran
-// 0). bucket -1: each click's bucket is looked up.
+// piece is an analytics.Piece in Pebble's units: whole hours or whole UTC
+// days of rollups (gran), or the clicks of [from, to) from the chunks
+// (gran 0). bucket -1: each click's bucket is looked up.
 type piece struct {
 	gran     byte
 	u0, u1   uint32
@@ -118,69 +109,23 @@ type piece struct {
 	bucket   int
 }
 
-// decompose cuts each bucket into UTC days, the hours around them, and
-// the parts of hours at its ends: a bucket whose bounds are not whole UTC
-// hours (a zone at a half-hour offset, a range starting at 10:17) is read
-// from the chunks there.
-func decompose(bounds []time.Time, start, end time.Time) []piece {
-	epoch := time.Unix(0, 0)
+// decompose is q's pieces (analytics.Query.Pieces) in Pebble's units.
+func decompose(q *analytics.Query) []piece {
 	var out []piece
-	for i := 0; i+1 < len(bounds); i++ {
-		a, b := maxTime(bounds[i], start, epoch), minTime(bounds[i+1], end)
-		if !a.Before(b) {
-			continue
+	for _, p := range q.Pieces() {
+		pc := piece{from: p.From, to: p.To, bucket: p.Bucket}
+		switch p.Unit {
+		case analytics.Hour:
+			pc.gran = granHour
+		case analytics.Day:
+			pc.gran = granDay
 		}
-		ha, hb := ceilTo(a, hourSeconds), b.Truncate(time.Hour)
-		if !ha.Before(hb) {
-			out = append(out, piece{from: a, to: b, bucket: i})
-			continue
+		if pc.gran != 0 {
+			pc.u0, pc.u1 = unitOf(pc.gran, p.From), unitOf(pc.gran, p.To)
 		}
-		if a.Before(ha) {
-			out = append(out, piece{from: a, to: ha, bucket: i})
-		}
-		hours := func(from, to time.Time) {
-			if from.Before(to) {
-				out = append(out, piece{gran: granHour, u0: unitOf(granHour, from), u1: unitOf(granHour, to), bucket: i})
-			}
-		}
-		if da, db := ceilTo(ha, daySeconds), hb.Truncate(24*time.Hour); da.Before(db) {
-			hours(ha, da)
-			out = append(out, piece{gran: granDay, u0: unitOf(granDay, da), u1: unitOf(granDay, db), bucket: i})
-			hours(db, hb)
-		} else {
-			hours(ha, hb)
-		}
-		if hb.Before(b) {
-			out = append(out, piece{from: hb, to: b, bucket: i})
-		}
+		out = append(out, pc)
 	}
 	return out
-}
-
-func ceilTo(t time.Time, seconds int64) time.Time {
-	d := time.Duration(seconds) * time.Second
-	if f := t.Truncate(d); f.Equal(t) {
-		return t
-	} else {
-		return f.Add(d)
-	}
-}
-
-func maxTime(ts ...time.Time) time.Time {
-	m := ts[0]
-	for _, t := range ts[1:] {
-		if t.After(m) {
-			m = t
-		}
-	}
-	return m
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 // readRollups adds a rollup piece to t: from the org's rollups of p.dim,
