@@ -23,9 +23,8 @@ import (
 // The click path under faults: every redirect an edge answered is counted
 // once by control (stats and the link's clicks), through an edge crash, a
 // control outage and lost acknowledgements; and maxClicks holds under load
-// within the bound control/links documents. One control node and one edge:
-// each control node has a click store of its own, so stats are read on the
-// node the edge ships to.
+// within the bound control/links documents. One control node and one edge,
+// but for the leader's kill on three control nodes and two edges.
 
 // browserUA makes the load's clicks people's: bots are stored, but neither
 // a link's clicks nor maxClicks count them.
@@ -195,15 +194,21 @@ func (c *testCluster) waitDrained(t *testing.T, edge string, timeout time.Durati
 
 // clickCounts are what control says of a link's clicks: the stats count
 // (bots included) from the click store, and the link's clicks from the
-// control store.
+// control store; as control node c1 answers.
 func (c *testCluster) clickCounts(t *testing.T, id, slug string) (stats, link int) {
 	t.Helper()
-	r := c.call("c1", "GET", "/v1/stats?groupBy=count&bots=include&interval=24h&key="+url.QueryEscape(slug), "")
+	return c.clickCountsOn(t, "c1", id, slug)
+}
+
+// clickCountsOn is clickCounts as control node ctl answers.
+func (c *testCluster) clickCountsOn(t *testing.T, ctl, id, slug string) (stats, link int) {
+	t.Helper()
+	r := c.call(ctl, "GET", "/v1/stats?groupBy=count&bots=include&interval=24h&key="+url.QueryEscape(slug), "")
 	if r.status != 200 {
 		t.Fatalf("stats of %s: %d %v %v", slug, r.status, r.body, r.err)
 	}
 	stats = int(r.body["clicks"].(float64))
-	r = c.call("c1", "GET", "/v1/links/"+id, "")
+	r = c.call(ctl, "GET", "/v1/links/"+id, "")
 	if r.status != 200 {
 		t.Fatalf("link %s: %d %v %v", slug, r.status, r.body, r.err)
 	}
@@ -513,6 +518,46 @@ func TestFaultClickControlStoppedUnderTraffic(t *testing.T) {
 	}
 	t.Logf("ship errors on e1: %v", c.metric("e1", "h0p_edge_clicks_ship_errors_total"))
 	c.checkCounted(t, id, slug, served)
+}
+
+// The leader killed while two edges ship, on three control nodes: every
+// redirect of both edges is counted once, and every control node answers
+// the same (they share the control store and the click store, on
+// PostgreSQL).
+func TestFaultClickLeaderKilledDuringIngestion(t *testing.T) {
+	needFaults(t)
+	c := newTestCluster(t, 3, 2)
+	c.startAll()
+	leader := c.waitLeader(20 * time.Second)
+	id, slug, dest := c.mustLink(t, "e1", `{"url":"https://example.com/leader","key":"leader"}`)
+	if !c.waitResolves("e2", slug+"?h0p-no-track=1", dest, 20*time.Second) {
+		t.Fatal("e2 never redirected the link")
+	}
+	l1 := c.startLoad("e1", slug, 0, 4, 300)
+	l2 := c.startLoad("e2", slug, 0, 4, 300)
+	time.Sleep(3 * time.Second)
+	c.signal(leader, syscall.SIGKILL)
+	next := c.waitLeader(20 * time.Second)
+	t.Logf("killed leader %s under ingestion; %s leads", leader, next)
+	time.Sleep(3 * time.Second)
+	c.start(leader)
+	c.waitReady(leader, 30*time.Second)
+	time.Sleep(2 * time.Second)
+	a1, a2 := l1.halt(), l2.halt()
+	c.waitDrained(t, "e1", 60*time.Second)
+	c.waitDrained(t, "e2", 60*time.Second)
+
+	served := countTo(a1, dest) + countTo(a2, dest)
+	if served != len(a1)+len(a2) {
+		t.Errorf("%d of %d requests redirected around the kill", served, len(a1)+len(a2))
+	}
+	for _, ctl := range c.controls() {
+		stats, link := c.clickCountsOn(t, ctl, id, slug)
+		t.Logf("%s: %d redirects served; stats count %d, link clicks %d", ctl, served, stats, link)
+		if stats != served || link != served {
+			t.Errorf("%s: %d redirects served: stats count %d, link clicks %d", ctl, served, stats, link)
+		}
+	}
 }
 
 // Acknowledgements lost: control stores a batch but its answer never
