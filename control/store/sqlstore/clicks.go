@@ -67,11 +67,26 @@ func (q queries) LinkOrgs(ctx context.Context, ids []string) (map[string]string,
 // parameters each).
 const addClicksChunk = 500
 
-// AddLinksClicks counts with one UPDATE … FROM (VALUES …) a chunk, so
-// concurrent calls all count and a batch of thousands of links costs a
-// few statements, not one each.
+// AddLinksClicks counts in statements that add to the stored count, so
+// concurrent calls all count: on PostgreSQL one UPDATE … FROM (VALUES …)
+// a chunk of links, on SQLite one UPDATE a link (dialect.joinValues).
 func (q queries) AddLinksClicks(ctx context.Context, counts []store.ClickCount) ([]store.LinkClicks, error) {
 	var out []store.LinkClicks
+	if !q.s.d.joinValues {
+		for _, c := range counts {
+			l, err := scanLinkClicks(q.db.QueryRowContext(ctx, `UPDATE links SET clicks = clicks + $1,
+				last_clicked_at = CASE WHEN last_clicked_at > $2 THEN last_clicked_at ELSE $2 END
+				WHERE id = $3 RETURNING id, org_id, clicks, version, attrs`, c.Clicks, ms(c.Last), c.LinkID))
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted since
+			}
+			if err != nil {
+				return nil, fmt.Errorf("add link clicks: %w", err)
+			}
+			out = append(out, l)
+		}
+		return out, nil
+	}
 	for chunk := range slices.Chunk(counts, addClicksChunk) {
 		var text strings.Builder
 		text.WriteString(`UPDATE links SET clicks = links.clicks + d.n,
@@ -87,24 +102,26 @@ func (q queries) AddLinksClicks(ctx context.Context, counts []store.ClickCount) 
 		}
 		text.WriteString(`) v) d WHERE links.id = d.id RETURNING links.id, links.org_id, links.clicks, links.version, links.attrs`)
 		rows, err := q.db.QueryContext(ctx, text.String(), args...)
-		got, err := collect("add link clicks", rows, err, func(r rowScanner) (store.LinkClicks, error) {
-			var (
-				l       store.LinkClicks
-				version int64
-				attrs   sql.NullString
-			)
-			if err := r.Scan(&l.ID, &l.OrgID, &l.Clicks, &version, &attrs); err != nil {
-				return l, err
-			}
-			l.Version, l.Attrs = uint64(version), fromNullJSON(attrs)
-			return l, nil
-		})
+		got, err := collect("add link clicks", rows, err, scanLinkClicks)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, got...)
 	}
 	return out, nil
+}
+
+func scanLinkClicks(r rowScanner) (store.LinkClicks, error) {
+	var (
+		l       store.LinkClicks
+		version int64
+		attrs   sql.NullString
+	)
+	if err := r.Scan(&l.ID, &l.OrgID, &l.Clicks, &version, &attrs); err != nil {
+		return l, scanErr("link clicks", err)
+	}
+	l.Version, l.Attrs = uint64(version), fromNullJSON(attrs)
+	return l, nil
 }
 
 func (q queries) ClickCheckpoint(ctx context.Context, edge string) (store.ClickCheckpoint, error) {

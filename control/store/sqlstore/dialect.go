@@ -49,6 +49,12 @@ type dialect struct {
 	// serialises control nodes that start together with an advisory lock;
 	// SQLite's BEGIN IMMEDIATE holds its one write lock already.
 	lockMigrations string
+	// joinValues: an UPDATE … FROM (VALUES …) finds each row through the
+	// table's index (PostgreSQL), so many rows go in one statement and one
+	// round trip. SQLite's planner scans the table for it instead (about
+	// 40 µs a row at 100,000 links, against 8 µs for a statement of its
+	// own, prepared), so there each row has its statement.
+	joinValues bool
 
 	rendered sync.Map // query text → its text for this engine
 }
@@ -96,6 +102,7 @@ var postgresDialect = &dialect{
 	),
 	savepoints:     true,
 	lockMigrations: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrationLock, 10) + ")",
+	joinValues:     true,
 }
 
 // sql is query as this engine takes it. Texts are a fixed set (the dynamic
