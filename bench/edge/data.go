@@ -15,50 +15,77 @@ import (
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/visitorsalt"
 	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/clustercert"
 	"github.com/h0p/h0p/shared/kv"
 )
 
-// data is one size's links, written once for every layout. The shipping
-// edge's stack lives in dir as h0p dev keeps its data directory: edge/ (the
-// edge store), replication/ (raft), control/ (control store, click store)
-// and clicks/ (the spool); the edge without shipping reads its own copy of
-// the edge store, edge-drain/.
+// data is one size's links, written once for every layout. The control
+// node's data directory is dir/control, as h0p control keeps it: edge/ (its
+// replicated store), replication/ (raft) and control/ (control store, click
+// store). Each edge reads a copy of that replicated store made before
+// control first ran: the shipping edge dir/edge (its spool in dir/clicks),
+// the edge without shipping dir/edge-drain. dir/certs holds the cluster CA
+// and both nodes' certificates.
 type data struct {
 	dir      string
-	raftAddr string // the raft node's, kept in its configuration
+	raftAddr string // the control node's, kept in its raft configuration
 	key      string // the bench org's Owner key, for the stats API
 	// Seconds to write the edge store (through raft) and the control store.
 	edgeSeconds, controlSeconds float64
 }
 
 const (
-	edgeStoreDir  = "edge"
-	drainStoreDir = "edge-drain"
-	raftDir       = "replication"
-	controlDir    = "control"
-	spoolDir      = "clicks"
-	raftNodeID    = "bench"
+	controlNodeDir = "control"
+	edgeStoreDir   = "edge"
+	drainStoreDir  = "edge-drain"
+	spoolDir       = "clicks"
+	certsDir       = "certs"
+	// The nodes' ids, in their certificates: the edge's is also its
+	// spool's, which names its click batches.
+	controlNodeID = "c1"
+	edgeNodeID    = "e1"
 )
 
 // quietLogger drops everything.
 var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // writeData writes n random links into the control store (an org on the
-// enterprise plan, its Owner key) and, through a single-voter raft node as
-// control publishes them, into the edge store, in commands of 1000; the same
-// slug → URL pairs into dir/links.map for nginx, and dir/keys (one path per
-// line) for wrk. With drain it copies the edge store for the edge without
-// shipping.
-func writeData(dir string, n int, drain bool) (data, error) {
+// enterprise plan, its Owner key) and, through the control node's raft
+// group (a single voter) as control publishes them, into its replicated
+// store, in commands of 1000, with today's and tomorrow's visitor salts as
+// control publishes them; the same slug → URL pairs into dir/links.map for
+// nginx, and dir/keys (one path per line) for wrk. It copies the
+// replicated store for each edge of modes, and mints the cluster's CA and
+// the nodes' certificates.
+func writeData(dir string, n int, modes []string) (data, error) {
 	d := data{dir: dir, raftAddr: freeAddr()}
 	if err := d.write(context.Background(), n); err != nil {
 		return d, err
 	}
-	if drain {
-		return d, copyDir(filepath.Join(dir, edgeStoreDir), filepath.Join(dir, drainStoreDir))
+	for _, mode := range modes {
+		to := edgeStoreDir
+		if mode == drain {
+			to = drainStoreDir
+		}
+		if err := copyDir(filepath.Join(dir, controlNodeDir, edgeStoreDir), filepath.Join(dir, to)); err != nil {
+			return d, err
+		}
 	}
-	return d, nil
+	return d, writeCerts(filepath.Join(dir, certsDir))
+}
+
+// writeCerts mints a cluster CA and the certificates of the control node
+// and the edge into dir, as h0p admin certs does.
+func writeCerts(dir string) error {
+	ca, err := clustercert.MintCA("h0p bench CA", time.Now())
+	if err != nil {
+		return err
+	}
+	return clustercert.WriteDir(dir, ca, []clustercert.NodeSpec{
+		{ID: controlNodeID, Role: clustercert.Control}, {ID: edgeNodeID, Role: clustercert.Edge},
+	}, false)
 }
 
 // write writes the links of writeData and closes what it opened.
@@ -68,19 +95,20 @@ func (d *data) write(ctx context.Context, n int) (err error) {
 			err = cerr
 		}
 	}
-	orgID, key, st, err := createOrg(ctx, filepath.Join(d.dir, controlDir))
+	nodeDir := filepath.Join(d.dir, controlNodeDir)
+	orgID, key, st, err := createOrg(ctx, filepath.Join(nodeDir, "control"))
 	if err != nil {
 		return err
 	}
 	defer closing(st)
 	d.key = key
-	es, err := replication.OpenStore(filepath.Join(d.dir, edgeStoreDir), quietLogger)
+	es, err := replication.OpenStore(filepath.Join(nodeDir, edgeStoreDir), quietLogger)
 	if err != nil {
 		return err
 	}
 	defer closing(es)
 	node, err := replication.Open(replication.Config{
-		NodeID: raftNodeID, RaftAddr: d.raftAddr, Dir: filepath.Join(d.dir, raftDir), Voter: true, Bootstrap: true,
+		NodeID: controlNodeID, RaftAddr: d.raftAddr, Dir: filepath.Join(nodeDir, "replication"), Voter: true, Bootstrap: true,
 		Logger: quietLogger, HeartbeatTimeout: 500 * time.Millisecond,
 	}, es)
 	if err != nil {
@@ -90,6 +118,10 @@ func (d *data) write(ctx context.Context, n int) (err error) {
 	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := node.WaitLeader(waitCtx); err != nil {
+		return err
+	}
+	salts := &visitorsalt.Publisher{Applier: node, Salts: es, Logger: quietLogger, Now: time.Now}
+	if err := salts.Ensure(ctx); err != nil {
 		return err
 	}
 	mapFile, err := os.Create(filepath.Join(d.dir, "links.map"))

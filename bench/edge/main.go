@@ -2,28 +2,31 @@
 // same run, on this machine (make bench-edge).
 //
 // For each size in -links it writes N random links into a control store
-// (one org, on the enterprise plan) and, through a single-voter raft node,
-// into the edge store (Pebble, through the real FSM), and the same slug →
-// URL pairs into an nginx `map` (one worker per core, access log off,
-// `return 302`). It then drives the servers with wrk — the same Lua script
-// choosing uniformly random slugs from the whole set, a browser
-// User-Agent, -connections connections, -duration per run — alternating
-// them for -rounds rounds after a warm-up of each, and reports requests/s,
-// p50/p99 latency, errors and memory (RSS and PSS summed over the server's
-// processes) with ratios to nginx in bench/results/edge.json and edge.md.
+// (one org, on the enterprise plan) and, through the control node's raft
+// group (a single voter), into the edge store (Pebble, through the real
+// FSM), and the same slug → URL pairs into an nginx `map` (one worker per
+// core, access log off, `return 302`). It then drives the servers with
+// wrk — the same Lua script choosing uniformly random slugs from the whole
+// set, a browser User-Agent, -connections connections, -duration per run —
+// alternating them for -rounds rounds after a warm-up of each, and reports
+// requests/s, p50/p99 latency, errors and memory (RSS and PSS summed over
+// the server's processes) with ratios to nginx in bench/results/edge.json
+// and edge.md.
 // It does so in each of -layouts: shared (servers and wrk on every CPU) and
 // pinned (the server alone on the first half of the CPUs, wrk on the rest:
 // see layout).
 //
 // The edge runs as a child process (this binary re-executed with -serve),
-// in the modes of -clicks. ship is h0p dev's stack in one process: the
-// edge, its click spool and shipper, and control ingesting every batch
-// into its control store and click store, on a raft node; whatever CPU the
-// clicks take counts against the edge. drain is the edge alone, a consumer
-// counting its clicks in memory. After every run of an edge the bench waits
-// until its clicks settled (shipped, in ship mode) and the process went
-// idle, and at the end of a layout compares the redirects it answered with
-// the clicks control stored and counted.
+// in the modes of -clicks. ship is h0p edge's stack: the edge, its click
+// spool and shipper, posting every batch over mutual TLS to a control node
+// (h0p control, the binary of -h0p) in a process of its own, at idle CPU
+// priority (SCHED_IDLE) and on no CPU in particular, which ingests it into
+// its control store and click store; the bench reports control's CPU
+// apart. drain is the edge alone, a consumer counting its clicks in
+// memory. After every run of an edge the bench waits until its clicks
+// settled (shipped, in ship mode) and the processes went idle, and at the
+// end of a layout compares the redirects it answered with the clicks
+// control stored and counted.
 //
 //	go run ./bench/edge -links 100000,1000000
 package main
@@ -63,7 +66,8 @@ func main() {
 		conns    = flag.Int("connections", 64, "wrk connections")
 		threads  = flag.Int("threads", runtime.NumCPU(), "wrk threads in the shared layout")
 		layoutsF = flag.String("layouts", "shared,pinned", "comma-separated: shared (server and wrk on every CPU), pinned (server on the first half of the CPUs, wrk on the rest)")
-		clicksF  = flag.String("clicks", "ship,drain", "comma-separated edges to run: ship (h0p dev's stack: spool, shipper, control's ingest into its stores), drain (the edge alone, its clicks counted in memory)")
+		clicksF  = flag.String("clicks", "ship,drain", "comma-separated edges to run: ship (h0p edge's stack: spool and shipper, posting to a control node in its own process at idle CPU priority), drain (the edge alone, its clicks counted in memory)")
+		h0pBin   = flag.String("h0p", "", "the h0p binary the control node runs (ship; empty: go build ./cmd/h0p)")
 		think    = flag.Duration("think", time.Millisecond, "each connection's wait between requests in the equal-load runs, whole milliseconds (0: no such runs)")
 		out      = flag.String("out", "bench/results", "directory for edge.json and edge.md")
 		profile  = flag.String("cpuprofile", "", "write the edge's CPU profile here (of the last size and layout; the drain edge's to <file>.drain)")
@@ -74,8 +78,7 @@ func main() {
 	flag.StringVar(&c.mode, "mode", ship, "internal: the edge's mode (ship, drain)")
 	flag.StringVar(&c.addr, "addr", "", "internal: listen address")
 	flag.StringVar(&c.admin, "admin", "", "internal: the edge's admin address (GET /clicks)")
-	flag.StringVar(&c.api, "api", "", "internal: control's API address (ship)")
-	flag.StringVar(&c.raft, "raft", "", "internal: the raft node's address (ship)")
+	flag.StringVar(&c.control, "control", "", "internal: control's API address (ship)")
 	flag.StringVar(&c.loaded, "loaded", "", "internal: file the edge creates once every link's answer is in memory")
 	flag.Parse()
 	if *serveMap != "" {
@@ -87,7 +90,7 @@ func main() {
 		must(c.serve())
 		return
 	}
-	for _, tool := range []string{"nginx", "wrk", "taskset"} {
+	for _, tool := range []string{"nginx", "wrk", "taskset", "chrt"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			log.Fatalf("%s not found: apt-get install -y nginx-light wrk util-linux (bench/edge/run.sh does)", tool)
 		}
@@ -96,13 +99,19 @@ func main() {
 	must(err)
 	modes, err := parseModes(*clicksF)
 	must(err)
+	if slices.Contains(modes, ship) && *h0pBin == "" {
+		bin, err := buildH0P()
+		must(err)
+		defer os.RemoveAll(filepath.Dir(bin))
+		*h0pBin = bin
+	}
 	rep := report{
 		Date: time.Now().UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), Connections: *conns,
 		Duration: duration.String(), Rounds: *rounds, NginxVersion: nginxVersion(),
 		Think: think.String(), Layouts: layouts, Edges: modes,
 	}
 	cfg := benchConfig{modes: modes, rounds: *rounds, duration: *duration, warmup: *warmup, think: *think,
-		conns: *conns, profile: *profile}
+		conns: *conns, profile: *profile, h0p: *h0pBin}
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		must(err)
@@ -113,6 +122,21 @@ func main() {
 	md := rep.markdown()
 	must(results.Write(*out, "edge", rep, md))
 	fmt.Print(md)
+}
+
+// buildH0P builds ./cmd/h0p into a temporary directory.
+func buildH0P() (string, error) {
+	dir, err := os.MkdirTemp("", "h0p-bench-edge-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "h0p")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/h0p")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/h0p (run from the repository's root, or give -h0p): %w", err)
+	}
+	return bin, nil
 }
 
 // parseModes reads -clicks.
@@ -203,14 +227,15 @@ type sizeResult struct {
 	LoadSeconds        float64 `json:"edge_load_seconds"`
 	ControlLoadSeconds float64 `json:"control_load_seconds"`
 	NginxStartS        float64 `json:"nginx_start_seconds"`
-	// Until every link's answer is in memory (ship: raft, control and the
-	// spool opened too).
-	EdgeStartS  float64  `json:"edge_start_seconds"`
-	DrainStartS float64  `json:"drain_edge_start_seconds,omitempty"`
-	Edge        []wrkRun `json:"edge_runs"`       // ship mode
-	Drain       []wrkRun `json:"drain_edge_runs"` // drain mode
-	Nginx       []wrkRun `json:"nginx_runs"`
-	Bare        []wrkRun `json:"fasthttp_map_runs"` // the floor of Go + fasthttp: see serveFasthttpMap
+	// Until every link's answer is in memory (ship: the spool opened too).
+	EdgeStartS float64 `json:"edge_start_seconds"`
+	// Until the control node was ready (raft leader, API up): ship mode.
+	ControlStartS float64  `json:"control_start_seconds,omitempty"`
+	DrainStartS   float64  `json:"drain_edge_start_seconds,omitempty"`
+	Edge          []wrkRun `json:"edge_runs"`       // ship mode
+	Drain         []wrkRun `json:"drain_edge_runs"` // drain mode
+	Nginx         []wrkRun `json:"nginx_runs"`
+	Bare          []wrkRun `json:"fasthttp_map_runs"` // the floor of Go + fasthttp: see serveFasthttpMap
 	// At equal load: each connection waits think between requests, which
 	// offers both servers about the same rate, below what either answers.
 	EdgePaced  []wrkRun `json:"edge_equal_load_runs"`
@@ -219,6 +244,7 @@ type sizeResult struct {
 	DrainMem   memory   `json:"drain_edge_memory"`
 	NginxMem   memory   `json:"nginx_memory"`
 	BareMem    memory   `json:"fasthttp_map_memory"`
+	ControlMem memory   `json:"control_memory"` // ship mode
 	// What became of the clicks of each edge's redirects in this layout.
 	EdgeClicks  *clickReport `json:"edge_clicks,omitempty"`
 	DrainClicks *clickReport `json:"drain_edge_clicks,omitempty"`
@@ -279,8 +305,17 @@ type wrkRun struct {
 	MaxUS      float64 `json:"max_us"`
 	// CPUUS is the server's CPU time (user + system, all its processes) per
 	// request answered: steadier than requests/s on a shared machine. An
-	// edge's includes the time after the run until it settled.
+	// edge's includes the time after the run until it settled; the ship
+	// edge's is its own process's, control's is apart.
 	CPUUS float64 `json:"cpu_us_per_request"`
+	// The ship edge's control node, from the start of the run until the
+	// clicks were stored and it went idle: its CPU time over the clicks
+	// it took in (acknowledged to the edge), ControlCPUUS; the CPUs it
+	// had while wrk ran, ControlCPUs; the clicks the edge had not shipped
+	// as wrk stopped (in its queue and spool), Unshipped.
+	ControlCPUUS float64 `json:"control_cpu_us_per_click,omitempty"`
+	ControlCPUs  float64 `json:"control_cpus_during_run,omitempty"`
+	Unshipped    int64   `json:"unshipped_at_run_end,omitempty"`
 	// SettleS is the wait after an edge's run until its clicks settled
 	// (shipped, in ship mode) and the process went idle (the click
 	// store's compactions done): the next server's run starts on a quiet
@@ -300,6 +335,7 @@ type benchConfig struct {
 	duration, warmup, think time.Duration
 	conns                   int
 	profile                 string
+	h0p                     string // the control node's binary (ship)
 }
 
 // benchSize writes n links once and measures them in each layout.
@@ -312,11 +348,11 @@ func benchSize(n int, layouts []layout, cfg benchConfig) ([]sizeResult, error) {
 	must(os.Chmod(dir, 0o755)) // nginx workers run as nobody
 
 	log.Printf("%d links: writing the control store, the edge store, the nginx map and the key list", n)
-	d, err := writeData(dir, n, slices.Contains(cfg.modes, drain))
+	d, err := writeData(dir, n, cfg.modes)
 	if err != nil {
 		return nil, err
 	}
-	storeMiB := float64(dirSize(filepath.Join(dir, edgeStoreDir))) / (1 << 20)
+	storeMiB := float64(dirSize(filepath.Join(dir, controlNodeDir, edgeStoreDir))) / (1 << 20)
 	var rs []sizeResult
 	for _, l := range layouts {
 		r, err := benchLayout(d, n, l, cfg)
@@ -338,11 +374,24 @@ type server struct {
 	edge *edgeChild // edges only
 }
 
+// cmds are s's processes: an edge's control node after the edge.
+func (s *server) cmds() []*exec.Cmd {
+	var cmds []*exec.Cmd
+	if s.cmd != nil {
+		cmds = append(cmds, s.cmd)
+	}
+	if s.edge != nil && s.edge.control != nil && s.edge.control.cmd != nil {
+		cmds = append(cmds, s.edge.control.cmd)
+	}
+	return cmds
+}
+
 // edgeChild is an edge process and what the bench knows of its clicks.
 type edgeChild struct {
 	mode         string
-	admin, api   string // api: ship mode
-	stored0      int64  // the click store's and the links' counts at start (ship)
+	admin        string
+	control      *controlNode // ship mode
+	stored0      int64        // the click store's and the links' counts at start (ship)
 	counted0     int64
 	answered     int64 // by wrk's count
 	maxSettle    float64
@@ -358,8 +407,9 @@ func edgeName(mode string) string {
 }
 
 // startEdge starts the edge of mode over d in layout l and waits until it
-// holds every link's answer (and, in ship mode, control answers).
-func startEdge(d data, mode string, l layout, profile, key string) (*server, error) {
+// holds every link's answer; in ship mode it starts the control node
+// first.
+func startEdge(d data, mode string, l layout, profile, h0p string) (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -373,8 +423,10 @@ func startEdge(d data, mode string, l layout, profile, key string) (*server, err
 	os.Remove(loaded) // left by the layout before
 	args := []string{"-serve", d.dir, "-mode", mode, "-addr", srv.addr, "-admin", e.admin, "-cpuprofile", profile, "-loaded", loaded}
 	if mode == ship {
-		e.api = freeAddr()
-		args = append(args, "-api", e.api, "-raft", d.raftAddr)
+		if e.control, err = startControl(h0p, d, srv.addr); err != nil {
+			return srv, err
+		}
+		args = append(args, "-control", e.control.api)
 	}
 	start := time.Now()
 	srv.cmd = command(l.ServerCPUs, self, args...)
@@ -390,7 +442,7 @@ func startEdge(d data, mode string, l layout, profile, key string) (*server, err
 	}
 	e.startSeconds = time.Since(start).Seconds()
 	if mode == ship {
-		if e.stored0, e.counted0, err = controlCounts(e.api, key, 60*time.Second); err != nil {
+		if e.stored0, e.counted0, err = e.control.counts(d.key, 60*time.Second); err != nil {
 			return srv, fmt.Errorf("%s: control: %w", srv.name, err)
 		}
 	}
@@ -405,14 +457,16 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 	var servers []*server
 	defer func() {
 		for _, s := range servers {
-			if s.cmd.ProcessState == nil {
-				s.cmd.Process.Kill()
-				s.cmd.Wait()
+			for _, cmd := range s.cmds() {
+				if cmd.Process != nil && cmd.ProcessState == nil {
+					cmd.Process.Kill()
+					cmd.Wait()
+				}
 			}
 		}
 	}()
 	for _, mode := range cfg.modes {
-		s, err := startEdge(d, mode, l, cfg.profile, d.key)
+		s, err := startEdge(d, mode, l, cfg.profile, cfg.h0p)
 		if s != nil {
 			servers = append(servers, s)
 		}
@@ -420,7 +474,7 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 			return res, err
 		}
 		if mode == ship {
-			s.runs, res.EdgeStartS = &res.Edge, s.edge.startSeconds
+			s.runs, res.EdgeStartS, res.ControlStartS = &res.Edge, s.edge.startSeconds, s.edge.control.startSeconds
 		} else {
 			s.runs, res.DrainStartS = &res.Drain, s.edge.startSeconds
 		}
@@ -462,21 +516,44 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 	keys := filepath.Join(d.dir, "keys")
 	runScript := func(script string, s *server, dur time.Duration, args ...string) (wrkRun, error) {
 		cpu0 := cpuTicks(s.cmd.Process.Pid)
+		var ctl *controlNode
+		var ctl0 int64
+		var before clickState
+		if s.edge != nil && s.edge.control != nil {
+			ctl, ctl0 = s.edge.control, cpuTicks(s.edge.control.cmd.Process.Pid)
+			st, err := clicksOf(s.edge.admin)
+			if err != nil {
+				return wrkRun{}, fmt.Errorf("%s: %w", s.name, err)
+			}
+			before = st
+		}
 		r, err := runWrk(script, keys, s.addr, dur, cfg.conns, l, args...)
 		if err != nil {
 			return r, fmt.Errorf("%s: %w", s.name, err)
 		}
+		if ctl != nil {
+			r.ControlCPUs = float64(cpuTicks(ctl.cmd.Process.Pid)-ctl0) / clockTicks / (float64(r.DurationUS) / 1e6)
+			if st, err := clicksOf(s.edge.admin); err == nil {
+				r.Unshipped = st.Redirects - st.Untracked - st.Dropped - st.SpoolDropped - st.Rejected - st.Shipped
+			}
+		}
 		if e := s.edge; e != nil {
 			e.answered += r.Requests - r.Status
 			start := time.Now()
-			if _, err := waitSettled(e.admin, 10*time.Minute); err != nil {
+			st, err := waitSettled(e.admin, 10*time.Minute)
+			if err != nil {
 				return r, fmt.Errorf("%s: %w", s.name, err)
 			}
 			// The work its clicks left (the click store's compactions)
 			// must not run into the next server's run.
-			waitIdle(s.cmd.Process.Pid, 2*time.Minute)
+			for _, cmd := range s.cmds() {
+				waitIdle(cmd.Process.Pid, 2*time.Minute)
+			}
 			r.SettleS = time.Since(start).Seconds()
 			e.maxSettle = max(e.maxSettle, r.SettleS)
+			if n := st.Shipped - before.Shipped; ctl != nil && n > 0 {
+				r.ControlCPUUS = float64(cpuTicks(ctl.cmd.Process.Pid)-ctl0) * 1e6 / clockTicks / float64(n)
+			}
 		}
 		if r.Requests > 0 {
 			r.CPUUS = float64(cpuTicks(s.cmd.Process.Pid)-cpu0) * 1e6 / clockTicks / float64(r.Requests)
@@ -534,6 +611,9 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 		case "fasthttp-map":
 			res.BareMem = m
 		}
+		if s.edge != nil && s.edge.control != nil {
+			res.ControlMem = memoryOf(s.edge.control.cmd.Process.Pid)
+		}
 	}
 	for _, s := range servers {
 		if s.edge == nil {
@@ -549,16 +629,20 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 			res.DrainClicks = c
 		}
 	}
+	// An edge stops before its control node, which its shipper posts to
+	// until it stopped.
 	for _, s := range servers {
-		switch {
-		case s == nginx:
-			s.cmd.Process.Signal(syscall.SIGQUIT)
-		case s.edge != nil:
-			s.cmd.Process.Signal(syscall.SIGTERM)
-		default:
-			s.cmd.Process.Kill()
+		for _, cmd := range s.cmds() {
+			switch {
+			case s == nginx:
+				cmd.Process.Signal(syscall.SIGQUIT)
+			case s.edge != nil:
+				cmd.Process.Signal(syscall.SIGTERM)
+			default:
+				cmd.Process.Kill()
+			}
+			cmd.Wait()
 		}
-		s.cmd.Wait()
 	}
 	res.ratios()
 	return res, nil
@@ -573,8 +657,8 @@ func (e *edgeChild) report(key string) (*clickReport, error) {
 		return nil, err
 	}
 	c := &clickReport{Answered: e.answered, clickState: st, MaxSettleS: e.maxSettle}
-	if e.mode == ship {
-		stored, counted, err := controlCounts(e.api, key, time.Minute)
+	if e.control != nil {
+		stored, counted, err := e.control.counts(key, time.Minute)
 		if err != nil {
 			return nil, err
 		}
@@ -610,18 +694,23 @@ func (r *sizeResult) ratios() {
 	}
 }
 
-// waitSettled polls an edge child's clicks until they settled.
-func waitSettled(admin string, timeout time.Duration) (clickState, error) {
-	deadline := time.Now().Add(timeout)
-	logged := time.Now()
+// waitSettled polls an edge child's clicks until they settled, or they
+// stood still for stall: control, at idle priority, ingests only while
+// nothing else on the machine wants the CPU, so how long it takes depends
+// on the machine's other work, not only on the clicks.
+func waitSettled(admin string, stall time.Duration) (clickState, error) {
+	var last clickState
+	moved, logged := time.Now(), time.Now()
 	for {
-		var st clickState
-		err := getJSON("http://"+admin+"/clicks", "", &st)
+		st, err := clicksOf(admin)
 		if err == nil && st.Settled {
 			return st, nil
 		}
-		if time.Now().After(deadline) {
-			return st, fmt.Errorf("clicks not settled after %v: %+v (%v)", timeout, st, err)
+		if err == nil && st != last {
+			last, moved = st, time.Now()
+		}
+		if time.Since(moved) > stall {
+			return st, fmt.Errorf("clicks not settled, and unchanged for %v: %+v (%v)", stall, st, err)
 		}
 		if time.Since(logged) > 10*time.Second {
 			log.Printf("waiting for the edge's clicks to settle: %+v", st)
@@ -645,34 +734,13 @@ func waitIdle(pid int, timeout time.Duration) {
 	log.Printf("process %d still busy after %v", pid, timeout)
 }
 
-// controlCounts asks control's API for the clicks of the bench org in the
-// click store and in the links' counters (its usage this month), retrying
-// for up to timeout while the API is not up.
-func controlCounts(api, key string, timeout time.Duration) (stored, counted int64, err error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		var st struct{ Clicks int64 }
-		var org struct {
-			Usage struct {
-				Clicks int64 `json:"trackedClicksThisMonth"`
-			} `json:"usage"`
-		}
-		err = getJSON("http://"+api+"/v1/stats?groupBy=count&interval=all&bots=include", key, &st)
-		if err == nil {
-			err = getJSON("http://"+api+"/v1/org", key, &org)
-		}
-		if err == nil {
-			return st.Clicks, org.Usage.Clicks, nil
-		}
-		if time.Now().After(deadline) {
-			return 0, 0, err
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+// clicksOf is what an edge child says of its clicks.
+func clicksOf(admin string) (st clickState, err error) {
+	return st, getJSON(http.DefaultClient, "http://"+admin+"/clicks", "", &st)
 }
 
 // getJSON decodes the 200 answer of url into out.
-func getJSON(url, key string, out any) error {
+func getJSON(client *http.Client, url, key string, out any) error {
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		return err
@@ -680,7 +748,7 @@ func getJSON(url, key string, out any) error {
 	if key != "" {
 		req.Header.Set("x-api-key", key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -920,10 +988,11 @@ func (r report) markdown() string {
 		fmt.Fprintf(&b, "\n## %s\n\n", l.describe())
 		r.sizeTables(&b, sizes)
 	}
-	b.WriteString("\n\"edge\" is h0p dev's stack in one process: the edge, its click spool (segment files, synced) and shipper, and control ingesting every batch (the links' counters in the control store, then the click store), on a single-voter raft node; the CPU its clicks take counts against it. \"edge, clicks drained\" is the edge alone, a consumer counting its clicks in memory: the edge's own work, before shipping.\n")
-	b.WriteString("\nClicks: after every run of an edge the bench waits until its clicks settled (shipped, for the edge) and the process went idle (the click store's compactions done), so that the next server's run starts on a quiet CPU; \"settle\" is the longest such wait. \"Answered\" are the 2xx/3xx responses wrk read; \"redirects\" the edge's own count, which may exceed them by the answers wrk did not read as it stopped (at most one per connection and run). \"Dropped\" are the edge queue's (h0p_edge_clicks_dropped_total) and the spool's (h0p_edge_clicks_spool_dropped_total, its disk budget). \"Stored\" are the layout's clicks in control's click store (GET /v1/stats), \"counted\" those added to the links' counters (the org's usage, GET /v1/org). \"Exact\": every redirect's click captured, none dropped, and each stored and counted once.\n")
+	b.WriteString("\n\"edge\" is h0p edge's stack: the edge, its click spool (segment files, synced) and shipper, posting each batch over mutual TLS to a control node (POST /cluster/v1/clicks), which ingests it (the links' counters in the control store, then the click store). The control node (h0p control, the single voter of its raft group) runs in a process of its own under SCHED_IDLE, on no CPU in particular: it gets only the CPU the edge and wrk leave, as when control runs on other machines, so at saturation the spool holds the backlog and control ingests it after the run. Its CPU is reported apart (\"control\" below); the edge's CPU a request is its own process's. \"edge, clicks drained\" is the edge alone, a consumer counting its clicks in memory: the edge's own work, before shipping.\n")
+	b.WriteString("\nClicks: after every run of an edge the bench waits until its clicks settled (shipped and acknowledged, for the edge) and its processes went idle (control's click store compactions done), so that the next server's run starts on a quiet CPU; \"settle\" is the longest such wait. \"Answered\" are the 2xx/3xx responses wrk read; \"redirects\" the edge's own count, which may exceed them by the answers wrk did not read as it stopped (at most one per connection and run). \"Dropped\" are the edge queue's (h0p_edge_clicks_dropped_total) and the spool's (h0p_edge_clicks_spool_dropped_total, its disk budget). \"Stored\" are the layout's clicks in control's click store (GET /v1/stats), \"counted\" those added to the links' counters (the org's usage, GET /v1/org). \"Exact\": every redirect's click captured, none dropped, and each stored and counted once.\n")
 	b.WriteString("\nIn the shared layout wrk takes CPU from the server and waits behind it: a faster server is offered more requests by wrk, whose threads then wait longer for a CPU, so the saturated runs' p99 follows the rate as much as the server (bench/README.md). The pinned layout gives the server half the CPUs to itself, as on an edge host whose clients are elsewhere.\n")
-	b.WriteString("\n\"Edge start\" runs until every link's answer is in the edge's memory (its answer table), as nginx's start includes reading its map; the edge serves from the store meanwhile. The edge's includes electing its raft node and opening control.\n")
+	b.WriteString("\n\"Control\": \"CPU a click\" is the control node's CPU time (user and system, from /proc) from the start of each measured run of the edge until the clicks were stored and it went idle, over the clicks it acknowledged; \"CPUs during the runs\" what it had while wrk ran; \"unshipped\" the clicks in the edge's queue and spool as wrk stopped, mean of the runs.\n")
+	b.WriteString("\n\"Edge start\" runs until every link's answer is in the edge's memory (its answer table), as nginx's start includes reading its map; the edge serves from the store meanwhile. \"Control start\" runs until the control node is ready (raft leader, API up), before the edge starts.\n")
 	b.WriteString("\n\"fasthttp + Go map\" is the floor of the edge's stack: the same links in a Go map behind a bare fasthttp handler (no store, no click capture), in the same runs.\n")
 	b.WriteString("\n\"CPU a request\" is the server's CPU time (user and system, all its processes, from /proc) over the requests it answered in the measured runs, an edge's until it settled after each run; on this shared machine it moves less than requests/s.\n")
 	b.WriteString("\nPer-run figures are in edge.json.\n")
@@ -1015,10 +1084,25 @@ func (r report) sizeTables(b *strings.Builder, sizes []sizeResult) {
 		}
 	}
 
-	b.WriteString("\n| links | edge store on disk | edge store written (raft) | control store written | edge start | edge, clicks drained: start | nginx start |\n|---|---|---|---|---|---|---|\n")
+	if slices.Contains(r.Edges, ship) {
+		b.WriteString("\n| links | control: CPU a click (per round) | control: CPUs during the runs | unshipped at a run's end | control RSS | control PSS |\n|---|---|---|---|---|---|\n")
+		for _, s := range sizes {
+			var xs []string
+			var cpus, unshipped float64
+			for _, r := range s.Edge {
+				xs = append(xs, fmt.Sprintf("%.1f", r.ControlCPUUS))
+				cpus += r.ControlCPUs / float64(len(s.Edge))
+				unshipped += float64(r.Unshipped) / float64(len(s.Edge))
+			}
+			fmt.Fprintf(b, "| %d | %.1f µs (%s) | %.2f | %.0f | %.0f MiB | %.0f MiB |\n", s.Links, meanRun(s.Edge).ControlCPUUS,
+				strings.Join(xs, ", "), cpus, unshipped, s.ControlMem.RSSMiB, s.ControlMem.PSSMiB)
+		}
+	}
+
+	b.WriteString("\n| links | edge store on disk | edge store written (raft) | control store written | control start | edge start | edge, clicks drained: start | nginx start |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range sizes {
-		fmt.Fprintf(b, "| %d | %.0f MiB | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s |\n",
-			s.Links, s.EdgeStoreMiB, s.LoadSeconds, s.ControlLoadSeconds, s.EdgeStartS, s.DrainStartS, s.NginxStartS)
+		fmt.Fprintf(b, "| %d | %.0f MiB | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s |\n",
+			s.Links, s.EdgeStoreMiB, s.LoadSeconds, s.ControlLoadSeconds, s.ControlStartS, s.EdgeStartS, s.DrainStartS, s.NginxStartS)
 	}
 
 	if len(sizes) == 0 || len(sizes[0].EdgePaced) == 0 {
@@ -1074,6 +1158,7 @@ func meanRun(runs []wrkRun) (m wrkRun) {
 	n := float64(len(runs))
 	for _, x := range runs {
 		m.CPUUS += x.CPUUS / n
+		m.ControlCPUUS += x.ControlCPUUS / n
 		m.RPS += x.RPS / n
 		m.P50US += x.P50US / n
 		m.P99US += x.P99US / n

@@ -20,18 +20,18 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/edge/clickspool"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/replication/cluster"
+	"github.com/h0p/h0p/shared/clustercert"
 )
 
 // Edge modes (-clicks): what takes the clicks off the edge's queue.
 const (
-	// ship is h0p dev's stack in one process: the edge, its click spool
-	// and shipper, and control ingesting the shipped batches (control
-	// store and click store), on a single-voter raft node.
+	// ship is h0p edge's: the edge, its click spool and its shipper,
+	// which posts each batch over mutual TLS to a control node in a
+	// process of its own (POST /cluster/v1/clicks).
 	ship = "ship"
 	// drain is the edge alone, a consumer draining its queue and
 	// counting the clicks in memory.
@@ -44,8 +44,7 @@ type child struct {
 	mode    string // ship or drain
 	addr    string // the edge's
 	admin   string // GET /clicks: clickState
-	api     string // control's API (ship)
-	raft    string // the raft node's (ship)
+	control string // control's API address (ship)
 	loaded  string // created once every link's answer is in memory
 	profile string // CPU profile
 }
@@ -90,10 +89,9 @@ func (c child) serve() error {
 	reg := prometheus.NewRegistry()
 	fasthttpServer, loops := os.Getenv("H0P_BENCH_FASTHTTP") != "", 0
 	if !fasthttpServer && edge.EventLoopsSupported {
-		// As h0p edge and h0p dev do (cmd/h0p/procs.go): a loop per P,
-		// and one P more for the rest of the process (in ship mode the
-		// spool, the shipper, control and raft), which a busy loop never
-		// gives up.
+		// As h0p edge does (cmd/h0p/procs.go): a loop per P, and one P
+		// more for the rest of the process (in ship mode the spool and
+		// the shipper), which a busy loop never gives up.
 		loops = runtime.GOMAXPROCS(0)
 		runtime.GOMAXPROCS(loops + 1)
 	}
@@ -108,6 +106,7 @@ func (c child) serve() error {
 		}
 	}()
 
+	// Its own copy of the edge store, without raft (bench/README.md).
 	storeDir := drainStoreDir
 	if c.mode == ship {
 		storeDir = edgeStoreDir
@@ -117,23 +116,6 @@ func (c child) serve() error {
 		return err
 	}
 	closers = append(closers, store.Close)
-	var node *replication.Node
-	if c.mode == ship {
-		// As h0p dev: one voter, electing itself quickly.
-		node, err = replication.Open(replication.Config{
-			NodeID: raftNodeID, RaftAddr: c.raft, Dir: filepath.Join(c.dir, raftDir), Voter: true, Bootstrap: true,
-			Logger: logger, Registerer: reg, HeartbeatTimeout: 500 * time.Millisecond,
-		}, store)
-		if err != nil {
-			return err
-		}
-		closers = append(closers, node.Close)
-		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := node.WaitLeader(waitCtx); err != nil {
-			return err
-		}
-	}
 	srv, err := edge.New(edge.Config{Addr: c.addr, DefaultDomain: domain, Logger: logger, Registerer: reg,
 		FasthttpServer: fasthttpServer, Loops: loops}, store)
 	if err != nil {
@@ -148,14 +130,11 @@ func (c child) serve() error {
 	)
 	switch c.mode {
 	case ship:
-		ctl, shipper, err := openShipping(c, srv, store, node, logger, reg)
-		if ctl != nil {
-			closers = append(closers, ctl.Close)
-		}
+		shipper, err := openShipping(c, srv, logger, reg)
 		if err != nil {
 			return err
 		}
-		run = func(ctx context.Context) error { return runShipping(ctx, srv, ctl, shipper) }
+		run = func(ctx context.Context) error { return runShipping(ctx, srv, shipper) }
 		captured = func(m metrics) int64 { return m.get("h0p_edge_clicks_spooled_total") }
 	default:
 		var n atomic.Int64
@@ -205,40 +184,43 @@ func (c child) serve() error {
 	return nil
 }
 
-// openShipping opens what h0p dev puts behind its edge: the click spool in
-// dir/clicks (its budget and segments as h0p dev's), control over
-// dir/control on the raft node, and the shipper whose sink is control's
-// ingest, in process.
-func openShipping(c child, srv *edge.Server, store *replication.Store, node *replication.Node, logger *slog.Logger, reg *prometheus.Registry) (*control.Server, *clickspool.Shipper, error) {
+// openShipping opens what h0p edge puts behind its edge: the click spool
+// in dir/clicks (its budget and segments as h0p edge's), and the shipper
+// whose sink is control's ingest over the cluster path, POST
+// /cluster/v1/clicks with the edge's certificate.
+func openShipping(c child, srv *edge.Server, logger *slog.Logger, reg *prometheus.Registry) (*clickspool.Shipper, error) {
+	id, err := clustercert.Load(filepath.Join(c.dir, certsDir), edgeNodeID)
+	if err != nil {
+		return nil, err
+	}
 	spool, err := clickspool.Open(filepath.Join(c.dir, spoolDir), clickspool.Options{
-		NodeID: raftNodeID, SegmentBytes: cluster.MaxClicksBody, Logger: logger, Registerer: reg,
+		NodeID: edgeNodeID, SegmentBytes: cluster.MaxClicksBody, Logger: logger, Registerer: reg,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	_, edgePort, err := net.SplitHostPort(srv.Addr())
-	if err != nil {
-		return nil, nil, err
-	}
-	ctl, err := control.Open(context.Background(), control.Config{
-		APIAddr: c.api, DataDir: filepath.Join(c.dir, controlDir), DefaultDomain: domain,
-		ShortLinkScheme: "http", ShortLinkPort: edgePort, Logger: logger, Registerer: reg,
-		EdgeAddrs: []string{srv.Addr()}, Salts: store,
-	}, node)
-	if err != nil {
-		return nil, nil, err
-	}
-	sh := &clickspool.Shipper{Spool: spool, Queue: srv.Clicks(), Logger: logger, Sink: clickspool.SinkFunc(ctl.IngestClicks)}
-	return ctl, sh, nil
+	sender := &cluster.ClickSender{Client: nodeClient(id), URLs: []string{"https://" + c.control}}
+	return &clickspool.Shipper{Spool: spool, Queue: srv.Clicks(), Logger: logger, Sink: sender}, nil
 }
 
-// runShipping serves until ctx ends as h0p dev does: control and the
-// shipper run beside the edge; the shipper stops once the edge answered its
-// last request (so those clicks are spooled too), control after it.
-func runShipping(ctx context.Context, srv *edge.Server, ctl *control.Server, sh *clickspool.Shipper) error {
-	ctlCtx, stopControl := context.WithCancel(context.WithoutCancel(ctx))
-	ctlDone := make(chan error, 1)
-	go func() { ctlDone <- ctl.Run(ctlCtx) }()
+// nodeClient is the mutual-TLS client of a node, as h0p's (cmd/h0p/node.go).
+func nodeClient(b *clustercert.Bundle) *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:       b.ClientConfig(),
+			ForceAttemptHTTP2:     true,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 10 * time.Second,
+		},
+	}
+}
+
+// runShipping serves until ctx ends as h0p edge does: the shipper runs
+// beside the edge and stops once the edge answered its last request, so
+// those clicks are spooled too.
+func runShipping(ctx context.Context, srv *edge.Server, sh *clickspool.Shipper) error {
 	shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
 	shipped := make(chan error, 1)
 	go func() { shipped <- sh.Run(shipCtx) }()
@@ -247,8 +229,7 @@ func runShipping(ctx context.Context, srv *edge.Server, ctl *control.Server, sh 
 	if serr := <-shipped; serr != nil {
 		err = errors.Join(err, fmt.Errorf("click shipper: %w", serr))
 	}
-	stopControl()
-	return errors.Join(err, <-ctlDone)
+	return err
 }
 
 // stateOf reads the click counts of reg's metrics.
