@@ -16,8 +16,8 @@
 // # What is served
 //
 // The table is the product's, whole: it also holds the limits and features
-// of endpoints still to come (custom domains, webhooks, tracked clicks,
-// retention), kept here so that those endpoints find them. What GET
+// of endpoints still to come (custom domains, webhooks), kept here so
+// that those endpoints find them. What GET
 // /v1/org shows is Plan.Served: only ServedLimits and ServedFeatures, the
 // ones H0p has endpoints for and enforces today, every served feature
 // shown true or false. A client reading its org thus never counts on a

@@ -63,7 +63,7 @@ func TestServed(t *testing.T) {
 				t.Errorf("%s: feature %s served %v (shown: %v), table %v", n, f, v, ok, p.Features[f])
 			}
 		}
-		for _, hidden := range []string{CustomDomains, Webhooks, ClicksPerMonth} {
+		for _, hidden := range []string{CustomDomains, Webhooks} {
 			if _, ok := s.Limits[hidden]; ok {
 				t.Errorf("%s: limit %s served", n, hidden)
 			}
