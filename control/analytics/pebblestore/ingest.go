@@ -1,12 +1,10 @@
 package pebblestore
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -14,12 +12,6 @@ import (
 	"github.com/h0p/h0p/control/analytics"
 	"github.com/h0p/h0p/shared/clicks"
 )
-
-// rollupDims are the dimensions counted at ingest, in the org's rollups
-// and in each link's profile. DimLink needs none: the profiles' DimTotal
-// counts are it.
-var rollupDims = []analytics.Dimension{analytics.DimTotal, analytics.DimDomain, analytics.DimCountry,
-	analytics.DimDevice, analytics.DimBrowser, analytics.DimOS, analytics.DimReferer, analytics.DimTrigger}
 
 // Ingest stores b exactly once (see analytics.Store): its chunks, its
 // rollup counts and the edge's new sequence go in one synced Pebble batch.
@@ -36,27 +28,16 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 	if e.have && b.Seq <= e.last {
 		return analytics.Ingested{Duplicate: true}, nil
 	}
-	var ids []string
-	seen := map[string]bool{}
-	for i := range b.Clicks {
-		if id := b.Clicks[i].LinkID; !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	orgs := map[string]string{}
-	if len(ids) > 0 {
-		var err error
-		if orgs, err = orgsOf(ctx, ids); err != nil {
-			return analytics.Ingested{}, fmt.Errorf("ingest: orgs of links: %w", err)
-		}
+	orgs, err := analytics.BatchOrgs(ctx, b, orgsOf)
+	if err != nil {
+		return analytics.Ingested{}, err
 	}
 	f := newFold()
 	for i := range b.Clicks {
 		c := &b.Clicks[i]
 		org, ok := orgs[c.LinkID]
 		if !ok || !validID(org) || !validID(c.LinkID) {
-			f.dropped++
+			f.Dropped++
 			continue
 		}
 		f.add(c, org)
@@ -73,7 +54,7 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 		return analytics.Ingested{}, fmt.Errorf("ingest: commit: %w", err)
 	}
 	e.last, e.have = b.Seq, true
-	return f.result(), nil
+	return f.Ingested(), nil
 }
 
 func validID(id string) bool { return id != "" && strings.IndexByte(id, 0) < 0 }
@@ -119,11 +100,8 @@ type fold struct {
 	keys     map[string]int // the org's hourly rollup keys → index in counts
 	counts   []uint64
 	profiles map[chunkID]profileFold
-	links    map[string]*analytics.LinkClicks
-	usage    map[[2]string]int64
-	stored   int
-	dropped  int
 	key      []byte
+	analytics.Tally
 }
 
 // chunkID names a chunk, and a link's hourly profile.
@@ -133,19 +111,18 @@ type chunkID struct {
 }
 
 func newFold() *fold {
-	return &fold{chunks: map[chunkID][]*clicks.Click{}, keys: map[string]int{}, profiles: map[chunkID]profileFold{},
-		links: map[string]*analytics.LinkClicks{}, usage: map[[2]string]int64{}}
+	return &fold{chunks: map[chunkID][]*clicks.Click{}, keys: map[string]int{}, profiles: map[chunkID]profileFold{}}
 }
 
 func (f *fold) add(c *clicks.Click, org string) {
 	hour, ok := hourOf(c.Time)
 	if !ok {
-		f.dropped++
+		f.Dropped++
 		return
 	}
 	id := chunkID{org, c.LinkID, hour}
 	f.chunks[id] = append(f.chunks[id], c)
-	f.stored++
+	f.Add(c, org)
 	var bot byte
 	if c.Bot {
 		bot = 1
@@ -156,7 +133,7 @@ func (f *fold) add(c *clicks.Click, org string) {
 		f.profiles[id] = prof
 	}
 	base := appendUnit(rollupPrefix(f.key[:0], org, granHour), hour)
-	for _, d := range rollupDims {
+	for _, d := range analytics.RollupDims {
 		v := analytics.Value(d, c)
 		prof[foldedEntry{byte(d), bot, v}]++
 		k := append(base, byte(d), 0, bot)
@@ -170,19 +147,6 @@ func (f *fold) add(c *clicks.Click, org string) {
 		base = k[:len(base)]
 	}
 	f.key = base
-	if c.Bot {
-		return
-	}
-	l := f.links[c.LinkID]
-	if l == nil {
-		l = &analytics.LinkClicks{LinkID: c.LinkID, Org: org}
-		f.links[c.LinkID] = l
-	}
-	l.Clicks++
-	if c.Time.After(l.LastClick) {
-		l.LastClick = c.Time
-	}
-	f.usage[[2]string{org, c.Time.UTC().Format("2006-01")}]++
 }
 
 // write adds the fold to wb: a Set per chunk, a Merge per rollup key and
@@ -244,19 +208,4 @@ func (f *fold) write(wb *pebble.Batch, edge string, seq uint64) error {
 		}
 	}
 	return nil
-}
-
-func (f *fold) result() analytics.Ingested {
-	out := analytics.Ingested{Stored: f.stored, Dropped: f.dropped}
-	for _, l := range f.links {
-		out.Links = append(out.Links, *l)
-	}
-	slices.SortFunc(out.Links, func(a, b analytics.LinkClicks) int { return strings.Compare(a.LinkID, b.LinkID) })
-	for k, n := range f.usage {
-		out.Usage = append(out.Usage, analytics.Usage{Org: k[0], Period: k[1], Clicks: n})
-	}
-	slices.SortFunc(out.Usage, func(a, b analytics.Usage) int {
-		return cmp.Or(strings.Compare(a.Org, b.Org), strings.Compare(a.Period, b.Period))
-	})
-	return out
 }

@@ -16,12 +16,6 @@ import (
 	"github.com/h0p/h0p/shared/clicks"
 )
 
-// rollupDims are the dimensions counted at ingest: all of them in the org's
-// rollups, all but DimTotal in a link's day profile (its clicks and bots
-// columns are its total).
-var rollupDims = []analytics.Dimension{analytics.DimTotal, analytics.DimDomain, analytics.DimCountry,
-	analytics.DimDevice, analytics.DimBrowser, analytics.DimOS, analytics.DimReferer, analytics.DimTrigger}
-
 // Ingest stores b exactly once (see analytics.Store and the package doc):
 // the edge's sequence, the clicks and their rollups in one transaction.
 func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.OrgsOf) (analytics.Ingested, error) {
@@ -38,26 +32,16 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return analytics.Ingested{}, fmt.Errorf("ingest: sequence of %s: %w", b.Edge, err)
 	}
-	var ids []string
-	seen := map[string]bool{}
-	for i := range b.Clicks {
-		if id := b.Clicks[i].LinkID; !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	orgs := map[string]string{}
-	if len(ids) > 0 {
-		if orgs, err = orgsOf(ctx, ids); err != nil {
-			return analytics.Ingested{}, fmt.Errorf("ingest: orgs of links: %w", err)
-		}
+	orgs, err := analytics.BatchOrgs(ctx, b, orgsOf)
+	if err != nil {
+		return analytics.Ingested{}, err
 	}
 	f := newFold()
 	for i := range b.Clicks {
 		c := &b.Clicks[i]
 		org, ok := orgs[c.LinkID]
 		if !ok || !storable(org) || !storable(c.LinkID) || c.Time.Unix() < 0 || nanos(c.Time) == math.MaxInt64 {
-			f.dropped++
+			f.Dropped++
 			continue
 		}
 		f.add(mended(c), org)
@@ -74,7 +58,7 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 	if dup {
 		return analytics.Ingested{Duplicate: true}, nil
 	}
-	return f.result(), nil
+	return f.Ingested(), nil
 }
 
 // storable reports whether id can be an id in the store: not empty, and
@@ -107,9 +91,7 @@ type fold struct {
 	orgs     []string // of each of clicks
 	counts   map[countKey]int64
 	profiles map[profileKey]*profile
-	links    map[string]*analytics.LinkClicks
-	usage    map[[2]string]int64
-	dropped  int
+	analytics.Tally
 }
 
 // countKey is a row of analytics_counts.
@@ -143,8 +125,7 @@ type entry struct {
 }
 
 func newFold() *fold {
-	return &fold{counts: map[countKey]int64{}, profiles: map[profileKey]*profile{},
-		links: map[string]*analytics.LinkClicks{}, usage: map[[2]string]int64{}}
+	return &fold{counts: map[countKey]int64{}, profiles: map[profileKey]*profile{}}
 }
 
 func (f *fold) add(c *clicks.Click, org string) {
@@ -169,7 +150,7 @@ func (f *fold) add(c *clicks.Click, org string) {
 		} else {
 			p.clicks++
 		}
-		for _, d := range rollupDims {
+		for _, d := range analytics.RollupDims {
 			v := analytics.Value(d, c)
 			f.counts[countKey{org, gran, int16(d), unit, c.Bot, v}]++
 			if d != analytics.DimTotal && p.counts != nil {
@@ -177,19 +158,7 @@ func (f *fold) add(c *clicks.Click, org string) {
 			}
 		}
 	}
-	if c.Bot {
-		return
-	}
-	l := f.links[c.LinkID]
-	if l == nil {
-		l = &analytics.LinkClicks{LinkID: c.LinkID, Org: org}
-		f.links[c.LinkID] = l
-	}
-	l.Clicks++
-	if c.Time.After(l.LastClick) {
-		l.LastClick = c.Time
-	}
-	f.usage[[2]string{org, c.Time.UTC().Format("2006-01")}]++
+	f.Add(c, org)
 }
 
 // The statements of an ingest. Rollup rows are written in key order, the
@@ -308,18 +277,3 @@ func (r *clickRows) Values() ([]any, error) {
 }
 
 func (r *clickRows) Err() error { return nil }
-
-func (f *fold) result() analytics.Ingested {
-	out := analytics.Ingested{Stored: len(f.clicks), Dropped: f.dropped}
-	for _, l := range f.links {
-		out.Links = append(out.Links, *l)
-	}
-	slices.SortFunc(out.Links, func(a, b analytics.LinkClicks) int { return strings.Compare(a.LinkID, b.LinkID) })
-	for k, n := range f.usage {
-		out.Usage = append(out.Usage, analytics.Usage{Org: k[0], Period: k[1], Clicks: n})
-	}
-	slices.SortFunc(out.Usage, func(a, b analytics.Usage) int {
-		return cmp.Or(strings.Compare(a.Org, b.Org), strings.Compare(a.Period, b.Period))
-	})
-	return out
-}

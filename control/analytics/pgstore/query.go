@@ -1,10 +1,8 @@
 package pgstore
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -384,45 +382,5 @@ func (t *tally) get(v string) *group {
 }
 
 func (t *tally) result() analytics.Result {
-	q := t.q
-	var r analytics.Result
-	switch q.GroupBy {
-	case analytics.GroupCount:
-		if g := t.groups[""]; g != nil {
-			r.Clicks = g.clicks[0]
-			if q.Unique {
-				r.Visitors = g.visitors[0]
-			}
-		}
-	case analytics.GroupTimeseries:
-		r.Series = make([]analytics.Point, len(t.bounds)-1)
-		g := t.groups[""]
-		for i := range r.Series {
-			r.Series[i].Start = t.bounds[i].In(q.Location)
-			if g != nil {
-				r.Series[i].Clicks = g.clicks[i]
-				if q.Unique {
-					r.Series[i].Visitors = g.visitors[i]
-				}
-			}
-		}
-	default:
-		for v, g := range t.groups {
-			if g.clicks[0] == 0 {
-				continue
-			}
-			row := analytics.Row{Value: v, Clicks: g.clicks[0]}
-			if q.Unique {
-				row.Visitors = g.visitors[0]
-			}
-			r.Rows = append(r.Rows, row)
-		}
-		slices.SortFunc(r.Rows, func(a, b analytics.Row) int {
-			return cmp.Or(cmp.Compare(b.Clicks, a.Clicks), strings.Compare(a.Value, b.Value))
-		})
-		if q.Limit > 0 && len(r.Rows) > q.Limit {
-			r.Rows = r.Rows[:q.Limit]
-		}
-	}
-	return r
+	return analytics.Assemble(t.q, t.bounds, t.groups, func(g *group) ([]int64, []int64) { return g.clicks, g.visitors })
 }
