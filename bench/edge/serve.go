@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -134,7 +133,7 @@ func (c child) serve() error {
 		if err != nil {
 			return err
 		}
-		run = func(ctx context.Context) error { return runShipping(ctx, srv, shipper) }
+		run = func(ctx context.Context) error { return shipper.RunBeside(ctx, srv.Run) }
 		captured = func(m metrics) int64 { return m.get("h0p_edge_clicks_spooled_total") }
 	default:
 		var n atomic.Int64
@@ -199,37 +198,8 @@ func openShipping(c child, srv *edge.Server, logger *slog.Logger, reg *prometheu
 	if err != nil {
 		return nil, err
 	}
-	sender := &cluster.ClickSender{Client: nodeClient(id), URLs: []string{"https://" + c.control}}
+	sender := &cluster.ClickSender{Client: id.Client(), URLs: []string{"https://" + c.control}}
 	return &clickspool.Shipper{Spool: spool, Queue: srv.Clicks(), Logger: logger, Sink: sender}, nil
-}
-
-// nodeClient is the mutual-TLS client of a node, as h0p's (cmd/h0p/node.go).
-func nodeClient(b *clustercert.Bundle) *http.Client {
-	return &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			TLSClientConfig:       b.ClientConfig(),
-			ForceAttemptHTTP2:     true,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 10 * time.Second,
-		},
-	}
-}
-
-// runShipping serves until ctx ends as h0p edge does: the shipper runs
-// beside the edge and stops once the edge answered its last request, so
-// those clicks are spooled too.
-func runShipping(ctx context.Context, srv *edge.Server, sh *clickspool.Shipper) error {
-	shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
-	shipped := make(chan error, 1)
-	go func() { shipped <- sh.Run(shipCtx) }()
-	err := srv.Run(ctx)
-	stopShipping()
-	if serr := <-shipped; serr != nil {
-		err = errors.Join(err, fmt.Errorf("click shipper: %w", serr))
-	}
-	return err
 }
 
 // stateOf reads the click counts of reg's metrics.

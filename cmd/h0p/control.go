@@ -94,7 +94,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	logger, id, reg, node := base.logger, base.id, base.reg, base.node
 
-	client := mtlsClient(id)
+	client := id.Client()
 	apiTLS := id.ServerConfig()
 	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
 	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger}

@@ -213,7 +213,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 // run serves until ctx ends; see serve for the shutdown order.
 func (d *dev) run(ctx context.Context) error {
 	return serve(ctx, d.logger, d.admin, d.cfg.DrainDelay,
-		runner{"control", d.control.Run}, runner{"edge", runWithShipper(d.edge, d.shipper)})
+		runner{"control", d.control.Run}, runner{"edge", func(ctx context.Context) error { return d.shipper.RunBeside(ctx, d.edge.Run) }})
 }
 
 // close releases everything in reverse order of opening: servers first, then

@@ -93,7 +93,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	shipper := &clickspool.Shipper{Spool: spool, Queue: srv.Clicks(), Logger: logger,
-		Sink: &cluster.ClickSender{Client: mtlsClient(id), URLs: nf.joinURLs()}}
+		Sink: &cluster.ClickSender{Client: id.Client(), URLs: nf.joinURLs()}}
 	admin, err := openAdmin(nf.AdminAddr, reg, node, nf.Pprof)
 	if err != nil {
 		return err
@@ -104,14 +104,14 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	logger.Info("edge node up", "edge", "http://"+srv.Addr(), "raft", node.Addr(), "admin", "http://"+admin.Addr())
 
 	joiner := func(ctx context.Context) error {
-		resp, err := joinUntilDone(ctx, logger, mtlsClient(id), nf.joinURLs(),
+		resp, err := joinUntilDone(ctx, logger, id.Client(), nf.joinURLs(),
 			cluster.JoinRequest{ID: nf.NodeID, RaftAddr: node.Addr()})
 		if err == nil {
 			ready.setTarget(resp.CommitIndex)
 		}
 		return nil
 	}
-	return serve(ctx, logger, admin, nf.DrainDelay, runner{"edge", runWithShipper(srv, shipper)}, runner{"join", joiner})
+	return serve(ctx, logger, admin, nf.DrainDelay, runner{"edge", func(ctx context.Context) error { return shipper.RunBeside(ctx, srv.Run) }}, runner{"join", joiner})
 }
 
 // catchUp is an edge's readiness: not ready until its store has applied the
@@ -175,21 +175,4 @@ func openClickSpool(dataDir, nodeID string, mib int, logger *slog.Logger, reg pr
 	return clickspool.Open(filepath.Join(dataDir, "clicks"), clickspool.Options{
 		NodeID: nodeID, MaxBytes: int64(mib) << 20, SegmentBytes: cluster.MaxClicksBody, Logger: logger, Registerer: reg,
 	})
-}
-
-// runWithShipper runs the edge and its click shipper. The shipper is
-// stopped only once the edge has answered its last request, so the clicks
-// of the requests it drained are spooled too.
-func runWithShipper(srv *edge.Server, sh *clickspool.Shipper) func(context.Context) error {
-	return func(ctx context.Context) error {
-		shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
-		shipped := make(chan error, 1)
-		go func() { shipped <- sh.Run(shipCtx) }()
-		err := srv.Run(ctx)
-		stopShipping()
-		if serr := <-shipped; serr != nil {
-			err = errors.Join(err, fmt.Errorf("click shipper: %w", serr))
-		}
-		return err
-	}
 }

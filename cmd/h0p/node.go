@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -107,23 +106,6 @@ func (n *nodeFlags) loadIdentity(want clustercert.Role) (*clustercert.Bundle, er
 		return nil, fmt.Errorf("the certificate of %s is for a %s node, not %s", n.NodeID, b.Role, want)
 	}
 	return b, nil
-}
-
-// mtlsClient is the HTTP client a node uses to call other nodes.
-func mtlsClient(b *clustercert.Bundle) *http.Client {
-	return &http.Client{
-		Timeout: 10 * time.Second,
-		// The transport also forwards API writes to the leader, without the
-		// client's Timeout: bound each stage so a frozen leader cannot hold
-		// a request (or a graceful shutdown) forever.
-		Transport: &http.Transport{
-			TLSClientConfig:       b.ClientConfig(),
-			ForceAttemptHTTP2:     true,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 10 * time.Second,
-		},
-	}
 }
 
 // joinUntilDone asks the cluster to admit this node until it succeeds or ctx

@@ -3,6 +3,7 @@ package clickspool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -44,6 +45,22 @@ type Shipper struct {
 	// doubles from one to the other (0: 100 ms and 10 s), with jitter.
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
+}
+
+// RunBeside runs serve (what fills the queue: the edge's Run) and the
+// shipper beside it until ctx ends; the shipper stops only once serve has
+// returned, so the clicks of the requests serve answered while draining
+// are spooled too.
+func (sh *Shipper) RunBeside(ctx context.Context, serve func(context.Context) error) error {
+	shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
+	shipped := make(chan error, 1)
+	go func() { shipped <- sh.Run(shipCtx) }()
+	err := serve(ctx)
+	stopShipping()
+	if serr := <-shipped; serr != nil {
+		err = errors.Join(err, fmt.Errorf("click shipper: %w", serr))
+	}
+	return err
 }
 
 // Run drains and ships until ctx ends, then drains the queue once more

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,5 +277,22 @@ func (b *Bundle) ClientConfig() *tls.Config {
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{b.cert},
 		RootCAs:      b.roots,
+	}
+}
+
+// Client is the HTTP client a node calls other nodes with (ClientConfig).
+// Besides the client's Timeout, each stage of a request is bounded, so
+// that a request sent through the Transport alone (a control node
+// forwarding an API write to the leader) cannot hang on a frozen peer.
+func (b *Bundle) Client() *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:       b.ClientConfig(),
+			ForceAttemptHTTP2:     true,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 10 * time.Second,
+		},
 	}
 }
