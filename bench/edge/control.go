@@ -19,7 +19,8 @@ import (
 // controlNode is h0p control over a size's control node directory: the
 // raft group's single voter, serving the API and the cluster path the
 // shipping edge posts its clicks to, in a process of its own under
-// SCHED_IDLE, on no CPU in particular (bench/README.md says why).
+// SCHED_IDLE: in the pinned layout on the load's CPUs, never the server's
+// (bench/README.md says why).
 type controlNode struct {
 	cmd          *exec.Cmd
 	api, admin   string
@@ -28,9 +29,9 @@ type controlNode struct {
 }
 
 // startControl runs h0p (the binary at path) as d's control node, whose
-// short links and refused destinations are the edge's at edgeAddr, and
-// waits until it is ready.
-func startControl(path string, d data, edgeAddr string) (*controlNode, error) {
+// short links and refused destinations are the edge's at edgeAddr, on cpus
+// (taskset's list; "": any) under SCHED_IDLE, and waits until it is ready.
+func startControl(path string, d data, edgeAddr, cpus string) (*controlNode, error) {
 	_, edgePort, err := net.SplitHostPort(edgeAddr)
 	if err != nil {
 		return nil, err
@@ -42,11 +43,15 @@ func startControl(path string, d data, edgeAddr string) (*controlNode, error) {
 	c := &controlNode{api: freeAddr(), admin: freeAddr(), client: client}
 	// --bootstrap is a no-op on the raft state writeData left; the store
 	// has its org, so control creates none.
-	c.cmd = exec.Command("chrt", "--idle", "0", path, "control",
+	args := []string{"--idle", "0"}
+	if cpus != "" {
+		args = append(args, "taskset", "-c", cpus)
+	}
+	c.cmd = exec.Command("chrt", append(args, path, "control",
 		"--node-id", controlNodeID, "--bootstrap", "--raft-addr", d.raftAddr, "--raft-heartbeat-timeout", "500ms",
 		"--api-addr", c.api, "--admin-addr", c.admin, "--data", filepath.Join(d.dir, controlNodeDir),
 		"--certs", filepath.Join(d.dir, certsDir), "--default-domain", domain,
-		"--short-link-scheme", "http", "--short-link-port", edgePort, "--edge-addrs", edgeAddr, "--log-level", "warn")
+		"--short-link-scheme", "http", "--short-link-port", edgePort, "--edge-addrs", edgeAddr, "--log-level", "warn")...)
 	c.cmd.Env = withoutH0PVariables(os.Environ())
 	c.cmd.Stdout, c.cmd.Stderr = os.Stderr, os.Stderr
 	start := time.Now()

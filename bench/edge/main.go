@@ -20,7 +20,7 @@
 // in the modes of -clicks. ship is h0p edge's stack: the edge, its click
 // spool and shipper, posting every batch over mutual TLS to a control node
 // (h0p control, the binary of -h0p) in a process of its own, at idle CPU
-// priority (SCHED_IDLE) and on no CPU in particular, which ingests it into
+// priority (SCHED_IDLE) and, pinned, on wrk's CPUs, which ingests it into
 // its control store and click store; the bench reports control's CPU
 // apart. drain is the edge alone, a consumer counting its clicks in
 // memory. After every run of an edge the bench waits until its clicks
@@ -423,7 +423,7 @@ func startEdge(d data, mode string, l layout, profile, h0p string) (*server, err
 	os.Remove(loaded) // left by the layout before
 	args := []string{"-serve", d.dir, "-mode", mode, "-addr", srv.addr, "-admin", e.admin, "-cpuprofile", profile, "-loaded", loaded}
 	if mode == ship {
-		if e.control, err = startControl(h0p, d, srv.addr); err != nil {
+		if e.control, err = startControl(h0p, d, srv.addr, l.LoadCPUs); err != nil {
 			return srv, err
 		}
 		args = append(args, "-control", e.control.api)
@@ -988,7 +988,7 @@ func (r report) markdown() string {
 		fmt.Fprintf(&b, "\n## %s\n\n", l.describe())
 		r.sizeTables(&b, sizes)
 	}
-	b.WriteString("\n\"edge\" is h0p edge's stack: the edge, its click spool (segment files, synced) and shipper, posting each batch over mutual TLS to a control node (POST /cluster/v1/clicks), which ingests it (the links' counters in the control store, then the click store). The control node (h0p control, the single voter of its raft group) runs in a process of its own under SCHED_IDLE, on no CPU in particular: it gets only the CPU the edge and wrk leave, as when control runs on other machines, so at saturation the spool holds the backlog and control ingests it after the run. Its CPU is reported apart (\"control\" below); the edge's CPU a request is its own process's. \"edge, clicks drained\" is the edge alone, a consumer counting its clicks in memory: the edge's own work, before shipping.\n")
+	b.WriteString("\n\"edge\" is h0p edge's stack: the edge, its click spool (segment files, synced) and shipper, posting each batch over mutual TLS to a control node (POST /cluster/v1/clicks), which ingests it (the links' counters in the control store, then the click store). The control node (h0p control, the single voter of its raft group) runs in a process of its own under SCHED_IDLE, in the pinned layout on wrk's CPU: it gets only the CPU the edge and wrk leave, as when control runs on other machines, so at saturation the spool holds the backlog and control ingests it after the run. Its CPU is reported apart (\"control\" below); the edge's CPU a request is its own process's. \"edge, clicks drained\" is the edge alone, a consumer counting its clicks in memory: the edge's own work, before shipping.\n")
 	b.WriteString("\nClicks: after every run of an edge the bench waits until its clicks settled (shipped and acknowledged, for the edge) and its processes went idle (control's click store compactions done), so that the next server's run starts on a quiet CPU; \"settle\" is the longest such wait. \"Answered\" are the 2xx/3xx responses wrk read; \"redirects\" the edge's own count, which may exceed them by the answers wrk did not read as it stopped (at most one per connection and run). \"Dropped\" are the edge queue's (h0p_edge_clicks_dropped_total) and the spool's (h0p_edge_clicks_spool_dropped_total, its disk budget). \"Stored\" are the layout's clicks in control's click store (GET /v1/stats), \"counted\" those added to the links' counters (the org's usage, GET /v1/org). \"Exact\": every redirect's click captured, none dropped, and each stored and counted once.\n")
 	b.WriteString("\nIn the shared layout wrk takes CPU from the server and waits behind it: a faster server is offered more requests by wrk, whose threads then wait longer for a CPU, so the saturated runs' p99 follows the rate as much as the server (bench/README.md). The pinned layout gives the server half the CPUs to itself, as on an edge host whose clients are elsewhere.\n")
 	b.WriteString("\n\"Control\": \"CPU a click\" is the control node's CPU time (user and system, from /proc) from the start of each measured run of the edge until the clicks were stored and it went idle, over the clicks it acknowledged; \"CPUs during the runs\" what it had while wrk ran; \"unshipped\" the clicks in the edge's queue and spool as wrk stopped, mean of the runs.\n")

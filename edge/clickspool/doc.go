@@ -20,9 +20,14 @@
 // one control has seen. Control stores a batch once per (edge id, sequence)
 // and acknowledges one it already has.
 //
-// The Shipper drains the edge's click queue on a ticker (never parked on
-// it, which would wake a thread per redirect) and writes what it took as
-// segments of at most SegmentClicks clicks and SegmentBytes bytes, so a
+// The Shipper takes the edge's click queue every few milliseconds on a
+// ticker (never parked on it, which would wake a thread per redirect) and
+// encodes each click into the open segment as it comes (clicks.Encoder),
+// so that its work on the CPU it shares with the edge's event loop comes
+// in slices of about a hundred microseconds, allocating nothing per click:
+// a longer burst, or a garbage collection it caused, is a stall of the
+// loop. A segment is sealed (written, synced) when it holds SegmentClicks
+// clicks or SegmentBytes bytes, or its first click is Interval old, so a
 // click is on disk within about one Interval. It ships the segments oldest
 // first, one at a time, through a Sink, and deletes a segment only once the
 // Sink returned nil. A failure is retried, same segment and same sequence,

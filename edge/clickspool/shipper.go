@@ -11,8 +11,9 @@ import (
 	"github.com/h0p/h0p/shared/clicks"
 )
 
-// Sink takes one encoded clicks.Batch to control. nil means control has
-// it (stored now, or before). An error wrapping clicks.ErrRejected or
+// Sink takes one encoded clicks.Batch to control, and keeps no reference
+// to its bytes after it returns (the shipper reuses them). nil means
+// control has it (stored now, or before). An error wrapping clicks.ErrRejected or
 // clicks.ErrCorrupt is a refusal for good; any other is retried with the
 // same bytes.
 type Sink interface {
@@ -45,6 +46,9 @@ type Shipper struct {
 	// doubles from one to the other (0: 100 ms and 10 s), with jitter.
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
+
+	taken   clicks.Click // the click take received last
+	holding bool         // taken is not in the spool yet
 }
 
 // RunBeside runs serve (what fills the queue: the edge's Run) and the
@@ -98,67 +102,94 @@ func (sh *Shipper) Run(ctx context.Context) error {
 	return err
 }
 
-// spool drains the queue every Interval into the spool.
+// drainEvery is how often the shipper takes the edge's queue into the
+// open segment: its work comes in slices of about a hundred microseconds
+// (the clicks of a few milliseconds, encoded), not one burst per Interval
+// that an event loop sharing its CPU would wait behind.
+const drainEvery = 5 * time.Millisecond
+
+// spool takes the queue into the spool, sealing a segment when it is full
+// or its first click is Interval old.
 func (sh *Shipper) spool(ctx context.Context) error {
-	tick := time.NewTicker(sh.Interval)
+	tick := time.NewTicker(min(drainEvery, sh.Interval))
 	defer tick.Stop()
 	var (
-		pending []clicks.Click
 		failing bool
-		err     error
+		tried   time.Time // the last seal that failed
 	)
 	for {
 		select {
 		case <-ctx.Done():
-			pending, err = sh.write(drain(sh.Queue, pending))
+			err := sh.take()
+			if err == nil {
+				err = sh.seal()
+			}
 			if err != nil {
-				sh.Logger.Error("clicks lost at shutdown: the spool could not take them", "clicks", len(pending), "err", err)
+				n, _ := sh.Spool.Pending()
+				sh.Logger.Error("clicks lost at shutdown: the spool could not take them", "clicks", n+len(sh.Queue), "err", err)
 			}
 			return err
 		case <-tick.C:
 		}
-		// While writes fail, the queue is left to fill (and drop, counted
-		// by the edge) instead of this slice growing.
-		if !failing {
-			pending = drain(sh.Queue, pending)
+		now := sh.Spool.opts.Now()
+		// While sealing fails, the open segment is sealed again each
+		// Interval and the queue left to fill (and drop, counted by the
+		// edge) instead of memory growing.
+		var err error
+		if failing {
+			if now.Sub(tried) < sh.Interval {
+				continue
+			}
+			err = sh.seal()
 		}
-		pending, err = sh.write(pending)
+		if err == nil {
+			err = sh.take()
+		}
+		if n, since := sh.Spool.Pending(); err == nil && n > 0 && now.Sub(since) >= sh.Interval {
+			err = sh.seal()
+		}
 		switch {
 		case err != nil && !failing:
 			sh.Logger.Error("writing the click spool failed; clicks wait in the queue", "err", err)
 		case err == nil && failing:
 			sh.Logger.Info("writing the click spool again")
 		}
-		failing = err != nil
+		failing, tried = err != nil, now
 	}
 }
 
-// drain appends what the queue holds now to pending: len, then that many
-// receives, never a receive that waits.
-func drain(q <-chan clicks.Click, pending []clicks.Click) []clicks.Click {
-	for n := len(q); n > 0; n-- {
-		pending = append(pending, <-q)
-	}
-	return pending
-}
-
-// write writes pending as segments and returns what is left of it after an
-// error (nothing after success). The clicks written are cleared from the
-// slice: their strings may hold the edge's answer-table chunks.
-func (sh *Shipper) write(pending []clicks.Click) ([]clicks.Click, error) {
-	done := 0
-	var err error
-	for done < len(pending) {
-		var n int
-		if n, err = sh.Spool.Write(pending[done:]); err != nil {
-			sh.Spool.m.writeErrors.Inc()
-			break
+// take adds what the queue holds to the spool's open segment, sealing each
+// segment that fills. A click that found the segment full and the seal
+// failing is held for the next take. It allocates nothing: a click is
+// received into the Shipper's own field.
+func (sh *Shipper) take() error {
+	c := &sh.taken
+	for {
+		switch {
+		case sh.holding:
+			sh.holding = false
+		case len(sh.Queue) > 0:
+			*c = <-sh.Queue
+		default:
+			return nil
 		}
-		done += n
+		if !sh.Spool.Add(c) {
+			if err := sh.seal(); err != nil {
+				sh.holding = true
+				return err
+			}
+			sh.Spool.Add(c) // an empty segment takes any click
+		}
 	}
-	left := copy(pending, pending[done:])
-	clear(pending[left:])
-	return pending[:left], err
+}
+
+// seal seals the open segment, counting a failure.
+func (sh *Shipper) seal() error {
+	err := sh.Spool.Seal()
+	if err != nil {
+		sh.Spool.m.writeErrors.Inc()
+	}
+	return err
 }
 
 // ship ships the oldest segment, one at a time, until ctx ends.

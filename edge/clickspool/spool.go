@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -59,8 +60,9 @@ const (
 	stateMagic  = "h0p click spool 1"
 )
 
-// Spool is a directory of click segments. Write is for one goroutine at a
-// time (the Shipper's); the rest is safe for concurrent use.
+// Spool is a directory of click segments and one open segment in memory.
+// Add, Seal and Write are for one goroutine at a time (the Shipper's); the
+// rest is safe for concurrent use.
 type Spool struct {
 	dir  string
 	opts Options
@@ -68,11 +70,13 @@ type Spool struct {
 	log  *slog.Logger
 	m    *metrics
 
-	writeMu  sync.Mutex // one Write at a time; guards the fields below
-	buf      []byte
-	perClick int    // bytes a click took in the last segment
-	next     uint64 // the sequence of the next segment
-	reserved uint64 // sequences from here on were never used (the state file says so)
+	writeMu  sync.Mutex     // one Add, Seal or Write at a time; guards the fields below
+	open     clicks.Encoder // the open segment's clicks
+	opened   time.Time      // when its first click was added
+	next     uint64         // the sequence of the next segment
+	reserved uint64         // sequences from here on were never used (the state file says so)
+
+	readBuf []byte // oldest's, reused
 
 	mu      sync.Mutex
 	segs    []segment // oldest first
@@ -222,23 +226,49 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
-// Write writes cs's first clicks as one segment, durably, and says how
-// many it took: at most SegmentClicks, and as many as fit SegmentBytes.
-// To make room it drops the oldest segments beyond the budget. After an
-// error nothing of cs was written.
-func (s *Spool) Write(cs []clicks.Click) (int, error) {
+// Add encodes c into the open segment, opening one if needed. It takes
+// nothing and says false when the open segment is full (SegmentClicks
+// clicks, or c would take it past SegmentBytes): Seal it, then add c. A
+// click larger than SegmentBytes alone is a segment of its own.
+func (s *Spool) Add(c *clicks.Click) bool {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	n := min(len(cs), s.opts.SegmentClicks)
-	if n == 0 {
-		return 0, nil
+	n, bodyLen := s.open.Clicks(), len(s.open.Body())
+	if n >= s.opts.SegmentClicks {
+		return false
 	}
-	if s.perClick > 0 { // aim below SegmentBytes rather than encode twice
-		n = max(1, min(n, s.opts.SegmentBytes/s.perClick))
+	s.open.Add(c)
+	if n > 0 && s.open.Size(len(s.edge)) > s.opts.SegmentBytes {
+		s.open.Rewind(n, bodyLen)
+		return false
+	}
+	if n == 0 {
+		s.opened = s.opts.Now()
+	}
+	return true
+}
+
+// Pending says how many clicks the open segment holds and when the first was
+// added.
+func (s *Spool) Pending() (clicks int, since time.Time) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.open.Clicks(), s.opened
+}
+
+// Seal writes the open segment durably as the spool's next segment, making
+// room within the budget by dropping the oldest; nothing when it is empty.
+// After an error the open segment is as it was, to be sealed again.
+func (s *Spool) Seal() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	n := s.open.Clicks()
+	if n == 0 {
+		return nil
 	}
 	if s.next >= s.reserved {
 		if err := writeState(s.dir, s.edge, s.next+reserveStep); err != nil {
-			return 0, fmt.Errorf("click spool: reserve sequences: %w", err)
+			return fmt.Errorf("click spool: reserve sequences: %w", err)
 		}
 		s.reserved = s.next + reserveStep
 	}
@@ -246,27 +276,19 @@ func (s *Spool) Write(cs []clicks.Click) (int, error) {
 	// if the directory's sync then failed.
 	seq := s.next
 	s.next++
-	var err error
-	for {
-		b := clicks.Batch{Edge: s.edge, Seq: seq, Clicks: cs[:n]}
-		if s.buf, err = b.Append(s.buf[:0]); err != nil {
-			return 0, fmt.Errorf("click spool: %w", err)
-		}
-		s.perClick = len(s.buf)/n + 1
-		if len(s.buf) <= s.opts.SegmentBytes || n == 1 {
-			break
-		}
-		// Too large: keep the share of the clicks that fits, with a margin
-		// for clicks larger than the average.
-		n = max(1, min(n-1, int(int64(n)*int64(s.opts.SegmentBytes)*9/10/int64(len(s.buf)))))
+	head, tail, err := s.open.Frame(s.edge, seq)
+	if err != nil {
+		return fmt.Errorf("click spool: %w", err)
 	}
-	g := segment{seq: seq, clicks: n, size: int64(len(s.buf)), created: s.opts.Now()}
+	body := s.open.Body()
+	g := segment{seq: seq, clicks: n, size: int64(len(head) + len(body) + len(tail)), created: s.opts.Now()}
 	s.makeRoom(g.size)
-	if err := writeFileSynced(s.dir, g.name(), s.buf); err != nil {
-		return 0, fmt.Errorf("click spool: %w", err)
+	if err := writeFileSynced(s.dir, g.name(), head, body, tail); err != nil {
+		return fmt.Errorf("click spool: %w", err)
 	}
-	if cap(s.buf) > 4*s.opts.SegmentBytes {
-		s.buf = nil // one oversized click must not pin its buffer
+	s.open.Reset()
+	if cap(body) > 4*s.opts.SegmentBytes {
+		s.open = clicks.Encoder{} // one oversized click must not pin its buffer
 	}
 	s.mu.Lock()
 	s.segs = append(s.segs, g)
@@ -276,6 +298,23 @@ func (s *Spool) Write(cs []clicks.Click) (int, error) {
 	select {
 	case s.written <- struct{}{}:
 	default:
+	}
+	return nil
+}
+
+// Write adds cs's first clicks to the open segment, as many as fit, and
+// seals it: it says how many it took. After an error none of cs is in the
+// spool and the open segment is empty.
+func (s *Spool) Write(cs []clicks.Click) (int, error) {
+	n := 0
+	for n < len(cs) && s.Add(&cs[n]) {
+		n++
+	}
+	if err := s.Seal(); err != nil {
+		s.writeMu.Lock()
+		s.open.Reset()
+		s.writeMu.Unlock()
+		return 0, err
 	}
 	return n, nil
 }
@@ -325,7 +364,8 @@ func (s *Spool) noteDrop(g segment) {
 }
 
 // oldest reads the oldest segment and marks it as being shipped (until
-// shipped, setAside or release). ok is false when there is none. A segment
+// shipped, setAside or release); data is valid until the next call (one
+// caller, the shipper). ok is false when there is none. A segment
 // whose bytes are not the batch its name says is removed, logged and
 // counted, and the next one read.
 func (s *Spool) oldest() (g segment, data []byte, ok bool, err error) {
@@ -338,7 +378,8 @@ func (s *Spool) oldest() (g segment, data []byte, ok bool, err error) {
 		g = s.segs[0]
 		s.busy = g.seq
 		s.mu.Unlock()
-		data, err = os.ReadFile(filepath.Join(s.dir, g.name()))
+		data, err = readFileInto(filepath.Join(s.dir, g.name()), s.readBuf)
+		s.readBuf = data[:0]
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.release()
 			return segment{}, nil, false, fmt.Errorf("click spool: %w", err)
@@ -419,6 +460,29 @@ func (s *Spool) stats() (bytes int64, segs int, oldest time.Duration) {
 	return s.bytes, len(s.segs), oldest
 }
 
+// readFileInto reads the file at path into buf's storage, growing it if
+// needed.
+func readFileInto(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf[:0], err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return buf[:0], err
+	}
+	if int64(cap(buf)) < info.Size() {
+		buf = make([]byte, info.Size())
+	}
+	buf = buf[:info.Size()]
+	n, err := io.ReadFull(f, buf)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil // shorter than it was: the checksum says what it is
+	}
+	return buf[:n], err
+}
+
 // readState reads the state file: the edge id and the first sequence never
 // reserved.
 func readState(dir string) (edge string, reserved uint64, err error) {
@@ -448,14 +512,18 @@ func writeState(dir, edge string, reserved uint64) error {
 // writeFileSynced writes name in dir so that a crash leaves the old file
 // or the new one, whole: a temporary file, synced, renamed over name, and
 // the directory synced.
-func writeFileSynced(dir, name string, data []byte) error {
+func writeFileSynced(dir, name string, data ...[]byte) error {
 	path := filepath.Join(dir, name)
 	tmp := path + tmpSuffix
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	for _, d := range data {
+		if err == nil {
+			_, err = f.Write(d)
+		}
+	}
 	if err == nil {
 		err = f.Sync()
 	}

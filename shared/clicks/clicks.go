@@ -77,40 +77,85 @@ var (
 
 // Append appends b's binary form to dst.
 func (b *Batch) Append(dst []byte) ([]byte, error) {
-	if len(b.Edge) == 0 || len(b.Edge) > MaxEdgeID {
-		return dst, fmt.Errorf("clicks: edge id must be 1 to %d bytes", MaxEdgeID)
-	}
-	if len(b.Clicks) > MaxClicks {
-		return dst, fmt.Errorf("clicks: %d clicks in one batch, at most %d", len(b.Clicks), MaxClicks)
-	}
-	start := len(dst)
-	dst = append(dst, magic[:]...)
-	dst = append(dst, version)
-	dst = appendString(dst, b.Edge)
-	dst = binary.AppendUvarint(dst, b.Seq)
-	dst = binary.AppendUvarint(dst, uint64(len(b.Clicks)))
+	var e Encoder
 	for i := range b.Clicks {
-		c := &b.Clicks[i]
-		dst = append(dst, c.ID[:]...)
-		dst = binary.AppendVarint(dst, c.Time.UnixNano())
-		for _, s := range [...]string{c.LinkID, c.Domain, c.Country, c.Device, c.Browser, c.OS, c.RefererHost} {
-			if len(s) > MaxString {
-				s = s[:MaxString] // only a referer host can be this long; it is cut, not refused
-			}
-			dst = appendString(dst, s)
-		}
-		var flags byte
-		if c.Bot {
-			flags |= clickFlagBot
-		}
-		if c.QR {
-			flags |= clickFlagQR
-		}
-		dst = append(dst, flags)
-		dst = append(dst, c.IPHash[:]...)
+		e.Add(&b.Clicks[i])
 	}
-	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], table)), nil
+	head, tail, err := e.Frame(b.Edge, b.Seq)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, head...)
+	dst = append(dst, e.body...)
+	return append(dst, tail...), nil
 }
+
+// Encoder builds a batch's binary form a click at a time, so the work of
+// encoding a batch can be spread over the time its clicks arrive. The
+// zero value is an empty batch.
+type Encoder struct {
+	body []byte // the clicks' binary form
+	n    int
+}
+
+// Add encodes c as the batch's next click.
+func (e *Encoder) Add(c *Click) {
+	dst := append(e.body, c.ID[:]...)
+	dst = binary.AppendVarint(dst, c.Time.UnixNano())
+	for _, s := range [...]string{c.LinkID, c.Domain, c.Country, c.Device, c.Browser, c.OS, c.RefererHost} {
+		if len(s) > MaxString {
+			s = s[:MaxString] // only a referer host can be this long; it is cut, not refused
+		}
+		dst = appendString(dst, s)
+	}
+	var flags byte
+	if c.Bot {
+		flags |= clickFlagBot
+	}
+	if c.QR {
+		flags |= clickFlagQR
+	}
+	dst = append(dst, flags)
+	e.body = append(dst, c.IPHash[:]...)
+	e.n++
+}
+
+// Clicks is the number of clicks added.
+func (e *Encoder) Clicks() int { return e.n }
+
+// Size is the batch's size in binary form for an edge id of edgeLen bytes,
+// at most (the header's numbers may take fewer bytes).
+func (e *Encoder) Size(edgeLen int) int {
+	return len(magic) + 1 + binary.MaxVarintLen64 + edgeLen + 2*binary.MaxVarintLen64 + len(e.body) + 4
+}
+
+// Rewind forgets the clicks added after the first n, whose binary form
+// was bodyLen bytes (len(Body()) with n clicks).
+func (e *Encoder) Rewind(n, bodyLen int) { e.n, e.body = n, e.body[:bodyLen] }
+
+// Body is the clicks' binary form so far: the part of the batch between
+// Frame's head and tail. It is valid until the next Add or Reset.
+func (e *Encoder) Body() []byte { return e.body }
+
+// Frame is what goes around Body to make the binary form of the batch of
+// edge and seq: the batch is head, Body, tail.
+func (e *Encoder) Frame(edge string, seq uint64) (head, tail []byte, err error) {
+	if len(edge) == 0 || len(edge) > MaxEdgeID {
+		return nil, nil, fmt.Errorf("clicks: edge id must be 1 to %d bytes", MaxEdgeID)
+	}
+	if e.n > MaxClicks {
+		return nil, nil, fmt.Errorf("clicks: %d clicks in one batch, at most %d", e.n, MaxClicks)
+	}
+	head = append(magic[:len(magic):len(magic)], version)
+	head = appendString(head, edge)
+	head = binary.AppendUvarint(head, seq)
+	head = binary.AppendUvarint(head, uint64(e.n))
+	sum := crc32.Update(crc32.Checksum(head, table), table, e.body)
+	return head, binary.LittleEndian.AppendUint32(nil, sum), nil
+}
+
+// Reset empties the encoder, keeping its buffer.
+func (e *Encoder) Reset() { e.body, e.n = e.body[:0], 0 }
 
 // MarshalBinary is Append to a new slice.
 func (b *Batch) MarshalBinary() ([]byte, error) { return b.Append(nil) }
