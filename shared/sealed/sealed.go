@@ -55,6 +55,8 @@ func NewKey(secret []byte, purpose string) (*Key, error) {
 	if purpose == "" {
 		return nil, errors.New("sealed: empty purpose")
 	}
+	// The standard library's HKDF: golang.org/x/crypto/hkdf now wraps it
+	// and derives the same bytes. No salt: the secret is uniformly random.
 	k, err := hkdf.Key(sha256.New, secret, nil, purpose, 32)
 	if err != nil {
 		return nil, fmt.Errorf("sealed: derive key: %w", err)
