@@ -346,6 +346,9 @@ func (m *Manager) RenewDue(ctx context.Context, hosts []string) error {
 			continue
 		} else {
 			_, err = m.Obtain(ctx, host)
+			if ctx.Err() != nil {
+				return ctx.Err() // stopped, not failed: no backoff
+			}
 		}
 		m.record(host, err)
 		if err != nil {
@@ -365,7 +368,7 @@ func (m *Manager) Run(ctx context.Context, hosts func() []string) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		m.RenewDue(ctx, hosts()) // failures are logged by record
+		_ = m.RenewDue(ctx, hosts()) // record has logged each failure
 		select {
 		case <-ctx.Done():
 			return

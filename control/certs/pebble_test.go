@@ -29,9 +29,18 @@ const pebbleModule = "github.com/letsencrypt/pebble/v2"
 
 var pebbleBuild struct {
 	once sync.Once
+	tmp  string // holds the binary
 	bin  string // the built binary
 	dir  string // the module's directory, for its test certificates
 	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pebbleBuild.tmp != "" {
+		os.RemoveAll(pebbleBuild.tmp)
+	}
+	os.Exit(code)
 }
 
 // mustPebbleBinary builds pebble once per test binary (the go.mod tool
@@ -45,6 +54,7 @@ func mustPebbleBinary(t *testing.T) (bin, moduleDir string) {
 			pebbleBuild.err = err
 			return
 		}
+		pebbleBuild.tmp = dir
 		bin := filepath.Join(dir, "pebble")
 		out, err := exec.Command("go", "build", "-o", bin, pebbleModule+"/cmd/pebble").CombinedOutput()
 		if err != nil {
