@@ -119,10 +119,11 @@ const (
 	outcomePreview
 	outcomeBadRequest
 	outcomeError
+	outcomeChallenge // an ACME HTTP-01 answer
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"redirect", "not_found", "expired", "password", "preview", "bad_request", "error"}
+var outcomeNames = [numOutcomes]string{"redirect", "not_found", "expired", "password", "preview", "bad_request", "error", "acme_challenge"}
 
 type metrics struct {
 	requests   [numOutcomes]prometheus.Counter
@@ -287,6 +288,11 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 
 // changeNotifier and linkLister are what replication.Store offers beyond
 // LinkReader.
+// challengeReader is a store that holds ACME HTTP-01 answers (kv.Challenge).
+type challengeReader interface {
+	Challenge(token string) (string, bool, error)
+}
+
 type changeNotifier interface {
 	OnLinksChanged(func(keys, values [][]byte))
 }
@@ -439,6 +445,26 @@ func (s *Server) panicked(r any) {
 	s.cfg.Logger.Error("edge: answering a request panicked", "panic", r, "stack", string(debug.Stack()))
 }
 
+// challenge answers an ACME HTTP-01 request for token from the store (a
+// rare request: no cache), whatever the host the edge serves.
+func (s *Server) challenge(ctx *fasthttp.RequestCtx, token []byte, dom *kv.Domain) outcome {
+	cr, ok := s.links.(challengeReader)
+	if !ok || !kv.ValidChallengeToken(string(token)) {
+		return s.notFound(ctx, dom)
+	}
+	keyAuth, found, err := cr.Challenge(string(token))
+	switch {
+	case err != nil:
+		return s.fail(ctx)
+	case !found:
+		return s.notFound(ctx, dom)
+	}
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetContentType("text/plain")
+	ctx.SetBodyString(keyAuth)
+	return outcomeChallenge
+}
+
 func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	h := &ctx.Response.Header
 	post := ctx.IsPost()
@@ -488,6 +514,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		return outcomeNotFound
 	case routeNoLink:
 		return s.notFound(ctx, dom)
+	case routeChallenge:
+		return s.challenge(ctx, r.slug[len(kv.ChallengePath)-1:], dom)
 	}
 	query := len(ctx.URI().QueryString()) > 0
 	if !post && r.plain(query) {

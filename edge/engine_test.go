@@ -654,3 +654,29 @@ func TestPanicAnsweringOneRequest(t *testing.T) {
 		}
 	}
 }
+
+// Every edge answers ACME HTTP-01 requests from its replicated store, on
+// any host it serves, until control deletes the answer; a link cannot
+// shadow the path.
+func TestACMEChallenges(t *testing.T) {
+	const token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+	keyAuth := token + ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
+	te := mustEngine(t, 16,
+		kv.Op{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: "links.example.test", OrgID: "org_1", Version: 1}},
+		kv.Op{Type: kv.OpPutChallenge, Challenge: &kv.Challenge{Token: token, KeyAuth: keyAuth}})
+	for _, host := range []string{"localhost", "links.example.test"} {
+		a := te.do(t, req{path: kv.ChallengePath + token, headers: map[string]string{"Host": host}})
+		if a.status != 200 || a.body != keyAuth || a.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: %d %q %q", host, a.status, a.body, a.header.Get("Cache-Control"))
+		}
+	}
+	for _, path := range []string{kv.ChallengePath + "unknown", kv.ChallengePath + "bad%2Ftoken", kv.ChallengePath, kv.ChallengePath + token + "/x"} {
+		if a := te.do(t, req{path: path}); a.status != 404 {
+			t.Errorf("%s: %d %q", path, a.status, a.body)
+		}
+	}
+	te.apply(t, kv.Op{Type: kv.OpDeleteChallenge, Challenge: &kv.Challenge{Token: token}})
+	if a := te.do(t, req{path: kv.ChallengePath + token}); a.status != 404 {
+		t.Errorf("after the delete: %d %q", a.status, a.body)
+	}
+}

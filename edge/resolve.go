@@ -19,6 +19,9 @@ import (
 // FuzzPlainPath still checks that they agree wherever the fast path
 // answers.
 
+// challengeSlug starts the slug of an ACME HTTP-01 request.
+var challengeSlug = []byte(kv.ChallengePath[1:])
+
 // route is where a request's host and path lead (resolve).
 type route int
 
@@ -31,6 +34,7 @@ const (
 	routeFavicon               // /favicon.ico
 	routeNoLink                // no such link: the domain's not-found URL, else 404
 	routeLink                  // a link (resolution.link)
+	routeChallenge             // an ACME HTTP-01 answer (kv.ChallengePath)
 )
 
 // resolution is what resolve decided.
@@ -93,6 +97,10 @@ func (s *Server) resolve(hostBuf, rawHost, path []byte, rec *kv.Link) (r resolut
 		return r
 	case "favicon.ico":
 		r.route = routeFavicon
+		return r
+	}
+	if slug[0] == '.' && bytes.HasPrefix(slug, challengeSlug) {
+		r.route = routeChallenge
 		return r
 	}
 	var keyBuf [512]byte

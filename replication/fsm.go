@@ -141,6 +141,10 @@ func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool,
 			err = b.Delete(kv.AppendDomainKey(nil, []byte(op.Domain.Host)), nil)
 		case kv.OpPutSalt:
 			err = putSalt(db, b, op.Salt)
+		case kv.OpPutChallenge:
+			err = b.Set(kv.ChallengeKey(op.Challenge.Token), []byte(op.Challenge.KeyAuth), nil)
+		case kv.OpDeleteChallenge:
+			err = b.Delete(kv.ChallengeKey(op.Challenge.Token), nil)
 		default:
 			err = fmt.Errorf("unknown %v", op.Type)
 		}

@@ -113,6 +113,20 @@ func TestFSMSaltFirstWinsAndOldOnesGo(t *testing.T) {
 	}
 }
 
+// An ACME answer is in the store from its put to its delete.
+func TestFSMChallenge(t *testing.T) {
+	s := mustOpenStore(t, t.TempDir())
+	f := &FSM{store: s, logger: testLogger()}
+	apply(t, f, 1, kv.PutChallenge(kv.Challenge{Token: "tok-1", KeyAuth: "tok-1.thumb"}))
+	if v, ok, err := s.Challenge("tok-1"); err != nil || !ok || v != "tok-1.thumb" {
+		t.Fatalf("after put: %q %v %v", v, ok, err)
+	}
+	apply(t, f, 2, kv.DeleteChallenge("tok-1"))
+	if _, ok, err := s.Challenge("tok-1"); err != nil || ok {
+		t.Fatalf("after delete: present %v (%v)", ok, err)
+	}
+}
+
 // ops concatenates the ops of commands into one command.
 func ops(cs ...kv.Command) kv.Command {
 	var all kv.Command

@@ -268,6 +268,20 @@ func (s *Store) Salt(day int64) ([32]byte, bool, error) {
 	return salt, true, nil
 }
 
+// Challenge returns the key authorization published for ACME token, if
+// any (kv.Challenge).
+func (s *Store) Challenge(token string) (string, bool, error) {
+	v, closer, err := s.db.Get(kv.ChallengeKey(token))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("get challenge: %w", err)
+	}
+	defer closer.Close()
+	return string(v), true, nil
+}
+
 // Domain returns the settings of short domain host (normalised), if any,
 // from the in-memory mirror.
 func (s *Store) Domain(host []byte) (kv.Domain, bool, error) {

@@ -16,9 +16,9 @@
 // Who answers challenges: every edge. The ACME server resolves the host to
 // whichever edge the customer's DNS points at, and fetches
 // http://<host>/.well-known/acme-challenge/<token> on port 80. So
-// Challenges.Put writes the answer through raft like any record, the FSM
-// stores it in each edge's Pebble, and every edge answers that path from
-// its replicated store. Put must return only once the entry is committed,
+// Challenges.Put (ReplicatedChallenges) writes the answer through raft like
+// any record (kv.Challenge), the FSM stores it in each edge's Pebble, and
+// every edge answers that path from its replicated store. Put must return only once the entry is committed,
 // so that the answer is in place before validation is asked for. The answer
 // (token.thumbprint) is no secret: it proves control of the host only to
 // the holder of the account key.

@@ -23,6 +23,9 @@ const (
 	OpPutDomain    OpType = 4 // create or replace a domain's settings (payload: Domain record)
 	OpDeleteDomain OpType = 5 // delete a domain's settings (payload: the host)
 	OpPutSalt      OpType = 6 // set a day's visitor salt unless it has one (payload: Salt)
+	// publish an ACME HTTP-01 answer (payload: uvarint token length, token, key authorization)
+	OpPutChallenge    OpType = 7
+	OpDeleteChallenge OpType = 8 // remove an ACME HTTP-01 answer (payload: the token)
 )
 
 func (t OpType) String() string {
@@ -39,6 +42,10 @@ func (t OpType) String() string {
 		return "delete_domain"
 	case OpPutSalt:
 		return "put_salt"
+	case OpPutChallenge:
+		return "put_challenge"
+	case OpDeleteChallenge:
+		return "delete_challenge"
 	}
 	return fmt.Sprintf("op(%d)", byte(t))
 }
@@ -64,6 +71,8 @@ type Op struct {
 	Node   *Node       // OpPutNode
 	Domain *Domain     // OpPutDomain; OpDeleteDomain uses Domain.Host
 	Salt   *Salt       // OpPutSalt
+	// OpPutChallenge; OpDeleteChallenge uses Challenge.Token
+	Challenge *Challenge
 }
 
 // Command is one raft log entry: ops applied atomically, in order.
@@ -107,6 +116,12 @@ func (c Command) Encode() []byte {
 		case OpPutSalt:
 			payload = binary.AppendUvarint(payload, uint64(op.Salt.Day))
 			payload = append(payload, op.Salt.Value[:]...)
+		case OpPutChallenge:
+			payload = binary.AppendUvarint(payload, uint64(len(op.Challenge.Token)))
+			payload = append(payload, op.Challenge.Token...)
+			payload = append(payload, op.Challenge.KeyAuth...)
+		case OpDeleteChallenge:
+			payload = append(payload, op.Challenge.Token...)
 		default:
 			panic(fmt.Sprintf("kv: encode unknown %v", op.Type))
 		}
@@ -215,6 +230,21 @@ func decodeOp(t OpType, payload []byte) (Op, error) {
 		s := Salt{Day: int64(day)}
 		copy(s.Value[:], payload[k:])
 		return Op{Type: t, Salt: &s}, nil
+	case OpPutChallenge:
+		n, k := binary.Uvarint(payload)
+		if k <= 0 || n > uint64(len(payload)-k) {
+			return Op{}, fmt.Errorf("%w: put_challenge needs a token", ErrCorrupt)
+		}
+		c := Challenge{Token: string(payload[k : k+int(n)]), KeyAuth: string(payload[k+int(n):])}
+		if !ValidChallengeToken(c.Token) || !validKeyAuth(c.KeyAuth) {
+			return Op{}, fmt.Errorf("%w: put_challenge needs a base64url token and a printable key authorization", ErrCorrupt)
+		}
+		return Op{Type: t, Challenge: &c}, nil
+	case OpDeleteChallenge:
+		if !ValidChallengeToken(string(payload)) {
+			return Op{}, fmt.Errorf("%w: delete_challenge needs a base64url token", ErrCorrupt)
+		}
+		return Op{Type: t, Challenge: &Challenge{Token: string(payload)}}, nil
 	}
 	return Op{}, fmt.Errorf("%w: unknown %v", ErrCorrupt, t)
 }

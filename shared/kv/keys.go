@@ -8,6 +8,7 @@ const (
 	prefixNode      = "n/"
 	prefixDomain    = "d/"
 	prefixSalt      = "s/"
+	prefixChallenge = "a/"
 )
 
 // AppendDomainKey appends the key of domain host's record to b.

@@ -223,6 +223,22 @@ func TestSaltCommandGolden(t *testing.T) {
 	}
 }
 
+func TestChallengeCommandsGolden(t *testing.T) {
+	put := PutChallenge(Challenge{Token: "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", KeyAuth: "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"})
+	del := DeleteChallenge("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0")
+	b := append(put.Encode(), del.Encode()...)
+	checkGolden(t, "command_challenge_v1.hex", b)
+	for _, c := range []Command{put, del} {
+		got, err := DecodeCommand(c.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Errorf("round trip: got %+v, want %+v", got, c)
+		}
+	}
+}
+
 func TestDecodeSkipsUnknownFields(t *testing.T) {
 	b := AppendLink(nil, &sampleLink)
 	w := fieldWriter{b: b}
@@ -249,6 +265,11 @@ func TestDecodeRejects(t *testing.T) {
 		"delete no vers.": Command{Ops: []Op{{Type: OpDeleteLink, Delete: &LinkDelete{ID: "x"}}}}.Encode(),
 		"nul in slug":     PutLink(Link{ID: "i", Domain: "a", Slug: "b\x00c", Version: 1}).Encode(),
 		"short salt":      {CommandVersion, 1, byte(OpPutSalt), 3, 1, 2, 3},
+		"token not b64":   PutChallenge(Challenge{Token: "a/b", KeyAuth: "a/b.t"}).Encode(),
+		"no key auth":     PutChallenge(Challenge{Token: "abc"}).Encode(),
+		"key auth space":  PutChallenge(Challenge{Token: "abc", KeyAuth: "abc .t"}).Encode(),
+		"token too long":  DeleteChallenge(strings.Repeat("a", MaxChallengeToken+1)).Encode(),
+		"empty delete":    DeleteChallenge("").Encode(),
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
