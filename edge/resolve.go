@@ -26,15 +26,15 @@ var challengeSlug = []byte(kv.ChallengePath[1:])
 type route int
 
 const (
-	routeBadHost  route = iota // the Host header names no host: 400
-	routeError                 // the store failed: 500
-	routeNoDomain              // a host the edge does not serve: 404
-	routeRoot                  // "/": the domain's root URL, else 404
-	routeRobots                // /robots.txt
-	routeFavicon               // /favicon.ico
-	routeNoLink                // no such link: the domain's not-found URL, else 404
-	routeLink                  // a link (resolution.link)
-	routeChallenge             // an ACME HTTP-01 answer (kv.ChallengePath)
+	routeBadHost   route = iota // the Host header names no host: 400
+	routeError                  // the store failed: 500
+	routeNoDomain               // a host the edge does not serve: 404
+	routeRoot                   // "/": the domain's root URL, else 404
+	routeRobots                 // /robots.txt
+	routeFavicon                // /favicon.ico
+	routeNoLink                 // no such link: the domain's not-found URL, else 404
+	routeLink                   // a link (resolution.link)
+	routeChallenge              // an ACME HTTP-01 answer (kv.ChallengePath)
 )
 
 // resolution is what resolve decided.
