@@ -78,7 +78,12 @@ type Config struct {
 	// changes GOMAXPROCS: a process whose main work is the edge chooses
 	// both (h0p edge runs a loop per P and gives the runtime one P more).
 	Loops int
-	Now   func() time.Time // nil: time.Now
+	// TLSAddr is the public HTTPS address ("": none): TLS 1.2 and 1.3, the
+	// certificate chosen by SNI among the custom domains' (kv.Certificate,
+	// from a store that has them), its key opened with CertificateKeys.
+	TLSAddr         string
+	CertificateKeys KeyOpener
+	Now             func() time.Time // nil: time.Now
 }
 
 // EventLoopsSupported reports whether the edge can serve from its event
@@ -96,6 +101,7 @@ type Server struct {
 	srv           *fasthttp.Server // with ln, when cfg.FasthttpServer
 	ln            net.Listener
 	loops         *evloop.Server // otherwise
+	tls           *tlsSide       // nil: no TLSAddr
 	m             metrics
 	agents        *agentCache
 	clicks        chan clicks.Click
@@ -250,22 +256,45 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	}
 	s.registerQueueGauges(cfg.Registerer)
 	logger := fasthttpLogger{cfg.Logger.With("subsystem", "edge")}
+	if cfg.TLSAddr != "" {
+		if err := s.listenTLS(logger); err != nil {
+			return nil, err
+		}
+	}
 	if !cfg.FasthttpServer {
 		loops, err := evloop.Listen(evloop.Config{Addr: cfg.Addr, Loops: cfg.Loops, MaxConns: cfg.MaxConns, Name: serverName,
 			Handler: s.handle, Fast: s.serveFast, Logger: logger})
 		if err != nil {
+			s.closeTLS()
 			return nil, err
 		}
 		s.loops = loops
 		return s, nil
 	}
-	s.srv = &fasthttp.Server{
+	s.srv = s.newFasthttpServer(logger)
+	var lc net.ListenConfig
+	if cfg.ReusePort {
+		lc.Control = evloop.ReusePort
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
+	if err != nil {
+		s.closeTLS()
+		return nil, fmt.Errorf("listen edge on %s: %w", cfg.Addr, err)
+	}
+	s.ln = framing.Listener(ln)
+	return s, nil
+}
+
+// newFasthttpServer is the fasthttp server of the plain listener (with
+// Config.FasthttpServer) and of the TLS one.
+func (s *Server) newFasthttpServer(logger fasthttpLogger) *fasthttp.Server {
+	return &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  serverName,
 		ReadTimeout:           10 * time.Second,
 		WriteTimeout:          10 * time.Second,
 		IdleTimeout:           60 * time.Second,
-		Concurrency:           cfg.MaxConns,
+		Concurrency:           s.cfg.MaxConns,
 		MaxRequestBodySize:    framing.MaxBody, // redirects take no body; the password form is small
 		ReadBufferSize:        framing.MaxHeader,
 		DisableKeepalive:      false,
@@ -274,16 +303,6 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		SecureErrorLogMessage: true,
 		Logger:                logger,
 	}
-	var lc net.ListenConfig
-	if cfg.ReusePort {
-		lc.Control = evloop.ReusePort
-	}
-	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen edge on %s: %w", cfg.Addr, err)
-	}
-	s.ln = framing.Listener(ln)
-	return s, nil
 }
 
 // changeNotifier and linkLister are what replication.Store offers beyond
@@ -360,7 +379,7 @@ const drainTimeout = 10 * time.Second
 // Run serves until ctx ends, then lets in-flight requests finish (up to 10s).
 // It loads the answer table meanwhile, and returns only once that stopped:
 // the store may be closed then.
-func (s *Server) Run(ctx context.Context) error {
+func (s *Server) Run(ctx context.Context) (err error) {
 	if s.answers != nil {
 		loadCtx, stopLoading := context.WithCancel(ctx)
 		loading := make(chan struct{})
@@ -372,6 +391,17 @@ func (s *Server) Run(ctx context.Context) error {
 			stopLoading()
 			<-loading
 		}()
+	}
+	if s.tls != nil {
+		tlsCtx, stopTLS := context.WithCancel(ctx)
+		tlsDone := make(chan error, 1)
+		go func() { tlsDone <- s.tls.serve(tlsCtx) }()
+		defer func() {
+			if terr := <-tlsDone; terr != nil && err == nil {
+				err = terr
+			}
+		}()
+		defer stopTLS() // before the wait above: the plain side may stop first
 	}
 	if s.loops != nil {
 		return s.loops.Serve(ctx, drainTimeout)
@@ -391,8 +421,9 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the listener. Call after Run returned.
+// Close releases the listeners. Call after Run returned.
 func (s *Server) Close() error {
+	s.closeTLS()
 	if s.loops != nil {
 		s.loops.Close()
 		return nil

@@ -145,6 +145,10 @@ func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool,
 			err = b.Set(kv.ChallengeKey(op.Challenge.Token), []byte(op.Challenge.KeyAuth), nil)
 		case kv.OpDeleteChallenge:
 			err = b.Delete(kv.ChallengeKey(op.Challenge.Token), nil)
+		case kv.OpPutCertificate:
+			err = putCertificate(db, b, op.Certificate)
+		case kv.OpDeleteCertificate:
+			err = b.Delete(kv.CertificateKey(op.Certificate.Host), nil)
 		default:
 			err = fmt.Errorf("unknown %v", op.Type)
 		}
@@ -179,6 +183,24 @@ func putSalt(db pebble.Reader, b *pebble.Batch, s *kv.Salt) error {
 		return err
 	}
 	return b.DeleteRange(kv.SaltKeyLowerBound, kv.SaltKey(s.Day-1), nil)
+}
+
+// putCertificate sets c unless the store holds a later version of its
+// host's certificate.
+func putCertificate(db pebble.Reader, b *pebble.Batch, c *kv.Certificate) error {
+	key := kv.CertificateKey(c.Host)
+	v, closer, err := db.Get(key)
+	switch {
+	case err == nil:
+		old, derr := kv.DecodeCertificate(v)
+		closer.Close()
+		if derr == nil && old.Version >= c.Version {
+			return nil
+		}
+	case !errors.Is(err, pebble.ErrNotFound):
+		return err
+	}
+	return b.Set(key, kv.AppendCertificate(nil, c), nil)
 }
 
 // readUint64 reads an 8-byte counter; missing is 0.

@@ -127,6 +127,28 @@ func TestFSMChallenge(t *testing.T) {
 	}
 }
 
+// A certificate's later version wins whatever the order it is applied in.
+func TestFSMCertificateLaterVersionWins(t *testing.T) {
+	s := mustOpenStore(t, t.TempDir())
+	f := &FSM{store: s, logger: testLogger()}
+	cert := func(v uint64) kv.Certificate {
+		return kv.Certificate{Host: "links.example.test", ChainPEM: []byte{byte(v)}, SealedKey: []byte{1}, Version: v}
+	}
+	apply(t, f, 1, kv.PutCertificate(cert(2)))
+	apply(t, f, 2, kv.PutCertificate(cert(1)))
+	if c, ok, err := s.Certificate("links.example.test"); err != nil || !ok || c.Version != 2 {
+		t.Fatalf("after a late v1: %+v %v %v", c, ok, err)
+	}
+	apply(t, f, 3, kv.PutCertificate(cert(3)))
+	if c, _, _ := s.Certificate("links.example.test"); c.Version != 3 {
+		t.Fatalf("v3 did not replace v2: %+v", c)
+	}
+	apply(t, f, 4, kv.DeleteCertificate("links.example.test"))
+	if _, ok, err := s.Certificate("links.example.test"); err != nil || ok {
+		t.Fatalf("after delete: present %v (%v)", ok, err)
+	}
+}
+
 // ops concatenates the ops of commands into one command.
 func ops(cs ...kv.Command) kv.Command {
 	var all kv.Command

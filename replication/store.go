@@ -282,6 +282,24 @@ func (s *Store) Challenge(token string) (string, bool, error) {
 	return string(v), true, nil
 }
 
+// Certificate returns the TLS certificate of custom domain host
+// (normalised), if any (kv.Certificate).
+func (s *Store) Certificate(host string) (kv.Certificate, bool, error) {
+	v, closer, err := s.db.Get(kv.CertificateKey(host))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return kv.Certificate{}, false, nil
+	}
+	if err != nil {
+		return kv.Certificate{}, false, fmt.Errorf("get certificate: %w", err)
+	}
+	defer closer.Close()
+	c, err := kv.DecodeCertificate(v)
+	if err != nil {
+		return kv.Certificate{}, false, fmt.Errorf("certificate of %s: %w", host, err)
+	}
+	return c, true, nil
+}
+
 // Domain returns the settings of short domain host (normalised), if any,
 // from the in-memory mirror.
 func (s *Store) Domain(host []byte) (kv.Domain, bool, error) {

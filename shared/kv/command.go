@@ -26,6 +26,9 @@ const (
 	// publish an ACME HTTP-01 answer (payload: uvarint token length, token, key authorization)
 	OpPutChallenge    OpType = 7
 	OpDeleteChallenge OpType = 8 // remove an ACME HTTP-01 answer (payload: the token)
+	// set a custom domain's TLS certificate (payload: Certificate record)
+	OpPutCertificate    OpType = 9
+	OpDeleteCertificate OpType = 10 // remove a domain's certificate (payload: the host)
 )
 
 func (t OpType) String() string {
@@ -46,6 +49,10 @@ func (t OpType) String() string {
 		return "put_challenge"
 	case OpDeleteChallenge:
 		return "delete_challenge"
+	case OpPutCertificate:
+		return "put_certificate"
+	case OpDeleteCertificate:
+		return "delete_certificate"
 	}
 	return fmt.Sprintf("op(%d)", byte(t))
 }
@@ -73,6 +80,8 @@ type Op struct {
 	Salt   *Salt       // OpPutSalt
 	// OpPutChallenge; OpDeleteChallenge uses Challenge.Token
 	Challenge *Challenge
+	// OpPutCertificate; OpDeleteCertificate uses Certificate.Host
+	Certificate *Certificate
 }
 
 // Command is one raft log entry: ops applied atomically, in order.
@@ -122,6 +131,10 @@ func (c Command) Encode() []byte {
 			payload = append(payload, op.Challenge.KeyAuth...)
 		case OpDeleteChallenge:
 			payload = append(payload, op.Challenge.Token...)
+		case OpPutCertificate:
+			payload = AppendCertificate(payload, op.Certificate)
+		case OpDeleteCertificate:
+			payload = append(payload, op.Certificate.Host...)
 		default:
 			panic(fmt.Sprintf("kv: encode unknown %v", op.Type))
 		}
@@ -245,6 +258,20 @@ func decodeOp(t OpType, payload []byte) (Op, error) {
 			return Op{}, fmt.Errorf("%w: delete_challenge needs a base64url token", ErrCorrupt)
 		}
 		return Op{Type: t, Challenge: &Challenge{Token: string(payload)}}, nil
+	case OpPutCertificate:
+		c, err := DecodeCertificate(payload)
+		if err != nil {
+			return Op{}, err
+		}
+		if c.Host == "" || len(c.ChainPEM) == 0 || len(c.SealedKey) == 0 || c.Version == 0 {
+			return Op{}, fmt.Errorf("%w: put_certificate needs a host, a chain, a sealed key and a version", ErrCorrupt)
+		}
+		return Op{Type: t, Certificate: &c}, nil
+	case OpDeleteCertificate:
+		if len(payload) == 0 {
+			return Op{}, fmt.Errorf("%w: delete_certificate needs a host", ErrCorrupt)
+		}
+		return Op{Type: t, Certificate: &Certificate{Host: string(payload)}}, nil
 	}
 	return Op{}, fmt.Errorf("%w: unknown %v", ErrCorrupt, t)
 }

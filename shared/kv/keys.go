@@ -2,13 +2,14 @@ package kv
 
 // Key prefixes. Every key in the edge database starts with one of them.
 const (
-	prefixLink      = "l/"
-	prefixLinkState = "i/"
-	prefixMeta      = "m/"
-	prefixNode      = "n/"
-	prefixDomain    = "d/"
-	prefixSalt      = "s/"
-	prefixChallenge = "a/"
+	prefixLink        = "l/"
+	prefixLinkState   = "i/"
+	prefixMeta        = "m/"
+	prefixNode        = "n/"
+	prefixDomain      = "d/"
+	prefixSalt        = "s/"
+	prefixChallenge   = "a/"
+	prefixCertificate = "c/"
 )
 
 // AppendDomainKey appends the key of domain host's record to b.

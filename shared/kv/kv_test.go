@@ -239,6 +239,22 @@ func TestChallengeCommandsGolden(t *testing.T) {
 	}
 }
 
+func TestCertificateCommandsGolden(t *testing.T) {
+	put := PutCertificate(Certificate{Host: "links.example.test", ChainPEM: []byte("-----BEGIN CERTIFICATE-----\n"),
+		SealedKey: []byte{1, 2, 3, 4}, NotAfter: 1_800_000_000, Version: 3})
+	del := DeleteCertificate("links.example.test")
+	checkGolden(t, "command_certificate_v1.hex", append(put.Encode(), del.Encode()...))
+	for _, c := range []Command{put, del} {
+		got, err := DecodeCommand(c.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Errorf("round trip: got %+v, want %+v", got, c)
+		}
+	}
+}
+
 func TestDecodeSkipsUnknownFields(t *testing.T) {
 	b := AppendLink(nil, &sampleLink)
 	w := fieldWriter{b: b}
@@ -270,6 +286,8 @@ func TestDecodeRejects(t *testing.T) {
 		"key auth space":  PutChallenge(Challenge{Token: "abc", KeyAuth: "abc .t"}).Encode(),
 		"token too long":  DeleteChallenge(strings.Repeat("a", MaxChallengeToken+1)).Encode(),
 		"empty delete":    DeleteChallenge("").Encode(),
+		"cert no key":     PutCertificate(Certificate{Host: "a.example", ChainPEM: []byte("c"), Version: 1}).Encode(),
+		"cert no host":    DeleteCertificate("").Encode(),
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
