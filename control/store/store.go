@@ -457,6 +457,8 @@ type Queries interface {
 	// org).
 	CreateDomain(ctx context.Context, d Domain) error
 	Domain(ctx context.Context, orgID, id string) (Domain, error)
+	// DomainByID reads domain id of any org.
+	DomainByID(ctx context.Context, id string) (Domain, error)
 	// DomainByName finds a domain by name in any org.
 	DomainByName(ctx context.Context, name string) (Domain, error)
 	// Domains lists a page of an org's domains by f.

@@ -44,6 +44,10 @@ func (q queries) Domain(ctx context.Context, orgID, id string) (store.Domain, er
 	return scanDomain(q.db.QueryRowContext(ctx, domainSelect+`WHERE org_id = $1 AND id = $2`, orgID, id))
 }
 
+func (q queries) DomainByID(ctx context.Context, id string) (store.Domain, error) {
+	return scanDomain(q.db.QueryRowContext(ctx, domainSelect+`WHERE id = $1`, id))
+}
+
 func (q queries) DomainByName(ctx context.Context, name string) (store.Domain, error) {
 	return scanDomain(q.db.QueryRowContext(ctx, domainSelect+`WHERE name = $1`, name))
 }
