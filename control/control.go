@@ -231,7 +231,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		return nil, fmt.Errorf("rate limits: %w", err)
 	}
 	s.links = &links.Service{
-		Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
+		Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, SharedDomains: cfg.SharedDomains, Now: cfg.Now,
 		SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges, Turns: turns,
 		Logger: logger.With("subsystem", "links"),
 	}

@@ -339,3 +339,56 @@ func mustMember(t *testing.T, e *env, org, user string) string {
 	}
 	return key
 }
+
+func TestDomainLinks(t *testing.T) {
+	e := mustStart(t)
+	z := mustDNS(t)
+	e.useDNS(z)
+	d := mustDomainJSON(t, e.do(t, "POST", "/v1/domains", e.key, strings.NewReader(`{"name":"go.example.com"}`)), 201)
+	link := func(body string) response { return e.do(t, "POST", "/v1/links", e.key, strings.NewReader(body)) }
+	if r := link(`{"url":"https://example.com","domain":"go.example.com"}`); r.status != 400 || !strings.Contains(string(r.body), "not verified") {
+		t.Errorf("link on a pending domain: %d %s", r.status, r.body)
+	}
+	z.set(t, "_h0p-challenge.go.example.com", `TXT "`+d.VerificationToken+`"`)
+	z.set(t, "go.example.com", "A 192.0.2.10")
+	mustDomainJSON(t, e.do(t, "POST", "/v1/domains/"+d.ID+"/verify", e.key, nil), 200)
+	if r := link(`{"url":"https://example.com/a","domain":"GO.example.com"}`); r.status != 201 {
+		t.Errorf("link on a verified domain: %d %s", r.status, r.body)
+	}
+	// Another org cannot use it.
+	other := mustBootstrap(t, e.store, "2", time.Time{})
+	if r := e.do(t, "POST", "/v1/links", other, strings.NewReader(`{"url":"https://example.com","domain":"go.example.com"}`)); r.status != 400 {
+		t.Errorf("other org's domain: %d %s", r.status, r.body)
+	}
+	// The primary domain is where links without one go.
+	if p := mustDomainJSON(t, e.do(t, "PATCH", "/v1/domains/"+d.ID, e.key, strings.NewReader(`{"primary":true}`)), 200); !p.Primary {
+		t.Errorf("primary %+v", p)
+	}
+	if m := mustCreate(t, e, e.key, `{"url":"https://example.com/b"}`); m["domain"] != "go.example.com" {
+		t.Errorf("link without a domain went to %v", m["domain"])
+	}
+	// Delete: 409 with the count, then force deletes the links too.
+	r := e.do(t, "DELETE", "/v1/domains/"+d.ID, e.key, nil)
+	if r.status != 409 || !strings.Contains(string(r.body), "2 links") {
+		t.Errorf("delete with links: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, "DELETE", "/v1/domains/"+d.ID+"?force=true", e.key, nil); r.status != 200 {
+		t.Fatalf("force delete: %d %s", r.status, r.body)
+	}
+	if _, ok, _ := e.edge.Domain([]byte("go.example.com")); ok {
+		t.Error("edge still has the deleted domain")
+	}
+	logs, _ := e.store.AuditLogs(context.Background(), store.AuditFilter{OrgID: "org_1", ResourceType: "link", Limit: 10})
+	deleted := 0
+	for _, l := range logs {
+		if l.Action == "link.deleted" {
+			deleted++
+		}
+	}
+	if deleted != 2 {
+		t.Errorf("%d link.deleted audit entries, want 2", deleted)
+	}
+	if m := mustCreate(t, e, e.key, `{"url":"https://example.com/c"}`); m["domain"] != "localhost" {
+		t.Errorf("after delete, link went to %v", m["domain"])
+	}
+}

@@ -459,6 +459,8 @@ type Queries interface {
 	Domain(ctx context.Context, orgID, id string) (Domain, error)
 	// DomainByID reads domain id of any org.
 	DomainByID(ctx context.Context, id string) (Domain, error)
+	// PrimaryDomain is the org's primary domain (ErrNotFound: none).
+	PrimaryDomain(ctx context.Context, orgID string) (Domain, error)
 	// DomainByName finds a domain by name in any org.
 	DomainByName(ctx context.Context, name string) (Domain, error)
 	// Domains lists a page of an org's domains by f.

@@ -48,6 +48,10 @@ func (q queries) DomainByID(ctx context.Context, id string) (store.Domain, error
 	return scanDomain(q.db.QueryRowContext(ctx, domainSelect+`WHERE id = $1`, id))
 }
 
+func (q queries) PrimaryDomain(ctx context.Context, orgID string) (store.Domain, error) {
+	return scanDomain(q.db.QueryRowContext(ctx, domainSelect+`WHERE org_id = $1 AND is_primary = $2`, orgID, true))
+}
+
 func (q queries) DomainByName(ctx context.Context, name string) (store.Domain, error) {
 	return scanDomain(q.db.QueryRowContext(ctx, domainSelect+`WHERE name = $1`, name))
 }
