@@ -38,6 +38,7 @@ import (
 	"github.com/h0p/h0p/control/analytics/pebblestore"
 	"github.com/h0p/h0p/control/analytics/pgstore"
 	"github.com/h0p/h0p/control/api"
+	"github.com/h0p/h0p/control/domains"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/plans"
@@ -82,6 +83,23 @@ type Config struct {
 	// listen addresses, or the public ones in front of them): link
 	// destinations there would loop and are refused (control/links).
 	EdgeAddrs []string
+
+	// SharedDomains are short domains every org may create links on,
+	// besides DefaultDomain. No org may add them, or DefaultDomain, as a
+	// custom domain.
+	SharedDomains []string
+	// EdgeHostName is the name custom domains point at with a CNAME;
+	// EdgeIPs the addresses their A/AAAA records may hold instead.
+	EdgeHostName string
+	EdgeIPs      []string
+	// DNSResolver is the host:port of the DNS server domain checks ask
+	// (empty: the system's resolver).
+	DNSResolver string
+	// DomainCheckPeriod is how often every custom domain's DNS is checked
+	// again (zero: 1h); DomainGrace how long a verified domain whose check
+	// fails is still served (zero: 72h, control/domains).
+	DomainCheckPeriod time.Duration
+	DomainGrace       time.Duration
 
 	// SlugLength and SlugNoLookalike shape random slugs (0: 7 characters).
 	SlugLength      int
@@ -132,6 +150,7 @@ type Server struct {
 	store     store.Store
 	clicks    analytics.Store
 	links     *links.Service
+	domains   *domains.Service
 	pepper    []byte
 	publisher *outbox.Publisher
 	accounts  *accounts.Service
@@ -212,9 +231,30 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		return nil, fmt.Errorf("rate limits: %w", err)
 	}
 	s.links = &links.Service{
-		Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, Now: cfg.Now,
+		Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, SharedDomains: cfg.SharedDomains, Now: cfg.Now,
 		SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges, Turns: turns,
 		Logger: logger.With("subsystem", "links"),
+	}
+	if cfg.DomainCheckPeriod == 0 {
+		cfg.DomainCheckPeriod = time.Hour
+	}
+	s.cfg.DomainCheckPeriod = cfg.DomainCheckPeriod
+	var edgeIPs []netip.Addr
+	for _, a := range cfg.EdgeIPs {
+		ip, err := netip.ParseAddr(strings.TrimSpace(a))
+		if err != nil {
+			s.ln.Close()
+			s.closeStores()
+			return nil, fmt.Errorf("edge IPs: %w", err)
+		}
+		edgeIPs = append(edgeIPs, ip.Unmap())
+	}
+	s.domains = &domains.Service{
+		Store: st, Publisher: s.publisher, Links: s.links, Now: cfg.Now, Grace: cfg.DomainGrace,
+		Platform: append([]string{cfg.DefaultDomain}, cfg.SharedDomains...),
+		Checker: &domains.Checker{Resolver: domains.NewResolver(cfg.DNSResolver), EdgeHost: cfg.EdgeHostName,
+			EdgeIPs: edgeIPs},
+		Logger: logger.With("subsystem", "domains"),
 	}
 	router := api.NewRouter(api.Config{
 		Store:            st,
@@ -223,6 +263,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Limiter:          ratelimit.NewMemory(cfg.Now),
 		Limits:           limits,
 		Links:            s.links,
+		Domains:          s.domains,
 		Stats:            &stats.Service{Store: st, Clicks: clickStore, Now: cfg.Now},
 		ShortLink:        s.shortLink,
 		APIURL:           s.publicURL,
@@ -446,6 +487,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return plans.Get(o.Plan).Retention, err
 		}}
 	wg.Go(func() { retention.Run(relayCtx) })
+	wg.Go(func() { s.domains.Run(relayCtx, s.cfg.DomainCheckPeriod) })
 	if s.cfg.Salts != nil {
 		salts := &visitorsalt.Publisher{Applier: s.publisher.Applier, Salts: s.cfg.Salts, Logger: s.cfg.Logger, Now: s.cfg.Now}
 		wg.Go(func() { salts.Run(relayCtx) })

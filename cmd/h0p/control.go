@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -32,6 +33,29 @@ func openMailer(smtpURL string, fallback accounts.Mailer) (accounts.Mailer, erro
 	return m, nil
 }
 
+// domainFlags configure custom domains: the platform's shared domains,
+// where custom domains point, and how their DNS is checked.
+type domainFlags struct {
+	shared, edgeHost, edgeIPs, resolver string
+	period, grace                       time.Duration
+}
+
+// register adds the flags; edgeHost and edgeIPs are their defaults.
+func (d *domainFlags) register(fs *flag.FlagSet, edgeHost, edgeIPs string) {
+	fs.StringVar(&d.shared, "shared-domains", "", "comma-separated short domains every organization may create links on, besides --default-domain")
+	fs.StringVar(&d.edgeHost, "edge-host-name", edgeHost, "host name custom domains point at with a CNAME")
+	fs.StringVar(&d.edgeIPs, "edge-ips", edgeIPs, "comma-separated edge addresses custom domains may point at with A/AAAA records")
+	fs.StringVar(&d.resolver, "dns-resolver", "", "host:port of the DNS server custom domains are checked with (empty: the system's resolver)")
+	fs.DurationVar(&d.period, "domain-check-period", time.Hour, "how often every custom domain's DNS is checked again")
+	fs.DurationVar(&d.grace, "domain-grace", 72*time.Hour, "how long a verified domain whose DNS check fails is still served")
+}
+
+// apply sets the domain fields of cfg.
+func (d *domainFlags) apply(cfg *control.Config) {
+	cfg.SharedDomains, cfg.EdgeHostName, cfg.EdgeIPs = splitList(d.shared), d.edgeHost, splitList(d.edgeIPs)
+	cfg.DNSResolver, cfg.DomainCheckPeriod, cfg.DomainGrace = d.resolver, d.period, d.grace
+}
+
 // runControl is `h0p control`: one voter of the raft group serving the API.
 func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var (
@@ -44,6 +68,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		limits                                ratelimit.Limits
 		slugs                                 slugFlags
 		smtpURL, publicURL                    string
+		df                                    domainFlags
 	)
 	fs := newFlags("control", "Runs a control node: the API and a raft voter. The first node starts with\n"+
 		"--bootstrap; the others --join it. Several control nodes share one PostgreSQL\n"+
@@ -63,6 +88,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"or the public addresses in front of them; 0.0.0.0 or [::] for every address of their host): link destinations there loop and are refused")
 	registerRateFlags(fs, &limits)
 	slugs.register(fs)
+	df.register(fs, "", "")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -98,7 +124,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	apiTLS := id.ServerConfig()
 	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
 	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger}
-	srv, err := control.Open(ctx, control.Config{
+	ccfg := control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
 		EdgeAddrs: splitList(edgeAddrs), Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
@@ -106,7 +132,9 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
 		Cluster: clusterHandler,
-	}, node)
+	}
+	df.apply(&ccfg)
+	srv, err := control.Open(ctx, ccfg, node)
 	if err != nil {
 		return err
 	}

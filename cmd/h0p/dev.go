@@ -37,6 +37,7 @@ type devConfig struct {
 	SMTPURL       string
 	Pprof         bool
 	ClickSpoolMiB int
+	Domains       domainFlags
 	// IngestClicks takes the edge's click batches in process; nil:
 	// control's ingest (tests hold batches back with a func that fails).
 	IngestClicks func(ctx context.Context, batch []byte) error
@@ -65,6 +66,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	cfg.Slugs.register(fs)
 	fs.StringVar(&cfg.Trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
 	registerClickSpoolFlag(fs, &cfg.ClickSpoolMiB)
+	// dev's edge answers on the loopback: custom domains point there.
+	cfg.Domains.register(fs, "edge.localhost", "127.0.0.1,::1")
 	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "SMTP server for account emails: smtp[s]://[user:password@]host[:port][?from=address] (empty: emails are written to the log)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -165,13 +168,15 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	if err != nil {
 		return nil, err
 	}
-	d.control, err = control.Open(ctx, control.Config{
+	ccfg := control.Config{
 		APIAddr: cfg.APIAddr, PublicURL: cfg.PublicAPIURL, DataDir: filepath.Join(cfg.DataDir, "control"), DatabaseURL: cfg.DatabaseURL,
 		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
 		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits, Mailer: mailer,
 		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,
 		EdgeAddrs: []string{d.edge.Addr()}, Salts: d.store,
-	}, d.node)
+	}
+	cfg.Domains.apply(&ccfg)
+	d.control, err = control.Open(ctx, ccfg, d.node)
 	if err != nil {
 		return nil, err
 	}

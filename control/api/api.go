@@ -16,6 +16,7 @@ import (
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/domains"
 	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/jsonbody"
@@ -38,6 +39,7 @@ type Config struct {
 	Store    store.Queries // authentication reads keys, sessions and memberships
 	Pepper   []byte
 	Links    *links.Service
+	Domains  *domains.Service
 	Accounts *accounts.Service
 	Stats    *stats.Service
 	// Limiter and Limits rate-limit every request: per key, per signed-in
@@ -135,6 +137,7 @@ func (h *handler) routes() []route {
 		admin   = access.Need{MinRole: identity.RoleAdmin}
 	)
 	links := func(a access.Action) access.Need { return access.Need{Resource: access.ShortLinks, Action: a} }
+	doms := func(a access.Action) access.Need { return access.Need{Resource: access.Domains, Action: a} }
 	statsRead := access.Need{Resource: access.Stats, Action: access.Read}
 	keys := func(a access.Action) access.Need {
 		return access.Need{Resource: access.APIKeys, Action: a, OwnUserKey: true}
@@ -182,6 +185,12 @@ func (h *handler) routes() []route {
 		{"POST", "/v1/tags", links(access.Create), h.createTag},
 		{"PATCH", "/v1/tags/:id", links(access.Update), h.patchTag},
 		{"DELETE", "/v1/tags/:id", links(access.Delete), h.deleteTag},
+		{"POST", "/v1/domains", doms(access.Create), h.createDomain},
+		{"GET", "/v1/domains", doms(access.Read), h.listDomains},
+		{"GET", "/v1/domains/:id", doms(access.Read), h.getDomain},
+		{"PATCH", "/v1/domains/:id", doms(access.Update), h.patchDomain},
+		{"DELETE", "/v1/domains/:id", doms(access.Delete), h.deleteDomain},
+		{"POST", "/v1/domains/:id/verify", doms(access.Update), h.verifyDomain},
 		{"GET", "/v1/stats", statsRead, h.getStats},
 		{"GET", "/v1/stats/export", statsRead, h.exportStats},
 		{"GET", "/v1/events", statsRead, h.listEvents},

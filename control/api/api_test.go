@@ -24,6 +24,7 @@ import (
 	"github.com/h0p/h0p/control/analytics/pebblestore"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/apikey"
+	"github.com/h0p/h0p/control/domains"
 	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/mail"
@@ -61,6 +62,7 @@ type env struct {
 	links                  *links.Service
 	hashes                 atomic.Int64      // link passwords hashed
 	outbox                 *outbox.Publisher // Wait: the deletes of applied entries are done
+	domains                *domains.Service  // tests point its Checker at their DNS server
 }
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
@@ -123,6 +125,8 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 			e.hashes.Add(1)
 			return password.Hash(pw, fastPasswords)
 		}}
+	e.domains = &domains.Service{Store: st, Publisher: pub, Links: e.links, Now: now, Logger: quiet,
+		Platform: []string{"localhost", "h0p.link"}, Checker: &domains.Checker{Resolver: domains.NewResolver("127.0.0.1:1")}}
 	clickStore, err := pebblestore.Open(filepath.Join(dir, "analytics"), pebblestore.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +139,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 		Limiter:   e.limiter,
 		Limits:    limits,
 		Links:     e.links,
+		Domains:   e.domains,
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
 	}
 	for _, o := range opts {

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/net/idna"
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/ids"
@@ -20,7 +23,7 @@ import (
 
 // prepare validates in for a new link (outside any transaction); its
 // password is hashed later (hashItems).
-func (s *Service) prepare(p access.Principal, in Input, now time.Time) (Link, error) {
+func (s *Service) prepare(ctx context.Context, p access.Principal, in Input, now time.Time) (Link, error) {
 	l := Link{Link: store.Link{OrgID: p.OrgID, Version: 1, CreatedBy: p.ActorID(), CreatedAt: now, UpdatedAt: now}}
 	if !in.createdAt.IsZero() {
 		l.CreatedAt = in.createdAt.Truncate(time.Millisecond)
@@ -30,7 +33,7 @@ func (s *Service) prepare(p access.Principal, in Input, now time.Time) (Link, er
 		pr.add("url", "is required")
 		return Link{}, pr.err()
 	}
-	domain, err := s.domain(in.Domain.V)
+	domain, err := s.domain(ctx, p.OrgID, in.Domain.V)
 	if err != nil {
 		return Link{}, err
 	}
@@ -64,15 +67,36 @@ func (s *Service) hashPassword(pw string) string {
 	return password.Hash(pw, p)
 }
 
-// domain resolves the domain of a link: the given one (lowercased) if it is
-// one of the org's, the default for none ("").
-func (s *Service) domain(d string) (string, error) {
+// domain resolves the domain of a link: for none (""), the org's primary
+// domain while it is verified, else the default; otherwise the given one
+// (lowercase, punycode) if it is the default domain, a shared domain or
+// one of the org's verified domains.
+func (s *Service) domain(ctx context.Context, orgID, d string) (string, error) {
 	if d == "" {
+		pd, err := s.Store.PrimaryDomain(ctx, orgID)
+		switch {
+		case err == nil && pd.Status == store.DomainVerified:
+			return pd.Name, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return "", err
+		}
 		return s.DefaultDomain, nil
 	}
 	domain := strings.TrimSuffix(strings.ToLower(d), ".")
-	if domain != s.DefaultDomain {
-		return "", apierror.Invalid("domain", "is not a domain of this organization")
+	if ascii, err := idna.Lookup.ToASCII(domain); err == nil {
+		domain = ascii
+	}
+	if domain == s.DefaultDomain || slices.Contains(s.SharedDomains, domain) {
+		return domain, nil
+	}
+	cd, err := s.Store.DomainByName(ctx, domain)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && cd.OrgID != orgID:
+		return "", apierror.Invalid("domain", fmt.Sprintf("%s is not a domain of this organization", d))
+	case err != nil:
+		return "", err
+	case cd.Status != store.DomainVerified:
+		return "", apierror.Invalid("domain", fmt.Sprintf("%s is not verified (status %s); links go on verified domains only", d, cd.Status))
 	}
 	return domain, nil
 }
@@ -129,7 +153,7 @@ func (s *Service) CreateMany(ctx context.Context, p access.Principal, ins []Inpu
 	now := s.now()
 	items := make([]*item, len(ins))
 	for i, in := range ins {
-		items[i] = s.prepareItem(p, in, now)
+		items[i] = s.prepareItem(ctx, p, in, now)
 	}
 	if err := s.hashItems(ctx, p.OrgID, items); err != nil {
 		return nil, err
@@ -174,8 +198,8 @@ func (s *Service) draft(it *item, now time.Time) {
 }
 
 // prepareItem validates in outside any transaction.
-func (s *Service) prepareItem(p access.Principal, in Input, now time.Time) *item {
-	l, err := s.prepare(p, in, now)
+func (s *Service) prepareItem(ctx context.Context, p access.Principal, in Input, now time.Time) *item {
+	l, err := s.prepare(ctx, p, in, now)
 	return &item{p: p, in: in, res: Result{Link: l, Err: err}}
 }
 
@@ -309,7 +333,7 @@ func first(rs []Result, err error) (Link, error) {
 // Create validates in, stores the link and replicates it. Creates that
 // arrive together are written together (coalesce.go).
 func (s *Service) Create(ctx context.Context, p access.Principal, in Input) (Link, error) {
-	it := s.prepareItem(p, in, s.now())
+	it := s.prepareItem(ctx, p, in, s.now())
 	if err := s.hashItems(ctx, p.OrgID, []*item{it}); err != nil {
 		return Link{}, err
 	}

@@ -90,6 +90,10 @@ type Service struct {
 	Store         store.Store
 	Publisher     Publisher
 	DefaultDomain string
+	// SharedDomains are short domains every org may create links on
+	// besides DefaultDomain; an org's own domains must be verified
+	// (control/domains).
+	SharedDomains []string
 	Now           func() time.Time
 	// SlugLength is the length of random slugs (0: 7); SlugNoLookalike
 	// leaves out characters that are easy to misread (0 O 1 l I).

@@ -3,6 +3,7 @@ package links
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/plans"
@@ -54,7 +55,7 @@ func (s *Service) Info(ctx context.Context, p access.Principal, domain, key, ext
 		sl, err := s.Store.LinkByExternalID(ctx, p.OrgID, externalID)
 		return s.one(ctx, p.OrgID, sl, err)
 	case key != "":
-		d, err := s.domain(domain)
+		d, err := s.lookupDomain(ctx, p.OrgID, domain)
 		if err != nil {
 			return Link{}, err
 		}
@@ -62,4 +63,16 @@ func (s *Service) Info(ctx context.Context, p access.Principal, domain, key, ext
 		return s.one(ctx, p.OrgID, sl, err)
 	}
 	return Link{}, apierror.Invalid("key", "give domain and key, or externalId")
+}
+
+// lookupDomain is the domain a read names: as domain resolves it for a
+// write, but a lapsed custom domain of the org still finds its links.
+func (s *Service) lookupDomain(ctx context.Context, orgID, d string) (string, error) {
+	name, err := s.domain(ctx, orgID, d)
+	if err != nil && d != "" {
+		if cd, derr := s.Store.DomainByName(ctx, strings.TrimSuffix(strings.ToLower(d), ".")); derr == nil && cd.OrgID == orgID {
+			return cd.Name, nil
+		}
+	}
+	return name, err
 }

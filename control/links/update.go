@@ -54,7 +54,7 @@ func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []
 	}
 	// The change is the same for every link: it is valid, and its password
 	// may be hashed, before any link is read.
-	draft, err := s.checkChange(in, now)
+	draft, err := s.checkChange(ctx, p.OrgID, in, now)
 	if err != nil {
 		return refuse(err)
 	}
@@ -120,7 +120,7 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 	}
 	before := ViewOf(l)
 	if in.Domain.Set {
-		if l.Domain, err = s.domain(in.Domain.V); err != nil {
+		if l.Domain, err = s.domain(ctx, p.OrgID, in.Domain.V); err != nil {
 			return Link{}, err
 		}
 	}
@@ -162,10 +162,10 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 
 // checkChange validates in as a change to any link: what it sets does not
 // depend on the link it goes to. It returns in applied to an empty link.
-func (s *Service) checkChange(in Input, now time.Time) (Link, error) {
+func (s *Service) checkChange(ctx context.Context, orgID string, in Input, now time.Time) (Link, error) {
 	var l Link
 	if in.Domain.Set {
-		if _, err := s.domain(in.Domain.V); err != nil {
+		if _, err := s.domain(ctx, orgID, in.Domain.V); err != nil {
 			return Link{}, err
 		}
 	}
@@ -186,7 +186,7 @@ func (s *Service) Upsert(ctx context.Context, p access.Principal, in Input) (Lin
 	if !in.URL.Set || in.URL.Null {
 		return Link{}, false, apierror.Invalid("url", "is required")
 	}
-	domain, err := s.domain(in.Domain.V)
+	domain, err := s.domain(ctx, p.OrgID, in.Domain.V)
 	if err != nil {
 		return Link{}, false, err
 	}

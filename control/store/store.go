@@ -199,6 +199,43 @@ type TagFilter struct {
 // case-insensitively (strings.ToLower, then byte-wise), then by ID.
 type TagCursor struct{ Name, ID string }
 
+// Domain statuses.
+const (
+	DomainPending       = "pending"
+	DomainVerified      = "verified"
+	DomainMisconfigured = "misconfigured"
+)
+
+// Domain is an org's custom short domain. Name is unique across orgs.
+// Settings the API filters on are fields; the rest (rootUrl, redirect
+// status, …) is Attrs, a JSON document the domains service owns.
+type Domain struct {
+	ID      string
+	OrgID   string
+	Name    string // lowercase ASCII (punycode), no trailing dot
+	Token   string // the value of its TXT challenge record
+	Status  string // DomainPending, DomainVerified or DomainMisconfigured
+	Primary bool   // the org's domain for links created without one
+	Version uint64 // 1 on create, +1 on every change (deletes included)
+	Attrs   json.RawMessage
+	// Records is the DNS the last check found (a JSON document the
+	// service owns).
+	Records    json.RawMessage
+	VerifiedAt time.Time // first verification; zero until then
+	LastOKAt   time.Time // last check that passed; zero until then
+	CheckedAt  time.Time // last check; zero until then
+	CreatedBy  string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// DomainFilter selects a page of an org's domains, oldest first (by ID).
+type DomainFilter struct {
+	OrgID   string
+	AfterID string // cursor: domains with ID > AfterID
+	Limit   int
+}
+
 // ClickCount is a number of clicks on a link and the time of the last.
 type ClickCount struct {
 	LinkID string
@@ -415,6 +452,28 @@ type Queries interface {
 	UpdateTag(ctx context.Context, t Tag) error
 	// DeleteTag deletes a tag and takes it off every link.
 	DeleteTag(ctx context.Context, orgID, id string) error
+
+	// CreateDomain fails with ErrConflict when the name is taken (in any
+	// org).
+	CreateDomain(ctx context.Context, d Domain) error
+	Domain(ctx context.Context, orgID, id string) (Domain, error)
+	// DomainByID reads domain id of any org.
+	DomainByID(ctx context.Context, id string) (Domain, error)
+	// PrimaryDomain is the org's primary domain (ErrNotFound: none).
+	PrimaryDomain(ctx context.Context, orgID string) (Domain, error)
+	// DomainByName finds a domain by name in any org.
+	DomainByName(ctx context.Context, name string) (Domain, error)
+	// Domains lists a page of an org's domains by f.
+	Domains(ctx context.Context, f DomainFilter) ([]Domain, error)
+	// CountDomains counts an org's domains.
+	CountDomains(ctx context.Context, orgID string) (int, error)
+	// DomainsCheckedBefore lists up to limit domains of any org whose last
+	// check was before before (or never), least recently checked first.
+	DomainsCheckedBefore(ctx context.Context, before time.Time, limit int) ([]Domain, error)
+	// UpdateDomain replaces every column of domain d.ID (org scoped) but
+	// its name, token and creation.
+	UpdateDomain(ctx context.Context, d Domain) error
+	DeleteDomain(ctx context.Context, orgID, id string) error
 
 	// AppendEvent stores events (a bulk change appends all of its at once).
 	AppendEvent(ctx context.Context, es ...Event) error

@@ -261,6 +261,27 @@ var migrations = []migration{
 		admission {bytes},
 		updated_at {bigint} NOT NULL
 	);`},
+	// 8: custom domains (control/domains). Names are unique across orgs;
+	// the recheck reads them by checked_at.
+	{sql: `CREATE TABLE domains (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		name TEXT NOT NULL UNIQUE,
+		token TEXT NOT NULL,
+		status TEXT NOT NULL,
+		is_primary {bool} NOT NULL,
+		version {bigint} NOT NULL,
+		attrs {json},
+		records {json},
+		verified_at {bigint},
+		last_ok_at {bigint},
+		checked_at {bigint} NOT NULL,
+		created_by TEXT NOT NULL,
+		created_at {bigint} NOT NULL,
+		updated_at {bigint} NOT NULL
+	);
+	CREATE INDEX domains_org ON domains(org_id, id);
+	CREATE INDEX domains_checked ON domains(checked_at);`},
 }
 
 // migrate applies the missing migrations in one transaction, which first

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("LinkLists", func(t *testing.T) { testLinkLists(t, open(t)) })
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
 	t.Run("TagPages", func(t *testing.T) { testTagPages(t, open(t)) })
+	t.Run("Domains", func(t *testing.T) { testDomains(t, open(t)) })
 	t.Run("PlansUsageEvents", func(t *testing.T) { testPlansUsageEvents(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("Clicks", func(t *testing.T) { testClicks(t, open(t)) })
@@ -1001,4 +1002,62 @@ func testIdempotencyKeyPurge(t *testing.T, s store.Store) {
 			t.Errorf("k%d after purge: claimed %v", i, ok)
 		}
 	}
+}
+
+func testDomains(t *testing.T, s store.Store) {
+	seed(t, s)
+	ctx := context.Background()
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "Other", CreatedAt: t0}))
+	d := store.Domain{ID: "dom_1", OrgID: "org_1", Name: "go.example.com", Token: "tok", Status: store.DomainPending,
+		Version: 1, Attrs: json.RawMessage(`{"rootUrl":"https://example.com/"}`), CreatedBy: "usr_1", CreatedAt: t0, UpdatedAt: t0}
+	must(t, s.CreateDomain(ctx, d))
+	must(t, s.CreateDomain(ctx, store.Domain{ID: "dom_2", OrgID: "org_1", Name: "b.example.com", Token: "t2",
+		Status: store.DomainPending, Version: 1, CreatedBy: "usr_1", CreatedAt: t0, UpdatedAt: t0,
+		CheckedAt: t0.Add(time.Hour)}))
+	dup := d
+	dup.ID, dup.OrgID = "dom_3", "org_2"
+	wantErr(t, "same name in another org", s.CreateDomain(ctx, dup), store.ErrConflict)
+	got, err := s.Domain(ctx, "org_1", "dom_1")
+	must(t, err)
+	if got.Name != d.Name || got.Token != "tok" || string(got.Attrs) != string(d.Attrs) || !got.CheckedAt.IsZero() ||
+		!got.VerifiedAt.IsZero() || got.Version != 1 || !got.CreatedAt.Equal(t0) {
+		t.Errorf("domain %+v", got)
+	}
+	_, err = s.Domain(ctx, "org_2", "dom_1")
+	wantErr(t, "another org's domain", err, store.ErrNotFound)
+	if got, err := s.DomainByName(ctx, "go.example.com"); err != nil || got.ID != "dom_1" {
+		t.Errorf("by name: %+v %v", got, err)
+	}
+	page, err := s.Domains(ctx, store.DomainFilter{OrgID: "org_1", Limit: 1})
+	must(t, err)
+	if len(page) != 1 || page[0].ID != "dom_1" {
+		t.Fatalf("first page %+v", page)
+	}
+	page, err = s.Domains(ctx, store.DomainFilter{OrgID: "org_1", AfterID: "dom_1", Limit: 10})
+	must(t, err)
+	if len(page) != 1 || page[0].ID != "dom_2" {
+		t.Errorf("second page %+v", page)
+	}
+	if n, err := s.CountDomains(ctx, "org_1"); err != nil || n != 2 {
+		t.Errorf("count %d %v", n, err)
+	}
+	due, err := s.DomainsCheckedBefore(ctx, t0.Add(time.Minute), 10)
+	must(t, err)
+	if len(due) != 1 || due[0].ID != "dom_1" {
+		t.Errorf("due %+v", due)
+	}
+	got.Status, got.Primary, got.Version = store.DomainVerified, true, 2
+	got.VerifiedAt, got.LastOKAt, got.CheckedAt, got.UpdatedAt = t0, t0, t0, t0.Add(time.Second)
+	got.Records = json.RawMessage(`{"txt":["tok"]}`)
+	must(t, s.UpdateDomain(ctx, got))
+	again, err := s.Domain(ctx, "org_1", "dom_1")
+	must(t, err)
+	if again.Status != store.DomainVerified || !again.Primary || again.Version != 2 || !again.LastOKAt.Equal(t0) ||
+		string(again.Records) != `{"txt":["tok"]}` {
+		t.Errorf("updated %+v", again)
+	}
+	wantErr(t, "delete in another org", s.DeleteDomain(ctx, "org_2", "dom_1"), store.ErrNotFound)
+	must(t, s.DeleteDomain(ctx, "org_1", "dom_1"))
+	_, err = s.DomainByName(ctx, "go.example.com")
+	wantErr(t, "deleted", err, store.ErrNotFound)
 }

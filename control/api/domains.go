@@ -1,0 +1,82 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/domains"
+	"github.com/h0p/h0p/shared/apierror"
+)
+
+func decodeDomainInput(c *gin.Context) (domains.Input, error) {
+	b, err := readBody(c)
+	if err != nil {
+		return domains.Input{}, err
+	}
+	return domains.DecodeInput(b)
+}
+
+func (h *handler) createDomain(c *gin.Context) {
+	in, err := decodeDomainInput(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	d, err := h.Domains.Create(c.Request.Context(), principalOf(c), in)
+	h.respond(c, http.StatusCreated, h.Domains.View(d), err)
+}
+
+func (h *handler) listDomains(c *gin.Context) {
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		var err error
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			h.fail(c, apierror.Invalid("limit", "must be 1 to 100"))
+			return
+		}
+	}
+	ds, next, err := h.Domains.List(c.Request.Context(), principalOf(c), limit, c.Query("cursor"))
+	h.respond(c, http.StatusOK, pageOf(ds, h.Domains.View, next), err)
+}
+
+func (h *handler) getDomain(c *gin.Context) {
+	d, err := h.Domains.Get(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, h.Domains.View(d), err)
+}
+
+func (h *handler) patchDomain(c *gin.Context) {
+	in, err := decodeDomainInput(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	d, err := h.Domains.Update(c.Request.Context(), principalOf(c), c.Param("id"), in)
+	h.respond(c, http.StatusOK, h.Domains.View(d), err)
+}
+
+// deleteDomain deletes a domain; force=true deletes its links too, which
+// takes the permission to delete links as well.
+func (h *handler) deleteDomain(c *gin.Context) {
+	force, err := boolQuery(c, "force")
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	p := principalOf(c)
+	if force != nil && *force {
+		if access.Check(p, access.Need{Resource: access.ShortLinks, Action: access.Delete}) != access.Allowed {
+			h.fail(c, apierror.New(apierror.Forbidden, "force=true deletes links: it needs the shortLinks delete permission"))
+			return
+		}
+	}
+	d, err := h.Domains.Delete(c.Request.Context(), p, c.Param("id"), force != nil && *force)
+	h.respond(c, http.StatusOK, gin.H{"id": d.ID}, err)
+}
+
+func (h *handler) verifyDomain(c *gin.Context) {
+	d, err := h.Domains.Verify(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, h.Domains.View(d), err)
+}
