@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ import (
 	"github.com/h0p/h0p/control/analytics/pebblestore"
 	"github.com/h0p/h0p/control/analytics/pgstore"
 	"github.com/h0p/h0p/control/api"
+	"github.com/h0p/h0p/control/certs"
 	"github.com/h0p/h0p/control/domains"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
@@ -48,7 +50,9 @@ import (
 	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/control/visitorsalt"
 	"github.com/h0p/h0p/shared/clicks"
+	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/password"
+	"github.com/h0p/h0p/shared/sealed"
 )
 
 // Config of a control server.
@@ -95,6 +99,9 @@ type Config struct {
 	// DNSResolver is the host:port of the DNS server domain checks ask
 	// (empty: the system's resolver).
 	DNSResolver string
+	// LocalSuffixes are top-level names custom domains may be under
+	// besides the Public Suffix List's (control/domains), e.g. "test".
+	LocalSuffixes []string
 	// DomainCheckPeriod is how often every custom domain's DNS is checked
 	// again (zero: 1h); DomainGrace how long a verified domain whose check
 	// fails is still served (zero: 72h, control/domains).
@@ -127,11 +134,33 @@ type Config struct {
 	// publishes each day's while it leads (control/visitorsalt).
 	Salts visitorsalt.Salts
 
+	// ACMEDirectory, when set, is the ACME server from which this node,
+	// while it leads, obtains and renews the certificates of the custom
+	// domains the edges serve (control/certs), with ACMEEmail as the
+	// account's contact and ACMECARoot (PEM) trusted for its HTTPS besides
+	// the system's roots. Records reads the replicated store (domains,
+	// certificates, the account); Secret is the cluster secret that seals
+	// the private keys; ACMEInterval how often certificates are looked at
+	// (zero: 10 minutes).
+	ACMEDirectory string
+	ACMEEmail     string
+	ACMECARoot    []byte
+	ACMEInterval  time.Duration
+	Records       ACMERecords
+	Secret        []byte
+
 	// Cluster mode; see api.Config.
 	Leader           api.Leadership
 	ForwardTransport http.RoundTripper
 	NodeID           string
 	Cluster          http.Handler
+}
+
+// ACMERecords is what the certificate manager reads of the replicated
+// store: replication.Store satisfies it.
+type ACMERecords interface {
+	certs.Records
+	DomainHosts() []string
 }
 
 // An API answer must be written within writeTimeout of its request's
@@ -157,6 +186,7 @@ type Server struct {
 	http      *http.Server
 	ln        net.Listener
 	publicURL string
+	acme      *certs.Manager // nil: no ACMEDirectory
 }
 
 // Open opens the store, loads or creates the pepper and listens on the API
@@ -251,10 +281,17 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	}
 	s.domains = &domains.Service{
 		Store: st, Publisher: s.publisher, Links: s.links, Now: cfg.Now, Grace: cfg.DomainGrace,
-		Platform: append([]string{cfg.DefaultDomain}, cfg.SharedDomains...),
+		Platform: append([]string{cfg.DefaultDomain}, cfg.SharedDomains...), LocalSuffixes: cfg.LocalSuffixes,
 		Checker: &domains.Checker{Resolver: domains.NewResolver(cfg.DNSResolver), EdgeHost: cfg.EdgeHostName,
 			EdgeIPs: edgeIPs},
 		Logger: logger.With("subsystem", "domains"),
+	}
+	if cfg.ACMEDirectory != "" {
+		if s.acme, err = newACME(cfg, s.publisher.Applier, logger); err != nil {
+			s.ln.Close()
+			s.closeStores()
+			return nil, err
+		}
 	}
 	router := api.NewRouter(api.Config{
 		Store:            st,
@@ -492,6 +529,9 @@ func (s *Server) Run(ctx context.Context) error {
 		salts := &visitorsalt.Publisher{Applier: s.publisher.Applier, Salts: s.cfg.Salts, Logger: s.cfg.Logger, Now: s.cfg.Now}
 		wg.Go(func() { salts.Run(relayCtx) })
 	}
+	if s.acme != nil {
+		wg.Go(func() { s.acme.Run(relayCtx, s.acmeHosts) })
+	}
 	defer func() {
 		stopRelay()
 		wg.Wait()
@@ -510,6 +550,47 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("drain api: %w", err)
 	}
 	return nil
+}
+
+// newACME is the certificate manager of cfg: challenges and certificates
+// through raft into the replicated store, keys sealed with the cluster
+// secret.
+func newACME(cfg Config, applier outbox.Applier, logger *slog.Logger) (*certs.Manager, error) {
+	if cfg.Records == nil {
+		return nil, errors.New("acme: no replicated store to keep certificates in")
+	}
+	certKeys, err := sealed.NewKey(cfg.Secret, kv.CertificateKeyPurpose)
+	if err != nil {
+		return nil, fmt.Errorf("acme: cluster secret: %w", err)
+	}
+	return &certs.Manager{
+		DirectoryURL: cfg.ACMEDirectory, Email: cfg.ACMEEmail, CARoot: cfg.ACMECARoot,
+		Challenges: certs.ReplicatedChallenges{Applier: applier},
+		Store:      certs.ReplicatedStore{Applier: applier, Records: cfg.Records},
+		Sealer:     certKeys, Interval: cfg.ACMEInterval, Now: cfg.Now, Logger: logger.With("subsystem", "certs"),
+	}, nil
+}
+
+// acmeHosts are the hosts to hold certificates for: while this node leads,
+// the custom domains the edges serve (those with a domain record), not the
+// platform's own, whose certificates are the operator's.
+func (s *Server) acmeHosts() []string {
+	if !s.publisher.Applier.IsLeader() {
+		return nil
+	}
+	var hosts []string
+	for _, h := range s.cfg.Records.DomainHosts() {
+		if !s.platformDomain(h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+func (s *Server) platformDomain(host string) bool {
+	return strings.EqualFold(host, s.cfg.DefaultDomain) || slices.ContainsFunc(s.cfg.SharedDomains, func(d string) bool {
+		return strings.EqualFold(host, d)
+	})
 }
 
 // Close releases the listener and the stores. Call after Run returned.

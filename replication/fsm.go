@@ -149,6 +149,8 @@ func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool,
 			err = putCertificate(db, b, op.Certificate)
 		case kv.OpDeleteCertificate:
 			err = b.Delete(kv.CertificateKey(op.Certificate.Host), nil)
+		case kv.OpPutACMEAccount:
+			err = b.Set(kv.ACMEAccountKey, op.Sealed, nil)
 		default:
 			err = fmt.Errorf("unknown %v", op.Type)
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -300,11 +301,35 @@ func (s *Store) Certificate(host string) (kv.Certificate, bool, error) {
 	return c, true, nil
 }
 
+// ACMEAccount returns the ACME account's sealed key, if one is kept.
+func (s *Store) ACMEAccount() ([]byte, bool, error) {
+	v, closer, err := s.db.Get(kv.ACMEAccountKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get acme account: %w", err)
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), true, nil
+}
+
 // Domain returns the settings of short domain host (normalised), if any,
 // from the in-memory mirror.
 func (s *Store) Domain(host []byte) (kv.Domain, bool, error) {
 	d, ok := (*s.domains.Load())[string(host)]
 	return d, ok, nil
+}
+
+// DomainHosts lists the hosts that have a domain record, sorted.
+func (s *Store) DomainHosts() []string {
+	m := *s.domains.Load()
+	hosts := make([]string, 0, len(m))
+	for h := range m {
+		hosts = append(hosts, h)
+	}
+	slices.Sort(hosts)
+	return hosts
 }
 
 // pebbleLogger sends Pebble's chatter to slog at debug level and its errors

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -38,10 +39,13 @@ func openMailer(smtpURL string, fallback accounts.Mailer) (accounts.Mailer, erro
 type domainFlags struct {
 	shared, edgeHost, edgeIPs, resolver string
 	period, grace                       time.Duration
+	localSuffixes                       string
 }
 
-// register adds the flags; edgeHost and edgeIPs are their defaults.
-func (d *domainFlags) register(fs *flag.FlagSet, edgeHost, edgeIPs string) {
+// register adds the flags; edgeHost, edgeIPs and local are their
+// defaults.
+func (d *domainFlags) register(fs *flag.FlagSet, edgeHost, edgeIPs, local string) {
+	fs.StringVar(&d.localSuffixes, "domain-local-suffixes", local, "comma-separated top-level names custom domains may be under besides the Public Suffix List's (e.g. test, for a DNS server of your own)")
 	fs.StringVar(&d.shared, "shared-domains", "", "comma-separated short domains every organization may create links on, besides --default-domain")
 	fs.StringVar(&d.edgeHost, "edge-host-name", edgeHost, "host name custom domains point at with a CNAME")
 	fs.StringVar(&d.edgeIPs, "edge-ips", edgeIPs, "comma-separated edge addresses custom domains may point at with A/AAAA records")
@@ -54,6 +58,38 @@ func (d *domainFlags) register(fs *flag.FlagSet, edgeHost, edgeIPs string) {
 func (d *domainFlags) apply(cfg *control.Config) {
 	cfg.SharedDomains, cfg.EdgeHostName, cfg.EdgeIPs = splitList(d.shared), d.edgeHost, splitList(d.edgeIPs)
 	cfg.DNSResolver, cfg.DomainCheckPeriod, cfg.DomainGrace = d.resolver, d.period, d.grace
+	cfg.LocalSuffixes = splitList(d.localSuffixes)
+}
+
+// acmeFlags are the certificate flags of control and dev.
+type acmeFlags struct {
+	directory, email, caRoot string
+	interval                 time.Duration
+}
+
+func (a *acmeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.directory, "acme-directory", "", "ACME directory URL the leader obtains custom domains' certificates from, e.g. https://acme-v02.api.letsencrypt.org/directory (empty: none)")
+	fs.StringVar(&a.email, "acme-email", "", "contact email of the ACME account")
+	fs.StringVar(&a.caRoot, "acme-ca-root", "", "PEM file of an extra root to trust for the ACME server's HTTPS (a private CA or a test server)")
+	fs.DurationVar(&a.interval, "acme-interval", 10*time.Minute, "how often the leader looks for certificates to obtain or renew")
+}
+
+// apply sets the ACME fields of cfg; secret is the cluster secret.
+func (a *acmeFlags) apply(cfg *control.Config, records control.ACMERecords, secret func() ([]byte, error)) error {
+	if a.directory == "" {
+		return nil
+	}
+	var err error
+	if a.caRoot != "" {
+		if cfg.ACMECARoot, err = os.ReadFile(a.caRoot); err != nil {
+			return fmt.Errorf("--acme-ca-root: %w", err)
+		}
+	}
+	if cfg.Secret, err = secret(); err != nil {
+		return err
+	}
+	cfg.ACMEDirectory, cfg.ACMEEmail, cfg.ACMEInterval, cfg.Records = a.directory, a.email, a.interval, records
+	return nil
 }
 
 // runControl is `h0p control`: one voter of the raft group serving the API.
@@ -69,6 +105,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		slugs                                 slugFlags
 		smtpURL, publicURL                    string
 		df                                    domainFlags
+		af                                    acmeFlags
 	)
 	fs := newFlags("control", "Runs a control node: the API and a raft voter. The first node starts with\n"+
 		"--bootstrap; the others --join it. Several control nodes share one PostgreSQL\n"+
@@ -88,7 +125,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"or the public addresses in front of them; 0.0.0.0 or [::] for every address of their host): link destinations there loop and are refused")
 	registerRateFlags(fs, &limits)
 	slugs.register(fs)
-	df.register(fs, "", "")
+	df.register(fs, "", "", "")
+	af.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -134,6 +172,9 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		Cluster: clusterHandler,
 	}
 	df.apply(&ccfg)
+	if err := af.apply(&ccfg, base.store, func() ([]byte, error) { return clustercert.LoadSecret(nf.CertsDir) }); err != nil {
+		return err
+	}
 	srv, err := control.Open(ctx, ccfg, node)
 	if err != nil {
 		return err

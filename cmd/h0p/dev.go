@@ -18,12 +18,14 @@ import (
 	"github.com/h0p/h0p/edge/clickspool"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/adminserver"
+	"github.com/h0p/h0p/shared/clustercert"
 )
 
 type devConfig struct {
 	APIAddr       string
 	PublicAPIURL  string
 	EdgeAddr      string
+	EdgeTLSAddr   string
 	AdminAddr     string
 	RaftAddr      string
 	DataDir       string
@@ -38,6 +40,7 @@ type devConfig struct {
 	Pprof         bool
 	ClickSpoolMiB int
 	Domains       domainFlags
+	ACME          acmeFlags
 	// IngestClicks takes the edge's click batches in process; nil:
 	// control's ingest (tests hold batches back with a func that fails).
 	IngestClicks func(ctx context.Context, batch []byte) error
@@ -54,6 +57,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fs.StringVar(&cfg.PublicAPIURL, "public-api-url", "", "the API's base URL as clients reach it (a proxy's, or a name): a link's qrCode and the links in emails start with it "+
 		"(empty: http://<--api-addr>, a loopback or unspecified host named localhost, e.g. http://localhost:8080)")
 	fs.StringVar(&cfg.EdgeAddr, "edge-addr", "127.0.0.1:8081", "edge (redirect) listen address; its port is the port of short links")
+	fs.StringVar(&cfg.EdgeTLSAddr, "edge-tls-addr", "", "edge HTTPS listen address: custom domains' certificates, chosen by SNI (empty: none)")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "admin listen address (never public): "+adminserver.Endpoints)
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiles on the admin address under /debug/pprof/")
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "raft listen address (keep it off public interfaces)")
@@ -66,8 +70,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	cfg.Slugs.register(fs)
 	fs.StringVar(&cfg.Trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
 	registerClickSpoolFlag(fs, &cfg.ClickSpoolMiB)
-	// dev's edge answers on the loopback: custom domains point there.
-	cfg.Domains.register(fs, "edge.localhost", "127.0.0.1,::1")
+	// dev's edge answers on the loopback: custom domains point there, and
+	// may be under .test, which a local DNS server answers.
+	cfg.Domains.register(fs, "edge.localhost", "127.0.0.1,::1", "test")
+	cfg.ACME.register(fs)
 	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "SMTP server for account emails: smtp[s]://[user:password@]host[:port][?from=address] (empty: emails are written to the log)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -145,9 +151,24 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	// run) so control can put its real port into shortLinks. It runs an
 	// event loop per P, and the runtime gets one P more, for control and
 	// raft (edgeLoops).
+	// The cluster secret, which seals certificates' keys, is dev's own:
+	// <data>/cluster-secret.
+	secret := func() ([]byte, error) {
+		if err := clustercert.EnsureSecret(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		return clustercert.LoadSecret(cfg.DataDir)
+	}
+	var certKeys edge.KeyOpener
+	if cfg.EdgeTLSAddr != "" {
+		if certKeys, err = certificateKeys(secret()); err != nil {
+			return nil, err
+		}
+	}
 	d.edge, err = edge.New(edge.Config{
 		Addr: cfg.EdgeAddr, DefaultDomain: cfg.DefaultDomain, FallbackToDefault: true,
 		Logger: logger, Registerer: reg, TrustedProxies: proxies, Loops: edgeLoops(),
+		TLSAddr: cfg.EdgeTLSAddr, CertificateKeys: certKeys,
 	}, d.store)
 	if err != nil {
 		return nil, err
@@ -176,6 +197,9 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		EdgeAddrs: []string{d.edge.Addr()}, Salts: d.store,
 	}
 	cfg.Domains.apply(&ccfg)
+	if err := cfg.ACME.apply(&ccfg, d.store, secret); err != nil {
+		return nil, err
+	}
 	d.control, err = control.Open(ctx, ccfg, d.node)
 	if err != nil {
 		return nil, err

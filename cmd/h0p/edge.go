@@ -17,7 +17,18 @@ import (
 	"github.com/h0p/h0p/edge/clickspool"
 	"github.com/h0p/h0p/replication/cluster"
 	"github.com/h0p/h0p/shared/clustercert"
+	"github.com/h0p/h0p/shared/kv"
+	"github.com/h0p/h0p/shared/sealed"
 )
+
+// certificateKeys is the key that opens certificates' private keys, from
+// the cluster secret.
+func certificateKeys(secret []byte, err error) (*sealed.Key, error) {
+	if err != nil {
+		return nil, err
+	}
+	return sealed.NewKey(secret, kv.CertificateKeyPurpose)
+}
 
 // runEdge is `h0p edge`: a raft non-voter serving redirects from its local
 // store.
@@ -25,6 +36,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	var (
 		nf            nodeFlags
 		edgeAddr      string
+		tlsAddr       string
 		defaultDomain string
 		fallback      bool
 		readyTimeout  time.Duration
@@ -40,6 +52,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		"control is unreachable.", stderr)
 	nf.register(fs, "e1")
 	fs.StringVar(&edgeAddr, "edge-addr", "127.0.0.1:8081", "public listen address for redirects")
+	fs.StringVar(&tlsAddr, "edge-tls-addr", "", "public HTTPS listen address: custom domains' certificates, chosen by SNI (empty: none; needs the cluster secret in --certs)")
 	fs.StringVar(&defaultDomain, "default-domain", "localhost", "the platform's default short domain")
 	fs.BoolVar(&fallback, "fallback-to-default", false, "answer unknown hosts as if they were the default domain")
 	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
@@ -77,10 +90,16 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if eventLoops {
 		loops = edgeLoops() // and the runtime gets one P more, for raft and the admin server
 	}
+	var certKeys edge.KeyOpener
+	if tlsAddr != "" {
+		if certKeys, err = certificateKeys(clustercert.LoadSecret(nf.CertsDir)); err != nil {
+			return err
+		}
+	}
 	srv, err := edge.New(edge.Config{
 		Addr: edgeAddr, DefaultDomain: defaultDomain, FallbackToDefault: fallback, Logger: logger, Registerer: reg,
 		TrustedProxies: proxies, ReusePort: reuse, MaxConns: maxConns, AnswerTableBytes: answerTableBytes(answerMiB),
-		FasthttpServer: !eventLoops, Loops: loops,
+		FasthttpServer: !eventLoops, Loops: loops, TLSAddr: tlsAddr, CertificateKeys: certKeys,
 	}, store)
 	if err != nil {
 		return err

@@ -40,9 +40,9 @@ func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 func newTestManager(t *testing.T, env *acmeEnv, store *memStore, clock *testClock) *Manager {
 	t.Helper()
 	return &Manager{
-		DirectoryURL: env.directory,
+		DirectoryURL: env.Directory,
 		Email:        "ops@example.test",
-		CARoot:       env.minica,
+		CARoot:       env.Minica,
 		Challenges:   env.challenges,
 		Store:        store,
 		Sealer:       mustSealer(t),
@@ -78,7 +78,7 @@ func TestObtainWithPebble(t *testing.T) {
 	}
 
 	// The chain verifies for the host against pebble's root.
-	roots := env.mustRoot(t)
+	roots := env.Roots(t)
 	kp, err := c.KeyPair(m.Sealer)
 	if err != nil {
 		t.Fatalf("KeyPair: %v", err)

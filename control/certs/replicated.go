@@ -41,3 +41,59 @@ func (r ReplicatedChallenges) Delete(ctx context.Context, token string) error {
 	}
 	return nil
 }
+
+// Records is the replicated store's side: replication.Store satisfies it.
+type Records interface {
+	Certificate(host string) (kv.Certificate, bool, error)
+	ACMEAccount() ([]byte, bool, error)
+}
+
+// ReplicatedStore keeps certificates and the account key in the
+// replicated store, through raft: the certificate every edge serves is the
+// one the manager stored, and a new leader finds both. Keys arrive sealed
+// and stay so.
+type ReplicatedStore struct {
+	Applier Applier
+	Records Records
+}
+
+var _ Store = ReplicatedStore{}
+
+// Certificate reads host's certificate.
+func (r ReplicatedStore) Certificate(_ context.Context, host string) (Certificate, bool, error) {
+	rec, ok, err := r.Records.Certificate(host)
+	if err != nil || !ok {
+		return Certificate{}, false, err
+	}
+	c := Certificate{Host: rec.Host, ChainPEM: rec.ChainPEM, SealedKey: rec.SealedKey}
+	leaf, err := c.Leaf()
+	if err != nil {
+		return Certificate{}, false, err
+	}
+	c.NotBefore, c.NotAfter = leaf.NotBefore, leaf.NotAfter
+	return c, true, nil
+}
+
+// PutCertificate publishes c as its host's next version.
+func (r ReplicatedStore) PutCertificate(ctx context.Context, c Certificate) error {
+	old, _, err := r.Records.Certificate(c.Host)
+	if err != nil {
+		return err
+	}
+	rec := kv.Certificate{Host: c.Host, ChainPEM: c.ChainPEM, SealedKey: c.SealedKey, NotAfter: c.NotAfter.Unix(), Version: old.Version + 1}
+	if _, err := r.Applier.Apply(ctx, kv.PutCertificate(rec).Encode()); err != nil {
+		return fmt.Errorf("publish certificate of %s: %w", c.Host, err)
+	}
+	return nil
+}
+
+// AccountKey reads the sealed account key.
+func (r ReplicatedStore) AccountKey(context.Context) ([]byte, bool, error) { return r.Records.ACMEAccount() }
+
+// PutAccountKey keeps the sealed account key.
+func (r ReplicatedStore) PutAccountKey(ctx context.Context, sealedKey []byte) error {
+	if _, err := r.Applier.Apply(ctx, kv.PutACMEAccount(sealedKey).Encode()); err != nil {
+		return fmt.Errorf("keep acme account: %w", err)
+	}
+	return nil
+}

@@ -10,7 +10,8 @@
 // Names are lowercased, IDNs turned to punycode (UTS #46, lookup rules),
 // a trailing dot dropped. A name must be a host name longer than its public
 // suffix (ICANN or private section of the Public Suffix List; a TLD the
-// list does not know is refused), not an IP literal, not the platform's
+// list does not know is refused, but for the operator's LocalSuffixes,
+// e.g. "test" in h0p dev), not an IP literal, not the platform's
 // default or shared domains or a name under them, at most 253 characters.
 // Names are unique across orgs, first come first served: the DNS check is
 // what proves ownership, and a pending claim does not block the rightful

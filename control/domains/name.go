@@ -3,6 +3,7 @@ package domains
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -20,7 +21,8 @@ var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.B
 // NormalizeName returns raw as stored (lowercase punycode, no trailing
 // dot) or a VALIDATION_ERROR naming field "name". platform are the
 // platform's own domains: they and the names under them are refused.
-func NormalizeName(raw string, platform []string) (string, error) {
+// local are top-level names taken as public suffixes besides the list's.
+func NormalizeName(raw string, platform, local []string) (string, error) {
 	bad := func(format string, args ...any) error { return apierror.Invalid("name", fmt.Sprintf(format, args...)) }
 	name := strings.TrimSuffix(strings.TrimSpace(raw), ".")
 	if name == "" {
@@ -40,6 +42,9 @@ func NormalizeName(raw string, platform []string) (string, error) {
 		return "", bad("must be at most %d characters in ASCII (punycode)", MaxNameLen)
 	}
 	suffix, icann := publicsuffix.PublicSuffix(ascii)
+	if slices.Contains(local, suffix) {
+		icann = true
+	}
 	if !icann && !strings.Contains(suffix, ".") {
 		// The list's default rule: a top-level domain it does not know.
 		return "", bad("is not under a known public suffix")

@@ -46,7 +46,11 @@ type Service struct {
 	// Platform are the platform's own domains (default and shared): no
 	// org may add them.
 	Platform []string
-	Grace    time.Duration // 0: DefaultGrace
+	// LocalSuffixes are top-level names accepted as public suffixes
+	// besides the Public Suffix List's, e.g. "test" (RFC 6761) for a
+	// platform whose DNS is the operator's own, as in a local setup.
+	LocalSuffixes []string
+	Grace         time.Duration // 0: DefaultGrace
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
@@ -144,7 +148,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in Input) (Dom
 	if !in.Name.Set || in.Name.Null {
 		return Domain{}, apierror.Invalid("name", "is required")
 	}
-	name, err := NormalizeName(in.Name.V, s.Platform)
+	name, err := NormalizeName(in.Name.V, s.Platform, s.LocalSuffixes)
 	if err != nil {
 		return Domain{}, err
 	}

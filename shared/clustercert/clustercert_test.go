@@ -544,3 +544,32 @@ func TestWriteDirRefusesToOverwrite(t *testing.T) {
 		}
 	}
 }
+
+// The cluster secret is written once, kept through a rewrite of the
+// certificates, and refused when it is too short.
+func TestClusterSecret(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := MintCA("test CA", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteDir(dir, ca, []NodeSpec{{ID: "c1", Role: Control}}, false); err != nil {
+		t.Fatal(err)
+	}
+	first, err := LoadSecret(dir)
+	if err != nil || len(first) != 32 {
+		t.Fatalf("secret: %d bytes, %v", len(first), err)
+	}
+	if err := WriteDir(dir, ca, []NodeSpec{{ID: "c1", Role: Control}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := LoadSecret(dir); err != nil || string(again) != string(first) {
+		t.Fatalf("a rewrite of the certificates changed the secret (%v)", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, SecretFile), []byte("abcd\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSecret(dir); err == nil {
+		t.Error("a 2-byte secret was accepted")
+	}
+}

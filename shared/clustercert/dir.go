@@ -76,7 +76,7 @@ func ParseNodeList(s string) ([]NodeSpec, error) {
 
 // WriteDir writes ca.pem, ca-key.pem and, for each node, <id>.pem and
 // <id>-key.pem into dir (created 0700 if missing; keys are 0600, certificates
-// 0644). Unless overwrite is set it refuses to replace any existing file, and
+// 0644), and the cluster secret unless dir has one (EnsureSecret). Unless overwrite is set it refuses to replace any existing file, and
 // in particular an existing CA key, whose loss would orphan every certificate
 // it signed. Every certificate is minted before the first file is written.
 //
@@ -130,7 +130,7 @@ func WriteDir(dir string, ca CA, nodes []NodeSpec, overwrite bool) error {
 			return fmt.Errorf("write certificates: %w", err)
 		}
 	}
-	return nil
+	return EnsureSecret(dir)
 }
 
 // writeFile creates path with mode. Without overwrite it uses O_EXCL, so a

@@ -29,6 +29,7 @@ const (
 	// set a custom domain's TLS certificate (payload: Certificate record)
 	OpPutCertificate    OpType = 9
 	OpDeleteCertificate OpType = 10 // remove a domain's certificate (payload: the host)
+	OpPutACMEAccount    OpType = 11 // keep the ACME account's sealed key (payload: the sealed key)
 )
 
 func (t OpType) String() string {
@@ -53,6 +54,8 @@ func (t OpType) String() string {
 		return "put_certificate"
 	case OpDeleteCertificate:
 		return "delete_certificate"
+	case OpPutACMEAccount:
+		return "put_acme_account"
 	}
 	return fmt.Sprintf("op(%d)", byte(t))
 }
@@ -82,6 +85,7 @@ type Op struct {
 	Challenge *Challenge
 	// OpPutCertificate; OpDeleteCertificate uses Certificate.Host
 	Certificate *Certificate
+	Sealed      []byte // OpPutACMEAccount
 }
 
 // Command is one raft log entry: ops applied atomically, in order.
@@ -135,6 +139,8 @@ func (c Command) Encode() []byte {
 			payload = AppendCertificate(payload, op.Certificate)
 		case OpDeleteCertificate:
 			payload = append(payload, op.Certificate.Host...)
+		case OpPutACMEAccount:
+			payload = append(payload, op.Sealed...)
 		default:
 			panic(fmt.Sprintf("kv: encode unknown %v", op.Type))
 		}
@@ -272,6 +278,11 @@ func decodeOp(t OpType, payload []byte) (Op, error) {
 			return Op{}, fmt.Errorf("%w: delete_certificate needs a host", ErrCorrupt)
 		}
 		return Op{Type: t, Certificate: &Certificate{Host: string(payload)}}, nil
+	case OpPutACMEAccount:
+		if len(payload) == 0 {
+			return Op{}, fmt.Errorf("%w: put_acme_account needs a sealed key", ErrCorrupt)
+		}
+		return Op{Type: t, Sealed: append([]byte(nil), payload...)}, nil
 	}
 	return Op{}, fmt.Errorf("%w: unknown %v", ErrCorrupt, t)
 }

@@ -243,8 +243,9 @@ func TestCertificateCommandsGolden(t *testing.T) {
 	put := PutCertificate(Certificate{Host: "links.example.test", ChainPEM: []byte("-----BEGIN CERTIFICATE-----\n"),
 		SealedKey: []byte{1, 2, 3, 4}, NotAfter: 1_800_000_000, Version: 3})
 	del := DeleteCertificate("links.example.test")
-	checkGolden(t, "command_certificate_v1.hex", append(put.Encode(), del.Encode()...))
-	for _, c := range []Command{put, del} {
+	acct := PutACMEAccount([]byte{5, 6, 7})
+	checkGolden(t, "command_certificate_v1.hex", append(append(put.Encode(), del.Encode()...), acct.Encode()...))
+	for _, c := range []Command{put, del, acct} {
 		got, err := DecodeCommand(c.Encode())
 		if err != nil {
 			t.Fatal(err)
