@@ -88,7 +88,9 @@ func (r ReplicatedStore) PutCertificate(ctx context.Context, c Certificate) erro
 }
 
 // AccountKey reads the sealed account key.
-func (r ReplicatedStore) AccountKey(context.Context) ([]byte, bool, error) { return r.Records.ACMEAccount() }
+func (r ReplicatedStore) AccountKey(context.Context) ([]byte, bool, error) {
+	return r.Records.ACMEAccount()
+}
 
 // PutAccountKey keeps the sealed account key.
 func (r ReplicatedStore) PutAccountKey(ctx context.Context, sealedKey []byte) error {

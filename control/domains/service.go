@@ -51,8 +51,8 @@ type Service struct {
 	// platform whose DNS is the operator's own, as in a local setup.
 	LocalSuffixes []string
 	Grace         time.Duration // 0: DefaultGrace
-	Now      func() time.Time
-	Logger   *slog.Logger
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
