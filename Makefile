@@ -3,12 +3,20 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics
+.PHONY: domains-sandbox domains-sandbox-stop run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
 run:
 	$(GO) run ./cmd/h0p dev
+
+# A DNS server and an ACME server (Let's Encrypt's test servers) on
+# 127.0.0.1, for trying custom domains with h0p dev (README, "Custom
+# domains"); domains-sandbox-stop stops them.
+domains-sandbox:
+	deploy/domains-sandbox.sh
+domains-sandbox-stop:
+	deploy/domains-sandbox.sh stop
 
 # Everything CI checks: formatting, vet, and all tests with the race detector,
 # against a real PostgreSQL (deploy/test/postgres.sh installs and starts one
