@@ -28,8 +28,9 @@ func TestDevCustomDomainWalkthrough(t *testing.T) {
 	const host = "links.example.test"
 	dns := dnstest.Start(t)
 	edgeAddr := freeAddr(t) // pebble validates HTTP-01 on the edge's port
+	// Certificates of 30 s: renewed when a third is left, 20 s after issue.
 	acme := pebbletest.Start(t, pebbletest.Options{HTTPPort: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(edgeAddr)).Port,
-		DNSServer: dns.Addr()})
+		DNSServer: dns.Addr(), Validity: 30})
 	caRoot := filepath.Join(t.TempDir(), "pebble-minica.pem")
 	if err := os.WriteFile(caRoot, acme.Minica, 0o600); err != nil {
 		t.Fatal(err)
@@ -80,18 +81,28 @@ func TestDevCustomDomainWalkthrough(t *testing.T) {
 	// serves it by SNI, chained to pebble's root.
 	roots := acme.Roots(t)
 	tlsConf := &tls.Config{RootCAs: roots, ServerName: host}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	served := func() string { // the serial the edge serves, "" for none yet
 		conn, err := tls.Dial("tcp", d.edge.TLSAddr(), tlsConf)
-		if err == nil {
-			conn.Close()
-			break
+		if err != nil {
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no certificate for %s on the edge: %v", host, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
 	}
+	waitServed := func(what string, ok func(serial string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if s := served(); ok(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s for %s on the edge", what, host)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	first := waitServed("certificate", func(s string) bool { return s != "" })
 	// 5. The link over HTTPS.
 	client := &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -107,4 +118,7 @@ func TestDevCustomDomainWalkthrough(t *testing.T) {
 	if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://example.com/walk" {
 		t.Fatalf("HTTPS: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	// 6. Renewal: the edge serves the next certificate, no restart.
+	renewed := waitServed("renewed certificate", func(s string) bool { return s != "" && s != first })
+	t.Logf("certificate %s renewed as %s", first, renewed)
 }
