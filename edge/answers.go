@@ -83,6 +83,7 @@ const (
 	flagNoForwardQuery
 	flagPermanent // Cache-Control: cachePermanent, else cacheNone
 	flagNoTrack
+	flagCapped
 )
 
 func newAnswerTable(limit int64) *answerTable {
@@ -247,6 +248,9 @@ func (t *answerTable) putLocked(sh *answerShard, h uint64, key []byte, e *cached
 	if e.noTrack {
 		flags |= flagNoTrack
 	}
+	if e.capped {
+		flags |= flagCapped
+	}
 	if !fits(key, e) {
 		return false
 	}
@@ -402,7 +406,7 @@ func (sh *answerShard) decode(s uint64, e *cached) {
 	}
 	*e = cached{plain: true, id: bytesString(id), domain: bytesString(host), location: bytesString(location),
 		status: int(status), indexable: flags&flagIndexable != 0, noForwardQuery: flags&flagNoForwardQuery != 0,
-		noTrack: flags&flagNoTrack != 0, cache: cacheNone}
+		noTrack: flags&flagNoTrack != 0, capped: flags&flagCapped != 0, cache: cacheNone}
 	if flags&flagPermanent != 0 {
 		e.cache = cachePermanent
 	}

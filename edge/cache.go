@@ -46,8 +46,11 @@ type cached struct {
 	noForwardQuery bool
 	noTrack        bool   // the link's doNotTrack: its redirects capture no click
 	location       string // the destination with the link's UTM parameters
-	status         int
-	cache          string
+	// status 0: the link set none and its domain's applies (withDomain);
+	// cache is then decided with it.
+	status int
+	cache  string
+	capped bool // a click limit: clients never keep the redirect
 }
 
 func newLinkCache(entries int) *linkCache {
@@ -128,13 +131,28 @@ func compile(l *kv.Link) *cached {
 		e.location, e.link = "", &c
 		return e
 	}
-	e.status = int(l.Status)
-	if e.status == 0 {
-		e.status = 302
-	}
-	e.cache = cacheNone
-	if (e.status == 301 || e.status == 308) && l.MaxClicks == 0 {
-		e.cache = cachePermanent
-	}
+	e.status, e.capped = int(l.Status), l.MaxClicks > 0
+	e.cache = cacheFor(e.status, e.capped) // status 0: cacheNone until withDomain
 	return e
+}
+
+// cacheFor is the Cache-Control of a plain link's redirect with status:
+// clients may keep a permanent one without a click limit for an hour.
+func cacheFor(status int, capped bool) string {
+	if (status == 301 || status == 308) && !capped {
+		return cachePermanent
+	}
+	return cacheNone
+}
+
+// statusOf is the redirect status of a link whose own is status (0:
+// none): its own, else its domain's (dom nil: none), else 302.
+func statusOf(status int, dom *kv.Domain) int {
+	switch {
+	case status != 0:
+		return status
+	case dom != nil && dom.RedirectStatus != 0:
+		return int(dom.RedirectStatus)
+	}
+	return 302
 }

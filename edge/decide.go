@@ -92,8 +92,9 @@ func (s *Server) decide(l *kv.Link, v *visit, domain *kv.Domain) decision {
 	if l.PasswordHash != "" && !validPasswordToken(l, v.cookies(passwordCookie(l.ID)), v.now) {
 		return decision{outcome: outcomePassword, status: 200, page: passwordPage(""), cache: cacheNone}
 	}
+	index := l.Indexable || domain != nil && domain.Indexable
 	if v.agent.social && l.Preview != (kv.Preview{}) {
-		return decision{outcome: outcomePreview, status: 200, page: previewPage(l), cache: cacheNone, index: l.Indexable}
+		return decision{outcome: outcomePreview, status: 200, page: previewPage(l), cache: cacheNone, index: index}
 	}
 	dest, targeted := l.URL, false
 	for i := range l.Rules {
@@ -108,16 +109,13 @@ func (s *Server) decide(l *kv.Link, v *visit, domain *kv.Domain) decision {
 		i, cookie = pickVariant(l, v)
 		dest = l.Variants[i].URL
 	}
-	status := int(l.Status)
-	if status == 0 {
-		status = 302
-	}
+	status := statusOf(int(l.Status), domain)
 	cache := cacheNone
 	if (status == 301 || status == 308) && len(l.Rules) == 0 && len(l.Variants) == 0 && l.ExpiresAt == 0 && l.MaxClicks == 0 {
 		cache = cachePermanent
 	}
 	return decision{outcome: outcomeRedirect, status: status, location: destination(dest, l, v.query),
-		cache: cache, index: l.Indexable, cookie: cookie}
+		cache: cache, index: index, cookie: cookie}
 }
 
 // matches reports whether every condition of r that is set holds.

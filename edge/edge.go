@@ -444,6 +444,8 @@ var (
 	headerRobots      = []byte("X-Robots-Tag")
 	headerContentType = []byte("Content-Type")
 	headerAllow       = []byte("Allow")
+	headerHSTS        = []byte("Strict-Transport-Security")
+	valueHSTS         = []byte("max-age=31536000")
 	valueNoStore      = []byte("no-store")
 	valueNoIndex      = []byte("noindex")
 	valueHTML         = []byte("text/html; charset=utf-8")
@@ -517,11 +519,15 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 	hostBuf := s.hostBuf()
 	defer s.hosts.Put(hostBuf)
 	var rec kv.Link // the record, when resolve read it
-	r := s.resolve(hostBuf[:0], ctx.Host(), path, &rec)
+	secure := ctx.IsTLS()
+	r := s.resolve(hostBuf[:0], ctx.Host(), path, &rec, secure)
 	if r.looked {
 		s.countLookup(r.found)
 	}
 	dom := r.dom()
+	if secure && dom != nil && dom.HSTS {
+		h.SetCanonical(headerHSTS, valueHSTS)
+	}
 	switch r.route {
 	case routeBadHost:
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
@@ -530,14 +536,24 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		return s.fail(ctx)
 	case routeNoDomain:
 		return s.notFound(ctx, nil)
+	case routeHTTPS:
+		return s.toHTTPS(ctx, r.host, dom.Indexable)
 	case routeRoot:
-		if dom != nil && dom.RootURL != "" {
+		switch {
+		case dom != nil && dom.RootURL != "":
 			return s.redirect(ctx, 302, s.domainURLs.get(dom.RootURL), cacheNone, false)
+		case s.custom(&r):
+			s.page(ctx, fasthttp.StatusOK, placeholderPage(dom.Host), false)
+			return outcomeNotFound
 		}
 		return s.notFound(ctx, nil)
 	case routeRobots:
 		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("User-agent: *\nAllow: /\n")
+		if s.custom(&r) && !dom.Indexable {
+			ctx.SetBodyString("User-agent: *\nDisallow: /\n")
+		} else {
+			ctx.SetBodyString("User-agent: *\nAllow: /\n")
+		}
 		return outcomeNotFound
 	case routeFavicon:
 		h.Set("Cache-Control", "public, max-age=86400")
@@ -588,6 +604,33 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 		return outcomeBadRequest
 	}
 	return s.answer(ctx, l, &v, d, dom)
+}
+
+// custom reports whether r is on a custom domain: a host with its own
+// record, not the default domain.
+func (s *Server) custom(r *resolution) bool {
+	return r.known && !bytes.Equal(r.host, s.defaultDomain)
+}
+
+// toHTTPS answers a plain HTTP request for host with a 308 to the same
+// path and query over HTTPS (routeHTTPS). 308 keeps the method: a password
+// form posted over HTTP is posted again over HTTPS.
+func (s *Server) toHTTPS(ctx *fasthttp.RequestCtx, host []byte, index bool) outcome {
+	u := ctx.URI()
+	loc := make([]byte, 0, len("https://")+len(host)+len(u.PathOriginal())+1+len(u.QueryString()))
+	loc = append(append(append(loc, "https://"...), host...), u.PathOriginal()...)
+	if q := u.QueryString(); len(q) > 0 {
+		loc = append(append(loc, '?'), q...)
+	}
+	h := &ctx.Response.Header
+	if !index {
+		h.SetCanonical(headerRobots, valueNoIndex)
+	}
+	// Not kept by clients: turning the redirect off takes effect at once.
+	h.SetCanonical(headerCache, valueNoStore)
+	h.SetCanonical(headerLocation, loc)
+	ctx.SetStatusCode(fasthttp.StatusPermanentRedirect)
+	return outcomeRedirect
 }
 
 // visit gathers what rules and analytics need from the request.

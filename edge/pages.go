@@ -16,6 +16,15 @@ const expiredPage = `<!doctype html><html><head><meta charset="utf-8"><title>Lin
 	`<meta name="robots" content="noindex"></head><body><h1>This link has expired</h1>` +
 	`<p>The short link you followed is no longer active.</p></body></html>`
 
+// placeholderPage is what "/" shows on a custom domain without a root URL:
+// the domain is set up and serves links.
+func placeholderPage(host string) string {
+	h := html.EscapeString(host)
+	return `<!doctype html><html><head><meta charset="utf-8"><title>` + h + `</title>` +
+		`<meta name="robots" content="noindex"><meta name="viewport" content="width=device-width"></head><body>` +
+		`<h1>` + h + `</h1><p>This domain serves short links. There is nothing else here.</p></body></html>`
+}
+
 // passwordPage is the form a password-protected link shows; it posts back
 // to the same URL.
 func passwordPage(message string) string {

@@ -320,7 +320,7 @@ func (s *Server) servePlain(r *plainRequest, peer netip.Addr, m *visitorMemo, ou
 	hostBuf := s.hostBuf()
 	defer s.hosts.Put(hostBuf)
 	var rec kv.Link
-	res := s.resolve(hostBuf[:0], r.host, r.path, &rec)
+	res := s.resolve(hostBuf[:0], r.host, r.path, &rec, false) // the event loops serve plain HTTP only
 	if !res.plain(false) {
 		return false
 	}

@@ -44,6 +44,8 @@ func FuzzPlainPath(f *testing.F) {
 		"GET /Perm HTTP/1.1\r\nHost: other.example\r\n\r\n",
 		"GET /rules HTTP/1.1\r\nHost: localhost\r\n\r\n",
 		"GET /nope HTTP/1.1\r\nHost: other.example\r\n\r\n",
+		"GET /dflt HTTP/1.1\r\nHost: other.example\r\n\r\n",
+		"GET /abc HTTP/1.1\r\nHost: secure.example\r\n\r\n",
 		"GET /abc HTTP/1.1\r\nHost: unknown.example\r\n\r\n",
 		"GET /a.b HTTP/1.1\r\nHost: localhost\r\n\r\n",
 		"GET /./abc HTTP/1.1\r\nHost: localhost\r\n\r\n",
@@ -193,7 +195,12 @@ func plainTestServer(tb testing.TB) *Server {
 	}
 	tb.Cleanup(func() { store.Close() })
 	cmd := kv.Command{Ops: []kv.Op{
-		{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: "other.example", NotFoundURL: "https://other.example/404", Version: 1}},
+		{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: "other.example", NotFoundURL: "https://other.example/404", Version: 1,
+			RedirectStatus: 308, Indexable: true}},
+		putLinkOp(kv.Link{ID: "link_dflt", Domain: "other.example", Slug: "dflt", URL: "https://example.com/d", Version: 1}),
+		{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: "secure.example", Version: 1}},
+		{Type: kv.OpPutCertificate, Certificate: &kv.Certificate{Host: "secure.example", ChainPEM: []byte("chain"), SealedKey: []byte("key"), Version: 1}},
+		putLinkOp(kv.Link{ID: "link_sec", Domain: "secure.example", Slug: "abc", URL: "https://example.com/s", Version: 1}),
 		putLinkOp(kv.Link{ID: "link_abc", Domain: "localhost", Slug: "abc", URL: "https://example.com/abc", Version: 1}),
 		putLinkOp(kv.Link{ID: "link_a.b", Domain: "localhost", Slug: "a.b", URL: "https://example.com/ab",
 			UTM: []kv.QueryParam{{Name: "utm_source", Value: "x"}}, Indexable: true, Version: 1}),

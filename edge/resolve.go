@@ -35,6 +35,7 @@ const (
 	routeNoLink                 // no such link: the domain's not-found URL, else 404
 	routeLink                   // a link (resolution.link)
 	routeChallenge              // an ACME HTTP-01 answer (kv.ChallengePath)
+	routeHTTPS                  // plain HTTP for a host that redirects to HTTPS (kv.Domain.RedirectsToHTTPS): 308
 )
 
 // resolution is what resolve decided.
@@ -65,13 +66,13 @@ func (r *resolution) plain(query bool) bool {
 }
 
 // resolve decides where rawHost (a request's Host header) and path (its
-// path, decoded and normalised) lead. hostBuf is where the normalised host
+// path, decoded and normalised) lead, over HTTPS when secure. hostBuf is where the normalised host
 // goes (s.hostBuf); r.host may point into it. A record resolve reads from
 // the store goes into rec: a plain link's r.link holds none, and serve,
 // which needs it for a query, then need not read it again. r is returned
 // by value, and holds no pointer to the caller's stack, so nothing in it
 // escapes to the heap.
-func (s *Server) resolve(hostBuf, rawHost, path []byte, rec *kv.Link) (r resolution) {
+func (s *Server) resolve(hostBuf, rawHost, path []byte, rec *kv.Link, secure bool) (r resolution) {
 	host, ok := normalizeHost(hostBuf, rawHost)
 	if !ok {
 		r.route = routeBadHost
@@ -88,6 +89,16 @@ func (s *Server) resolve(hostBuf, rawHost, path []byte, rec *kv.Link) (r resolut
 	}
 	slug := slugOf(path)
 	r.host, r.slug, r.domain, r.known = host, slug, domain, known
+	// ACME HTTP-01 stays on plain HTTP: a certificate's renewal must not
+	// depend on the certificate it replaces.
+	if len(slug) > 0 && slug[0] == '.' && bytes.HasPrefix(slug, challengeSlug) {
+		r.route = routeChallenge
+		return r
+	}
+	if !secure && known && domain.RedirectsToHTTPS() {
+		r.route = routeHTTPS
+		return r
+	}
 	switch string(slug) {
 	case "":
 		r.route = routeRoot
@@ -97,10 +108,6 @@ func (s *Server) resolve(hostBuf, rawHost, path []byte, rec *kv.Link) (r resolut
 		return r
 	case "favicon.ico":
 		r.route = routeFavicon
-		return r
-	}
-	if slug[0] == '.' && bytes.HasPrefix(slug, challengeSlug) {
-		r.route = routeChallenge
 		return r
 	}
 	var keyBuf [512]byte
@@ -115,8 +122,26 @@ func (s *Server) resolve(hostBuf, rawHost, path []byte, rec *kv.Link) (r resolut
 		r.route = routeNoLink
 	default:
 		r.route, r.link = routeLink, *e
+		r.withDomain()
 	}
 	return r
+}
+
+// withDomain gives r.link what its domain decides: the redirect status of
+// a link that set none, and indexable answers on an indexable domain.
+// r.link is resolve's copy: what the table and the cache hold is not
+// changed.
+func (r *resolution) withDomain() {
+	e := &r.link
+	if e.status == 0 {
+		e.status = statusOf(0, r.dom())
+		if e.plain {
+			e.cache = cacheFor(e.status, e.capped)
+		}
+	}
+	if r.known && r.domain.Indexable {
+		e.indexable = true
+	}
 }
 
 // untracked is why the link's redirects capture no click (its doNotTrack

@@ -112,7 +112,8 @@ func changedLinks(b *pebble.Batch) (keys, values [][]byte) {
 }
 
 // applyCommand writes a command's ops into b and reports whether any
-// changed domain records. It reads the store, never b: what earlier ops of
+// changed what the domain mirror holds: domain records, or certificates
+// (kv.Domain.Certified). It reads the store, never b: what earlier ops of
 // the same command wrote is tracked in an applier.
 func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool, err error) {
 	cmd, err := kv.DecodeCommand(data)
@@ -146,8 +147,10 @@ func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool,
 		case kv.OpDeleteChallenge:
 			err = b.Delete(kv.ChallengeKey(op.Challenge.Token), nil)
 		case kv.OpPutCertificate:
+			domains = true
 			err = putCertificate(db, b, op.Certificate)
 		case kv.OpDeleteCertificate:
+			domains = true
 			err = b.Delete(kv.CertificateKey(op.Certificate.Host), nil)
 		case kv.OpPutACMEAccount:
 			err = b.Set(kv.ACMEAccountKey, op.Sealed, nil)

@@ -24,7 +24,10 @@ type Store struct {
 	db      *pebble.DB
 	applied atomic.Uint64 // mirrors kv.AppliedIndexKey
 	// domains mirrors the domain records: few, read on every request, and
-	// a Pebble miss costs as much as a hit. Replaced whole on change.
+	// a Pebble miss costs as much as a hit. Replaced whole when a domain or
+	// a certificate changes: each record says whether its host has a
+	// certificate (kv.Domain.Certified), so the edge decides a redirect to
+	// HTTPS from this one lookup.
 	domains atomic.Pointer[map[string]kv.Domain]
 
 	// gen counts applies that changed link records, and onLinks hears which
@@ -116,7 +119,8 @@ func OpenStore(dir string, logger *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-// loadDomains reads every domain record into the in-memory mirror.
+// loadDomains reads every domain record into the in-memory mirror, each
+// marked Certified when its host has a certificate.
 func (s *Store) loadDomains() error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kv.AppendDomainKey(nil, nil), UpperBound: []byte("d0")})
 	if err != nil {
@@ -129,10 +133,20 @@ func (s *Store) loadDomains() error {
 		if err != nil {
 			return fmt.Errorf("load domains: %w", err)
 		}
+		switch _, closer, err := s.db.Get(kv.CertificateKey(d.Host)); {
+		case err == nil:
+			closer.Close()
+			d.Certified = true
+		case !errors.Is(err, pebble.ErrNotFound):
+			return fmt.Errorf("load domains: certificate of %s: %w", d.Host, err)
+		}
 		m[d.Host] = d
 	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("load domains: %w", err)
+	}
 	s.domains.Store(&m)
-	return it.Error()
+	return nil
 }
 
 // Close closes the database. Readers must be stopped first.

@@ -392,3 +392,78 @@ func TestDomainLinks(t *testing.T) {
 		t.Errorf("after delete, link went to %v", m["domain"])
 	}
 }
+
+// The edge settings: defaults shown, validated, and carried to the edges
+// in the domain's record once it is verified, and again on each change.
+func TestDomainEdgeSettings(t *testing.T) {
+	e := mustStart(t)
+	z := mustDNS(t)
+	e.useDNS(z)
+	type settings struct {
+		RedirectStatus      int
+		Indexable           bool
+		HTTPSRedirect, HSTS bool
+	}
+	show := func(r response, status int) settings {
+		t.Helper()
+		if r.status != status {
+			t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+		}
+		var s settings
+		if err := json.Unmarshal(r.body, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	r := e.do(t, "POST", "/v1/domains", e.key, strings.NewReader(`{"name":"go.example.com"}`))
+	if s := show(r, 201); s != (settings{RedirectStatus: 302, HTTPSRedirect: true}) {
+		t.Errorf("defaults: %+v", s)
+	}
+	d := mustDomainJSON(t, r, 201)
+	patch := func(body string) response {
+		return e.do(t, "PATCH", "/v1/domains/"+d.ID, e.key, strings.NewReader(body))
+	}
+	s := show(patch(`{"redirectStatus":301,"indexable":true,"hsts":true}`), 200)
+	if s != (settings{RedirectStatus: 301, Indexable: true, HTTPSRedirect: true, HSTS: true}) {
+		t.Errorf("patched: %+v", s)
+	}
+	for _, tt := range []struct{ body, field string }{
+		{`{"httpsRedirect":false}`, "httpsRedirect"}, // hsts is on
+		{`{"httpsRedirect":"no"}`, "httpsRedirect"},
+		{`{"hsts":1}`, "hsts"},
+	} {
+		if r := patch(tt.body); r.status != 400 || !strings.Contains(string(r.body), `"field":"`+tt.field+`"`) {
+			t.Errorf("%s: %d %s", tt.body, r.status, r.body)
+		}
+	}
+	if r := e.do(t, "POST", "/v1/domains", e.key, strings.NewReader(`{"name":"b.example.com","hsts":true,"httpsRedirect":false}`)); r.status != 400 ||
+		!strings.Contains(string(r.body), `"field":"hsts"`) {
+		t.Errorf("create with hsts and no redirect: %d %s", r.status, r.body)
+	}
+
+	// Verified: the edges get the settings.
+	z.set(t, "_h0p-challenge.go.example.com", `TXT "`+d.VerificationToken+`"`)
+	z.set(t, "go.example.com", "A 192.0.2.10")
+	if v := mustDomainJSON(t, e.do(t, "POST", "/v1/domains/"+d.ID+"/verify", e.key, nil), 200); v.Status != "verified" {
+		t.Fatalf("verify: %+v", v)
+	}
+	rec, ok, _ := e.edge.Domain([]byte("go.example.com"))
+	if !ok || rec.RedirectStatus != 301 || !rec.Indexable || rec.NoHTTPSRedirect || !rec.HSTS {
+		t.Errorf("edge record %+v %v", rec, ok)
+	}
+	// Both off in one request; null sets a default again.
+	if s := show(patch(`{"hsts":false,"httpsRedirect":false,"redirectStatus":null}`), 200); s !=
+		(settings{RedirectStatus: 302, Indexable: true}) {
+		t.Errorf("redirect off: %+v", s)
+	}
+	rec, _, _ = e.edge.Domain([]byte("go.example.com"))
+	if rec.RedirectStatus != 0 || !rec.NoHTTPSRedirect || rec.HSTS {
+		t.Errorf("edge record after the change %+v", rec)
+	}
+	if s := show(patch(`{"httpsRedirect":null}`), 200); !s.HTTPSRedirect {
+		t.Errorf("httpsRedirect null: %+v", s)
+	}
+	if rec, _, _ = e.edge.Domain([]byte("go.example.com")); rec.NoHTTPSRedirect {
+		t.Errorf("edge record, redirect on again: %+v", rec)
+	}
+}

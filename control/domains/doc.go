@@ -31,10 +31,29 @@
 // node runs the recheck; two nodes checking one domain at once decide the
 // same and at worst bump its version twice.
 //
-// Settings (rootUrl, notFoundUrl, expiredUrl, doNotTrack) go to the edges
-// in the kv.Domain record. redirectStatus (301, 302, 307 or 308; default
-// 302, the edges' own) and indexable (default false: robots.txt forbids
-// crawling) are stored and shown; the edge record does not carry them yet.
+// Settings go to the edges in the kv.Domain record, published when the
+// domain becomes verified and on each change while it is served: rootUrl
+// ("/"; without it a custom domain shows a placeholder page naming it),
+// notFoundUrl, expiredUrl, doNotTrack, and:
+//   - redirectStatus (301, 302, 307 or 308; default 302): the status of
+//     the domain's links that set none. Links store no status unless their
+//     creator gave one (kv.Link.Status 0), so the edges apply the domain's
+//     at answer time: changing it changes those links at once, and a link
+//     with its own status keeps it. A link's view shows 302 for a link
+//     that set none, whatever its domain says.
+//   - indexable (default false): robots.txt allows crawling and answers
+//     carry no X-Robots-Tag: noindex; otherwise robots.txt forbids
+//     crawling and only links with doIndex are indexable.
+//   - httpsRedirect (default true): once the edges hold a certificate for
+//     the domain, plain HTTP requests get 308 to the same URL over HTTPS
+//     (ACME HTTP-01 requests excepted). Stored and replicated as its
+//     negation (noHttpsRedirect, kv.Domain.NoHTTPSRedirect) so that
+//     settings and records written before it existed read as on; null sets
+//     the default again.
+//   - hsts (default false): answers over HTTPS carry
+//     Strict-Transport-Security: max-age=31536000. It needs httpsRedirect:
+//     a request that would leave hsts on and the redirect off is refused
+//     (VALIDATION_ERROR), so turning both off takes one request.
 //
 // Primary: at most one domain per org; only a verified domain can become
 // primary. Links created without a domain go to the primary domain while

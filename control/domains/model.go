@@ -26,6 +26,8 @@ type Input struct {
 	RedirectStatus jsonbody.Opt[int]    `json:"redirectStatus"`
 	Indexable      jsonbody.Opt[bool]   `json:"indexable"`
 	DoNotTrack     jsonbody.Opt[bool]   `json:"doNotTrack"`
+	HTTPSRedirect  jsonbody.Opt[bool]   `json:"httpsRedirect"`
+	HSTS           jsonbody.Opt[bool]   `json:"hsts"`
 	Primary        jsonbody.Opt[bool]   `json:"primary"`
 }
 
@@ -43,6 +45,10 @@ type settings struct {
 	RedirectStatus int    `json:"redirectStatus,omitempty"`
 	Indexable      bool   `json:"indexable,omitempty"`
 	DoNotTrack     bool   `json:"doNotTrack,omitempty"`
+	// NoHTTPSRedirect: negative so that settings stored before it existed
+	// read as the default, redirecting (as kv.Domain does).
+	NoHTTPSRedirect bool `json:"noHttpsRedirect,omitempty"`
+	HSTS            bool `json:"hsts,omitempty"`
 }
 
 // Domain is a stored domain with its settings and last DNS findings decoded.
@@ -99,7 +105,9 @@ func (d Domain) Served() bool { return d.Status == store.DomainVerified }
 // record is what the edges get.
 func (d Domain) record() kv.Domain {
 	return kv.Domain{Host: d.Name, OrgID: d.OrgID, RootURL: d.settings.RootURL, NotFoundURL: d.settings.NotFoundURL,
-		ExpiredURL: d.settings.ExpiredURL, Version: d.Version, DoNotTrack: d.settings.DoNotTrack}
+		ExpiredURL: d.settings.ExpiredURL, Version: d.Version, DoNotTrack: d.settings.DoNotTrack,
+		RedirectStatus: uint16(d.settings.RedirectStatus), Indexable: d.settings.Indexable,
+		NoHTTPSRedirect: d.settings.NoHTTPSRedirect, HSTS: d.settings.HSTS}
 }
 
 func checkURL(field, raw string) error {
@@ -145,6 +153,21 @@ func (d *Domain) apply(in Input) error {
 	if in.DoNotTrack.Set {
 		d.settings.DoNotTrack = in.DoNotTrack.V
 	}
+	if in.HTTPSRedirect.Set {
+		d.settings.NoHTTPSRedirect = !in.HTTPSRedirect.Null && !in.HTTPSRedirect.V // null: the default, on
+	}
+	if in.HSTS.Set {
+		d.settings.HSTS = in.HSTS.V
+	}
+	// HSTS tells browsers never to use plain HTTP for the host: with the
+	// redirect off the two settings contradict each other.
+	if d.settings.HSTS && d.settings.NoHTTPSRedirect {
+		field := "hsts"
+		if in.HTTPSRedirect.Set && !in.HSTS.Set {
+			field = "httpsRedirect"
+		}
+		return apierror.Invalid(field, "hsts needs httpsRedirect: turn hsts off first, or both in one request")
+	}
 	return nil
 }
 
@@ -166,6 +189,8 @@ type View struct {
 	RedirectStatus int        `json:"redirectStatus"`
 	Indexable      bool       `json:"indexable"`
 	DoNotTrack     bool       `json:"doNotTrack"`
+	HTTPSRedirect  bool       `json:"httpsRedirect"`
+	HSTS           bool       `json:"hsts"`
 	Token          string     `json:"verificationToken"`
 	Records        *Records   `json:"records,omitempty"`
 	VerifiedAt     *time.Time `json:"verifiedAt"`

@@ -88,7 +88,8 @@ func (s *Service) View(d Domain) View {
 	v := View{ID: d.ID, Name: d.Name, Status: d.Status, Primary: d.Primary,
 		RootURL: optString(d.settings.RootURL), NotFoundURL: optString(d.settings.NotFoundURL),
 		ExpiredURL: optString(d.settings.ExpiredURL), RedirectStatus: d.settings.RedirectStatus,
-		Indexable: d.settings.Indexable, DoNotTrack: d.settings.DoNotTrack, Token: d.Token,
+		Indexable: d.settings.Indexable, DoNotTrack: d.settings.DoNotTrack, HTTPSRedirect: !d.settings.NoHTTPSRedirect,
+		HSTS: d.settings.HSTS, Token: d.Token,
 		VerifiedAt: optTime(d.VerifiedAt), LastCheckedAt: optTime(d.CheckedAt),
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 	if v.RedirectStatus == 0 {
@@ -111,8 +112,8 @@ func auditView(d Domain) View {
 	return View{ID: d.ID, Name: d.Name, Status: d.Status, Primary: d.Primary,
 		RootURL: optString(d.settings.RootURL), NotFoundURL: optString(d.settings.NotFoundURL),
 		ExpiredURL: optString(d.settings.ExpiredURL), RedirectStatus: d.settings.RedirectStatus,
-		Indexable: d.settings.Indexable, DoNotTrack: d.settings.DoNotTrack,
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+		Indexable: d.settings.Indexable, DoNotTrack: d.settings.DoNotTrack, HTTPSRedirect: !d.settings.NoHTTPSRedirect,
+		HSTS: d.settings.HSTS, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }
 
 type pending struct {

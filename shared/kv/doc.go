@@ -22,7 +22,7 @@
 //	m/applied           the last raft index applied (8 bytes, big endian)
 //	m/links             how many link records there are (8 bytes, big endian)
 //	n/<nodeID>          a cluster node: role and control API address
-//	d/<host>            a short domain's settings (root, not-found, expired URLs, doNotTrack)
+//	d/<host>            a short domain's settings (root, not-found, expired URLs, doNotTrack, redirect status, indexable, HTTPS, HSTS)
 //	s/<day>             a day's visitor salt (day: 8 bytes, big endian)
 //
 // Hosts are lowercase ASCII (IDNs in punycode); slugs never contain NUL. The

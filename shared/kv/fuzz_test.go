@@ -18,6 +18,8 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(PutACMEAccount([]byte{1, 2, 3}).Encode())
 	f.Add(PutNode(Node{ID: "c1", Role: "control", APIAddr: "https://x"}).Encode())
 	f.Add(Command{Ops: []Op{{Type: OpPutDomain, Domain: &Domain{Host: "quiet.example", Version: 1, DoNotTrack: true}}}}.Encode())
+	f.Add(Command{Ops: []Op{{Type: OpPutDomain, Domain: &Domain{Host: "go.example", Version: 2, RedirectStatus: 301,
+		Indexable: true, NoHTTPSRedirect: true, HSTS: true}}}}.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeCommand(b)
 		if err != nil {

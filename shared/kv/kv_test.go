@@ -165,6 +165,26 @@ func TestDomainDoNotTrackGolden(t *testing.T) {
 	}
 }
 
+func TestDomainSettingsGolden(t *testing.T) {
+	c := Command{Ops: []Op{{Type: OpPutDomain, Domain: &Domain{Host: "go.example", OrgID: "org_1", Version: 4,
+		RedirectStatus: 308, Indexable: true, NoHTTPSRedirect: true, HSTS: true}}}}
+	b := c.Encode()
+	checkGolden(t, "command_domain_settings_v1.hex", b)
+	got, err := DecodeCommand(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("round trip: got %+v, want %+v", got, c)
+	}
+	// Certified is the edge's mirror's, never the record's.
+	d := *c.Ops[0].Domain
+	d.Certified = true
+	if again, _ := DecodeDomain(AppendDomain(nil, &d)); again.Certified {
+		t.Error("Certified was encoded")
+	}
+}
+
 // readGolden is the bytes of testdata/name (checkGolden's hex).
 func readGolden(t *testing.T, name string) []byte {
 	t.Helper()
@@ -195,7 +215,10 @@ func TestDecodeOlderRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := c.Ops[0].Domain; d.Host != "go.example" || d.DoNotTrack {
+	// A record from before the settings: 302, not indexable, plain HTTP
+	// redirected to HTTPS, no HSTS.
+	if d := c.Ops[0].Domain; d.Host != "go.example" || d.DoNotTrack || d.RedirectStatus != 0 || d.Indexable ||
+		d.NoHTTPSRedirect || d.HSTS {
 		t.Errorf("command_domains_v1.hex: domain %+v", d)
 	}
 }

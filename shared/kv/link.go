@@ -439,16 +439,39 @@ type Domain struct {
 	ExpiredURL  string // where expired links go when they name none
 	Version     uint64
 	DoNotTrack  bool // redirects of its links capture no click
+	// RedirectStatus is the status of its links that set none (kv.Link's
+	// Status 0): 301, 302, 307 or 308; 0 means 302.
+	RedirectStatus uint16
+	Indexable      bool // robots.txt allows crawling; answers carry no X-Robots-Tag: noindex
+	// NoHTTPSRedirect keeps plain HTTP requests on HTTP even when the host
+	// has a certificate. Negative so that a record written before the
+	// field existed decodes to the default, redirecting.
+	NoHTTPSRedirect bool
+	HSTS            bool // answers over HTTPS carry Strict-Transport-Security
+
+	// Certified is not part of the record: the edge store's in-memory
+	// mirror sets it when the host has a certificate (kv.Certificate), so
+	// the edge knows from one lookup whether plain HTTP goes to HTTPS.
+	// AppendDomain ignores it; DecodeDomain leaves it false.
+	Certified bool
 }
 
+// RedirectsToHTTPS reports whether a plain HTTP request for d's host goes
+// to HTTPS: it has a certificate and does not opt out.
+func (d *Domain) RedirectsToHTTPS() bool { return d.Certified && !d.NoHTTPSRedirect }
+
 const (
-	domainTagHost        = 1
-	domainTagOrgID       = 2
-	domainTagRootURL     = 3
-	domainTagNotFoundURL = 4
-	domainTagExpiredURL  = 5
-	domainTagVersion     = 6
-	domainTagDoNotTrack  = 7
+	domainTagHost            = 1
+	domainTagOrgID           = 2
+	domainTagRootURL         = 3
+	domainTagNotFoundURL     = 4
+	domainTagExpiredURL      = 5
+	domainTagVersion         = 6
+	domainTagDoNotTrack      = 7
+	domainTagRedirectStatus  = 8
+	domainTagIndexable       = 9
+	domainTagNoHTTPSRedirect = 10
+	domainTagHSTS            = 11
 )
 
 // AppendDomain appends the record encoding of d to b.
@@ -461,6 +484,10 @@ func AppendDomain(b []byte, d *Domain) []byte {
 	w.string(domainTagExpiredURL, d.ExpiredURL)
 	w.uint(domainTagVersion, d.Version)
 	w.bool(domainTagDoNotTrack, d.DoNotTrack)
+	w.uint(domainTagRedirectStatus, uint64(d.RedirectStatus))
+	w.bool(domainTagIndexable, d.Indexable)
+	w.bool(domainTagNoHTTPSRedirect, d.NoHTTPSRedirect)
+	w.bool(domainTagHSTS, d.HSTS)
 	return w.b
 }
 
@@ -488,6 +515,14 @@ func DecodeDomain(b []byte) (Domain, error) {
 			d.Version = r.uint(tag, val)
 		case domainTagDoNotTrack:
 			d.DoNotTrack = r.uint(tag, val) != 0
+		case domainTagRedirectStatus:
+			d.RedirectStatus = uint16(r.uint(tag, val))
+		case domainTagIndexable:
+			d.Indexable = r.uint(tag, val) != 0
+		case domainTagNoHTTPSRedirect:
+			d.NoHTTPSRedirect = r.uint(tag, val) != 0
+		case domainTagHSTS:
+			d.HSTS = r.uint(tag, val) != 0
 		}
 	}
 	if r.err != nil {
