@@ -99,6 +99,10 @@ type Config struct {
 	// DNSResolver is the host:port of the DNS server domain checks ask
 	// (empty: the system's resolver).
 	DNSResolver string
+	// EdgeDomains reads the replicated store's domain records (the custom
+	// domains the edges serve): link destinations on them loop. nil: none
+	// are known.
+	EdgeDomains EdgeDomains
 	// LocalSuffixes are top-level names custom domains may be under
 	// besides the Public Suffix List's (control/domains), e.g. "test".
 	LocalSuffixes []string
@@ -154,6 +158,12 @@ type Config struct {
 	ForwardTransport http.RoundTripper
 	NodeID           string
 	Cluster          http.Handler
+}
+
+// EdgeDomains is the replicated store's domain mirror:
+// replication.Store satisfies it.
+type EdgeDomains interface {
+	Domain(host []byte) (kv.Domain, bool, error)
 }
 
 // ACMERecords is what the certificate manager reads of the replicated
@@ -262,7 +272,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	}
 	s.links = &links.Service{
 		Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, SharedDomains: cfg.SharedDomains, Now: cfg.Now,
-		SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges, Turns: turns,
+		SlugLength: cfg.SlugLength, SlugNoLookalike: cfg.SlugNoLookalike, Edges: edges, Turns: turns, Served: served(cfg.EdgeDomains),
 		Logger: logger.With("subsystem", "links"),
 	}
 	if cfg.DomainCheckPeriod == 0 {
@@ -550,6 +560,17 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("drain api: %w", err)
 	}
 	return nil
+}
+
+// served says whether the edges serve host, from d (nil: none).
+func served(d EdgeDomains) func(string) bool {
+	if d == nil {
+		return nil
+	}
+	return func(host string) bool {
+		_, ok, _ := d.Domain([]byte(host))
+		return ok
+	}
 }
 
 // newACME is the certificate manager of cfg: challenges and certificates

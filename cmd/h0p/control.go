@@ -166,7 +166,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
 		EdgeAddrs: splitList(edgeAddrs), Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
-		PublicURL: publicURL, Mailer: mailer, Salts: base.store,
+		PublicURL: publicURL, Mailer: mailer, Salts: base.store, EdgeDomains: base.store,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
 		Cluster: clusterHandler,

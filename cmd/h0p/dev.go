@@ -194,7 +194,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		DefaultDomain: cfg.DefaultDomain, ShortLinkScheme: "http", ShortLinkPort: edgePort,
 		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits, Mailer: mailer,
 		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,
-		EdgeAddrs: []string{d.edge.Addr()}, Salts: d.store,
+		EdgeAddrs: []string{d.edge.Addr()}, Salts: d.store, EdgeDomains: d.store,
 	}
 	cfg.Domains.apply(&ccfg)
 	if err := cfg.ACME.apply(&ccfg, d.store, secret); err != nil {

@@ -61,6 +61,10 @@ func TestDevCustomDomainWalkthrough(t *testing.T) {
 	if status, dom = d.api(t, "POST", "/v1/domains/"+id+"/verify", key, ""); status != 200 || dom["status"] != "verified" {
 		t.Fatalf("verify: %d %v", status, dom)
 	}
+	// A destination on it would loop now that the edges serve it.
+	if status, e := d.api(t, "POST", "/v1/links", key, `{"url":"https://`+host+`/elsewhere"}`); status != 400 {
+		t.Errorf("a destination on the custom domain: %d %v", status, e)
+	}
 	// 3. A link on it, followed over plain HTTP. Once the certificate is
 	// there, plain HTTP redirects to HTTPS first.
 	if status, l := d.api(t, "POST", "/v1/links", key, `{"url":"https://example.com/walk","domain":"`+host+`","key":"walk"}`); status != 201 {

@@ -113,8 +113,11 @@ type Service struct {
 	PasswordHashTime        time.Duration
 	PasswordHashesPerMinute int
 
-	// Edges are where the edges answer; destinations there loop.
-	Edges []EdgeAddr
+	// Edges are where the edges answer; destinations there loop, as on
+	// the default and shared domains and the custom domains the edges
+	// serve (Served: the replicated store's domain records; nil: none).
+	Edges  []EdgeAddr
+	Served func(host string) bool
 	// Logger reports what a caller cannot be told (nil: slog.Default()).
 	Logger *slog.Logger
 
@@ -141,7 +144,11 @@ func (s *Service) own() *ownHosts {
 		if h, err := urlhost.Parse(d); err == nil && !h.IsIP() {
 			d = h.Domain // in ASCII, as destinations are compared
 		}
-		s.ownHosts = &ownHosts{domains: []string{strings.TrimSuffix(d, ".")}, edges: s.Edges}
+		own := &ownHosts{domains: []string{strings.TrimSuffix(d, ".")}, served: s.Served, edges: s.Edges}
+		for _, sd := range s.SharedDomains {
+			own.domains = append(own.domains, strings.TrimSuffix(strings.ToLower(sd), "."))
+		}
+		s.ownHosts = own
 	})
 	return s.ownHosts
 }

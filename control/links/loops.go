@@ -14,8 +14,11 @@ import (
 
 // Destinations that loop. A link whose destination is an H0p edge
 // redirects to itself, or to whatever the edge serves there: the short
-// domains (on any port) and the edges' own addresses are refused as
-// destinations. Hosts are compared the way a browser reads them
+// domains (default, shared, and the custom domains the edges serve at the
+// time), on any port, and the edges' own addresses are refused as
+// destinations. A link whose destination was fine becomes a loop if that
+// host is added as a custom domain later; the domain's owner proved the
+// host is theirs. Hosts are compared the way a browser reads them
 // (shared/urlhost), so http://0x7f000001:8081/ is 127.0.0.1:8081, and
 // IPv4-mapped IPv6 addresses are their IPv4 address.
 //
@@ -69,7 +72,8 @@ func ParseEdgeAddrs(addrs []string) ([]EdgeAddr, error) {
 
 // ownHosts are where H0p answers: what a destination must not be.
 type ownHosts struct {
-	domains []string // short domains, lowercase, no trailing dot
+	domains []string               // short domains, lowercase, no trailing dot
+	served  func(host string) bool // custom domains the edges serve; nil: none
 	edges   []EdgeAddr
 	// local lists the host's interface addresses, for edges on every
 	// address; called only when such an edge's port matches.
@@ -110,8 +114,8 @@ func (o *ownHosts) loop(h urlhost.Host, port uint16) string {
 	const edge = "points at an H0p edge, which would loop"
 	if !h.IsIP() {
 		name := strings.TrimSuffix(h.Domain, ".")
-		if slices.Contains(o.domains, name) {
-			return "points at one of your own short domains, which would loop"
+		if slices.Contains(o.domains, name) || o.served != nil && o.served(name) {
+			return "points at a short domain H0p serves, which would loop"
 		}
 		for _, e := range o.edges {
 			if e.name != "" && e.name == name && e.port == port {
