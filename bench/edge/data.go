@@ -58,7 +58,8 @@ var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 // control publishes them; the same slug → URL pairs into dir/links.map for
 // nginx, and dir/keys (one path per line) for wrk. It copies the
 // replicated store for each edge of modes, and mints the cluster's CA and
-// the nodes' certificates.
+// the nodes' certificates. The store also holds the certificate of the
+// HTTPS runs (writeTLS), whose chain and key nginx reads from dir/tls.
 func writeData(dir string, n int, modes []string) (data, error) {
 	d := data{dir: dir, raftAddr: freeAddr()}
 	if err := d.write(context.Background(), n); err != nil {
@@ -172,6 +173,15 @@ func (d *data) write(ctx context.Context, n int) (err error) {
 			return err
 		}
 		edgeTime += time.Since(t)
+	}
+	// The certificate of the HTTPS runs, through raft as control
+	// publishes a custom domain's.
+	cert, err := writeTLS(d.dir)
+	if err != nil {
+		return err
+	}
+	if _, err := node.Apply(ctx, kv.PutCertificate(cert).Encode()); err != nil {
+		return fmt.Errorf("certificate: %w", err)
 	}
 	t := time.Now()
 	if err := es.Compact(ctx); err != nil {

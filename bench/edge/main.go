@@ -26,7 +26,9 @@
 // memory. After every run of an edge the bench waits until its clicks
 // settled (shipped, in ship mode) and the processes went idle, and at the
 // end of a layout compares the redirects it answered with the clicks
-// control stored and counted.
+// control stored and counted. With -tls it also runs the edge against
+// nginx over HTTPS (TLS 1.3, the same certificate): with keep-alive, and
+// with a new connection, so a handshake, a request.
 //
 //	go run ./bench/edge -links 100000,1000000
 package main
@@ -68,6 +70,7 @@ func main() {
 		layoutsF = flag.String("layouts", "shared,pinned", "comma-separated: shared (server and wrk on every CPU), pinned (server on the first half of the CPUs, wrk on the rest)")
 		clicksF  = flag.String("clicks", "ship,drain", "comma-separated edges to run: ship (h0p edge's stack: spool and shipper, posting to a control node in its own process at idle CPU priority), drain (the edge alone, its clicks counted in memory)")
 		h0pBin   = flag.String("h0p", "", "the h0p binary the control node runs (ship; empty: go build ./cmd/h0p)")
+		tlsF     = flag.String("tls", "keepalive,handshake", "comma-separated HTTPS runs, edge against nginx, TLS 1.3: keepalive (as the plain runs), handshake (Connection: close, a TLS handshake a request); none: no HTTPS")
 		think    = flag.Duration("think", time.Millisecond, "each connection's wait between requests in the equal-load runs, whole milliseconds (0: no such runs)")
 		out      = flag.String("out", "bench/results", "directory for edge.json and edge.md")
 		profile  = flag.String("cpuprofile", "", "write the edge's CPU profile here (of the last size and layout; the drain edge's to <file>.drain)")
@@ -77,6 +80,7 @@ func main() {
 	)
 	flag.StringVar(&c.mode, "mode", ship, "internal: the edge's mode (ship, drain)")
 	flag.StringVar(&c.addr, "addr", "", "internal: listen address")
+	flag.StringVar(&c.tlsAddr, "tls-addr", "", "internal: the edge's HTTPS listen address")
 	flag.StringVar(&c.admin, "admin", "", "internal: the edge's admin address (GET /clicks)")
 	flag.StringVar(&c.control, "control", "", "internal: control's API address (ship)")
 	flag.StringVar(&c.loaded, "loaded", "", "internal: file the edge creates once every link's answer is in memory")
@@ -99,6 +103,8 @@ func main() {
 	must(err)
 	modes, err := parseModes(*clicksF)
 	must(err)
+	tlsKinds, err := parseTLS(*tlsF)
+	must(err)
 	if slices.Contains(modes, ship) && *h0pBin == "" {
 		bin, err := buildH0P()
 		must(err)
@@ -108,10 +114,10 @@ func main() {
 	rep := report{
 		Date: time.Now().UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), Connections: *conns,
 		Duration: duration.String(), Rounds: *rounds, NginxVersion: nginxVersion(),
-		Think: think.String(), Layouts: layouts, Edges: modes,
+		Think: think.String(), Layouts: layouts, Edges: modes, HTTPS: tlsKinds,
 	}
 	cfg := benchConfig{modes: modes, rounds: *rounds, duration: *duration, warmup: *warmup, think: *think,
-		conns: *conns, profile: *profile, h0p: *h0pBin}
+		conns: *conns, profile: *profile, h0p: *h0pBin, tls: tlsKinds}
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		must(err)
@@ -164,8 +170,9 @@ type report struct {
 	NginxVersion string       `json:"nginx_version"`
 	Think        string       `json:"think"` // of the equal-load runs
 	Layouts      []layout     `json:"layouts"`
-	Edges        []string     `json:"edges"` // -clicks
-	Sizes        []sizeResult `json:"sizes"` // each size in each layout
+	Edges        []string     `json:"edges"`           // -clicks
+	HTTPS        []string     `json:"https,omitempty"` // -tls
+	Sizes        []sizeResult `json:"sizes"`           // each size in each layout
 }
 
 // layout is where the servers and wrk run. In the shared layout all of them
@@ -261,6 +268,21 @@ type sizeResult struct {
 	RatioBareRPS      float64 `json:"ratio_fasthttp_map_rps"` // fasthttp+map / nginx
 	RatioPacedP99     float64 `json:"ratio_equal_load_p99"`   // edge / nginx
 	EdgeStoreMiB      float64 `json:"edge_store_mib"`         // Pebble directory on disk
+	// HTTPS (-tls), the edge (ship mode, else drain) against nginx, TLS
+	// 1.3: keep-alive, and a new connection (a handshake) a request.
+	EdgeHTTPS         []wrkRun `json:"edge_https_runs,omitempty"`
+	NginxHTTPS        []wrkRun `json:"nginx_https_runs,omitempty"`
+	EdgeHandshake     []wrkRun `json:"edge_https_new_connection_runs,omitempty"`
+	NginxHandshake    []wrkRun `json:"nginx_https_new_connection_runs,omitempty"`
+	RatioHTTPSRPS     float64  `json:"ratio_https_rps,omitempty"` // edge / nginx
+	RatioHTTPSP99     float64  `json:"ratio_https_p99,omitempty"`
+	RatioHTTPSCPU     float64  `json:"ratio_https_cpu_per_request,omitempty"`
+	RatioHandshakeRPS float64  `json:"ratio_https_new_connection_rps,omitempty"`
+	RatioHandshakeCPU float64  `json:"ratio_https_new_connection_cpu_per_request,omitempty"`
+	// Whether a second connection resumed the first's TLS session (a Go
+	// client with a session cache): wrk's reconnections do when it does.
+	EdgeHTTPSResumes  bool `json:"edge_https_resumes_sessions,omitempty"`
+	NginxHTTPSResumes bool `json:"nginx_https_resumes_sessions,omitempty"`
 }
 
 // clickReport is what became of one edge's clicks over a layout's runs,
@@ -335,7 +357,8 @@ type benchConfig struct {
 	duration, warmup, think time.Duration
 	conns                   int
 	profile                 string
-	h0p                     string // the control node's binary (ship)
+	h0p                     string   // the control node's binary (ship)
+	tls                     []string // HTTPS runs: keepalive, handshake
 }
 
 // benchSize writes n links once and measures them in each layout.
@@ -369,9 +392,19 @@ func benchSize(n int, layouts []layout, cfg benchConfig) ([]sizeResult, error) {
 type server struct {
 	name string // edge (ship mode), edge-drain, nginx, fasthttp-map
 	addr string
+	url  string // wrk's ("": http://addr/)
 	cmd  *exec.Cmd
 	runs *[]wrkRun
 	edge *edgeChild // edges only
+	// tls is the server's HTTPS side: the same processes, wrk's URL
+	// https://localhost:port/ (edges and nginx, with -tls).
+	tls *server
+}
+
+// withTLS gives s an HTTPS side on a free port.
+func (s *server) withTLS() {
+	addr := freeAddr()
+	s.tls = &server{name: s.name + "-https", addr: addr, url: tlsURL(addr), cmd: s.cmd, edge: s.edge}
 }
 
 // cmds are s's processes: an edge's control node after the edge.
@@ -409,7 +442,7 @@ func edgeName(mode string) string {
 // startEdge starts the edge of mode over d in layout l and waits until it
 // holds every link's answer; in ship mode it starts the control node
 // first.
-func startEdge(d data, mode string, l layout, profile, h0p string) (*server, error) {
+func startEdge(d data, mode string, l layout, profile, h0p string, https bool) (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -422,6 +455,10 @@ func startEdge(d data, mode string, l layout, profile, h0p string) (*server, err
 	loaded := filepath.Join(d.dir, mode+".loaded")
 	os.Remove(loaded) // left by the layout before
 	args := []string{"-serve", d.dir, "-mode", mode, "-addr", srv.addr, "-admin", e.admin, "-cpuprofile", profile, "-loaded", loaded}
+	if https {
+		srv.withTLS()
+		args = append(args, "-tls-addr", srv.tls.addr)
+	}
 	if mode == ship {
 		if e.control, err = startControl(h0p, d, srv.addr, l.LoadCPUs); err != nil {
 			return srv, err
@@ -433,6 +470,9 @@ func startEdge(d data, mode string, l layout, profile, h0p string) (*server, err
 	srv.cmd.Stdout, srv.cmd.Stderr = os.Stderr, os.Stderr
 	if err := srv.cmd.Start(); err != nil {
 		return nil, err
+	}
+	if srv.tls != nil {
+		srv.tls.cmd = srv.cmd
 	}
 	if err := waitHTTP(srv.addr, 120*time.Second); err != nil {
 		return srv, fmt.Errorf("%s: %w", srv.name, err)
@@ -466,7 +506,8 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 		}
 	}()
 	for _, mode := range cfg.modes {
-		s, err := startEdge(d, mode, l, cfg.profile, cfg.h0p)
+		// The HTTPS runs are the first mode's, as the equal-load runs.
+		s, err := startEdge(d, mode, l, cfg.profile, cfg.h0p, len(cfg.tls) > 0 && mode == cfg.modes[0])
 		if s != nil {
 			servers = append(servers, s)
 		}
@@ -482,8 +523,14 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 
 	start := time.Now()
 	nginx := &server{name: "nginx", addr: freeAddr(), runs: &res.Nginx}
-	if nginx.cmd, err = startNginx(d.dir, nginx.addr, l); err != nil {
+	if len(cfg.tls) > 0 {
+		nginx.withTLS()
+	}
+	if nginx.cmd, err = startNginx(d.dir, nginx, l); err != nil {
 		return res, err
+	}
+	if nginx.tls != nil {
+		nginx.tls.cmd = nginx.cmd
 	}
 	servers = append(servers, nginx)
 	if err := waitHTTP(nginx.addr, 120*time.Second); err != nil {
@@ -527,7 +574,11 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 			}
 			before = st
 		}
-		r, err := runWrk(script, keys, s.addr, dur, cfg.conns, l, args...)
+		url := s.url
+		if url == "" {
+			url = "http://" + s.addr + "/"
+		}
+		r, err := runWrk(script, keys, url, dur, cfg.conns, l, args...)
 		if err != nil {
 			return r, fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -599,6 +650,10 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 		}
 	}
 
+	if err := benchHTTPS(d, n, l, cfg, &res, byName[edgeName(cfg.modes[0])], nginx, runScript); err != nil {
+		return res, err
+	}
+
 	for _, s := range servers {
 		m := memoryOf(s.cmd.Process.Pid)
 		switch s.name {
@@ -645,6 +700,7 @@ func benchLayout(d data, n int, l layout, cfg benchConfig) (res sizeResult, err 
 		}
 	}
 	res.ratios()
+	res.httpsRatios()
 	return res, nil
 }
 
@@ -830,10 +886,16 @@ http {
 }
 `
 
-func startNginx(dir, addr string, l layout) (*exec.Cmd, error) {
+// startNginx starts nginx as s in layout l, serving HTTPS too when s has
+// an HTTPS side.
+func startNginx(dir string, s *server, l layout) (*exec.Cmd, error) {
 	conf := filepath.Join(dir, "nginx.conf")
 	// map_hash_max_size must exceed the entry count, or nginx refuses to start.
-	body := fmt.Sprintf(nginxConf, l.Workers, dir, 4<<20, addr)
+	body := fmt.Sprintf(nginxConf, l.Workers, dir, 4<<20, s.addr)
+	if s.tls != nil {
+		tls := fmt.Sprintf(nginxTLSServer, s.tls.addr, filepath.Join(dir, tlsDir, tlsCert), filepath.Join(dir, tlsDir, tlsKey))
+		body = strings.TrimSuffix(body, "}\n") + tls + "}\n"
+	}
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return nil, err
 	}
@@ -897,9 +959,9 @@ function delay()
 end
 `
 
-func runWrk(script, keys, addr string, d time.Duration, conns int, l layout, args ...string) (wrkRun, error) {
+func runWrk(script, keys, url string, d time.Duration, conns int, l layout, args ...string) (wrkRun, error) {
 	cmd := command(l.LoadCPUs, "wrk", append([]string{"-t", strconv.Itoa(l.Threads), "-c", strconv.Itoa(conns),
-		"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--timeout", "5s", "-s", script, "http://" + addr + "/", "--", keys}, args...)...)
+		"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--timeout", "5s", "-s", script, url, "--", keys}, args...)...)
 	b, err := cmd.Output()
 	if err != nil {
 		return wrkRun{}, fmt.Errorf("wrk: %w\n%s", err, b)
@@ -987,6 +1049,7 @@ func (r report) markdown() string {
 		}
 		fmt.Fprintf(&b, "\n## %s\n\n", l.describe())
 		r.sizeTables(&b, sizes)
+		httpsTables(&b, sizes)
 	}
 	b.WriteString("\n\"edge\" is h0p edge's stack: the edge, its click spool (segment files, synced) and shipper, posting each batch over mutual TLS to a control node (POST /cluster/v1/clicks), which ingests it (the links' counters in the control store, then the click store). The control node (h0p control, the single voter of its raft group) runs in a process of its own under SCHED_IDLE, in the pinned layout on wrk's CPU: it gets only the CPU the edge and wrk leave, as when control runs on other machines, so at saturation the spool holds the backlog and control ingests it after the run. Its CPU is reported apart (\"control\" below); the edge's CPU a request is its own process's. \"edge, clicks drained\" is the edge alone, a consumer counting its clicks in memory: the edge's own work, before shipping.\n")
 	b.WriteString("\nClicks: after every run of an edge the bench waits until its clicks settled (shipped and acknowledged, for the edge) and its processes went idle (control's click store compactions done), so that the next server's run starts on a quiet CPU; \"settle\" is the longest such wait. \"Answered\" are the 2xx/3xx responses wrk read; \"redirects\" the edge's own count, which may exceed them by the answers wrk did not read as it stopped (at most one per connection and run). \"Dropped\" are the edge queue's (h0p_edge_clicks_dropped_total) and the spool's (h0p_edge_clicks_spool_dropped_total, its disk budget). \"Stored\" are the layout's clicks in control's click store (GET /v1/stats), \"counted\" those added to the links' counters (the org's usage, GET /v1/org). \"Exact\": every redirect's click captured, none dropped, and each stored and counted once.\n")

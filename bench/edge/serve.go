@@ -42,6 +42,7 @@ type child struct {
 	dir     string // the size's data (see data)
 	mode    string // ship or drain
 	addr    string // the edge's
+	tlsAddr string // the edge's HTTPS address ("": none)
 	admin   string // GET /clicks: clickState
 	control string // control's API address (ship)
 	loaded  string // created once every link's answer is in memory
@@ -115,8 +116,15 @@ func (c child) serve() error {
 		return err
 	}
 	closers = append(closers, store.Close)
-	srv, err := edge.New(edge.Config{Addr: c.addr, DefaultDomain: domain, Logger: logger, Registerer: reg,
-		FasthttpServer: fasthttpServer, Loops: loops}, store)
+	cfg := edge.Config{Addr: c.addr, DefaultDomain: domain, Logger: logger, Registerer: reg,
+		FasthttpServer: fasthttpServer, Loops: loops}
+	if c.tlsAddr != "" {
+		if cfg.CertificateKeys, err = certificateKeys(c.dir); err != nil {
+			return err
+		}
+		cfg.TLSAddr = c.tlsAddr
+	}
+	srv, err := edge.New(cfg, store)
 	if err != nil {
 		return err
 	}
