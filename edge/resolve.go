@@ -66,8 +66,8 @@ func (r *resolution) plain(query bool) bool {
 }
 
 // resolve decides where rawHost (a request's Host header) and path (its
-// path, decoded and normalised) lead, over HTTPS when secure. hostBuf is where the normalised host
-// goes (s.hostBuf); r.host may point into it. A record resolve reads from
+// path, decoded and normalised) lead, over HTTPS when secure. hostBuf is
+// where the normalised host goes (s.hostBuf); r.host may point into it. A record resolve reads from
 // the store goes into rec: a plain link's r.link holds none, and serve,
 // which needs it for a query, then need not read it again. r is returned
 // by value, and holds no pointer to the caller's stack, so nothing in it
