@@ -181,6 +181,7 @@ func checkHTTPS(dir, addr, slug string) (resumed bool, _ error) {
 			return false, err
 		}
 		req.Host = domain
+		req.Header.Set("User-Agent", browserUA) // its click counts like wrk's
 		resp, err := client.Do(req)
 		if err != nil {
 			return false, fmt.Errorf("HTTPS: %w", err)

@@ -909,6 +909,10 @@ func nginxVersion() string {
 	return strings.TrimSpace(strings.TrimPrefix(string(b), "nginx version: "))
 }
 
+// browserUA is the User-Agent of every request the bench sends an edge:
+// a person's, whose clicks count (a bot's are stored but not counted).
+const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
 // luaScript makes every wrk thread read the key list and request uniformly
 // random keys from it with a browser User-Agent; done() prints one JSON line.
 // The requests are formatted once, in init, and Lua's collector is stopped:
@@ -924,7 +928,7 @@ function setup(thread)
 end
 function init(args)
 	wrk.headers["Host"] = "bench.h0p"
-	wrk.headers["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	wrk.headers["User-Agent"] = "` + browserUA + `"
 	for line in io.lines(args[1]) do requests[#requests + 1] = wrk.format("GET", line) end
 	math.randomseed(os.time() * 100 + id)
 	collectgarbage()

@@ -125,4 +125,10 @@ func TestDevCustomDomainWalkthrough(t *testing.T) {
 	// 6. Renewal: the edge serves the next certificate, no restart.
 	renewed := waitServed("renewed certificate", func(s string) bool { return s != "" && s != first })
 	t.Logf("certificate %s renewed as %s", first, renewed)
+	// 7. Deleting the domain, its link with it, takes its certificate off
+	// the edges.
+	if status, e := d.api(t, "DELETE", "/v1/domains/"+id+"?force=true", key, ""); status != 200 {
+		t.Fatalf("delete: %d %v", status, e)
+	}
+	waitServed("removal of the certificate", func(s string) bool { return s == "" })
 }

@@ -62,6 +62,7 @@
 //
 // Delete refuses a domain that still has links (409 with their count)
 // unless force, which first deletes its links through the links service
-// (each with its audit entry and link.deleted event) and then the domain.
+// (each with its audit entry and link.deleted event) and then the domain,
+// with its certificate (control/certs) in the same replicated command.
 // A link created on it meanwhile makes the delete fail again with 409.
 package domains

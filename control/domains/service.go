@@ -121,8 +121,8 @@ type pending struct {
 	cmd []byte
 }
 
-func record(ctx context.Context, q store.Queries, op kv.Op, now time.Time) (pending, error) {
-	cmd := kv.Command{Ops: []kv.Op{op}}.Encode()
+func record(ctx context.Context, q store.Queries, now time.Time, ops ...kv.Op) (pending, error) {
+	cmd := kv.Command{Ops: ops}.Encode()
 	id, err := q.AppendOutbox(ctx, cmd, now)
 	return pending{id, cmd}, err
 }
@@ -279,7 +279,7 @@ func (s *Service) Update(ctx context.Context, p access.Principal, id string, in 
 		}
 		if d.Served() {
 			rec := d.record()
-			if pub, err = record(ctx, q, kv.Op{Type: kv.OpPutDomain, Domain: &rec}, now); err != nil {
+			if pub, err = record(ctx, q, now, kv.Op{Type: kv.OpPutDomain, Domain: &rec}); err != nil {
 				return err
 			}
 		}
@@ -354,10 +354,14 @@ func (s *Service) Delete(ctx context.Context, p access.Principal, id string, for
 		if err := q.DeleteDomain(ctx, p.OrgID, id); err != nil {
 			return err
 		}
+		// Its certificate, if it ever got one, goes with it: no key
+		// outlives the domain.
+		ops := kv.DeleteCertificate(d.Name).Ops
 		if d.Served() {
-			if pub, err = record(ctx, q, kv.Op{Type: kv.OpDeleteDomain, Domain: &kv.Domain{Host: d.Name, Version: d.Version + 1}}, now); err != nil {
-				return err
-			}
+			ops = append([]kv.Op{{Type: kv.OpDeleteDomain, Domain: &kv.Domain{Host: d.Name, Version: d.Version + 1}}}, ops...)
+		}
+		if pub, err = record(ctx, q, now, ops...); err != nil {
+			return err
 		}
 		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "domain.deleted", "domain", d.ID, auditView(d), nil))
 	})
@@ -462,7 +466,7 @@ func (s *Service) settle(ctx context.Context, p *access.Principal, id string, c 
 		if op == nil {
 			return nil
 		}
-		if pub, err = record(ctx, q, *op, now); err != nil {
+		if pub, err = record(ctx, q, now, *op); err != nil {
 			return err
 		}
 		if p == nil {
