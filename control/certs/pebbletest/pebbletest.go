@@ -59,8 +59,15 @@ func binary(t testing.TB) (bin, moduleDir string) {
 		version, dir, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
 		bin := filepath.Join(os.TempDir(), "h0p-pebble-"+version, "pebble")
 		if _, err := os.Stat(bin); err != nil {
-			if out, err := exec.Command("go", "build", "-o", bin, module+"/cmd/pebble").CombinedOutput(); err != nil {
+			// Built aside and renamed into place: test binaries of other
+			// packages may build or run it at the same time.
+			tmp := fmt.Sprintf("%s.%d", bin, os.Getpid())
+			if out, err := exec.Command("go", "build", "-o", tmp, module+"/cmd/pebble").CombinedOutput(); err != nil {
 				build.err = fmt.Errorf("go build pebble: %v\n%s", err, out)
+				return
+			}
+			if err := os.Rename(tmp, bin); err != nil {
+				build.err = err
 				return
 			}
 		}
