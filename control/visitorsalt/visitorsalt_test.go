@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/replication/replicationtest"
 	"github.com/h0p/h0p/shared/kv"
 )
 
@@ -16,23 +16,9 @@ import (
 // next day's when the clock moves on.
 func TestPublishesTodayAndTomorrowOnce(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := t.TempDir()
-	store, err := replication.OpenStore(dir+"/edge", quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	node, err := replication.Open(replication.Config{NodeID: "c1", RaftAddr: "127.0.0.1:0", Dir: dir, Voter: true,
-		Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
+	node, store := replicationtest.SingleVoter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := node.WaitLeader(ctx); err != nil {
-		t.Fatal(err)
-	}
 
 	now := time.Date(2026, 12, 6, 23, 0, 0, 0, time.UTC)
 	p := &Publisher{Applier: node, Salts: store, Logger: quiet, Now: func() time.Time { return now }}
