@@ -1,16 +1,11 @@
 package edge_test
 
 import (
-	"context"
-	"crypto/tls"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/shared/kv"
-	"github.com/h0p/h0p/shared/sealed"
 )
 
 // A domain's redirect status applies to its links that set none, from the
@@ -100,15 +95,8 @@ func TestHTTPSRedirectAndHSTS(t *testing.T) {
 		token  = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
 		hstsOn = "max-age=31536000"
 	)
-	keys, err := sealed.NewKey(make([]byte, 32), kv.CertificateKeyPurpose)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := newTestCA(t)
-	te := startEngine(t, func(te *testEdge) edge.Config {
-		return edge.Config{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", CertificateKeys: keys, DefaultDomain: "localhost",
-			Logger: quiet, ClickQueue: 64, ClickSalt: []byte("salt")}
-	},
+	keys, ca := newTLSFixture(t)
+	te := startTLSEngine(t, keys,
 		kv.Op{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: host, OrgID: "org_1", Version: 1, HSTS: true}},
 		kv.Op{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: bare, OrgID: "org_1", Version: 1, HSTS: true}},
 		put(kv.Link{Domain: host, Slug: "promo", URL: "https://example.com/promo"}),
@@ -121,16 +109,7 @@ func TestHTTPSRedirectAndHSTS(t *testing.T) {
 	}
 	overTLS := func(path string) *http.Response {
 		t.Helper()
-		c := &http.Client{
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Transport: &http.Transport{
-				TLSClientConfig: &tls.Config{RootCAs: ca.pool, ServerName: host},
-				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-					return (&net.Dialer{}).DialContext(ctx, network, te.srv.TLSAddr())
-				},
-			},
-		}
-		resp, err := c.Get("https://" + host + path)
+		resp, err := httpsClient(ca.pool, host, te.srv.TLSAddr()).Get("https://" + host + path)
 		if err != nil {
 			t.Fatal(err)
 		}

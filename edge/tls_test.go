@@ -75,30 +75,14 @@ func (ca *testCA) leaf(t *testing.T, host string, serial int64, keys *sealed.Key
 // certificate gets no handshake.
 func TestHTTPSBySNI(t *testing.T) {
 	const host = "links.example.test"
-	keys, err := sealed.NewKey(make([]byte, 32), kv.CertificateKeyPurpose)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := newTestCA(t)
-	te := startEngine(t, func(te *testEdge) edge.Config {
-		return edge.Config{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", CertificateKeys: keys, DefaultDomain: "localhost",
-			Logger: quiet, ClickQueue: 16, ClickSalt: []byte("salt")}
-	},
+	keys, ca := newTLSFixture(t)
+	te := startTLSEngine(t, keys,
 		kv.Op{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: host, OrgID: "org_1", Version: 1}},
 		put(kv.Link{Domain: host, Slug: "promo", URL: "https://example.com/promo", Status: 302}),
 		kv.Op{Type: kv.OpPutCertificate, Certificate: ptr(ca.leaf(t, host, 100, keys, 1))})
 	addr := te.srv.TLSAddr()
-	get := func() (*http.Response, error) {
-		c := &http.Client{
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Transport: &http.Transport{
-				TLSClientConfig: &tls.Config{RootCAs: ca.pool, ServerName: host},
-				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-					return (&net.Dialer{}).DialContext(ctx, network, addr)
-				},
-			},
-		}
-		resp, err := c.Get("https://" + host + "/promo")
+	get := func() (*http.Response, error) { // a new connection, a new handshake
+		resp, err := httpsClient(ca.pool, host, addr).Get("https://" + host + "/promo")
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -134,3 +118,38 @@ func TestHTTPSBySNI(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// newTLSFixture is the key that seals certificates' keys and a CA that
+// issues them.
+func newTLSFixture(t *testing.T) (*sealed.Key, *testCA) {
+	t.Helper()
+	keys, err := sealed.NewKey(make([]byte, 32), kv.CertificateKeyPurpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, newTestCA(t)
+}
+
+// startTLSEngine runs an edge with an HTTPS listener over a real store
+// holding ops, opening certificates' keys with keys.
+func startTLSEngine(t *testing.T, keys *sealed.Key, ops ...kv.Op) *testEdge {
+	t.Helper()
+	return startEngine(t, func(te *testEdge) edge.Config {
+		return edge.Config{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", CertificateKeys: keys, DefaultDomain: "localhost",
+			Logger: quiet, ClickQueue: 64, ClickSalt: []byte("salt")}
+	}, ops...)
+}
+
+// httpsClient verifies host's certificate against roots, dials addr
+// whatever a URL's host, and does not follow redirects.
+func httpsClient(roots *x509.CertPool, host, addr string) *http.Client {
+	return &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			},
+		},
+	}
+}
