@@ -31,7 +31,8 @@ func TestRoundTrip(t *testing.T) {
 		if !bytes.Equal(got, plain) {
 			t.Fatalf("Open(Seal(p)) = %q, want %q", got, plain)
 		}
-		if len(plain) > 0 && bytes.Contains(s, plain) {
+		// A short plaintext may appear in random bytes by chance; a long one may not.
+		if len(plain) >= 16 && bytes.Contains(s, plain) {
 			t.Fatalf("sealed bytes contain the plaintext")
 		}
 	}
