@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/phuslu/iploc"
@@ -13,27 +14,54 @@ import (
 	"github.com/h0p/h0p/shared/kv"
 )
 
-// Clicks is the queue of click events. Every redirect to a link's
-// destination captures a clicks.Click and hands it over without waiting: a
-// full queue drops the click and counts it (h0p_edge_clicks_dropped_total).
-// A redirect that must not count (untracked) captures none and is counted
-// in h0p_edge_clicks_untracked_total.
-// The process running the edge drains it (edge/clickspool spools the
-// clicks on disk and ships them to control).
+// clickQueue holds the clicks captured and not yet taken, encoded in the
+// batch format as they are captured: the event loop does the encoding a
+// click at a time, spread over its requests like the rest of a redirect's
+// work, and whoever drains the queue takes them all in one swap of
+// buffers, with no work a click. At max clicks a capture drops the click
+// and counts it (h0p_edge_clicks_dropped_total). A redirect that must not
+// count (untracked) captures none and is counted in
+// h0p_edge_clicks_untracked_total.
 //
 // Building a click allocates nothing on a plain redirect: the link's
 // strings are shared with the answer table or the cache, device/browser/OS
 // are the parser's constants, the country is the IP database's, the ID and
-// IP hash are arrays. Only a Referer costs an allocation (its host). A
-// LinkID or Domain from the answer table keeps its 64 KiB chunk alive:
-// whoever keeps clicks for long (beyond encoding them) should
-// strings.Clone them.
-//
-// Drain it in batches on a ticker (len, then that many receives): a
-// receiver parked on the channel is woken for every click, a thread
-// wake-up per redirect whenever a P is idle (h0p edge gives the runtime
-// one beyond its event loops, so one usually is).
-func (s *Server) Clicks() <-chan clicks.Click { return s.clicks }
+// IP hash are arrays. Only a Referer costs an allocation (its host).
+type clickQueue struct {
+	mu  sync.Mutex
+	enc clicks.Encoder
+	max int
+}
+
+// add encodes c into the queue, or says false when it is full.
+func (q *clickQueue) add(c *clicks.Click) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.enc.Clicks() >= q.max {
+		return false
+	}
+	q.enc.Add(c)
+	return true
+}
+
+func (q *clickQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.enc.Clicks()
+}
+
+// TakeClicks hands over the clicks captured since the last take: e is
+// emptied and swapped with the queue's encoder, so that e then holds them
+// (in capture order) and the queue goes on in e's old buffer. The process
+// running the edge drains the queue with it, on a ticker (edge/clickspool
+// spools the clicks on disk and ships them to control).
+func (s *Server) TakeClicks(e *clicks.Encoder) {
+	e.Reset()
+	q := &s.clicks
+	q.mu.Lock()
+	q.enc, *e = *e, q.enc
+	q.mu.Unlock()
+}
 
 // untracked is why a redirect captures no click
 // (h0p_edge_clicks_untracked_total's reason): its link's doNotTrack, its
@@ -70,9 +98,7 @@ func untrackedBy(l *kv.Link, dom *kv.Domain, query url.Values) untracked {
 }
 
 func (s *Server) capture(c *clicks.Click) {
-	select {
-	case s.clicks <- *c:
-	default:
+	if !s.clicks.add(c) {
 		s.m.clickDrops.Inc()
 	}
 }

@@ -23,7 +23,6 @@ import (
 
 	"github.com/h0p/h0p/edge/internal/evloop"
 	"github.com/h0p/h0p/edge/internal/framing"
-	"github.com/h0p/h0p/shared/clicks"
 	"github.com/h0p/h0p/shared/kv"
 )
 
@@ -44,7 +43,7 @@ type Config struct {
 	Registerer        prometheus.Registerer // nil: no metrics
 	// TrustedProxies may set X-Forwarded-For / Forwarded; others may not.
 	TrustedProxies []netip.Prefix
-	// ClickQueue bounds the click events waiting to be shipped (0: 65536).
+	// ClickQueue bounds the clicks waiting to be taken (0: 65536).
 	ClickQueue int
 	// ClickSalt, when set, salts the IP hash of every click (tests,
 	// benchmarks). Empty: each UTC day's salt from the replicated store
@@ -104,7 +103,7 @@ type Server struct {
 	tls           *tlsSide       // nil: no TLSAddr
 	m             metrics
 	agents        *agentCache
-	clicks        chan clicks.Click
+	clicks        clickQueue
 	attempts      *attemptLimiter
 	checks        chan struct{} // one per password check running (PasswordChecks)
 	cache         *linkCache
@@ -184,7 +183,7 @@ func (s *Server) registerQueueGauges(reg prometheus.Registerer) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "h0p_edge_click_queue_depth",
 		Help: "Click events waiting to be shipped.",
-	}, func() float64 { return float64(len(s.clicks)) }))
+	}, func() float64 { return float64(s.clicks.len()) }))
 	if s.answers == nil {
 		return
 	}
@@ -236,7 +235,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		defaultDomain: []byte(cfg.DefaultDomain),
 		m:             newMetrics(cfg.Registerer),
 		agents:        newAgentCache(16_384),
-		clicks:        make(chan clicks.Click, cfg.ClickQueue),
+		clicks:        clickQueue{max: cfg.ClickQueue},
 		attempts:      newAttemptLimiter(cfg.PasswordAttempts, cfg.Now),
 		checks:        make(chan struct{}, cfg.PasswordChecks),
 		cache:         newLinkCache(cfg.CacheEntries),

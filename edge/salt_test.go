@@ -33,7 +33,7 @@ func TestClicksHashWithTheDaysSalt(t *testing.T) {
 		if a := te.do(t, req{path: "/s", headers: map[string]string{"X-Forwarded-For": "203.0.113.9", "Connection": "close"}}); a.status != 302 {
 			t.Fatalf("redirect: %d", a.status)
 		}
-		return <-te.srv.Clicks()
+		return te.takeClicks(t, 1)[0]
 	}
 	day := kv.SaltDay(t0)
 	own := click().IPHash
@@ -65,7 +65,7 @@ func TestQRScanOfALinkWithoutQueryForwarding(t *testing.T) {
 	if a := te.do(t, req{path: "/nq?qr=1"}); a.status != 302 || a.location != "https://example.com/" {
 		t.Fatalf("redirect: %d %q", a.status, a.location)
 	}
-	if c := <-te.srv.Clicks(); !c.QR {
+	if c := te.takeClicks(t, 1)[0]; !c.QR {
 		t.Fatalf("click %+v is not a QR scan", c)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/h0p/h0p/edge/clickspool"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/replication/cluster"
+	"github.com/h0p/h0p/shared/clicks"
 	"github.com/h0p/h0p/shared/clustercert"
 )
 
@@ -146,17 +147,15 @@ func (c child) serve() error {
 	default:
 		var n atomic.Int64
 		run = func(ctx context.Context) error {
-			// The consumer drains in batches, as the shipper does: a
-			// receiver parked on the channel would cost a goroutine
-			// wake-up per click.
+			// The consumer takes the queue every 5 ms, as the shipper
+			// does, and counts what it took.
 			go func() {
 				tick := time.NewTicker(5 * time.Millisecond)
 				defer tick.Stop()
+				var taken clicks.Encoder
 				for range tick.C {
-					for k := len(srv.Clicks()); k > 0; k-- {
-						<-srv.Clicks()
-						n.Add(1)
-					}
+					srv.TakeClicks(&taken)
+					n.Add(int64(taken.Clicks()))
 				}
 			}()
 			return srv.Run(ctx)
@@ -207,7 +206,7 @@ func openShipping(c child, srv *edge.Server, logger *slog.Logger, reg *prometheu
 		return nil, err
 	}
 	sender := &cluster.ClickSender{Client: id.Client(), URLs: []string{"https://" + c.control}}
-	return &clickspool.Shipper{Spool: spool, Queue: srv.Clicks(), Logger: logger, Sink: sender}, nil
+	return &clickspool.Shipper{Spool: spool, Queue: srv, Logger: logger, Sink: sender}, nil
 }
 
 // stateOf reads the click counts of reg's metrics.

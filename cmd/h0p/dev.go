@@ -223,7 +223,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	if ingest == nil {
 		ingest = d.control.IngestClicks
 	}
-	d.shipper = &clickspool.Shipper{Spool: spool, Queue: d.edge.Clicks(), Logger: logger, Sink: clickspool.SinkFunc(ingest)}
+	d.shipper = &clickspool.Shipper{Spool: spool, Queue: d.edge, Logger: logger, Sink: clickspool.SinkFunc(ingest)}
 	// 6. Admin: metrics, health, readiness.
 	if d.admin, err = openAdmin(cfg.AdminAddr, reg, d.node, cfg.Pprof); err != nil {
 		return nil, err

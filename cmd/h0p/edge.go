@@ -111,7 +111,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
-	shipper := &clickspool.Shipper{Spool: spool, Queue: srv.Clicks(), Logger: logger,
+	shipper := &clickspool.Shipper{Spool: spool, Queue: srv, Logger: logger,
 		Sink: &cluster.ClickSender{Client: id.Client(), URLs: nf.joinURLs()}}
 	admin, err := openAdmin(nf.AdminAddr, reg, node, nf.Pprof)
 	if err != nil {

@@ -4,10 +4,13 @@
 // outage, unless the disk budget runs out first.
 //
 // The Spool is a directory of segment files, one encoded clicks.Batch each
-// (shared/clicks), named by sequence number. A segment is written to a
-// temporary file, synced, renamed into place and the directory synced: a
-// crash leaves whole segments or none. At Open, temporary files (torn
-// writes) and misnamed segments are logged, counted and removed; a segment
+// (shared/clicks), named by sequence number. The open segment is written
+// to a temporary file as its clicks are taken, after the place of its head;
+// sealing it writes the head there, syncs, renames the file into place and
+// syncs the directory: a crash leaves whole segments or none. At Open, the
+// open segment's file (its clicks were never known durable) is removed;
+// other temporary files (torn writes) and misnamed segments are logged,
+// counted and removed; a segment
 // whose bytes fail their checksum when read for shipping is removed the
 // same way, its clicks counted as dropped.
 //
@@ -21,12 +24,12 @@
 // and acknowledges one it already has.
 //
 // The Shipper takes the edge's click queue every few milliseconds on a
-// ticker (never parked on it, which would wake a thread per redirect) and
-// encodes each click into the open segment as it comes (clicks.Encoder),
-// so that its work on the CPU it shares with the edge's event loop comes
-// in slices of about a hundred microseconds, allocating nothing per click:
-// a longer burst, or a garbage collection it caused, is a stall of the
-// loop. A segment is sealed (written, synced) when it holds SegmentClicks
+// ticker (Queue: the clicks come encoded, swapped with the shipper's
+// buffer) and moves them into the open segment and its file, so that its
+// work on the CPU it shares with the edge's event loop comes in slices of
+// a copy of a few milliseconds' clicks, allocating nothing: a longer
+// burst, or a garbage collection it caused, is a stall of the loop. A
+// segment is sealed when it holds SegmentClicks
 // clicks or SegmentBytes bytes, or its first click is Interval old, so a
 // click is on disk within about one Interval. It ships the segments oldest
 // first, one at a time, through a Sink, and deletes a segment only once the

@@ -28,11 +28,18 @@ func (f SinkFunc) Ship(ctx context.Context, batch []byte) error { return f(ctx, 
 
 var _ Sink = SinkFunc(nil)
 
+// Queue is where clicks wait to be taken: the edge (edge.Server).
+type Queue interface {
+	// TakeClicks empties e and swaps it with the clicks captured since
+	// the last take.
+	TakeClicks(e *clicks.Encoder)
+}
+
 // Shipper drains an edge's click queue into a Spool and ships the spool's
 // segments through a Sink.
 type Shipper struct {
 	Spool *Spool
-	Queue <-chan clicks.Click
+	Queue Queue
 	// Sink ships the segments; nil: they stay in the spool (within its
 	// budget) until a shipper with a Sink runs.
 	Sink Sink
@@ -47,8 +54,7 @@ type Shipper struct {
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
 
-	taken   clicks.Click // the click take received last
-	holding bool         // taken is not in the spool yet
+	taken clicks.Encoder // clicks taken from the queue and not in the spool yet
 }
 
 // RunBeside runs serve (what fills the queue: the edge's Run) and the
@@ -126,7 +132,7 @@ func (sh *Shipper) spool(ctx context.Context) error {
 			}
 			if err != nil {
 				n, _ := sh.Spool.Pending()
-				sh.Logger.Error("clicks lost at shutdown: the spool could not take them", "clicks", n+len(sh.Queue), "err", err)
+				sh.Logger.Error("clicks lost at shutdown: the spool could not take them", "clicks", n+sh.taken.Clicks(), "err", err)
 			}
 			return err
 		case <-tick.C:
@@ -158,29 +164,21 @@ func (sh *Shipper) spool(ctx context.Context) error {
 	}
 }
 
-// take adds what the queue holds to the spool's open segment, sealing each
-// segment that fills. A click that found the segment full and the seal
-// failing is held for the next take. It allocates nothing: a click is
-// received into the Shipper's own field.
+// take moves what the queue holds into the spool's open segment, sealing
+// each segment that fills. Clicks that found the segment full and the seal
+// failing are held, and the queue left alone, until a later take. It
+// allocates nothing once the two buffers it swaps with the queue have
+// grown.
 func (sh *Shipper) take() error {
-	c := &sh.taken
-	for {
-		switch {
-		case sh.holding:
-			sh.holding = false
-		case len(sh.Queue) > 0:
-			*c = <-sh.Queue
-		default:
-			return nil
-		}
-		if !sh.Spool.Add(c) {
-			if err := sh.seal(); err != nil {
-				sh.holding = true
-				return err
-			}
-			sh.Spool.Add(c) // an empty segment takes any click
+	if sh.taken.Clicks() == 0 {
+		sh.Queue.TakeClicks(&sh.taken)
+	}
+	for !sh.Spool.Take(&sh.taken) {
+		if err := sh.seal(); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // seal seals the open segment, counting a failure.

@@ -107,10 +107,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// feed sends n clicks numbered from first into q, a few at a time.
-func feed(q chan<- clicks.Click, first, n int) {
-	for i, c := range someClicks(first, n) {
-		q <- c
+// queue is an edge's click queue (edge.Server's) without the edge.
+type queue struct {
+	mu  sync.Mutex
+	enc clicks.Encoder
+}
+
+func (q *queue) TakeClicks(e *clicks.Encoder) {
+	e.Reset()
+	q.mu.Lock()
+	q.enc, *e = *e, q.enc
+	q.mu.Unlock()
+}
+
+func (q *queue) add(c *clicks.Click) {
+	q.mu.Lock()
+	q.enc.Add(c)
+	q.mu.Unlock()
+}
+
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.enc.Clicks()
+}
+
+// feed adds n clicks numbered from first to q, a few at a time.
+func (q *queue) feed(first, n int) {
+	cs := someClicks(first, n)
+	for i := range cs {
+		q.add(&cs[i])
 		if i%7 == 0 {
 			time.Sleep(100 * time.Microsecond)
 		}
@@ -142,7 +168,7 @@ func TestShipperDeletesOnlyAfterAck(t *testing.T) {
 		entered <- struct{}{}
 		return <-ack
 	})
-	runShipper(t, &Shipper{Spool: s, Queue: make(chan clicks.Click), Sink: sink})
+	runShipper(t, &Shipper{Spool: s, Queue: &queue{}, Sink: sink})
 	seg := filepath.Join(dir, "00000000000000000001-5.batch")
 	<-entered
 	if _, err := os.Stat(seg); err != nil {
@@ -173,9 +199,9 @@ func TestShipperRetriesUntilEveryBatchIsStoredOnceInOrder(t *testing.T) {
 		}
 		return nil, false
 	}}
-	q := make(chan clicks.Click, 1000)
+	q := &queue{}
 	stop := runShipper(t, &Shipper{Spool: s, Queue: q, Sink: c})
-	feed(q, 0, 2000)
+	q.feed(0, 2000)
 	waitFor(t, "every click stored", func() bool { return c.storedCount() == 2000 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -201,9 +227,9 @@ func TestLostAckIsReshippedWithTheSameSequence(t *testing.T) {
 		}
 		return nil, false
 	}}
-	q := make(chan clicks.Click, 1000)
+	q := &queue{}
 	stop := runShipper(t, &Shipper{Spool: s, Queue: q, Sink: c})
-	feed(q, 0, 500)
+	q.feed(0, 500)
 	waitFor(t, "every segment shipped", func() bool {
 		_, n, _ := s.stats()
 		return c.storedCount() == 500 && n == 0
@@ -229,7 +255,7 @@ func TestRejectedBatchIsSetAside(t *testing.T) {
 		}
 		return nil, false
 	}}
-	runShipper(t, &Shipper{Spool: s, Queue: make(chan clicks.Click), Sink: c})
+	runShipper(t, &Shipper{Spool: s, Queue: &queue{}, Sink: c})
 	waitFor(t, "the other batches", func() bool { return c.storedCount() == 20 })
 	if got := files(t, filepath.Join(dir, rejectedDir)); !slices.Equal(got, []string{"00000000000000000002-10.batch"}) {
 		t.Errorf("rejected/ holds %v", got)
@@ -247,7 +273,7 @@ func TestBacklogDrainsAtTheRate(t *testing.T) {
 	s := mustOpen(t, t.TempDir(), Options{SegmentClicks: 1})
 	mustWrite(t, s, someClicks(0, 10))
 	c := &control{}
-	runShipper(t, &Shipper{Spool: s, Queue: make(chan clicks.Click), Sink: c, Rate: 40})
+	runShipper(t, &Shipper{Spool: s, Queue: &queue{}, Sink: c, Rate: 40})
 	waitFor(t, "the backlog", func() bool { return c.storedCount() == 10 })
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -261,14 +287,14 @@ func TestBacklogDrainsAtTheRate(t *testing.T) {
 func TestStopSpoolsWhatTheQueueHolds(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{SegmentClicks: 100})
-	q := make(chan clicks.Click, 1000)
+	q := &queue{}
 	stop := runShipper(t, &Shipper{Spool: s, Queue: q, Interval: time.Hour}) // no sink: spool only
-	feed(q, 0, 250)
+	q.feed(0, 250)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if len(q) != 0 {
-		t.Fatalf("%d clicks left in the queue", len(q))
+	if q.len() != 0 {
+		t.Fatalf("%d clicks left in the queue", q.len())
 	}
 	got := mustTakeAll(t, mustOpen(t, dir, Options{}))
 	var n int
@@ -294,14 +320,14 @@ func TestFailingWritesLeaveClicksInTheQueue(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil { // every write now fails
 		t.Fatal(err)
 	}
-	q := make(chan clicks.Click, 100)
-	feed(q, 0, 50)
+	q := &queue{}
+	q.feed(0, 50)
 	stop := runShipper(t, &Shipper{Spool: s, Queue: q})
-	waitFor(t, "a failed write", func() bool { return testutil.ToFloat64(s.m.writeErrors) >= 1 && len(q) == 0 })
-	feed(q, 50, 30)
+	waitFor(t, "a failed write", func() bool { return testutil.ToFloat64(s.m.writeErrors) >= 1 && q.len() == 0 })
+	q.feed(50, 30)
 	waitFor(t, "more failed writes", func() bool { return testutil.ToFloat64(s.m.writeErrors) >= 3 })
-	if len(q) != 30 {
-		t.Fatalf("%d clicks in the queue while writes fail, want 30", len(q))
+	if q.len() != 30 {
+		t.Fatalf("%d clicks in the queue while writes fail, want 30", q.len())
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -328,12 +354,12 @@ func TestFailingWritesLeaveClicksInTheQueue(t *testing.T) {
 // the edge's CPU, garbage is collection work that stalls the event loop.
 func TestTakeAllocatesNothing(t *testing.T) {
 	s := mustOpen(t, t.TempDir(), Options{SegmentClicks: clicks.MaxClicks, SegmentBytes: 64 << 20})
-	q := make(chan clicks.Click, 1000)
+	q := &queue{}
 	sh := &Shipper{Spool: s, Queue: q}
 	cs := someClicks(0, 1000)
 	take := func() {
 		for i := range cs {
-			q <- cs[i]
+			q.add(&cs[i])
 		}
 		if err := sh.take(); err != nil {
 			t.Fatal(err)

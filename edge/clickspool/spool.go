@@ -57,12 +57,16 @@ const (
 	rejectedDir = "rejected"
 	segSuffix   = ".batch"
 	tmpSuffix   = ".tmp"
+	openName    = "open" + tmpSuffix // the open segment's file
 	stateMagic  = "h0p click spool 1"
 )
 
-// Spool is a directory of click segments and one open segment in memory.
-// Add, Seal and Write are for one goroutine at a time (the Shipper's); the
-// rest is safe for concurrent use.
+// Spool is a directory of click segments and one open segment, in memory
+// and, as its clicks come, in a file (open.tmp) whose sealing is the
+// head written in the place kept for it, a sync and a rename: the copy of
+// a segment to the page cache is spread over its clicks' takes, not one
+// burst on the CPU an event loop shares. Take, Seal and Write are for one
+// goroutine at a time (the Shipper's); the rest is safe for concurrent use.
 type Spool struct {
 	dir  string
 	opts Options
@@ -70,11 +74,15 @@ type Spool struct {
 	log  *slog.Logger
 	m    *metrics
 
-	writeMu  sync.Mutex     // one Add, Seal or Write at a time; guards the fields below
+	writeMu  sync.Mutex     // one Take, Seal or Write at a time; guards the fields below
 	open     clicks.Encoder // the open segment's clicks
 	opened   time.Time      // when its first click was added
-	next     uint64         // the sequence of the next segment
-	reserved uint64         // sequences from here on were never used (the state file says so)
+	openFile *os.File       // openName, nil until the open segment's first clicks
+	// openWritten is how much of the open segment's body openFile holds;
+	// -1: a write to it failed, and Seal writes the segment whole.
+	openWritten int
+	next        uint64 // the sequence of the next segment
+	reserved    uint64 // sequences from here on were never used (the state file says so)
 
 	readBuf []byte // oldest's, reused
 
@@ -190,6 +198,12 @@ func (s *Spool) scan() error {
 		if name == stateFile || name == rejectedDir {
 			continue
 		}
+		if name == openName { // a segment never sealed: its clicks were not known durable
+			if err := os.Remove(filepath.Join(s.dir, name)); err != nil {
+				return fmt.Errorf("click spool: %w", err)
+			}
+			continue
+		}
 		if strings.HasSuffix(name, tmpSuffix) || strings.HasSuffix(name, segSuffix) {
 			g, ok := parseSegmentName(name)
 			var info fs.FileInfo
@@ -226,26 +240,83 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
-// Add encodes c into the open segment, opening one if needed. It takes
-// nothing and says false when the open segment is full (SegmentClicks
-// clicks, or c would take it past SegmentBytes): Seal it, then add c. A
-// click larger than SegmentBytes alone is a segment of its own.
-func (s *Spool) Add(c *clicks.Click) bool {
+// Take moves src's clicks into the open segment, opening one if needed, as
+// many as fit (SegmentClicks clicks, SegmentBytes bytes), and writes them
+// to its file; it says whether all did: if not, Seal, then Take the rest.
+// A click larger than SegmentBytes alone is a segment of its own.
+func (s *Spool) Take(src *clicks.Encoder) bool {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	n, bodyLen := s.open.Clicks(), len(s.open.Body())
-	if n >= s.opts.SegmentClicks {
-		return false
+	n := s.open.Clicks()
+	frame := s.open.Size(len(s.edge)) - len(s.open.Body())
+	if src.MoveTo(&s.open, s.opts.SegmentClicks, s.opts.SegmentBytes-frame) > 0 {
+		if n == 0 {
+			s.opened = s.opts.Now()
+		}
+		s.writeOpen()
 	}
-	s.open.Add(c)
-	if n > 0 && s.open.Size(len(s.edge)) > s.opts.SegmentBytes {
-		s.open.Rewind(n, bodyLen)
-		return false
+	return src.Clicks() == 0
+}
+
+// writeOpen writes the open segment's body bytes its file lacks, creating
+// the file, past the place of the head, at the segment's first clicks. A
+// failure is left for Seal, which then writes the segment whole.
+func (s *Spool) writeOpen() {
+	if s.openWritten < 0 {
+		return
 	}
-	if n == 0 {
-		s.opened = s.opts.Now()
+	var err error
+	if s.openFile == nil {
+		s.openFile, err = os.OpenFile(filepath.Join(s.dir, openName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	}
-	return true
+	if err == nil {
+		body := s.open.Body()[s.openWritten:]
+		_, err = s.openFile.WriteAt(body, int64(clicks.HeadLen(s.edge)+s.openWritten))
+		s.openWritten += len(body)
+	}
+	if err != nil {
+		s.closeOpen()
+		s.openWritten = -1
+	}
+}
+
+// closeOpen closes and removes the open segment's file, if any.
+func (s *Spool) closeOpen() {
+	if s.openFile != nil {
+		s.openFile.Close()
+		os.Remove(s.openFile.Name())
+		s.openFile = nil
+	}
+	s.openWritten = 0
+}
+
+// sealOpen makes the open segment's file the segment name: the rest of
+// the body, the tail, the head in its place, a sync, a rename. After an
+// error the file is still open, for closeOpen to remove.
+func (s *Spool) sealOpen(name string, head, tail []byte) error {
+	f, body := s.openFile, s.open.Body()
+	if f == nil || s.openWritten < 0 {
+		return errors.New("no open segment file")
+	}
+	_, err := f.WriteAt(body[s.openWritten:], int64(len(head)+s.openWritten))
+	if err == nil {
+		_, err = f.WriteAt(tail, int64(len(head)+len(body)))
+	}
+	if err == nil {
+		_, err = f.WriteAt(head, 0)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(s.dir, name))
+	}
+	if err != nil {
+		return err
+	}
+	s.openFile = nil
+	f.Close() // synced and renamed: the segment is whole
+	return syncDir(s.dir)
 }
 
 // Pending says how many clicks the open segment holds and when the first was
@@ -283,8 +354,12 @@ func (s *Spool) Seal() error {
 	body := s.open.Body()
 	g := segment{seq: seq, clicks: n, size: int64(len(head) + len(body) + len(tail)), created: s.opts.Now()}
 	s.makeRoom(g.size)
-	if err := writeFileSynced(s.dir, g.name(), head, body, tail); err != nil {
-		return fmt.Errorf("click spool: %w", err)
+	err = s.sealOpen(g.name(), head, tail)
+	s.closeOpen()
+	if err != nil { // the segment written whole, as if it had no file
+		if err := writeFileSynced(s.dir, g.name(), head, body, tail); err != nil {
+			return fmt.Errorf("click spool: %w", err)
+		}
 	}
 	s.open.Reset()
 	if cap(body) > 4*s.opts.SegmentBytes {
@@ -306,17 +381,19 @@ func (s *Spool) Seal() error {
 // seals it: it says how many it took. After an error none of cs is in the
 // spool and the open segment is empty.
 func (s *Spool) Write(cs []clicks.Click) (int, error) {
-	n := 0
-	for n < len(cs) && s.Add(&cs[n]) {
-		n++
+	var e clicks.Encoder
+	for i := range cs {
+		e.Add(&cs[i])
 	}
+	s.Take(&e)
 	if err := s.Seal(); err != nil {
 		s.writeMu.Lock()
 		s.open.Reset()
+		s.closeOpen()
 		s.writeMu.Unlock()
 		return 0, err
 	}
-	return n, nil
+	return len(cs) - e.Clicks(), nil
 }
 
 // makeRoom drops the oldest segments, but the one being shipped, until size

@@ -2,6 +2,8 @@ package clickspool
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -303,4 +305,65 @@ func BenchmarkWrite(b *testing.B) {
 		s.mu.Unlock()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cs)), "ns/click")
+}
+
+// The open segment is written to its file as its clicks are taken;
+// sealing it writes the head in its place and renames the file. A file
+// left open by a crash is removed at open, not counted as corrupt.
+func TestOpenSegmentIsWrittenAsItFills(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	var e clicks.Encoder
+	cs := someClicks(0, 30)
+	for i := range cs[:20] {
+		e.Add(&cs[i])
+	}
+	body := len(e.Body())
+	if !s.Take(&e) {
+		t.Fatal("Take left clicks")
+	}
+	info, err := os.Stat(filepath.Join(dir, openName))
+	if err != nil || info.Size() != int64(clicks.HeadLen(s.Edge())+body) {
+		t.Fatalf("open segment file: %v %v, want %d bytes", info, err, clicks.HeadLen(s.Edge())+body)
+	}
+	for i := range cs[20:] {
+		e.Add(&cs[20+i])
+	}
+	s.Take(&e)
+	if err := s.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, openName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("open segment file after the seal: %v", err)
+	}
+	for i := range cs[:5] {
+		e.Add(&cs[i])
+	}
+	s.Take(&e) // open, then abandoned: a crash
+
+	s = mustOpen(t, dir, Options{})
+	if got := files(t, dir); slices.Contains(got, openName) {
+		t.Fatalf("files after the crash: %v", got)
+	}
+	if n := testutil.ToFloat64(s.m.corruptFiles); n != 0 {
+		t.Fatalf("%v corrupt files counted", n)
+	}
+	bs := mustTakeAll(t, s)
+	if len(bs) != 1 || len(bs[0].Clicks) != 30 || clickNo(bs[0].Clicks[29]) != 29 {
+		t.Fatalf("segments %+v", bs)
+	}
+}
+
+// When the open segment's file cannot be written, the seal writes the
+// segment whole.
+func TestOpenFileFailureWritesTheSegmentWhole(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	if err := os.Mkdir(filepath.Join(dir, openName), 0o700); err != nil { // no file of that name can be opened
+		t.Fatal(err)
+	}
+	mustWrite(t, s, someClicks(0, 10))
+	if bs := mustTakeAll(t, s); len(bs) != 1 || len(bs[0].Clicks) != 10 {
+		t.Fatalf("segments %+v", bs)
+	}
 }

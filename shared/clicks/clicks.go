@@ -9,7 +9,10 @@
 //
 // The binary form is versioned and checksummed: magic "H0PC", a version
 // byte, the edge id, the sequence, the click count, the clicks, and a
-// CRC-32C of everything before it. Decode bounds every length it reads, so
+// CRC-32C of everything before it. The sequence and the count are uvarints
+// padded to a fixed width, so that a batch's head has one length for an
+// edge id (HeadLen): a spool can write a batch's clicks as they come and
+// its head last, in the place kept for it. Decode bounds every length it reads, so
 // a corrupt spool segment or a hostile body is an error, never a panic or a
 // large allocation. Verify checks a batch whole and reads its header
 // without decoding its clicks.
@@ -123,15 +126,23 @@ func (e *Encoder) Add(c *Click) {
 // Clicks is the number of clicks added.
 func (e *Encoder) Clicks() int { return e.n }
 
-// Size is the batch's size in binary form for an edge id of edgeLen bytes,
-// at most (the header's numbers may take fewer bytes).
+// Size is the batch's size in binary form for an edge id of edgeLen bytes.
 func (e *Encoder) Size(edgeLen int) int {
-	return len(magic) + 1 + binary.MaxVarintLen64 + edgeLen + 2*binary.MaxVarintLen64 + len(e.body) + 4
+	return headLen(edgeLen) + len(e.body) + 4
 }
 
-// Rewind forgets the clicks added after the first n, whose binary form
-// was bodyLen bytes (len(Body()) with n clicks).
-func (e *Encoder) Rewind(n, bodyLen int) { e.n, e.body = n, e.body[:bodyLen] }
+// HeadLen is the length of the head Frame returns for edge.
+func HeadLen(edge string) int { return headLen(len(edge)) }
+
+func headLen(edgeLen int) int {
+	return len(magic) + 1 + uvarintLen(uint64(edgeLen)) + edgeLen + seqWidth + countWidth
+}
+
+// Widths of the head's padded uvarints.
+const (
+	seqWidth   = binary.MaxVarintLen64
+	countWidth = 3 // 21 bits ≥ MaxClicks
+)
 
 // Body is the clicks' binary form so far: the part of the batch between
 // Frame's head and tail. It is valid until the next Add or Reset.
@@ -148,14 +159,62 @@ func (e *Encoder) Frame(edge string, seq uint64) (head, tail []byte, err error) 
 	}
 	head = append(magic[:len(magic):len(magic)], version)
 	head = appendString(head, edge)
-	head = binary.AppendUvarint(head, seq)
-	head = binary.AppendUvarint(head, uint64(e.n))
+	head = appendPaddedUvarint(head, seq, seqWidth)
+	head = appendPaddedUvarint(head, uint64(e.n), countWidth)
 	sum := crc32.Update(crc32.Checksum(head, table), table, e.body)
 	return head, binary.LittleEndian.AppendUint32(nil, sum), nil
 }
 
 // Reset empties the encoder, keeping its buffer.
 func (e *Encoder) Reset() { e.body, e.n = e.body[:0], 0 }
+
+// MoveTo moves e's first clicks to the end of dst, as many as keep dst
+// within maxClicks clicks and a Body of maxBody bytes, but at least one
+// when dst is empty, and says how many. The clicks left stay in e, in
+// order. Moving all of them, the common case, is one copy.
+func (e *Encoder) MoveTo(dst *Encoder, maxClicks, maxBody int) int {
+	if e.n == 0 {
+		return 0
+	}
+	if dst.n+e.n <= maxClicks && len(dst.body)+len(e.body) <= maxBody {
+		n := e.n
+		dst.body, dst.n = append(dst.body, e.body...), dst.n+n
+		e.Reset()
+		return n
+	}
+	n, size := 0, 0
+	for n < e.n {
+		l := clickLen(e.body[size:])
+		if dst.n+n+1 > maxClicks || len(dst.body)+size+l > maxBody {
+			if dst.n+n > 0 {
+				break
+			}
+		}
+		n, size = n+1, size+l
+	}
+	dst.body, dst.n = append(dst.body, e.body[:size]...), dst.n+n
+	e.body, e.n = append(e.body[:0], e.body[size:]...), e.n-n
+	return n
+}
+
+// clickLen is the length of the click Add encoded at the start of b.
+func clickLen(b []byte) int {
+	i := 16
+	_, k := binary.Varint(b[i:])
+	i += k
+	for range 7 { // the strings Add writes
+		l, k := binary.Uvarint(b[i:])
+		i += k + int(l)
+	}
+	return i + 1 + 16 // flags, IP hash
+}
+
+// Decode decodes the clicks added (strings copied out).
+func (e *Encoder) Decode() ([]Click, error) {
+	cs := make([]Click, e.n)
+	r := reader{b: e.body}
+	return cs, r.clicks(cs)
+}
 
 // MarshalBinary is Append to a new slice.
 func (b *Batch) MarshalBinary() ([]byte, error) { return b.Append(nil) }
@@ -209,8 +268,17 @@ func (b *Batch) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	out := Batch{Edge: h.Edge, Seq: h.Seq, Clicks: make([]Click, h.Clicks)}
-	for i := range out.Clicks {
-		c := &out.Clicks[i]
+	if err := r.clicks(out.Clicks); err != nil {
+		return err
+	}
+	*b = out
+	return nil
+}
+
+// clicks decodes len(cs) clicks into cs; they must be all r holds.
+func (r *reader) clicks(cs []Click) error {
+	for i := range cs {
+		c := &cs[i]
 		copy(c.ID[:], r.bytes(16))
 		c.Time = time.Unix(0, r.varint()).UTC()
 		c.LinkID = r.string(MaxString)
@@ -229,8 +297,26 @@ func (b *Batch) UnmarshalBinary(data []byte) error {
 	if r.err != nil || len(r.b) != 0 {
 		return ErrCorrupt
 	}
-	*b = out
 	return nil
+}
+
+// appendPaddedUvarint appends v as a uvarint of exactly width bytes (v
+// must fit): continuation bits set on leading zero groups, which
+// binary.Uvarint reads as the same number.
+func appendPaddedUvarint(dst []byte, v uint64, width int) []byte {
+	for range width - 1 {
+		dst = append(dst, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(dst, byte(v))
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 func appendString(dst []byte, s string) []byte {

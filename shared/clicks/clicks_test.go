@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -100,4 +101,64 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("re-encoded batch differs: %v", err)
 		}
 	})
+}
+
+// MoveTo moves whole clicks, in order, within both bounds, and at least
+// one into an empty encoder.
+func TestMoveTo(t *testing.T) {
+	var src Encoder
+	var want []Click
+	for i := range 10 {
+		c := Click{ID: [16]byte{byte(i)}, Time: time.Unix(int64(i), 0).UTC(), LinkID: "link_" + string(rune('a'+i)),
+			RefererHost: string(bytes.Repeat([]byte("r"), i*10))}
+		src.Add(&c)
+		want = append(want, c)
+	}
+	full := len(src.Body())
+	var dst Encoder
+	if n := src.MoveTo(&dst, 3, full); n != 3 || dst.Clicks() != 3 || src.Clicks() != 7 {
+		t.Fatalf("by clicks: moved %d, dst %d, src %d", n, dst.Clicks(), src.Clicks())
+	}
+	if n := src.MoveTo(&dst, 10, len(dst.Body())+clickLen(src.Body())); n != 1 {
+		t.Fatalf("by bytes: moved %d, want 1", n)
+	}
+	if n := src.MoveTo(&dst, 10, len(dst.Body())); n != 0 {
+		t.Fatalf("into a full encoder: moved %d", n)
+	}
+	var empty Encoder
+	if n := src.MoveTo(&empty, 10, 1); n != 1 {
+		t.Fatalf("into an empty encoder, one click too large: moved %d, want 1", n)
+	}
+	empty.MoveTo(&dst, 10, full)
+	if n := src.MoveTo(&dst, 10, full); n != 5 || src.Clicks() != 0 || len(src.Body()) != 0 {
+		t.Fatalf("the rest: moved %d, left %d", n, src.Clicks())
+	}
+	got, err := dst.Decode()
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("moved clicks: %v\n got %+v\nwant %+v", err, got, want)
+	}
+}
+
+// A batch's head has one length for an edge id, whatever its sequence
+// and click count: a spool writes it last in the place kept for it.
+func TestHeadLenIsFixed(t *testing.T) {
+	var e Encoder
+	for _, n := range []int{0, 1, 200, MaxClicks} {
+		for e.Clicks() < n {
+			e.Add(&Click{})
+		}
+		for _, seq := range []uint64{0, 1, 1 << 20, 1<<63 - 1} {
+			head, tail, err := e.Frame("edge-1/abc", seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(head) != HeadLen("edge-1/abc") || e.Size(len("edge-1/abc")) != len(head)+len(e.Body())+len(tail) {
+				t.Fatalf("%d clicks, seq %d: head %d bytes, HeadLen %d", n, seq, len(head), HeadLen("edge-1/abc"))
+			}
+			h, err := Verify(slices.Concat(head, e.Body(), tail))
+			if err != nil || h.Seq != seq || h.Clicks != n {
+				t.Fatalf("%d clicks, seq %d: Verify %+v %v", n, seq, h, err)
+			}
+		}
+	}
 }
