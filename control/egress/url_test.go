@@ -41,7 +41,7 @@ func TestCheckURL(t *testing.T) {
 	_, p := mustDNS(t)
 	long := "https://public.example.test/" + strings.Repeat("a", MaxURLLen)
 	for _, tc := range []struct {
-		name, in string
+		name, in  string
 		allowHTTP bool
 		want      string // the normalised URL, or "" for a *URLError
 		reason    string // a part of the URL error's reason
