@@ -97,6 +97,7 @@ func (p Policy) Dialer() *net.Dialer {
 // with the 3xx itself rather than following it, refuses plain http
 // requests unless AllowHTTP, bounds each request by Timeout, trusts the
 // system's roots and ExtraRoots, and speaks HTTP/2 when the server does.
+// Each call has its own connection pool: build one and share it.
 func (p Policy) Client() *http.Client {
 	roots, err := x509.SystemCertPool()
 	if err != nil {
