@@ -527,8 +527,9 @@ func (s *Server) Bootstrap(ctx context.Context, save func(key string) error) (bo
 func WriteKeyFile(path, key string) error { return writeFileAtomic(path, []byte(key+"\n")) }
 
 // Run serves the API and runs the outbox relay, the click store's
-// retention and the visitor salts' publisher until ctx ends, then stops
-// taking requests and lets in-flight ones finish (up to 10s).
+// retention, the visitor salts' publisher and the API usage flushes until
+// ctx ends, then stops taking requests, lets in-flight ones finish (up to
+// 10s) and flushes their usage.
 func (s *Server) Run(ctx context.Context) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup

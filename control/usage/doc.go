@@ -25,7 +25,8 @@
 //   - Requests without a caller in an org are not counted: public routes
 //     (login, password reset, invitations), refused credentials (invalid
 //     key or session; an expired key is counted, as it was identified),
-//     and a signed-in user of several orgs naming none.
+//     and a signed-in user of several orgs naming none. A request to no
+//     route is counted ("* unmatched") when its credential names a caller.
 //
 // Intervals are 24h, 7d, 30d and 90d; since counts are per UTC day, an
 // interval covers every day that overlaps it: from the day of now minus

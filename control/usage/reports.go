@@ -11,8 +11,7 @@ import (
 	"github.com/h0p/h0p/shared/apierror"
 )
 
-// Intervals a report may cover, by name; DefaultInterval when none is
-// asked for.
+// intervals a report may cover, by name.
 var intervals = map[string]time.Duration{
 	"24h": 24 * time.Hour,
 	"7d":  7 * 24 * time.Hour,
@@ -20,6 +19,7 @@ var intervals = map[string]time.Duration{
 	"90d": 90 * 24 * time.Hour,
 }
 
+// DefaultInterval is the interval of a report that names none.
 const DefaultInterval = "30d"
 
 // TopRoutes bounds the routes of a caller's report.
