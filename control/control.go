@@ -48,6 +48,7 @@ import (
 	"github.com/h0p/h0p/control/stats"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlstore"
+	"github.com/h0p/h0p/control/usage"
 	"github.com/h0p/h0p/control/visitorsalt"
 	"github.com/h0p/h0p/shared/clicks"
 	"github.com/h0p/h0p/shared/kv"
@@ -183,6 +184,10 @@ const (
 	requestTimeout = writeTimeout - 5*time.Second
 )
 
+// usageFlush is how often API usage counts (control/usage) reach the
+// store: a crash loses at most this much of them.
+const usageFlush = 10 * time.Second
+
 // Server is one control plane process.
 type Server struct {
 	cfg       Config
@@ -197,6 +202,7 @@ type Server struct {
 	ln        net.Listener
 	publicURL string
 	acme      *certs.Manager // nil: no ACMEDirectory
+	usage     *usage.Recorder
 }
 
 // Open opens the store, loads or creates the pepper and listens on the API
@@ -303,6 +309,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 			return nil, err
 		}
 	}
+	s.usage = &usage.Recorder{Store: st, Now: cfg.Now, Logger: logger.With("subsystem", "usage")}
 	router := api.NewRouter(api.Config{
 		Store:            st,
 		Pepper:           pepper,
@@ -312,6 +319,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Links:            s.links,
 		Domains:          s.domains,
 		Stats:            &stats.Service{Store: st, Clicks: clickStore, Now: cfg.Now},
+		Usage:            s.usage,
 		ShortLink:        s.shortLink,
 		APIURL:           s.publicURL,
 		Logger:           logger.With("subsystem", "api"),
@@ -519,8 +527,9 @@ func (s *Server) Bootstrap(ctx context.Context, save func(key string) error) (bo
 func WriteKeyFile(path, key string) error { return writeFileAtomic(path, []byte(key+"\n")) }
 
 // Run serves the API and runs the outbox relay, the click store's
-// retention and the visitor salts' publisher until ctx ends, then stops
-// taking requests and lets in-flight ones finish (up to 10s).
+// retention, the visitor salts' publisher and the API usage flushes until
+// ctx ends, then stops taking requests, lets in-flight ones finish (up to
+// 10s) and flushes their usage.
 func (s *Server) Run(ctx context.Context) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -535,6 +544,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}}
 	wg.Go(func() { retention.Run(relayCtx) })
 	wg.Go(func() { s.domains.Run(relayCtx, s.cfg.DomainCheckPeriod) })
+	// API usage is counted in memory and flushed every usageFlush; the
+	// last flush runs once the API has drained (relayCtx ends after it).
+	wg.Go(func() { s.usage.Run(relayCtx, usageFlush) })
 	if s.cfg.Salts != nil {
 		salts := &visitorsalt.Publisher{Applier: s.publisher.Applier, Salts: s.cfg.Salts, Logger: s.cfg.Logger, Now: s.cfg.Now}
 		wg.Go(func() { salts.Run(relayCtx) })

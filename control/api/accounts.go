@@ -12,6 +12,7 @@ import (
 	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/usage"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -203,15 +204,36 @@ func (h *handler) createOrg(c *gin.Context) {
 // getOrg shows the org with what its plan allows of what H0p serves today
 // (plans.Plan.Served: no limits or features of endpoints still to come).
 func (h *handler) getOrg(c *gin.Context) {
-	o, plan, usage, err := h.Accounts.OrgUsage(c.Request.Context(), principalOf(c))
+	ctx, p := c.Request.Context(), principalOf(c)
+	o, plan, u, err := h.Accounts.OrgUsage(ctx, p)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	plan = plan.Served()
+	view := orgUsage{Usage: u}
+	if h.Usage != nil {
+		month, err := h.Usage.Month(ctx, p.OrgID)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		view.API = &month
+	}
 	h.respond(c, http.StatusOK, struct {
 		accounts.Org
 		Limits        map[string]*int `json:"limits"`
 		Features      map[string]bool `json:"features"`
-		Usage         accounts.Usage  `json:"usage"`
+		Usage         orgUsage        `json:"usage"`
 		ClickTracking clickTracking   `json:"clickTracking"`
-	}{accounts.OrgView(o), limitsView(plan.Limits), plan.Features, usage, clickTrackingOf(plan, usage, h.Now())}, err)
+	}{accounts.OrgView(o), limitsView(plan.Limits), plan.Features, view, clickTrackingOf(plan, u, h.Now())}, nil)
+}
+
+// orgUsage is the usage section of GET /v1/org: the plan's counters, and
+// the API requests of the month (UTC) by every caller of the org.
+type orgUsage struct {
+	accounts.Usage
+	API *usage.Totals `json:"apiRequestsThisMonth,omitempty"`
 }
 
 // clickTracking says whether the org's clicks are counted: past its plan's

@@ -24,6 +24,7 @@ import (
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/stats"
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/usage"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	Domains  *domains.Service
 	Accounts *accounts.Service
 	Stats    *stats.Service
+	// Usage counts every request of a caller of an org and answers the
+	// usage reads; nil counts nothing (and the usage routes answer 404).
+	Usage *usage.Recorder
 	// Limiter and Limits rate-limit every request: per key, per signed-in
 	// user, per client IP without credentials.
 	Limiter ratelimit.Limiter
@@ -85,14 +89,17 @@ func NewRouter(cfg Config) *gin.Engine {
 	// not choose its own with X-Forwarded-For.
 	r.SetTrustedProxies(nil)
 
-	r.Use(requestID, h.recoverPanic, h.observe(cfg.Registerer), h.limitBody)
+	// observe is outside recoverPanic: it counts a panic's 500 too.
+	r.Use(requestID, h.observe(cfg.Registerer), h.recoverPanic, h.limitBody)
 	if cfg.RequestTimeout > 0 {
 		r.Use(h.deadline)
 	}
 	r.NoRoute(func(c *gin.Context) {
+		h.identify(c)
 		h.fail(c, apierror.New(apierror.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
+		h.identify(c)
 		h.fail(c, apierror.New(apierror.MethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 
@@ -166,6 +173,8 @@ func (h *handler) routes() []route {
 		{"PATCH", "/v1/api-keys/:id", keys(access.Update), h.patchKey},
 		{"POST", "/v1/api-keys/:id/rotate", keys(access.Update), h.rotateKey},
 		{"DELETE", "/v1/api-keys/:id", keys(access.Delete), h.deleteKey},
+		{"GET", "/v1/api-keys/:id/usage", keys(access.Read), h.keyUsage},
+		{"GET", "/v1/usage", access.Need{Resource: access.APIKeys, Action: access.Read}, h.orgUsage},
 		{"GET", "/v1/audit-logs", admin, h.auditLogs},
 		{"POST", "/v1/links", links(access.Create), h.createLink},
 		{"GET", "/v1/links", links(access.Read), h.listLinks},
@@ -237,11 +246,17 @@ func (h *handler) recoverPanic(c *gin.Context) {
 	c.Next()
 }
 
+// observe is the one place a request is counted, once it is answered:
+// h0p_api_requests_total by route and status code, its latency, and its
+// caller's usage (control/usage) when guard identified one. Routes are
+// templates with their method ("POST /v1/links"), every unknown route
+// one, so neither metric grows with what clients send; no metric is per
+// key or per org (the usage store is).
 func (h *handler) observe(reg prometheus.Registerer) gin.HandlerFunc {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "h0p_api_requests_total",
-		Help: "API requests by route, method and status.",
-	}, []string{"route", "method", "status"})
+		Help: "API requests by route (method and template) and status code.",
+	}, []string{"route", "status"})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "h0p_api_request_duration_seconds",
 		Help:    "API request latency by route.",
@@ -253,13 +268,17 @@ func (h *handler) observe(reg prometheus.Registerer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
+		route := usage.Unmatched
+		if p := c.FullPath(); p != "" {
+			route = c.Request.Method + " " + p
 		}
-		requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Inc()
+		status := c.Writer.Status()
+		requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 		duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-		h.Logger.Debug("request", "method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+		if caller, ok := c.Get(ctxCaller); ok && h.Usage != nil {
+			h.Usage.Record(caller.(usage.Caller), route, status)
+		}
+		h.Logger.Debug("request", "route", route, "status", status,
 			"duration", time.Since(start), "requestId", c.GetString(ctxRequestID))
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/h0p/h0p/control/stats"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlstore"
+	"github.com/h0p/h0p/control/usage"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/password"
 )
@@ -63,6 +64,7 @@ type env struct {
 	hashes                 atomic.Int64      // link passwords hashed
 	outbox                 *outbox.Publisher // Wait: the deletes of applied entries are done
 	domains                *domains.Service  // tests point its Checker at their DNS server
+	usage                  *usage.Recorder
 }
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
@@ -127,6 +129,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 		}}
 	e.domains = &domains.Service{Store: st, Publisher: pub, Links: e.links, Now: now, Logger: quiet,
 		Platform: []string{"localhost", "h0p.link"}, Checker: &domains.Checker{Resolver: domains.NewResolver("127.0.0.1:1")}}
+	e.usage = &usage.Recorder{Store: st, Now: now, Logger: quiet}
 	clickStore, err := pebblestore.Open(filepath.Join(dir, "analytics"), pebblestore.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +143,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 		Limits:    limits,
 		Links:     e.links,
 		Domains:   e.domains,
+		Usage:     e.usage,
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
 	}
 	for _, o := range opts {

@@ -13,10 +13,16 @@ import (
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/control/usage"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
-const ctxPrincipal = "h0p.principal"
+const (
+	ctxPrincipal = "h0p.principal"
+	// ctxCaller is the usage.Caller of a request whose caller in an org
+	// guard identified, allowed or not: observe counts its usage.
+	ctxCaller = "h0p.caller"
+)
 
 // guard is the one middleware that enforces a route's need: it finds who is
 // calling, spends from their rate limit, and checks the need against
@@ -29,6 +35,9 @@ const ctxPrincipal = "h0p.principal"
 func (h *handler) guard(need access.Need) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, authErr := h.authenticate(c, need)
+		if caller, ok := callerOf(p, need); ok {
+			c.Set(ctxCaller, caller)
+		}
 		if !h.rateLimit(c, p, authErr) {
 			return
 		}
@@ -50,6 +59,36 @@ func (h *handler) guard(need access.Need) gin.HandlerFunc {
 		c.Set(ctxPrincipal, p)
 		c.Next()
 	}
+}
+
+// identify finds the caller of a request to no route, for its usage
+// only: the answer is the same whoever calls, so nothing is refused or
+// rate-limited. Requests without credentials cost no lookup.
+func (h *handler) identify(c *gin.Context) {
+	if h.Usage == nil || credential(c) == "" {
+		return
+	}
+	// A refused credential has no org (an expired key's is kept), and a
+	// store error leaves the request uncounted, as its answer is the same.
+	need := access.Need{Member: true}
+	p, _ := h.authenticate(c, need)
+	if caller, ok := callerOf(p, need); ok {
+		c.Set(ctxCaller, caller)
+	}
+}
+
+// callerOf is whose usage a request counts in: its API key, or its
+// signed-in user, in its org. Public routes count in nobody's.
+func callerOf(p access.Principal, need access.Need) (usage.Caller, bool) {
+	switch {
+	case need.Public || p.OrgID == "":
+		return usage.Caller{}, false
+	case p.KeyID != "":
+		return usage.Caller{OrgID: p.OrgID, Kind: usage.KindKey, ID: p.KeyID}, true
+	case p.UserID != "":
+		return usage.Caller{OrgID: p.OrgID, Kind: usage.KindUser, ID: p.UserID}, true
+	}
+	return usage.Caller{}, false
 }
 
 func denied(p access.Principal, need access.Need) error {
@@ -136,7 +175,10 @@ func (h *handler) keyPrincipal(ctx context.Context, digest []byte) (access.Princ
 	}
 	now := h.Now()
 	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
-		return access.Principal{}, apierror.New(apierror.Unauthorized, "API key expired")
+		// The key is known: its refusals count in its usage (guard uses
+		// no more of the principal than its org and key).
+		return access.Principal{Kind: access.BotKey, OrgID: k.OrgID, KeyID: k.ID},
+			apierror.New(apierror.Unauthorized, "API key expired")
 	}
 	grants, err := access.Parse(k.Permissions)
 	if err != nil {

@@ -217,6 +217,7 @@ var keyRoutes = []struct {
 	action               access.Action
 }{
 	{"GET", "", "", access.Read},
+	{"GET", "/usage", "", access.Read},
 	{"PATCH", "", `{"name":"renamed"}`, access.Update},
 	{"POST", "/rotate", "", access.Update},
 	{"DELETE", "", "", access.Delete},

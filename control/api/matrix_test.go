@@ -260,6 +260,7 @@ func TestCrossOrgAccessIsNotFound(t *testing.T) {
 		{"GET", "/v1/links/" + a.linkID, ""},
 		{"DELETE", "/v1/links/" + a.linkID, ""},
 		{"GET", "/v1/api-keys/" + a.victimKey, ""},
+		{"GET", "/v1/api-keys/" + a.victimKey + "/usage", ""},
 		{"PATCH", "/v1/api-keys/" + a.victimKey, `{"name":"x"}`},
 		{"POST", "/v1/api-keys/" + a.victimKey + "/rotate", ""},
 		{"DELETE", "/v1/api-keys/" + a.victimKey, ""},

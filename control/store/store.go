@@ -325,6 +325,49 @@ type IdempotencyKey struct {
 	Body   []byte
 }
 
+// APIUsage counts the API requests of one caller of an org on one UTC day
+// to one route, answered with one status class.
+type APIUsage struct {
+	OrgID         string
+	PrincipalKind string // "key" (an API key's ID) or "user" (a signed-in user's ID)
+	PrincipalID   string
+	Day           string // "2006-01-02", UTC
+	Route         string // the route template, e.g. "POST /v1/links"
+	Status        string // "2xx", "3xx", "4xx" or "5xx"
+	Requests      int64
+	RateLimited   int64 // of Requests, those refused with 429
+	LastUsedAt    time.Time
+}
+
+// APIUsageFilter selects an org's API usage of days From to To, both
+// included ("2006-01-02"), of one caller when PrincipalID is set.
+type APIUsageFilter struct {
+	OrgID                      string
+	From, To                   string
+	PrincipalKind, PrincipalID string
+}
+
+// Groupings of SumAPIUsage.
+const (
+	UsageTotal    = ""
+	UsageByCaller = "principal"
+	UsageByDay    = "day"
+	UsageByRoute  = "route"
+	UsageByStatus = "status"
+)
+
+// APIUsageSum adds up the APIUsage rows of one group.
+type APIUsageSum struct {
+	// Group is the day, route, status class or principal ID the rows
+	// share ("" for UsageTotal); Kind is the principal's kind when
+	// grouped by caller.
+	Group, Kind string
+	Requests    int64
+	Errors      int64 // answered 4xx or 5xx
+	RateLimited int64
+	LastUsedAt  time.Time // zero when there were no requests
+}
+
 // Queries are the control store's reads and writes. Each runs on its own,
 // or inside Write's transaction.
 type Queries interface {
@@ -338,6 +381,16 @@ type Queries interface {
 	AddUsage(ctx context.Context, orgID, period, metric string, delta int64) (int64, error)
 	// Usage returns an org's counters for period.
 	Usage(ctx context.Context, orgID, period string) (map[string]int64, error)
+	// AddAPIUsage adds each row's Requests and RateLimited to its stored
+	// counters and moves their LastUsedAt to the row's unless later
+	// already, all in one transaction: concurrent calls, and the calls of
+	// several control nodes, all count.
+	AddAPIUsage(ctx context.Context, rows []APIUsage) error
+	// SumAPIUsage adds up the usage f selects, grouped by groupBy
+	// (UsageTotal, UsageByCaller, UsageByDay, UsageByRoute or
+	// UsageByStatus), groups ordered by their value. UsageTotal answers
+	// one sum, zero when nothing was counted.
+	SumAPIUsage(ctx context.Context, f APIUsageFilter, groupBy string) ([]APIUsageSum, error)
 
 	// CreateUser fails with ErrConflict when the email is taken.
 	CreateUser(ctx context.Context, u User) error

@@ -282,6 +282,23 @@ var migrations = []migration{
 	);
 	CREATE INDEX domains_org ON domains(org_id, id);
 	CREATE INDEX domains_checked ON domains(checked_at);`},
+	// 9: API usage per caller, UTC day, route and status class
+	// (control/usage), added to by each control node's flushes. No
+	// foreign keys: the counts outlive the keys they name, and a flush
+	// must not fail on a row.
+	{sql: `CREATE TABLE api_usage (
+		org_id TEXT NOT NULL,
+		principal_kind TEXT NOT NULL,
+		principal_id TEXT NOT NULL,
+		day TEXT NOT NULL,
+		route TEXT NOT NULL,
+		status_class TEXT NOT NULL,
+		requests {bigint} NOT NULL,
+		rate_limited {bigint} NOT NULL,
+		last_used_at {bigint} NOT NULL,
+		PRIMARY KEY (org_id, principal_kind, principal_id, day, route, status_class)
+	);
+	CREATE INDEX api_usage_org_day ON api_usage(org_id, day);`},
 }
 
 // migrate applies the missing migrations in one transaction, which first

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("TagPages", func(t *testing.T) { testTagPages(t, open(t)) })
 	t.Run("Domains", func(t *testing.T) { testDomains(t, open(t)) })
 	t.Run("PlansUsageEvents", func(t *testing.T) { testPlansUsageEvents(t, open(t)) })
+	t.Run("APIUsage", func(t *testing.T) { testAPIUsage(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("Clicks", func(t *testing.T) { testClicks(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
@@ -882,6 +883,82 @@ func testPlansUsageEvents(t *testing.T, s store.Store) {
 	must(t, s.AppendEvent(ctx, evs...))
 	wantErr(t, "a bulk with a taken event id", s.AppendEvent(ctx, store.Event{ID: "evt_new", OrgID: "org_1", Type: "x", CreatedAt: t0},
 		store.Event{ID: "evt_b05", OrgID: "org_1", Type: "x", CreatedAt: t0}), store.ErrConflict)
+}
+
+// API usage adds up across calls (two flushes, or two control nodes) and
+// sums by each grouping, within the days and the caller asked for.
+func testAPIUsage(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	row := func(kind, id, day, route, status string, n, limited int64, last time.Time) store.APIUsage {
+		return store.APIUsage{OrgID: "org_1", PrincipalKind: kind, PrincipalID: id, Day: day, Route: route, Status: status,
+			Requests: n, RateLimited: limited, LastUsedAt: last}
+	}
+	must(t, s.AddAPIUsage(ctx, nil))
+	must(t, s.AddAPIUsage(ctx, []store.APIUsage{
+		row("key", "key_1", "2026-11-24", "POST /v1/links", "2xx", 10, 0, t0.Add(-24*time.Hour)),
+		row("key", "key_1", "2026-11-25", "POST /v1/links", "4xx", 3, 2, t0),
+		row("user", "usr_1", "2026-11-25", "GET /v1/links", "2xx", 4, 0, t0.Add(-time.Hour)),
+		row("key", "key_2", "2026-11-25", "* unmatched", "4xx", 1, 0, t0.Add(-2*time.Hour)),
+		{OrgID: "org_2", PrincipalKind: "key", PrincipalID: "key_9", Day: "2026-11-25", Route: "GET /v1/links", Status: "2xx", Requests: 99, LastUsedAt: t0},
+	}))
+	// A second flush adds to the first; an earlier last use moves nothing.
+	must(t, s.AddAPIUsage(ctx, []store.APIUsage{
+		row("key", "key_1", "2026-11-25", "POST /v1/links", "4xx", 2, 1, t0.Add(-time.Minute)),
+		row("key", "key_1", "2026-11-25", "POST /v1/links", "5xx", 1, 0, t0.Add(-time.Minute)),
+	}))
+	all := store.APIUsageFilter{OrgID: "org_1", From: "2026-11-01", To: "2026-11-30"}
+	sum := func(a, b, c, d int64, last time.Time) store.APIUsageSum {
+		return store.APIUsageSum{Requests: a, Errors: b, RateLimited: c, LastUsedAt: last}
+	}
+	grouped := func(kind, group string, s store.APIUsageSum) store.APIUsageSum {
+		s.Kind, s.Group = kind, group
+		return s
+	}
+	key1 := all
+	key1.PrincipalKind, key1.PrincipalID = "key", "key_1"
+	today := all
+	today.From = "2026-11-25"
+	for _, tt := range []struct {
+		name    string
+		f       store.APIUsageFilter
+		groupBy string
+		want    []store.APIUsageSum
+	}{
+		{"total", all, store.UsageTotal, []store.APIUsageSum{sum(21, 7, 3, 0, t0)}},
+		{"nothing counted", store.APIUsageFilter{OrgID: "org_3", From: "2026-11-01", To: "2026-11-30"}, store.UsageTotal,
+			[]store.APIUsageSum{{}}},
+		{"by caller", all, store.UsageByCaller, []store.APIUsageSum{
+			grouped("key", "key_1", sum(16, 6, 3, 0, t0)),
+			grouped("key", "key_2", sum(1, 1, 0, 0, t0.Add(-2*time.Hour))),
+			grouped("user", "usr_1", sum(4, 0, 0, 0, t0.Add(-time.Hour))),
+		}},
+		{"by day, one key", key1, store.UsageByDay, []store.APIUsageSum{
+			grouped("", "2026-11-24", sum(10, 0, 0, 0, t0.Add(-24*time.Hour))),
+			grouped("", "2026-11-25", sum(6, 6, 3, 0, t0)),
+		}},
+		{"by route, today", today, store.UsageByRoute, []store.APIUsageSum{
+			grouped("", "* unmatched", sum(1, 1, 0, 0, t0.Add(-2*time.Hour))),
+			grouped("", "GET /v1/links", sum(4, 0, 0, 0, t0.Add(-time.Hour))),
+			grouped("", "POST /v1/links", sum(6, 6, 3, 0, t0)),
+		}},
+		{"by status", all, store.UsageByStatus, []store.APIUsageSum{
+			grouped("", "2xx", sum(14, 0, 0, 0, t0.Add(-time.Hour))),
+			grouped("", "4xx", sum(6, 6, 3, 0, t0)),
+			grouped("", "5xx", sum(1, 1, 0, 0, t0.Add(-time.Minute))),
+		}},
+	} {
+		got, err := s.SumAPIUsage(ctx, tt.f, tt.groupBy)
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s:\n got %v\nwant %v", tt.name, got, tt.want)
+		}
+	}
+	if _, err := s.SumAPIUsage(ctx, all, "org"); err == nil {
+		t.Error("an unknown grouping was accepted")
+	}
 }
 
 // idemKey is a claim of key in scope by owner at t0+age.
