@@ -95,12 +95,14 @@ func NewRouter(cfg Config) *gin.Engine {
 		r.Use(h.deadline)
 	}
 	r.NoRoute(func(c *gin.Context) {
-		h.identify(c)
-		h.fail(c, apierror.New(apierror.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+		if h.identify(c) {
+			h.fail(c, apierror.New(apierror.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+		}
 	})
 	r.NoMethod(func(c *gin.Context) {
-		h.identify(c)
-		h.fail(c, apierror.New(apierror.MethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		if h.identify(c) {
+			h.fail(c, apierror.New(apierror.MethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		}
 	})
 
 	if cfg.Cluster != nil {

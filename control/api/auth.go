@@ -61,20 +61,22 @@ func (h *handler) guard(need access.Need) gin.HandlerFunc {
 	}
 }
 
-// identify finds the caller of a request to no route, for its usage
-// only: the answer is the same whoever calls, so nothing is refused or
-// rate-limited. Requests without credentials cost no lookup.
-func (h *handler) identify(c *gin.Context) {
+// identify finds the caller of a request to no route, for its usage, and
+// spends from its rate limit as guard would (a credential costs a lookup
+// on every route), answering 429 and saying false when it is spent.
+// Requests without credentials cost no lookup.
+func (h *handler) identify(c *gin.Context) bool {
 	if h.Usage == nil || credential(c) == "" {
-		return
+		return true
 	}
 	// A refused credential has no org (an expired key's is kept), and a
 	// store error leaves the request uncounted, as its answer is the same.
 	need := access.Need{Member: true}
-	p, _ := h.authenticate(c, need)
+	p, authErr := h.authenticate(c, need)
 	if caller, ok := callerOf(p, need); ok {
 		c.Set(ctxCaller, caller)
 	}
+	return h.rateLimit(c, p, authErr)
 }
 
 // callerOf is whose usage a request counts in: its API key, or its
