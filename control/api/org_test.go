@@ -22,7 +22,7 @@ func TestOrgShowsOnlyServedPlanFeatures(t *testing.T) {
 		if got := fmt.Sprint(org["features"]); got != tc.features {
 			t.Errorf("%s features %s, want %s", org["plan"], got, tc.features)
 		}
-		if got := fmt.Sprint(org["usage"]); got != "map[apiKeys:1 linksCreatedThisMonth:0 tags:0 trackedClicksThisMonth:0]" {
+		if got := fmt.Sprint(org["usage"]); got != "map[apiKeys:1 linksCreatedThisMonth:0 tags:0 trackedClicksThisMonth:0 webhooks:0]" {
 			t.Errorf("%s usage %s", org["plan"], got)
 		}
 		if got := fmt.Sprint(org["clickTracking"]); got != "map[paused:false resumesAt:<nil>]" {

@@ -244,6 +244,11 @@ func TestWebhookErrors(t *testing.T) {
 	if r := post(pro, `{`+u+`,"events":["link.created"]}`); r.status != 403 || !strings.Contains(string(r.body), "PLAN_LIMIT_REACHED") {
 		t.Errorf("sixth on pro: %d %s", r.status, r.body)
 	}
+	org := e.mustCall(t, 200, "GET", "/v1/org", pro, "")
+	if org["usage"].(map[string]any)["webhooks"] != float64(5) || org["limits"].(map[string]any)["webhooks"] != float64(5) ||
+		org["features"].(map[string]any)["webhooks"] != true {
+		t.Errorf("org on pro: %v", org)
+	}
 }
 
 // attemptJSON is the answer of POST /v1/webhooks/{id}/test.
