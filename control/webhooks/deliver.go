@@ -75,21 +75,21 @@ func (s *Service) Test(ctx context.Context, p access.Principal, id string) (Atte
 		return Attempt{}, err
 	}
 	m := store.WebhookMessage{ID: ids.New("msg", now), WebhookID: w.ID, OrgID: w.OrgID, EventType: "ping",
-		Payload: payload, Status: store.MessagePending, CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.CreateWebhookMessage(ctx, m); err != nil {
-		return Attempt{}, err
-	}
+		Payload: payload, CreatedAt: now}
 	a := s.send(ctx, w.URL, keys, m.ID, now, payload)
 	m.Status, m.Attempts, m.UpdatedAt = store.MessageFailed, 1, s.now()
 	if a.ok() {
 		m.Status = store.MessageDelivered
 	}
 	m.LastStatusCode, m.LastLatency, m.LastResponse = a.StatusCode, a.Latency, a.Response
-	err = s.Store.Write(ctx, func(q store.Queries) error {
-		if err := q.UpdateWebhookMessage(ctx, m); err != nil {
+	// The message is written with its attempt, settled, so the dispatcher
+	// never finds a ping pending; and written even if the client has gone.
+	wctx := context.WithoutCancel(ctx)
+	err = s.Store.Write(wctx, func(q store.Queries) error {
+		if err := q.CreateWebhookMessage(wctx, m); err != nil {
 			return err
 		}
-		return q.AppendWebhookAttempt(ctx, a.WebhookAttempt)
+		return q.AppendWebhookAttempt(wctx, a.WebhookAttempt)
 	})
 	if err != nil {
 		return Attempt{}, err
