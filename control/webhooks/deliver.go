@@ -92,6 +92,10 @@ func (s *Service) Test(ctx context.Context, p access.Principal, id string) (Atte
 		return q.AppendWebhookAttempt(wctx, a.WebhookAttempt)
 	})
 	if err != nil {
+		// Deleted while the ping was out: its log went with it.
+		if _, gone := s.Store.Webhook(wctx, p.OrgID, id); errors.Is(gone, store.ErrNotFound) {
+			return Attempt{}, notFoundErr()
+		}
 		return Attempt{}, err
 	}
 	out := Attempt{MessageID: m.ID, Success: a.ok(), LatencyMs: a.Latency.Milliseconds(),
