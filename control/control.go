@@ -41,6 +41,7 @@ import (
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/certs"
 	"github.com/h0p/h0p/control/domains"
+	"github.com/h0p/h0p/control/egress"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/plans"
@@ -50,6 +51,7 @@ import (
 	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/control/usage"
 	"github.com/h0p/h0p/control/visitorsalt"
+	"github.com/h0p/h0p/control/webhooks"
 	"github.com/h0p/h0p/shared/clicks"
 	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/password"
@@ -112,6 +114,16 @@ type Config struct {
 	// fails is still served (zero: 72h, control/domains).
 	DomainCheckPeriod time.Duration
 	DomainGrace       time.Duration
+
+	// WebhookAllowHTTP and WebhookAllowNetworks loosen the guard on the
+	// URLs webhooks are sent to (control/egress): plain http, and networks
+	// let through whatever the refused ranges say. For tests and private
+	// deployments only. Webhook hosts are looked up through DNSResolver.
+	WebhookAllowHTTP     bool
+	WebhookAllowNetworks []netip.Prefix
+	// Version names the build in the User-Agent of webhook deliveries
+	// (empty: none).
+	Version string
 
 	// SlugLength and SlugNoLookalike shape random slugs (0: 7 characters).
 	SlugLength      int
@@ -195,6 +207,7 @@ type Server struct {
 	clicks    analytics.Store
 	links     *links.Service
 	domains   *domains.Service
+	webhooks  *webhooks.Service
 	pepper    []byte
 	publisher *outbox.Publisher
 	accounts  *accounts.Service
@@ -302,6 +315,11 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 			EdgeIPs: edgeIPs},
 		Logger: logger.With("subsystem", "domains"),
 	}
+	if s.webhooks, err = newWebhooks(cfg, st, pepper, logger); err != nil {
+		s.ln.Close()
+		s.closeStores()
+		return nil, err
+	}
 	if cfg.ACMEDirectory != "" {
 		if s.acme, err = newACME(cfg, s.publisher.Applier, logger); err != nil {
 			s.ln.Close()
@@ -318,6 +336,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Limits:           limits,
 		Links:            s.links,
 		Domains:          s.domains,
+		Webhooks:         s.webhooks,
 		Stats:            &stats.Service{Store: st, Clicks: clickStore, Now: cfg.Now},
 		Usage:            s.usage,
 		ShortLink:        s.shortLink,
@@ -583,6 +602,26 @@ func served(d EdgeDomains) func(string) bool {
 		_, ok, _ := d.Domain([]byte(host))
 		return ok
 	}
+}
+
+// newWebhooks is the webhooks service of cfg: one egress policy, which
+// checks URLs when they are saved, and the one guarded client built from
+// it, which every delivery shares. Endpoint secrets are sealed under a key
+// derived from the pepper, which every control node holds and which never
+// enters the store.
+func newWebhooks(cfg Config, st store.Store, pepper []byte, logger *slog.Logger) (*webhooks.Service, error) {
+	key, err := sealed.NewKey(pepper, webhooks.SecretPurpose)
+	if err != nil {
+		return nil, fmt.Errorf("webhook secrets: %w", err)
+	}
+	policy := egress.Policy{AllowHTTP: cfg.WebhookAllowHTTP, AllowNetworks: cfg.WebhookAllowNetworks,
+		Resolver: domains.NewResolver(cfg.DNSResolver)}
+	ua := "H0p-Webhooks"
+	if cfg.Version != "" {
+		ua += "/" + cfg.Version
+	}
+	return &webhooks.Service{Store: st, Policy: policy, Client: policy.Client(), Sealer: key, UserAgent: ua,
+		Now: cfg.Now, Logger: logger.With("subsystem", "webhooks")}, nil
 }
 
 // newACME is the certificate manager of cfg: challenges and certificates

@@ -14,6 +14,7 @@ import (
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/accounts"
+	"github.com/h0p/h0p/control/egress"
 	"github.com/h0p/h0p/control/mail"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/replication/cluster"
@@ -61,6 +62,29 @@ func (d *domainFlags) apply(cfg *control.Config) {
 	cfg.LocalSuffixes = splitList(d.localSuffixes)
 }
 
+// webhookFlags loosen the guard on webhook URLs, for tests and private
+// deployments.
+type webhookFlags struct {
+	allowHTTP     bool
+	allowNetworks string
+}
+
+func (w *webhookFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&w.allowHTTP, "webhook-allow-http", false, "let webhooks go to plain http URLs (unsafe outside tests: deliveries and their signatures travel in the clear)")
+	fs.StringVar(&w.allowNetworks, "webhook-allow-networks", "", "comma-separated CIDRs webhooks may go to whatever the SSRF guard refuses, e.g. 127.0.0.0/8,::1/128 "+
+		"(unsafe outside tests: it opens those networks to whoever can register a webhook)")
+}
+
+// apply sets the webhook fields of cfg.
+func (w *webhookFlags) apply(cfg *control.Config) error {
+	nets, err := egress.ParseNetworks(w.allowNetworks)
+	if err != nil {
+		return fmt.Errorf("--webhook-allow-networks: %w", err)
+	}
+	cfg.WebhookAllowHTTP, cfg.WebhookAllowNetworks, cfg.Version = w.allowHTTP, nets, version
+	return nil
+}
+
 // acmeFlags are the certificate flags of control and dev.
 type acmeFlags struct {
 	directory, email, caRoot string
@@ -106,6 +130,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		smtpURL, publicURL                    string
 		df                                    domainFlags
 		af                                    acmeFlags
+		wf                                    webhookFlags
 	)
 	fs := newFlags("control", "Runs a control node: the API and a raft voter. The first node starts with\n"+
 		"--bootstrap; the others --join it. Several control nodes share one PostgreSQL\n"+
@@ -127,6 +152,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	slugs.register(fs)
 	df.register(fs, "", "", "")
 	af.register(fs)
+	wf.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -172,6 +198,9 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		Cluster: clusterHandler,
 	}
 	df.apply(&ccfg)
+	if err := wf.apply(&ccfg); err != nil {
+		return err
+	}
 	if err := af.apply(&ccfg, base.store, func() ([]byte, error) { return clustercert.LoadSecret(nf.CertsDir) }); err != nil {
 		return err
 	}

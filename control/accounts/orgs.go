@@ -72,6 +72,7 @@ type Usage struct {
 	LinksThisMonth int64 `json:"linksCreatedThisMonth"`
 	Tags           int   `json:"tags"`
 	APIKeys        int   `json:"apiKeys"`
+	Webhooks       int   `json:"webhooks"`
 	// ClicksThisMonth are the clicks by people counted this month (UTC),
 	// against the plan's trackedClicksPerMonth.
 	ClicksThisMonth int64 `json:"trackedClicksThisMonth"`
@@ -92,8 +93,12 @@ func (s *Service) OrgUsage(ctx context.Context, p access.Principal) (store.Org, 
 		return o, plans.Plan{}, Usage{}, err
 	}
 	keys, err := s.Store.APIKeys(ctx, p.OrgID)
+	if err != nil {
+		return o, plans.Plan{}, Usage{}, err
+	}
+	hooks, err := s.Store.CountWebhooks(ctx, p.OrgID)
 	return o, plans.Get(o.Plan), Usage{LinksThisMonth: u["linksCreated"], Tags: len(tags), APIKeys: len(keys),
-		ClicksThisMonth: u[plans.ClicksPerMonth]}, err
+		Webhooks: hooks, ClicksThisMonth: u[plans.ClicksPerMonth]}, err
 }
 
 // Org is the principal's org.

@@ -25,6 +25,7 @@ import (
 	"github.com/h0p/h0p/control/stats"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/usage"
+	"github.com/h0p/h0p/control/webhooks"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -45,7 +46,8 @@ type Config struct {
 	Stats    *stats.Service
 	// Usage counts every request of a caller of an org and answers the
 	// usage reads; nil counts nothing (and the usage routes answer 404).
-	Usage *usage.Recorder
+	Usage    *usage.Recorder
+	Webhooks *webhooks.Service
 	// Limiter and Limits rate-limit every request: per key, per signed-in
 	// user, per client IP without credentials.
 	Limiter ratelimit.Limiter
@@ -147,6 +149,7 @@ func (h *handler) routes() []route {
 	)
 	links := func(a access.Action) access.Need { return access.Need{Resource: access.ShortLinks, Action: a} }
 	doms := func(a access.Action) access.Need { return access.Need{Resource: access.Domains, Action: a} }
+	hooks := func(a access.Action) access.Need { return access.Need{Resource: access.Webhooks, Action: a} }
 	statsRead := access.Need{Resource: access.Stats, Action: access.Read}
 	keys := func(a access.Action) access.Need {
 		return access.Need{Resource: access.APIKeys, Action: a, OwnUserKey: true}
@@ -202,6 +205,14 @@ func (h *handler) routes() []route {
 		{"PATCH", "/v1/domains/:id", doms(access.Update), h.patchDomain},
 		{"DELETE", "/v1/domains/:id", doms(access.Delete), h.deleteDomain},
 		{"POST", "/v1/domains/:id/verify", doms(access.Update), h.verifyDomain},
+		{"POST", "/v1/webhooks", hooks(access.Create), h.createWebhook},
+		{"GET", "/v1/webhooks", hooks(access.Read), h.listWebhooks},
+		{"GET", "/v1/webhooks/:id", hooks(access.Read), h.getWebhook},
+		{"PATCH", "/v1/webhooks/:id", hooks(access.Update), h.patchWebhook},
+		{"DELETE", "/v1/webhooks/:id", hooks(access.Delete), h.deleteWebhook},
+		{"POST", "/v1/webhooks/:id/rotate-secret", hooks(access.Update), h.rotateWebhookSecret},
+		{"POST", "/v1/webhooks/:id/enable", hooks(access.Update), h.enableWebhook},
+		{"POST", "/v1/webhooks/:id/test", hooks(access.Update), h.testWebhook},
 		{"GET", "/v1/stats", statsRead, h.getStats},
 		{"GET", "/v1/stats/export", statsRead, h.exportStats},
 		{"GET", "/v1/events", statsRead, h.listEvents},

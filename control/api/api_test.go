@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,6 +26,7 @@ import (
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/domains"
+	"github.com/h0p/h0p/control/egress"
 	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/mail"
@@ -35,8 +37,10 @@ import (
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlstore"
 	"github.com/h0p/h0p/control/usage"
+	"github.com/h0p/h0p/control/webhooks"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/password"
+	"github.com/h0p/h0p/shared/sealed"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -65,7 +69,13 @@ type env struct {
 	outbox                 *outbox.Publisher // Wait: the deletes of applied entries are done
 	domains                *domains.Service  // tests point its Checker at their DNS server
 	usage                  *usage.Recorder
+	webhooks               *webhooks.Service // tests change its Policy
 }
+
+// testWebhookPolicy lets webhooks reach receivers on the loopback over
+// plain http, and gives up on a receiver after a second.
+var testWebhookPolicy = egress.Policy{AllowHTTP: true, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	Resolver: domains.NewResolver("127.0.0.1:1"), Timeout: time.Second}
 
 var fastPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
 
@@ -130,6 +140,12 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	e.domains = &domains.Service{Store: st, Publisher: pub, Links: e.links, Now: now, Logger: quiet,
 		Platform: []string{"localhost", "h0p.link"}, Checker: &domains.Checker{Resolver: domains.NewResolver("127.0.0.1:1")}}
 	e.usage = &usage.Recorder{Store: st, Now: now, Logger: quiet}
+	hookKeys, err := sealed.NewKey(pepper, webhooks.SecretPurpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.webhooks = &webhooks.Service{Store: st, Policy: testWebhookPolicy, Client: testWebhookPolicy.Client(),
+		Sealer: hookKeys, UserAgent: "H0p-Webhooks/test", Now: now, Logger: quiet}
 	clickStore, err := pebblestore.Open(filepath.Join(dir, "analytics"), pebblestore.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +160,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 		Links:     e.links,
 		Domains:   e.domains,
 		Usage:     e.usage,
+		Webhooks:  e.webhooks,
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
 	}
 	for _, o := range opts {

@@ -167,6 +167,8 @@ func canonical(rt api.RouteNeed, o matrixOrg) (path, body string) {
 		body = `{"name":"renamed"}`
 	case "POST /v1/links":
 		body = `{"url":"https://example.com/new"}`
+	case "POST /v1/webhooks":
+		body = `{"url":"https://127.0.0.1:1/in","events":["link.created"]}`
 	}
 	return path, body
 }

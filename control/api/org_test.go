@@ -6,14 +6,14 @@ import (
 )
 
 // GET /v1/org shows the limits and features H0p has endpoints for, every
-// feature true or false: nothing of custom domains or webhooks, whose
-// endpoints do not exist yet.
+// feature true or false: nothing of custom domains, which it does not show
+// yet.
 func TestOrgShowsOnlyServedPlanFeatures(t *testing.T) {
 	e := mustStart(t)
 	free := mustOrgOnPlan(t, e, "free", "free")
 	for _, tc := range []struct{ key, limits, features string }{
-		{free, "map[apiKeys:3 linksPerMonth:25 tags:5 trackedClicksPerMonth:1000]", "map[abVariants:false passwordLinks:false targetingRules:false]"},
-		{e.key, "map[apiKeys:<nil> linksPerMonth:<nil> tags:<nil> trackedClicksPerMonth:<nil>]", "map[abVariants:true passwordLinks:true targetingRules:true]"},
+		{free, "map[apiKeys:3 linksPerMonth:25 tags:5 trackedClicksPerMonth:1000 webhooks:0]", "map[abVariants:false passwordLinks:false targetingRules:false webhooks:false]"},
+		{e.key, "map[apiKeys:<nil> linksPerMonth:<nil> tags:<nil> trackedClicksPerMonth:<nil> webhooks:<nil>]", "map[abVariants:true passwordLinks:true targetingRules:true webhooks:true]"},
 	} {
 		org := e.mustCall(t, 200, "GET", "/v1/org", tc.key, "")
 		if got := fmt.Sprint(org["limits"]); got != tc.limits {
@@ -22,7 +22,7 @@ func TestOrgShowsOnlyServedPlanFeatures(t *testing.T) {
 		if got := fmt.Sprint(org["features"]); got != tc.features {
 			t.Errorf("%s features %s, want %s", org["plan"], got, tc.features)
 		}
-		if got := fmt.Sprint(org["usage"]); got != "map[apiKeys:1 apiRequestsThisMonth:map[errors:0 rateLimited:0 requests:0] linksCreatedThisMonth:0 tags:0 trackedClicksThisMonth:0]" {
+		if got := fmt.Sprint(org["usage"]); got != "map[apiKeys:1 apiRequestsThisMonth:map[errors:0 rateLimited:0 requests:0] linksCreatedThisMonth:0 tags:0 trackedClicksThisMonth:0 webhooks:0]" {
 			t.Errorf("%s usage %s", org["plan"], got)
 		}
 		if got := fmt.Sprint(org["clickTracking"]); got != "map[paused:false resumesAt:<nil>]" {

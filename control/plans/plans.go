@@ -16,7 +16,7 @@
 // # What is served
 //
 // The table is the product's, whole: it also holds the limits and features
-// of endpoints still to come (custom domains, webhooks), kept here so
+// of endpoints still to come (custom domains), kept here so
 // that those endpoints find them. What GET
 // /v1/org shows is Plan.Served: only ServedLimits and ServedFeatures, the
 // ones H0p has endpoints for and enforces today, every served feature
@@ -63,11 +63,11 @@ const (
 
 // ServedLimits and ServedFeatures are the limits and features H0p has
 // endpoints for and enforces today (see the package doc): links created a
-// month, tags, API keys and tracked clicks a month; password links,
-// targeting rules and A/B variants.
+// month, tags, API keys, webhooks and tracked clicks a month; password
+// links, targeting rules, A/B variants and webhooks.
 var (
-	ServedLimits   = []string{LinksPerMonth, Tags, APIKeys, ClicksPerMonth}
-	ServedFeatures = []string{FeaturePassword, FeatureRules, FeatureVariants}
+	ServedLimits   = []string{LinksPerMonth, Tags, APIKeys, Webhooks, ClicksPerMonth}
+	ServedFeatures = []string{FeaturePassword, FeatureRules, FeatureVariants, FeatureWebhooks}
 )
 
 // Served is p as clients are shown it: its ServedLimits, and each of

@@ -63,7 +63,7 @@ func TestServed(t *testing.T) {
 				t.Errorf("%s: feature %s served %v (shown: %v), table %v", n, f, v, ok, p.Features[f])
 			}
 		}
-		for _, hidden := range []string{CustomDomains, Webhooks} {
+		for _, hidden := range []string{CustomDomains} {
 			if _, ok := s.Limits[hidden]; ok {
 				t.Errorf("%s: limit %s served", n, hidden)
 			}
@@ -71,7 +71,7 @@ func TestServed(t *testing.T) {
 				t.Errorf("%s: limit %s left the table", n, hidden)
 			}
 		}
-		for _, hidden := range []string{FeatureCustomDomains, FeatureWebhooks} {
+		for _, hidden := range []string{FeatureCustomDomains} {
 			if _, ok := s.Features[hidden]; ok {
 				t.Errorf("%s: feature %s served", n, hidden)
 			}

@@ -275,6 +275,74 @@ type Event struct {
 	CreatedAt  time.Time
 }
 
+// Webhook message statuses.
+const (
+	MessagePending   = "pending"
+	MessageRetrying  = "retrying"
+	MessageDelivered = "delivered"
+	MessageFailed    = "failed"
+)
+
+// Webhook is an endpoint an org registered for events. Events and Scope are
+// JSON documents the webhooks service owns; the secrets are sealed by it,
+// never stored in plaintext.
+type Webhook struct {
+	ID          string
+	OrgID       string
+	URL         string
+	Description string
+	Events      json.RawMessage
+	Scope       json.RawMessage
+	Secret      []byte // sealed
+	// PreviousSecret (sealed) still signs, beside Secret, until
+	// PreviousExpiresAt; nil when there is none.
+	PreviousSecret    []byte
+	PreviousExpiresAt time.Time
+	DisabledAt        time.Time // zero while enabled
+	DisabledReason    string
+	Version           uint64 // 1 on create, +1 on every change
+	CreatedBy         string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// WebhookFilter selects a page of an org's webhooks, oldest first (by ID).
+type WebhookFilter struct {
+	OrgID   string
+	AfterID string // cursor: webhooks with ID > AfterID
+	Limit   int
+}
+
+// WebhookMessage is one event to deliver to one webhook, and where its
+// delivery stands.
+type WebhookMessage struct {
+	ID             string // msg_<ULID>, the webhook-id header
+	WebhookID      string
+	OrgID          string
+	EventID        string // evt_… ("" for a ping)
+	EventType      string
+	Payload        json.RawMessage
+	Status         string // MessagePending, MessageRetrying, MessageDelivered or MessageFailed
+	Attempts       int
+	NextAttemptAt  time.Time // zero: none planned
+	LastStatusCode int       // 0: no answer
+	LastLatency    time.Duration
+	LastResponse   []byte // at most 2 KiB of the last answer's body
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// WebhookAttempt is one try at delivering a message.
+type WebhookAttempt struct {
+	MessageID  string
+	Attempt    int // 1, 2, …
+	At         time.Time
+	StatusCode int // 0: no answer
+	Latency    time.Duration
+	Response   []byte // at most 2 KiB of the body
+	Error      string // why there was no answer, or ""
+}
+
 // OutboxEntry is a replicated command waiting for its raft apply.
 type OutboxEntry struct {
 	ID        int64
@@ -527,6 +595,32 @@ type Queries interface {
 	// its name, token and creation.
 	UpdateDomain(ctx context.Context, d Domain) error
 	DeleteDomain(ctx context.Context, orgID, id string) error
+
+	// Webhooks and their deliveries.
+	//
+	// CreateWebhook inserts w.
+	CreateWebhook(ctx context.Context, w Webhook) error
+	Webhook(ctx context.Context, orgID, id string) (Webhook, error)
+	// Webhooks lists a page of an org's webhooks by f.
+	Webhooks(ctx context.Context, f WebhookFilter) ([]Webhook, error)
+	// CountWebhooks counts an org's webhooks.
+	CountWebhooks(ctx context.Context, orgID string) (int, error)
+	// UpdateWebhook replaces every column of webhook w.ID (org scoped) but
+	// its creation.
+	UpdateWebhook(ctx context.Context, w Webhook) error
+	// DeleteWebhook deletes a webhook with its messages and attempts.
+	DeleteWebhook(ctx context.Context, orgID, id string) error
+	// CreateWebhookMessage inserts m.
+	CreateWebhookMessage(ctx context.Context, m WebhookMessage) error
+	WebhookMessage(ctx context.Context, orgID, id string) (WebhookMessage, error)
+	// UpdateWebhookMessage stores m's delivery state: status, attempts,
+	// next attempt, last answer, updatedAt.
+	UpdateWebhookMessage(ctx context.Context, m WebhookMessage) error
+	// AppendWebhookAttempt records one attempt; ErrConflict when the
+	// message has that attempt number already.
+	AppendWebhookAttempt(ctx context.Context, a WebhookAttempt) error
+	// WebhookAttempts lists a message's attempts in order.
+	WebhookAttempts(ctx context.Context, messageID string) ([]WebhookAttempt, error)
 
 	// AppendEvent stores events (a bulk change appends all of its at once).
 	AppendEvent(ctx context.Context, es ...Event) error

@@ -299,6 +299,56 @@ var migrations = []migration{
 		PRIMARY KEY (org_id, principal_kind, principal_id, day, route, status_class)
 	);
 	CREATE INDEX api_usage_org_day ON api_usage(org_id, day);`},
+	// 10: webhooks (control/webhooks): endpoints with their sealed secrets,
+	// and the delivery log the dispatcher works from, a message per event
+	// and endpoint with its attempts. The dispatcher reads due messages by
+	// (status, next_attempt_at); deleting an endpoint deletes its log.
+	{sql: `CREATE TABLE webhooks (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		url TEXT NOT NULL,
+		description TEXT NOT NULL DEFAULT '',
+		events {json} NOT NULL,
+		scope {json},
+		secret {bytes} NOT NULL,
+		previous_secret {bytes},
+		previous_expires_at {bigint},
+		disabled_at {bigint},
+		disabled_reason TEXT NOT NULL DEFAULT '',
+		version {bigint} NOT NULL,
+		created_by TEXT NOT NULL,
+		created_at {bigint} NOT NULL,
+		updated_at {bigint} NOT NULL
+	);
+	CREATE INDEX webhooks_org ON webhooks(org_id, id{C});
+	CREATE TABLE webhook_messages (
+		id TEXT PRIMARY KEY,
+		webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+		org_id TEXT NOT NULL,
+		event_id TEXT NOT NULL DEFAULT '',
+		event_type TEXT NOT NULL,
+		payload {json} NOT NULL,
+		status TEXT NOT NULL,
+		attempts {bigint} NOT NULL DEFAULT 0,
+		next_attempt_at {bigint},
+		last_status_code {bigint} NOT NULL DEFAULT 0,
+		last_latency_ms {bigint} NOT NULL DEFAULT 0,
+		last_response {bytes},
+		created_at {bigint} NOT NULL,
+		updated_at {bigint} NOT NULL
+	);
+	CREATE INDEX webhook_messages_webhook ON webhook_messages(webhook_id, id{C});
+	CREATE INDEX webhook_messages_due ON webhook_messages(status, next_attempt_at);
+	CREATE TABLE webhook_attempts (
+		message_id TEXT NOT NULL REFERENCES webhook_messages(id) ON DELETE CASCADE,
+		attempt {bigint} NOT NULL,
+		at {bigint} NOT NULL,
+		status_code {bigint} NOT NULL DEFAULT 0,
+		latency_ms {bigint} NOT NULL,
+		response {bytes},
+		error TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (message_id, attempt)
+	);`},
 }
 
 // migrate applies the missing migrations in one transaction, which first

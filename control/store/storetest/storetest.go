@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
 	t.Run("TagPages", func(t *testing.T) { testTagPages(t, open(t)) })
 	t.Run("Domains", func(t *testing.T) { testDomains(t, open(t)) })
+	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, open(t)) })
 	t.Run("PlansUsageEvents", func(t *testing.T) { testPlansUsageEvents(t, open(t)) })
 	t.Run("APIUsage", func(t *testing.T) { testAPIUsage(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
@@ -1137,4 +1138,91 @@ func testDomains(t *testing.T, s store.Store) {
 	must(t, s.DeleteDomain(ctx, "org_1", "dom_1"))
 	_, err = s.DomainByName(ctx, "go.example.com")
 	wantErr(t, "deleted", err, store.ErrNotFound)
+}
+
+func testWebhooks(t *testing.T, s store.Store) {
+	seed(t, s)
+	ctx := context.Background()
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "Other", CreatedAt: t0}))
+	w := store.Webhook{ID: "wh_1", OrgID: "org_1", URL: "https://hooks.example.com/in", Description: "CRM",
+		Events: json.RawMessage(`["link.created"]`), Secret: []byte{1, 2, 3}, Version: 1, CreatedBy: "usr_1",
+		CreatedAt: t0, UpdatedAt: t0}
+	must(t, s.CreateWebhook(ctx, w))
+	wantErr(t, "same id", s.CreateWebhook(ctx, w), store.ErrConflict)
+	must(t, s.CreateWebhook(ctx, store.Webhook{ID: "wh_2", OrgID: "org_1", URL: "https://b.example.com/", Events: json.RawMessage(`[]`),
+		Scope: json.RawMessage(`{"allLinks":true}`), Secret: []byte{9}, Version: 1, CreatedBy: "usr_1", CreatedAt: t0, UpdatedAt: t0}))
+	got, err := s.Webhook(ctx, "org_1", "wh_1")
+	must(t, err)
+	if got.URL != w.URL || got.Description != "CRM" || string(got.Events) != `["link.created"]` || got.Scope != nil ||
+		string(got.Secret) != "\x01\x02\x03" || got.PreviousSecret != nil || !got.PreviousExpiresAt.IsZero() ||
+		!got.DisabledAt.IsZero() || got.Version != 1 || !got.CreatedAt.Equal(t0) {
+		t.Errorf("webhook %+v", got)
+	}
+	_, err = s.Webhook(ctx, "org_2", "wh_1")
+	wantErr(t, "another org's webhook", err, store.ErrNotFound)
+	page, err := s.Webhooks(ctx, store.WebhookFilter{OrgID: "org_1", Limit: 1})
+	must(t, err)
+	if len(page) != 1 || page[0].ID != "wh_1" {
+		t.Fatalf("first page %+v", page)
+	}
+	page, err = s.Webhooks(ctx, store.WebhookFilter{OrgID: "org_1", AfterID: "wh_1", Limit: 10})
+	must(t, err)
+	if len(page) != 1 || page[0].ID != "wh_2" || string(page[0].Scope) != `{"allLinks":true}` {
+		t.Errorf("second page %+v", page)
+	}
+	if n, err := s.CountWebhooks(ctx, "org_1"); err != nil || n != 2 {
+		t.Errorf("count %d %v", n, err)
+	}
+	got.PreviousSecret, got.Secret, got.PreviousExpiresAt = got.Secret, []byte{4, 5}, t0.Add(24*time.Hour)
+	got.DisabledAt, got.DisabledReason, got.Version, got.UpdatedAt = t0, "gone", 2, t0.Add(time.Second)
+	got.URL, got.Scope = "https://c.example.com/", json.RawMessage(`{"tags":["x"]}`)
+	must(t, s.UpdateWebhook(ctx, got))
+	again, err := s.Webhook(ctx, "org_1", "wh_1")
+	must(t, err)
+	if string(again.Secret) != "\x04\x05" || string(again.PreviousSecret) != "\x01\x02\x03" ||
+		!again.PreviousExpiresAt.Equal(t0.Add(24*time.Hour)) || !again.DisabledAt.Equal(t0) || again.DisabledReason != "gone" ||
+		again.Version != 2 || again.URL != "https://c.example.com/" || string(again.Scope) != `{"tags":["x"]}` {
+		t.Errorf("updated %+v", again)
+	}
+	other := again
+	other.OrgID = "org_2"
+	wantErr(t, "update in another org", s.UpdateWebhook(ctx, other), store.ErrNotFound)
+
+	// The delivery log: a message and its attempts.
+	m := store.WebhookMessage{ID: "msg_1", WebhookID: "wh_1", OrgID: "org_1", EventType: "ping",
+		Payload: json.RawMessage(`{"type":"ping"}`), Status: store.MessagePending, CreatedAt: t0, UpdatedAt: t0}
+	must(t, s.CreateWebhookMessage(ctx, m))
+	m.Status, m.Attempts, m.LastStatusCode, m.LastLatency = store.MessageDelivered, 1, 204, 42*time.Millisecond
+	m.LastResponse, m.UpdatedAt, m.NextAttemptAt = []byte("ok"), t0.Add(time.Second), t0.Add(time.Minute)
+	must(t, s.UpdateWebhookMessage(ctx, m))
+	gotM, err := s.WebhookMessage(ctx, "org_1", "msg_1")
+	must(t, err)
+	if gotM.Status != store.MessageDelivered || gotM.Attempts != 1 || gotM.LastStatusCode != 204 ||
+		gotM.LastLatency != 42*time.Millisecond || string(gotM.LastResponse) != "ok" || string(gotM.Payload) != `{"type":"ping"}` ||
+		!gotM.NextAttemptAt.Equal(t0.Add(time.Minute)) || !gotM.UpdatedAt.Equal(t0.Add(time.Second)) || gotM.WebhookID != "wh_1" {
+		t.Errorf("message %+v", gotM)
+	}
+	_, err = s.WebhookMessage(ctx, "org_2", "msg_1")
+	wantErr(t, "another org's message", err, store.ErrNotFound)
+	a1 := store.WebhookAttempt{MessageID: "msg_1", Attempt: 1, At: t0, Latency: 15 * time.Second, Error: "no answer"}
+	must(t, s.AppendWebhookAttempt(ctx, a1))
+	wantErr(t, "attempt twice", s.AppendWebhookAttempt(ctx, a1), store.ErrConflict)
+	must(t, s.AppendWebhookAttempt(ctx, store.WebhookAttempt{MessageID: "msg_1", Attempt: 2, At: t0.Add(time.Minute),
+		StatusCode: 500, Latency: 3 * time.Millisecond, Response: []byte("oops")}))
+	as, err := s.WebhookAttempts(ctx, "msg_1")
+	must(t, err)
+	if len(as) != 2 || as[0].Error != "no answer" || as[0].StatusCode != 0 || as[0].Latency != 15*time.Second ||
+		as[1].StatusCode != 500 || string(as[1].Response) != "oops" || !as[1].At.Equal(t0.Add(time.Minute)) {
+		t.Errorf("attempts %+v", as)
+	}
+
+	wantErr(t, "delete in another org", s.DeleteWebhook(ctx, "org_2", "wh_1"), store.ErrNotFound)
+	must(t, s.DeleteWebhook(ctx, "org_1", "wh_1"))
+	_, err = s.Webhook(ctx, "org_1", "wh_1")
+	wantErr(t, "deleted", err, store.ErrNotFound)
+	_, err = s.WebhookMessage(ctx, "org_1", "msg_1")
+	wantErr(t, "message of a deleted webhook", err, store.ErrNotFound)
+	if as, err := s.WebhookAttempts(ctx, "msg_1"); err != nil || len(as) != 0 {
+		t.Errorf("attempts of a deleted webhook: %+v %v", as, err)
+	}
 }

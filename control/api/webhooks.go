@@ -1,0 +1,82 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/h0p/h0p/control/webhooks"
+	"github.com/h0p/h0p/shared/apierror"
+)
+
+func decodeWebhookInput(c *gin.Context) (webhooks.Input, error) {
+	b, err := readBody(c)
+	if err != nil {
+		return webhooks.Input{}, err
+	}
+	return webhooks.DecodeInput(b)
+}
+
+// createWebhook answers with the endpoint and its secret, shown this once.
+func (h *handler) createWebhook(c *gin.Context) {
+	in, err := decodeWebhookInput(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	w, secret, err := h.Webhooks.Create(c.Request.Context(), principalOf(c), in)
+	h.respond(c, http.StatusCreated, webhooks.Created{View: h.Webhooks.View(w), Secret: secret}, err)
+}
+
+func (h *handler) listWebhooks(c *gin.Context) {
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		var err error
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			h.fail(c, apierror.Invalid("limit", "must be 1 to 100"))
+			return
+		}
+	}
+	ws, next, err := h.Webhooks.List(c.Request.Context(), principalOf(c), limit, c.Query("cursor"))
+	h.respond(c, http.StatusOK, pageOf(ws, h.Webhooks.View, next), err)
+}
+
+func (h *handler) getWebhook(c *gin.Context) {
+	w, err := h.Webhooks.Get(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, h.Webhooks.View(w), err)
+}
+
+func (h *handler) patchWebhook(c *gin.Context) {
+	in, err := decodeWebhookInput(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	w, err := h.Webhooks.Update(c.Request.Context(), principalOf(c), c.Param("id"), in)
+	h.respond(c, http.StatusOK, h.Webhooks.View(w), err)
+}
+
+func (h *handler) deleteWebhook(c *gin.Context) {
+	w, err := h.Webhooks.Delete(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, gin.H{"id": w.ID}, err)
+}
+
+// rotateWebhookSecret answers with the endpoint and its new secret, shown
+// this once; previousSecretExpiresAt says until when the old one signs too.
+func (h *handler) rotateWebhookSecret(c *gin.Context) {
+	w, secret, err := h.Webhooks.RotateSecret(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, webhooks.Created{View: h.Webhooks.View(w), Secret: secret}, err)
+}
+
+func (h *handler) enableWebhook(c *gin.Context) {
+	w, err := h.Webhooks.Enable(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, h.Webhooks.View(w), err)
+}
+
+// testWebhook sends a ping now and answers with the attempt: 200 whether
+// or not the receiver accepted it (success says which).
+func (h *handler) testWebhook(c *gin.Context) {
+	a, err := h.Webhooks.Test(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, a, err)
+}

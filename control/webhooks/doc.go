@@ -1,0 +1,38 @@
+// Package webhooks is the webhooks service: the endpoints an org registers
+// to receive its events, their secrets, and deliveries signed by the
+// Standard Webhooks spec and sent through control/egress. It validates
+// input, decides every field (ID, secret, version, timestamps), enforces
+// the org's plan (the webhooks feature; the webhooks limit at create), and
+// writes each change (create, update, delete, rotate-secret, enable) with
+// its audit entry in one transaction. HTTP handlers call it; it knows
+// nothing of HTTP. The outbox dispatcher, with retries, is still to come;
+// the store's webhook_messages and webhook_attempts are its delivery log,
+// which the test ping already writes.
+//
+// Endpoints. A URL is checked when saved by the egress policy: a refused
+// URL is VALIDATION_ERROR on url with the policy's reason, a failed host
+// lookup UNAVAILABLE. Events are link.created, link.updated, link.deleted
+// and link.clicked, at least one, none twice (an unknown one is
+// VALIDATION_ERROR on events[i]). The scope is one of linkIds, tags (tag
+// IDs) or allLinks: true, IDs of the org, at most 100; without one,
+// created/updated/deleted cover every link and link.clicked is refused.
+// A PATCH sending any scope member replaces the whole scope. Another
+// org's endpoint is NOT_FOUND.
+//
+// Secrets are whsec_ + base64 of 24 random bytes, shown once (create,
+// rotate-secret), never in views, audit entries or logs, stored sealed
+// (shared/sealed, SecretPurpose, keyed from the pepper). A rotated-out
+// secret keeps signing beside the new one for RotationOverlap (24 h).
+//
+// Each attempt carries webhook-id (the message's msg_ ID), webhook-
+// timestamp (the attempt's Unix seconds), webhook-signature ("v1,<base64
+// HMAC-SHA256 of id.timestamp.body>" per live secret, the current first,
+// space-separated), content-type application/json and user-agent
+// H0p-Webhooks/<version>.
+//
+// Test sends {"type":"ping","timestamp":…,"data":{"webhookId":…}} now and
+// answers with the attempt: success is a 2xx within the client's timeout
+// (15 s); a 3xx is not followed and fails; the first 2 KiB of the body
+// are kept. Enable clears disabledAt and disabledReason; on an enabled
+// endpoint it changes nothing. Decisions are in DESIGN.md.
+package webhooks
