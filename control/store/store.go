@@ -610,6 +610,10 @@ type Queries interface {
 	UpdateWebhook(ctx context.Context, w Webhook) error
 	// DeleteWebhook deletes a webhook with its messages and attempts.
 	DeleteWebhook(ctx context.Context, orgID, id string) error
+	// EnabledWebhooks lists every org's enabled webhooks (no DisabledAt)
+	// whose Events may name event: a superset (a textual match), which
+	// the caller decodes to decide.
+	EnabledWebhooks(ctx context.Context, event string) ([]Webhook, error)
 	// CreateWebhookMessage inserts m.
 	CreateWebhookMessage(ctx context.Context, m WebhookMessage) error
 	WebhookMessage(ctx context.Context, orgID, id string) (WebhookMessage, error)

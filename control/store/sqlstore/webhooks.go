@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strconv"
 	"time"
 
 	"github.com/h0p/h0p/control/store"
@@ -71,6 +72,15 @@ func (q queries) DeleteWebhook(ctx context.Context, orgID, id string) error {
 	// Its messages and their attempts go with it (ON DELETE CASCADE).
 	res, err := q.db.ExecContext(ctx, `DELETE FROM webhooks WHERE org_id = $1 AND id = $2`, orgID, id)
 	return oneRow("delete webhook", res, err)
+}
+
+func (q queries) EnabledWebhooks(ctx context.Context, event string) ([]store.Webhook, error) {
+	// Events is a JSON array of strings written by encoding/json: the
+	// event appears in it quoted. CAST reads a PostgreSQL JSON column as
+	// its text; LIKE is a pre-filter (SQLite's ignores ASCII case).
+	rows, err := q.db.QueryContext(ctx, webhookSelect+`WHERE disabled_at IS NULL AND CAST(events AS TEXT) LIKE $1
+		ORDER BY id{C}`, "%"+strconv.Quote(event)+"%")
+	return collect("enabled webhooks", rows, err, scanWebhook)
 }
 
 func (q queries) CreateWebhookMessage(ctx context.Context, m store.WebhookMessage) error {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -1169,6 +1170,24 @@ func testWebhooks(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(page) != 1 || page[0].ID != "wh_2" || string(page[0].Scope) != `{"allLinks":true}` {
 		t.Errorf("second page %+v", page)
+	}
+	// Every org's enabled webhooks that name an event.
+	must(t, s.CreateWebhook(ctx, store.Webhook{ID: "wh_3", OrgID: "org_2", URL: "https://d.example.com/",
+		Events: json.RawMessage(`["link.created","link.clicked"]`), Scope: json.RawMessage(`{"linkIds":["link_9"]}`),
+		Secret: []byte{7}, Version: 1, CreatedBy: "usr_1", CreatedAt: t0, UpdatedAt: t0}))
+	must(t, s.CreateWebhook(ctx, store.Webhook{ID: "wh_4", OrgID: "org_2", URL: "https://e.example.com/",
+		Events: json.RawMessage(`["link.clicked"]`), Scope: json.RawMessage(`{"allLinks":true}`), Secret: []byte{8},
+		DisabledAt: t0, DisabledReason: "gone", Version: 1, CreatedBy: "usr_1", CreatedAt: t0, UpdatedAt: t0}))
+	for event, want := range map[string][]string{"link.clicked": {"wh_3"}, "link.created": {"wh_1", "wh_3"}, "link.deleted": nil} {
+		ws, err := s.EnabledWebhooks(ctx, event)
+		must(t, err)
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("enabled webhooks for %s: %v, want %v", event, got, want)
+		}
 	}
 	if n, err := s.CountWebhooks(ctx, "org_1"); err != nil || n != 2 {
 		t.Errorf("count %d %v", n, err)
