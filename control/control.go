@@ -208,6 +208,7 @@ type Server struct {
 	links     *links.Service
 	domains   *domains.Service
 	webhooks  *webhooks.Service
+	clickSubs *webhooks.Subscriptions // which clicks make link.clicked events
 	pepper    []byte
 	publisher *outbox.Publisher
 	accounts  *accounts.Service
@@ -320,6 +321,16 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		s.closeStores()
 		return nil, err
 	}
+	// link.clicked: click ingestion asks an in-memory index of the enabled
+	// endpoints that want clicks; the webhooks service tells it of changes.
+	s.clickSubs = webhooks.NewSubscriptions(st, logger.With("subsystem", "webhooks"))
+	if err := s.clickSubs.Refresh(ctx); err != nil {
+		s.ln.Close()
+		s.closeStores()
+		return nil, err
+	}
+	s.webhooks.Subscriptions = s.clickSubs
+	s.links.ClickWebhooks, s.links.ShortLink, s.links.APIURL = s.clickSubs, s.shortLink, s.publicURL
 	if cfg.ACMEDirectory != "" {
 		if s.acme, err = newACME(cfg, s.publisher.Applier, logger); err != nil {
 			s.ln.Close()
@@ -566,6 +577,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// API usage is counted in memory and flushed every usageFlush; the
 	// last flush runs once the API has drained (relayCtx ends after it).
 	wg.Go(func() { s.usage.Run(relayCtx, usageFlush) })
+	wg.Go(func() { s.clickSubs.Run(relayCtx) })
 	if s.cfg.Salts != nil {
 		salts := &visitorsalt.Publisher{Applier: s.publisher.Applier, Salts: s.cfg.Salts, Logger: s.cfg.Logger, Now: s.cfg.Now}
 		wg.Go(func() { salts.Run(relayCtx) })

@@ -236,6 +236,9 @@ func (s *Service) count(ctx context.Context, q store.Queries, b *clicks.Batch, n
 			}
 		}
 	}
+	if err := s.clickEvents(ctx, q, b, adm, now); err != nil {
+		return adm, pending{}, err
+	}
 	pub, err := record(ctx, q, ops, now)
 	return adm, pub, err
 }

@@ -121,6 +121,13 @@ type Service struct {
 	// Logger reports what a caller cannot be told (nil: slog.Default()).
 	Logger *slog.Logger
 
+	// ClickWebhooks says which clicks make link.clicked events (nil: none;
+	// clicked.go). ShortLink and APIURL complete the link in them as the
+	// API shows it (shortLink, qrCode; unset: left out).
+	ClickWebhooks ClickWebhooks
+	ShortLink     func(domain, key string) string
+	APIURL        string
+
 	turnsOnce  sync.Once
 	hashBudget hashBudget // passwords.go
 	ownOnce    sync.Once

@@ -201,21 +201,8 @@ type EventsPage struct {
 	NextCursor *string `json:"nextCursor"`
 }
 
-// Event is one click as the API shows it.
-type Event struct {
-	ID        string `json:"id"`
-	Timestamp string `json:"timestamp"`
-	LinkID    string `json:"linkId"`
-	Domain    string `json:"domain"`
-	Key       string `json:"key"`
-	Country   string `json:"country"`
-	Device    string `json:"device"`
-	Browser   string `json:"browser"`
-	OS        string `json:"os"`
-	Referer   string `json:"referer"`
-	Trigger   string `json:"trigger"`
-	Bot       bool   `json:"bot"`
-}
+// Event is one click as the API shows it, as link.clicked events do.
+type Event = links.ClickView
 
 // Events answers GET /v1/events: an org's clicks, newest first.
 func (s *Service) Events(ctx context.Context, p access.Principal, v url.Values) (EventsPage, error) {
@@ -252,11 +239,7 @@ func (s *Service) Events(ctx context.Context, p access.Principal, v url.Values) 
 	return out, nil
 }
 
-func eventOf(c *clicks.Click, key string) Event {
-	return Event{ID: c.IDString(), Timestamp: c.Time.UTC().Format(time.RFC3339Nano), LinkID: c.LinkID, Domain: c.Domain,
-		Key: key, Country: c.Country, Device: c.Device, Browser: c.Browser, OS: c.OS, Referer: c.RefererHost,
-		Trigger: analytics.Value(analytics.DimTrigger, c), Bot: c.Bot}
-}
+func eventOf(c *clicks.Click, key string) Event { return links.ClickViewOf(c, key) }
 
 // ExportColumns are the columns of GET /v1/stats/export.
 var ExportColumns = []string{"timestamp", "id", "linkId", "domain", "key", "country", "device", "browser", "os",

@@ -48,6 +48,8 @@ type Service struct {
 	UserAgent string
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Subscriptions is told of every endpoint change (nil: none).
+	Subscriptions *Subscriptions
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -187,6 +189,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in Input) (Web
 	if err != nil {
 		return Webhook{}, "", err
 	}
+	s.Subscriptions.Changed()
 	return w, FormatSecret(key), nil
 }
 
@@ -284,6 +287,7 @@ func (s *Service) change(ctx context.Context, p access.Principal, id, action str
 	if err != nil {
 		return Webhook{}, err
 	}
+	s.Subscriptions.Changed()
 	return w, nil
 }
 
@@ -304,6 +308,7 @@ func (s *Service) Delete(ctx context.Context, p access.Principal, id string) (We
 	if err != nil {
 		return Webhook{}, err
 	}
+	s.Subscriptions.Changed()
 	return w, nil
 }
 
