@@ -19,8 +19,9 @@ import (
 // the edge's checkpoint (store.ClickCheckpoint): a batch at or below it was
 // counted already. Per batch it adds to each link's clicks and
 // lastClickedAt (one update per link), to each org's tracked clicks of the
-// month, and publishes, through raft, every link the batch took to its
-// maxClicks, which edges then answer as expired.
+// month, writes the link.clicked events of its clicks (clicked.go), and
+// publishes, through raft, every link the batch took to its maxClicks,
+// which edges then answer as expired.
 //
 // Only clicks by people count (a link's clicks, an org's usage, maxClicks);
 // bots are stored, flagged, for analytics to show on request. A click on a

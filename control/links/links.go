@@ -37,6 +37,10 @@
 //     two at a time, within the node's password Turns and PasswordHashTime
 //     (5 s of waiting and hashing; beyond it 503, nothing written), and an
 //     org has 200 hashes a minute (beyond: 429): passwords.go.
+//   - Click ingestion writes a link.clicked event per stored click (bots
+//     included, flagged) on a link an enabled link.clicked endpoint covers,
+//     in the batch's transaction, and nothing for other clicks: a map
+//     lookup per link of the batch (clicked.go).
 //   - Upsert matches the org's oldest link with the same url on the same
 //     domain; it answers 201 when it created one and 200 otherwise.
 //   - Plan features are checked against what a change sets, so a link made

@@ -114,10 +114,8 @@ func TestSubscriptionsFollowChanges(t *testing.T) {
 	if err := x.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { x.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	stop := run(x)
+	defer func() { stop() }()
 
 	s := &Service{Store: st, Now: func() time.Time { return t0 }, Logger: quiet, Subscriptions: x}
 	p := access.Principal{Kind: access.UserKey, OrgID: "org_1", UserID: "usr_1", KeyID: "key_1"}
@@ -135,14 +133,19 @@ func TestSubscriptionsFollowChanges(t *testing.T) {
 	waitFor(t, "delete seen", func() bool { return !x.Subscribed("org_1", "link_a", nil) })
 
 	// Another node's change: seen at the next tick.
-	cancel()
-	<-done
+	stop()
 	mustCreate(t, st, "wh_2", "org_2", `["link.clicked"]`, `{"linkIds":["link_b"]}`, false)
 	x.Interval = 10 * time.Millisecond
-	ctx, cancel = context.WithCancel(context.Background())
-	done = make(chan struct{})
-	go func() { x.Run(ctx); close(done) }()
+	stop = run(x)
 	waitFor(t, "another node's create seen", func() bool { return x.Subscribed("org_2", "link_b", nil) })
+}
+
+// run runs x until stop returns.
+func run(x *Subscriptions) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { x.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
 }
 
 func mustDecode(t *testing.T, body string) Input {
