@@ -79,8 +79,8 @@ func (s *Service) clickEvents(ctx context.Context, q store.Queries, b *clicks.Ba
 	// once, the first time one of its links needs its tags.
 	rows := map[string]store.Link{}
 	loaded := map[string]bool{}
-	load := func(orgID string, ids []string) error {
-		for chunk := range slices.Chunk(ids, 500) {
+	load := func(orgID string, linkIDs []string) error {
+		for chunk := range slices.Chunk(linkIDs, 500) {
 			ls, err := q.LinksByID(ctx, chunk)
 			if err != nil {
 				return err
@@ -173,12 +173,12 @@ func (s *Service) clickEvents(ctx context.Context, q store.Queries, b *clicks.Ba
 			}
 			views[c.LinkID] = view
 		}
-		click, err := json.Marshal(ClickViewOf(c, row.Key))
+		cv, err := json.Marshal(ClickViewOf(c, row.Key))
 		if err != nil {
 			return err
 		}
-		payload := make([]byte, 0, len(`{"click":,"link":}`)+len(click)+len(view))
-		payload = append(append(append(append(append(payload, `{"click":`...), click...), `,"link":`...), view...), '}')
+		payload := make([]byte, 0, len(`{"click":,"link":}`)+len(cv)+len(view))
+		payload = append(append(append(append(append(payload, `{"click":`...), cv...), `,"link":`...), view...), '}')
 		events = append(events, store.Event{ID: ids.New("evt", now), OrgID: org, Type: "link.clicked",
 			ResourceID: c.LinkID, Payload: payload, CreatedAt: now})
 	}
