@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -367,4 +368,113 @@ func TestDispatchSlowEndpointDelaysNoOther(t *testing.T) {
 	}
 	close(release)
 	d.Wait()
+}
+
+func TestDeliveriesAPI(t *testing.T) {
+	e := mustStart(t)
+	rc := mustReceiver(t, answers(500))
+	hook, _ := mustWebhook(t, e, e.key, `{"url":"`+rc.url+`","events":["link.created","link.deleted"]}`)
+	d := e.dispatcher()
+	l := e.mustCall(t, 201, "POST", "/v1/links", e.key, `{"url":"https://example.com"}`)["id"].(string)
+	tick(t, d) // link.created: 500, retrying
+	e.now = e.now.Add(time.Second)
+	e.mustCall(t, 200, "DELETE", "/v1/links/"+l, e.key, "")
+	tick(t, d) // link.deleted: 200, delivered
+	base := "/v1/webhooks/" + hook + "/deliveries"
+
+	page := e.mustCall(t, 200, "GET", base, e.key, "")
+	items := page["data"].([]any)
+	if len(items) != 2 {
+		t.Fatalf("deliveries %v", page)
+	}
+	deleted, created := items[0].(map[string]any), items[1].(map[string]any)
+	if deleted["eventType"] != "link.deleted" || deleted["status"] != "delivered" || deleted["lastStatusCode"] != 200.0 ||
+		deleted["nextAttemptAt"] != nil {
+		t.Errorf("newest %v", deleted)
+	}
+	if created["eventType"] != "link.created" || created["status"] != "retrying" || created["attempts"] != 1.0 ||
+		created["lastStatusCode"] != 500.0 || created["nextAttemptAt"] == nil {
+		t.Errorf("oldest %v", created)
+	}
+	createdID := created["id"].(string)
+	for _, tc := range []struct{ query, want string }{
+		{"?status=retrying", createdID},
+		{"?eventType=link.deleted", deleted["id"].(string)},
+		{"?from=" + e.now.Format(time.RFC3339Nano), deleted["id"].(string)},
+		{"?to=" + e.now.Format(time.RFC3339Nano), createdID},
+		{"?status=failed", ""},
+	} {
+		var ids []string
+		for _, it := range e.mustCall(t, 200, "GET", base+tc.query, e.key, "")["data"].([]any) {
+			ids = append(ids, it.(map[string]any)["id"].(string))
+		}
+		if strings.Join(ids, " ") != tc.want {
+			t.Errorf("%s: %v, want %s", tc.query, ids, tc.want)
+		}
+	}
+	first := e.mustCall(t, 200, "GET", base+"?limit=1", e.key, "")
+	next := e.mustCall(t, 200, "GET", base+"?limit=1&cursor="+first["nextCursor"].(string), e.key, "")
+	if got := next["data"].([]any); len(got) != 1 || got[0].(map[string]any)["id"] != createdID || next["nextCursor"] != nil {
+		t.Errorf("second page %v", next)
+	}
+	for _, tc := range []struct{ query, field string }{
+		{"?status=lost", "status"}, {"?eventType=link.moved", "eventType"}, {"?from=yesterday", "from"},
+		{"?to=2026-13-01", "to"}, {"?limit=0", "limit"}, {"?cursor=!!", "cursor"},
+	} {
+		_, m, _ := e.call(t, "GET", base+tc.query, e.key, "")
+		if errCode(m) != "VALIDATION_ERROR" || !strings.Contains(fmt.Sprint(m), tc.field) {
+			t.Errorf("%s: %v", tc.query, m)
+		}
+	}
+
+	// One delivery with its attempts.
+	one := e.mustCall(t, 200, "GET", base+"/"+createdID, e.key, "")
+	hist := one["history"].([]any)
+	if len(hist) != 1 || hist[0].(map[string]any)["statusCode"] != 500.0 || !strings.Contains(mustString(one["payload"]), l) {
+		t.Errorf("delivery %v", one)
+	}
+	// Retry: due now, the same ID.
+	e.mustCall(t, 202, "POST", base+"/"+createdID+"/retry", e.key, "")
+	tick(t, d)
+	if got := rc.last(t).header.Get("webhook-id"); got != createdID || rc.count() != 3 {
+		t.Errorf("retried as %s, %d sent", got, rc.count())
+	}
+	if m := e.message(t, createdID); m.Status != store.MessageDelivered || m.Attempts != 2 {
+		t.Errorf("after retry %+v", m)
+	}
+	// Replay: every message of the range again, under its ID.
+	r := e.mustCall(t, 202, "POST", "/v1/webhooks/"+hook+"/replay", e.key,
+		`{"since":"`+e.now.Add(-time.Hour).Format(time.RFC3339)+`"}`)
+	if r["messages"] != 2.0 {
+		t.Errorf("replay %v", r)
+	}
+	tick(t, d)
+	if rc.count() != 5 {
+		t.Errorf("%d sent after replay, want 5", rc.count())
+	}
+	_, m, _ := e.call(t, "POST", "/v1/webhooks/"+hook+"/replay", e.key, `{"since":"2026-01-02T00:00:00Z","until":"2025-01-01T00:00:00Z"}`)
+	if errCode(m) != "VALIDATION_ERROR" {
+		t.Errorf("backwards replay %v", m)
+	}
+
+	// Another org sees none of it.
+	other := mustBootstrap(t, e.store, "2", time.Time{})
+	for _, c := range []struct{ method, path string }{
+		{"GET", base}, {"GET", base + "/" + createdID}, {"POST", base + "/" + createdID + "/retry"},
+		{"POST", "/v1/webhooks/" + hook + "/replay"},
+	} {
+		body := ""
+		if strings.HasSuffix(c.path, "replay") {
+			body = `{"since":"2020-01-01T00:00:00Z"}`
+		}
+		e.mustCall(t, 404, c.method, c.path, other, body)
+	}
+	// A message of another endpoint of the org is not this one's.
+	hook2, _ := mustWebhook(t, e, e.key, `{"url":"`+rc.url+`","events":["link.created"]}`)
+	e.mustCall(t, 404, "GET", "/v1/webhooks/"+hook2+"/deliveries/"+createdID, e.key, "")
+}
+
+func mustString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
