@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/h0p/h0p/control/ids"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -477,4 +479,53 @@ func TestDeliveriesAPI(t *testing.T) {
 func mustString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// appendClicks stores n link.clicked events of link, as click ingestion
+// writes them.
+func (e *env) appendClicks(t *testing.T, link map[string]any, n int) {
+	t.Helper()
+	var evs []store.Event
+	for i := range n {
+		payload, _ := json.Marshal(map[string]any{"click": map[string]any{"n": i, "country": "NZ"}, "link": link})
+		evs = append(evs, store.Event{ID: ids.New("evt", e.now), OrgID: "org_1", Type: "link.clicked",
+			ResourceID: link["id"].(string), Payload: payload, CreatedAt: e.now})
+	}
+	if err := e.store.AppendEvent(context.Background(), evs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDispatchClickBatches(t *testing.T) {
+	e := mustStart(t)
+	tag := e.mustCall(t, 201, "POST", "/v1/tags", e.key, `{"name":"Launch"}`)["id"].(string)
+	tagged := e.mustCall(t, 201, "POST", "/v1/links", e.key, `{"url":"https://example.com","key":"t","tags":["Launch"]}`)
+	plain := e.mustCall(t, 201, "POST", "/v1/links", e.key, `{"url":"https://example.com","key":"p"}`)
+	all, byTag := mustReceiver(t, ok200), mustReceiver(t, ok200)
+	mustWebhook(t, e, e.key, `{"url":"`+all.url+`","events":["link.clicked"],"allLinks":true}`)
+	mustWebhook(t, e, e.key, `{"url":"`+byTag.url+`","events":["link.clicked"],"tags":["`+tag+`"]}`)
+	d := e.dispatcher()
+	e.appendClicks(t, plain, 150)
+	e.appendClicks(t, tagged, 1)
+	tick(t, d)
+	var sizes []int
+	for _, b := range all.bodies(t) {
+		data := b["data"].(map[string]any)
+		if clicks, ok := data["clicks"].([]any); ok {
+			sizes = append(sizes, len(clicks))
+		} else if data["click"] != nil && data["link"] != nil {
+			sizes = append(sizes, 1)
+		}
+		if b["type"] != "link.clicked" {
+			t.Errorf("type %v", b["type"])
+		}
+	}
+	if fmt.Sprint(sizes) != "[100 51]" {
+		t.Errorf("allLinks got batches of %v, want [100 51]", sizes)
+	}
+	got := byTag.bodies(t)
+	if len(got) != 1 || got[0]["data"].(map[string]any)["click"] == nil ||
+		got[0]["data"].(map[string]any)["link"].(map[string]any)["id"] != tagged["id"] {
+		t.Errorf("by tag: %v", got)
+	}
 }
