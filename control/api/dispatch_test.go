@@ -357,11 +357,15 @@ func TestDispatchSlowEndpointDelaysNoOther(t *testing.T) {
 	for range 3 {
 		e.mustCall(t, 201, "POST", "/v1/links", e.key, `{"url":"https://example.com"}`)
 	}
+	// The slow endpoint holds its first attempt for the client's timeout.
+	policy := testWebhookPolicy
+	policy.Timeout = 20 * time.Second
+	e.webhooks.Client = policy.Client()
 	d := e.dispatcher()
 	if err := d.Tick(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(900 * time.Millisecond) // under the slow one's first timeout
+	deadline := time.Now().Add(10 * time.Second)
 	for fast.count() < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -143,8 +143,8 @@ func (s *Service) send(ctx context.Context, url string, keys [][]byte, msgID str
 	} else {
 		a.Error = describe(err, s.timeout())
 		_, addr := errors.AsType[*egress.AddrError](err)
-		_, url := errors.AsType[*egress.URLError](err)
-		a.refused = addr || url
+		_, bad := errors.AsType[*egress.URLError](err)
+		a.refused = addr || bad
 		s.logger().Debug("webhook attempt failed", "message", msgID, "err", err)
 	}
 	a.Latency = time.Since(start)

@@ -463,8 +463,10 @@ func (d *Dispatcher) deliver(ctx context.Context, sw store.Webhook, m store.Webh
 		// and the message stays due, for the next leader.
 		return sw, ctx.Err()
 	}
+	// The attempt was made: it is recorded even if ctx ends meanwhile.
+	ctx = context.WithoutCancel(ctx)
 	var outcome string
-	err = s.Store.Write(context.WithoutCancel(ctx), func(q store.Queries) error {
+	err = s.Store.Write(ctx, func(q store.Queries) error {
 		cur, err := q.WebhookMessage(ctx, m.OrgID, m.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // deleted with its endpoint meanwhile
