@@ -322,6 +322,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		return nil, err
 	}
 	s.hooks = &webhooks.Dispatcher{Service: s.webhooks, Leader: s.publisher.Applier.IsLeader, Registerer: cfg.Registerer}
+	s.webhooks.Wake = s.hooks.Wake
 	if cfg.ACMEDirectory != "" {
 		if s.acme, err = newACME(cfg, s.publisher.Applier, logger); err != nil {
 			s.ln.Close()

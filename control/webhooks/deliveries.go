@@ -190,6 +190,7 @@ func (s *Service) Retry(ctx context.Context, p access.Principal, id, msgID strin
 	if err != nil {
 		return Delivery{}, err
 	}
+	s.wake()
 	return deliveryOf(m), nil
 }
 
@@ -231,6 +232,9 @@ func (s *Service) Replay(ctx context.Context, p access.Principal, id string, in 
 		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "webhook.replayed", "webhook", id, nil,
 			map[string]any{"since": since, "until": until, "messages": n}))
 	})
+	if err == nil {
+		s.wake()
+	}
 	return n, err
 }
 
