@@ -209,6 +209,7 @@ type Server struct {
 	domains   *domains.Service
 	webhooks  *webhooks.Service
 	clickSubs *webhooks.Subscriptions // which clicks make link.clicked events
+	hooks     *webhooks.Dispatcher
 	pepper    []byte
 	publisher *outbox.Publisher
 	accounts  *accounts.Service
@@ -331,6 +332,8 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	}
 	s.webhooks.Subscriptions = s.clickSubs
 	s.links.ClickWebhooks, s.links.ShortLink, s.links.APIURL = s.clickSubs, s.shortLink, s.publicURL
+	s.hooks = &webhooks.Dispatcher{Service: s.webhooks, Leader: s.publisher.Applier.IsLeader, Registerer: cfg.Registerer}
+	s.webhooks.Wake = s.hooks.Wake
 	if cfg.ACMEDirectory != "" {
 		if s.acme, err = newACME(cfg, s.publisher.Applier, logger); err != nil {
 			s.ln.Close()
@@ -557,7 +560,8 @@ func (s *Server) Bootstrap(ctx context.Context, save func(key string) error) (bo
 func WriteKeyFile(path, key string) error { return writeFileAtomic(path, []byte(key+"\n")) }
 
 // Run serves the API and runs the outbox relay, the click store's
-// retention, the visitor salts' publisher and the API usage flushes until
+// retention, the visitor salts' publisher, the webhook dispatcher (while
+// this node leads) and the API usage flushes until
 // ctx ends, then stops taking requests, lets in-flight ones finish (up to
 // 10s) and flushes their usage.
 func (s *Server) Run(ctx context.Context) error {
@@ -585,6 +589,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.acme != nil {
 		wg.Go(func() { s.acme.Run(relayCtx, s.acmeHosts) })
 	}
+	// Webhooks are fanned out and delivered by the leader only, so one
+	// node sends a message at a time; a change of leader mid-attempt may
+	// send it twice (at least once: receivers dedupe by webhook-id).
+	wg.Go(func() { s.hooks.Run(relayCtx) })
 	defer func() {
 		stopRelay()
 		wg.Wait()

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,4 +228,54 @@ func TestNodesShareClicksOnPostgres(t *testing.T) {
 	}
 	counts("a", a)
 	counts("b", b)
+}
+
+// follower is a node that does not lead: raft applies still go through.
+type follower struct{ outbox.Applier }
+
+func (follower) IsLeader() bool { return false }
+
+// The leader delivers webhooks; a node that does not lead sends nothing.
+func TestWebhooksDeliveredByTheLeaderOnly(t *testing.T) {
+	for _, lead := range []bool{true, false} {
+		t.Run(map[bool]string{true: "leader", false: "follower"}[lead], func(t *testing.T) {
+			got := make(chan string, 10)
+			rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				got <- string(b)
+			}))
+			defer rc.Close()
+			var wrap func(outbox.Applier) outbox.Applier
+			if !lead {
+				wrap = func(a outbox.Applier) outbox.Applier { return follower{a} }
+			}
+			s := mustStartStack(t, t.TempDir(), wrap, func(c *control.Config) {
+				c.WebhookAllowHTTP, c.WebhookAllowNetworks = true, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+			})
+			defer s.stop(t)
+			var key string
+			if _, err := s.control.Bootstrap(context.Background(), func(k string) error { key = k; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			api := "http://" + s.control.Addr()
+			if status, m := post(t, api+"/v1/webhooks", key, `{"url":"`+rc.URL+`","events":["link.created"]}`); status != 201 {
+				t.Fatalf("webhook: %d %v", status, m)
+			}
+			if status, m := post(t, api+"/v1/links", key, `{"url":"https://example.com","key":"hooked"}`); status != 201 {
+				t.Fatalf("link: %d %v", status, m)
+			}
+			select {
+			case b := <-got:
+				if !lead {
+					t.Errorf("a follower delivered %s", b)
+				} else if !strings.Contains(b, `"link.created"`) || !strings.Contains(b, `"hooked"`) {
+					t.Errorf("delivered %s", b)
+				}
+			case <-time.After(3 * time.Second):
+				if lead {
+					t.Error("the leader delivered nothing in 3s")
+				}
+			}
+		})
+	}
 }

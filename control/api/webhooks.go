@@ -80,3 +80,40 @@ func (h *handler) testWebhook(c *gin.Context) {
 	a, err := h.Webhooks.Test(c.Request.Context(), principalOf(c), c.Param("id"))
 	h.respond(c, http.StatusOK, a, err)
 }
+
+// listDeliveries pages an endpoint's messages, newest first, filtered by
+// status, eventType and creation (from, to).
+func (h *handler) listDeliveries(c *gin.Context) {
+	q := webhooks.DeliveryQuery{Status: c.Query("status"), EventType: c.Query("eventType"), From: c.Query("from"),
+		To: c.Query("to"), Cursor: c.Query("cursor"), Limit: c.Query("limit")}
+	ds, next, err := h.Webhooks.Deliveries(c.Request.Context(), principalOf(c), c.Param("id"), q)
+	h.respond(c, http.StatusOK, pageOf(ds, func(d webhooks.Delivery) webhooks.Delivery { return d }, next), err)
+}
+
+func (h *handler) getDelivery(c *gin.Context) {
+	d, err := h.Webhooks.Delivery(c.Request.Context(), principalOf(c), c.Param("id"), c.Param("msgId"))
+	h.respond(c, http.StatusOK, d, err)
+}
+
+// retryDelivery makes a message due now, under its ID, delivered or not.
+func (h *handler) retryDelivery(c *gin.Context) {
+	d, err := h.Webhooks.Retry(c.Request.Context(), principalOf(c), c.Param("id"), c.Param("msgId"))
+	h.respond(c, http.StatusAccepted, d, err)
+}
+
+// replayWebhook makes the endpoint's messages created in [since, until)
+// due now, under their IDs, and answers with how many.
+func (h *handler) replayWebhook(c *gin.Context) {
+	b, err := readBody(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	in, err := webhooks.DecodeReplay(b)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	n, err := h.Webhooks.Replay(c.Request.Context(), principalOf(c), c.Param("id"), in)
+	h.respond(c, http.StatusAccepted, gin.H{"messages": n}, err)
+}

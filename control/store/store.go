@@ -313,6 +313,19 @@ type WebhookFilter struct {
 	Limit   int
 }
 
+// WebhookMessageFilter selects a page of a webhook's messages, newest
+// first (by ID). Zero fields select everything.
+type WebhookMessageFilter struct {
+	OrgID     string
+	WebhookID string
+	Status    string
+	EventType string
+	From      time.Time // created at or after
+	Until     time.Time // created before
+	BeforeID  string    // cursor: messages with ID < BeforeID
+	Limit     int
+}
+
 // WebhookMessage is one event to deliver to one webhook, and where its
 // delivery stands.
 type WebhookMessage struct {
@@ -625,6 +638,29 @@ type Queries interface {
 	AppendWebhookAttempt(ctx context.Context, a WebhookAttempt) error
 	// WebhookAttempts lists a message's attempts in order.
 	WebhookAttempts(ctx context.Context, messageID string) ([]WebhookAttempt, error)
+	// DueWebhookMessages lists up to limit messages of enabled webhooks,
+	// pending or retrying, whose next attempt is at or before now, by ID
+	// (oldest first).
+	DueWebhookMessages(ctx context.Context, now time.Time, limit int) ([]WebhookMessage, error)
+	// CountDueWebhookMessages counts what DueWebhookMessages would list
+	// without a limit.
+	CountDueWebhookMessages(ctx context.Context, now time.Time) (int, error)
+	// WebhookMessages lists a page of a webhook's messages by f, newest
+	// first.
+	WebhookMessages(ctx context.Context, f WebhookMessageFilter) ([]WebhookMessage, error)
+	// RequeueWebhookMessages makes the webhook's messages (not pings)
+	// created in [from, until) pending and due at now, and returns how
+	// many.
+	RequeueWebhookMessages(ctx context.Context, orgID, webhookID string, from, until, now time.Time) (int, error)
+	// WebhookFailingSince is the time of the first attempt, after after, of
+	// the webhook's messages (pings too) since its last successful (2xx)
+	// attempt; zero when there is none.
+	WebhookFailingSince(ctx context.Context, webhookID string, after time.Time) (time.Time, error)
+
+	// PendingEvents lists up to limit events not fanned out yet, by ID.
+	PendingEvents(ctx context.Context, limit int) ([]Event, error)
+	// MarkEventsFannedOut records that events ids were fanned out at at.
+	MarkEventsFannedOut(ctx context.Context, at time.Time, ids ...string) error
 
 	// AppendEvent stores events (a bulk change appends all of its at once).
 	AppendEvent(ctx context.Context, es ...Event) error

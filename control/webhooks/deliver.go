@@ -106,7 +106,11 @@ func (s *Service) Test(ctx context.Context, p access.Principal, id string) (Atte
 	return out, nil
 }
 
-type attempt struct{ store.WebhookAttempt }
+type attempt struct {
+	store.WebhookAttempt
+	retryAfter string // the answer's Retry-After
+	refused    bool   // the egress policy refused the address or URL
+}
 
 // ok: any 2xx; a redirect is not followed, and fails.
 func (a attempt) ok() bool { return a.StatusCode >= 200 && a.StatusCode < 300 }
@@ -114,7 +118,7 @@ func (a attempt) ok() bool { return a.StatusCode >= 200 && a.StatusCode < 300 }
 // send makes one delivery attempt of message msgID, signed with keys at
 // at, through the guarded client.
 func (s *Service) send(ctx context.Context, url string, keys [][]byte, msgID string, at time.Time, body []byte) attempt {
-	a := attempt{store.WebhookAttempt{MessageID: msgID, Attempt: 1, At: at}}
+	a := attempt{WebhookAttempt: store.WebhookAttempt{MessageID: msgID, Attempt: 1, At: at}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		a.Error = "the URL cannot be requested"
@@ -130,6 +134,7 @@ func (s *Service) send(ctx context.Context, url string, keys [][]byte, msgID str
 	resp, err := s.Client.Do(req)
 	if err == nil {
 		a.StatusCode = resp.StatusCode
+		a.retryAfter = resp.Header.Get("Retry-After")
 		// A body cut short still leaves the status, which decides.
 		a.Response, _, err = egress.ReadBody(resp.Body, MaxResponse)
 		if err != nil {
@@ -137,6 +142,9 @@ func (s *Service) send(ctx context.Context, url string, keys [][]byte, msgID str
 		}
 	} else {
 		a.Error = describe(err, s.timeout())
+		_, addr := errors.AsType[*egress.AddrError](err)
+		_, bad := errors.AsType[*egress.URLError](err)
+		a.refused = addr || bad
 		s.logger().Debug("webhook attempt failed", "message", msgID, "err", err)
 	}
 	a.Latency = time.Since(start)

@@ -5,9 +5,8 @@
 // the org's plan (the webhooks feature; the webhooks limit at create), and
 // writes each change (create, update, delete, rotate-secret, enable) with
 // its audit entry in one transaction. HTTP handlers call it; it knows
-// nothing of HTTP. The outbox dispatcher, with retries, is still to come;
-// the store's webhook_messages and webhook_attempts are its delivery log,
-// which the test ping already writes.
+// nothing of HTTP. The Dispatcher delivers events; the store's
+// webhook_messages and webhook_attempts are its delivery log.
 //
 // Endpoints. A URL is checked when saved by the egress policy: a refused
 // URL is VALIDATION_ERROR on url with the policy's reason, a failed host
@@ -34,7 +33,26 @@
 // answers with the attempt: success is a 2xx within the client's timeout
 // (15 s); a 3xx is not followed and fails; the first 2 KiB of the body
 // are kept. Enable clears disabledAt and disabledReason; on an enabled
-// endpoint it changes nothing. Decisions are in DESIGN.md.
+// endpoint it changes nothing.
+//
+// Dispatch, on the raft leader only, every Period (1 s), at least once.
+// Fan-out turns each event, in ID order, into one message (msg_, body
+// {"type","timestamp","data"}, data {"link":…} or the click's
+// {"click":…,"link":…}) per enabled endpoint subscribed to its type and
+// scope and created before it, and marks the event done, in one
+// transaction. An endpoint's link.clicked events of one pass (one Period,
+// T) share messages of up to ClickBatch (N = 100): {"clicks":[…]}; a lone
+// click keeps its own shape. Delivery sends due messages, an endpoint at
+// a time (one request in flight each, oldest first; a message in backoff
+// does not hold newer ones back), at most Parallel (16) endpoints at once.
+// A failed attempt waits Schedule (5 s … 24 h, ±15%) or the answer's
+// Retry-After within [that, 24 h]; after the 10th the message is failed.
+// 410 Gone, or failures lasting FailingFor (5 days, counted from the
+// endpoint's last success or change), disables the endpoint, audited by
+// ActorID; its messages wait until it is enabled. A new leader may send
+// an attempt the old one made but had not recorded: receivers dedupe by
+// webhook-id. Retry and Replay make messages due now, same IDs, one more
+// attempt each. Decisions are in DESIGN.md.
 //
 // link.clicked is produced by click ingestion (control/links, clicked.go):
 // an event row per stored click, bots included with their flag, on a link

@@ -50,6 +50,15 @@ type Service struct {
 	Logger    *slog.Logger
 	// Subscriptions is told of every endpoint change (nil: none).
 	Subscriptions *Subscriptions
+	// Wake, when set, asks the dispatcher for a pass now: after a retry,
+	// a replay or an enable.
+	Wake func()
+}
+
+func (s *Service) wake() {
+	if s.Wake != nil {
+		s.Wake()
+	}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -336,11 +345,15 @@ func (s *Service) Enable(ctx context.Context, p access.Principal, id string) (We
 	if err != nil || w.DisabledAt.IsZero() {
 		return w, err
 	}
-	return s.change(ctx, p, id, "webhook.enabled", func(q store.Queries, w *Webhook) error {
+	w, err = s.change(ctx, p, id, "webhook.enabled", func(q store.Queries, w *Webhook) error {
 		if _, err := plan(ctx, q, p.OrgID); err != nil {
 			return err
 		}
 		w.DisabledAt, w.DisabledReason = time.Time{}, ""
 		return nil
 	})
+	if err == nil {
+		s.wake()
+	}
+	return w, err
 }

@@ -349,6 +349,16 @@ var migrations = []migration{
 		error TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (message_id, attempt)
 	);`},
+
+	// 11: webhook fan-out. An event is fanned out (turned into webhook
+	// messages) once: fanned_out_at is set in the transaction that inserts
+	// its messages, and the partial index holds only the events still to
+	// do. A flag, not a cursor over event IDs: an event whose transaction
+	// commits after a later-numbered one would be skipped by a cursor.
+	// Events from before the dispatcher count as done.
+	{sql: `ALTER TABLE events ADD COLUMN fanned_out_at {bigint};
+	UPDATE events SET fanned_out_at = created_at;
+	CREATE INDEX events_fanout ON events(id{C}) WHERE fanned_out_at IS NULL;`},
 }
 
 // migrate applies the missing migrations in one transaction, which first

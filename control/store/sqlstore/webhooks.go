@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/h0p/h0p/control/store"
@@ -150,4 +151,142 @@ func nullBytes(b []byte) []byte {
 		return nil
 	}
 	return b
+}
+
+const messageSelect = `SELECT m.id, m.webhook_id, m.org_id, m.event_id, m.event_type, m.payload, m.status, m.attempts,
+	m.next_attempt_at, m.last_status_code, m.last_latency_ms, m.last_response, m.created_at, m.updated_at
+	FROM webhook_messages m `
+
+func scanMessage(r rowScanner) (store.WebhookMessage, error) {
+	var (
+		m                                   store.WebhookMessage
+		payload                             string
+		next                                sql.NullInt64
+		attempts, code, latency, at, update int64
+	)
+	err := r.Scan(&m.ID, &m.WebhookID, &m.OrgID, &m.EventID, &m.EventType, &payload, &m.Status, &attempts, &next,
+		&code, &latency, &m.LastResponse, &at, &update)
+	if err != nil {
+		return store.WebhookMessage{}, scanErr("webhook message", err)
+	}
+	m.Payload, m.Attempts, m.NextAttemptAt = []byte(payload), int(attempts), fromNullMs(next)
+	m.LastStatusCode, m.LastLatency = int(code), time.Duration(latency)*time.Millisecond
+	m.CreatedAt, m.UpdatedAt = fromMs(at), fromMs(update)
+	return m, nil
+}
+
+func (q queries) DueWebhookMessages(ctx context.Context, now time.Time, n int) ([]store.WebhookMessage, error) {
+	rows, err := q.db.QueryContext(ctx, messageSelect+`JOIN webhooks w ON w.id = m.webhook_id
+		WHERE m.status IN ('pending', 'retrying') AND m.next_attempt_at <= $1 AND w.disabled_at IS NULL
+		ORDER BY m.id{C} LIMIT $2`, ms(now), limit(n))
+	return collect("due webhook messages", rows, err, scanMessage)
+}
+
+func (q queries) CountDueWebhookMessages(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := q.db.QueryRowContext(ctx, `SELECT count(*) FROM webhook_messages m JOIN webhooks w ON w.id = m.webhook_id
+		WHERE m.status IN ('pending', 'retrying') AND m.next_attempt_at <= $1 AND w.disabled_at IS NULL`,
+		ms(now)).Scan(&n)
+	if err != nil {
+		return 0, wrap("count due webhook messages", err)
+	}
+	return n, nil
+}
+
+func (q queries) WebhookMessages(ctx context.Context, f store.WebhookMessageFilter) ([]store.WebhookMessage, error) {
+	where := []string{"m.org_id = $1", "m.webhook_id = $2"}
+	args := []any{f.OrgID, f.WebhookID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.Status != "" {
+		add("m.status = ?", f.Status)
+	}
+	if f.EventType != "" {
+		add("m.event_type = ?", f.EventType)
+	}
+	if !f.From.IsZero() {
+		add("m.created_at >= ?", ms(f.From))
+	}
+	if !f.Until.IsZero() {
+		add("m.created_at < ?", ms(f.Until))
+	}
+	if f.BeforeID != "" {
+		add("m.id{C} < ?", f.BeforeID)
+	}
+	args = append(args, limit(f.Limit))
+	rows, err := q.db.QueryContext(ctx, messageSelect+"WHERE "+strings.Join(where, " AND ")+
+		" ORDER BY m.id{C} DESC LIMIT $"+strconv.Itoa(len(args)), args...)
+	return collect("webhook messages", rows, err, scanMessage)
+}
+
+func (q queries) RequeueWebhookMessages(ctx context.Context, orgID, webhookID string, from, until, now time.Time) (int, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE webhook_messages SET status = 'pending', next_attempt_at = $1,
+		updated_at = $1 WHERE org_id = $2 AND webhook_id = $3 AND event_type <> 'ping' AND created_at >= $4
+		AND created_at < $5`, ms(now), orgID, webhookID, ms(from), ms(until))
+	if err != nil {
+		return 0, wrap("requeue webhook messages", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrap("requeue webhook messages", err)
+	}
+	return int(n), nil
+}
+
+func (q queries) WebhookFailingSince(ctx context.Context, webhookID string, after time.Time) (time.Time, error) {
+	var lastOK sql.NullInt64
+	err := q.db.QueryRowContext(ctx, `SELECT max(a.at) FROM webhook_attempts a
+		JOIN webhook_messages m ON m.id = a.message_id
+		WHERE m.webhook_id = $1 AND a.status_code >= 200 AND a.status_code < 300`, webhookID).Scan(&lastOK)
+	if err != nil {
+		return time.Time{}, wrap("webhook last success", err)
+	}
+	if lastOK.Valid && lastOK.Int64 > ms(after) {
+		after = fromMs(lastOK.Int64)
+	}
+	var first sql.NullInt64
+	err = q.db.QueryRowContext(ctx, `SELECT min(a.at) FROM webhook_attempts a
+		JOIN webhook_messages m ON m.id = a.message_id WHERE m.webhook_id = $1 AND a.at > $2`,
+		webhookID, ms(after)).Scan(&first)
+	if err != nil {
+		return time.Time{}, wrap("webhook failing since", err)
+	}
+	return fromNullMs(first), nil
+}
+
+func (q queries) PendingEvents(ctx context.Context, n int) ([]store.Event, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT id, org_id, type, resource_id, payload, created_at FROM events
+		WHERE fanned_out_at IS NULL ORDER BY id{C} LIMIT $1`, limit(n))
+	return collect("pending events", rows, err, func(r rowScanner) (store.Event, error) {
+		var (
+			e       store.Event
+			payload sql.NullString
+			at      int64
+		)
+		if err := r.Scan(&e.ID, &e.OrgID, &e.Type, &e.ResourceID, &payload, &at); err != nil {
+			return store.Event{}, scanErr("event", err)
+		}
+		e.Payload, e.CreatedAt = fromNullJSON(payload), fromMs(at)
+		return e, nil
+	})
+}
+
+func (q queries) MarkEventsFannedOut(ctx context.Context, at time.Time, ids ...string) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := []any{ms(at)}
+		marks := make([]string, n)
+		for i, id := range ids[:n] {
+			args = append(args, id)
+			marks[i] = "$" + strconv.Itoa(i+2)
+		}
+		if _, err := q.db.ExecContext(ctx, `UPDATE events SET fanned_out_at = $1 WHERE id IN (`+
+			strings.Join(marks, ", ")+`)`, args...); err != nil {
+			return wrap("mark events fanned out", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("TagPages", func(t *testing.T) { testTagPages(t, open(t)) })
 	t.Run("Domains", func(t *testing.T) { testDomains(t, open(t)) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, open(t)) })
+	t.Run("WebhookDispatch", func(t *testing.T) { testWebhookDispatch(t, open(t)) })
 	t.Run("PlansUsageEvents", func(t *testing.T) { testPlansUsageEvents(t, open(t)) })
 	t.Run("APIUsage", func(t *testing.T) { testAPIUsage(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
@@ -1243,5 +1244,115 @@ func testWebhooks(t *testing.T, s store.Store) {
 	wantErr(t, "message of a deleted webhook", err, store.ErrNotFound)
 	if as, err := s.WebhookAttempts(ctx, "msg_1"); err != nil || len(as) != 0 {
 		t.Errorf("attempts of a deleted webhook: %+v %v", as, err)
+	}
+}
+
+func testWebhookDispatch(t *testing.T, s store.Store) {
+	seed(t, s)
+	ctx := context.Background()
+	hook := func(id string, disabled time.Time) store.Webhook {
+		return store.Webhook{ID: id, OrgID: "org_1", URL: "https://hooks.example.com/", Events: json.RawMessage(`[]`),
+			Secret: []byte{1}, DisabledAt: disabled, Version: 1, CreatedBy: "usr_1", CreatedAt: t0, UpdatedAt: t0}
+	}
+	must(t, s.CreateWebhook(ctx, hook("wh_1", time.Time{})))
+	must(t, s.CreateWebhook(ctx, hook("wh_2", t0)))
+
+	// Events are pending until fanned out, in ID order.
+	must(t, s.AppendEvent(ctx, store.Event{ID: "evt_2", OrgID: "org_1", Type: "link.created", CreatedAt: t0},
+		store.Event{ID: "evt_1", OrgID: "org_1", Type: "link.deleted", ResourceID: "lnk_1",
+			Payload: json.RawMessage(`{"id":"lnk_1"}`), CreatedAt: t0}))
+	evs, err := s.PendingEvents(ctx, 10)
+	must(t, err)
+	if len(evs) != 2 || evs[0].ID != "evt_1" || string(evs[0].Payload) != `{"id":"lnk_1"}` || evs[0].ResourceID != "lnk_1" ||
+		!evs[0].CreatedAt.Equal(t0) || evs[1].Payload != nil {
+		t.Fatalf("pending %+v", evs)
+	}
+	must(t, s.MarkEventsFannedOut(ctx, t0, "evt_1"))
+	if evs, err := s.PendingEvents(ctx, 10); err != nil || len(evs) != 1 || evs[0].ID != "evt_2" {
+		t.Errorf("pending after one is done %+v %v", evs, err)
+	}
+
+	// Due: pending or retrying, next attempt reached, endpoint enabled.
+	msg := func(id, hook, status string, next time.Time, created time.Duration) store.WebhookMessage {
+		return store.WebhookMessage{ID: id, WebhookID: hook, OrgID: "org_1", EventType: "link.created",
+			Payload: json.RawMessage(`{}`), Status: status, NextAttemptAt: next, CreatedAt: t0.Add(created), UpdatedAt: t0}
+	}
+	for _, m := range []store.WebhookMessage{
+		msg("msg_1", "wh_1", store.MessagePending, t0, 0),
+		msg("msg_2", "wh_1", store.MessageRetrying, t0.Add(time.Minute), time.Second),
+		msg("msg_3", "wh_1", store.MessageDelivered, time.Time{}, 2*time.Second),
+		msg("msg_4", "wh_2", store.MessagePending, t0, 3*time.Second),
+		msg("msg_5", "wh_1", store.MessageRetrying, t0, 4*time.Second),
+	} {
+		must(t, s.CreateWebhookMessage(ctx, m))
+	}
+	ids := func(ms []store.WebhookMessage) string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	due, err := s.DueWebhookMessages(ctx, t0, 10)
+	must(t, err)
+	if got := ids(due); got != "msg_1 msg_5" {
+		t.Errorf("due %s", got)
+	}
+	if n, err := s.CountDueWebhookMessages(ctx, t0.Add(time.Minute)); err != nil || n != 3 {
+		t.Errorf("count due %d %v", n, err)
+	}
+
+	// A webhook's messages, newest first, by filter and cursor.
+	for _, tc := range []struct {
+		name string
+		f    store.WebhookMessageFilter
+		want string
+	}{
+		{"all", store.WebhookMessageFilter{}, "msg_5 msg_3 msg_2 msg_1"},
+		{"status", store.WebhookMessageFilter{Status: store.MessageRetrying}, "msg_5 msg_2"},
+		{"type", store.WebhookMessageFilter{EventType: "link.deleted"}, ""},
+		{"range", store.WebhookMessageFilter{From: t0.Add(time.Second), Until: t0.Add(4 * time.Second)}, "msg_3 msg_2"},
+		{"cursor", store.WebhookMessageFilter{BeforeID: "msg_3", Limit: 1}, "msg_2"},
+	} {
+		tc.f.OrgID, tc.f.WebhookID = "org_1", "wh_1"
+		if tc.f.Limit == 0 {
+			tc.f.Limit = 10
+		}
+		got, err := s.WebhookMessages(ctx, tc.f)
+		must(t, err)
+		if ids(got) != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, ids(got), tc.want)
+		}
+	}
+	if got, _ := s.WebhookMessages(ctx, store.WebhookMessageFilter{OrgID: "org_2", WebhookID: "wh_1", Limit: 10}); len(got) != 0 {
+		t.Errorf("another org sees %s", ids(got))
+	}
+
+	// Requeue: the range's messages become pending and due.
+	n, err := s.RequeueWebhookMessages(ctx, "org_1", "wh_1", t0.Add(time.Second), t0.Add(3*time.Second), t0.Add(time.Hour))
+	must(t, err)
+	if n != 2 {
+		t.Errorf("requeued %d", n)
+	}
+	if m, _ := s.WebhookMessage(ctx, "org_1", "msg_3"); m.Status != store.MessagePending || !m.NextAttemptAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("requeued %+v", m)
+	}
+
+	// Failing since: the first attempt after the last success.
+	at := func(msg string, n int, after time.Duration, code int) {
+		must(t, s.AppendWebhookAttempt(ctx, store.WebhookAttempt{MessageID: msg, Attempt: n, At: t0.Add(after), StatusCode: code}))
+	}
+	if since, err := s.WebhookFailingSince(ctx, "wh_1", time.Time{}); err != nil || !since.IsZero() {
+		t.Errorf("no attempts: %v %v", since, err)
+	}
+	at("msg_1", 1, time.Minute, 500)
+	at("msg_1", 2, 2*time.Minute, 204)
+	at("msg_2", 1, 3*time.Minute, 0)
+	at("msg_2", 2, 4*time.Minute, 503)
+	if since, err := s.WebhookFailingSince(ctx, "wh_1", time.Time{}); err != nil || !since.Equal(t0.Add(3*time.Minute)) {
+		t.Errorf("failing since %v %v", since, err)
+	}
+	if since, err := s.WebhookFailingSince(ctx, "wh_1", t0.Add(3*time.Minute)); err != nil || !since.Equal(t0.Add(4*time.Minute)) {
+		t.Errorf("failing since, after a change: %v %v", since, err)
 	}
 }
