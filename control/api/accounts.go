@@ -10,6 +10,7 @@ import (
 
 	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/identity"
+	"github.com/h0p/h0p/control/page"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/usage"
@@ -38,6 +39,20 @@ func pageOf[S, T any](items []S, view func(S) T, next string) list[T] {
 		out.NextCursor = &next
 	}
 	return out
+}
+
+// queryLimit is a list's limit query parameter: 0 when not given (the
+// list's default), else a positive number (control/page bounds it).
+func queryLimit(c *gin.Context) (int, error) {
+	v := c.Query("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, apierror.Invalid("limit", "must be 1 to 100")
+	}
+	return n, nil
 }
 
 // respond writes v with status, or the error.
@@ -474,7 +489,7 @@ func queryTime(c *gin.Context, name string) (time.Time, error) {
 
 func (h *handler) auditLogs(c *gin.Context) {
 	f := store.AuditFilter{ActorID: c.Query("actor"), ResourceType: c.Query("resourceType"),
-		ResourceID: c.Query("resourceId"), Before: c.Query("cursor"), Limit: 50}
+		ResourceID: c.Query("resourceId"), Before: c.Query("cursor")}
 	var err error
 	if f.From, err = queryTime(c, "from"); err != nil {
 		h.fail(c, err)
@@ -484,16 +499,14 @@ func (h *handler) auditLogs(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	if v := c.Query("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil {
-			h.fail(c, apierror.Invalid("limit", "must be 1 to 100"))
-			return
-		}
+	if f.Limit, err = queryLimit(c); err != nil {
+		h.fail(c, err)
+		return
 	}
 	entries, err := h.Accounts.AuditLogs(c.Request.Context(), principalOf(c), f)
 	next := ""
-	if len(entries) == f.Limit && f.Limit > 0 {
-		next = entries[len(entries)-1].ID
+	if n := len(entries); n > 0 && (n == f.Limit || f.Limit == 0 && n == page.Default) {
+		next = entries[n-1].ID
 	}
 	out := pageOf(entries, auditView, next)
 	h.respond(c, http.StatusOK, out, err)

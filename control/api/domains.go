@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -30,13 +29,10 @@ func (h *handler) createDomain(c *gin.Context) {
 }
 
 func (h *handler) listDomains(c *gin.Context) {
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		var err error
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
-			h.fail(c, apierror.Invalid("limit", "must be 1 to 100"))
-			return
-		}
+	limit, err := queryLimit(c)
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
 	ds, next, err := h.Domains.List(c.Request.Context(), principalOf(c), limit, c.Query("cursor"))
 	h.respond(c, http.StatusOK, pageOf(ds, h.Domains.View, next), err)

@@ -106,12 +106,8 @@ func linkQuery(c *gin.Context) (links.Query, error) {
 	if q.Disabled, err = boolQuery(c, "disabled"); err != nil {
 		return q, err
 	}
-	if v := c.Query("limit"); v != "" {
-		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 {
-			return q, apierror.Invalid("limit", "must be 1 to 100")
-		}
-	}
-	return q, nil
+	q.Limit, err = queryLimit(c)
+	return q, err
 }
 
 func (h *handler) listLinks(c *gin.Context) {
@@ -340,12 +336,10 @@ type tagRequest struct {
 
 func (h *handler) listTags(c *gin.Context) {
 	q := links.TagQuery{Cursor: c.Query("cursor")}
-	if v := c.Query("limit"); v != "" {
-		var err error
-		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 {
-			h.fail(c, apierror.Invalid("limit", "must be 1 to 100"))
-			return
-		}
+	var err error
+	if q.Limit, err = queryLimit(c); err != nil {
+		h.fail(c, err)
+		return
 	}
 	tags, next, err := h.Links.Tags(c.Request.Context(), principalOf(c), q)
 	h.respond(c, http.StatusOK, pageOf(tags, links.TagViewOf, next), err)

@@ -2,12 +2,10 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/h0p/h0p/control/webhooks"
-	"github.com/h0p/h0p/shared/apierror"
 )
 
 func decodeWebhookInput(c *gin.Context) (webhooks.Input, error) {
@@ -30,13 +28,10 @@ func (h *handler) createWebhook(c *gin.Context) {
 }
 
 func (h *handler) listWebhooks(c *gin.Context) {
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		var err error
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
-			h.fail(c, apierror.Invalid("limit", "must be 1 to 100"))
-			return
-		}
+	limit, err := queryLimit(c)
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
 	ws, next, err := h.Webhooks.List(c.Request.Context(), principalOf(c), limit, c.Query("cursor"))
 	h.respond(c, http.StatusOK, pageOf(ws, h.Webhooks.View, next), err)

@@ -3,7 +3,6 @@ package domains
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/links"
+	"github.com/h0p/h0p/control/page"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
@@ -203,29 +203,19 @@ func (s *Service) Get(ctx context.Context, p access.Principal, id string) (Domai
 // List returns a page of p's org's domains, oldest first, and the cursor
 // of the next page ("" at the end). limit 0: 50; at most 100.
 func (s *Service) List(ctx context.Context, p access.Principal, limit int, cursor string) ([]Domain, string, error) {
-	switch {
-	case limit == 0:
-		limit = 50
-	case limit < 1 || limit > 100:
-		return nil, "", apierror.Invalid("limit", "must be 1 to 100")
+	limit, err := page.Limit(limit)
+	if err != nil {
+		return nil, "", err
 	}
-	after := ""
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
-			return nil, "", apierror.Invalid("cursor", "is not a cursor this API gave")
-		}
-		after = string(b)
+	after, err := page.AfterID(cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	sds, err := s.Store.Domains(ctx, store.DomainFilter{OrgID: p.OrgID, AfterID: after, Limit: limit + 1})
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(sds) > limit {
-		sds = sds[:limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(sds[limit-1].ID))
-	}
+	sds, next := page.TrimByID(sds, limit, func(r store.Domain) string { return r.ID })
 	out := make([]Domain, len(sds))
 	for i, sd := range sds {
 		if out[i], err = decode(sd); err != nil {

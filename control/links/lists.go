@@ -2,14 +2,13 @@ package links
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strings"
 
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/ids"
+	"github.com/h0p/h0p/control/page"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
@@ -32,34 +31,6 @@ type cursor struct {
 	Asc   bool   `json:"a,omitempty"`
 	Value int64  `json:"v"`
 	ID    string `json:"i"`
-}
-
-// encodeCursor writes a list's position (cursor, tagCursor) as an opaque
-// nextCursor; decodeCursor reads one back into c.
-func encodeCursor(c any) string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string, c any) error {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(raw, c) != nil {
-		return errBadCursor
-	}
-	return nil
-}
-
-var errBadCursor = apierror.Invalid("cursor", "is not a cursor this API gave")
-
-// pageLimit is a page's size: limit, or 50 when not given; 1 to 100.
-func pageLimit(limit int) (int, error) {
-	if limit == 0 {
-		return 50, nil
-	}
-	if limit < 1 || limit > 100 {
-		return 0, apierror.Invalid("limit", "must be 1 to 100")
-	}
-	return limit, nil
 }
 
 // filter turns q into a store filter; ok is false when the filter can match
@@ -107,13 +78,13 @@ func (s *Service) List(ctx context.Context, p access.Principal, q Query) ([]Link
 	if err != nil || !ok {
 		return nil, "", err
 	}
-	if f.Limit, err = pageLimit(q.Limit); err != nil {
+	if f.Limit, err = page.Limit(q.Limit); err != nil {
 		return nil, "", err
 	}
 	if q.Cursor != "" {
 		var c cursor
-		if err := decodeCursor(q.Cursor, &c); err != nil || c.ID == "" {
-			return nil, "", errBadCursor
+		if err := page.Decode(q.Cursor, &c); err != nil || c.ID == "" {
+			return nil, "", page.ErrBadCursor
 		}
 		if c.Sort != string(f.Sort) || c.Asc != f.Asc {
 			return nil, "", apierror.Invalid("cursor", "belongs to another sort order")
@@ -138,7 +109,7 @@ func (s *Service) List(ctx context.Context, p access.Principal, q Query) ([]Link
 	default:
 		c.Value = last.CreatedAt.UnixMilli()
 	}
-	return ls, encodeCursor(c), nil
+	return ls, page.Encode(c), nil
 }
 
 // Count is a group of links and its size.
@@ -253,13 +224,13 @@ type tagCursor struct {
 func (s *Service) Tags(ctx context.Context, p access.Principal, q TagQuery) ([]store.Tag, string, error) {
 	f := store.TagFilter{OrgID: p.OrgID}
 	var err error
-	if f.Limit, err = pageLimit(q.Limit); err != nil {
+	if f.Limit, err = page.Limit(q.Limit); err != nil {
 		return nil, "", err
 	}
 	if q.Cursor != "" {
 		var c tagCursor
-		if err := decodeCursor(q.Cursor, &c); err != nil || c.ID == "" {
-			return nil, "", errBadCursor
+		if err := page.Decode(q.Cursor, &c); err != nil || c.ID == "" {
+			return nil, "", page.ErrBadCursor
 		}
 		f.After = &store.TagCursor{Name: c.Name, ID: c.ID}
 	}
@@ -268,7 +239,7 @@ func (s *Service) Tags(ctx context.Context, p access.Principal, q TagQuery) ([]s
 		return tags, "", err
 	}
 	last := tags[len(tags)-1]
-	return tags, encodeCursor(tagCursor{Name: last.Name, ID: last.ID}), nil
+	return tags, page.Encode(tagCursor{Name: last.Name, ID: last.ID}), nil
 }
 
 // CreateTag makes a tag (within the plan's tag limit).

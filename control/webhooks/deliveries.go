@@ -2,7 +2,6 @@ package webhooks
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/jsonbody"
+	"github.com/h0p/h0p/control/page"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -104,17 +104,16 @@ func (s *Service) Deliveries(ctx context.Context, p access.Principal, id string,
 	}
 	if dq.Limit != "" {
 		n, err := strconv.Atoi(dq.Limit)
-		if err != nil || n < 1 || n > 100 {
+		if err != nil || n < 1 {
 			return nil, "", apierror.Invalid("limit", "must be 1 to 100")
 		}
 		f.Limit = n
 	}
-	if dq.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(dq.Cursor)
-		if err != nil || !strings.HasPrefix(string(b), "msg_") {
-			return nil, "", apierror.Invalid("cursor", "is not a cursor this API gave")
-		}
-		f.BeforeID = string(b)
+	if f.Limit, err = page.Limit(f.Limit); err != nil {
+		return nil, "", err
+	}
+	if f.BeforeID, err = page.AfterID(dq.Cursor); err != nil {
+		return nil, "", err
 	}
 	if _, err := s.Get(ctx, p, id); err != nil {
 		return nil, "", err
@@ -125,11 +124,7 @@ func (s *Service) Deliveries(ctx context.Context, p access.Principal, id string,
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(ms) > limit {
-		ms = ms[:limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(ms[limit-1].ID))
-	}
+	ms, next := page.TrimByID(ms, limit, func(m store.WebhookMessage) string { return m.ID })
 	out := make([]Delivery, len(ms))
 	for i, m := range ms {
 		out[i] = deliveryOf(m)

@@ -2,7 +2,6 @@ package webhooks
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/egress"
 	"github.com/h0p/h0p/control/ids"
+	"github.com/h0p/h0p/control/page"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
@@ -210,29 +210,19 @@ func (s *Service) Get(ctx context.Context, p access.Principal, id string) (Webho
 // List returns a page of p's org's endpoints, oldest first, and the
 // cursor of the next page ("" at the end). limit 0: 50; at most 100.
 func (s *Service) List(ctx context.Context, p access.Principal, limit int, cursor string) ([]Webhook, string, error) {
-	switch {
-	case limit == 0:
-		limit = 50
-	case limit < 1 || limit > 100:
-		return nil, "", apierror.Invalid("limit", "must be 1 to 100")
+	limit, err := page.Limit(limit)
+	if err != nil {
+		return nil, "", err
 	}
-	after := ""
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
-			return nil, "", apierror.Invalid("cursor", "is not a cursor this API gave")
-		}
-		after = string(b)
+	after, err := page.AfterID(cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	sws, err := s.Store.Webhooks(ctx, store.WebhookFilter{OrgID: p.OrgID, AfterID: after, Limit: limit + 1})
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(sws) > limit {
-		sws = sws[:limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(sws[limit-1].ID))
-	}
+	sws, next := page.TrimByID(sws, limit, func(r store.Webhook) string { return r.ID })
 	out := make([]Webhook, len(sws))
 	for i, sw := range sws {
 		if out[i], err = decode(sw); err != nil {
