@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: domains-sandbox domains-sandbox-stop run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics
+.PHONY: domains-sandbox domains-sandbox-stop run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics bench-webhooks
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
@@ -61,6 +61,12 @@ bench-snapshot:
 bench-analytics:
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
 	  $(GO) run ./bench/analytics -clicks 10000000 -postgres "$$H0P_TEST_POSTGRES_URL"
+
+# Webhook deliveries of h0p dev to a receiver on 127.0.0.1: sustained
+# deliveries/s to 1 and 10 endpoints, and the delay from a create to its
+# delivery at 50 links/s (about 2 minutes).
+bench-webhooks:
+	bench/webhooks/run.sh -profile /tmp/h0p-webhooks.prof
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/h0p ./cmd/h0p
