@@ -638,10 +638,14 @@ type Queries interface {
 	AppendWebhookAttempt(ctx context.Context, a WebhookAttempt) error
 	// WebhookAttempts lists a message's attempts in order.
 	WebhookAttempts(ctx context.Context, messageID string) ([]WebhookAttempt, error)
-	// DueWebhookMessages lists up to limit messages of enabled webhooks,
-	// pending or retrying, whose next attempt is at or before now, by ID
-	// (oldest first).
-	DueWebhookMessages(ctx context.Context, now time.Time, limit int) ([]WebhookMessage, error)
+	// DueWebhooks lists up to limit enabled webhooks that have due
+	// messages (pending or retrying, next attempt at or before now), the
+	// one whose oldest due message is oldest first: a webhook with a long
+	// backlog takes one place in the list, not its length.
+	DueWebhooks(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// DueWebhookMessages lists up to limit due messages of webhook id, by
+	// ID (oldest first).
+	DueWebhookMessages(ctx context.Context, id string, now time.Time, limit int) ([]WebhookMessage, error)
 	// CountDueWebhookMessages counts what DueWebhookMessages would list
 	// without a limit.
 	CountDueWebhookMessages(ctx context.Context, now time.Time) (int, error)

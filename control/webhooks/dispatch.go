@@ -39,8 +39,11 @@ const (
 	ClickBatch = 100
 	// fanoutBatch is how many events one fan-out transaction takes.
 	fanoutBatch = 500
-	// dueBatch is how many due messages one delivery pass reads.
-	dueBatch = 1000
+	// dueWebhooks is how many endpoints with due messages one delivery
+	// pass reads, and dueBatch how many of one endpoint's due messages it
+	// sends before the endpoint waits for a later pass.
+	dueWebhooks = 1000
+	dueBatch    = 100
 )
 
 // ActorID names the dispatcher in audit entries (actor type "system").
@@ -380,17 +383,12 @@ func (d *Dispatcher) deliverDue(ctx context.Context) error {
 	if n, err := s.Store.CountDueWebhookMessages(ctx, now); err == nil {
 		d.due.Set(float64(n))
 	}
-	due, err := s.Store.DueWebhookMessages(ctx, now, dueBatch)
+	// By endpoint, not by message: an endpoint with a backlog (a dead one
+	// whose messages are all due again) takes one place, so it delays no
+	// other.
+	order, err := s.Store.DueWebhooks(ctx, now, dueWebhooks)
 	if err != nil {
-		return fmt.Errorf("due messages: %w", err)
-	}
-	var order []string
-	queues := map[string][]store.WebhookMessage{}
-	for _, m := range due {
-		if _, ok := queues[m.WebhookID]; !ok {
-			order = append(order, m.WebhookID)
-		}
-		queues[m.WebhookID] = append(queues[m.WebhookID], m)
+		return fmt.Errorf("due webhooks: %w", err)
 	}
 	for _, id := range order {
 		d.mu.Lock()
@@ -406,7 +404,6 @@ func (d *Dispatcher) deliverDue(ctx context.Context) error {
 		}
 		d.busy[id] = true
 		d.mu.Unlock()
-		q := queues[id]
 		d.wg.Go(func() {
 			defer func() {
 				d.mu.Lock()
@@ -414,7 +411,14 @@ func (d *Dispatcher) deliverDue(ctx context.Context) error {
 				d.mu.Unlock()
 				<-d.slots
 			}()
-			d.drain(ctx, q)
+			q, err := s.Store.DueWebhookMessages(ctx, id, now, dueBatch)
+			if err != nil {
+				s.logger().Error("webhook dispatch: due messages", "webhook", id, "err", err)
+				return
+			}
+			if len(q) > 0 {
+				d.drain(ctx, q)
+			}
 		})
 	}
 	return nil

@@ -175,10 +175,20 @@ func scanMessage(r rowScanner) (store.WebhookMessage, error) {
 	return m, nil
 }
 
-func (q queries) DueWebhookMessages(ctx context.Context, now time.Time, n int) ([]store.WebhookMessage, error) {
-	rows, err := q.db.QueryContext(ctx, messageSelect+`JOIN webhooks w ON w.id = m.webhook_id
+func (q queries) DueWebhooks(ctx context.Context, now time.Time, n int) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT m.webhook_id FROM webhook_messages m JOIN webhooks w ON w.id = m.webhook_id
 		WHERE m.status IN ('pending', 'retrying') AND m.next_attempt_at <= $1 AND w.disabled_at IS NULL
-		ORDER BY m.id{C} LIMIT $2`, ms(now), limit(n))
+		GROUP BY m.webhook_id ORDER BY min(m.id{C}) LIMIT $2`, ms(now), limit(n))
+	return collect("due webhooks", rows, err, func(r rowScanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+}
+
+func (q queries) DueWebhookMessages(ctx context.Context, id string, now time.Time, n int) ([]store.WebhookMessage, error) {
+	rows, err := q.db.QueryContext(ctx, messageSelect+`JOIN webhooks w ON w.id = m.webhook_id
+		WHERE m.webhook_id = $1 AND m.status IN ('pending', 'retrying') AND m.next_attempt_at <= $2 AND w.disabled_at IS NULL
+		ORDER BY m.id{C} LIMIT $3`, id, ms(now), limit(n))
 	return collect("due webhook messages", rows, err, scanMessage)
 }
 

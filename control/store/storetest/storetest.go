@@ -1293,10 +1293,18 @@ func testWebhookDispatch(t *testing.T, s store.Store) {
 		}
 		return strings.Join(out, " ")
 	}
-	due, err := s.DueWebhookMessages(ctx, t0, 10)
+	hooks, err := s.DueWebhooks(ctx, t0, 10)
+	must(t, err)
+	if got := strings.Join(hooks, " "); got != "wh_1" {
+		t.Errorf("due webhooks %s", got)
+	}
+	due, err := s.DueWebhookMessages(ctx, "wh_1", t0, 10)
 	must(t, err)
 	if got := ids(due); got != "msg_1 msg_5" {
 		t.Errorf("due %s", got)
+	}
+	if due, err := s.DueWebhookMessages(ctx, "wh_1", t0, 1); err != nil || ids(due) != "msg_1" {
+		t.Errorf("due, one: %s %v", ids(due), err)
 	}
 	if n, err := s.CountDueWebhookMessages(ctx, t0.Add(time.Minute)); err != nil || n != 3 {
 		t.Errorf("count due %d %v", n, err)
