@@ -334,6 +334,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	s.links.ClickWebhooks, s.links.ShortLink, s.links.APIURL = s.clickSubs, s.shortLink, s.publicURL
 	s.hooks = &webhooks.Dispatcher{Service: s.webhooks, Leader: s.publisher.Applier.IsLeader, Registerer: cfg.Registerer}
 	s.webhooks.Wake = s.hooks.Wake
+	s.links.Committed = s.hooks.Wake // events go out as they are committed
 	if cfg.ACMEDirectory != "" {
 		if s.acme, err = newACME(cfg, s.publisher.Applier, logger); err != nil {
 			s.ln.Close()

@@ -131,6 +131,10 @@ type Service struct {
 	ClickWebhooks ClickWebhooks
 	ShortLink     func(domain, key string) string
 	APIURL        string
+	// Committed, when set, is told after each write that may have
+	// appended events (the webhook dispatcher's Wake: events go out at
+	// once rather than at its next pass). It must not block.
+	Committed func()
 
 	turnsOnce  sync.Once
 	hashBudget hashBudget // passwords.go
@@ -186,7 +190,12 @@ type pending struct {
 	cmd      []byte
 }
 
+// publish follows a committed write: it tells Committed, and replicates
+// the write's command, if any.
 func (s *Service) publish(ctx context.Context, p pending) error {
+	if s.Committed != nil {
+		s.Committed()
+	}
 	if p.cmd == nil {
 		return nil
 	}

@@ -40,8 +40,8 @@ const (
 	// fanoutBatch is how many events one fan-out transaction takes.
 	fanoutBatch = 500
 	// dueWebhooks is how many endpoints with due messages one delivery
-	// pass reads, and dueBatch how many of one endpoint's due messages it
-	// sends before the endpoint waits for a later pass.
+	// pass reads, and dueBatch how many of one endpoint's due messages
+	// its sender reads at a time.
 	dueWebhooks = 1000
 	dueBatch    = 100
 )
@@ -411,41 +411,48 @@ func (d *Dispatcher) deliverDue(ctx context.Context) error {
 				d.mu.Unlock()
 				<-d.slots
 			}()
-			q, err := s.Store.DueWebhookMessages(ctx, id, now, dueBatch)
-			if err != nil {
-				s.logger().Error("webhook dispatch: due messages", "webhook", id, "err", err)
-				return
-			}
-			if len(q) > 0 {
-				d.drain(ctx, q)
+			// The endpoint's due messages, a batch at a time, until none
+			// is due: an endpoint is limited by its own answers, not by
+			// the passes.
+			for ctx.Err() == nil {
+				q, err := s.Store.DueWebhookMessages(ctx, id, s.now(), dueBatch)
+				if err != nil {
+					s.logger().Error("webhook dispatch: due messages", "webhook", id, "err", err)
+					return
+				}
+				if len(q) == 0 || !d.drain(ctx, q) {
+					return
+				}
 			}
 		})
 	}
 	return nil
 }
 
-// drain delivers one endpoint's messages in order, one at a time, until
-// the endpoint is disabled or ctx ends.
-func (d *Dispatcher) drain(ctx context.Context, msgs []store.WebhookMessage) {
+// drain delivers one endpoint's messages in order, one at a time, and
+// says whether it sent them all: false when the endpoint is gone or
+// disabled, an attempt could not be recorded, or ctx ended.
+func (d *Dispatcher) drain(ctx context.Context, msgs []store.WebhookMessage) bool {
 	s := d.Service
 	sw, err := s.Store.Webhook(ctx, msgs[0].OrgID, msgs[0].WebhookID)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.logger().Error("webhook dispatch: read endpoint", "webhook", msgs[0].WebhookID, "err", err)
 		}
-		return
+		return false
 	}
 	for _, m := range msgs {
 		if ctx.Err() != nil || !sw.DisabledAt.IsZero() {
-			return
+			return false
 		}
 		if sw, err = d.deliver(ctx, sw, m); err != nil {
 			if ctx.Err() == nil {
 				s.logger().Error("webhook delivery", "message", m.ID, "err", err)
 			}
-			return
+			return false
 		}
 	}
+	return sw.DisabledAt.IsZero()
 }
 
 // deliver makes one attempt of m to sw and records it, and returns the
