@@ -601,9 +601,9 @@ func (r *receiver) bodySize() int {
 func markdown(sus []sustained, floors []floor, d delayRun, at string) string {
 	var sb strings.Builder
 	sb.WriteString("# Webhook deliveries (h0p dev, SQLite, single raft voter)\n\n" +
-		"h0p's dispatcher (control/webhooks): a pass every second (Period), which fans pending events out " +
-		"to messages (500 events a transaction) and reads up to 1,000 due messages, oldest first; " +
-		"at most 16 endpoints in flight (Parallel), one request in flight an endpoint, " +
+		"h0p's dispatcher (control/webhooks): a pass when a write commits events, and every second (Period); it fans pending events out " +
+		"to messages (500 events a transaction) and starts a sender for each endpoint with due messages, " +
+		"at most 16 at once (Parallel), one request in flight an endpoint, reading its due messages 100 at a time until none is due, " +
 		"each attempt recorded in the store before the next. The receiver answers 204 and checks every signature.\n\n" +
 		"## Sustained deliveries (link.created, bulk creates keeping a backlog)\n\n" +
 		"| endpoints | delivered/s | slowest second | fastest second | links created/s meanwhile | messages | delivered | duplicates | bad signatures | drain after the window |\n" +
@@ -630,17 +630,14 @@ func markdown(sus []sustained, floors []floor, d delayRun, at string) string {
 
 // notes says what bounds the figures.
 const notes = `
-What bounds the figures. Sustained: a pass reads at most 1,000 due messages
-(all endpoints together, oldest first) and hands each endpoint its share;
-an endpoint busy with the last pass's share is skipped, and one that has
-sent its share waits for the next pass. So deliveries are capped near
-1,000 a Period (1 s) whatever the number of endpoints, as long as a
-share is sent within the Period (a delivery here is an HTTP round trip on
-the loopback and a store write, well under a millisecond): h0p is mostly
-idle at that rate, and the floor shows the receiver and the loopback take
-tens of times more. With 10 endpoints each gets about 100 a pass. Delay:
-nothing wakes the dispatcher when a link is created, so a delivery waits
-for the next pass, up to a Period after the write: uniform over the
-second (p50 about half of it, max about all of it), plus the fan-out and
-one request.
+What bounds the figures. Sustained: h0p's CPU, shared here with the
+bench's creates and receiver on 2 CPUs; its profile over the window
+(make bench-webhooks writes it to /tmp/h0p-webhooks.prof) is mostly
+SQLite (about half: recording each attempt, reading due messages, fanning
+out) and system calls. One endpoint is one request at a time, so its rate
+is one round trip plus one store write a message; ten endpoints overlap
+their round trips. The floor shows the receiver and the loopback take
+ten times more. Delay: the create's commit wakes the dispatcher, so a
+delivery follows within a fan-out and one request; it can even arrive
+before the create's answer has reached its client (a negative minimum).
 `
