@@ -35,7 +35,8 @@
 // are kept. Enable clears disabledAt and disabledReason; on an enabled
 // endpoint it changes nothing.
 //
-// Dispatch, on the raft leader only, every Period (1 s), at least once.
+// Dispatch, on the raft leader only, every Period (1 s) and when a link
+// write commits (links.Service.Committed), at least once.
 // Fan-out turns each event, in ID order, into one message (msg_, body
 // {"type","timestamp","data"}, data {"link":…} or the click's
 // {"click":…,"link":…}) per enabled endpoint subscribed to its type and
