@@ -512,12 +512,10 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	var link string
 	if path == "/delay" {
 		var m struct {
-			Data struct {
-				Link struct{ ID string }
-			}
+			Data struct{ ID string }
 		}
 		json.Unmarshal(body, &m)
-		link = m.Data.Link.ID
+		link = m.Data.ID
 	}
 	r.mu.Lock()
 	key := r.keys[path]

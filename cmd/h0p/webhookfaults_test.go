@@ -102,18 +102,16 @@ func TestFaultWebhookDeliveryThroughControlCrash(t *testing.T) {
 			var m struct {
 				Type string `json:"type"`
 				Data struct {
-					Link struct {
-						ID string `json:"id"`
-					} `json:"link"`
+					ID string `json:"id"`
 				} `json:"data"`
 			}
-			if err := json.Unmarshal(h.body, &m); err != nil || m.Type != "link.created" || !created[m.Data.Link.ID] {
+			if err := json.Unmarshal(h.body, &m); err != nil || m.Type != "link.created" || !created[m.Data.ID] {
 				t.Fatalf("delivery %s: %v: %s", id, err, h.body)
 			}
-			if prev, ok := delivered[id]; ok && prev != m.Data.Link.ID {
-				t.Fatalf("webhook-id %s sent for %s and %s", id, prev, m.Data.Link.ID)
+			if prev, ok := delivered[id]; ok && prev != m.Data.ID {
+				t.Fatalf("webhook-id %s sent for %s and %s", id, prev, m.Data.ID)
 			}
-			delivered[id] = m.Data.Link.ID
+			delivered[id] = m.Data.ID
 			sends[id]++
 		}
 		checked = len(hs)

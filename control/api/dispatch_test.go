@@ -57,8 +57,7 @@ func (rc *receiver) count() int {
 
 func linkOf(body map[string]any) string {
 	data, _ := body["data"].(map[string]any)
-	link, _ := data["link"].(map[string]any)
-	id, _ := link["id"].(string)
+	id, _ := data["id"].(string)
 	return id
 }
 

@@ -270,14 +270,12 @@ func closeBatch(t *target) error {
 }
 
 // linkData is the data of a link.created, updated or deleted event: the
-// link as the API shows it, under "link".
+// link as the API shows it (as it was, for a delete).
 func linkData(payload json.RawMessage) any {
 	if len(payload) == 0 {
-		payload = json.RawMessage("null")
+		return json.RawMessage("null")
 	}
-	return struct {
-		Link json.RawMessage `json:"link"`
-	}{payload}
+	return payload
 }
 
 func body(typ string, at time.Time, data any) (json.RawMessage, error) {

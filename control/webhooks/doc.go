@@ -38,7 +38,7 @@
 // Dispatch, on the raft leader only, every Period (1 s) and when a link
 // write commits (links.Service.Committed), at least once.
 // Fan-out turns each event, in ID order, into one message (msg_, body
-// {"type","timestamp","data"}, data {"link":…} or the click's
+// {"type","timestamp","data"}, data the link as the API shows it, or the click's
 // {"click":…,"link":…}) per enabled endpoint subscribed to its type and
 // scope and created before it, and marks the event done, in one
 // transaction. An endpoint's link.clicked events of one pass (one Period,
