@@ -203,26 +203,9 @@ func (s *Service) Get(ctx context.Context, p access.Principal, id string) (Domai
 // List returns a page of p's org's domains, oldest first, and the cursor
 // of the next page ("" at the end). limit 0: 50; at most 100.
 func (s *Service) List(ctx context.Context, p access.Principal, limit int, cursor string) ([]Domain, string, error) {
-	limit, err := page.Limit(limit)
-	if err != nil {
-		return nil, "", err
-	}
-	after, err := page.AfterID(cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	sds, err := s.Store.Domains(ctx, store.DomainFilter{OrgID: p.OrgID, AfterID: after, Limit: limit + 1})
-	if err != nil {
-		return nil, "", err
-	}
-	sds, next := page.TrimByID(sds, limit, func(r store.Domain) string { return r.ID })
-	out := make([]Domain, len(sds))
-	for i, sd := range sds {
-		if out[i], err = decode(sd); err != nil {
-			return nil, "", err
-		}
-	}
-	return out, next, nil
+	return page.ListByID(limit, cursor, func(after string, n int) ([]store.Domain, error) {
+		return s.Store.Domains(ctx, store.DomainFilter{OrgID: p.OrgID, AfterID: after, Limit: n})
+	}, func(r store.Domain) string { return r.ID }, decode)
 }
 
 // Update changes the settings of domain id.

@@ -69,3 +69,29 @@ func TrimByID[T any](rows []T, limit int, id func(T) string) ([]T, string) {
 	rows = rows[:limit]
 	return rows, Encode(id(rows[limit-1]))
 }
+
+// ListByID reads a page of a list in ID order after cursor: read gets up
+// to n rows after an ID, and view turns each row into what the page holds.
+func ListByID[S, T any](limit int, cursor string, read func(afterID string, n int) ([]S, error),
+	id func(S) string, view func(S) (T, error)) ([]T, string, error) {
+	limit, err := Limit(limit)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := AfterID(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := read(after, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, next := TrimByID(rows, limit, id)
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		if out[i], err = view(r); err != nil {
+			return nil, "", err
+		}
+	}
+	return out, next, nil
+}

@@ -210,26 +210,9 @@ func (s *Service) Get(ctx context.Context, p access.Principal, id string) (Webho
 // List returns a page of p's org's endpoints, oldest first, and the
 // cursor of the next page ("" at the end). limit 0: 50; at most 100.
 func (s *Service) List(ctx context.Context, p access.Principal, limit int, cursor string) ([]Webhook, string, error) {
-	limit, err := page.Limit(limit)
-	if err != nil {
-		return nil, "", err
-	}
-	after, err := page.AfterID(cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	sws, err := s.Store.Webhooks(ctx, store.WebhookFilter{OrgID: p.OrgID, AfterID: after, Limit: limit + 1})
-	if err != nil {
-		return nil, "", err
-	}
-	sws, next := page.TrimByID(sws, limit, func(r store.Webhook) string { return r.ID })
-	out := make([]Webhook, len(sws))
-	for i, sw := range sws {
-		if out[i], err = decode(sw); err != nil {
-			return nil, "", err
-		}
-	}
-	return out, next, nil
+	return page.ListByID(limit, cursor, func(after string, n int) ([]store.Webhook, error) {
+		return s.Store.Webhooks(ctx, store.WebhookFilter{OrgID: p.OrgID, AfterID: after, Limit: n})
+	}, func(r store.Webhook) string { return r.ID }, decode)
 }
 
 // Update changes endpoint id; a new URL is checked as at create.
