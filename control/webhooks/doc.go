@@ -55,13 +55,7 @@
 // webhook-id. Retry and Replay make messages due now, same IDs, one more
 // attempt each. Decisions are in DESIGN.md.
 //
-// link.clicked is produced by click ingestion (control/links, clicked.go):
-// an event row per stored click, bots included with their flag, on a link
-// that an enabled link.clicked endpoint of its org covers, written with
-// the batch's counts, so once per batch. Ingestion asks Subscriptions, an
-// in-memory index (per org: allLinks, link IDs, tag IDs) loaded from the
-// store, reloaded every 5 s and at once when this node's Service changes
-// an endpoint: an org without such an endpoint costs a map lookup, no
-// store read. Another node's change, or an endpoint disabled elsewhere,
-// is seen within those 5 s.
+// link.clicked events come from click ingestion (control/links), which
+// asks Subscriptions, an in-memory index of the endpoints that want clicks
+// (DESIGN.md).
 package webhooks
