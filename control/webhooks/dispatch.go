@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/h0p/h0p/control/access"
-	"github.com/h0p/h0p/control/audit"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/store"
 )
@@ -540,23 +539,14 @@ func (d *Dispatcher) deliver(ctx context.Context, sw store.Webhook, m store.Webh
 // disable stops deliveries to sw, with an audit entry by the dispatcher.
 func (d *Dispatcher) disable(ctx context.Context, q store.Queries, sw *store.Webhook, reason string) error {
 	s := d.Service
-	cur, err := q.Webhook(ctx, sw.OrgID, sw.ID)
+	w, e, err := s.changeIn(ctx, q, access.Principal{Kind: access.System, OrgID: sw.OrgID}, sw.ID, "webhook.disabled",
+		func(_ store.Queries, w *Webhook) error {
+			w.DisabledAt, w.DisabledReason = s.now(), reason
+			return nil
+		})
 	if err != nil {
 		return err
 	}
-	w, err := decode(cur)
-	if err != nil {
-		return err
-	}
-	before := auditView(w)
-	now := s.now()
-	w.DisabledAt, w.DisabledReason, w.UpdatedAt = now, reason, now
-	w.Version++
-	if err := q.UpdateWebhook(ctx, w.Webhook); err != nil {
-		return err
-	}
-	e := audit.Entry(access.Principal{Kind: access.System, OrgID: sw.OrgID}, sw.OrgID, now, "webhook.disabled",
-		"webhook", sw.ID, before, auditView(w))
 	e.ActorID = ActorID
 	*sw = w.Webhook
 	s.logger().Info("webhook disabled", "webhook", sw.ID, "org", sw.OrgID, "reason", reason)

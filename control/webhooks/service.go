@@ -244,33 +244,48 @@ func (s *Service) Update(ctx context.Context, p access.Principal, id string, in 
 // change runs fn on endpoint id in one transaction and stores the result,
 // a new version, with its audit entry.
 func (s *Service) change(ctx context.Context, p access.Principal, id, action string, fn func(store.Queries, *Webhook) error) (Webhook, error) {
-	now := s.now()
 	var w Webhook
 	err := s.Store.Write(ctx, func(q store.Queries) error {
-		var err error
-		if w, err = lookup(q.Webhook(ctx, p.OrgID, id)); err != nil {
+		var (
+			e   store.AuditEntry
+			err error
+		)
+		if w, e, err = s.changeIn(ctx, q, p, id, action, fn); err != nil {
 			return err
 		}
-		before := auditView(w)
-		if err := fn(q, &w); err != nil {
-			return err
-		}
-		w.Version++
-		w.UpdatedAt = now
-		sw, err := w.encode()
-		if err != nil {
-			return err
-		}
-		if err := q.UpdateWebhook(ctx, sw); err != nil {
-			return err
-		}
-		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, action, "webhook", w.ID, before, auditView(w)))
+		return q.AppendAudit(ctx, e)
 	})
 	if err != nil {
 		return Webhook{}, err
 	}
 	s.Subscriptions.Changed()
 	return w, nil
+}
+
+// changeIn is change inside q's transaction: it stores the endpoint as fn
+// left it, a new version, and returns it with the change's audit entry,
+// for the caller to append.
+func (s *Service) changeIn(ctx context.Context, q store.Queries, p access.Principal, id, action string,
+	fn func(store.Queries, *Webhook) error) (Webhook, store.AuditEntry, error) {
+	now := s.now()
+	w, err := lookup(q.Webhook(ctx, p.OrgID, id))
+	if err != nil {
+		return w, store.AuditEntry{}, err
+	}
+	before := auditView(w)
+	if err := fn(q, &w); err != nil {
+		return w, store.AuditEntry{}, err
+	}
+	w.Version++
+	w.UpdatedAt = now
+	sw, err := w.encode()
+	if err != nil {
+		return w, store.AuditEntry{}, err
+	}
+	if err := q.UpdateWebhook(ctx, sw); err != nil {
+		return w, store.AuditEntry{}, err
+	}
+	return w, audit.Entry(p, p.OrgID, now, action, "webhook", w.ID, before, auditView(w)), nil
 }
 
 // Delete removes endpoint id with its delivery log.

@@ -95,23 +95,7 @@ func (q queries) CreateWebhookMessage(ctx context.Context, m store.WebhookMessag
 }
 
 func (q queries) WebhookMessage(ctx context.Context, orgID, id string) (store.WebhookMessage, error) {
-	var (
-		m                                   store.WebhookMessage
-		payload                             string
-		next                                sql.NullInt64
-		attempts, code, latency, at, update int64
-	)
-	err := q.db.QueryRowContext(ctx, `SELECT id, webhook_id, org_id, event_id, event_type, payload, status, attempts,
-		next_attempt_at, last_status_code, last_latency_ms, last_response, created_at, updated_at
-		FROM webhook_messages WHERE org_id = $1 AND id = $2`, orgID, id).Scan(&m.ID, &m.WebhookID, &m.OrgID,
-		&m.EventID, &m.EventType, &payload, &m.Status, &attempts, &next, &code, &latency, &m.LastResponse, &at, &update)
-	if err != nil {
-		return store.WebhookMessage{}, scanErr("webhook message", err)
-	}
-	m.Payload, m.Attempts, m.NextAttemptAt = []byte(payload), int(attempts), fromNullMs(next)
-	m.LastStatusCode, m.LastLatency = int(code), time.Duration(latency)*time.Millisecond
-	m.CreatedAt, m.UpdatedAt = fromMs(at), fromMs(update)
-	return m, nil
+	return scanMessage(q.db.QueryRowContext(ctx, messageSelect+`WHERE m.org_id = $1 AND m.id = $2`, orgID, id))
 }
 
 func (q queries) UpdateWebhookMessage(ctx context.Context, m store.WebhookMessage) error {
