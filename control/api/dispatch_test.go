@@ -365,7 +365,7 @@ func TestDispatchSlowEndpointDelaysNoOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for fast.count() < 3 && time.Now().Before(deadline) {
+	for (fast.count() < 3 || slow.count() < 1) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if fast.count() != 3 || slow.count() != 1 {
