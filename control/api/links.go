@@ -481,8 +481,13 @@ func (h *handler) linkQR(c *gin.Context) {
 	c.Header("Cache-Control", "private, max-age=300")
 	c.Header("X-Content-Type-Options", "nosniff")
 	if o.Format == qr.SVG {
-		// An SVG opened on its own is a document: no scripts, no fetches.
-		c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		// An SVG opened on its own is a document: no scripts, no fetches;
+		// a logo is a data: image inside it.
+		csp := "default-src 'none'; style-src 'unsafe-inline'"
+		if o.Logo != nil {
+			csp += "; img-src data:"
+		}
+		c.Header("Content-Security-Policy", csp)
 	}
 	c.Data(http.StatusOK, o.Format.ContentType(), img)
 }

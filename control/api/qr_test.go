@@ -95,6 +95,11 @@ func TestLinkQRLogo(t *testing.T) {
 	if got := color.GrayModel.Convert(img.At(100, 100)).(color.Gray).Y; got != 200 {
 		t.Errorf("centre grey %d, want the logo's 200", got)
 	}
+	r = e.do(t, "GET", path+"?logo=file_logo&format=svg", e.key, nil)
+	if r.status != 200 || r.header.Get("Content-Security-Policy") != "default-src 'none'; style-src 'unsafe-inline'; img-src data:" ||
+		!strings.Contains(string(r.body), `href="data:image/png;base64,`) {
+		t.Errorf("svg logo: %d %v %.100s", r.status, r.header, r.body)
+	}
 	if r := e.do(t, "GET", path+"?logo=file_other", e.key, nil); r.status != 404 {
 		t.Errorf("unknown logo: %d %s", r.status, r.body)
 	}
