@@ -265,10 +265,14 @@ func scale(src image.Image, w, h int) *image.NRGBA {
 					r, gr, bl, a = r+uint64(cr), gr+uint64(cg), bl+uint64(cb), a+uint64(ca)
 				}
 			}
-			s := uint64(sx * sy)
 			// Premultiplied means; NRGBA stores them divided by alpha.
-			c := color.RGBA64{uint16(r / s), uint16(gr / s), uint16(bl / s), uint16(a / s)}
-			dst.Set(x, y, c)
+			s := uint64(sx * sy)
+			r, gr, bl, a = r/s, gr/s, bl/s, a/s
+			if a == 0 {
+				continue
+			}
+			p := dst.Pix[y*dst.Stride+4*x:]
+			p[0], p[1], p[2], p[3] = uint8(r*0xff/a), uint8(gr*0xff/a), uint8(bl*0xff/a), uint8(a>>8)
 		}
 	}
 	return dst
