@@ -37,7 +37,8 @@ type row struct {
 }
 
 func main() {
-	dur := flag.Duration("duration", 3*time.Second, "time each case runs")
+	dur := flag.Duration("duration", time.Second, "time each case runs in a round")
+	rounds := flag.Int("rounds", 3, "rounds over the cases")
 	out := flag.String("out", "bench/results", "directory for qr.json and .md")
 	flag.Parse()
 	// Single core: renders/s is one CPU's, whatever the machine. A program
@@ -66,29 +67,37 @@ func main() {
 			return b.Bytes()
 		}},
 	}
-	var rows []row
-	for _, c := range cases {
-		out := c.fn() // warm up
-		var m0, m1 runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m0)
-		n, start := 0, time.Now()
-		for time.Since(start) < *dur {
-			c.fn()
-			n++
+	// Rounds alternate the cases, and each case reports its fastest round:
+	// the machine is shared, and another process's burst should not land
+	// on one case only.
+	rows := make([]row, len(cases))
+	for round := range *rounds {
+		for i, c := range cases {
+			out := c.fn() // warm up
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			n, start := 0, time.Now()
+			for time.Since(start) < *dur {
+				c.fn()
+				n++
+			}
+			el := time.Since(start)
+			runtime.ReadMemStats(&m1)
+			r := row{Name: c.name, Renders: n, RendersPerSec: float64(n) / el.Seconds(),
+				MicrosEach: float64(el.Microseconds()) / float64(n), Bytes: len(out),
+				AllocsEach: (m1.Mallocs - m0.Mallocs) / uint64(n), AllocBytes: (m1.TotalAlloc - m0.TotalAlloc) / uint64(n)}
+			if round == 0 || r.RendersPerSec > rows[i].RendersPerSec {
+				rows[i] = r
+			}
 		}
-		el := time.Since(start)
-		runtime.ReadMemStats(&m1)
-		rows = append(rows, row{Name: c.name, Renders: n, RendersPerSec: float64(n) / el.Seconds(),
-			MicrosEach: float64(el.Microseconds()) / float64(n), Bytes: len(out),
-			AllocsEach: (m1.Mallocs - m0.Mallocs) / uint64(n), AllocBytes: (m1.TotalAlloc - m0.TotalAlloc) / uint64(n)})
 	}
 
 	var md strings.Builder
 	fmt.Fprintf(&md, "# QR code renders (control/qr)\n\n"+
-		"One core (GOMAXPROCS=1), %s a case, text %q (%d modules at level M, %d with a logo).\n"+
+		"One core (GOMAXPROCS=1), the fastest of %d rounds of %s a case, text %q (%d modules at level M, %d with a logo).\n"+
 		"%s, %d CPUs, measured %s.\n\n",
-		*dur, text, dim('M', false), dim('H', true), runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
+		*rounds, *dur, text, dim('M', false), dim('H', true), runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
 	md.WriteString("| case | renders/s | µs a render | output bytes | allocs | alloc bytes |\n|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&md, "| %s | %.0f | %.1f | %d | %d | %d |\n", r.Name, r.RendersPerSec, r.MicrosEach, r.Bytes, r.AllocsEach, r.AllocBytes)
@@ -98,7 +107,7 @@ func main() {
 		"scaling the logo and encoding 4 bytes a pixel instead of a 2-colour palette is what its render adds.\n",
 		100*rows[3].MicrosEach/rows[0].MicrosEach, 100*rows[4].MicrosEach/rows[0].MicrosEach)
 	check(results.Write(*out, "qr", map[string]any{
-		"text": text, "secondsEachCase": dur.Seconds(), "gomaxprocs": 1, "cpus": runtime.NumCPU(),
+		"text": text, "rounds": *rounds, "secondsEachRound": dur.Seconds(), "gomaxprocs": 1, "cpus": runtime.NumCPU(),
 		"go": runtime.Version(), "measuredAt": time.Now().UTC().Format(time.RFC3339), "cases": rows,
 	}, md.String()))
 	fmt.Print(md.String())
