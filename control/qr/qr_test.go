@@ -440,6 +440,7 @@ func TestRenderRefuses(t *testing.T) {
 		{"zero options", text, "format", qr.Options{}},
 		{"transparent fg", text, "fgColor", opts(func(o *qr.Options) { o.FG.A = 0 })},
 		{"level", text, "level", opts(func(o *qr.Options) { o.Level = 'X' })},
+		{"empty logo", text, "logo", opts(func(o *qr.Options) { o.Logo = image.NewNRGBA(image.Rect(0, 0, 0, 10)) })},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := qr.Render(c.text, c.o); field(err) != c.field {

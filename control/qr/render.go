@@ -60,6 +60,8 @@ func (o Options) check() error {
 		return apierror.Invalid("fgColor", "must be opaque")
 	case o.BG.A != 255:
 		return apierror.Invalid("bgColor", "must be opaque")
+	case o.Logo != nil && o.Logo.Bounds().Empty():
+		return apierror.Invalid("logo", "is an empty image")
 	}
 	return checkContrast(o.FG, o.BG)
 }
