@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: domains-sandbox domains-sandbox-stop run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics bench-webhooks
+.PHONY: domains-sandbox domains-sandbox-stop run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics bench-webhooks bench-qr
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
@@ -67,6 +67,11 @@ bench-analytics:
 # delivery at 50 links/s (about 2 minutes).
 bench-webhooks:
 	bench/webhooks/run.sh -profile /tmp/h0p-webhooks.prof
+
+# QR code renders on one core (control/qr): PNG, SVG, PNG with a logo, and
+# the matrix and PNG encoding alone as the floor (about 15 seconds).
+bench-qr:
+	$(GO) run ./bench/qr
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/h0p ./cmd/h0p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,9 @@ type Config struct {
 	// usage reads; nil counts nothing (and the usage routes answer 404).
 	Usage    *usage.Recorder
 	Webhooks *webhooks.Service
+	// Logos loads the image file a QR code asks for as its logo; nil
+	// answers such a request 400 on logo.
+	Logos LogoSource
 	// Limiter and Limits rate-limit every request: per key, per signed-in
 	// user, per client IP without credentials.
 	Limiter ratelimit.Limiter
@@ -75,6 +79,13 @@ type Config struct {
 	ForwardTransport http.RoundTripper
 	NodeID           string
 	Cluster          http.Handler
+}
+
+// LogoSource loads an image file of the principal's org for a QR code's
+// logo: NOT_FOUND when there is no such file, VALIDATION_ERROR on logo
+// when it is not an image.
+type LogoSource interface {
+	LogoImage(ctx context.Context, p access.Principal, id string) (image.Image, error)
 }
 
 type handler struct{ Config }

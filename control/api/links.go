@@ -448,26 +448,46 @@ func (h *handler) importLinks(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"imported": imported, "failed": len(rows) - imported, "rows": rows})
 }
 
-// linkQR answers the link's QR code as a PNG: the short link with ?qr=1, so
-// the edge can tell scans from clicks.
+// linkQR answers the link's QR code, drawn as the query asks (control/qr
+// has the options): the short link with ?qr=1, so the edge can tell scans
+// from clicks.
 func (h *handler) linkQR(c *gin.Context) {
-	l, err := h.Links.Get(c.Request.Context(), principalOf(c), c.Param("id"))
+	o, err := qr.ParseOptions(c.Request.URL.Query())
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	scale := 8
-	if v := c.Query("scale"); v != "" {
-		if scale, err = strconv.Atoi(v); err != nil || scale < 1 || scale > 40 {
-			h.fail(c, apierror.Invalid("scale", "must be 1 to 40 pixels per module"))
+	p := principalOf(c)
+	l, err := h.Links.Get(c.Request.Context(), p, c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if o.LogoID != "" {
+		if h.Logos == nil {
+			h.fail(c, apierror.Invalid("logo", "logos are not available yet"))
+			return
+		}
+		if o.Logo, err = h.Logos.LogoImage(c.Request.Context(), p, o.LogoID); err != nil {
+			h.fail(c, err)
 			return
 		}
 	}
-	img, err := qr.PNG(h.ShortLink(l.Domain, l.Key)+"?qr=1", scale)
+	img, err := qr.Render(h.ShortLink(l.Domain, l.Key)+"?qr=1", o)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
 	c.Header("Cache-Control", "private, max-age=300")
-	c.Data(http.StatusOK, "image/png", img)
+	c.Header("X-Content-Type-Options", "nosniff")
+	if o.Format == qr.SVG {
+		// An SVG opened on its own is a document: no scripts, no fetches;
+		// a logo is a data: image inside it.
+		csp := "default-src 'none'; style-src 'unsafe-inline'"
+		if o.Logo != nil {
+			csp += "; img-src data:"
+		}
+		c.Header("Content-Security-Policy", csp)
+	}
+	c.Data(http.StatusOK, o.Format.ContentType(), img)
 }

@@ -1,0 +1,106 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"strings"
+	"testing"
+
+	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/api"
+	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/shared/apierror"
+)
+
+// logoFiles is a LogoSource holding one image file, file_logo, of org_1.
+type logoFiles struct{}
+
+func (logoFiles) LogoImage(_ context.Context, p access.Principal, id string) (image.Image, error) {
+	if id != "file_logo" || p.OrgID != "org_1" {
+		return nil, apierror.New(apierror.NotFound, "file not found")
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, 40, 40))
+	for i := range img.Pix {
+		img.Pix[i] = 200
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	return img, nil
+}
+
+var _ api.LogoSource = logoFiles{}
+
+func TestLinkQR(t *testing.T) {
+	e := mustStart(t)
+	l := e.mustCall(t, 201, "POST", "/v1/links", e.key, `{"url":"https://example.com/qr","key":"qr"}`)
+	path := "/v1/links/" + l["id"].(string) + "/qr"
+
+	r := e.do(t, "GET", path, e.key, nil)
+	img, err := png.Decode(bytes.NewReader(r.body))
+	if r.status != 200 || err != nil || r.header.Get("Content-Type") != "image/png" ||
+		r.header.Get("Cache-Control") != "private, max-age=300" || r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("default: %d %v %v", r.status, r.header, err)
+	}
+	if _, paletted := img.(*image.Paletted); !paletted || img.Bounds().Dx() != 600 || img.Bounds().Dy() != 600 {
+		t.Errorf("default image %T %v, want a paletted 600×600", img, img.Bounds())
+	}
+
+	r = e.do(t, "GET", path+"?format=svg&size=300&fgColor=%231a237e&bgColor=fff9c4&level=H&margin=2", e.key, nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "image/svg+xml" || r.header.Get("X-Content-Type-Options") != "nosniff" ||
+		r.header.Get("Content-Security-Policy") != "default-src 'none'; style-src 'unsafe-inline'" ||
+		r.header.Get("Cache-Control") != "private, max-age=300" {
+		t.Fatalf("svg: %d %v", r.status, r.header)
+	}
+	if s := string(r.body); !strings.HasPrefix(s, "<svg ") || !strings.Contains(s, `width="300"`) || !strings.Contains(s, `fill="#1a237e"`) {
+		t.Errorf("svg body %.200s", s)
+	}
+
+	for _, c := range []struct{ query, field string }{
+		{"size=10", "size"},
+		{"format=gif", "format"},
+		{"fgColor=fff", "fgColor"},
+		{"margin=99", "margin"},
+		{"logo=file_logo", "logo"}, // no LogoSource
+	} {
+		r := e.do(t, "GET", path+"?"+c.query, e.key, nil)
+		var m struct {
+			Error struct {
+				Code    string
+				Details []struct{ Field string }
+			}
+		}
+		json.Unmarshal(r.body, &m)
+		if r.status != 400 || m.Error.Code != "VALIDATION_ERROR" || len(m.Error.Details) != 1 || m.Error.Details[0].Field != c.field {
+			t.Errorf("%s: %d %s, want 400 naming %s", c.query, r.status, r.body, c.field)
+		}
+	}
+}
+
+func TestLinkQRLogo(t *testing.T) {
+	e := mustStartLimits(t, ratelimit.Limits{PerSecond: 1000, PerMinute: 100000}, func(c *api.Config) { c.Logos = logoFiles{} })
+	l := e.mustCall(t, 201, "POST", "/v1/links", e.key, `{"url":"https://example.com/qr","key":"qr"}`)
+	path := "/v1/links/" + l["id"].(string) + "/qr"
+
+	r := e.do(t, "GET", path+"?logo=file_logo&size=200", e.key, nil)
+	img, err := png.Decode(bytes.NewReader(r.body))
+	if r.status != 200 || err != nil {
+		t.Fatalf("logo: %d %s %v", r.status, r.body, err)
+	}
+	// The logo's grey is in the middle of the code.
+	if got := color.GrayModel.Convert(img.At(100, 100)).(color.Gray).Y; got != 200 {
+		t.Errorf("centre grey %d, want the logo's 200", got)
+	}
+	r = e.do(t, "GET", path+"?logo=file_logo&format=svg", e.key, nil)
+	if r.status != 200 || r.header.Get("Content-Security-Policy") != "default-src 'none'; style-src 'unsafe-inline'; img-src data:" ||
+		!strings.Contains(string(r.body), `href="data:image/png;base64,`) {
+		t.Errorf("svg logo: %d %v %.100s", r.status, r.header, r.body)
+	}
+	if r := e.do(t, "GET", path+"?logo=file_other", e.key, nil); r.status != 404 {
+		t.Errorf("unknown logo: %d %s", r.status, r.body)
+	}
+}
