@@ -24,6 +24,17 @@ const fileCacheControl = "private, max-age=3600"
 // as a document runs nothing and loads nothing.
 const fileCSP = "default-src 'none'; style-src 'unsafe-inline'"
 
+// filesOn answers 404 when the server keeps no files (Config.Files nil).
+func (h *handler) filesOn(next gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if h.Files == nil {
+			h.fail(c, apierror.New(apierror.NotFound, "this server keeps no files"))
+			return
+		}
+		next(c)
+	}
+}
+
 // readUpload reads the file of an upload: the multipart field "file" with
 // the part's filename, or else the raw body named by ?name=. Only the one
 // part is read, into memory, at most the size limit plus one byte.
