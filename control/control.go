@@ -42,6 +42,7 @@ import (
 	"github.com/h0p/h0p/control/certs"
 	"github.com/h0p/h0p/control/domains"
 	"github.com/h0p/h0p/control/egress"
+	"github.com/h0p/h0p/control/files"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/plans"
@@ -63,6 +64,11 @@ type Config struct {
 	APIAddr       string // listen address of the API
 	DataDir       string // holds control.db, the click store (analytics) and pepper
 	DefaultDomain string // domain of links created without one
+	// Files is where uploaded files' bytes live (control/files); nil: the
+	// files endpoints answer 404. FilesMaxBytes bounds a file (0:
+	// files.DefaultMaxBytes).
+	Files         files.Store
+	FilesMaxBytes int64
 	// ShortLinkScheme and ShortLinkPort shape every short link H0p writes
 	// (a link's shortLink, exports, QR codes): scheme://domain[:port]/key.
 	// Production: "https" and "" (empty scheme: https).
@@ -208,6 +214,7 @@ type Server struct {
 	links     *links.Service
 	domains   *domains.Service
 	webhooks  *webhooks.Service
+	files     *files.Service          // nil without Config.Files
 	clickSubs *webhooks.Subscriptions // which clicks make link.clicked events
 	hooks     *webhooks.Dispatcher
 	pepper    []byte
@@ -343,6 +350,10 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		}
 	}
 	s.usage = &usage.Recorder{Store: st, Now: cfg.Now, Logger: logger.With("subsystem", "usage")}
+	if cfg.Files != nil {
+		s.files = &files.Service{Store: st, Blobs: cfg.Files, MaxBytes: cfg.FilesMaxBytes, Now: cfg.Now,
+			Logger: logger.With("subsystem", "files")}
+	}
 	router := api.NewRouter(api.Config{
 		Store:            st,
 		Pepper:           pepper,
@@ -352,6 +363,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Links:            s.links,
 		Domains:          s.domains,
 		Webhooks:         s.webhooks,
+		Files:            s.files,
 		Stats:            &stats.Service{Store: st, Clicks: clickStore, Now: cfg.Now},
 		Usage:            s.usage,
 		ShortLink:        s.shortLink,
@@ -594,6 +606,11 @@ func (s *Server) Run(ctx context.Context) error {
 	// node sends a message at a time; a change of leader mid-attempt may
 	// send it twice (at least once: receivers dedupe by webhook-id).
 	wg.Go(func() { s.hooks.Run(relayCtx) })
+	// Every node sweeps unreferenced file bytes: each removal is one
+	// transaction over its blob's row, so two nodes never disagree.
+	if s.files != nil {
+		wg.Go(func() { s.files.RunSweeper(relayCtx, 0) })
+	}
 	defer func() {
 		stopRelay()
 		wg.Wait()

@@ -14,6 +14,9 @@
 // audit log) is not a grantable resource: it needs a person (a session or a
 // user key) with at least the route's role.
 //
+// Files are full for all three roles because uploads (logos, images, PDFs)
+// are part of making links, which every role does.
+//
 // Roles, key types and stored grants are control/identity's values; this
 // package decides what they allow. It reads nothing and writes nothing.
 package access

@@ -76,6 +76,8 @@ type Usage struct {
 	// ClicksThisMonth are the clicks by people counted this month (UTC),
 	// against the plan's trackedClicksPerMonth.
 	ClicksThisMonth int64 `json:"trackedClicksThisMonth"`
+	Files           int   `json:"files"`
+	FilesBytes      int64 `json:"filesStorageBytes"`
 }
 
 // OrgUsage is the org with its plan and usage.
@@ -97,8 +99,12 @@ func (s *Service) OrgUsage(ctx context.Context, p access.Principal) (store.Org, 
 		return o, plans.Plan{}, Usage{}, err
 	}
 	hooks, err := s.Store.CountWebhooks(ctx, p.OrgID)
+	if err != nil {
+		return o, plans.Plan{}, Usage{}, err
+	}
+	files, bytes, err := s.Store.FileUsage(ctx, p.OrgID)
 	return o, plans.Get(o.Plan), Usage{LinksThisMonth: u["linksCreated"], Tags: len(tags), APIKeys: len(keys),
-		Webhooks: hooks, ClicksThisMonth: u[plans.ClicksPerMonth]}, err
+		Webhooks: hooks, ClicksThisMonth: u[plans.ClicksPerMonth], Files: files, FilesBytes: bytes}, err
 }
 
 // Org is the principal's org.

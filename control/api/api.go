@@ -18,6 +18,7 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/domains"
+	"github.com/h0p/h0p/control/files"
 	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/control/jsonbody"
@@ -49,6 +50,7 @@ type Config struct {
 	// usage reads; nil counts nothing (and the usage routes answer 404).
 	Usage    *usage.Recorder
 	Webhooks *webhooks.Service
+	Files    *files.Service
 	// Logos loads the image file a QR code asks for as its logo; nil
 	// answers such a request 400 on logo.
 	Logos LogoSource
@@ -161,6 +163,7 @@ func (h *handler) routes() []route {
 	links := func(a access.Action) access.Need { return access.Need{Resource: access.ShortLinks, Action: a} }
 	doms := func(a access.Action) access.Need { return access.Need{Resource: access.Domains, Action: a} }
 	hooks := func(a access.Action) access.Need { return access.Need{Resource: access.Webhooks, Action: a} }
+	fileNeed := func(a access.Action) access.Need { return access.Need{Resource: access.Files, Action: a} }
 	statsRead := access.Need{Resource: access.Stats, Action: access.Read}
 	keys := func(a access.Action) access.Need {
 		return access.Need{Resource: access.APIKeys, Action: a, OwnUserKey: true}
@@ -228,6 +231,12 @@ func (h *handler) routes() []route {
 		{"GET", "/v1/webhooks/:id/deliveries/:msgId", hooks(access.Read), h.getDelivery},
 		{"POST", "/v1/webhooks/:id/deliveries/:msgId/retry", hooks(access.Update), h.retryDelivery},
 		{"POST", "/v1/webhooks/:id/replay", hooks(access.Update), h.replayWebhook},
+		{"POST", "/v1/files", fileNeed(access.Create), h.filesOn(h.uploadFile)},
+		{"GET", "/v1/files", fileNeed(access.Read), h.filesOn(h.listFiles)},
+		{"GET", "/v1/files/:id", fileNeed(access.Read), h.filesOn(h.getFile)},
+		{"GET", "/v1/files/:id/content", fileNeed(access.Read), h.filesOn(h.fileContent)},
+		{"PATCH", "/v1/files/:id", fileNeed(access.Update), h.filesOn(h.patchFile)},
+		{"DELETE", "/v1/files/:id", fileNeed(access.Delete), h.filesOn(h.deleteFile)},
 		{"GET", "/v1/stats", statsRead, h.getStats},
 		{"GET", "/v1/stats/export", statsRead, h.exportStats},
 		{"GET", "/v1/events", statsRead, h.listEvents},
@@ -313,8 +322,11 @@ func (h *handler) observe(reg prometheus.Registerer) gin.HandlerFunc {
 
 func (h *handler) limitBody(c *gin.Context) {
 	limit, what := int64(MaxBodyBytes), "1 MiB"
-	if c.Request.URL.Path == "/v1/links/import" {
+	switch {
+	case c.Request.URL.Path == "/v1/links/import":
 		limit, what = MaxImportBytes, "20 MiB"
+	case c.Request.URL.Path == "/v1/files" && c.Request.Method == http.MethodPost && h.Files != nil:
+		limit, what = h.Files.Max()+uploadOverhead, "a file may be"
 	}
 	if c.Request.ContentLength > limit {
 		h.fail(c, apierror.New(apierror.PayloadTooLarge, "request body is larger than %s", what))

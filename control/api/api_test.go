@@ -27,6 +27,7 @@ import (
 	"github.com/h0p/h0p/control/apikey"
 	"github.com/h0p/h0p/control/domains"
 	"github.com/h0p/h0p/control/egress"
+	"github.com/h0p/h0p/control/files"
 	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/mail"
@@ -70,6 +71,8 @@ type env struct {
 	domains                *domains.Service  // tests point its Checker at their DNS server
 	usage                  *usage.Recorder
 	webhooks               *webhooks.Service // tests change its Policy
+	files                  *files.Service
+	blobs                  *dirStore
 }
 
 // testWebhookPolicy lets webhooks reach receivers on the loopback over
@@ -146,6 +149,8 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	}
 	e.webhooks = &webhooks.Service{Store: st, Policy: testWebhookPolicy, Client: testWebhookPolicy.Client(),
 		Sealer: hookKeys, UserAgent: "H0p-Webhooks/test", Now: now, Logger: quiet}
+	e.blobs = &dirStore{dir: filepath.Join(dir, "blobs"), now: now}
+	e.files = &files.Service{Store: st, Blobs: e.blobs, Now: now, Logger: quiet}
 	clickStore, err := pebblestore.Open(filepath.Join(dir, "analytics"), pebblestore.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +166,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 		Domains:   e.domains,
 		Usage:     e.usage,
 		Webhooks:  e.webhooks,
+		Files:     e.files,
 		ShortLink: func(d, k string) string { return "https://" + d + "/" + k },
 	}
 	for _, o := range opts {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"image/color"
 	"net/http"
 	"slices"
 	"strings"
@@ -31,8 +32,8 @@ type actor struct {
 // key, a bot key without grants, and a link — the objects the canonical
 // requests act on.
 type matrixOrg struct {
-	orgID, victim, victimKey, botKey, linkID string
-	actors                                   []actor
+	orgID, victim, victimKey, botKey, linkID, fileID string
+	actors                                           []actor
 }
 
 var grantVariants = map[string]func(identity.Role) access.Set{
@@ -88,6 +89,12 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 			URL: "https://example.com", Version: 1, CreatedBy: tag("usr_keeper"), CreatedAt: e.now, UpdatedAt: e.now}); err != nil {
 			return err
 		}
+		o.fileID = tag("file_t")
+		if err := q.CreateFile(ctx, store.File{ID: o.fileID, OrgID: o.orgID, Name: "logo.png", MediaType: "image/png",
+			Size: int64(len(matrixPNG)), SHA256: sha([]byte(matrixPNG)), Version: 1, CreatedBy: tag("usr_keeper"),
+			CreatedAt: e.now, UpdatedAt: e.now}); err != nil {
+			return err
+		}
 		for _, role := range []identity.Role{identity.RoleOwner, identity.RoleAdmin, identity.RoleMember} {
 			// A signed-in user.
 			uid := tag("usr_" + string(role) + "_s")
@@ -129,8 +136,14 @@ func mustMatrixOrg(t *testing.T, e *env, n int) matrixOrg {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := e.blobs.Put(ctx, sha([]byte(matrixPNG)), strings.NewReader(matrixPNG), int64(len(matrixPNG))); err != nil {
+		t.Fatal(err)
+	}
 	return o
 }
+
+// matrixPNG is the bytes of the matrix's files, and of its uploads.
+var matrixPNG = string(pngOf(&testing.B{}, 1, 1, color.Black))
 
 // canonical is the request the matrix sends to a route: path parameters
 // point at the org's victim objects (for keys, a bot key that holds nothing,
@@ -141,6 +154,9 @@ func canonical(rt api.RouteNeed, o matrixOrg) (path, body string) {
 	path = r.Replace(rt.Path)
 	if strings.HasPrefix(rt.Path, "/v1/links/") {
 		path = strings.Replace(rt.Path, ":id", o.linkID, 1)
+	}
+	if strings.HasPrefix(rt.Path, "/v1/files/") {
+		path = strings.Replace(rt.Path, ":id", o.fileID, 1)
 	}
 	switch rt.Method + " " + rt.Path {
 	case "POST /v1/auth/login":
@@ -167,6 +183,10 @@ func canonical(rt api.RouteNeed, o matrixOrg) (path, body string) {
 		body = `{"name":"renamed"}`
 	case "POST /v1/links":
 		body = `{"url":"https://example.com/new"}`
+	case "POST /v1/files":
+		body = matrixPNG
+	case "PATCH /v1/files/:id":
+		body = `{"name":"renamed.png"}`
 	case "POST /v1/webhooks":
 		body = `{"url":"https://127.0.0.1:1/in","events":["link.created"]}`
 	}
@@ -268,6 +288,10 @@ func TestCrossOrgAccessIsNotFound(t *testing.T) {
 		{"DELETE", "/v1/api-keys/" + a.victimKey, ""},
 		{"PATCH", "/v1/members/" + a.victim, `{"role":"admin"}`},
 		{"DELETE", "/v1/members/" + a.victim, ""},
+		{"GET", "/v1/files/" + a.fileID, ""},
+		{"GET", "/v1/files/" + a.fileID + "/content", ""},
+		{"PATCH", "/v1/files/" + a.fileID, `{"name":"x"}`},
+		{"DELETE", "/v1/files/" + a.fileID, ""},
 	} {
 		r := e.do(t, tc.method, tc.path, other, strings.NewReader(tc.body))
 		if r.status != http.StatusNotFound || !strings.Contains(string(r.body), `"NOT_FOUND"`) {
@@ -281,6 +305,9 @@ func TestCrossOrgAccessIsNotFound(t *testing.T) {
 	}
 	if k, err := e.store.APIKey(ctx, a.orgID, a.victimKey); err != nil || k.Name != a.victimKey {
 		t.Errorf("key of org a: %+v %v", k, err)
+	}
+	if f, err := e.store.File(ctx, a.orgID, a.fileID); err != nil || f.Name != "logo.png" {
+		t.Errorf("file of org a: %+v %v", f, err)
 	}
 	if m, err := e.store.Member(ctx, a.orgID, a.victim); err != nil || m.Role != identity.RoleMember {
 		t.Errorf("member of org a: %+v %v", m, err)

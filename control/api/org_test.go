@@ -12,8 +12,8 @@ func TestOrgShowsOnlyServedPlanFeatures(t *testing.T) {
 	e := mustStart(t)
 	free := mustOrgOnPlan(t, e, "free", "free")
 	for _, tc := range []struct{ key, limits, features string }{
-		{free, "map[apiKeys:3 linksPerMonth:25 tags:5 trackedClicksPerMonth:1000 webhooks:0]", "map[abVariants:false passwordLinks:false targetingRules:false webhooks:false]"},
-		{e.key, "map[apiKeys:<nil> linksPerMonth:<nil> tags:<nil> trackedClicksPerMonth:<nil> webhooks:<nil>]", "map[abVariants:true passwordLinks:true targetingRules:true webhooks:true]"},
+		{free, "map[apiKeys:3 files:25 filesStorageBytes:5.24288e+07 linksPerMonth:25 tags:5 trackedClicksPerMonth:1000 webhooks:0]", "map[abVariants:false passwordLinks:false targetingRules:false webhooks:false]"},
+		{e.key, "map[apiKeys:<nil> files:<nil> filesStorageBytes:<nil> linksPerMonth:<nil> tags:<nil> trackedClicksPerMonth:<nil> webhooks:<nil>]", "map[abVariants:true passwordLinks:true targetingRules:true webhooks:true]"},
 	} {
 		org := e.mustCall(t, 200, "GET", "/v1/org", tc.key, "")
 		if got := fmt.Sprint(org["limits"]); got != tc.limits {
@@ -22,7 +22,7 @@ func TestOrgShowsOnlyServedPlanFeatures(t *testing.T) {
 		if got := fmt.Sprint(org["features"]); got != tc.features {
 			t.Errorf("%s features %s, want %s", org["plan"], got, tc.features)
 		}
-		if got := fmt.Sprint(org["usage"]); got != "map[apiKeys:1 apiRequestsThisMonth:map[errors:0 rateLimited:0 requests:0] linksCreatedThisMonth:0 tags:0 trackedClicksThisMonth:0 webhooks:0]" {
+		if got := fmt.Sprint(org["usage"]); got != "map[apiKeys:1 apiRequestsThisMonth:map[errors:0 rateLimited:0 requests:0] files:0 filesStorageBytes:0 linksCreatedThisMonth:0 tags:0 trackedClicksThisMonth:0 webhooks:0]" {
 			t.Errorf("%s usage %s", org["plan"], got)
 		}
 		if got := fmt.Sprint(org["clickTracking"]); got != "map[paused:false resumesAt:<nil>]" {

@@ -26,6 +26,8 @@ func httpStatus(code apierror.Code) int {
 		return http.StatusBadRequest
 	case apierror.PayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case apierror.UnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
 	case apierror.RateLimited:
 		return http.StatusTooManyRequests
 	case apierror.Unavailable:

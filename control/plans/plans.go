@@ -1,14 +1,16 @@
 // Package plans is the one table of what each plan allows. Services check it
 // before a change; the API shows it with the org's usage.
 //
-//	plan        links/mo  domains  tags  API keys  webhooks  clicks/mo  retention  password  rules  variants  custom domains  webhooks
-//	free              25        0     5         3         0      1,000    30 days   -         -      -         -               -
-//	pro            1,000        3    25        10         5     50,000     1 year   yes       yes    -         yes             yes
-//	business      10,000       40   200        50        20    250,000    3 years   yes       yes    yes       yes             yes
-//	enterprise   no limit  no limit  no limit  no limit no limit no limit  10 years  yes       yes    yes       yes             yes
+//	plan        links/mo  domains  tags  API keys  webhooks  clicks/mo  files     file storage  retention  password  rules  variants  custom domains  webhooks
+//	free              25        0     5         3         0      1,000        25        50 MiB    30 days   -         -      -         -               -
+//	pro            1,000        3    25        10         5     50,000     1,000         1 GiB     1 year   yes       yes    -         yes             yes
+//	business      10,000       40   200        50        20    250,000    10,000        20 GiB    3 years   yes       yes    yes       yes             yes
+//	enterprise   no limit  no limit  no limit  no limit no limit no limit  no limit  no limit     10 years  yes       yes    yes       yes             yes
 //
 // "links/mo" counts links created in the calendar month (UTC), deleted ones
-// included; "tags", "API keys", "domains" and "webhooks" count what exists.
+// included; "tags", "API keys", "domains", "webhooks", "files" and "file
+// storage" (the bytes of the org's files, each file counted whole even when
+// its bytes are stored once for several) count what exists.
 // Targeting rules include the ios, android and geo shorthands. Rate limits
 // are not per plan (see control/ratelimit): h0p dev's top-plan org keeps the
 // product's 5/s and 100/min.
@@ -50,6 +52,8 @@ const (
 	APIKeys        = "apiKeys"
 	Webhooks       = "webhooks"
 	ClicksPerMonth = "trackedClicksPerMonth"
+	Files          = "files"
+	FilesStorage   = "filesStorageBytes"
 )
 
 // Feature names, as the API shows them.
@@ -63,10 +67,11 @@ const (
 
 // ServedLimits and ServedFeatures are the limits and features H0p has
 // endpoints for and enforces today (see the package doc): links created a
-// month, tags, API keys, webhooks and tracked clicks a month; password
+// month, tags, API keys, webhooks, tracked clicks a month, files and
+// their bytes; password
 // links, targeting rules, A/B variants and webhooks.
 var (
-	ServedLimits   = []string{LinksPerMonth, Tags, APIKeys, Webhooks, ClicksPerMonth}
+	ServedLimits   = []string{LinksPerMonth, Tags, APIKeys, Webhooks, ClicksPerMonth, Files, FilesStorage}
 	ServedFeatures = []string{FeaturePassword, FeatureRules, FeatureVariants, FeatureWebhooks}
 )
 
@@ -94,13 +99,17 @@ type Plan struct {
 const day = 24 * time.Hour
 
 var table = map[Name]Plan{
-	Free: {Free, map[string]int{LinksPerMonth: 25, CustomDomains: -1, Tags: 5, APIKeys: 3, Webhooks: -1, ClicksPerMonth: 1_000},
+	Free: {Free, map[string]int{LinksPerMonth: 25, CustomDomains: -1, Tags: 5, APIKeys: 3, Webhooks: -1, ClicksPerMonth: 1_000,
+		Files: 25, FilesStorage: 50 << 20},
 		30 * day, map[string]bool{}},
-	Pro: {Pro, map[string]int{LinksPerMonth: 1_000, CustomDomains: 3, Tags: 25, APIKeys: 10, Webhooks: 5, ClicksPerMonth: 50_000},
+	Pro: {Pro, map[string]int{LinksPerMonth: 1_000, CustomDomains: 3, Tags: 25, APIKeys: 10, Webhooks: 5, ClicksPerMonth: 50_000,
+		Files: 1_000, FilesStorage: 1 << 30},
 		365 * day, map[string]bool{FeaturePassword: true, FeatureRules: true, FeatureCustomDomains: true, FeatureWebhooks: true}},
-	Business: {Business, map[string]int{LinksPerMonth: 10_000, CustomDomains: 40, Tags: 200, APIKeys: 50, Webhooks: 20, ClicksPerMonth: 250_000},
+	Business: {Business, map[string]int{LinksPerMonth: 10_000, CustomDomains: 40, Tags: 200, APIKeys: 50, Webhooks: 20, ClicksPerMonth: 250_000,
+		Files: 10_000, FilesStorage: 20 << 30},
 		3 * 365 * day, allFeatures()},
-	Enterprise: {Enterprise, map[string]int{LinksPerMonth: 0, CustomDomains: 0, Tags: 0, APIKeys: 0, Webhooks: 0, ClicksPerMonth: 0},
+	Enterprise: {Enterprise, map[string]int{LinksPerMonth: 0, CustomDomains: 0, Tags: 0, APIKeys: 0, Webhooks: 0, ClicksPerMonth: 0,
+		Files: 0, FilesStorage: 0},
 		10 * 365 * day, allFeatures()},
 }
 

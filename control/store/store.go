@@ -306,6 +306,41 @@ type Webhook struct {
 	UpdatedAt         time.Time
 }
 
+// File is an org's uploaded file: metadata, and the SHA-256 (lowercase
+// hex) of its bytes, which are stored once as a blob however many files
+// name them.
+type File struct {
+	ID        string
+	OrgID     string
+	Name      string
+	MediaType string
+	Size      int64
+	SHA256    string
+	Width     int // 0 when not an image, or not known
+	Height    int
+	Version   uint64 // 1 on create, +1 on every change
+	CreatedBy string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// FileFilter selects a page of an org's files, oldest first (by ID).
+type FileFilter struct {
+	OrgID     string
+	MediaType string // "" for every type
+	AfterID   string // cursor: files with ID > AfterID
+	Limit     int
+}
+
+// Blob is the reference count of stored bytes: how many files name them,
+// and since when none has (zero while some do).
+type Blob struct {
+	SHA256    string
+	Size      int64
+	Refs      int64
+	ZeroSince time.Time
+}
+
 // WebhookFilter selects a page of an org's webhooks, oldest first (by ID).
 type WebhookFilter struct {
 	OrgID   string
@@ -608,6 +643,39 @@ type Queries interface {
 	// its name, token and creation.
 	UpdateDomain(ctx context.Context, d Domain) error
 	DeleteDomain(ctx context.Context, orgID, id string) error
+
+	// Files and the blobs they name. A file row and its blob's count
+	// change together: CreateFile and DeleteFile each do both, so inside
+	// Write the two never disagree.
+	//
+	// CreateFile inserts f (ErrConflict: the ID is taken) and counts one
+	// more reference to its blob, creating the blob's row at 1.
+	CreateFile(ctx context.Context, f File) error
+	File(ctx context.Context, orgID, id string) (File, error)
+	// Files lists a page of an org's files by f.
+	Files(ctx context.Context, f FileFilter) ([]File, error)
+	// FileUsage is how many files an org has and their total size.
+	FileUsage(ctx context.Context, orgID string) (files int, bytes int64, err error)
+	// UpdateFile stores f's name, version and updatedAt (org scoped).
+	UpdateFile(ctx context.Context, f File) error
+	// DeleteFile deletes file id (org scoped) and counts one reference
+	// less to its blob; the blob's ZeroSince becomes at when none is left.
+	DeleteFile(ctx context.Context, orgID, id string, at time.Time) error
+	Blob(ctx context.Context, sha256 string) (Blob, error)
+	// LockBlob is Blob that, inside Write, also locks the row until
+	// commit (PostgreSQL: FOR UPDATE; SQLite's Write holds its one write
+	// lock already), so a CreateFile naming it waits.
+	LockBlob(ctx context.Context, sha256 string) (Blob, error)
+	// ClaimBlob inserts b, unreferenced, to hold its name while the
+	// caller deletes bytes no row knew of; ErrConflict when the row
+	// exists. A CreateFile naming it waits until the claim commits.
+	ClaimBlob(ctx context.Context, b Blob) error
+	// UnreferencedBlobs lists up to limit blobs with no reference since
+	// at or before before, longest unreferenced first.
+	UnreferencedBlobs(ctx context.Context, before time.Time, limit int) ([]Blob, error)
+	// DeleteBlob deletes the row of an unreferenced blob; ErrNotFound when
+	// there is none, or it is referenced.
+	DeleteBlob(ctx context.Context, sha256 string) error
 
 	// Webhooks and their deliveries.
 	//

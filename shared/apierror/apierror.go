@@ -28,9 +28,11 @@ const (
 	FeatureNotAvailable Code = "FEATURE_NOT_AVAILABLE"
 	ValidationError     Code = "VALIDATION_ERROR"
 	PayloadTooLarge     Code = "PAYLOAD_TOO_LARGE"
-	RateLimited         Code = "RATE_LIMITED"
-	Internal            Code = "INTERNAL"
-	Unavailable         Code = "UNAVAILABLE"
+	// UnsupportedMediaType: an upload's bytes are of a type not accepted.
+	UnsupportedMediaType Code = "UNSUPPORTED_MEDIA_TYPE"
+	RateLimited          Code = "RATE_LIMITED"
+	Internal             Code = "INTERNAL"
+	Unavailable          Code = "UNAVAILABLE"
 	// IdempotencyKeyInUse: a request with the same Idempotency-Key is still
 	// running; IdempotencyKeyReused: the key was used with another request.
 	IdempotencyKeyInUse  Code = "IDEMPOTENCY_KEY_IN_USE"

@@ -359,6 +359,34 @@ var migrations = []migration{
 	{sql: `ALTER TABLE events ADD COLUMN fanned_out_at {bigint};
 	UPDATE events SET fanned_out_at = created_at;
 	CREATE INDEX events_fanout ON events(id{C}) WHERE fanned_out_at IS NULL;`},
+
+	// 12: files (control/files). A file row is an org's name for a blob,
+	// bytes stored once per SHA-256 outside the database; blobs counts the
+	// files that name each one (refs), and since when none has
+	// (zero_since), which is what the sweeper reads, through a partial
+	// index of the unreferenced ones.
+	{sql: `CREATE TABLE blobs (
+		sha256 TEXT PRIMARY KEY,
+		size {bigint} NOT NULL,
+		refs {bigint} NOT NULL,
+		zero_since {bigint}
+	);
+	CREATE INDEX blobs_zero ON blobs(zero_since) WHERE refs = 0;
+	CREATE TABLE files (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		name TEXT NOT NULL,
+		media_type TEXT NOT NULL,
+		size {bigint} NOT NULL,
+		sha256 TEXT NOT NULL,
+		width {bigint} NOT NULL DEFAULT 0,
+		height {bigint} NOT NULL DEFAULT 0,
+		created_by TEXT NOT NULL,
+		created_at {bigint} NOT NULL,
+		updated_at {bigint} NOT NULL,
+		version {bigint} NOT NULL
+	);
+	CREATE INDEX files_org ON files(org_id, id{C});`},
 }
 
 // migrate applies the missing migrations in one transaction, which first

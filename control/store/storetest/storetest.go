@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
 	t.Run("TagPages", func(t *testing.T) { testTagPages(t, open(t)) })
 	t.Run("Domains", func(t *testing.T) { testDomains(t, open(t)) })
+	t.Run("Files", func(t *testing.T) { testFiles(t, open(t)) })
+	t.Run("Blobs", func(t *testing.T) { testBlobs(t, open(t)) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, open(t)) })
 	t.Run("WebhookDispatch", func(t *testing.T) { testWebhookDispatch(t, open(t)) })
 	t.Run("PlansUsageEvents", func(t *testing.T) { testPlansUsageEvents(t, open(t)) })
@@ -1363,4 +1365,131 @@ func testWebhookDispatch(t *testing.T, s store.Store) {
 	if since, err := s.WebhookFailingSince(ctx, "wh_1", t0.Add(3*time.Minute)); err != nil || !since.Equal(t0.Add(4*time.Minute)) {
 		t.Errorf("failing since, after a change: %v %v", since, err)
 	}
+}
+
+func file(id, org, sha, typ string, size int64) store.File {
+	return store.File{ID: id, OrgID: org, Name: id + ".png", MediaType: typ, Size: size, SHA256: sha, Width: 3,
+		Height: 2, Version: 1, CreatedBy: "usr_1", CreatedAt: t0, UpdatedAt: t0}
+}
+
+func mustBlob(t *testing.T, s store.Store, sha string, refs int64, zeroSince time.Time) {
+	t.Helper()
+	b, err := s.Blob(context.Background(), sha)
+	if err != nil || b.Refs != refs || !b.ZeroSince.Equal(zeroSince) {
+		t.Errorf("blob %s = %+v, %v; want refs %d since %v", sha, b, err, refs, zeroSince)
+	}
+}
+
+func testFiles(t *testing.T, s store.Store) {
+	seed(t, s)
+	ctx := context.Background()
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "Other", CreatedAt: t0}))
+	f1 := file("file_1", "org_1", "aa", "image/png", 100)
+	must(t, s.CreateFile(ctx, f1))
+	wantErr(t, "same id", s.CreateFile(ctx, f1), store.ErrConflict)
+	mustBlob(t, s, "aa", 1, time.Time{})
+	must(t, s.CreateFile(ctx, file("file_2", "org_1", "aa", "image/png", 100)))
+	must(t, s.CreateFile(ctx, file("file_3", "org_1", "bb", "application/pdf", 50)))
+	must(t, s.CreateFile(ctx, file("file_4", "org_2", "aa", "image/png", 100)))
+	mustBlob(t, s, "aa", 3, time.Time{})
+
+	got, err := s.File(ctx, "org_1", "file_1")
+	if err != nil || got != f1 {
+		t.Errorf("File = %+v, %v; want %+v", got, err, f1)
+	}
+	_, err = s.File(ctx, "org_2", "file_1")
+	wantErr(t, "file of another org", err, store.ErrNotFound)
+	ids := func(fs []store.File) string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tt := range []struct {
+		f    store.FileFilter
+		want string
+	}{
+		{store.FileFilter{OrgID: "org_1", Limit: 10}, "file_1,file_2,file_3"},
+		{store.FileFilter{OrgID: "org_1", Limit: 1}, "file_1"},
+		{store.FileFilter{OrgID: "org_1", AfterID: "file_1", Limit: 10}, "file_2,file_3"},
+		{store.FileFilter{OrgID: "org_1", MediaType: "application/pdf", Limit: 10}, "file_3"},
+		{store.FileFilter{OrgID: "org_2", Limit: 10}, "file_4"},
+	} {
+		if fs, err := s.Files(ctx, tt.f); err != nil || ids(fs) != tt.want {
+			t.Errorf("Files(%+v) = %s, %v; want %s", tt.f, ids(fs), err, tt.want)
+		}
+	}
+	if n, size, err := s.FileUsage(ctx, "org_1"); err != nil || n != 3 || size != 250 {
+		t.Errorf("FileUsage = %d, %d, %v; want 3, 250", n, size, err)
+	}
+	if n, size, err := s.FileUsage(ctx, "org_3"); err != nil || n != 0 || size != 0 {
+		t.Errorf("FileUsage of an org without files = %d, %d, %v", n, size, err)
+	}
+
+	got.Name, got.Version, got.UpdatedAt = "renamed.png", 2, t0.Add(time.Minute)
+	must(t, s.UpdateFile(ctx, got))
+	if again, err := s.File(ctx, "org_1", "file_1"); err != nil || again != got {
+		t.Errorf("after update %+v, %v; want %+v", again, err, got)
+	}
+	other := got
+	other.OrgID = "org_2"
+	wantErr(t, "update in another org", s.UpdateFile(ctx, other), store.ErrNotFound)
+
+	wantErr(t, "delete in another org", s.DeleteFile(ctx, "org_2", "file_1", t0), store.ErrNotFound)
+	must(t, s.DeleteFile(ctx, "org_1", "file_1", t0.Add(time.Hour)))
+	wantErr(t, "delete twice", s.DeleteFile(ctx, "org_1", "file_1", t0), store.ErrNotFound)
+	mustBlob(t, s, "aa", 2, time.Time{})
+	must(t, s.DeleteFile(ctx, "org_1", "file_2", t0.Add(time.Hour)))
+	must(t, s.DeleteFile(ctx, "org_2", "file_4", t0.Add(2*time.Hour)))
+	mustBlob(t, s, "aa", 0, t0.Add(2*time.Hour))
+	// Named again, the blob is referenced again.
+	must(t, s.CreateFile(ctx, file("file_5", "org_1", "aa", "image/png", 100)))
+	mustBlob(t, s, "aa", 1, time.Time{})
+}
+
+func testBlobs(t *testing.T, s store.Store) {
+	seed(t, s)
+	ctx := context.Background()
+	must(t, s.CreateFile(ctx, file("file_1", "org_1", "aa", "image/png", 100)))
+	must(t, s.CreateFile(ctx, file("file_2", "org_1", "bb", "image/png", 10)))
+	must(t, s.CreateFile(ctx, file("file_3", "org_1", "cc", "image/png", 10)))
+	must(t, s.DeleteFile(ctx, "org_1", "file_2", t0))
+	must(t, s.DeleteFile(ctx, "org_1", "file_1", t0.Add(time.Minute)))
+	shas := func(bs []store.Blob) string {
+		var out []string
+		for _, b := range bs {
+			out = append(out, b.SHA256)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tt := range []struct {
+		before time.Time
+		limit  int
+		want   string
+	}{
+		{t0.Add(-time.Second), 10, ""},
+		{t0, 10, "bb"},
+		{t0.Add(time.Hour), 10, "bb,aa"},
+		{t0.Add(time.Hour), 1, "bb"},
+	} {
+		if bs, err := s.UnreferencedBlobs(ctx, tt.before, tt.limit); err != nil || shas(bs) != tt.want {
+			t.Errorf("UnreferencedBlobs(%v, %d) = %s, %v; want %s", tt.before, tt.limit, shas(bs), err, tt.want)
+		}
+	}
+	wantErr(t, "delete a referenced blob", s.DeleteBlob(ctx, "cc"), store.ErrNotFound)
+	wantErr(t, "claim a known blob", s.ClaimBlob(ctx, store.Blob{SHA256: "cc", Size: 10, ZeroSince: t0}), store.ErrConflict)
+	err := s.Write(ctx, func(q store.Queries) error {
+		b, err := q.LockBlob(ctx, "bb")
+		if err != nil || b.Refs != 0 || b.Size != 10 {
+			t.Errorf("LockBlob = %+v, %v", b, err)
+		}
+		return q.DeleteBlob(ctx, "bb")
+	})
+	must(t, err)
+	_, err = s.Blob(ctx, "bb")
+	wantErr(t, "deleted blob", err, store.ErrNotFound)
+	must(t, s.ClaimBlob(ctx, store.Blob{SHA256: "dd", Size: 5, ZeroSince: t0}))
+	mustBlob(t, s, "dd", 0, t0)
+	must(t, s.DeleteBlob(ctx, "dd"))
 }

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/h0p/h0p/control/files"
+	"github.com/h0p/h0p/shared/apierror"
+)
+
+// uploadOverhead is what a multipart upload may carry beside the file's
+// bytes: boundaries, part headers, other (skipped) fields.
+const uploadOverhead = 64 << 10
+
+// fileCacheControl: a file's bytes never change under its ID.
+const fileCacheControl = "private, max-age=3600"
+
+// fileCSP is every file answer's Content-Security-Policy: an SVG opened
+// as a document runs nothing and loads nothing.
+const fileCSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+// filesOn answers 404 when the server keeps no files (Config.Files nil).
+func (h *handler) filesOn(next gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if h.Files == nil {
+			h.fail(c, apierror.New(apierror.NotFound, "this server keeps no files"))
+			return
+		}
+		next(c)
+	}
+}
+
+// readUpload reads the file of an upload: the multipart field "file" with
+// the part's filename, or else the raw body named by ?name=. Only the one
+// part is read, into memory, at most the size limit plus one byte.
+func (h *handler) readUpload(c *gin.Context) (string, []byte, error) {
+	mt, params, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if mt != "multipart/form-data" {
+		b, err := h.Files.Read(c.Request.Body)
+		return c.Query("name"), b, uploadErr(err)
+	}
+	mr := multipart.NewReader(c.Request.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return "", nil, apierror.Invalid("file", "is required: send it as the multipart field \"file\"")
+		}
+		if err != nil {
+			return "", nil, uploadErr(errors.Join(apierror.Invalid("body", "is not a complete multipart body"), err))
+		}
+		if part.FormName() != "file" {
+			continue // NextPart skips the rest of this part
+		}
+		b, err := h.Files.Read(part)
+		return part.FileName(), b, uploadErr(err)
+	}
+}
+
+// uploadErr is PAYLOAD_TOO_LARGE when err is the body limit's.
+func uploadErr(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return apierror.New(apierror.PayloadTooLarge, "the request body is larger than a file may be")
+	}
+	return err
+}
+
+func (h *handler) uploadFile(c *gin.Context) {
+	name, b, err := h.readUpload(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	f, err := h.Files.Upload(c.Request.Context(), principalOf(c), name, b)
+	h.respond(c, http.StatusCreated, files.ViewOf(f), err)
+}
+
+func (h *handler) listFiles(c *gin.Context) {
+	limit, err := queryLimit(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	fs, next, err := h.Files.List(c.Request.Context(), principalOf(c), c.Query("type"), limit, c.Query("cursor"))
+	h.respond(c, http.StatusOK, pageOf(fs, files.ViewOf, next), err)
+}
+
+func (h *handler) getFile(c *gin.Context) {
+	f, err := h.Files.Get(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, files.ViewOf(f), err)
+}
+
+// fileContent serves a file's bytes with their stored type; ServeContent
+// answers Range, If-None-Match and If-Range. An SVG is an attachment but
+// to an image request (Sec-Fetch-Dest: image, an <img> that runs no
+// script), so that opening its URL never makes it a document of the API's
+// origin; every answer carries fileCSP.
+func (h *handler) fileContent(c *gin.Context) {
+	f, o, err := h.Files.Open(c.Request.Context(), principalOf(c), c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	defer o.Close()
+	hd := c.Writer.Header()
+	hd.Set("Content-Type", f.MediaType)
+	hd.Set("ETag", `"`+f.SHA256+`"`)
+	hd.Set("Cache-Control", fileCacheControl)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", fileCSP)
+	disposition := "inline"
+	if f.MediaType == files.SVG && c.GetHeader("Sec-Fetch-Dest") != "image" {
+		disposition = "attachment"
+	}
+	hd.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": f.Name}))
+	http.ServeContent(c.Writer, c.Request, "", f.CreatedAt, o)
+}
+
+func (h *handler) patchFile(c *gin.Context) {
+	var in struct {
+		Name *string `json:"name"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if in.Name == nil {
+		h.fail(c, apierror.Invalid("name", "is required"))
+		return
+	}
+	f, err := h.Files.Rename(c.Request.Context(), principalOf(c), c.Param("id"), *in.Name)
+	h.respond(c, http.StatusOK, files.ViewOf(f), err)
+}
+
+func (h *handler) deleteFile(c *gin.Context) {
+	f, err := h.Files.Delete(c.Request.Context(), principalOf(c), c.Param("id"))
+	h.respond(c, http.StatusOK, gin.H{"id": f.ID}, err)
+}
