@@ -354,6 +354,10 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		s.files = &files.Service{Store: st, Blobs: cfg.Files, MaxBytes: cfg.FilesMaxBytes, Now: cfg.Now,
 			Logger: logger.With("subsystem", "files")}
 	}
+	var logos api.LogoSource // a nil *files.Service must not be a LogoSource
+	if s.files != nil {
+		logos = s.files
+	}
 	router := api.NewRouter(api.Config{
 		Store:            st,
 		Pepper:           pepper,
@@ -364,6 +368,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Domains:          s.domains,
 		Webhooks:         s.webhooks,
 		Files:            s.files,
+		Logos:            logos,
 		Stats:            &stats.Service{Store: st, Clicks: clickStore, Now: cfg.Now},
 		Usage:            s.usage,
 		ShortLink:        s.shortLink,

@@ -232,6 +232,7 @@ func (h *handler) routes() []route {
 		{"POST", "/v1/webhooks/:id/deliveries/:msgId/retry", hooks(access.Update), h.retryDelivery},
 		{"POST", "/v1/webhooks/:id/replay", hooks(access.Update), h.replayWebhook},
 		{"POST", "/v1/files", fileNeed(access.Create), h.filesOn(h.uploadFile)},
+		{"POST", "/v1/files/qr", fileNeed(access.Create), h.filesOn(h.saveQR)},
 		{"GET", "/v1/files", fileNeed(access.Read), h.filesOn(h.listFiles)},
 		{"GET", "/v1/files/:id", fileNeed(access.Read), h.filesOn(h.getFile)},
 		{"GET", "/v1/files/:id/content", fileNeed(access.Read), h.filesOn(h.fileContent)},

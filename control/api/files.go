@@ -6,10 +6,14 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/files"
+	"github.com/h0p/h0p/control/qr"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -139,4 +143,77 @@ func (h *handler) patchFile(c *gin.Context) {
 func (h *handler) deleteFile(c *gin.Context) {
 	f, err := h.Files.Delete(c.Request.Context(), principalOf(c), c.Param("id"))
 	h.respond(c, http.StatusOK, gin.H{"id": f.ID}, err)
+}
+
+// saveQRInput is POST /v1/files/qr's body: a link and the options of GET
+// /v1/links/{id}/qr, by the same names.
+type saveQRInput struct {
+	LinkID  string  `json:"linkId"`
+	Name    *string `json:"name"`
+	Format  *string `json:"format"`
+	Size    *int    `json:"size"`
+	Level   *string `json:"level"`
+	FGColor *string `json:"fgColor"`
+	BGColor *string `json:"bgColor"`
+	Margin  *int    `json:"margin"`
+	Logo    *string `json:"logo"`
+}
+
+// options are in's options as the query of GET /v1/links/{id}/qr would
+// carry them, read by the same parser.
+func (in saveQRInput) options() (qr.Options, error) {
+	q := url.Values{}
+	for name, v := range map[string]*string{"format": in.Format, "level": in.Level, "fgColor": in.FGColor,
+		"bgColor": in.BGColor, "logo": in.Logo} {
+		if v != nil {
+			q.Set(name, *v)
+		}
+	}
+	for name, v := range map[string]*int{"size": in.Size, "margin": in.Margin} {
+		if v != nil {
+			q.Set(name, strconv.Itoa(*v))
+		}
+	}
+	return qr.ParseOptions(q)
+}
+
+// saveQR renders a link's QR code and saves it as a file of the org, for
+// print workflows: 201 with the file. It reads the link, which takes the
+// shortLinks read permission beside files create. A saved SVG holds no
+// logo (a stored SVG is sanitised, images removed): save such a code as
+// PNG.
+func (h *handler) saveQR(c *gin.Context) {
+	if access.Check(principalOf(c), access.Need{Resource: access.ShortLinks, Action: access.Read}) != access.Allowed {
+		h.fail(c, apierror.New(apierror.Forbidden, "a QR code reads its link: it needs the shortLinks read permission"))
+		return
+	}
+	var in saveQRInput
+	if err := decodeJSON(c, &in); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if in.LinkID == "" {
+		h.fail(c, apierror.Invalid("linkId", "is required"))
+		return
+	}
+	o, err := in.options()
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if o.Format == qr.SVG && o.LogoID != "" {
+		h.fail(c, apierror.Invalid("logo", "a saved SVG code holds no logo: save it as png"))
+		return
+	}
+	l, img, err := h.renderQR(c, in.LinkID, &o)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	name := "qr-" + l.Key + "." + string(o.Format)
+	if in.Name != nil {
+		name = *in.Name
+	}
+	f, err := h.Files.Upload(c.Request.Context(), principalOf(c), name, img)
+	h.respond(c, http.StatusCreated, files.ViewOf(f), err)
 }

@@ -457,23 +457,7 @@ func (h *handler) linkQR(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	p := principalOf(c)
-	l, err := h.Links.Get(c.Request.Context(), p, c.Param("id"))
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	if o.LogoID != "" {
-		if h.Logos == nil {
-			h.fail(c, apierror.Invalid("logo", "logos are not available yet"))
-			return
-		}
-		if o.Logo, err = h.Logos.LogoImage(c.Request.Context(), p, o.LogoID); err != nil {
-			h.fail(c, err)
-			return
-		}
-	}
-	img, err := qr.Render(h.ShortLink(l.Domain, l.Key)+"?qr=1", o)
+	_, img, err := h.renderQR(c, c.Param("id"), &o)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -490,4 +474,25 @@ func (h *handler) linkQR(c *gin.Context) {
 		c.Header("Content-Security-Policy", csp)
 	}
 	c.Data(http.StatusOK, o.Format.ContentType(), img)
+}
+
+// renderQR draws link id's QR code with o, loading its logo into o: the
+// options are checked before, so a bad one is 400 naming it whatever the
+// link.
+func (h *handler) renderQR(c *gin.Context, id string, o *qr.Options) (links.Link, []byte, error) {
+	p := principalOf(c)
+	l, err := h.Links.Get(c.Request.Context(), p, id)
+	if err != nil {
+		return l, nil, err
+	}
+	if o.LogoID != "" {
+		if h.Logos == nil {
+			return l, nil, apierror.Invalid("logo", "logos are not available yet")
+		}
+		if o.Logo, err = h.Logos.LogoImage(c.Request.Context(), p, o.LogoID); err != nil {
+			return l, nil, err
+		}
+	}
+	img, err := qr.Render(h.ShortLink(l.Domain, l.Key)+"?qr=1", *o)
+	return l, img, err
 }

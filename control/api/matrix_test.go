@@ -187,6 +187,8 @@ func canonical(rt api.RouteNeed, o matrixOrg) (path, body string) {
 		body = matrixPNG
 	case "PATCH /v1/files/:id":
 		body = `{"name":"renamed.png"}`
+	case "POST /v1/files/qr":
+		body = `{"linkId":"` + o.linkID + `"}`
 	case "POST /v1/webhooks":
 		body = `{"url":"https://127.0.0.1:1/in","events":["link.created"]}`
 	}

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/ratelimit"
@@ -103,4 +106,63 @@ func TestLinkQRLogo(t *testing.T) {
 	if r := e.do(t, "GET", path+"?logo=file_other", e.key, nil); r.status != 404 {
 		t.Errorf("unknown logo: %d %s", r.status, r.body)
 	}
+}
+
+// TestSaveQRWithAnUploadedLogo saves a link's code with an uploaded image
+// as its logo, through the files service as the server wires it, and
+// decodes the saved file back to the short link.
+func TestSaveQRWithAnUploadedLogo(t *testing.T) {
+	e := mustStartLimits(t, ratelimit.Limits{PerSecond: 1000, PerMinute: 100000}, func(c *api.Config) { c.Logos = c.Files })
+	l := e.mustCall(t, 201, "POST", "/v1/links", e.key, `{"url":"https://example.com/qr","key":"print"}`)
+	logo := e.mustUpload(t, e.key, "logo.png", pngOf(t, 64, 48, color.RGBA{200, 30, 30, 255}))["id"].(string)
+
+	f := e.mustCall(t, 201, "POST", "/v1/files/qr", e.key,
+		`{"linkId":"`+l["id"].(string)+`","logo":"`+logo+`","size":400,"fgColor":"#1a237e"}`)
+	if f["type"] != "image/png" || f["name"] != "qr-print.png" || f["width"] != float64(400) {
+		t.Fatalf("saved code %v", f)
+	}
+	r := e.do(t, "GET", "/v1/files/"+f["id"].(string)+"/content", e.key, nil)
+	img, err := png.Decode(bytes.NewReader(r.body))
+	if r.status != 200 || err != nil {
+		t.Fatalf("content: %d %v", r.status, err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil || res.GetText() != l["shortLink"].(string)+"?qr=1" {
+		t.Fatalf("decoded %v, %v; want %s?qr=1", res, err, l["shortLink"])
+	}
+
+	svg := e.mustCall(t, 201, "POST", "/v1/files/qr", e.key, `{"linkId":"`+l["id"].(string)+`","format":"svg","name":"print.svg"}`)
+	if svg["type"] != "image/svg+xml" || svg["name"] != "print.svg" {
+		t.Errorf("saved svg %v", svg)
+	}
+	// The logo is read from the org's files on GET too.
+	if r := e.do(t, "GET", "/v1/links/"+l["id"].(string)+"/qr?logo="+logo, e.key, nil); r.status != 200 {
+		t.Errorf("GET with an uploaded logo: %d %s", r.status, r.body)
+	}
+
+	for _, c := range []struct{ body, field string }{
+		{`{"linkId":"` + l["id"].(string) + `","format":"svg","logo":"` + logo + `"}`, "logo"},
+		{`{"linkId":"` + l["id"].(string) + `","size":10}`, "size"},
+		{`{"linkId":"` + l["id"].(string) + `","fgColor":"#eeeeee"}`, "fgColor"},
+		{`{"format":"png"}`, "linkId"},
+	} {
+		r := e.do(t, "POST", "/v1/files/qr", e.key, strings.NewReader(c.body))
+		var m struct {
+			Error struct{ Details []struct{ Field string } }
+		}
+		json.Unmarshal(r.body, &m)
+		if r.status != 400 || len(m.Error.Details) != 1 || m.Error.Details[0].Field != c.field {
+			t.Errorf("%s: %d %s, want 400 on %s", c.body, r.status, r.body, c.field)
+		}
+	}
+	e.mustCall(t, 404, "POST", "/v1/files/qr", e.key, `{"linkId":"lnk_missing"}`)
+	pdf := e.mustUpload(t, e.key, "a.pdf", []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"))["id"].(string)
+	e.mustCall(t, 400, "POST", "/v1/files/qr", e.key, `{"linkId":"`+l["id"].(string)+`","logo":"`+pdf+`"}`)
+
+	k := e.mustCall(t, 201, "POST", "/v1/api-keys", e.key, `{"name":"files only","type":"bot","permissions":{"files":["create","read"]}}`)
+	e.mustCall(t, 403, "POST", "/v1/files/qr", k["key"].(string), `{"linkId":"`+l["id"].(string)+`"}`)
 }
