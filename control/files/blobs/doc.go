@@ -15,6 +15,8 @@
 //     exists stores nothing, but still reads and checks the size bytes, so an
 //     HTTP upload is drained and a wrong body still fails.
 //   - Objects never change once stored; Delete of an absent key succeeds.
+//     List's modified time is the object's first write: a Put that finds
+//     the key stored does not refresh it.
 //   - Open returns an io.ReadSeekCloser (for Range requests) and the size.
 //     Open and Stat of an absent key return an error wrapping ErrNotFound.
 //
@@ -22,7 +24,8 @@
 // first two hex characters), files 0o600 in directories 0o700. Put writes
 // dir/tmp/put-*, hashes as it writes, fsyncs, checks the hash, renames into
 // place and fsyncs the fan-out directory: a crash leaves at most a file in
-// tmp/, which OpenLocal removes, never a partial object under a key.
+// tmp/, which OpenLocal removes, never a partial object under a key. One
+// process uses a directory: OpenLocal would remove another's uploads.
 //
 // S3 keeps objects in a bucket of an S3-compatible server at prefix+key
 // (minio-go). Put streams the body to the server once, with its size; the

@@ -79,9 +79,10 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	return &S3{client: client, bucket: cfg.Bucket, prefix: cfg.Prefix, part: cfg.PartSize, unsigned: cfg.UnsignedPayload}, nil
 }
 
+// isNotFound: minio-go names a 404 on an object NoSuchKey, HEAD's too; a
+// missing bucket (NoSuchBucket) is an error, not an absent object.
 func isNotFound(err error) bool {
-	resp := minio.ToErrorResponse(err)
-	return resp.Code == minio.NoSuchKey || resp.StatusCode == http.StatusNotFound
+	return minio.ToErrorResponse(err).Code == minio.NoSuchKey
 }
 
 // Put implements Store. See the package doc for why the object is whole or
