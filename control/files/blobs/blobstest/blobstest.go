@@ -115,6 +115,27 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 		}
 	})
 
+	t.Run("ConcurrentPuts", func(t *testing.T) {
+		h := open(t)
+		data := randomBytes(mib, 8)
+		key := blobs.Key(data)
+		errs := make(chan error, 8)
+		for range cap(errs) {
+			go func() { errs <- h.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data))) }()
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				t.Errorf("concurrent Put: %v", err)
+			}
+		}
+		if !bytes.Equal(mustRead(t, h.Store, key), data) {
+			t.Fatal("object differs from the bytes put")
+		}
+		if raw := h.Raw(t); len(raw) != 1 {
+			t.Fatalf("backend holds %v, want the one object", raw)
+		}
+	})
+
 	// Failed Puts: each leaves nothing, neither the object nor a temporary.
 	failures := []struct {
 		name string
