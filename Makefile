@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: domains-sandbox domains-sandbox-stop run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics bench-webhooks bench-qr
+.PHONY: domains-sandbox domains-sandbox-stop run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics bench-webhooks bench-qr bench-files
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
@@ -72,6 +72,13 @@ bench-webhooks:
 # the matrix and PNG encoding alone as the floor (about 15 seconds).
 bench-qr:
 	$(GO) run ./bench/qr
+
+# File storage (control/files/blobs): Put throughput of 10 MiB and 100 KiB
+# objects into a directory under /tmp and into gofakes3 on loopback, beside
+# their floors (write + fsync + rename; an HTTP PUT to a discarding server).
+# About 75 seconds.
+bench-files:
+	$(GO) run ./bench/files
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/h0p ./cmd/h0p
