@@ -131,6 +131,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		df                                    domainFlags
 		af                                    acmeFlags
 		wf                                    webhookFlags
+		ff                                    fileFlags
 	)
 	fs := newFlags("control", "Runs a control node: the API and a raft voter. The first node starts with\n"+
 		"--bootstrap; the others --join it. Several control nodes share one PostgreSQL\n"+
@@ -153,6 +154,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	df.register(fs, "", "", "")
 	af.register(fs)
 	wf.register(fs)
+	ff.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -199,6 +201,9 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	df.apply(&ccfg)
 	if err := wf.apply(&ccfg); err != nil {
+		return err
+	}
+	if err := ff.apply(ctx, &ccfg, sf.DatabaseURL != ""); err != nil {
 		return err
 	}
 	if err := af.apply(&ccfg, base.store, func() ([]byte, error) { return clustercert.LoadSecret(nf.CertsDir) }); err != nil {

@@ -42,6 +42,7 @@ type devConfig struct {
 	Domains       domainFlags
 	ACME          acmeFlags
 	Webhooks      webhookFlags
+	Files         fileFlags
 	// IngestClicks takes the edge's click batches in process; nil:
 	// control's ingest (tests hold batches back with a func that fails).
 	IngestClicks func(ctx context.Context, batch []byte) error
@@ -76,6 +77,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	cfg.Domains.register(fs, "edge.localhost", "127.0.0.1,::1", "test")
 	cfg.ACME.register(fs)
 	cfg.Webhooks.register(fs)
+	cfg.Files.register(fs)
 	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "SMTP server for account emails: smtp[s]://[user:password@]host[:port][?from=address] (empty: emails are written to the log)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -200,6 +202,9 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 	}
 	cfg.Domains.apply(&ccfg)
 	if err := cfg.Webhooks.apply(&ccfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.Files.apply(ctx, &ccfg, false); err != nil {
 		return nil, err
 	}
 	if err := cfg.ACME.apply(&ccfg, d.store, secret); err != nil {

@@ -31,8 +31,10 @@ type Store interface {
 	List(ctx context.Context, fn func(key string, size int64, modified time.Time) error) error
 }
 
-// Object is an open object: read it, seek in it, close it.
-type Object interface {
+// Object is an open object: read it, seek in it, close it. An alias, so
+// that a consumer's own interface of the same methods (control/files)
+// takes a Store as it is.
+type Object = interface {
 	io.ReadSeekCloser
 	Size() int64
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	filesvc "github.com/h0p/h0p/control/files"
 	"github.com/h0p/h0p/control/files/blobs"
 	"github.com/h0p/h0p/control/files/blobs/blobstest"
 )
@@ -193,3 +194,9 @@ func TestS3Bucket(t *testing.T) {
 		t.Fatal("NewS3 on a closed port succeeded")
 	}
 }
+
+// The files service takes both stores as they are.
+var (
+	_ filesvc.Store = (*blobs.Local)(nil)
+	_ filesvc.Store = (*blobs.S3)(nil)
+)
