@@ -131,6 +131,9 @@ type Service struct {
 	ClickWebhooks ClickWebhooks
 	ShortLink     func(domain, key string) string
 	APIURL        string
+	// FileURL is the public URL of file id of a link's image fields, which
+	// the edges get in the link's record (nil: the record has no image).
+	FileURL func(id string) string
 	// Committed, when set, is told after each write that may have
 	// appended events (the webhook dispatcher's Wake: events go out at
 	// once rather than at its next pass). It must not block.
@@ -242,6 +245,7 @@ func (l *Link) toStore() (store.Link, error) {
 	}
 	sl := l.Link
 	sl.Attrs = raw
+	l.fileIDs(&sl)
 	if string(raw) == "{}" {
 		sl.Attrs = nil
 	}
