@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/h0p/h0p/control/files"
+	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -86,12 +87,20 @@ func (h *handler) listFiles(c *gin.Context) {
 		return
 	}
 	fs, next, err := h.Files.List(c.Request.Context(), principalOf(c), c.Query("type"), limit, c.Query("cursor"))
-	h.respond(c, http.StatusOK, pageOf(fs, files.ViewOf, next), err)
+	var views []files.View
+	if err == nil {
+		views, err = h.Files.Views(c.Request.Context(), fs)
+	}
+	h.respond(c, http.StatusOK, pageOf(views, func(v files.View) files.View { return v }, next), err)
 }
 
 func (h *handler) getFile(c *gin.Context) {
 	f, err := h.Files.Get(c.Request.Context(), principalOf(c), c.Param("id"))
-	h.respond(c, http.StatusOK, files.ViewOf(f), err)
+	var v files.View
+	if err == nil {
+		v, err = h.Files.View(c.Request.Context(), f)
+	}
+	h.respond(c, http.StatusOK, v, err)
 }
 
 // fileContent serves a file's bytes with their stored type; ServeContent
@@ -106,10 +115,15 @@ func (h *handler) fileContent(c *gin.Context) {
 		return
 	}
 	defer o.Close()
+	serveFile(c, f, o, fileCacheControl)
+}
+
+// serveFile answers with f's bytes, o, as fileContent says.
+func serveFile(c *gin.Context, f store.File, o files.Object, cacheControl string) {
 	hd := c.Writer.Header()
 	hd.Set("Content-Type", f.MediaType)
 	hd.Set("ETag", `"`+f.SHA256+`"`)
-	hd.Set("Cache-Control", fileCacheControl)
+	hd.Set("Cache-Control", cacheControl)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Content-Security-Policy", fileCSP)
 	disposition := "inline"
@@ -137,6 +151,11 @@ func (h *handler) patchFile(c *gin.Context) {
 }
 
 func (h *handler) deleteFile(c *gin.Context) {
-	f, err := h.Files.Delete(c.Request.Context(), principalOf(c), c.Param("id"))
+	force, err := boolQuery(c, "force")
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	f, err := h.Files.Delete(c.Request.Context(), principalOf(c), c.Param("id"), force != nil && *force)
 	h.respond(c, http.StatusOK, gin.H{"id": f.ID}, err)
 }

@@ -670,6 +670,9 @@ type Queries interface {
 	// more reference to its blob, creating the blob's row at 1.
 	CreateFile(ctx context.Context, f File) error
 	File(ctx context.Context, orgID, id string) (File, error)
+	// FileByID reads file id of any org: for a public URL, whose
+	// signature is checked first.
+	FileByID(ctx context.Context, id string) (File, error)
 	// LockFile is File that, inside Write, also locks the row until the
 	// transaction ends (SQLite's one writer holds the lock already): a
 	// link naming the file and the file's delete wait for each other.

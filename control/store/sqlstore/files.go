@@ -50,6 +50,10 @@ func (q queries) File(ctx context.Context, orgID, id string) (store.File, error)
 	return scanFile(q.db.QueryRowContext(ctx, fileSelect+`WHERE org_id = $1 AND id = $2`, orgID, id))
 }
 
+func (q queries) FileByID(ctx context.Context, id string) (store.File, error) {
+	return scanFile(q.db.QueryRowContext(ctx, fileSelect+`WHERE id = $1`, id))
+}
+
 func (q queries) LockFile(ctx context.Context, orgID, id string) (store.File, error) {
 	return scanFile(q.db.QueryRowContext(ctx, fileSelect+`WHERE org_id = $1 AND id = $2{for_update}`, orgID, id))
 }

@@ -1493,10 +1493,15 @@ func testFileReferences(t *testing.T, s store.Store) {
 	b.ImageFile, b.PreviewImageFile, b.Version = "", "", 2
 	must(t, s.UpdateLink(ctx, b))
 	must(t, s.DeleteLink(ctx, "org_1", "link_c"))
+	if f, err := s.FileByID(ctx, "file_2"); err != nil || f != qr {
+		t.Errorf("FileByID = %+v, %v; want %+v", f, err, qr)
+	}
+	_, err := s.FileByID(ctx, "file_9")
+	wantErr(t, "FileByID of no file", err, store.ErrNotFound)
 	if got, want := refs("org_1", "file_1"), "link:link_a:image,qr:file_2:logo"; got != want {
 		t.Errorf("references after changes = %s; want %s", got, want)
 	}
-	err := s.Write(ctx, func(q store.Queries) error {
+	err = s.Write(ctx, func(q store.Queries) error {
 		if f, err := q.LockFile(ctx, "org_1", "file_1"); err != nil || f.ID != "file_1" {
 			t.Errorf("LockFile = %+v, %v", f, err)
 		}
