@@ -89,7 +89,7 @@ func (s *Service) record(l *Link) kv.Link {
 	return r
 }
 
-// ClearFile runs fn in a transaction that first clears file id from the
+// ClearFile runs fn in a transaction that then clears file id from the
 // image and preview image of p's org's links that use it, each a link
 // update (version, audit entry, event, record for the edges), and
 // replicates them after the commit. fn is meant to delete the file: it
