@@ -353,6 +353,11 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	if cfg.Files != nil {
 		s.files = &files.Service{Store: st, Blobs: cfg.Files, MaxBytes: cfg.FilesMaxBytes, Now: cfg.Now,
 			Logger: logger.With("subsystem", "files")}
+		if err := wireFileURLs(s.files, s.links, s.publicURL, pepper); err != nil {
+			s.ln.Close()
+			s.closeStores()
+			return nil, err
+		}
 	}
 	var logos api.LogoSource // a nil *files.Service must not be a LogoSource
 	if s.files != nil {
@@ -645,6 +650,18 @@ func served(d EdgeDomains) func(string) bool {
 		_, ok, _ := d.Domain([]byte(host))
 		return ok
 	}
+}
+
+// wireFileURLs gives files public URLs, under a key derived from the
+// pepper (which every control node holds), and lets links show them to
+// the edges and clear a file deleted by force.
+func wireFileURLs(fs *files.Service, ls *links.Service, publicURL string, pepper []byte) error {
+	urls, err := files.NewURLs(publicURL, pepper)
+	if err != nil {
+		return err
+	}
+	fs.URLs, fs.Links, ls.FileURL = urls, ls, urls.URL
+	return nil
 }
 
 // newWebhooks is the webhooks service of cfg: one egress policy, which

@@ -238,6 +238,7 @@ func (h *handler) routes() []route {
 		{"GET", "/v1/files/:id/content", fileNeed(access.Read), h.filesOn(h.fileContent)},
 		{"PATCH", "/v1/files/:id", fileNeed(access.Update), h.filesOn(h.patchFile)},
 		{"DELETE", "/v1/files/:id", fileNeed(access.Delete), h.filesOn(h.deleteFile)},
+		{"GET", "/f/:id/:sig", public, h.filesOn(h.publicFile)},
 		{"GET", "/v1/stats", statsRead, h.getStats},
 		{"GET", "/v1/stats/export", statsRead, h.exportStats},
 		{"GET", "/v1/events", statsRead, h.listEvents},

@@ -177,6 +177,13 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	e.router = r
 	srv := httptest.NewServer(r)
 	e.url = srv.URL
+	// Public file URLs are the test server's, as a real one's are its
+	// public URL's.
+	fileURLs, err := files.NewURLs(srv.URL, pepper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.files.URLs, e.files.Links, e.links.FileURL = fileURLs, e.links, fileURLs.URL
 	t.Cleanup(func() {
 		srv.Close()
 		pub.Wait()

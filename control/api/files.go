@@ -14,6 +14,7 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/files"
 	"github.com/h0p/h0p/control/qr"
+	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -90,12 +91,20 @@ func (h *handler) listFiles(c *gin.Context) {
 		return
 	}
 	fs, next, err := h.Files.List(c.Request.Context(), principalOf(c), c.Query("type"), limit, c.Query("cursor"))
-	h.respond(c, http.StatusOK, pageOf(fs, files.ViewOf, next), err)
+	var views []files.View
+	if err == nil {
+		views, err = h.Files.Views(c.Request.Context(), fs)
+	}
+	h.respond(c, http.StatusOK, pageOf(views, func(v files.View) files.View { return v }, next), err)
 }
 
 func (h *handler) getFile(c *gin.Context) {
 	f, err := h.Files.Get(c.Request.Context(), principalOf(c), c.Param("id"))
-	h.respond(c, http.StatusOK, files.ViewOf(f), err)
+	var v files.View
+	if err == nil {
+		v, err = h.Files.View(c.Request.Context(), f)
+	}
+	h.respond(c, http.StatusOK, v, err)
 }
 
 // fileContent serves a file's bytes with their stored type; ServeContent
@@ -110,10 +119,15 @@ func (h *handler) fileContent(c *gin.Context) {
 		return
 	}
 	defer o.Close()
+	serveFile(c, f, o, fileCacheControl)
+}
+
+// serveFile answers with f's bytes, o, as fileContent says.
+func serveFile(c *gin.Context, f store.File, o files.Object, cacheControl string) {
 	hd := c.Writer.Header()
 	hd.Set("Content-Type", f.MediaType)
 	hd.Set("ETag", `"`+f.SHA256+`"`)
-	hd.Set("Cache-Control", fileCacheControl)
+	hd.Set("Cache-Control", cacheControl)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Content-Security-Policy", fileCSP)
 	disposition := "inline"
@@ -141,7 +155,12 @@ func (h *handler) patchFile(c *gin.Context) {
 }
 
 func (h *handler) deleteFile(c *gin.Context) {
-	f, err := h.Files.Delete(c.Request.Context(), principalOf(c), c.Param("id"))
+	force, err := boolQuery(c, "force")
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	f, err := h.Files.Delete(c.Request.Context(), principalOf(c), c.Param("id"), force != nil && *force)
 	h.respond(c, http.StatusOK, gin.H{"id": f.ID}, err)
 }
 
@@ -214,6 +233,6 @@ func (h *handler) saveQR(c *gin.Context) {
 	if in.Name != nil {
 		name = *in.Name
 	}
-	f, err := h.Files.Upload(c.Request.Context(), principalOf(c), name, img)
+	f, err := h.Files.SaveQR(c.Request.Context(), principalOf(c), name, img, l.ID, o.LogoID)
 	h.respond(c, http.StatusCreated, files.ViewOf(f), err)
 }

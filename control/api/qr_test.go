@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -134,6 +135,14 @@ func TestSaveQRWithAnUploadedLogo(t *testing.T) {
 	if err != nil || res.GetText() != l["shortLink"].(string)+"?qr=1" {
 		t.Fatalf("decoded %v, %v; want %s?qr=1", res, err, l["shortLink"])
 	}
+
+	// The saved code is among the logo's references: deleting the logo
+	// takes force.
+	refs := fmt.Sprint(e.mustCall(t, 200, "GET", "/v1/files/"+logo, e.key, "")["references"])
+	if !strings.Contains(refs, f["id"].(string)) || !strings.Contains(refs, "logo") {
+		t.Errorf("logo's references %s, want the saved code %s", refs, f["id"])
+	}
+	e.mustCall(t, 409, "DELETE", "/v1/files/"+logo, e.key, "")
 
 	svg := e.mustCall(t, 201, "POST", "/v1/files/qr", e.key, `{"linkId":"`+l["id"].(string)+`","format":"svg","name":"print.svg"}`)
 	if svg["type"] != "image/svg+xml" || svg["name"] != "print.svg" {

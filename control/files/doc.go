@@ -28,6 +28,21 @@
 // claimed, so that an upload of the same bytes waits and then stores
 // them again. The orphan pass lists every stored object.
 //
+// Links use files (control/links): a link's image and preview image may
+// name a raster image file of its org; saved QR codes name their logo's
+// file (LogoFileID). References lists them. Delete refuses a file in use
+// (ALREADY_EXIST) unless forced; forced, it runs inside the links
+// service's transaction (Unlinker), which clears the file from each link
+// as a link update replicated to the edges; a QR code keeps its bytes.
+//
+// Files are served to the public by control, not by the edges, at
+// URLs.URL: {APIURL}/f/{id}/{sig}, sig an HMAC of the ID under a key
+// derived from the pepper. An edge answers from its replicated store only
+// and never fetches from control while answering, and file bytes are not
+// replicated; the edges get a link's image as this URL, and social bots
+// fetch it from control's public address. OpenPublic answers a wrong
+// signature as a missing file, before any store read.
+//
 // A file answers with the bytes of its stored type, ETag its SHA-256;
 // the API (control/api) serves SVG as an attachment unless the request is
 // an image's (Sec-Fetch-Dest: image), every file under a CSP that runs

@@ -59,9 +59,22 @@ type Service struct {
 	MaxBytes int64
 	// Grace is how long unreferenced bytes are kept before Sweep removes
 	// them (0: DefaultGrace).
-	Grace  time.Duration
+	Grace time.Duration
+	// URLs makes files' public URLs (nil: none is served).
+	URLs *URLs
+	// Links clears a file from the links that use it when it is deleted
+	// by force (nil: they keep naming it).
+	Links  Unlinker
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// Unlinker clears a file from the links that use it (control/links).
+type Unlinker interface {
+	// ClearFile runs fn in a transaction that clears file id from p's
+	// org's links after fn ran (fn locks the file), each a link update,
+	// replicated after the commit.
+	ClearFile(ctx context.Context, p access.Principal, id string, fn func(q store.Queries) error) error
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -103,10 +116,39 @@ type View struct {
 	References []Reference `json:"references"`
 }
 
-// Reference is a link or QR code that uses a file.
+// Reference is a link or QR code that uses a file: a link (type "link",
+// its ID) by its image or preview image (field "image", "preview.image"),
+// or a saved QR code (type "qr", the ID of its file) by its logo (field
+// "logo").
 type Reference struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Field string `json:"field"`
+}
+
+// View shows f with its references.
+func (s *Service) View(ctx context.Context, f store.File) (View, error) {
+	v := ViewOf(f)
+	refs, err := s.Store.FileReferences(ctx, f.OrgID, f.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, r := range refs {
+		v.References = append(v.References, Reference(r))
+	}
+	return v, nil
+}
+
+// Views shows fs with their references, one indexed query per file.
+func (s *Service) Views(ctx context.Context, fs []store.File) ([]View, error) {
+	out := make([]View, len(fs))
+	for i, f := range fs {
+		var err error
+		if out[i], err = s.View(ctx, f); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // ViewOf shows f.
@@ -192,6 +234,16 @@ func checkPlan(ctx context.Context, q store.Queries, orgID string, size int64) e
 // Upload stores b as a file of p's org named name. Everything that can
 // refuse it (type, size, plan) is checked before its bytes are stored.
 func (s *Service) Upload(ctx context.Context, p access.Principal, name string, b []byte) (store.File, error) {
+	return s.upload(ctx, p, name, b, "", "")
+}
+
+// SaveQR stores b, a QR code of link linkID drawn with image file logoID
+// as its logo ("" for none), as a file: it is among the logo's references.
+func (s *Service) SaveQR(ctx context.Context, p access.Principal, name string, b []byte, linkID, logoID string) (store.File, error) {
+	return s.upload(ctx, p, name, b, linkID, logoID)
+}
+
+func (s *Service) upload(ctx context.Context, p access.Principal, name string, b []byte, linkID, logoID string) (store.File, error) {
 	if int64(len(b)) > s.Max() {
 		return store.File{}, apierror.New(apierror.PayloadTooLarge, "files are at most %d bytes", s.Max())
 	}
@@ -203,7 +255,7 @@ func (s *Service) Upload(ctx context.Context, p access.Principal, name string, b
 	now := s.now()
 	f := store.File{ID: ids.New(Prefix, now), OrgID: p.OrgID, Name: CleanName(name), MediaType: c.MediaType,
 		Size: int64(len(c.Bytes)), SHA256: hex.EncodeToString(sum[:]), Width: c.Width, Height: c.Height, Version: 1,
-		CreatedBy: p.ActorID(), CreatedAt: now, UpdatedAt: now}
+		CreatedBy: p.ActorID(), CreatedAt: now, UpdatedAt: now, LinkID: linkID, LogoFileID: logoID}
 	if err := checkPlan(ctx, s.Store, p.OrgID, f.Size); err != nil {
 		return store.File{}, err
 	}
@@ -301,19 +353,49 @@ func (s *Service) Rename(ctx context.Context, p access.Principal, id, name strin
 }
 
 // Delete removes file id; its bytes stay while other files name them,
-// and are swept a grace period after the last one goes.
-func (s *Service) Delete(ctx context.Context, p access.Principal, id string) (store.File, error) {
+// and are swept a grace period after the last one goes. A file that links
+// or saved QR codes use is refused (ALREADY_EXIST, 409, each use a
+// detail) unless force: then the links that use it lose it, each a link
+// update (Links), in the delete's transaction; a saved QR code keeps its
+// bytes, the logo drawn in them, and only loses the reference.
+func (s *Service) Delete(ctx context.Context, p access.Principal, id string, force bool) (store.File, error) {
 	now := s.now()
 	var f store.File
-	err := s.Store.Write(ctx, func(q store.Queries) error {
+	del := func(q store.Queries) error {
+		// Locked first, so that a link naming the file either committed
+		// before (and is among the references read next) or finds no
+		// file.
 		var err error
-		if f, err = lookup(q.File(ctx, p.OrgID, id)); err != nil {
+		if f, err = lookup(q.LockFile(ctx, p.OrgID, id)); err != nil {
 			return err
+		}
+		if !force {
+			refs, err := q.FileReferences(ctx, p.OrgID, id)
+			if err != nil {
+				return err
+			}
+			if len(refs) > 0 {
+				return inUse(refs)
+			}
 		}
 		if err := q.DeleteFile(ctx, p.OrgID, id, now); err != nil {
 			return err
 		}
 		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "file.deleted", "file", f.ID, ViewOf(f), nil))
-	})
-	return f, err
+	}
+	if force && s.Links != nil {
+		return f, s.Links.ClearFile(ctx, p, id, del)
+	}
+	return f, s.Store.Write(ctx, del)
+}
+
+// inUse is the error of deleting a file that refs use.
+func inUse(refs []store.FileReference) error {
+	e := apierror.New(apierror.AlreadyExist,
+		"the file is in use (%d references); delete with force=true to delete it and remove it from the links", len(refs))
+	for _, r := range refs {
+		e.Details = append(e.Details, apierror.Detail{Field: "references",
+			Reason: fmt.Sprintf("%s %s uses it as %s", r.Type, r.ID, r.Field)})
+	}
+	return e
 }

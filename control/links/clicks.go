@@ -228,7 +228,7 @@ func (s *Service) count(ctx context.Context, q store.Queries, b *clicks.Batch, n
 		if err := q.UpdateLink(ctx, row); err != nil {
 			return adm, pending{}, err
 		}
-		ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: new(l.record())})
+		ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: new(s.record(&l))})
 	}
 	for org, oa := range adm.Orgs {
 		if oa.Humans > 0 {

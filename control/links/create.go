@@ -264,7 +264,7 @@ func (s *Service) writeItems(ctx context.Context, orgID string, items []*item) (
 			}
 			r.Created = true
 			used++
-			rec := r.Link.record()
+			rec := s.record(&r.Link)
 			ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: &rec})
 		}
 		if len(ops) > 0 {
@@ -298,6 +298,9 @@ func (s *Service) createOne(ctx context.Context, q store.Queries, it *item, tags
 		if _, err := q.LinkByKey(ctx, l.OrgID, l.Domain, l.Key); err == nil {
 			return apierror.New(apierror.AlreadyExist, "key %q is already in use on %s", l.Key, l.Domain)
 		}
+	}
+	if err := checkFiles(ctx, q, l, it.in); err != nil {
+		return err
 	}
 	var err error
 	if l.TagIDs, err = tags.ids(ctx, q, l.TagNames, j.now); err != nil {

@@ -41,6 +41,12 @@
 //     included, flagged) on a link an enabled link.clicked endpoint covers,
 //     in the batch's transaction, and nothing for other clicks: a map
 //     lookup per link of the batch (clicked.go).
+//   - image and preview.image may be a file of the link's org (file_…), a
+//     PNG, JPEG, GIF or WebP (files.go): shown as given, checked in the
+//     write's transaction, and replicated to the edges as the file's
+//     public URL (FileURL). The edges show preview.image only; image is
+//     not in their record. A file deleted by force leaves the links that
+//     used it (ClearFile), each a link update.
 //   - Upsert matches the org's oldest link with the same url on the same
 //     domain; it answers 201 when it created one and 200 otherwise.
 //   - Plan features are checked against what a change sets, so a link made
@@ -131,6 +137,9 @@ type Service struct {
 	ClickWebhooks ClickWebhooks
 	ShortLink     func(domain, key string) string
 	APIURL        string
+	// FileURL is the public URL of file id of a link's image fields, which
+	// the edges get in the link's record (nil: the record has no image).
+	FileURL func(id string) string
 	// Committed, when set, is told after each write that may have
 	// appended events (the webhook dispatcher's Wake: events go out at
 	// once rather than at its next pass). It must not block.
@@ -242,6 +251,7 @@ func (l *Link) toStore() (store.Link, error) {
 	}
 	sl := l.Link
 	sl.Attrs = raw
+	l.fileIDs(&sl)
 	if string(raw) == "{}" {
 		sl.Attrs = nil
 	}

@@ -220,6 +220,16 @@ func (p *problems) checkURL(field, raw string, max int, own *ownHosts) {
 	}
 }
 
+// checkImage validates an image field: a file's ID (checked against the
+// files in the write's transaction: checkFiles) or an image URL.
+func (p *problems) checkImage(field, v string) {
+	if !isFile(v) {
+		p.checkURL(field, v, maxImageURLLen, nil)
+	} else if len(v) > 64 || strings.ContainsFunc(v, func(r rune) bool { return r > unicode.MaxASCII || unicode.IsSpace(r) }) {
+		p.add(field, "no such file")
+	}
+}
+
 func (p *problems) checkText(field, v string, max int) {
 	if !utf8.ValidString(v) {
 		p.add(field, "must be valid UTF-8")
@@ -345,7 +355,7 @@ func (l *Link) applyInput(in Input, now time.Time, own *ownHosts) error {
 	if in.Image.Set {
 		l.Image = in.Image.V
 		if l.Image != "" {
-			p.checkURL("image", l.Image, maxImageURLLen, nil)
+			p.checkImage("image", l.Image)
 		}
 	}
 	if in.ExternalID.Set {
@@ -474,7 +484,7 @@ func (l *Link) applyInput(in Input, now time.Time, own *ownHosts) error {
 		p.checkText("preview.title", l.Preview.Title, maxPreviewTitle)
 		p.checkText("preview.description", l.Preview.Description, maxPreviewDesc)
 		if l.Preview.Image != "" {
-			p.checkURL("preview.image", l.Preview.Image, maxImageURLLen, nil)
+			p.checkImage("preview.image", l.Preview.Image)
 		}
 	}
 	return p.err()

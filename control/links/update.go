@@ -93,7 +93,7 @@ func (s *Service) UpdateMany(ctx context.Context, p access.Principal, targets []
 				}
 				continue
 			}
-			rec := r.Link.record()
+			rec := s.record(&r.Link)
 			ops = append(ops, kv.Op{Type: kv.OpPutLink, Link: &rec})
 		}
 		if err := j.flush(ctx, q); err != nil {
@@ -129,6 +129,9 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 	}
 	oldExternal := l.ExternalID
 	if err := l.applyInput(in, now, s.own()); err != nil {
+		return Link{}, err
+	}
+	if err := checkFiles(ctx, q, &l, in); err != nil {
 		return Link{}, err
 	}
 	if in.Password.Set {

@@ -117,26 +117,31 @@ type APIKey struct {
 // sorts on are fields; the rest of the link (targeting rules, A/B variants,
 // UTM, social preview, …) is Attrs, a JSON document the links service owns.
 type Link struct {
-	ID            string
-	OrgID         string
-	Domain        string
-	Key           string
-	URL           string
-	Version       uint64 // 1 on create, +1 on every change (deletes included)
-	Title         string
-	ExternalID    string // unique per org when set
-	PasswordHash  string
-	ExpiresAt     time.Time
-	ValidSince    time.Time
-	Archived      bool
-	Disabled      bool
-	Attrs         json.RawMessage
-	TagIDs        []string // sorted
-	Clicks        int64
-	LastClickedAt time.Time
-	CreatedBy     string // user or key ID
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	ID         string
+	OrgID      string
+	Domain     string
+	Key        string
+	URL        string
+	Version    uint64 // 1 on create, +1 on every change (deletes included)
+	Title      string
+	ExternalID string // unique per org when set
+	// ImageFile and PreviewImageFile are the files (IDs) the link's image
+	// and preview image are, "" when none: columns of their own, so that
+	// a file's references are found through an index.
+	ImageFile        string
+	PreviewImageFile string
+	PasswordHash     string
+	ExpiresAt        time.Time
+	ValidSince       time.Time
+	Archived         bool
+	Disabled         bool
+	Attrs            json.RawMessage
+	TagIDs           []string // sorted
+	Clicks           int64
+	LastClickedAt    time.Time
+	CreatedBy        string // user or key ID
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // LinkSort is a sort order of link lists.
@@ -322,6 +327,19 @@ type File struct {
 	CreatedBy string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// A saved QR code's file: the file its logo is (LogoFileID) and the
+	// link it encodes (LinkID); "" for other files. Set on insert only.
+	LogoFileID string
+	LinkID     string
+}
+
+// FileReference is a use of a file: a link's image or preview image
+// (Type "link", Field "image" or "preview.image"), or a saved QR code's
+// logo (Type "qr", ID the QR code's file, Field "logo").
+type FileReference struct {
+	Type  string
+	ID    string
+	Field string
 }
 
 // FileFilter selects a page of an org's files, oldest first (by ID).
@@ -652,6 +670,17 @@ type Queries interface {
 	// more reference to its blob, creating the blob's row at 1.
 	CreateFile(ctx context.Context, f File) error
 	File(ctx context.Context, orgID, id string) (File, error)
+	// FileByID reads file id of any org: for a public URL, whose
+	// signature is checked first.
+	FileByID(ctx context.Context, id string) (File, error)
+	// LockFile is File that, inside Write, also locks the row until the
+	// transaction ends (SQLite's one writer holds the lock already): a
+	// link naming the file and the file's delete wait for each other.
+	LockFile(ctx context.Context, orgID, id string) (File, error)
+	// FileReferences lists the uses of file id of an org: links by
+	// image, then by preview image, then saved QR codes by logo, each by
+	// ID.
+	FileReferences(ctx context.Context, orgID, id string) ([]FileReference, error)
 	// Files lists a page of an org's files by f.
 	Files(ctx context.Context, f FileFilter) ([]File, error)
 	// FileUsage is how many files an org has and their total size.

@@ -11,10 +11,11 @@ import (
 
 func (q queries) CreateFile(ctx context.Context, f store.File) error {
 	res, err := q.db.ExecContext(ctx, `INSERT INTO files (id, org_id, name, media_type, size, sha256, width, height,
-		created_by, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		created_by, created_at, updated_at, version, logo_file_id, link_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT DO NOTHING`,
 		f.ID, f.OrgID, f.Name, f.MediaType, f.Size, f.SHA256, int64(f.Width), int64(f.Height), f.CreatedBy,
-		ms(f.CreatedAt), ms(f.UpdatedAt), int64(f.Version))
+		ms(f.CreatedAt), ms(f.UpdatedAt), int64(f.Version), nullString(f.LogoFileID), nullString(f.LinkID))
 	if err := inserted("insert file", 1, res, err); err != nil {
 		return err
 	}
@@ -27,24 +28,52 @@ func (q queries) CreateFile(ctx context.Context, f store.File) error {
 }
 
 const fileSelect = `SELECT id, org_id, name, media_type, size, sha256, width, height, created_by, created_at,
-	updated_at, version FROM files `
+	updated_at, version, logo_file_id, link_id FROM files `
 
 func scanFile(r rowScanner) (store.File, error) {
 	var (
 		f                           store.File
 		w, h, version, at, updateAt int64
+		logo, link                  sql.NullString
 	)
 	if err := r.Scan(&f.ID, &f.OrgID, &f.Name, &f.MediaType, &f.Size, &f.SHA256, &w, &h, &f.CreatedBy, &at,
-		&updateAt, &version); err != nil {
+		&updateAt, &version, &logo, &link); err != nil {
 		return store.File{}, scanErr("file", err)
 	}
 	f.Width, f.Height, f.Version = int(w), int(h), uint64(version)
+	f.LogoFileID, f.LinkID = logo.String, link.String
 	f.CreatedAt, f.UpdatedAt = fromMs(at), fromMs(updateAt)
 	return f, nil
 }
 
 func (q queries) File(ctx context.Context, orgID, id string) (store.File, error) {
 	return scanFile(q.db.QueryRowContext(ctx, fileSelect+`WHERE org_id = $1 AND id = $2`, orgID, id))
+}
+
+func (q queries) FileByID(ctx context.Context, id string) (store.File, error) {
+	return scanFile(q.db.QueryRowContext(ctx, fileSelect+`WHERE id = $1`, id))
+}
+
+func (q queries) LockFile(ctx context.Context, orgID, id string) (store.File, error) {
+	return scanFile(q.db.QueryRowContext(ctx, fileSelect+`WHERE org_id = $1 AND id = $2{for_update}`, orgID, id))
+}
+
+// FileReferences reads each use through its partial index; org_id is
+// checked on the rows found (a file ID names one org's file, but a row of
+// another org naming it is not this org's business).
+func (q queries) FileReferences(ctx context.Context, orgID, id string) ([]store.FileReference, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT kind, ref, field FROM (
+		SELECT 1 AS n, 'link' AS kind, id AS ref, 'image' AS field FROM links WHERE image_file = $1 AND org_id = $2
+		UNION ALL
+		SELECT 2, 'link', id, 'preview.image' FROM links WHERE preview_image_file = $3 AND org_id = $4
+		UNION ALL
+		SELECT 3, 'qr', id, 'logo' FROM files WHERE logo_file_id = $5 AND org_id = $6
+	) r ORDER BY n, ref{C}`, id, orgID, id, orgID, id, orgID)
+	return collect("file references", rows, err, func(r rowScanner) (store.FileReference, error) {
+		var ref store.FileReference
+		err := r.Scan(&ref.Type, &ref.ID, &ref.Field)
+		return ref, err
+	})
 }
 
 func (q queries) Files(ctx context.Context, f store.FileFilter) ([]store.File, error) {

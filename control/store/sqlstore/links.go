@@ -23,12 +23,13 @@ func (q queries) InsertLink(ctx context.Context, l store.Link) error {
 	return q.atomic(ctx, func(q queries) error {
 		res, err := q.db.ExecContext(ctx, `INSERT INTO links (id, org_id, domain, key, url, version, title, external_id,
 			password_hash, expires_at, valid_since, archived, disabled, attrs, clicks, last_clicked_at,
-			created_by, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+			created_by, created_at, updated_at, image_file, preview_image_file)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 			ON CONFLICT DO NOTHING`,
 			l.ID, l.OrgID, l.Domain, l.Key, l.URL, int64(l.Version), l.Title, nullString(l.ExternalID),
 			l.PasswordHash, nullMs(l.ExpiresAt), nullMs(l.ValidSince), l.Archived, l.Disabled, nullJSON(l.Attrs),
-			l.Clicks, zeroMs(l.LastClickedAt), l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt))
+			l.Clicks, zeroMs(l.LastClickedAt), l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt),
+			nullString(l.ImageFile), nullString(l.PreviewImageFile))
 		if err := inserted("insert link", 1, res, err); err != nil {
 			return err
 		}
@@ -44,11 +45,13 @@ func (q queries) UpdateLink(ctx context.Context, l store.Link) error {
 	return q.atomic(ctx, func(q queries) error {
 		res, err := q.guarded(ctx, `UPDATE links SET domain = $1, key = $2, url = $3, version = $4, title = $5,
 			external_id = $6, password_hash = $7, expires_at = $8, valid_since = $9, archived = $10, disabled = $11,
-			attrs = $12, clicks = $13, last_clicked_at = $14, created_by = $15, created_at = $16, updated_at = $17
-			WHERE org_id = $18 AND id = $19`,
+			attrs = $12, clicks = $13, last_clicked_at = $14, created_by = $15, created_at = $16, updated_at = $17,
+			image_file = $18, preview_image_file = $19
+			WHERE org_id = $20 AND id = $21`,
 			l.Domain, l.Key, l.URL, int64(l.Version), l.Title, nullString(l.ExternalID), l.PasswordHash,
 			nullMs(l.ExpiresAt), nullMs(l.ValidSince), l.Archived, l.Disabled, nullJSON(l.Attrs), l.Clicks,
-			zeroMs(l.LastClickedAt), l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt), l.OrgID, l.ID)
+			zeroMs(l.LastClickedAt), l.CreatedBy, ms(l.CreatedAt), ms(l.UpdatedAt),
+			nullString(l.ImageFile), nullString(l.PreviewImageFile), l.OrgID, l.ID)
 		if err := oneRow("update link", res, err); err != nil {
 			return err
 		}
@@ -85,7 +88,7 @@ func linkSelect(query string) string {
 	return `SELECT id, org_id, domain, key, url, version, title, external_id, password_hash,
 		expires_at, valid_since, archived, disabled, attrs,
 		(SELECT {json_agg}(t.tag_id) FROM link_tags t WHERE t.link_id = l.id),
-		clicks, last_clicked_at, created_by, created_at, updated_at
+		clicks, last_clicked_at, created_by, created_at, updated_at, image_file, preview_image_file
 	FROM (` + query + `) l`
 }
 
@@ -93,13 +96,14 @@ func scanLink(r rowScanner) (store.Link, error) {
 	var (
 		l                             store.Link
 		externalID, attrs, tags       sql.NullString
+		imageFile, previewImageFile   sql.NullString
 		expires, validSince           sql.NullInt64
 		version                       int64
 		lastClicked, created, updated int64
 	)
 	if err := r.Scan(&l.ID, &l.OrgID, &l.Domain, &l.Key, &l.URL, &version, &l.Title, &externalID, &l.PasswordHash,
 		&expires, &validSince, &l.Archived, &l.Disabled, &attrs, &tags,
-		&l.Clicks, &lastClicked, &l.CreatedBy, &created, &updated); err != nil {
+		&l.Clicks, &lastClicked, &l.CreatedBy, &created, &updated, &imageFile, &previewImageFile); err != nil {
 		return store.Link{}, scanErr("link", err)
 	}
 	if tags.Valid && tags.String != "[]" {
@@ -111,6 +115,7 @@ func scanLink(r rowScanner) (store.Link, error) {
 		slices.Sort(l.TagIDs)
 	}
 	l.Version, l.ExternalID, l.Attrs = uint64(version), externalID.String, fromNullJSON(attrs)
+	l.ImageFile, l.PreviewImageFile = imageFile.String, previewImageFile.String
 	l.ExpiresAt, l.ValidSince = fromNullMs(expires), fromNullMs(validSince)
 	l.LastClickedAt = fromZeroMs(lastClicked)
 	l.CreatedAt, l.UpdatedAt = fromMs(created), fromMs(updated)

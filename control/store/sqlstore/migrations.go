@@ -387,6 +387,19 @@ var migrations = []migration{
 		version {bigint} NOT NULL
 	);
 	CREATE INDEX files_org ON files(org_id, id{C});`},
+
+	// 13: what uses a file. A link's image and preview image, when they
+	// are files, are columns of their own beside attrs (which holds them
+	// as given), and a saved QR code's file names its logo's file and the
+	// link it encodes; partial indexes hold only the rows that name a
+	// file, which is what a file's references are read through.
+	{sql: `ALTER TABLE links ADD COLUMN image_file TEXT;
+	ALTER TABLE links ADD COLUMN preview_image_file TEXT;
+	CREATE INDEX links_image_file ON links(image_file) WHERE image_file IS NOT NULL;
+	CREATE INDEX links_preview_image_file ON links(preview_image_file) WHERE preview_image_file IS NOT NULL;
+	ALTER TABLE files ADD COLUMN logo_file_id TEXT;
+	ALTER TABLE files ADD COLUMN link_id TEXT;
+	CREATE INDEX files_logo ON files(logo_file_id) WHERE logo_file_id IS NOT NULL;`},
 }
 
 // migrate applies the missing migrations in one transaction, which first

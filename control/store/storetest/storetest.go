@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Domains", func(t *testing.T) { testDomains(t, open(t)) })
 	t.Run("Files", func(t *testing.T) { testFiles(t, open(t)) })
 	t.Run("Blobs", func(t *testing.T) { testBlobs(t, open(t)) })
+	t.Run("FileReferences", func(t *testing.T) { testFileReferences(t, open(t)) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, open(t)) })
 	t.Run("WebhookDispatch", func(t *testing.T) { testWebhookDispatch(t, open(t)) })
 	t.Run("PlansUsageEvents", func(t *testing.T) { testPlansUsageEvents(t, open(t)) })
@@ -1446,6 +1447,69 @@ func testFiles(t *testing.T, s store.Store) {
 	// Named again, the blob is referenced again.
 	must(t, s.CreateFile(ctx, file("file_5", "org_1", "aa", "image/png", 100)))
 	mustBlob(t, s, "aa", 1, time.Time{})
+}
+
+func testFileReferences(t *testing.T, s store.Store) {
+	seed(t, s)
+	ctx := context.Background()
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "Other", CreatedAt: t0}))
+	must(t, s.CreateFile(ctx, file("file_1", "org_1", "aa", "image/png", 100)))
+	qr := file("file_2", "org_1", "bb", "image/png", 10)
+	qr.LogoFileID, qr.LinkID = "file_1", "link_b"
+	must(t, s.CreateFile(ctx, qr))
+	if got, err := s.File(ctx, "org_1", "file_2"); err != nil || got != qr {
+		t.Errorf("QR file = %+v, %v; want %+v", got, err, qr)
+	}
+	a, b, c := link("link_a", "a"), link("link_b", "b"), link("link_c", "c")
+	a.ImageFile = "file_1"
+	b.ImageFile, b.PreviewImageFile = "file_1", "file_1"
+	c.PreviewImageFile = "file_1"
+	for _, l := range []store.Link{c, b, a} {
+		must(t, s.InsertLink(ctx, l))
+	}
+	if got, err := s.Link(ctx, "org_1", "link_b"); err != nil || got.ImageFile != "file_1" || got.PreviewImageFile != "file_1" {
+		t.Errorf("link_b = %+v, %v; want both image files", got, err)
+	}
+	refs := func(orgID, id string) string {
+		t.Helper()
+		rs, err := s.FileReferences(ctx, orgID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Type+":"+r.ID+":"+r.Field)
+		}
+		return strings.Join(out, ",")
+	}
+	want := "link:link_a:image,link:link_b:image,link:link_b:preview.image,link:link_c:preview.image,qr:file_2:logo"
+	if got := refs("org_1", "file_1"); got != want {
+		t.Errorf("references = %s; want %s", got, want)
+	}
+	if got := refs("org_2", "file_1"); got != "" {
+		t.Errorf("references in another org = %s; want none", got)
+	}
+	// An update sets the columns as it sets the rest.
+	b.ImageFile, b.PreviewImageFile, b.Version = "", "", 2
+	must(t, s.UpdateLink(ctx, b))
+	must(t, s.DeleteLink(ctx, "org_1", "link_c"))
+	if f, err := s.FileByID(ctx, "file_2"); err != nil || f != qr {
+		t.Errorf("FileByID = %+v, %v; want %+v", f, err, qr)
+	}
+	_, err := s.FileByID(ctx, "file_9")
+	wantErr(t, "FileByID of no file", err, store.ErrNotFound)
+	if got, want := refs("org_1", "file_1"), "link:link_a:image,qr:file_2:logo"; got != want {
+		t.Errorf("references after changes = %s; want %s", got, want)
+	}
+	err = s.Write(ctx, func(q store.Queries) error {
+		if f, err := q.LockFile(ctx, "org_1", "file_1"); err != nil || f.ID != "file_1" {
+			t.Errorf("LockFile = %+v, %v", f, err)
+		}
+		_, err := q.LockFile(ctx, "org_2", "file_1")
+		wantErr(t, "lock a file of another org", err, store.ErrNotFound)
+		return nil
+	})
+	must(t, err)
 }
 
 func testBlobs(t *testing.T, s store.Store) {
