@@ -72,7 +72,7 @@ type env struct {
 	usage                  *usage.Recorder
 	webhooks               *webhooks.Service // tests change its Policy
 	files                  *files.Service
-	blobs                  *dirStore
+	blobs                  testBlobs
 }
 
 // testWebhookPolicy lets webhooks reach receivers on the loopback over
@@ -149,7 +149,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	}
 	e.webhooks = &webhooks.Service{Store: st, Policy: testWebhookPolicy, Client: testWebhookPolicy.Client(),
 		Sealer: hookKeys, UserAgent: "H0p-Webhooks/test", Now: now, Logger: quiet}
-	e.blobs = &dirStore{dir: filepath.Join(dir, "blobs"), now: now}
+	e.blobs = newTestBlobs(t, filepath.Join(dir, "blobs"), now)
 	e.files = &files.Service{Store: st, Blobs: e.blobs, Now: now, Logger: quiet}
 	clickStore, err := pebblestore.Open(filepath.Join(dir, "analytics"), pebblestore.Options{Logger: quiet})
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"io/fs"
 	"mime/multipart"
 	"net/textproto"
 	"os"
@@ -24,109 +23,42 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/files"
+	"github.com/h0p/h0p/control/files/blobs"
 	"github.com/h0p/h0p/control/store"
 )
 
-// dirStore keeps blobs as files of a directory: a stand-in for blobs.Local
-// until it lands.
-type dirStore struct {
+// testBlobs is the files' real store, blobs.Local, whose objects get the
+// test clock's time as they are first written (the sweep compares them
+// with it).
+type testBlobs struct {
+	*blobs.Local
 	dir string
-	now func() time.Time // modification time of what Put writes
+	now func() time.Time
 }
 
-var _ files.Store = (*dirStore)(nil)
+var _ files.Store = testBlobs{}
 
-func (d *dirStore) path(key string) string { return filepath.Join(d.dir, key) }
-
-func (d *dirStore) Put(_ context.Context, key string, r io.Reader, size int64) error {
-	if _, err := os.Stat(d.path(key)); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(d.dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(d.dir, ".tmp-*")
+func newTestBlobs(t testing.TB, dir string, now func() time.Time) testBlobs {
+	l, err := blobs.OpenLocal(dir)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, r)
-	if err == nil && n != size {
-		err = fmt.Errorf("put %s: %d bytes, want %d", key, n, size)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Chtimes(tmp.Name(), d.now(), d.now()); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), d.path(key))
+	return testBlobs{Local: l, dir: dir, now: now}
 }
 
-type dirObject struct{ *os.File }
-
-func (o dirObject) Size() int64 {
-	fi, err := o.Stat()
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-func (d *dirStore) Open(_ context.Context, key string) (files.Object, error) {
-	f, err := os.Open(d.path(key))
-	if err != nil {
-		return nil, err
-	}
-	return dirObject{f}, nil
-}
-
-func (d *dirStore) Stat(_ context.Context, key string) (int64, error) {
-	fi, err := os.Stat(d.path(key))
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
-}
-
-func (d *dirStore) Delete(_ context.Context, key string) error {
-	if err := os.Remove(d.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+func (b testBlobs) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	_, statErr := b.Local.Stat(ctx, key)
+	if err := b.Local.Put(ctx, key, r, size); err != nil || statErr == nil {
 		return err
 	}
-	return nil
-}
-
-func (d *dirStore) List(_ context.Context, fn func(string, int64, time.Time) error) error {
-	es, err := os.ReadDir(d.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range es {
-		if strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		fi, err := e.Info()
-		if err != nil {
-			return err
-		}
-		if err := fn(e.Name(), fi.Size(), fi.ModTime()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return os.Chtimes(filepath.Join(b.dir, key[:2], key[2:]), b.now(), b.now())
 }
 
 // keys lists the blobs stored.
-func (d *dirStore) keys(t *testing.T) []string {
+func (b testBlobs) keys(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	if err := d.List(context.Background(), func(k string, _ int64, _ time.Time) error {
+	if err := b.List(context.Background(), func(k string, _ int64, _ time.Time) error {
 		out = append(out, k)
 		return nil
 	}); err != nil {
