@@ -29,8 +29,10 @@
 // them again. The orphan pass lists every stored object.
 //
 // Links use files (control/links): a link's image and preview image may
-// name a raster image file of its org; saved QR codes name their logo's
-// file (LogoFileID). References lists them. Delete refuses a file in use
+// name a raster image file of its org; a QR code's logo is one too
+// (LogoImage: PNG, JPEG, GIF or WebP of at most MaxLogoSide a side), and a
+// code saved as a file (SaveQR) names its link and its logo's file
+// (LinkID, LogoFileID). References lists them. Delete refuses a file in use
 // (ALREADY_EXIST) unless forced; forced, it runs inside the links
 // service's transaction (Unlinker), which clears the file from each link
 // as a link update replicated to the edges; a QR code keeps its bytes.
