@@ -131,8 +131,11 @@ func serveFile(c *gin.Context, f store.File, o files.Object, cacheControl string
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Content-Security-Policy", fileCSP)
 	disposition := "inline"
-	if f.MediaType == files.SVG && c.GetHeader("Sec-Fetch-Dest") != "image" {
-		disposition = "attachment"
+	if f.MediaType == files.SVG {
+		hd.Set("Vary", "Sec-Fetch-Dest") // a cache must not serve an <img>'s inline answer to a page load
+		if c.GetHeader("Sec-Fetch-Dest") != "image" {
+			disposition = "attachment"
+		}
 	}
 	hd.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": f.Name}))
 	http.ServeContent(c.Writer, c.Request, "", f.CreatedAt, o)

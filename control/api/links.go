@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/linkcsv"
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/qr"
@@ -488,6 +489,9 @@ func (h *handler) renderQR(c *gin.Context, id string, o *qr.Options) (links.Link
 	if o.LogoID != "" {
 		if h.Logos == nil {
 			return l, nil, apierror.Invalid("logo", "logos are not available yet")
+		}
+		if access.Check(p, access.Need{Resource: access.Files, Action: access.Read}) != access.Allowed {
+			return l, nil, apierror.New(apierror.Forbidden, "a logo is a file: it needs the files read permission")
 		}
 		if o.Logo, err = h.Logos.LogoImage(c.Request.Context(), p, o.LogoID); err != nil {
 			return l, nil, err

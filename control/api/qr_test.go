@@ -174,4 +174,12 @@ func TestSaveQRWithAnUploadedLogo(t *testing.T) {
 
 	k := e.mustCall(t, 201, "POST", "/v1/api-keys", e.key, `{"name":"files only","type":"bot","permissions":{"files":["create","read"]}}`)
 	e.mustCall(t, 403, "POST", "/v1/files/qr", k["key"].(string), `{"linkId":"`+l["id"].(string)+`"}`)
+	// A key without files read neither draws a file as a logo nor
+	// publishes one as a link's image.
+	k = e.mustCall(t, 201, "POST", "/v1/api-keys", e.key, `{"name":"links only","type":"bot","permissions":{"shortLinks":["create","read","update"]}}`)
+	linksOnly := k["key"].(string)
+	e.mustCall(t, 403, "GET", "/v1/links/"+l["id"].(string)+"/qr?logo="+logo, linksOnly, "")
+	e.mustCall(t, 200, "GET", "/v1/links/"+l["id"].(string)+"/qr", linksOnly, "")
+	e.mustCall(t, 403, "POST", "/v1/links", linksOnly, `{"url":"https://example.com/p","preview":{"title":"T","image":"`+logo+`"}}`)
+	e.mustCall(t, 403, "PATCH", "/v1/links/"+l["id"].(string), linksOnly, `{"image":"`+logo+`"}`)
 }

@@ -66,6 +66,9 @@ func Inspect(b []byte) (Content, error) {
 		if got := sniff(c.Bytes); got != SVG {
 			return Content{}, apierror.Invalid("file", "is an SVG with nothing left to draw once sanitised")
 		}
+		if err := wellFormed(c.Bytes); err != nil {
+			return Content{}, fmt.Errorf("%w: %w", apierror.Invalid("file", "is not a well-formed SVG document (one <svg> root, every element closed)"), err)
+		}
 		c.Width, c.Height = svgSize(c.Bytes)
 	case PDF:
 	default:

@@ -9,10 +9,10 @@ import (
 	"github.com/h0p/h0p/shared/apierror"
 )
 
-// MaxLogoSide bounds a QR logo's width and height: a logo is drawn in a
-// fifth of the code, at most 2048 pixels, so a bigger image only costs
-// memory to decode.
-const MaxLogoSide = 4096
+// MaxLogoSide bounds a QR logo's width and height: a logo is drawn in at
+// most a fifth of a 2048-pixel code, and decoding costs memory by the
+// pixel (8 MiB for a 16-bit 1024×1024 PNG).
+const MaxLogoSide = 1024
 
 // LogoImage decodes file id of p's org for a QR code's logo: NOT_FOUND
 // when there is no such file, VALIDATION_ERROR on logo when it is not a

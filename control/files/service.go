@@ -268,6 +268,11 @@ func (s *Service) upload(ctx context.Context, p access.Principal, name string, b
 		if err := checkPlan(ctx, q, p.OrgID, f.Size); err != nil {
 			return err
 		}
+		if logoID != "" { // a logo deleted since the code was drawn is no reference
+			if _, err := lookup(q.LockFile(ctx, p.OrgID, logoID)); err != nil {
+				return err
+			}
+		}
 		if err := q.CreateFile(ctx, f); err != nil {
 			return err
 		}
@@ -383,10 +388,13 @@ func (s *Service) Delete(ctx context.Context, p access.Principal, id string, for
 		}
 		return q.AppendAudit(ctx, audit.Entry(p, p.OrgID, now, "file.deleted", "file", f.ID, ViewOf(f), nil))
 	}
+	var err error // f is set by del: read it after the call
 	if force && s.Links != nil {
-		return f, s.Links.ClearFile(ctx, p, id, del)
+		err = s.Links.ClearFile(ctx, p, id, del)
+	} else {
+		err = s.Store.Write(ctx, del)
 	}
-	return f, s.Store.Write(ctx, del)
+	return f, err
 }
 
 // inUse is the error of deleting a file that refs use.

@@ -3,6 +3,7 @@ package files
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"html"
 	"io"
 	"regexp"
@@ -179,4 +180,37 @@ func svgLength(s string) int {
 		return 0
 	}
 	return int(v + 0.5)
+}
+
+// wellFormed checks that b, a sanitised SVG, is one well-formed XML
+// element, an svg: what the sanitiser's HTML parser accepts may not be
+// (an unclosed element, two roots, a raw-text element that swallowed the
+// rest), and a browser shows such a file as an error.
+func wellFormed(b []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	depth, roots := 0, 0
+	for {
+		t, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		switch t := t.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				if roots++; roots > 1 || t.Name.Local != "svg" {
+					return fmt.Errorf("root element %d is <%s>, want one <svg>", roots, t.Name.Local)
+				}
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+	if depth != 0 || roots != 1 {
+		return fmt.Errorf("%d roots, %d elements left open", roots, depth)
+	}
+	return nil
 }

@@ -43,7 +43,7 @@ func (s *Service) Sweep(ctx context.Context) (Swept, error) {
 			if held.Refs > 0 || held.ZeroSince.After(cutoff) {
 				return errSkip // named again since it was listed
 			}
-			if err := s.Blobs.Delete(ctx, b.SHA256); err != nil {
+			if err := s.deleteBytes(ctx, b.SHA256); err != nil {
 				return fmt.Errorf("delete blob %s: %w", b.SHA256, err)
 			}
 			return q.DeleteBlob(ctx, b.SHA256)
@@ -80,7 +80,7 @@ func (s *Service) Sweep(ctx context.Context) (Swept, error) {
 			} else if err != nil {
 				return err
 			}
-			if err := s.Blobs.Delete(ctx, b.SHA256); err != nil {
+			if err := s.deleteBytes(ctx, b.SHA256); err != nil {
 				return fmt.Errorf("delete orphan blob %s: %w", b.SHA256, err)
 			}
 			return q.DeleteBlob(ctx, b.SHA256)
@@ -132,4 +132,14 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 			s.logger().Info("file sweep", "unreferenced", n.Unreferenced, "orphans", n.Orphans)
 		}
 	}
+}
+
+// deleteTimeout bounds one delete of stored bytes: it runs inside a
+// store transaction (on SQLite, the one writer's turn).
+const deleteTimeout = 30 * time.Second
+
+func (s *Service) deleteBytes(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, deleteTimeout)
+	defer cancel()
+	return s.Blobs.Delete(ctx, key)
 }

@@ -299,7 +299,7 @@ func (s *Service) createOne(ctx context.Context, q store.Queries, it *item, tags
 			return apierror.New(apierror.AlreadyExist, "key %q is already in use on %s", l.Key, l.Domain)
 		}
 	}
-	if err := checkFiles(ctx, q, l, it.in); err != nil {
+	if err := checkFiles(ctx, q, it.p, l, it.in); err != nil {
 		return err
 	}
 	var err error

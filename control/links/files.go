@@ -9,6 +9,7 @@ import (
 	"github.com/h0p/h0p/control/access"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/store"
+	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/kv"
 )
 
@@ -42,8 +43,9 @@ func (l *Link) fileIDs(sl *store.Link) {
 
 // checkFiles checks, inside q's transaction, the image fields in sets that
 // name files: each a raster image file of l's org, locked until the
-// transaction ends.
-func checkFiles(ctx context.Context, q store.Queries, l *Link, in Input) error {
+// transaction ends, and who names one (pr) may read files, since the
+// edges publish it.
+func checkFiles(ctx context.Context, q store.Queries, pr access.Principal, l *Link, in Input) error {
 	var p problems
 	for _, f := range []struct {
 		set          bool
@@ -54,6 +56,9 @@ func checkFiles(ctx context.Context, q store.Queries, l *Link, in Input) error {
 	} {
 		if !f.set || !isFile(f.value) {
 			continue
+		}
+		if pr.Kind != access.System && access.Check(pr, access.Need{Resource: access.Files, Action: access.Read}) != access.Allowed {
+			return apierror.New(apierror.Forbidden, "%s names a file, which publishes it: it needs the files read permission", f.field)
 		}
 		file, err := q.LockFile(ctx, l.OrgID, f.value)
 		switch {

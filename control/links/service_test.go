@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/identity"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlstore"
@@ -29,7 +30,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 // owner is usr_1 acting in org_1 with a user key.
-var owner = access.Principal{Kind: access.UserKey, OrgID: "org_1", UserID: "usr_1", KeyID: "key_1"}
+var owner = access.Principal{Kind: access.UserKey, OrgID: "org_1", UserID: "usr_1", KeyID: "key_1",
+	Role: identity.RoleOwner, Grants: access.OfRole(identity.RoleOwner)}
 
 // stack is a Service over the real write path: SQLite, the outbox and a
 // single-voter raft node applying to a Pebble edge store.

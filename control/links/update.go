@@ -131,7 +131,7 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 	if err := l.applyInput(in, now, s.own()); err != nil {
 		return Link{}, err
 	}
-	if err := checkFiles(ctx, q, &l, in); err != nil {
+	if err := checkFiles(ctx, q, p, &l, in); err != nil {
 		return Link{}, err
 	}
 	if in.Password.Set {
