@@ -32,7 +32,7 @@ func (s *Service) Sweep(ctx context.Context) (Swept, error) {
 		return out, err
 	}
 	for _, b := range bs {
-		err := s.Store.Write(ctx, func(q store.Queries) error {
+		removed, err := s.remove(ctx, b.SHA256, func(q store.Queries) error {
 			held, err := q.LockBlob(ctx, b.SHA256)
 			if errors.Is(err, store.ErrNotFound) {
 				return errSkip
@@ -43,16 +43,12 @@ func (s *Service) Sweep(ctx context.Context) (Swept, error) {
 			if held.Refs > 0 || held.ZeroSince.After(cutoff) {
 				return errSkip // named again since it was listed
 			}
-			if err := s.deleteBytes(ctx, b.SHA256); err != nil {
-				return fmt.Errorf("delete blob %s: %w", b.SHA256, err)
-			}
-			return q.DeleteBlob(ctx, b.SHA256)
+			return nil
 		})
-		switch {
-		case errors.Is(err, errSkip):
-		case err != nil:
+		if err != nil {
 			return out, err
-		default:
+		}
+		if removed {
 			out.Unreferenced++
 		}
 	}
@@ -74,22 +70,17 @@ func (s *Service) Sweep(ctx context.Context) (Swept, error) {
 			}
 			continue // known: referenced, or the pass above decides
 		}
-		err := s.Store.Write(ctx, func(q store.Queries) error {
-			if err := q.ClaimBlob(ctx, b); errors.Is(err, store.ErrConflict) {
+		removed, err := s.remove(ctx, b.SHA256, func(q store.Queries) error {
+			err := q.ClaimBlob(ctx, b)
+			if errors.Is(err, store.ErrConflict) {
 				return errSkip // an upload named it since
-			} else if err != nil {
-				return err
 			}
-			if err := s.deleteBytes(ctx, b.SHA256); err != nil {
-				return fmt.Errorf("delete orphan blob %s: %w", b.SHA256, err)
-			}
-			return q.DeleteBlob(ctx, b.SHA256)
+			return err
 		})
-		switch {
-		case errors.Is(err, errSkip):
-		case err != nil:
+		if err != nil {
 			return out, err
-		default:
+		}
+		if removed {
 			out.Orphans++
 		}
 	}
@@ -132,6 +123,25 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 			s.logger().Info("file sweep", "unreferenced", n.Unreferenced, "orphans", n.Orphans)
 		}
 	}
+}
+
+// remove deletes the bytes under key and their blob row in one
+// transaction, once hold has locked or claimed the row (errSkip: leave
+// them); it reports whether it removed them.
+func (s *Service) remove(ctx context.Context, key string, hold func(store.Queries) error) (bool, error) {
+	err := s.Store.Write(ctx, func(q store.Queries) error {
+		if err := hold(q); err != nil {
+			return err
+		}
+		if err := s.deleteBytes(ctx, key); err != nil {
+			return fmt.Errorf("delete blob %s: %w", key, err)
+		}
+		return q.DeleteBlob(ctx, key)
+	})
+	if errors.Is(err, errSkip) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // deleteTimeout bounds one delete of stored bytes: it runs inside a
