@@ -63,12 +63,5 @@ func (s *Service) OpenPublic(ctx context.Context, id, sig string) (store.File, O
 		return store.File{}, nil, notFoundErr()
 	}
 	f, err := lookup(s.Store.FileByID(ctx, id))
-	if err != nil {
-		return f, nil, err
-	}
-	o, err := s.Blobs.Open(ctx, f.SHA256)
-	if err != nil {
-		return f, nil, fmt.Errorf("open bytes of file %s: %w", f.ID, err)
-	}
-	return f, o, nil
+	return s.openBytes(ctx, f, err)
 }

@@ -299,6 +299,11 @@ func (s *Service) Get(ctx context.Context, p access.Principal, id string) (store
 // Open reads file id of p's org and opens its bytes.
 func (s *Service) Open(ctx context.Context, p access.Principal, id string) (store.File, Object, error) {
 	f, err := s.Get(ctx, p, id)
+	return s.openBytes(ctx, f, err)
+}
+
+// openBytes opens the bytes of f, read with err.
+func (s *Service) openBytes(ctx context.Context, f store.File, err error) (store.File, Object, error) {
 	if err != nil {
 		return f, nil, err
 	}
