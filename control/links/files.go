@@ -159,15 +159,5 @@ func clearFile(ctx context.Context, q store.Queries, p access.Principal, linkID,
 	if l.Preview.Image == fileID {
 		l.Preview.Image = ""
 	}
-	l.Version++
-	l.UpdatedAt = j.now
-	sl, err := l.toStore()
-	if err != nil {
-		return Link{}, err
-	}
-	if err := q.UpdateLink(ctx, sl); err != nil {
-		return Link{}, err
-	}
-	after := ViewOf(l)
-	return l, j.add(p, "updated", l.ID, &before, &after)
+	return saveChange(ctx, q, p, l, before, j)
 }

@@ -148,8 +148,14 @@ func (s *Service) updateOne(ctx context.Context, q store.Queries, p access.Princ
 		}
 		l.TagNames = tags.names(l.TagIDs)
 	}
+	return saveChange(ctx, q, p, l, before, j)
+}
+
+// saveChange writes l, changed from before, as its next version, with its
+// journal entry.
+func saveChange(ctx context.Context, q store.Queries, p access.Principal, l Link, before View, j *journal) (Link, error) {
 	l.Version++
-	l.UpdatedAt = now
+	l.UpdatedAt = j.now
 	sl, err := l.toStore()
 	if err != nil {
 		return Link{}, err
