@@ -1,0 +1,173 @@
+// Package apiclient is a Go client of H0p's HTTP API: the one the h0p
+// command's CLI and its stdio MCP server use, and the one a Go program
+// calling the API can import.
+//
+// Contract:
+//
+//   - A Client holds the API's base URL and a key, sent as x-api-key on
+//     every request. Its HTTP client is the caller's choice (HTTPClient), so
+//     a server can route calls in-process through its own handler.
+//   - Do is the one place a request is made: JSON in, JSON out. Every answer
+//     that is not 2xx comes back as *Error, the API's envelope (code,
+//     message, details, request ID) with the HTTP status; an answer that is
+//     not the envelope is an *Error with code INTERNAL and the status.
+//   - Typed methods (links, stats, domains, …) are thin: a path, a query and
+//     the object types of the API's OpenAPI document.
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/h0p/h0p/shared/apierror"
+)
+
+// DefaultURL is where h0p dev and h0p control answer by default.
+const DefaultURL = "http://127.0.0.1:8080"
+
+// Client calls the API with one key.
+type Client struct {
+	base *url.URL
+	key  string
+	// HTTPClient makes the requests (nil: http.DefaultClient).
+	HTTPClient *http.Client
+	// UserAgent is sent with every request ("" : h0p-go).
+	UserAgent string
+}
+
+// New is a client of the API at baseURL (DefaultURL when empty) with key.
+func New(baseURL, key string) (*Client, error) {
+	if baseURL == "" {
+		baseURL = DefaultURL
+	}
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: API URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("apiclient: API URL %q: want http(s)://host[:port]", baseURL)
+	}
+	return &Client{base: u, key: key}, nil
+}
+
+// Error is an answer of the API that is not a success.
+type Error struct {
+	Status    int
+	Code      apierror.Code
+	Message   string
+	Details   []apierror.Detail
+	RequestID string
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message)
+	if e.RequestID != "" {
+		s += " [request " + e.RequestID + "]"
+	}
+	return s
+}
+
+// IsCode reports whether err is an *Error with code.
+func IsCode(err error, code apierror.Code) bool {
+	e, ok := errors.AsType[*Error](err)
+	return ok && e.Code == code
+}
+
+// Do sends method path?query with in as its JSON body (nil: none) and
+// decodes a 2xx answer's JSON body into out (nil: discarded). path starts
+// with /v1/.
+func (c *Client) Do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	resp, err := c.send(ctx, method, path, query, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("apiclient: %s %s: decoding the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Stream sends like Do and hands a 2xx answer's body to the caller, who
+// closes it (exports: CSV, NDJSON).
+func (c *Client) Stream(ctx context.Context, method, path string, query url.Values, in any) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, method, path, query, in)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, in any) (*http.Response, error) {
+	u := *c.base
+	u.Path += path
+	u.RawQuery = query.Encode()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("apiclient: %s %s: encoding the body: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.key != "" {
+		req.Header.Set("x-api-key", c.key)
+	}
+	ua := c.UserAgent
+	if ua == "" {
+		ua = "h0p-go"
+	}
+	req.Header.Set("User-Agent", ua)
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, readError(resp)
+}
+
+// maxErrorBody bounds what is read of an error answer.
+const maxErrorBody = 64 << 10
+
+func readError(resp *http.Response) *Error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var env apierror.Envelope
+	if err := json.Unmarshal(b, &env); err != nil || env.Error.Code == "" {
+		msg := strings.TrimSpace(string(b))
+		if len(msg) > 200 {
+			msg = msg[:200] + "…"
+		}
+		if msg == "" {
+			msg = http.StatusText(resp.StatusCode)
+		}
+		return &Error{Status: resp.StatusCode, Code: apierror.Internal, Message: msg}
+	}
+	e := env.Error
+	return &Error{Status: resp.StatusCode, Code: e.Code, Message: e.Message, Details: e.Details, RequestID: e.RequestID}
+}
