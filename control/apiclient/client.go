@@ -11,8 +11,16 @@
 //     that is not 2xx comes back as *Error, the API's envelope (code,
 //     message, details, request ID) with the HTTP status; an answer that is
 //     not the envelope is an *Error with code INTERNAL and the status.
-//   - Typed methods (links, stats, domains, …) are thin: a path, a query and
-//     the object types of the API's OpenAPI document.
+//   - Typed methods (CreateLink, ListLinks, GetStats, AddDomain, …) are
+//     thin: a path, a query and the object types, whose fields are the
+//     API's JSON names. Queries turn into parameters with Values, which the
+//     caller can also hand to Do or Stream (exports take the stats query).
+//   - Inputs (LinkInput, DomainInput) send only the fields set, so an
+//     update touches nothing else; their Clear sends null for the fields
+//     it names, which clears them.
+//   - Lists answer one Page (data and nextCursor, "" on the last page);
+//     AllLinks, AllDomains, … are iter.Seq2 iterators that follow the
+//     cursor page by page and yield the first error as their last pair.
 package apiclient
 
 import (

@@ -1,0 +1,283 @@
+package apiclient_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/apierror"
+	"github.com/h0p/h0p/shared/clicks"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// api is a control node over a real single-voter raft node, on 127.0.0.1
+// and a temp dir, with its bootstrap Owner's key.
+type api struct {
+	control *control.Server
+	key     string
+}
+
+func mustStartAPI(t *testing.T) *api {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := replication.OpenStore(filepath.Join(dir, "edge"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	node, err := replication.Open(replication.Config{NodeID: "c", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
+		Voter: true, Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close() })
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := node.WaitLeader(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := control.Open(ctx, control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
+		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond,
+		RateLimits: ratelimit.Limits{PerSecond: 1000, PerMinute: 100_000}}, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		srv.Close()
+	})
+	a := &api{control: srv}
+	if _, err := srv.Bootstrap(ctx, func(k string) error { a.key = k; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func mustClient(t *testing.T, baseURL, key string) *apiclient.Client {
+	t.Helper()
+	c, err := apiclient.New(baseURL, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestClientLinks(t *testing.T) {
+	ctx := context.Background()
+	a := mustStartAPI(t)
+	c := mustClient(t, a.control.URL(), a.key)
+
+	expires := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	l, err := c.CreateLink(ctx, apiclient.LinkInput{URL: apiclient.Ptr("https://example.com/docs"),
+		Key: apiclient.Ptr("docs"), Title: apiclient.Ptr("Docs"), Tags: []string{"guide"}, ExpiresAt: &expires,
+		ExternalID: apiclient.Ptr("ext-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.ID == "" || l.Key != "docs" || l.Domain != "localhost" || l.URL != "https://example.com/docs" ||
+		l.ShortLink == "" || !slices.Equal(l.Tags, []string{"guide"}) || l.ExpiresAt == nil || !l.ExpiresAt.Equal(expires) {
+		t.Fatalf("created %+v", l)
+	}
+
+	for name, get := range map[string]func() (apiclient.Link, error){
+		"by id":          func() (apiclient.Link, error) { return c.GetLink(ctx, l.ID) },
+		"by key":         func() (apiclient.Link, error) { return c.LinkByKey(ctx, "localhost", "docs") },
+		"by external id": func() (apiclient.Link, error) { return c.LinkByExternalID(ctx, "ext-1") },
+	} {
+		got, err := get()
+		if err != nil || got.ID != l.ID || got.Title == nil || *got.Title != "Docs" {
+			t.Errorf("%s: %+v %v", name, got, err)
+		}
+	}
+
+	// A change sends only what it sets, and Clear sends null.
+	up, err := c.UpdateLink(ctx, l.ID, apiclient.LinkInput{URL: apiclient.Ptr("https://example.com/docs/v2"),
+		Clear: []string{"expiresAt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.URL != "https://example.com/docs/v2" || up.ExpiresAt != nil || up.Title == nil || *up.Title != "Docs" ||
+		!slices.Equal(up.Tags, []string{"guide"}) {
+		t.Errorf("updated %+v", up)
+	}
+
+	// Paging: a page of 2 and its cursor, and the iterator over pages of 2.
+	res, err := c.BulkCreateLinks(ctx, []apiclient.LinkInput{
+		{URL: apiclient.Ptr("https://example.com/1")},
+		{URL: apiclient.Ptr("https://example.com/2"), Tags: []string{"guide"}},
+		{URL: apiclient.Ptr("not a url")},
+		{URL: apiclient.Ptr("https://example.com/4")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 4 || res[0].Link == nil || res[2].Err == nil || res[2].Err.Code != apierror.ValidationError ||
+		res[2].Link != nil || res[3].Link == nil {
+		t.Fatalf("bulk results %+v", res)
+	}
+	page, err := c.ListLinks(ctx, apiclient.LinkQuery{Limit: 2})
+	if err != nil || len(page.Data) != 2 || page.NextCursor == "" {
+		t.Fatalf("first page: %d links, cursor %q, %v", len(page.Data), page.NextCursor, err)
+	}
+	var ids []string
+	for l, err := range c.AllLinks(ctx, apiclient.LinkQuery{Limit: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, l.ID)
+	}
+	if len(ids) != 4 || ids[0] != page.Data[0].ID || ids[1] != page.Data[1].ID {
+		t.Errorf("all links %v, first page %v %v", ids, page.Data[0].ID, page.Data[1].ID)
+	}
+	tagged, err := c.ListLinks(ctx, apiclient.LinkQuery{Tag: "guide"})
+	if err != nil || len(tagged.Data) != 2 || tagged.NextCursor != "" {
+		t.Errorf("tagged: %d links, cursor %q, %v", len(tagged.Data), tagged.NextCursor, err)
+	}
+	tags, err := c.ListTags(ctx, apiclient.ListQuery{})
+	if err != nil || len(tags.Data) != 1 || tags.Data[0].Name != "guide" {
+		t.Errorf("tags %+v %v", tags, err)
+	}
+
+	png, err := c.LinkQR(ctx, l.ID, apiclient.QROptions{Size: 200})
+	if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {
+		t.Errorf("qr: %d bytes %v", len(png), err)
+	}
+
+	if err := c.DeleteLink(ctx, l.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetLink(ctx, l.ID)
+	if !apiclient.IsCode(err, apierror.NotFound) {
+		t.Errorf("get after delete: %v, want NOT_FOUND", err)
+	}
+}
+
+// The API's envelope comes back as *Error, whole.
+func TestClientErrors(t *testing.T) {
+	ctx := context.Background()
+	a := mustStartAPI(t)
+
+	_, err := mustClient(t, a.control.URL(), a.key).CreateLink(ctx, apiclient.LinkInput{URL: apiclient.Ptr("ftp://example.com")})
+	e, ok := errors.AsType[*apiclient.Error](err)
+	if !ok {
+		t.Fatalf("bad url: %v, want *Error", err)
+	}
+	if e.Status != 400 || e.Code != apierror.ValidationError || len(e.Details) == 0 || e.Details[0].Field != "url" ||
+		e.Details[0].Reason == "" || e.RequestID == "" || e.Message == "" {
+		t.Errorf("bad url: %+v", e)
+	}
+
+	for name, key := range map[string]string{"no key": "", "wrong key": "h0p_u_000000000000000000000000000000000000", "bad key": "nope"} {
+		_, err := mustClient(t, a.control.URL(), key).ListLinks(ctx, apiclient.LinkQuery{})
+		e, ok := errors.AsType[*apiclient.Error](err)
+		if !ok || e.Status != 401 || e.Code != apierror.Unauthorized || e.RequestID == "" {
+			t.Errorf("%s: %v, want 401 UNAUTHORIZED", name, err)
+		}
+	}
+}
+
+func TestClientStatsAndDomains(t *testing.T) {
+	ctx := context.Background()
+	a := mustStartAPI(t)
+	c := mustClient(t, a.control.URL(), a.key)
+
+	l, err := c.CreateLink(ctx, apiclient.LinkInput{URL: apiclient.Ptr("https://example.com/s"), Key: apiclient.Ptr("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.GetStats(ctx, apiclient.StatsQuery{})
+	if err != nil || s.Clicks != 0 || s.GroupBy != "count" {
+		t.Fatalf("stats before clicks: %+v %v", s, err)
+	}
+	batch := clicks.Batch{Edge: "edge-1", Seq: 1}
+	for i, country := range []string{"FR", "FR", "DE"} {
+		batch.Clicks = append(batch.Clicks, clicks.Click{ID: [16]byte{byte(i + 1)}, Time: time.Now().Add(-time.Hour),
+			LinkID: l.ID, Domain: "localhost", Country: country})
+	}
+	data, err := batch.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.control.IngestClicks(ctx, data); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		q    apiclient.StatsQuery
+		want apiclient.Stats
+	}{
+		{apiclient.StatsQuery{}, apiclient.Stats{GroupBy: "count", Clicks: 3}},
+		{apiclient.StatsQuery{GroupBy: "countries", Interval: "7d"}, apiclient.Stats{GroupBy: "countries", Clicks: 3,
+			Rows: []apiclient.StatsRow{{Value: "FR", Clicks: 2}, {Value: "DE", Clicks: 1}}}},
+		{apiclient.StatsQuery{GroupBy: "countries", Filters: apiclient.Filters{Country: []string{"-FR"}}},
+			apiclient.Stats{GroupBy: "countries", Clicks: 1, Rows: []apiclient.StatsRow{{Value: "DE", Clicks: 1}}}},
+		{apiclient.StatsQuery{GroupBy: "top_links", Filters: apiclient.Filters{Key: []string{"s"}}},
+			apiclient.Stats{GroupBy: "top_links", Clicks: 3, Rows: []apiclient.StatsRow{{Value: l.ID, Clicks: 3,
+				Domain: "localhost", Key: "s", URL: "https://example.com/s"}}}},
+	}
+	for _, tt := range tests {
+		got, err := c.GetStats(ctx, tt.q)
+		if err != nil {
+			t.Errorf("%v: %v", tt.q.Values(), err)
+			continue
+		}
+		if got.GroupBy != tt.want.GroupBy || got.Clicks != tt.want.Clicks || !slices.Equal(got.Rows, tt.want.Rows) {
+			t.Errorf("%v: got %+v, want %+v", tt.q.Values(), got, tt.want)
+		}
+	}
+	u, err := c.GetStats(ctx, apiclient.StatsQuery{Unique: true, GroupBy: "timeseries", Interval: "24h"})
+	if err != nil || u.Clicks != 3 || len(u.Series) == 0 || u.Series[0].Visitors == nil {
+		t.Errorf("timeseries: %+v %v", u, err)
+	}
+	events, err := c.ListEvents(ctx, apiclient.EventQuery{Limit: 2})
+	if err != nil || len(events.Data) != 2 || events.NextCursor == "" || events.Data[0].Key != "s" {
+		t.Errorf("events: %+v %v", events, err)
+	}
+	_, err = c.GetStats(ctx, apiclient.StatsQuery{GroupBy: "planets"})
+	if e, ok := errors.AsType[*apiclient.Error](err); !ok || e.Code != apierror.ValidationError || e.Details[0].Field != "groupBy" {
+		t.Errorf("bad groupBy: %v", err)
+	}
+
+	d, err := c.AddDomain(ctx, apiclient.DomainInput{Name: apiclient.Ptr("Go.Example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "go.example.com" || d.Status != "pending" || d.VerificationToken == "" {
+		t.Errorf("added %+v", d)
+	}
+	ds, err := c.ListDomains(ctx, apiclient.ListQuery{})
+	if err != nil || len(ds.Data) != 1 || ds.Data[0].ID != d.ID {
+		t.Errorf("domains %+v %v", ds, err)
+	}
+	got, err := c.GetDomain(ctx, d.ID)
+	if err != nil || got.Name != d.Name {
+		t.Errorf("get domain %+v %v", got, err)
+	}
+	if err := c.DeleteDomain(ctx, d.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetDomain(ctx, d.ID); !apiclient.IsCode(err, apierror.NotFound) {
+		t.Errorf("get deleted domain: %v", err)
+	}
+
+	usage, err := c.GetUsage(ctx, apiclient.UsageQuery{GroupBy: "route"})
+	if err != nil || usage.GroupBy != "route" || len(usage.Data) == 0 {
+		t.Errorf("usage %+v %v", usage, err)
+	}
+}
