@@ -4,10 +4,15 @@
 //	h0p control   a control node of a cluster
 //	h0p edge      an edge node of a cluster
 //	h0p admin     operator tools: certs, create-org, set-password, set-plan
+//	h0p links     short links through the API: create, get, list, update, delete
+//	h0p stats     click counts through the API
+//	h0p domains   custom domains through the API: list, get, add, verify, delete
 //	h0p version   print the version
 //
 // Logs go to stderr; stdout carries only what a script may want to read
-// (the bootstrap key line of h0p dev).
+// (the bootstrap key line of h0p dev, the API commands' output). Exit
+// status: 0, 1 when something failed, 2 for a command line h0p cannot
+// read.
 package main
 
 import (
@@ -52,7 +57,13 @@ Commands:
   control   run a control node (API + raft voter) of a cluster
   edge      run an edge node (redirects + raft non-voter) of a cluster
   admin     operator tools: certs (a dev cluster CA), create-org, set-password, set-plan
+  links     create, get, list, update and delete short links
+  stats     click counts: total, timeseries, top countries, links, referrers, …
+  domains   list, get, add, verify and delete custom domains
   version   print the version
+
+links, stats and domains call the API at H0P_API_URL (default http://127.0.0.1:8080)
+with the key H0P_API_KEY; --json prints the API's answer as it came.
 
 Run "h0p <command> --help" for a command's flags.
 `
@@ -72,6 +83,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runEdge(ctx, args[1:], stdout, stderr, getenv)
 	case "admin":
 		err = runAdmin(ctx, args[1:], stdout, stderr, getenv)
+	case "links":
+		err = runLinks(ctx, args[1:], stdout, stderr, getenv)
+	case "stats":
+		err = runStats(ctx, args[1:], stdout, stderr, getenv)
+	case "domains":
+		err = runDomains(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "h0p", version)
 	case "help", "-h", "--help":
@@ -80,12 +97,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "h0p: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	if err != nil {
+	if _, ok := errors.AsType[*usageError](err); ok {
 		fmt.Fprintln(stderr, "h0p:", err)
-		return 1
+		return 2
 	}
-	return 0
+	fmt.Fprintln(stderr, "h0p:", errorLine(err))
+	return 1
 }

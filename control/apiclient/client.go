@@ -32,7 +32,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -72,6 +74,9 @@ type Error struct {
 	Message   string
 	Details   []apierror.Detail
 	RequestID string
+	// RetryAfter is how long a RATE_LIMITED (or UNAVAILABLE) answer asked
+	// the client to wait (its Retry-After header; 0: it did not say).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -166,6 +171,10 @@ const maxErrorBody = 64 << 10
 func readError(resp *http.Response) *Error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	var env apierror.Envelope
+	var retry time.Duration
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		retry = time.Duration(secs) * time.Second
+	}
 	if err := json.Unmarshal(b, &env); err != nil || env.Error.Code == "" {
 		msg := strings.TrimSpace(string(b))
 		if len(msg) > 200 {
@@ -174,8 +183,9 @@ func readError(resp *http.Response) *Error {
 		if msg == "" {
 			msg = http.StatusText(resp.StatusCode)
 		}
-		return &Error{Status: resp.StatusCode, Code: apierror.Internal, Message: msg}
+		return &Error{Status: resp.StatusCode, Code: apierror.Internal, Message: msg, RetryAfter: retry}
 	}
 	e := env.Error
-	return &Error{Status: resp.StatusCode, Code: e.Code, Message: e.Message, Details: e.Details, RequestID: e.RequestID}
+	return &Error{Status: resp.StatusCode, Code: e.Code, Message: e.Message, Details: e.Details, RequestID: e.RequestID,
+		RetryAfter: retry}
 }
