@@ -18,14 +18,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/h0p/h0p/control/apiclient"
-	"github.com/h0p/h0p/shared/apierror"
 )
 
 // usageError is a command line the CLI cannot run: exit status 2.
@@ -146,6 +147,7 @@ func apiClient(getenv func(string) string) (*apiclient.Client, error) {
 		return nil, &usageError{"H0P_API_URL: " + err.Error()}
 	}
 	c.UserAgent = "h0p-cli/" + version
+	c.HTTPClient = &http.Client{Transport: patientTransport{http.DefaultTransport}}
 	return c, nil
 }
 
@@ -156,30 +158,48 @@ func (c *apiCommand) set(name string) bool {
 	return found
 }
 
-// maxRetries bounds how often one call waits out a RATE_LIMITED answer (a
-// long --all listing, or a few commands in a row, meet the per-second
-// limit). Writes are retried too: the API refuses them before doing
-// anything.
-const maxRetries = 5
-
 // call sends the request and answers the API's JSON as it came.
 func (c *apiCommand) call(ctx context.Context, method, path string, q url.Values, in any) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := c.client.Do(ctx, method, path, q, in, &raw)
+	return raw, err
+}
+
+// maxRetries bounds how often one request waits out a 429 (a long --all
+// listing, or a few commands in a row, meet the per-second limit).
+const maxRetries = 5
+
+// patientTransport sends a request again when it is answered 429, after
+// the Retry-After the answer asks for (1 s when it does not say). Writes
+// are sent again too: the API refuses a request over the limit before
+// doing anything.
+type patientTransport struct{ next http.RoundTripper }
+
+func (t patientTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for try := 0; ; try++ {
-		var raw json.RawMessage
-		err := c.client.Do(ctx, method, path, q, in, &raw)
-		e, ok := errors.AsType[*apiclient.Error](err)
-		if !ok || e.Code != apierror.RateLimited || try == maxRetries {
-			return raw, err
+		resp, err := t.next.RoundTrip(req)
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests || try == maxRetries ||
+			(req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+			return resp, err
 		}
-		wait := e.RetryAfter
-		if wait <= 0 {
-			wait = time.Second
+		wait := time.Second
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 && secs <= 60 {
+			wait = time.Duration(secs) * time.Second
 		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 		select {
-		case <-ctx.Done():
-			return nil, err
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
 		case <-time.After(wait):
 		}
+		again := req.Clone(req.Context())
+		if req.GetBody != nil {
+			if again.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		req = again
 	}
 }
 

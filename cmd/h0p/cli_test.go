@@ -230,6 +230,22 @@ func TestCLIRoundTrip(t *testing.T) {
 	}
 }
 
+// At the product's limits, commands in a row wait out the 429s rather
+// than fail; domains get by name makes two calls.
+func TestCLIWaitsOutRateLimits(t *testing.T) {
+	cfg := devConfig{APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
+		DataDir: t.TempDir(), DefaultDomain: "localhost", RateLimits: ratelimit.Limits{PerSecond: 2, PerMinute: 100}}
+	d := mustStartDevWith(t, cfg, quiet)
+	defer d.stop(t)
+	e := cliEnv{t, map[string]string{"H0P_API_KEY": keyLine.FindStringSubmatch(d.stdout)[1],
+		"H0P_API_URL": "http://" + d.control.Addr()}}
+	e.must("domains", "add", "go.example.com")
+	for range 3 {
+		e.must("domains", "get", "go.example.com")
+	}
+	e.must("domains", "delete", "go.example.com")
+}
+
 func TestCLIHelp(t *testing.T) {
 	e := cliEnv{t, map[string]string{}}
 	for _, args := range [][]string{{"help"}, {"links", "--help"}, {"links", "create", "--help"}, {"stats", "-h"},

@@ -27,7 +27,8 @@ type api struct {
 	key     string
 }
 
-func mustStartAPI(t *testing.T) *api {
+// mustStartAPI starts the API; limits (default: high) rate-limit it.
+func mustStartAPI(t *testing.T, limits ...ratelimit.Limits) *api {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -47,9 +48,13 @@ func mustStartAPI(t *testing.T) *api {
 	if err := node.WaitLeader(waitCtx); err != nil {
 		t.Fatal(err)
 	}
+	lim := ratelimit.Limits{PerSecond: 1000, PerMinute: 100_000}
+	if len(limits) > 0 {
+		lim = limits[0]
+	}
 	srv, err := control.Open(ctx, control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
 		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond,
-		RateLimits: ratelimit.Limits{PerSecond: 1000, PerMinute: 100_000}}, node)
+		RateLimits: lim}, node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,5 +284,22 @@ func TestClientStatsAndDomains(t *testing.T) {
 	usage, err := c.GetUsage(ctx, apiclient.UsageQuery{GroupBy: "route"})
 	if err != nil || usage.GroupBy != "route" || len(usage.Data) == 0 {
 		t.Errorf("usage %+v %v", usage, err)
+	}
+}
+
+// A refusal over the rate limit says how long to wait.
+func TestClientRateLimited(t *testing.T) {
+	ctx := context.Background()
+	a := mustStartAPI(t, ratelimit.Limits{PerSecond: 1, PerMinute: 100})
+	c := mustClient(t, a.control.URL(), a.key)
+	var err error
+	for range 3 {
+		if _, err = c.ListLinks(ctx, apiclient.LinkQuery{}); err != nil {
+			break
+		}
+	}
+	e, ok := errors.AsType[*apiclient.Error](err)
+	if !ok || e.Status != 429 || e.Code != apierror.RateLimited || e.RetryAfter < time.Second {
+		t.Errorf("3 calls at 1/s: %#v", err)
 	}
 }
