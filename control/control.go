@@ -44,6 +44,7 @@ import (
 	"github.com/h0p/h0p/control/egress"
 	"github.com/h0p/h0p/control/files"
 	"github.com/h0p/h0p/control/links"
+	"github.com/h0p/h0p/control/mcp"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/ratelimit"
@@ -171,6 +172,11 @@ type Config struct {
 	ACMEInterval  time.Duration
 	Records       ACMERecords
 	Secret        []byte
+
+	// MCPAllowedOrigins are the origins (scheme://host[:port]), besides
+	// PublicURL's, whose pages may call the MCP endpoint, /mcp
+	// (control/mcp).
+	MCPAllowedOrigins []string
 
 	// Cluster mode; see api.Config.
 	Leader           api.Leadership
@@ -363,7 +369,20 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	if s.files != nil {
 		logos = s.files
 	}
-	router := api.NewRouter(api.Config{
+	// The MCP endpoint's tools call the API in process, through the router
+	// the endpoint is mounted in.
+	var router http.Handler
+	mcpHandler, err := mcp.NewHandler(mcp.HTTPConfig{
+		API:       http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { router.ServeHTTP(w, r) }),
+		PublicURL: s.publicURL, AllowedOrigins: cfg.MCPAllowedOrigins, Version: cfg.Version,
+		Logger: logger.With("subsystem", "mcp"),
+	})
+	if err != nil {
+		s.ln.Close()
+		s.closeStores()
+		return nil, err
+	}
+	router = api.NewRouter(api.Config{
 		Store:            st,
 		Pepper:           pepper,
 		Accounts:         s.accounts,
@@ -386,6 +405,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		ForwardTransport: cfg.ForwardTransport,
 		NodeID:           cfg.NodeID,
 		Cluster:          cfg.Cluster,
+		MCP:              mcpHandler,
 	})
 	s.http = &http.Server{
 		Handler:           router,

@@ -128,6 +128,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		limits                                ratelimit.Limits
 		slugs                                 slugFlags
 		smtpURL, publicURL                    string
+		mcpOrigins                            string
 		df                                    domainFlags
 		af                                    acmeFlags
 		wf                                    webhookFlags
@@ -150,6 +151,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&edgeAddrs, "edge-addrs", "", "comma-separated host:port addresses the edges answer on (their --edge-addr, "+
 		"or the public addresses in front of them; 0.0.0.0 or [::] for every address of their host): link destinations there loop and are refused")
 	registerRateFlags(fs, &limits)
+	registerMCPFlag(fs, &mcpOrigins)
 	slugs.register(fs)
 	df.register(fs, "", "", "")
 	af.register(fs)
@@ -195,7 +197,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
 		EdgeAddrs: splitList(edgeAddrs), Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
 		PublicURL: publicURL, Mailer: mailer, Salts: base.store, EdgeDomains: base.store,
-		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike,
+		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike, MCPAllowedOrigins: splitList(mcpOrigins),
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
 		Cluster: clusterHandler,
 	}

@@ -134,6 +134,12 @@ func registerRateFlags(fs *flag.FlagSet, l *ratelimit.Limits) {
 	fs.IntVar(&l.PerMinute, "rate-per-minute", ratelimit.DefaultLimits.PerMinute, "API requests per minute per key, user or client IP")
 }
 
+// registerMCPFlag adds the origins whose pages may call the MCP endpoint.
+func registerMCPFlag(fs *flag.FlagSet, origins *string) {
+	fs.StringVar(origins, "mcp-allowed-origins", "", "comma-separated origins (scheme://host[:port]) whose web pages may call /mcp besides the API's public URL's; "+
+		"requests without an Origin header (desktop and CLI clients) are always let through")
+}
+
 // storeFlags name a control store and the pepper its keys were made with:
 // every command that opens a control store has them (h0p control, and the
 // admin commands, which also take --data).

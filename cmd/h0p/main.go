@@ -7,12 +7,13 @@
 //	h0p links     short links through the API: create, get, list, update, delete
 //	h0p stats     click counts through the API
 //	h0p domains   custom domains through the API: list, get, add, verify, delete
+//	h0p mcp       an MCP server over stdio for AI tools, calling the API
 //	h0p version   print the version
 //
 // Logs go to stderr; stdout carries only what a script may want to read
-// (the bootstrap key line of h0p dev, the API commands' output). Exit
-// status: 0, 1 when something failed, 2 for a command line h0p cannot
-// read.
+// (the bootstrap key line of h0p dev, the API commands' output), or h0p
+// mcp's protocol. Exit status: 0, 1 when something failed, 2 for a command
+// line h0p cannot read.
 package main
 
 import (
@@ -60,9 +61,10 @@ Commands:
   links     create, get, list, update and delete short links
   stats     click counts: total, timeseries, top countries, links, referrers, …
   domains   list, get, add, verify and delete custom domains
+  mcp       serve H0p's tools to an AI client (Claude, Cursor, …) over stdio
   version   print the version
 
-links, stats and domains call the API at H0P_API_URL (default http://127.0.0.1:8080)
+links, stats, domains and mcp call the API at H0P_API_URL (default http://127.0.0.1:8080)
 with the key H0P_API_KEY; --json prints the API's answer as it came.
 
 Run "h0p <command> --help" for a command's flags.
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runStats(ctx, args[1:], stdout, stderr, getenv)
 	case "domains":
 		err = runDomains(ctx, args[1:], stdout, stderr, getenv)
+	case "mcp":
+		err = runMCP(ctx, args[1:], stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "h0p", version)
 	case "help", "-h", "--help":

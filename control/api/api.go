@@ -81,6 +81,10 @@ type Config struct {
 	ForwardTransport http.RoundTripper
 	NodeID           string
 	Cluster          http.Handler
+
+	// MCP serves the MCP endpoint, /mcp, to callers with an API key
+	// (control/mcp); nil: no such route.
+	MCP http.Handler
 }
 
 // LogoSource loads an image file of the principal's org for a QR code's
@@ -122,6 +126,9 @@ func NewRouter(cfg Config) *gin.Engine {
 
 	if cfg.Cluster != nil {
 		r.Any("/cluster/*path", gin.WrapH(cfg.Cluster))
+	}
+	if cfg.MCP != nil {
+		r.Any("/mcp", h.mcpGuard, gin.WrapH(cfg.MCP))
 	}
 	v1 := r.Group("", h.forwardWrites)
 	for _, rt := range h.routes() {
