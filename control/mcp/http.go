@@ -66,10 +66,10 @@ func NewHandler(cfg HTTPConfig) (http.Handler, error) {
 	}
 	server := newServer(func(extra *mcpsdk.RequestExtra) (*apiclient.Client, error) {
 		return sessionClient(cfg.API, extra)
-	}, Options{Version: cfg.Version, Logger: cfg.Logger, APIURL: cfg.PublicURL})
+	}, Options{Version: cfg.Version, Logger: warnings(cfg.Logger), APIURL: cfg.PublicURL})
 	sdk := mcpsdk.NewStreamableHTTPHandler(func(*http.Request) *mcpsdk.Server { return server }, &mcpsdk.StreamableHTTPOptions{
 		SessionTimeout: cfg.SessionTimeout,
-		Logger:         cfg.Logger,
+		Logger:         warnings(cfg.Logger),
 		// Our Origin allowlist is the DNS-rebinding guard; the SDK's
 		// loopback-Host check would refuse every request a proxy on the
 		// same host forwards with the public Host.
@@ -192,3 +192,27 @@ func writeError(w http.ResponseWriter, status int, err *apierror.Error) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(apierror.NewEnvelope(err, w.Header().Get("X-Request-Id")))
 }
+
+// warnings is l for warnings and errors only: the SDK logs each session's
+// start and end at info, which a control node's log does without.
+func warnings(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return nil
+	}
+	return slog.New(minLevel{l.Handler(), slog.LevelWarn})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler { return minLevel{h.Handler.WithGroup(name), h.min} }

@@ -36,7 +36,7 @@ type stack struct {
 	key     string
 }
 
-func mustStartStack(t *testing.T) *stack {
+func mustStartStack(t *testing.T, edits ...func(*control.Config)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -60,10 +60,14 @@ func mustStartStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := control.Open(ctx, control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
+	cfg := control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
 		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond, Files: fileStore,
 		RateLimits:        ratelimit.Limits{PerSecond: 1000, PerMinute: 100000},
-		MCPAllowedOrigins: []string{"https://app.example.com"}}, node)
+		MCPAllowedOrigins: []string{"https://app.example.com"}}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	srv, err := control.Open(ctx, cfg, node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,9 +336,10 @@ func TestHTTPToolsCallTheAPI(t *testing.T) {
 			{"get_link", map[string]any{}, []string{"id", "domain and key", "externalId"}},
 			{"create_link", map[string]any{"url": "notaurl"}, []string{"VALIDATION_ERROR", "field url"}},
 			{"create_link", map[string]any{"url": "https://example.com", "redirectStatus": 303}, []string{"redirectStatus"}},
-			{"create_link", map[string]any{"url": 42}, []string{"url"}},
-			{"create_link", map[string]any{"key": "x"}, []string{"url"}},
-			{"get_stats", map[string]any{"groupBy": "cities"}, []string{"groupBy"}},
+			{"create_link", map[string]any{"url": 42}, []string{"VALIDATION_ERROR", "/properties/url", "integer"}},
+			{"create_link", map[string]any{"key": "x"}, []string{"VALIDATION_ERROR", `missing properties: ["url"]`}},
+			{"create_link", map[string]any{"url": "https://example.com", "colour": "red"}, []string{"colour"}},
+			{"get_stats", map[string]any{"groupBy": "cities"}, []string{"VALIDATION_ERROR", "groupBy"}},
 			{"create_link", map[string]any{"url": "https://example.com", "key": "mcp-one"}, []string{"ALREADY_EXIST"}},
 		} {
 			res := call(t, cs, tc.name, tc.args)
@@ -513,4 +518,29 @@ func TestHTTPRefusals(t *testing.T) {
 			t.Errorf("GET: %d %v", resp.StatusCode, resp.Header)
 		}
 	})
+}
+
+// Tools spend from their key's rate limit as direct calls do; the MCP
+// messages around them (initialize, lists) spend nothing.
+func TestHTTPToolsSpendTheKeysRateLimit(t *testing.T) {
+	s := mustStartStack(t, func(c *control.Config) { c.RateLimits = ratelimit.Limits{PerSecond: 2, PerMinute: 100} })
+	cs := s.mustConnect(t, s.key)
+	for range 5 {
+		if _, err := cs.ListTools(context.Background(), nil); err != nil {
+			t.Fatalf("tools/list: %v", err)
+		}
+	}
+	limited := 0
+	for range 6 {
+		res := call(t, cs, "get_stats", map[string]any{})
+		if res.IsError {
+			if !strings.Contains(text(res), "RATE_LIMITED") || !strings.Contains(text(res), "wait") {
+				t.Errorf("error %s", text(res))
+			}
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Error("6 tool calls at 2 a second: none rate-limited")
+	}
 }

@@ -52,6 +52,7 @@ func newServer(clients clientFunc, opts Options) *mcpsdk.Server {
 	}
 	s := mcpsdk.NewServer(&mcpsdk.Implementation{Name: "h0p", Title: "H0p", Version: version},
 		&mcpsdk.ServerOptions{Instructions: instructions, Logger: opts.Logger, SchemaCache: mcpsdk.NewSchemaCache()})
+	s.AddReceivingMiddleware(explainArguments)
 	h := &handlers{clients: clients, publicURL: strings.TrimRight(opts.APIURL, "/")}
 	h.addTools(s)
 	h.addResources(s)
@@ -80,6 +81,22 @@ func (h *handlers) call(ctx context.Context, extra *mcpsdk.RequestExtra, method,
 		out = json.RawMessage(`{}`)
 	}
 	return out, nil
+}
+
+// explainArguments gives the SDK's refusal of a tool's arguments (they
+// break its input schema; the text names the property) the code and the
+// advice of the API's refusals.
+func explainArguments(next mcpsdk.MethodHandler) mcpsdk.MethodHandler {
+	return func(ctx context.Context, method string, req mcpsdk.Request) (mcpsdk.Result, error) {
+		res, err := next(ctx, method, req)
+		if r, ok := res.(*mcpsdk.CallToolResult); ok && err == nil && r.IsError && len(r.Content) == 1 {
+			if t, ok := r.Content[0].(*mcpsdk.TextContent); ok && strings.HasPrefix(t.Text, `validating "arguments"`) {
+				t.Text = "VALIDATION_ERROR: the arguments do not match the tool's input schema: " + t.Text +
+					"\nFix the property named above and call again."
+			}
+		}
+		return res, err
+	}
 }
 
 // ToolError is a refused or failed API call as a tool's error: its text,
