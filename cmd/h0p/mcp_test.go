@@ -175,7 +175,7 @@ func TestMCPStdioNeedsAKey(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{}, "set H0P_API_KEY"},
+		{map[string]string{}, "H0P_API_KEY is not set"},
 		{map[string]string{"H0P_API_KEY": "sk-not-ours"}, "not an H0p API key"},
 		{map[string]string{"H0P_API_KEY": "h0p_b_000000000000000000000000000000000000", "H0P_API_URL": "ftp://x"}, "H0P_API_URL"},
 	} {

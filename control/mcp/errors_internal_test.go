@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/h0p/h0p/control/apiclient"
 	"github.com/h0p/h0p/shared/apierror"
@@ -21,8 +22,10 @@ func TestToolErrorText(t *testing.T) {
 		{&apiclient.Error{Status: 400, Code: apierror.ValidationError, Message: "invalid link",
 			Details: []apierror.Detail{{Field: "url", Reason: "is required"}, {Field: "key", Reason: "is too long"}}},
 			[]string{"VALIDATION_ERROR (HTTP 400)", "- field url: is required", "- field key: is too long", "Fix the fields"}},
-		{&apiclient.Error{Status: 429, Code: apierror.RateLimited, Message: "rate limit exceeded; retry in 1 s"},
-			[]string{"RATE_LIMITED", "wait a few seconds"}},
+		{&apiclient.Error{Status: 429, Code: apierror.RateLimited, Message: "rate limit exceeded; retry in 2 s", RetryAfter: 2 * time.Second},
+			[]string{"RATE_LIMITED", "wait 2s, then retry"}},
+		{&apiclient.Error{Status: 429, Code: apierror.RateLimited, Message: "rate limit exceeded"},
+			[]string{"wait a few seconds"}},
 		{&apiclient.Error{Status: 401, Code: apierror.Unauthorized, Message: "invalid API key or session token"},
 			[]string{"UNAUTHORIZED", "H0P_API_KEY"}},
 		{errors.New("dial tcp 127.0.0.1:1: connect: connection refused"),

@@ -153,7 +153,12 @@ func hintFor(e *apiclient.Error) string {
 	case apierror.AlreadyExist:
 		return "It exists already: choose another key or name, or read the existing one."
 	case apierror.RateLimited:
+		if e.RetryAfter > 0 {
+			return fmt.Sprintf("The key's rate limit is spent: wait %s, then retry.", e.RetryAfter)
+		}
 		return "The key's rate limit is spent: wait a few seconds, then retry."
+	case apierror.Unavailable:
+		return "The API could not confirm this in time; it may still happen: read the object back before retrying."
 	case apierror.PlanLimitReached, apierror.FeatureNotAvailable:
 		return "The organization's plan does not allow this: retrying will not help."
 	}
