@@ -51,7 +51,7 @@ func newServer(clients clientFunc, opts Options) *mcpsdk.Server {
 		version = "devel"
 	}
 	s := mcpsdk.NewServer(&mcpsdk.Implementation{Name: "h0p", Title: "H0p", Version: version},
-		&mcpsdk.ServerOptions{Instructions: instructions, Logger: opts.Logger, SchemaCache: mcpsdk.NewSchemaCache()})
+		&mcpsdk.ServerOptions{Instructions: instructions, Logger: opts.Logger})
 	s.AddReceivingMiddleware(explainArguments)
 	h := &handlers{clients: clients, publicURL: strings.TrimRight(opts.APIURL, "/")}
 	h.addTools(s)
