@@ -44,9 +44,12 @@
 //     own router, from the MCP caller's address, so the guard, rate limits
 //     and usage counts are a direct call's.
 //
+// Every refusal of the endpoint, the SDK's own included (an unknown
+// session, a wrong Accept), is in the API's error envelope with its status.
+//
 // Sessions (Mcp-Session-Id) are the SDK's stateful ones: bound to the
 // SHA-256 of the key that opened them (the same session ID with another
-// key is refused with 403), closed after 30 minutes idle, and held in the
+// key is 403 FORBIDDEN), closed after 30 minutes idle, and held in the
 // memory of the control node that made them. Behind a load balancer with
 // several control nodes, route /mcp with affinity on Mcp-Session-Id; a
 // request for a session another node holds is 404, on which MCP clients

@@ -105,8 +105,68 @@ func NewHandler(cfg HTTPConfig) (http.Handler, error) {
 		}
 		r = r.Clone(r.Context())
 		r.Header.Set("Authorization", "Bearer "+key)
-		bind.ServeHTTP(w, r)
+		ew := &envelopeWriter{ResponseWriter: w}
+		bind.ServeHTTP(ew, r)
+		ew.finish()
 	}), nil
+}
+
+// envelopeWriter answers the SDK's refusals, which it writes as plain text
+// (http.Error), in the API's error envelope, with the SDK's status.
+// Everything else passes through, SSE streams flushed as they go.
+type envelopeWriter struct {
+	http.ResponseWriter
+	status int // a refusal's, held until finish
+	text   strings.Builder
+}
+
+func (w *envelopeWriter) WriteHeader(code int) {
+	if code >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.status = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *envelopeWriter) Write(p []byte) (int, error) {
+	if w.status != 0 {
+		return w.text.Write(p)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *envelopeWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && w.status == 0 {
+		f.Flush()
+	}
+}
+
+func (w *envelopeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// refusals say what the SDK's terse refusals mean to a client.
+var refusals = map[string]string{
+	"session not found":     "MCP session not found: it was closed, timed out, or is held by another control node; initialize a new session",
+	"session user mismatch": "this MCP session belongs to another API key: open a session with this key",
+}
+
+func (w *envelopeWriter) finish() {
+	if w.status == 0 {
+		return
+	}
+	msg := strings.TrimSpace(w.text.String())
+	if m, ok := refusals[msg]; ok {
+		msg = m
+	}
+	code := map[int]apierror.Code{
+		http.StatusBadRequest: apierror.ValidationError, http.StatusForbidden: apierror.Forbidden,
+		http.StatusNotFound: apierror.NotFound, http.StatusMethodNotAllowed: apierror.MethodNotAllowed,
+		http.StatusRequestEntityTooLarge: apierror.PayloadTooLarge, http.StatusUnsupportedMediaType: apierror.UnsupportedMediaType,
+	}[w.status]
+	if code == "" {
+		code = apierror.Internal
+	}
+	w.Header().Del("X-Content-Type-Options")
+	writeError(w.ResponseWriter, w.status, apierror.New(code, "%s", msg))
 }
 
 const (

@@ -484,13 +484,22 @@ func TestHTTPRefusals(t *testing.T) {
 		cs := s.mustConnect(t, s.key)
 		list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
 		for _, tc := range []struct {
-			key  string
-			want int
-		}{{k["key"].(string), 403}, {s.key, 200}} {
+			key, session, accept string
+			want                 int
+			code, message        string
+		}{
+			{k["key"].(string), cs.ID(), "", 403, "FORBIDDEN", "belongs to another API key"},
+			{s.key, "NOSUCHSESSION", "", 404, "NOT_FOUND", "initialize a new session"},
+			{s.key, cs.ID(), "text/html", 400, "VALIDATION_ERROR", "Accept"},
+			{s.key, cs.ID(), "", 200, "", ""},
+		} {
 			req, _ := http.NewRequest("POST", s.control.URL()+"/mcp", strings.NewReader(list))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Accept", "application/json, text/event-stream")
-			req.Header.Set("Mcp-Session-Id", cs.ID())
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			req.Header.Set("Mcp-Session-Id", tc.session)
 			req.Header.Set("Mcp-Protocol-Version", cs.InitializeResult().ProtocolVersion)
 			req.Header.Set("x-api-key", tc.key)
 			resp, err := http.DefaultClient.Do(req)
@@ -499,9 +508,14 @@ func TestHTTPRefusals(t *testing.T) {
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != tc.want {
-				t.Errorf("session with key %s…: %d %s, want %d", tc.key[:8], resp.StatusCode, b, tc.want)
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			if resp.StatusCode != tc.want || errCode(m) != tc.code || !strings.Contains(string(b), tc.message) {
+				t.Errorf("session %s with key %s…, Accept %q: %d %s, want %d %s", tc.session, tc.key[:8], tc.accept, resp.StatusCode, b, tc.want, tc.code)
 			}
+		}
+		if _, err := cs.ListTools(context.Background(), nil); err != nil {
+			t.Errorf("the session after refusals: %v", err)
 		}
 	})
 
