@@ -242,6 +242,9 @@ func (h *handler) routes() []route {
 		{"GET", "/v1/stats", statsRead, h.getStats},
 		{"GET", "/v1/stats/export", statsRead, h.exportStats},
 		{"GET", "/v1/events", statsRead, h.listEvents},
+		{"GET", "/v1/openapi.json", public, h.openAPI},
+		{"GET", "/docs", public, h.docs},
+		{"GET", "/docs/:asset", public, h.docs},
 	}
 }
 
