@@ -15,7 +15,8 @@
 // (every $ref is local, #/components/…). It then adds to each operation,
 // unless the operation lists that status itself, the errors any request of
 // its kind can get: 400 when it has parameters or a body; 401 and 403 when
-// it is secured; 404 when its path has parameters; 409, 422 and the
+// it is secured; 404 when its path has parameters or it is secured (a
+// session's x-org-id naming an organization not its own); 409, 422 and the
 // Idempotency-Key parameter on a secured write; 413 when it has a body;
 // 429, 500 and 503 always. Every response that is not a $ref gets the
 // X-Request-Id, RateLimit and RateLimit-Policy headers. So a resource file

@@ -316,7 +316,7 @@ func (d *Document) addDefaults() error {
 		add(len(params) > 0 || hasBody, "400", "ValidationError")
 		add(secured, "401", "Unauthorized")
 		add(secured, "403", "Forbidden")
-		add(hasPath, "404", "NotFound")
+		add(hasPath || secured, "404", "NotFound")
 		add(secured && write, "409", "Conflict")
 		add(hasBody, "413", "TooLarge")
 		add(secured && write, "422", "IdempotencyKeyReused")

@@ -235,6 +235,8 @@ paths:
       security: []
       responses: {"200": {description: ok}}
   /things:
+    get:
+      responses: {"200": {description: ok}}
     post:
       requestBody: {content: {application/json: {schema: {type: object}}}}
       responses:
@@ -266,6 +268,7 @@ paths:
 	}{
 		{"/public", "get", []string{"200", "429", "500", "503"}},
 		{"/things", "post", []string{"201", "400", "401", "403", "404", "409", "413", "422", "429", "500", "503"}},
+		{"/things", "get", []string{"200", "401", "403", "404", "429", "500", "503"}},
 		{"/things/{id}", "get", []string{"200", "400", "401", "403", "404", "429", "500", "503"}},
 	}
 	for _, tt := range tests {
