@@ -81,14 +81,6 @@ var pendingRoutes = []string{
 	"PATCH /v1/files/:id",
 	"DELETE /v1/files/:id",
 	"GET /f/:id/:sig",
-	// Being written: tags, stats.
-	"GET /v1/tags",
-	"POST /v1/tags",
-	"PATCH /v1/tags/:id",
-	"DELETE /v1/tags/:id",
-	"GET /v1/stats",
-	"GET /v1/stats/export",
-	"GET /v1/events",
 }
 
 // notREST are paths the router serves that are not part of the REST
