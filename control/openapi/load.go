@@ -106,10 +106,11 @@ func LoadFS(fsys fs.FS) (*Document, error) {
 		}
 	}
 	d := &Document{root: root}
-	if err := d.checkRefs(); err != nil {
+	if err := d.addDefaults(); err != nil {
 		return nil, err
 	}
-	if err := d.addDefaults(); err != nil {
+	// After the defaults: they refer to base.yaml's components.
+	if err := d.checkRefs(); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -207,6 +207,9 @@ func TestLoadFSRefuses(t *testing.T) {
 		{"dangling ref", map[string]string{"base.yaml": base,
 			"a.yaml": "components:\n  schemas:\n    A: {$ref: '#/components/schemas/Nope'}\n"},
 			"$ref to no component: #/components/schemas/Nope"},
+		{"base without a default's response", map[string]string{
+			"base.yaml": strings.Replace(base, "    Unavailable: {description: x}\n", "", 1), "a.yaml": thing},
+			"$ref to no component: #/components/responses/Unavailable"},
 		{"external ref", map[string]string{"base.yaml": base,
 			"a.yaml": "components:\n  schemas:\n    A: {$ref: 'other.yaml#/A'}\n"},
 			"$ref to no component: other.yaml#/A"},
