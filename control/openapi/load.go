@@ -19,7 +19,8 @@ var specFiles embed.FS
 // Document is the merged document as a JSON tree (maps, slices, strings,
 // numbers, booleans), defaults added.
 type Document struct {
-	root map[string]any
+	root     map[string]any
+	rendered sync.Map // profile + "\x00" + server URL → Rendered
 }
 
 var embedded = sync.OnceValues(func() (*Document, error) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/h0p/h0p/shared/apierror"
@@ -50,8 +49,6 @@ type Rendered struct {
 	ETag string
 }
 
-var rendered sync.Map // profile + "\x00" + serverURL → Rendered
-
 // Render is the document for profile with servers = [serverURL]; each
 // (profile, serverURL) is rendered once. An unknown profile is a
 // VALIDATION_ERROR naming profile.
@@ -60,10 +57,8 @@ func (d *Document) Render(profile, serverURL string) (Rendered, error) {
 		return Rendered{}, apierror.Invalid("profile", "must be actions, or absent for the whole document")
 	}
 	cacheKey := profile + "\x00" + serverURL
-	if d == embeddedDoc() {
-		if r, ok := rendered.Load(cacheKey); ok {
-			return r.(Rendered), nil
-		}
+	if r, ok := d.rendered.Load(cacheKey); ok {
+		return r.(Rendered), nil
 	}
 	t := d.Tree()
 	t["servers"] = []any{map[string]any{"url": serverURL, "description": "This API"}}
@@ -78,15 +73,8 @@ func (d *Document) Render(profile, serverURL string) (Rendered, error) {
 	}
 	sum := sha256.Sum256(buf.Bytes())
 	r := Rendered{JSON: buf.Bytes(), ETag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
-	if d == embeddedDoc() {
-		rendered.Store(cacheKey, r)
-	}
+	d.rendered.Store(cacheKey, r)
 	return r, nil
-}
-
-func embeddedDoc() *Document {
-	d, _ := embedded()
-	return d
 }
 
 // actions cuts tree t down to the actions profile.
