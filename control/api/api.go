@@ -242,6 +242,9 @@ func (h *handler) routes() []route {
 		{"GET", "/v1/stats", statsRead, h.getStats},
 		{"GET", "/v1/stats/export", statsRead, h.exportStats},
 		{"GET", "/v1/events", statsRead, h.listEvents},
+		{"GET", "/v1/openapi.json", public, h.openAPI},
+		{"GET", "/docs", public, h.docs},
+		{"GET", "/docs/:asset", public, h.docs},
 	}
 }
 
@@ -264,6 +267,9 @@ func (h *handler) fail(c *gin.Context, err error) {
 		c.Set(ctxNothingWritten, true)
 	}
 	e := apierror.From(err)
+	if e.RetryAfter > 0 && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
 	if e.Code == apierror.Internal {
 		h.Logger.Error("internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path,
 			"requestId", c.GetString(ctxRequestID))

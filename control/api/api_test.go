@@ -175,7 +175,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	r := api.NewRouter(cfg)
 	r.GET("/v1/panic", func(*gin.Context) { panic("boom") })
 	e.router = r
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(contract(t, r))
 	e.url = srv.URL
 	// Public file URLs are the test server's, as a real one's are its
 	// public URL's.

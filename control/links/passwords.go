@@ -305,9 +305,11 @@ func (b *hashBudget) take(orgID string, n, perMinute int, now time.Time) error {
 	}
 	if float64(n) > k.tokens {
 		wait := time.Duration((float64(n) - k.tokens) / capacity * float64(time.Minute))
-		return fmt.Errorf("%w: %w", apierror.New(apierror.RateLimited,
+		e := apierror.New(apierror.RateLimited,
 			"this organization may have %d link passwords hashed a minute; this call needs %d, retry in %d s",
-			perMinute, n, int(wait.Seconds())+1), apierror.ErrNothingWritten)
+			perMinute, n, int(wait.Seconds())+1)
+		e.RetryAfter = time.Duration(int(wait.Seconds())+1) * time.Second
+		return fmt.Errorf("%w: %w", e, apierror.ErrNothingWritten)
 	}
 	k.tokens -= float64(n)
 	return nil

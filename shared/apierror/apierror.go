@@ -13,6 +13,7 @@ package apierror
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, machine-readable error code.
@@ -56,6 +57,10 @@ type Error struct {
 	Code    Code
 	Message string
 	Details []Detail
+	// RetryAfter, for RATE_LIMITED and UNAVAILABLE, is how long the client
+	// should wait before retrying (0: not known); surfaces send it in
+	// their own way (the API: Retry-After).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }

@@ -1,0 +1,321 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/h0p/h0p/control/api"
+	"github.com/h0p/h0p/control/openapi"
+)
+
+// pendingRoutes are routes whose part of the document is written in
+// another file, not here yet: the coverage test and the contract check
+// skip them. Delete the list (and its uses) once every file has landed.
+var pendingRoutes = []string{
+	"POST /v1/auth/login",
+	"POST /v1/auth/logout",
+	"POST /v1/auth/password",
+	"POST /v1/auth/password-reset",
+	"POST /v1/auth/password-reset/confirm",
+	"POST /v1/auth/verify-email",
+	"POST /v1/auth/verify-email/resend",
+	"GET /v1/me",
+	"POST /v1/orgs",
+	"GET /v1/org",
+	"PATCH /v1/org",
+	"GET /v1/members",
+	"PATCH /v1/members/:userId",
+	"DELETE /v1/members/me",
+	"DELETE /v1/members/:userId",
+	"POST /v1/invitations",
+	"POST /v1/invitations/:token/accept",
+	"POST /v1/api-keys",
+	"GET /v1/api-keys",
+	"GET /v1/api-keys/:id",
+	"PATCH /v1/api-keys/:id",
+	"POST /v1/api-keys/:id/rotate",
+	"DELETE /v1/api-keys/:id",
+	"GET /v1/api-keys/:id/usage",
+	"GET /v1/usage",
+	"GET /v1/audit-logs",
+	"POST /v1/domains",
+	"GET /v1/domains",
+	"GET /v1/domains/:id",
+	"PATCH /v1/domains/:id",
+	"DELETE /v1/domains/:id",
+	"POST /v1/domains/:id/verify",
+	"POST /v1/webhooks",
+	"GET /v1/webhooks",
+	"GET /v1/webhooks/:id",
+	"PATCH /v1/webhooks/:id",
+	"DELETE /v1/webhooks/:id",
+	"POST /v1/webhooks/:id/rotate-secret",
+	"POST /v1/webhooks/:id/enable",
+	"POST /v1/webhooks/:id/test",
+	"GET /v1/webhooks/:id/deliveries",
+	"GET /v1/webhooks/:id/deliveries/:msgId",
+	"POST /v1/webhooks/:id/deliveries/:msgId/retry",
+	"POST /v1/webhooks/:id/replay",
+	"POST /v1/files",
+	"POST /v1/files/qr",
+	"GET /v1/files",
+	"GET /v1/files/:id",
+	"GET /v1/files/:id/content",
+	"PATCH /v1/files/:id",
+	"DELETE /v1/files/:id",
+	"GET /f/:id/:sig",
+	// Being written: tags, stats.
+	"GET /v1/tags",
+	"POST /v1/tags",
+	"PATCH /v1/tags/:id",
+	"DELETE /v1/tags/:id",
+	"GET /v1/stats",
+	"GET /v1/stats/export",
+	"GET /v1/events",
+}
+
+// notREST are paths the router serves that are not part of the REST
+// API's document, and why.
+var notREST = map[string]string{
+	"/mcp":      "the MCP endpoint speaks JSON-RPC (Model Context Protocol); its tools describe themselves",
+	"/cluster/": "node-to-node endpoints of a control cluster, mutual TLS, not for clients",
+}
+
+// templateOf is a gin route as the document writes it: /v1/links/{id}.
+func templateOf(ginPath string) string {
+	parts := strings.Split(ginPath, "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, ":") || strings.HasPrefix(p, "*") {
+			parts[i] = "{" + p[1:] + "}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func isPending(method, ginPath string) bool {
+	return slices.Contains(pendingRoutes, method+" "+ginPath)
+}
+
+// pendingRequest reports whether a request is to a pending route.
+var pendingRequest = sync.OnceValue(func() func(method, path string) bool {
+	var res []*regexp.Regexp
+	for _, r := range pendingRoutes {
+		method, p, _ := strings.Cut(r, " ")
+		expr := regexp.MustCompile(`:[^/]+`).ReplaceAllString(regexp.QuoteMeta(p), `[^/]+`)
+		res = append(res, regexp.MustCompile("^"+method+" "+expr+"$"))
+	}
+	return func(method, path string) bool {
+		return slices.ContainsFunc(res, func(re *regexp.Regexp) bool { return re.MatchString(method + " " + path) })
+	}
+})
+
+// contractDoc is the document as kin-openapi loads it, its server "/" so
+// it matches the test server's requests.
+var contractDoc = sync.OnceValues(func() (*openapi3.T, error) {
+	d, err := openapi.Load()
+	if err != nil {
+		return nil, err
+	}
+	r, err := d.Render(openapi.ProfileFull, "/")
+	if err != nil {
+		return nil, err
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(r.JSON)
+	if err != nil {
+		return nil, err
+	}
+	return doc, doc.Validate(context.Background())
+})
+
+// TestDocumentCoversRoutes: every route of the router is in the document,
+// and every operation of the document is a route.
+func TestDocumentCoversRoutes(t *testing.T) {
+	doc, err := contractDoc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented[method+" "+path] = true
+		}
+	}
+	routes := map[string]bool{}
+routes:
+	for _, r := range api.Routes() {
+		for prefix, why := range notREST {
+			if strings.HasPrefix(r.Path, prefix) {
+				t.Logf("%s %s: not in the document: %s", r.Method, r.Path, why)
+				continue routes
+			}
+		}
+		key := r.Method + " " + templateOf(r.Path)
+		routes[key] = true
+		switch {
+		case isPending(r.Method, r.Path) && documented[key]:
+			t.Errorf("%s %s is documented now: take it out of pendingRoutes", r.Method, r.Path)
+		case isPending(r.Method, r.Path):
+		case !documented[key]:
+			t.Errorf("route %s %s is not in the document", r.Method, r.Path)
+		}
+	}
+	for key := range documented {
+		if !routes[key] {
+			t.Errorf("the document has %s, which is no route", key)
+		}
+	}
+}
+
+// contract wraps the router of a test: every request and answer is checked
+// against the document, and a mismatch fails the test that started the
+// server.
+//
+//   - A request the document rejects must be answered 4xx or 5xx (a
+//     bad-input test doing its job); answered 2xx or 3xx, the document is
+//     too strict or the API too lax.
+//   - An answer must match the document: a status it lists, its headers,
+//     and its JSON body (other bodies, like CSV and images: status and
+//     Content-Type only).
+//   - A request to no operation of the document (unknown routes and
+//     methods) must be answered 4xx or 5xx in the error envelope.
+//
+// Pending routes (pendingRoutes) are not checked.
+func contract(t testing.TB, next http.Handler) http.Handler {
+	doc, err := contractDoc()
+	if err != nil {
+		t.Fatalf("openapi: %v", err)
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatalf("openapi router: %v", err)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		check := r.Clone(context.Background())
+		check.Body = io.NopCloser(bytes.NewReader(body))
+		if msg := checkExchange(doc, router, check, rec); msg != "" {
+			t.Errorf("contract: %s %s → %d: %s", r.Method, r.URL.RequestURI(), rec.status(), msg)
+		}
+	})
+}
+
+func checkExchange(doc *openapi3.T, router routers.Router, r *http.Request, rec *recorder) string {
+	status := rec.status()
+	route, params, err := router.FindRoute(r)
+	if err != nil {
+		if pendingRequest()(r.Method, r.URL.Path) {
+			return ""
+		}
+		if status < 400 {
+			return "answered a request to no operation of the document: " + err.Error()
+		}
+		var v any
+		if err := json.Unmarshal(rec.body.Bytes(), &v); err != nil {
+			return "answer to no operation is not JSON: " + err.Error()
+		}
+		if err := doc.Components.Schemas["Error"].Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+			return "answer to no operation is not the error envelope: " + err.Error()
+		}
+		return ""
+	}
+	// The API reads a body as its operation's one media type whatever
+	// the Content-Type (curl -d sends a form's): check it as that.
+	if rb := route.Operation.RequestBody; rb != nil && rb.Value != nil && len(rb.Value.Content) == 1 && r.Header.Get("Content-Type") == "" {
+		for mt := range rb.Value.Content {
+			r.Header.Set("Content-Type", mt)
+		}
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil && status < 400 {
+		return "the document rejects the request the API accepted: " + err.Error()
+	}
+	opts := &openapi3filter.Options{IncludeResponseStatus: true}
+	mediaType, _, _ := mime.ParseMediaType(rec.Header().Get("Content-Type"))
+	if mediaType != "application/json" {
+		opts.ExcludeResponseBody = true
+		if rec.body.Len() > 0 || mediaType != "" {
+			resp := route.Operation.Responses.Status(status)
+			if resp == nil {
+				resp = route.Operation.Responses.Default()
+			}
+			if resp == nil || resp.Value == nil || resp.Value.Content.Get(mediaType) == nil {
+				return "the document has no " + mediaType + " answer with this status"
+			}
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status, Header: rec.Header(),
+		Body: io.NopCloser(bytes.NewReader(rec.body.Bytes())), Options: opts}
+	if err := openapi3filter.ValidateResponse(r.Context(), out); err != nil {
+		return "answer does not match the document: " + err.Error()
+	}
+	return ""
+}
+
+// recorder passes an answer through, keeping a copy.
+type recorder struct {
+	http.ResponseWriter
+	code int
+	body bytes.Buffer
+}
+
+func (r *recorder) status() int {
+	if r.code == 0 {
+		return http.StatusOK
+	}
+	return r.code
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h, ok := r.ResponseWriter.(http.Hijacker); ok {
+		return h.Hijack()
+	}
+	return nil, nil, errors.New("not a hijacker")
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
