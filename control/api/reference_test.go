@@ -21,7 +21,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		wantOps    func(n int) bool
 	}{
 		{"", http.StatusOK, func(n int) bool { return n > 0 }},
-		{"?profile=actions", http.StatusOK, func(n int) bool { return n <= len(openapi.ActionsOperations()) }},
+		{"?profile=actions", http.StatusOK, func(n int) bool { return n > 0 && n <= len(openapi.ActionsOperations()) }},
 		{"?profile=gpt", http.StatusBadRequest, nil},
 		{"?profile=", http.StatusBadRequest, nil},
 	}

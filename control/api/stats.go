@@ -25,7 +25,9 @@ func (h *handler) exportStats(c *gin.Context) {
 	err := h.Stats.Export(c.Request.Context(), principalOf(c), c.Request.URL.Query(), c.Writer)
 	switch {
 	case err != nil && !c.Writer.Written():
+		// The refusal is the JSON envelope, not a CSV file.
 		c.Writer.Header().Del("Content-Disposition")
+		c.Writer.Header().Del("Content-Type")
 		h.fail(c, err)
 	case err != nil:
 		h.Logger.Error("export clicks", "err", err, "requestId", c.GetString(ctxRequestID))
