@@ -200,18 +200,20 @@ func mustBootstrap(t testing.TB, st store.Store, n string, expires time.Time) st
 	t.Helper()
 	ctx := context.Background()
 	key := apikey.Generate(apikey.User)
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) // the API answers no object without its creation time
 	err := st.Write(ctx, func(q store.Queries) error {
-		if err := q.CreateOrg(ctx, store.Org{ID: "org_" + n, Name: "Org " + n, Plan: "enterprise"}); err != nil {
+		if err := q.CreateOrg(ctx, store.Org{ID: "org_" + n, Name: "Org " + n, Plan: "enterprise", CreatedAt: created}); err != nil {
 			return err
 		}
-		if err := q.CreateUser(ctx, store.User{ID: "usr_" + n, Email: "owner" + n + "@example.com", EmailVerifiedAt: time.Unix(0, 0)}); err != nil {
+		if err := q.CreateUser(ctx, store.User{ID: "usr_" + n, Email: "owner" + n + "@example.com", EmailVerifiedAt: time.Unix(0, 0),
+			CreatedAt: created}); err != nil {
 			return err
 		}
-		if err := q.AddMember(ctx, store.Member{OrgID: "org_" + n, UserID: "usr_" + n, Role: identity.RoleOwner}); err != nil {
+		if err := q.AddMember(ctx, store.Member{OrgID: "org_" + n, UserID: "usr_" + n, Role: identity.RoleOwner, CreatedAt: created}); err != nil {
 			return err
 		}
 		return q.CreateAPIKey(ctx, store.APIKey{ID: "key_" + n, OrgID: "org_" + n, Type: identity.KeyUser, UserID: "usr_" + n,
-			Prefix: apikey.Prefix(key), Digest: apikey.Digest(pepper, key), CreatedBy: "usr_" + n, ExpiresAt: expires,
+			Prefix: apikey.Prefix(key), Digest: apikey.Digest(pepper, key), CreatedBy: "usr_" + n, CreatedAt: created, ExpiresAt: expires,
 			Permissions: access.OfRole(identity.RoleOwner).Permissions()})
 	})
 	if err != nil {

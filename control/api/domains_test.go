@@ -324,14 +324,14 @@ func mustMember(t *testing.T, e *env, org, user string) string {
 	ctx := context.Background()
 	key := apikey.Generate(apikey.User)
 	err := e.store.Write(ctx, func(q store.Queries) error {
-		if err := q.CreateUser(ctx, store.User{ID: user, Email: user + "@example.com", EmailVerifiedAt: e.now}); err != nil {
+		if err := q.CreateUser(ctx, store.User{ID: user, Email: user + "@example.com", EmailVerifiedAt: e.now, CreatedAt: e.now}); err != nil {
 			return err
 		}
-		if err := q.AddMember(ctx, store.Member{OrgID: org, UserID: user, Role: identity.RoleMember}); err != nil {
+		if err := q.AddMember(ctx, store.Member{OrgID: org, UserID: user, Role: identity.RoleMember, CreatedAt: e.now}); err != nil {
 			return err
 		}
 		return q.CreateAPIKey(ctx, store.APIKey{ID: "key_" + user, OrgID: org, Type: identity.KeyUser, UserID: user,
-			Prefix: apikey.Prefix(key), Digest: apikey.Digest(pepper, key), CreatedBy: user,
+			Prefix: apikey.Prefix(key), Digest: apikey.Digest(pepper, key), CreatedBy: user, CreatedAt: e.now,
 			Permissions: access.OfRole(identity.RoleMember).Permissions()})
 	})
 	if err != nil {
