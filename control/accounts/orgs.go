@@ -70,6 +70,7 @@ func (s *Service) SetPlan(ctx context.Context, orgID, plan string) (store.Org, e
 // Usage is what an org uses of its plan's limits.
 type Usage struct {
 	LinksThisMonth int64 `json:"linksCreatedThisMonth"`
+	CustomDomains  int   `json:"customDomains"`
 	Tags           int   `json:"tags"`
 	APIKeys        int   `json:"apiKeys"`
 	Webhooks       int   `json:"webhooks"`
@@ -102,8 +103,12 @@ func (s *Service) OrgUsage(ctx context.Context, p access.Principal) (store.Org, 
 	if err != nil {
 		return o, plans.Plan{}, Usage{}, err
 	}
+	domains, err := s.Store.CountDomains(ctx, p.OrgID)
+	if err != nil {
+		return o, plans.Plan{}, Usage{}, err
+	}
 	files, bytes, err := s.Store.FileUsage(ctx, p.OrgID)
-	return o, plans.Get(o.Plan), Usage{LinksThisMonth: u["linksCreated"], Tags: len(tags), APIKeys: len(keys),
+	return o, plans.Get(o.Plan), Usage{LinksThisMonth: u["linksCreated"], CustomDomains: domains, Tags: len(tags), APIKeys: len(keys),
 		Webhooks: hooks, ClicksThisMonth: u[plans.ClicksPerMonth], Files: files, FilesBytes: bytes}, err
 }
 

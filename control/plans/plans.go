@@ -17,11 +17,9 @@
 //
 // # What is served
 //
-// The table is the product's, whole: it also holds the limits and features
-// of endpoints still to come (custom domains), kept here so
-// that those endpoints find them. What GET
-// /v1/org shows is Plan.Served: only ServedLimits and ServedFeatures, the
-// ones H0p has endpoints for and enforces today, every served feature
+// The table is the product's, whole. What GET /v1/org shows is
+// Plan.Served: only ServedLimits and ServedFeatures, the ones H0p has
+// endpoints for and enforces (today, all of them), every served feature
 // shown true or false. A client reading its org thus never counts on a
 // feature it cannot use, and the answer's shape stays that of the table:
 // a feature appears the day its endpoints do, by adding it to the lists.
@@ -67,12 +65,12 @@ const (
 
 // ServedLimits and ServedFeatures are the limits and features H0p has
 // endpoints for and enforces today (see the package doc): links created a
-// month, tags, API keys, webhooks, tracked clicks a month, files and
-// their bytes; password
-// links, targeting rules, A/B variants and webhooks.
+// month, custom domains, tags, API keys, webhooks, tracked clicks a
+// month, files and their bytes; password links, targeting rules, A/B
+// variants, custom domains and webhooks.
 var (
-	ServedLimits   = []string{LinksPerMonth, Tags, APIKeys, Webhooks, ClicksPerMonth, Files, FilesStorage}
-	ServedFeatures = []string{FeaturePassword, FeatureRules, FeatureVariants, FeatureWebhooks}
+	ServedLimits   = []string{LinksPerMonth, CustomDomains, Tags, APIKeys, Webhooks, ClicksPerMonth, Files, FilesStorage}
+	ServedFeatures = []string{FeaturePassword, FeatureRules, FeatureVariants, FeatureCustomDomains, FeatureWebhooks}
 )
 
 // Served is p as clients are shown it: its ServedLimits, and each of
