@@ -43,7 +43,7 @@ func runMCP(ctx context.Context, args []string, stderr io.Writer, getenv func(st
 	}
 	client, err := apiclient.New(apiURL, key)
 	if err != nil {
-		return usagef("%s: %v", source(args, "api-url", getenv), err)
+		return usagef("%s: %v", flagSource(args, "api-url", getenv), err)
 	}
 	if _, err := apikey.Parse(key); err != nil {
 		return usagef("H0P_API_KEY is not an H0p API key (h0p_u_… or h0p_b_…)")
@@ -65,10 +65,10 @@ func runMCP(ctx context.Context, args []string, stderr io.Writer, getenv func(st
 	return err
 }
 
-// source names where flag name's value came from, as parseFlags chose it:
+// flagSource names where flag name's value came from, as parseFlags chose it:
 // the command line, else its H0P_ variable or that variable's _FILE, else
 // the flag's default.
-func source(args []string, name string, getenv func(string) string) string {
+func flagSource(args []string, name string, getenv func(string) string) string {
 	for _, a := range args {
 		if a == "--" {
 			break

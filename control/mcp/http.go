@@ -171,19 +171,17 @@ func (h *Handler) reserve(d string) *apierror.Error {
 	for ss := range h.server.Sessions() {
 		live[ss.ID()] = true
 	}
-	// Forget the key's sessions that ended (closed, timed out, deleted).
-	var kept []string
-	for _, id := range h.byKey[d] {
-		if live[id] {
-			kept = append(kept, id)
+	// Forget the sessions that ended (closed, timed out, deleted), every
+	// key's: a key that opens no more sessions leaves nothing behind.
+	for k, ids := range h.byKey {
+		ids = slices.DeleteFunc(ids, func(id string) bool { return !live[id] })
+		if len(ids) == 0 {
+			delete(h.byKey, k)
+		} else {
+			h.byKey[k] = ids
 		}
 	}
-	if len(kept) == 0 {
-		delete(h.byKey, d)
-	} else {
-		h.byKey[d] = kept
-	}
-	if n := len(kept) + h.opening[d]; n >= h.maxSessions {
+	if n := len(h.byKey[d]) + h.opening[d]; n >= h.maxSessions {
 		return apierror.New(apierror.RateLimited, "this API key holds %d open MCP sessions, the most one key may: "+
 			"reuse an open session (its Mcp-Session-Id), or close those you no longer use (DELETE /mcp with their "+
 			"Mcp-Session-Id); idle sessions close after %s", n, h.timeout)
