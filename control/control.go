@@ -231,6 +231,7 @@ type Server struct {
 	publicURL string
 	acme      *certs.Manager // nil: no ACMEDirectory
 	usage     *usage.Recorder
+	mcp       *mcp.Handler
 }
 
 // Open opens the store, loads or creates the pepper and listens on the API
@@ -372,7 +373,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	// The MCP endpoint's tools call the API in process, through the router
 	// the endpoint is mounted in.
 	var router http.Handler
-	mcpHandler, err := mcp.NewHandler(mcp.HTTPConfig{
+	s.mcp, err = mcp.NewHandler(mcp.HTTPConfig{
 		API:       http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { router.ServeHTTP(w, r) }),
 		PublicURL: s.publicURL, AllowedOrigins: cfg.MCPAllowedOrigins, Version: cfg.Version,
 		Logger: logger.With("subsystem", "mcp"),
@@ -405,7 +406,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		ForwardTransport: cfg.ForwardTransport,
 		NodeID:           cfg.NodeID,
 		Cluster:          cfg.Cluster,
-		MCP:              mcpHandler,
+		MCP:              s.mcp,
 	})
 	s.http = &http.Server{
 		Handler:           router,
@@ -749,7 +750,9 @@ func (s *Server) platformDomain(host string) bool {
 func (s *Server) Close() error {
 	s.http.Close()
 	s.ln.Close() // Serve may never have taken it
-	return s.closeStores()
+	// MCP sessions call the API, and so the stores, until they end.
+	err := s.mcp.Close()
+	return errors.Join(err, s.closeStores())
 }
 
 func (s *Server) closeStores() error {

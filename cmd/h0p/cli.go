@@ -56,6 +56,9 @@ func errorLine(err error) string {
 	if len(extra) > 0 {
 		s += " (" + strings.Join(extra, "; ") + ")"
 	}
+	if secs := strconv.Itoa(int(e.RetryAfter.Seconds())); e.RetryAfter > 0 && !strings.Contains(e.Message, secs) {
+		s += " (retry in " + secs + " s)"
+	}
 	if e.RequestID != "" {
 		s += " (request " + e.RequestID + ")"
 	}
@@ -68,6 +71,7 @@ type apiCommand struct {
 	fs     *flag.FlagSet
 	json   bool
 	stdout io.Writer
+	stderr io.Writer
 	getenv func(string) string
 	client *apiclient.Client
 }
@@ -75,7 +79,7 @@ type apiCommand struct {
 // newAPICommand makes the flag set of `h0p <name>`; synopsis is its usage
 // line after "h0p ", summary what it does.
 func newAPICommand(name, synopsis, summary string, stdout, stderr io.Writer, getenv func(string) string) *apiCommand {
-	c := &apiCommand{name: name, stdout: stdout, getenv: getenv}
+	c := &apiCommand{name: name, stdout: stdout, stderr: stderr, getenv: getenv}
 	c.fs = flag.NewFlagSet(name, flag.ContinueOnError)
 	c.fs.SetOutput(stderr)
 	c.fs.BoolVar(&c.json, "json", false, "print the API's JSON answer instead of a table")
@@ -147,7 +151,7 @@ func apiClient(getenv func(string) string) (*apiclient.Client, error) {
 		return nil, &usageError{"H0P_API_URL: " + err.Error()}
 	}
 	c.UserAgent = "h0p-cli/" + version
-	c.HTTPClient = &http.Client{Transport: patientTransport{http.DefaultTransport}}
+	c.HTTPClient = &http.Client{Transport: patientTransport{next: http.DefaultTransport}, CheckRedirect: apiclient.RefuseRedirect}
 	return c, nil
 }
 
@@ -166,16 +170,29 @@ func (c *apiCommand) call(ctx context.Context, method, path string, q url.Values
 }
 
 // maxRetries bounds how often one request waits out a 429 (a long --all
-// listing, or a few commands in a row, meet the per-second limit).
-const maxRetries = 5
+// listing, or a few commands in a row, meet the per-second limit), and
+// maxWait the wait a command sits through: a longer Retry-After (the
+// per-minute limit spent) fails the command at once, saying how long.
+const (
+	maxRetries = 5
+	maxWait    = 60 * time.Second
+)
 
 // patientTransport sends a request again when it is answered 429, after
 // the Retry-After the answer asks for (1 s when it does not say). Writes
 // are sent again too: the API refuses a request over the limit before
 // doing anything.
-type patientTransport struct{ next http.RoundTripper }
+type patientTransport struct {
+	next http.RoundTripper
+	// sleep waits d or until ctx ends (nil: a timer).
+	sleep func(ctx context.Context, d time.Duration) error
+}
 
 func (t patientTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	sleep := t.sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
 	for try := 0; ; try++ {
 		resp, err := t.next.RoundTrip(req)
 		if err != nil || resp.StatusCode != http.StatusTooManyRequests || try == maxRetries ||
@@ -183,15 +200,16 @@ func (t patientTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		wait := time.Second
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 && secs <= 60 {
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
 			wait = time.Duration(secs) * time.Second
+		}
+		if wait > maxWait {
+			return resp, nil
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		select {
-		case <-req.Context().Done():
-			return nil, req.Context().Err()
-		case <-time.After(wait):
+		if err := sleep(req.Context(), wait); err != nil {
+			return nil, err
 		}
 		again := req.Clone(req.Context())
 		if req.GetBody != nil {
@@ -200,6 +218,17 @@ func (t patientTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		req = again
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

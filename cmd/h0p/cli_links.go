@@ -302,20 +302,43 @@ func linksDelete(ctx context.Context, c *apiCommand, args []string) error {
 	if len(ids) == 0 {
 		return usagef("links delete: name the links to delete by their IDs")
 	}
-	for _, id := range ids {
-		raw, err := c.call(ctx, "DELETE", "/v1/links/"+id, nil, nil)
+	if len(ids) == 1 {
+		raw, err := c.call(ctx, "DELETE", "/v1/links/"+ids[0], nil, nil)
 		if err != nil {
 			return err
 		}
-		if c.json {
-			if err := c.printJSON(raw); err != nil {
-				return err
-			}
+		return c.printDeleted(ids[0], raw)
+	}
+	// Each link is deleted on its own: a failure is told and the rest go
+	// on; the command fails if any did.
+	deleted := 0
+	for _, id := range ids {
+		raw, err := c.call(ctx, "DELETE", "/v1/links/"+id, nil, nil)
+		if ctx.Err() != nil {
+			return fmt.Errorf("links delete: deleted %d of %d links, then stopped: %w", deleted, len(ids), ctx.Err())
+		}
+		if err != nil {
+			fmt.Fprintf(c.stderr, "h0p: links delete %s: %s\n", id, errorLine(err))
 			continue
 		}
-		fmt.Fprintln(c.stdout, "deleted", id)
+		if err := c.printDeleted(id, raw); err != nil {
+			return err
+		}
+		deleted++
+	}
+	if deleted < len(ids) {
+		return fmt.Errorf("links delete: deleted %d of %d links", deleted, len(ids))
 	}
 	return nil
+}
+
+// printDeleted says a link was deleted: the API's answer with --json.
+func (c *apiCommand) printDeleted(id string, raw json.RawMessage) error {
+	if c.json {
+		return c.printJSON(raw)
+	}
+	_, err := fmt.Fprintln(c.stdout, "deleted", id)
+	return err
 }
 
 // printLink prints the link a call answered.

@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/h0p/h0p/control/apiclient"
 	"github.com/h0p/h0p/control/ratelimit"
@@ -181,11 +186,21 @@ func TestCLIRoundTrip(t *testing.T) {
 		t.Errorf("domains after delete: %+v", doms.Data)
 	}
 
+	// delete of several goes on past a failure, tells each, and fails.
+	var a, b apiclient.Link
+	e.mustJSON(&a, "links", "create", "--url", "https://example.com/a")
+	e.mustJSON(&b, "links", "create", "--url", "https://example.com/b")
+	out, errOut, code := e.run("links", "delete", a.ID, "link_nope", b.ID)
+	if code != 1 || out != "deleted "+a.ID+"\ndeleted "+b.ID+"\n" ||
+		!regexp.MustCompile(`^h0p: links delete link_nope: NOT_FOUND: .*\nh0p: links delete: deleted 2 of 3 links\n$`).MatchString(errOut) {
+		t.Errorf("delete of 3, one missing: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
 	// delete, then the link is gone: one line, exit 1.
 	if out := e.must("links", "delete", id); out != "deleted "+id+"\n" {
 		t.Errorf("delete printed %q", out)
 	}
-	_, errOut, code := e.run("links", "get", id)
+	_, errOut, code = e.run("links", "get", id)
 	if code != 1 || !regexp.MustCompile(`^h0p: NOT_FOUND: link not found \(request req_\w+\)\n$`).MatchString(errOut) {
 		t.Errorf("get deleted link: exit %d, stderr %q", code, errOut)
 	}
@@ -278,5 +293,91 @@ func TestCLIErrorLine(t *testing.T) {
 		if got := errorLine(tt.err); got != tt.want {
 			t.Errorf("errorLine(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// retryServer answers 429 with Retry-After until it has been asked
+// limited times, then 200, counting the requests.
+type retryServer struct {
+	*httptest.Server
+	requests atomic.Int32
+}
+
+func mustStartRetryServer(t *testing.T, retryAfter string, limited int32) *retryServer {
+	t.Helper()
+	s := &retryServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.requests.Add(1) > limited {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"data":[],"nextCursor":null}`)
+			return
+		}
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"error":{"code":"RATE_LIMITED","message":"rate limit exceeded","requestId":"req_1"}}`)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// The CLI waits out a short Retry-After, at most maxRetries times, and
+// gives up at once on a long one, saying how long.
+func TestCLIRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		retryAfter string
+		limited    int32
+		status     int
+		waits      []time.Duration
+	}{
+		{"short waits", "2", 2, 200, []time.Duration{2 * time.Second, 2 * time.Second}},
+		{"no Retry-After", "", 1, 200, []time.Duration{time.Second}},
+		{"too many", "1", 100, 429, slices.Repeat([]time.Duration{time.Second}, maxRetries)},
+		{"too long to wait", "120", 1, 429, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := mustStartRetryServer(t, tc.retryAfter, tc.limited)
+			var waits []time.Duration
+			rt := patientTransport{next: http.DefaultTransport, sleep: func(_ context.Context, d time.Duration) error {
+				waits = append(waits, d)
+				return nil
+			}}
+			req, _ := http.NewRequest("GET", srv.URL+"/v1/links", nil)
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || !slices.Equal(waits, tc.waits) {
+				t.Errorf("status %d, waits %v; want %d, %v", resp.StatusCode, waits, tc.status, tc.waits)
+			}
+		})
+	}
+
+	srv := mustStartRetryServer(t, "120", 1)
+	e := cliEnv{t, map[string]string{"H0P_API_KEY": "h0p_b_x", "H0P_API_URL": srv.URL}}
+	_, errOut, code := e.run("links", "list")
+	if code != 1 || errOut != "h0p: RATE_LIMITED: rate limit exceeded (retry in 120 s) (request req_1)\n" || srv.requests.Load() != 1 {
+		t.Errorf("a 429 asking for 120 s: exit %d, stderr %q, %d requests", code, errOut, srv.requests.Load())
+	}
+}
+
+// The CLI follows no redirect: the key never reaches another host.
+func TestCLIRefusesRedirects(t *testing.T) {
+	var got atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		t.Errorf("redirect followed: %s with x-api-key %q", r.URL, r.Header.Get("x-api-key"))
+	}))
+	defer elsewhere.Close()
+	redirector := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/v1/links/link_1", http.StatusFound))
+	defer redirector.Close()
+	e := cliEnv{t, map[string]string{"H0P_API_KEY": "h0p_b_secret", "H0P_API_URL": redirector.URL}}
+	_, errOut, code := e.run("links", "get", "link_1")
+	if code != 1 || !strings.Contains(errOut, "redirect to "+elsewhere.URL) || got.Load() != 0 {
+		t.Errorf("a redirect: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net/url"
+	"strings"
 
 	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -41,7 +43,7 @@ func runMCP(ctx context.Context, args []string, stderr io.Writer, getenv func(st
 	}
 	client, err := apiclient.New(apiURL, key)
 	if err != nil {
-		return usagef("H0P_API_URL: %v", err)
+		return usagef("%s: %v", flagSource(args, "api-url", getenv), err)
 	}
 	if _, err := apikey.Parse(key); err != nil {
 		return usagef("H0P_API_KEY is not an H0p API key (h0p_u_… or h0p_b_…)")
@@ -49,10 +51,38 @@ func runMCP(ctx context.Context, args []string, stderr io.Writer, getenv func(st
 	client.UserAgent = "h0p-mcp/" + version
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	server := mcp.NewServer(client, mcp.Options{Version: version, Logger: logger, APIURL: apiURL})
-	logger.Info("h0p mcp serving over stdio", "api", apiURL)
+	// The URL may hold credentials (https://user:pass@…): logs get it
+	// without them.
+	shown := apiURL
+	if u, err := url.Parse(apiURL); err == nil {
+		shown = u.Redacted()
+	}
+	logger.Info("h0p mcp serving over stdio", "api", shown)
 	err = server.Run(ctx, &mcpsdk.StdioTransport{})
 	if err != nil && ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+// flagSource names where flag name's value came from, as parseFlags chose it:
+// the command line, else its H0P_ variable or that variable's _FILE, else
+// the flag's default.
+func flagSource(args []string, name string, getenv func(string) string) string {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && n == name {
+			return "--" + name
+		}
+	}
+	env := envName(name)
+	switch {
+	case getenv(env) != "":
+		return env
+	case getenv(env+"_FILE") != "":
+		return env + "_FILE"
+	}
+	return "--" + name
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -140,6 +141,11 @@ func mustStartStdio(t *testing.T, apiURL, key string) *mcpsdk.ClientSession {
 		if !strings.Contains(stderr.String(), "h0p mcp serving over stdio") {
 			t.Errorf("stderr %q", stderr.String())
 		}
+		if u, err := url.Parse(apiURL); err == nil && u.User != nil {
+			if pass, _ := u.User.Password(); strings.Contains(stderr.String(), pass) {
+				t.Errorf("the API URL's password is in the log: %q", stderr.String())
+			}
+		}
 	})
 	return cs
 }
@@ -160,7 +166,8 @@ func TestMCPStdio(t *testing.T) {
 		t.Errorf("get_link %v, created %v", got, link)
 	}
 
-	reader := mustStartStdio(t, apiURL, mustReadOnlyKey(t, d, key))
+	// An API URL with credentials in it: they stay out of the log.
+	reader := mustStartStdio(t, "http://proxyuser:s3cret-pass@"+d.control.Addr(), mustReadOnlyKey(t, d, key))
 	if _, text, isErr := mcpCall(t, reader, "delete_link", map[string]any{"id": id}); !isErr || !strings.Contains(text, "lacks shortLinks:delete") {
 		t.Errorf("delete with a read-only key: %v %q", isErr, text)
 	}
@@ -171,16 +178,20 @@ func TestMCPStdio(t *testing.T) {
 
 // h0p mcp without a usable key says so and exits 2 before serving.
 func TestMCPStdioNeedsAKey(t *testing.T) {
+	const key = "h0p_b_000000000000000000000000000000000000"
 	for _, tc := range []struct {
+		args []string
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{}, "H0P_API_KEY is not set"},
-		{map[string]string{"H0P_API_KEY": "sk-not-ours"}, "not an H0p API key"},
-		{map[string]string{"H0P_API_KEY": "h0p_b_000000000000000000000000000000000000", "H0P_API_URL": "ftp://x"}, "H0P_API_URL"},
+		{nil, map[string]string{}, "H0P_API_KEY is not set"},
+		{nil, map[string]string{"H0P_API_KEY": "sk-not-ours"}, "not an H0p API key"},
+		{nil, map[string]string{"H0P_API_KEY": key, "H0P_API_URL": "ftp://x"}, "h0p: H0P_API_URL: "},
+		{[]string{"--api-url", "ftp://x"}, map[string]string{"H0P_API_KEY": key}, "h0p: --api-url: "},
+		{[]string{"-api-url=ftp://x"}, map[string]string{"H0P_API_KEY": key, "H0P_API_URL": "http://127.0.0.1:1"}, "h0p: --api-url: "},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), []string{"mcp"}, &stdout, &stderr, func(k string) string { return tc.env[k] })
+		code := run(context.Background(), append([]string{"mcp"}, tc.args...), &stdout, &stderr, func(k string) string { return tc.env[k] })
 		if code != 2 || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
 			t.Errorf("%v: exit %d, stderr %q, stdout %q", tc.env, code, stderr.String(), stdout.String())
 		}

@@ -6,7 +6,9 @@
 //
 //   - A Client holds the API's base URL and a key, sent as x-api-key on
 //     every request. Its HTTP client is the caller's choice (HTTPClient), so
-//     a server can route calls in-process through its own handler.
+//     a server can route calls in-process through its own handler. Without
+//     one, redirects are refused (RefuseRedirect): the key never follows
+//     one to another host.
 //   - Do is the one place a request is made: JSON in, JSON out. Every answer
 //     that is not 2xx comes back as *Error, the API's envelope (code,
 //     message, details, request ID) with the HTTP status; an answer that is
@@ -46,7 +48,8 @@ const DefaultURL = "http://127.0.0.1:8080"
 type Client struct {
 	base *url.URL
 	key  string
-	// HTTPClient makes the requests (nil: http.DefaultClient).
+	// HTTPClient makes the requests (nil: http.DefaultClient's transport,
+	// refusing redirects, as RefuseRedirect does).
 	HTTPClient *http.Client
 	// UserAgent is sent with every request ("" : h0p-go).
 	UserAgent string
@@ -65,6 +68,18 @@ func New(baseURL, key string) (*Client, error) {
 		return nil, fmt.Errorf("apiclient: API URL %q: want http(s)://host[:port]", baseURL)
 	}
 	return &Client{base: u, key: key}, nil
+}
+
+// defaultHTTPClient makes the requests of a Client without HTTPClient.
+var defaultHTTPClient = &http.Client{CheckRedirect: RefuseRedirect}
+
+// RefuseRedirect is an http.Client's CheckRedirect that follows no
+// redirect: the API never answers one, and following it would send the
+// key (x-api-key, which net/http copies to any host) wherever it points.
+// The error names the Location.
+func RefuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("the API answered a redirect to %s, which it never does: not followed, so the API key "+
+		"is not sent there (check the API URL)", req.URL.Redacted())
 }
 
 // Error is an answer of the API that is not a success.
@@ -152,7 +167,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	req.Header.Set("User-Agent", ua)
 	hc := c.HTTPClient
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = defaultHTTPClient
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

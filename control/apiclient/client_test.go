@@ -5,8 +5,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -301,5 +305,62 @@ func TestClientRateLimited(t *testing.T) {
 	e, ok := errors.AsType[*apiclient.Error](err)
 	if !ok || e.Status != 429 || e.Code != apierror.RateLimited || e.RetryAfter < time.Second {
 		t.Errorf("3 calls at 1/s: %#v", err)
+	}
+}
+
+// recorder is a loopback HTTP server that answers 404 and keeps the
+// requests it got.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func mustStartRecorder(t *testing.T) *recorder {
+	t.Helper()
+	r := &recorder{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.reqs = append(r.reqs, req)
+		r.mu.Unlock()
+		http.NotFound(w, req)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *recorder) requests() []*http.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+// The API never redirects: a client follows no redirect, so the key never
+// reaches another host.
+func TestClientRefusesRedirects(t *testing.T) {
+	elsewhere := mustStartRecorder(t)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer redirector.Close()
+	c := mustClient(t, redirector.URL, "h0p_b_secret")
+	_, err := c.GetLink(context.Background(), "link_1")
+	if err == nil || !strings.Contains(err.Error(), "redirect to "+elsewhere.URL+"/v1/links/link_1") {
+		t.Errorf("a redirected call: %v", err)
+	}
+	for _, r := range elsewhere.requests() {
+		t.Errorf("the redirect was followed: %s %s with x-api-key %q", r.Method, r.URL, r.Header.Get("x-api-key"))
+	}
+}
+
+// A saved QR code takes no Scale: SaveQR refuses it before any call.
+func TestClientSaveQRRefusesScale(t *testing.T) {
+	api := mustStartRecorder(t)
+	_, err := mustClient(t, api.URL, "h0p_b_secret").SaveQR(context.Background(), "link_1", "", apiclient.QROptions{Scale: 8})
+	if err == nil || !strings.Contains(err.Error(), "Scale") {
+		t.Errorf("SaveQR with Scale: %v", err)
+	}
+	if n := len(api.requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
 	}
 }

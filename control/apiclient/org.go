@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"net/url"
 	"time"
@@ -118,8 +119,12 @@ type FileReference struct {
 }
 
 // SaveQR renders link linkID's QR code with o and saves it as a file of
-// the org (POST /v1/files/qr); name "" is qr-<key>.<format>.
+// the org (POST /v1/files/qr); name "" is qr-<key>.<format>. A saved code
+// is drawn by Size: o.Scale is refused.
 func (c *Client) SaveQR(ctx context.Context, linkID, name string, o QROptions) (File, error) {
+	if o.Scale != 0 {
+		return File{}, errors.New("apiclient: SaveQR: a saved QR code takes Size, not Scale")
+	}
 	in := struct {
 		LinkID  string  `json:"linkId"`
 		Name    *string `json:"name,omitempty"`

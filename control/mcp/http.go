@@ -1,17 +1,20 @@
 package mcp
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
@@ -34,22 +37,44 @@ type HTTPConfig struct {
 	AllowedOrigins []string
 	// SessionTimeout closes a session idle this long (0: 30 minutes).
 	SessionTimeout time.Duration
-	Version        string
-	Logger         *slog.Logger
+	// MaxSessionsPerKey bounds the sessions one API key holds open
+	// (0: DefaultMaxSessionsPerKey).
+	MaxSessionsPerKey int
+	Version           string
+	Logger            *slog.Logger
 }
 
 // DefaultSessionTimeout closes idle sessions.
 const DefaultSessionTimeout = 30 * time.Minute
 
+// DefaultMaxSessionsPerKey is how many sessions one key may hold open:
+// a few clients (a desktop app, an editor, a script) with room to spare.
+const DefaultMaxSessionsPerKey = 10
+
 // inProcessURL is the base URL of the tools' API calls, which never leave
 // the process: .invalid never resolves.
 const inProcessURL = "http://api.h0p.invalid"
+
+// Handler is the Streamable HTTP endpoint (/mcp). Close ends its sessions.
+type Handler struct {
+	server      *mcpsdk.Server
+	serve       http.Handler // the SDK's handler, sessions bound to keys
+	origins     map[string]bool
+	maxSessions int
+	timeout     time.Duration
+	logger      *slog.Logger
+
+	mu      sync.Mutex
+	closed  bool
+	byKey   map[string][]string // a key's digest → the sessions it opened
+	opening map[string]int      // a key's digest → its initializes in flight
+}
 
 // NewHandler is the Streamable HTTP endpoint (/mcp): a caller the API
 // has authenticated (it mounts the handler behind its guard) opens a
 // session bound to its key, whose tools call the API in process with that
 // key.
-func NewHandler(cfg HTTPConfig) (http.Handler, error) {
+func NewHandler(cfg HTTPConfig) (*Handler, error) {
 	origins := map[string]bool{}
 	for _, o := range append([]string{cfg.PublicURL}, cfg.AllowedOrigins...) {
 		if o == "" {
@@ -63,6 +88,13 @@ func NewHandler(cfg HTTPConfig) (http.Handler, error) {
 	}
 	if cfg.SessionTimeout == 0 {
 		cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxSessionsPerKey == 0 {
+		cfg.MaxSessionsPerKey = DefaultMaxSessionsPerKey
 	}
 	server := newServer(func(extra *mcpsdk.RequestExtra) (*apiclient.Client, error) {
 		return sessionClient(cfg.API, extra)
@@ -78,37 +110,160 @@ func NewHandler(cfg HTTPConfig) (http.Handler, error) {
 	// The SDK binds a session to TokenInfo.UserID: the digest of the key
 	// that opened it, which later requests of the session must present.
 	bind := auth.RequireBearerToken(func(_ context.Context, key string, r *http.Request) (*auth.TokenInfo, error) {
-		sum := sha256.Sum256([]byte(key))
-		return &auth.TokenInfo{UserID: hex.EncodeToString(sum[:]),
+		return &auth.TokenInfo{UserID: digest(key),
 			Extra: map[string]any{extraKey: key, extraRemote: r.RemoteAddr}}, nil
 	}, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(sdk)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if o := r.Header.Get("Origin"); o != "" {
-			if n, err := origin(o); err != nil || !origins[n] {
-				writeError(w, http.StatusForbidden, apierror.New(apierror.Forbidden,
-					"origin %s may not call the MCP endpoint (allowed: the API's own, and --mcp-allowed-origins)", o))
-				return
-			}
-		}
-		if r.Method == http.MethodGet {
-			// No server-initiated messages: no standalone SSE stream, which
-			// the API's request and write timeouts would end anyway.
-			w.Header().Set("Allow", "POST, DELETE")
-			writeError(w, http.StatusMethodNotAllowed, apierror.New(apierror.MethodNotAllowed,
-				"GET is not allowed on /mcp: this server sends no messages of its own; POST requests"))
+	return &Handler{server: server, serve: bind, origins: origins, maxSessions: cfg.MaxSessionsPerKey,
+		timeout: cfg.SessionTimeout, logger: logger, byKey: map[string][]string{}, opening: map[string]int{}}, nil
+}
+
+func digest(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.AdmitOrigin(w, r) {
+		return
+	}
+	if r.Method == http.MethodGet {
+		// No server-initiated messages: no standalone SSE stream, which
+		// the API's request and write timeouts would end anyway.
+		w.Header().Set("Allow", "POST, DELETE")
+		h.refuse(w, http.StatusMethodNotAllowed, apierror.New(apierror.MethodNotAllowed,
+			"GET is not allowed on /mcp: this server sends no messages of its own; POST requests"))
+		return
+	}
+	key := credential(r)
+	if key == "" {
+		h.refuse(w, http.StatusUnauthorized, apierror.New(apierror.Unauthorized, "missing API key: send it in the x-api-key header"))
+		return
+	}
+	opens := r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == ""
+	d := digest(key)
+	if opens {
+		if err := h.reserve(d); err != nil {
+			h.refuse(w, apiStatus(err.Code), err)
 			return
 		}
-		key := credential(r)
-		if key == "" {
-			writeError(w, http.StatusUnauthorized, apierror.New(apierror.Unauthorized, "missing API key: send it in the x-api-key header"))
-			return
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+key)
+	ew := &envelopeWriter{ResponseWriter: w}
+	h.serve.ServeHTTP(ew, r)
+	if err := ew.finish(); err != nil {
+		h.logger.Debug("answering a refusal of the SDK", "err", err)
+	}
+	if opens {
+		h.opened(d, w.Header().Get("Mcp-Session-Id"))
+	}
+}
+
+// reserve holds a place for a session key d opens, or refuses it: the
+// server is closing, or d holds its most sessions already.
+func (h *Handler) reserve(d string) *apierror.Error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return apierror.New(apierror.Unavailable, "the MCP endpoint is shutting down: retry on another control node or in a moment")
+	}
+	live := map[string]bool{}
+	for ss := range h.server.Sessions() {
+		live[ss.ID()] = true
+	}
+	// Forget the sessions that ended (closed, timed out, deleted), every
+	// key's: a key that opens no more sessions leaves nothing behind.
+	for k, ids := range h.byKey {
+		ids = slices.DeleteFunc(ids, func(id string) bool { return !live[id] })
+		if len(ids) == 0 {
+			delete(h.byKey, k)
+		} else {
+			h.byKey[k] = ids
 		}
-		r = r.Clone(r.Context())
-		r.Header.Set("Authorization", "Bearer "+key)
-		ew := &envelopeWriter{ResponseWriter: w}
-		bind.ServeHTTP(ew, r)
-		ew.finish()
-	}), nil
+	}
+	if n := len(h.byKey[d]) + h.opening[d]; n >= h.maxSessions {
+		return apierror.New(apierror.RateLimited, "this API key holds %d open MCP sessions, the most one key may: "+
+			"reuse an open session (its Mcp-Session-Id), or close those you no longer use (DELETE /mcp with their "+
+			"Mcp-Session-Id); idle sessions close after %s", n, h.timeout)
+	}
+	h.opening[d]++
+	return nil
+}
+
+// opened records session id of key d ("" when none was made), whose
+// place reserve held.
+func (h *Handler) opened(d, id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.opening[d]--; h.opening[d] <= 0 {
+		delete(h.opening, d)
+	}
+	if id != "" {
+		h.byKey[d] = append(h.byKey[d], id)
+	}
+}
+
+// Close ends every session, stopping their timers and goroutines, and
+// refuses new ones: the SDK keeps sessions in memory until they time out.
+// Requests of an ended session are 404, on which MCP clients start anew.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	h.byKey = map[string][]string{}
+	h.mu.Unlock()
+	var errs []error
+	for ss := range h.server.Sessions() {
+		if err := ss.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("mcp: close session: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Headers of the endpoint's cross-origin answers.
+const (
+	corsMethods = "POST, DELETE"
+	corsHeaders = "x-api-key, authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id"
+	corsExpose  = "Mcp-Session-Id, Retry-After, X-Request-Id"
+	corsMaxAge  = "600"
+)
+
+// AdmitOrigin applies the endpoint's origin policy to r, before any
+// authentication (a browser's preflight carries no key), and reports
+// whether it answered r. A request with an Origin that is neither the
+// API's nor one of AllowedOrigins is 403 in the envelope. An allowed
+// origin's OPTIONS (a CORS preflight) is 204 with what it may send; its
+// other requests go on, their answers carrying Access-Control-Allow-Origin.
+// OPTIONS without Origin is 204 with Allow.
+func (h *Handler) AdmitOrigin(w http.ResponseWriter, r *http.Request) bool {
+	hdr := w.Header()
+	if !slices.Contains(hdr.Values("Vary"), "Origin") {
+		hdr.Add("Vary", "Origin")
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		if r.Method == http.MethodOptions {
+			hdr.Set("Allow", "OPTIONS, "+corsMethods)
+			w.WriteHeader(http.StatusNoContent)
+			return true
+		}
+		return false
+	}
+	if n, err := origin(o); err != nil || !h.origins[n] {
+		h.refuse(w, http.StatusForbidden, apierror.New(apierror.Forbidden,
+			"origin %s may not call the MCP endpoint (allowed: the API's own, and --mcp-allowed-origins)", o))
+		return true
+	}
+	hdr.Set("Access-Control-Allow-Origin", o)
+	hdr.Set("Access-Control-Expose-Headers", corsExpose)
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	hdr.Set("Access-Control-Allow-Methods", corsMethods)
+	hdr.Set("Access-Control-Allow-Headers", corsHeaders)
+	hdr.Set("Access-Control-Max-Age", corsMaxAge)
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 // envelopeWriter answers the SDK's refusals, which it writes as plain text
@@ -149,24 +304,53 @@ var refusals = map[string]string{
 	"session user mismatch": "this MCP session belongs to another API key: open a session with this key",
 }
 
-func (w *envelopeWriter) finish() {
+func (w *envelopeWriter) finish() error {
 	if w.status == 0 {
-		return
+		return nil
 	}
 	msg := strings.TrimSpace(w.text.String())
 	if m, ok := refusals[msg]; ok {
 		msg = m
 	}
-	code := map[int]apierror.Code{
-		http.StatusBadRequest: apierror.ValidationError, http.StatusForbidden: apierror.Forbidden,
-		http.StatusNotFound: apierror.NotFound, http.StatusMethodNotAllowed: apierror.MethodNotAllowed,
-		http.StatusRequestEntityTooLarge: apierror.PayloadTooLarge, http.StatusUnsupportedMediaType: apierror.UnsupportedMediaType,
-	}[w.status]
-	if code == "" {
-		code = apierror.Internal
-	}
 	w.Header().Del("X-Content-Type-Options")
-	writeError(w.ResponseWriter, w.status, apierror.New(code, "%s", msg))
+	return writeError(w.ResponseWriter, w.status, apierror.New(sdkCode(w.status), "%s", msg))
+}
+
+// sdkCode is the product's code of a refusal status of the SDK's.
+func sdkCode(status int) apierror.Code {
+	switch status {
+	case http.StatusForbidden:
+		return apierror.Forbidden
+	case http.StatusNotFound:
+		return apierror.NotFound
+	case http.StatusMethodNotAllowed:
+		return apierror.MethodNotAllowed
+	case http.StatusConflict:
+		// A stream ID already in use: no code says "busy" but the
+		// Idempotency-Key's, which this endpoint does not take; the
+		// stream exists already.
+		return apierror.AlreadyExist
+	case http.StatusRequestEntityTooLarge:
+		return apierror.PayloadTooLarge
+	case http.StatusUnsupportedMediaType:
+		return apierror.UnsupportedMediaType
+	}
+	if status >= 400 && status < 500 {
+		// 400 and the rest: the request was malformed.
+		return apierror.ValidationError
+	}
+	return apierror.Internal
+}
+
+// apiStatus is the API's status of a code this endpoint answers itself.
+func apiStatus(c apierror.Code) int {
+	switch c {
+	case apierror.RateLimited:
+		return http.StatusTooManyRequests
+	case apierror.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 const (
@@ -203,13 +387,43 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.RemoteAddr = t.remoteAddr
 	req.RequestURI = req.URL.RequestURI()
-	// A ResponseRecorder is the whole of an in-memory ResponseWriter and its
-	// *http.Response; API answers are small JSON bodies or one file.
-	rec := httptest.NewRecorder()
-	t.api.ServeHTTP(rec, req)
-	resp := rec.Result()
-	resp.Request = req
-	return resp, nil
+	w := &memoryWriter{header: http.Header{}}
+	t.api.ServeHTTP(w, req)
+	return w.response(req), nil
+}
+
+// memoryWriter holds an answer of the API in memory, for inProcess: API
+// answers are small JSON bodies or one file.
+type memoryWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *memoryWriter) Header() http.Header { return w.header }
+
+func (w *memoryWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+}
+
+func (w *memoryWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(p)
+}
+
+// Flush is a no-op: the whole answer is read at once.
+func (w *memoryWriter) Flush() {}
+
+func (w *memoryWriter) response(req *http.Request) *http.Response {
+	w.WriteHeader(http.StatusOK)
+	return &http.Response{
+		Status:     fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)),
+		StatusCode: w.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: w.header.Clone(), ContentLength: int64(w.body.Len()),
+		Body: io.NopCloser(bytes.NewReader(w.body.Bytes())), Request: req,
+	}
 }
 
 // credential reads x-api-key or a bearer token, as the API does.
@@ -245,12 +459,23 @@ func origin(s string) (string, error) {
 	return strings.ToLower(u.Scheme) + "://" + host, nil
 }
 
+// refuse answers err in the envelope. A failure to write it is the
+// client's connection's, past helping: logged at debug.
+func (h *Handler) refuse(w http.ResponseWriter, status int, err *apierror.Error) {
+	if e := writeError(w, status, err); e != nil {
+		h.logger.Debug("answering a refusal", "err", e)
+	}
+}
+
 // writeError answers err in the API's envelope, with the request ID the
 // API's router gave the request.
-func writeError(w http.ResponseWriter, status int, err *apierror.Error) {
+func writeError(w http.ResponseWriter, status int, err *apierror.Error) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(apierror.NewEnvelope(err, w.Header().Get("X-Request-Id")))
+	if e := json.NewEncoder(w).Encode(apierror.NewEnvelope(err, w.Header().Get("X-Request-Id"))); e != nil {
+		return fmt.Errorf("mcp: write the error answer: %w", e)
+	}
+	return nil
 }
 
 // warnings is l for warnings and errors only: the SDK logs each session's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -556,5 +557,200 @@ func TestHTTPToolsSpendTheKeysRateLimit(t *testing.T) {
 	}
 	if limited == 0 {
 		t.Error("6 tool calls at 2 a second: none rate-limited")
+	}
+}
+
+// A key that may save files but not read them gets its QR code saved
+// once, without the image, and is told why: the tool does not fail, so
+// the model has no reason to save it again.
+func TestHTTPQRCodeWithoutFileRead(t *testing.T) {
+	s := mustStartStack(t)
+	status, l := s.api(t, "POST", "/v1/links", s.key, `{"url":"https://example.com/qr","key":"qr"}`)
+	if status != 201 {
+		t.Fatalf("link: %d %v", status, l)
+	}
+	status, k := s.api(t, "POST", "/v1/api-keys", s.key,
+		`{"name":"printer","type":"bot","permissions":{"files":["create"],"shortLinks":["read"]}}`)
+	if status != 201 {
+		t.Fatalf("key: %d %v", status, k)
+	}
+	cs := s.mustConnect(t, k["key"].(string))
+	res := call(t, cs, "create_qr_code", map[string]any{"linkId": l["id"], "size": 200})
+	t.Logf("create_qr_code without files:read: %s", text(res))
+	if res.IsError || !strings.Contains(text(res), "image not included: FORBIDDEN") || !strings.Contains(text(res), "files:read") {
+		t.Fatalf("create_qr_code: error %v, %s", res.IsError, text(res))
+	}
+	var file map[string]any
+	b, _ := json.Marshal(res.StructuredContent)
+	if json.Unmarshal(b, &file); !strings.HasPrefix(fmt.Sprint(file["id"]), "file_") {
+		t.Errorf("structured file %s", b)
+	}
+	for _, c := range res.Content {
+		if _, ok := c.(*mcpsdk.ImageContent); ok {
+			t.Error("an image came back")
+		}
+	}
+	if status, files := s.api(t, "GET", "/v1/files", s.key, ""); status != 200 || len(files["data"].([]any)) != 1 {
+		t.Errorf("files saved: %d %v, want 1", status, files)
+	}
+}
+
+// Ids go into the API's path as they are: a tool refuses one that is not
+// of its kind rather than call another route.
+func TestHTTPToolsRefuseMalformedIDs(t *testing.T) {
+	s := mustStartStack(t)
+	cs := s.mustConnect(t, s.key)
+	for _, tc := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"get_link", map[string]any{"id": "export"}},
+		{"get_link", map[string]any{"id": ""}},
+		{"get_link", map[string]any{"id": "link_a/../../domains"}},
+		{"update_link", map[string]any{"id": "link_a%2Fb", "title": "x"}},
+		{"delete_link", map[string]any{"id": "bulk"}},
+		{"verify_domain", map[string]any{"id": "link_01"}},
+		{"verify_domain", map[string]any{"id": "dom_"}},
+	} {
+		res := call(t, cs, tc.tool, tc.args)
+		if !res.IsError || !strings.HasPrefix(text(res), `VALIDATION_ERROR: id "`) {
+			t.Errorf("%s %v: error %v, %s", tc.tool, tc.args, res.IsError, text(res))
+		}
+	}
+	if _, err := cs.ReadResource(context.Background(), &mcpsdk.ReadResourceParams{URI: "h0p://links/export"}); err == nil {
+		t.Error("h0p://links/export read")
+	}
+}
+
+// initialize spends from the key's rate limit; the other messages of a
+// session do not.
+func TestHTTPInitializeSpendsTheRateLimit(t *testing.T) {
+	s := mustStartStack(t, func(c *control.Config) { c.RateLimits = ratelimit.Limits{PerSecond: 2, PerMinute: 100} })
+	var codes []int
+	for range 3 {
+		resp, m := s.post(t, map[string]string{"x-api-key": s.key})
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 && errCode(m) != "RATE_LIMITED" {
+			t.Errorf("429 body %v", m)
+		}
+	}
+	if !slices.Equal(codes, []int{200, 200, 429}) {
+		t.Errorf("3 initializes at 2 a second: %v", codes)
+	}
+}
+
+// A key holds at most mcp.DefaultMaxSessionsPerKey sessions open; past
+// it initialize is 429 saying what to do, until one is closed.
+func TestHTTPSessionsPerKey(t *testing.T) {
+	s := mustStartStack(t)
+	var ids []string
+	for range mcp.DefaultMaxSessionsPerKey {
+		resp, m := s.post(t, map[string]string{"x-api-key": s.key})
+		if resp.StatusCode != 200 || resp.Header.Get("Mcp-Session-Id") == "" {
+			t.Fatalf("initialize: %d %v", resp.StatusCode, m)
+		}
+		ids = append(ids, resp.Header.Get("Mcp-Session-Id"))
+	}
+	resp, m := s.post(t, map[string]string{"x-api-key": s.key})
+	if resp.StatusCode != 429 || errCode(m) != "RATE_LIMITED" || !strings.Contains(fmt.Sprint(m), "DELETE /mcp") {
+		t.Fatalf("initialize past the cap: %d %v", resp.StatusCode, m)
+	}
+	status, k := s.api(t, "POST", "/v1/api-keys", s.key, `{"name":"other","type":"bot","permissions":{"shortLinks":["read"]}}`)
+	if status != 201 {
+		t.Fatalf("key: %d %v", status, k)
+	}
+	if resp, m := s.post(t, map[string]string{"x-api-key": k["key"].(string)}); resp.StatusCode != 200 {
+		t.Errorf("another key's initialize: %d %v", resp.StatusCode, m)
+	}
+	req, _ := http.NewRequest("DELETE", s.control.URL()+"/mcp", nil)
+	req.Header.Set("x-api-key", s.key)
+	req.Header.Set("Mcp-Session-Id", ids[0])
+	del, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	del.Body.Close()
+	if del.StatusCode != 204 {
+		t.Fatalf("DELETE: %d", del.StatusCode)
+	}
+	if resp, m := s.post(t, map[string]string{"x-api-key": s.key}); resp.StatusCode != 200 {
+		t.Errorf("initialize after a DELETE: %d %v", resp.StatusCode, m)
+	}
+}
+
+// A page of an allowed origin may call /mcp from a browser: its preflight,
+// which carries no key, is answered, and so are its requests; a foreign
+// origin's preflight is refused.
+func TestHTTPCORS(t *testing.T) {
+	s := mustStartStack(t)
+	preflight := func(origin string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("OPTIONS", s.control.URL()+"/mcp", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "x-api-key, content-type, mcp-protocol-version")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, _ := preflight("https://app.example.com")
+	for h, want := range map[string]string{
+		"Access-Control-Allow-Origin":   "https://app.example.com",
+		"Access-Control-Allow-Methods":  "POST, DELETE",
+		"Access-Control-Allow-Headers":  "x-api-key, authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id",
+		"Access-Control-Expose-Headers": "Mcp-Session-Id",
+		"Access-Control-Max-Age":        "600",
+		"Vary":                          "Origin",
+	} {
+		if got := resp.Header.Get(h); !strings.Contains(got, want) {
+			t.Errorf("preflight %s: %q, want %q", h, got, want)
+		}
+	}
+	if resp.StatusCode != 204 {
+		t.Errorf("preflight: %d", resp.StatusCode)
+	}
+	resp, b := preflight("https://evil.example")
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	if resp.StatusCode != 403 || errCode(m) != "FORBIDDEN" || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("foreign preflight: %d %s %v", resp.StatusCode, b, resp.Header)
+	}
+	for _, key := range []string{s.key, ""} {
+		resp, m := s.post(t, map[string]string{"x-api-key": key, "Origin": "https://app.example.com"})
+		if resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+			!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Mcp-Session-Id") {
+			t.Errorf("POST with key %q from an allowed origin: %d %v, headers %v", key, resp.StatusCode, m, resp.Header)
+		}
+	}
+}
+
+// /mcp messages are not API usage; a tool call is one API request.
+func TestHTTPToolCallCountsOnceInUsage(t *testing.T) {
+	s := mustStartStack(t)
+	cs := s.mustConnect(t, s.key)
+	if _, err := cs.ListTools(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	mustCall(t, cs, "create_link", map[string]any{"url": "https://example.com/usage"})
+	status, u := s.api(t, "GET", "/v1/usage?groupBy=route&interval=24h", s.key, "")
+	if status != 200 {
+		t.Fatalf("usage: %d %v", status, u)
+	}
+	var total float64
+	for _, r := range u["data"].([]any) {
+		row := r.(map[string]any)
+		total += row["requests"].(float64)
+		if strings.Contains(fmt.Sprint(row["route"]), "/mcp") {
+			t.Errorf("usage counts /mcp: %v", row)
+		}
+		if row["route"] == "POST /v1/links" && row["requests"] != 1.0 {
+			t.Errorf("POST /v1/links counted %v times", row["requests"])
+		}
+	}
+	if total != 1 {
+		t.Errorf("usage after one tool call: %v requests, want 1: %v", total, u["data"])
 	}
 }

@@ -11,6 +11,7 @@ import (
 	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/control/ids"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -35,10 +36,10 @@ func (h *handlers) addResources(s *mcpsdk.Server) {
 func (h *handlers) readLink(ctx context.Context, req *mcpsdk.ReadResourceRequest) (*mcpsdk.ReadResourceResult, error) {
 	uri := req.Params.URI
 	id, ok := strings.CutPrefix(uri, linkPrefix)
-	if !ok || id == "" || strings.Contains(id, "/") {
+	if !ok || checkID("id", ids.Link, id) != nil {
 		return nil, mcpsdk.ResourceNotFoundError(uri)
 	}
-	out, err := h.call(ctx, req.Extra, http.MethodGet, "/v1/links/"+url.PathEscape(id), nil, nil)
+	out, err := h.call(ctx, req.Extra, http.MethodGet, "/v1/links/"+id, nil, nil)
 	if apiclient.IsCode(err, apierror.NotFound) {
 		return nil, mcpsdk.ResourceNotFoundError(uri)
 	}

@@ -165,6 +165,25 @@ func hintFor(e *apiclient.Error) string {
 	return ""
 }
 
+// checkID refuses an id argument (field) that is not an id of prefix's
+// objects: prefix_ then letters, digits, _ and -. An id goes into the
+// API's path as it is, so "export", "" or "a/b" would name another route.
+func checkID(field, prefix, id string) error {
+	rest, ok := strings.CutPrefix(id, prefix+"_")
+	if !ok || rest == "" || len(id) > maxIDLen || strings.ContainsFunc(rest, notIDRune) {
+		return &ToolError{Text: fmt.Sprintf("VALIDATION_ERROR: %s %q is not an id of the kind this takes (%s_…)", field, id, prefix) +
+			"\nFix the field named above and call again; list_links or list_domains find ids."}
+	}
+	return nil
+}
+
+// maxIDLen bounds an id: a prefix and a 26-character ULID fit well within.
+const maxIDLen = 64
+
+func notIDRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+}
+
 // inputSchema is T's JSON schema with edit applied to its properties.
 // Optional fields are Go pointers, which the inferred schema lets be null;
 // a tool's arguments leave out what they do not set, so null is dropped

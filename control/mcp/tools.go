@@ -13,6 +13,10 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/h0p/h0p/control/domains"
+	"github.com/h0p/h0p/control/files"
+	"github.com/h0p/h0p/control/ids"
 )
 
 // The tools' annotations: what a client may tell its user before a call.
@@ -72,7 +76,7 @@ type LinkFields struct {
 	RedirectStatus *int              `json:"redirectStatus,omitempty" jsonschema:"the HTTP status of the redirect (default 302)"`
 	MaxClicks      *int64            `json:"maxClicks,omitempty" jsonschema:"the link stops redirecting after this many clicks"`
 	ForwardQuery   *bool             `json:"forwardQuery,omitempty" jsonschema:"pass the short link's query string on to the destination"`
-	Archived       *bool             `json:"archived,omitempty" jsonschema:"archived links still redirect but leave default lists"`
+	Archived       *bool             `json:"archived,omitempty" jsonschema:"an archived link still redirects; list_links shows it unless archived is false"`
 	Disabled       *bool             `json:"disabled,omitempty" jsonschema:"a disabled link does not redirect"`
 	DoNotTrack     *bool             `json:"doNotTrack,omitempty" jsonschema:"do not record this link's clicks"`
 }
@@ -111,7 +115,7 @@ type IDInput struct {
 
 // PageInput pages a list.
 type PageInput struct {
-	Limit  *int    `json:"limit,omitempty" jsonschema:"items per page, 1 to 100 (default 20)"`
+	Limit  *int    `json:"limit,omitempty" jsonschema:"items per page, 1 to 100 (default 50)"`
 	Cursor *string `json:"cursor,omitempty" jsonschema:"nextCursor of the previous page"`
 }
 
@@ -132,7 +136,7 @@ type ListLinksInput struct {
 	Tag        *string `json:"tag,omitempty" jsonschema:"only links with this tag name"`
 	Search     *string `json:"search,omitempty" jsonschema:"words found in the key, destination URL or title"`
 	ExternalID *string `json:"externalId,omitempty" jsonschema:"only the link with this externalId"`
-	Archived   *bool   `json:"archived,omitempty" jsonschema:"true: archived links only; false: unarchived only"`
+	Archived   *bool   `json:"archived,omitempty" jsonschema:"true: archived links only; false: unarchived only; left out: both"`
 	Disabled   *bool   `json:"disabled,omitempty" jsonschema:"true: disabled links only; false: enabled only"`
 	Sort       *string `json:"sort,omitempty" jsonschema:"order by createdAt (default), clicks or lastClickedAt"`
 	Order      *string `json:"order,omitempty" jsonschema:"desc (default) or asc"`
@@ -300,8 +304,11 @@ func (h *handlers) addTools(s *mcpsdk.Server) {
 		OutputSchema: linkOut,
 		Annotations:  readOnly,
 	}, func(ctx context.Context, extra *mcpsdk.RequestExtra, in GetLinkInput) (json.RawMessage, error) {
-		if in.ID != nil && *in.ID != "" {
-			return h.call(ctx, extra, http.MethodGet, "/v1/links/"+url.PathEscape(*in.ID), nil, nil)
+		if in.ID != nil {
+			if err := checkID("id", ids.Link, *in.ID); err != nil {
+				return nil, err
+			}
+			return h.call(ctx, extra, http.MethodGet, "/v1/links/"+*in.ID, nil, nil)
 		}
 		q := url.Values{}
 		set(q, "domain", in.Domain)
@@ -326,7 +333,10 @@ func (h *handlers) addTools(s *mcpsdk.Server) {
 			URL *string `json:"url,omitempty"`
 			LinkFields
 		}{in.URL, in.LinkFields}
-		return h.call(ctx, extra, http.MethodPatch, "/v1/links/"+url.PathEscape(in.ID), nil, body)
+		if err := checkID("id", ids.Link, in.ID); err != nil {
+			return nil, err
+		}
+		return h.call(ctx, extra, http.MethodPatch, "/v1/links/"+in.ID, nil, body)
 	})
 
 	addTool(s, &mcpsdk.Tool{
@@ -338,7 +348,10 @@ func (h *handlers) addTools(s *mcpsdk.Server) {
 		OutputSchema: idOut,
 		Annotations:  overwriting,
 	}, func(ctx context.Context, extra *mcpsdk.RequestExtra, in IDInput) (json.RawMessage, error) {
-		return h.call(ctx, extra, http.MethodDelete, "/v1/links/"+url.PathEscape(in.ID), nil, nil)
+		if err := checkID("id", ids.Link, in.ID); err != nil {
+			return nil, err
+		}
+		return h.call(ctx, extra, http.MethodDelete, "/v1/links/"+in.ID, nil, nil)
 	})
 
 	addTool(s, &mcpsdk.Tool{
@@ -464,7 +477,10 @@ func (h *handlers) addTools(s *mcpsdk.Server) {
 		OutputSchema: domainOut,
 		Annotations:  checksDNS,
 	}, func(ctx context.Context, extra *mcpsdk.RequestExtra, in IDInput) (json.RawMessage, error) {
-		return h.call(ctx, extra, http.MethodPost, "/v1/domains/"+url.PathEscape(in.ID)+"/verify", nil, nil)
+		if err := checkID("id", domains.Prefix, in.ID); err != nil {
+			return nil, err
+		}
+		return h.call(ctx, extra, http.MethodPost, "/v1/domains/"+in.ID+"/verify", nil, nil)
 	})
 
 	mcpsdk.AddTool(s, &mcpsdk.Tool{
@@ -561,9 +577,17 @@ func (h *handlers) createQR(ctx context.Context, req *mcpsdk.CallToolRequest, in
 	res := &mcpsdk.CallToolResult{Content: []mcpsdk.Content{&mcpsdk.TextContent{Text: string(structured)}}}
 	size, _ := file["size"].(float64)
 	if typ, _ := file["type"].(string); typ == "image/png" && size <= maxQRImage && (in.IncludeImage == nil || *in.IncludeImage) {
+		// The file is saved: a failure to read it back (a key without
+		// files:read, a spent rate limit) must not fail the tool, or the
+		// model would call again and save the code twice.
 		png, err := h.fileBytes(ctx, req.Extra, id)
 		if err != nil {
-			return nil, nil, err
+			if ctx.Err() != nil {
+				return nil, nil, err
+			}
+			res.Content = append(res.Content, &mcpsdk.TextContent{Text: "image not included: " + err.Error() +
+				"\nThe QR code is saved (the file above): do not create it again."})
+			return res, structured, nil
 		}
 		res.Content = append(res.Content, &mcpsdk.ImageContent{Data: png, MIMEType: "image/png"})
 	}
@@ -576,7 +600,10 @@ func (h *handlers) fileBytes(ctx context.Context, extra *mcpsdk.RequestExtra, id
 	if err != nil {
 		return nil, err
 	}
-	body, err := c.Stream(ctx, http.MethodGet, "/v1/files/"+url.PathEscape(id)+"/content", nil, nil)
+	if err := checkID("id", files.Prefix, id); err != nil {
+		return nil, err
+	}
+	body, err := c.Stream(ctx, http.MethodGet, "/v1/files/"+id+"/content", nil, nil)
 	if err != nil {
 		return nil, toolError(err)
 	}
