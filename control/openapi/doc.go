@@ -14,11 +14,12 @@
 // two files is an error naming both, and so is a $ref to no component
 // (every $ref is local, #/components/…). It then adds to each operation,
 // unless the operation lists that status itself, the errors any request of
-// its kind can get: 400 when it has parameters or a body; 401 and 403 when
-// it is secured; 404 when its path has parameters or it is secured (a
-// session's x-org-id naming an organization not its own); 409, 422 and the
-// Idempotency-Key parameter on a secured write; 413 when it has a body;
-// 429, 500 and 503 always. Every response that is not a $ref gets the
+// its kind can get: 400 when it has parameters or a body, or is secured (a
+// session of a user in several organizations naming none in x-org-id);
+// 401 and 403 when it is secured; 404 when its path has parameters or it
+// is secured (a session's x-org-id naming an organization not its own);
+// 409, 422 and the Idempotency-Key parameter on a secured write; 413 when
+// it has a body; 429, 500 and 503 always. Every response that is not a $ref gets the
 // X-Request-Id, RateLimit and RateLimit-Policy headers. So a resource file
 // lists its successes and its specific errors only (base.yaml's comment says
 // the same to its authors).
