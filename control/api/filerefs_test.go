@@ -80,6 +80,11 @@ func TestLinkImageFiles(t *testing.T) {
 	if got := refsOf(e.mustCall(t, 200, "GET", "/v1/files/"+id, e.key, "")); got != wantRefs {
 		t.Errorf("references %s; want %s", got, wantRefs)
 	}
+	// A rename answers the file as GET does, with its references.
+	renamed := e.mustCall(t, 200, "PATCH", "/v1/files/"+id, e.key, `{"name":"card-v2.png"}`)
+	if got := refsOf(renamed); renamed["name"] != "card-v2.png" || got != wantRefs {
+		t.Errorf("renamed %v, references %s; want %s", renamed["name"], got, wantRefs)
+	}
 	for _, f := range e.mustCall(t, 200, "GET", "/v1/files", e.key, "")["data"].([]any) {
 		f := f.(map[string]any)
 		if want := map[bool]string{true: wantRefs, false: "[]"}[f["id"] == id]; refsOf(f) != want {

@@ -154,7 +154,11 @@ func (h *handler) patchFile(c *gin.Context) {
 		return
 	}
 	f, err := h.Files.Rename(c.Request.Context(), principalOf(c), c.Param("id"), *in.Name)
-	h.respond(c, http.StatusOK, files.ViewOf(f), err)
+	var v files.View
+	if err == nil {
+		v, err = h.Files.View(c.Request.Context(), f)
+	}
+	h.respond(c, http.StatusOK, v, err)
 }
 
 func (h *handler) deleteFile(c *gin.Context) {
