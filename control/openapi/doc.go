@@ -27,8 +27,9 @@
 // Render gives the document as JSON with servers set to the API's public
 // URL, once per profile and URL, with an ETag. Profile "actions" is what a
 // ChatGPT custom action (GPT builder) imports: the operations of
-// ActionsOperations (links, tags, stats, events, domains read, QR codes),
-// one security scheme (apiKey, the x-api-key header; no Bearer), no header
+// ActionsOperations (links, tags, stats, events, domains read; each
+// answers JSON, an action carrying text, so no QR code images), one
+// security scheme (apiKey, the x-api-key header; no Bearer), no header
 // parameters (the builder sends no custom headers), no response headers,
 // summaries and operation descriptions cut to ActionsMaxDescription (300)
 // characters and parameter descriptions to ActionsMaxParamDescription

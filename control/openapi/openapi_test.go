@@ -316,6 +316,13 @@ func TestActionsProfile(t *testing.T) {
 					t.Errorf("%s: parameter %s: description of %d characters", where, p.Value.Name, n)
 				}
 			}
+			for status, r := range op.Responses.Map() {
+				for mt := range r.Value.Content {
+					if mt != "application/json" {
+						t.Errorf("%s: answers %s with %s; an action carries JSON only", where, status, mt)
+					}
+				}
+			}
 			if op.Security != nil {
 				for _, req := range *op.Security {
 					for name := range req {
