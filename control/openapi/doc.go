@@ -36,7 +36,7 @@
 // (700), the builder's published limits; components and tags nothing kept
 // uses are left out.
 //
-// Docs is the reference page: static HTML, CSS and a small script, no
-// external resource, which fetches /v1/openapi.json and renders it; served
-// with a Content-Security-Policy of default-src 'self'.
+// Docs is the reference page: static HTML, CSS, an icon and a small
+// script, no external resource, which fetches /v1/openapi.json and renders
+// it; served with a Content-Security-Policy of default-src 'self'.
 package openapi
