@@ -196,8 +196,8 @@ func (h *handler) failContent(c *gin.Context, f store.File, status int, text str
 	var e *apierror.Error
 	switch status {
 	case http.StatusRequestedRangeNotSatisfiable:
-		// ServeContent sets Content-Range to a range that lies outside
-		// the bytes, and to no range it cannot read.
+		// ServeContent sets Content-Range (bytes */size) to a range
+		// outside the bytes, not to one it cannot parse.
 		reason := fmt.Sprintf("lies outside the file's %d bytes", f.Size)
 		if hd.Get("Content-Range") == "" {
 			hd.Set("Content-Range", fmt.Sprintf("bytes */%d", f.Size))

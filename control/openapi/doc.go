@@ -19,10 +19,10 @@
 // 401 and 403 when it is secured; 404 when its path has parameters or it
 // is secured (a session's x-org-id naming an organization not its own);
 // 409, 422 and the Idempotency-Key parameter on a secured write; 413 when
-// it has a body; 429, 500 and 503 always. Every response that is not a $ref gets the
-// X-Request-Id, RateLimit and RateLimit-Policy headers. So a resource file
-// lists its successes and its specific errors only (base.yaml's comment says
-// the same to its authors).
+// it has a body; 429, 500 and 503 always. Every response that is not a
+// $ref gets the X-Request-Id, RateLimit and RateLimit-Policy headers. So a
+// resource file lists its successes and its specific errors only
+// (base.yaml's comment says the same to its authors).
 //
 // Render gives the document as JSON with servers set to the API's public
 // URL, once per profile and URL, with an ETag. Profile "actions" is what a
