@@ -10,8 +10,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,15 +22,6 @@ import (
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/openapi"
 )
-
-// pendingRoutes are routes whose part of the document is written in
-// another file, not here yet: the coverage test and the contract check
-// skip them. Delete the list (and its uses) once every file has landed.
-var pendingRoutes = []string{}
-
-// pendingOperations are the operations of the actions profile
-// (openapi.ActionsOperations) whose routes are in pendingRoutes.
-var pendingOperations = []string{}
 
 // notREST are paths the router serves that are not part of the REST
 // API's document, and why.
@@ -51,23 +40,6 @@ func templateOf(ginPath string) string {
 	}
 	return strings.Join(parts, "/")
 }
-
-func isPending(method, ginPath string) bool {
-	return slices.Contains(pendingRoutes, method+" "+ginPath)
-}
-
-// pendingRequest reports whether a request is to a pending route.
-var pendingRequest = sync.OnceValue(func() func(method, path string) bool {
-	var res []*regexp.Regexp
-	for _, r := range pendingRoutes {
-		method, p, _ := strings.Cut(r, " ")
-		expr := regexp.MustCompile(`:[^/]+`).ReplaceAllString(regexp.QuoteMeta(p), `[^/]+`)
-		res = append(res, regexp.MustCompile("^"+method+" "+expr+"$"))
-	}
-	return func(method, path string) bool {
-		return slices.ContainsFunc(res, func(re *regexp.Regexp) bool { return re.MatchString(method + " " + path) })
-	}
-})
 
 // contractDoc is the document as kin-openapi loads it, its server "/" so
 // it matches the test server's requests.
@@ -111,11 +83,7 @@ routes:
 		}
 		key := r.Method + " " + templateOf(r.Path)
 		routes[key] = true
-		switch {
-		case isPending(r.Method, r.Path) && documented[key]:
-			t.Errorf("%s %s is documented now: take it out of pendingRoutes", r.Method, r.Path)
-		case isPending(r.Method, r.Path):
-		case !documented[key]:
+		if !documented[key] {
 			t.Errorf("route %s %s is not in the document", r.Method, r.Path)
 		}
 	}
@@ -140,10 +108,7 @@ func TestActionsOperationsDocumented(t *testing.T) {
 		}
 	}
 	for _, id := range openapi.ActionsOperations() {
-		switch {
-		case ids[id] && slices.Contains(pendingOperations, id):
-			t.Errorf("%s is documented now: take it out of pendingOperations", id)
-		case !ids[id] && !slices.Contains(pendingOperations, id):
+		if !ids[id] {
 			t.Errorf("the actions profile keeps %s, which the document does not have", id)
 		}
 	}
@@ -161,8 +126,6 @@ func TestActionsOperationsDocumented(t *testing.T) {
 //     Content-Type only).
 //   - A request to no operation of the document (unknown routes and
 //     methods) must be answered 4xx or 5xx in the error envelope.
-//
-// Pending routes (pendingRoutes) are not checked.
 func contract(t testing.TB, next http.Handler) http.Handler {
 	doc, err := contractDoc()
 	if err != nil {
@@ -207,9 +170,6 @@ func checkExchange(doc *openapi3.T, router routers.Router, r *http.Request, ans 
 	status := ans.status
 	route, params, err := router.FindRoute(r)
 	if err != nil {
-		if pendingRequest()(r.Method, r.URL.Path) {
-			return ""
-		}
 		if status < 400 {
 			return "answered a request to no operation of the document: " + err.Error()
 		}

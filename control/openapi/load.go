@@ -315,7 +315,9 @@ func (d *Document) addDefaults() error {
 				responses[code] = map[string]any{"$ref": "#/components/responses/" + name}
 			}
 		}
-		add(len(params) > 0 || hasBody, "400", "ValidationError")
+		// Secured: a session of a user in several organizations that
+		// names none (x-org-id) is a 400 on any route.
+		add(len(params) > 0 || hasBody || secured, "400", "ValidationError")
 		add(secured, "401", "Unauthorized")
 		add(secured, "403", "Forbidden")
 		add(hasPath || secured, "404", "NotFound")

@@ -271,7 +271,7 @@ paths:
 	}{
 		{"/public", "get", []string{"200", "429", "500", "503"}},
 		{"/things", "post", []string{"201", "400", "401", "403", "404", "409", "413", "422", "429", "500", "503"}},
-		{"/things", "get", []string{"200", "401", "403", "404", "429", "500", "503"}},
+		{"/things", "get", []string{"200", "400", "401", "403", "404", "429", "500", "503"}},
 		{"/things/{id}", "get", []string{"200", "400", "401", "403", "404", "429", "500", "503"}},
 	}
 	for _, tt := range tests {
@@ -314,6 +314,13 @@ func TestActionsProfile(t *testing.T) {
 				}
 				if n := utf8.RuneCountInString(p.Value.Description); n > openapi.ActionsMaxParamDescription {
 					t.Errorf("%s: parameter %s: description of %d characters", where, p.Value.Name, n)
+				}
+			}
+			for status, r := range op.Responses.Map() {
+				for mt := range r.Value.Content {
+					if mt != "application/json" {
+						t.Errorf("%s: answers %s with %s; an action carries JSON only", where, status, mt)
+					}
 				}
 			}
 			if op.Security != nil {
