@@ -1,7 +1,8 @@
 // Package openapi owns the API's OpenAPI 3.1 contract: the document, the
 // loader that assembles it, its renderings (the whole document and the
 // ChatGPT actions profile), and the reference page at /docs. control/api
-// serves them; tests there check every route and every answer against it.
+// serves them; its tests check every route against it, and its tests and
+// control/apiclient's every request and answer (openapitest.Contract).
 //
 // Layout: spec/base.yaml is a whole document without paths (info,
 // security, tags, and the shared components: the Error envelope and
@@ -20,7 +21,8 @@
 // is secured (a session's x-org-id naming an organization not its own);
 // 409, 422 and the Idempotency-Key parameter on a secured write; 413 when
 // it has a body; 429, 500 and 503 always. Every response that is not a
-// $ref gets the X-Request-Id, RateLimit and RateLimit-Policy headers. So a
+// $ref gets the X-Request-Id, RateLimit and RateLimit-Policy headers, and
+// a secured write's successes Idempotent-Replayed. So a
 // resource file lists its successes and its specific errors only
 // (base.yaml's comment says the same to its authors).
 //

@@ -327,9 +327,18 @@ func (d *Document) addDefaults() error {
 		add(true, "429", "RateLimited")
 		add(true, "500", "Internal")
 		add(true, "503", "Unavailable")
-		for _, r := range responses {
-			if m, ok := r.(map[string]any); ok {
-				addHeaders(m)
+		for code, r := range responses {
+			m, ok := r.(map[string]any)
+			if !ok {
+				continue
+			}
+			addHeaders(m)
+			// A write's success may be the replay of an earlier one with
+			// the same Idempotency-Key.
+			if _, isRef := m["$ref"]; secured && write && !isRef && strings.HasPrefix(code, "2") {
+				if h := mapAt(m, "headers"); h["Idempotent-Replayed"] == nil {
+					h["Idempotent-Replayed"] = map[string]any{"$ref": "#/components/headers/IdempotentReplayed"}
+				}
 			}
 		}
 	}

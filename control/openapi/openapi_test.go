@@ -173,6 +173,7 @@ components:
     XRequestId: {schema: {type: string}}
     RateLimit: {schema: {type: string}}
     RateLimitPolicy: {schema: {type: string}}
+    IdempotentReplayed: {schema: {type: string}}
   responses:
     ValidationError: {description: x}
     Unauthorized: {description: x}
@@ -291,6 +292,13 @@ paths:
 		if _, ok := h[name]; !ok {
 			t.Errorf("200 of GET /public has no %s header", name)
 		}
+	}
+	created := op("/things", "post")["responses"].(map[string]any)["201"].(map[string]any)["headers"].(map[string]any)
+	if _, ok := created["Idempotent-Replayed"]; !ok {
+		t.Error("201 of POST /things has no Idempotent-Replayed header")
+	}
+	if _, ok := h["Idempotent-Replayed"]; ok {
+		t.Error("200 of GET /public has an Idempotent-Replayed header")
 	}
 }
 
