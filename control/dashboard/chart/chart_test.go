@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"html/template"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/shared/geo"
+	"golang.org/x/net/html"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -213,21 +215,25 @@ func TestExamplePage(t *testing.T) {
 }
 
 func TestEscaping(t *testing.T) {
-	hostile := []string{
-		`<script>alert(1)</script>`,
-		`"><script>alert(1)</script>`,
-		`' onmouseover='alert(1)`,
-		`</title></g></svg><script>alert(1)</script>`,
-		`]]><!-- &amp; &#x3c;`,
-		"nul\x00 bell\x07 bad\xff utf8 \ufffe",
+	tests := []struct {
+		label string
+		// valid: the label is valid XML text, so it must come back whole.
+		valid bool
+	}{
+		{`<script>alert(1)</script>`, true},
+		{`"><script>alert(1)</script>`, true},
+		{`' onmouseover='alert(1)`, true},
+		{`</title></g></svg><script>alert(1)</script>`, true},
+		{`]]><!-- &amp; &#x3c; <![CDATA[`, true},
+		{"tab\tnewline\n\u202eevil", true},
+		{"nul\x00 bell\x07 bad\xff utf8 \ufffe", false},
 	}
-	for _, label := range hostile {
-		t.Run(strconv.Quote(label), func(t *testing.T) {
-			outs := []string{
-				string(Bars([]Row{{label, 3}, {"ok", 1}}, BarsOptions{Title: label})),
-				string(TimeSeries([]Point{{time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), 5}}, TimeSeriesOptions{Title: label})),
-			}
-			for _, out := range outs {
+	for _, tt := range tests {
+		t.Run(strconv.Quote(tt.label), func(t *testing.T) {
+			for _, out := range []string{
+				string(Bars([]Row{{tt.label, 3}, {"ok", 1}}, BarsOptions{Title: tt.label})),
+				string(TimeSeries([]Point{{time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), 5}}, TimeSeriesOptions{Title: tt.label})),
+			} {
 				els := mustParse(t, out)
 				if strings.Contains(strings.ToLower(out), "<script") {
 					t.Errorf("raw <script in output:\n%s", out)
@@ -237,24 +243,62 @@ func TestEscaping(t *testing.T) {
 						t.Errorf("element %s in output", e.name)
 					}
 					for a := range e.attrs {
-						if strings.HasPrefix(a, "on") || a == "style" || a == "href" {
+						if strings.HasPrefix(a, "on") || a == "style" || a == "href" || a == "id" {
 							t.Errorf("attribute %s on %s", a, e.name)
 						}
 					}
 				}
-				if !strings.HasPrefix(els[0].attrs["aria-label"], strings.ToValidUTF8(label[:min(len(label), 3)], "\ufffd")) &&
-					!strings.Contains(label, "\x00") {
+				if tt.valid && !strings.HasPrefix(els[0].attrs["aria-label"], tt.label) {
 					t.Errorf("aria-label %q does not start with the title", els[0].attrs["aria-label"])
 				}
+				if got := len(named(els, "svg", "")); got != 1 {
+					t.Errorf("%d svg elements", got)
+				}
 			}
-			// The full label survives, escaped, in the bar's title.
-			els := mustParse(t, outs[0])
+			els := mustParse(t, string(Bars([]Row{{tt.label, 3}, {"ok", 1}}, BarsOptions{})))
 			titles := texts(named(els, "title", ""))
-			if !strings.ContainsRune(label, 0) && !strings.Contains(label, "\xff") && !strings.ContainsRune(label, 0xfffe) &&
-				!slices.Contains(titles, label+": 3 clicks (75%)") {
-				t.Errorf("titles %q lack the full label", titles)
+			if tt.valid && titles[0] != tt.label+": 3 clicks (75%)" {
+				t.Errorf("title %q lacks the full label", titles[0])
 			}
 		})
+	}
+}
+
+// TestInHTMLPage puts hostile labels in a page through html/template and
+// reads it back with an HTML5 parser, as a browser would: one svg, no
+// script, the labels as text.
+func TestInHTMLPage(t *testing.T) {
+	label := `</svg></title><script>alert(1)</script><img src=x onerror=alert(1)>"'&`
+	page := template.Must(template.New("p").Parse(`<!doctype html><title>t</title><body>{{.}}</body>`))
+	var b strings.Builder
+	if err := page.Execute(&b, Bars([]Row{{label, 2}}, BarsOptions{Title: label})); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	var titles []string
+	for n := range doc.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		counts[n.Data]++
+		for _, a := range n.Attr {
+			if strings.HasPrefix(a.Key, "on") {
+				t.Errorf("attribute %s on %s", a.Key, n.Data)
+			}
+		}
+		if n.Data == "title" && n.Namespace == "svg" && n.FirstChild != nil {
+			titles = append(titles, n.FirstChild.Data)
+		}
+	}
+	if counts["svg"] != 1 || counts["script"] != 0 || counts["img"] != 0 {
+		t.Errorf("elements %v, want one svg, no script, no img", counts)
+	}
+	if want := label + ": 2 clicks (100%)"; !slices.Equal(titles, []string{want}) {
+		t.Errorf("svg titles %q, want %q", titles, want)
 	}
 }
 
@@ -286,26 +330,46 @@ func TestLabels(t *testing.T) {
 	paris := mustZone(t, "Europe/Paris")
 	at := time.Date(2026, 12, 7, 15, 0, 0, 0, paris)
 	midnight := time.Date(2026, 12, 8, 0, 0, 0, 0, paris)
+	tokyo := time.Date(2026, 12, 7, 1, 0, 0, 0, time.FixedZone("", 9*3600))
+	one := func(t time.Time) bar { return bar{first: t, last: t} }
 	tests := []struct {
+		name        string
 		bucket      Bucket
-		t           time.Time
+		size        int     // points per bar
+		pitch       float64 // px per bar
+		b           bar
+		labelled    bool
 		axis, title string
 	}{
-		{Hour, at, "15:00", "Dec 7, 15:00"},
-		{Hour, midnight, "Dec 8", "Dec 8, 00:00"},
-		{Day, at, "Dec 7", "Dec 7"},
-		{Month, at, "Dec 2026", "Dec 2026"},
+		{"hour", Hour, 1, 50, one(at), true, "15:00", "Dec 7, 15:00"},
+		{"hour at midnight", Hour, 1, 30, one(midnight), true, "Dec 8", "Dec 8, 00:00"},
+		{"hour off the round hours", Hour, 1, 10, one(at), false, "15:00", "Dec 7, 15:00"},
+		{"hours narrow: midnights", Hour, 1, 1, one(midnight), true, "Dec 8", "Dec 8, 00:00"},
+		{"hours grouped: the midnight inside", Hour, 4, 4, bar{first: at.Add(7 * time.Hour), last: at.Add(10 * time.Hour)}, true, "Dec 8", "Dec 7, 22:00"},
+		{"hours grouped: no midnight", Hour, 4, 4, bar{first: at, last: at.Add(3 * time.Hour)}, false, "Dec 8", "Dec 7, 15:00"},
+		{"day", Day, 1, 30, one(at), true, "Dec 7", "Dec 7"},
+		{"days grouped by weeks: months", Day, 7, 4, one(at), true, "Dec 2026", "Dec 7"},
+		{"month", Month, 1, 30, one(at), true, "Dec 2026", "Dec 2026"},
 		// The point's own offset, not UTC nor the machine's zone.
-		{Hour, time.Date(2026, 12, 7, 1, 0, 0, 0, time.FixedZone("", 9*3600)), "01:00", "Dec 7, 01:00"},
-		{Day, time.Date(2026, 12, 7, 0, 0, 0, 0, time.FixedZone("", -8*3600)), "Dec 7", "Dec 7"},
+		{"hour in +09:00", Hour, 1, 50, one(tokyo), true, "01:00", "Dec 7, 01:00"},
+		{"day in -08:00", Day, 1, 30, one(time.Date(2026, 12, 7, 0, 0, 0, 0, time.FixedZone("", -8*3600))), true, "Dec 7", "Dec 7"},
 	}
 	for _, tt := range tests {
-		if got := axisLabel(tt.t, tt.bucket); got != tt.axis {
-			t.Errorf("axisLabel(%v, %s) = %q, want %q", tt.t, tt.bucket, got, tt.axis)
-		}
-		if got := longLabel(tt.t, tt.bucket); got != tt.title {
-			t.Errorf("longLabel(%v, %s) = %q, want %q", tt.t, tt.bucket, got, tt.title)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			a := xAxisOf(tt.bucket, tt.size, tt.pitch)
+			if got := a.labelled(0, tt.b, []bar{tt.b}); got != tt.labelled {
+				t.Errorf("labelled = %v, want %v (axis %+v)", got, tt.labelled, a)
+			}
+			if got := a.label(tt.b); got != tt.axis {
+				t.Errorf("label = %q, want %q", got, tt.axis)
+			}
+			if got := longLabel(tt.b.first, tt.bucket, false); got != tt.title {
+				t.Errorf("longLabel = %q, want %q", got, tt.title)
+			}
+		})
+	}
+	if got, want := longLabel(at, Day, true), "Dec 7, 2026"; got != want {
+		t.Errorf("longLabel with years = %q, want %q", got, want)
 	}
 }
 
@@ -433,8 +497,14 @@ func TestManyPoints(t *testing.T) {
 			if sum != want {
 				t.Errorf("titles sum to %d clicks, want %d", sum, want)
 			}
-			if labels := len(named(els, "text", "tick")); labels > 30 {
-				t.Errorf("%d tick labels", labels)
+			var xs []string
+			for _, e := range named(els, "text", "tick") {
+				if e.attrs["text-anchor"] == "middle" {
+					xs = append(xs, e.text)
+				}
+			}
+			if len(xs) < 3 || len(xs) > 20 || len(slices.Compact(slices.Clone(xs))) != len(xs) {
+				t.Errorf("x labels %q: want 3 to 20, none repeated", xs)
 			}
 		})
 	}

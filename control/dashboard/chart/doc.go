@@ -20,11 +20,13 @@
 //   - TimeSeries draws one bar per bucket, in order, equal widths: buckets
 //     are the API's, already in the viewer's zone, so a 23- or 25-hour day
 //     is one bar like any other. Labels are read in each point's own
-//     offset (hour "15:00", or "Dec 8" at midnight; day "Dec 7"; month
-//     "Dec 2026"), never converted. When buckets are narrower than 3px,
-//     neighbours are summed into groups of a round size (hours that divide
-//     a day, 7 days, quarters…), so output stays bounded by the width, and
-//     x labels are thinned so they never overlap.
+//     offset, never converted: hour "15:00" ("Dec 8" at midnight), day
+//     "Dec 7", month "Dec 2026". When buckets would be narrower than 3px,
+//     neighbours are summed into groups of a round size (hours dividing a
+//     day, weeks, quarters…), so output is bounded by the width. X labels
+//     never overlap: hours on round hours, or by day when crowded; days by
+//     month once labels are four weeks apart. Titles name the year when a
+//     series spans more than 300 days.
 //   - The y axis starts at 0 and ends on a round tick: steps of 1, 2 or 5
 //     times a power of ten, at most five intervals, never below 1.
 //   - Every bar or row has a <title> ("Dec 7: 42 clicks") for hover and

@@ -85,17 +85,19 @@ func TimeSeries(points []Point, opts TimeSeriesOptions) template.HTML {
 		s.b.WriteByte('\n')
 		return template.HTML(s.close())
 	}
-	span := " on " + longLabel(points[0].Start, bucket)
+	first, last := points[0].Start, points[len(points)-1].Start
+	years := last.Sub(first) > yearSpan
+	span := " on " + longLabel(first, bucket, years)
 	if len(points) > 1 {
-		span = " from " + longLabel(points[0].Start, bucket) + " to " + longLabel(points[len(points)-1].Start, bucket)
+		span = " from " + longLabel(first, bucket, years) + " to " + longLabel(last, bucket, years)
 	}
 	s.open("chart-timeseries", w, h, title+": "+clicks(total)+span+"; peak "+clicks(peak)+" on "+
-		longLabel(points[peakAt].Start, bucket))
+		longLabel(points[peakAt].Start, bucket, years))
 
 	// Group for the widest y labels any bar could need (the total's), then
 	// scale to the tallest bar: the plot only widens, bars stay ≥ minPitch.
 	widest := leftMargin(yTicks(total))
-	bars := group(points, bucket, int((float64(w)-widest-tsRight)/minPitch))
+	bars, size := group(points, bucket, int((float64(w)-widest-tsRight)/minPitch))
 	var tallest int64
 	for _, b := range bars {
 		tallest = max(tallest, b.clicks)
@@ -122,7 +124,11 @@ func TimeSeries(points []Point, opts TimeSeriesOptions) template.HTML {
 	for i, b := range bars {
 		x := left + float64(i)*pitch
 		s.b.WriteString("<g>")
-		s.title(longLabel(b.first, bucket) + rangeEnd(b, bucket) + ": " + clicks(b.clicks))
+		name := longLabel(b.first, bucket, years)
+		if !b.last.Equal(b.first) {
+			name += " – " + longLabel(b.last, bucket, years)
+		}
+		s.title(name + ": " + clicks(b.clicks))
 		s.rect("hit", x, tsTop, pitch, ph, `fill="transparent"`)
 		if b.clicks > 0 {
 			bh := max(base-y(b.clicks), 1)
@@ -132,14 +138,14 @@ func TimeSeries(points []Point, opts TimeSeriesOptions) template.HTML {
 	}
 	s.line("axis", left, base, left+pw, base)
 
-	every, onHours := labelEvery(bars, bucket, pitch)
-	last := -every
+	axis := xAxisOf(bucket, size, pitch)
+	prev := -axis.every
 	for i, b := range bars {
-		if i-last < every || !labelled(i, b.first, every, onHours) {
+		if i-prev < axis.every || !axis.labelled(i, b, bars) {
 			continue
 		}
-		last = i
-		s.text("tick", left+(float64(i)+0.5)*pitch, float64(h-6), "middle", axisLabel(b.first, bucket))
+		prev = i
+		s.text("tick", left+(float64(i)+0.5)*pitch, float64(h-6), "middle", axis.label(b))
 		s.b.WriteByte('\n')
 	}
 	return template.HTML(s.close())
@@ -202,9 +208,9 @@ var groupSizes = map[Bucket][]int{
 }
 
 // group sums neighbouring points so there are at most maxBars bars.
-func group(points []Point, bucket Bucket, maxBars int) []bar {
+// size is how many points a bar sums.
+func group(points []Point, bucket Bucket, maxBars int) (bars []bar, size int) {
 	maxBars = max(maxBars, 1)
-	size := 0
 	for _, g := range groupSizes[bucket] {
 		if (len(points)+g-1)/g <= maxBars {
 			size = g
@@ -223,67 +229,102 @@ func group(points []Point, bucket Bucket, maxBars int) []bar {
 		}
 		out = append(out, b)
 	}
-	return out
+	return out, size
 }
+
+// yearSpan is the span beyond which titles name the year of days and
+// hours.
+const yearSpan = 300 * 24 * time.Hour
 
 // longLabel names a bucket start in titles and the aria-label.
-func longLabel(t time.Time, bucket Bucket) string {
-	switch bucket {
-	case Hour:
+func longLabel(t time.Time, bucket Bucket, years bool) string {
+	switch {
+	case bucket == Month:
+		return t.Format("Jan 2006")
+	case bucket == Hour && years:
+		return t.Format("Jan 2 2006, 15:04")
+	case bucket == Hour:
 		return t.Format("Jan 2, 15:04")
-	case Month:
-		return t.Format("Jan 2006")
+	case years:
+		return t.Format("Jan 2, 2006")
 	}
 	return t.Format("Jan 2")
 }
 
-// rangeEnd is " – <last>" for a bar summing several buckets.
-func rangeEnd(b bar, bucket Bucket) string {
-	if b.last.Equal(b.first) {
-		return ""
-	}
-	return " – " + longLabel(b.last, bucket)
+// Formats of x labels, and the width they are given (their longest).
+const (
+	hourFormat  = "15:04"    // at midnight, dayFormat
+	dayFormat   = "Jan 2"    // "Dec 30"
+	monthFormat = "Jan 2006" // "Sep 2026"
+)
+
+// xAxis says which bars get an x label and what it reads.
+type xAxis struct {
+	format string
+	every  int // bars at least this far apart
+	// align is the bucket boundary labels sit on: Hour (hours that are a
+	// multiple of every), Day (midnights), Month (a new month), or ""
+	// (every bars from the first).
+	align Bucket
 }
 
-// axisLabel is an x axis label: the hour, or the day at midnight; the day;
-// the month and year.
-func axisLabel(t time.Time, bucket Bucket) string {
+// xAxisOf chooses labels that do not overlap: hours on round hours while
+// they fit (days at midnight), then days at midnight; days every few
+// bars, then months once labels are four weeks apart; months every few.
+func xAxisOf(bucket Bucket, size int, pitch float64) xAxis {
+	need := func(format string) int {
+		return max(int(math.Ceil((textWidth(format)+charWidth+8)/pitch)), 1)
+	}
 	switch bucket {
 	case Hour:
-		if t.Hour() == 0 && t.Minute() == 0 {
-			return t.Format("Jan 2")
-		}
-		return t.Format("15:04")
-	case Month:
-		return t.Format("Jan 2006")
-	}
-	return t.Format("Jan 2")
-}
-
-// labelEvery is how many bars apart x labels must be not to overlap.
-// Single hours get a divisor of 24 and onHours, so labels fall on round
-// hours.
-func labelEvery(bars []bar, bucket Bucket, pitch float64) (n int, onHours bool) {
-	widest := 0.0
-	for _, b := range bars {
-		widest = max(widest, textWidth(axisLabel(b.first, bucket)))
-	}
-	need := max(int(math.Ceil((widest+8)/pitch)), 1)
-	if bucket == Hour && len(bars) > 0 && bars[0].last.Equal(bars[0].first) {
-		for _, d := range []int{1, 2, 3, 4, 6, 12, 24} {
-			if d >= need {
-				return d, true
+		n := need(hourFormat)
+		if size == 1 && n <= 24 {
+			for _, d := range []int{1, 2, 3, 4, 6, 12, 24} {
+				if d >= n {
+					return xAxis{format: hourFormat, every: d, align: Hour}
+				}
 			}
 		}
+		return xAxis{format: dayFormat, every: need(dayFormat), align: Day}
+	case Day:
+		if n := need(dayFormat); n*size < 28 {
+			return xAxis{format: dayFormat, every: n}
+		}
+		return xAxis{format: monthFormat, every: need(monthFormat), align: Month}
 	}
-	return need, false
+	return xAxis{format: monthFormat, every: need(monthFormat)}
 }
 
-// labelled reports whether bar i, starting at t, may get an x label: on
-// hours a multiple of n, or every n bars from the first.
-func labelled(i int, t time.Time, n int, onHours bool) bool {
-	if onHours {
-		return t.Minute() == 0 && t.Hour()%n == 0
+// labelled reports whether bar i, b, sits on the axis' boundary.
+func (a xAxis) labelled(i int, b bar, bars []bar) bool {
+	switch a.align {
+	case Hour:
+		return b.first.Minute() == 0 && b.first.Hour()%a.every == 0
+	case Day:
+		return midnight(b.first) || !sameDay(b.first, b.last)
+	case Month:
+		return i == 0 || b.first.Month() != bars[i-1].first.Month()
 	}
-	return i%n == 0
+	return i%a.every == 0
+}
+
+// label is bar b's x label, read in its own offset: its start, or for
+// hours labelled by day, the first midnight it holds.
+func (a xAxis) label(b bar) string {
+	t := b.first
+	switch {
+	case a.align == Day && !midnight(t):
+		t = t.AddDate(0, 0, 1)
+	case a.format == hourFormat && midnight(t):
+		return t.Format(dayFormat)
+	}
+	return t.Format(a.format)
+}
+
+func midnight(t time.Time) bool { return t.Hour() == 0 && t.Minute() == 0 }
+
+func sameDay(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd
 }
