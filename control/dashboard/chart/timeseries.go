@@ -105,7 +105,7 @@ func TimeSeries(points []Point, opts TimeSeriesOptions) template.HTML {
 	ticks := yTicks(tallest)
 	top := ticks[len(ticks)-1]
 	left := leftMargin(ticks)
-	pw, ph := max(float64(w)-left-tsRight, 1), float64(h-tsTop-tsBottom)
+	pw, ph := max(float64(w)-left-tsRight, 1), max(float64(h-tsTop-tsBottom), 1)
 	base := float64(tsTop) + ph
 	y := func(v int64) float64 { return base - float64(v)/float64(top)*ph }
 
