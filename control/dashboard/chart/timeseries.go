@@ -48,6 +48,10 @@ const (
 type bar struct {
 	first, last time.Time
 	clicks      int64
+	// newDay and newMonth are the first of its buckets that starts a day
+	// (a date the previous bucket did not have, or the series' first if at
+	// midnight) or a month (or the series' first), if any.
+	newDay, newMonth time.Time
 }
 
 // TimeSeries draws points as a bar chart of clicks over time.
@@ -141,7 +145,7 @@ func TimeSeries(points []Point, opts TimeSeriesOptions) template.HTML {
 	axis := xAxisOf(bucket, size, pitch)
 	prev := -axis.every
 	for i, b := range bars {
-		if i-prev < axis.every || !axis.labelled(i, b, bars) {
+		if i-prev < axis.every || !axis.labelled(i, b) {
 			continue
 		}
 		prev = i
@@ -224,8 +228,15 @@ func group(points []Point, bucket Bucket, maxBars int) (bars []bar, size int) {
 	for i := 0; i < len(points); i += size {
 		j := min(i+size, len(points))
 		b := bar{first: points[i].Start, last: points[j-1].Start}
-		for _, p := range points[i:j] {
-			b.clicks = clamp(b.clicks + clamp(p.Clicks))
+		for k := i; k < j; k++ {
+			t := points[k].Start
+			b.clicks = clamp(b.clicks + clamp(points[k].Clicks))
+			if b.newDay.IsZero() && (k == 0 && midnight(t) || k > 0 && !sameDay(points[k-1].Start, t)) {
+				b.newDay = t
+			}
+			if b.newMonth.IsZero() && (k == 0 || !sameMonth(points[k-1].Start, t)) {
+				b.newMonth = t
+			}
 		}
 		out = append(out, b)
 	}
@@ -296,29 +307,30 @@ func xAxisOf(bucket Bucket, size int, pitch float64) xAxis {
 }
 
 // labelled reports whether bar i, b, sits on the axis' boundary.
-func (a xAxis) labelled(i int, b bar, bars []bar) bool {
+func (a xAxis) labelled(i int, b bar) bool {
 	switch a.align {
 	case Hour:
 		return b.first.Minute() == 0 && b.first.Hour()%a.every == 0
 	case Day:
-		return midnight(b.first) || !sameDay(b.first, b.last)
+		return !b.newDay.IsZero()
 	case Month:
-		return i == 0 || b.first.Month() != bars[i-1].first.Month()
+		return !b.newMonth.IsZero()
 	}
 	return i%a.every == 0
 }
 
-// label is bar b's x label, read in its own offset: its start, or for
-// hours labelled by day, the first midnight it holds.
+// label is bar b's x label, read in its own offset: its start, or the
+// day or month it starts.
 func (a xAxis) label(b bar) string {
-	t := b.first
 	switch {
-	case a.align == Day && !midnight(t):
-		t = t.AddDate(0, 0, 1)
-	case a.format == hourFormat && midnight(t):
-		return t.Format(dayFormat)
+	case a.align == Day:
+		return b.newDay.Format(dayFormat)
+	case a.align == Month:
+		return b.newMonth.Format(monthFormat)
+	case a.format == hourFormat && midnight(b.first):
+		return b.first.Format(dayFormat)
 	}
-	return t.Format(a.format)
+	return b.first.Format(a.format)
 }
 
 func midnight(t time.Time) bool { return t.Hour() == 0 && t.Minute() == 0 }
@@ -327,4 +339,10 @@ func sameDay(a, b time.Time) bool {
 	ay, am, ad := a.Date()
 	by, bm, bd := b.Date()
 	return ay == by && am == bm && ad == bd
+}
+
+func sameMonth(a, b time.Time) bool {
+	ay, am, _ := a.Date()
+	by, bm, _ := b.Date()
+	return ay == by && am == bm
 }
