@@ -14,7 +14,8 @@
 //   - Colours are the page's: elements carry classes (chart, bar, hit,
 //     grid, axis, tick, label, value, track, empty) and CSS is a starting
 //     stylesheet to copy into the dashboard's own. Only layout travels as
-//     presentation attributes (text-anchor, font-size on the root).
+//     presentation attributes, which CSP does not govern: text-anchor,
+//     font-size on the root, fill="transparent" on the hover areas.
 //   - The caller sizes a chart (Width, Height, RowHeight; viewBox and
 //     width/height are set from them), so CSS may also scale it.
 //   - TimeSeries draws one bar per bucket, in order, equal widths: buckets
