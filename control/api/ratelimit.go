@@ -8,22 +8,23 @@ import (
 )
 
 // rateLimit spends one request from the caller's budget: the API key's, the
-// signed-in user's, or (no valid credentials) the client IP's. It sets the
+// signed-in user's (ten times a key's: Limits.ForSessions), or (no valid
+// credentials) the client IP's. It sets the
 // RateLimit headers on every answer and refuses with 429 RATE_LIMITED and
 // Retry-After when the budget is spent. It reports whether to go on.
 func (h *handler) rateLimit(c *gin.Context, p access.Principal, authErr error) bool {
 	if h.Limiter == nil {
 		return true
 	}
-	key := "ip:" + c.ClientIP()
+	key, limits := "ip:"+c.ClientIP(), h.Limits
 	switch {
 	case authErr != nil:
 	case p.KeyID != "":
 		key = "key:" + p.KeyID
 	case p.UserID != "":
-		key = "user:" + p.UserID
+		key, limits = "user:"+p.UserID, h.Limits.ForSessions()
 	}
-	d, err := h.Limiter.Allow(c.Request.Context(), key, h.Limits)
+	d, err := h.Limiter.Allow(c.Request.Context(), key, limits)
 	if err != nil {
 		// The limiter is a guard, not a dependency: fail open, and say so.
 		h.Logger.Warn("rate limiter unavailable; request let through", "err", err)

@@ -81,3 +81,23 @@ func TestRateLimitMinuteWindow(t *testing.T) {
 		t.Errorf("at 60s: %d %v", status, r.header)
 	}
 }
+
+// A signed-in person (the dashboard) has ten times a key's budget: 50 a
+// second where a key has 5.
+func TestRateLimitsOfASession(t *testing.T) {
+	e := mustStartLimits(t, ratelimit.DefaultLimits)
+	session := mustSession(t, e, "usr_1")
+	for i := range 50 {
+		if status, m, _ := e.call(t, "GET", "/v1/links/link_x", session, ""); status != 404 {
+			t.Fatalf("request %d: %d %v", i+1, status, m)
+		}
+	}
+	status, m, r := e.call(t, "GET", "/v1/links/link_x", session, "")
+	if status != 429 || errCode(m) != "RATE_LIMITED" || r.header.Get("RateLimit-Policy") != `"second";q=50;w=1, "minute";q=1000;w=60` {
+		t.Fatalf("51st request: %d %v %v", status, m, r.header)
+	}
+	// The key of the same person keeps its own 5.
+	if status, _, _ := e.call(t, "GET", "/v1/links/link_x", e.key, ""); status != 404 {
+		t.Errorf("the key after its person's session ran out: %d", status)
+	}
+}
