@@ -119,6 +119,7 @@ func NewRouter(cfg Config) *gin.Engine {
 	}
 	r.NoRoute(func(c *gin.Context) {
 		if cfg.Dashboard != nil && !IsAPIPath(c.Request.URL.Path) {
+			c.Status(http.StatusOK) // gin's no-route status is 404 until a handler says otherwise
 			cfg.Dashboard.ServeHTTP(c.Writer, c.Request)
 			return
 		}

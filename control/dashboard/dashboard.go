@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/shared/apierror"
 )
 
 //go:embed templates static
@@ -268,7 +269,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 // beside the form's fields (named as the API names them) and the rest.
 func fieldErrors(err error, fields ...string) (map[string]string, string, bool) {
 	e, ok := errors.AsType[*apiclient.Error](err)
-	if !ok || e.Status != http.StatusBadRequest && e.Status != http.StatusConflict && e.Status != http.StatusForbidden {
+	// The plan's refusals keep what was typed; a missing permission is a
+	// page (fail).
+	planRefusal := e != nil && (e.Code == apierror.PlanLimitReached || e.Code == apierror.FeatureNotAvailable)
+	if !ok || e.Status != http.StatusBadRequest && e.Status != http.StatusConflict && !planRefusal {
 		return nil, "", false
 	}
 	byField := map[string]string{}
