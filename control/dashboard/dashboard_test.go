@@ -64,11 +64,11 @@ func TestNextIsALocalPath(t *testing.T) {
 	s := mustStart(t)
 	s.mustPerson(t, "ada@example.com", "member")
 	for next, want := range map[string]string{
-		"/links?q=a":          "/links?q=a",
-		"//evil.example/x":    "/links",
+		"/links?q=a":           "/links?q=a",
+		"//evil.example/x":     "/links",
 		"https://evil.example": "/links",
-		"/\\evil.example":     "/links",
-		"javascript:alert(1)": "/links",
+		"/\\evil.example":      "/links",
+		"javascript:alert(1)":  "/links",
 	} {
 		b := s.browser(t)
 		p := b.submit("/login", "/login", url.Values{"email": {"ada@example.com"}, "password": {"a long password"},
