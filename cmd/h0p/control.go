@@ -200,9 +200,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		EdgeAddrs: splitList(edgeAddrs), Logger: logger, Registerer: reg, TLS: apiTLS, RateLimits: limits,
 		PublicURL: publicURL, Mailer: mailer, Salts: base.store, EdgeDomains: base.store,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike, MCPAllowedOrigins: splitList(mcpOrigins),
-		Dashboard: dashboard,
-		Leader:    node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
-		Cluster: clusterHandler,
+		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
+		Cluster: clusterHandler, Dashboard: dashboard,
 	}
 	df.apply(&ccfg)
 	if err := wf.apply(&ccfg); err != nil {
