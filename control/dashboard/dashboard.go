@@ -282,9 +282,17 @@ func fieldErrors(err error, fields ...string) (map[string]string, string, bool) 
 		known[f] = true
 	}
 	for _, d := range e.Details {
+		// A part of a field (geo.US, variants[1].url) is shown beside
+		// the field, named.
+		base, part := d.Field, ""
+		if i := strings.IndexAny(d.Field, ".["); i > 0 && !known[d.Field] {
+			base, part = d.Field[:i], d.Field[i:]
+		}
 		switch {
 		case known[d.Field]:
 			byField[d.Field] = d.Reason
+		case known[base]:
+			byField[base] = strings.TrimPrefix(part, ".") + " " + d.Reason
 		case d.Field != "":
 			rest = append(rest, d.Field+" "+d.Reason)
 		default:

@@ -1,8 +1,12 @@
 package dashboard
 
 import (
+	"errors"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +45,15 @@ func (h *Handler) linksPage(w http.ResponseWriter, r *http.Request, s *session) 
 	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
 		// A cursor of other filters (or a stale one): start over.
 		http.Redirect(w, r, d.url("", nil), http.StatusSeeOther)
+		return
+	}
+	if e, ok := errors.AsType[*apiclient.Error](err); ok && e.Code == apierror.ValidationError {
+		// A filter the API refuses: said above the filters, to correct.
+		msg := e.Message
+		for _, dt := range e.Details {
+			msg = dt.Field + " " + dt.Reason
+		}
+		h.render(w, r, http.StatusBadRequest, "links", view{Title: "Links", Session: s, Data: d, Error: msg})
 		return
 	}
 	if err != nil {
@@ -93,7 +106,10 @@ type linkForm struct {
 	ExpiresAt, ExpiredURL, Password                        string
 	RemovePassword, Archived, HasPassword                  bool
 	UTMSource, UTMMedium, UTMCampaign, UTMTerm, UTMContent string
-	Zone                                                   string
+	// IOS and Android are the devices' destinations; Geo is one
+	// "country URL" a line, Variants one "URL weight" a line.
+	IOS, Android, Geo, Variants string
+	Zone                        string
 	// Domains are the org's domains, offered in the domain field.
 	Domains []string
 }
@@ -101,7 +117,8 @@ type linkForm struct {
 // formFields are the fields of the link form, named as the API names
 // them, beside which its validation errors are shown.
 var formFields = []string{"url", "domain", "key", "tags", "title", "description", "expiresAt", "expiredUrl",
-	"password", "archived", "utm", "utm.source", "utm.medium", "utm.campaign", "utm.term", "utm.content"}
+	"password", "archived", "utm", "utm.source", "utm.medium", "utm.campaign", "utm.term", "utm.content",
+	"ios", "android", "geo", "variants"}
 
 const datetimeLocal = "2006-01-02T15:04"
 
@@ -113,6 +130,17 @@ func formOf(l apiclient.Link, loc *time.Location) linkForm {
 	if l.ExpiresAt != nil {
 		f.ExpiresAt = l.ExpiresAt.In(loc).Format(datetimeLocal)
 	}
+	f.IOS, f.Android = deref(l.IOS), deref(l.Android)
+	var lines []string
+	for _, c := range slices.Sorted(maps.Keys(l.Geo)) {
+		lines = append(lines, c+" "+l.Geo[c])
+	}
+	f.Geo = strings.Join(lines, "\n")
+	lines = nil
+	for _, v := range l.Variants {
+		lines = append(lines, v.URL+" "+strconv.Itoa(v.Weight))
+	}
+	f.Variants = strings.Join(lines, "\n")
 	return f
 }
 
@@ -123,7 +151,7 @@ func formFrom(r *http.Request) linkForm {
 		Password: r.PostFormValue("password"), RemovePassword: r.PostFormValue("removePassword") != "",
 		Archived: r.PostFormValue("archived") != "", UTMSource: v("utm.source"), UTMMedium: v("utm.medium"),
 		UTMCampaign: v("utm.campaign"), UTMTerm: v("utm.term"), UTMContent: v("utm.content"),
-		Zone: timezone(r).String()}
+		IOS: v("ios"), Android: v("android"), Geo: v("geo"), Variants: v("variants"), Zone: timezone(r).String()}
 }
 
 // input is the API's input of f: on create, the fields left empty are
@@ -142,6 +170,41 @@ func (f linkForm) input(update bool, loc *time.Location) (apiclient.LinkInput, m
 	text("title", f.Title, &in.Title)
 	text("description", f.Description, &in.Description)
 	text("expiredUrl", f.ExpiredURL, &in.ExpiredURL)
+	text("ios", f.IOS, &in.IOS)
+	text("android", f.Android, &in.Android)
+	for line := range strings.Lines(f.Geo) {
+		parts := strings.Fields(line)
+		if len(parts) == 0 {
+			continue
+		}
+		if len(parts) != 2 {
+			return in, map[string]string{"geo": "takes one line per country: a country code, a space and a URL"}
+		}
+		if in.Geo == nil {
+			in.Geo = map[string]string{}
+		}
+		in.Geo[strings.ToUpper(parts[0])] = parts[1]
+	}
+	if len(in.Geo) == 0 && update {
+		in.Clear = append(in.Clear, "geo")
+	}
+	for line := range strings.Lines(f.Variants) {
+		parts := strings.Fields(line)
+		if len(parts) == 0 {
+			continue
+		}
+		w, err := 0, error(nil)
+		if len(parts) == 2 {
+			w, err = strconv.Atoi(parts[1])
+		}
+		if len(parts) != 2 || err != nil {
+			return in, map[string]string{"variants": "takes one line per destination: a URL, a space and a weight (a whole number)"}
+		}
+		in.Variants = append(in.Variants, apiclient.Variant{URL: parts[0], Weight: w})
+	}
+	if len(in.Variants) == 0 && update {
+		in.Clear = append(in.Clear, "variants")
+	}
 	if f.Domain != "" {
 		in.Domain = &f.Domain
 	}

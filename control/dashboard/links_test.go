@@ -156,3 +156,71 @@ func TestLinksPaging(t *testing.T) {
 		t.Error("Previous on the first page, or none on the second")
 	}
 }
+
+// TestLinkTargeting: device and country destinations and A/B variants
+// are written from their fields, shown on the link's page, and cleared
+// when emptied; the API's errors on one of their parts are shown beside
+// the field.
+func TestLinkTargeting(t *testing.T) {
+	s := mustStart(t)
+	ctx := context.Background()
+	b := s.mustPerson(t, "ada@example.com", "member")
+
+	p := b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/"},
+		"variants": {"https://example.com/a 50\nhttps://example.com/b 40"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="variants-err"`) || !strings.Contains(p.body, "100") {
+		t.Errorf("weights that do not sum to 100: %d\n%s", p.status, p.body)
+	}
+	p = b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/"}, "geo": {"DE ftp://example.de/"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="geo-err"`) || !strings.Contains(p.body, "DE ") {
+		t.Errorf("a bad country URL: %d\n%s", p.status, p.body)
+	}
+	if p := b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/"}, "geo": {"DE"}}); p.status != http.StatusBadRequest ||
+		!strings.Contains(p.body, `id="geo-err"`) {
+		t.Errorf("a country without a URL: %d", p.status)
+	}
+
+	p = b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/"},
+		"ios": {"https://apps.example.com/ios"}, "geo": {"de https://example.de/\nFR https://example.fr/"},
+		"variants": {"https://example.com/a 60\r\nhttps://example.com/b 40\n"}})
+	m := linkIDRe.FindStringSubmatch(p.location())
+	if p.status != http.StatusSeeOther || m == nil {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	l, err := s.owner(t).GetLink(ctx, m[1])
+	if err != nil || deref(l.IOS) != "https://apps.example.com/ios" || l.Geo["DE"] != "https://example.de/" ||
+		l.Geo["FR"] != "https://example.fr/" || len(l.Variants) != 2 || l.Variants[0].Weight != 60 {
+		t.Fatalf("created: %+v %v", l, err)
+	}
+	if p := b.get("/links/" + l.ID); !strings.Contains(p.body, "FR: https://example.fr/") || !strings.Contains(p.body, "60%: https://example.com/a") {
+		t.Errorf("the link's page does not show its targeting\n%s", p.body)
+	}
+	if p := b.get("/links/" + l.ID + "/edit"); !strings.Contains(p.body, "DE https://example.de/\nFR https://example.fr/</textarea>") {
+		t.Errorf("the edit form does not hold the countries\n%s", p.body)
+	}
+	p = b.submit("/links/"+l.ID+"/edit", "/links/"+l.ID+"/edit", url.Values{"url": {"https://example.com/"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", p.status, p.body)
+	}
+	if l, err = s.owner(t).GetLink(ctx, l.ID); err != nil || l.IOS != nil || len(l.Geo) != 0 || len(l.Variants) != 0 {
+		t.Errorf("emptied: %+v %v", l, err)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// TestLinksFilterRefused: a filter the API refuses is said on the page,
+// with the filters to correct it.
+func TestLinksFilterRefused(t *testing.T) {
+	s := mustStart(t)
+	b := s.mustPerson(t, "ada@example.com", "member")
+	p := b.get("/links?q=" + url.QueryEscape(strings.Repeat("x", 5000)))
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `role="alert"`) || !strings.Contains(p.body, `id="q"`) {
+		t.Errorf("a refused filter: %d\n%.2000s", p.status, p.body)
+	}
+}
