@@ -203,6 +203,11 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	case strings.HasPrefix(r.URL.Path, "/org"):
 		v.Section = "org"
 	}
+	if v.Session != nil && v.Session.load(r.Context()) != nil {
+		// A refusal answered before the person was read (a post's), and
+		// the person cannot be read now: the page without the nav.
+		v.Session = nil
+	}
 	if v.Session != nil {
 		v.CSRF = v.Session.csrf
 		if v.Flash == "" {
