@@ -133,7 +133,11 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, s *session) bool 
 	}
 	if s.org != "" && apiclient.IsCode(err, apierror.NotFound) {
 		clearCookie(w, r, orgCookie)
-		http.Redirect(w, r, r.URL.RequestURI(), http.StatusSeeOther)
+		target := r.URL.RequestURI()
+		if r.Method != http.MethodGet {
+			target = "/links"
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
 		return false
 	}
 	if apiclient.IsCode(err, apierror.ValidationError) {
