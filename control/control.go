@@ -40,6 +40,7 @@ import (
 	"github.com/h0p/h0p/control/analytics/pgstore"
 	"github.com/h0p/h0p/control/api"
 	"github.com/h0p/h0p/control/certs"
+	"github.com/h0p/h0p/control/dashboard"
 	"github.com/h0p/h0p/control/domains"
 	"github.com/h0p/h0p/control/egress"
 	"github.com/h0p/h0p/control/files"
@@ -177,6 +178,10 @@ type Config struct {
 	// PublicURL's, whose pages may call the MCP endpoint, /mcp
 	// (control/mcp).
 	MCPAllowedOrigins []string
+
+	// Dashboard serves the web dashboard (control/dashboard) at / on the
+	// API address, for the organizations' members.
+	Dashboard bool
 
 	// Cluster mode; see api.Config.
 	Leader           api.Leadership
@@ -383,6 +388,20 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		s.closeStores()
 		return nil, err
 	}
+	// The dashboard too calls the API in process, as the signed-in person.
+	var dash http.Handler
+	if cfg.Dashboard {
+		d, err := dashboard.New(dashboard.Config{
+			API:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { router.ServeHTTP(w, r) }),
+			Pepper: pepper, Logger: logger.With("subsystem", "dashboard"), Now: cfg.Now,
+		})
+		if err != nil {
+			s.ln.Close()
+			s.closeStores()
+			return nil, err
+		}
+		dash = d
+	}
 	router = api.NewRouter(api.Config{
 		Store:            st,
 		Pepper:           pepper,
@@ -407,6 +426,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		NodeID:           cfg.NodeID,
 		Cluster:          cfg.Cluster,
 		MCP:              s.mcp,
+		Dashboard:        dash,
 	})
 	s.http = &http.Server{
 		Handler:           router,

@@ -129,6 +129,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		slugs                                 slugFlags
 		smtpURL, publicURL                    string
 		mcpOrigins                            string
+		dashboard                             bool
 		df                                    domainFlags
 		af                                    acmeFlags
 		wf                                    webhookFlags
@@ -152,6 +153,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"or the public addresses in front of them; 0.0.0.0 or [::] for every address of their host): link destinations there loop and are refused")
 	registerRateFlags(fs, &limits)
 	registerMCPFlag(fs, &mcpOrigins)
+	registerDashboardFlag(fs, &dashboard)
 	slugs.register(fs)
 	df.register(fs, "", "", "")
 	af.register(fs)
@@ -199,7 +201,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		PublicURL: publicURL, Mailer: mailer, Salts: base.store, EdgeDomains: base.store,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike, MCPAllowedOrigins: splitList(mcpOrigins),
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
-		Cluster: clusterHandler,
+		Cluster: clusterHandler, Dashboard: dashboard,
 	}
 	df.apply(&ccfg)
 	if err := wf.apply(&ccfg); err != nil {

@@ -35,6 +35,7 @@ type devConfig struct {
 	DrainDelay    time.Duration
 	RateLimits    ratelimit.Limits
 	MCPOrigins    string
+	Dashboard     bool
 	Slugs         slugFlags
 	Trusted       string
 	SMTPURL       string
@@ -71,6 +72,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, how long /readyz fails before connections drain")
 	registerRateFlags(fs, &cfg.RateLimits)
 	registerMCPFlag(fs, &cfg.MCPOrigins)
+	registerDashboardFlag(fs, &cfg.Dashboard)
 	cfg.Slugs.register(fs)
 	fs.StringVar(&cfg.Trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
 	registerClickSpoolFlag(fs, &cfg.ClickSpoolMiB)
@@ -201,7 +203,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits, Mailer: mailer,
 		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,
 		EdgeAddrs: []string{d.edge.Addr()}, Salts: d.store, EdgeDomains: d.store,
-		MCPAllowedOrigins: splitList(cfg.MCPOrigins),
+		MCPAllowedOrigins: splitList(cfg.MCPOrigins), Dashboard: cfg.Dashboard,
 	}
 	cfg.Domains.apply(&ccfg)
 	if err := cfg.Webhooks.apply(&ccfg); err != nil {

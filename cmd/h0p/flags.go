@@ -140,6 +140,12 @@ func registerMCPFlag(fs *flag.FlagSet, origins *string) {
 		"requests without an Origin header (desktop and CLI clients) are always let through")
 }
 
+// registerDashboardFlag adds the switch of the web dashboard (on by
+// default).
+func registerDashboardFlag(fs *flag.FlagSet, on *bool) {
+	fs.BoolVar(on, "dashboard", true, "serve the web dashboard at / on the API address (--dashboard=false: the API only)")
+}
+
 // storeFlags name a control store and the pepper its keys were made with:
 // every command that opens a control store has them (h0p control, and the
 // admin commands, which also take --data).

@@ -85,6 +85,10 @@ type Config struct {
 	// MCP serves the MCP endpoint, /mcp, to callers with an API key
 	// (control/mcp); nil: no such route.
 	MCP http.Handler
+	// Dashboard serves the web dashboard (control/dashboard) at / and
+	// every path that is not the API's (IsAPIPath); nil: those are 404 in
+	// the envelope, as every unknown route.
+	Dashboard http.Handler
 }
 
 // LogoSource loads an image file of the principal's org for a QR code's
@@ -114,6 +118,11 @@ func NewRouter(cfg Config) *gin.Engine {
 		r.Use(h.deadline)
 	}
 	r.NoRoute(func(c *gin.Context) {
+		if cfg.Dashboard != nil && !IsAPIPath(c.Request.URL.Path) {
+			c.Status(http.StatusOK) // gin's no-route status is 404 until a handler says otherwise
+			cfg.Dashboard.ServeHTTP(c.Writer, c.Request)
+			return
+		}
 		if h.identify(c) {
 			h.fail(c, apierror.New(apierror.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
 		}

@@ -14,7 +14,17 @@ import (
 var notREST = map[string]string{
 	"/mcp":      "the MCP endpoint speaks JSON-RPC (Model Context Protocol); its tools describe themselves",
 	"/cluster/": "node-to-node endpoints of a control cluster, mutual TLS, not for clients",
+	// The web dashboard (control/dashboard, Config.Dashboard) serves every
+	// path that is not the API's (IsAPIPath).
+	"/login":   dashboardPages,
+	"/logout":  dashboardPages,
+	"/invite/": dashboardPages,
+	"/links":   dashboardPages,
+	"/org":     dashboardPages,
+	"/static/": dashboardPages,
 }
+
+const dashboardPages = "the web dashboard's HTML pages and assets, for people; they call the API in process"
 
 // templateOf is a gin route as the document writes it: /v1/links/{id}.
 func templateOf(ginPath string) string {

@@ -5,10 +5,12 @@
 // Contract:
 //
 //   - A Client holds the API's base URL and a key, sent as x-api-key on
-//     every request. Its HTTP client is the caller's choice (HTTPClient), so
-//     a server can route calls in-process through its own handler. Without
-//     one, redirects are refused (RefuseRedirect): the key never follows
-//     one to another host.
+//     every request; or, made by NewSession, a signed-in person's session
+//     token (Authorization: Bearer) and the organization it acts in
+//     (x-org-id). Its HTTP client is the caller's choice (HTTPClient), so
+//     a server can route calls in-process through its own handler
+//     (InProcess). Without one, redirects are refused (RefuseRedirect):
+//     the key never follows one to another host.
 //   - Do is the one place a request is made: JSON in, JSON out. Every answer
 //     that is not 2xx comes back as *Error, the API's envelope (code,
 //     message, details, request ID) with the HTTP status; an answer that is
@@ -48,6 +50,9 @@ const DefaultURL = "http://127.0.0.1:8080"
 type Client struct {
 	base *url.URL
 	key  string
+	// session and org: a session token sent as a bearer token, and the
+	// organization it acts in (NewSession).
+	session, org string
 	// HTTPClient makes the requests (nil: http.DefaultClient's transport,
 	// refusing redirects, as RefuseRedirect does).
 	HTTPClient *http.Client
@@ -68,6 +73,20 @@ func New(baseURL, key string) (*Client, error) {
 		return nil, fmt.Errorf("apiclient: API URL %q: want http(s)://host[:port]", baseURL)
 	}
 	return &Client{base: u, key: key}, nil
+}
+
+// NewSession is a client of the API at baseURL acting as the person
+// signed in with session token (Authorization: Bearer), in organization
+// orgID (x-org-id; "" names none, which the API accepts from a person in
+// one organization). token "" calls the API without credentials: the
+// public routes (Login, AcceptInvitation).
+func NewSession(baseURL, token, orgID string) (*Client, error) {
+	c, err := New(baseURL, "")
+	if err != nil {
+		return nil, err
+	}
+	c.session, c.org = token, orgID
+	return c, nil
 }
 
 // defaultHTTPClient makes the requests of a Client without HTTPClient.
@@ -159,6 +178,12 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	req.Header.Set("Accept", "application/json")
 	if c.key != "" {
 		req.Header.Set("x-api-key", c.key)
+	}
+	if c.session != "" {
+		req.Header.Set("Authorization", "Bearer "+c.session)
+	}
+	if c.org != "" {
+		req.Header.Set("x-org-id", c.org)
 	}
 	ua := c.UserAgent
 	if ua == "" {

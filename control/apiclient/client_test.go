@@ -23,6 +23,7 @@ import (
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/clicks"
+	"github.com/h0p/h0p/shared/password"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -64,7 +65,7 @@ func mustStartAPI(t *testing.T, limits ...ratelimit.Limits) *api {
 	}
 	srv, err := control.Open(ctx, control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
 		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond,
-		RateLimits: lim}, node)
+		RateLimits: lim, PasswordParams: password.Params{Memory: 1024, Time: 1, Threads: 1}}, node)
 	if err != nil {
 		t.Fatal(err)
 	}

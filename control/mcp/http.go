@@ -1,14 +1,12 @@
 package mcp
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -50,10 +48,6 @@ const DefaultSessionTimeout = 30 * time.Minute
 // DefaultMaxSessionsPerKey is how many sessions one key may hold open:
 // a few clients (a desktop app, an editor, a script) with room to spare.
 const DefaultMaxSessionsPerKey = 10
-
-// inProcessURL is the base URL of the tools' API calls, which never leave
-// the process: .invalid never resolves.
-const inProcessURL = "http://api.h0p.invalid"
 
 // Handler is the Streamable HTTP endpoint (/mcp). Close ends its sessions.
 type Handler struct {
@@ -366,64 +360,15 @@ func sessionClient(api http.Handler, extra *mcpsdk.RequestExtra) (*apiclient.Cli
 	}
 	key, _ := extra.TokenInfo.Extra[extraKey].(string)
 	remote, _ := extra.TokenInfo.Extra[extraRemote].(string)
-	c, err := apiclient.New(inProcessURL, key)
+	c, err := apiclient.New(apiclient.InProcessURL, key)
 	if err != nil {
 		return nil, err
 	}
-	c.HTTPClient = &http.Client{Transport: inProcess{api: api, remoteAddr: remote}}
+	// The tools' calls pass the API's middleware from the MCP caller's
+	// address, as direct calls would.
+	c.HTTPClient = &http.Client{Transport: apiclient.InProcess(api, remote)}
 	c.UserAgent = "h0p-mcp"
 	return c, nil
-}
-
-// inProcess answers a request with the API's handler, in this process:
-// the request passes the API's middleware as one from the network would,
-// from the MCP caller's address.
-type inProcess struct {
-	api        http.Handler
-	remoteAddr string
-}
-
-func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(req.Context())
-	req.RemoteAddr = t.remoteAddr
-	req.RequestURI = req.URL.RequestURI()
-	w := &memoryWriter{header: http.Header{}}
-	t.api.ServeHTTP(w, req)
-	return w.response(req), nil
-}
-
-// memoryWriter holds an answer of the API in memory, for inProcess: API
-// answers are small JSON bodies or one file.
-type memoryWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *memoryWriter) Header() http.Header { return w.header }
-
-func (w *memoryWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-}
-
-func (w *memoryWriter) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(p)
-}
-
-// Flush is a no-op: the whole answer is read at once.
-func (w *memoryWriter) Flush() {}
-
-func (w *memoryWriter) response(req *http.Request) *http.Response {
-	w.WriteHeader(http.StatusOK)
-	return &http.Response{
-		Status:     fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)),
-		StatusCode: w.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: w.header.Clone(), ContentLength: int64(w.body.Len()),
-		Body: io.NopCloser(bytes.NewReader(w.body.Bytes())), Request: req,
-	}
 }
 
 // credential reads x-api-key or a bearer token, as the API does.

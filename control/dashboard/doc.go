@@ -1,0 +1,37 @@
+// Package dashboard is H0p's web dashboard: server-rendered pages for the
+// members of an organization, served by control at / on the API address
+// (api.Config.Dashboard mounts it on every path that is not the API's).
+//
+// Contract:
+//
+//   - Every read and write goes through the REST API in process
+//     (apiclient.InProcess over the API's own router), as the signed-in
+//     person: their session token (Authorization: Bearer) and the chosen
+//     organization (x-org-id). Permissions, plan limits, validation and
+//     rate limits are the API's; the dashboard re-implements none of them.
+//     It hides the actions the person's permissions (GET /v1/me) do not
+//     allow, and shows the API's refusals (403, 404, 429, validation
+//     errors beside the field they name) as pages and messages.
+//   - Sessions: signing in (POST /v1/auth/login) sets the cookie
+//     h0p_session to the session token (HttpOnly, SameSite=Lax, Path=/,
+//     Secure when the request came over TLS, expiring with the session);
+//     h0p_org holds the chosen organization. Signing out ends the session
+//     on the server (POST /v1/auth/logout) and clears both.
+//   - CSRF: every POST carries a token in a hidden field: an HMAC of the
+//     session token under a key derived (HKDF) from control's pepper, so
+//     every control node accepts it; before sign-in, of a random cookie
+//     (h0p_csrf). A POST without a valid token is 403 and changes nothing.
+//   - Every answer carries a strict Content-Security-Policy (no inline
+//     script or style: the script and the stylesheet are static files),
+//     X-Frame-Options: DENY, X-Content-Type-Options: nosniff and
+//     Referrer-Policy: same-origin.
+//   - Pages cost a bounded number of API calls and never count a whole
+//     list: the links table is one cursor page of the API (next and
+//     previous through its cursors), so its time does not grow with the
+//     number of links.
+//
+// Templates and assets are embedded (go:embed); there is no build step.
+// JavaScript (static/app.js) only copies short links, shows times in the
+// browser's timezone and tells the server that timezone (cookie h0p_tz):
+// every page works without it, in UTC.
+package dashboard

@@ -1,0 +1,226 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/h0p/h0p/control/apiclient"
+)
+
+var linkIDRe = regexp.MustCompile(`^/links/(link_[0-9A-Z]+)$`)
+
+// TestLinkLifecycle: create a link with tags (a bad URL first: the API's
+// error beside its field, what was typed kept), find it by search and by
+// tag, edit it, archive it, download its QR code, delete it after the
+// confirmation page.
+func TestLinkLifecycle(t *testing.T) {
+	s := mustStart(t)
+	ctx := context.Background()
+	b := s.mustPerson(t, "ada@example.com", "member")
+
+	p := b.submit("/links/new", "/links/new", url.Values{"url": {"ftp://example.com/x"}, "tags": {"spring, news"},
+		"title": {"Spring sale"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="url-err"`) ||
+		!strings.Contains(p.body, `value="spring, news"`) || !strings.Contains(p.body, `aria-invalid="true"`) {
+		t.Fatalf("a bad URL: %d\n%s", p.status, p.body)
+	}
+	p = b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/spring"}, "tags": {"spring, news"},
+		"title": {"Spring sale"}, "key": {"spring"}, "utm.source": {"newsletter"}, "expiresAt": {"2099-01-02T03:04"}})
+	m := linkIDRe.FindStringSubmatch(p.location())
+	if p.status != http.StatusSeeOther || m == nil {
+		t.Fatalf("create: %d %q\n%s", p.status, p.location(), p.body)
+	}
+	id := m[1]
+	l, err := s.owner(t).GetLink(ctx, id)
+	if err != nil || l.Key != "spring" || strings.Join(l.Tags, ",") != "news,spring" && strings.Join(l.Tags, ",") != "spring,news" ||
+		l.UTM.Source != "newsletter" || l.ExpiresAt == nil || l.ExpiresAt.UTC().Format("2006-01-02T15:04") != "2099-01-02T03:04" {
+		t.Fatalf("created: %+v %v", l, err)
+	}
+	p = b.get(p.location())
+	if p.status != 200 || !strings.Contains(p.body, "Link created.") || !strings.Contains(p.body, l.ShortLink) {
+		t.Errorf("the link's page: %d\n%s", p.status, p.body)
+	}
+	// The same key again: the API's conflict, beside the key.
+	p = b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/other"}, "key": {"spring"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="key-err"`) {
+		t.Errorf("a taken key: %d\n%s", p.status, p.body)
+	}
+
+	for _, q := range []string{"/links?q=spring", "/links?tag=news", "/links?domain=localhost&sort=clicks"} {
+		if p := b.get(q); p.status != 200 || !strings.Contains(p.body, "/links/"+id) {
+			t.Errorf("GET %s: %d, the link not listed", q, p.status)
+		}
+	}
+	if p := b.get("/links?q=autumn"); p.status != 200 || strings.Contains(p.body, "/links/"+id) || !strings.Contains(p.body, "No links match") {
+		t.Errorf("a search that matches nothing: %d", p.status)
+	}
+
+	p = b.submit("/links/"+id+"/edit", "/links/"+id+"/edit", url.Values{"url": {"https://example.com/summer"},
+		"key": {"spring"}, "domain": {"localhost"}, "tags": {"summer"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", p.status, p.body)
+	}
+	l, err = s.owner(t).GetLink(ctx, id)
+	if err != nil || l.URL != "https://example.com/summer" || strings.Join(l.Tags, ",") != "summer" || l.Title != nil ||
+		l.ExpiresAt != nil || l.UTM.Source != "" {
+		t.Errorf("edited (emptied fields cleared): %+v %v", l, err)
+	}
+
+	if p := b.submit("/links/"+id, "/links/"+id+"/archive", url.Values{"archived": {"true"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("archive: %d\n%s", p.status, p.body)
+	}
+	if l, err = s.owner(t).GetLink(ctx, id); err != nil || !l.Archived {
+		t.Errorf("archived: %+v %v", l.Archived, err)
+	}
+
+	for format, ct := range map[string]string{"png": "image/png", "svg": "image/svg+xml"} {
+		p := b.get("/links/" + id + "/qr?format=" + format)
+		if p.status != 200 || p.header.Get("Content-Type") != ct || len(p.body) < 100 ||
+			!strings.Contains(p.header.Get("Content-Disposition"), "attachment") {
+			t.Errorf("QR %s: %d %q %q", format, p.status, p.header.Get("Content-Type"), p.header.Get("Content-Disposition"))
+		}
+	}
+
+	if p := b.get("/links/" + id + "/delete"); p.status != 200 || !strings.Contains(p.body, "cannot be undone") {
+		t.Errorf("the confirmation page: %d", p.status)
+	}
+	if p := b.submit("/links/"+id+"/delete", "/links/"+id+"/delete", nil); p.status != http.StatusSeeOther || p.location() != "/links" {
+		t.Fatalf("delete: %d %q", p.status, p.location())
+	}
+	if _, err := s.owner(t).GetLink(ctx, id); !apiclient.IsCode(err, "NOT_FOUND") {
+		t.Errorf("after delete: %v", err)
+	}
+	if p := b.get("/links"); !strings.Contains(p.body, "Link deleted.") {
+		t.Error("no word of the deletion")
+	}
+}
+
+// TestLinksPaging: the table pages through the API's cursor, forward and
+// back, never listing a link twice.
+func TestLinksPaging(t *testing.T) {
+	s := mustStart(t)
+	ctx := context.Background()
+	var ins []apiclient.LinkInput
+	for i := range 120 {
+		ins = append(ins, apiclient.LinkInput{URL: apiclient.Ptr(fmt.Sprintf("https://example.com/%d", i))})
+	}
+	for len(ins) > 0 {
+		n := min(len(ins), 100)
+		if _, err := s.owner(t).BulkCreateLinks(ctx, ins[:n]); err != nil {
+			t.Fatal(err)
+		}
+		ins = ins[n:]
+	}
+	b := s.mustPerson(t, "ada@example.com", "member")
+	rowRe := regexp.MustCompile(`<a href="/links/(link_[0-9A-Z]+)">`)
+	nextRe := regexp.MustCompile(`<a href="([^"]+)" rel="next">`)
+	prevRe := regexp.MustCompile(`<a href="([^"]+)" rel="prev">`)
+	seen := map[string]bool{}
+	var pages []string
+	path := "/links"
+	for {
+		p := b.get(path)
+		if p.status != 200 {
+			t.Fatalf("GET %s: %d", path, p.status)
+		}
+		pages = append(pages, p.body)
+		for _, m := range rowRe.FindAllStringSubmatch(p.body, -1) {
+			if seen[m[1]] {
+				t.Errorf("%s listed twice", m[1])
+			}
+			seen[m[1]] = true
+		}
+		m := nextRe.FindStringSubmatch(p.body)
+		if m == nil {
+			break
+		}
+		path = strings.ReplaceAll(m[1], "&amp;", "&")
+	}
+	if len(seen) != 120 || len(pages) != 3 {
+		t.Fatalf("%d links on %d pages, want 120 on 3", len(seen), len(pages))
+	}
+	// Back from the last page: the second, then the first.
+	m := prevRe.FindStringSubmatch(pages[2])
+	if m == nil {
+		t.Fatal("no Previous on the last page")
+	}
+	if p := b.get(strings.ReplaceAll(m[1], "&amp;", "&")); rowRe.FindString(p.body) != rowRe.FindString(pages[1]) {
+		t.Error("Previous from the last page is not the second")
+	}
+	if prevRe.MatchString(pages[0]) || !prevRe.MatchString(pages[1]) {
+		t.Error("Previous on the first page, or none on the second")
+	}
+}
+
+// TestLinkTargeting: device and country destinations and A/B variants
+// are written from their fields, shown on the link's page, and cleared
+// when emptied; the API's errors on one of their parts are shown beside
+// the field.
+func TestLinkTargeting(t *testing.T) {
+	s := mustStart(t)
+	ctx := context.Background()
+	b := s.mustPerson(t, "ada@example.com", "member")
+
+	p := b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/"},
+		"variants": {"https://example.com/a 50\nhttps://example.com/b 40"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="variants-err"`) || !strings.Contains(p.body, "100") {
+		t.Errorf("weights that do not sum to 100: %d\n%s", p.status, p.body)
+	}
+	p = b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/"}, "geo": {"DE ftp://example.de/"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="geo-err"`) || !strings.Contains(p.body, "DE ") {
+		t.Errorf("a bad country URL: %d\n%s", p.status, p.body)
+	}
+	if p := b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/"}, "geo": {"DE"}}); p.status != http.StatusBadRequest ||
+		!strings.Contains(p.body, `id="geo-err"`) {
+		t.Errorf("a country without a URL: %d", p.status)
+	}
+
+	p = b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/"},
+		"ios": {"https://apps.example.com/ios"}, "geo": {"de https://example.de/\nFR https://example.fr/"},
+		"variants": {"https://example.com/a 60\r\nhttps://example.com/b 40\n"}})
+	m := linkIDRe.FindStringSubmatch(p.location())
+	if p.status != http.StatusSeeOther || m == nil {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	l, err := s.owner(t).GetLink(ctx, m[1])
+	if err != nil || deref(l.IOS) != "https://apps.example.com/ios" || l.Geo["DE"] != "https://example.de/" ||
+		l.Geo["FR"] != "https://example.fr/" || len(l.Variants) != 2 || l.Variants[0].Weight != 60 {
+		t.Fatalf("created: %+v %v", l, err)
+	}
+	if p := b.get("/links/" + l.ID); !strings.Contains(p.body, "FR: https://example.fr/") || !strings.Contains(p.body, "60%: https://example.com/a") {
+		t.Errorf("the link's page does not show its targeting\n%s", p.body)
+	}
+	if p := b.get("/links/" + l.ID + "/edit"); !strings.Contains(p.body, "DE https://example.de/\nFR https://example.fr/</textarea>") {
+		t.Errorf("the edit form does not hold the countries\n%s", p.body)
+	}
+	p = b.submit("/links/"+l.ID+"/edit", "/links/"+l.ID+"/edit", url.Values{"url": {"https://example.com/"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", p.status, p.body)
+	}
+	if l, err = s.owner(t).GetLink(ctx, l.ID); err != nil || l.IOS != nil || len(l.Geo) != 0 || len(l.Variants) != 0 {
+		t.Errorf("emptied: %+v %v", l, err)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// TestLinksFilterRefused: a filter the API refuses is said on the page,
+// with the filters to correct it.
+func TestLinksFilterRefused(t *testing.T) {
+	s := mustStart(t)
+	b := s.mustPerson(t, "ada@example.com", "member")
+	p := b.get("/links?q=" + url.QueryEscape(strings.Repeat("x", 5000)))
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `role="alert"`) || !strings.Contains(p.body, `id="q"`) {
+		t.Errorf("a refused filter: %d\n%.2000s", p.status, p.body)
+	}
+}

@@ -1,0 +1,249 @@
+package dashboard_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/shared/password"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// stack is a control node serving the dashboard, over a real
+// single-voter raft node, on 127.0.0.1 and a temp dir, with its
+// bootstrap Owner's API key.
+type stack struct {
+	control *control.Server
+	url     string
+	key     string
+	dir     string
+}
+
+func mustStart(t testing.TB) *stack {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := replication.OpenStore(filepath.Join(dir, "edge"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	node, err := replication.Open(replication.Config{NodeID: "c", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
+		Voter: true, Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close() })
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := node.WaitLeader(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	// The API's rate limits are its own tests'; here a test clicks faster
+	// than a person.
+	srv, err := control.Open(ctx, control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
+		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond, Dashboard: true,
+		RateLimits:     ratelimit.Limits{PerSecond: 1000, PerMinute: 100_000},
+		PasswordParams: password.Params{Memory: 1024, Time: 1, Threads: 1}}, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		srv.Close()
+	})
+	s := &stack{control: srv, url: srv.URL(), dir: dir}
+	if _, err := srv.Bootstrap(ctx, func(k string) error { s.key = k; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// owner is an API client with the bootstrap Owner's key.
+func (s *stack) owner(t testing.TB) *apiclient.Client {
+	t.Helper()
+	c, err := apiclient.New(s.url, s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// mustInvite invites email into the bootstrap org with role, and answers
+// the invitation's token.
+func (s *stack) mustInvite(t testing.TB, email, role string) string {
+	t.Helper()
+	var inv struct {
+		Token string `json:"token"`
+	}
+	if err := s.owner(t).Do(context.Background(), "POST", "/v1/invitations", nil,
+		map[string]string{"email": email, "role": role}, &inv); err != nil {
+		t.Fatal(err)
+	}
+	return inv.Token
+}
+
+// browser is a person's HTTP client of the dashboard: it keeps cookies
+// and follows no redirect, so tests see each answer.
+type browser struct {
+	t    testing.TB
+	base string
+	hc   *http.Client
+}
+
+func (s *stack) browser(t testing.TB) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{t: t, base: s.url, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+// page is an answer: its status, headers and body.
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (p page) location() string { return p.header.Get("Location") }
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return page{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+func (b *browser) get(path string) page {
+	b.t.Helper()
+	req, err := http.NewRequest("GET", b.base+path, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.do(req)
+}
+
+// post sends form to path as a browser would.
+func (b *browser) post(path string, form url.Values) page {
+	b.t.Helper()
+	req, err := http.NewRequest("POST", b.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf is the CSRF token of the form on the page at path.
+func (b *browser) csrf(path string) string {
+	b.t.Helper()
+	p := b.get(path)
+	m := csrfRe.FindStringSubmatch(p.body)
+	if m == nil {
+		b.t.Fatalf("GET %s: %d, no CSRF token in\n%s", path, p.status, p.body)
+	}
+	return m[1]
+}
+
+// submit posts form to action with the CSRF token of the page at from.
+func (b *browser) submit(from, action string, form url.Values) page {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", b.csrf(from))
+	return b.post(action, form)
+}
+
+// cookie is the value of the browser's cookie name ("" when none).
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.hc.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// mustJoin accepts an invitation on the dashboard as a new account,
+// which signs the browser in.
+func (b *browser) mustJoin(token, name, pw string) {
+	b.t.Helper()
+	p := b.submit("/invite/"+token, "/invite/"+token, url.Values{"name": {name}, "password": {pw}})
+	if p.status != http.StatusSeeOther || p.location() != "/links" || b.cookie("h0p_session") == "" {
+		b.t.Fatalf("join: %d %s\n%s", p.status, p.location(), p.body)
+	}
+}
+
+// mustSignIn signs the browser in on the sign-in page.
+func (b *browser) mustSignIn(email, pw string) page {
+	b.t.Helper()
+	p := b.submit("/login", "/login", url.Values{"email": {email}, "password": {pw}, "next": {"/links"}})
+	if p.status != http.StatusSeeOther {
+		b.t.Fatalf("sign in: %d\n%s", p.status, p.body)
+	}
+	return p
+}
+
+// mustPerson is a browser signed in as a new person of the bootstrap org
+// with role.
+func (s *stack) mustPerson(t testing.TB, email, role string) *browser {
+	t.Helper()
+	b := s.browser(t)
+	b.mustJoin(s.mustInvite(t, email, role), "Person "+role, "a long password")
+	return b
+}
+
+// mustOrgOf makes another org whose Owner is the person with email, as
+// h0p admin create-org does, and answers an API client with the Owner's
+// key in it.
+func (s *stack) mustOrgOf(t testing.TB, name, email string) *apiclient.Client {
+	t.Helper()
+	ctx := context.Background()
+	svc, st, err := control.OpenAccounts(ctx, control.Config{DataDir: filepath.Join(s.dir, "control")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var key string
+	if _, err := svc.CreateOrgWithOwner(ctx, name, email, "", "free", func(k string) error { key = k; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	c, err := apiclient.New(s.url, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
