@@ -187,9 +187,10 @@ type panel struct {
 
 // topLink is a row of the org's top links.
 type topLink struct {
-	ID, Domain, Key, URL string
-	Clicks               int64
-	Visitors             *int64
+	// Href is the link's analytics with the page's range and filters.
+	Href, Domain, Key, URL string
+	Clicks                 int64
+	Visitors               *int64
 }
 
 type analyticsData struct {
@@ -298,7 +299,8 @@ func (h *Handler) analytics(w http.ResponseWriter, r *http.Request, s *session, 
 				return
 			}
 			for _, row := range st.Rows {
-				d.TopLinks = append(d.TopLinks, topLink{ID: row.Value, Domain: row.Domain, Key: row.Key, URL: row.URL,
+				d.TopLinks = append(d.TopLinks, topLink{
+					Href: "/links/" + url.PathEscape(row.Value) + "/analytics?" + f.Query(), Domain: row.Domain, Key: row.Key, URL: row.URL,
 					Clicks: row.Clicks, Visitors: row.Visitors})
 			}
 		})
@@ -385,7 +387,7 @@ func rowLabel(groupBy, value string) string {
 		return "QR code"
 	case groupBy == "triggers" && value == "link":
 		return "Link"
-	case value == "" && groupBy == "referers":
+	case groupBy == "referers" && (value == "" || value == "(direct)"):
 		return "Direct"
 	case value == "":
 		return "(none)"
