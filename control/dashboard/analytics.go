@@ -457,11 +457,16 @@ func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request, s *session)
 	h.render(w, r, http.StatusOK, "events", v)
 }
 
-// exportClicks answers the clicks the form selects as a CSV download,
-// from GET /v1/stats/export, copied as it comes.
+// exportClicks answers the clicks the form selects as a CSV download:
+// GET /v1/stats/export, streamed.
 func (h *Handler) exportClicks(w http.ResponseWriter, r *http.Request, s *session) {
 	f := statsFormOf(r)
-	body, err := s.api.Stream(r.Context(), "GET", "/v1/stats/export", f.export(), nil)
+	// The session's client, through a transport that hands the export
+	// over as the API writes it rather than holding it whole.
+	api := *s.api
+	api.HTTPClient = &http.Client{Transport: apiclient.InProcessStream(h.cfg.API, r.RemoteAddr),
+		CheckRedirect: apiclient.RefuseRedirect}
+	body, err := api.Stream(r.Context(), "GET", "/v1/stats/export", f.export(), nil)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return

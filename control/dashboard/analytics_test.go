@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"encoding/csv"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -299,5 +300,50 @@ func TestEventsAndExport(t *testing.T) {
 	if p := s.browser(t).get("/analytics/export"); p.status != http.StatusSeeOther ||
 		!strings.HasPrefix(p.location(), "/login") || strings.Contains(p.body, "timestamp") {
 		t.Errorf("export signed out: %d %s", p.status, p.location())
+	}
+}
+
+// The export's transport hands the answer over while the API still
+// writes it, and a reader that stops ends the writer.
+func TestExportTransportStreams(t *testing.T) {
+	more, wrote := make(chan struct{}), make(chan error, 1)
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/csv")
+		io.WriteString(w, "timestamp\n")
+		<-more
+		_, err := io.WriteString(w, "more\n")
+		wrote <- err
+	})
+	hc := &http.Client{Transport: apiclient.InProcessStream(api, "127.0.0.1:1")}
+	resp, err := hc.Get(apiclient.InProcessURL + "/v1/stats/export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, len("timestamp\n"))
+	if _, err := io.ReadFull(resp.Body, line); err != nil || string(line) != "timestamp\n" ||
+		resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/csv" {
+		t.Fatalf("first line before the end: %d %q %v", resp.StatusCode, line, err)
+	}
+	resp.Body.Close()
+	close(more)
+	if err := <-wrote; err == nil {
+		t.Errorf("a write after the reader left: no error")
+	}
+
+	// A refusal before any row: its status and envelope, whole.
+	refuse := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"error":{"code":"PLAN_LIMIT_REACHED","message":"beyond"}}`)
+	})
+	hc = &http.Client{Transport: apiclient.InProcessStream(refuse, "127.0.0.1:1")}
+	resp, err = hc.Get(apiclient.InProcessURL + "/v1/stats/export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "PLAN_LIMIT_REACHED") {
+		t.Errorf("refusal: %d %s", resp.StatusCode, body)
 	}
 }
