@@ -21,7 +21,9 @@ import (
 // /v1/stats per chart, run concurrently: the count first, alone, since it
 // checks the range and the filters for all the others (a refusal there is
 // the page's message and no other call is made), then the rest, each of
-// whose refusals is shown in its own panel.
+// whose refusals is shown in its own panel. A chart's call refused by the
+// API's per-second rate limit waits as told (at most rateWait) and tries
+// again, at most twice: a page is a burst of a dozen calls.
 
 // intervals are the ranges the form offers, as GET /v1/stats names them.
 var intervals = []struct{ Value, Label string }{
@@ -299,8 +301,8 @@ func (h *Handler) analytics(w http.ResponseWriter, r *http.Request, s *session, 
 				return
 			}
 			for _, row := range st.Rows {
-				d.TopLinks = append(d.TopLinks, topLink{
-					Href: "/links/" + url.PathEscape(row.Value) + "/analytics?" + f.Query(), Domain: row.Domain, Key: row.Key, URL: row.URL,
+				href := "/links/" + url.PathEscape(row.Value) + "/analytics?" + f.Query()
+				d.TopLinks = append(d.TopLinks, topLink{Href: href, Domain: row.Domain, Key: row.Key, URL: row.URL,
 					Clicks: row.Clicks, Visitors: row.Visitors})
 			}
 		})
