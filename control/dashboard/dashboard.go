@@ -113,6 +113,10 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /links/{id}/delete", h.signedIn(h.deleteLink))
 	m.HandleFunc("POST /links/{id}/archive", h.signedIn(h.archiveLink))
 	m.HandleFunc("GET /links/{id}/qr", h.signedIn(h.linkQR))
+	m.HandleFunc("GET /links/{id}/analytics", h.signedIn(h.linkAnalyticsPage))
+	m.HandleFunc("GET /analytics", h.signedIn(h.analyticsPage))
+	m.HandleFunc("GET /analytics/events", h.signedIn(h.eventsPage))
+	m.HandleFunc("GET /analytics/export", h.signedIn(h.exportClicks))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, nil, http.StatusNotFound, "There is no page here.")
 	})
