@@ -32,6 +32,7 @@ import (
 	"github.com/h0p/h0p/control/links"
 	"github.com/h0p/h0p/control/mail"
 	"github.com/h0p/h0p/control/mail/mailtest"
+	"github.com/h0p/h0p/control/openapi/openapitest"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/control/stats"
@@ -175,7 +176,7 @@ func mustStartLimits(t testing.TB, limits ratelimit.Limits, opts ...func(*api.Co
 	r := api.NewRouter(cfg)
 	r.GET("/v1/panic", func(*gin.Context) { panic("boom") })
 	e.router = r
-	srv := httptest.NewServer(contract(t, r))
+	srv := httptest.NewServer(openapitest.Contract(t, r))
 	e.url = srv.URL
 	// Public file URLs are the test server's, as a real one's are its
 	// public URL's.

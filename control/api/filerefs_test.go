@@ -45,6 +45,13 @@ func TestLinkImageFiles(t *testing.T) {
 		r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Content-Security-Policy") == "" {
 		t.Errorf("public URL: %d %v (%d bytes)", r.status, r.header, len(r.body))
 	}
+	// A refused range is the envelope, and no cache keeps it for a day.
+	r = e.do(t, "GET", public, "", nil, "Range", fmt.Sprintf("bytes=%d-", len(img)))
+	var refused map[string]any
+	if json.Unmarshal(r.body, &refused) != nil || r.status != 416 || errCode(refused) != "VALIDATION_ERROR" ||
+		r.header.Get("Cache-Control") != "" || r.header.Get("Content-Range") != fmt.Sprintf("bytes */%d", len(img)) {
+		t.Errorf("public URL, range past the end: %d %v %s", r.status, r.header, r.body)
+	}
 	for _, path := range []string{
 		"/f/" + id + "/" + strings.Repeat("A", 22), // wrong signature
 		"/f/" + id + "/" + sig[:21],                // cut short
@@ -79,6 +86,11 @@ func TestLinkImageFiles(t *testing.T) {
 	refsOf := func(m map[string]any) string { b, _ := json.Marshal(m["references"]); return string(b) }
 	if got := refsOf(e.mustCall(t, 200, "GET", "/v1/files/"+id, e.key, "")); got != wantRefs {
 		t.Errorf("references %s; want %s", got, wantRefs)
+	}
+	// A rename answers the file as GET does, with its references.
+	renamed := e.mustCall(t, 200, "PATCH", "/v1/files/"+id, e.key, `{"name":"card-v2.png"}`)
+	if got := refsOf(renamed); renamed["name"] != "card-v2.png" || got != wantRefs {
+		t.Errorf("renamed %v, references %s; want %s", renamed["name"], got, wantRefs)
 	}
 	for _, f := range e.mustCall(t, 200, "GET", "/v1/files", e.key, "")["data"].([]any) {
 		f := f.(map[string]any)

@@ -1,13 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -108,10 +111,11 @@ func (h *handler) getFile(c *gin.Context) {
 }
 
 // fileContent serves a file's bytes with their stored type; ServeContent
-// answers Range, If-None-Match and If-Range. An SVG is an attachment but
-// to an image request (Sec-Fetch-Dest: image, an <img> that runs no
-// script), so that opening its URL never makes it a document of the API's
-// origin; every answer carries fileCSP.
+// answers Range, If-None-Match, If-Match, If-Unmodified-Since and
+// If-Range, its errors in the API's envelope (serveFile). An SVG is an
+// attachment but to an image request (Sec-Fetch-Dest: image, an <img>
+// that runs no script), so that opening its URL never makes it a document
+// of the API's origin; every answer carries fileCSP.
 func (h *handler) fileContent(c *gin.Context) {
 	f, o, err := h.Files.Open(c.Request.Context(), principalOf(c), c.Param("id"))
 	if err != nil {
@@ -119,11 +123,11 @@ func (h *handler) fileContent(c *gin.Context) {
 		return
 	}
 	defer o.Close()
-	serveFile(c, f, o, fileCacheControl)
+	h.serveFile(c, f, o, fileCacheControl)
 }
 
 // serveFile answers with f's bytes, o, as fileContent says.
-func serveFile(c *gin.Context, f store.File, o files.Object, cacheControl string) {
+func (h *handler) serveFile(c *gin.Context, f store.File, o files.Object, cacheControl string) {
 	hd := c.Writer.Header()
 	hd.Set("Content-Type", f.MediaType)
 	hd.Set("ETag", `"`+f.SHA256+`"`)
@@ -138,7 +142,79 @@ func serveFile(c *gin.Context, f store.File, o files.Object, cacheControl string
 		}
 	}
 	hd.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": f.Name}))
-	http.ServeContent(c.Writer, c.Request, "", f.CreatedAt, o)
+	w := &heldError{ResponseWriter: c.Writer}
+	http.ServeContent(w, c.Request, "", f.CreatedAt, o)
+	if w.status != 0 {
+		h.failContent(c, f, w.status, w.text.String())
+	}
+}
+
+// heldError passes ServeContent's answers through (200, 206, 304) but
+// holds back an error answer, its status and text, for failContent to
+// give in the envelope: ServeContent answers 416 in text/plain and 412
+// with no body.
+type heldError struct {
+	http.ResponseWriter
+	status int
+	text   bytes.Buffer
+}
+
+func (w *heldError) WriteHeader(code int) {
+	switch {
+	case w.status != 0:
+	case code >= 400:
+		w.status = code
+	default:
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *heldError) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		return w.ResponseWriter.Write(b)
+	}
+	if w.text.Len() < 1024 {
+		w.text.Write(b)
+	}
+	return len(b), nil
+}
+
+func (w *heldError) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// failContent answers ServeContent's error status for f in the envelope:
+// 416 is a VALIDATION_ERROR on Range, with Content-Range: bytes */size
+// (RFC 9110 15.5.17), 412 one on the precondition that failed (If-Match,
+// else If-Unmodified-Since); anything else is INTERNAL, logged with
+// ServeContent's text. The headers of the bytes (type, disposition,
+// caching, validators) are not the error's.
+func (h *handler) failContent(c *gin.Context, f store.File, status int, text string) {
+	hd := c.Writer.Header()
+	for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Disposition",
+		"Cache-Control", "ETag", "Last-Modified"} {
+		hd.Del(k)
+	}
+	var e *apierror.Error
+	switch status {
+	case http.StatusRequestedRangeNotSatisfiable:
+		// ServeContent sets Content-Range (bytes */size) to a range
+		// outside the bytes, not to one it cannot parse.
+		reason := fmt.Sprintf("lies outside the file's %d bytes", f.Size)
+		if hd.Get("Content-Range") == "" {
+			hd.Set("Content-Range", fmt.Sprintf("bytes */%d", f.Size))
+			reason = "is not a byte range, like bytes=0-1023"
+		}
+		e = apierror.Invalid("Range", reason)
+	case http.StatusPreconditionFailed:
+		field := "If-Match"
+		if c.GetHeader(field) == "" {
+			field = "If-Unmodified-Since"
+		}
+		e = apierror.Invalid(field, "does not hold for this file")
+	default:
+		h.fail(c, fmt.Errorf("serve file %s: %d %s", f.ID, status, strings.TrimSpace(text)))
+		return
+	}
+	c.AbortWithStatusJSON(status, apierror.NewEnvelope(e, c.GetString(ctxRequestID)))
 }
 
 func (h *handler) patchFile(c *gin.Context) {
@@ -154,7 +230,11 @@ func (h *handler) patchFile(c *gin.Context) {
 		return
 	}
 	f, err := h.Files.Rename(c.Request.Context(), principalOf(c), c.Param("id"), *in.Name)
-	h.respond(c, http.StatusOK, files.ViewOf(f), err)
+	var v files.View
+	if err == nil {
+		v, err = h.Files.View(c.Request.Context(), f)
+	}
+	h.respond(c, http.StatusOK, v, err)
 }
 
 func (h *handler) deleteFile(c *gin.Context) {

@@ -186,8 +186,44 @@ func TestFileLifecycle(t *testing.T) {
 		r.header.Get("Content-Range") != fmt.Sprintf("bytes 4-9/%d", len(img)) {
 		t.Errorf("range: %d %q %q", r.status, r.header.Get("Content-Range"), r.body)
 	}
-	if r = e.do(t, "GET", "/v1/files/"+id+"/content", e.key, nil, "If-None-Match", etag); r.status != 304 {
-		t.Errorf("If-None-Match: %d", r.status)
+	if r = e.do(t, "GET", "/v1/files/"+id+"/content", e.key, nil, "If-None-Match", etag); r.status != 304 || len(r.body) != 0 ||
+		r.header.Get("ETag") != etag {
+		t.Errorf("If-None-Match: %d %v %q", r.status, r.header, r.body)
+	}
+	// ServeContent's refusals are the error envelope, with what HTTP
+	// asks of them beside it.
+	past := fmt.Sprintf("bytes=%d-", len(img))
+	for _, tt := range []struct {
+		header, value string
+		status        int
+		field, reason string
+	}{
+		{"Range", past, 416, "Range", fmt.Sprintf("outside the file's %d bytes", len(img))},
+		{"Range", "bytes=9-4", 416, "Range", "is not a byte range"},
+		{"Range", "pages=1", 416, "Range", "is not a byte range"},
+		{"If-Match", `"other"`, 412, "If-Match", "does not hold"},
+		{"If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT", 412, "If-Unmodified-Since", "does not hold"},
+	} {
+		r := e.do(t, "GET", "/v1/files/"+id+"/content", e.key, nil, tt.header, tt.value)
+		var m map[string]any
+		json.Unmarshal(r.body, &m)
+		b, _ := json.Marshal(m)
+		if r.status != tt.status || errCode(m) != "VALIDATION_ERROR" || !strings.Contains(string(b), `"field":"`+tt.field+`"`) ||
+			!strings.Contains(string(b), tt.reason) || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: %s: %d %s %s", tt.header, tt.value, r.status, r.header.Get("Content-Type"), r.body)
+		}
+		for _, h := range []string{"ETag", "Cache-Control", "Content-Disposition", "Last-Modified"} {
+			if v := r.header.Get(h); v != "" {
+				t.Errorf("%s: %s: the error answer has %s: %s", tt.header, tt.value, h, v)
+			}
+		}
+		if want := fmt.Sprintf("bytes */%d", len(img)); tt.status == 416 && r.header.Get("Content-Range") != want {
+			t.Errorf("%s: %s: Content-Range %q, want %q", tt.header, tt.value, r.header.Get("Content-Range"), want)
+		}
+	}
+	if r = e.do(t, "GET", "/v1/files/"+id+"/content", e.key, nil, "If-Match", etag, "Range", "bytes=0-0"); r.status != 206 ||
+		!bytes.Equal(r.body, img[:1]) {
+		t.Errorf("If-Match that holds, with a Range: %d %q", r.status, r.body)
 	}
 
 	// Raw body, named by ?name=; a name with a non-ASCII character.

@@ -19,5 +19,5 @@ func (h *handler) publicFile(c *gin.Context) {
 		return
 	}
 	defer o.Close()
-	serveFile(c, f, o, publicFileCacheControl)
+	h.serveFile(c, f, o, publicFileCacheControl)
 }

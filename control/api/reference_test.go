@@ -84,6 +84,7 @@ func TestDocsPage(t *testing.T) {
 		{"/docs", "text/html", http.StatusOK},
 		{"/docs/docs.js", "text/javascript", http.StatusOK},
 		{"/docs/docs.css", "text/css", http.StatusOK},
+		{"/docs/favicon.svg", "image/svg+xml", http.StatusOK},
 		{"/docs/index.html", "application/json", http.StatusNotFound},
 		{"/docs/nope.js", "application/json", http.StatusNotFound},
 	}

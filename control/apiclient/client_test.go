@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/control/openapi/openapitest"
 	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/apierror"
@@ -30,6 +33,9 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type api struct {
 	control *control.Server
 	key     string
+	// url is where the client calls: a proxy to the control node that
+	// checks every request and answer against the API's OpenAPI document.
+	url string
 }
 
 // mustStartAPI starts the API; limits (default: high) rate-limit it.
@@ -73,7 +79,13 @@ func mustStartAPI(t *testing.T, limits ...ratelimit.Limits) *api {
 		}
 		srv.Close()
 	})
-	a := &api{control: srv}
+	target, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := httptest.NewServer(openapitest.Contract(t, httputil.NewSingleHostReverseProxy(target)))
+	t.Cleanup(checked.Close)
+	a := &api{control: srv, url: checked.URL}
 	if _, err := srv.Bootstrap(ctx, func(k string) error { a.key = k; return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +104,7 @@ func mustClient(t *testing.T, baseURL, key string) *apiclient.Client {
 func TestClientLinks(t *testing.T) {
 	ctx := context.Background()
 	a := mustStartAPI(t)
-	c := mustClient(t, a.control.URL(), a.key)
+	c := mustClient(t, a.url, a.key)
 
 	expires := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	l, err := c.CreateLink(ctx, apiclient.LinkInput{URL: apiclient.Ptr("https://example.com/docs"),
@@ -184,7 +196,7 @@ func TestClientErrors(t *testing.T) {
 	ctx := context.Background()
 	a := mustStartAPI(t)
 
-	_, err := mustClient(t, a.control.URL(), a.key).CreateLink(ctx, apiclient.LinkInput{URL: apiclient.Ptr("ftp://example.com")})
+	_, err := mustClient(t, a.url, a.key).CreateLink(ctx, apiclient.LinkInput{URL: apiclient.Ptr("ftp://example.com")})
 	e, ok := errors.AsType[*apiclient.Error](err)
 	if !ok {
 		t.Fatalf("bad url: %v, want *Error", err)
@@ -195,7 +207,7 @@ func TestClientErrors(t *testing.T) {
 	}
 
 	for name, key := range map[string]string{"no key": "", "wrong key": "h0p_u_000000000000000000000000000000000000", "bad key": "nope"} {
-		_, err := mustClient(t, a.control.URL(), key).ListLinks(ctx, apiclient.LinkQuery{})
+		_, err := mustClient(t, a.url, key).ListLinks(ctx, apiclient.LinkQuery{})
 		e, ok := errors.AsType[*apiclient.Error](err)
 		if !ok || e.Status != 401 || e.Code != apierror.Unauthorized || e.RequestID == "" {
 			t.Errorf("%s: %v, want 401 UNAUTHORIZED", name, err)
@@ -206,7 +218,7 @@ func TestClientErrors(t *testing.T) {
 func TestClientStatsAndDomains(t *testing.T) {
 	ctx := context.Background()
 	a := mustStartAPI(t)
-	c := mustClient(t, a.control.URL(), a.key)
+	c := mustClient(t, a.url, a.key)
 
 	l, err := c.CreateLink(ctx, apiclient.LinkInput{URL: apiclient.Ptr("https://example.com/s"), Key: apiclient.Ptr("s")})
 	if err != nil {
@@ -296,7 +308,7 @@ func TestClientStatsAndDomains(t *testing.T) {
 func TestClientRateLimited(t *testing.T) {
 	ctx := context.Background()
 	a := mustStartAPI(t, ratelimit.Limits{PerSecond: 1, PerMinute: 100})
-	c := mustClient(t, a.control.URL(), a.key)
+	c := mustClient(t, a.url, a.key)
 	var err error
 	for range 3 {
 		if _, err = c.ListLinks(ctx, apiclient.LinkQuery{}); err != nil {

@@ -315,7 +315,9 @@ func (d *Document) addDefaults() error {
 				responses[code] = map[string]any{"$ref": "#/components/responses/" + name}
 			}
 		}
-		add(len(params) > 0 || hasBody, "400", "ValidationError")
+		// Secured: a session of a user in several organizations that
+		// names none (x-org-id) is a 400 on any route.
+		add(len(params) > 0 || hasBody || secured, "400", "ValidationError")
 		add(secured, "401", "Unauthorized")
 		add(secured, "403", "Forbidden")
 		add(hasPath || secured, "404", "NotFound")
@@ -325,9 +327,18 @@ func (d *Document) addDefaults() error {
 		add(true, "429", "RateLimited")
 		add(true, "500", "Internal")
 		add(true, "503", "Unavailable")
-		for _, r := range responses {
-			if m, ok := r.(map[string]any); ok {
-				addHeaders(m)
+		for code, r := range responses {
+			m, ok := r.(map[string]any)
+			if !ok {
+				continue
+			}
+			addHeaders(m)
+			// A write's success may be the replay of an earlier one with
+			// the same Idempotency-Key.
+			if _, isRef := m["$ref"]; secured && write && !isRef && strings.HasPrefix(code, "2") {
+				if h := mapAt(m, "headers"); h["Idempotent-Replayed"] == nil {
+					h["Idempotent-Replayed"] = map[string]any{"$ref": "#/components/headers/IdempotentReplayed"}
+				}
 			}
 		}
 	}

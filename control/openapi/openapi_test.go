@@ -173,6 +173,7 @@ components:
     XRequestId: {schema: {type: string}}
     RateLimit: {schema: {type: string}}
     RateLimitPolicy: {schema: {type: string}}
+    IdempotentReplayed: {schema: {type: string}}
   responses:
     ValidationError: {description: x}
     Unauthorized: {description: x}
@@ -271,7 +272,7 @@ paths:
 	}{
 		{"/public", "get", []string{"200", "429", "500", "503"}},
 		{"/things", "post", []string{"201", "400", "401", "403", "404", "409", "413", "422", "429", "500", "503"}},
-		{"/things", "get", []string{"200", "401", "403", "404", "429", "500", "503"}},
+		{"/things", "get", []string{"200", "400", "401", "403", "404", "429", "500", "503"}},
 		{"/things/{id}", "get", []string{"200", "400", "401", "403", "404", "429", "500", "503"}},
 	}
 	for _, tt := range tests {
@@ -291,6 +292,13 @@ paths:
 		if _, ok := h[name]; !ok {
 			t.Errorf("200 of GET /public has no %s header", name)
 		}
+	}
+	created := op("/things", "post")["responses"].(map[string]any)["201"].(map[string]any)["headers"].(map[string]any)
+	if _, ok := created["Idempotent-Replayed"]; !ok {
+		t.Error("201 of POST /things has no Idempotent-Replayed header")
+	}
+	if _, ok := h["Idempotent-Replayed"]; ok {
+		t.Error("200 of GET /public has an Idempotent-Replayed header")
 	}
 }
 
@@ -314,6 +322,13 @@ func TestActionsProfile(t *testing.T) {
 				}
 				if n := utf8.RuneCountInString(p.Value.Description); n > openapi.ActionsMaxParamDescription {
 					t.Errorf("%s: parameter %s: description of %d characters", where, p.Value.Name, n)
+				}
+			}
+			for status, r := range op.Responses.Map() {
+				for mt := range r.Value.Content {
+					if mt != "application/json" {
+						t.Errorf("%s: answers %s with %s; an action carries JSON only", where, status, mt)
+					}
 				}
 			}
 			if op.Security != nil {

@@ -30,11 +30,14 @@ const (
 )
 
 // actionsOperations are the operations an assistant calls: links, tags,
-// stats, events, domains read, QR codes. Not sign-in, sessions, API keys,
-// members, org administration, uploads, or exports as files.
+// stats, events, domains read, each answering JSON. Not sign-in, sessions,
+// API keys, members, org administration, files, or exports as files. Not
+// QR codes: a GPT action carries text, not images (OpenAI's "Production
+// notes on GPT Actions"), and saveQrCode, though it answers JSON, names a
+// stored file whose bytes only a key can read, which a chat cannot show.
 var actionsOperations = []string{
 	"createLink", "listLinks", "getLink", "updateLink", "deleteLink", "upsertLink", "getLinkInfo", "countLinks",
-	"getLinkQR", "createLinks", "updateLinks", "deleteLinks",
+	"createLinks", "updateLinks", "deleteLinks",
 	"listTags", "createTag", "updateTag", "deleteTag",
 	"getStats", "listEvents",
 	"listDomains", "getDomain",
