@@ -21,6 +21,10 @@
 //     session token under a key derived (HKDF) from control's pepper, so
 //     every control node accepts it; before sign-in, of a random cookie
 //     (h0p_csrf). A POST without a valid token is 403 and changes nothing.
+//   - Secrets (an API key's, a webhook's signing secret) are rendered
+//     only in the answer to the POST whose API call returned them
+//     (create, rotate), never kept by the dashboard: no GET page has
+//     them, and every page is Cache-Control: no-store.
 //   - Every answer carries a strict Content-Security-Policy (no inline
 //     script or style: the script and the stylesheet are static files),
 //     X-Frame-Options: DENY, X-Content-Type-Options: nosniff and

@@ -24,7 +24,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // stack is a control node serving the dashboard, over a real
 // single-voter raft node, on 127.0.0.1 and a temp dir, with its
-// bootstrap Owner's API key.
+// bootstrap Owner's API key. opts change control's config before it
+// opens.
 type stack struct {
 	control *control.Server
 	url     string
@@ -32,7 +33,7 @@ type stack struct {
 	dir     string
 }
 
-func mustStart(t testing.TB) *stack {
+func mustStart(t testing.TB, opts ...func(*control.Config)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -54,10 +55,14 @@ func mustStart(t testing.TB) *stack {
 	}
 	// The API's rate limits are its own tests'; here a test clicks faster
 	// than a person.
-	srv, err := control.Open(ctx, control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
+	cfg := control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
 		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond, Dashboard: true,
 		RateLimits:     ratelimit.Limits{PerSecond: 1000, PerMinute: 100_000},
-		PasswordParams: password.Params{Memory: 1024, Time: 1, Threads: 1}}, node)
+		PasswordParams: password.Params{Memory: 1024, Time: 1, Threads: 1}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := control.Open(ctx, cfg, node)
 	if err != nil {
 		t.Fatal(err)
 	}
