@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -16,6 +18,8 @@ import (
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/apiclient"
 	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/edge"
+	"github.com/h0p/h0p/edge/clickspool"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/password"
 )
@@ -31,9 +35,27 @@ type stack struct {
 	url     string
 	key     string
 	dir     string
+	// edge is the redirect server's address (host:port) when the stack
+	// has one (mustStartWithEdge).
+	edge string
 }
 
 func mustStart(t testing.TB, opts ...func(*control.Config)) *stack {
+	t.Helper()
+	return start(t, false, opts...)
+}
+
+// mustStartWithEdge is mustStart with a real edge beside control, wired
+// as h0p dev wires it: it serves the short links from the store the raft
+// node writes, and its clicks go through its disk spool and a shipper to
+// control's ingest in process. It believes X-Forwarded-For from
+// 127.0.0.0/8, so a test can click from a country.
+func mustStartWithEdge(t testing.TB, opts ...func(*control.Config)) *stack {
+	t.Helper()
+	return start(t, true, opts...)
+}
+
+func start(t testing.TB, withEdge bool, opts ...func(*control.Config)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -59,6 +81,19 @@ func mustStart(t testing.TB, opts ...func(*control.Config)) *stack {
 		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond, Dashboard: true,
 		RateLimits:     ratelimit.Limits{PerSecond: 1000, PerMinute: 100_000},
 		PasswordParams: password.Params{Memory: 1024, Time: 1, Threads: 1}}
+	var (
+		edgeSrv *edge.Server
+		shipper *clickspool.Shipper
+	)
+	if withEdge {
+		edgeSrv, shipper = mustEdge(t, dir, st)
+		_, port, err := net.SplitHostPort(edgeSrv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.ShortLinkScheme, cfg.ShortLinkPort = "http", port
+		cfg.EdgeAddrs, cfg.Salts, cfg.EdgeDomains = []string{edgeSrv.Addr()}, st, st
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -80,7 +115,40 @@ func mustStart(t testing.TB, opts ...func(*control.Config)) *stack {
 	if _, err := srv.Bootstrap(ctx, func(k string) error { s.key = k; return nil }); err != nil {
 		t.Fatal(err)
 	}
+	if withEdge {
+		// The edge stops first (cleanups run last-registered first), so
+		// its shipper's last batches still find control up.
+		shipper.Sink = clickspool.SinkFunc(srv.IngestClicks)
+		edgeCtx, stopEdge := context.WithCancel(ctx)
+		edgeDone := make(chan error, 1)
+		go func() { edgeDone <- shipper.RunBeside(edgeCtx, edgeSrv.Run) }()
+		t.Cleanup(func() {
+			stopEdge()
+			if err := <-edgeDone; err != nil {
+				t.Error(err)
+			}
+			edgeSrv.Close()
+		})
+		s.edge = edgeSrv.Addr()
+	}
 	return s
+}
+
+// mustEdge opens an edge on 127.0.0.1 over st, and its click spool under
+// dir; the shipper's Sink is control's, set once control is open.
+func mustEdge(t testing.TB, dir string, st *replication.Store) (*edge.Server, *clickspool.Shipper) {
+	t.Helper()
+	e, err := edge.New(edge.Config{Addr: "127.0.0.1:0", DefaultDomain: "localhost", Logger: quiet, Loops: 1,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spool, err := clickspool.Open(filepath.Join(dir, "clicks"), clickspool.Options{NodeID: "edge", Logger: quiet})
+	if err != nil {
+		e.Close()
+		t.Fatal(err)
+	}
+	return e, &clickspool.Shipper{Spool: spool, Queue: e, Logger: quiet, Interval: 20 * time.Millisecond}
 }
 
 // owner is an API client with the bootstrap Owner's key.
