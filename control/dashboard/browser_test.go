@@ -438,6 +438,9 @@ func TestBrowserJourney(t *testing.T) {
 	member.dir = "" // its pages are the same, with less on them
 	member.signIn(s.url, "bob@example.com", "a long password")
 	member.do("a member's API keys", chromedp.Navigate(s.url+"/keys"), chromedp.WaitVisible(css(`h1`)))
+	if h := member.text(`h1`); h != "API keys" {
+		t.Fatalf("a member's /keys: %q", h)
+	}
 	if n := member.eval(`String(document.querySelectorAll('a[href="/keys/new"], form[action$="/rotate"], a[href$="/delete"], main a[href^="/keys/key_"]').length)`); n != "0" {
 		t.Errorf("a member's keys page has %s key actions:\n%s", n, member.html())
 	}
