@@ -143,6 +143,13 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /webhooks/{id}/delete", h.signedIn(h.deleteWebhook))
 	m.HandleFunc("GET /webhooks/{id}/deliveries/{msg}", h.signedIn(h.deliveryPage))
 	m.HandleFunc("POST /webhooks/{id}/deliveries/{msg}/retry", h.signedIn(h.retryDelivery))
+	m.HandleFunc("GET /members", h.signedIn(h.membersPage))
+	m.HandleFunc("POST /members/invite", h.signedIn(h.invite))
+	m.HandleFunc("POST /members/{id}/role", h.signedIn(h.setMemberRole))
+	m.HandleFunc("GET /members/{id}/remove", h.signedIn(h.removeMemberPage))
+	m.HandleFunc("POST /members/{id}/remove", h.signedIn(h.removeMember))
+	m.HandleFunc("GET /members/leave", h.signedIn(h.leavePage))
+	m.HandleFunc("POST /members/leave", h.signedIn(h.leave))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, nil, http.StatusNotFound, "There is no page here.")
 	})
