@@ -150,6 +150,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /members/{id}/remove", h.signedIn(h.removeMember))
 	m.HandleFunc("GET /members/leave", h.signedIn(h.leavePage))
 	m.HandleFunc("POST /members/leave", h.signedIn(h.leave))
+	m.HandleFunc("GET /audit", h.signedIn(h.auditPage))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, nil, http.StatusNotFound, "There is no page here.")
 	})
