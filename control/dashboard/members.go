@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/shared/apierror"
 )
 
 // roles a member can have, in the order the forms offer them.
@@ -66,6 +67,9 @@ func (h *Handler) memberRefused(w http.ResponseWriter, r *http.Request, s *sessi
 		return
 	}
 	msg := e.Message
+	for _, d := range e.Details {
+		msg += "; " + strings.TrimSpace(d.Field+" "+d.Reason)
+	}
 	if e.Status == http.StatusForbidden {
 		msg = "You may not do this: " + e.Message + "."
 	}
@@ -143,15 +147,32 @@ func (h *Handler) leavePage(w http.ResponseWriter, r *http.Request, s *session) 
 }
 
 // leave takes the person out of the organization; they go on in another
-// of theirs, or to a page that says they have none.
+// of theirs, or, in none left, are signed out.
 func (h *Handler) leave(w http.ResponseWriter, r *http.Request, s *session) {
+	if !h.page(w, r, s) {
+		return
+	}
 	if err := s.api.LeaveOrg(r.Context()); err != nil {
 		h.memberRefused(w, r, s, err)
 		return
 	}
-	clearCookie(w, r, orgCookie)
-	flash(w, r, "You left the organization.")
-	http.Redirect(w, r, "/links", http.StatusSeeOther)
+	for _, m := range s.Me.Organizations {
+		if m.OrgID != s.Me.OrgID {
+			setCookie(w, r, orgCookie, m.OrgID, h.orgExpiry())
+			flash(w, r, "You left the organization.")
+			http.Redirect(w, r, "/links", http.StatusSeeOther)
+			return
+		}
+	}
+	// A session in no organization can do nothing here: it ends (through
+	// a client in no organization, which the API now refuses).
+	c, _ := r.Cookie(sessionCookie) // signedIn found it
+	if err := h.client(r, c.Value, "").Logout(r.Context()); err != nil && !apiclient.IsCode(err, apierror.Unauthorized) {
+		h.fail(w, r, nil, err)
+		return
+	}
+	clearSession(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 type invitedData struct {

@@ -114,6 +114,10 @@ func TestInviteChangeRoleRemove(t *testing.T) {
 	if p := admin.get("/members"); !strings.Contains(p.body, "Bob is now admin.") {
 		t.Errorf("no word of the change:\n%s", p.body)
 	}
+	if p := admin.submit("/members", "/members/"+bobID+"/role", url.Values{"role": {"boss"}}); p.status != http.StatusBadRequest ||
+		!strings.Contains(p.body, "role must be owner, admin or member") {
+		t.Errorf("a role that is none: %d\n%s", p.status, p.body)
+	}
 
 	if p := admin.get("/members/" + bobID + "/remove"); p.status != 200 || !strings.Contains(p.body, "Remove the member") {
 		t.Errorf("the confirmation page: %d\n%s", p.status, p.body)
@@ -226,11 +230,33 @@ func TestLastOwner(t *testing.T) {
 		t.Fatalf("invite an Owner: %d\n%s", p.status, p.body)
 	}
 	s.browser(t).mustJoin(html.UnescapeString(m[2]), "Otto", "a long password")
+	// Olga has another organization: she goes on in it.
+	mine, err := s.mustOrgOf(t, "Olga's", "olga@example.com").GetOrg(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	p = olga.submit("/members/leave", "/members/leave", nil)
-	if p.status != http.StatusSeeOther || olga.cookie("h0p_org") != "" {
-		t.Fatalf("leave: %d, org cookie %q\n%s", p.status, olga.cookie("h0p_org"), p.body)
+	if p.status != http.StatusSeeOther || p.location() != "/links" || olga.cookie("h0p_org") != mine.ID {
+		t.Fatalf("leave: %d %s, org cookie %q, want %s\n%s", p.status, p.location(), olga.cookie("h0p_org"), mine.ID, p.body)
 	}
 	if s.isMember(t, "olga@example.com") {
 		t.Error("olga is still a member")
+	}
+	if p := olga.get("/links"); p.status != 200 || !strings.Contains(p.body, "You left the organization.") {
+		t.Errorf("after leaving: %d\n%s", p.status, p.body)
+	}
+}
+
+// TestLeaveTheOnlyOrganization: a person who leaves their only
+// organization is signed out.
+func TestLeaveTheOnlyOrganization(t *testing.T) {
+	s := mustStart(t)
+	b := s.mustPerson(t, "bob@example.com", "member")
+	p := b.submit("/members/leave", "/members/leave", nil)
+	if p.status != http.StatusSeeOther || p.location() != "/login" || b.cookie("h0p_session") != "" {
+		t.Fatalf("leave: %d %s\n%s", p.status, p.location(), p.body)
+	}
+	if s.isMember(t, "bob@example.com") {
+		t.Error("bob is still a member")
 	}
 }
