@@ -21,18 +21,19 @@
 //     session token under a key derived (HKDF) from control's pepper, so
 //     every control node accepts it; before sign-in, of a random cookie
 //     (h0p_csrf). A POST without a valid token is 403 and changes nothing.
-//   - Secrets (an API key's, a webhook's signing secret) are rendered
-//     only in the answer to the POST whose API call returned them
-//     (create, rotate), never kept by the dashboard: no GET page has
-//     them, and every page is Cache-Control: no-store.
+//   - Secrets (an API key's, a webhook's signing secret, an invitation's
+//     link) are rendered only in the answer to the POST whose API call
+//     returned them (create, rotate, invite), never kept by the
+//     dashboard: no GET page has them, and every page is
+//     Cache-Control: no-store.
 //   - Every answer carries a strict Content-Security-Policy (no inline
 //     script or style: the script and the stylesheet are static files),
 //     X-Frame-Options: DENY, X-Content-Type-Options: nosniff and
 //     Referrer-Policy: same-origin.
 //   - Pages cost a bounded number of API calls and never count a whole
-//     list: the links table is one cursor page of the API (next and
-//     previous through its cursors), so its time does not grow with the
-//     number of links.
+//     list: the links table and the audit log are one cursor page of
+//     the API each (next and previous through its cursors), so their
+//     time does not grow with the number of links or changes.
 //
 // Templates and assets are embedded (go:embed); there is no build step.
 // JavaScript (static/app.js) only copies short links, shows times in the

@@ -27,6 +27,8 @@ type linksData struct {
 	Links                     []apiclient.Link
 	// Next, Prev and First are URLs of the table's other pages ("": none).
 	Next, Prev, First string
+	// Self is this page's URL, where the bulk form comes back to.
+	Self string
 }
 
 func (h *Handler) linksPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -60,7 +62,7 @@ func (h *Handler) linksPage(w http.ResponseWriter, r *http.Request, s *session) 
 		h.fail(w, r, s, err)
 		return
 	}
-	d.Links = p.Data
+	d.Links, d.Self = p.Data, d.url(cursor, back)
 	if p.NextCursor != "" {
 		nb := append(append([]string(nil), back...), cursor)
 		if len(nb) > maxBack {
