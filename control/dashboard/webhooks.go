@@ -151,12 +151,10 @@ type webhookSecretData struct {
 }
 
 // showWebhookSecret answers the page that shows wh's signing secret: the
-// one time it is shown, in the answer to the POST that made it.
+// one time it is shown, in the answer to the POST that made it: nothing
+// after the API's answer may keep it from the person (see showSecret).
 func (h *Handler) showWebhookSecret(w http.ResponseWriter, r *http.Request, s *session, wh apiclient.WebhookSecret,
 	msg string) {
-	if !h.page(w, r, s) {
-		return
-	}
 	h.render(w, r, http.StatusOK, "webhookssecret", view{Title: "Webhook secret", Section: "webhooks", Session: s,
 		Flash: msg, Data: webhookSecretData{Webhook: wh.Webhook, Secret: wh.Secret}})
 }
