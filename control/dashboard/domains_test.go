@@ -221,4 +221,3 @@ func (s *stack) mustSetPlan(t testing.TB, c *apiclient.Client, plan string) {
 		t.Fatal(err)
 	}
 }
-

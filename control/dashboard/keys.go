@@ -109,8 +109,8 @@ type keyForm struct {
 	// UserOnly: the person may not create keys (apiKeys:create), only
 	// their own user key, which the API allows anyone.
 	UserOnly bool
-	Grants                      []grantRow
-	Actions                     []string
+	Grants   []grantRow
+	Actions  []string
 }
 
 // keyFields are the key form's fields, named as the API names them.
@@ -212,12 +212,12 @@ func (h *Handler) showSecret(w http.ResponseWriter, r *http.Request, s *session,
 }
 
 type keyData struct {
-	Key      keyRow
+	Key keyRow
 	// Rotate and Revoke: the actions the person may take on the key.
 	Rotate, Revoke bool
-	Usage    *apiclient.KeyUsage
-	UsageErr string
-	Interval string
+	Usage          *apiclient.KeyUsage
+	UsageErr       string
+	Interval       string
 }
 
 // intervals a key's usage can be read over.
