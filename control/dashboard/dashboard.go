@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -159,7 +160,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
-	h.mux.ServeHTTP(w, r)
+	// The API calls of a page are a person's clicks: the API gives them
+	// the session's interactive budget (ratelimit.Interactive), which no
+	// request from the network can claim.
+	h.mux.ServeHTTP(w, r.WithContext(ratelimit.Interactive(r.Context())))
 }
 
 func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
