@@ -482,7 +482,9 @@ func (h *Handler) exportClicks(w http.ResponseWriter, r *http.Request, s *sessio
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	if _, err := io.Copy(w, body); err != nil {
-		// The download ends short; the browser shows it failed.
+		// Cut the connection: the browser shows the download failed
+		// rather than keep a short file that looks whole.
 		h.cfg.Logger.Warn("dashboard: export clicks", "err", err)
+		panic(http.ErrAbortHandler)
 	}
 }
