@@ -344,7 +344,7 @@ func (h *Handler) message(r *http.Request, err error) string {
 	e, ok := errors.AsType[*apiclient.Error](err)
 	switch {
 	case !ok || e.Status >= 500:
-		h.cfg.Logger.Error("dashboard: API call", "path", r.URL.Path, "err", err)
+		h.logFailure(r, err)
 		return "Something went wrong on our side."
 	case e.Status == http.StatusTooManyRequests:
 		return fmt.Sprintf("Too many requests: wait %s and reload the page.", e.RetryAfter)
@@ -484,7 +484,7 @@ func (h *Handler) exportClicks(w http.ResponseWriter, r *http.Request, s *sessio
 	if _, err := io.Copy(w, body); err != nil {
 		// Cut the connection: the browser shows the download failed
 		// rather than keep a short file that looks whole.
-		h.cfg.Logger.Warn("dashboard: export clicks", "err", err)
+		h.cfg.Logger.Warn("dashboard: export clicks", "err", redact(err.Error()))
 		panic(http.ErrAbortHandler)
 	}
 }

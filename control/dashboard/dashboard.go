@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -30,8 +32,12 @@ type Config struct {
 	// Pepper is control's key pepper, from which the CSRF key is derived
 	// (every control node holds the same).
 	Pepper []byte
-	Logger *slog.Logger
-	Now    func() time.Time
+	// PublicURL is the URL people reach control at (its public API
+	// URL): when it is https, cookies are Secure even on requests that
+	// came in plain from a proxy that terminates TLS.
+	PublicURL string
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Handler serves the dashboard's pages and assets.
@@ -42,6 +48,7 @@ type Handler struct {
 	assets  map[string]string // a static file's name → its URL with a version
 	static  http.Handler
 	mux     *http.ServeMux
+	https   bool // PublicURL is https: every cookie is Secure
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -61,7 +68,8 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, csrfKey: key, assets: map[string]string{}}
+	h := &Handler{cfg: cfg, csrfKey: key, assets: map[string]string{},
+		https: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")}
 	static, err := fs.Sub(files, "static")
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
@@ -163,7 +171,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The API calls of a page are a person's clicks: the API gives them
 	// the session's interactive budget (ratelimit.Interactive), which no
 	// request from the network can claim.
-	h.mux.ServeHTTP(w, r.WithContext(ratelimit.Interactive(r.Context())))
+	ctx := ratelimit.Interactive(r.Context())
+	if h.https {
+		ctx = context.WithValue(ctx, httpsKey{}, true)
+	}
+	h.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
 func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
@@ -271,7 +283,7 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, s *session, st
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
 	e, ok := errors.AsType[*apiclient.Error](err)
 	if !ok {
-		h.cfg.Logger.Error("dashboard: API call", "path", r.URL.Path, "err", err)
+		h.logFailure(r, err)
 		h.problem(w, r, s, http.StatusInternalServerError, "Something went wrong on our side.")
 		return
 	}
@@ -290,7 +302,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 			fmt.Sprintf("Too many requests: wait %s and try again.", e.RetryAfter))
 	default:
 		if e.Status >= 500 {
-			h.cfg.Logger.Error("dashboard: API call", "path", r.URL.Path, "err", err)
+			h.logFailure(r, err)
 		}
 		status := e.Status
 		if status < 400 {
@@ -303,6 +315,20 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 		h.problem(w, r, s, status, msg)
 	}
 }
+
+// logFailure logs a failed API call of the page r: its route (r.Pattern,
+// never the path, which may hold an invitation's token) and err with the
+// tokens of paths redacted.
+func (h *Handler) logFailure(r *http.Request, err error) {
+	h.cfg.Logger.Error("dashboard: API call", "route", r.Pattern, "err", redact(err.Error()))
+}
+
+// tokenInPath is the secret segment of a path: an invitation's token, in
+// the dashboard's (/invite/…) or the API's (/v1/invitations/…/accept).
+var tokenInPath = regexp.MustCompile(`(/invit(?:e|ations)/)[^/?#\s"]+`)
+
+// redact is s with the tokens of the paths it names replaced.
+func redact(s string) string { return tokenInPath.ReplaceAllString(s, "${1}…") }
 
 // fieldErrors splits a validation error of the API into the messages
 // beside the form's fields (named as the API names them) and the rest.

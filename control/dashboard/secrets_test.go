@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"bytes"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,10 +14,12 @@ import (
 	"github.com/h0p/h0p/control/dashboard"
 )
 
-// faultyDashboard is a dashboard of its own on 127.0.0.1 over s's API
-// (reached through a reverse proxy), whose GET /v1/me answers 500 while
-// failMe is set, and a browser of it.
-func faultyDashboard(t *testing.T, s *stack, failMe *atomic.Bool) *browser {
+// faultyDashboard is a dashboard of its own on 127.0.0.1 over s's API,
+// reached through a reverse proxy, and a browser of it: fault answers
+// the API calls it chooses (reporting true) in the API's stead, to fail
+// them; logger is the dashboard's (nil: none).
+func faultyDashboard(t *testing.T, s *stack, fault func(w http.ResponseWriter, r *http.Request) bool,
+	logger *slog.Logger) *browser {
 	t.Helper()
 	target, err := url.Parse(s.url)
 	if err != nil {
@@ -24,15 +27,14 @@ func faultyDashboard(t *testing.T, s *stack, failMe *atomic.Bool) *browser {
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failMe.Load() && r.Method == http.MethodGet && r.URL.Path == "/v1/me" {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusInternalServerError)
-			w.Write([]byte(`{"error":{"code":"INTERNAL","message":"internal error"}}`))
-			return
+		if !fault(w, r) {
+			proxy.ServeHTTP(w, r)
 		}
-		proxy.ServeHTTP(w, r)
 	})
-	d, err := dashboard.New(dashboard.Config{API: api, Pepper: bytes.Repeat([]byte("p"), 32), Logger: quiet})
+	if logger == nil {
+		logger = quiet
+	}
+	d, err := dashboard.New(dashboard.Config{API: api, Pepper: bytes.Repeat([]byte("p"), 32), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +45,14 @@ func faultyDashboard(t *testing.T, s *stack, failMe *atomic.Bool) *browser {
 	return b
 }
 
+// internalError answers the API's 500.
+func internalError(w http.ResponseWriter) bool {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusInternalServerError)
+	w.Write([]byte(`{"error":{"code":"INTERNAL","message":"internal error"}}`))
+	return true
+}
+
 // TestSecretShownWhenThePersonCannotBeRead: once the API made a secret
 // (a key's or a webhook's, created or rotated), the answer shows it even
 // when GET /v1/me fails right after, and no answer that shows a secret
@@ -51,7 +61,9 @@ func TestSecretShownWhenThePersonCannotBeRead(t *testing.T) {
 	s := mustStart(t, withLoopbackWebhooks)
 	rc := startReceiver(t)
 	var failMe atomic.Bool
-	b := faultyDashboard(t, s, &failMe)
+	b := faultyDashboard(t, s, func(w http.ResponseWriter, r *http.Request) bool {
+		return failMe.Load() && r.Method == http.MethodGet && r.URL.Path == "/v1/me" && internalError(w)
+	}, nil)
 	b.mustJoin(s.mustInvite(t, "ada@example.com", "admin"), "Ada", "a long password")
 	csrf := b.csrf("/keys/new")
 
