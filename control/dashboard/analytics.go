@@ -263,51 +263,65 @@ func (h *Handler) analytics(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 	d.Clicks, d.Visitors = total.Clicks, total.Visitors
 
-	var wg sync.WaitGroup
-	d.Panels = make([]panel, len(breakdowns))
-	for i, b := range breakdowns {
-		wg.Go(func() {
-			st, err := stats(ctx, s.api, f.stats(b.groupBy))
-			d.Panels[i] = panel{Title: b.title}
-			if err != nil {
-				d.Panels[i].Err = h.message(r, err)
-				return
-			}
-			rows := make([]chart.Row, len(st.Rows))
-			for j, row := range st.Rows {
-				rows[j] = chart.Row{Label: rowLabel(b.groupBy, row.Value), Clicks: row.Clicks}
-			}
-			d.Panels[i].Chart = chart.Bars(rows, chart.BarsOptions{Title: b.title, Total: d.Clicks})
-		})
+	// Only the API calls run at once: the charts are drawn after, on the
+	// request's goroutine, where a panic is the server's to recover.
+	type answer struct {
+		st  apiclient.Stats
+		err error
 	}
-	wg.Go(func() {
-		d.Series = panel{Title: "Clicks over time"}
-		st, err := stats(ctx, s.api, f.stats("timeseries"))
-		if err != nil {
-			d.Series.Err = h.message(r, err)
-			return
-		}
-		points := make([]chart.Point, len(st.Series))
-		for i, p := range st.Series {
-			points[i] = chart.Point{Start: p.Start, Clicks: p.Clicks}
-		}
-		d.Series.Chart = chart.TimeSeries(points, chart.TimeSeriesOptions{Width: 960, Height: 240})
-	})
+	groupBys := []string{"timeseries"}
 	if l == nil {
+		groupBys = append(groupBys, "top_links")
+	}
+	for _, b := range breakdowns {
+		groupBys = append(groupBys, b.groupBy)
+	}
+	answers := make([]answer, len(groupBys))
+	var wg sync.WaitGroup
+	for i, groupBy := range groupBys {
 		wg.Go(func() {
-			st, err := stats(ctx, s.api, f.stats("top_links"))
-			if err != nil {
-				d.TopLinksErr = h.message(r, err)
-				return
-			}
-			for _, row := range st.Rows {
-				href := "/links/" + url.PathEscape(row.Value) + "/analytics?" + f.Query()
-				d.TopLinks = append(d.TopLinks, topLink{Href: href, Domain: row.Domain, Key: row.Key, URL: row.URL,
-					Clicks: row.Clicks, Visitors: row.Visitors})
-			}
+			answers[i].st, answers[i].err = stats(ctx, s.api, f.stats(groupBy))
 		})
 	}
 	wg.Wait()
+
+	series := answers[0]
+	d.Series = panel{Title: "Clicks over time"}
+	if series.err != nil {
+		d.Series.Err = h.message(r, series.err)
+	} else {
+		points := make([]chart.Point, len(series.st.Series))
+		for i, p := range series.st.Series {
+			points[i] = chart.Point{Start: p.Start, Clicks: p.Clicks}
+		}
+		d.Series.Chart = chart.TimeSeries(points, chart.TimeSeriesOptions{Width: 960, Height: 240})
+	}
+	answers = answers[1:]
+	if l == nil {
+		top := answers[0]
+		if top.err != nil {
+			d.TopLinksErr = h.message(r, top.err)
+		}
+		for _, row := range top.st.Rows {
+			href := "/links/" + url.PathEscape(row.Value) + "/analytics?" + f.Query()
+			d.TopLinks = append(d.TopLinks, topLink{Href: href, Domain: row.Domain, Key: row.Key, URL: row.URL,
+				Clicks: row.Clicks, Visitors: row.Visitors})
+		}
+		answers = answers[1:]
+	}
+	d.Panels = make([]panel, len(breakdowns))
+	for i, b := range breakdowns {
+		d.Panels[i] = panel{Title: b.title}
+		if err := answers[i].err; err != nil {
+			d.Panels[i].Err = h.message(r, err)
+			continue
+		}
+		rows := make([]chart.Row, len(answers[i].st.Rows))
+		for j, row := range answers[i].st.Rows {
+			rows[j] = chart.Row{Label: rowLabel(b.groupBy, row.Value), Clicks: row.Clicks}
+		}
+		d.Panels[i].Chart = chart.Bars(rows, chart.BarsOptions{Title: b.title, Total: d.Clicks})
+	}
 	v.Data = d
 	h.render(w, r, http.StatusOK, "analytics", v)
 }
