@@ -244,6 +244,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 		panic("dashboard: no page " + page)
 	}
 	switch {
+	case v.Section != "":
 	case strings.HasPrefix(r.URL.Path, "/links"):
 		v.Section = "links"
 	case strings.HasPrefix(r.URL.Path, "/org"):

@@ -49,10 +49,7 @@ func (h *Handler) linksPage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	if e, ok := errors.AsType[*apiclient.Error](err); ok && e.Code == apierror.ValidationError {
 		// A filter the API refuses: said above the filters, to correct.
-		msg := e.Message
-		for _, dt := range e.Details {
-			msg = dt.Field + " " + dt.Reason
-		}
+		_, msg, _ := fieldErrors(err)
 		h.render(w, r, http.StatusBadRequest, "links", view{Title: "Links", Session: s, Data: d, Error: msg})
 		return
 	}
@@ -110,8 +107,10 @@ type linkForm struct {
 	// "country URL" a line, Variants one "URL weight" a line.
 	IOS, Android, Geo, Variants string
 	Zone                        string
-	// Domains are the org's domains, offered in the domain field.
-	Domains []string
+	// Domains are the org's domains, offered in the domain field;
+	// DomainsErr says why they could not be read.
+	Domains    []string
+	DomainsErr string
 }
 
 // formFields are the fields of the link form, named as the API names
@@ -250,27 +249,29 @@ func deref(s *string) string {
 }
 
 // domains are the org's domain names for the form, when the person may
-// read them (the field takes any name otherwise).
-func (h *Handler) domains(r *http.Request, s *session) []string {
+// read them (the field takes any name otherwise), or why they could not
+// be read.
+func (h *Handler) domains(r *http.Request, s *session) ([]string, string) {
 	if !s.Can("domains", "read") {
-		return nil
+		return nil, ""
 	}
 	p, err := s.api.ListDomains(r.Context(), apiclient.ListQuery{Limit: 100})
 	if err != nil {
-		return nil
+		return nil, h.message(r, err)
 	}
 	var names []string
 	for _, d := range p.Data {
 		names = append(names, d.Name)
 	}
-	return names
+	return names, ""
 }
 
 func (h *Handler) newLinkPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if !h.page(w, r, s) {
 		return
 	}
-	f := linkForm{Zone: timezone(r).String(), Domains: h.domains(r, s)}
+	f := linkForm{Zone: timezone(r).String()}
+	f.Domains, f.DomainsErr = h.domains(r, s)
 	h.render(w, r, http.StatusOK, "linkform", view{Title: "New link", Session: s, Data: f})
 }
 
@@ -307,7 +308,7 @@ func (h *Handler) formAgain(w http.ResponseWriter, r *http.Request, s *session, 
 		return
 	}
 	f.Password = "" // never sent back to the browser
-	f.Domains = h.domains(r, s)
+	f.Domains, f.DomainsErr = h.domains(r, s)
 	h.render(w, r, http.StatusBadRequest, "linkform", view{Title: title, Session: s, Data: f, Error: msg,
 		FieldErrors: fields})
 }
@@ -334,7 +335,7 @@ func (h *Handler) editLinkPage(w http.ResponseWriter, r *http.Request, s *sessio
 		return
 	}
 	f := formOf(l, timezone(r))
-	f.Domains = h.domains(r, s)
+	f.Domains, f.DomainsErr = h.domains(r, s)
 	h.render(w, r, http.StatusOK, "linkform", view{Title: "Edit " + l.ShortLink, Session: s, Data: f})
 }
 

@@ -57,9 +57,11 @@ type webhooksData struct {
 type webhookForm struct {
 	URL, Description, Scope, LinkIDs string
 	Events, Tags                     map[string]bool
-	// AllEvents and OrgTags are the choices the form offers.
+	// AllEvents and OrgTags are the choices the form offers; TagsErr
+	// says why the tags could not be read.
 	AllEvents []string
 	OrgTags   []apiclient.Tag
+	TagsErr   string
 }
 
 var webhookFields = []string{"url", "events", "description", "linkIds", "tags", "allLinks"}
@@ -67,9 +69,11 @@ var webhookFields = []string{"url", "events", "description", "linkIds", "tags", 
 func (h *Handler) webhookFormFor(r *http.Request, s *session, f webhookForm) webhookForm {
 	f.AllEvents = webhookEvents
 	if s.Can("shortLinks", "read") {
-		if p, err := s.api.ListTags(r.Context(), apiclient.ListQuery{Limit: 100}); err == nil {
-			f.OrgTags = p.Data
+		p, err := s.api.ListTags(r.Context(), apiclient.ListQuery{Limit: 100})
+		if err != nil {
+			f.TagsErr = h.message(r, err)
 		}
+		f.OrgTags = p.Data
 	}
 	return f
 }
