@@ -432,9 +432,7 @@ func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	v := view{Title: "Clicks", Session: s, Section: "analytics"}
 	p, err := s.api.ListEvents(r.Context(), f.events(cursor))
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		// A cursor of other filters (or a stale one): start over.
-		http.Redirect(w, r, "/analytics/events?"+f.Query(), http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, "/analytics/events?"+f.Query()) {
 		return
 	}
 	if err != nil {
@@ -456,19 +454,7 @@ func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request, s *session)
 		}
 		return "/analytics/events?" + v.Encode()
 	}
-	if p.NextCursor != "" {
-		nb := append(append([]string(nil), back...), cursor)
-		if len(nb) > maxBack {
-			nb = nb[len(nb)-maxBack:]
-		}
-		d.Next = pageURL(p.NextCursor, nb)
-	}
-	if len(back) > 0 {
-		d.Prev = pageURL(back[len(back)-1], back[:len(back)-1])
-	}
-	if cursor != "" {
-		d.First = pageURL("", nil)
-	}
+	d.Next, d.Prev, d.First = paging(cursor, back, p.NextCursor, pageURL)
 	v.Data = d
 	h.render(w, r, http.StatusOK, "events", v)
 }

@@ -23,8 +23,7 @@ func (h *Handler) domainsPage(w http.ResponseWriter, r *http.Request, s *session
 	}
 	cursor := r.URL.Query().Get("cursor")
 	p, err := s.api.ListDomains(r.Context(), apiclient.ListQuery{Limit: pageSize, Cursor: cursor})
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		http.Redirect(w, r, "/domains", http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, "/domains") {
 		return
 	}
 	if err != nil {

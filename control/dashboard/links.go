@@ -22,6 +22,37 @@ const pageSize = 50
 // Previous); past it, the oldest are dropped and First page remains.
 const maxBack = 30
 
+// paging is the URLs of a cursor table's other pages ("": none), for the
+// page at cursor after the pages at back, whose API page's next cursor
+// is next; at is the table's URL at a cursor with its back cursors.
+func paging(cursor string, back []string, next string, at func(cursor string, back []string) string) (nextURL, prev, first string) {
+	if next != "" {
+		nb := append(append([]string(nil), back...), cursor)
+		if len(nb) > maxBack {
+			nb = nb[len(nb)-maxBack:]
+		}
+		nextURL = at(next, nb)
+	}
+	if len(back) > 0 {
+		prev = at(back[len(back)-1], back[:len(back)-1])
+	}
+	if cursor != "" {
+		first = at("", nil)
+	}
+	return nextURL, prev, first
+}
+
+// staleCursor sends the request to start (the table's first page) when
+// err is the API's refusal of cursor (one of other filters, or stale),
+// and reports whether it did.
+func staleCursor(w http.ResponseWriter, r *http.Request, err error, cursor, start string) bool {
+	if cursor == "" || !apiclient.IsCode(err, apierror.ValidationError) {
+		return false
+	}
+	http.Redirect(w, r, start, http.StatusSeeOther)
+	return true
+}
+
 type linksData struct {
 	Search, Tag, Domain, Sort string
 	Links                     []apiclient.Link
@@ -42,9 +73,7 @@ func (h *Handler) linksPage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	p, err := s.api.ListLinks(r.Context(), apiclient.LinkQuery{Search: d.Search, Tag: d.Tag, Domain: d.Domain,
 		Sort: d.Sort, Limit: pageSize, Cursor: cursor})
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		// A cursor of other filters (or a stale one): start over.
-		http.Redirect(w, r, d.url("", nil), http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, d.url("", nil)) {
 		return
 	}
 	if e, ok := errors.AsType[*apiclient.Error](err); ok && e.Code == apierror.ValidationError {
@@ -58,19 +87,7 @@ func (h *Handler) linksPage(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	d.Links = p.Data
-	if p.NextCursor != "" {
-		nb := append(append([]string(nil), back...), cursor)
-		if len(nb) > maxBack {
-			nb = nb[len(nb)-maxBack:]
-		}
-		d.Next = d.url(p.NextCursor, nb)
-	}
-	if len(back) > 0 {
-		d.Prev = d.url(back[len(back)-1], back[:len(back)-1])
-	}
-	if cursor != "" {
-		d.First = d.url("", nil)
-	}
+	d.Next, d.Prev, d.First = paging(cursor, back, p.NextCursor, d.url)
 	h.render(w, r, http.StatusOK, "links", view{Title: "Links", Session: s, Data: d})
 }
 

@@ -29,6 +29,10 @@ const (
 	csrfPurpose   = "h0p dashboard csrf"
 )
 
+// formExpired is the refusal of a POST without its CSRF token.
+const formExpired = "This form has expired or did not come from this site (its security token is missing or wrong). " +
+	"Go back, reload the page and try again."
+
 func csrfKey(pepper []byte) ([]byte, error) {
 	if len(pepper) < 32 {
 		return nil, fmt.Errorf("dashboard: pepper of %d bytes, want at least 32", len(pepper))
@@ -115,8 +119,7 @@ func (h *Handler) signedIn(next pageFunc) http.HandlerFunc {
 		}
 		s := &session{api: h.client(r, c.Value, org), csrf: h.csrfToken("session", c.Value), org: org}
 		if r.Method == http.MethodPost && !h.validCSRF(r, "session", c.Value) {
-			h.problem(w, r, nil, http.StatusForbidden,
-				"This form has expired or did not come from this site (its security token is missing or wrong). Go back, reload the page and try again.")
+			h.problem(w, r, nil, http.StatusForbidden, formExpired)
 			return
 		}
 		next(w, r, s)
@@ -245,8 +248,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if !h.validPreCSRF(r) {
-		h.problem(w, r, nil, http.StatusForbidden,
-			"This form has expired or did not come from this site. Go back, reload the page and try again.")
+		h.problem(w, r, nil, http.StatusForbidden, formExpired)
 		return
 	}
 	email, next := r.PostFormValue("email"), localPath(r.PostFormValue("next"))
@@ -378,8 +380,7 @@ func (h *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.validPreCSRF(r) {
-		h.problem(w, r, nil, http.StatusForbidden,
-			"This form has expired or did not come from this site. Go back, reload the page and try again.")
+		h.problem(w, r, nil, http.StatusForbidden, formExpired)
 		return
 	}
 	name, pw := r.PostFormValue("name"), r.PostFormValue("password")

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/h0p/h0p/control/apiclient"
-	"github.com/h0p/h0p/shared/apierror"
 )
 
 // webhookEvents are the events an endpoint may subscribe to, in the
@@ -30,8 +29,7 @@ func (h *Handler) webhooksPage(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	cursor := r.URL.Query().Get("cursor")
 	p, err := s.api.ListWebhooks(r.Context(), apiclient.ListQuery{Limit: pageSize, Cursor: cursor})
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		http.Redirect(w, r, "/webhooks", http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, "/webhooks") {
 		return
 	}
 	if err != nil {
@@ -180,8 +178,7 @@ func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	p, err := s.api.ListWebhookDeliveries(r.Context(), id, apiclient.ListQuery{Limit: pageSize, Cursor: cursor})
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		http.Redirect(w, r, "/webhooks/"+url.PathEscape(id), http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, "/webhooks/"+url.PathEscape(id)) {
 		return
 	}
 	if err != nil {
