@@ -251,7 +251,7 @@ func (h *Handler) analytics(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 	v := view{Title: title, Session: s, Section: "analytics"}
 
-	total, err := stats(ctx, s.api, f.stats("count"))
+	total, err := h.stats(ctx, s.api, f.stats("count"))
 	if err != nil {
 		if !h.refused(w, r, s, err, &v) {
 			return
@@ -280,7 +280,7 @@ func (h *Handler) analytics(w http.ResponseWriter, r *http.Request, s *session, 
 	var wg sync.WaitGroup
 	for i, groupBy := range groupBys {
 		wg.Go(func() {
-			answers[i].st, answers[i].err = stats(ctx, s.api, f.stats(groupBy))
+			answers[i].st, answers[i].err = h.stats(ctx, s.api, f.stats(groupBy))
 		})
 	}
 	wg.Wait()
@@ -377,20 +377,28 @@ const rateWait = 2 * time.Second
 
 // stats asks GET /v1/stats, once more after a rate-limit refusal that
 // asks to wait no longer than rateWait.
-func stats(ctx context.Context, api *apiclient.Client, q apiclient.StatsQuery) (apiclient.Stats, error) {
+func (h *Handler) stats(ctx context.Context, api *apiclient.Client, q apiclient.StatsQuery) (apiclient.Stats, error) {
 	for try := 0; ; try++ {
 		st, err := api.GetStats(ctx, q)
 		e, ok := errors.AsType[*apiclient.Error](err)
 		if !ok || e.Status != http.StatusTooManyRequests || e.RetryAfter > rateWait || try == 2 {
 			return st, err
 		}
-		t := time.NewTimer(max(e.RetryAfter, 100*time.Millisecond))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if h.cfg.Sleep(ctx, max(e.RetryAfter, 100*time.Millisecond)) != nil {
 			return st, err
-		case <-t.C:
 		}
+	}
+}
+
+// sleep waits d, or until ctx ends (its error).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

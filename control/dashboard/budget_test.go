@@ -2,10 +2,15 @@ package dashboard_test
 
 import (
 	"context"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/control/dashboard"
 	"github.com/h0p/h0p/control/ratelimit"
 )
 
@@ -41,5 +46,43 @@ func TestInteractiveBudget(t *testing.T) {
 	}
 	if !apiclient.IsCode(last, "RATE_LIMITED") {
 		t.Errorf("the 5th call of a session over the network: %v, want RATE_LIMITED", last)
+	}
+}
+
+// TestAnalyticsWaitsForTheRateLimit: an analytics page whose calls are
+// rate limited waits (the injected Sleep) what the API asks, at most
+// twice a call, then shows the refusal in its panels.
+func TestAnalyticsWaitsForTheRateLimit(t *testing.T) {
+	s := mustStart(t, func(c *control.Config) { c.RateLimits = ratelimit.Limits{PerSecond: 3, PerMinute: 1000} })
+	var mu sync.Mutex
+	var waits []time.Duration
+	// Through the proxy the calls are not interactive: a key's 3 a
+	// second, fewer than the page's calls.
+	b := faultyDashboard(t, s, func(http.ResponseWriter, *http.Request) bool { return false }, func(c *dashboard.Config) {
+		c.Sleep = func(_ context.Context, d time.Duration) error {
+			mu.Lock()
+			defer mu.Unlock()
+			waits = append(waits, d)
+			return nil
+		}
+	})
+	b.mustJoin(s.mustInvite(t, "ada@example.com", "admin"), "Ada", "a long password")
+	start := time.Now()
+	p := b.get("/analytics")
+	if p.status != 200 || !strings.Contains(p.body, "Too many requests") {
+		t.Fatalf("analytics: %d\n%s", p.status, p.body)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the page took %v: it waited on the wall clock", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) == 0 {
+		t.Fatal("no wait")
+	}
+	for _, d := range waits {
+		if d <= 0 || d > 2*time.Second {
+			t.Errorf("waited %v", d)
+		}
 	}
 }

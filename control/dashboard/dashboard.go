@@ -38,6 +38,9 @@ type Config struct {
 	PublicURL string
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Sleep waits d or until ctx ends (its error), as a page that waits
+	// for a rate limit does; nil: a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Handler serves the dashboard's pages and assets.
@@ -63,6 +66,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
 	}
 	key, err := csrfKey(cfg.Pepper)
 	if err != nil {

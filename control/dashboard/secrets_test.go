@@ -2,7 +2,6 @@ package dashboard_test
 
 import (
 	"bytes"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -17,9 +16,9 @@ import (
 // faultyDashboard is a dashboard of its own on 127.0.0.1 over s's API,
 // reached through a reverse proxy, and a browser of it: fault answers
 // the API calls it chooses (reporting true) in the API's stead, to fail
-// them; logger is the dashboard's (nil: none).
+// them; opts change the dashboard's config.
 func faultyDashboard(t *testing.T, s *stack, fault func(w http.ResponseWriter, r *http.Request) bool,
-	logger *slog.Logger) *browser {
+	opts ...func(*dashboard.Config)) *browser {
 	t.Helper()
 	target, err := url.Parse(s.url)
 	if err != nil {
@@ -31,10 +30,11 @@ func faultyDashboard(t *testing.T, s *stack, fault func(w http.ResponseWriter, r
 			proxy.ServeHTTP(w, r)
 		}
 	})
-	if logger == nil {
-		logger = quiet
+	cfg := dashboard.Config{API: api, Pepper: bytes.Repeat([]byte("p"), 32), Logger: quiet}
+	for _, o := range opts {
+		o(&cfg)
 	}
-	d, err := dashboard.New(dashboard.Config{API: api, Pepper: bytes.Repeat([]byte("p"), 32), Logger: logger})
+	d, err := dashboard.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestSecretShownWhenThePersonCannotBeRead(t *testing.T) {
 	var failMe atomic.Bool
 	b := faultyDashboard(t, s, func(w http.ResponseWriter, r *http.Request) bool {
 		return failMe.Load() && r.Method == http.MethodGet && r.URL.Path == "/v1/me" && internalError(w)
-	}, nil)
+	})
 	b.mustJoin(s.mustInvite(t, "ada@example.com", "admin"), "Ada", "a long password")
 	csrf := b.csrf("/keys/new")
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/control/dashboard"
 )
 
 // TestSignOutWhenTheServerCannotEndTheSession: signing out clears the
@@ -24,7 +25,7 @@ func TestSignOutWhenTheServerCannotEndTheSession(t *testing.T) {
 	s := mustStart(t)
 	b := faultyDashboard(t, s, func(w http.ResponseWriter, r *http.Request) bool {
 		return r.URL.Path == "/v1/auth/logout" && internalError(w)
-	}, nil)
+	})
 	b.mustJoin(s.mustInvite(t, "ada@example.com", "member"), "Ada", "a long password")
 	p := b.submit("/links", "/logout", nil)
 	if b.cookie("h0p_session") != "" || b.cookie("h0p_org") != "" || !strings.Contains(p.body, "could not end your session") {
@@ -87,7 +88,7 @@ func TestNoInvitationTokenInLogs(t *testing.T) {
 			return true
 		}
 		return false
-	}, slog.New(slog.NewTextHandler(&logs, nil)))
+	}, func(c *dashboard.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	b.mustJoin(s.mustInvite(t, "ada@example.com", "member"), "Ada", "a long password")
 	broken.Store(true)
 	var inv struct {
