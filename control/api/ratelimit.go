@@ -9,12 +9,12 @@ import (
 )
 
 // rateLimit spends one request from the caller's budget: the API key's, the
-// signed-in user's (a key's over the network; ten times that, Limits.
-// ForSessions, for the dashboard's in-process calls, whose contexts are
-// ratelimit.Interactive), or (no valid credentials) the client IP's. It
-// sets the
-// RateLimit headers on every answer and refuses with 429 RATE_LIMITED and
-// Retry-After when the budget is spent. It reports whether to go on.
+// signed-in user's (a key's over the network; ten times that,
+// Limits.ForSessions, for the dashboard's in-process calls, whose contexts
+// are ratelimit.Interactive), or (no valid credentials) the client IP's.
+// It sets the RateLimit headers on every answer and refuses with 429
+// RATE_LIMITED and Retry-After when the budget is spent. It reports
+// whether to go on.
 func (h *handler) rateLimit(c *gin.Context, p access.Principal, authErr error) bool {
 	if h.Limiter == nil {
 		return true
