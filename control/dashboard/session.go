@@ -265,9 +265,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 			CSRF: h.csrfToken("pre", preSecret(w, r)), Data: loginData{Email: email, Next: next}})
 		return
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" && c.Value != l.Token {
 		// Signing in over a session: it ends, not only its cookie.
-		h.endSession(r, h.client(r, c.Value, ""))
+		if h.endSession(r, h.client(r, c.Value, "")) != nil {
+			flash(w, r, "Signed in. Your previous session could not be ended on the server now; it ends when it expires.")
+		}
 	}
 	h.startSession(w, r, l, "")
 	http.Redirect(w, r, next, http.StatusSeeOther)

@@ -20,13 +20,17 @@ import (
 
 // TestSignOutWhenTheServerCannotEndTheSession: signing out clears the
 // browser's cookies even when POST /v1/auth/logout fails, and says the
-// server could not end the session.
+// server could not end the session; so does signing in over a session.
 func TestSignOutWhenTheServerCannotEndTheSession(t *testing.T) {
 	s := mustStart(t)
 	b := faultyDashboard(t, s, func(w http.ResponseWriter, r *http.Request) bool {
 		return r.URL.Path == "/v1/auth/logout" && internalError(w)
 	})
 	b.mustJoin(s.mustInvite(t, "ada@example.com", "member"), "Ada", "a long password")
+	if p := b.get(b.mustSignIn("ada@example.com", "a long password").location()); p.status != 200 ||
+		!strings.Contains(p.body, "Your previous session could not be ended") {
+		t.Errorf("signed in over a session:\n%s", p.body)
+	}
 	p := b.submit("/links", "/logout", nil)
 	if b.cookie("h0p_session") != "" || b.cookie("h0p_org") != "" || !strings.Contains(p.body, "could not end your session") {
 		t.Errorf("sign out: %d, session cookie %q\n%s", p.status, b.cookie("h0p_session"), p.body)
