@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -353,18 +354,24 @@ func fieldErrors(err error, fields ...string) (map[string]string, string, bool) 
 	for _, f := range fields {
 		known[f] = true
 	}
+	add := func(field, msg string) {
+		if byField[field] != "" {
+			msg = byField[field] + "; " + msg
+		}
+		byField[field] = msg
+	}
 	for _, d := range e.Details {
-		// A part of a field (geo.US, variants[1].url) is shown beside
-		// the field, named.
+		// A part of a field (geo.US, variants[1].url, events[0]) is shown
+		// beside the field, named.
 		base, part := d.Field, ""
 		if i := strings.IndexAny(d.Field, ".["); i > 0 && !known[d.Field] {
 			base, part = d.Field[:i], d.Field[i:]
 		}
 		switch {
 		case known[d.Field]:
-			byField[d.Field] = d.Reason
+			add(d.Field, d.Reason)
 		case known[base]:
-			byField[base] = strings.TrimPrefix(part, ".") + " " + d.Reason
+			add(base, partName(part)+" "+d.Reason)
 		case d.Field != "":
 			rest = append(rest, d.Field+" "+d.Reason)
 		default:
@@ -382,6 +389,19 @@ func fieldErrors(err error, fields ...string) (map[string]string, string, bool) 
 		msg = "Please correct the fields marked below."
 	}
 	return byField, msg, true
+}
+
+// partName is how a message names a part of a field: ".US" is "US",
+// "[1].url" is "item 2 url" (the API counts from 0, people from 1).
+func partName(part string) string {
+	if rest, ok := strings.CutPrefix(part, "["); ok {
+		if n, tail, ok := strings.Cut(rest, "]"); ok {
+			if i, err := strconv.Atoi(n); err == nil {
+				return strings.TrimSpace("item " + strconv.Itoa(i+1) + " " + strings.TrimPrefix(tail, "."))
+			}
+		}
+	}
+	return strings.TrimPrefix(part, ".")
 }
 
 // when is a time as pages show it: a <time> element whose text is UTC,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/h0p/h0p/control/apiclient"
@@ -128,17 +127,6 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, s *sessi
 	if !ok {
 		h.fail(w, r, s, err)
 		return
-	}
-	// events[1], linkIds[0]: beside their list.
-	if e, _ := errors.AsType[*apiclient.Error](err); e != nil {
-		for _, d := range e.Details {
-			if base, _, ok := strings.Cut(d.Field, "["); ok && slices.Contains(webhookFields, base) {
-				fields[base] = d.Reason
-			}
-		}
-		if len(fields) > 0 {
-			msg = "Please correct the fields marked below."
-		}
 	}
 	if !h.page(w, r, s) {
 		return
