@@ -393,7 +393,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	if cfg.Dashboard {
 		d, err := dashboard.New(dashboard.Config{
 			API:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { router.ServeHTTP(w, r) }),
-			Pepper: pepper, Logger: logger.With("subsystem", "dashboard"), Now: cfg.Now,
+			Pepper: pepper, PublicURL: s.publicURL, Logger: logger.With("subsystem", "dashboard"), Now: cfg.Now,
 		})
 		if err != nil {
 			s.ln.Close()

@@ -55,7 +55,9 @@ type Config struct {
 	// answers such a request 400 on logo.
 	Logos LogoSource
 	// Limiter and Limits rate-limit every request: per key, per signed-in
-	// user (Limits.ForSessions), per client IP without credentials.
+	// user (Limits.ForSessions when the request's context is
+	// ratelimit.Interactive: the dashboard's), per client IP without
+	// credentials.
 	Limiter ratelimit.Limiter
 	Limits  ratelimit.Limits
 	// ShortLink renders the public URL of a domain+slug.

@@ -1,12 +1,22 @@
 package api_test
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/h0p/h0p/control/analytics"
+	"github.com/h0p/h0p/control/api"
+	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/shared/clicks"
 )
 
 // TestExportNeutralisesFormulas: GET /v1/links/export leaves no cell a
@@ -84,5 +94,66 @@ func TestExportNeutralisesFormulas(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("after export and import:\ngot  %+q\nwant %+q", got, want)
 		}
+	}
+}
+
+// failingClicks is the real click store whose Export fails after its
+// first n clicks: a store that breaks in the middle of a download.
+type failingClicks struct {
+	analytics.Store
+	n int
+}
+
+func (f failingClicks) Export(ctx context.Context, q analytics.EventQuery, fn func(*clicks.Click) error) error {
+	sent := 0
+	return f.Store.Export(ctx, q, func(c *clicks.Click) error {
+		if sent == f.n {
+			return errors.New("the click store failed")
+		}
+		sent++
+		return fn(c)
+	})
+}
+
+// TestExportFailureCutsTheDownload: when the click store fails once rows
+// of GET /v1/stats/export are out, the connection is cut, so the client
+// reads an error, never a short file that ends like a whole one.
+func TestExportFailureCutsTheDownload(t *testing.T) {
+	var store analytics.Store
+	e := mustStartLimits(t, ratelimit.Limits{PerSecond: 1000, PerMinute: 100_000}, func(c *api.Config) {
+		st := *c.Stats
+		store = st.Clicks
+		st.Clicks = failingClicks{Store: store, n: 2500}
+		c.Stats = &st
+	})
+	id := mustCreate(t, e, e.key, `{"url":"https://example.com/x","key":"x"}`)["id"].(string)
+	b := &clicks.Batch{Edge: "e1", Seq: 1}
+	for i := range 3000 {
+		c := clicks.Click{Time: e.now.Add(-time.Hour + time.Duration(i)*time.Millisecond), LinkID: id, Domain: "localhost",
+			Country: "FR", Device: "desktop", Browser: "Firefox", OS: "Linux"}
+		c.ID[0], c.ID[1] = byte(i>>8), byte(i)
+		b.Clicks = append(b.Clicks, c)
+	}
+	orgsOf := func(context.Context, []string) (map[string]string, error) { return map[string]string{id: "org_1"}, nil }
+	if _, err := store.Ingest(context.Background(), b, orgsOf); err != nil {
+		t.Fatal(err)
+	}
+
+	req, err := http.NewRequest("GET", e.url+"/v1/stats/export?interval=24h", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-api-key", e.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || err == nil {
+		t.Fatalf("export: %d, %d bytes read, err %v; want 200 and a read error", resp.StatusCode, len(body), err)
+	}
+	if rows := strings.Count(string(body), "\n"); rows < 1000 || rows > 2501 {
+		t.Errorf("%d lines before the cut", rows)
 	}
 }

@@ -403,11 +403,17 @@ func (h *handler) exportLinks(c *gin.Context) {
 	if err == nil {
 		err = w.Flush()
 	}
-	if err != nil {
-		// Part of the file may be out already: the status is sent, so end
-		// the stream and log; the client sees a truncated download.
+	switch {
+	case err != nil && !c.Writer.Written():
+		c.Writer.Header().Del("Content-Disposition")
+		c.Writer.Header().Del("Content-Type")
+		h.fail(c, err)
+	case err != nil:
+		// Part of the file is out: the status is sent, so log and cut the
+		// connection (recoverPanic lets it through): the client sees a
+		// broken download, not a short file that looks whole.
 		h.Logger.Error("export links", "err", err, "requestId", c.GetString(ctxRequestID))
-		c.Abort()
+		panic(http.ErrAbortHandler)
 	}
 }
 

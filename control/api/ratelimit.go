@@ -4,14 +4,17 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/h0p/h0p/control/access"
+	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
 // rateLimit spends one request from the caller's budget: the API key's, the
-// signed-in user's (ten times a key's: Limits.ForSessions), or (no valid
-// credentials) the client IP's. It sets the
-// RateLimit headers on every answer and refuses with 429 RATE_LIMITED and
-// Retry-After when the budget is spent. It reports whether to go on.
+// signed-in user's (a key's over the network; ten times that,
+// Limits.ForSessions, for the dashboard's in-process calls, whose contexts
+// are ratelimit.Interactive), or (no valid credentials) the client IP's.
+// It sets the RateLimit headers on every answer and refuses with 429
+// RATE_LIMITED and Retry-After when the budget is spent. It reports
+// whether to go on.
 func (h *handler) rateLimit(c *gin.Context, p access.Principal, authErr error) bool {
 	if h.Limiter == nil {
 		return true
@@ -22,7 +25,10 @@ func (h *handler) rateLimit(c *gin.Context, p access.Principal, authErr error) b
 	case p.KeyID != "":
 		key = "key:" + p.KeyID
 	case p.UserID != "":
-		key, limits = "user:"+p.UserID, h.Limits.ForSessions()
+		key = "user:" + p.UserID
+		if ratelimit.IsInteractive(c.Request.Context()) {
+			limits = h.Limits.ForSessions()
+		}
 	}
 	d, err := h.Limiter.Allow(c.Request.Context(), key, limits)
 	if err != nil {

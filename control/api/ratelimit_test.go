@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -82,19 +84,43 @@ func TestRateLimitMinuteWindow(t *testing.T) {
 	}
 }
 
-// A signed-in person (the dashboard) has ten times a key's budget: 50 a
-// second where a key has 5.
+// A session token used over the network is held to a key's budget (any
+// script can sign in); the dashboard's in-process calls, whose contexts
+// are ratelimit.Interactive, have ten times that: 50 a second.
 func TestRateLimitsOfASession(t *testing.T) {
 	e := mustStartLimits(t, ratelimit.DefaultLimits)
 	session := mustSession(t, e, "usr_1")
-	for i := range 50 {
+	for i := range 5 {
 		if status, m, _ := e.call(t, "GET", "/v1/links/link_x", session, ""); status != 404 {
 			t.Fatalf("request %d: %d %v", i+1, status, m)
 		}
 	}
 	status, m, r := e.call(t, "GET", "/v1/links/link_x", session, "")
-	if status != 429 || errCode(m) != "RATE_LIMITED" || r.header.Get("RateLimit-Policy") != `"second";q=50;w=1, "minute";q=1000;w=60` {
-		t.Fatalf("51st request: %d %v %v", status, m, r.header)
+	if status != 429 || errCode(m) != "RATE_LIMITED" || r.header.Get("RateLimit-Policy") != `"second";q=5;w=1, "minute";q=100;w=60` {
+		t.Fatalf("6th request over the network: %d %v %v", status, m, r.header)
+	}
+	// A header cannot make a request interactive.
+	if status, _, _ := e.call(t, "GET", "/v1/links/link_x", session, "", "X-Interactive", "1"); status != 429 {
+		t.Errorf("with a made-up header: %d", status)
+	}
+
+	// In process, interactive: 50 a second, the network's 5 counted.
+	e.now = e.now.Add(time.Second)
+	interactive := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(ratelimit.Interactive(context.Background()), "GET", "/v1/links/link_x", nil)
+		req.Header.Set("Authorization", "Bearer "+session)
+		rec := httptest.NewRecorder()
+		e.router.ServeHTTP(rec, req)
+		return rec
+	}
+	for i := range 50 {
+		if rec := interactive(); rec.Code != 404 {
+			t.Fatalf("interactive request %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+	}
+	rec := interactive()
+	if rec.Code != 429 || rec.Header().Get("RateLimit-Policy") != `"second";q=50;w=1, "minute";q=1000;w=60` {
+		t.Fatalf("51st interactive request: %d %v", rec.Code, rec.Header())
 	}
 	// The key of the same person keeps its own 5.
 	if status, _, _ := e.call(t, "GET", "/v1/links/link_x", e.key, ""); status != 404 {

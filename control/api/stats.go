@@ -17,8 +17,10 @@ func (h *handler) listEvents(c *gin.Context) {
 }
 
 // exportStats streams the clicks as CSV. A refusal (bad parameters, beyond
-// retention) is answered in the envelope; a failure once rows are out ends
-// the download short and is logged.
+// retention) is answered in the envelope; a failure once rows are out is
+// logged and cuts the connection (http.ErrAbortHandler, which
+// recoverPanic lets through), so the client sees a broken download, never
+// a short file that looks whole.
 func (h *handler) exportStats(c *gin.Context) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", `attachment; filename="clicks.csv"`)
@@ -31,6 +33,6 @@ func (h *handler) exportStats(c *gin.Context) {
 		h.fail(c, err)
 	case err != nil:
 		h.Logger.Error("export clicks", "err", err, "requestId", c.GetString(ctxRequestID))
-		c.Abort()
+		panic(http.ErrAbortHandler)
 	}
 }

@@ -129,7 +129,12 @@ func IsCode(err error, code apierror.Code) bool {
 
 // Do sends method path?query with in as its JSON body (nil: none) and
 // decodes a 2xx answer's JSON body into out (nil: discarded). path starts
-// with /v1/.
+// with /v1/ and is as sent: a segment that holds an id is escaped
+// (url.PathEscape, once: the client's methods do it), so an id with '?'
+// or '%' names that id and nothing else. The API routes on the unescaped
+// path, where an escaped '/' would split the id into segments: a path
+// with one is answered 404 NOT_FOUND here, without a call (no id has a
+// '/').
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	resp, err := c.send(ctx, method, path, query, in)
 	if err != nil {
@@ -158,7 +163,15 @@ func (c *Client) Stream(ctx context.Context, method, path string, query url.Valu
 
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, in any) (*http.Response, error) {
 	u := *c.base
-	u.Path += path
+	if strings.Contains(strings.ToUpper(path), "%2F") {
+		return nil, &Error{Status: http.StatusNotFound, Code: apierror.NotFound,
+			Message: "no resource has an id with '/'"}
+	}
+	p, err := url.PathUnescape(path)
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: %s %s: %w", method, path, err)
+	}
+	u.Path, u.RawPath = c.base.Path+p, c.base.EscapedPath()+path
 	u.RawQuery = query.Encode()
 	var body io.Reader
 	if in != nil {

@@ -377,3 +377,40 @@ func TestClientSaveQRRefusesScale(t *testing.T) {
 		t.Errorf("%d requests sent", n)
 	}
 }
+
+// Every id is escaped once in the path the API gets, whichever method
+// names it; an id with '/' is NOT_FOUND without a call (the API routes on
+// the unescaped path, where it would name other segments).
+func TestClientEscapesIDs(t *testing.T) {
+	ctx := context.Background()
+	api := mustStartRecorder(t)
+	c := mustClient(t, api.URL, "h0p_b_secret")
+	for _, tt := range []struct {
+		name string
+		call func(id string) error
+		path string // the escaped path of id "a b?c%d#e"
+	}{
+		{"GetLink", func(id string) error { _, err := c.GetLink(ctx, id); return err }, "/v1/links/a%20b%3Fc%25d%23e"},
+		{"DeleteLink", func(id string) error { return c.DeleteLink(ctx, id) }, "/v1/links/a%20b%3Fc%25d%23e"},
+		{"GetDomain", func(id string) error { _, err := c.GetDomain(ctx, id); return err }, "/v1/domains/a%20b%3Fc%25d%23e"},
+		{"VerifyDomain", func(id string) error { _, err := c.VerifyDomain(ctx, id); return err }, "/v1/domains/a%20b%3Fc%25d%23e/verify"},
+		{"GetAPIKey", func(id string) error { _, err := c.GetAPIKey(ctx, id); return err }, "/v1/api-keys/a%20b%3Fc%25d%23e"},
+		{"GetWebhook", func(id string) error { _, err := c.GetWebhook(ctx, id); return err }, "/v1/webhooks/a%20b%3Fc%25d%23e"},
+	} {
+		before := len(api.requests())
+		// The recorder answers every call 404.
+		if e, ok := errors.AsType[*apiclient.Error](tt.call("a b?c%d#e")); !ok || e.Status != http.StatusNotFound {
+			t.Errorf("%s: %v", tt.name, e)
+		}
+		reqs := api.requests()
+		if len(reqs) != before+1 {
+			t.Fatalf("%s: %d requests", tt.name, len(reqs)-before)
+		}
+		if r := reqs[len(reqs)-1]; r.URL.EscapedPath() != tt.path || r.URL.RawQuery != "" {
+			t.Errorf("%s: the API got %s ? %q, want %s", tt.name, r.URL.EscapedPath(), r.URL.RawQuery, tt.path)
+		}
+		if err := tt.call("link_1/qr"); !apiclient.IsCode(err, "NOT_FOUND") || len(api.requests()) != before+1 {
+			t.Errorf("%s of an id with '/': %v, %d requests", tt.name, err, len(api.requests())-before)
+		}
+	}
+}

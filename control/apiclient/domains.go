@@ -92,20 +92,20 @@ func (c *Client) AllDomains(ctx context.Context, q ListQuery) iter.Seq2[Domain, 
 // GetDomain reads domain id.
 func (c *Client) GetDomain(ctx context.Context, id string) (Domain, error) {
 	var d Domain
-	return d, c.Do(ctx, "GET", "/v1/domains/"+id, nil, nil, &d)
+	return d, c.Do(ctx, "GET", "/v1/domains/"+url.PathEscape(id), nil, nil, &d)
 }
 
 // UpdateDomain changes the settings in sets.
 func (c *Client) UpdateDomain(ctx context.Context, id string, in DomainInput) (Domain, error) {
 	var d Domain
-	return d, c.Do(ctx, "PATCH", "/v1/domains/"+id, nil, in, &d)
+	return d, c.Do(ctx, "PATCH", "/v1/domains/"+url.PathEscape(id), nil, in, &d)
 }
 
 // VerifyDomain checks domain id's DNS records now and answers the domain
 // with its new status and what the check found.
 func (c *Client) VerifyDomain(ctx context.Context, id string) (Domain, error) {
 	var d Domain
-	return d, c.Do(ctx, "POST", "/v1/domains/"+id+"/verify", nil, nil, &d)
+	return d, c.Do(ctx, "POST", "/v1/domains/"+url.PathEscape(id)+"/verify", nil, nil, &d)
 }
 
 // DeleteDomain deletes domain id; force deletes its links too (the API
@@ -115,5 +115,5 @@ func (c *Client) DeleteDomain(ctx context.Context, id string, force bool) error 
 	if force {
 		q = url.Values{"force": {"true"}}
 	}
-	return c.Do(ctx, "DELETE", "/v1/domains/"+id, q, nil, nil)
+	return c.Do(ctx, "DELETE", "/v1/domains/"+url.PathEscape(id), q, nil, nil)
 }

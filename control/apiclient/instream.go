@@ -11,7 +11,10 @@ import (
 // (exports): the response comes back as soon as h has written its status,
 // and its body is read while h writes it, through a pipe, so h's writes
 // wait for the reader. Closing the body before its end makes h's next
-// write fail, which ends the export; so does the request's context.
+// write fail, which ends the export; so does the request's context. A
+// handler that panics (http.ErrAbortHandler: the API cut a download that
+// failed) ends the body with an error, never with io.EOF, so a broken
+// export never reads as a whole one.
 func InProcessStream(h http.Handler, remoteAddr string) http.RoundTripper {
 	return inProcessStream{api: h, remoteAddr: remoteAddr}
 }
@@ -34,6 +37,10 @@ func (t inProcessStream) RoundTrip(req *http.Request) (*http.Response, error) {
 		defer func() {
 			if p := recover(); p != nil {
 				w.commit(http.StatusInternalServerError)
+				if p == http.ErrAbortHandler {
+					pw.CloseWithError(fmt.Errorf("apiclient: the API cut its answer short: %w", io.ErrUnexpectedEOF))
+					return
+				}
 				pw.CloseWithError(fmt.Errorf("apiclient: the API's handler panicked: %v", p))
 				return
 			}

@@ -191,7 +191,7 @@ func (c *Client) CreateLink(ctx context.Context, in LinkInput) (Link, error) {
 // GetLink reads link id.
 func (c *Client) GetLink(ctx context.Context, id string) (Link, error) {
 	var l Link
-	return l, c.Do(ctx, "GET", "/v1/links/"+id, nil, nil, &l)
+	return l, c.Do(ctx, "GET", "/v1/links/"+url.PathEscape(id), nil, nil, &l)
 }
 
 // LinkByKey reads the link of domain and key (GET /v1/links/info).
@@ -224,12 +224,12 @@ func (c *Client) AllLinks(ctx context.Context, q LinkQuery) iter.Seq2[Link, erro
 // UpdateLink changes the fields in sets (PATCH /v1/links/{id}).
 func (c *Client) UpdateLink(ctx context.Context, id string, in LinkInput) (Link, error) {
 	var l Link
-	return l, c.Do(ctx, "PATCH", "/v1/links/"+id, nil, in, &l)
+	return l, c.Do(ctx, "PATCH", "/v1/links/"+url.PathEscape(id), nil, in, &l)
 }
 
 // DeleteLink deletes link id.
 func (c *Client) DeleteLink(ctx context.Context, id string) error {
-	return c.Do(ctx, "DELETE", "/v1/links/"+id, nil, nil, nil)
+	return c.Do(ctx, "DELETE", "/v1/links/"+url.PathEscape(id), nil, nil, nil)
 }
 
 // BulkResult is the outcome of one item of a bulk call, at Index in the
@@ -305,7 +305,7 @@ const maxQR = 16 << 20
 
 // LinkQR is link id's QR code: the image's bytes, PNG or SVG as o asks.
 func (c *Client) LinkQR(ctx context.Context, id string, o QROptions) ([]byte, error) {
-	body, err := c.Stream(ctx, "GET", "/v1/links/"+id+"/qr", o.Values(), nil)
+	body, err := c.Stream(ctx, "GET", "/v1/links/"+url.PathEscape(id)+"/qr", o.Values(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -251,7 +251,7 @@ func (h *Handler) analytics(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 	v := view{Title: title, Session: s, Section: "analytics"}
 
-	total, err := stats(ctx, s.api, f.stats("count"))
+	total, err := h.stats(ctx, s.api, f.stats("count"))
 	if err != nil {
 		if !h.refused(w, r, s, err, &v) {
 			return
@@ -263,51 +263,65 @@ func (h *Handler) analytics(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 	d.Clicks, d.Visitors = total.Clicks, total.Visitors
 
-	var wg sync.WaitGroup
-	d.Panels = make([]panel, len(breakdowns))
-	for i, b := range breakdowns {
-		wg.Go(func() {
-			st, err := stats(ctx, s.api, f.stats(b.groupBy))
-			d.Panels[i] = panel{Title: b.title}
-			if err != nil {
-				d.Panels[i].Err = h.message(r, err)
-				return
-			}
-			rows := make([]chart.Row, len(st.Rows))
-			for j, row := range st.Rows {
-				rows[j] = chart.Row{Label: rowLabel(b.groupBy, row.Value), Clicks: row.Clicks}
-			}
-			d.Panels[i].Chart = chart.Bars(rows, chart.BarsOptions{Title: b.title, Total: d.Clicks})
-		})
+	// Only the API calls run at once: the charts are drawn after, on the
+	// request's goroutine, where a panic is the server's to recover.
+	type answer struct {
+		st  apiclient.Stats
+		err error
 	}
-	wg.Go(func() {
-		d.Series = panel{Title: "Clicks over time"}
-		st, err := stats(ctx, s.api, f.stats("timeseries"))
-		if err != nil {
-			d.Series.Err = h.message(r, err)
-			return
-		}
-		points := make([]chart.Point, len(st.Series))
-		for i, p := range st.Series {
-			points[i] = chart.Point{Start: p.Start, Clicks: p.Clicks}
-		}
-		d.Series.Chart = chart.TimeSeries(points, chart.TimeSeriesOptions{Width: 960, Height: 240})
-	})
+	groupBys := []string{"timeseries"}
 	if l == nil {
+		groupBys = append(groupBys, "top_links")
+	}
+	for _, b := range breakdowns {
+		groupBys = append(groupBys, b.groupBy)
+	}
+	answers := make([]answer, len(groupBys))
+	var wg sync.WaitGroup
+	for i, groupBy := range groupBys {
 		wg.Go(func() {
-			st, err := stats(ctx, s.api, f.stats("top_links"))
-			if err != nil {
-				d.TopLinksErr = h.message(r, err)
-				return
-			}
-			for _, row := range st.Rows {
-				href := "/links/" + url.PathEscape(row.Value) + "/analytics?" + f.Query()
-				d.TopLinks = append(d.TopLinks, topLink{Href: href, Domain: row.Domain, Key: row.Key, URL: row.URL,
-					Clicks: row.Clicks, Visitors: row.Visitors})
-			}
+			answers[i].st, answers[i].err = h.stats(ctx, s.api, f.stats(groupBy))
 		})
 	}
 	wg.Wait()
+
+	series := answers[0]
+	d.Series = panel{Title: "Clicks over time"}
+	if series.err != nil {
+		d.Series.Err = h.message(r, series.err)
+	} else {
+		points := make([]chart.Point, len(series.st.Series))
+		for i, p := range series.st.Series {
+			points[i] = chart.Point{Start: p.Start, Clicks: p.Clicks}
+		}
+		d.Series.Chart = chart.TimeSeries(points, chart.TimeSeriesOptions{Width: 960, Height: 240})
+	}
+	answers = answers[1:]
+	if l == nil {
+		top := answers[0]
+		if top.err != nil {
+			d.TopLinksErr = h.message(r, top.err)
+		}
+		for _, row := range top.st.Rows {
+			href := "/links/" + url.PathEscape(row.Value) + "/analytics?" + f.Query()
+			d.TopLinks = append(d.TopLinks, topLink{Href: href, Domain: row.Domain, Key: row.Key, URL: row.URL,
+				Clicks: row.Clicks, Visitors: row.Visitors})
+		}
+		answers = answers[1:]
+	}
+	d.Panels = make([]panel, len(breakdowns))
+	for i, b := range breakdowns {
+		d.Panels[i] = panel{Title: b.title}
+		if err := answers[i].err; err != nil {
+			d.Panels[i].Err = h.message(r, err)
+			continue
+		}
+		rows := make([]chart.Row, len(answers[i].st.Rows))
+		for j, row := range answers[i].st.Rows {
+			rows[j] = chart.Row{Label: rowLabel(b.groupBy, row.Value), Clicks: row.Clicks}
+		}
+		d.Panels[i].Chart = chart.Bars(rows, chart.BarsOptions{Title: b.title, Total: d.Clicks})
+	}
 	v.Data = d
 	h.render(w, r, http.StatusOK, "analytics", v)
 }
@@ -344,7 +358,7 @@ func (h *Handler) message(r *http.Request, err error) string {
 	e, ok := errors.AsType[*apiclient.Error](err)
 	switch {
 	case !ok || e.Status >= 500:
-		h.cfg.Logger.Error("dashboard: API call", "path", r.URL.Path, "err", err)
+		h.logFailure(r, err)
 		return "Something went wrong on our side."
 	case e.Status == http.StatusTooManyRequests:
 		return fmt.Sprintf("Too many requests: wait %s and reload the page.", e.RetryAfter)
@@ -363,20 +377,28 @@ const rateWait = 2 * time.Second
 
 // stats asks GET /v1/stats, once more after a rate-limit refusal that
 // asks to wait no longer than rateWait.
-func stats(ctx context.Context, api *apiclient.Client, q apiclient.StatsQuery) (apiclient.Stats, error) {
+func (h *Handler) stats(ctx context.Context, api *apiclient.Client, q apiclient.StatsQuery) (apiclient.Stats, error) {
 	for try := 0; ; try++ {
 		st, err := api.GetStats(ctx, q)
 		e, ok := errors.AsType[*apiclient.Error](err)
 		if !ok || e.Status != http.StatusTooManyRequests || e.RetryAfter > rateWait || try == 2 {
 			return st, err
 		}
-		t := time.NewTimer(max(e.RetryAfter, 100*time.Millisecond))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if h.cfg.Sleep(ctx, max(e.RetryAfter, 100*time.Millisecond)) != nil {
 			return st, err
-		case <-t.C:
 		}
+	}
+}
+
+// sleep waits d, or until ctx ends (its error).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -418,9 +440,7 @@ func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	v := view{Title: "Clicks", Session: s, Section: "analytics"}
 	p, err := s.api.ListEvents(r.Context(), f.events(cursor))
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		// A cursor of other filters (or a stale one): start over.
-		http.Redirect(w, r, "/analytics/events?"+f.Query(), http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, "/analytics/events?"+f.Query()) {
 		return
 	}
 	if err != nil {
@@ -442,19 +462,7 @@ func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request, s *session)
 		}
 		return "/analytics/events?" + v.Encode()
 	}
-	if p.NextCursor != "" {
-		nb := append(append([]string(nil), back...), cursor)
-		if len(nb) > maxBack {
-			nb = nb[len(nb)-maxBack:]
-		}
-		d.Next = pageURL(p.NextCursor, nb)
-	}
-	if len(back) > 0 {
-		d.Prev = pageURL(back[len(back)-1], back[:len(back)-1])
-	}
-	if cursor != "" {
-		d.First = pageURL("", nil)
-	}
+	d.Next, d.Prev, d.First = paging(cursor, back, p.NextCursor, pageURL)
 	v.Data = d
 	h.render(w, r, http.StatusOK, "events", v)
 }
@@ -482,7 +490,9 @@ func (h *Handler) exportClicks(w http.ResponseWriter, r *http.Request, s *sessio
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	if _, err := io.Copy(w, body); err != nil {
-		// The download ends short; the browser shows it failed.
-		h.cfg.Logger.Warn("dashboard: export clicks", "err", err)
+		// Cut the connection: the browser shows the download failed
+		// rather than keep a short file that looks whole.
+		h.cfg.Logger.Warn("dashboard: export clicks", "err", redact(err.Error()))
+		panic(http.ErrAbortHandler)
 	}
 }

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -11,10 +12,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/control/ratelimit"
 	"github.com/h0p/h0p/shared/apierror"
 )
 
@@ -29,8 +33,15 @@ type Config struct {
 	// Pepper is control's key pepper, from which the CSRF key is derived
 	// (every control node holds the same).
 	Pepper []byte
-	Logger *slog.Logger
-	Now    func() time.Time
+	// PublicURL is the URL people reach control at (its public API
+	// URL): when it is https, cookies are Secure even on requests that
+	// came in plain from a proxy that terminates TLS.
+	PublicURL string
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// Sleep waits d or until ctx ends (its error), as a page that waits
+	// for a rate limit does; nil: a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Handler serves the dashboard's pages and assets.
@@ -41,6 +52,7 @@ type Handler struct {
 	assets  map[string]string // a static file's name → its URL with a version
 	static  http.Handler
 	mux     *http.ServeMux
+	https   bool // PublicURL is https: every cookie is Secure
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -56,11 +68,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
 	key, err := csrfKey(cfg.Pepper)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, csrfKey: key, assets: map[string]string{}}
+	h := &Handler{cfg: cfg, csrfKey: key, assets: map[string]string{},
+		https: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")}
 	static, err := fs.Sub(files, "static")
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
@@ -171,7 +187,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
-	h.mux.ServeHTTP(w, r)
+	// The API calls of a page are a person's clicks: the API gives them
+	// the session's interactive budget (ratelimit.Interactive), which no
+	// request from the network can claim.
+	ctx := ratelimit.Interactive(r.Context())
+	if h.https {
+		ctx = context.WithValue(ctx, httpsKey{}, true)
+	}
+	h.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
 func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
@@ -240,6 +263,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 		panic("dashboard: no page " + page)
 	}
 	switch {
+	case v.Section != "":
 	case strings.HasPrefix(r.URL.Path, "/links"):
 		v.Section = "links"
 	case strings.HasPrefix(r.URL.Path, "/org"):
@@ -279,7 +303,7 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, s *session, st
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
 	e, ok := errors.AsType[*apiclient.Error](err)
 	if !ok {
-		h.cfg.Logger.Error("dashboard: API call", "path", r.URL.Path, "err", err)
+		h.logFailure(r, err)
 		h.problem(w, r, s, http.StatusInternalServerError, "Something went wrong on our side.")
 		return
 	}
@@ -298,7 +322,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 			fmt.Sprintf("Too many requests: wait %s and try again.", e.RetryAfter))
 	default:
 		if e.Status >= 500 {
-			h.cfg.Logger.Error("dashboard: API call", "path", r.URL.Path, "err", err)
+			h.logFailure(r, err)
 		}
 		status := e.Status
 		if status < 400 {
@@ -311,6 +335,20 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 		h.problem(w, r, s, status, msg)
 	}
 }
+
+// logFailure logs a failed API call of the page r: its route (r.Pattern,
+// never the path, which may hold an invitation's token) and err with the
+// tokens of paths redacted.
+func (h *Handler) logFailure(r *http.Request, err error) {
+	h.cfg.Logger.Error("dashboard: API call", "route", r.Pattern, "err", redact(err.Error()))
+}
+
+// tokenInPath is the secret segment of a path: an invitation's token, in
+// the dashboard's (/invite/…) or the API's (/v1/invitations/…/accept).
+var tokenInPath = regexp.MustCompile(`(/invit(?:e|ations)/)[^/?#\s"]+`)
+
+// redact is s with the tokens of the paths it names replaced.
+func redact(s string) string { return tokenInPath.ReplaceAllString(s, "${1}…") }
 
 // fieldErrors splits a validation error of the API into the messages
 // beside the form's fields (named as the API names them) and the rest.
@@ -328,18 +366,24 @@ func fieldErrors(err error, fields ...string) (map[string]string, string, bool) 
 	for _, f := range fields {
 		known[f] = true
 	}
+	add := func(field, msg string) {
+		if byField[field] != "" {
+			msg = byField[field] + "; " + msg
+		}
+		byField[field] = msg
+	}
 	for _, d := range e.Details {
-		// A part of a field (geo.US, variants[1].url) is shown beside
-		// the field, named.
+		// A part of a field (geo.US, variants[1].url, events[0]) is shown
+		// beside the field, named.
 		base, part := d.Field, ""
 		if i := strings.IndexAny(d.Field, ".["); i > 0 && !known[d.Field] {
 			base, part = d.Field[:i], d.Field[i:]
 		}
 		switch {
 		case known[d.Field]:
-			byField[d.Field] = d.Reason
+			add(d.Field, d.Reason)
 		case known[base]:
-			byField[base] = strings.TrimPrefix(part, ".") + " " + d.Reason
+			add(base, partName(part)+" "+d.Reason)
 		case d.Field != "":
 			rest = append(rest, d.Field+" "+d.Reason)
 		default:
@@ -357,6 +401,19 @@ func fieldErrors(err error, fields ...string) (map[string]string, string, bool) 
 		msg = "Please correct the fields marked below."
 	}
 	return byField, msg, true
+}
+
+// partName is how a message names a part of a field: ".US" is "US",
+// "[1].url" is "item 2 url" (the API counts from 0, people from 1).
+func partName(part string) string {
+	if rest, ok := strings.CutPrefix(part, "["); ok {
+		if n, tail, ok := strings.Cut(rest, "]"); ok {
+			if i, err := strconv.Atoi(n); err == nil {
+				return strings.TrimSpace("item " + strconv.Itoa(i+1) + " " + strings.TrimPrefix(tail, "."))
+			}
+		}
+	}
+	return strings.TrimPrefix(part, ".")
 }
 
 // when is a time as pages show it: a <time> element whose text is UTC,

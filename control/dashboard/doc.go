@@ -10,13 +10,24 @@
 //     organization (x-org-id). Permissions, plan limits, validation and
 //     rate limits are the API's; the dashboard re-implements none of them.
 //     It hides the actions the person's permissions (GET /v1/me) do not
-//     allow, and shows the API's refusals (403, 404, 429, validation
-//     errors beside the field they name) as pages and messages.
+//     allow, so as not to offer what the API would refuse, and shows the
+//     API's refusals (403, 404, 429, validation errors beside the field
+//     they name) as pages and messages. A person's own user key is theirs
+//     whatever their permissions (the API's rule): they may create (a user
+//     key only, without apiKeys:create), rotate and revoke it; another's
+//     user key is never offered to rotate (only its person may).
+//   - Its API calls are interactive (ratelimit.Interactive on their
+//     contexts): a person clicking through pages has ten times a key's
+//     rate budget; the same session token used over the network has a
+//     key's.
 //   - Sessions: signing in (POST /v1/auth/login) sets the cookie
 //     h0p_session to the session token (HttpOnly, SameSite=Lax, Path=/,
-//     Secure when the request came over TLS, expiring with the session);
-//     h0p_org holds the chosen organization. Signing out ends the session
-//     on the server (POST /v1/auth/logout) and clears both.
+//     Secure when the request came over TLS or Config.PublicURL is https,
+//     expiring with the session); h0p_org holds the chosen organization.
+//     Signing out clears both, always, and ends the session on the server
+//     (POST /v1/auth/logout), saying so when it could not; signing in over
+//     a session ends the old one too. Accepting an invitation while
+//     signed in keeps the organization the person works in.
 //   - CSRF: every POST carries a token in a hidden field: an HMAC of the
 //     session token under a key derived (HKDF) from control's pepper, so
 //     every control node accepts it; before sign-in, of a random cookie
@@ -24,8 +35,12 @@
 //   - Secrets (an API key's, a webhook's signing secret, an invitation's
 //     link) are rendered only in the answer to the POST whose API call
 //     returned them (create, rotate, invite), never kept by the
-//     dashboard: no GET page has them, and every page is
-//     Cache-Control: no-store.
+//     dashboard: no GET page has them, nothing after that call keeps them
+//     from being shown, and every page is Cache-Control: no-store.
+//     Invitation tokens are never logged (routes, not paths; errors
+//     redacted).
+//   - A download (the clicks' or links' CSV) that fails once it began is
+//     cut, never ended as if whole.
 //   - Every answer carries a strict Content-Security-Policy (no inline
 //     script or style: the script and the stylesheet are static files),
 //     X-Frame-Options: DENY, X-Content-Type-Options: nosniff and

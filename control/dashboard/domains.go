@@ -23,8 +23,7 @@ func (h *Handler) domainsPage(w http.ResponseWriter, r *http.Request, s *session
 	}
 	cursor := r.URL.Query().Get("cursor")
 	p, err := s.api.ListDomains(r.Context(), apiclient.ListQuery{Limit: pageSize, Cursor: cursor})
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		http.Redirect(w, r, "/domains", http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, "/domains") {
 		return
 	}
 	if err != nil {
@@ -217,7 +216,7 @@ func (h *Handler) domainPage(w http.ResponseWriter, r *http.Request, s *session)
 	if !h.page(w, r, s) {
 		return
 	}
-	d, err := s.api.GetDomain(r.Context(), url.PathEscape(r.PathValue("id")))
+	d, err := s.api.GetDomain(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -232,7 +231,7 @@ func (h *Handler) updateDomain(w http.ResponseWriter, r *http.Request, s *sessio
 	in, bad := f.input(true)
 	msg := "Please correct the fields marked below."
 	if bad == nil {
-		_, err := s.api.UpdateDomain(r.Context(), url.PathEscape(id), in)
+		_, err := s.api.UpdateDomain(r.Context(), id, in)
 		if err == nil {
 			flash(w, r, "Domain settings saved.")
 			http.Redirect(w, r, "/domains/"+url.PathEscape(id), http.StatusSeeOther)
@@ -247,7 +246,7 @@ func (h *Handler) updateDomain(w http.ResponseWriter, r *http.Request, s *sessio
 	if !h.page(w, r, s) {
 		return
 	}
-	d, err := s.api.GetDomain(r.Context(), url.PathEscape(id))
+	d, err := s.api.GetDomain(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -263,7 +262,7 @@ func (h *Handler) updateDomain(w http.ResponseWriter, r *http.Request, s *sessio
 // check whose lookups failed changes nothing and says so.
 func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
-	d, err := s.api.VerifyDomain(r.Context(), url.PathEscape(id))
+	d, err := s.api.VerifyDomain(r.Context(), id)
 	switch {
 	case apiclient.IsCode(err, apierror.Unavailable):
 		e, _ := errors.AsType[*apiclient.Error](err)
@@ -291,7 +290,7 @@ func (h *Handler) deleteDomainPage(w http.ResponseWriter, r *http.Request, s *se
 	if !h.page(w, r, s) {
 		return
 	}
-	d, err := s.api.GetDomain(r.Context(), url.PathEscape(r.PathValue("id")))
+	d, err := s.api.GetDomain(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -309,7 +308,7 @@ func (h *Handler) deleteDomainPage(w http.ResponseWriter, r *http.Request, s *se
 // the refusal is shown on the confirmation page.
 func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
-	err := s.api.DeleteDomain(r.Context(), url.PathEscape(id), r.PostFormValue("force") != "")
+	err := s.api.DeleteDomain(r.Context(), id, r.PostFormValue("force") != "")
 	if err == nil {
 		flash(w, r, "Domain deleted.")
 		http.Redirect(w, r, "/domains", http.StatusSeeOther)
@@ -323,7 +322,7 @@ func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request, s *sessio
 	if !h.page(w, r, s) {
 		return
 	}
-	d, gerr := s.api.GetDomain(r.Context(), url.PathEscape(id))
+	d, gerr := s.api.GetDomain(r.Context(), id)
 	if gerr != nil {
 		h.fail(w, r, s, gerr)
 		return

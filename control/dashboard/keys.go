@@ -57,6 +57,25 @@ func parseTime(s *string) *time.Time {
 	return &t
 }
 
+// ownKey reports whether k is the person's own user key: the API lets
+// them create, rotate and revoke it without apiKeys permissions.
+func ownKey(s *session, k apiclient.APIKey) bool {
+	return k.Type == "user" && k.UserID != "" && k.UserID == s.Me.User.ID
+}
+
+// mayRotate reports whether the person may rotate k: their own user key,
+// or, with apiKeys:update, a bot key (another's user key is its person's
+// alone).
+func mayRotate(s *session, k apiclient.APIKey) bool {
+	return ownKey(s, k) || k.Type != "user" && s.Can("apiKeys", "update")
+}
+
+// mayRevoke reports whether the person may revoke k: their own user key,
+// or any with apiKeys:delete (the API refuses a key of a higher role).
+func mayRevoke(s *session, k apiclient.APIKey) bool {
+	return ownKey(s, k) || s.Can("apiKeys", "delete")
+}
+
 func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if !h.page(w, r, s) {
 		return
@@ -87,8 +106,11 @@ type grantRow struct {
 
 type keyForm struct {
 	Name, Type, ExpiresAt, Zone string
-	Grants                      []grantRow
-	Actions                     []string
+	// UserOnly: the person may not create keys (apiKeys:create), only
+	// their own user key, which the API allows anyone.
+	UserOnly bool
+	Grants   []grantRow
+	Actions  []string
 }
 
 // keyFields are the key form's fields, named as the API names them.
@@ -97,7 +119,10 @@ var keyFields = []string{"name", "type", "permissions", "expiresAt"}
 // newKeyForm is the key form for s, with checked ("resource:action")
 // ticked.
 func newKeyForm(s *session, checked map[string]bool, loc *time.Location) keyForm {
-	f := keyForm{Type: "bot", Zone: loc.String()}
+	f := keyForm{Type: "bot", Zone: loc.String(), UserOnly: !s.Can("apiKeys", "create")}
+	if f.UserOnly {
+		f.Type = "user"
+	}
 	for _, a := range access.Actions {
 		f.Actions = append(f.Actions, string(a))
 	}
@@ -114,10 +139,6 @@ func newKeyForm(s *session, checked map[string]bool, loc *time.Location) keyForm
 
 func (h *Handler) newKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if !h.page(w, r, s) {
-		return
-	}
-	if !s.Can("apiKeys", "create") {
-		h.problem(w, r, s, http.StatusForbidden, "You may not create API keys in this organization.")
 		return
 	}
 	h.render(w, r, http.StatusOK, "keysnew", view{Title: "New API key", Section: "keys", Session: s,
@@ -167,7 +188,10 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	f := newKeyForm(s, checked, loc)
-	f.Name, f.Type, f.ExpiresAt = in.Name, in.Type, expires
+	f.Name, f.ExpiresAt = in.Name, expires
+	if !f.UserOnly {
+		f.Type = in.Type
+	}
 	h.render(w, r, http.StatusBadRequest, "keysnew", view{Title: "New API key", Section: "keys", Session: s,
 		Error: msg, FieldErrors: bad, Data: f})
 }
@@ -179,20 +203,21 @@ type secretData struct {
 
 // showSecret answers the page that shows k's secret: the one time it is
 // shown. It is rendered in the answer to the POST, never stored, and no
-// GET page has it.
+// GET page has it. Nothing after the API's answer may keep it from the
+// person (after a rotate the old secret is dead): when the person cannot
+// be read now, render draws the page without the nav.
 func (h *Handler) showSecret(w http.ResponseWriter, r *http.Request, s *session, k apiclient.APIKeySecret, msg string) {
-	if !h.page(w, r, s) {
-		return
-	}
 	h.render(w, r, http.StatusOK, "keyssecret", view{Title: "Your new API key", Section: "keys", Session: s,
 		Flash: msg, Data: secretData{Key: keyRowOf(k.APIKey), Secret: k.Key}})
 }
 
 type keyData struct {
-	Key      keyRow
-	Usage    *apiclient.KeyUsage
-	UsageErr string
-	Interval string
+	Key keyRow
+	// Rotate and Revoke: the actions the person may take on the key.
+	Rotate, Revoke bool
+	Usage          *apiclient.KeyUsage
+	UsageErr       string
+	Interval       string
 }
 
 // intervals a key's usage can be read over.
@@ -208,7 +233,8 @@ func (h *Handler) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 		h.fail(w, r, s, err)
 		return
 	}
-	d := keyData{Key: keyRowOf(k), Interval: r.URL.Query().Get("interval")}
+	d := keyData{Key: keyRowOf(k), Interval: r.URL.Query().Get("interval"), Rotate: mayRotate(s, k),
+		Revoke: mayRevoke(s, k)}
 	if !usageIntervals[d.Interval] {
 		d.Interval = "30d"
 	}
@@ -243,7 +269,7 @@ func (h *Handler) deleteKeyPage(w http.ResponseWriter, r *http.Request, s *sessi
 		h.fail(w, r, s, err)
 		return
 	}
-	if !s.Can("apiKeys", "delete") {
+	if !mayRevoke(s, k) {
 		h.problem(w, r, s, http.StatusForbidden, "You may not revoke API keys in this organization.")
 		return
 	}

@@ -22,6 +22,37 @@ const pageSize = 50
 // Previous); past it, the oldest are dropped and First page remains.
 const maxBack = 30
 
+// paging is the URLs of a cursor table's other pages ("": none), for the
+// page at cursor after the pages at back, whose API page's next cursor
+// is next; at is the table's URL at a cursor with its back cursors.
+func paging(cursor string, back []string, next string, at func(cursor string, back []string) string) (nextURL, prev, first string) {
+	if next != "" {
+		nb := append(append([]string(nil), back...), cursor)
+		if len(nb) > maxBack {
+			nb = nb[len(nb)-maxBack:]
+		}
+		nextURL = at(next, nb)
+	}
+	if len(back) > 0 {
+		prev = at(back[len(back)-1], back[:len(back)-1])
+	}
+	if cursor != "" {
+		first = at("", nil)
+	}
+	return nextURL, prev, first
+}
+
+// staleCursor sends the request to start (the table's first page) when
+// err is the API's refusal of cursor (one of other filters, or stale),
+// and reports whether it did.
+func staleCursor(w http.ResponseWriter, r *http.Request, err error, cursor, start string) bool {
+	if cursor == "" || !apiclient.IsCode(err, apierror.ValidationError) {
+		return false
+	}
+	http.Redirect(w, r, start, http.StatusSeeOther)
+	return true
+}
+
 type linksData struct {
 	Search, Tag, Domain, Sort string
 	Links                     []apiclient.Link
@@ -44,17 +75,12 @@ func (h *Handler) linksPage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	p, err := s.api.ListLinks(r.Context(), apiclient.LinkQuery{Search: d.Search, Tag: d.Tag, Domain: d.Domain,
 		Sort: d.Sort, Limit: pageSize, Cursor: cursor})
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		// A cursor of other filters (or a stale one): start over.
-		http.Redirect(w, r, d.url("", nil), http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, d.url("", nil)) {
 		return
 	}
 	if e, ok := errors.AsType[*apiclient.Error](err); ok && e.Code == apierror.ValidationError {
 		// A filter the API refuses: said above the filters, to correct.
-		msg := e.Message
-		for _, dt := range e.Details {
-			msg = dt.Field + " " + dt.Reason
-		}
+		_, msg, _ := fieldErrors(err)
 		h.render(w, r, http.StatusBadRequest, "links", view{Title: "Links", Session: s, Data: d, Error: msg})
 		return
 	}
@@ -63,19 +89,7 @@ func (h *Handler) linksPage(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	d.Links, d.Self = p.Data, d.url(cursor, back)
-	if p.NextCursor != "" {
-		nb := append(append([]string(nil), back...), cursor)
-		if len(nb) > maxBack {
-			nb = nb[len(nb)-maxBack:]
-		}
-		d.Next = d.url(p.NextCursor, nb)
-	}
-	if len(back) > 0 {
-		d.Prev = d.url(back[len(back)-1], back[:len(back)-1])
-	}
-	if cursor != "" {
-		d.First = d.url("", nil)
-	}
+	d.Next, d.Prev, d.First = paging(cursor, back, p.NextCursor, d.url)
 	h.render(w, r, http.StatusOK, "links", view{Title: "Links", Session: s, Data: d})
 }
 
@@ -112,8 +126,10 @@ type linkForm struct {
 	// "country URL" a line, Variants one "URL weight" a line.
 	IOS, Android, Geo, Variants string
 	Zone                        string
-	// Domains are the org's domains, offered in the domain field.
-	Domains []string
+	// Domains are the org's domains, offered in the domain field;
+	// DomainsErr says why they could not be read.
+	Domains    []string
+	DomainsErr string
 }
 
 // formFields are the fields of the link form, named as the API names
@@ -252,27 +268,29 @@ func deref(s *string) string {
 }
 
 // domains are the org's domain names for the form, when the person may
-// read them (the field takes any name otherwise).
-func (h *Handler) domains(r *http.Request, s *session) []string {
+// read them (the field takes any name otherwise), or why they could not
+// be read.
+func (h *Handler) domains(r *http.Request, s *session) ([]string, string) {
 	if !s.Can("domains", "read") {
-		return nil
+		return nil, ""
 	}
 	p, err := s.api.ListDomains(r.Context(), apiclient.ListQuery{Limit: 100})
 	if err != nil {
-		return nil
+		return nil, h.message(r, err)
 	}
 	var names []string
 	for _, d := range p.Data {
 		names = append(names, d.Name)
 	}
-	return names
+	return names, ""
 }
 
 func (h *Handler) newLinkPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if !h.page(w, r, s) {
 		return
 	}
-	f := linkForm{Zone: timezone(r).String(), Domains: h.domains(r, s)}
+	f := linkForm{Zone: timezone(r).String()}
+	f.Domains, f.DomainsErr = h.domains(r, s)
 	h.render(w, r, http.StatusOK, "linkform", view{Title: "New link", Session: s, Data: f})
 }
 
@@ -309,7 +327,7 @@ func (h *Handler) formAgain(w http.ResponseWriter, r *http.Request, s *session, 
 		return
 	}
 	f.Password = "" // never sent back to the browser
-	f.Domains = h.domains(r, s)
+	f.Domains, f.DomainsErr = h.domains(r, s)
 	h.render(w, r, http.StatusBadRequest, "linkform", view{Title: title, Session: s, Data: f, Error: msg,
 		FieldErrors: fields})
 }
@@ -336,7 +354,7 @@ func (h *Handler) editLinkPage(w http.ResponseWriter, r *http.Request, s *sessio
 		return
 	}
 	f := formOf(l, timezone(r))
-	f.Domains = h.domains(r, s)
+	f.Domains, f.DomainsErr = h.domains(r, s)
 	h.render(w, r, http.StatusOK, "linkform", view{Title: "Edit " + l.ShortLink, Session: s, Data: f})
 }
 

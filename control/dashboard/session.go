@@ -29,6 +29,10 @@ const (
 	csrfPurpose   = "h0p dashboard csrf"
 )
 
+// formExpired is the refusal of a POST without its CSRF token.
+const formExpired = "This form has expired or did not come from this site (its security token is missing or wrong). " +
+	"Go back, reload the page and try again."
+
 func csrfKey(pepper []byte) ([]byte, error) {
 	if len(pepper) < 32 {
 		return nil, fmt.Errorf("dashboard: pepper of %d bytes, want at least 32", len(pepper))
@@ -115,8 +119,7 @@ func (h *Handler) signedIn(next pageFunc) http.HandlerFunc {
 		}
 		s := &session{api: h.client(r, c.Value, org), csrf: h.csrfToken("session", c.Value), org: org}
 		if r.Method == http.MethodPost && !h.validCSRF(r, "session", c.Value) {
-			h.problem(w, r, nil, http.StatusForbidden,
-				"This form has expired or did not come from this site (its security token is missing or wrong). Go back, reload the page and try again.")
+			h.problem(w, r, nil, http.StatusForbidden, formExpired)
 			return
 		}
 		next(w, r, s)
@@ -142,6 +145,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, s *session) bool 
 	}
 	if apiclient.IsCode(err, apierror.ValidationError) {
 		// Several organizations and none chosen: signing in chooses one.
+		h.endSession(r, s.api)
 		clearSession(w, r)
 		toLogin(w, r)
 		return false
@@ -173,14 +177,25 @@ func localPath(next string) string {
 	return next
 }
 
+// httpsKey marks a request's context when the dashboard's public URL is
+// https (Handler.ServeHTTP).
+type httpsKey struct{}
+
+// secure reports whether r's cookies are Secure: r came over TLS, or
+// people reach the dashboard over https (through a proxy that terminates
+// TLS, r.TLS is nil).
+func secure(r *http.Request) bool {
+	return r.TLS != nil || r.Context().Value(httpsKey{}) != nil
+}
+
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", Expires: expires, HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Secure: secure(r), SameSite: http.SameSiteLaxMode})
 }
 
 func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Secure: secure(r), SameSite: http.SameSiteLaxMode})
 }
 
 func clearSession(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +227,7 @@ func preSecret(w http.ResponseWriter, r *http.Request) string {
 	b := make([]byte, 18)
 	rand.Read(b)
 	v := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: v, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: v, Path: "/", HttpOnly: true, Secure: secure(r),
 		SameSite: http.SameSiteStrictMode})
 	return v
 }
@@ -233,8 +248,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if !h.validPreCSRF(r) {
-		h.problem(w, r, nil, http.StatusForbidden,
-			"This form has expired or did not come from this site. Go back, reload the page and try again.")
+		h.problem(w, r, nil, http.StatusForbidden, formExpired)
 		return
 	}
 	email, next := r.PostFormValue("email"), localPath(r.PostFormValue("next"))
@@ -250,6 +264,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusUnauthorized, "login", view{Title: "Sign in", Error: msg,
 			CSRF: h.csrfToken("pre", preSecret(w, r)), Data: loginData{Email: email, Next: next}})
 		return
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" && c.Value != l.Token {
+		// Signing in over a session: it ends, not only its cookie.
+		if h.endSession(r, h.client(r, c.Value, "")) != nil {
+			flash(w, r, "Signed in. Your previous session could not be ended on the server now; it ends when it expires.")
+		}
 	}
 	h.startSession(w, r, l, "")
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -269,14 +289,31 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, l apiclie
 	}
 }
 
+// endSession ends the session of api's client on the server, best
+// effort (an already ended one is fine): it reports, and logs, a failure.
+func (h *Handler) endSession(r *http.Request, api *apiclient.Client) error {
+	err := api.Logout(r.Context())
+	if err == nil || apiclient.IsCode(err, apierror.Unauthorized) {
+		return nil
+	}
+	h.cfg.Logger.Warn("dashboard: end a session", "route", r.Pattern, "err", redact(err.Error()))
+	return err
+}
+
+// logout signs the browser out whatever happens: its cookies are
+// cleared even when the server could not end the session, which the page
+// then says.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
-	// An already ended session is signed out all the same.
-	if err := s.api.Logout(r.Context()); err != nil && !apiclient.IsCode(err, apierror.Unauthorized) {
-		h.fail(w, r, nil, err)
+	err := h.endSession(r, s.api)
+	clearSession(w, r)
+	if err == nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	clearSession(w, r)
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	h.render(w, r, http.StatusOK, "login", view{Title: "Sign in",
+		Error: "You are signed out in this browser, but the server could not end your session now; " +
+			"it ends when it expires.",
+		CSRF: h.csrfToken("pre", preSecret(w, r)), Data: loginData{Next: "/links"}})
 }
 
 func (h *Handler) switchOrg(w http.ResponseWriter, r *http.Request, s *session) {
@@ -325,20 +362,27 @@ func (h *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		h.signedIn(func(w http.ResponseWriter, r *http.Request, s *session) {
+			// The organization the person works in now, which they keep.
+			if !h.page(w, r, s) {
+				return
+			}
 			a, err := s.api.AcceptInvitation(r.Context(), token, "", "")
 			if err != nil {
 				h.fail(w, r, s, err)
 				return
 			}
-			setCookie(w, r, orgCookie, a.OrgID, h.orgExpiry())
-			flash(w, r, "You joined the organization.")
+			if s.org == "" && s.Me.OrgID != "" {
+				// Their only organization was implied; with two it must
+				// be named.
+				setCookie(w, r, orgCookie, s.Me.OrgID, h.orgExpiry())
+			}
+			flash(w, r, h.joinedMessage(r, s, a.OrgID))
 			http.Redirect(w, r, "/links", http.StatusSeeOther)
 		})(w, r)
 		return
 	}
 	if !h.validPreCSRF(r) {
-		h.problem(w, r, nil, http.StatusForbidden,
-			"This form has expired or did not come from this site. Go back, reload the page and try again.")
+		h.problem(w, r, nil, http.StatusForbidden, formExpired)
 		return
 	}
 	name, pw := r.PostFormValue("name"), r.PostFormValue("password")
@@ -360,6 +404,22 @@ func (h *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, r, http.StatusBadRequest, "invite", view{Title: "Accept the invitation", Error: msg, FieldErrors: fields,
 		CSRF: h.csrfToken("pre", preSecret(w, r)), Data: inviteData{Token: token, Name: name}})
+}
+
+// joinedMessage says which organization the signed-in person s joined
+// (org, with their role there as GET /v1/me tells it) and that they stay
+// in the one they were in.
+func (h *Handler) joinedMessage(r *http.Request, s *session, org string) string {
+	joined := "organization " + org
+	if me, err := s.api.Me(r.Context()); err == nil {
+		for _, m := range me.Organizations {
+			if m.OrgID == org {
+				joined += " as " + m.Role
+			}
+		}
+	}
+	return "You joined " + joined + ". You are still working in " + s.Me.OrgID +
+		": choose the other in the Organization menu to work in it."
 }
 
 // timezone is the browser's timezone (app.js sets it), or UTC.

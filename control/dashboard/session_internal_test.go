@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 )
 
 func TestLocalPath(t *testing.T) {
@@ -25,19 +24,39 @@ func TestLocalPath(t *testing.T) {
 	}
 }
 
-// TestCookiesSecureOverTLS: the session cookie is Secure when the request
-// came over TLS, and not over plain http (h0p dev on localhost).
-func TestCookiesSecureOverTLS(t *testing.T) {
-	for _, overTLS := range []bool{false, true} {
-		r := httptest.NewRequest("POST", "/login", nil)
-		if overTLS {
+// TestCookiesSecure: cookies are Secure when the request came over TLS
+// or the public URL is https (a proxy in front terminates TLS), and not
+// over plain http to a plain URL (h0p dev on localhost).
+func TestCookiesSecure(t *testing.T) {
+	for _, tc := range []struct {
+		publicURL string
+		overTLS   bool
+		want      bool
+	}{
+		{"http://localhost:8080", false, false},
+		{"http://localhost:8080", true, true},
+		{"https://api.h0p.example", false, true},
+		{"HTTPS://api.h0p.example", false, true},
+		{"", false, false},
+	} {
+		h, err := New(Config{API: http.NotFoundHandler(), Pepper: make([]byte, 32), PublicURL: tc.publicURL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest("GET", "/login", nil)
+		if tc.overTLS {
 			r.TLS = &tls.ConnectionState{}
 		}
 		w := httptest.NewRecorder()
-		setCookie(w, r, sessionCookie, "h0p_s_x", time.Now().Add(time.Hour))
-		c := w.Result().Cookies()[0]
-		if c.Secure != overTLS || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
-			t.Errorf("over TLS %v: %+v", overTLS, c)
+		h.ServeHTTP(w, r)
+		cookies := w.Result().Cookies()
+		if len(cookies) == 0 {
+			t.Fatalf("%s, TLS %v: no cookie", tc.publicURL, tc.overTLS)
+		}
+		for _, c := range cookies {
+			if c.Secure != tc.want || !c.HttpOnly || c.Path != "/" {
+				t.Errorf("%s, TLS %v: %+v, want Secure %v", tc.publicURL, tc.overTLS, c, tc.want)
+			}
 		}
 	}
 }

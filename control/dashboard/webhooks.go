@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/h0p/h0p/control/apiclient"
-	"github.com/h0p/h0p/shared/apierror"
 )
 
 // webhookEvents are the events an endpoint may subscribe to, in the
@@ -30,8 +28,7 @@ func (h *Handler) webhooksPage(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	cursor := r.URL.Query().Get("cursor")
 	p, err := s.api.ListWebhooks(r.Context(), apiclient.ListQuery{Limit: pageSize, Cursor: cursor})
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		http.Redirect(w, r, "/webhooks", http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, "/webhooks") {
 		return
 	}
 	if err != nil {
@@ -57,9 +54,11 @@ type webhooksData struct {
 type webhookForm struct {
 	URL, Description, Scope, LinkIDs string
 	Events, Tags                     map[string]bool
-	// AllEvents and OrgTags are the choices the form offers.
+	// AllEvents and OrgTags are the choices the form offers; TagsErr
+	// says why the tags could not be read.
 	AllEvents []string
 	OrgTags   []apiclient.Tag
+	TagsErr   string
 }
 
 var webhookFields = []string{"url", "events", "description", "linkIds", "tags", "allLinks"}
@@ -67,9 +66,11 @@ var webhookFields = []string{"url", "events", "description", "linkIds", "tags", 
 func (h *Handler) webhookFormFor(r *http.Request, s *session, f webhookForm) webhookForm {
 	f.AllEvents = webhookEvents
 	if s.Can("shortLinks", "read") {
-		if p, err := s.api.ListTags(r.Context(), apiclient.ListQuery{Limit: 100}); err == nil {
-			f.OrgTags = p.Data
+		p, err := s.api.ListTags(r.Context(), apiclient.ListQuery{Limit: 100})
+		if err != nil {
+			f.TagsErr = h.message(r, err)
 		}
+		f.OrgTags = p.Data
 	}
 	return f
 }
@@ -127,17 +128,6 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, s *sessi
 		h.fail(w, r, s, err)
 		return
 	}
-	// events[1], linkIds[0]: beside their list.
-	if e, _ := errors.AsType[*apiclient.Error](err); e != nil {
-		for _, d := range e.Details {
-			if base, _, ok := strings.Cut(d.Field, "["); ok && slices.Contains(webhookFields, base) {
-				fields[base] = d.Reason
-			}
-		}
-		if len(fields) > 0 {
-			msg = "Please correct the fields marked below."
-		}
-	}
 	if !h.page(w, r, s) {
 		return
 	}
@@ -151,12 +141,10 @@ type webhookSecretData struct {
 }
 
 // showWebhookSecret answers the page that shows wh's signing secret: the
-// one time it is shown, in the answer to the POST that made it.
+// one time it is shown, in the answer to the POST that made it: nothing
+// after the API's answer may keep it from the person (see showSecret).
 func (h *Handler) showWebhookSecret(w http.ResponseWriter, r *http.Request, s *session, wh apiclient.WebhookSecret,
 	msg string) {
-	if !h.page(w, r, s) {
-		return
-	}
 	h.render(w, r, http.StatusOK, "webhookssecret", view{Title: "Webhook secret", Section: "webhooks", Session: s,
 		Flash: msg, Data: webhookSecretData{Webhook: wh.Webhook, Secret: wh.Secret}})
 }
@@ -178,8 +166,7 @@ func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	p, err := s.api.ListWebhookDeliveries(r.Context(), id, apiclient.ListQuery{Limit: pageSize, Cursor: cursor})
-	if apiclient.IsCode(err, apierror.ValidationError) && cursor != "" {
-		http.Redirect(w, r, "/webhooks/"+url.PathEscape(id), http.StatusSeeOther)
+	if staleCursor(w, r, err, cursor, "/webhooks/"+url.PathEscape(id)) {
 		return
 	}
 	if err != nil {

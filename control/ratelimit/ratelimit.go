@@ -34,11 +34,28 @@ var DefaultLimits = Limits{PerSecond: 5, PerMinute: 100}
 // sessionFactor is how many times a key's budget a signed-in person's is.
 const sessionFactor = 10
 
-// ForSessions is the budget of a signed-in person (a session: the
-// dashboard, whose one page is a dozen API calls in a burst) when keys
-// have l: ten times each window (50/s and 1,000/min by default).
+// ForSessions is the budget of a signed-in person clicking through the
+// dashboard (whose one page is a dozen API calls in a burst: an
+// Interactive context) when keys have l: ten times each window (50/s and
+// 1,000/min by default). A session used over the network has a key's.
 func (l Limits) ForSessions() Limits {
 	return Limits{PerSecond: sessionFactor * l.PerSecond, PerMinute: sessionFactor * l.PerMinute}
+}
+
+// interactiveKey marks a context as the dashboard's; unexported, so only
+// code in this process can set it, never a request from the network.
+type interactiveKey struct{}
+
+// Interactive is ctx marked as a person's interactive use: the
+// dashboard's in-process API calls, which ForSessions budgets.
+func Interactive(ctx context.Context) context.Context {
+	return context.WithValue(ctx, interactiveKey{}, true)
+}
+
+// IsInteractive reports whether ctx was marked by Interactive.
+func IsInteractive(ctx context.Context) bool {
+	v, _ := ctx.Value(interactiveKey{}).(bool)
+	return v
 }
 
 // Validate reports whether both quotas are at least 1.

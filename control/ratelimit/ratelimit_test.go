@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -139,6 +140,28 @@ func TestWholeSeconds(t *testing.T) {
 	} {
 		if got := wholeSeconds(tt.d); got != tt.want {
 			t.Errorf("wholeSeconds(%v) = %d, want %d", tt.d, got, tt.want)
+		}
+	}
+}
+
+// Only a context marked by Interactive is interactive, and the mark
+// survives contexts derived from it.
+func TestInteractive(t *testing.T) {
+	type otherKey struct{}
+	plain := context.WithValue(context.Background(), otherKey{}, true)
+	marked, cancel := context.WithCancel(Interactive(context.Background()))
+	defer cancel()
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		want bool
+	}{
+		{"background", context.Background(), false},
+		{"another key's value", plain, false},
+		{"marked, then derived", marked, true},
+	} {
+		if got := IsInteractive(tt.ctx); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
