@@ -127,7 +127,15 @@ func IsCode(err error, code apierror.Code) bool {
 	return ok && e.Code == code
 }
 
-// Do sends method path?query with in as its JSON body (nil: none) and
+// Raw is a request body sent as it is, not as JSON (a CSV import, an
+// upload).
+type Raw struct {
+	ContentType string
+	Body        io.Reader
+}
+
+// Do sends method path?query with in as its JSON body (nil: none; a Raw
+// as it is) and
 // decodes a 2xx answer's JSON body into out (nil: discarded). path starts
 // with /v1/ and is as sent: a segment that holds an id is escaped
 // (url.PathEscape, once: the client's methods do it), so an id with '?'
@@ -174,7 +182,12 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	u.Path, u.RawPath = c.base.Path+p, c.base.EscapedPath()+path
 	u.RawQuery = query.Encode()
 	var body io.Reader
-	if in != nil {
+	contentType := "application/json"
+	switch in := in.(type) {
+	case nil:
+	case Raw:
+		body, contentType = in.Body, in.ContentType
+	default:
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, fmt.Errorf("apiclient: %s %s: encoding the body: %w", method, path, err)
@@ -185,8 +198,8 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return nil, fmt.Errorf("apiclient: %w", err)
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.key != "" {

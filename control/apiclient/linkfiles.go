@@ -2,10 +2,7 @@ package apiclient
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/h0p/h0p/shared/apierror"
 )
@@ -85,44 +82,6 @@ type ImportReport struct {
 // Shlink's format (POST /v1/links/import). Rows fail alone.
 func (c *Client) ImportLinks(ctx context.Context, csv io.Reader) (ImportReport, error) {
 	var rep ImportReport
-	// The body is the file as it is, not JSON: the request is made here
-	// rather than by send, with the same credentials.
-	u := *c.base
-	u.Path += "/v1/links/import"
-	req, err := http.NewRequestWithContext(ctx, "POST", u.String(), csv)
-	if err != nil {
-		return rep, fmt.Errorf("apiclient: %w", err)
-	}
-	req.Header.Set("Content-Type", "text/csv")
-	req.Header.Set("Accept", "application/json")
-	if c.key != "" {
-		req.Header.Set("x-api-key", c.key)
-	}
-	if c.session != "" {
-		req.Header.Set("Authorization", "Bearer "+c.session)
-	}
-	if c.org != "" {
-		req.Header.Set("x-org-id", c.org)
-	}
-	ua := c.UserAgent
-	if ua == "" {
-		ua = "h0p-go"
-	}
-	req.Header.Set("User-Agent", ua)
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return rep, fmt.Errorf("apiclient: POST /v1/links/import: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return rep, readError(resp)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
-		return rep, fmt.Errorf("apiclient: POST /v1/links/import: decoding the answer: %w", err)
-	}
-	return rep, nil
+	err := c.Do(ctx, "POST", "/v1/links/import", nil, Raw{ContentType: "text/csv", Body: csv}, &rep)
+	return rep, err
 }

@@ -471,28 +471,33 @@ func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request, s *session)
 // GET /v1/stats/export, streamed.
 func (h *Handler) exportClicks(w http.ResponseWriter, r *http.Request, s *session) {
 	f := statsFormOf(r)
-	// The session's client, through a transport that hands the export
-	// over as the API writes it rather than holding it whole.
+	name := "clicks.csv"
+	if f.LinkID != "" {
+		name = "clicks-" + safeName(f.LinkID) + ".csv"
+	}
+	h.download(w, r, s, "/v1/stats/export", f.export(), name)
+}
+
+// download streams the API's CSV answer to path?query to the browser as
+// the file name, as the API writes it (the session's client, through a
+// transport that hands the answer over rather than holding it whole). A
+// download that fails once it began is cut: the browser shows it failed
+// rather than keep a short file that looks whole.
+func (h *Handler) download(w http.ResponseWriter, r *http.Request, s *session, path string, query url.Values, name string) {
 	api := *s.api
 	api.HTTPClient = &http.Client{Transport: apiclient.InProcessStream(h.cfg.API, r.RemoteAddr),
 		CheckRedirect: apiclient.RefuseRedirect}
-	body, err := api.Stream(r.Context(), "GET", "/v1/stats/export", f.export(), nil)
+	body, err := api.Stream(r.Context(), "GET", path, query, nil)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
 	}
 	defer body.Close()
-	name := "clicks.csv"
-	if f.LinkID != "" {
-		name = "clicks-" + safeName(f.LinkID) + ".csv"
-	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	if _, err := io.Copy(w, body); err != nil {
-		// Cut the connection: the browser shows the download failed
-		// rather than keep a short file that looks whole.
-		h.cfg.Logger.Warn("dashboard: export clicks", "err", redact(err.Error()))
+		h.cfg.Logger.Warn("dashboard: download", "path", path, "err", redact(err.Error()))
 		panic(http.ErrAbortHandler)
 	}
 }

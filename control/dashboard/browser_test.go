@@ -441,8 +441,15 @@ func TestBrowserJourney(t *testing.T) {
 	if h := member.text(`h1`); h != "API keys" {
 		t.Fatalf("a member's /keys: %q", h)
 	}
-	if n := member.eval(`String(document.querySelectorAll('a[href="/keys/new"], form[action$="/rotate"], a[href$="/delete"], main a[href^="/keys/key_"]').length)`); n != "0" {
+	// A Member has no say over the organization's keys (every one here is
+	// another person's or a bot's); the one thing the API lets them do is
+	// make a user key of their own, and that is all /keys/new offers.
+	if n := member.eval(`String(document.querySelectorAll('form[action$="/rotate"], a[href$="/delete"], main a[href^="/keys/key_"]').length)`); n != "0" {
 		t.Errorf("a member's keys page has %s key actions:\n%s", n, member.html())
+	}
+	member.do("a member's new key", chromedp.Navigate(s.url+"/keys/new"), chromedp.WaitVisible(css(`#type-user`)))
+	if n := member.eval(`String(document.querySelectorAll('#type-bot').length)`); n != "0" {
+		t.Errorf("a member is offered a bot key:\n%s", member.html())
 	}
 
 	session := b.cookie("h0p_session")

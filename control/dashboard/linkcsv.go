@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -106,20 +105,5 @@ func (h *Handler) importRefused(w http.ResponseWriter, r *http.Request, s *sessi
 // /v1/links/export, H0p's format, which the import reads back),
 // streamed as the API writes it.
 func (h *Handler) exportLinks(w http.ResponseWriter, r *http.Request, s *session) {
-	api := *s.api
-	api.HTTPClient = &http.Client{Transport: apiclient.InProcessStream(h.cfg.API, r.RemoteAddr),
-		CheckRedirect: apiclient.RefuseRedirect}
-	body, err := api.Stream(r.Context(), "GET", "/v1/links/export", nil, nil)
-	if err != nil {
-		h.fail(w, r, s, err)
-		return
-	}
-	defer body.Close()
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="links.csv"`)
-	w.Header().Set("Cache-Control", "no-store")
-	if _, err := io.Copy(w, body); err != nil {
-		// The download ends short; the browser shows it failed.
-		h.cfg.Logger.Warn("dashboard: export links", "err", err)
-	}
+	h.download(w, r, s, "/v1/links/export", nil, "links.csv")
 }
