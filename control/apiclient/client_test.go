@@ -3,13 +3,10 @@ package apiclient_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,15 +15,12 @@ import (
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/apiclient"
+	"github.com/h0p/h0p/control/controltest"
 	"github.com/h0p/h0p/control/openapi/openapitest"
 	"github.com/h0p/h0p/control/ratelimit"
-	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/apierror"
 	"github.com/h0p/h0p/shared/clicks"
-	"github.com/h0p/h0p/shared/password"
 )
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // api is a control node over a real single-voter raft node, on 127.0.0.1
 // and a temp dir, with its bootstrap Owner's key.
@@ -41,55 +35,18 @@ type api struct {
 // mustStartAPI starts the API; limits (default: high) rate-limit it.
 func mustStartAPI(t *testing.T, limits ...ratelimit.Limits) *api {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := replication.OpenStore(filepath.Join(dir, "edge"), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	node, err := replication.Open(replication.Config{NodeID: "c", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
-		Voter: true, Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
-	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := node.WaitLeader(waitCtx); err != nil {
-		t.Fatal(err)
-	}
-	lim := ratelimit.Limits{PerSecond: 1000, PerMinute: 100_000}
+	var cfg control.Config
 	if len(limits) > 0 {
-		lim = limits[0]
+		cfg.RateLimits = limits[0]
 	}
-	srv, err := control.Open(ctx, control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
-		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond,
-		RateLimits: lim, PasswordParams: password.Params{Memory: 1024, Time: 1, Threads: 1}}, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		srv.Close()
-	})
-	target, err := url.Parse(srv.URL())
+	n := controltest.Start(t, cfg)
+	target, err := url.Parse(n.Control.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	checked := httptest.NewServer(openapitest.Contract(t, httputil.NewSingleHostReverseProxy(target)))
 	t.Cleanup(checked.Close)
-	a := &api{control: srv, url: checked.URL}
-	if _, err := srv.Bootstrap(ctx, func(k string) error { a.key = k; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return &api{control: n.Control, key: n.Key, url: checked.URL}
 }
 
 func mustClient(t *testing.T, baseURL, key string) *apiclient.Client {

@@ -3,7 +3,6 @@ package dashboard_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,14 +16,13 @@ import (
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/apiclient"
-	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/control/controltest"
 	"github.com/h0p/h0p/edge"
 	"github.com/h0p/h0p/edge/clickspool"
 	"github.com/h0p/h0p/replication"
-	"github.com/h0p/h0p/shared/password"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = controltest.Quiet
 
 // stack is a control node serving the dashboard, over a real
 // single-voter raft node, on 127.0.0.1 and a temp dir, with its
@@ -58,63 +56,26 @@ func mustStartWithEdge(t testing.TB, opts ...func(*control.Config)) *stack {
 func start(t testing.TB, withEdge bool, opts ...func(*control.Config)) *stack {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := replication.OpenStore(filepath.Join(dir, "edge"), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	node, err := replication.Open(replication.Config{NodeID: "c", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
-		Voter: true, Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
-	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := node.WaitLeader(waitCtx); err != nil {
-		t.Fatal(err)
-	}
-	// The API's rate limits are its own tests'; here a test clicks faster
-	// than a person.
-	cfg := control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
-		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond, Dashboard: true,
-		RateLimits:     ratelimit.Limits{PerSecond: 1000, PerMinute: 100_000},
-		PasswordParams: password.Params{Memory: 1024, Time: 1, Threads: 1}}
 	var (
 		edgeSrv *edge.Server
 		shipper *clickspool.Shipper
 	)
-	if withEdge {
-		edgeSrv, shipper = mustEdge(t, dir, st)
-		_, port, err := net.SplitHostPort(edgeSrv.Addr())
-		if err != nil {
-			t.Fatal(err)
+	n := controltest.Start(t, control.Config{Dashboard: true}, func(n *controltest.Node, cfg *control.Config) {
+		if withEdge {
+			edgeSrv, shipper = mustEdge(t, n.Dir, n.Edge)
+			_, port, err := net.SplitHostPort(edgeSrv.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.ShortLinkScheme, cfg.ShortLinkPort = "http", port
+			cfg.EdgeAddrs, cfg.Salts, cfg.EdgeDomains = []string{edgeSrv.Addr()}, n.Edge, n.Edge
 		}
-		cfg.ShortLinkScheme, cfg.ShortLinkPort = "http", port
-		cfg.EdgeAddrs, cfg.Salts, cfg.EdgeDomains = []string{edgeSrv.Addr()}, st, st
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	srv, err := control.Open(ctx, cfg, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
+		for _, o := range opts {
+			o(cfg)
 		}
-		srv.Close()
 	})
-	s := &stack{control: srv, url: srv.URL(), dir: dir}
-	if _, err := srv.Bootstrap(ctx, func(k string) error { s.key = k; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	srv := n.Control
+	s := &stack{control: srv, url: srv.URL(), dir: n.Dir, key: n.Key}
 	if withEdge {
 		// The edge stops first (cleanups run last-registered first), so
 		// its shipper's last batches still find control up.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -17,13 +16,11 @@ import (
 	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/h0p/h0p/control"
+	"github.com/h0p/h0p/control/controltest"
 	"github.com/h0p/h0p/control/files/blobs"
 	"github.com/h0p/h0p/control/mcp"
 	"github.com/h0p/h0p/control/ratelimit"
-	"github.com/h0p/h0p/replication"
 )
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // allTools are the server's tools, as tools/list names them (sorted).
 var allTools = []string{"add_domain", "bulk_create_links", "create_link", "create_qr_code", "delete_link",
@@ -39,54 +36,18 @@ type stack struct {
 
 func mustStartStack(t *testing.T, edits ...func(*control.Config)) *stack {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	edge, err := replication.OpenStore(filepath.Join(dir, "edge"), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { edge.Close() })
-	node, err := replication.Open(replication.Config{NodeID: "c", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
-		Voter: true, Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, edge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
-	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := node.WaitLeader(waitCtx); err != nil {
-		t.Fatal(err)
-	}
-	fileStore, err := blobs.OpenLocal(filepath.Join(dir, "files"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
-		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond, Files: fileStore,
-		RateLimits:        ratelimit.Limits{PerSecond: 1000, PerMinute: 100000},
-		MCPAllowedOrigins: []string{"https://app.example.com"}}
-	for _, edit := range edits {
-		edit(&cfg)
-	}
-	srv, err := control.Open(ctx, cfg, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &stack{control: srv}
-	if _, err := srv.Bootstrap(ctx, func(k string) error { s.key = k; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		srv.Close()
-	})
-	return s
+	n := controltest.Start(t, control.Config{MCPAllowedOrigins: []string{"https://app.example.com"}},
+		func(n *controltest.Node, cfg *control.Config) {
+			fileStore, err := blobs.OpenLocal(filepath.Join(n.Dir, "files"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Files = fileStore
+			for _, edit := range edits {
+				edit(cfg)
+			}
+		})
+	return &stack{control: n.Control, key: n.Key}
 }
 
 // headers adds headers to every request.
