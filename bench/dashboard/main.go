@@ -62,7 +62,7 @@ func main() {
 		maxTime  = flag.Duration("max", 90*time.Second, "a page's timed requests stop after this, even short of -n (at least 10)")
 		warm     = flag.Int("warmup", 10, "untimed requests of each page first")
 		out      = flag.String("out", "bench/results", "directory for dashboard.json and .md")
-		profPage = flag.String("profile", "", "a page's path: write a CPU profile of its timed requests to -profile-out")
+		profPage = flag.String("profile", "", "a page's path: write a CPU profile of the process over its timed requests (and their baselines') to -profile-out")
 		profOut  = flag.String("profile-out", "/tmp/h0p-dashboard.prof", "where -profile writes")
 	)
 	flag.Parse()
