@@ -62,7 +62,7 @@ func main() {
 		maxTime  = flag.Duration("max", 90*time.Second, "a page's timed requests stop after this, even short of -n (at least 10)")
 		warm     = flag.Int("warmup", 10, "untimed requests of each page first")
 		out      = flag.String("out", "bench/results", "directory for dashboard.json and .md")
-		profPage = flag.String("profile", "", "a page's path: write a CPU profile of its timed requests to -profile-out")
+		profPage = flag.String("profile", "", "a page's path: write a CPU profile of the process over its timed requests (and their baselines') to -profile-out")
 		profOut  = flag.String("profile-out", "/tmp/h0p-dashboard.prof", "where -profile writes")
 	)
 	flag.Parse()
@@ -84,7 +84,7 @@ func main() {
 	domains := addDomains(ctx, api)
 
 	t0 = time.Now()
-	top := ingestClicks(ctx, srv, ids, *nClicks, *days)
+	top, clicked := ingestClicks(ctx, srv, ids, *nClicks, *days)
 	clicksTook := time.Since(t0)
 	log.Printf("%d clicks in %s", *nClicks, clicksTook.Round(time.Millisecond))
 
@@ -102,6 +102,7 @@ func main() {
 	// browser has.
 	session.HTTPClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, CheckRedirect: apiclient.RefuseRedirect}
 
+	load0 := loadAvg()
 	pages := pagesOf(top, "campaign-3")
 	rows := make([]row, len(pages))
 	for i, p := range pages {
@@ -113,8 +114,8 @@ func main() {
 	// page waits for.
 	queries := statsAlone(ctx, session, 3)
 	data := dataSet{Links: len(ids), TaggedLinks: len(ids) / 5, Tags: tags, RareMatches: len(ids) / 10_000,
-		Domains: domains, Clicks: *nClicks, Days: *days, LinksSeconds: linksTook.Seconds(),
-		ClicksSeconds: clicksTook.Seconds()}
+		Domains: domains, Clicks: *nClicks, ClickedLinks: clicked, Days: *days, LinksSeconds: linksTook.Seconds(),
+		ClicksSeconds: clicksTook.Seconds(), LoadBefore: load0, LoadAfter: loadAvg()}
 	write(*out, data, rows, queries, *n, *warm, *maxTime)
 }
 
@@ -202,8 +203,9 @@ func addDomains(ctx context.Context, api *apiclient.Client) int {
 // ingestClicks ingests n clicks on ids, Zipf-distributed (the first link
 // the most clicked), at random times over the last days, in batches of
 // 10,000 from one edge, as an edge ships them. It answers the most
-// clicked link.
-func ingestClicks(ctx context.Context, srv *control.Server, ids []string, n, days int) string {
+// clicked link and how many links have clicks.
+func ingestClicks(ctx context.Context, srv *control.Server, ids []string, n, days int) (string, int) {
+	clicked, nClicked := make([]bool, len(ids)), 0
 	r := mrand.New(mrand.NewPCG(1, 2))
 	zipf := mrand.NewZipf(mrand.New(mrand.NewPCG(3, 4)), 1.1, 1, uint64(len(ids)-1))
 	pick := func(xs []string) string { return xs[r.IntN(len(xs))] }
@@ -221,7 +223,11 @@ func ingestClicks(ctx context.Context, srv *control.Server, ids []string, n, day
 		seq++
 		b := clicks.Batch{Edge: "bench-edge", Seq: seq}
 		for ; done < n && len(b.Clicks) < 10_000; done++ {
-			c := clicks.Click{Time: now.Add(-time.Duration(r.Int64N(int64(span)))), LinkID: ids[zipf.Uint64()],
+			l := zipf.Uint64()
+			if !clicked[l] {
+				clicked[l], nClicked = true, nClicked+1
+			}
+			c := clicks.Click{Time: now.Add(-time.Duration(r.Int64N(int64(span)))), LinkID: ids[l],
 				Domain: "localhost", Country: pick(countries), Device: pick(devices), Browser: pick(browsers),
 				OS: pick(oses), RefererHost: pick(referers), Bot: r.IntN(50) == 0, QR: r.IntN(10) == 0}
 			rand.Read(c.ID[:])
@@ -235,7 +241,7 @@ func ingestClicks(ctx context.Context, srv *control.Server, ids []string, n, day
 		check(err)
 		check(srv.IngestClicks(ctx, data))
 	}
-	return ids[0]
+	return ids[0], nClicked
 }
 
 // browser is a person's HTTP client of the dashboard: it keeps cookies,
@@ -497,9 +503,14 @@ type dataSet struct {
 	RareMatches   int     `json:"rareTermMatches"`
 	Domains       int     `json:"customDomains"`
 	Clicks        int     `json:"clicks"`
+	ClickedLinks  int     `json:"clickedLinks"`
 	Days          int     `json:"days"`
 	LinksSeconds  float64 `json:"linksCreateSeconds"`
 	ClicksSeconds float64 `json:"clicksIngestSeconds"`
+	// LoadBefore and LoadAfter are the machine's 1-minute load average
+	// as the pages' runs start and end: how shared the CPUs were.
+	LoadBefore string `json:"loadAverageBefore"`
+	LoadAfter  string `json:"loadAverageAfter"`
 }
 
 func write(out string, data dataSet, rows []row, queries []query, n, warm int, maxTime time.Duration) {
@@ -520,13 +531,14 @@ func write(out string, data dataSet, rows []row, queries []query, n, warm int, m
 		n, warm)
 	fmt.Fprintf(&md, "Data: one org (enterprise plan), %d links created through POST /v1/links/bulk, 1,000 a call (%.1f s);\n"+
 		"1 in 5 tagged (%d tags, about %d links each), the rare term %q in %d titles; %d custom domains (pending);\n"+
-		"%d clicks over %d days, Zipf over the links (the link measured is the most clicked), ingested through\n"+
+		"%d clicks over %d days on %d of the links, Zipf (the link measured is the most clicked), ingested through\n"+
 		"control.Server.IngestClicks in batches of 10,000 (%.1f s).\n\n",
 		data.Links, data.LinksSeconds, data.Tags, data.TaggedLinks/data.Tags, rare, data.RareMatches, data.Domains,
-		data.Clicks, data.Days, data.ClicksSeconds)
-	fmt.Fprintf(&md, "%s, %d CPUs (%s), measured %s. The run shared the CPUs with other engineers' builds and tests:\n"+
-		"the figures are pessimistic, the tails most.\n\n", runtime.Version(), runtime.NumCPU(), host,
-		time.Now().UTC().Format(time.RFC3339))
+		data.Clicks, data.Days, data.ClickedLinks, data.ClicksSeconds)
+	fmt.Fprintf(&md, "%s, %d CPUs (%s), measured %s. The run shared the CPUs with other engineers' builds and tests\n"+
+		"(1-minute load average %s as the pages' runs started, %s as they ended): the figures are pessimistic,\n"+
+		"the tails most.\n\n", runtime.Version(), runtime.NumCPU(), host, time.Now().UTC().Format(time.RFC3339),
+		data.LoadBefore, data.LoadAfter)
 	md.WriteString("| page | requests | p50 | p90 | p99 | max | bytes | API calls alone: p50 | p99 | the calls |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&md, "| `%s` | %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %d | %.1f ms | %.1f ms | %s |\n", r.Name,
@@ -556,11 +568,16 @@ func write(out string, data dataSet, rows []row, queries []query, n, warm int, m
 		fmt.Fprintf(&md, "| %s | %.1f ms | %.1f ms | %d |\n", q.GroupBy, q.Min, q.Median, q.Rows)
 	}
 	if r := rows[slices.IndexFunc(rows, func(r row) bool { return r.Name == "/analytics" })]; r.Page.P99 >= float64(budget.Milliseconds()) {
-		md.WriteString("\nWhere `/analytics`'s time goes: top_links reads the rollups of every clicked link of the range (pebblestore), and each UTM grouping\n" +
-			"runs that same top-links query and then loads every link it names from the control store (control/stats,\n" +
-			"linkValues: LinksByID, 500 IDs a query) to read its UTM parameters: four walks of every clicked link's\n" +
-			"rollups and three reads of those links a page. `go run ./bench/dashboard -profile /analytics` writes a\n" +
-			"CPU profile of the page's requests to /tmp/h0p-dashboard.prof.\n")
+		where := "the page's p50 is well over its calls' alone, so part is the dashboard's"
+		if r.Page.P50 < 1.2*r.API.P50 {
+			where = "in the API, not the dashboard: the page takes about as long as its calls alone"
+		}
+		fmt.Fprintf(&md, "\nWhere `/analytics`'s time goes: %s.\ntop_links reads the rollups of every clicked link of the range (%d here, pebblestore), and each\n"+
+			"UTM grouping runs that same top-links query and then loads every link it names from the control store\n"+
+			"(control/stats, linkValues: LinksByID, 500 IDs a query) to read its UTM parameters: four walks of every\n"+
+			"clicked link's rollups and three reads of those links a page, though no link here has UTM parameters (the\n"+
+			"three charts are empty). `go run ./bench/dashboard -profile /analytics` writes a CPU profile of the page's\n"+
+			"requests to /tmp/h0p-dashboard.prof.\n", where, data.ClickedLinks)
 	}
 	check(results.Write(out, "dashboard", map[string]any{
 		"go": runtime.Version(), "cpus": runtime.NumCPU(), "measuredAt": time.Now().UTC().Format(time.RFC3339),
@@ -568,6 +585,15 @@ func write(out string, data dataSet, rows []row, queries []query, n, warm int, m
 		"budgetMs": budget.Milliseconds(), "everyP99UnderBudget": under, "analyticsQueries": queries,
 	}, md.String()))
 	fmt.Print(md.String())
+}
+
+// loadAvg is the 1-minute load average ("?" when unknown).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // tmpDir is the run's data dir, removed however the run ends.
