@@ -36,6 +36,24 @@ func (q queries) LinkIDsByTags(ctx context.Context, orgID string, tagIDs []strin
 	})
 }
 
+func (q queries) LinkAttrValues(ctx context.Context, orgID, object, field string) ([]store.LinkValue, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT id, attrs->$2->>$3 FROM links
+		WHERE org_id = $1 AND attrs->$2->>$3 <> '' ORDER BY id{C}`, orgID, object, field)
+	return collect("link attribute values", rows, err, scanLinkValue)
+}
+
+func (q queries) LinkTagNames(ctx context.Context, orgID string) ([]store.LinkValue, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT t.link_id, g.name FROM link_tags t
+		JOIN links l ON l.id = t.link_id JOIN tags g ON g.id = t.tag_id
+		WHERE l.org_id = $1 AND g.org_id = $1 ORDER BY t.link_id{C}, g.name{C}`, orgID)
+	return collect("link tag names", rows, err, scanLinkValue)
+}
+
+func scanLinkValue(r rowScanner) (store.LinkValue, error) {
+	var v store.LinkValue
+	return v, r.Scan(&v.LinkID, &v.Value)
+}
+
 func (q queries) LinksByID(ctx context.Context, ids []string) ([]store.Link, error) {
 	if len(ids) == 0 {
 		return nil, nil
