@@ -127,9 +127,8 @@ func (s *Service) rows(ctx context.Context, q analytics.Query, rows []analytics.
 	return out, nil
 }
 
-// utmFields are the UTM parameter each UTM grouping reads from a link's
-// attributes ("utm" in links' attrs).
-var utmFields = map[analytics.GroupBy]string{analytics.GroupUTMSources: "source",
+// utmParams are the UTM parameter each UTM grouping reads.
+var utmParams = map[analytics.GroupBy]string{analytics.GroupUTMSources: "source",
 	analytics.GroupUTMMediums: "medium", analytics.GroupUTMCampaigns: "campaign"}
 
 // linkValues gives q the org's links that have a value for its grouping
@@ -144,7 +143,7 @@ func (s *Service) linkValues(ctx context.Context, q *analytics.Query) error {
 	if q.GroupBy == analytics.GroupTopTags {
 		vs, err = s.Store.LinkTagNames(ctx, q.Org)
 	} else {
-		vs, err = s.Store.LinkAttrValues(ctx, q.Org, "utm", utmFields[q.GroupBy])
+		vs, err = s.Store.LinkUTMValues(ctx, q.Org, utmParams[q.GroupBy])
 	}
 	if err != nil {
 		return err

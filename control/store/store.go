@@ -620,10 +620,12 @@ type Queries interface {
 	LinksByKeys(ctx context.Context, orgID string, keys []string) ([]Link, error)
 	// LinkIDsByTags lists the IDs of an org's links carrying any of tagIDs.
 	LinkIDsByTags(ctx context.Context, orgID string, tagIDs []string) ([]string, error)
-	// LinkAttrValues lists the org's links whose Attrs hold a non-empty
-	// string at object.field (e.g. "utm", "source"), with that string, by
-	// link ID: links without it are left out.
-	LinkAttrValues(ctx context.Context, orgID, object, field string) ([]LinkValue, error)
+	// LinkUTMValues lists the org's links whose Attrs set the UTM
+	// parameter param ("source" for attrs {"utm":{"source":"…"}}) to a
+	// non-empty string, with that string, by link ID: links without it
+	// are left out, and cost nothing (an index holds the links with a
+	// "utm" object).
+	LinkUTMValues(ctx context.Context, orgID, param string) ([]LinkValue, error)
 	// LinkTagNames lists the org's tagged links, a row per link and tag
 	// name, by link ID.
 	LinkTagNames(ctx context.Context, orgID string) ([]LinkValue, error)

@@ -36,10 +36,12 @@ func (q queries) LinkIDsByTags(ctx context.Context, orgID string, tagIDs []strin
 	})
 }
 
-func (q queries) LinkAttrValues(ctx context.Context, orgID, object, field string) ([]store.LinkValue, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT id, attrs->$2->>$3 FROM links
-		WHERE org_id = $1 AND attrs->$2->>$3 <> '' ORDER BY id{C}`, orgID, object, field)
-	return collect("link attribute values", rows, err, scanLinkValue)
+// LinkUTMValues reads the links_org_utm index (migration 14), whose
+// predicate the query repeats.
+func (q queries) LinkUTMValues(ctx context.Context, orgID, param string) ([]store.LinkValue, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT id, attrs->'utm'->>$2 FROM links
+		WHERE org_id = $1 AND (attrs -> 'utm') IS NOT NULL AND attrs->'utm'->>$2 <> '' ORDER BY id{C}`, orgID, param)
+	return collect("link UTM values", rows, err, scanLinkValue)
 }
 
 func (q queries) LinkTagNames(ctx context.Context, orgID string) ([]store.LinkValue, error) {

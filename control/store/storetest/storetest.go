@@ -488,12 +488,12 @@ func testClicks(t *testing.T, s store.Store) {
 		{"campaign", "[{link_u2 spring}]"},
 		{"term", "[]"},
 	} {
-		if got, err := s.LinkAttrValues(ctx, "org_1", "utm", tt.field); err != nil || fmt.Sprint(got) != tt.want {
-			t.Errorf("LinkAttrValues(utm, %s) = %v, %v; want %s", tt.field, got, err, tt.want)
+		if got, err := s.LinkUTMValues(ctx, "org_1", tt.field); err != nil || fmt.Sprint(got) != tt.want {
+			t.Errorf("LinkUTMValues(%s) = %v, %v; want %s", tt.field, got, err, tt.want)
 		}
 	}
-	if got, err := s.LinkAttrValues(ctx, "org_none", "utm", "source"); err != nil || len(got) != 0 {
-		t.Errorf("LinkAttrValues of an org without links = %v, %v", got, err)
+	if got, err := s.LinkUTMValues(ctx, "org_none", "source"); err != nil || len(got) != 0 {
+		t.Errorf("LinkUTMValues of an org without links = %v, %v", got, err)
 	}
 	if got, err := s.LinkTagNames(ctx, "org_1"); err != nil || fmt.Sprint(got) != "[{link_3 x} {link_u1 a} {link_u1 x}]" {
 		t.Errorf("LinkTagNames = %v, %v", got, err)
