@@ -148,6 +148,10 @@ func (s *Store) readRollups(ctx context.Context, it *pebble.Iterator, q *analyti
 		case analytics.DimTotal:
 			t.get(nil).clicks[pc.bucket] += int64(n)
 		case analytics.DimLink:
+			if !q.GroupBy.ByLinkValues() { // top_links: the link's own group
+				t.get(scope).clicks[pc.bucket] += int64(n)
+				return
+			}
 			for _, g := range t.linkGroups(scope) {
 				g.clicks[pc.bucket] += int64(n)
 			}
@@ -174,7 +178,7 @@ func (s *Store) readRollups(ctx context.Context, it *pebble.Iterator, q *analyti
 		if p.notLinks[string(link)] {
 			return ctx.Err()
 		}
-		err := dimEntries(value, byte(p.dim), func(e *entry) {
+		err := dimEntries(value, byte(p.dim), func(e entry) {
 			if q.Bots.Keep(e.bot == 1) {
 				count(link, e.value, e.n)
 			}
