@@ -37,11 +37,14 @@ func (q queries) LinkIDsByTags(ctx context.Context, orgID string, tagIDs []strin
 }
 
 // LinkUTMValues reads the links_org_utm index (migration 14), whose
-// predicate the query repeats.
+// predicate the query repeats; sorted here, as an ORDER BY would have
+// SQLite read the org's links in id order instead.
 func (q queries) LinkUTMValues(ctx context.Context, orgID, param string) ([]store.LinkValue, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT id, attrs->'utm'->>$2 FROM links
-		WHERE org_id = $1 AND (attrs -> 'utm') IS NOT NULL AND attrs->'utm'->>$2 <> '' ORDER BY id{C}`, orgID, param)
-	return collect("link UTM values", rows, err, scanLinkValue)
+		WHERE org_id = $1 AND (attrs -> 'utm') IS NOT NULL AND attrs->'utm'->>$2 <> ''`, orgID, param)
+	vs, err := collect("link UTM values", rows, err, scanLinkValue)
+	slices.SortFunc(vs, func(a, b store.LinkValue) int { return strings.Compare(a.LinkID, b.LinkID) })
+	return vs, err
 }
 
 func (q queries) LinkTagNames(ctx context.Context, orgID string) ([]store.LinkValue, error) {
