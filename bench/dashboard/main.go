@@ -556,11 +556,9 @@ func write(out string, data dataSet, rows []row, queries []query, n, warm int, m
 		fmt.Fprintf(&md, "| %s | %.1f ms | %.1f ms | %d |\n", q.GroupBy, q.Min, q.Median, q.Rows)
 	}
 	if r := rows[slices.IndexFunc(rows, func(r row) bool { return r.Name == "/analytics" })]; r.Page.P99 >= float64(budget.Milliseconds()) {
-		md.WriteString("\nWhere `/analytics`'s time goes: top_links reads the rollups of every clicked link of the range (pebblestore), and each UTM grouping\n" +
-			"runs that same top-links query and then loads every link it names from the control store (control/stats,\n" +
-			"linkValues: LinksByID, 500 IDs a query) to read its UTM parameters: four walks of every clicked link's\n" +
-			"rollups and three reads of those links a page. `go run ./bench/dashboard -profile /analytics` writes a\n" +
-			"CPU profile of the page's requests to /tmp/h0p-dashboard.prof.\n")
+		md.WriteString("\nWhere `/analytics`'s time goes: top_links reads the day profiles of every clicked link of the range\n" +
+			"(pebblestore); the UTM groupings read only the links that set UTM parameters (control/stats). `go run\n" +
+			"./bench/dashboard -profile /analytics` writes a CPU profile of the page's requests to /tmp/h0p-dashboard.prof.\n")
 	}
 	check(results.Write(out, "dashboard", map[string]any{
 		"go": runtime.Version(), "cpus": runtime.NumCPU(), "measuredAt": time.Now().UTC().Format(time.RFC3339),
