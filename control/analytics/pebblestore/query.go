@@ -198,6 +198,10 @@ type tally struct {
 	groups map[string]*group
 	byLink map[string][]*group
 	day    int64 // the UTC day of the visitor sets
+	// slab and counts are where single-bucket groups come from, a
+	// thousand at a time: top links makes one per link clicked.
+	slab   []group
+	counts []int64
 }
 
 type group struct {
@@ -218,7 +222,15 @@ func (t *tally) get(v []byte) *group {
 	g := t.groups[string(v)]
 	if g == nil {
 		n := len(t.bounds) - 1
-		g = &group{clicks: make([]int64, n)}
+		if n == 1 {
+			if len(t.slab) == 0 {
+				t.slab, t.counts = make([]group, 1024), make([]int64, 1024)
+			}
+			g, t.slab = &t.slab[0], t.slab[1:]
+			g.clicks, t.counts = t.counts[:1:1], t.counts[1:]
+		} else {
+			g = &group{clicks: make([]int64, n)}
+		}
 		if t.q.Unique {
 			g.visitors, g.seen = make([]int64, n), make([]map[[16]byte]struct{}, n)
 		}
