@@ -535,9 +535,9 @@ func write(out string, data dataSet, rows []row, queries []query, n, warm int, m
 		"control.Server.IngestClicks in batches of 10,000 (%.1f s).\n\n",
 		data.Links, data.LinksSeconds, data.Tags, data.TaggedLinks/data.Tags, rare, data.RareMatches, data.Domains,
 		data.Clicks, data.Days, data.ClickedLinks, data.ClicksSeconds)
-	fmt.Fprintf(&md, "%s, %d CPUs (%s), measured %s. The run shared the CPUs with other engineers' builds and tests\n"+
-		"(1-minute load average %s as the pages' runs started, %s as they ended): the figures are pessimistic,\n"+
-		"the tails most.\n\n", runtime.Version(), runtime.NumCPU(), host, time.Now().UTC().Format(time.RFC3339),
+	fmt.Fprintf(&md, "%s, %d CPUs (%s), measured %s. The machine's 1-minute load average was %s as the pages'\n"+
+		"runs started and %s as they ended: above the CPUs' number, other work shared them and the figures\n"+
+		"are pessimistic, the tails most.\n\n", runtime.Version(), runtime.NumCPU(), host, time.Now().UTC().Format(time.RFC3339),
 		data.LoadBefore, data.LoadAfter)
 	md.WriteString("| page | requests | p50 | p90 | p99 | max | bytes | API calls alone: p50 | p99 | the calls |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
@@ -568,16 +568,9 @@ func write(out string, data dataSet, rows []row, queries []query, n, warm int, m
 		fmt.Fprintf(&md, "| %s | %.1f ms | %.1f ms | %d |\n", q.GroupBy, q.Min, q.Median, q.Rows)
 	}
 	if r := rows[slices.IndexFunc(rows, func(r row) bool { return r.Name == "/analytics" })]; r.Page.P99 >= float64(budget.Milliseconds()) {
-		where := "the page's p50 is well over its calls' alone, so part is the dashboard's"
-		if r.Page.P50 < 1.2*r.API.P50 {
-			where = "in the API, not the dashboard: the page takes about as long as its calls alone"
-		}
-		fmt.Fprintf(&md, "\nWhere `/analytics`'s time goes: %s.\ntop_links reads the rollups of every clicked link of the range (%d here, pebblestore), and each\n"+
-			"UTM grouping runs that same top-links query and then loads every link it names from the control store\n"+
-			"(control/stats, linkValues: LinksByID, 500 IDs a query) to read its UTM parameters: four walks of every\n"+
-			"clicked link's rollups and three reads of those links a page, though no link here has UTM parameters (the\n"+
-			"three charts are empty). `go run ./bench/dashboard -profile /analytics` writes a CPU profile of the page's\n"+
-			"requests to /tmp/h0p-dashboard.prof.\n", where, data.ClickedLinks)
+		md.WriteString("\nWhere `/analytics`'s time goes: top_links reads the day profiles of every clicked link of the range\n" +
+			"(pebblestore); the UTM groupings read only the links that set UTM parameters (control/stats). `go run\n" +
+			"./bench/dashboard -profile /analytics` writes a CPU profile of the page's requests to /tmp/h0p-dashboard.prof.\n")
 	}
 	check(results.Write(out, "dashboard", map[string]any{
 		"go": runtime.Version(), "cpus": runtime.NumCPU(), "measuredAt": time.Now().UTC().Format(time.RFC3339),

@@ -64,7 +64,7 @@ func (s *Service) Stats(ctx context.Context, p access.Principal, v url.Values) (
 		return nil, err
 	}
 	if q.GroupBy.ByLinkValues() {
-		if q.LinkValues, err = s.linkValues(ctx, q); err != nil {
+		if err = s.linkValues(ctx, &q); err != nil {
 			return nil, err
 		}
 	}
@@ -127,55 +127,44 @@ func (s *Service) rows(ctx context.Context, q analytics.Query, rows []analytics.
 	return out, nil
 }
 
-// linkValues maps each link of the org that has clicks in q to its values
-// for q's grouping: tag names, or a UTM parameter.
-func (s *Service) linkValues(ctx context.Context, q analytics.Query) (map[string][]string, error) {
-	top := q
-	top.GroupBy, top.Unique, top.Limit, top.LinkValues = analytics.GroupTopLinks, false, 0, nil
-	res, err := s.Clicks.Query(ctx, top)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(res.Rows))
-	for i, r := range res.Rows {
-		ids[i] = r.Value
-	}
-	byID, err := s.linksByID(ctx, q.Org, ids)
-	if err != nil {
-		return nil, err
-	}
-	var tagNames map[string]string
+// utmParams are the UTM parameter each UTM grouping reads.
+var utmParams = map[analytics.GroupBy]string{analytics.GroupUTMSources: "source",
+	analytics.GroupUTMMediums: "medium", analytics.GroupUTMCampaigns: "campaign"}
+
+// linkValues gives q the org's links that have a value for its grouping
+// (tag names, or a UTM parameter) and narrows its link filter to them:
+// links without one count in no row, so the click store reads only the
+// links that have one (none: nothing).
+func (s *Service) linkValues(ctx context.Context, q *analytics.Query) error {
+	var (
+		vs  []store.LinkValue
+		err error
+	)
 	if q.GroupBy == analytics.GroupTopTags {
-		tags, err := s.Store.Tags(ctx, q.Org)
-		if err != nil {
-			return nil, err
-		}
-		tagNames = make(map[string]string, len(tags))
-		for _, t := range tags {
-			tagNames[t.ID] = t.Name
-		}
+		vs, err = s.Store.LinkTagNames(ctx, q.Org)
+	} else {
+		vs, err = s.Store.LinkUTMValues(ctx, q.Org, utmParams[q.GroupBy])
 	}
-	out := make(map[string][]string, len(byID))
-	for id, sl := range byID {
-		if q.GroupBy == analytics.GroupTopTags {
-			for _, t := range sl.TagIDs {
-				if n, ok := tagNames[t]; ok {
-					out[id] = append(out[id], n)
-				}
-			}
-			continue
-		}
-		l, err := links.Decode(sl)
-		if err != nil {
-			return nil, err
-		}
-		v := map[analytics.GroupBy]string{analytics.GroupUTMSources: l.UTM.Source,
-			analytics.GroupUTMMediums: l.UTM.Medium, analytics.GroupUTMCampaigns: l.UTM.Campaign}[q.GroupBy]
-		if v != "" {
-			out[id] = []string{v}
-		}
+	if err != nil {
+		return err
 	}
-	return out, nil
+	q.LinkValues = make(map[string][]string)
+	ids := []string{}
+	for _, v := range vs {
+		if _, ok := q.LinkValues[v.LinkID]; !ok {
+			ids = append(ids, v.LinkID)
+		}
+		q.LinkValues[v.LinkID] = append(q.LinkValues[v.LinkID], v.Value)
+	}
+	if in := q.Filter.Link.In; in != nil { // a linkId, key or tag filter too
+		sel := make(map[string]bool, len(in))
+		for _, id := range in {
+			sel[id] = true
+		}
+		ids = slices.DeleteFunc(ids, func(id string) bool { return !sel[id] })
+	}
+	q.Filter.Link.In = ids
+	return nil
 }
 
 // linksByID reads the org's links of ids (others are left out).

@@ -183,6 +183,13 @@ type Count struct {
 	Count int64
 }
 
+// LinkValue is one value of a link's attribute: a tag name, a UTM
+// parameter.
+type LinkValue struct {
+	LinkID string
+	Value  string
+}
+
 // Tag labels links; names are unique per org, case-insensitively.
 type Tag struct {
 	ID        string
@@ -613,6 +620,15 @@ type Queries interface {
 	LinksByKeys(ctx context.Context, orgID string, keys []string) ([]Link, error)
 	// LinkIDsByTags lists the IDs of an org's links carrying any of tagIDs.
 	LinkIDsByTags(ctx context.Context, orgID string, tagIDs []string) ([]string, error)
+	// LinkUTMValues lists the org's links whose Attrs set the UTM
+	// parameter param ("source" for attrs {"utm":{"source":"…"}}) to a
+	// non-empty string, with that string, by link ID: links without it
+	// are left out, and cost nothing (an index holds the links with a
+	// "utm" object).
+	LinkUTMValues(ctx context.Context, orgID, param string) ([]LinkValue, error)
+	// LinkTagNames lists the org's tagged links, a row per link and tag
+	// name, by link ID.
+	LinkTagNames(ctx context.Context, orgID string) ([]LinkValue, error)
 	// LinkOrgs maps each of ids that is a link (of any org) to its org.
 	LinkOrgs(ctx context.Context, ids []string) (map[string]string, error)
 	// AddLinksClicks adds each count's Clicks to its link's clicks and

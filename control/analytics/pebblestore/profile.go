@@ -62,14 +62,14 @@ func appendEntry(dst []byte, e *entry) []byte {
 }
 
 // dimEntries calls fn with each entry of dimension dim in profile p.
-func dimEntries(p []byte, dim byte, fn func(e *entry)) error {
+func dimEntries(p []byte, dim byte, fn func(e entry)) error {
 	for len(p) > 0 && p[0] <= dim {
 		e, rest, err := readEntry(p)
 		if err != nil {
 			return err
 		}
 		if e.dim == dim {
-			fn(&e)
+			fn(e)
 		}
 		p = rest
 	}

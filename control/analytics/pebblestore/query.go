@@ -148,6 +148,10 @@ func (s *Store) readRollups(ctx context.Context, it *pebble.Iterator, q *analyti
 		case analytics.DimTotal:
 			t.get(nil).clicks[pc.bucket] += int64(n)
 		case analytics.DimLink:
+			if !q.GroupBy.ByLinkValues() { // top_links: the link's own group
+				t.get(scope).clicks[pc.bucket] += int64(n)
+				return
+			}
 			for _, g := range t.linkGroups(scope) {
 				g.clicks[pc.bucket] += int64(n)
 			}
@@ -174,7 +178,7 @@ func (s *Store) readRollups(ctx context.Context, it *pebble.Iterator, q *analyti
 		if p.notLinks[string(link)] {
 			return ctx.Err()
 		}
-		err := dimEntries(value, byte(p.dim), func(e *entry) {
+		err := dimEntries(value, byte(p.dim), func(e entry) {
 			if q.Bots.Keep(e.bot == 1) {
 				count(link, e.value, e.n)
 			}
@@ -194,6 +198,10 @@ type tally struct {
 	groups map[string]*group
 	byLink map[string][]*group
 	day    int64 // the UTC day of the visitor sets
+	// slab and counts are where single-bucket groups come from, a
+	// thousand at a time: top links makes one per link clicked.
+	slab   []group
+	counts []int64
 }
 
 type group struct {
@@ -214,7 +222,15 @@ func (t *tally) get(v []byte) *group {
 	g := t.groups[string(v)]
 	if g == nil {
 		n := len(t.bounds) - 1
-		g = &group{clicks: make([]int64, n)}
+		if n == 1 {
+			if len(t.slab) == 0 {
+				t.slab, t.counts = make([]group, 1024), make([]int64, 1024)
+			}
+			g, t.slab = &t.slab[0], t.slab[1:]
+			g.clicks, t.counts = t.counts[:1:1], t.counts[1:]
+		} else {
+			g = &group{clicks: make([]int64, n)}
+		}
 		if t.q.Unique {
 			g.visitors, g.seen = make([]int64, n), make([]map[[16]byte]struct{}, n)
 		}

@@ -115,6 +115,10 @@ func (m *sum) Finish(bool) ([]byte, io.Closer, error) {
 type profileMerger struct{ p []byte }
 
 func (m *profileMerger) MergeNewer(v []byte) error {
+	if m.p == nil { // the first operand: a copy (Pebble reuses v), not a merge
+		m.p = append(make([]byte, 0, len(v)), v...)
+		return nil
+	}
 	var err error
 	m.p, err = mergeProfiles(make([]byte, 0, len(m.p)+len(v)), m.p, v)
 	return err

@@ -36,6 +36,29 @@ func (q queries) LinkIDsByTags(ctx context.Context, orgID string, tagIDs []strin
 	})
 }
 
+// LinkUTMValues reads the links_org_utm index (migration 14), whose
+// predicate the query repeats; sorted here, as an ORDER BY would have
+// SQLite read the org's links in id order instead.
+func (q queries) LinkUTMValues(ctx context.Context, orgID, param string) ([]store.LinkValue, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT id, attrs->'utm'->>$2 FROM links
+		WHERE org_id = $1 AND (attrs -> 'utm') IS NOT NULL AND attrs->'utm'->>$2 <> ''`, orgID, param)
+	vs, err := collect("link UTM values", rows, err, scanLinkValue)
+	slices.SortFunc(vs, func(a, b store.LinkValue) int { return strings.Compare(a.LinkID, b.LinkID) })
+	return vs, err
+}
+
+func (q queries) LinkTagNames(ctx context.Context, orgID string) ([]store.LinkValue, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT t.link_id, g.name FROM link_tags t
+		JOIN links l ON l.id = t.link_id JOIN tags g ON g.id = t.tag_id
+		WHERE l.org_id = $1 AND g.org_id = $1 ORDER BY t.link_id{C}, g.name{C}`, orgID)
+	return collect("link tag names", rows, err, scanLinkValue)
+}
+
+func scanLinkValue(r rowScanner) (store.LinkValue, error) {
+	var v store.LinkValue
+	return v, r.Scan(&v.LinkID, &v.Value)
+}
+
 func (q queries) LinksByID(ctx context.Context, ids []string) ([]store.Link, error) {
 	if len(ids) == 0 {
 		return nil, nil

@@ -461,6 +461,43 @@ func testClicks(t *testing.T, s store.Store) {
 	if ids, err := s.LinkIDsByTags(ctx, "org_1", []string{"tag_x", "tag_none"}); err != nil || fmt.Sprint(ids) != "[link_3]" {
 		t.Errorf("LinkIDsByTags = %v, %v", ids, err)
 	}
+	// Attribute values and tag names of the org's links only, by link.
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "Other", CreatedAt: t0}))
+	must(t, s.CreateTag(ctx, store.Tag{ID: "tag_a", OrgID: "org_1", Name: "a", CreatedAt: t0}))
+	must(t, s.CreateTag(ctx, store.Tag{ID: "tag_o", OrgID: "org_2", Name: "o", CreatedAt: t0}))
+	for _, l := range []struct{ id, org, attrs string }{
+		{"link_u1", "org_1", `{"utm":{"source":"news","medium":"email"}}`},
+		{"link_u2", "org_1", `{"description":"d","utm":{"source":"ads","campaign":"spring"}}`},
+		{"link_u3", "org_1", `{"utm":{"source":""},"geo":{"US":"https://us.example"}}`},
+		{"link_u4", "org_1", `{"description":"source"}`},
+		{"link_u5", "org_2", `{"utm":{"source":"theirs"}}`},
+	} {
+		sl := link(l.id, l.id)
+		sl.OrgID, sl.Attrs = l.org, json.RawMessage(l.attrs)
+		if l.id == "link_u1" {
+			sl.TagIDs = []string{"tag_a", "tag_x"}
+		}
+		if l.org == "org_2" {
+			sl.TagIDs = []string{"tag_o"}
+		}
+		must(t, s.InsertLink(ctx, sl))
+	}
+	for _, tt := range []struct{ field, want string }{
+		{"source", "[{link_u1 news} {link_u2 ads}]"},
+		{"medium", "[{link_u1 email}]"},
+		{"campaign", "[{link_u2 spring}]"},
+		{"term", "[]"},
+	} {
+		if got, err := s.LinkUTMValues(ctx, "org_1", tt.field); err != nil || fmt.Sprint(got) != tt.want {
+			t.Errorf("LinkUTMValues(%s) = %v, %v; want %s", tt.field, got, err, tt.want)
+		}
+	}
+	if got, err := s.LinkUTMValues(ctx, "org_none", "source"); err != nil || len(got) != 0 {
+		t.Errorf("LinkUTMValues of an org without links = %v, %v", got, err)
+	}
+	if got, err := s.LinkTagNames(ctx, "org_1"); err != nil || fmt.Sprint(got) != "[{link_3 x} {link_u1 a} {link_u1 x}]" {
+		t.Errorf("LinkTagNames = %v, %v", got, err)
+	}
 
 	if c, err := s.ClickCheckpoint(ctx, "e1/x"); err != nil || c.Seq != 0 || c.Admission != nil {
 		t.Fatalf("no checkpoint yet: %+v %v", c, err)
