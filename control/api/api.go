@@ -347,6 +347,10 @@ func (h *handler) observe(reg prometheus.Registerer) gin.HandlerFunc {
 }
 
 func (h *handler) limitBody(c *gin.Context) {
+	if h.Dashboard != nil && !IsAPIPath(c.Request.URL.Path) {
+		c.Next() // the dashboard bounds its own forms and uploads
+		return
+	}
 	limit, what := int64(MaxBodyBytes), "1 MiB"
 	switch {
 	case c.Request.URL.Path == "/v1/links/import":
