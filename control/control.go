@@ -301,6 +301,11 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 	turns := password.NewTurns(0)
 	s.accounts = &accounts.Service{Store: st, Pepper: pepper, Now: cfg.Now, PasswordParams: cfg.PasswordParams, Turns: turns,
 		Mailer: cfg.Mailer, APIURL: s.publicURL, Logger: logger.With("subsystem", "accounts")}
+	if cfg.Dashboard {
+		// The dashboard is served at / on the API's address: the
+		// invitation email links to its accept page.
+		s.accounts.DashboardURL = s.publicURL
+	}
 	limits := cfg.RateLimits
 	if limits == (ratelimit.Limits{}) {
 		limits = ratelimit.DefaultLimits

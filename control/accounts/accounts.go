@@ -62,7 +62,12 @@ type Service struct {
 	Mailer Mailer
 	// APIURL is the API's public base URL, for the instructions in emails.
 	APIURL string
-	Logger *slog.Logger // nil: slog.Default()
+	// DashboardURL is the web dashboard's public base URL (control/dashboard)
+	// when it is served, for the invitation email's accept page
+	// (<DashboardURL>/invite/<token>); empty: there is none, and the email
+	// offers the API alone.
+	DashboardURL string
+	Logger       *slog.Logger // nil: slog.Default()
 
 	dummyOnce sync.Once
 	dummy     string

@@ -289,10 +289,21 @@ func (s *Service) ChangePassword(ctx context.Context, p access.Principal, curren
 
 func (s *Service) mailInvitation(ctx context.Context, org store.Org, inv store.Invitation, token string) error {
 	api := s.apiURL()
-	return s.Mailer.Send(ctx, mail.Message{To: inv.Email, Subject: "You are invited to " + org.Name + " on H0p", Body: fmt.Sprintf(
-		`You are invited to join the organization %q on H0p as %s (the invitation
+	var b strings.Builder
+	fmt.Fprintf(&b, `You are invited to join the organization %q on H0p as %s (the invitation
 is valid until %s).
+`, org.Name, inv.Role, inv.ExpiresAt.UTC().Format(TimeFormat))
+	if dash := strings.TrimSuffix(s.DashboardURL, "/"); dash != "" {
+		fmt.Fprintf(&b, `
+Open this page in your browser to accept, with a new account or the one
+you have for %s:
 
+  %s/invite/%s
+
+Or accept through the API, as a program would:
+`, inv.Email, dash, token)
+	}
+	fmt.Fprintf(&b, `
 New to H0p? Accept with your name and a password of at least %d characters:
 
   curl -d '{"name":"<your name>","password":"<password>"}' %s/v1/invitations/%s/accept
@@ -300,5 +311,6 @@ New to H0p? Accept with your name and a password of at least %d characters:
 Already have an account for %s? Sign in, then accept with your session:
 
   curl -X POST -H "Authorization: Bearer <your session token>" %s/v1/invitations/%s/accept
-`, org.Name, inv.Role, inv.ExpiresAt.UTC().Format(TimeFormat), password.MinLen, api, token, inv.Email, api, token)})
+`, password.MinLen, api, token, inv.Email, api, token)
+	return s.Mailer.Send(ctx, mail.Message{To: inv.Email, Subject: "You are invited to " + org.Name + " on H0p", Body: b.String()})
 }

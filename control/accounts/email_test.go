@@ -1,6 +1,7 @@
 package accounts_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +102,45 @@ func TestVerifyEmailNeedsTheAccountsSession(t *testing.T) {
 	}
 	_, err = w.s.VerifyEmail(w.ctx, p, code)
 	wantCode(t, "the code again", err, apierror.NotFound)
+}
+
+// The invitation email's first instruction is the dashboard's accept page
+// when there is a dashboard; the API calls stay, for programs, and are
+// all there is without one.
+func TestInvitationEmail(t *testing.T) {
+	for _, tc := range []struct {
+		name, dashboardURL string
+		page               bool
+	}{
+		{"without a dashboard", "", false},
+		{"with a dashboard", "https://h0p.example.com/", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := mustWorld(t)
+			w.s.DashboardURL = tc.dashboardURL
+			owner, _ := w.mustSignIn(t, "owner@example.com", w.org)
+			token, _, err := w.s.Invite(w.ctx, owner, "new@example.com", "member")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, ok := w.mail.last("new@example.com", "You are invited to Acme on H0p")
+			if !ok {
+				t.Fatal("no invitation email")
+			}
+			page := "https://h0p.example.com/invite/" + token
+			api := "https://api.example.com/v1/invitations/" + token + "/accept"
+			if got := strings.Contains(msg.Body, page); got != tc.page {
+				t.Errorf("the accept page in the email: %v, want %v\n%s", got, tc.page, msg.Body)
+			}
+			if strings.Contains(msg.Body, "/invite/") != tc.page {
+				t.Errorf("a page link where there is no dashboard:\n%s", msg.Body)
+			}
+			if n := strings.Count(msg.Body, api); n != 2 {
+				t.Errorf("the API's accept call %d times, want 2 (a new account, a session)\n%s", n, msg.Body)
+			}
+			if tc.page && strings.Index(msg.Body, page) > strings.Index(msg.Body, api) {
+				t.Errorf("the API call comes before the accept page:\n%s", msg.Body)
+			}
+		})
+	}
 }

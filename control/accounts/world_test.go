@@ -79,6 +79,19 @@ func (m *mailbox) sent(to, subject string) int {
 	return n
 }
 
+// last returns the latest email to to whose subject holds subject, and
+// whether there is one.
+func (m *mailbox) last(to, subject string) (mail.Message, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.msgs) - 1; i >= 0; i-- {
+		if msg := m.msgs[i]; msg.To == to && strings.Contains(msg.Subject, subject) {
+			return msg, true
+		}
+	}
+	return mail.Message{}, false
+}
+
 var mailedCodePattern = regexp.MustCompile(`h0p_[ei]_[0-9A-Za-z]{36}`)
 
 // mustCode waits (password resets are mailed in the background) for the

@@ -309,12 +309,18 @@ func (h *handler) recoverPanic(c *gin.Context) {
 	c.Next()
 }
 
+// DashboardRoute is the route, in h0p_api_requests_total and its
+// latency, of every request served by Config.Dashboard: its pages and
+// assets, which are no API usage of anyone's.
+const DashboardRoute = "* dashboard"
+
 // observe is the one place a request is counted, once it is answered:
 // h0p_api_requests_total by route and status code, its latency, and its
 // caller's usage (control/usage) when guard identified one. Routes are
-// templates with their method ("POST /v1/links"), every unknown route
-// one, so neither metric grows with what clients send; no metric is per
-// key or per org (the usage store is).
+// templates with their method ("POST /v1/links"), the dashboard's one
+// (DashboardRoute), every other unknown route one (usage.Unmatched), so
+// neither metric grows with what clients send; no metric is per key or
+// per org (the usage store is).
 func (h *handler) observe(reg prometheus.Registerer) gin.HandlerFunc {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "h0p_api_requests_total",
@@ -334,11 +340,13 @@ func (h *handler) observe(reg prometheus.Registerer) gin.HandlerFunc {
 		route := usage.Unmatched
 		if p := c.FullPath(); p != "" {
 			route = c.Request.Method + " " + p
+		} else if h.Dashboard != nil && !IsAPIPath(c.Request.URL.Path) {
+			route = DashboardRoute
 		}
 		status := c.Writer.Status()
 		requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 		duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-		if caller, ok := c.Get(ctxCaller); ok && h.Usage != nil {
+		if caller, ok := c.Get(ctxCaller); ok && h.Usage != nil && route != DashboardRoute {
 			h.Usage.Record(caller.(usage.Caller), route, status)
 		}
 		h.Logger.Debug("request", "route", route, "status", status,
