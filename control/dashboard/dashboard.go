@@ -231,7 +231,8 @@ func (h *Handler) parseTemplates() error {
 		"join":  strings.Join,
 		"field": field,
 	}
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html",
+		"templates/partials/*.html")
 	if err != nil {
 		return fmt.Errorf("dashboard: layout: %w", err)
 	}

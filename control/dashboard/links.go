@@ -341,7 +341,23 @@ func (h *Handler) linkPage(w http.ResponseWriter, r *http.Request, s *session) {
 		h.fail(w, r, s, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "link", view{Title: l.ShortLink, Session: s, Data: l})
+	d, fields, msg, err := h.design(r, s, l.ID)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	status := http.StatusOK
+	if fields != nil || msg != "" {
+		status = http.StatusBadRequest
+	}
+	h.render(w, r, status, "link", view{Title: l.ShortLink, Session: s, Data: linkPage{Link: l, QR: d},
+		Error: msg, FieldErrors: fields})
+}
+
+// linkPage is what a link's page shows: the link and its QR designer.
+type linkPage struct {
+	apiclient.Link
+	QR qrDesign
 }
 
 func (h *Handler) editLinkPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -412,13 +428,11 @@ func (h *Handler) archiveLink(w http.ResponseWriter, r *http.Request, s *session
 }
 
 // linkQR answers the link's QR code as a download, PNG or SVG, drawn by
-// the API (GET /v1/links/{id}/qr).
+// the API (GET /v1/links/{id}/qr) with the designer's options.
 func (h *Handler) linkQR(w http.ResponseWriter, r *http.Request, s *session) {
-	id, format := r.PathValue("id"), r.URL.Query().Get("format")
-	if format != "svg" {
-		format = "png"
-	}
-	img, err := s.api.LinkQR(r.Context(), id, apiclient.QROptions{Format: format})
+	id, o := r.PathValue("id"), qrOptionsOf(r.URL.Query())
+	format := o.Format
+	img, err := s.api.LinkQR(r.Context(), id, o)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
