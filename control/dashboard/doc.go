@@ -55,6 +55,12 @@
 //     once to accept the options, whose refusals are shown beside their
 //     fields; the image and its download are the QR route
 //     (/links/{id}/qr) with the same options, passed through to the API.
+//   - A link's page shows the card social networks show of it (its
+//     preview's title, description and image); the image is loaded only
+//     from this origin (the page's img-src 'self'): a file of the org
+//     through /links/{id}/preview-image (read through the API, PNG, JPEG,
+//     GIF or WebP only), a public file URL of this server by its path;
+//     an image elsewhere is shown as its URL, never fetched.
 //
 // Templates and assets are embedded (go:embed); there is no build step.
 // JavaScript (static/app.js) only copies short links, shows times in the
