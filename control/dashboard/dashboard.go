@@ -133,6 +133,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /links/{id}/delete", h.signedIn(h.deleteLink))
 	m.HandleFunc("POST /links/{id}/archive", h.signedIn(h.archiveLink))
 	m.HandleFunc("GET /links/{id}/qr", h.signedIn(h.linkQR))
+	m.HandleFunc("GET /links/{id}/preview-image", h.signedIn(h.previewImage))
 	m.HandleFunc("GET /links/{id}/analytics", h.signedIn(h.linkAnalyticsPage))
 	m.HandleFunc("GET /analytics", h.signedIn(h.analyticsPage))
 	m.HandleFunc("GET /analytics/events", h.signedIn(h.eventsPage))
@@ -231,7 +232,8 @@ func (h *Handler) parseTemplates() error {
 		"join":  strings.Join,
 		"field": field,
 	}
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html",
+		"templates/partials/*.html")
 	if err != nil {
 		return fmt.Errorf("dashboard: layout: %w", err)
 	}

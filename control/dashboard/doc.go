@@ -49,6 +49,18 @@
 //     list: the links table and the audit log are one cursor page of
 //     the API each (next and previous through its cursors), so their
 //     time does not grow with the number of links or changes.
+//   - A link's page designs its QR code with a GET form (format, size,
+//     colours, margin, error correction, a logo among the org's first
+//     100 files that are PNG, JPEG, GIF or WebP images): the API draws it
+//     once to accept the options, whose refusals are shown beside their
+//     fields; the image and its download are the QR route
+//     (/links/{id}/qr) with the same options, passed through to the API.
+//   - A link's page shows the card social networks show of it (its
+//     preview's title, description and image); the image is loaded only
+//     from this origin (the page's img-src 'self'): a file of the org
+//     through /links/{id}/preview-image (read through the API, PNG, JPEG,
+//     GIF or WebP only), a public file URL of this server by its path;
+//     an image elsewhere is shown as its URL, never fetched.
 //
 // Templates and assets are embedded (go:embed); there is no build step.
 // JavaScript (static/app.js) only copies short links, shows times in the

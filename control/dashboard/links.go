@@ -125,7 +125,9 @@ type linkForm struct {
 	// IOS and Android are the devices' destinations; Geo is one
 	// "country URL" a line, Variants one "URL weight" a line.
 	IOS, Android, Geo, Variants string
-	Zone                        string
+	// The preview social networks show (preview.title, …).
+	PreviewTitle, PreviewDescription, PreviewImage string
+	Zone                                           string
 	// Domains are the org's domains, offered in the domain field;
 	// DomainsErr says why they could not be read.
 	Domains    []string
@@ -136,7 +138,7 @@ type linkForm struct {
 // them, beside which its validation errors are shown.
 var formFields = []string{"url", "domain", "key", "tags", "title", "description", "expiresAt", "expiredUrl",
 	"password", "archived", "utm", "utm.source", "utm.medium", "utm.campaign", "utm.term", "utm.content",
-	"ios", "android", "geo", "variants"}
+	"ios", "android", "geo", "variants", "preview", "preview.title", "preview.description", "preview.image"}
 
 const datetimeLocal = "2006-01-02T15:04"
 
@@ -149,6 +151,9 @@ func formOf(l apiclient.Link, loc *time.Location) linkForm {
 		f.ExpiresAt = l.ExpiresAt.In(loc).Format(datetimeLocal)
 	}
 	f.IOS, f.Android = deref(l.IOS), deref(l.Android)
+	if p := l.Preview; p != nil {
+		f.PreviewTitle, f.PreviewDescription, f.PreviewImage = p.Title, p.Description, p.Image
+	}
 	var lines []string
 	for _, c := range slices.Sorted(maps.Keys(l.Geo)) {
 		lines = append(lines, c+" "+l.Geo[c])
@@ -169,7 +174,9 @@ func formFrom(r *http.Request) linkForm {
 		Password: r.PostFormValue("password"), RemovePassword: r.PostFormValue("removePassword") != "",
 		Archived: r.PostFormValue("archived") != "", UTMSource: v("utm.source"), UTMMedium: v("utm.medium"),
 		UTMCampaign: v("utm.campaign"), UTMTerm: v("utm.term"), UTMContent: v("utm.content"),
-		IOS: v("ios"), Android: v("android"), Geo: v("geo"), Variants: v("variants"), Zone: timezone(r).String()}
+		IOS: v("ios"), Android: v("android"), Geo: v("geo"), Variants: v("variants"),
+		PreviewTitle: v("preview.title"), PreviewDescription: v("preview.description"),
+		PreviewImage: v("preview.image"), Zone: timezone(r).String()}
 }
 
 // input is the API's input of f: on create, the fields left empty are
@@ -222,6 +229,13 @@ func (f linkForm) input(update bool, loc *time.Location) (apiclient.LinkInput, m
 	}
 	if len(in.Variants) == 0 && update {
 		in.Clear = append(in.Clear, "variants")
+	}
+	preview := apiclient.Preview{Title: f.PreviewTitle, Description: f.PreviewDescription, Image: f.PreviewImage}
+	switch {
+	case preview != (apiclient.Preview{}):
+		in.Preview = &preview
+	case update:
+		in.Clear = append(in.Clear, "preview")
 	}
 	if f.Domain != "" {
 		in.Domain = &f.Domain
@@ -341,7 +355,25 @@ func (h *Handler) linkPage(w http.ResponseWriter, r *http.Request, s *session) {
 		h.fail(w, r, s, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "link", view{Title: l.ShortLink, Session: s, Data: l})
+	d, fields, msg, err := h.design(r, s, l.ID)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	status := http.StatusOK
+	if fields != nil || msg != "" {
+		status = http.StatusBadRequest
+	}
+	h.render(w, r, status, "link", view{Title: l.ShortLink, Session: s,
+		Data: linkPage{Link: l, QR: d, Card: h.cardOf(l)}, Error: msg, FieldErrors: fields})
+}
+
+// linkPage is what a link's page shows: the link, its QR designer and
+// the card social networks show of it.
+type linkPage struct {
+	apiclient.Link
+	QR   qrDesign
+	Card *previewCard
 }
 
 func (h *Handler) editLinkPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -412,13 +444,11 @@ func (h *Handler) archiveLink(w http.ResponseWriter, r *http.Request, s *session
 }
 
 // linkQR answers the link's QR code as a download, PNG or SVG, drawn by
-// the API (GET /v1/links/{id}/qr).
+// the API (GET /v1/links/{id}/qr) with the designer's options.
 func (h *Handler) linkQR(w http.ResponseWriter, r *http.Request, s *session) {
-	id, format := r.PathValue("id"), r.URL.Query().Get("format")
-	if format != "svg" {
-		format = "png"
-	}
-	img, err := s.api.LinkQR(r.Context(), id, apiclient.QROptions{Format: format})
+	id, o := r.PathValue("id"), qrOptionsOf(r.URL.Query())
+	format := o.Format
+	img, err := s.api.LinkQR(r.Context(), id, o)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return

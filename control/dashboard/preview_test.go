@@ -1,0 +1,97 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/h0p/h0p/control/apiclient"
+)
+
+// TestLinkPreview: the link form sets the preview social networks show,
+// and the link's page draws the card a bot sees: an image file of the
+// org through the dashboard, an image elsewhere as its URL only.
+func TestLinkPreview(t *testing.T) {
+	s := mustStart(t, withFiles(t))
+	ctx := context.Background()
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 120, 63))); err != nil {
+		t.Fatal(err)
+	}
+	fileID := s.mustUpload(t, "card.png", img.Bytes())
+	b := s.mustPerson(t, "ada@example.com", "member")
+
+	p := b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/summer"}, "key": {"summer"},
+		"preview.title": {"Summer <sale>"}, "preview.description": {"Everything half price"}, "preview.image": {fileID}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	id := strings.TrimPrefix(p.location(), "/links/")
+	l, err := s.owner(t).GetLink(ctx, id)
+	if err != nil || l.Preview == nil || *l.Preview != (apiclient.Preview{Title: "Summer <sale>",
+		Description: "Everything half price", Image: fileID}) {
+		t.Fatalf("created: %+v %v", l.Preview, err)
+	}
+
+	p = b.get("/links/" + id)
+	src := "/links/" + id + "/preview-image"
+	if p.status != 200 || !strings.Contains(p.body, "<strong>Summer &lt;sale&gt;</strong>") ||
+		!strings.Contains(p.body, "Everything half price") || !strings.Contains(p.body, `<img src="`+src+`"`) ||
+		!strings.Contains(p.body, "<small>example.com</small>") {
+		t.Errorf("the card of a file image: %d\n%s", p.status, p.body)
+	}
+	if im := b.get(src); im.status != 200 || im.header.Get("Content-Type") != "image/png" || im.body != img.String() {
+		t.Errorf("the preview's image: %d %q", im.status, im.header.Get("Content-Type"))
+	}
+	if p := b.get("/links/" + id + "/edit"); !strings.Contains(p.body, `value="`+fileID+`"`) ||
+		!strings.Contains(p.body, `value="Summer &lt;sale&gt;"`) {
+		t.Errorf("the edit form does not hold the preview\n%s", p.body)
+	}
+
+	for _, tt := range []struct {
+		name, image string
+		want        string // in the card
+		wantNot     string
+	}{
+		{"elsewhere", "https://cdn.example.net/card.png",
+			`<a href="https://cdn.example.net/card.png" rel="noreferrer">https://cdn.example.net/card.png</a>`, `<img src="https://`},
+		{"a public file of this server", s.control.PublicURL() + "/f/file_abc/sig", `<img src="/f/file_abc/sig"`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := b.submit("/links/"+id+"/edit", "/links/"+id+"/edit", url.Values{"url": {"https://example.com/summer"},
+				"key": {"summer"}, "preview.title": {"Summer"}, "preview.image": {tt.image}})
+			if p.status != http.StatusSeeOther {
+				t.Fatalf("edit: %d\n%s", p.status, p.body)
+			}
+			p = b.get("/links/" + id)
+			if !strings.Contains(p.body, tt.want) || tt.wantNot != "" && strings.Contains(p.body, tt.wantNot) {
+				t.Errorf("want %s\n%s", tt.want, p.body)
+			}
+		})
+	}
+
+	p = b.submit("/links/"+id+"/edit", "/links/"+id+"/edit", url.Values{"url": {"https://example.com/summer"},
+		"key": {"summer"}, "preview.image": {"ftp://example.com/card.png"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="preview.image-err"`) {
+		t.Errorf("a bad image: %d, want its error beside the field\n%s", p.status, p.body)
+	}
+
+	p = b.submit("/links/"+id+"/edit", "/links/"+id+"/edit", url.Values{"url": {"https://example.com/summer"}, "key": {"summer"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("emptied: %d\n%s", p.status, p.body)
+	}
+	if l, err := s.owner(t).GetLink(ctx, id); err != nil || l.Preview != nil {
+		t.Errorf("emptied fields clear the preview: %+v %v", l.Preview, err)
+	}
+	if p := b.get("/links/" + id); !strings.Contains(p.body, "show the destination's own preview") {
+		t.Errorf("no word that the link has no preview\n%s", p.body)
+	}
+	if p := b.get("/links/" + id + "/preview-image"); p.status != http.StatusNotFound {
+		t.Errorf("the image of no preview: %d", p.status)
+	}
+}
