@@ -300,6 +300,37 @@ func (c *apiCommand) fields(fs []field) error {
 	return tw.Flush()
 }
 
+// printList prints the list at path?q (every page with all, at 100 a
+// page unless q sets a limit): the API's page object with --json, else a
+// table of head with a row of each item, and how to read the next page.
+// what names the items in an error.
+func printList[T any](ctx context.Context, c *apiCommand, path string, q url.Values, all bool, what string,
+	head []string, row func(T) []string) error {
+	if all && q.Get("limit") == "" {
+		q.Set("limit", "100")
+	}
+	raw, err := c.listPages(ctx, path, q, all)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(raw)
+	}
+	var p apiclient.Page[T]
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return fmt.Errorf("reading the %s: %w", what, err)
+	}
+	rows := make([][]string, len(p.Data))
+	for i, item := range p.Data {
+		rows[i] = row(item)
+	}
+	if err := c.table(head, rows); err != nil {
+		return err
+	}
+	moreHint(c.stdout, p.NextCursor)
+	return nil
+}
+
 // moreHint tells people how to read the next page of a list.
 func moreHint(w io.Writer, next string) {
 	if next != "" {

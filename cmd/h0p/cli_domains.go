@@ -69,29 +69,10 @@ func domainsList(ctx context.Context, c *apiCommand, args []string) error {
 	if len(pos) > 0 {
 		return usagef("domains list: unexpected argument %q", pos[0])
 	}
-	if all && q.Limit == 0 {
-		q.Limit = 100
-	}
-	raw, err := c.listPages(ctx, "/v1/domains", q.Values(), all)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		return c.printJSON(raw)
-	}
-	var p apiclient.Page[apiclient.Domain]
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return fmt.Errorf("reading the domains: %w", err)
-	}
-	rows := make([][]string, len(p.Data))
-	for i, d := range p.Data {
-		rows[i] = []string{d.ID, d.Name, d.Status, yes(d.Primary), when(d.CreatedAt)}
-	}
-	if err := c.table([]string{"ID", "NAME", "STATUS", "PRIMARY", "CREATED"}, rows); err != nil {
-		return err
-	}
-	moreHint(c.stdout, p.NextCursor)
-	return nil
+	return printList(ctx, c, "/v1/domains", q.Values(), all, "domains", []string{"ID", "NAME", "STATUS", "PRIMARY", "CREATED"},
+		func(d apiclient.Domain) []string {
+			return []string{d.ID, d.Name, d.Status, yes(d.Primary), when(d.CreatedAt)}
+		})
 }
 
 // domainsOne is get (GET /v1/domains/{id}) and verify (POST …/verify).

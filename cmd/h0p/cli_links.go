@@ -249,29 +249,10 @@ func linksList(ctx context.Context, c *apiCommand, args []string) error {
 	if c.set("archived") {
 		q.Archived = archived
 	}
-	if all && q.Limit == 0 {
-		q.Limit = 100
-	}
-	raw, err := c.listPages(ctx, "/v1/links", q.Values(), all)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		return c.printJSON(raw)
-	}
-	var p apiclient.Page[apiclient.Link]
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return fmt.Errorf("reading the links: %w", err)
-	}
-	rows := make([][]string, len(p.Data))
-	for i, l := range p.Data {
-		rows[i] = []string{l.ID, l.ShortLink, clip(l.URL, 60), strconv.FormatInt(l.Clicks, 10), when(l.CreatedAt)}
-	}
-	if err := c.table([]string{"ID", "SHORT LINK", "URL", "CLICKS", "CREATED"}, rows); err != nil {
-		return err
-	}
-	moreHint(c.stdout, p.NextCursor)
-	return nil
+	return printList(ctx, c, "/v1/links", q.Values(), all, "links", []string{"ID", "SHORT LINK", "URL", "CLICKS", "CREATED"},
+		func(l apiclient.Link) []string {
+			return []string{l.ID, l.ShortLink, clip(l.URL, 60), strconv.FormatInt(l.Clicks, 10), when(l.CreatedAt)}
+		})
 }
 
 func linksUpdate(ctx context.Context, c *apiCommand, args []string) error {
