@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME ?= 10s
 
-.PHONY: domains-sandbox domains-sandbox-stop run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-create bench-edge bench-analytics bench-webhooks bench-qr bench-files bench-dashboard
+.PHONY: domains-sandbox domains-sandbox-stop run test test-faults build lint fuzz cluster cluster-stop bench-propagation bench-snapshot bench-fanout bench-create bench-edge bench-analytics bench-webhooks bench-qr bench-files bench-dashboard
 
 # Control + edge in one process on embedded defaults; prints the bootstrap key
 # on first start. Data in ./data.
@@ -51,6 +51,13 @@ bench-edge:
 # Snapshot install of 1,000,000 links to a fresh edge (in-process nodes, mTLS).
 bench-snapshot:
 	$(GO) run ./bench/snapshot -links 1000000
+
+# Raft fan-out: one leader and K non-voter edges (10, 25, 50, 100) on
+# loopback; the leader's CPU and bytes idle and at 50 writes/s, create → live
+# on every edge, a new edge's catch-up by snapshot at 100,000 links (about
+# 5 minutes).
+bench-fanout:
+	$(GO) run ./bench/fanout
 
 # The click stores (control/analytics/pebblestore, pgstore): ingest of
 # 10,000,000 clicks, the stats queries on them, small batches from many edges,
