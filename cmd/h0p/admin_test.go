@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/h0p/h0p/replication/cluster"
+)
+
+// runAdminCmd runs `h0p admin args…` in process and returns its exit code
+// and output.
+func runAdminCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"admin"}, args...), &stdout, &stderr, func(string) string { return "" })
+	return code, stdout.String(), stderr.String()
+}
+
+// mustAdminCert adds an admin certificate to the test cluster's CA
+// directory, the way an operator does.
+func (c *testCluster) mustAdminCert() string {
+	c.t.Helper()
+	certs := filepath.Join(c.dir, "certs")
+	if code, out, errOut := runAdminCmd(c.t, "certs", "--out", certs, "--nodes", "admin:admin"); code != 0 {
+		c.t.Fatalf("admin certs: exit %d\n%s%s", code, out, errOut)
+	}
+	return certs
+}
+
+func (c *testCluster) adminStatus(certs, node string) (cluster.ClusterStatus, error) {
+	code, out, errOut := runAdminCmd(c.t, "status", "--control", c.apiURL(node), "--certs", certs, "--json")
+	var st cluster.ClusterStatus
+	if code != 0 {
+		return st, fmt.Errorf("exit %d: %s", code, errOut)
+	}
+	return st, json.Unmarshal([]byte(out), &st)
+}
+
+// h0p admin status shows every member, the leader, and each edge's applied
+// index as it reported it; remove-node takes members out through the
+// leader and never the last voter.
+func TestAdminStatusAndRemoveNode(t *testing.T) {
+	c := newTestCluster(t, 1, 2)
+	c.startAll()
+	certs := c.mustAdminCert()
+	if r := c.call("c1", "POST", "/v1/links", `{"url":"https://example.com/a","key":"a"}`); r.status != 201 {
+		t.Fatalf("create: %d %v", r.status, r.body)
+	}
+
+	// Every member reports within a report interval or two.
+	var st cluster.ClusterStatus
+	deadline := time.Now().Add(3 * cluster.StaleAfter)
+	for {
+		var err error
+		st, err = c.adminStatus(certs, "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		following := 0
+		for _, m := range st.Members {
+			if m.State == cluster.StateFollower && m.Lag == 0 {
+				following++
+			}
+		}
+		if following == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("edges not following with no lag: %+v", st.Members)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	want := map[string]struct {
+		voter bool
+		role  string
+		state string
+	}{
+		"c1": {true, "control", cluster.StateLeader},
+		"e1": {false, "edge", cluster.StateFollower},
+		"e2": {false, "edge", cluster.StateFollower},
+	}
+	if st.LeaderID != "c1" || len(st.Members) != len(want) {
+		t.Fatalf("leader %q, members %+v", st.LeaderID, st.Members)
+	}
+	for _, m := range st.Members {
+		w := want[m.ID]
+		if m.Voter != w.voter || m.Role != w.role || m.State != w.state || m.Address != c.nodes[m.ID].raft {
+			t.Errorf("member %+v, want %+v at %s", m, w, c.nodes[m.ID].raft)
+		}
+		if m.AppliedIndex == 0 || m.AppliedIndex > st.CommitIndex {
+			t.Errorf("%s applied %d, commit index %d", m.ID, m.AppliedIndex, st.CommitIndex)
+		}
+	}
+
+	// The table, for people.
+	code, out, errOut := runAdminCmd(t, "status", "--control", c.apiURL("c1"), "--certs", certs)
+	if code != 0 || !strings.Contains(out, "leader:      c1") || !strings.Contains(out, "ID  ") || strings.Count(out, "follower") != 2 {
+		t.Errorf("status table: exit %d\n%s%s", code, out, errOut)
+	}
+	// An edge's certificate is not an operator's.
+	if code, _, errOut := runAdminCmd(t, "status", "--control", c.apiURL("c1"), "--certs", certs, "--cert", "e1"); code == 0 || !strings.Contains(errOut, "edge certificate") {
+		t.Errorf("status with an edge certificate: exit %d %s", code, errOut)
+	}
+
+	for _, tt := range []struct {
+		id, wantErr string
+	}{
+		{"c1", "last voter"},
+		{"nobody", "NOT_FOUND"},
+	} {
+		if code, _, errOut := runAdminCmd(t, "remove-node", "--id", tt.id, "--control", c.apiURL("c1"), "--certs", certs); code == 0 || !strings.Contains(errOut, tt.wantErr) {
+			t.Errorf("remove-node %s: exit %d %s, want %q", tt.id, code, errOut, tt.wantErr)
+		}
+	}
+
+	c.signal("e2", syscall.SIGTERM)
+	if code, out, errOut := runAdminCmd(t, "remove-node", "--id", "e2", "--control", c.apiURL("c1"), "--certs", certs); code != 0 {
+		t.Fatalf("remove-node e2: exit %d %s%s", code, out, errOut)
+	}
+	st, err := c.adminStatus(certs, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st.Members {
+		if m.ID == "e2" {
+			t.Errorf("e2 still a member: %+v", st.Members)
+		}
+	}
+	if len(st.Members) != 2 {
+		t.Errorf("members %+v, want c1 and e1", st.Members)
+	}
+	// The cluster goes on: a new link reaches the remaining edge.
+	if r := c.call("c1", "POST", "/v1/links", `{"url":"https://example.com/b","key":"b"}`); r.status != 201 {
+		t.Fatalf("create after remove: %d %v", r.status, r.body)
+	}
+	if !c.waitResolves("e1", "b", "https://example.com/b", 10*time.Second) {
+		t.Error("e1 does not serve a link created after e2 was removed")
+	}
+}
+
+// A backup taken from a running control node while links are created,
+// restored into a new data directory, starts a node that has every link
+// acknowledged before the backup, and an edge joining it serves them.
+func TestAdminBackupRestore(t *testing.T) {
+	c := newTestCluster(t, 1, 1)
+	// One control node on SQLite in its data directory, pepper beside it.
+	c.nodes["c1"].flags = []string{"--database-url=", "--pepper-file="}
+	c.startAll()
+	certs := c.mustAdminCert()
+
+	var (
+		mu    sync.Mutex
+		acked []created
+		stop  atomic.Bool
+		wg    sync.WaitGroup
+	)
+	write := func(prefix string) {
+		for i := 0; !stop.Load(); i++ {
+			slug := fmt.Sprintf("%s-%d", prefix, i)
+			url := "https://example.com/" + slug
+			r := c.call("c1", "POST", "/v1/links", `{"url":"`+url+`","key":"`+slug+`"}`)
+			if r.status == 201 {
+				mu.Lock()
+				acked = append(acked, created{slug: slug, url: url, id: r.body["id"].(string), status: 201})
+				mu.Unlock()
+			}
+		}
+	}
+	for w := range 2 {
+		wg.Go(func() { write(fmt.Sprintf("w%d", w)) })
+	}
+	// Some links first, then the backup while the writers go on.
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 50 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	before := append([]created(nil), acked...)
+	mu.Unlock()
+	archive := filepath.Join(t.TempDir(), "backup.tar.gz")
+	code, out, errOut := runAdminCmd(t, "backup", "--control", c.apiURL("c1"), "--certs", certs, "--out", archive)
+	stop.Store(true)
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("backup: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("%s; %d links acknowledged before the backup, %d in all", strings.TrimSpace(out), len(before), len(acked))
+	// A second backup never replaces the first.
+	if code, _, _ := runAdminCmd(t, "backup", "--control", c.apiURL("c1"), "--certs", certs, "--out", archive); code == 0 {
+		t.Error("backup over an existing file succeeded")
+	}
+
+	// Lose both nodes' data; restore the control node's into a new
+	// directory where it starts, and let a wiped edge join it.
+	c.signal("c1", syscall.SIGKILL)
+	c.signal("e1", syscall.SIGKILL)
+	for _, n := range []string{"c1", "e1"} {
+		if err := os.Rename(filepath.Join(c.dir, n), filepath.Join(c.dir, n+"-lost")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, out, errOut := runAdminCmd(t, "restore", "--in", archive, "--data", filepath.Join(c.dir, "c1-lost")); code == 0 {
+		t.Errorf("restore into a non-empty directory: exit 0 %s%s", out, errOut)
+	}
+	if code, out, errOut := runAdminCmd(t, "restore", "--in", archive, "--data", filepath.Join(c.dir, "c1")); code != 0 || !strings.Contains(out, "--node-id c1") {
+		t.Fatalf("restore: exit %d\n%s%s", code, out, errOut)
+	}
+	c.start("c1")
+	c.waitReady("c1", 60*time.Second)
+	c.start("e1")
+	c.waitReady("e1", 60*time.Second)
+	for _, l := range before {
+		if r := c.call("c1", "GET", "/v1/links/"+l.id, ""); r.status != 200 {
+			t.Errorf("restored c1: link %s answers %d %v", l.slug, r.status, r.err)
+		}
+		if !c.waitResolves("e1", l.slug, l.url, 10*time.Second) {
+			t.Errorf("e1 joined to the restored c1 does not serve %s", l.slug)
+		}
+	}
+	// Links created during the backup may or may not be in it; each one
+	// the restored control store has, the edge serves too.
+	inStore := 0
+	for _, l := range acked[len(before):] {
+		if r := c.call("c1", "GET", "/v1/links/"+l.id, ""); r.status == 200 {
+			inStore++
+			if !c.waitResolves("e1", l.slug, l.url, 10*time.Second) {
+				t.Errorf("restored c1 has %s, the edge does not serve it", l.slug)
+			}
+		}
+	}
+	t.Logf("%d of the %d links created during the backup are in it", inStore, len(acked)-len(before))
+	// And the restored node takes writes.
+	if r := c.call("c1", "POST", "/v1/links", `{"url":"https://example.com/after","key":"after"}`); r.status != 201 {
+		t.Fatalf("create on the restored node: %d %v", r.status, r.body)
+	}
+	if !c.waitResolves("e1", "after", "https://example.com/after", 10*time.Second) {
+		t.Error("a link created after the restore does not reach the edge")
+	}
+}
+
+// A PostgreSQL control store is pg_dump's job; a cut archive restores
+// nothing.
+func TestAdminBackupRefusals(t *testing.T) {
+	if code, _, errOut := runAdminCmd(t, "backup", "--database-url", "postgres://x", "--out", filepath.Join(t.TempDir(), "b")); code == 0 || !strings.Contains(errOut, "pg_dump") {
+		t.Errorf("backup of PostgreSQL: exit %d %s", code, errOut)
+	}
+
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "control"), 0o700)
+	os.WriteFile(filepath.Join(src, "control", "pepper"), []byte("p"), 0o600)
+	var whole bytes.Buffer
+	if err := writeArchive(&whole, t.TempDir(), src, backupManifest{Format: backupFormat, NodeID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	if m, err := restoreArchive(bytes.NewReader(whole.Bytes()), dir); err != nil || m.NodeID != "c1" {
+		t.Fatalf("restore: %+v %v", m, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "control", "pepper")); err != nil || string(b) != "p" {
+		t.Errorf("restored pepper %q %v", b, err)
+	}
+	cut := filepath.Join(t.TempDir(), "data")
+	if _, err := restoreArchive(bytes.NewReader(whole.Bytes()[:whole.Len()/2]), cut); err == nil {
+		t.Error("a cut archive restored")
+	}
+	if entries, _ := os.ReadDir(cut); len(entries) != 0 {
+		t.Errorf("a refused restore left %d entries", len(entries))
+	}
+}
