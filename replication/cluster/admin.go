@@ -120,29 +120,34 @@ func (h *Handler) clusterStatus() (ClusterStatus, error) {
 	for _, n := range st.Nodes {
 		roles[n.ID] = n.Role
 	}
-	now := h.now()
 	out := ClusterStatus{Status: st, Members: []Member{}}
 	for _, s := range st.Servers {
-		m := Member{ID: s.ID, Address: s.Address, Voter: s.Voter, Role: roles[s.ID], State: StateSilent}
-		switch rep, ok := h.reports.get(s.ID); {
-		case s.ID == st.ID:
-			m.AppliedIndex, m.State = st.AppliedIndex, StateFollower
-		case ok:
-			at := rep.at
-			m.AppliedIndex, m.ReportedAt = rep.applied, &at
-			if now.Sub(rep.at) <= StaleAfter {
-				m.State = StateFollower
-			}
-		}
-		if s.ID == st.LeaderID {
-			m.State = StateLeader
-		}
-		if st.CommitIndex > m.AppliedIndex {
-			m.Lag = st.CommitIndex - m.AppliedIndex
-		}
-		out.Members = append(out.Members, m)
+		out.Members = append(out.Members, h.member(Member{ID: s.ID, Address: s.Address, Voter: s.Voter, Role: roles[s.ID]}, st))
 	}
 	return out, nil
+}
+
+// member fills m's state, applied index and lag from st (this node's
+// status) and the newest report.
+func (h *Handler) member(m Member, st replication.Status) Member {
+	m.State = StateSilent
+	switch rep, ok := h.reports.get(m.ID); {
+	case m.ID == st.ID:
+		m.AppliedIndex, m.State = st.AppliedIndex, StateFollower
+	case ok:
+		at := rep.at
+		m.AppliedIndex, m.ReportedAt = rep.applied, &at
+		if h.now().Sub(rep.at) <= StaleAfter {
+			m.State = StateFollower
+		}
+	}
+	if m.ID == st.LeaderID {
+		m.State = StateLeader
+	}
+	if st.CommitIndex > m.AppliedIndex {
+		m.Lag = st.CommitIndex - m.AppliedIndex
+	}
+	return m
 }
 
 func (h *Handler) report(w http.ResponseWriter, r *http.Request, peerID string, peerRole clustercert.Role) {
