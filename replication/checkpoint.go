@@ -3,6 +3,7 @@ package replication
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,22 +31,27 @@ func (s *LogStore) Checkpoint(dir string) error {
 }
 
 // CheckpointRaft writes a copy of this node's raft state into dir, laid
-// out as Config.Dir is (raft/, snapshots/): the log store's checkpoint,
+// out as Config.Dir is (raft/, snapshots/): see CheckpointRaftDir. It must
+// be taken after the edge store's checkpoint: raft then replays from the
+// log whatever the edge store lacks.
+func (n *Node) CheckpointRaft(dir string) error { return CheckpointRaftDir(n.logs, n.dir, dir) }
+
+// CheckpointRaftDir copies the raft state of the node whose Config.Dir is
+// src and whose log store is logs into dst: the log store's checkpoint,
 // then every complete snapshot. Raft writes a snapshot under a temporary
 // name and renames it when complete, so a snapshot directory without that
 // suffix never changes; one reaped while it is copied is left out, and
 // since the log checkpoint came first, a newer snapshot covers what the
-// log no longer holds. It must be taken after the edge store's checkpoint:
-// raft then replays from the log whatever the edge store lacks.
-func (n *Node) CheckpointRaft(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// log no longer holds.
+func CheckpointRaftDir(logs *LogStore, src, dst string) error {
+	if err := os.MkdirAll(dst, 0o700); err != nil {
 		return fmt.Errorf("checkpoint raft: %w", err)
 	}
-	if err := n.logs.Checkpoint(filepath.Join(dir, "raft")); err != nil {
+	if err := logs.Checkpoint(filepath.Join(dst, "raft")); err != nil {
 		return err
 	}
-	src := filepath.Join(n.dir, "snapshots")
-	entries, err := os.ReadDir(src)
+	snaps := filepath.Join(src, "snapshots")
+	entries, err := os.ReadDir(snaps)
 	if os.IsNotExist(err) {
 		return nil
 	} else if err != nil {
@@ -55,9 +61,9 @@ func (n *Node) CheckpointRaft(dir string) error {
 		if !e.IsDir() || strings.HasSuffix(e.Name(), ".tmp") {
 			continue
 		}
-		err := copyDir(filepath.Join(src, e.Name()), filepath.Join(dir, "snapshots", e.Name()))
+		err := copyDir(filepath.Join(snaps, e.Name()), filepath.Join(dst, "snapshots", e.Name()))
 		if os.IsNotExist(err) {
-			os.RemoveAll(filepath.Join(dir, "snapshots", e.Name()))
+			os.RemoveAll(filepath.Join(dst, "snapshots", e.Name()))
 			continue // reaped meanwhile
 		} else if err != nil {
 			return fmt.Errorf("checkpoint raft snapshot %s: %w", e.Name(), err)
@@ -104,4 +110,28 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// CheckpointClosed copies the state of a node that is not running: the
+// edge store in storeDir to storeDst, and the raft state of raftDir (its
+// Config.Dir) to raftDst. It opens, and so locks, both stores: it fails
+// while the node runs.
+func CheckpointClosed(storeDir, raftDir, storeDst, raftDst string, logger *slog.Logger) error {
+	if _, err := os.Stat(storeDir); err != nil {
+		return fmt.Errorf("edge store: %w", err)
+	}
+	store, err := OpenStore(storeDir, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Checkpoint(storeDst); err != nil {
+		return err
+	}
+	logs, err := OpenLogStore(filepath.Join(raftDir, "raft"), pebbleOptions(logger))
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+	return CheckpointRaftDir(logs, raftDir, raftDst)
 }

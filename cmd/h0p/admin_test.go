@@ -205,10 +205,23 @@ func TestAdminBackupRestore(t *testing.T) {
 		t.Error("backup over an existing file succeeded")
 	}
 
+	// A running node's directory is locked: it is backed up through its API.
+	offline := filepath.Join(t.TempDir(), "offline.tar.gz")
+	if code, _, errOut := runAdminCmd(t, "backup", "--data", filepath.Join(c.dir, "c1"), "--out", offline); code == 0 || !strings.Contains(errOut, "--control") {
+		t.Errorf("backup --data of a running node: exit %d %s", code, errOut)
+	}
+
 	// Lose both nodes' data; restore the control node's into a new
 	// directory where it starts, and let a wiped edge join it.
 	c.signal("c1", syscall.SIGKILL)
 	c.signal("e1", syscall.SIGKILL)
+	// A stopped node is backed up from its directory.
+	if code, out, errOut := runAdminCmd(t, "backup", "--data", filepath.Join(c.dir, "c1"), "--out", offline); code != 0 || !strings.Contains(out, "node c1") {
+		t.Errorf("backup --data of a stopped node: exit %d %s%s", code, out, errOut)
+	}
+	if code, out, errOut := runAdminCmd(t, "restore", "--in", offline, "--data", filepath.Join(t.TempDir(), "offline")); code != 0 {
+		t.Errorf("restore of the stopped node's backup: exit %d %s%s", code, out, errOut)
+	}
 	for _, n := range []string{"c1", "e1"} {
 		if err := os.Rename(filepath.Join(c.dir, n), filepath.Join(c.dir, n+"-lost")); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,13 +35,16 @@ type clusterFlags struct {
 }
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.control, "control", "https://127.0.0.1:8443", "API URL of a control node")
+	fs.StringVar(&c.control, "control", "", "API URL of a control node, e.g. https://127.0.0.1:8443")
 	fs.StringVar(&c.certs, "certs", "./certs", "directory with ca.pem and the certificate of --cert")
 	fs.StringVar(&c.id, "cert", "admin", "certificate to call with: an admin certificate (h0p admin certs --nodes admin:admin) or a control node's")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for an answer")
 }
 
 func (c *clusterFlags) client() (*http.Client, error) {
+	if c.control == "" {
+		return nil, errors.New("--control is required: the API URL of a control node")
+	}
 	b, err := clustercert.Load(c.certs, c.id)
 	if err != nil {
 		return nil, err
@@ -191,32 +195,35 @@ func adminRemoveNode(ctx context.Context, args []string, stdout, stderr io.Write
 	return nil
 }
 
-// adminBackup writes a control node's backup archive to a file.
+// adminBackup writes a control node's backup archive to a file: through
+// its API while it runs, or from its data directory while it is stopped.
 func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var (
-		cf         clusterFlags
-		out, dbURL string
+		cf                  clusterFlags
+		out, dataDir, dbURL string
 	)
-	fs := newFlags("admin backup", "Writes a backup of a running control node to --out (a tar.gz): its SQLite control\n"+
+	fs := newFlags("admin backup", "Writes a backup of a control node on SQLite to --out (a tar.gz): its control\n"+
 		"store, a checkpoint of its replicated store and raft log, its pepper and\n"+
-		"uploaded files, and a manifest. The click store (stats) is not in it. With\n"+
-		"PostgreSQL (--database-url) the control store is pg_dump's job: it refuses.", stderr)
+		"uploaded files, and a manifest; not the click store (stats). A running node\n"+
+		"is backed up through its API (--control, --certs); a stopped one from its\n"+
+		"directory (--data). With PostgreSQL (--database-url) the control store is\n"+
+		"pg_dump's job: it refuses.", stderr)
 	cf.register(fs)
 	fs.StringVar(&out, "out", "", "archive to write (refuses an existing file)")
-	fs.StringVar(&dbURL, "database-url", "", "the PostgreSQL control store: refused, back it up with pg_dump")
+	fs.StringVar(&dataDir, "data", "", "data directory of a stopped control node (instead of --control)")
+	fs.StringVar(&dbURL, "database-url", "", "a PostgreSQL control store: refused, back it up with pg_dump")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	if dbURL != "" {
 		return errors.New("a PostgreSQL control store is backed up with pg_dump (or your provider's backups); " +
-			"control nodes sharing it rebuild their replicated store from raft when they join")
+			"the replicated store lives on every node, and a node that joins gets it from raft")
 	}
-	if out == "" {
+	switch {
+	case out == "":
 		return errors.New("--out is required")
-	}
-	client, err := cf.client()
-	if err != nil {
-		return err
+	case (dataDir == "") == (cf.control == ""):
+		return errors.New("give one of --control (a running node) and --data (a stopped one)")
 	}
 	f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -229,6 +236,35 @@ func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			os.Remove(out)
 		}
 	}()
+	if dataDir != "" {
+		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if err := stoppedBackup(ctx, f, dataDir, logger); err != nil {
+			return err
+		}
+	} else if err := fetchBackup(ctx, cf, f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	m, err := readManifest(out)
+	if err != nil {
+		return err
+	}
+	ok = true
+	fmt.Fprintf(stdout, "wrote %s: node %s, applied index %d, %s\n", out, m.NodeID, m.AppliedIndex, m.CreatedAt.Format(time.RFC3339))
+	return nil
+}
+
+// fetchBackup copies a running node's archive to w.
+func fetchBackup(ctx context.Context, cf clusterFlags, w io.Writer) error {
+	client, err := cf.client()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cf.control, "/")+"/cluster/v1/backup", nil)
@@ -243,22 +279,9 @@ func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("backup: %w", answerError(resp))
 	}
-	n, err := io.Copy(f, resp.Body)
-	if err != nil {
+	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("backup: the archive was cut short: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	m, err := readManifest(out)
-	if err != nil {
-		return err
-	}
-	ok = true
-	fmt.Fprintf(stdout, "wrote %s (%d bytes): node %s, applied index %d, %s\n", out, n, m.NodeID, m.AppliedIndex, m.CreatedAt.Format(time.RFC3339))
 	return nil
 }
 

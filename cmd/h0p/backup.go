@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/replication/cluster"
+	"github.com/h0p/h0p/shared/clustercert"
 )
 
 // A backup archive (h0p admin backup) is a tar.gz laid out as a control
@@ -87,9 +89,52 @@ func nodeBackup(node *replication.Node, dataDir, databaseURL string) func(ctx co
 	}
 }
 
+// stoppedBackup writes the backup archive of the control node whose data
+// directory is dataDir and which is not running (its Pebble stores are
+// locked while it runs) to w.
+func stoppedBackup(ctx context.Context, w io.Writer, dataDir string, logger *slog.Logger) error {
+	tmp, err := os.MkdirTemp(dataDir, ".backup-")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	err = replication.CheckpointClosed(filepath.Join(dataDir, "edge"), filepath.Join(dataDir, "replication"),
+		filepath.Join(tmp, "edge"), filepath.Join(tmp, "replication"), logger)
+	if err != nil {
+		return fmt.Errorf("backup (a running node is backed up through its API: --control): %w", err)
+	}
+	// The stores are closed again: read the manifest's indexes from the copy.
+	store, err := replication.OpenStore(filepath.Join(tmp, "edge"), logger)
+	if err != nil {
+		return err
+	}
+	applied := store.AppliedIndex()
+	// A node on SQLite is the only control node of its cluster.
+	nodeID := ""
+	nodes, _ := store.Nodes()
+	for _, n := range nodes {
+		if n.Role == string(clustercert.Control) {
+			nodeID = n.ID
+		}
+	}
+	store.Close()
+	if err := os.Mkdir(filepath.Join(tmp, "control"), 0o700); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := vacuumInto(ctx, filepath.Join(dataDir, "control", "control.db"), filepath.Join(tmp, "control", "control.db")); err != nil {
+		return err
+	}
+	m := backupManifest{Format: backupFormat, Version: version, NodeID: nodeID, CreatedAt: time.Now().UTC(),
+		AppliedIndex: applied, CommitIndex: applied, ControlStore: "sqlite"}
+	return writeArchive(w, tmp, dataDir, m)
+}
+
 // vacuumInto writes a consistent copy of the SQLite database src to dst
 // (SQLite reads it in one transaction; the writer goes on meanwhile).
 func vacuumInto(ctx context.Context, src, dst string) error {
+	if _, err := os.Stat(src); err != nil { // sql.Open would create it
+		return fmt.Errorf("backup control store: %w", err)
+	}
 	db, err := sql.Open("sqlite", "file:"+src+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return fmt.Errorf("backup control store: %w", err)
