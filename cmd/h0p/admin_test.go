@@ -176,6 +176,7 @@ func TestAdminBackupRestore(t *testing.T) {
 			}
 		}
 	}
+	c.key() // read once, before the writers share it
 	for w := range 2 {
 		wg.Go(func() { write(fmt.Sprintf("w%d", w)) })
 	}
