@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,23 +47,32 @@ func (c *testCluster) adminStatus(certs, node string) (cluster.ClusterStatus, er
 	return st, json.Unmarshal([]byte(out), &st)
 }
 
-// h0p admin status shows every member, the leader, and each edge's applied
-// index as it reported it; remove-node takes members out through the
-// leader and never the last voter.
+// h0p admin status shows every member, the leader, and each member's
+// applied index as it reported it, whichever control node it asks;
+// remove-node takes members out through the leader (a follower forwards
+// it) and never the last voter.
 func TestAdminStatusAndRemoveNode(t *testing.T) {
-	c := newTestCluster(t, 1, 2)
+	c := newTestCluster(t, 3, 2)
 	c.startAll()
 	certs := c.mustAdminCert()
-	if r := c.call("c1", "POST", "/v1/links", `{"url":"https://example.com/a","key":"a"}`); r.status != 201 {
+	leader := c.waitLeader(20 * time.Second)
+	var followers []string
+	for _, n := range c.controls() {
+		if n != leader {
+			followers = append(followers, n)
+		}
+	}
+	if r := c.call(leader, "POST", "/v1/links", `{"url":"https://example.com/a","key":"a"}`); r.status != 201 {
 		t.Fatalf("create: %d %v", r.status, r.body)
 	}
 
-	// Every member reports within a report interval or two.
+	// Every member reports within a report interval or two; asked of a
+	// follower, the status is the leader's.
 	var st cluster.ClusterStatus
 	deadline := time.Now().Add(3 * cluster.StaleAfter)
 	for {
 		var err error
-		st, err = c.adminStatus(certs, "c1")
+		st, err = c.adminStatus(certs, followers[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,30 +82,28 @@ func TestAdminStatusAndRemoveNode(t *testing.T) {
 				following++
 			}
 		}
-		if following == 2 {
+		if following == 4 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("edges not following with no lag: %+v", st.Members)
+			t.Fatalf("members not following with no lag: %+v", st.Members)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	want := map[string]struct {
-		voter bool
-		role  string
-		state string
-	}{
-		"c1": {true, "control", cluster.StateLeader},
-		"e1": {false, "edge", cluster.StateFollower},
-		"e2": {false, "edge", cluster.StateFollower},
-	}
-	if st.LeaderID != "c1" || len(st.Members) != len(want) {
-		t.Fatalf("leader %q, members %+v", st.LeaderID, st.Members)
+	if st.ID != leader || st.LeaderID != leader || len(st.Members) != 5 {
+		t.Fatalf("answered by %q, leader %q (want %s), members %+v", st.ID, st.LeaderID, leader, st.Members)
 	}
 	for _, m := range st.Members {
-		w := want[m.ID]
-		if m.Voter != w.voter || m.Role != w.role || m.State != w.state || m.Address != c.nodes[m.ID].raft {
-			t.Errorf("member %+v, want %+v at %s", m, w, c.nodes[m.ID].raft)
+		control := c.nodes[m.ID].control
+		wantRole, wantState := "edge", cluster.StateFollower
+		if control {
+			wantRole = "control"
+		}
+		if m.ID == leader {
+			wantState = cluster.StateLeader
+		}
+		if m.Voter != control || m.Role != wantRole || m.State != wantState || m.Address != c.nodes[m.ID].raft {
+			t.Errorf("member %+v, want voter %v, role %s, state %s at %s", m, control, wantRole, wantState, c.nodes[m.ID].raft)
 		}
 		if m.AppliedIndex == 0 || m.AppliedIndex > st.CommitIndex {
 			t.Errorf("%s applied %d, commit index %d", m.ID, m.AppliedIndex, st.CommitIndex)
@@ -103,48 +111,58 @@ func TestAdminStatusAndRemoveNode(t *testing.T) {
 	}
 
 	// The table, for people.
-	code, out, errOut := runAdminCmd(t, "status", "--control", c.apiURL("c1"), "--certs", certs)
-	if code != 0 || !strings.Contains(out, "leader:      c1") || !strings.Contains(out, "ID  ") || strings.Count(out, "follower") != 2 {
+	code, out, errOut := runAdminCmd(t, "status", "--control", c.apiURL(leader), "--certs", certs)
+	if code != 0 || !strings.Contains(out, "leader:      "+leader) || !strings.Contains(out, "ID  ") || strings.Count(out, "follower") != 4 {
 		t.Errorf("status table: exit %d\n%s%s", code, out, errOut)
 	}
 	// An edge's certificate is not an operator's.
-	if code, _, errOut := runAdminCmd(t, "status", "--control", c.apiURL("c1"), "--certs", certs, "--cert", "e1"); code == 0 || !strings.Contains(errOut, "edge certificate") {
+	if code, _, errOut := runAdminCmd(t, "status", "--control", c.apiURL(leader), "--certs", certs, "--cert", "e1"); code == 0 || !strings.Contains(errOut, "edge certificate") {
 		t.Errorf("status with an edge certificate: exit %d %s", code, errOut)
 	}
 
-	for _, tt := range []struct {
-		id, wantErr string
-	}{
-		{"c1", "last voter"},
-		{"nobody", "NOT_FOUND"},
-	} {
-		if code, _, errOut := runAdminCmd(t, "remove-node", "--id", tt.id, "--control", c.apiURL("c1"), "--certs", certs); code == 0 || !strings.Contains(errOut, tt.wantErr) {
-			t.Errorf("remove-node %s: exit %d %s, want %q", tt.id, code, errOut, tt.wantErr)
+	remove := func(id, via string) (int, string) {
+		code, out, errOut := runAdminCmd(t, "remove-node", "--id", id, "--control", c.apiURL(via), "--certs", certs)
+		return code, out + errOut
+	}
+	if code, out := remove("nobody", followers[0]); code == 0 || !strings.Contains(out, "NOT_FOUND") {
+		t.Errorf("remove-node nobody: exit %d %s", code, out)
+	}
+	// Stopped nodes, through a follower; then the follower itself while
+	// it runs (stopping it first would leave no quorum to remove it).
+	c.signal("e2", syscall.SIGTERM)
+	c.signal(followers[1], syscall.SIGTERM)
+	for _, id := range []string{"e2", followers[1]} {
+		if code, out := remove(id, followers[0]); code != 0 {
+			t.Fatalf("remove-node %s through %s: exit %d %s", id, followers[0], code, out)
 		}
 	}
-
-	c.signal("e2", syscall.SIGTERM)
-	if code, out, errOut := runAdminCmd(t, "remove-node", "--id", "e2", "--control", c.apiURL("c1"), "--certs", certs); code != 0 {
-		t.Fatalf("remove-node e2: exit %d %s%s", code, out, errOut)
+	if code, out := remove(followers[0], leader); code != 0 {
+		t.Fatalf("remove-node %s: exit %d %s", followers[0], code, out)
 	}
-	st, err := c.adminStatus(certs, "c1")
+	c.signal(followers[0], syscall.SIGTERM)
+	if code, out := remove(leader, leader); code == 0 || !strings.Contains(out, "last voter") {
+		t.Errorf("remove-node of the last voter: exit %d %s", code, out)
+	}
+	st, err := c.adminStatus(certs, leader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ids []string
 	for _, m := range st.Members {
-		if m.ID == "e2" {
-			t.Errorf("e2 still a member: %+v", st.Members)
-		}
+		ids = append(ids, m.ID)
 	}
-	if len(st.Members) != 2 {
-		t.Errorf("members %+v, want c1 and e1", st.Members)
+	want := []string{leader, "e1"}
+	slices.Sort(ids)
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Errorf("members %v, want %s and e1", ids, leader)
 	}
 	// The cluster goes on: a new link reaches the remaining edge.
-	if r := c.call("c1", "POST", "/v1/links", `{"url":"https://example.com/b","key":"b"}`); r.status != 201 {
-		t.Fatalf("create after remove: %d %v", r.status, r.body)
+	if r := c.call(leader, "POST", "/v1/links", `{"url":"https://example.com/b","key":"b"}`); r.status != 201 {
+		t.Fatalf("create after the removals: %d %v", r.status, r.body)
 	}
 	if !c.waitResolves("e1", "b", "https://example.com/b", 10*time.Second) {
-		t.Error("e1 does not serve a link created after e2 was removed")
+		t.Error("e1 does not serve a link created after the removals")
 	}
 }
 

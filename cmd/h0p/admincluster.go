@@ -102,7 +102,7 @@ func adminStatus(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	var (
 		cf       clusterFlags
 		asJSON   bool
-		noLeader bool
+		noFollow bool
 	)
 	fs := newFlags("admin status", "Prints the cluster's members (id, raft address, voter or not, state), the leader,\n"+
 		"its commit index, and each member's applied index and lag behind it. Members\n"+
@@ -110,7 +110,7 @@ func adminStatus(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		"is \"silent\" and shows its last report. Asked of a follower, it asks the leader.", stderr)
 	cf.register(fs)
 	fs.BoolVar(&asJSON, "json", false, "print the answer as JSON")
-	fs.BoolVar(&noLeader, "no-follow", false, "print the --control node's own view, without asking the leader")
+	fs.BoolVar(&noFollow, "no-follow", false, "print the --control node's own view, without asking the leader")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func adminStatus(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if err := clusterCall(ctx, client, http.MethodGet, strings.TrimSuffix(cf.control, "/")+"/cluster/v1/status", nil, &st); err != nil {
 		return err
 	}
-	if !noLeader && st.LeaderID != st.ID && st.LeaderAPI != "" {
+	if !noFollow && st.LeaderID != st.ID && st.LeaderAPI != "" {
 		var lst cluster.ClusterStatus
 		if err := clusterCall(ctx, client, http.MethodGet, strings.TrimSuffix(st.LeaderAPI, "/")+"/cluster/v1/status", nil, &lst); err != nil {
 			fmt.Fprintf(stderr, "the leader %s (%s) did not answer (%v): this is %s's view\n", st.LeaderID, st.LeaderAPI, err, st.ID)
