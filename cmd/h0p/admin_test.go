@@ -310,6 +310,9 @@ func TestAdminBackupRefusals(t *testing.T) {
 	if _, err := restoreArchive(bytes.NewReader(whole.Bytes()[:whole.Len()/2]), cut); err == nil {
 		t.Error("a cut archive restored")
 	}
+	if _, err := restoreArchive(bytes.NewReader(whole.Bytes()[:whole.Len()-30]), ""); err == nil {
+		t.Error("a cut archive reads through as whole")
+	}
 	if entries, _ := os.ReadDir(cut); len(entries) != 0 {
 		t.Errorf("a refused restore left %d entries", len(entries))
 	}

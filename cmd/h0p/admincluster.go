@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,11 +33,11 @@ type clusterFlags struct {
 	timeout            time.Duration
 }
 
-func (c *clusterFlags) register(fs *flag.FlagSet) {
+func (c *clusterFlags) register(fs *flag.FlagSet, timeout time.Duration) {
 	fs.StringVar(&c.control, "control", "", "API URL of a control node, e.g. https://127.0.0.1:8443")
 	fs.StringVar(&c.certs, "certs", "./certs", "directory with ca.pem and the certificate of --cert")
 	fs.StringVar(&c.id, "cert", "admin", "certificate to call with: an admin certificate (h0p admin certs --nodes admin:admin) or a control node's")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for an answer")
+	fs.DurationVar(&c.timeout, "timeout", timeout, "how long to wait for the whole answer")
 }
 
 func (c *clusterFlags) client() (*http.Client, error) {
@@ -108,7 +107,7 @@ func adminStatus(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		"its commit index, and each member's applied index and lag behind it. Members\n"+
 		"report their applied index to the leader every "+cluster.ReportInterval.String()+"; one silent for "+cluster.StaleAfter.String()+"\n"+
 		"is \"silent\" and shows its last report. Asked of a follower, it asks the leader.", stderr)
-	cf.register(fs)
+	cf.register(fs, 30*time.Second)
 	fs.BoolVar(&asJSON, "json", false, "print the answer as JSON")
 	fs.BoolVar(&noFollow, "no-follow", false, "print the --control node's own view, without asking the leader")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -174,7 +173,7 @@ func adminRemoveNode(ctx context.Context, args []string, stdout, stderr io.Write
 		"follower forwards the call). The last voter is never removed. A removed node\n"+
 		"that still runs joins again at its next start: stop it first, and keep its\n"+
 		"certificate from it (there is no revocation; see shared/clustercert).", stderr)
-	cf.register(fs)
+	cf.register(fs, 30*time.Second)
 	fs.StringVar(&id, "id", "", "node ID to remove")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -208,7 +207,7 @@ func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		"is backed up through its API (--control, --certs); a stopped one from its\n"+
 		"directory (--data). With PostgreSQL (--database-url) the control store is\n"+
 		"pg_dump's job: it refuses.", stderr)
-	cf.register(fs)
+	cf.register(fs, time.Hour)
 	fs.StringVar(&out, "out", "", "archive to write (refuses an existing file)")
 	fs.StringVar(&dataDir, "data", "", "data directory of a stopped control node (instead of --control)")
 	fs.StringVar(&dbURL, "database-url", "", "a PostgreSQL control store: refused, back it up with pg_dump")
@@ -286,20 +285,14 @@ func fetchBackup(ctx context.Context, cf clusterFlags, w io.Writer) error {
 }
 
 // readManifest checks that the archive at p is whole (it ends with its
-// manifest) by restoring it into a scratch directory, and answers the
-// manifest.
+// manifest) and answers the manifest.
 func readManifest(p string) (backupManifest, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return backupManifest{}, err
 	}
 	defer f.Close()
-	tmp, err := os.MkdirTemp(filepath.Dir(p), ".check-")
-	if err != nil {
-		return backupManifest{}, err
-	}
-	defer os.RemoveAll(tmp)
-	return restoreArchive(f, filepath.Join(tmp, "data"))
+	return restoreArchive(f, "")
 }
 
 // adminRestore extracts a backup archive into an empty data directory.

@@ -221,8 +221,11 @@ func addFile(tw *tar.Writer, src, name string) error {
 // restoreArchive extracts the archive r into dir, which must be empty or
 // missing, and returns its manifest. An archive without a manifest (cut
 // short) or with an entry outside dir restores nothing: what was
-// extracted is removed.
+// extracted is removed. With dir "", it only reads the archive through.
 func restoreArchive(r io.Reader, dir string) (m backupManifest, err error) {
+	if dir == "" {
+		return readArchive(r, "")
+	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return m, fmt.Errorf("restore: %s is not empty", dir)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -239,6 +242,12 @@ func restoreArchive(r io.Reader, dir string) (m backupManifest, err error) {
 			}
 		}
 	}()
+	return readArchive(r, dir)
+}
+
+// readArchive reads the archive r through, extracting it into dir unless
+// dir is "", and returns its manifest.
+func readArchive(r io.Reader, dir string) (m backupManifest, err error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return m, fmt.Errorf("restore: %w", err)
@@ -270,6 +279,10 @@ func restoreArchive(r io.Reader, dir string) (m backupManifest, err error) {
 				return m, fmt.Errorf("restore: archive format %d, this h0p reads %d", m.Format, backupFormat)
 			}
 			haveManifest = true
+		case dir == "" && (hdr.Typeflag == tar.TypeDir || hdr.Typeflag == tar.TypeReg):
+			if _, err := io.Copy(io.Discard, tr); err != nil {
+				return m, fmt.Errorf("restore: %w", err)
+			}
 		case hdr.Typeflag == tar.TypeDir:
 			if err := os.MkdirAll(target, 0o700); err != nil {
 				return m, fmt.Errorf("restore: %w", err)

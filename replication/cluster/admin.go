@@ -232,8 +232,15 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request, peerRole cluste
 		writeError(w, apierror.NotFound, "this node makes no backups")
 		return
 	}
+	// An archive takes as long as the stores are large: neither the API's
+	// request deadline nor its write timeout applies. A client that goes
+	// away fails the next write.
+	ctx := context.WithoutCancel(r.Context())
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Time{}); err != nil {
+		h.Logger.Warn("backup keeps the server's write timeout", "err", err)
+	}
 	w.Header().Set("Content-Type", "application/gzip")
-	if err := h.Backup(r.Context(), w); err != nil {
+	if err := h.Backup(ctx, w); err != nil {
 		h.Logger.Error("backup failed", "err", err)
 		if errors.Is(err, ErrNoBackup) {
 			writeError(w, apierror.ValidationError, err.Error())
