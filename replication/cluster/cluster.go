@@ -2,9 +2,9 @@
 // replication): the node-to-node endpoints a control node serves on its API
 // listener (join, status, an edge's clicks, and the operator's remove and
 // backup), the clients a node joins, reports and an edge ships its clicks
-// with, and the status endpoint of every node's admin address. Who calls is the verified client certificate of the
-// cluster CA, never the body. Errors are the product's one envelope
-// (shared/apierror).
+// with, and the status endpoint of every node's admin address. Who calls
+// is the verified client certificate of the cluster CA, never the body.
+// Errors are the product's one envelope (shared/apierror).
 package cluster
 
 import (
@@ -60,10 +60,10 @@ type JoinResponse struct {
 // Every call needs a client certificate from the cluster CA. Join, report
 // and clicks take node certificates only; remove and backup an admin
 // certificate (h0p admin certs --nodes admin:admin) or a control node's;
-// status any. A join that
-// reaches a follower is forwarded to the leader with the follower's own
-// certificate and the verified identity of the original caller in
-// X-H0p-Join-For, which the leader believes only from a control node.
+// status any. A join that reaches a follower is forwarded to the leader
+// with the follower's own certificate and the verified identity of the
+// original caller in X-H0p-Join-For, which the leader believes only from
+// a control node.
 type Handler struct {
 	Node   *replication.Node
 	Client *http.Client // mTLS client used to forward joins to the leader
