@@ -252,6 +252,8 @@ func TestAdminBackupRestore(t *testing.T) {
 	if code, out, errOut := runAdminCmd(t, "restore", "--in", archive, "--data", filepath.Join(c.dir, "c1")); code != 0 || !strings.Contains(out, "--node-id c1") {
 		t.Fatalf("restore: exit %d\n%s%s", code, out, errOut)
 	}
+	// On another raft address, as on a new machine.
+	c.nodes["c1"].raft = freeAddr(t)
 	c.start("c1")
 	c.waitReady("c1", 60*time.Second)
 	c.start("e1")
@@ -276,6 +278,11 @@ func TestAdminBackupRestore(t *testing.T) {
 		}
 	}
 	t.Logf("%d of the %d links created during the backup are in it", inStore, len(acked)-len(before))
+	if st, err := c.adminStatus(certs, "c1"); err != nil || st.LeaderID != "c1" {
+		t.Errorf("status of the restored cluster: %+v %v", st, err)
+	} else {
+		t.Logf("restored members (c1 now on %s): %+v", c.nodes["c1"].raft, st.Members)
+	}
 	// And the restored node takes writes.
 	if r := c.call("c1", "POST", "/v1/links", `{"url":"https://example.com/after","key":"after"}`); r.status != 201 {
 		t.Fatalf("create on the restored node: %d %v", r.status, r.body)
