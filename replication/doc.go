@@ -3,7 +3,7 @@
 // cluster membership (voters for control nodes and non-voters for edges,
 // admitted through a control node's API, whose HTTP side is
 // replication/cluster), the FSM that applies kv commands to the edge Store,
-// and FSM snapshots.
+// FSM snapshots, and checkpoints of a node's stores for backups.
 //
 // Invariants (see DESIGN.md in this folder for the reasoning):
 //   - The FSM is deterministic and writes each entry's changes and its index

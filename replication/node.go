@@ -49,6 +49,7 @@ type Config struct {
 // FSM writing the edge Store.
 type Node struct {
 	id        string
+	dir       string
 	raft      *raft.Raft
 	store     *Store
 	logs      *LogStore
@@ -77,7 +78,7 @@ func Open(cfg Config, store *Store) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{id: cfg.NodeID, store: store, logs: logs, logger: logger}
+	n := &Node{id: cfg.NodeID, dir: cfg.Dir, store: store, logs: logs, logger: logger}
 	ok := false
 	defer func() {
 		if !ok {
@@ -390,13 +391,48 @@ func (n *Node) AddMember(id, addr string, voter bool) error {
 	return nil
 }
 
-// RemoveMember removes node id from the configuration. Leader only.
+// ErrUnknownMember and ErrLastVoter are RemoveMember's refusals.
+var (
+	ErrUnknownMember = errors.New("no such cluster member")
+	ErrLastVoter     = errors.New("refusing to remove the last voter: the cluster could never commit again")
+)
+
+// RemoveMember removes node id from the configuration, voter or not. It
+// refuses an id that is not a member and the last voter. Removing the
+// leader itself is allowed while other voters remain: it steps down and
+// they elect another. Leader only.
 func (n *Node) RemoveMember(id string) error {
 	if !n.IsLeader() {
 		return ErrNotLeader
+	}
+	servers, err := n.Servers()
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, s := range servers {
+		if s.ID == id {
+			found = true
+			if s.Voter && countVoters(servers) == 1 {
+				return fmt.Errorf("remove %s: %w", id, ErrLastVoter)
+			}
+		}
+	}
+	if !found {
+		return fmt.Errorf("remove %s: %w", id, ErrUnknownMember)
 	}
 	if err := n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error(); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	return nil
+}
+
+func countVoters(servers []Server) int {
+	v := 0
+	for _, s := range servers {
+		if s.Voter {
+			v++
+		}
+	}
+	return v
 }

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,7 +20,11 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	usage := "Usage:\n  h0p admin certs --out DIR --nodes c1,c2,c3,e1,e2\n" +
 		"  h0p admin create-org --name NAME --owner-email EMAIL [--data DIR | --database-url URL --pepper-file FILE]\n" +
 		"  h0p admin set-password --email EMAIL [--data DIR | --database-url URL --pepper-file FILE]  (password from H0P_PASSWORD)\n" +
-		"  h0p admin set-plan --org ORG_ID --plan free|pro|business|enterprise [--data DIR | --database-url URL --pepper-file FILE]\n"
+		"  h0p admin set-plan --org ORG_ID --plan free|pro|business|enterprise [--data DIR | --database-url URL --pepper-file FILE]\n" +
+		"  h0p admin status --control URL --certs DIR [--cert admin] [--json]\n" +
+		"  h0p admin remove-node --id ID --control URL --certs DIR [--cert admin]\n" +
+		"  h0p admin backup (--control URL --certs DIR [--cert admin] | --data DIR) --out FILE\n" +
+		"  h0p admin restore --in FILE --data DIR\n"
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
@@ -35,6 +41,14 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return adminSetPassword(ctx, args[1:], stderr, getenv)
 	case "set-plan":
 		return adminSetPlan(ctx, args[1:], stderr, getenv)
+	case "status":
+		return adminStatus(ctx, args[1:], stdout, stderr, getenv)
+	case "remove-node":
+		return adminRemoveNode(ctx, args[1:], stdout, stderr, getenv)
+	case "backup":
+		return adminBackup(ctx, args[1:], stdout, stderr, getenv)
+	case "restore":
+		return adminRestore(args[1:], stdout, stderr, getenv)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown admin command %q", args[0])
@@ -43,9 +57,11 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 func adminCerts(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var out, nodes, hosts string
 	var overwrite bool
-	fs := newFlags("admin certs", "Mints a development cluster CA and a certificate per node into --out.\n"+
-		"Node entries are id or id:role; without a role, ids starting with \"e\" are edges\n"+
-		"and all others control nodes.", stderr)
+	fs := newFlags("admin certs", "Mints a development cluster CA and a certificate per node into --out; when\n"+
+		"--out already holds a CA (ca.pem, ca-key.pem), mints the nodes with it instead.\n"+
+		"Node entries are id or id:role (control, edge, or admin: an operator's\n"+
+		"certificate for h0p admin status, remove-node and backup); without a role,\n"+
+		"ids starting with \"e\" are edges and all others control nodes.", stderr)
 	fs.StringVar(&out, "out", "./certs", "output directory")
 	fs.StringVar(&nodes, "nodes", "c1,c2,c3,e1,e2", "comma-separated node ids")
 	fs.StringVar(&hosts, "hosts", "", "extra host names or IPs for every node certificate (loopback is always included)")
@@ -61,6 +77,13 @@ func adminCerts(args []string, stdout, stderr io.Writer, getenv func(string) str
 		for i := range specs {
 			specs[i].Hosts = append(specs[i].Hosts, strings.Split(hosts, ",")...)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(out, clustercert.CAKeyFile)); err == nil && !overwrite {
+		if err := clustercert.AddNodes(out, specs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote certificates for %s into %s, signed by its CA\n", nodes, out)
+		return nil
 	}
 	ca, err := clustercert.MintCA("h0p dev cluster CA", time.Now())
 	if err != nil {

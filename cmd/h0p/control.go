@@ -193,7 +193,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	client := id.Client()
 	apiTLS := id.ServerConfig()
 	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
-	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger}
+	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: nodeBackup(node, nf.DataDir, sf.DatabaseURL)}
 	ccfg := control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,

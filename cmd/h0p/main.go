@@ -57,7 +57,8 @@ Commands:
   dev       run control and edge in one process on embedded defaults
   control   run a control node (API + raft voter) of a cluster
   edge      run an edge node (redirects + raft non-voter) of a cluster
-  admin     operator tools: certs (a dev cluster CA), create-org, set-password, set-plan
+  admin     operator tools: certs (a dev cluster CA), create-org, set-password, set-plan,
+            status, remove-node, backup, restore
   links     create, get, list, update and delete short links
   stats     click counts: total, timeseries, top countries, links, referrers, …
   domains   list, get, add, verify and delete custom domains

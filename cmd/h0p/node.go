@@ -91,6 +91,13 @@ func (n *nodeFlags) openNode(stderr io.Writer, role clustercert.Role, bootstrap 
 	}
 	c.add(b.node.Close)
 	b.logger = b.logger.With("node", n.NodeID) // raft's lines carry the node already
+	// Report the applied index to the leader for h0p admin status; stopped
+	// before the node closes.
+	reporter := &cluster.Reporter{Node: b.node, Client: b.id.Client(), URLs: n.joinURLs(), Logger: b.logger}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); reporter.Run(ctx) }()
+	c.add(func() error { cancel(); <-done; return nil })
 	return b, nil
 }
 

@@ -29,6 +29,10 @@ const (
 // which an edge may ship only under its own node id ("<node id>/…"); a
 // control node may ship any edge's.
 func (h *Handler) shipClicks(w http.ResponseWriter, r *http.Request, peerID string, peerRole clustercert.Role) {
+	if !peerRole.IsNode() {
+		writeError(w, apierror.Forbidden, "only cluster nodes ship clicks")
+		return
+	}
 	if ct := r.Header.Get("Content-Type"); ct != ClicksContentType {
 		writeError(w, apierror.ValidationError, "Content-Type must be "+ClicksContentType)
 		return

@@ -1,10 +1,10 @@
 // Package cluster is the HTTP face of the raft group (package
 // replication): the node-to-node endpoints a control node serves on its API
-// listener (join, status, an edge's clicks), the clients a node joins and
-// an edge ships its clicks with, and the status endpoint of every node's
-// admin address. Who calls is the verified client certificate of the
-// cluster CA, never the body. Errors are the product's one envelope
-// (shared/apierror).
+// listener (join, status, an edge's clicks, and the operator's remove and
+// backup), the clients a node joins, reports and an edge ships its clicks
+// with, and the status endpoint of every node's admin address. Who calls
+// is the verified client certificate of the cluster CA, never the body.
+// Errors are the product's one envelope (shared/apierror).
 package cluster
 
 import (
@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/apierror"
@@ -45,16 +46,24 @@ type JoinResponse struct {
 //
 //	POST /cluster/v1/join    add the calling node (voter if its certificate
 //	                         says control, non-voter if edge)
-//	GET  /cluster/v1/status  this node's view of the cluster
+//	GET  /cluster/v1/status  this node's view of the cluster (ClusterStatus)
+//	POST /cluster/v1/report  a node's applied index (Report), for the status
+//	POST /cluster/v1/remove  take a member out of raft (RemoveRequest): 204;
+//	                         404 not a member, 400 the last voter; a
+//	                         follower forwards it to the leader
+//	GET  /cluster/v1/backup  a backup archive of this node (Backup)
 //	POST /cluster/v1/clicks  an edge's click batch (ClicksContentType, at
 //	                         most MaxClicksBody), handed to Clicks: 204
 //	                         once stored, 400 if refused for good, 503
 //	                         to retry
 //
-// Every call needs a client certificate from the cluster CA. A join that
-// reaches a follower is forwarded to the leader with the follower's own
-// certificate and the verified identity of the original caller in
-// X-H0p-Join-For, which the leader believes only from a control node.
+// Every call needs a client certificate from the cluster CA. Join, report
+// and clicks take node certificates only; remove and backup an admin
+// certificate (h0p admin certs --nodes admin:admin) or a control node's;
+// status any. A join that reaches a follower is forwarded to the leader
+// with the follower's own certificate and the verified identity of the
+// original caller in X-H0p-Join-For, which the leader believes only from
+// a control node.
 type Handler struct {
 	Node   *replication.Node
 	Client *http.Client // mTLS client used to forward joins to the leader
@@ -64,6 +73,12 @@ type Handler struct {
 	// wrapping clicks.ErrCorrupt or clicks.ErrRejected is a 400, any other
 	// a 503. nil: every batch is a 503.
 	Clicks func(ctx context.Context, batch []byte) error
+	// Backup writes a backup archive of this node (h0p admin backup) to w;
+	// nil: this node makes none.
+	Backup func(ctx context.Context, w io.Writer) error
+	Now    func() time.Time // nil: time.Now
+
+	reports reports // each node's newest Report
 }
 
 const joinForHeader = "X-H0p-Join-For"
@@ -83,8 +98,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.join(w, r, peerID, peerRole)
 	case r.Method == http.MethodPost && r.URL.Path == clicksPath:
 		h.shipClicks(w, r, peerID, peerRole)
+	case r.Method == http.MethodPost && r.URL.Path == reportPath:
+		h.report(w, r, peerID, peerRole)
+	case r.Method == http.MethodPost && r.URL.Path == removePath:
+		h.remove(w, r, peerRole)
+	case r.Method == http.MethodGet && r.URL.Path == backupPath:
+		h.backup(w, r, peerRole)
 	case r.Method == http.MethodGet && r.URL.Path == "/cluster/v1/status":
-		st, err := h.Node.Status(false)
+		st, err := h.clusterStatus()
 		if err != nil {
 			writeError(w, apierror.Internal, err.Error())
 			return
@@ -96,6 +117,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) join(w http.ResponseWriter, r *http.Request, peerID string, peerRole clustercert.Role) {
+	if !peerRole.IsNode() {
+		writeError(w, apierror.Forbidden, "only control and edge certificates may join")
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil {
 		writeError(w, apierror.ValidationError, "cannot read body")
@@ -114,7 +139,7 @@ func (h *Handler) join(w http.ResponseWriter, r *http.Request, peerID string, pe
 		}
 		fid, frole, ok := strings.Cut(fwd, "/")
 		parsedRole, roleErr := clustercert.ParseRole(frole)
-		if !ok || roleErr != nil || clustercert.ValidateID(fid) != nil {
+		if !ok || roleErr != nil || !parsedRole.IsNode() || clustercert.ValidateID(fid) != nil {
 			writeError(w, apierror.ValidationError, "bad "+joinForHeader)
 			return
 		}

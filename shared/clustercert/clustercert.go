@@ -27,16 +27,23 @@ const (
 	Control Role = "control"
 	// Edge nodes serve redirects and are raft non-voters.
 	Edge Role = "edge"
+	// Admin is an operator's certificate (h0p admin status, remove-node,
+	// backup): it may call the operator endpoints of control, never join
+	// the raft group or ship clicks.
+	Admin Role = "admin"
 )
 
-// ParseRole accepts "control" or "edge".
+// ParseRole accepts "control", "edge" or "admin".
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case Control, Edge:
+	case Control, Edge, Admin:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown node role %q (want %q or %q)", s, Control, Edge)
+	return "", fmt.Errorf("unknown node role %q (want %q, %q or %q)", s, Control, Edge, Admin)
 }
+
+// IsNode reports whether r is a raft member's role (control or edge).
+func (r Role) IsNode() bool { return r == Control || r == Edge }
 
 const (
 	caValidity   = 10 * 365 * 24 * time.Hour

@@ -373,6 +373,7 @@ func TestParseNodeList(t *testing.T) {
 		{in: ",", wantErr: true},
 		{in: "c1,c1", wantErr: true},
 		{in: "c1,c1:edge", wantErr: true},
+		{in: "c1,ops:admin", want: []NodeSpec{{ID: "c1", Role: Control}, {ID: "ops", Role: Admin}}},
 		{in: "c1:voter", wantErr: true},
 		{in: "../c1", wantErr: true},
 		{in: "ca", wantErr: true},
@@ -571,5 +572,30 @@ func TestClusterSecret(t *testing.T) {
 	}
 	if _, err := LoadSecret(dir); err == nil {
 		t.Error("a 2-byte secret was accepted")
+	}
+}
+
+// An operator certificate added later is signed by the CA already in the
+// directory, and nothing existing is replaced.
+func TestAddNodes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	if err := WriteDir(dir, mustMintCA(t, "cluster"), []NodeSpec{{ID: "c1", Role: Control}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddNodes(dir, []NodeSpec{{ID: "admin", Role: Admin}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load(dir, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Role != Admin || b.Role.IsNode() {
+		t.Errorf("role %q (node %v), want admin, not a node", b.Role, b.Role.IsNode())
+	}
+	if err := AddNodes(dir, []NodeSpec{{ID: "c1", Role: Control}}); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("adding an existing node: %v, want fs.ErrExist", err)
+	}
+	if err := AddNodes(t.TempDir(), []NodeSpec{{ID: "x", Role: Admin}}); err == nil {
+		t.Error("AddNodes without a CA succeeded")
 	}
 }

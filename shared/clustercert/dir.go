@@ -1,6 +1,7 @@
 package clustercert
 
 import (
+	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -131,6 +132,69 @@ func WriteDir(dir string, ca CA, nodes []NodeSpec, overwrite bool) error {
 		}
 	}
 	return EnsureSecret(dir)
+}
+
+// LoadCA reads the CA certificate and key (ca.pem, ca-key.pem) from dir,
+// to mint more certificates with it.
+func LoadCA(dir string) (CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, CAFile))
+	if err != nil {
+		return CA{}, fmt.Errorf("load ca: %w", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, CAKeyFile))
+	if err != nil {
+		return CA{}, fmt.Errorf("load ca key: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return CA{}, fmt.Errorf("load ca: %w", err)
+	}
+	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return CA{}, errors.New("load ca: the key is not ECDSA")
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return CA{}, fmt.Errorf("load ca: %w", err)
+	}
+	if !cert.IsCA {
+		return CA{}, errors.New("load ca: ca.pem is not a CA certificate")
+	}
+	return CA{Cert: cert, Key: key}, nil
+}
+
+// AddNodes mints certificates for nodes with the CA already in dir and
+// writes them beside it, refusing to replace any existing file.
+func AddNodes(dir string, nodes []NodeSpec) error {
+	ca, err := LoadCA(dir)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	type file struct {
+		name string
+		data []byte
+		mode fs.FileMode
+	}
+	var files []file
+	for _, n := range nodes {
+		certPEM, keyPEM, err := ca.MintNode(n.ID, n.Role, n.Hosts, now)
+		if err != nil {
+			return err
+		}
+		files = append(files, file{CertFile(n.ID), certPEM, 0o644}, file{KeyFile(n.ID), keyPEM, 0o600})
+	}
+	for _, f := range files {
+		if _, err := os.Lstat(filepath.Join(dir, f.name)); err == nil {
+			return fmt.Errorf("write certificates: %s exists: %w", filepath.Join(dir, f.name), fs.ErrExist)
+		}
+	}
+	for _, f := range files {
+		if err := writeFile(filepath.Join(dir, f.name), f.data, f.mode, false); err != nil {
+			return fmt.Errorf("write certificates: %w", err)
+		}
+	}
+	return nil
 }
 
 // writeFile creates path with mode. Without overwrite it uses O_EXCL, so a

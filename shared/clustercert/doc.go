@@ -14,13 +14,15 @@
 // reach it.
 //
 // A certificate's URI SAN h0p://node/<role>/<id> says who the node is and
-// what it may be: role "control" (a raft voter) or "edge" (a raft
-// non-voter). The CA signs the role like the rest of the certificate, so an
-// edge cannot present itself as control. Callers act on it: the join handler
-// compares PeerIdentity's id and role with what the caller asks to become,
-// and the raft transport accepts inbound RPCs from control nodes only.
+// what it may be: role "control" (a raft voter), "edge" (a raft
+// non-voter) or "admin" (an operator's tools, never a raft member). The CA
+// signs the role like the rest of the certificate, so an edge cannot
+// present itself as control. Callers act on it: the join handler compares
+// PeerIdentity's id and role with what the caller asks to become and
+// refuses admin, and the raft transport accepts inbound RPCs from control
+// nodes only.
 //
-// Files: ca.pem, the CA certificate, on every node; <id>.pem and
+// Files: ca.pem, the CA certificate, on every node and operator machine; <id>.pem and
 // <id>-key.pem on node id only; ca-key.pem stays with the operator. There is
 // no revocation (CRL or OCSP): to remove a node for good, mint a new CA and
 // certificates for the remaining nodes, and roll them out with both CAs in

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // VACUUM INTO from the control store
+
+	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/replication/cluster"
+	"github.com/h0p/h0p/shared/clustercert"
+)
+
+// A backup archive (h0p admin backup) is a tar.gz laid out as a control
+// node's data directory, so that restoring it is extracting it:
+//
+//	control/control.db       the SQLite control store (VACUUM INTO)
+//	control/pepper, files/…  the rest of control/, except the click
+//	                         store (control/analytics, not backed up)
+//	edge/                    Pebble checkpoint of the replicated store
+//	replication/raft/        Pebble checkpoint of the raft log
+//	replication/snapshots/   raft's complete snapshots
+//	<top-level files>        e.g. bootstrap.key
+//	manifest.json            last: an archive without it was cut short
+//
+// The parts are taken in that order while the node serves. The replicated
+// store comes first and the raft log after the control store, so raft
+// replays, on the restored node, every entry the control store had
+// acknowledged: no link control has is missing on the edges. Links
+// created during the backup's few milliseconds may be in the raft log but
+// not in the control store.
+
+const backupFormat = 1
+
+// backupManifest describes an archive.
+type backupManifest struct {
+	Format       int       `json:"format"`
+	Version      string    `json:"version"`
+	NodeID       string    `json:"nodeId"`
+	CreatedAt    time.Time `json:"createdAt"`
+	AppliedIndex uint64    `json:"appliedIndex"` // the node's applied raft index when the backup began
+	CommitIndex  uint64    `json:"commitIndex"`
+	ControlStore string    `json:"controlStore"` // "sqlite"
+}
+
+const manifestName = "manifest.json"
+
+// nodeBackup is the cluster handler's Backup for a control node whose data
+// directory is dataDir; with a PostgreSQL store it refuses.
+func nodeBackup(node *replication.Node, dataDir, databaseURL string) func(ctx context.Context, w io.Writer) error {
+	return func(ctx context.Context, w io.Writer) error {
+		if databaseURL != "" {
+			return fmt.Errorf("%w: the control store is PostgreSQL, whose backups are pg_dump's (or your provider's) job; "+
+				"the replicated store is rebuilt from raft by any node that joins", cluster.ErrNoBackup)
+		}
+		m := backupManifest{Format: backupFormat, Version: version, NodeID: node.ID(), CreatedAt: time.Now().UTC(),
+			AppliedIndex: node.AppliedIndex(), CommitIndex: node.CommitIndex(), ControlStore: "sqlite"}
+		tmp, err := os.MkdirTemp(dataDir, ".backup-")
+		if err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		if err := node.CheckpointStore(filepath.Join(tmp, "edge")); err != nil {
+			return err
+		}
+		if err := os.Mkdir(filepath.Join(tmp, "control"), 0o700); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		if err := vacuumInto(ctx, filepath.Join(dataDir, "control", "control.db"), filepath.Join(tmp, "control", "control.db")); err != nil {
+			return err
+		}
+		if err := node.CheckpointRaft(filepath.Join(tmp, "replication")); err != nil {
+			return err
+		}
+		return writeArchive(w, tmp, dataDir, m)
+	}
+}
+
+// stoppedBackup writes the backup archive of the control node whose data
+// directory is dataDir and which is not running (its Pebble stores are
+// locked while it runs) to w.
+func stoppedBackup(ctx context.Context, w io.Writer, dataDir string, logger *slog.Logger) error {
+	tmp, err := os.MkdirTemp(dataDir, ".backup-")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	err = replication.CheckpointClosed(filepath.Join(dataDir, "edge"), filepath.Join(dataDir, "replication"),
+		filepath.Join(tmp, "edge"), filepath.Join(tmp, "replication"), logger)
+	if err != nil {
+		return fmt.Errorf("backup (a running node is backed up through its API: --control): %w", err)
+	}
+	// The stores are closed again: read the manifest's indexes from the copy.
+	store, err := replication.OpenStore(filepath.Join(tmp, "edge"), logger)
+	if err != nil {
+		return err
+	}
+	applied := store.AppliedIndex()
+	// A node on SQLite is the only control node of its cluster.
+	nodeID := ""
+	nodes, _ := store.Nodes()
+	for _, n := range nodes {
+		if n.Role == string(clustercert.Control) {
+			nodeID = n.ID
+		}
+	}
+	store.Close()
+	if err := os.Mkdir(filepath.Join(tmp, "control"), 0o700); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := vacuumInto(ctx, filepath.Join(dataDir, "control", "control.db"), filepath.Join(tmp, "control", "control.db")); err != nil {
+		return err
+	}
+	m := backupManifest{Format: backupFormat, Version: version, NodeID: nodeID, CreatedAt: time.Now().UTC(),
+		AppliedIndex: applied, CommitIndex: applied, ControlStore: "sqlite"}
+	return writeArchive(w, tmp, dataDir, m)
+}
+
+// vacuumInto writes a consistent copy of the SQLite database src to dst
+// (SQLite reads it in one transaction; the writer goes on meanwhile).
+func vacuumInto(ctx context.Context, src, dst string) error {
+	if _, err := os.Stat(src); err != nil { // sql.Open would create it
+		return fmt.Errorf("backup control store: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+src+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("backup control store: %w", err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
+		return fmt.Errorf("backup control store: %w", err)
+	}
+	return nil
+}
+
+// writeArchive writes tmp's checkpoints, the rest of dataDir's control
+// files and top-level files, and the manifest, as a tar.gz to w.
+func writeArchive(w io.Writer, tmp, dataDir string, m backupManifest) error {
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	if err := tw.AddFS(os.DirFS(tmp)); err != nil {
+		return fmt.Errorf("backup archive: %w", err)
+	}
+	control := filepath.Join(dataDir, "control")
+	err := filepath.WalkDir(control, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(control, p)
+		switch {
+		case rel == "analytics" && d.IsDir():
+			return fs.SkipDir
+		case strings.HasPrefix(rel, "control.db"), !d.Type().IsRegular():
+			return nil
+		}
+		return addFile(tw, p, path.Join("control", filepath.ToSlash(rel)))
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("backup archive: %w", err)
+	}
+	top, err := os.ReadDir(dataDir)
+	if err != nil {
+		return fmt.Errorf("backup archive: %w", err)
+	}
+	for _, e := range top {
+		if e.Type().IsRegular() {
+			if err := addFile(tw, filepath.Join(dataDir, e.Name()), e.Name()); err != nil {
+				return fmt.Errorf("backup archive: %w", err)
+			}
+		}
+	}
+	mb, _ := json.MarshalIndent(m, "", "  ")
+	if err := tw.WriteHeader(&tar.Header{Name: manifestName, Mode: 0o600, Size: int64(len(mb)), ModTime: m.CreatedAt, Typeflag: tar.TypeReg}); err != nil {
+		return fmt.Errorf("backup archive: %w", err)
+	}
+	if _, err := tw.Write(mb); err != nil {
+		return fmt.Errorf("backup archive: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("backup archive: %w", err)
+	}
+	return gz.Close()
+}
+
+func addFile(tw *tar.Writer, src, name string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	hdr, err := tar.FileInfoHeader(info, "")
+	if err != nil {
+		return err
+	}
+	hdr.Name = name
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	// A file growing meanwhile is cut at the size the header promised.
+	_, err = io.CopyN(tw, f, hdr.Size)
+	return err
+}
+
+// restoreArchive extracts the archive r into dir, which must be empty or
+// missing, and returns its manifest. An archive without a manifest (cut
+// short) or with an entry outside dir restores nothing: what was
+// extracted is removed. With dir "", it only reads the archive through.
+func restoreArchive(r io.Reader, dir string) (m backupManifest, err error) {
+	if dir == "" {
+		return readArchive(r, "")
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return m, fmt.Errorf("restore: %s is not empty", dir)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return m, fmt.Errorf("restore: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return m, fmt.Errorf("restore: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}()
+	return readArchive(r, dir)
+}
+
+// readArchive reads the archive r through, extracting it into dir unless
+// dir is "", and returns its manifest.
+func readArchive(r io.Reader, dir string) (m backupManifest, err error) {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return m, fmt.Errorf("restore: %w", err)
+	}
+	tr := tar.NewReader(gz)
+	haveManifest := false
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return m, fmt.Errorf("restore: %w", err)
+		}
+		if haveManifest {
+			return m, errors.New("restore: entries after the manifest")
+		}
+		name := strings.TrimSuffix(hdr.Name, "/") // tar names directories with a slash
+		if !fs.ValidPath(name) || name == "." {
+			return m, fmt.Errorf("restore: bad entry name %q", hdr.Name)
+		}
+		target := filepath.Join(dir, filepath.FromSlash(name))
+		switch {
+		case name == manifestName:
+			if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&m); err != nil {
+				return m, fmt.Errorf("restore: manifest: %w", err)
+			}
+			if m.Format != backupFormat {
+				return m, fmt.Errorf("restore: archive format %d, this h0p reads %d", m.Format, backupFormat)
+			}
+			haveManifest = true
+		case dir == "" && (hdr.Typeflag == tar.TypeDir || hdr.Typeflag == tar.TypeReg):
+			if _, err := io.Copy(io.Discard, tr); err != nil {
+				return m, fmt.Errorf("restore: %w", err)
+			}
+		case hdr.Typeflag == tar.TypeDir:
+			if err := os.MkdirAll(target, 0o700); err != nil {
+				return m, fmt.Errorf("restore: %w", err)
+			}
+		case hdr.Typeflag == tar.TypeReg:
+			if err := extractFile(tr, target, fs.FileMode(hdr.Mode).Perm()); err != nil {
+				return m, fmt.Errorf("restore: %w", err)
+			}
+		default:
+			return m, fmt.Errorf("restore: unexpected entry %q", hdr.Name)
+		}
+	}
+	if !haveManifest {
+		return m, errors.New("restore: the archive has no manifest: it was cut short")
+	}
+	return m, nil
+}
+
+func extractFile(r io.Reader, target string, mode fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode|0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
