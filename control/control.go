@@ -365,6 +365,10 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 			s.closeStores()
 			return nil, err
 		}
+		if cfg.Registerer != nil {
+			// Every control node reports the replicated certificates, leader or not.
+			cfg.Registerer.MustRegister(certs.ExpiryCollector{Store: s.acme.Store, Hosts: s.customHosts})
+		}
 	}
 	s.usage = &usage.Recorder{Store: st, Now: cfg.Now, Logger: logger.With("subsystem", "usage")}
 	if cfg.Files != nil {
@@ -756,6 +760,11 @@ func (s *Server) acmeHosts() []string {
 	if !s.publisher.Applier.IsLeader() {
 		return nil
 	}
+	return s.customHosts()
+}
+
+// customHosts are the custom domains the edges serve.
+func (s *Server) customHosts() []string {
 	var hosts []string
 	for _, h := range s.cfg.Records.DomainHosts() {
 		if !s.platformDomain(h) {
