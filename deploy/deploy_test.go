@@ -174,7 +174,7 @@ func TestAlertsAreComplete(t *testing.T) {
 					t.Errorf("no %s annotation", k)
 				}
 			}
-			if !regexp.MustCompile(`alertname: `+a.Alert+`\n\s+exp_alerts:\n\s+- exp_labels`).MatchString(tests) {
+			if !regexp.MustCompile(`alertname: ` + a.Alert + `\n\s+exp_alerts:\n\s+- exp_labels`).MatchString(tests) {
 				t.Error("no test in rules_test.yml expects it to fire")
 			}
 			if !strings.Contains(readme, "\n### "+a.Alert+"\n") {
@@ -316,7 +316,7 @@ func TestREADMECommandsMatchTheBinary(t *testing.T) {
 	readme := string(mustRead(t, "README.md"))
 	vars := knownVariables(t, bin)
 	lines := h0pCommand.FindAllStringSubmatch(readme, -1)
-	if len(lines) < 4 {
+	if len(lines) < 2 {
 		t.Fatalf("found %d h0p command lines in README.md", len(lines))
 	}
 	flagsOf := map[string]map[string]string{}
@@ -331,12 +331,29 @@ func TestREADMECommandsMatchTheBinary(t *testing.T) {
 			}
 		}
 	}
+	// Flags named anywhere else (prose, unit excerpts, podman lines) are
+	// flags of some command.
+	anyFlag := map[string]bool{}
+	for _, cmd := range [][]string{{"control"}, {"edge"}, {"dev"}, {"admin", "certs"}, {"admin", "create-org"}} {
+		for f := range mustFlags(t, bin, cmd...) {
+			anyFlag[f] = true
+		}
+	}
+	for _, f := range regexp.MustCompile(`--([a-z0-9]+(?:-[a-z0-9*]+)*)`).FindAllStringSubmatch(readme, -1) {
+		if !anyFlag[f[1]] && !strings.Contains(f[1], "*") && !nonH0pFlags[f[1]] {
+			t.Errorf("README names --%s, which no h0p command has", f[1])
+		}
+	}
 	for _, v := range regexp.MustCompile(`H0P_[A-Z0-9_]+`).FindAllString(readme, -1) {
 		if !vars[v] && !strings.HasPrefix(v, "H0P_REQUIRE_") {
 			t.Errorf("README names %s, which no h0p command reads", v)
 		}
 	}
 }
+
+// nonH0pFlags are the flags of other programs the README's commands use.
+var nonH0pFlags = map[string]bool{"system": true, "no-create-home": true, "shell": true, "rm": true, "now": true,
+	"user": true, "entrypoint": true, "tags": true, "help": true}
 
 func TestContainerfile(t *testing.T) {
 	f := string(mustRead(t, "Containerfile"))
