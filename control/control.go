@@ -166,7 +166,8 @@ type Config struct {
 	// the system's roots. Records reads the replicated store (domains,
 	// certificates, the account); Secret is the cluster secret that seals
 	// the private keys; ACMEInterval how often certificates are looked at
-	// (zero: 10 minutes).
+	// (zero: 10 minutes). Every node, leader or not, then exports
+	// h0p_certificate_expiry_timestamp_seconds{host} to Registerer.
 	ACMEDirectory string
 	ACMEEmail     string
 	ACMECARoot    []byte

@@ -25,7 +25,7 @@ var jobRef = regexp.MustCompile(`(h0p_[a-zA-Z0-9_]+)\{[^}]*job="(h0p-control|h0p
 // exportedOnlyWith are metrics this test's cluster cannot export, each with
 // the file that names it, whose package's tests check it is exported.
 var exportedOnlyWith = map[string]string{
-	// Needs ACME and an issued certificate; control/certs TestExpiryCollector.
+	// Needs ACME and an issued certificate: control TestCertificateExpiryMetric.
 	"h0p_certificate_expiry_timestamp_seconds": "../../control/certs/expiry.go",
 }
 
