@@ -42,7 +42,7 @@ func mustSelfSigned(t *testing.T, host string, notAfter time.Time) []byte {
 func TestCertificateExpiryMetric(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	s := mustStartStack(t, t.TempDir(), nil, func(c *control.Config) {
-		// No custom domain is due, so the manager never calls this server.
+		// A closed port: the leader's attempt for new.example.test fails.
 		c.ACMEDirectory, c.Secret, c.Registerer = "http://127.0.0.1:1/directory", bytes.Repeat([]byte{9}, 32), reg
 	})
 	defer s.stop(t)
