@@ -166,7 +166,8 @@ type Config struct {
 	// the system's roots. Records reads the replicated store (domains,
 	// certificates, the account); Secret is the cluster secret that seals
 	// the private keys; ACMEInterval how often certificates are looked at
-	// (zero: 10 minutes).
+	// (zero: 10 minutes). Every node, leader or not, then exports
+	// h0p_certificate_expiry_timestamp_seconds{host} to Registerer.
 	ACMEDirectory string
 	ACMEEmail     string
 	ACMECARoot    []byte
@@ -364,6 +365,10 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 			s.ln.Close()
 			s.closeStores()
 			return nil, err
+		}
+		if cfg.Registerer != nil {
+			// Every control node reports the replicated certificates, leader or not.
+			cfg.Registerer.MustRegister(certs.ExpiryCollector{Store: s.acme.Store, Hosts: s.customHosts})
 		}
 	}
 	s.usage = &usage.Recorder{Store: st, Now: cfg.Now, Logger: logger.With("subsystem", "usage")}
@@ -756,6 +761,11 @@ func (s *Server) acmeHosts() []string {
 	if !s.publisher.Applier.IsLeader() {
 		return nil
 	}
+	return s.customHosts()
+}
+
+// customHosts are the custom domains the edges serve.
+func (s *Server) customHosts() []string {
 	var hosts []string
 	for _, h := range s.cfg.Records.DomainHosts() {
 		if !s.platformDomain(h) {

@@ -66,7 +66,7 @@ func mustStartStack(t *testing.T, dir string, wrap func(outbox.Applier) outbox.A
 		applier = wrap(s.node)
 	}
 	cfg := control.Config{APIAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "control"),
-		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond}
+		DefaultDomain: "localhost", Logger: quiet, RelayInterval: 50 * time.Millisecond, Records: s.edge}
 	for _, edit := range edits {
 		edit(&cfg)
 	}

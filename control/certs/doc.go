@@ -46,4 +46,8 @@
 // account and the certificates in the Store and carries on. A leader that
 // loses leadership cancels Run's context. The Manager itself does not know
 // raft: that contract is kept by whoever starts it.
+//
+// What it exports: ExpiryCollector reports each host's certificate expiry
+// (h0p_certificate_expiry_timestamp_seconds{host}) from the Store at each
+// scrape, on every node that registers it, for alerts on failed renewals.
 package certs
