@@ -134,6 +134,30 @@ func registerRateFlags(fs *flag.FlagSet, l *ratelimit.Limits) {
 	fs.IntVar(&l.PerMinute, "rate-per-minute", ratelimit.DefaultLimits.PerMinute, "API requests per minute per key, user or client IP")
 }
 
+// redisFlags name the Redis that keeps the API's rate limits, shared by the
+// control nodes, and what the API does while it does not answer.
+type redisFlags struct {
+	URL  string
+	Fail string // "open" (also when empty) or "closed"
+}
+
+func (f *redisFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.URL, "redis-url", "", "Redis that keeps the API's rate limits, shared by all control nodes: redis[s]://[[user]:password@]host[:port][/db] "+
+		"(empty: each node limits on its own, in memory)")
+	fs.StringVar(&f.Fail, "redis-fail", "open", "while --redis-url does not answer: open lets API requests through unlimited, closed refuses them with 503")
+}
+
+// apply sets where cfg keeps its rate limits.
+func (f redisFlags) apply(cfg *control.Config) error {
+	switch f.Fail {
+	case "", "open", "closed":
+	default:
+		return fmt.Errorf("--redis-fail %q: must be open or closed", f.Fail)
+	}
+	cfg.RateLimitRedisURL, cfg.RateLimitFailClosed = f.URL, f.Fail == "closed"
+	return nil
+}
+
 // registerMCPFlag adds the origins whose pages may call the MCP endpoint.
 func registerMCPFlag(fs *flag.FlagSet, origins *string) {
 	fs.StringVar(origins, "mcp-allowed-origins", "", "comma-separated origins (scheme://host[:port]) whose web pages may call /mcp besides the API's public URL's; "+
