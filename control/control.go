@@ -833,6 +833,13 @@ func (s *Server) openLimiter(cfg Config, logger *slog.Logger) (ratelimit.Limiter
 	if opts.ReadTimeout == 0 {
 		opts.ReadTimeout = time.Second
 	}
+	// Dial once per try, not five times; retry a command once (a
+	// connection Redis closed while idle). While Redis is down, go-redis's
+	// pool then fails at once until a redial in the background succeeds.
+	opts.DialerRetries = 1
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1
+	}
 	opts.DisableIdentity = true // no CLIENT SETINFO, which Redis before 7.2 refuses
 	s.redis = redis.NewClient(opts)
 	l, err := redislimit.New(redislimit.Config{Client: s.redis, Logger: logger.With("subsystem", "ratelimit", "redis", opts.Addr),

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/redis/go-redis/v9"
 )
 
 // newFlags makes a flag set whose --help lists every flag with its H0P_*
@@ -155,7 +158,19 @@ func (f redisFlags) apply(cfg *control.Config) error {
 		return fmt.Errorf("--redis-fail %q: must be open or closed", f.Fail)
 	}
 	cfg.RateLimitRedisURL, cfg.RateLimitFailClosed = f.URL, f.Fail == "closed"
+	if f.URL != "" && cfg.Logger != nil {
+		// go-redis logs each failed dial (every request while Redis is
+		// down); the limiter already logs an outage once, at warn.
+		redis.SetLogger(redisLog{cfg.Logger.With("subsystem", "redis")})
+	}
 	return nil
+}
+
+// redisLog takes go-redis's log lines at debug level.
+type redisLog struct{ logger *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // registerMCPFlag adds the origins whose pages may call the MCP endpoint.
