@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/ratelimit"
-	"github.com/redis/go-redis/v9"
 )
 
 // newFlags makes a flag set whose --help lists every flag with its H0P_*

@@ -49,9 +49,8 @@ func mustRefuse(t testing.TB, l Limiter, key string, limits Limits, retry time.D
 	return d
 }
 
-// The window of a request at t is (t-1s, t]: requests at t count until
-// t+1s-1ns and not at t+1s. No span of a second, wherever it starts, holds
-// more than 5 (GCRA let a 6th through 200ms after a burst of 5).
+// Memory's own tests: its sweep and its memory. What every Limiter must do
+// is limitertest's suite (memory_conformance_test.go).
 
 func TestIdleKeysAreForgotten(t *testing.T) {
 	clock := newFakeClock()
