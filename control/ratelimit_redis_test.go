@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,4 +165,20 @@ func TestRedisRateLimitsWhileRedisIsDown(t *testing.T) {
 	// Nothing was persisted: the keys start afresh, and their limits hold.
 	srv.Start()
 	limited("after Redis restarted", true)
+}
+
+// A Redis URL that does not parse is refused without echoing its password
+// (url.Parse's error quotes the whole URL).
+func TestRedisURLErrorHidesPassword(t *testing.T) {
+	for _, u := range []string{"redis://u:s3cret@127.0.0.1:port/0", "redis://u:s3cret@127.0.0.1:6379/db", "http://u:s3cret@127.0.0.1:6379"} {
+		srv, err := control.Open(context.Background(), control.Config{APIAddr: "127.0.0.1:0", DataDir: t.TempDir(),
+			DefaultDomain: "localhost", Logger: quiet, RateLimitRedisURL: u}, nil)
+		if err == nil {
+			srv.Close()
+			t.Fatalf("%s: opened", u)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: error shows the password: %v", u, err)
+		}
+	}
 }
