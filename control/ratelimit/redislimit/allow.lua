@@ -13,6 +13,10 @@
 -- instants of the log as it was before this request, oldest first}.
 -- Numbers cross as strings: Lua's are doubles, which hold integers up to
 -- 2^53 exactly (microseconds since 1970 are about 2^51).
+-- Redis before 5 replicates scripts whole and refuses writes after TIME
+-- unless told to replicate their effects; from 5 on that is the default.
+if redis.replicate_commands then redis.replicate_commands() end
+
 local key = KEYS[1]
 local q1, p1 = tonumber(ARGV[1]), tonumber(ARGV[2])
 local q2, p2 = tonumber(ARGV[3]), tonumber(ARGV[4])
