@@ -20,10 +20,11 @@ domains-sandbox-stop:
 
 # Everything CI checks: formatting, vet, and all tests with the race detector,
 # against a real PostgreSQL (deploy/test/postgres.sh installs and starts one
-# when H0P_TEST_POSTGRES_URL is not set; it needs root).
+# when H0P_TEST_POSTGRES_URL is not set; it needs root), and Redis alike.
 test: lint
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
-	  export H0P_TEST_POSTGRES_URL && \
+	  H0P_TEST_REDIS_URL=$${H0P_TEST_REDIS_URL:-$$(deploy/test/redis.sh)} && \
+	  export H0P_TEST_POSTGRES_URL H0P_TEST_REDIS_URL && \
 	  $(GO) test -race -count=1 ./...
 
 # The long cluster fault scenarios (real processes, SIGKILL/SIGSTOP, 50,000

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/analytics"
@@ -49,6 +50,7 @@ import (
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/control/plans"
 	"github.com/h0p/h0p/control/ratelimit"
+	"github.com/h0p/h0p/control/ratelimit/redislimit"
 	"github.com/h0p/h0p/control/stats"
 	"github.com/h0p/h0p/control/store"
 	"github.com/h0p/h0p/control/store/sqlstore"
@@ -151,6 +153,16 @@ type Config struct {
 	// RateLimits per key, user or client IP; zero: the product's 5/s and
 	// 100/min.
 	RateLimits ratelimit.Limits
+	// RateLimitRedisURL, when set, keeps the rate limits in that Redis
+	// (redis://[[user]:password@]host[:port][/db], rediss:// for TLS),
+	// shared by every control node that names it
+	// (control/ratelimit/redislimit); empty: each node limits on its own,
+	// in memory, and a cluster of N nodes gives a key N times its limits.
+	RateLimitRedisURL string
+	// RateLimitFailClosed refuses API requests with 503 UNAVAILABLE while
+	// that Redis does not answer; false lets them through unlimited. Either
+	// way each one counts in h0p_ratelimit_redis_errors_total.
+	RateLimitFailClosed bool
 	// PasswordParams are argon2id's costs; zero: password.Default (tests
 	// lower them).
 	PasswordParams password.Params
@@ -236,6 +248,7 @@ type Server struct {
 	ln        net.Listener
 	publicURL string
 	acme      *certs.Manager // nil: no ACMEDirectory
+	redis     *redis.Client  // nil: no RateLimitRedisURL
 	usage     *usage.Recorder
 	mcp       *mcp.Handler
 }
@@ -315,6 +328,12 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		s.ln.Close()
 		s.closeStores()
 		return nil, fmt.Errorf("rate limits: %w", err)
+	}
+	limiter, err := s.openLimiter(cfg, logger)
+	if err != nil {
+		s.ln.Close()
+		s.closeStores()
+		return nil, err
 	}
 	s.links = &links.Service{
 		Store: st, Publisher: s.publisher, DefaultDomain: cfg.DefaultDomain, SharedDomains: cfg.SharedDomains, Now: cfg.Now,
@@ -416,7 +435,8 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 		Store:            st,
 		Pepper:           pepper,
 		Accounts:         s.accounts,
-		Limiter:          ratelimit.NewMemory(cfg.Now),
+		Limiter:          limiter,
+		LimitFailClosed:  cfg.RateLimitFailClosed,
 		Limits:           limits,
 		Links:            s.links,
 		Domains:          s.domains,
@@ -791,7 +811,53 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) closeStores() error {
-	return errors.Join(s.clicks.Close(), s.store.Close())
+	err := errors.Join(s.clicks.Close(), s.store.Close())
+	if s.redis != nil {
+		err = errors.Join(err, s.redis.Close())
+	}
+	return err
+}
+
+// openLimiter is the API's rate limiter: in memory, or in the Redis of
+// cfg.RateLimitRedisURL, whose client s.redis closeStores closes. It does
+// not contact Redis: one that is down at start is an outage like any
+// other, and the API fails open or closed per cfg.RateLimitFailClosed.
+func (s *Server) openLimiter(cfg Config, logger *slog.Logger) (ratelimit.Limiter, error) {
+	if cfg.RateLimitRedisURL == "" {
+		return ratelimit.NewMemory(cfg.Now), nil
+	}
+	opts, err := redis.ParseURL(cfg.RateLimitRedisURL)
+	if err != nil {
+		// url.Parse's errors quote the URL, and so its password.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("rate-limit redis URL: %w", err)
+	}
+	// Every API request waits for Redis: while it is unreachable, answer
+	// (open or closed) within about a second, not go-redis's 5 s defaults.
+	// The URL's dial_timeout and read_timeout win.
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = time.Second
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = time.Second
+	}
+	// Dial once per try, not five times; retry a command once (a
+	// connection Redis closed while idle). While Redis is down, go-redis's
+	// pool then fails at once until a redial in the background succeeds.
+	opts.DialerRetries = 1
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1
+	}
+	opts.DisableIdentity = true // no CLIENT SETINFO, which Redis before 7.2 refuses
+	s.redis = redis.NewClient(opts)
+	l, err := redislimit.New(redislimit.Config{Client: s.redis, Logger: logger.With("subsystem", "ratelimit", "redis", opts.Addr),
+		Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // IngestClicks stores one batch of an edge's clicks (shared/clicks), once:

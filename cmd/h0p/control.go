@@ -126,6 +126,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		edgeAddrs                             string
 		bootstrap                             bool
 		limits                                ratelimit.Limits
+		redisf                                redisFlags
 		slugs                                 slugFlags
 		smtpURL, publicURL                    string
 		mcpOrigins                            string
@@ -152,6 +153,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&edgeAddrs, "edge-addrs", "", "comma-separated host:port addresses the edges answer on (their --edge-addr, "+
 		"or the public addresses in front of them; 0.0.0.0 or [::] for every address of their host): link destinations there loop and are refused")
 	registerRateFlags(fs, &limits)
+	redisf.register(fs)
 	registerMCPFlag(fs, &mcpOrigins)
 	registerDashboardFlag(fs, &dashboard)
 	slugs.register(fs)
@@ -204,6 +206,9 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		Cluster: clusterHandler, Dashboard: dashboard,
 	}
 	df.apply(&ccfg)
+	if err := redisf.apply(&ccfg); err != nil {
+		return err
+	}
 	if err := wf.apply(&ccfg); err != nil {
 		return err
 	}

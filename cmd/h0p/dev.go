@@ -34,6 +34,7 @@ type devConfig struct {
 	LogLevel      slog.Level
 	DrainDelay    time.Duration
 	RateLimits    ratelimit.Limits
+	Redis         redisFlags
 	MCPOrigins    string
 	Dashboard     bool
 	Slugs         slugFlags
@@ -71,6 +72,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on shutdown, how long /readyz fails before connections drain")
 	registerRateFlags(fs, &cfg.RateLimits)
+	cfg.Redis.register(fs)
 	registerMCPFlag(fs, &cfg.MCPOrigins)
 	registerDashboardFlag(fs, &cfg.Dashboard)
 	cfg.Slugs.register(fs)
@@ -206,6 +208,9 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		MCPAllowedOrigins: splitList(cfg.MCPOrigins), Dashboard: cfg.Dashboard,
 	}
 	cfg.Domains.apply(&ccfg)
+	if err := cfg.Redis.apply(&ccfg); err != nil {
+		return nil, err
+	}
 	if err := cfg.Webhooks.apply(&ccfg); err != nil {
 		return nil, err
 	}

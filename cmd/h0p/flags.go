@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/h0p/h0p/control"
 	"github.com/h0p/h0p/control/ratelimit"
@@ -132,6 +136,42 @@ func parsePrefixes(flagName, s string) ([]netip.Prefix, error) {
 func registerRateFlags(fs *flag.FlagSet, l *ratelimit.Limits) {
 	fs.IntVar(&l.PerSecond, "rate-per-second", ratelimit.DefaultLimits.PerSecond, "API requests per second per key, user or client IP")
 	fs.IntVar(&l.PerMinute, "rate-per-minute", ratelimit.DefaultLimits.PerMinute, "API requests per minute per key, user or client IP")
+}
+
+// redisFlags name the Redis that keeps the API's rate limits, shared by the
+// control nodes, and what the API does while it does not answer.
+type redisFlags struct {
+	URL  string
+	Fail string // "open" (also when empty) or "closed"
+}
+
+func (f *redisFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.URL, "redis-url", "", "Redis that keeps the API's rate limits, shared by all control nodes: redis[s]://[[user]:password@]host[:port][/db] "+
+		"(empty: each node limits on its own, in memory)")
+	fs.StringVar(&f.Fail, "redis-fail", "open", "while --redis-url does not answer: open lets API requests through unlimited, closed refuses them with 503")
+}
+
+// apply sets where cfg keeps its rate limits.
+func (f redisFlags) apply(cfg *control.Config) error {
+	switch f.Fail {
+	case "", "open", "closed":
+	default:
+		return fmt.Errorf("--redis-fail %q: must be open or closed", f.Fail)
+	}
+	cfg.RateLimitRedisURL, cfg.RateLimitFailClosed = f.URL, f.Fail == "closed"
+	if f.URL != "" && cfg.Logger != nil {
+		// go-redis logs each failed dial (every request while Redis is
+		// down); the limiter already logs an outage once, at warn.
+		redis.SetLogger(redisLog{cfg.Logger.With("subsystem", "redis")})
+	}
+	return nil
+}
+
+// redisLog takes go-redis's log lines at debug level.
+type redisLog struct{ logger *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // registerMCPFlag adds the origins whose pages may call the MCP endpoint.

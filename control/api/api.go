@@ -60,6 +60,10 @@ type Config struct {
 	// credentials.
 	Limiter ratelimit.Limiter
 	Limits  ratelimit.Limits
+	// LimitFailClosed answers 503 UNAVAILABLE when the Limiter errs
+	// (its store does not answer); false lets the request through. The
+	// Limiter reports its own failures (logs, metrics).
+	LimitFailClosed bool
 	// ShortLink renders the public URL of a domain+slug.
 	ShortLink func(domain, key string) string
 	// APIURL is the API's public base URL (for links to API resources,

@@ -2,8 +2,11 @@
 // requests per second and per minute, both checked in one atomic step, and
 // the RateLimit headers that describe the outcome.
 //
-// It owns the limiting arithmetic, the per-key state of the in-process
-// implementation (Memory) and the header format. It does not know what a key
+// It owns the limiting arithmetic (Decide), the per-key state of the
+// in-process implementation (Memory) and the header format. Memory limits
+// one process: N control nodes give a key N times its limits unless they
+// share redislimit's Limiter, the same logs in one Redis, decided in one
+// Lua script by Redis's clock. limitertest is the suite both pass. It does not know what a key
 // is: callers pass an opaque string ("key:key_123", "user:usr_1",
 // "ip:1.2.3.4") and, on every call, the Limits to hold it to. It does not
 // write responses or error bodies (the API maps a refusal to 429
@@ -21,7 +24,9 @@
 //     as that one.
 //   - SetHeaders writes the fields of draft-ietf-httpapi-ratelimit-headers;
 //     a zero Decision (returned with an error) writes none. Whether to fail
-//     open or closed when a limiter errs is the caller's choice.
+//     open or closed when a limiter errs (Redis down) is the caller's
+//     choice: the API's --redis-fail, open (let through) by default,
+//     closed answering 503 UNAVAILABLE with Retry-After.
 //
 // The algorithm, the headers' values and the decisions behind them are in
 // DESIGN.md beside this file.

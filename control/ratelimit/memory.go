@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -96,6 +97,18 @@ func (m *Memory) sweep(now int64) {
 		}
 	}
 	m.nextSweep = now + int64(sweepEvery)
+}
+
+// Decide is the decision on a request at now for a key whose allowed
+// requests are at the instants in log: what Memory's Allow answers, for a
+// Limiter that keeps the log elsewhere (control/ratelimit/redislimit).
+// Instants are nanoseconds on any one scale; log is ascending, none later
+// than now, and its newest max(PerSecond, PerMinute) instants are all the
+// windows need. Decide neither keeps nor changes log: spending the request
+// (appending now when allowed) is the caller's, in the same atomic step.
+func Decide(log []int64, now int64, limits Limits) Decision {
+	d, _ := allow(slices.Clip(log), now, limits.policies())
+	return d
 }
 
 // allow decides one request at now for a key whose allowed requests are at

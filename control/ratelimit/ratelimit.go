@@ -14,8 +14,9 @@ import (
 // step: a refused request spends nothing from either window. Each window
 // holds over any span of its length (see the package doc).
 //
-// The in-process implementation is Memory; a Redis implementation for several
-// control nodes would run the same check in one Lua script (DESIGN.md).
+// The in-process implementation is Memory; redislimit keeps the same logs in
+// a Redis that several control nodes share, one Lua script per call
+// (DESIGN.md). limitertest is the suite both pass.
 type Limiter interface {
 	Allow(ctx context.Context, key string, limits Limits) (Decision, error)
 }

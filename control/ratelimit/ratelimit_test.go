@@ -106,26 +106,6 @@ func TestSetHeaders(t *testing.T) {
 	}
 }
 
-// The headers of real decisions, end to end.
-func TestSetHeadersFromMemory(t *testing.T) {
-	clock := newFakeClock()
-	m := NewMemory(clock.Now)
-
-	assertHeaders(t, mustAllow(t, m, "key:key_1", DefaultLimits), map[string]string{
-		"RateLimit-Policy": defaultPolicy,
-		"RateLimit":        `"second";r=4;t=1`,
-		"Retry-After":      "",
-	})
-	for range 4 {
-		mustAllow(t, m, "key:key_1", DefaultLimits)
-	}
-	assertHeaders(t, mustAllow(t, m, "key:key_1", DefaultLimits), map[string]string{
-		"RateLimit-Policy": defaultPolicy,
-		"RateLimit":        `"second";r=0;t=1`,
-		"Retry-After":      "1",
-	})
-}
-
 func TestWholeSeconds(t *testing.T) {
 	for _, tt := range []struct {
 		d    time.Duration
