@@ -101,7 +101,7 @@ func knownVariables(t *testing.T, bin string) map[string]bool {
 		"H0P_API_KEY": true, "H0P_API_KEY_FILE": true, "H0P_API_URL": true, // the API client commands
 		"H0P_PASSWORD": true, // admin set-password
 	}
-	for _, cmd := range [][]string{{"control"}, {"edge"}, {"dev"}, {"admin", "certs"}, {"admin", "create-org"}} {
+	for _, cmd := range [][]string{{"control"}, {"edge"}, {"dev"}, {"admin", "certs"}, {"admin", "create-org"}, {"admin", "status"}, {"admin", "remove-node"}, {"admin", "backup"}, {"admin", "restore"}} {
 		for _, v := range mustFlags(t, bin, cmd...) {
 			vars[v], vars[v+"_FILE"] = true, true
 		}
@@ -334,7 +334,7 @@ func TestREADMECommandsMatchTheBinary(t *testing.T) {
 	// Flags named anywhere else (prose, unit excerpts, podman lines) are
 	// flags of some command.
 	anyFlag := map[string]bool{}
-	for _, cmd := range [][]string{{"control"}, {"edge"}, {"dev"}, {"admin", "certs"}, {"admin", "create-org"}} {
+	for _, cmd := range [][]string{{"control"}, {"edge"}, {"dev"}, {"admin", "certs"}, {"admin", "create-org"}, {"admin", "status"}, {"admin", "remove-node"}, {"admin", "backup"}, {"admin", "restore"}} {
 		for f := range mustFlags(t, bin, cmd...) {
 			anyFlag[f] = true
 		}
