@@ -152,7 +152,7 @@ const focusJS = `(() => {
 	e.dataset.tabbed = "1";
 	const s = getComputedStyle(e);
 	const shown = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0 || s.boxShadow !== "none";
-	return (e.id || e.getAttribute("name") || e.tagName.toLowerCase() + " " + e.textContent.trim()) + (shown ? "" : " (no focus style)");
+	return (e.id || e.tagName !== "BUTTON" && e.getAttribute("name") || e.tagName.toLowerCase() + " " + e.textContent.trim()) + (shown ? "" : " (no focus style)");
 })()`
 
 // tabThrough presses Tab from where the page puts the focus (the
@@ -219,5 +219,19 @@ func TestKeyboard(t *testing.T) {
 		if missed != "" {
 			t.Errorf("%s: Tab does not reach:\n%s\n(it reaches %s)", path, missed, strings.Join(reached, " → "))
 		}
+	}
+
+	// Enter in a field saves the link, though rule buttons come before
+	// the visible Save.
+	b.do("press Enter in the URL field",
+		chromedp.Navigate(s.url+"/links/"+l.ID+"/edit"),
+		chromedp.WaitVisible(css(`#url`)),
+		chromedp.SetValue(css(`#url`), "https://example.com/summer"),
+		chromedp.Focus(css(`#url`)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(css(`.flash`)),
+	)
+	if got, err := s.owner(t).GetLink(ctx, l.ID); err != nil || got.URL != "https://example.com/summer" || len(got.Rules) != 2 {
+		t.Errorf("after Enter: %+v %v", got, err)
 	}
 }
