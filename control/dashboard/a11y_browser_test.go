@@ -140,6 +140,14 @@ func TestAccessibility(t *testing.T) {
 				t.Errorf("%s (%s): %s", p.name, scheme, v)
 			}
 		}
+		// The link form with the API's errors beside its fields.
+		b.do("the link form refused", chromedp.Navigate(s.url+"/links/"+l.ID+"/edit"), chromedp.WaitVisible(css(`#url`)))
+		b.eval(`document.getElementById("rules[0].country").value = "XX", document.getElementById("preview.image").value = "ftp://x", ""`)
+		b.do("save the link form", chromedp.Click(css(`form.linkform .actions button[type="submit"]`)),
+			chromedp.WaitVisible(css(`.field-error`)))
+		for _, v := range b.axeAudit() {
+			t.Errorf("the link form refused (%s): %s", scheme, v)
+		}
 	}
 }
 

@@ -44,9 +44,11 @@ func (h *Handler) formCard(f linkForm) *previewCard {
 		return nil
 	}
 	c := &previewCard{Title: f.PreviewTitle, Description: f.PreviewDescription, Image: f.PreviewImage, Host: hostOf(f.URL)}
+	fileSrc := "" // an ID that is none: shown as typed
 	if fileIDRe.MatchString(f.PreviewImage) {
-		c.ImageSrc = h.imageSrc(f.PreviewImage, "/files/"+f.PreviewImage+"/image")
+		fileSrc = "/files/" + f.PreviewImage + "/image"
 	}
+	c.ImageSrc = h.imageSrc(f.PreviewImage, fileSrc)
 	return c
 }
 
