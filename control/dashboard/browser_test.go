@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/png"
 	"net/http"
 	"os"
@@ -291,7 +292,7 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.SendKeys(css(`#geo`), "US "+destUS),
 		scrollTo(`body`),
 		b.shot("link-form"),
-		chromedp.Click(css(`form.linkform button[type="submit"]`)),
+		chromedp.Click(css(`form.linkform .actions button[type="submit"]`)),
 		chromedp.WaitVisible(css(`.flash`)),
 		b.shot("link"),
 	)
@@ -488,8 +489,15 @@ func TestBrowserJourney(t *testing.T) {
 func TestBrowserLiveCard(t *testing.T) {
 	exe := chromium(t)
 	s := mustStart(t, withFiles(t))
+	// A gradient, as a card image would have something on it.
+	card := image.NewRGBA(image.Rect(0, 0, 240, 126))
+	for x := range 240 {
+		for y := range 126 {
+			card.Set(x, y, color.RGBA{R: uint8(x / 2), G: 87, B: uint8(120 + y), A: 255})
+		}
+	}
 	var img bytes.Buffer
-	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 120, 63))); err != nil {
+	if err := png.Encode(&img, card); err != nil {
 		t.Fatal(err)
 	}
 	fileID := s.mustUpload(t, "card.png", img.Bytes())
@@ -521,10 +529,28 @@ func TestBrowserLiveCard(t *testing.T) {
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`(() => { const i = document.querySelector("#card-body img"); return i && i.complete && i.naturalWidth > 0; })()`)); err != nil {
 		t.Fatalf("the image file does not load: %v", err)
 	}
-	b.do("a screenshot", scrollTo(`fieldset.rules`), b.shot("link-form-card"))
 	if src := b.eval(`document.querySelector("#card-body img").getAttribute("src")`); src != "/files/"+fileID+"/image" {
 		t.Errorf("the image's src: %q", src)
 	}
+	// Add a rule: the form comes back from the server with what was
+	// typed, its card drawn there, the new rule's URL focused.
+	b.do("add a rule",
+		chromedp.Click(css(`button[name="rule"][value="add"]`)),
+		chromedp.WaitVisible(css(`#rules\[0\]\.url`)),
+	)
+	if f := b.eval(`document.activeElement.id`); f != "rules[0].url" {
+		t.Errorf("after Add a rule, the focus is on %q", f)
+	}
+	if src := b.eval(`document.querySelector("#card-body img").getAttribute("src")`); src != "/files/"+fileID+"/image" {
+		t.Errorf("the server's card: the image's src %q", src)
+	}
+	b.do("fill the rule",
+		chromedp.SendKeys(css(`#rules\[0\]\.url`), "https://example.com/summer/de"),
+		chromedp.Click(css(`#rules\[0\]\.device-mobile`)),
+		chromedp.SendKeys(css(`#rules\[0\]\.country`), "DE, AT"),
+		scrollTo(`fieldset.rules`), b.shot("link-form-rules"),
+		scrollTo(`fieldset.rules + fieldset`), b.shot("link-form-card"),
+	)
 	b.eval(`["preview.title", "preview.description", "preview.image"].forEach(id => document.getElementById(id).value = ""), ""`)
 	b.do("empty the preview",
 		chromedp.SendKeys(css(`#preview\.title`), "x"+kb.Backspace),
