@@ -115,6 +115,9 @@ func rulesFrom(r *http.Request) []ruleForm {
 func editRules(rules []ruleForm, op string) ([]ruleForm, string) {
 	verb, arg, _ := strings.Cut(op, " ")
 	if verb == "add" {
+		if len(rules) >= maxRules {
+			return rules, ""
+		}
 		rules = append(rules, ruleForm{})
 		return rules, fmt.Sprintf("rules[%d].url", len(rules)-1)
 	}
