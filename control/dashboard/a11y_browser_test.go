@@ -133,6 +133,16 @@ func TestAccessibility(t *testing.T) {
 				for _, v := range in.axeAudit() {
 					t.Errorf("%s (%s): %s", p.name, scheme, v)
 				}
+				// The audit finds what it should: an image without a text
+				// and a button without a name, added to the page.
+				in.eval(`document.querySelector("main").insertAdjacentHTML("beforeend", '<img src="/static/nothing.png"><button type="button"></button>'), ""`)
+				var ids []string
+				for _, v := range in.axeAudit() {
+					ids = append(ids, v.ID)
+				}
+				if got := strings.Join(ids, " "); !strings.Contains(got, "image-alt") || !strings.Contains(got, "button-name") {
+					t.Errorf("axe found %q on a page with an image without alt and a button without name", got)
+				}
 				continue
 			}
 			b.do(p.name, chromedp.Navigate(s.url+p.path), chromedp.WaitVisible(css(`h1`)))
