@@ -1,9 +1,13 @@
 package dashboard_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +20,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/h0p/h0p/control/apiclient"
 	"github.com/h0p/h0p/shared/dnstest"
@@ -287,7 +292,7 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.SendKeys(css(`#geo`), "US "+destUS),
 		scrollTo(`body`),
 		b.shot("link-form"),
-		chromedp.Click(css(`form.linkform button[type="submit"]`)),
+		chromedp.Click(css(`form.linkform .actions button[type="submit"]`)),
 		chromedp.WaitVisible(css(`.flash`)),
 		b.shot("link"),
 	)
@@ -475,4 +480,80 @@ func TestBrowserJourney(t *testing.T) {
 	if p := old.do(req); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location(), "/login") {
 		t.Errorf("/links with the old session cookie: %d %s", p.status, p.location())
 	}
+}
+
+// TestBrowserLiveCard: on the link form, the social preview card follows
+// what is typed in the destination and the preview fields: an image file
+// of the org is loaded from the dashboard, an image elsewhere is shown
+// as its URL and never fetched (the page's CSP would refuse it anyway).
+func TestBrowserLiveCard(t *testing.T) {
+	exe := chromium(t)
+	s := mustStart(t, withFiles(t))
+	// A gradient, as a card image would have something on it.
+	card := image.NewRGBA(image.Rect(0, 0, 240, 126))
+	for x := range 240 {
+		for y := range 126 {
+			card.Set(x, y, color.RGBA{R: uint8(x / 2), G: 87, B: uint8(120 + y), A: 255})
+		}
+	}
+	var img bytes.Buffer
+	if err := png.Encode(&img, card); err != nil {
+		t.Fatal(err)
+	}
+	fileID := s.mustUpload(t, "card.png", img.Bytes())
+	s.mustPerson(t, "ada@example.com", "member")
+	b := mustBrowser(t, exe)
+	b.signIn(s.url, "ada@example.com", "a long password")
+
+	b.do("type a preview",
+		chromedp.Navigate(s.url+"/links/new"),
+		chromedp.WaitVisible(css(`#card-body .card-none`)),
+		chromedp.SendKeys(css(`#url`), "https://example.com/summer"),
+		chromedp.SendKeys(css(`#preview\.title`), "Summer <sale>"),
+		chromedp.SendKeys(css(`#preview\.description`), "Everything half price"),
+		chromedp.SendKeys(css(`#preview\.image`), "https://cdn.example.net/card.png"),
+		chromedp.WaitVisible(css(`#card-body .card-image a`)),
+	)
+	if got := b.text(`#card-body figcaption`); !strings.Contains(got, "example.com") || !strings.Contains(got, "Summer <sale>") ||
+		!strings.Contains(got, "Everything half price") {
+		t.Errorf("the card says %q", got)
+	}
+	if n := b.eval(`String(document.querySelectorAll("#card-body img").length)`); n != "0" {
+		t.Errorf("an image elsewhere is loaded (%s img)", n)
+	}
+	b.eval(`document.getElementById("preview.image").value = ""`)
+	b.do("an image file of the org",
+		chromedp.SendKeys(css(`#preview\.image`), fileID),
+		chromedp.WaitVisible(css(`#card-body img`)),
+	)
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`(() => { const i = document.querySelector("#card-body img"); return i && i.complete && i.naturalWidth > 0; })()`)); err != nil {
+		t.Fatalf("the image file does not load: %v", err)
+	}
+	if src := b.eval(`document.querySelector("#card-body img").getAttribute("src")`); src != "/files/"+fileID+"/image" {
+		t.Errorf("the image's src: %q", src)
+	}
+	// Add a rule: the form comes back from the server with what was
+	// typed, its card drawn there, the new rule's URL focused.
+	b.do("add a rule",
+		chromedp.Click(css(`button[name="rule"][value="add"]`)),
+		chromedp.WaitVisible(css(`#rules\[0\]\.url`)),
+	)
+	if f := b.eval(`document.activeElement.id`); f != "rules[0].url" {
+		t.Errorf("after Add a rule, the focus is on %q", f)
+	}
+	if src := b.eval(`document.querySelector("#card-body img").getAttribute("src")`); src != "/files/"+fileID+"/image" {
+		t.Errorf("the server's card: the image's src %q", src)
+	}
+	b.do("fill the rule",
+		chromedp.SendKeys(css(`#rules\[0\]\.url`), "https://example.com/summer/de"),
+		chromedp.Click(css(`#rules\[0\]\.device-mobile`)),
+		chromedp.SendKeys(css(`#rules\[0\]\.country`), "DE, AT"),
+		scrollTo(`fieldset.rules`), b.shot("link-form-rules"),
+		scrollTo(`fieldset.rules + fieldset`), b.shot("link-form-card"),
+	)
+	b.eval(`["preview.title", "preview.description", "preview.image"].forEach(id => document.getElementById(id).value = ""), ""`)
+	b.do("empty the preview",
+		chromedp.SendKeys(css(`#preview\.title`), "x"+kb.Backspace),
+		chromedp.WaitVisible(css(`#card-body .card-none`)),
+	)
 }

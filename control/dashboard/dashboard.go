@@ -134,6 +134,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /links/{id}/archive", h.signedIn(h.archiveLink))
 	m.HandleFunc("GET /links/{id}/qr", h.signedIn(h.linkQR))
 	m.HandleFunc("GET /links/{id}/preview-image", h.signedIn(h.previewImage))
+	m.HandleFunc("GET /files/{id}/image", h.signedIn(h.fileImage))
 	m.HandleFunc("GET /links/{id}/analytics", h.signedIn(h.linkAnalyticsPage))
 	m.HandleFunc("GET /analytics", h.signedIn(h.analyticsPage))
 	m.HandleFunc("GET /analytics/events", h.signedIn(h.eventsPage))
@@ -231,6 +232,8 @@ func (h *Handler) parseTemplates() error {
 		"when":  when,
 		"join":  strings.Join,
 		"field": field,
+		"focus": func(in input, focus bool) input { in.Focus = focus; return in },
+		"rule":  ruleSummary,
 	}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html",
 		"templates/partials/*.html")
@@ -445,6 +448,8 @@ func when(t any) template.HTML {
 type input struct {
 	Name, Label, Value, Type, Err, Help, List string
 	Required                                  bool
+	// Focus is whether the page focuses the field when it opens.
+	Focus bool
 }
 
 func field(name, label, value, typ string, errs map[string]string, help string, required bool, list string) input {

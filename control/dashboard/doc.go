@@ -60,10 +60,19 @@
 //     from this origin (the page's img-src 'self'): a file of the org
 //     through /links/{id}/preview-image (read through the API, PNG, JPEG,
 //     GIF or WebP only), a public file URL of this server by its path;
-//     an image elsewhere is shown as its URL, never fetched.
+//     an image elsewhere is shown as its URL, never fetched. The link
+//     form draws the same card from its fields (an org file through
+//     /files/{id}/image), and static/app.js redraws it as they are typed.
+//   - The link form edits the link's targeting rules (the API's rules,
+//     every condition, in order) beside the device and country
+//     shorthands. Its Add, Move and Remove buttons post the form, which
+//     comes back with what was typed and the rules changed, saving
+//     nothing; Enter in a field saves. A rule left blank is left out.
 //
 // Templates and assets are embedded (go:embed); there is no build step.
 // JavaScript (static/app.js) only copies short links, shows times in the
-// browser's timezone and tells the server that timezone (cookie h0p_tz):
-// every page works without it, in UTC.
+// browser's timezone and tells the server that timezone (cookie h0p_tz),
+// and redraws the link form's preview card: every page works without it,
+// in UTC. Every main page passes axe-core's WCAG 2 A and AA rules of
+// serious and critical impact (TestAccessibility, in light and dark).
 package dashboard

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -125,9 +126,22 @@ type linkForm struct {
 	// IOS and Android are the devices' destinations; Geo is one
 	// "country URL" a line, Variants one "URL weight" a line.
 	IOS, Android, Geo, Variants string
+	// Rules are the link's targeting rules, in the order the edge tries
+	// them (before the device and country shorthands).
+	Rules []ruleForm
 	// The preview social networks show (preview.title, …).
 	PreviewTitle, PreviewDescription, PreviewImage string
-	Zone                                           string
+	// Card is the preview card of the preview fields, nil when they are
+	// empty; Own is this server's public URL, whose /f/ files the card
+	// may load.
+	Card *previewCard
+	Own  string
+	Zone string
+	// Focus names the control to focus when the form comes back from
+	// one of its rule buttons; MaxRules is whether it has the API's
+	// most rules.
+	Focus    string
+	MaxRules bool
 	// Domains are the org's domains, offered in the domain field;
 	// DomainsErr says why they could not be read.
 	Domains    []string
@@ -164,6 +178,9 @@ func formOf(l apiclient.Link, loc *time.Location) linkForm {
 		lines = append(lines, v.URL+" "+strconv.Itoa(v.Weight))
 	}
 	f.Variants = strings.Join(lines, "\n")
+	for _, ru := range l.Rules {
+		f.Rules = append(f.Rules, ruleFormOf(ru, loc))
+	}
 	return f
 }
 
@@ -176,7 +193,7 @@ func formFrom(r *http.Request) linkForm {
 		UTMCampaign: v("utm.campaign"), UTMTerm: v("utm.term"), UTMContent: v("utm.content"),
 		IOS: v("ios"), Android: v("android"), Geo: v("geo"), Variants: v("variants"),
 		PreviewTitle: v("preview.title"), PreviewDescription: v("preview.description"),
-		PreviewImage: v("preview.image"), Zone: timezone(r).String()}
+		PreviewImage: v("preview.image"), Rules: rulesFrom(r), Zone: timezone(r).String()}
 }
 
 // input is the API's input of f: on create, the fields left empty are
@@ -229,6 +246,16 @@ func (f linkForm) input(update bool, loc *time.Location) (apiclient.LinkInput, m
 	}
 	if len(in.Variants) == 0 && update {
 		in.Clear = append(in.Clear, "variants")
+	}
+	for i, rf := range f.Rules {
+		ru, bad := rf.rule(fmt.Sprintf("rules[%d]", i), loc)
+		if bad != nil {
+			return in, bad
+		}
+		in.Rules = append(in.Rules, ru)
+	}
+	if len(in.Rules) == 0 && update {
+		in.Clear = append(in.Clear, "rules")
 	}
 	preview := apiclient.Preview{Title: f.PreviewTitle, Description: f.PreviewDescription, Image: f.PreviewImage}
 	switch {
@@ -303,13 +330,15 @@ func (h *Handler) newLinkPage(w http.ResponseWriter, r *http.Request, s *session
 	if !h.page(w, r, s) {
 		return
 	}
-	f := linkForm{Zone: timezone(r).String()}
-	f.Domains, f.DomainsErr = h.domains(r, s)
-	h.render(w, r, http.StatusOK, "linkform", view{Title: "New link", Session: s, Data: f})
+	h.showForm(w, r, s, http.StatusOK, "New link", linkForm{Zone: timezone(r).String()}, nil, "")
 }
 
 func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, s *session) {
 	f := formFrom(r)
+	if h.ruleButton(w, r, s, "New link", f) {
+		return
+	}
+	f.Rules = slices.DeleteFunc(f.Rules, ruleForm.blank)
 	in, bad := f.input(false, timezone(r))
 	if bad == nil {
 		l, err := s.api.CreateLink(r.Context(), in)
@@ -327,7 +356,7 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, s *session)
 // formFailed shows the form again with the API's validation errors
 // beside their fields; other refusals are pages.
 func (h *Handler) formFailed(w http.ResponseWriter, r *http.Request, s *session, title string, f linkForm, err error) {
-	fields, msg, ok := fieldErrors(err, formFields...)
+	fields, msg, ok := fieldErrors(err, append(formFields, ruleFields(len(f.Rules))...)...)
 	if !ok {
 		h.fail(w, r, s, err)
 		return
@@ -337,13 +366,35 @@ func (h *Handler) formFailed(w http.ResponseWriter, r *http.Request, s *session,
 
 func (h *Handler) formAgain(w http.ResponseWriter, r *http.Request, s *session, title string, f linkForm,
 	fields map[string]string, msg string) {
+	h.showForm(w, r, s, http.StatusBadRequest, title, f, fields, msg)
+}
+
+// ruleButton answers a press of one of the form's rule buttons (add,
+// move, remove: the button "rule"), if it was one: the form again, with
+// what was typed and the rules changed, saving nothing.
+func (h *Handler) ruleButton(w http.ResponseWriter, r *http.Request, s *session, title string, f linkForm) bool {
+	op := r.PostFormValue("rule")
+	if op == "" {
+		return false
+	}
+	f.Rules, f.Focus = editRules(f.Rules, op)
+	h.showForm(w, r, s, http.StatusOK, title, f, nil, "")
+	return true
+}
+
+// showForm renders the link form with f: the org's domains offered, the
+// rules numbered, the preview card of its preview fields.
+func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, s *session, status int, title string, f linkForm,
+	fields map[string]string, msg string) {
 	if !h.page(w, r, s) {
 		return
 	}
 	f.Password = "" // never sent back to the browser
 	f.Domains, f.DomainsErr = h.domains(r, s)
-	h.render(w, r, http.StatusBadRequest, "linkform", view{Title: title, Session: s, Data: f, Error: msg,
-		FieldErrors: fields})
+	numberRules(f.Rules)
+	f.MaxRules = len(f.Rules) >= maxRules
+	f.Card, f.Own = h.formCard(f), strings.TrimSuffix(h.cfg.PublicURL, "/")
+	h.render(w, r, status, "linkform", view{Title: title, Session: s, Data: f, Error: msg, FieldErrors: fields})
 }
 
 func (h *Handler) linkPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -385,15 +436,17 @@ func (h *Handler) editLinkPage(w http.ResponseWriter, r *http.Request, s *sessio
 		h.fail(w, r, s, err)
 		return
 	}
-	f := formOf(l, timezone(r))
-	f.Domains, f.DomainsErr = h.domains(r, s)
-	h.render(w, r, http.StatusOK, "linkform", view{Title: "Edit " + l.ShortLink, Session: s, Data: f})
+	h.showForm(w, r, s, http.StatusOK, "Edit "+l.ShortLink, formOf(l, timezone(r)), nil, "")
 }
 
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
 	f := formFrom(r)
 	f.ID, f.HasPassword = id, r.PostFormValue("hasPassword") != ""
+	if h.ruleButton(w, r, s, "Edit link", f) {
+		return
+	}
+	f.Rules = slices.DeleteFunc(f.Rules, ruleForm.blank)
 	in, bad := f.input(true, timezone(r))
 	if bad != nil {
 		h.formAgain(w, r, s, "Edit link", f, bad, "Please correct the fields marked below.")

@@ -224,3 +224,143 @@ func TestLinksFilterRefused(t *testing.T) {
 		t.Errorf("a refused filter: %d\n%.2000s", p.status, p.body)
 	}
 }
+
+// TestLinkRules: the link form adds, fills, reorders and removes
+// targeting rules with every condition the API takes; what is saved is
+// the API's link, and the API's errors on a rule are shown beside its
+// field.
+func TestLinkRules(t *testing.T) {
+	s := mustStart(t)
+	ctx := context.Background()
+	b := s.mustPerson(t, "ada@example.com", "member")
+
+	// Add a rule: the form again, a blank rule to fill, its URL focused;
+	// nothing created.
+	p := b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/"}, "title": {"Spring"}, "rule": {"add"}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, `id="rules[0].url" name="rules[0].url" type="url" value="" autofocus`) ||
+		!strings.Contains(p.body, `value="Spring"`) {
+		t.Fatalf("add a rule: %d\n%s", p.status, p.body)
+	}
+	if l, err := s.owner(t).ListLinks(ctx, apiclient.LinkQuery{}); err != nil || len(l.Data) != 0 {
+		t.Fatalf("a rule button created a link: %+v %v", l.Data, err)
+	}
+
+	full := url.Values{"url": {"https://example.com/"},
+		"rules[0].url": {"https://example.com/de"}, "rules[0].country": {"de, AT"}, "rules[0].device": {"mobile", "ios"},
+		"rules[1].url": {"https://example.com/promo"}, "rules[1].query": {"ref\r\nutm_source = mail"},
+		"rules[1].language": {"fr"}, "rules[1].os": {"Windows, macOS"}, "rules[1].browser": {"Firefox"},
+		"rules[1].after": {"2099-01-02T03:04"}, "rules[1].before": {"2099-02-02T03:04"},
+		"rules[2].url": {""}} // added and left blank: left out
+	cases := []struct {
+		name, field, value, errID string
+	}{
+		{"a country that is none", "rules[0].country", "XX", `id="rules[0].country-err"`},
+		{"a device that is none", "rules[0].device", "fridge", `id="rules[0]-err"`},
+		{"a bad URL", "rules[1].url", "ftp://example.com/", `id="rules[1].url-err"`},
+		{"a time that is none", "rules[1].after", "soon", `id="rules[1].after-err"`},
+		{"until before from", "rules[1].before", "2099-01-01T00:00", `id="rules[1].before-err"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			form := url.Values{}
+			for k, v := range full {
+				form[k] = v
+			}
+			form.Set(c.field, c.value)
+			if c.field == "rules[0].device" {
+				// An unknown device is not sent; the rule keeps none.
+				form.Del("rules[0].country")
+			}
+			p := b.submit("/links/new", "/links/new", form)
+			if p.status != http.StatusBadRequest || !strings.Contains(p.body, c.errID) {
+				t.Errorf("%d, no %s\n%s", p.status, c.errID, p.body)
+			}
+		})
+	}
+
+	p = b.submit("/links/new", "/links/new", full)
+	m := linkIDRe.FindStringSubmatch(p.location())
+	if p.status != http.StatusSeeOther || m == nil {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	id := m[1]
+	l, err := s.owner(t).GetLink(ctx, id)
+	if err != nil || len(l.Rules) != 2 {
+		t.Fatalf("created: %+v %v", l, err)
+	}
+	r0, r1 := l.Rules[0], l.Rules[1]
+	if r0.URL != "https://example.com/de" || strings.Join(r0.Country, ",") != "DE,AT" || strings.Join(r0.Device, ",") != "mobile,ios" {
+		t.Errorf("rule 1: %+v", r0)
+	}
+	if r1.URL != "https://example.com/promo" || len(r1.Query) != 2 || r1.Query["ref"] != "" || r1.Query["utm_source"] != "mail" ||
+		strings.Join(r1.Language, ",") != "fr" || strings.Join(r1.OS, ",") != "Windows,macOS" || strings.Join(r1.Browser, ",") != "Firefox" ||
+		r1.After == nil || r1.After.UTC().Format("2006-01-02T15:04") != "2099-01-02T03:04" ||
+		r1.Before == nil || r1.Before.UTC().Format("2006-01-02T15:04") != "2099-02-02T03:04" {
+		t.Errorf("rule 2: %+v", r1)
+	}
+	if p := b.get("/links/" + id); !strings.Contains(p.body, "device mobile or ios, country DE or AT → https://example.com/de") ||
+		!strings.Contains(p.body, "query has ref, query utm_source=mail, from 2099-01-02 03:04 UTC") {
+		t.Errorf("the link's page does not show its rules\n%s", p.body)
+	}
+
+	// The edit form holds the rules; move the second up, then save.
+	edit := b.get("/links/" + id + "/edit")
+	if !strings.Contains(edit.body, `value="DE, AT"`) || !strings.Contains(edit.body, "ref\nutm_source=mail</textarea>") ||
+		!strings.Contains(edit.body, `value="2099-01-02T03:04"`) || !strings.Contains(edit.body, `id="rules[0].device-mobile" name="rules[0].device" value="mobile" checked`) {
+		t.Fatalf("the edit form does not hold the rules\n%s", edit.body)
+	}
+	form := url.Values{"url": {"https://example.com/"}}
+	for k, v := range full {
+		if strings.HasPrefix(k, "rules[") && !strings.HasPrefix(k, "rules[2]") {
+			form[k] = v
+		}
+	}
+	form.Set("rule", "up 1")
+	p = b.submit("/links/"+id+"/edit", "/links/"+id+"/edit", form)
+	// First now, it has no Move up: its URL has the focus.
+	if p.status != http.StatusOK || !strings.Contains(p.body, `id="rules[0].url" name="rules[0].url" type="url" value="https://example.com/promo" autofocus`) {
+		t.Fatalf("move up: %d\n%s", p.status, p.body)
+	}
+	swapped := url.Values{"url": {"https://example.com/"}}
+	for k, v := range form {
+		switch {
+		case strings.HasPrefix(k, "rules[0]"):
+			swapped["rules[1]"+k[len("rules[0]"):]] = v
+		case strings.HasPrefix(k, "rules[1]"):
+			swapped["rules[0]"+k[len("rules[1]"):]] = v
+		}
+	}
+	if p := b.submit("/links/"+id+"/edit", "/links/"+id+"/edit", swapped); p.status != http.StatusSeeOther {
+		t.Fatalf("save the moved rules: %d\n%s", p.status, p.body)
+	}
+	if l, err = s.owner(t).GetLink(ctx, id); err != nil || len(l.Rules) != 2 || l.Rules[0].URL != "https://example.com/promo" {
+		t.Fatalf("after the move: %+v %v", l.Rules, err)
+	}
+
+	// Remove the first: the form without it; saved, the link has one.
+	swapped.Set("rule", "remove 0")
+	p = b.submit("/links/"+id+"/edit", "/links/"+id+"/edit", swapped)
+	if p.status != http.StatusOK || strings.Contains(p.body, "https://example.com/promo") || !strings.Contains(p.body, `value="https://example.com/de"`) ||
+		strings.Contains(p.body, `id="rules[1].url"`) {
+		t.Fatalf("remove: %d\n%s", p.status, p.body)
+	}
+	one := url.Values{"url": {"https://example.com/"}}
+	for k, v := range swapped {
+		if strings.HasPrefix(k, "rules[1]") {
+			one["rules[0]"+k[len("rules[1]"):]] = v
+		}
+	}
+	if p := b.submit("/links/"+id+"/edit", "/links/"+id+"/edit", one); p.status != http.StatusSeeOther {
+		t.Fatalf("save one rule: %d\n%s", p.status, p.body)
+	}
+	if l, err = s.owner(t).GetLink(ctx, id); err != nil || len(l.Rules) != 1 || l.Rules[0].URL != "https://example.com/de" {
+		t.Fatalf("after the removal: %+v %v", l.Rules, err)
+	}
+	// No rules on the form: the link's are cleared.
+	if p := b.submit("/links/"+id+"/edit", "/links/"+id+"/edit", url.Values{"url": {"https://example.com/"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("save no rules: %d\n%s", p.status, p.body)
+	}
+	if l, err = s.owner(t).GetLink(ctx, id); err != nil || len(l.Rules) != 0 {
+		t.Errorf("rules not cleared: %+v %v", l.Rules, err)
+	}
+}

@@ -95,3 +95,48 @@ func TestLinkPreview(t *testing.T) {
 		t.Errorf("the image of no preview: %d", p.status)
 	}
 }
+
+// TestLinkFormCard: the link form draws the card of its preview fields
+// (without JavaScript, the server's is the one shown): an image file of
+// the org through the dashboard's file image route, an image elsewhere
+// as its URL only.
+func TestLinkFormCard(t *testing.T) {
+	s := mustStart(t, withFiles(t))
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 120, 63))); err != nil {
+		t.Fatal(err)
+	}
+	fileID := s.mustUpload(t, "card.png", img.Bytes())
+	b := s.mustPerson(t, "ada@example.com", "member")
+
+	if p := b.get("/links/new"); !strings.Contains(p.body, `<div id="card-body"><p class="card-none">`) {
+		t.Errorf("the new link form has no empty card\n%s", p.body)
+	}
+	for _, tt := range []struct {
+		name, image, want, wantNot string
+	}{
+		{"a file", fileID, `<img src="/files/` + fileID + `/image" alt="The preview's image">`, ""},
+		{"elsewhere", "https://cdn.example.net/card.png",
+			`<a href="https://cdn.example.net/card.png" rel="noreferrer">https://cdn.example.net/card.png</a>`, `<img`},
+		{"a public file of this server", s.control.PublicURL() + "/f/file_abc/sig", `<img src="/f/file_abc/sig"`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// A rule button brings the form back with what was typed.
+			p := b.submit("/links/new", "/links/new", url.Values{"url": {"https://example.com/summer"},
+				"preview.title": {"Summer <sale>"}, "preview.image": {tt.image}, "rule": {"add"}})
+			if p.status != 200 || !strings.Contains(p.body, tt.want) || !strings.Contains(p.body, "<strong>Summer &lt;sale&gt;</strong>") ||
+				!strings.Contains(p.body, "<small>example.com</small>") || tt.wantNot != "" && strings.Contains(p.body, tt.wantNot) {
+				t.Errorf("%d, want %s\n%s", p.status, tt.want, p.body)
+			}
+		})
+	}
+
+	if im := b.get("/files/" + fileID + "/image"); im.status != 200 || im.header.Get("Content-Type") != "image/png" || im.body != img.String() {
+		t.Errorf("a file's image: %d %q", im.status, im.header.Get("Content-Type"))
+	}
+	for _, id := range []string{"file_nothere", "link_1", "..%2Fv1%2Fme"} {
+		if im := b.get("/files/" + id + "/image"); im.status != http.StatusNotFound {
+			t.Errorf("the image of %s: %d, want 404", id, im.status)
+		}
+	}
+}
