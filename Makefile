@@ -24,6 +24,7 @@ domains-sandbox-stop:
 test: lint
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
 	  export H0P_TEST_POSTGRES_URL && \
+	  H0P_TEST_CLICKHOUSE_URL=$${H0P_TEST_CLICKHOUSE_URL:-$$(deploy/test/clickhouse.sh)} && export H0P_TEST_CLICKHOUSE_URL && \
 	  $(GO) test -race -count=1 ./...
 
 # The long cluster fault scenarios (real processes, SIGKILL/SIGSTOP, 50,000

@@ -128,7 +128,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		limits                                ratelimit.Limits
 		slugs                                 slugFlags
 		smtpURL, publicURL                    string
-		mcpOrigins                            string
+		mcpOrigins, clickhouseURL             string
 		dashboard                             bool
 		df                                    domainFlags
 		af                                    acmeFlags
@@ -154,6 +154,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	registerRateFlags(fs, &limits)
 	registerMCPFlag(fs, &mcpOrigins)
 	registerDashboardFlag(fs, &dashboard)
+	registerAnalyticsFlag(fs, &clickhouseURL)
 	slugs.register(fs)
 	df.register(fs, "", "", "")
 	af.register(fs)
@@ -201,7 +202,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		PublicURL: publicURL, Mailer: mailer, Salts: base.store, EdgeDomains: base.store,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike, MCPAllowedOrigins: splitList(mcpOrigins),
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
-		Cluster: clusterHandler, Dashboard: dashboard,
+		Cluster: clusterHandler, Dashboard: dashboard, AnalyticsClickHouseURL: clickhouseURL,
 	}
 	df.apply(&ccfg)
 	if err := wf.apply(&ccfg); err != nil {
