@@ -143,13 +143,16 @@ func list(vs []string, fold func(string) string) string {
 	return strings.Join(out, ", ")
 }
 
+// lowerASCII is s with ASCII letters lowered, byte by byte, as
+// ClickHouse's lower(): other bytes, valid UTF-8 or not, stay.
 func lowerASCII(s string) string {
-	return strings.Map(func(r rune) rune {
-		if 'A' <= r && r <= 'Z' {
-			return r + 'a' - 'A'
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
 		}
-		return r
-	}, s)
+	}
+	return string(b)
 }
 
 // bucketExpr is the bucket of a click in SQL: 0 before bounds[1], i from

@@ -2,11 +2,16 @@ package chstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/h0p/h0p/control/analytics"
 	"github.com/h0p/h0p/control/analytics/analyticstest"
 	"github.com/h0p/h0p/control/analytics/chstore/chtest"
+	"github.com/h0p/h0p/shared/clicks"
 )
 
 func TestSuite(t *testing.T) {
@@ -22,4 +27,164 @@ func mustOpen(t *testing.T, dbURL string) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+var day0 = time.Date(2026, 3, 30, 0, 0, 0, 0, time.UTC)
+
+// batch is edge's batch seq: n clicks of link_a1, one every 12 hours from
+// day0, the same for the same arguments, as an edge ships a spooled batch
+// again.
+func batch(edge string, seq uint64, n int) *clicks.Batch {
+	b := &clicks.Batch{Edge: edge, Seq: seq}
+	for i := range n {
+		c := analyticstest.Click("link_a1", day0.Add(time.Duration(i)*12*time.Hour), fmt.Sprint(i))
+		c.ID = [16]byte{byte(seq), byte(i), byte(len(edge))}
+		b.Clicks = append(b.Clicks, c)
+	}
+	return b
+}
+
+func count(t *testing.T, s *Store, org string) int64 {
+	t.Helper()
+	r, err := s.Query(context.Background(), analytics.Query{Org: org, GroupBy: analytics.GroupCount,
+		Start: day0.AddDate(0, -1, 0), End: day0.AddDate(0, 1, 0), Bots: analytics.BotsInclude})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Clicks
+}
+
+// An INSERT whose clicks fall in two months writes a part for each; a
+// batch cut short after the first (the server stopped) is completed when
+// the edge ships it again: its stored months are skipped, not doubled.
+func TestBatchAcrossMonths(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, chtest.Database(t))
+	defer s.Close()
+	b := batch("e1", 7, 8) // March 30 to April 2
+	var e encoder
+	for i := range b.Clicks {
+		c := &b.Clicks[i]
+		if d, _ := dayOf(c); month(d) == 202603 {
+			encodeClick(&e, c, "org_a", d, b.Edge, b.Seq)
+		}
+	}
+	if _, err := s.do(ctx, `INSERT INTO analytics_clicks (`+clickColumns+`) FORMAT RowBinary`, e.b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Ingest(ctx, b, analyticstest.OrgsOf)
+	if err != nil || got.Duplicate || got.Stored != 4 {
+		t.Fatalf("ingest of the rest: %+v %v, want April's 4 clicks stored", got, err)
+	}
+	if got := count(t, s, "org_a"); got != 8 {
+		t.Errorf("%d clicks, want 8", got)
+	}
+	for _, seq := range []uint64{7, 6} {
+		if got, err := s.Ingest(ctx, batch("e1", seq, 8), analyticstest.OrgsOf); err != nil || !got.Duplicate {
+			t.Errorf("batch %d again: %+v %v, want a duplicate", seq, got, err)
+		}
+	}
+}
+
+// A batch's clicks deleted by retention leave its sequence: shipped
+// again, it stores nothing; so does a batch that stored no click.
+func TestSequenceOutlivesDeletion(t *testing.T) {
+	ctx := context.Background()
+	dbURL := chtest.Database(t)
+	s := mustOpen(t, dbURL)
+	defer s.Close()
+	for seq := uint64(1); seq <= 3; seq++ {
+		if _, err := s.Ingest(ctx, batch("e1", seq, 3), analyticstest.OrgsOf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := batch("e2", 1, 2)
+	for i := range gone.Clicks {
+		gone.Clicks[i].LinkID = "link_gone"
+	}
+	if got, err := s.Ingest(ctx, gone, analyticstest.OrgsOf); err != nil || got.Dropped != 2 {
+		t.Fatalf("batch of a deleted link: %+v %v", got, err)
+	}
+	if err := s.DeleteBefore(ctx, "org_a", day0.AddDate(0, 2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, s, "org_a"); got != 0 {
+		t.Fatalf("%d clicks after deletion", got)
+	}
+	other := mustOpen(t, dbURL) // another control node, or a restart
+	defer other.Close()
+	for _, b := range []*clicks.Batch{batch("e1", 2, 3), batch("e1", 3, 3), gone} {
+		if got, err := other.Ingest(ctx, b, analyticstest.OrgsOf); err != nil || !got.Duplicate {
+			t.Errorf("%s %d again: %+v %v, want a duplicate", b.Edge, b.Seq, got, err)
+		}
+	}
+	if got, err := other.Ingest(ctx, batch("e1", 4, 3), analyticstest.OrgsOf); err != nil || got.Duplicate || got.Stored != 3 {
+		t.Errorf("the next batch: %+v %v", got, err)
+	}
+}
+
+// Strings are bytes: quotes, backslashes, NUL and invalid UTF-8 are
+// stored, filtered and read back as they came; an edge id must not be
+// empty.
+func TestBytes(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, chtest.Database(t))
+	defer s.Close()
+	odd := []string{`it's`, `back\slash`, "nul\x00byte", "bad\xffutf8", "tab\tnewline\n"}
+	b := batch("e1", 1, len(odd))
+	for i := range b.Clicks {
+		b.Clicks[i].RefererHost = odd[i]
+		b.Clicks[i].LinkID = "link_a" + odd[i]
+	}
+	if got, err := s.Ingest(ctx, b, analyticstest.OrgsOf); err != nil || got.Stored != len(odd) {
+		t.Fatalf("ingest: %+v %v", got, err)
+	}
+	for _, v := range odd {
+		q := analytics.Query{Org: "org_a", GroupBy: analytics.GroupReferers, Start: day0, End: day0.AddDate(0, 1, 0),
+			Filter: analytics.Filter{Link: analytics.Match{In: []string{"link_a" + v}}, Referer: analytics.Match{In: []string{v}}}}
+		r, err := s.Query(ctx, q)
+		if err != nil || len(r.Rows) != 1 || r.Rows[0].Value != v || r.Rows[0].Clicks != 1 {
+			t.Errorf("referer %q: %+v %v", v, r.Rows, err)
+		}
+	}
+	page, err := s.Events(ctx, analytics.EventQuery{Org: "org_a", Start: day0, End: day0.AddDate(0, 1, 0)})
+	if err != nil || len(page.Events) != len(odd) {
+		t.Fatalf("events: %d %v", len(page.Events), err)
+	}
+	for i, c := range page.Events {
+		want := b.Clicks[len(odd)-1-i]
+		if c.LinkID != want.LinkID || c.RefererHost != want.RefererHost || c.ID != want.ID || c.IPHash != want.IPHash {
+			t.Errorf("event %d: %+v, want %+v", i, c, want)
+		}
+	}
+	if _, err := s.Ingest(ctx, &clicks.Batch{Edge: "", Seq: 1}, analyticstest.OrgsOf); !errors.Is(err, clicks.ErrRejected) {
+		t.Errorf("empty edge id: %v, want ErrRejected", err)
+	}
+}
+
+// Two control nodes share the database; each edge ships its batches to
+// one node, then to the other, some of them twice.
+func TestNodesShareEdges(t *testing.T) {
+	ctx := context.Background()
+	dbURL := chtest.Database(t)
+	nodes := []*Store{mustOpen(t, dbURL), mustOpen(t, dbURL)}
+	defer nodes[0].Close()
+	defer nodes[1].Close()
+	var wg sync.WaitGroup
+	for e, edge := range []string{"e1", "e2", "e3"} {
+		wg.Go(func() {
+			for seq := uint64(1); seq <= 20; seq++ {
+				for try := range 1 + int(seq)%2 {
+					if _, err := nodes[(e+int(seq)+try)%2].Ingest(ctx, batch(edge, seq, 5), analyticstest.OrgsOf); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := count(t, nodes[0], "org_a"); got != 3*20*5 {
+		t.Errorf("%d clicks, want %d", got, 3*20*5)
+	}
 }
