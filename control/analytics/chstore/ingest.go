@@ -17,7 +17,9 @@ const maxDay = 1<<16 - 1
 
 // Ingest stores b exactly once (see analytics.Store and the package
 // doc): the batch's clicks, each carrying the edge and sequence, in one
-// INSERT; then the sequence in analytics_edges.
+// INSERT, which the view analytics_edges_of_clicks follows with the
+// sequence in analytics_edges; a batch without clicks to store, its
+// sequence alone.
 func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.OrgsOf) (analytics.Ingested, error) {
 	if b.Edge == "" {
 		return analytics.Ingested{}, fmt.Errorf("ingest: edge %q: %w", b.Edge, clicks.ErrRejected)
@@ -68,12 +70,11 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 		if _, err := s.do(ctx, `INSERT INTO analytics_clicks (`+clickColumns+`) FORMAT RowBinary`, e.b); err != nil {
 			return analytics.Ingested{}, fmt.Errorf("ingest: insert clicks: %w", err)
 		}
-	}
-	// The sequence alone, for a batch that stored no click and for
-	// DeleteBefore's sake; a batch with clicks is already recorded by
-	// them, so a failure here is answered Duplicate when it ships again.
-	if err := s.exec(ctx, fmt.Sprintf(`INSERT INTO analytics_edges VALUES (%s, %d)`, lit(b.Edge), b.Seq)); err != nil {
-		return analytics.Ingested{}, fmt.Errorf("ingest: record sequence: %w", err)
+	} else {
+		// A batch that stores no click: its sequence alone.
+		if err := s.exec(ctx, fmt.Sprintf(`INSERT INTO analytics_edges VALUES (%s, %d)`, lit(b.Edge), b.Seq)); err != nil {
+			return analytics.Ingested{}, fmt.Errorf("ingest: record sequence: %w", err)
+		}
 	}
 	return tally.Ingested(), nil
 }
@@ -122,7 +123,8 @@ type storedSeq struct {
 
 // stored reads the edge's last sequence: the greatest of analytics_edges
 // and of the clicks on the batch's days. A batch shipped again finds its
-// own clicks there, on the days they were stored, whatever happened after.
+// own clicks there, on the days they were stored, even when the server
+// stopped before the view wrote its sequence.
 func (s *Store) stored(ctx context.Context, edge string, seq uint64, days map[int64]bool) (storedSeq, error) {
 	var sql strings.Builder
 	fmt.Fprintf(&sql, `SELECT toUInt32(0), max(seq), count() FROM analytics_edges WHERE edge = %s`, lit(edge))

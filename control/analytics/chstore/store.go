@@ -52,6 +52,8 @@ var schema = []string{
 		edge String,
 		seq UInt64
 	) ENGINE = ReplacingMergeTree(seq) ORDER BY edge`,
+	`CREATE MATERIALIZED VIEW IF NOT EXISTS analytics_edges_of_clicks TO analytics_edges
+		AS SELECT edge, max(seq) AS seq FROM analytics_clicks GROUP BY edge`,
 }
 
 // Open connects to the ClickHouse server at rawURL, its HTTP interface
@@ -180,10 +182,11 @@ const mutationPoll = 20 * time.Millisecond
 // DeleteBefore deletes org's clicks of the UTC days that end at or before
 // t: an ALTER TABLE … DELETE, which ClickHouse runs in the background by
 // rewriting parts; DeleteBefore waits until no deletion of the table is
-// left running. It first keeps in analytics_edges each edge's last
-// sequence among the clicks it deletes, so a deleted batch shipped again
-// is still a duplicate. Nothing to delete costs one count over the
-// primary key and writes nothing.
+// left running. It first writes to analytics_edges each edge's last
+// sequence among the clicks it deletes (the view did, unless the server
+// stopped between a batch's parts and the view), so a deleted batch
+// shipped again is still a duplicate. Nothing to delete costs one count
+// over the primary key and writes nothing.
 func (s *Store) DeleteBefore(ctx context.Context, org string, t time.Time) error {
 	day := t.Unix() / 86400
 	if day <= 0 {
