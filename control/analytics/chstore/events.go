@@ -63,11 +63,58 @@ func (s *Store) Export(ctx context.Context, q analytics.EventQuery, fn func(*cli
 	}
 }
 
+// firstWindow is the span events reads first, from the end of the range
+// it pages through (the start, oldest first); each further read spans
+// four times the last, until the page is full or the range read: a page
+// of the newest clicks reads their day, not the whole range.
+const firstWindow = 24 * time.Hour
+
 // events reads up to limit of q's clicks past after (nil: from the start
 // of the order), newest first or, for oldest, oldest first, by time and
-// then id (a FixedString compares as bytes).
+// then id, in windows from where the order starts.
 func (s *Store) events(ctx context.Context, q *analytics.EventQuery, after *clicks.Click, oldest bool, limit int) ([]clicks.Click, error) {
-	conds := where(q.Org, q.Start, q.End, &q.Filter, q.Bots)
+	lo, hi := q.Start, q.End
+	if after != nil {
+		if oldest {
+			lo = latest(lo, after.Time)
+		} else if t := after.Time.Add(1); t.Before(hi) {
+			hi = t
+		}
+	}
+	var out []clicks.Click
+	for w := firstWindow; lo.Before(hi) && len(out) < limit; w *= 4 {
+		from, to := lo, hi
+		if w < hi.Sub(lo) { // a Duration overflows near 292 years: no window that wide
+			if oldest {
+				to = lo.Add(w)
+			} else {
+				from = hi.Add(-w)
+			}
+		}
+		cs, err := s.eventsIn(ctx, q, from, to, after, oldest, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+		if oldest {
+			lo = to
+		} else {
+			hi = from
+		}
+	}
+	return out, nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// eventsIn reads up to limit of q's clicks in [from, to) past after.
+func (s *Store) eventsIn(ctx context.Context, q *analytics.EventQuery, from, to time.Time, after *clicks.Click, oldest bool, limit int) ([]clicks.Click, error) {
+	conds := where(q.Org, from, to, &q.Filter, q.Bots)
 	order, cmp := "DESC", "<"
 	if oldest {
 		order, cmp = "ASC", ">"
