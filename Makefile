@@ -61,7 +61,7 @@ bench-snapshot:
 # memory and 5 GB of PostgreSQL's disk.
 bench-analytics:
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
-	  $(GO) run ./bench/analytics -clicks 10000000 -postgres "$$H0P_TEST_POSTGRES_URL"
+	  $(GO) run ./bench/analytics -clicks 10000000 -postgres "$$H0P_TEST_POSTGRES_URL" -clickhouse "$${H0P_TEST_CLICKHOUSE_URL:-$$(deploy/test/clickhouse.sh)}"
 
 # Webhook deliveries of h0p dev to a receiver on 127.0.0.1: sustained
 # deliveries/s to 1 and 10 endpoints, and the delay from a create to its

@@ -38,5 +38,5 @@
 //     for the table's mutations to finish. Idempotent, any node may run
 //     it; with nothing to delete it writes nothing.
 //   - Export holds a page of at most 10,000 clicks in memory.
-//   - It never reads the clock.
+//   - It never reads the clock; it only waits on timers for mutations.
 package chstore

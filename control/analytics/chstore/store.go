@@ -176,8 +176,13 @@ func (s *Store) Orgs(ctx context.Context) ([]string, error) {
 	return orgs, nil
 }
 
-// mutationPoll is how often DeleteBefore asks whether its deletion is done.
-const mutationPoll = 20 * time.Millisecond
+// How often DeleteBefore asks whether its deletion is done, and for how
+// long: a mutation that keeps failing stays undone in 18.16 (it retries),
+// and the retention job must not wait for it forever.
+const (
+	mutationPoll = 20 * time.Millisecond
+	mutationWait = 10 * time.Minute
+)
 
 // DeleteBefore deletes org's clicks of the UTC days that end at or before
 // t: an ALTER TABLE … DELETE, which ClickHouse runs in the background by
@@ -213,6 +218,8 @@ func (s *Store) DeleteBefore(ctx context.Context, org string, t time.Time) error
 	}
 	tick := time.NewTicker(mutationPoll)
 	defer tick.Stop()
+	deadline := time.NewTimer(mutationWait)
+	defer deadline.Stop()
 	for {
 		d, err := s.query(ctx, `SELECT count() FROM system.mutations
 			WHERE database = currentDatabase() AND table = 'analytics_clicks' AND is_done = 0`)
@@ -225,6 +232,8 @@ func (s *Store) DeleteBefore(ctx context.Context, org string, t time.Time) error
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("delete clicks of %s: wait: %w", org, ctx.Err())
+		case <-deadline.C:
+			return fmt.Errorf("delete clicks of %s: mutations of analytics_clicks still running after %v (see system.mutations)", org, mutationWait)
 		case <-tick.C:
 		}
 	}
