@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -194,5 +196,30 @@ func TestNodesShareEdges(t *testing.T) {
 	wg.Wait()
 	if got := count(t, nodes[0], "org_a"); got != 3*20*5 {
 		t.Errorf("%d clicks, want %d", got, 3*20*5)
+	}
+}
+
+// Credentials in the URL go as basic auth; a refusal names neither the
+// password nor the URL.
+func TestOpenCredentials(t *testing.T) {
+	ctx := context.Background()
+	u, err := url.Parse(chtest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User("default")
+	s, err := Open(ctx, u.String())
+	if err != nil {
+		t.Fatalf("user default, no password: %v", err)
+	}
+	s.Close()
+	u.User = url.UserPassword("default", "s3cret-pw")
+	if _, err := Open(ctx, u.String()); err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("a wrong password: %v, want an error without it", err)
+	}
+	for _, bad := range []string{"postgres://h0p@localhost/h0p", "127.0.0.1:8123", "http://"} {
+		if _, err := Open(ctx, bad); err == nil {
+			t.Errorf("Open(%q) succeeded", bad)
+		}
 	}
 }
