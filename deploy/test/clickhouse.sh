@@ -9,15 +9,16 @@
 # installs the distribution's clickhouse-server package only when no server
 # is installed, and runs a server of its own (not the package's service):
 # HTTP on 127.0.0.1:${H0P_CLICKHOUSE_PORT:-8123}, native protocol on the
-# next port, data under /var/lib/h0p-clickhouse, user default without a
-# password. It creates database h0p_test (or the one named as $1).
-# Idempotent: a second run finds the server answering and prints the same URL.
+# next port, data under /var/lib/h0p-clickhouse (-<port> for another
+# port), user default without a password. It creates database h0p_test
+# (or the one named as $1). Idempotent: a second run finds the server
+# answering and prints the same URL.
 set -euo pipefail
 
 db=${1:-h0p_test}
 [[ $db =~ ^[a-z][a-z0-9_]*$ ]] || { echo "clickhouse.sh: bad database name $db" >&2; exit 2; }
 port=${H0P_CLICKHOUSE_PORT:-8123}
-dir=/var/lib/h0p-clickhouse
+dir=/var/lib/h0p-clickhouse${H0P_CLICKHOUSE_PORT:+-$port} # a server per port
 base="http://127.0.0.1:${port}/"
 
 # Keep stdout for the URL alone; everything else goes to stderr.
@@ -41,19 +42,40 @@ quiet() {
 answers() { [ "$(curl -fsS --max-time 2 --data-binary 'SELECT 1' "$base" 2>/dev/null)" = 1 ]; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it may install packages and start the server)"
+PATH=$PATH:/usr/sbin # where Debian puts clickhouse-server
 
-server=$(command -v clickhouse-server || true)
-[ -n "$server" ] || server=$(command -v clickhouse || true)
-if [ -z "$server" ] && ! answers; then
-	log "installing clickhouse-server"
+# apt_install installs packages, refreshing the package lists only when
+# the ones at hand fail (fresh images ship without them, others stale).
+apt_install() {
 	export DEBIAN_FRONTEND=noninteractive
-	if ! quiet apt-get install -y -qq clickhouse-server; then
+	if ! quiet apt-get install -y -qq "$@"; then
 		log "install failed with the current package lists; running apt-get update"
 		quiet apt-get update -qq
-		quiet apt-get install -y -qq clickhouse-server
+		quiet apt-get install -y -qq "$@"
 	fi
-	server=$(command -v clickhouse-server || true)
-	[ -n "$server" ] || die "no clickhouse-server binary after install"
+}
+
+if ! command -v curl >/dev/null; then
+	log "installing curl"
+	apt_install curl
+fi
+
+# The server command: clickhouse-server, or the single clickhouse binary
+# of newer packages with its server subcommand.
+server=()
+find_server() {
+	if command -v clickhouse-server >/dev/null; then
+		server=("$(command -v clickhouse-server)")
+	elif command -v clickhouse >/dev/null; then
+		server=("$(command -v clickhouse)" server)
+	fi
+}
+find_server
+if [ ${#server[@]} -eq 0 ] && ! answers; then
+	log "installing clickhouse-server"
+	apt_install clickhouse-server
+	find_server
+	[ ${#server[@]} -gt 0 ] || die "no clickhouse-server binary after install"
 fi
 
 if ! answers; then
@@ -100,9 +122,9 @@ XML
 	<quotas><default></default></quotas>
 </yandex>
 XML
-	log "starting $server on 127.0.0.1:$port (data in $dir)"
-	quiet "$server" --config-file="$dir/config.xml" --pid-file="$dir/server.pid" --daemon ||
-		die "$server failed to start (see $dir/log/error.log)"
+	log "starting ${server[*]} on 127.0.0.1:$port (data in $dir)"
+	quiet "${server[@]}" --config-file="$dir/config.xml" --pid-file="$dir/server.pid" --daemon ||
+		die "${server[*]} failed to start (see $dir/log/error.log)"
 fi
 
 deadline=$((SECONDS + 60))
