@@ -46,8 +46,11 @@ func (s *Store) Query(ctx context.Context, q analytics.Query) (analytics.Result,
 	}
 	for d.more() {
 		b, v, c, u := int(d.uint32()), d.string(), d.uint64(), d.uint64()
-		if d.err != nil || b >= n {
-			return analytics.Result{}, fmt.Errorf("query: row of bucket %d of %d: %v", b, n, d.err)
+		if d.err != nil {
+			break
+		}
+		if b >= n {
+			return analytics.Result{}, fmt.Errorf("query: a row of bucket %d, of %d buckets", b, n)
 		}
 		g := groups[v]
 		if g == nil {
@@ -96,7 +99,7 @@ func valueExpr(d analytics.Dimension) string {
 // that f and bots keep. The day bounds let ClickHouse skip partitions
 // and primary key ranges; at decides.
 func where(org string, start, end time.Time, f *analytics.Filter, bots analytics.Bots) []string {
-	first := max(start.Unix(), 0) / 86400
+	first := min(max(start.Unix(), 0)/86400, maxDay)
 	last := min(max(end.Unix()-1, 0)/86400, maxDay)
 	conds := []string{
 		"org = " + lit(org),

@@ -193,7 +193,7 @@ const (
 // shipped again is still a duplicate. Nothing to delete costs one count
 // over the primary key and writes nothing.
 func (s *Store) DeleteBefore(ctx context.Context, org string, t time.Time) error {
-	day := t.Unix() / 86400
+	day := min(t.Unix()/86400, maxDay)
 	if day <= 0 {
 		return ctx.Err()
 	}
