@@ -30,8 +30,8 @@
 //     server gives: 18.16 does not fsync parts, so a machine crash may
 //     lose the last seconds' parts, which edges do not ship again.
 //   - Strings are bytes: nothing is mended or dropped for its content.
-//     Clicks before 1970 or after 2149 (a Date's range) are dropped; an
-//     empty edge id is refused (clicks.ErrRejected).
+//     Clicks before 1970 or after 2105 (the dates 18.16 handles) are
+//     dropped; an empty edge id is refused (clicks.ErrRejected).
 //   - Filters fold ASCII case only, as ClickHouse's lower() does.
 //   - DeleteBefore is ALTER TABLE … DELETE, a mutation, which 18.16 runs
 //     in the background by rewriting every part of the table; it waits

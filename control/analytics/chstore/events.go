@@ -69,6 +69,10 @@ func (s *Store) Export(ctx context.Context, q analytics.EventQuery, fn func(*cli
 // of the newest clicks reads their day, not the whole range.
 const firstWindow = 24 * time.Hour
 
+// lastWindow bounds the windows: one this wide reads the rest of the
+// range (a Duration overflows near 292 years; a range may end in 9999).
+const lastWindow = 100 * 365 * 24 * time.Hour
+
 // events reads up to limit of q's clicks past after (nil: from the start
 // of the order), newest first or, for oldest, oldest first, by time and
 // then id, in windows from where the order starts.
@@ -82,9 +86,9 @@ func (s *Store) events(ctx context.Context, q *analytics.EventQuery, after *clic
 		}
 	}
 	var out []clicks.Click
-	for w := firstWindow; lo.Before(hi) && len(out) < limit; w *= 4 {
+	for w := firstWindow; lo.Before(hi) && len(out) < limit; w = min(4*w, lastWindow) {
 		from, to := lo, hi
-		if w < hi.Sub(lo) { // a Duration overflows near 292 years: no window that wide
+		if w < lastWindow && w < hi.Sub(lo) {
 			if oldest {
 				to = lo.Add(w)
 			} else {

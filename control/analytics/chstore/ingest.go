@@ -12,8 +12,10 @@ import (
 	"github.com/h0p/h0p/shared/clicks"
 )
 
-// maxDay is the last day a Date holds (2149-06-06).
-const maxDay = 1<<16 - 1
+// maxDay is the last day ClickHouse 18.16's date functions handle
+// (2105-12-31): toDate and toYYYYMM answer 0 for later days, though a Date
+// stores up to 2149.
+const maxDay = 49672
 
 // Ingest stores b exactly once (see analytics.Store and the package
 // doc): the batch's clicks, each carrying the edge and sequence, in one
@@ -79,11 +81,11 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 	return tally.Ingested(), nil
 }
 
-// dayOf is c's UTC day, ok when a Date and the nanoseconds of at hold it.
+// dayOf is c's UTC day, ok when it is a Date ClickHouse handles.
 func dayOf(c *clicks.Click) (day int64, ok bool) {
 	u := c.Time.Unix()
 	day = u / 86400
-	return day, u >= 0 && day <= maxDay && c.Time.Year() < 2262
+	return day, u >= 0 && day <= maxDay
 }
 
 // month is a day's partition, YYYYMM as toYYYYMM gives it.

@@ -223,3 +223,38 @@ func TestOpenCredentials(t *testing.T) {
 		}
 	}
 }
+
+// Events page through a range to the year 9999, newest first and oldest
+// first (export), whatever the widths of the windows they read.
+func TestEventsLongRange(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, chtest.Database(t))
+	defer s.Close()
+	b := batch("e1", 1, 4)
+	b.Clicks[3].Time = time.Date(2105, 12, 31, 23, 0, 0, 0, time.UTC) // the last day stored
+	b.Clicks = append(b.Clicks, b.Clicks[0])
+	b.Clicks[4].Time = time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC) // dropped
+	if got, err := s.Ingest(ctx, b, analyticstest.OrgsOf); err != nil || got.Stored != 4 || got.Dropped != 1 {
+		t.Fatalf("ingest: %+v %v, want 4 stored, 1 dropped", got, err)
+	}
+	q := analytics.EventQuery{Org: "org_a", Start: time.Unix(0, 0), End: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), Limit: 3}
+	var n int
+	for range 5 {
+		p, err := s.Events(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(p.Events)
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if n != 4 {
+		t.Errorf("%d events, want 4", n)
+	}
+	n = 0
+	if err := s.Export(ctx, q, func(*clicks.Click) error { n++; return nil }); err != nil || n != 4 {
+		t.Errorf("export: %d clicks, %v; want 4", n, err)
+	}
+}
