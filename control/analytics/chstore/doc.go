@@ -12,23 +12,24 @@
 //     at); analytics_edges, edge sequences, which the view
 //     analytics_edges_of_clicks feeds from every insert of clicks.
 //     Queries read the clicks; there are no rollups.
-//   - Exactly once without transactions. A batch's clicks carry its edge
-//     and sequence and go in one INSERT (RowBinary), one block: ClickHouse
-//     writes a block's part per partition, each whole or not at all, then
-//     the view's row. The edge's last sequence is the greatest of
-//     analytics_edges and of its clicks on the batch's own days, read
-//     before each batch (so nodes sharing the store agree, and a server
+//   - Exactly once without transactions. An edge's batches go one at a
+//     time across nodes: Ingest holds the edge's lock, a table
+//     (analytics_lock_*) that only one CREATE TABLE makes, dropped after;
+//     a lock older than a minute (its node stopped) is taken over. A
+//     batch's clicks carry its edge and sequence and go in one INSERT
+//     (RowBinary), one block: ClickHouse writes a block's part per
+//     partition, each whole or not at all, then the view's row. The
+//     edge's last sequence is the greatest of analytics_edges and of its
+//     clicks on the batch's own days, read under the lock (so a server
 //     that stopped after the clicks but before the view still shows
-//     them). A batch at or below it is a Duplicate, unless it is the
-//     last one itself with a month of its clicks missing (the server
-//     stopped between two parts): then the missing months are inserted.
-//     A batch that stores no click writes its sequence to analytics_edges
-//     alone; DeleteBefore writes the sequences of the clicks it deletes.
-//   - Not covered: the same batch reaching two nodes at the same moment
-//     (ClickHouse has no conditional insert or lock; within one Store an
-//     edge's batches are serialized), and durability beyond what the
-//     server gives: 18.16 does not fsync parts, so a machine crash may
-//     lose the last seconds' parts, which edges do not ship again.
+//     them). A batch at or below it is a Duplicate, unless it is the last
+//     one itself with a month of its clicks missing (the server stopped
+//     between two parts): then the missing months are inserted. A batch
+//     that stores no click writes its sequence to analytics_edges alone;
+//     DeleteBefore writes the sequences of the clicks it deletes.
+//   - Durability is the server's: 18.16 does not fsync parts, so a
+//     machine crash may lose the last seconds' parts, which edges, told
+//     they were stored, do not ship again.
 //   - Strings are bytes: nothing is mended or dropped for its content.
 //     Clicks before 1970 or after 2105 (the dates 18.16 handles) are
 //     dropped; an empty edge id is refused (clicks.ErrRejected).

@@ -18,10 +18,10 @@ import (
 const maxDay = 49672
 
 // Ingest stores b exactly once (see analytics.Store and the package
-// doc): the batch's clicks, each carrying the edge and sequence, in one
-// INSERT, which the view analytics_edges_of_clicks follows with the
-// sequence in analytics_edges; a batch without clicks to store, its
-// sequence alone.
+// doc): under the edge's lock, the batch's clicks, each carrying the edge
+// and sequence, in one INSERT, which the view analytics_edges_of_clicks
+// follows with the sequence in analytics_edges; a batch without clicks to
+// store, its sequence alone.
 func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.OrgsOf) (analytics.Ingested, error) {
 	if b.Edge == "" {
 		return analytics.Ingested{}, fmt.Errorf("ingest: edge %q: %w", b.Edge, clicks.ErrRejected)
@@ -29,6 +29,11 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 	l := s.edgeLock(b.Edge)
 	l.Lock()
 	defer l.Unlock()
+	release, err := s.lockEdge(ctx, b.Edge)
+	if err != nil {
+		return analytics.Ingested{}, fmt.Errorf("ingest: %w", err)
+	}
+	defer release()
 
 	days := map[int64]bool{}
 	for i := range b.Clicks {

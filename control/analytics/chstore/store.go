@@ -25,6 +25,7 @@ type Store struct {
 
 	mu    sync.Mutex
 	edges map[string]*sync.Mutex // one ingest per edge at a time in this process
+	lease time.Duration          // after which an edge's lock is taken over
 }
 
 // schema creates the tables (see the package doc); each statement is
@@ -65,7 +66,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("open click store: want an http:// URL of ClickHouse's HTTP interface")
 	}
-	s := &Store{base: u, client: &http.Client{}, edges: map[string]*sync.Mutex{}}
+	s := &Store{base: u, client: &http.Client{}, edges: map[string]*sync.Mutex{}, lease: lockLease}
 	for _, stmt := range schema {
 		if err := s.exec(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("open click store: %w", err)

@@ -172,30 +172,70 @@ func TestBytes(t *testing.T) {
 	}
 }
 
-// Two control nodes share the database; each edge ships its batches to
-// one node, then to the other, some of them twice.
+// Two control nodes share the database; every batch of two edges reaches
+// both at once (an edge that timed out on one ships to the other). Each
+// batch is stored once, by one node, and the other answers Duplicate.
 func TestNodesShareEdges(t *testing.T) {
 	ctx := context.Background()
 	dbURL := chtest.Database(t)
 	nodes := []*Store{mustOpen(t, dbURL), mustOpen(t, dbURL)}
 	defer nodes[0].Close()
 	defer nodes[1].Close()
-	var wg sync.WaitGroup
-	for e, edge := range []string{"e1", "e2", "e3"} {
-		wg.Go(func() {
-			for seq := uint64(1); seq <= 20; seq++ {
-				for try := range 1 + int(seq)%2 {
-					if _, err := nodes[(e+int(seq)+try)%2].Ingest(ctx, batch(edge, seq, 5), analyticstest.OrgsOf); err != nil {
+	const batches, size = 20, 5
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		stored = map[string]int{}
+	)
+	for _, edge := range []string{"e1", "e2"} {
+		for _, s := range nodes {
+			wg.Go(func() {
+				for seq := uint64(1); seq <= batches; seq++ {
+					got, err := s.Ingest(ctx, batch(edge, seq, size), analyticstest.OrgsOf)
+					if err != nil {
 						t.Error(err)
 						return
 					}
+					if !got.Duplicate {
+						mu.Lock()
+						stored[fmt.Sprint(edge, seq)]++
+						mu.Unlock()
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
-	if got := count(t, nodes[0], "org_a"); got != 3*20*5 {
-		t.Errorf("%d clicks, want %d", got, 3*20*5)
+	if len(stored) != 2*batches {
+		t.Errorf("%d batches stored, want %d", len(stored), 2*batches)
+	}
+	for b, n := range stored {
+		if n != 1 {
+			t.Errorf("batch %s stored %d times", b, n)
+		}
+	}
+	if got := count(t, nodes[0], "org_a"); got != 2*batches*size {
+		t.Errorf("%d clicks, want %d", got, 2*batches*size)
+	}
+}
+
+// A node that stopped while holding an edge's lock leaves it; another
+// takes it over once it is older than the lease.
+func TestStaleLock(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, chtest.Database(t))
+	defer s.Close()
+	if _, err := s.lockEdge(ctx, "e1"); err != nil { // never released
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := s.Ingest(short, batch("e1", 1, 2), analyticstest.OrgsOf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ingest while another holds the edge: %v, want it to wait", err)
+	}
+	s.lease = time.Second // the server's clock counts whole seconds
+	if got, err := s.Ingest(ctx, batch("e1", 1, 2), analyticstest.OrgsOf); err != nil || got.Stored != 2 {
+		t.Errorf("ingest after the lease: %+v %v", got, err)
 	}
 }
 
