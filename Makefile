@@ -24,7 +24,8 @@ domains-sandbox-stop:
 test: lint
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
 	  H0P_TEST_REDIS_URL=$${H0P_TEST_REDIS_URL:-$$(deploy/test/redis.sh)} && \
-	  export H0P_TEST_POSTGRES_URL H0P_TEST_REDIS_URL && \
+	  H0P_TEST_CLICKHOUSE_URL=$${H0P_TEST_CLICKHOUSE_URL:-$$(deploy/test/clickhouse.sh)} && \
+	  export H0P_TEST_POSTGRES_URL H0P_TEST_REDIS_URL H0P_TEST_CLICKHOUSE_URL && \
 	  $(GO) test -race -count=1 ./...
 
 # The long cluster fault scenarios (real processes, SIGKILL/SIGSTOP, 50,000
@@ -68,7 +69,7 @@ bench-fanout:
 # memory and 5 GB of PostgreSQL's disk.
 bench-analytics:
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
-	  $(GO) run ./bench/analytics -clicks 10000000 -postgres "$$H0P_TEST_POSTGRES_URL"
+	  $(GO) run ./bench/analytics -clicks 10000000 -postgres "$$H0P_TEST_POSTGRES_URL" -clickhouse "$${H0P_TEST_CLICKHOUSE_URL:-$$(deploy/test/clickhouse.sh)}"
 
 # Webhook deliveries of h0p dev to a receiver on 127.0.0.1: sustained
 # deliveries/s to 1 and 10 endpoints, and the delay from a create to its

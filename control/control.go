@@ -37,6 +37,7 @@ import (
 
 	"github.com/h0p/h0p/control/accounts"
 	"github.com/h0p/h0p/control/analytics"
+	"github.com/h0p/h0p/control/analytics/chstore"
 	"github.com/h0p/h0p/control/analytics/pebblestore"
 	"github.com/h0p/h0p/control/analytics/pgstore"
 	"github.com/h0p/h0p/control/api"
@@ -88,6 +89,10 @@ type Config struct {
 	// of a cluster shares, for the control store and the click store.
 	// Empty: SQLite and Pebble in DataDir, for one control node.
 	DatabaseURL string
+	// AnalyticsClickHouseURL, when set, puts the click store on ClickHouse
+	// (chstore, its HTTP interface: http://host:8123/?database=name),
+	// which every control node shares, whatever holds the control store.
+	AnalyticsClickHouseURL string
 	// PepperFile is where the API-key pepper lives; empty: DataDir/pepper.
 	// Control nodes of a cluster must share it.
 	PepperFile string
@@ -476,10 +481,14 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	return sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "control.db"))
 }
 
-// openClickStore opens the click store beside the control store: on
-// PostgreSQL, in the same database, where every control node of a cluster
-// reads the same clicks (pgstore); otherwise in DataDir (pebblestore).
+// openClickStore opens the click store: on ClickHouse when configured
+// (chstore); else beside the control store: on PostgreSQL, in the same
+// database, where every control node of a cluster reads the same clicks
+// (pgstore); otherwise in DataDir (pebblestore).
 func openClickStore(ctx context.Context, cfg Config, logger *slog.Logger) (analytics.Store, error) {
+	if cfg.AnalyticsClickHouseURL != "" {
+		return chstore.Open(ctx, cfg.AnalyticsClickHouseURL)
+	}
 	if cfg.DatabaseURL != "" {
 		return pgstore.Open(ctx, cfg.DatabaseURL)
 	}

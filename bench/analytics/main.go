@@ -9,7 +9,8 @@
 // encoded beforehand; what is timed is what control does with one: decode
 // it and Ingest it (one durable write each). Then it times the stats
 // queries (each -rounds times: min, median, max) and an events page and an
-// export. PostgreSQL gets the same load with -pg-clicks clicks over the
+// export. ClickHouse (-clickhouse) gets the same batches, in a database of
+// its own (dropped after). PostgreSQL gets the same load with -pg-clicks clicks over the
 // same days, in a schema of its own (dropped after), vacuumed and analysed
 // after the load as autovacuum would. The same batches, the first -sqlite
 // clicks of them, go into SQLite (modernc, a row per click, two indexes,
@@ -61,6 +62,7 @@ var (
 	rounds  = flag.Int("rounds", 7, "runs of each query")
 	sqliteN = flag.Int("sqlite", 500_000, "clicks ingested into SQLite for the baseline (0: none)")
 	pgURL   = flag.String("postgres", "", "a postgres:// URL: measure pgstore too, in a schema of its own")
+	chURL   = flag.String("clickhouse", "", "a ClickHouse http:// URL: measure chstore too, in a database of its own")
 	pgN     = flag.Int("pg-clicks", 0, "clicks stored in PostgreSQL, over the same days (0: as -clicks)")
 	pgKeep  = flag.Bool("pg-keep", false, "keep the PostgreSQL schema of the load (to study its plans), and skip the small batches")
 	tmp     = flag.String("tmp", os.TempDir(), "where the Pebble and SQLite stores are made (deleted after)")
@@ -117,6 +119,11 @@ func main() {
 		log.Printf("sqlite: %.0f clicks/s", lite.ClicksPerSecond)
 	}
 
+	var ch *engineRun
+	if *chURL != "" {
+		ch = runClickHouse(ctx, *chURL, g, batches, *nClicks, queries, start, end)
+	}
+
 	var pg *engineRun
 	if *pgURL != "" {
 		n := *pgN
@@ -130,10 +137,10 @@ func main() {
 
 	res := map[string]any{
 		"clicks": *nClicks, "days": *days, "links": *nLinks, "batch": *batch, "edges": *edges,
-		"smallBatch": *smallB, "smallEdges": *smallE, "pebble": peb, "postgres": pg,
+		"smallBatch": *smallB, "smallEdges": *smallE, "pebble": peb, "postgres": pg, "clickhouse": ch,
 		"sqliteIngest": lite, "sqliteTopCountries": liteQuery, "cpus": runtime.NumCPU(), "measuredAt": time.Now().UTC().Format(time.RFC3339),
 	}
-	md := markdown(peb, pg, lite, liteQuery, res["measuredAt"].(string))
+	md := markdown(peb, pg, ch, lite, liteQuery, res["measuredAt"].(string))
 	must(results.Write(*out, "analytics", res, md))
 	fmt.Print(md)
 }
@@ -464,9 +471,15 @@ func sqliteBaseline(ctx context.Context, path string, batches [][]byte, n int) (
 	return res, q
 }
 
-func markdown(peb, pg *engineRun, lite *ingestResult, liteQuery queryResult, at string) string {
+func markdown(peb, pg, ch *engineRun, lite *ingestResult, liteQuery queryResult, at string) string {
+	var others []*engineRun // the engines beside Pebble that ran
+	for _, r := range []*engineRun{pg, ch} {
+		if r != nil {
+			others = append(others, r)
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Click stores (pebblestore, pgstore)\n\n")
+	fmt.Fprintf(&b, "# Click stores (pebblestore, pgstore, chstore)\n\n")
 	fmt.Fprintf(&b, "%d clicks of one org over %d days, %d links (Zipf), batches of %d clicks from %d edges at once; "+
 		"Pebble: %.1f MiB on disk (%.0f bytes a click).", peb.Ingest.Clicks, *days, *nLinks, *batch, *edges,
 		float64(peb.StoreBytes)/(1<<20), float64(peb.StoreBytes)/float64(peb.Ingest.Clicks))
@@ -475,8 +488,12 @@ func markdown(peb, pg *engineRun, lite *ingestResult, liteQuery queryResult, at 
 			"VACUUM (ANALYZE) after the load took %.0f s.", pg.Ingest.Clicks, float64(pg.StoreBytes)/(1<<20),
 			float64(pg.StoreBytes)/float64(pg.Ingest.Clicks), pg.SettleSeconds)
 	}
+	if ch != nil {
+		fmt.Fprintf(&b, " ClickHouse: %.1f MiB of active parts (%.0f bytes a click).",
+			float64(ch.StoreBytes)/(1<<20), float64(ch.StoreBytes)/float64(ch.Ingest.Clicks))
+	}
 	fmt.Fprintf(&b, "\n\n## Ingest (decode + Ingest, one durable write a batch)\n\n"+
-		"| engine | clicks | clicks/s | CPU a click (bench process + PostgreSQL's) | batch p50 | batch p99 |\n|---|---|---|---|---|---|\n")
+		"| engine | clicks | clicks/s | CPU a click (bench process + the server's) | batch p50 | batch p99 |\n|---|---|---|---|---|---|\n")
 	row := func(name string, r *ingestResult) {
 		if r == nil {
 			return
@@ -487,31 +504,29 @@ func markdown(peb, pg *engineRun, lite *ingestResult, liteQuery queryResult, at 
 		}
 		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %.1f ms | %.1f ms |\n", name, r.Clicks, r.ClicksPerSecond, cpu, r.BatchP50MS, r.BatchP99MS)
 	}
-	row(fmt.Sprintf("pebblestore (%d edges)", *edges), peb.Ingest)
-	row(fmt.Sprintf("pebblestore, batches of %d (%d edges)", *smallB, *smallE), peb.Small)
-	if pg != nil {
-		row(fmt.Sprintf("pgstore (%d edges)", *edges), pg.Ingest)
-		row(fmt.Sprintf("pgstore, batches of %d (%d edges)", *smallB, *smallE), pg.Small)
+	for _, r := range append([]*engineRun{peb}, others...) {
+		row(fmt.Sprintf("%s (%d edges)", r.Engine, *edges), r.Ingest)
+		row(fmt.Sprintf("%s, batches of %d (%d edges)", r.Engine, *smallB, *smallE), r.Small)
 	}
 	row("SQLite, a row per click, 2 indexes (1 writer)", lite)
 
-	fmt.Fprintf(&b, "\n## Queries (%d runs: min / median / max)\n\n| query | read from | pebblestore | answer |", *rounds)
-	if pg != nil {
-		fmt.Fprintf(&b, " pgstore | answer |")
+	fmt.Fprintf(&b, "\n## Queries (%d runs: min / median / max)\n\n| query | read from (pebblestore) | pebblestore | answer |", *rounds)
+	for _, r := range others {
+		fmt.Fprintf(&b, " %s | answer |", r.Engine)
 	}
-	fmt.Fprintf(&b, "\n|---|---|---|---|%s\n", map[bool]string{true: "---|---|"}[pg != nil])
+	fmt.Fprintf(&b, "\n|---|---|---|---|%s\n", strings.Repeat("---|---|", len(others)))
 	cell := func(q queryResult) string { return fmt.Sprintf("%.1f / %.1f / %.1f ms", q.MinMS, q.MedianMS, q.MaxMS) }
 	for i, q := range peb.Queries {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |", q.Name, q.Path, cell(q), q.Result)
-		if pg != nil {
-			fmt.Fprintf(&b, " %s | %s |", cell(pg.Queries[i]), pg.Queries[i].Result)
+		for _, r := range others {
+			fmt.Fprintf(&b, " %s | %s |", cell(r.Queries[i]), r.Queries[i].Result)
 		}
 		fmt.Fprintln(&b)
 	}
 	events := func(name, path string, get func(*engineRun) queryResult) {
 		fmt.Fprintf(&b, "| %s | %s | %s | |", name, path, cell(get(peb)))
-		if pg != nil {
-			fmt.Fprintf(&b, " %s | |", cell(get(pg)))
+		for _, r := range others {
+			fmt.Fprintf(&b, " %s | |", cell(get(r)))
 		}
 		fmt.Fprintln(&b)
 	}
@@ -521,11 +536,11 @@ func markdown(peb, pg *engineRun, lite *ingestResult, liteQuery queryResult, at 
 		fmt.Fprintf(&b, "| SQLite baseline: %s | %s | %s | %s |\n", liteQuery.Name, liteQuery.Path, cell(liteQuery), liteQuery.Result)
 	}
 	fmt.Fprintf(&b, "\nExport of 7 days: pebblestore %d clicks at %.0f clicks/s", peb.Exported, peb.ExportRate)
-	if pg != nil {
-		fmt.Fprintf(&b, "; pgstore %d clicks at %.0f clicks/s", pg.Exported, pg.ExportRate)
+	for _, r := range others {
+		fmt.Fprintf(&b, "; %s %d clicks at %.0f clicks/s", r.Engine, r.Exported, r.ExportRate)
 	}
-	fmt.Fprintf(&b, ".\n\nMeasured %s on a %d-CPU machine shared with other work (PostgreSQL on the same machine, "+
-		"its default settings), right after each load (Pebble's compactions may still run); compare within a run.\n", at, runtime.NumCPU())
+	fmt.Fprintf(&b, ".\n\nMeasured %s on a %d-CPU machine shared with other work (PostgreSQL and ClickHouse on the same machine, "+
+		"their default settings), right after each load (Pebble's compactions and ClickHouse's merges may still run); compare within a run.\n", at, runtime.NumCPU())
 	return b.String()
 }
 

@@ -31,9 +31,9 @@ func runPostgres(ctx context.Context, baseURL string, g *generator, batches [][]
 	st, err := pgstore.Open(ctx, dbURL)
 	must(err)
 	log.Printf("postgres: ingesting %d batches", len(batches))
-	cpu0 := serverCPU()
+	cpu0 := serverCPU("postgres")
 	run := &engineRun{Engine: "pgstore", Ingest: ingestAll(ctx, st, g, batches, *edges, n)}
-	run.Ingest.ServerCPUMicrosClick = float64((serverCPU() - cpu0).Microseconds()) / float64(n)
+	run.Ingest.ServerCPUMicrosClick = float64((serverCPU("postgres") - cpu0).Microseconds()) / float64(n)
 	log.Printf("postgres: %.0f clicks/s", run.Ingest.ClicksPerSecond)
 
 	t0 := time.Now()
@@ -51,9 +51,9 @@ func runPostgres(ctx context.Context, baseURL string, g *generator, batches [][]
 		defer exec(ctx, baseURL, `DROP SCHEMA `+schema+` CASCADE`)
 		ss, err := pgstore.Open(ctx, dbURL)
 		must(err)
-		cpu0 := serverCPU()
+		cpu0 := serverCPU("postgres")
 		run.Small = ingestAll(ctx, ss, g, g.batches(*smallN, *smallB, *smallE, start, end), *smallE, *smallN)
-		run.Small.ServerCPUMicrosClick = float64((serverCPU() - cpu0).Microseconds()) / float64(*smallN)
+		run.Small.ServerCPUMicrosClick = float64((serverCPU("postgres") - cpu0).Microseconds()) / float64(*smallN)
 		must(ss.Close())
 		log.Printf("postgres: small batches: %.0f clicks/s", run.Small.ClicksPerSecond)
 	}
@@ -95,10 +95,11 @@ func schemaBytes(ctx context.Context, dbURL, schema string) int64 {
 	return n
 }
 
-// serverCPU is the user and system CPU time of this machine's postgres
-// processes (from /proc; clock ticks of 10 ms). Other users of the server
-// count too: the machine is shared.
-func serverCPU() time.Duration {
+// serverCPU is the user and system CPU time of this machine's processes
+// whose name starts with name (postgres, clickhouse; from /proc; clock
+// ticks of 10 ms). Other users of the server count too: the machine is
+// shared.
+func serverCPU(name string) time.Duration {
 	var ticks int64
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range stats {
@@ -108,7 +109,7 @@ func serverCPU() time.Duration {
 		}
 		s := string(b)
 		i := strings.LastIndexByte(s, ')')
-		if i < 0 || !strings.Contains(s[:i], "(postgres") {
+		if i < 0 || !strings.Contains(s[:i], "("+name) {
 			continue
 		}
 		// After the name: state, ppid, … utime is the 12th field, stime the 13th.

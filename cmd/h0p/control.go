@@ -129,7 +129,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		redisf                                redisFlags
 		slugs                                 slugFlags
 		smtpURL, publicURL                    string
-		mcpOrigins                            string
+		mcpOrigins, clickhouseURL             string
 		dashboard                             bool
 		df                                    domainFlags
 		af                                    acmeFlags
@@ -156,6 +156,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	redisf.register(fs)
 	registerMCPFlag(fs, &mcpOrigins)
 	registerDashboardFlag(fs, &dashboard)
+	registerAnalyticsFlag(fs, &clickhouseURL)
 	slugs.register(fs)
 	df.register(fs, "", "", "")
 	af.register(fs)
@@ -203,7 +204,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		PublicURL: publicURL, Mailer: mailer, Salts: base.store, EdgeDomains: base.store,
 		SlugLength: slugs.Length, SlugNoLookalike: slugs.NoLookalike, MCPAllowedOrigins: splitList(mcpOrigins),
 		Leader: node, ForwardTransport: client.Transport, NodeID: nf.NodeID,
-		Cluster: clusterHandler, Dashboard: dashboard,
+		Cluster: clusterHandler, Dashboard: dashboard, AnalyticsClickHouseURL: clickhouseURL,
 	}
 	df.apply(&ccfg)
 	if err := redisf.apply(&ccfg); err != nil {

@@ -30,6 +30,7 @@ type devConfig struct {
 	RaftAddr      string
 	DataDir       string
 	DatabaseURL   string
+	ClickHouseURL string // the click store on ClickHouse (empty: beside the control store)
 	DefaultDomain string
 	LogLevel      slog.Level
 	DrainDelay    time.Duration
@@ -75,6 +76,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	cfg.Redis.register(fs)
 	registerMCPFlag(fs, &cfg.MCPOrigins)
 	registerDashboardFlag(fs, &cfg.Dashboard)
+	registerAnalyticsFlag(fs, &cfg.ClickHouseURL)
 	cfg.Slugs.register(fs)
 	fs.StringVar(&cfg.Trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded the edge believes")
 	registerClickSpoolFlag(fs, &cfg.ClickSpoolMiB)
@@ -205,7 +207,7 @@ func openDev(ctx context.Context, cfg devConfig, logger *slog.Logger, stdout io.
 		Logger: logger, Registerer: reg, RateLimits: cfg.RateLimits, Mailer: mailer,
 		SlugLength: cfg.Slugs.Length, SlugNoLookalike: cfg.Slugs.NoLookalike,
 		EdgeAddrs: []string{d.edge.Addr()}, Salts: d.store, EdgeDomains: d.store,
-		MCPAllowedOrigins: splitList(cfg.MCPOrigins), Dashboard: cfg.Dashboard,
+		MCPAllowedOrigins: splitList(cfg.MCPOrigins), Dashboard: cfg.Dashboard, AnalyticsClickHouseURL: cfg.ClickHouseURL,
 	}
 	cfg.Domains.apply(&ccfg)
 	if err := cfg.Redis.apply(&ccfg); err != nil {

@@ -186,6 +186,12 @@ func registerDashboardFlag(fs *flag.FlagSet, on *bool) {
 	fs.BoolVar(on, "dashboard", true, "serve the web dashboard at / on the API address (--dashboard=false: the API only)")
 }
 
+// registerAnalyticsFlag adds the choice of the click store's engine.
+func registerAnalyticsFlag(fs *flag.FlagSet, clickhouseURL *string) {
+	fs.StringVar(clickhouseURL, "analytics-clickhouse-url", "", "ClickHouse HTTP interface for the click store, shared by all control nodes: "+
+		"http[s]://[user:password@]host:8123/?database=name (empty: PostgreSQL with --database-url, else Pebble in --data)")
+}
+
 // storeFlags name a control store and the pepper its keys were made with:
 // every command that opens a control store has them (h0p control, and the
 // admin commands, which also take --data).

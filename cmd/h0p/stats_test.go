@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/h0p/h0p/control/analytics/chstore/chtest"
 	"github.com/h0p/h0p/control/ratelimit"
 )
 
@@ -43,9 +44,16 @@ type visit struct {
 // client addresses (through a trusted proxy), referrers, QR scans and
 // bots go edge → spool → control, and every stats grouping, filter,
 // exclusion, unique count and zone answers exactly what was sent.
-func TestDevStatsCountEveryRedirectExactly(t *testing.T) {
+func TestDevStatsCountEveryRedirectExactly(t *testing.T) { testDevStats(t, "") }
+
+// The same with the click store on ClickHouse.
+func TestDevStatsCountEveryRedirectExactlyOnClickHouse(t *testing.T) {
+	testDevStats(t, chtest.Database(t))
+}
+
+func testDevStats(t *testing.T, clickhouseURL string) {
 	cfg := devConfig{APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
-		DataDir: t.TempDir(), DefaultDomain: "localhost", Trusted: "127.0.0.1/32",
+		DataDir: t.TempDir(), DefaultDomain: "localhost", Trusted: "127.0.0.1/32", ClickHouseURL: clickhouseURL,
 		RateLimits: ratelimit.Limits{PerSecond: 10_000, PerMinute: 1_000_000}}
 	d := mustStartDevWith(t, cfg, quiet)
 	defer d.stop(t)

@@ -1,0 +1,300 @@
+package chstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/h0p/h0p/control/analytics"
+	"github.com/h0p/h0p/control/analytics/analyticstest"
+	"github.com/h0p/h0p/control/analytics/chstore/chtest"
+	"github.com/h0p/h0p/shared/clicks"
+)
+
+func TestSuite(t *testing.T) {
+	analyticstest.Run(t, func(t *testing.T) analytics.Store {
+		return mustOpen(t, chtest.Database(t))
+	})
+}
+
+func mustOpen(t *testing.T, dbURL string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var day0 = time.Date(2026, 3, 30, 0, 0, 0, 0, time.UTC)
+
+// batch is edge's batch seq: n clicks of link_a1, one every 12 hours from
+// day0, the same for the same arguments, as an edge ships a spooled batch
+// again.
+func batch(edge string, seq uint64, n int) *clicks.Batch {
+	b := &clicks.Batch{Edge: edge, Seq: seq}
+	for i := range n {
+		c := analyticstest.Click("link_a1", day0.Add(time.Duration(i)*12*time.Hour), fmt.Sprint(i))
+		c.ID = [16]byte{byte(seq), byte(i), byte(len(edge))}
+		b.Clicks = append(b.Clicks, c)
+	}
+	return b
+}
+
+func count(t *testing.T, s *Store, org string) int64 {
+	t.Helper()
+	r, err := s.Query(context.Background(), analytics.Query{Org: org, GroupBy: analytics.GroupCount,
+		Start: day0.AddDate(0, -1, 0), End: day0.AddDate(0, 1, 0), Bots: analytics.BotsInclude})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Clicks
+}
+
+// An INSERT whose clicks fall in two months writes a part for each, then
+// the view its sequence; a batch cut short after the first part (the
+// server stopped) is completed when the edge ships it again: its stored
+// months are skipped, not doubled.
+func TestBatchAcrossMonths(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, chtest.Database(t))
+	defer s.Close()
+	b := batch("e1", 7, 8) // March 30 to April 2
+	var e encoder
+	for i := range b.Clicks {
+		c := &b.Clicks[i]
+		if d, _ := dayOf(c); month(d) == 202603 {
+			encodeClick(&e, c, "org_a", d, b.Edge, b.Seq)
+		}
+	}
+	if _, err := s.do(ctx, `INSERT INTO analytics_clicks (`+clickColumns+`) FORMAT RowBinary`, e.b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.exec(ctx, `TRUNCATE TABLE analytics_edges`); err != nil { // the view's write, lost with April's part
+		t.Fatal(err)
+	}
+	got, err := s.Ingest(ctx, b, analyticstest.OrgsOf)
+	if err != nil || got.Duplicate || got.Stored != 4 {
+		t.Fatalf("ingest of the rest: %+v %v, want April's 4 clicks stored", got, err)
+	}
+	if got := count(t, s, "org_a"); got != 8 {
+		t.Errorf("%d clicks, want 8", got)
+	}
+	early := batch("e1", 6, 8) // below the last, on days without its clicks
+	for i := range early.Clicks {
+		early.Clicks[i].Time = early.Clicks[i].Time.AddDate(0, 0, -20)
+	}
+	for _, b := range []*clicks.Batch{batch("e1", 7, 8), early} {
+		if got, err := s.Ingest(ctx, b, analyticstest.OrgsOf); err != nil || !got.Duplicate {
+			t.Errorf("batch %d: %+v %v, want a duplicate", b.Seq, got, err)
+		}
+	}
+}
+
+// A batch's clicks deleted by retention leave its sequence: shipped
+// again, it stores nothing; so does a batch that stored no click.
+func TestSequenceOutlivesDeletion(t *testing.T) {
+	ctx := context.Background()
+	dbURL := chtest.Database(t)
+	s := mustOpen(t, dbURL)
+	defer s.Close()
+	for seq := uint64(1); seq <= 3; seq++ {
+		if _, err := s.Ingest(ctx, batch("e1", seq, 3), analyticstest.OrgsOf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := batch("e2", 1, 2)
+	for i := range gone.Clicks {
+		gone.Clicks[i].LinkID = "link_gone"
+	}
+	if got, err := s.Ingest(ctx, gone, analyticstest.OrgsOf); err != nil || got.Dropped != 2 {
+		t.Fatalf("batch of a deleted link: %+v %v", got, err)
+	}
+	if err := s.DeleteBefore(ctx, "org_a", day0.AddDate(0, 2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, s, "org_a"); got != 0 {
+		t.Fatalf("%d clicks after deletion", got)
+	}
+	other := mustOpen(t, dbURL) // another control node, or a restart
+	defer other.Close()
+	for _, b := range []*clicks.Batch{batch("e1", 2, 3), batch("e1", 3, 3), gone} {
+		if got, err := other.Ingest(ctx, b, analyticstest.OrgsOf); err != nil || !got.Duplicate {
+			t.Errorf("%s %d again: %+v %v, want a duplicate", b.Edge, b.Seq, got, err)
+		}
+	}
+	if got, err := other.Ingest(ctx, batch("e1", 4, 3), analyticstest.OrgsOf); err != nil || got.Duplicate || got.Stored != 3 {
+		t.Errorf("the next batch: %+v %v", got, err)
+	}
+}
+
+// Strings are bytes: quotes, backslashes, NUL and invalid UTF-8 are
+// stored, filtered and read back as they came; an edge id must not be
+// empty.
+func TestBytes(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, chtest.Database(t))
+	defer s.Close()
+	odd := []string{`it's`, `back\slash`, "nul\x00byte", "bad\xffutf8", "tab\tnewline\n"}
+	b := batch("e1", 1, len(odd))
+	for i := range b.Clicks {
+		b.Clicks[i].RefererHost = odd[i]
+		b.Clicks[i].LinkID = "link_a" + odd[i]
+	}
+	if got, err := s.Ingest(ctx, b, analyticstest.OrgsOf); err != nil || got.Stored != len(odd) {
+		t.Fatalf("ingest: %+v %v", got, err)
+	}
+	for _, v := range odd {
+		q := analytics.Query{Org: "org_a", GroupBy: analytics.GroupReferers, Start: day0, End: day0.AddDate(0, 1, 0),
+			Filter: analytics.Filter{Link: analytics.Match{In: []string{"link_a" + v}}, Referer: analytics.Match{In: []string{v}}}}
+		r, err := s.Query(ctx, q)
+		if err != nil || len(r.Rows) != 1 || r.Rows[0].Value != v || r.Rows[0].Clicks != 1 {
+			t.Errorf("referer %q: %+v %v", v, r.Rows, err)
+		}
+	}
+	page, err := s.Events(ctx, analytics.EventQuery{Org: "org_a", Start: day0, End: day0.AddDate(0, 1, 0)})
+	if err != nil || len(page.Events) != len(odd) {
+		t.Fatalf("events: %d %v", len(page.Events), err)
+	}
+	for i, c := range page.Events {
+		want := b.Clicks[len(odd)-1-i]
+		if c.LinkID != want.LinkID || c.RefererHost != want.RefererHost || c.ID != want.ID || c.IPHash != want.IPHash {
+			t.Errorf("event %d: %+v, want %+v", i, c, want)
+		}
+	}
+	if _, err := s.Ingest(ctx, &clicks.Batch{Edge: "", Seq: 1}, analyticstest.OrgsOf); !errors.Is(err, clicks.ErrRejected) {
+		t.Errorf("empty edge id: %v, want ErrRejected", err)
+	}
+}
+
+// Two control nodes share the database; every batch of two edges reaches
+// both at once (an edge that timed out on one ships to the other). Each
+// batch is stored once, by one node, and the other answers Duplicate.
+func TestNodesShareEdges(t *testing.T) {
+	ctx := context.Background()
+	dbURL := chtest.Database(t)
+	nodes := []*Store{mustOpen(t, dbURL), mustOpen(t, dbURL)}
+	defer nodes[0].Close()
+	defer nodes[1].Close()
+	const batches, size = 20, 5
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		stored = map[string]int{}
+	)
+	for _, edge := range []string{"e1", "e2"} {
+		for _, s := range nodes {
+			wg.Go(func() {
+				for seq := uint64(1); seq <= batches; seq++ {
+					got, err := s.Ingest(ctx, batch(edge, seq, size), analyticstest.OrgsOf)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !got.Duplicate {
+						mu.Lock()
+						stored[fmt.Sprint(edge, seq)]++
+						mu.Unlock()
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(stored) != 2*batches {
+		t.Errorf("%d batches stored, want %d", len(stored), 2*batches)
+	}
+	for b, n := range stored {
+		if n != 1 {
+			t.Errorf("batch %s stored %d times", b, n)
+		}
+	}
+	if got := count(t, nodes[0], "org_a"); got != 2*batches*size {
+		t.Errorf("%d clicks, want %d", got, 2*batches*size)
+	}
+}
+
+// A node that stopped while holding an edge's lock leaves it; another
+// takes it over once it is older than the lease.
+func TestStaleLock(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, chtest.Database(t))
+	defer s.Close()
+	if _, err := s.lockEdge(ctx, "e1"); err != nil { // never released
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := s.Ingest(short, batch("e1", 1, 2), analyticstest.OrgsOf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ingest while another holds the edge: %v, want it to wait", err)
+	}
+	s.lease = time.Second // the server's clock counts whole seconds
+	if got, err := s.Ingest(ctx, batch("e1", 1, 2), analyticstest.OrgsOf); err != nil || got.Stored != 2 {
+		t.Errorf("ingest after the lease: %+v %v", got, err)
+	}
+}
+
+// Credentials in the URL go as basic auth; a refusal names neither the
+// password nor the URL.
+func TestOpenCredentials(t *testing.T) {
+	ctx := context.Background()
+	u, err := url.Parse(chtest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User("default")
+	s, err := Open(ctx, u.String())
+	if err != nil {
+		t.Fatalf("user default, no password: %v", err)
+	}
+	s.Close()
+	u.User = url.UserPassword("default", "s3cret-pw")
+	if _, err := Open(ctx, u.String()); err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("a wrong password: %v, want an error without it", err)
+	}
+	for _, bad := range []string{"postgres://h0p@localhost/h0p", "127.0.0.1:8123", "http://"} {
+		if _, err := Open(ctx, bad); err == nil {
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+}
+
+// Events page through a range to the year 9999, newest first and oldest
+// first (export), whatever the widths of the windows they read.
+func TestEventsLongRange(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, chtest.Database(t))
+	defer s.Close()
+	b := batch("e1", 1, 4)
+	b.Clicks[3].Time = time.Date(2105, 12, 31, 23, 0, 0, 0, time.UTC) // the last day stored
+	b.Clicks = append(b.Clicks, b.Clicks[0])
+	b.Clicks[4].Time = time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC) // dropped
+	if got, err := s.Ingest(ctx, b, analyticstest.OrgsOf); err != nil || got.Stored != 4 || got.Dropped != 1 {
+		t.Fatalf("ingest: %+v %v, want 4 stored, 1 dropped", got, err)
+	}
+	q := analytics.EventQuery{Org: "org_a", Start: time.Unix(0, 0), End: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), Limit: 3}
+	var n int
+	for range 5 {
+		p, err := s.Events(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(p.Events)
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if n != 4 {
+		t.Errorf("%d events, want 4", n)
+	}
+	n = 0
+	if err := s.Export(ctx, q, func(*clicks.Click) error { n++; return nil }); err != nil || n != 4 {
+		t.Errorf("export: %d clicks, %v; want 4", n, err)
+	}
+}
