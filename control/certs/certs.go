@@ -124,6 +124,8 @@ type Manager struct {
 
 type failure struct {
 	count int
+	err   error     // the last one
+	at    time.Time // when it failed
 	next  time.Time // no attempt before
 }
 
@@ -377,6 +379,37 @@ func (m *Manager) Run(ctx context.Context, hosts func() []string) {
 	}
 }
 
+// Leaf returns the leaf of host's certificate, which holds no key
+// material, and when it is due for renewal; leaf is nil if host has none.
+func (m *Manager) Leaf(ctx context.Context, host string) (leaf *x509.Certificate, renewAt time.Time, err error) {
+	c, ok, err := m.Store.Certificate(ctx, host)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("certificate for %s: load: %w", host, err)
+	}
+	if !ok {
+		return nil, time.Time{}, nil
+	}
+	if leaf, err = c.Leaf(); err != nil {
+		return nil, time.Time{}, err
+	}
+	return leaf, m.RenewAt(c), nil
+}
+
+// LastFailure returns, while host's attempts fail, the last one's error
+// (without the host, which the caller knows), when it was made and the
+// earliest next attempt; message is "" once an attempt succeeded, and
+// before any. Only this manager's attempts are known: a manager started
+// later, on a new leader, knows none of its predecessor's.
+func (m *Manager) LastFailure(host string) (message string, at, next time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.failing[host]
+	if !ok {
+		return "", time.Time{}, time.Time{}
+	}
+	return strings.TrimSpace(strings.TrimPrefix(f.err.Error(), "certificate for "+host+": ")), f.at, f.next
+}
+
 func (m *Manager) mayTry(host string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -396,6 +429,7 @@ func (m *Manager) record(host string, err error) {
 	}
 	f := m.failing[host]
 	f.count++
+	f.err, f.at = err, m.now()
 	wait, limit := m.Backoff, m.MaxBackoff
 	if wait == 0 {
 		wait = 10 * time.Minute
