@@ -365,6 +365,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 			s.closeStores()
 			return nil, err
 		}
+		s.domains.Certificates = s.acme // a domain's view tells its certificate
 	}
 	s.usage = &usage.Recorder{Store: st, Now: cfg.Now, Logger: logger.With("subsystem", "usage")}
 	if cfg.Files != nil {
@@ -748,6 +749,8 @@ func newACME(cfg Config, applier outbox.Applier, logger *slog.Logger) (*certs.Ma
 		Sealer:     certKeys, Interval: cfg.ACMEInterval, Now: cfg.Now, Logger: logger.With("subsystem", "certs"),
 	}, nil
 }
+
+var _ domains.Certificates = (*certs.Manager)(nil)
 
 // acmeHosts are the hosts to hold certificates for: while this node leads,
 // the custom domains the edges serve (those with a domain record), not the

@@ -124,7 +124,7 @@ type Manager struct {
 
 type failure struct {
 	count int
-	err   error     // the last one
+	why   string    // the last one's message (failureMessage)
 	at    time.Time // when it failed
 	next  time.Time // no attempt before
 }
@@ -407,7 +407,26 @@ func (m *Manager) LastFailure(host string) (message string, at, next time.Time) 
 	if !ok {
 		return "", time.Time{}, time.Time{}
 	}
-	return strings.TrimSpace(strings.TrimPrefix(f.err.Error(), "certificate for "+host+": ")), f.at, f.next
+	return f.why, f.at, f.next
+}
+
+// failureMessage says why an attempt for host failed, in the ACME
+// server's words when it gave some, without naming host.
+func failureMessage(host string, err error) string {
+	if az, ok := errors.AsType[*acme.AuthorizationError](err); ok {
+		why := make([]string, len(az.Errors))
+		for i, e := range az.Errors {
+			why[i] = e.Error()
+			if ae, ok := errors.AsType[*acme.Error](e); ok && ae.Detail != "" {
+				why[i] = ae.Detail
+			}
+		}
+		return "the ACME server could not validate the domain: " + strings.Join(why, "; ")
+	}
+	if ae, ok := errors.AsType[*acme.Error](err); ok && ae.Detail != "" {
+		return "the ACME server refused: " + strings.TrimSpace(ae.Detail)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(err.Error(), "certificate for "+host+": "))
 }
 
 func (m *Manager) mayTry(host string) bool {
@@ -429,7 +448,8 @@ func (m *Manager) record(host string, err error) {
 	}
 	f := m.failing[host]
 	f.count++
-	f.err, f.at = err, m.now()
+	now := m.now()
+	f.why, f.at = failureMessage(host, err), now
 	wait, limit := m.Backoff, m.MaxBackoff
 	if wait == 0 {
 		wait = 10 * time.Minute
@@ -441,7 +461,7 @@ func (m *Manager) record(host string, err error) {
 		wait *= 2
 	}
 	wait = min(wait, limit)
-	f.next = m.now().Add(wait)
+	f.next = now.Add(wait)
 	m.failing[host] = f
 	m.logger().Warn("certificate not obtained; retrying later", "host", host, "failures", f.count, "retryIn", wait, "err", err)
 }
