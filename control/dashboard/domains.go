@@ -164,13 +164,13 @@ type recordRow struct {
 }
 
 type domainData struct {
-	Domain   apiclient.Domain
-	Records  []recordRow
-	Checked  bool // the domain's DNS was checked at least once
+	Domain  apiclient.Domain
+	Records []recordRow
+	Checked bool // the domain's DNS was checked at least once
 	// CertSummary is what the certificate's status means, in words.
 	CertSummary string
-	Form     domainForm
-	Statuses []string
+	Form        domainForm
+	Statuses    []string
 }
 
 // recordRows pairs the records a domain needs with those found.
