@@ -71,8 +71,8 @@
 //   - failed: no valid certificate (none or expired) and the last attempt
 //     failed: lastError holds its message, when, and the next attempt.
 //
-// Dates are the certificate's own (an expired one stays shown while
-// failed). Failures are known to the node whose manager made them, the
+// Dates are the certificate's own; an expired one stays shown until it is
+// replaced. Failures are known to the node whose manager made them, the
 // leader: a node that does not lead, or a new leader before its first
 // attempt, shows pending where the leader shows failed.
 //
