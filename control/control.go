@@ -394,6 +394,7 @@ func Open(ctx context.Context, cfg Config, applier outbox.Applier) (*Server, err
 			// Every control node reports the replicated certificates, leader or not.
 			cfg.Registerer.MustRegister(certs.ExpiryCollector{Store: s.acme.Store, Hosts: s.customHosts})
 		}
+		s.domains.Certificates = s.acme // a domain's view tells its certificate
 	}
 	s.usage = &usage.Recorder{Store: st, Now: cfg.Now, Logger: logger.With("subsystem", "usage")}
 	if cfg.Files != nil {
@@ -782,6 +783,8 @@ func newACME(cfg Config, applier outbox.Applier, logger *slog.Logger) (*certs.Ma
 		Sealer:     certKeys, Interval: cfg.ACMEInterval, Now: cfg.Now, Logger: logger.With("subsystem", "certs"),
 	}, nil
 }
+
+var _ domains.Certificates = (*certs.Manager)(nil)
 
 // acmeHosts are the hosts to hold certificates for: while this node leads,
 // the custom domains the edges serve (those with a domain record), not the

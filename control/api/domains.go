@@ -25,7 +25,7 @@ func (h *handler) createDomain(c *gin.Context) {
 		return
 	}
 	d, err := h.Domains.Create(c.Request.Context(), principalOf(c), in)
-	h.respond(c, http.StatusCreated, h.Domains.View(d), err)
+	h.respondDomain(c, http.StatusCreated, d, err)
 }
 
 func (h *handler) listDomains(c *gin.Context) {
@@ -35,12 +35,21 @@ func (h *handler) listDomains(c *gin.Context) {
 		return
 	}
 	ds, next, err := h.Domains.List(c.Request.Context(), principalOf(c), limit, c.Query("cursor"))
-	h.respond(c, http.StatusOK, pageOf(ds, h.Domains.View, next), err)
+	views := make([]domains.View, 0, len(ds))
+	for _, d := range ds {
+		if err != nil {
+			break
+		}
+		var v domains.View
+		v, err = h.Domains.View(c.Request.Context(), d)
+		views = append(views, v)
+	}
+	h.respond(c, http.StatusOK, pageOf(views, func(v domains.View) domains.View { return v }, next), err)
 }
 
 func (h *handler) getDomain(c *gin.Context) {
 	d, err := h.Domains.Get(c.Request.Context(), principalOf(c), c.Param("id"))
-	h.respond(c, http.StatusOK, h.Domains.View(d), err)
+	h.respondDomain(c, http.StatusOK, d, err)
 }
 
 func (h *handler) patchDomain(c *gin.Context) {
@@ -50,7 +59,7 @@ func (h *handler) patchDomain(c *gin.Context) {
 		return
 	}
 	d, err := h.Domains.Update(c.Request.Context(), principalOf(c), c.Param("id"), in)
-	h.respond(c, http.StatusOK, h.Domains.View(d), err)
+	h.respondDomain(c, http.StatusOK, d, err)
 }
 
 // deleteDomain deletes a domain; force=true deletes its links too, which
@@ -74,5 +83,14 @@ func (h *handler) deleteDomain(c *gin.Context) {
 
 func (h *handler) verifyDomain(c *gin.Context) {
 	d, err := h.Domains.Verify(c.Request.Context(), principalOf(c), c.Param("id"))
-	h.respond(c, http.StatusOK, h.Domains.View(d), err)
+	h.respondDomain(c, http.StatusOK, d, err)
+}
+
+// respondDomain writes d, with its certificate, or the error.
+func (h *handler) respondDomain(c *gin.Context, status int, d domains.Domain, err error) {
+	var v domains.View
+	if err == nil {
+		v, err = h.Domains.View(c.Request.Context(), d)
+	}
+	h.respond(c, status, v, err)
 }

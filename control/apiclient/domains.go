@@ -9,25 +9,26 @@ import (
 
 // Domain is a custom short domain of the org.
 type Domain struct {
-	ID                string         `json:"id"`
-	Name              string         `json:"name"`
-	Status            string         `json:"status"` // pending, verified, misconfigured
-	Primary           bool           `json:"primary"`
-	RootURL           *string        `json:"rootUrl"`
-	NotFoundURL       *string        `json:"notFoundUrl"`
-	ExpiredURL        *string        `json:"expiredUrl"`
-	RedirectStatus    int            `json:"redirectStatus"`
-	Indexable         bool           `json:"indexable"`
-	DoNotTrack        bool           `json:"doNotTrack"`
-	HTTPSRedirect     bool           `json:"httpsRedirect"`
-	HSTS              bool           `json:"hsts"`
-	VerificationToken string         `json:"verificationToken"`
-	Records           *DomainRecords `json:"records,omitempty"`
-	VerifiedAt        *time.Time     `json:"verifiedAt"`
-	LastCheckedAt     *time.Time     `json:"lastCheckedAt"`
-	ServedUntil       *time.Time     `json:"servedUntil,omitempty"`
-	CreatedAt         time.Time      `json:"createdAt"`
-	UpdatedAt         time.Time      `json:"updatedAt"`
+	ID                string            `json:"id"`
+	Name              string            `json:"name"`
+	Status            string            `json:"status"` // pending, verified, misconfigured
+	Primary           bool              `json:"primary"`
+	RootURL           *string           `json:"rootUrl"`
+	NotFoundURL       *string           `json:"notFoundUrl"`
+	ExpiredURL        *string           `json:"expiredUrl"`
+	RedirectStatus    int               `json:"redirectStatus"`
+	Indexable         bool              `json:"indexable"`
+	DoNotTrack        bool              `json:"doNotTrack"`
+	HTTPSRedirect     bool              `json:"httpsRedirect"`
+	HSTS              bool              `json:"hsts"`
+	VerificationToken string            `json:"verificationToken"`
+	Records           *DomainRecords    `json:"records,omitempty"`
+	VerifiedAt        *time.Time        `json:"verifiedAt"`
+	LastCheckedAt     *time.Time        `json:"lastCheckedAt"`
+	ServedUntil       *time.Time        `json:"servedUntil,omitempty"`
+	Certificate       DomainCertificate `json:"certificate"`
+	CreatedAt         time.Time         `json:"createdAt"`
+	UpdatedAt         time.Time         `json:"updatedAt"`
 }
 
 // DomainRecords are the DNS records a domain needs (Expected) and those
@@ -35,6 +36,26 @@ type Domain struct {
 type DomainRecords struct {
 	Expected []DNSRecord `json:"expected"`
 	Found    []DNSRecord `json:"found"`
+}
+
+// DomainCertificate is the TLS certificate the edges serve for a domain:
+// Status is none, pending, issued, renewing or failed; the dates and the
+// issuer are nil without a certificate; LastError is set while attempts to
+// obtain one fail.
+type DomainCertificate struct {
+	Status    string              `json:"status"`
+	NotBefore *time.Time          `json:"notBefore"`
+	NotAfter  *time.Time          `json:"notAfter"`
+	RenewsAt  *time.Time          `json:"renewsAt"`
+	Issuer    *string             `json:"issuer"`
+	LastError *CertificateAttempt `json:"lastError"`
+}
+
+// CertificateAttempt is a failed attempt to obtain a certificate.
+type CertificateAttempt struct {
+	Message       string    `json:"message"`
+	At            time.Time `json:"at"`
+	NextAttemptAt time.Time `json:"nextAttemptAt"`
 }
 
 // DNSRecord is one DNS record.

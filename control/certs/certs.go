@@ -124,6 +124,8 @@ type Manager struct {
 
 type failure struct {
 	count int
+	why   string    // the last one's message (failureMessage)
+	at    time.Time // when it failed
 	next  time.Time // no attempt before
 }
 
@@ -377,6 +379,56 @@ func (m *Manager) Run(ctx context.Context, hosts func() []string) {
 	}
 }
 
+// Leaf returns the leaf of host's certificate, which holds no key
+// material, and when it is due for renewal; leaf is nil if host has none.
+func (m *Manager) Leaf(ctx context.Context, host string) (leaf *x509.Certificate, renewAt time.Time, err error) {
+	c, ok, err := m.Store.Certificate(ctx, host)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("certificate for %s: load: %w", host, err)
+	}
+	if !ok {
+		return nil, time.Time{}, nil
+	}
+	if leaf, err = c.Leaf(); err != nil {
+		return nil, time.Time{}, err
+	}
+	return leaf, m.RenewAt(c), nil
+}
+
+// LastFailure returns, while host's attempts fail, the last one's error
+// (without the host, which the caller knows), when it was made and the
+// earliest next attempt; message is "" once an attempt succeeded, and
+// before any. Only this manager's attempts are known: a manager started
+// later, on a new leader, knows none of its predecessor's.
+func (m *Manager) LastFailure(host string) (message string, at, next time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.failing[host]
+	if !ok {
+		return "", time.Time{}, time.Time{}
+	}
+	return f.why, f.at, f.next
+}
+
+// failureMessage says why an attempt for host failed, in the ACME
+// server's words when it gave some, without naming host.
+func failureMessage(host string, err error) string {
+	if az, ok := errors.AsType[*acme.AuthorizationError](err); ok {
+		why := make([]string, len(az.Errors))
+		for i, e := range az.Errors {
+			why[i] = e.Error()
+			if ae, ok := errors.AsType[*acme.Error](e); ok && ae.Detail != "" {
+				why[i] = ae.Detail
+			}
+		}
+		return "the ACME server could not validate the domain: " + strings.Join(why, "; ")
+	}
+	if ae, ok := errors.AsType[*acme.Error](err); ok && ae.Detail != "" {
+		return "the ACME server refused: " + strings.TrimSpace(ae.Detail)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(err.Error(), "certificate for "+host+": "))
+}
+
 func (m *Manager) mayTry(host string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -396,6 +448,8 @@ func (m *Manager) record(host string, err error) {
 	}
 	f := m.failing[host]
 	f.count++
+	now := m.now()
+	f.why, f.at = failureMessage(host, err), now
 	wait, limit := m.Backoff, m.MaxBackoff
 	if wait == 0 {
 		wait = 10 * time.Minute
@@ -407,7 +461,7 @@ func (m *Manager) record(host string, err error) {
 		wait *= 2
 	}
 	wait = min(wait, limit)
-	f.next = m.now().Add(wait)
+	f.next = now.Add(wait)
 	m.failing[host] = f
 	m.logger().Warn("certificate not obtained; retrying later", "host", host, "failures", f.count, "retryIn", wait, "err", err)
 }

@@ -164,6 +164,17 @@ func TestRenewWithPebble(t *testing.T) {
 		t.Fatalf("RenewAt = %v, want %v (a third of the lifetime left)", m.RenewAt(c), want)
 	}
 
+	leaf, renewAt, err := m.Leaf(ctx, testHost)
+	if err != nil || leaf == nil || !leaf.NotAfter.Equal(c.NotAfter) || !renewAt.Equal(m.RenewAt(c)) {
+		t.Fatalf("Leaf = %v, %v, %v; want the stored certificate's leaf and RenewAt", leaf, renewAt, err)
+	}
+	if msg, _, _ := m.LastFailure(testHost); msg != "" {
+		t.Fatalf("LastFailure after a success = %q", msg)
+	}
+	if leaf, _, err := m.Leaf(ctx, "other.example.test"); leaf != nil || err != nil {
+		t.Fatalf("Leaf of a host without a certificate = %v, %v", leaf, err)
+	}
+
 	// Before the renewal point nothing happens.
 	puts := env.challenges.putCount()
 	if err := m.RenewDue(ctx, []string{testHost}); err != nil {
@@ -235,6 +246,14 @@ func TestBackoff(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "host="+testHost) || !strings.Contains(log.String(), "retryIn=1m0s") {
 		t.Fatalf("log %q lacks the host or the retry delay", log.String())
+	}
+	msg, at, next := m.LastFailure(testHost)
+	if msg == "" || strings.Contains(msg, "certificate for "+testHost) || (next.Sub(at)-time.Minute).Abs() > time.Second ||
+		at.Sub(clock.Now()).Abs() > time.Second {
+		t.Fatalf("LastFailure = %q, %v, %v; want the error without the host, now, a minute later", msg, at, next)
+	}
+	if msg, _, _ := m.LastFailure("other.example.test"); msg != "" {
+		t.Fatalf("LastFailure of a host never tried = %q", msg)
 	}
 	for _, step := range []struct {
 		advance time.Duration

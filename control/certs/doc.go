@@ -33,6 +33,12 @@
 // failure is logged with the host, the count and the wait. Time comes from
 // Now, so tests move the clock.
 //
+// What others may ask: Leaf (a host's certificate, public part only, and
+// when it is due) and LastFailure (the error, time and next attempt of a
+// host whose attempts are failing), which control/domains shows as the
+// domain's certificate state. Failures are kept in memory by the manager
+// that made them; a host's first success forgets them.
+//
 // How keys are sealed: a private key (the account's and each certificate's,
 // PEM PKCS #8) is sealed by the Sealer, shared/sealed in production
 // (AES-256-GCM under a key derived by HKDF from the cluster secret), before

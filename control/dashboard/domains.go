@@ -164,12 +164,13 @@ type recordRow struct {
 }
 
 type domainData struct {
-	Domain   apiclient.Domain
-	Records  []recordRow
-	Checked  bool // the domain's DNS was checked at least once
-	Cert     string
-	Form     domainForm
-	Statuses []string
+	Domain  apiclient.Domain
+	Records []recordRow
+	Checked bool // the domain's DNS was checked at least once
+	// CertSummary is what the certificate's status means, in words.
+	CertSummary string
+	Form        domainForm
+	Statuses    []string
 }
 
 // recordRows pairs the records a domain needs with those found.
@@ -194,21 +195,30 @@ func recordRows(d apiclient.Domain) []recordRow {
 	return rows
 }
 
-// certState says what becomes of a domain's certificate in its status:
-// the edges obtain one by ACME once the domain is verified and drop it
-// when the domain is no longer served (the API reports no more).
-func certState(d apiclient.Domain) string {
+// certSummary says in plain words what the domain's certificate state
+// (the API's certificate.status) means for it.
+func certSummary(d apiclient.Domain) string {
+	switch d.Certificate.Status {
+	case "pending":
+		return "Being obtained: the edges answer the certificate authority's check (ACME HTTP-01); this takes a few minutes."
+	case "issued":
+		return "Valid: the edges serve the domain over HTTPS, and the certificate is renewed before it expires."
+	case "renewing":
+		return "Valid, and being renewed: a new certificate is being obtained before this one expires."
+	case "failed":
+		return "Not obtained: the last attempt failed, see below. It is tried again automatically; check that the domain's DNS records still point at the edges."
+	}
 	switch d.Status {
 	case "verified":
-		return "Obtained and renewed by the edges (ACME HTTP-01) while the domain is verified."
+		return "None: this server does not obtain certificates (no ACME directory is configured)."
 	case "misconfigured":
-		return "None: the domain is no longer served; one is obtained again once it verifies."
+		return "None: the domain is not served; one is obtained again once it verifies."
 	}
 	return "None yet: one is obtained once the domain is verified."
 }
 
 func (h *Handler) domainData(d apiclient.Domain) domainData {
-	return domainData{Domain: d, Records: recordRows(d), Checked: d.LastCheckedAt != nil, Cert: certState(d),
+	return domainData{Domain: d, Records: recordRows(d), Checked: d.LastCheckedAt != nil, CertSummary: certSummary(d),
 		Form: domainFormOf(d), Statuses: redirectStatuses}
 }
 

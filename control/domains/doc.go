@@ -55,6 +55,27 @@
 //     a request that would leave hsts on and the redirect off is refused
 //     (VALIDATION_ERROR), so turning both off takes one request.
 //
+// Certificate: a domain's view tells its TLS certificate, from what the
+// certificate manager (control/certs, through Certificates) knows: the
+// certificate it keeps for the name and the last failed attempt, never key
+// material. The manager obtains one for every served domain, whatever its
+// httpsRedirect (HTTPS is served either way), and renews it from renewsAt.
+// Status is
+//   - none: control obtains no certificates (no ACME directory), or the
+//     domain is not served (pending, misconfigured), so none is obtained or
+//     renewed for it; every other field is null;
+//   - pending: served, no valid certificate yet and no failed attempt;
+//   - issued: a valid certificate, not yet due for renewal;
+//   - renewing: a valid certificate past renewsAt: a new one is being
+//     obtained (lastError says why it is late, if it is);
+//   - failed: no valid certificate (none or expired) and the last attempt
+//     failed: lastError holds its message, when, and the next attempt.
+//
+// Dates are the certificate's own; an expired one stays shown until it is
+// replaced. Failures are known to the node whose manager made them, the
+// leader: a node that does not lead, or a new leader before its first
+// attempt, shows pending where the leader shows failed.
+//
 // Primary: at most one domain per org; only a verified domain can become
 // primary. Links created without a domain go to the primary domain while
 // it is verified, else to the default domain. A domain keeps the flag

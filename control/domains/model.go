@@ -198,8 +198,10 @@ type View struct {
 	// ServedUntil is set while a verified domain fails its checks: the end
 	// of its grace period.
 	ServedUntil *time.Time `json:"servedUntil,omitempty"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
+	// Certificate is left out (zero) of audit entries: it is no setting.
+	Certificate CertificateView `json:"certificate,omitzero"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
 }
 
 func optString(s string) *string {

@@ -43,6 +43,9 @@ type Service struct {
 	Publisher Publisher
 	Links     LinkDeleter
 	Checker   *Checker
+	// Certificates tells each served domain's certificate; nil: control
+	// obtains none (no ACME directory), every domain shows "none".
+	Certificates Certificates
 	// Platform are the platform's own domains (default and shared): no
 	// org may add them.
 	Platform []string
@@ -83,15 +86,19 @@ func lookup(sd store.Domain, err error) (Domain, error) {
 	return decode(sd)
 }
 
-// View shows d with the records it expects.
-func (s *Service) View(d Domain) View {
+// View shows d with the records it expects and its certificate.
+func (s *Service) View(ctx context.Context, d Domain) (View, error) {
+	cert, err := s.certificate(ctx, d)
+	if err != nil {
+		return View{}, err
+	}
 	v := View{ID: d.ID, Name: d.Name, Status: d.Status, Primary: d.Primary,
 		RootURL: optString(d.settings.RootURL), NotFoundURL: optString(d.settings.NotFoundURL),
 		ExpiredURL: optString(d.settings.ExpiredURL), RedirectStatus: d.settings.RedirectStatus,
 		Indexable: d.settings.Indexable, DoNotTrack: d.settings.DoNotTrack, HTTPSRedirect: !d.settings.NoHTTPSRedirect,
 		HSTS: d.settings.HSTS, Token: d.Token,
 		VerifiedAt: optTime(d.VerifiedAt), LastCheckedAt: optTime(d.CheckedAt),
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+		Certificate: cert, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 	if v.RedirectStatus == 0 {
 		v.RedirectStatus = DefaultRedirectStatus
 	}
@@ -104,7 +111,7 @@ func (s *Service) View(d Domain) View {
 	if d.Served() && d.CheckedAt.After(d.LastOKAt) {
 		v.ServedUntil = optTime(d.LastOKAt.Add(s.grace()))
 	}
-	return v
+	return v, nil
 }
 
 // auditView is a domain in audit entries: without its findings.
