@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/h0p/h0p/control/apiclient"
 )
@@ -69,9 +70,9 @@ func domainsList(ctx context.Context, c *apiCommand, args []string) error {
 	if len(pos) > 0 {
 		return usagef("domains list: unexpected argument %q", pos[0])
 	}
-	return printList(ctx, c, "/v1/domains", q.Values(), all, "domains", []string{"ID", "NAME", "STATUS", "PRIMARY", "CREATED"},
+	return printList(ctx, c, "/v1/domains", q.Values(), all, "domains", []string{"ID", "NAME", "STATUS", "CERTIFICATE", "PRIMARY", "CREATED"},
 		func(d apiclient.Domain) []string {
-			return []string{d.ID, d.Name, d.Status, yes(d.Primary), when(d.CreatedAt)}
+			return []string{d.ID, d.Name, d.Status, d.Certificate.Status, yes(d.Primary), when(d.CreatedAt)}
 		})
 }
 
@@ -186,6 +187,11 @@ func (c *apiCommand) printDomain(raw json.RawMessage, err error) error {
 		{"redirectStatus", strconv.Itoa(d.RedirectStatus)}, {"verificationToken", d.VerificationToken},
 		{"verifiedAt", optTime(d.VerifiedAt)}, {"lastCheckedAt", optTime(d.LastCheckedAt)},
 		{"servedUntil", optTime(d.ServedUntil)}, {"createdAt", optTime(&d.CreatedAt)},
+		{"certificate", certificateLine(d.Certificate)},
+	}
+	if e := d.Certificate.LastError; e != nil {
+		fs = append(fs, field{"certificateError", fmt.Sprintf("%s (%s; next attempt after %s)",
+			e.Message, e.At.Format(time.RFC3339), e.NextAttemptAt.Format(time.RFC3339))})
 	}
 	if err := c.fields(fs); err != nil {
 		return err
@@ -210,4 +216,17 @@ func (c *apiCommand) printDomain(raw json.RawMessage, err error) error {
 		}
 	}
 	return nil
+}
+
+// certificateLine is a domain's certificate in one line: its status, and
+// while it has one, until when it is valid and when it renews.
+func certificateLine(c apiclient.DomainCertificate) string {
+	line := c.Status
+	if c.NotAfter != nil {
+		line += ", valid until " + c.NotAfter.Format(time.RFC3339)
+	}
+	if c.RenewsAt != nil {
+		line += ", renews from " + c.RenewsAt.Format(time.RFC3339)
+	}
+	return line
 }
