@@ -15,10 +15,12 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // VACUUM INTO from the control store
 
+	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/replication/cluster"
 	"github.com/h0p/h0p/shared/clustercert"
@@ -36,12 +38,9 @@ import (
 //	<top-level files>        e.g. bootstrap.key
 //	manifest.json            last: an archive without it was cut short
 //
-// The parts are taken in that order while the node serves. The replicated
-// store comes first and the raft log after the control store, so raft
-// replays, on the restored node, every entry the control store had
-// acknowledged: no link control has is missing on the edges. Links
-// created during the backup's few milliseconds may be in the raft log but
-// not in the control store.
+// The parts are taken in that order while the node serves, with its raft
+// applies held (takeParts): the restored control store and raft log agree
+// on every link, and the relay applies what the outbox still holds.
 
 const backupFormat = 1
 
@@ -58,9 +57,28 @@ type backupManifest struct {
 
 const manifestName = "manifest.json"
 
+// applyGate is the applier control publishes its commands through. A
+// backup holds it while it takes its parts, so that no command reaches
+// raft between the control store's copy and the raft log's.
+type applyGate struct {
+	outbox.Applier
+	mu sync.RWMutex
+}
+
+func (g *applyGate) Apply(ctx context.Context, cmd []byte) (uint64, error) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.Applier.Apply(ctx, cmd)
+}
+
+// backupBetweenParts runs between the control store's copy and the raft
+// log's (tests make writes there).
+var backupBetweenParts = func() {}
+
 // nodeBackup is the cluster handler's Backup for a control node whose data
-// directory is dataDir; with a PostgreSQL store it refuses.
-func nodeBackup(node *replication.Node, dataDir, databaseURL string) func(ctx context.Context, w io.Writer) error {
+// directory is dataDir and which publishes through gate; with a PostgreSQL
+// store it refuses.
+func nodeBackup(node *replication.Node, gate *applyGate, dataDir, databaseURL string) func(ctx context.Context, w io.Writer) error {
 	return func(ctx context.Context, w io.Writer) error {
 		if databaseURL != "" {
 			return fmt.Errorf("%w: the control store is PostgreSQL, whose backups are pg_dump's (or your provider's) job; "+
@@ -73,20 +91,34 @@ func nodeBackup(node *replication.Node, dataDir, databaseURL string) func(ctx co
 			return fmt.Errorf("backup: %w", err)
 		}
 		defer os.RemoveAll(tmp)
-		if err := node.CheckpointStore(filepath.Join(tmp, "edge")); err != nil {
-			return err
-		}
-		if err := os.Mkdir(filepath.Join(tmp, "control"), 0o700); err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
-		if err := vacuumInto(ctx, filepath.Join(dataDir, "control", "control.db"), filepath.Join(tmp, "control", "control.db")); err != nil {
-			return err
-		}
-		if err := node.CheckpointRaft(filepath.Join(tmp, "replication")); err != nil {
+		if err := takeParts(ctx, node, gate, dataDir, tmp); err != nil {
 			return err
 		}
 		return writeArchive(w, tmp, dataDir, m)
 	}
+}
+
+// takeParts copies the edge store, the control store and the raft state
+// of a running node into tmp. Control commits a write to its store, then
+// applies its command through raft, then deletes its outbox entry. With
+// the applies held, the three parts see the same commands: whatever the
+// raft log has, the control store has; whatever the control store has,
+// the raft log has or its outbox still holds (the relay applies it on
+// the restored node). Writes wait for the copies, not for the archive.
+func takeParts(ctx context.Context, node *replication.Node, gate *applyGate, dataDir, tmp string) error {
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	if err := node.CheckpointStore(filepath.Join(tmp, "edge")); err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "control"), 0o700); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := vacuumInto(ctx, filepath.Join(dataDir, "control", "control.db"), filepath.Join(tmp, "control", "control.db")); err != nil {
+		return err
+	}
+	backupBetweenParts()
+	return node.CheckpointRaft(filepath.Join(tmp, "replication"))
 }
 
 // stoppedBackup writes the backup archive of the control node whose data

@@ -193,7 +193,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	client := id.Client()
 	apiTLS := id.ServerConfig()
 	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
-	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: nodeBackup(node, nf.DataDir, sf.DatabaseURL)}
+	gate := &applyGate{Applier: node} // control publishes through it; a backup holds it
+	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: nodeBackup(node, gate, nf.DataDir, sf.DatabaseURL)}
 	ccfg := control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
@@ -213,7 +214,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err := af.apply(&ccfg, base.store, func() ([]byte, error) { return clustercert.LoadSecret(nf.CertsDir) }); err != nil {
 		return err
 	}
-	srv, err := control.Open(ctx, ccfg, node)
+	srv, err := control.Open(ctx, ccfg, gate)
 	if err != nil {
 		return err
 	}
