@@ -193,7 +193,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	client := id.Client()
 	apiTLS := id.ServerConfig()
 	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
-	gate := &applyGate{Applier: node} // control publishes through it; a backup holds it
+	// Control publishes through gate; a backup holds it.
+	gate := &applyGate{Applier: node}
 	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: nodeBackup(node, gate, nf.DataDir, sf.DatabaseURL)}
 	ccfg := control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
