@@ -303,7 +303,7 @@ func TestAdminBackupRefusals(t *testing.T) {
 	os.MkdirAll(filepath.Join(src, "control"), 0o700)
 	os.WriteFile(filepath.Join(src, "control", "pepper"), []byte("p"), 0o600)
 	var whole bytes.Buffer
-	if err := writeArchive(&whole, t.TempDir(), src, backupManifest{Format: backupFormat, NodeID: "c1"}); err != nil {
+	if err := writeArchive(&whole, t.TempDir(), src, "", backupManifest{Format: backupFormat, NodeID: "c1"}); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "data")
@@ -322,5 +322,32 @@ func TestAdminBackupRefusals(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(cut); len(entries) != 0 {
 		t.Errorf("a refused restore left %d entries", len(entries))
+	}
+}
+
+// The pepper is in the archive wherever --pepper-file keeps it: a node
+// restored without it could verify no API key.
+func TestAdminBackupPepperFile(t *testing.T) {
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "control"), 0o700)
+	os.WriteFile(filepath.Join(src, "control", "pepper"), []byte("stale"), 0o600)
+	pepper := filepath.Join(t.TempDir(), "pepper")
+	os.WriteFile(pepper, []byte("shared"), 0o600)
+	for _, tt := range []struct{ pepperFile, want string }{
+		{"", "stale"},
+		{filepath.Join(src, "control", "pepper"), "stale"},
+		{pepper, "shared"},
+	} {
+		var archive bytes.Buffer
+		if err := writeArchive(&archive, t.TempDir(), src, tt.pepperFile, backupManifest{Format: backupFormat}); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "data")
+		if _, err := restoreArchive(&archive, dir); err != nil {
+			t.Fatalf("--pepper-file %q: %v", tt.pepperFile, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "control", "pepper")); err != nil || string(b) != tt.want {
+			t.Errorf("--pepper-file %q: restored pepper %q %v, want %q", tt.pepperFile, b, err, tt.want)
+		}
 	}
 }

@@ -31,7 +31,8 @@ import (
 //
 //	control/control.db       the SQLite control store (VACUUM INTO)
 //	control/pepper, files/…  the rest of control/, except the click
-//	                         store (control/analytics, not backed up)
+//	                         store (control/analytics, not backed up);
+//	                         the pepper from --pepper-file if elsewhere
 //	edge/                    Pebble checkpoint of the replicated store
 //	replication/raft/        Pebble checkpoint of the raft log
 //	replication/snapshots/   raft's complete snapshots
@@ -76,9 +77,9 @@ func (g *applyGate) Apply(ctx context.Context, cmd []byte) (uint64, error) {
 var backupBetweenParts = func() {}
 
 // nodeBackup is the cluster handler's Backup for a control node whose data
-// directory is dataDir and which publishes through gate; with a PostgreSQL
-// store it refuses.
-func nodeBackup(node *replication.Node, gate *applyGate, dataDir, databaseURL string) func(ctx context.Context, w io.Writer) error {
+// directory is dataDir, whose pepper is pepperFile ("": in dataDir) and
+// which publishes through gate; with a PostgreSQL store it refuses.
+func nodeBackup(node *replication.Node, gate *applyGate, dataDir, databaseURL, pepperFile string) func(ctx context.Context, w io.Writer) error {
 	return func(ctx context.Context, w io.Writer) error {
 		if databaseURL != "" {
 			return fmt.Errorf("%w: the control store is PostgreSQL, whose backups are pg_dump's (or your provider's) job; "+
@@ -94,7 +95,7 @@ func nodeBackup(node *replication.Node, gate *applyGate, dataDir, databaseURL st
 		if err := takeParts(ctx, node, gate, dataDir, tmp); err != nil {
 			return err
 		}
-		return writeArchive(w, tmp, dataDir, m)
+		return writeArchive(w, tmp, dataDir, pepperFile, m)
 	}
 }
 
@@ -123,8 +124,8 @@ func takeParts(ctx context.Context, node *replication.Node, gate *applyGate, dat
 
 // stoppedBackup writes the backup archive of the control node whose data
 // directory is dataDir and which is not running (its Pebble stores are
-// locked while it runs) to w.
-func stoppedBackup(ctx context.Context, w io.Writer, dataDir string, logger *slog.Logger) error {
+// locked while it runs), whose pepper is pepperFile ("": in dataDir), to w.
+func stoppedBackup(ctx context.Context, w io.Writer, dataDir, pepperFile string, logger *slog.Logger) error {
 	tmp, err := os.MkdirTemp(dataDir, ".backup-")
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -158,7 +159,7 @@ func stoppedBackup(ctx context.Context, w io.Writer, dataDir string, logger *slo
 	}
 	m := backupManifest{Format: backupFormat, Version: version, NodeID: nodeID, CreatedAt: time.Now().UTC(),
 		AppliedIndex: applied, CommitIndex: applied, ControlStore: "sqlite"}
-	return writeArchive(w, tmp, dataDir, m)
+	return writeArchive(w, tmp, dataDir, pepperFile, m)
 }
 
 // vacuumInto writes a consistent copy of the SQLite database src to dst
@@ -179,14 +180,22 @@ func vacuumInto(ctx context.Context, src, dst string) error {
 }
 
 // writeArchive writes tmp's checkpoints, the rest of dataDir's control
-// files and top-level files, and the manifest, as a tar.gz to w.
-func writeArchive(w io.Writer, tmp, dataDir string, m backupManifest) error {
+// files and top-level files, and the manifest, as a tar.gz to w. A
+// pepperFile outside dataDir is written as control/pepper, in place of
+// any there: a restored node needs the pepper its keys were made with.
+func writeArchive(w io.Writer, tmp, dataDir, pepperFile string, m backupManifest) error {
 	gz := gzip.NewWriter(w)
 	tw := tar.NewWriter(gz)
 	if err := tw.AddFS(os.DirFS(tmp)); err != nil {
 		return fmt.Errorf("backup archive: %w", err)
 	}
 	control := filepath.Join(dataDir, "control")
+	externalPepper := pepperFile != "" && filepath.Clean(pepperFile) != filepath.Join(control, "pepper")
+	if externalPepper {
+		if err := addFile(tw, pepperFile, "control/pepper"); err != nil {
+			return fmt.Errorf("backup archive: pepper: %w", err)
+		}
+	}
 	err := filepath.WalkDir(control, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -195,7 +204,7 @@ func writeArchive(w io.Writer, tmp, dataDir string, m backupManifest) error {
 		switch {
 		case rel == "analytics" && d.IsDir():
 			return fs.SkipDir
-		case strings.HasPrefix(rel, "control.db"), !d.Type().IsRegular():
+		case strings.HasPrefix(rel, "control.db"), !d.Type().IsRegular(), externalPepper && rel == "pepper":
 			return nil
 		}
 		return addFile(tw, p, path.Join("control", filepath.ToSlash(rel)))

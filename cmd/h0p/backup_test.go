@@ -125,7 +125,7 @@ func TestAdminBackupConsistent(t *testing.T) {
 	}
 	t.Cleanup(func() { backupBetweenParts = func() {} })
 	var archive bytes.Buffer
-	if err := nodeBackup(s.node, s.gate, dir, "")(context.Background(), &archive); err != nil {
+	if err := nodeBackup(s.node, s.gate, dir, "", "")(context.Background(), &archive); err != nil {
 		t.Fatal(err)
 	}
 	if code := <-during; code != 201 {

@@ -195,7 +195,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
 	// Control publishes through gate; a backup holds it.
 	gate := &applyGate{Applier: node}
-	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: nodeBackup(node, gate, nf.DataDir, sf.DatabaseURL)}
+	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: nodeBackup(node, gate, nf.DataDir, sf.DatabaseURL, sf.PepperFile)}
 	ccfg := control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
