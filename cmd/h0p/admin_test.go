@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/replication/cluster"
+	"github.com/h0p/h0p/shared/clustercert"
 )
 
 // runAdminCmd runs `h0p admin args…` in process and returns its exit code
@@ -349,5 +352,34 @@ func TestAdminBackupPepperFile(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(dir, "control", "pepper")); err != nil || string(b) != tt.want {
 			t.Errorf("--pepper-file %q: restored pepper %q %v, want %q", tt.pepperFile, b, err, tt.want)
 		}
+	}
+}
+
+// A node that takes longer than a node-to-node call's limits to copy its
+// stores and send the archive still gives a whole backup: only --timeout
+// bounds it.
+func TestAdminBackupSlowArchive(t *testing.T) {
+	certs := filepath.Join(t.TempDir(), "certs")
+	if code, out, errOut := runAdminCmd(t, "certs", "--out", certs, "--nodes", "c1,admin:admin"); code != 0 {
+		t.Fatalf("admin certs: exit %d\n%s%s", code, out, errOut)
+	}
+	node, err := clustercert.Load(certs, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(10*time.Second + 500*time.Millisecond) // the stores' copies
+		w.Header().Set("Content-Type", "application/gzip")
+		if err := writeArchive(w, t.TempDir(), src, "", backupManifest{Format: backupFormat, NodeID: "c1"}); err != nil {
+			t.Error(err)
+		}
+	}))
+	srv.TLS = node.ServerConfig()
+	srv.StartTLS()
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "backup.tar.gz")
+	if code, stdout, errOut := runAdminCmd(t, "backup", "--control", srv.URL, "--certs", certs, "--out", out); code != 0 || !strings.Contains(stdout, "node c1") {
+		t.Errorf("backup: exit %d %s%s", code, stdout, errOut)
 	}
 }

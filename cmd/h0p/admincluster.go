@@ -265,6 +265,13 @@ func fetchBackup(ctx context.Context, cf clusterFlags, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The node copies its stores before the first byte and the archive
+	// takes as long as they are large: --timeout bounds it, not the
+	// node client's limits on an answer.
+	client.Timeout = 0
+	if tr, ok := client.Transport.(*http.Transport); ok {
+		tr.ResponseHeaderTimeout = 0
+	}
 	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cf.control, "/")+"/cluster/v1/backup", nil)
