@@ -272,12 +272,15 @@ func TestAdminBackupRestore(t *testing.T) {
 	// Links created during the backup may or may not be in it; each one
 	// the restored control store has, the edge serves too.
 	inStore := 0
+	var missing []created
 	for _, l := range acked[len(before):] {
 		if r := c.call("c1", "GET", "/v1/links/"+l.id, ""); r.status == 200 {
 			inStore++
 			if !c.waitResolves("e1", l.slug, l.url, 10*time.Second) {
 				t.Errorf("restored c1 has %s, the edge does not serve it", l.slug)
 			}
+		} else {
+			missing = append(missing, l)
 		}
 	}
 	t.Logf("%d of the %d links created during the backup are in it", inStore, len(acked)-len(before))
@@ -292,6 +295,13 @@ func TestAdminBackupRestore(t *testing.T) {
 	}
 	if !c.waitResolves("e1", "after", "https://example.com/after", 10*time.Second) {
 		t.Error("a link created after the restore does not reach the edge")
+	}
+	// The edge has applied everything before that link: one the restored
+	// control store lacks, it does not serve either.
+	for _, l := range missing {
+		if status, _ := c.resolve("e1", l.slug); status != 404 {
+			t.Errorf("restored c1 lacks %s, the edge answers it with %d", l.slug, status)
+		}
 	}
 }
 
