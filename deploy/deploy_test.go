@@ -334,7 +334,8 @@ func TestREADMECommandsMatchTheBinary(t *testing.T) {
 	// Flags named anywhere else (prose, unit excerpts, podman lines) are
 	// flags of some command.
 	anyFlag := map[string]bool{}
-	for _, cmd := range [][]string{{"control"}, {"edge"}, {"dev"}, {"admin", "certs"}, {"admin", "create-org"}, {"admin", "status"}, {"admin", "remove-node"}, {"admin", "backup"}, {"admin", "restore"}} {
+	for _, cmd := range [][]string{{"control"}, {"edge"}, {"dev"}, {"admin", "certs"}, {"admin", "create-org"},
+		{"admin", "status"}, {"admin", "remove-node"}, {"admin", "backup"}, {"admin", "restore"}} {
 		for f := range mustFlags(t, bin, cmd...) {
 			anyFlag[f] = true
 		}

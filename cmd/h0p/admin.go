@@ -23,7 +23,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		"  h0p admin set-plan --org ORG_ID --plan free|pro|business|enterprise [--data DIR | --database-url URL --pepper-file FILE]\n" +
 		"  h0p admin status --control URL --certs DIR [--cert admin] [--json]\n" +
 		"  h0p admin remove-node --id ID --control URL --certs DIR [--cert admin]\n" +
-		"  h0p admin backup (--control URL --certs DIR [--cert admin] | --data DIR) --out FILE\n" +
+		"  h0p admin backup (--control URL --certs DIR [--cert admin] | --data DIR [--pepper-file FILE]) --out FILE\n" +
 		"  h0p admin restore --in FILE --data DIR\n"
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)

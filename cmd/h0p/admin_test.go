@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/replication/cluster"
+	"github.com/h0p/h0p/shared/clustercert"
 )
 
 // runAdminCmd runs `h0p admin args…` in process and returns its exit code
@@ -269,12 +272,15 @@ func TestAdminBackupRestore(t *testing.T) {
 	// Links created during the backup may or may not be in it; each one
 	// the restored control store has, the edge serves too.
 	inStore := 0
+	var missing []created
 	for _, l := range acked[len(before):] {
 		if r := c.call("c1", "GET", "/v1/links/"+l.id, ""); r.status == 200 {
 			inStore++
 			if !c.waitResolves("e1", l.slug, l.url, 10*time.Second) {
 				t.Errorf("restored c1 has %s, the edge does not serve it", l.slug)
 			}
+		} else {
+			missing = append(missing, l)
 		}
 	}
 	t.Logf("%d of the %d links created during the backup are in it", inStore, len(acked)-len(before))
@@ -290,6 +296,13 @@ func TestAdminBackupRestore(t *testing.T) {
 	if !c.waitResolves("e1", "after", "https://example.com/after", 10*time.Second) {
 		t.Error("a link created after the restore does not reach the edge")
 	}
+	// The edge has applied everything before that link: one the restored
+	// control store lacks, it does not serve either.
+	for _, l := range missing {
+		if status, _ := c.resolve("e1", l.slug); status != 404 {
+			t.Errorf("restored c1 lacks %s, the edge answers it with %d", l.slug, status)
+		}
+	}
 }
 
 // A PostgreSQL control store is pg_dump's job; a cut archive restores
@@ -303,7 +316,7 @@ func TestAdminBackupRefusals(t *testing.T) {
 	os.MkdirAll(filepath.Join(src, "control"), 0o700)
 	os.WriteFile(filepath.Join(src, "control", "pepper"), []byte("p"), 0o600)
 	var whole bytes.Buffer
-	if err := writeArchive(&whole, t.TempDir(), src, backupManifest{Format: backupFormat, NodeID: "c1"}); err != nil {
+	if err := writeArchive(&whole, t.TempDir(), src, "", backupManifest{Format: backupFormat, NodeID: "c1"}); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "data")
@@ -322,5 +335,61 @@ func TestAdminBackupRefusals(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(cut); len(entries) != 0 {
 		t.Errorf("a refused restore left %d entries", len(entries))
+	}
+}
+
+// The pepper is in the archive wherever --pepper-file keeps it: a node
+// restored without it could verify no API key.
+func TestAdminBackupPepperFile(t *testing.T) {
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "control"), 0o700)
+	os.WriteFile(filepath.Join(src, "control", "pepper"), []byte("stale"), 0o600)
+	pepper := filepath.Join(t.TempDir(), "pepper")
+	os.WriteFile(pepper, []byte("shared"), 0o600)
+	for _, tt := range []struct{ pepperFile, want string }{
+		{"", "stale"},
+		{filepath.Join(src, "control", "pepper"), "stale"},
+		{pepper, "shared"},
+	} {
+		var archive bytes.Buffer
+		if err := writeArchive(&archive, t.TempDir(), src, tt.pepperFile, backupManifest{Format: backupFormat}); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "data")
+		if _, err := restoreArchive(&archive, dir); err != nil {
+			t.Fatalf("--pepper-file %q: %v", tt.pepperFile, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "control", "pepper")); err != nil || string(b) != tt.want {
+			t.Errorf("--pepper-file %q: restored pepper %q %v, want %q", tt.pepperFile, b, err, tt.want)
+		}
+	}
+}
+
+// A node that takes longer than a node-to-node call's limits to copy its
+// stores and send the archive still gives a whole backup: only --timeout
+// bounds it.
+func TestAdminBackupSlowArchive(t *testing.T) {
+	certs := filepath.Join(t.TempDir(), "certs")
+	if code, out, errOut := runAdminCmd(t, "certs", "--out", certs, "--nodes", "c1,admin:admin"); code != 0 {
+		t.Fatalf("admin certs: exit %d\n%s%s", code, out, errOut)
+	}
+	node, err := clustercert.Load(certs, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(10*time.Second + 500*time.Millisecond) // the stores' copies
+		w.Header().Set("Content-Type", "application/gzip")
+		if err := writeArchive(w, t.TempDir(), src, "", backupManifest{Format: backupFormat, NodeID: "c1"}); err != nil {
+			t.Error(err)
+		}
+	}))
+	srv.TLS = node.ServerConfig()
+	srv.StartTLS()
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "backup.tar.gz")
+	if code, stdout, errOut := runAdminCmd(t, "backup", "--control", srv.URL, "--certs", certs, "--out", out); code != 0 || !strings.Contains(stdout, "node c1") {
+		t.Errorf("backup: exit %d %s%s", code, stdout, errOut)
 	}
 }

@@ -198,8 +198,8 @@ func adminRemoveNode(ctx context.Context, args []string, stdout, stderr io.Write
 // its API while it runs, or from its data directory while it is stopped.
 func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var (
-		cf                  clusterFlags
-		out, dataDir, dbURL string
+		cf                              clusterFlags
+		out, dataDir, dbURL, pepperFile string
 	)
 	fs := newFlags("admin backup", "Writes a backup of a control node on SQLite to --out (a tar.gz): its control\n"+
 		"store, a checkpoint of its replicated store and raft log, its pepper and\n"+
@@ -211,6 +211,7 @@ func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	fs.StringVar(&out, "out", "", "archive to write (refuses an existing file)")
 	fs.StringVar(&dataDir, "data", "", "data directory of a stopped control node (instead of --control)")
 	fs.StringVar(&dbURL, "database-url", "", "a PostgreSQL control store: refused, back it up with pg_dump")
+	fs.StringVar(&pepperFile, "pepper-file", "", "with --data: the node's --pepper-file, when it is not in its data directory (it goes in the archive)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -237,7 +238,7 @@ func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}()
 	if dataDir != "" {
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		if err := stoppedBackup(ctx, f, dataDir, logger); err != nil {
+		if err := stoppedBackup(ctx, f, dataDir, pepperFile, logger); err != nil {
 			return err
 		}
 	} else if err := fetchBackup(ctx, cf, f); err != nil {
@@ -263,6 +264,13 @@ func fetchBackup(ctx context.Context, cf clusterFlags, w io.Writer) error {
 	client, err := cf.client()
 	if err != nil {
 		return err
+	}
+	// The node copies its stores before the first byte and the archive
+	// takes as long as they are large: --timeout bounds it, not the
+	// node client's limits on an answer.
+	client.Timeout = 0
+	if tr, ok := client.Transport.(*http.Transport); ok {
+		tr.ResponseHeaderTimeout = 0
 	}
 	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()

@@ -15,10 +15,12 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // VACUUM INTO from the control store
 
+	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/replication/cluster"
 	"github.com/h0p/h0p/shared/clustercert"
@@ -29,19 +31,17 @@ import (
 //
 //	control/control.db       the SQLite control store (VACUUM INTO)
 //	control/pepper, files/…  the rest of control/, except the click
-//	                         store (control/analytics, not backed up)
+//	                         store (control/analytics, not backed up);
+//	                         the pepper from --pepper-file if elsewhere
 //	edge/                    Pebble checkpoint of the replicated store
 //	replication/raft/        Pebble checkpoint of the raft log
 //	replication/snapshots/   raft's complete snapshots
 //	<top-level files>        e.g. bootstrap.key
 //	manifest.json            last: an archive without it was cut short
 //
-// The parts are taken in that order while the node serves. The replicated
-// store comes first and the raft log after the control store, so raft
-// replays, on the restored node, every entry the control store had
-// acknowledged: no link control has is missing on the edges. Links
-// created during the backup's few milliseconds may be in the raft log but
-// not in the control store.
+// The parts are taken in that order while the node serves, with its raft
+// applies held (takeParts): the restored control store and raft log agree
+// on every link, and the relay applies what the outbox still holds.
 
 const backupFormat = 1
 
@@ -58,9 +58,28 @@ type backupManifest struct {
 
 const manifestName = "manifest.json"
 
+// applyGate is the applier control publishes its commands through. A
+// backup holds it while it takes its parts, so that no command reaches
+// raft between the control store's copy and the raft log's.
+type applyGate struct {
+	outbox.Applier
+	mu sync.RWMutex
+}
+
+func (g *applyGate) Apply(ctx context.Context, cmd []byte) (uint64, error) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.Applier.Apply(ctx, cmd)
+}
+
+// backupBetweenParts runs between the control store's copy and the raft
+// log's (tests make writes there).
+var backupBetweenParts = func() {}
+
 // nodeBackup is the cluster handler's Backup for a control node whose data
-// directory is dataDir; with a PostgreSQL store it refuses.
-func nodeBackup(node *replication.Node, dataDir, databaseURL string) func(ctx context.Context, w io.Writer) error {
+// directory is dataDir, whose pepper is pepperFile ("": in dataDir) and
+// which publishes through gate; with a PostgreSQL store it refuses.
+func nodeBackup(node *replication.Node, gate *applyGate, dataDir, databaseURL, pepperFile string) func(ctx context.Context, w io.Writer) error {
 	return func(ctx context.Context, w io.Writer) error {
 		if databaseURL != "" {
 			return fmt.Errorf("%w: the control store is PostgreSQL, whose backups are pg_dump's (or your provider's) job; "+
@@ -73,26 +92,40 @@ func nodeBackup(node *replication.Node, dataDir, databaseURL string) func(ctx co
 			return fmt.Errorf("backup: %w", err)
 		}
 		defer os.RemoveAll(tmp)
-		if err := node.CheckpointStore(filepath.Join(tmp, "edge")); err != nil {
+		if err := takeParts(ctx, node, gate, dataDir, tmp); err != nil {
 			return err
 		}
-		if err := os.Mkdir(filepath.Join(tmp, "control"), 0o700); err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
-		if err := vacuumInto(ctx, filepath.Join(dataDir, "control", "control.db"), filepath.Join(tmp, "control", "control.db")); err != nil {
-			return err
-		}
-		if err := node.CheckpointRaft(filepath.Join(tmp, "replication")); err != nil {
-			return err
-		}
-		return writeArchive(w, tmp, dataDir, m)
+		return writeArchive(w, tmp, dataDir, pepperFile, m)
 	}
+}
+
+// takeParts copies the edge store, the control store and the raft state
+// of a running node into tmp. Control commits a write to its store, then
+// applies its command through raft, then deletes its outbox entry. With
+// the applies held, the three parts see the same commands: whatever the
+// raft log has, the control store has; whatever the control store has,
+// the raft log has or its outbox still holds (the relay applies it on
+// the restored node). Writes wait for the copies, not for the archive.
+func takeParts(ctx context.Context, node *replication.Node, gate *applyGate, dataDir, tmp string) error {
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	if err := node.CheckpointStore(filepath.Join(tmp, "edge")); err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "control"), 0o700); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := vacuumInto(ctx, filepath.Join(dataDir, "control", "control.db"), filepath.Join(tmp, "control", "control.db")); err != nil {
+		return err
+	}
+	backupBetweenParts()
+	return node.CheckpointRaft(filepath.Join(tmp, "replication"))
 }
 
 // stoppedBackup writes the backup archive of the control node whose data
 // directory is dataDir and which is not running (its Pebble stores are
-// locked while it runs) to w.
-func stoppedBackup(ctx context.Context, w io.Writer, dataDir string, logger *slog.Logger) error {
+// locked while it runs), whose pepper is pepperFile ("": in dataDir), to w.
+func stoppedBackup(ctx context.Context, w io.Writer, dataDir, pepperFile string, logger *slog.Logger) error {
 	tmp, err := os.MkdirTemp(dataDir, ".backup-")
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -126,7 +159,7 @@ func stoppedBackup(ctx context.Context, w io.Writer, dataDir string, logger *slo
 	}
 	m := backupManifest{Format: backupFormat, Version: version, NodeID: nodeID, CreatedAt: time.Now().UTC(),
 		AppliedIndex: applied, CommitIndex: applied, ControlStore: "sqlite"}
-	return writeArchive(w, tmp, dataDir, m)
+	return writeArchive(w, tmp, dataDir, pepperFile, m)
 }
 
 // vacuumInto writes a consistent copy of the SQLite database src to dst
@@ -147,14 +180,22 @@ func vacuumInto(ctx context.Context, src, dst string) error {
 }
 
 // writeArchive writes tmp's checkpoints, the rest of dataDir's control
-// files and top-level files, and the manifest, as a tar.gz to w.
-func writeArchive(w io.Writer, tmp, dataDir string, m backupManifest) error {
+// files and top-level files, and the manifest, as a tar.gz to w. A
+// pepperFile outside dataDir is written as control/pepper, in place of
+// any there: a restored node needs the pepper its keys were made with.
+func writeArchive(w io.Writer, tmp, dataDir, pepperFile string, m backupManifest) error {
 	gz := gzip.NewWriter(w)
 	tw := tar.NewWriter(gz)
 	if err := tw.AddFS(os.DirFS(tmp)); err != nil {
 		return fmt.Errorf("backup archive: %w", err)
 	}
 	control := filepath.Join(dataDir, "control")
+	externalPepper := pepperFile != "" && filepath.Clean(pepperFile) != filepath.Join(control, "pepper")
+	if externalPepper {
+		if err := addFile(tw, pepperFile, "control/pepper"); err != nil {
+			return fmt.Errorf("backup archive: pepper: %w", err)
+		}
+	}
 	err := filepath.WalkDir(control, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -163,7 +204,7 @@ func writeArchive(w io.Writer, tmp, dataDir string, m backupManifest) error {
 		switch {
 		case rel == "analytics" && d.IsDir():
 			return fs.SkipDir
-		case strings.HasPrefix(rel, "control.db"), !d.Type().IsRegular():
+		case strings.HasPrefix(rel, "control.db"), !d.Type().IsRegular(), externalPepper && rel == "pepper":
 			return nil
 		}
 		return addFile(tw, p, path.Join("control", filepath.ToSlash(rel)))

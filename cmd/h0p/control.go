@@ -196,7 +196,9 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	client := id.Client()
 	apiTLS := id.ServerConfig()
 	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
-	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: nodeBackup(node, nf.DataDir, sf.DatabaseURL)}
+	// Control publishes through gate; a backup holds it.
+	gate := &applyGate{Applier: node}
+	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: nodeBackup(node, gate, nf.DataDir, sf.DatabaseURL, sf.PepperFile)}
 	ccfg := control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
@@ -219,7 +221,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err := af.apply(&ccfg, base.store, func() ([]byte, error) { return clustercert.LoadSecret(nf.CertsDir) }); err != nil {
 		return err
 	}
-	srv, err := control.Open(ctx, ccfg, node)
+	srv, err := control.Open(ctx, ccfg, gate)
 	if err != nil {
 		return err
 	}

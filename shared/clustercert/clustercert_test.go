@@ -347,6 +347,20 @@ func TestMutualTLSHandshake(t *testing.T) {
 			t.Errorf("server: %v, client: %v; want both to fail", serr, cerr)
 		}
 	})
+	t.Run("admin certificate", func(t *testing.T) {
+		// An operator's certificate calls nodes; it never answers for one.
+		admin := mustBundle(t, cluster, cluster, "admin", Admin)
+		state, serr, cerr := handshake(t, c1, admin)
+		if serr != nil || cerr != nil {
+			t.Fatalf("admin as a client: server %v, client %v", serr, cerr)
+		}
+		if id, role, err := PeerIdentity(state); err != nil || id != "admin" || role != Admin {
+			t.Errorf("server sees %q %q %v, want admin admin", id, role, err)
+		}
+		if _, _, cerr := handshake(t, admin, c1); cerr == nil {
+			t.Error("a node accepted an admin certificate as a server's")
+		}
+	})
 	t.Run("no client certificate", func(t *testing.T) {
 		anon := &Bundle{ID: "x", roots: c1.roots}
 		_, serr, cerr := handshake(t, c1, anon)

@@ -15,7 +15,8 @@
 //
 // A certificate's URI SAN h0p://node/<role>/<id> says who the node is and
 // what it may be: role "control" (a raft voter), "edge" (a raft
-// non-voter) or "admin" (an operator's tools, never a raft member). The CA
+// non-voter) or "admin" (an operator's tools, never a raft member, and a
+// client certificate only: it cannot serve as a node's). The CA
 // signs the role like the rest of the certificate, so an edge cannot
 // present itself as control. Callers act on it: the join handler compares
 // PeerIdentity's id and role with what the caller asks to become and
