@@ -33,7 +33,8 @@ test: lint
 # after make test.
 test-faults:
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
-	  export H0P_TEST_POSTGRES_URL && \
+	  H0P_TEST_CLICKHOUSE_URL=$${H0P_TEST_CLICKHOUSE_URL:-$$(deploy/test/clickhouse.sh)} && \
+	  export H0P_TEST_POSTGRES_URL H0P_TEST_CLICKHOUSE_URL && \
 	  H0P_FAULTS=1 $(GO) test -count=1 -timeout 30m -run 'TestFault' -v ./cmd/h0p
 
 # Propagation (201 → live on every edge) against a running make cluster
