@@ -29,8 +29,8 @@ test: lint
 	  $(GO) test -race -count=1 ./...
 
 # The long cluster fault scenarios (real processes, SIGKILL/SIGSTOP, 50,000
-# writes, every click counted through crashes and outages); CI runs them
-# after make test.
+# writes, every click counted through crashes and outages, on PostgreSQL's
+# click store and on ClickHouse's); CI runs them after make test.
 test-faults:
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
 	  H0P_TEST_CLICKHOUSE_URL=$${H0P_TEST_CLICKHOUSE_URL:-$$(deploy/test/clickhouse.sh)} && \
