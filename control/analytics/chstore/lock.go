@@ -37,7 +37,8 @@ func (s *Store) lockEdge(ctx context.Context, edge string) (release func(), err 
 		err := s.exec(ctx, `CREATE TABLE `+name+` (`+s.owner+` UInt8) ENGINE = Null`)
 		if err == nil {
 			return func() {
-				// A lock left by a failed drop is taken over after the lease.
+				// A lock left by a failed drop is taken over by this
+				// node's next ingest of the edge, by others after the lease.
 				s.exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+name)
 			}, nil
 		}
