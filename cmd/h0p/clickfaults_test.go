@@ -543,7 +543,9 @@ func testFaultClickEdgeKilledMidBatch(t *testing.T, store clickStore) {
 // backlog drains: every redirect counted once. A SIGSTOP leaves the batch
 // in flight unanswered (the edge times out and ships it again, while
 // control, resumed, may still store the first one); a SIGKILL may land
-// between the count in the control store and the click store.
+// between the count in the control store and the click store, or, on
+// ClickHouse, while control holds the edge's lock, which the restarted
+// node takes over at once.
 func TestFaultClickControlStoppedUnderTraffic(t *testing.T) {
 	eachClickStoreAtOnce(t, testFaultClickControlStoppedUnderTraffic)
 }
