@@ -29,11 +29,12 @@ test: lint
 	  $(GO) test -race -count=1 ./...
 
 # The long cluster fault scenarios (real processes, SIGKILL/SIGSTOP, 50,000
-# writes, every click counted through crashes and outages); CI runs them
-# after make test.
+# writes, every click counted through crashes and outages, on PostgreSQL's
+# click store and on ClickHouse's); CI runs them after make test.
 test-faults:
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
-	  export H0P_TEST_POSTGRES_URL && \
+	  H0P_TEST_CLICKHOUSE_URL=$${H0P_TEST_CLICKHOUSE_URL:-$$(deploy/test/clickhouse.sh)} && \
+	  export H0P_TEST_POSTGRES_URL H0P_TEST_CLICKHOUSE_URL && \
 	  H0P_FAULTS=1 $(GO) test -count=1 -timeout 30m -run 'TestFault' -v ./cmd/h0p
 
 # Propagation (201 → live on every edge) against a running make cluster

@@ -488,7 +488,7 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 // (pgstore); otherwise in DataDir (pebblestore).
 func openClickStore(ctx context.Context, cfg Config, logger *slog.Logger) (analytics.Store, error) {
 	if cfg.AnalyticsClickHouseURL != "" {
-		return chstore.Open(ctx, cfg.AnalyticsClickHouseURL)
+		return chstore.Open(ctx, cfg.AnalyticsClickHouseURL, chstore.Options{Node: cfg.NodeID})
 	}
 	if cfg.DatabaseURL != "" {
 		return pgstore.Open(ctx, cfg.DatabaseURL)

@@ -21,7 +21,7 @@ import (
 func runClickHouse(ctx context.Context, baseURL string, g *generator, batches [][]byte, n int, queries []benchQuery, start, end time.Time) *engineRun {
 	dbURL := newDatabase(baseURL)
 	defer chExec(baseURL, `DROP DATABASE IF EXISTS `+database(dbURL))
-	st, err := chstore.Open(ctx, dbURL)
+	st, err := chstore.Open(ctx, dbURL, chstore.Options{})
 	must(err)
 	log.Printf("clickhouse: ingesting %d batches", len(batches))
 	cpu0 := serverCPU("clickhouse")
@@ -40,7 +40,7 @@ func runClickHouse(ctx context.Context, baseURL string, g *generator, batches []
 		log.Printf("clickhouse: small batches: %d clicks in batches of %d from %d edges", *smallN, *smallB, *smallE)
 		dbURL := newDatabase(baseURL)
 		defer chExec(baseURL, `DROP DATABASE IF EXISTS `+database(dbURL))
-		ss, err := chstore.Open(ctx, dbURL)
+		ss, err := chstore.Open(ctx, dbURL, chstore.Options{})
 		must(err)
 		cpu0 := serverCPU("clickhouse")
 		run.Small = ingestAll(ctx, ss, g, g.batches(*smallN, *smallB, *smallE, start, end), *smallE, *smallN)

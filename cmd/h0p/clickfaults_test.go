@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/h0p/h0p/control/analytics/chstore/chtest"
 	"github.com/h0p/h0p/shared/clicks"
 	"github.com/h0p/h0p/shared/clustercert"
 )
@@ -24,7 +25,62 @@ import (
 // once by control (stats and the link's clicks), through an edge crash, a
 // control outage and lost acknowledgements; and maxClicks holds under load
 // within the bound control/links documents. One control node and one edge,
-// but for the leader's kill on three control nodes and two edges.
+// but for the leader's kill on three control nodes and two edges. Each runs
+// on the default click store and on ClickHouse (eachClickStore).
+
+// clickStore is the click store control nodes run on in a click test.
+type clickStore string
+
+const (
+	// clickStoreDefault is the store beside the control store: pgstore,
+	// since a test cluster's control store is PostgreSQL.
+	clickStoreDefault clickStore = "postgres"
+	// clickStoreClickHouse is chstore on H0P_TEST_CLICKHOUSE_URL's server
+	// (skipped without it, unless H0P_REQUIRE_CLICKHOUSE=1).
+	clickStoreClickHouse clickStore = "clickhouse"
+)
+
+// eachClickStore runs a fault test once per click store, each a subtest
+// with the same expectations, one after the other. It skips the whole
+// test without H0P_FAULTS.
+func eachClickStore(t *testing.T, test func(t *testing.T, store clickStore)) {
+	needFaults(t)
+	for _, store := range []clickStore{clickStoreDefault, clickStoreClickHouse} {
+		t.Run(string(store), func(t *testing.T) { test(t, store) })
+	}
+}
+
+// eachClickStoreAtOnce is eachClickStore with the stores' runs at the
+// same time, for a scenario that mostly waits (a control node stopped or
+// killed for seconds) and has no timing bound a busier machine would
+// break, only generous deadlines: its second store then costs make
+// test-faults little.
+func eachClickStoreAtOnce(t *testing.T, test func(t *testing.T, store clickStore)) {
+	needFaults(t)
+	for _, store := range []clickStore{clickStoreDefault, clickStoreClickHouse} {
+		t.Run(string(store), func(t *testing.T) {
+			t.Parallel()
+			test(t, store)
+		})
+	}
+}
+
+// newClickCluster is newTestCluster with every control node on store;
+// on ClickHouse they share one fresh database, as they share PostgreSQL.
+func newClickCluster(t *testing.T, store clickStore, controls, edges int) *testCluster {
+	t.Helper()
+	var chURL string
+	if store == clickStoreClickHouse {
+		chURL = chtest.Database(t) // skips before any node is prepared
+	}
+	c := newTestCluster(t, controls, edges)
+	if chURL != "" {
+		for _, name := range c.controls() {
+			c.nodes[name].flags = append(c.nodes[name].flags, "--analytics-clickhouse-url", chURL)
+		}
+	}
+	return c
+}
 
 // browserUA makes the load's clicks people's: bots are stored, but neither
 // a link's clicks nor maxClicks count them.
@@ -406,8 +462,11 @@ func checkResent(t *testing.T, batches []proxiedBatch) (lost int) {
 // on disk (the traffic paused, every click spooled): a kill under traffic
 // loses the clicks still in the queue, measured in the second part.
 func TestFaultClickEdgeKilledMidBatch(t *testing.T) {
-	needFaults(t)
-	c := newTestCluster(t, 1, 1)
+	eachClickStore(t, testFaultClickEdgeKilledMidBatch)
+}
+
+func testFaultClickEdgeKilledMidBatch(t *testing.T, store clickStore) {
+	c := newClickCluster(t, store, 1, 1)
 	proxy := c.proxyClicks("e1", "c1")
 	c.startAll()
 	id, slug, dest := c.mustLink(t, "e1", `{"url":"https://example.com/kill","key":"kill"}`)
@@ -484,10 +543,15 @@ func TestFaultClickEdgeKilledMidBatch(t *testing.T) {
 // backlog drains: every redirect counted once. A SIGSTOP leaves the batch
 // in flight unanswered (the edge times out and ships it again, while
 // control, resumed, may still store the first one); a SIGKILL may land
-// between the count in the control store and the click store.
+// between the count in the control store and the click store, or, on
+// ClickHouse, while control holds the edge's lock, which the restarted
+// node takes over at once.
 func TestFaultClickControlStoppedUnderTraffic(t *testing.T) {
-	needFaults(t)
-	c := newTestCluster(t, 1, 1)
+	eachClickStoreAtOnce(t, testFaultClickControlStoppedUnderTraffic)
+}
+
+func testFaultClickControlStoppedUnderTraffic(t *testing.T, store clickStore) {
+	c := newClickCluster(t, store, 1, 1)
 	c.startAll()
 	id, slug, dest := c.mustLink(t, "e1", `{"url":"https://example.com/outage","key":"outage"}`)
 
@@ -522,11 +586,14 @@ func TestFaultClickControlStoppedUnderTraffic(t *testing.T) {
 
 // The leader killed while two edges ship, on three control nodes: every
 // redirect of both edges is counted once, and every control node answers
-// the same (they share the control store and the click store, on
-// PostgreSQL).
+// the same (they share the control store, on PostgreSQL, and the click
+// store).
 func TestFaultClickLeaderKilledDuringIngestion(t *testing.T) {
-	needFaults(t)
-	c := newTestCluster(t, 3, 2)
+	eachClickStoreAtOnce(t, testFaultClickLeaderKilledDuringIngestion)
+}
+
+func testFaultClickLeaderKilledDuringIngestion(t *testing.T, store clickStore) {
+	c := newClickCluster(t, store, 3, 2)
 	c.startAll()
 	leader := c.waitLeader(20 * time.Second)
 	id, slug, dest := c.mustLink(t, "e1", `{"url":"https://example.com/leader","key":"leader"}`)
@@ -563,9 +630,10 @@ func TestFaultClickLeaderKilledDuringIngestion(t *testing.T) {
 // Acknowledgements lost: control stores a batch but its answer never
 // reaches the edge, which ships the same sequence again; control
 // acknowledges it without storing it twice.
-func TestFaultClickAckLost(t *testing.T) {
-	needFaults(t)
-	c := newTestCluster(t, 1, 1)
+func TestFaultClickAckLost(t *testing.T) { eachClickStore(t, testFaultClickAckLost) }
+
+func testFaultClickAckLost(t *testing.T, store clickStore) {
+	c := newClickCluster(t, store, 1, 1)
 	proxy := c.proxyClicks("e1", "c1")
 	c.startAll()
 	id, slug, dest := c.mustLink(t, "e1", `{"url":"https://example.com/ack","key":"ack"}`)
@@ -600,9 +668,10 @@ func TestFaultClickAckLost(t *testing.T) {
 // 100th click and the edge has the link back marked exhausted; then it
 // answers as expired (its expiredUrl). The redirects beyond 100 are those
 // of that propagation, within the bound control/links documents.
-func TestFaultMaxClicksUnderLoad(t *testing.T) {
-	needFaults(t)
-	c := newTestCluster(t, 1, 1)
+func TestFaultMaxClicksUnderLoad(t *testing.T) { eachClickStore(t, testFaultMaxClicksUnderLoad) }
+
+func testFaultMaxClicksUnderLoad(t *testing.T, store clickStore) {
+	c := newClickCluster(t, store, 1, 1)
 	c.startAll()
 	const (
 		maxClicks = 100

@@ -12,8 +12,12 @@ import (
 // An edge's lock across control nodes is a table: CREATE TABLE of a name
 // that exists fails, so of the nodes creating an edge's lock table at
 // once exactly one succeeds, and holds the edge until it drops the table.
-// A node that stops while holding it leaves the table: after the lease
-// (Store.lease, lockLease) another node drops it and takes the edge.
+// Its one column names the node that holds it (Options.Node). A node
+// that stops while holding it leaves the table: the node's next process
+// takes it over at once, since a node runs one process at a time (its
+// data directory is locked), so the lock's holder is gone; another node
+// waits for the lease (Store.lease, lockLease), as a holder that is only
+// paused may still write.
 const (
 	lockLease = time.Minute
 	lockPoll  = 10 * time.Millisecond
@@ -30,24 +34,27 @@ func lockName(edge string) string {
 func (s *Store) lockEdge(ctx context.Context, edge string) (release func(), err error) {
 	name := lockName(edge)
 	for {
-		err := s.exec(ctx, `CREATE TABLE `+name+` (edge String) ENGINE = Null`)
+		err := s.exec(ctx, `CREATE TABLE `+name+` (`+s.owner+` UInt8) ENGINE = Null`)
 		if err == nil {
 			return func() {
-				// A lock left by a failed drop is taken over after the lease.
+				// A lock left by a failed drop is taken over by this
+				// node's next ingest of the edge, by others after the lease.
 				s.exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+name)
 			}, nil
 		}
 		if !strings.Contains(err.Error(), "Code: 57") { // TABLE_ALREADY_EXISTS
 			return nil, fmt.Errorf("lock edge: %w", err)
 		}
-		d, err := s.query(ctx, fmt.Sprintf(`SELECT toInt64(now()) - toInt64(metadata_modification_time) FROM system.tables
-			WHERE database = currentDatabase() AND name = %s`, lit(name)))
+		d, err := s.query(ctx, fmt.Sprintf(`SELECT toInt64(now()) - toInt64(metadata_modification_time),
+			(SELECT any(name) FROM system.columns WHERE database = currentDatabase() AND table = %[1]s)
+			FROM system.tables WHERE database = currentDatabase() AND name = %[1]s`, lit(name)))
 		if err != nil {
 			return nil, fmt.Errorf("lock edge: %w", err)
 		}
-		if age := time.Duration(d.int64()) * time.Second; d.err == nil && age > s.lease {
+		age, holder := time.Duration(d.int64())*time.Second, d.string()
+		if d.err == nil && (age > s.lease || s.node != "" && holder == s.owner) {
 			if err := s.exec(ctx, `DROP TABLE IF EXISTS `+name); err != nil {
-				return nil, fmt.Errorf("lock edge: take over a lock of %v: %w", age, err)
+				return nil, fmt.Errorf("lock edge: take over a lock of %v held by %s: %w", age, holder, err)
 			}
 			continue
 		}
@@ -57,4 +64,13 @@ func (s *Store) lockEdge(ctx context.Context, edge string) (release func(), err 
 		case <-time.After(lockPoll):
 		}
 	}
+}
+
+// lockOwner is the column name that says node holds a lock: node in hex,
+// so any ID makes a plain identifier; "edge" for a store of no node.
+func lockOwner(node string) string {
+	if node == "" {
+		return "edge"
+	}
+	return "node_" + hex.EncodeToString([]byte(node))
 }

@@ -26,6 +26,17 @@ type Store struct {
 	mu    sync.Mutex
 	edges map[string]*sync.Mutex // one ingest per edge at a time in this process
 	lease time.Duration          // after which an edge's lock is taken over
+	node  string                 // Options.Node
+	owner string                 // lockOwner(node)
+}
+
+// Options are a Store's settings beyond its server.
+type Options struct {
+	// Node is the control node the store runs in (its --node-id), which
+	// must run in one process at a time. An edge's lock left by a process
+	// of the same node that stopped is taken over at once rather than
+	// after the lease. Empty: every lock left waits for the lease.
+	Node string
 }
 
 // schema creates the tables (see the package doc); each statement is
@@ -61,12 +72,13 @@ var schema = []string{
 // (http://host:8123/?database=h0p; user and password as the URL's user
 // info or as its user and password parameters; other parameters are
 // settings sent with every query), and creates the tables it lacks.
-func Open(ctx context.Context, rawURL string) (*Store, error) {
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("open click store: want an http:// URL of ClickHouse's HTTP interface")
 	}
-	s := &Store{base: u, client: &http.Client{}, edges: map[string]*sync.Mutex{}, lease: lockLease}
+	s := &Store{base: u, client: &http.Client{}, edges: map[string]*sync.Mutex{}, lease: lockLease,
+		node: opts.Node, owner: lockOwner(opts.Node)}
 	for _, stmt := range schema {
 		if err := s.exec(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("open click store: %w", err)

@@ -24,7 +24,7 @@ func TestSuite(t *testing.T) {
 
 func mustOpen(t *testing.T, dbURL string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), dbURL)
+	s, err := Open(context.Background(), dbURL, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +239,45 @@ func TestStaleLock(t *testing.T) {
 	}
 }
 
+// A lock left by a process of a node (killed while ingesting) is taken
+// over at once by the node's next process; another node waits for the
+// lease.
+func TestStaleLockOfNode(t *testing.T) {
+	ctx := context.Background()
+	dbURL := chtest.Database(t)
+	open := func(node string) *Store {
+		s, err := Open(ctx, dbURL, Options{Node: node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	if _, err := open("c1").lockEdge(ctx, "e1"); err != nil { // never released
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := open("c2").Ingest(short, batch("e1", 1, 2), analyticstest.OrgsOf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ingest on c2 while c1 holds the edge: %v, want it to wait", err)
+	}
+	for _, node := range []string{"", "c1-other"} {
+		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		_, err := open(node).Ingest(short, batch("e1", 1, 2), analyticstest.OrgsOf)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("ingest on node %q while c1 holds the edge: %v, want it to wait", node, err)
+		}
+	}
+	start := time.Now()
+	if got, err := open("c1").Ingest(ctx, batch("e1", 1, 2), analyticstest.OrgsOf); err != nil || got.Stored != 2 {
+		t.Errorf("ingest on c1 restarted: %+v %v", got, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("c1 restarted took %v to take its own lock over", took)
+	}
+}
+
 // Credentials in the URL go as basic auth; a refusal names neither the
 // password nor the URL.
 func TestOpenCredentials(t *testing.T) {
@@ -248,17 +287,17 @@ func TestOpenCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.User = url.User("default")
-	s, err := Open(ctx, u.String())
+	s, err := Open(ctx, u.String(), Options{})
 	if err != nil {
 		t.Fatalf("user default, no password: %v", err)
 	}
 	s.Close()
 	u.User = url.UserPassword("default", "s3cret-pw")
-	if _, err := Open(ctx, u.String()); err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+	if _, err := Open(ctx, u.String(), Options{}); err == nil || strings.Contains(err.Error(), "s3cret-pw") {
 		t.Errorf("a wrong password: %v, want an error without it", err)
 	}
 	for _, bad := range []string{"postgres://h0p@localhost/h0p", "127.0.0.1:8123", "http://"} {
-		if _, err := Open(ctx, bad); err == nil {
+		if _, err := Open(ctx, bad, Options{}); err == nil {
 			t.Errorf("Open(%q) succeeded", bad)
 		}
 	}
