@@ -154,6 +154,10 @@ func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool,
 			err = b.Delete(kv.CertificateKey(op.Certificate.Host), nil)
 		case kv.OpPutACMEAccount:
 			err = b.Set(kv.ACMEAccountKey, op.Sealed, nil)
+		case kv.OpPutCertificateFailure:
+			err = b.Set(kv.CertificateFailureKey(op.CertificateFailure.Host), kv.AppendCertificateFailure(nil, op.CertificateFailure), nil)
+		case kv.OpDeleteCertificateFailure:
+			err = b.Delete(kv.CertificateFailureKey(op.CertificateFailure.Host), nil)
 		default:
 			err = fmt.Errorf("unknown %v", op.Type)
 		}
