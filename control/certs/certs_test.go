@@ -168,8 +168,8 @@ func TestRenewWithPebble(t *testing.T) {
 	if err != nil || leaf == nil || !leaf.NotAfter.Equal(c.NotAfter) || !renewAt.Equal(m.RenewAt(c)) {
 		t.Fatalf("Leaf = %v, %v, %v; want the stored certificate's leaf and RenewAt", leaf, renewAt, err)
 	}
-	if msg, _, _ := m.LastFailure(testHost); msg != "" {
-		t.Fatalf("LastFailure after a success = %q", msg)
+	if msg, _, _, err := m.LastFailure(ctx, testHost); msg != "" || err != nil {
+		t.Fatalf("LastFailure after a success = %q, %v", msg, err)
 	}
 	if leaf, _, err := m.Leaf(ctx, "other.example.test"); leaf != nil || err != nil {
 		t.Fatalf("Leaf of a host without a certificate = %v, %v", leaf, err)
@@ -210,6 +210,9 @@ func TestRenewWithPebble(t *testing.T) {
 		t.Fatalf("the renewed certificate kept the old sealed key")
 	}
 	store.noPlaintextKeys(t)
+	if n := store.writesOfFailures(); n != 0 {
+		t.Fatalf("%d failure writes for attempts that all succeeded, want none", n)
+	}
 }
 
 // TestBackoff needs no ACME server: a directory that always answers 404.
@@ -247,12 +250,12 @@ func TestBackoff(t *testing.T) {
 	if !strings.Contains(log.String(), "host="+testHost) || !strings.Contains(log.String(), "retryIn=1m0s") {
 		t.Fatalf("log %q lacks the host or the retry delay", log.String())
 	}
-	msg, at, next := m.LastFailure(testHost)
-	if msg == "" || strings.Contains(msg, "certificate for "+testHost) || (next.Sub(at)-time.Minute).Abs() > time.Second ||
+	msg, at, next, err := m.LastFailure(ctx, testHost)
+	if err != nil || msg == "" || strings.Contains(msg, "certificate for "+testHost) || (next.Sub(at)-time.Minute).Abs() > time.Second ||
 		at.Sub(clock.Now()).Abs() > time.Second {
 		t.Fatalf("LastFailure = %q, %v, %v; want the error without the host, now, a minute later", msg, at, next)
 	}
-	if msg, _, _ := m.LastFailure("other.example.test"); msg != "" {
+	if msg, _, _, _ := m.LastFailure(ctx, "other.example.test"); msg != "" {
 		t.Fatalf("LastFailure of a host never tried = %q", msg)
 	}
 	for _, step := range []struct {
