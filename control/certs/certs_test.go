@@ -15,7 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/sealed"
 )
 
@@ -314,5 +316,30 @@ func TestCheckHost(t *testing.T) {
 		if err := checkHost(h); err == nil {
 			t.Errorf("checkHost(%q) = nil, want an error", h)
 		}
+	}
+}
+
+// A failure's message loses the host's prefix, is valid UTF-8, never
+// empty, and fits the replicated record.
+func TestFailureMessage(t *testing.T) {
+	long := strings.Repeat("é", kv.MaxCertificateFailureMessage) // 2 bytes each
+	tests := []struct {
+		name, err, want string
+	}{
+		{"host prefix", "certificate for " + testHost + ": new order: refused", "new order: refused"},
+		{"invalid UTF-8", "bad \xff byte", "bad \uFFFD byte"},
+		{"empty", "certificate for " + testHost + ": ", "unknown error"},
+		{"long", long, long[:kv.MaxCertificateFailureMessage-len("…")-1] + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := failureMessage(testHost, errors.New(tt.err))
+			if got != tt.want {
+				t.Fatalf("failureMessage = %q, want %q", got, tt.want)
+			}
+			if len(got) > kv.MaxCertificateFailureMessage || !utf8.ValidString(got) {
+				t.Fatalf("failureMessage: %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+			}
+		})
 	}
 }

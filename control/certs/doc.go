@@ -56,9 +56,10 @@
 // Which node runs it: the raft leader only, one Manager in the cluster.
 // Two managers would race for the same orders and double the load on the
 // ACME server's rate limits; a new leader starts its own, which finds the
-// account and the certificates in the Store and carries on. A leader that
-// loses leadership cancels Run's context. The Manager itself does not know
-// raft: that contract is kept by whoever starts it.
+// account, the certificates and the failures (with their backoff) in the
+// Store and carries on. A leader that loses leadership cancels Run's
+// context. The Manager itself does not know raft: that contract is kept by
+// whoever starts it.
 //
 // What it exports: ExpiryCollector reports each host's certificate expiry
 // (h0p_certificate_expiry_timestamp_seconds{host}) from the Store at each
