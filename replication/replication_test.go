@@ -149,8 +149,9 @@ func TestFSMCertificateLaterVersionWins(t *testing.T) {
 	}
 }
 
-// A domain's failing certificate attempts: the last put wins, a snapshot
-// carries them to a node that restores it, a delete removes them.
+// A domain's failing certificate attempts: kept only while the domain has
+// a record, the last put wins, a snapshot carries them to a node that
+// restores it, a delete removes them.
 func TestFSMCertificateFailure(t *testing.T) {
 	const host = "broken.example.test"
 	s := mustOpenStore(t, t.TempDir())
@@ -159,7 +160,12 @@ func TestFSMCertificateFailure(t *testing.T) {
 		return kv.CertificateFailure{Host: host, Failures: n, Message: "refused", At: 1_800_000_000, Next: 1_800_000_000 + int64(n)*600}
 	}
 	apply(t, f, 1, kv.PutCertificateFailure(fail(1)))
-	apply(t, f, 2, kv.PutCertificateFailure(fail(2)))
+	if _, ok, err := s.CertificateFailure(host); err != nil || ok {
+		t.Fatalf("a failure of a host without a domain record was kept (%v)", err)
+	}
+	apply(t, f, 2, kv.Command{Ops: []kv.Op{{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: host, Version: 1}}}})
+	apply(t, f, 3, kv.PutCertificateFailure(fail(1)))
+	apply(t, f, 4, kv.PutCertificateFailure(fail(2)))
 	if got, ok, err := s.CertificateFailure(host); err != nil || !ok || got != fail(2) {
 		t.Fatalf("after two puts: %+v %v %v, want %+v", got, ok, err, fail(2))
 	}
@@ -181,7 +187,7 @@ func TestFSMCertificateFailure(t *testing.T) {
 		t.Fatalf("restored: %+v %v %v, want %+v", got, ok, err, fail(2))
 	}
 
-	apply(t, f, 3, kv.DeleteCertificateFailure(host))
+	apply(t, f, 5, kv.DeleteCertificateFailure(host))
 	if _, ok, err := s.CertificateFailure(host); err != nil || ok {
 		t.Fatalf("after delete: present %v (%v)", ok, err)
 	}

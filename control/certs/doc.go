@@ -42,7 +42,8 @@
 // waits for the stored next attempt instead of retrying at once. A failure
 // is one write; a host's first success after failures deletes them (one
 // more); a success after none, or a check with nothing due, writes nothing.
-// Deleting the domain deletes them (control/domains). The message is the
+// Deleting the domain deletes them (control/domains), and the FSM drops a
+// failure whose host has no domain record left. The message is the
 // ACME server's words (or our error, without the host's prefix), bounded
 // and valid UTF-8; it holds no key material.
 //

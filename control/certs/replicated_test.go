@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/h0p/h0p/replication/replicationtest"
+	"github.com/h0p/h0p/shared/kv"
 )
 
 // A real single-voter raft node: an answer is in the replicated store once
@@ -59,6 +60,11 @@ func TestFailureKeptInReplicatedStore(t *testing.T) {
 	node, records := replicationtest.SingleVoter(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
+	// The host is a served custom domain: failures are kept only for those.
+	domain := kv.Command{Ops: []kv.Op{{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: testHost, Version: 1}}}}
+	if _, err := node.Apply(ctx, domain.Encode()); err != nil {
+		t.Fatal(err)
+	}
 	challenges := &silentChallenges{memChallenges: env.challenges}
 	challenges.mute.Store(true)
 	clock := &testClock{}

@@ -10,8 +10,10 @@ import (
 // server's words, without the host and without secrets), when it failed
 // and the earliest next attempt. The leader's certificate manager keeps it
 // here so that every control node shows the same state and a new leader
-// keeps the backoff. A success, or the domain's deletion, removes it.
-// Edges store it and never read it.
+// keeps the backoff. A success, or the domain's deletion, removes it; the
+// FSM keeps one only while its host has a domain record, so an attempt
+// that ends after the deletion leaves none. Edges store it and never read
+// it.
 type CertificateFailure struct {
 	Host     string // lowercase, punycode
 	Failures uint64 // in a row, at least 1
