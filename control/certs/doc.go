@@ -36,16 +36,12 @@
 // What others may ask: Leaf (a host's certificate, public part only, and
 // when it is due) and LastFailure (the error, time and next attempt of a
 // host whose attempts are failing), which control/domains shows as the
-// domain's certificate state. Failures are kept in the Store (through raft
-// in production, kv.CertificateFailure, times in whole seconds), not in the
-// manager: every control node reads the same, and a new leader's manager
-// waits for the stored next attempt instead of retrying at once. A failure
-// is one write; a host's first success after failures deletes them (one
-// more); a success after none, or a check with nothing due, writes nothing.
-// Deleting the domain deletes them (control/domains), and the FSM drops a
-// failure whose host has no domain record left. The message is the
-// ACME server's words (or our error, without the host's prefix), bounded
-// and valid UTF-8; it holds no key material.
+// domain's certificate state. Failures live in the Store (through raft in
+// production, kv.CertificateFailure, whole seconds), not in the manager:
+// every control node reads the same, and a new leader waits for the stored
+// next attempt. Writes: one per failure, one to forget them at the next
+// success, none otherwise. Deleting the domain deletes them (control/domains).
+// The message is the ACME server's words, bounded UTF-8, with no key material.
 //
 // How keys are sealed: a private key (the account's and each certificate's,
 // PEM PKCS #8) is sealed by the Sealer, shared/sealed in production
