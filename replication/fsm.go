@@ -154,6 +154,10 @@ func applyCommand(db pebble.Reader, b *pebble.Batch, data []byte) (domains bool,
 			err = b.Delete(kv.CertificateKey(op.Certificate.Host), nil)
 		case kv.OpPutACMEAccount:
 			err = b.Set(kv.ACMEAccountKey, op.Sealed, nil)
+		case kv.OpPutCertificateFailure:
+			err = putCertificateFailure(db, b, op.CertificateFailure)
+		case kv.OpDeleteCertificateFailure:
+			err = b.Delete(kv.CertificateFailureKey(op.CertificateFailure.Host), nil)
 		default:
 			err = fmt.Errorf("unknown %v", op.Type)
 		}
@@ -206,6 +210,21 @@ func putCertificate(db pebble.Reader, b *pebble.Batch, c *kv.Certificate) error 
 		return err
 	}
 	return b.Set(key, kv.AppendCertificate(nil, c), nil)
+}
+
+// putCertificateFailure sets f while its host has a domain record: a
+// failure recorded after the domain's deletion (an attempt that was under
+// way) is dropped, so none outlives its domain.
+func putCertificateFailure(db pebble.Reader, b *pebble.Batch, f *kv.CertificateFailure) error {
+	_, closer, err := db.Get(kv.AppendDomainKey(nil, []byte(f.Host)))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	closer.Close()
+	return b.Set(kv.CertificateFailureKey(f.Host), kv.AppendCertificateFailure(nil, f), nil)
 }
 
 // readUint64 reads an 8-byte counter; missing is 0.

@@ -149,6 +149,50 @@ func TestFSMCertificateLaterVersionWins(t *testing.T) {
 	}
 }
 
+// A domain's failing certificate attempts: kept only while the domain has
+// a record, the last put wins, a snapshot carries them to a node that
+// restores it, a delete removes them.
+func TestFSMCertificateFailure(t *testing.T) {
+	const host = "broken.example.test"
+	s := mustOpenStore(t, t.TempDir())
+	f := &FSM{store: s, logger: testLogger()}
+	fail := func(n uint64) kv.CertificateFailure {
+		return kv.CertificateFailure{Host: host, Failures: n, Message: "refused", At: 1_800_000_000, Next: 1_800_000_000 + int64(n)*600}
+	}
+	apply(t, f, 1, kv.PutCertificateFailure(fail(1)))
+	if _, ok, err := s.CertificateFailure(host); err != nil || ok {
+		t.Fatalf("a failure of a host without a domain record was kept (%v)", err)
+	}
+	apply(t, f, 2, kv.Command{Ops: []kv.Op{{Type: kv.OpPutDomain, Domain: &kv.Domain{Host: host, Version: 1}}}})
+	apply(t, f, 3, kv.PutCertificateFailure(fail(1)))
+	apply(t, f, 4, kv.PutCertificateFailure(fail(2)))
+	if got, ok, err := s.CertificateFailure(host); err != nil || !ok || got != fail(2) {
+		t.Fatalf("after two puts: %+v %v %v, want %+v", got, ok, err, fail(2))
+	}
+	if _, ok, err := s.CertificateFailure("other.example.test"); err != nil || ok {
+		t.Fatalf("a host never failed: present %v (%v)", ok, err)
+	}
+
+	snap, _ := f.Snapshot()
+	var buf bytes.Buffer
+	if err := snap.(*fsmSnapshot).write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+	dst := mustOpenStore(t, t.TempDir())
+	if err := (&FSM{store: dst, logger: testLogger()}).Restore(io.NopCloser(bytes.NewReader(buf.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := dst.CertificateFailure(host); err != nil || !ok || got != fail(2) {
+		t.Fatalf("restored: %+v %v %v, want %+v", got, ok, err, fail(2))
+	}
+
+	apply(t, f, 5, kv.DeleteCertificateFailure(host))
+	if _, ok, err := s.CertificateFailure(host); err != nil || ok {
+		t.Fatalf("after delete: present %v (%v)", ok, err)
+	}
+}
+
 // ops concatenates the ops of commands into one command.
 func ops(cs ...kv.Command) kv.Command {
 	var all kv.Command

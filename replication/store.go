@@ -315,6 +315,25 @@ func (s *Store) Certificate(host string) (kv.Certificate, bool, error) {
 	return c, true, nil
 }
 
+// CertificateFailure returns the failing certificate attempts of custom
+// domain host (normalised), if its attempts are failing
+// (kv.CertificateFailure).
+func (s *Store) CertificateFailure(host string) (kv.CertificateFailure, bool, error) {
+	v, closer, err := s.db.Get(kv.CertificateFailureKey(host))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return kv.CertificateFailure{}, false, nil
+	}
+	if err != nil {
+		return kv.CertificateFailure{}, false, fmt.Errorf("get certificate failure: %w", err)
+	}
+	defer closer.Close()
+	f, err := kv.DecodeCertificateFailure(v)
+	if err != nil {
+		return kv.CertificateFailure{}, false, fmt.Errorf("certificate failure of %s: %w", host, err)
+	}
+	return f, true, nil
+}
+
 // ACMEAccount returns the ACME account's sealed key, if one is kept.
 func (s *Store) ACMEAccount() ([]byte, bool, error) {
 	v, closer, err := s.db.Get(kv.ACMEAccountKey)

@@ -14,6 +14,8 @@ import (
 	"github.com/h0p/h0p/control/certs"
 	"github.com/h0p/h0p/control/certs/pebbletest"
 	"github.com/h0p/h0p/control/domains"
+	"github.com/h0p/h0p/replication"
+	"github.com/h0p/h0p/replication/replicationtest"
 	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/sealed"
 )
@@ -73,9 +75,13 @@ func TestDomainCertificateWithoutACME(t *testing.T) {
 // replicated store, an HTTP-01 responder answering from that store as the
 // edges do, and the real DNS server. None while pending, pending once
 // verified, issued with the certificate's own dates, renewing past
-// renewsAt; a domain whose validation fails shows failed and why.
+// renewsAt; a domain whose validation fails shows failed and why, on a
+// follower (a second raft node with its own replicated store, whose
+// manager never ran) as on the leader. A new leader keeps the backoff and
+// doubles it, a success clears the failure, and deleting a failing domain
+// deletes its failure everywhere.
 func TestDomainCertificateWithPebble(t *testing.T) {
-	const good, bad = "links.example.test", "broken.example.test"
+	const good, bad, gone = "links.example.test", "broken.example.test", "gone.example.test"
 	e := mustStart(t)
 	z := mustDNS(t)
 	e.domains.LocalSuffixes = []string{"test"}
@@ -105,10 +111,17 @@ func TestDomainCertificateWithPebble(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &certs.Manager{DirectoryURL: acme.Directory, CARoot: acme.Minica,
-		Challenges: certs.ReplicatedChallenges{Applier: e.outbox.Applier},
-		Store:      certs.ReplicatedStore{Applier: e.outbox.Applier, Records: e.edge},
-		Sealer:     sealer, Backoff: 5 * time.Minute, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	// newManager is a control node's manager: node applies through raft
+	// (forwarding to the leader is not needed: only the leader's runs),
+	// records is that node's replicated store, now its clock.
+	newManager := func(node certs.Applier, records certs.Records, now func() time.Time) *certs.Manager {
+		return &certs.Manager{DirectoryURL: acme.Directory, CARoot: acme.Minica,
+			Challenges: certs.ReplicatedChallenges{Applier: node},
+			Store:      certs.ReplicatedStore{Applier: node, Records: records},
+			Sealer:     sealer, Backoff: 5 * time.Minute, Now: now, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	}
+	leader := e.outbox.Applier.(*replication.Node)
+	m := newManager(leader, e.edge, time.Now)
 	e.domains.Certificates = m
 
 	add := func(name string) domainJSON {
@@ -126,14 +139,16 @@ func TestDomainCertificateWithPebble(t *testing.T) {
 		}
 		return d
 	}
-	gd, bd := add(good), add(bad)
-	// The validation of bad fails: its name no longer resolves (the
-	// domain stays verified through the grace period).
+	gd, bd, xd := add(good), add(bad), add(gone)
+	// The validations of bad and gone fail: their names no longer resolve
+	// (the domains stay verified through the grace period).
 	z.set(t, bad)
+	z.set(t, gone)
 
 	ctx := t.Context()
-	if err := m.RenewDue(ctx, e.edge.DomainHosts()); err == nil || !strings.Contains(err.Error(), bad) || strings.Contains(err.Error(), good) {
-		t.Fatalf("RenewDue: %v; want only %s to fail", err, bad)
+	if err := m.RenewDue(ctx, e.edge.DomainHosts()); err == nil || !strings.Contains(err.Error(), bad) ||
+		!strings.Contains(err.Error(), gone) || strings.Contains(err.Error(), good) {
+		t.Fatalf("RenewDue: %v; want only %s and %s to fail", err, bad, gone)
 	}
 
 	rec, ok, err := e.edge.Certificate(good)
@@ -159,6 +174,66 @@ func TestDomainCertificateWithPebble(t *testing.T) {
 		t.Fatalf("failed: certificate %+v", f)
 	}
 	t.Logf("lastError: %s", f.LastError.Message)
+
+	// A control node that made no attempt answers the same: from here on
+	// the API reads through a follower's replicated store, with a manager
+	// that never ran.
+	follower, followerRecords := replicationtest.Follower(t, leader)
+	e.domains.Certificates = newManager(follower, followerRecords, time.Now)
+	sameAttempt := func(got certJSON, want certJSON) bool {
+		return got.LastError != nil && want.LastError != nil && got.LastError.Message == want.LastError.Message &&
+			got.LastError.At.Equal(want.LastError.At) && got.LastError.NextAttemptAt.Equal(want.LastError.NextAttemptAt)
+	}
+	if g := e.mustCertificate(t, bd.ID); g.Status != "failed" || !sameAttempt(g, f) {
+		t.Fatalf("failed, on the follower: certificate %+v, want the leader's %+v", g, f)
+	}
+	if g := e.mustCertificate(t, gd.ID); g.Status != "issued" || !g.NotAfter.Equal(leaf.NotAfter) {
+		t.Fatalf("issued, on the follower: certificate %+v", g)
+	}
+
+	// Deleting a failing domain deletes its failure, on every node.
+	if r := e.do(t, "DELETE", "/v1/domains/"+xd.ID, e.key, nil); r.status != 200 {
+		t.Fatalf("delete %s: %d %s", gone, r.status, r.body)
+	}
+	replicationtest.CaughtUp(t, follower, leader)
+	for name, records := range map[string]*replication.Store{"leader": e.edge, "follower": followerRecords} {
+		if _, ok, err := records.CertificateFailure(gone); ok || err != nil {
+			t.Fatalf("the failure of deleted %s is still in the %s's store (%v)", gone, name, err)
+		}
+	}
+
+	// A new leader's manager keeps the backoff: no attempt before
+	// nextAttemptAt, so the failure shown is the same.
+	if err := newManager(leader, e.edge, time.Now).RenewDue(ctx, e.edge.DomainHosts()); err != nil {
+		t.Fatalf("RenewDue within the backoff: %v", err)
+	}
+	replicationtest.CaughtUp(t, follower, leader)
+	if g := e.mustCertificate(t, bd.ID); g.Status != "failed" || !sameAttempt(g, f) {
+		t.Fatalf("a new leader retried within the backoff: certificate %+v, want %+v", g, f)
+	}
+	// Past it, it tries again and doubles the wait (the second failure).
+	later := func(d time.Duration) func() time.Time { return func() time.Time { return time.Now().Add(d) } }
+	if err := newManager(leader, e.edge, later(6*time.Minute)).RenewDue(ctx, e.edge.DomainHosts()); err == nil {
+		t.Fatalf("RenewDue past the backoff: no failure for %s", bad)
+	}
+	replicationtest.CaughtUp(t, follower, leader)
+	f2 := e.mustCertificate(t, bd.ID)
+	if f2.Status != "failed" || f2.LastError == nil || !f2.LastError.At.After(f.LastError.At) ||
+		f2.LastError.NextAttemptAt.Sub(f2.LastError.At) != 10*time.Minute {
+		t.Fatalf("second failure, on the follower: certificate %+v, want a later attempt and a 10 minute wait", f2)
+	}
+	// Once bad resolves again, the next attempt succeeds and clears it.
+	z.set(t, bad, "A 127.0.0.1")
+	if err := newManager(leader, e.edge, later(17*time.Minute)).RenewDue(ctx, e.edge.DomainHosts()); err != nil {
+		t.Fatalf("RenewDue once %s resolves: %v", bad, err)
+	}
+	replicationtest.CaughtUp(t, follower, leader)
+	if g := e.mustCertificate(t, bd.ID); g.Status != "issued" || g.LastError != nil {
+		t.Fatalf("after a success, on the follower: certificate %+v", g)
+	}
+	if _, ok, err := followerRecords.CertificateFailure(bad); ok || err != nil {
+		t.Fatalf("the failure of %s outlived a success (%v)", bad, err)
+	}
 
 	// Past renewsAt, before expiry: renewing.
 	e.now = c.RenewsAt.Add(time.Second)

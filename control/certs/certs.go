@@ -17,8 +17,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/h0p/h0p/shared/kv"
 )
 
 // Challenges publishes HTTP-01 answers. In production it writes through
@@ -38,6 +41,20 @@ type Store interface {
 	// AccountKey returns the sealed account key; ok is false if none is kept.
 	AccountKey(ctx context.Context) (sealedKey []byte, ok bool, err error)
 	PutAccountKey(ctx context.Context, sealedKey []byte) error
+	// Failure returns host's failing attempts; ok is false when none was
+	// made or the last one succeeded.
+	Failure(ctx context.Context, host string) (f Failure, ok bool, err error)
+	PutFailure(ctx context.Context, f Failure) error
+	DeleteFailure(ctx context.Context, host string) error
+}
+
+// Failure is what the Store holds of a host whose attempts are failing.
+type Failure struct {
+	Host     string
+	Failures int       // in a row, at least 1
+	Message  string    // the last one's, without the host (failureMessage)
+	At       time.Time // when the last one failed
+	Next     time.Time // no attempt before
 }
 
 // Sealer seals private keys before they reach the Store; *sealed.Key
@@ -117,16 +134,8 @@ type Manager struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 
-	mu      sync.Mutex
-	client  *acme.Client
-	failing map[string]failure // host → its failures, under mu
-}
-
-type failure struct {
-	count int
-	why   string    // the last one's message (failureMessage)
-	at    time.Time // when it failed
-	next  time.Time // no attempt before
+	mu     sync.Mutex
+	client *acme.Client // under mu
 }
 
 // Obtain gets a new certificate for host, with a new ECDSA P-256 key, and
@@ -331,28 +340,39 @@ func (m *Manager) Due(c Certificate) bool {
 
 // RenewDue obtains a certificate for each host that has none or whose
 // certificate is due, skipping hosts that failed recently (backing off
-// exponentially). It returns the failures joined, each naming its host.
+// exponentially, from the failures in the Store, so a new leader's manager
+// carries on its predecessor's backoff). It returns the failures joined,
+// each naming its host.
 func (m *Manager) RenewDue(ctx context.Context, hosts []string) error {
 	var errs []error
 	for _, host := range hosts {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c, ok, err := m.Store.Certificate(ctx, host)
-		if !m.mayTry(host) {
+		last, failing, err := m.Store.Failure(ctx, host)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("certificate for %s: load the last failure: %w", host, err))
 			continue
 		}
+		if failing && m.now().Before(last.Next) {
+			continue
+		}
+		c, ok, err := m.Store.Certificate(ctx, host)
 		if err != nil {
 			err = fmt.Errorf("certificate for %s: load: %w", host, err)
-		} else if ok && !m.Due(c) {
-			continue
-		} else {
+		} else if ok && !m.Due(c) && !failing {
+			continue // the common case: nothing to do, nothing written
+		} else if !ok || m.Due(c) {
 			_, err = m.Obtain(ctx, host)
 			if ctx.Err() != nil {
 				return ctx.Err() // stopped, not failed: no backoff
 			}
 		}
-		m.record(host, err)
+		// Reached with err nil and no attempt only when a failure outlived
+		// a success (its deletion failed): record forgets it now.
+		if rerr := m.record(ctx, host, last, failing, err); rerr != nil {
+			errs = append(errs, rerr)
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -398,21 +418,39 @@ func (m *Manager) Leaf(ctx context.Context, host string) (leaf *x509.Certificate
 // LastFailure returns, while host's attempts fail, the last one's error
 // (without the host, which the caller knows), when it was made and the
 // earliest next attempt; message is "" once an attempt succeeded, and
-// before any. Only this manager's attempts are known: a manager started
-// later, on a new leader, knows none of its predecessor's.
-func (m *Manager) LastFailure(host string) (message string, at, next time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	f, ok := m.failing[host]
-	if !ok {
-		return "", time.Time{}, time.Time{}
+// before any. It reads the Store, so every control node answers the same
+// whichever made the attempts.
+func (m *Manager) LastFailure(ctx context.Context, host string) (message string, at, next time.Time, err error) {
+	f, ok, err := m.Store.Failure(ctx, host)
+	if err != nil {
+		return "", time.Time{}, time.Time{}, fmt.Errorf("certificate for %s: load the last failure: %w", host, err)
 	}
-	return f.why, f.at, f.next
+	if !ok {
+		return "", time.Time{}, time.Time{}, nil
+	}
+	return f.Message, f.At, f.Next, nil
 }
 
 // failureMessage says why an attempt for host failed, in the ACME
-// server's words when it gave some, without naming host.
+// server's words when it gave some, without naming host: valid UTF-8, never
+// empty, at most kv.MaxCertificateFailureMessage bytes.
 func failureMessage(host string, err error) string {
+	msg := strings.ToValidUTF8(rawFailureMessage(host, err), "\uFFFD")
+	if msg == "" {
+		return "unknown error"
+	}
+	if len(msg) <= kv.MaxCertificateFailureMessage {
+		return msg
+	}
+	const more = "…"
+	cut := kv.MaxCertificateFailureMessage - len(more)
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + more
+}
+
+func rawFailureMessage(host string, err error) string {
 	if az, ok := errors.AsType[*acme.AuthorizationError](err); ok {
 		why := make([]string, len(az.Errors))
 		for i, e := range az.Errors {
@@ -429,27 +467,24 @@ func failureMessage(host string, err error) string {
 	return strings.TrimSpace(strings.TrimPrefix(err.Error(), "certificate for "+host+": "))
 }
 
-func (m *Manager) mayTry(host string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	f, ok := m.failing[host]
-	return !ok || !m.now().Before(f.next)
-}
-
-func (m *Manager) record(host string, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// record keeps the outcome of an attempt for host in the Store: a failure
+// (last, when failing, is the one before) with its backoff, or, after a
+// success, the deletion of the previous failure. A success after none
+// writes nothing.
+func (m *Manager) record(ctx context.Context, host string, last Failure, failing bool, err error) error {
 	if err == nil {
-		delete(m.failing, host)
-		return
+		if !failing {
+			return nil
+		}
+		if err := m.Store.DeleteFailure(ctx, host); err != nil {
+			return fmt.Errorf("certificate for %s: forget the last failure: %w", host, err)
+		}
+		return nil
 	}
-	if m.failing == nil {
-		m.failing = make(map[string]failure)
+	f := Failure{Host: host, Failures: 1, Message: failureMessage(host, err), At: m.now()}
+	if failing {
+		f.Failures = last.Failures + 1
 	}
-	f := m.failing[host]
-	f.count++
-	now := m.now()
-	f.why, f.at = failureMessage(host, err), now
 	wait, limit := m.Backoff, m.MaxBackoff
 	if wait == 0 {
 		wait = 10 * time.Minute
@@ -457,13 +492,16 @@ func (m *Manager) record(host string, err error) {
 	if limit == 0 {
 		limit = 6 * time.Hour
 	}
-	for i := 1; i < f.count && wait < limit; i++ {
+	for i := 1; i < f.Failures && wait < limit; i++ {
 		wait *= 2
 	}
 	wait = min(wait, limit)
-	f.next = now.Add(wait)
-	m.failing[host] = f
-	m.logger().Warn("certificate not obtained; retrying later", "host", host, "failures", f.count, "retryIn", wait, "err", err)
+	f.Next = f.At.Add(wait)
+	m.logger().Warn("certificate not obtained; retrying later", "host", host, "failures", f.Failures, "retryIn", wait, "err", err)
+	if err := m.Store.PutFailure(ctx, f); err != nil {
+		return fmt.Errorf("certificate for %s: keep the failure: %w", host, err)
+	}
+	return nil
 }
 
 func (m *Manager) now() time.Time {

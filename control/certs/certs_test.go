@@ -15,7 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/h0p/h0p/shared/kv"
 	"github.com/h0p/h0p/shared/sealed"
 )
 
@@ -168,8 +170,8 @@ func TestRenewWithPebble(t *testing.T) {
 	if err != nil || leaf == nil || !leaf.NotAfter.Equal(c.NotAfter) || !renewAt.Equal(m.RenewAt(c)) {
 		t.Fatalf("Leaf = %v, %v, %v; want the stored certificate's leaf and RenewAt", leaf, renewAt, err)
 	}
-	if msg, _, _ := m.LastFailure(testHost); msg != "" {
-		t.Fatalf("LastFailure after a success = %q", msg)
+	if msg, _, _, err := m.LastFailure(ctx, testHost); msg != "" || err != nil {
+		t.Fatalf("LastFailure after a success = %q, %v", msg, err)
 	}
 	if leaf, _, err := m.Leaf(ctx, "other.example.test"); leaf != nil || err != nil {
 		t.Fatalf("Leaf of a host without a certificate = %v, %v", leaf, err)
@@ -210,6 +212,9 @@ func TestRenewWithPebble(t *testing.T) {
 		t.Fatalf("the renewed certificate kept the old sealed key")
 	}
 	store.noPlaintextKeys(t)
+	if n := store.writesOfFailures(); n != 0 {
+		t.Fatalf("%d failure writes for attempts that all succeeded, want none", n)
+	}
 }
 
 // TestBackoff needs no ACME server: a directory that always answers 404.
@@ -247,12 +252,12 @@ func TestBackoff(t *testing.T) {
 	if !strings.Contains(log.String(), "host="+testHost) || !strings.Contains(log.String(), "retryIn=1m0s") {
 		t.Fatalf("log %q lacks the host or the retry delay", log.String())
 	}
-	msg, at, next := m.LastFailure(testHost)
-	if msg == "" || strings.Contains(msg, "certificate for "+testHost) || (next.Sub(at)-time.Minute).Abs() > time.Second ||
+	msg, at, next, err := m.LastFailure(ctx, testHost)
+	if err != nil || msg == "" || strings.Contains(msg, "certificate for "+testHost) || (next.Sub(at)-time.Minute).Abs() > time.Second ||
 		at.Sub(clock.Now()).Abs() > time.Second {
 		t.Fatalf("LastFailure = %q, %v, %v; want the error without the host, now, a minute later", msg, at, next)
 	}
-	if msg, _, _ := m.LastFailure("other.example.test"); msg != "" {
+	if msg, _, _, _ := m.LastFailure(ctx, "other.example.test"); msg != "" {
 		t.Fatalf("LastFailure of a host never tried = %q", msg)
 	}
 	for _, step := range []struct {
@@ -311,5 +316,30 @@ func TestCheckHost(t *testing.T) {
 		if err := checkHost(h); err == nil {
 			t.Errorf("checkHost(%q) = nil, want an error", h)
 		}
+	}
+}
+
+// A failure's message loses the host's prefix, is valid UTF-8, never
+// empty, and fits the replicated record.
+func TestFailureMessage(t *testing.T) {
+	long := strings.Repeat("é", kv.MaxCertificateFailureMessage) // 2 bytes each
+	tests := []struct {
+		name, err, want string
+	}{
+		{"host prefix", "certificate for " + testHost + ": new order: refused", "new order: refused"},
+		{"invalid UTF-8", "bad \xff byte", "bad \uFFFD byte"},
+		{"empty", "certificate for " + testHost + ": ", "unknown error"},
+		{"long", long, long[:kv.MaxCertificateFailureMessage-len("…")-1] + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := failureMessage(testHost, errors.New(tt.err))
+			if got != tt.want {
+				t.Fatalf("failureMessage = %q, want %q", got, tt.want)
+			}
+			if len(got) > kv.MaxCertificateFailureMessage || !utf8.ValidString(got) {
+				t.Fatalf("failureMessage: %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+			}
+		})
 	}
 }

@@ -36,8 +36,12 @@
 // What others may ask: Leaf (a host's certificate, public part only, and
 // when it is due) and LastFailure (the error, time and next attempt of a
 // host whose attempts are failing), which control/domains shows as the
-// domain's certificate state. Failures are kept in memory by the manager
-// that made them; a host's first success forgets them.
+// domain's certificate state. Failures live in the Store (through raft in
+// production, kv.CertificateFailure, whole seconds), not in the manager:
+// every control node reads the same, and a new leader waits for the stored
+// next attempt. Writes: one per failure, one to forget them at the next
+// success, none otherwise. Deleting the domain deletes them (control/domains).
+// The message is the ACME server's words, bounded UTF-8, with no key material.
 //
 // How keys are sealed: a private key (the account's and each certificate's,
 // PEM PKCS #8) is sealed by the Sealer, shared/sealed in production
@@ -49,9 +53,10 @@
 // Which node runs it: the raft leader only, one Manager in the cluster.
 // Two managers would race for the same orders and double the load on the
 // ACME server's rate limits; a new leader starts its own, which finds the
-// account and the certificates in the Store and carries on. A leader that
-// loses leadership cancels Run's context. The Manager itself does not know
-// raft: that contract is kept by whoever starts it.
+// account, the certificates and the failures (with their backoff) in the
+// Store and carries on. A leader that loses leadership cancels Run's
+// context. The Manager itself does not know raft: that contract is kept by
+// whoever starts it.
 //
 // What it exports: ExpiryCollector reports each host's certificate expiry
 // (h0p_certificate_expiry_timestamp_seconds{host}) from the Store at each

@@ -104,15 +104,20 @@ func (c *memChallenges) pending() int {
 // memStore is the test's Store; it remembers every private key it is
 // given, to check that none is plaintext.
 type memStore struct {
-	mu      sync.Mutex
-	certs   map[string]Certificate
-	account []byte
-	seen    [][]byte
+	mu       sync.Mutex
+	certs    map[string]Certificate
+	account  []byte
+	seen     [][]byte
+	failures map[string]Failure
+	// failureWrites counts PutFailure and DeleteFailure calls.
+	failureWrites int
 }
 
 var _ Store = (*memStore)(nil)
 
-func newMemStore() *memStore { return &memStore{certs: make(map[string]Certificate)} }
+func newMemStore() *memStore {
+	return &memStore{certs: make(map[string]Certificate), failures: make(map[string]Failure)}
+}
 
 func (s *memStore) Certificate(_ context.Context, host string) (Certificate, bool, error) {
 	s.mu.Lock()
@@ -141,6 +146,35 @@ func (s *memStore) PutAccountKey(_ context.Context, k []byte) error {
 	s.account = k
 	s.seen = append(s.seen, k)
 	return nil
+}
+
+func (s *memStore) Failure(_ context.Context, host string) (Failure, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.failures[host]
+	return f, ok, nil
+}
+
+func (s *memStore) PutFailure(_ context.Context, f Failure) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures[f.Host] = f
+	s.failureWrites++
+	return nil
+}
+
+func (s *memStore) DeleteFailure(_ context.Context, host string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failures, host)
+	s.failureWrites++
+	return nil
+}
+
+func (s *memStore) writesOfFailures() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failureWrites
 }
 
 func (s *memStore) mustLeafSerial(t *testing.T, host string) string {

@@ -3,6 +3,7 @@ package certs
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/h0p/h0p/shared/kv"
 )
@@ -46,12 +47,13 @@ func (r ReplicatedChallenges) Delete(ctx context.Context, token string) error {
 type Records interface {
 	Certificate(host string) (kv.Certificate, bool, error)
 	ACMEAccount() ([]byte, bool, error)
+	CertificateFailure(host string) (kv.CertificateFailure, bool, error)
 }
 
-// ReplicatedStore keeps certificates and the account key in the
-// replicated store, through raft: the certificate every edge serves is the
-// one the manager stored, and a new leader finds both. Keys arrive sealed
-// and stay so.
+// ReplicatedStore keeps certificates, the account key and failing attempts
+// in the replicated store, through raft: the certificate every edge serves
+// is the one the manager stored, a new leader finds all three, and every
+// control node reads the same failures. Keys arrive sealed and stay so.
 type ReplicatedStore struct {
 	Applier Applier
 	Records Records
@@ -96,6 +98,33 @@ func (r ReplicatedStore) AccountKey(context.Context) ([]byte, bool, error) {
 func (r ReplicatedStore) PutAccountKey(ctx context.Context, sealedKey []byte) error {
 	if _, err := r.Applier.Apply(ctx, kv.PutACMEAccount(sealedKey).Encode()); err != nil {
 		return fmt.Errorf("keep acme account: %w", err)
+	}
+	return nil
+}
+
+// Failure reads host's failing attempts. Times are kept in whole seconds.
+func (r ReplicatedStore) Failure(_ context.Context, host string) (Failure, bool, error) {
+	rec, ok, err := r.Records.CertificateFailure(host)
+	if err != nil || !ok {
+		return Failure{}, false, err
+	}
+	return Failure{Host: rec.Host, Failures: int(rec.Failures), Message: rec.Message,
+		At: time.Unix(rec.At, 0).UTC(), Next: time.Unix(rec.Next, 0).UTC()}, true, nil
+}
+
+// PutFailure publishes f as its host's failing attempts.
+func (r ReplicatedStore) PutFailure(ctx context.Context, f Failure) error {
+	rec := kv.CertificateFailure{Host: f.Host, Failures: uint64(max(f.Failures, 1)), Message: f.Message, At: f.At.Unix(), Next: f.Next.Unix()}
+	if _, err := r.Applier.Apply(ctx, kv.PutCertificateFailure(rec).Encode()); err != nil {
+		return fmt.Errorf("publish certificate failure of %s: %w", f.Host, err)
+	}
+	return nil
+}
+
+// DeleteFailure forgets host's failing attempts.
+func (r ReplicatedStore) DeleteFailure(ctx context.Context, host string) error {
+	if _, err := r.Applier.Apply(ctx, kv.DeleteCertificateFailure(host).Encode()); err != nil {
+		return fmt.Errorf("forget certificate failure of %s: %w", host, err)
 	}
 	return nil
 }

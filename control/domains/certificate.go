@@ -15,8 +15,9 @@ type Certificates interface {
 	Leaf(ctx context.Context, host string) (leaf *x509.Certificate, renewAt time.Time, err error)
 	// LastFailure returns, while host's attempts fail, the last one's
 	// error, when it was made and the earliest next attempt; message is ""
-	// otherwise.
-	LastFailure(host string) (message string, at, next time.Time)
+	// otherwise. Every control node answers the same, whichever made the
+	// attempts.
+	LastFailure(ctx context.Context, host string) (message string, at, next time.Time, err error)
 }
 
 // Certificate statuses (doc.go).
@@ -56,7 +57,11 @@ func (s *Service) certificate(ctx context.Context, d Domain) (CertificateView, e
 	if err != nil {
 		return CertificateView{}, fmt.Errorf("domain %s: %w", d.ID, err)
 	}
-	if msg, at, next := s.Certificates.LastFailure(d.Name); msg != "" {
+	msg, at, next, err := s.Certificates.LastFailure(ctx, d.Name)
+	if err != nil {
+		return CertificateView{}, fmt.Errorf("domain %s: %w", d.ID, err)
+	}
+	if msg != "" {
 		v.LastError = &CertAttempt{Message: msg, At: at.UTC(), NextAttemptAt: next.UTC()}
 	}
 	now := s.now()

@@ -22,8 +22,8 @@ func (f certFacts) Leaf(context.Context, string) (*x509.Certificate, time.Time, 
 	return f.leaf, f.renewAt, nil
 }
 
-func (f certFacts) LastFailure(string) (string, time.Time, time.Time) {
-	return f.why, f.failed, f.retry
+func (f certFacts) LastFailure(context.Context, string) (string, time.Time, time.Time, error) {
+	return f.why, f.failed, f.retry, nil
 }
 
 // TestCertificateStatus: the status each combination of domain status,

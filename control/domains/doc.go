@@ -72,9 +72,9 @@
 //     failed: lastError holds its message, when, and the next attempt.
 //
 // Dates are the certificate's own; an expired one stays shown until it is
-// replaced. Failures are known to the node whose manager made them, the
-// leader: a node that does not lead, or a new leader before its first
-// attempt, shows pending where the leader shows failed.
+// replaced. The leader's manager keeps each failure (message, when, next
+// attempt) in the replicated store, so every control node shows the same
+// lastError, and a new leader keeps the backoff; a success clears it.
 //
 // Primary: at most one domain per org; only a verified domain can become
 // primary. Links created without a domain go to the primary domain while
@@ -84,6 +84,7 @@
 // Delete refuses a domain that still has links (409 with their count)
 // unless force, which first deletes its links through the links service
 // (each with its audit entry and link.deleted event) and then the domain,
-// with its certificate (control/certs) in the same replicated command.
+// with its certificate and failed attempts (control/certs) in the same
+// replicated command.
 // A link created on it meanwhile makes the delete fail again with 409.
 package domains

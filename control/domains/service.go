@@ -335,8 +335,8 @@ func (s *Service) Delete(ctx context.Context, p access.Principal, id string, for
 			return err
 		}
 		// Its certificate, if it ever got one, goes with it: no key
-		// outlives the domain.
-		ops := kv.DeleteCertificate(d.Name).Ops
+		// outlives the domain; so do its failed attempts, if any.
+		ops := append(kv.DeleteCertificate(d.Name).Ops, kv.DeleteCertificateFailure(d.Name).Ops...)
 		if d.Served() {
 			ops = append([]kv.Op{{Type: kv.OpDeleteDomain, Domain: &kv.Domain{Host: d.Name, Version: d.Version + 1}}}, ops...)
 		}

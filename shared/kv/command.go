@@ -30,6 +30,9 @@ const (
 	OpPutCertificate    OpType = 9
 	OpDeleteCertificate OpType = 10 // remove a domain's certificate (payload: the host)
 	OpPutACMEAccount    OpType = 11 // keep the ACME account's sealed key (payload: the sealed key)
+	// set a custom domain's failing certificate attempts (payload: CertificateFailure record)
+	OpPutCertificateFailure    OpType = 12
+	OpDeleteCertificateFailure OpType = 13 // forget a domain's failing attempts (payload: the host)
 )
 
 func (t OpType) String() string {
@@ -56,6 +59,10 @@ func (t OpType) String() string {
 		return "delete_certificate"
 	case OpPutACMEAccount:
 		return "put_acme_account"
+	case OpPutCertificateFailure:
+		return "put_certificate_failure"
+	case OpDeleteCertificateFailure:
+		return "delete_certificate_failure"
 	}
 	return fmt.Sprintf("op(%d)", byte(t))
 }
@@ -86,6 +93,9 @@ type Op struct {
 	// OpPutCertificate; OpDeleteCertificate uses Certificate.Host
 	Certificate *Certificate
 	Sealed      []byte // OpPutACMEAccount
+	// OpPutCertificateFailure; OpDeleteCertificateFailure uses
+	// CertificateFailure.Host
+	CertificateFailure *CertificateFailure
 }
 
 // Command is one raft log entry: ops applied atomically, in order.
@@ -141,6 +151,10 @@ func (c Command) Encode() []byte {
 			payload = append(payload, op.Certificate.Host...)
 		case OpPutACMEAccount:
 			payload = append(payload, op.Sealed...)
+		case OpPutCertificateFailure:
+			payload = AppendCertificateFailure(payload, op.CertificateFailure)
+		case OpDeleteCertificateFailure:
+			payload = append(payload, op.CertificateFailure.Host...)
 		default:
 			panic(fmt.Sprintf("kv: encode unknown %v", op.Type))
 		}
@@ -283,6 +297,20 @@ func decodeOp(t OpType, payload []byte) (Op, error) {
 			return Op{}, fmt.Errorf("%w: put_acme_account needs a sealed key", ErrCorrupt)
 		}
 		return Op{Type: t, Sealed: append([]byte(nil), payload...)}, nil
+	case OpPutCertificateFailure:
+		f, err := DecodeCertificateFailure(payload)
+		if err != nil {
+			return Op{}, err
+		}
+		if !validCertificateFailure(&f) {
+			return Op{}, fmt.Errorf("%w: put_certificate_failure needs a host, a count and a UTF-8 message of at most %d bytes", ErrCorrupt, MaxCertificateFailureMessage)
+		}
+		return Op{Type: t, CertificateFailure: &f}, nil
+	case OpDeleteCertificateFailure:
+		if len(payload) == 0 {
+			return Op{}, fmt.Errorf("%w: delete_certificate_failure needs a host", ErrCorrupt)
+		}
+		return Op{Type: t, CertificateFailure: &CertificateFailure{Host: string(payload)}}, nil
 	}
 	return Op{}, fmt.Errorf("%w: unknown %v", ErrCorrupt, t)
 }

@@ -24,6 +24,10 @@
 //	n/<nodeID>          a cluster node: role and control API address
 //	d/<host>            a short domain's settings (root, not-found, expired URLs, doNotTrack, redirect status, indexable, HTTPS, HSTS)
 //	s/<day>             a day's visitor salt (day: 8 bytes, big endian)
+//	a/<token>           an ACME HTTP-01 answer (kv.Challenge)
+//	c/<host>            a custom domain's TLS certificate, key sealed
+//	f/<host>            a custom domain's failing certificate attempts
+//	m/acme-account      the ACME account's sealed key
 //
 // Hosts are lowercase ASCII (IDNs in punycode); slugs never contain NUL. The
 // link state row is what makes apply idempotent: an op whose version is not

@@ -16,6 +16,8 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(PutCertificate(Certificate{Host: "links.example.test", ChainPEM: []byte("chain"), SealedKey: []byte("sealed"), NotAfter: 1, Version: 2}).Encode())
 	f.Add(DeleteCertificate("links.example.test").Encode())
 	f.Add(PutACMEAccount([]byte{1, 2, 3}).Encode())
+	f.Add(PutCertificateFailure(CertificateFailure{Host: "links.example.test", Failures: 2, Message: "refused", At: 1, Next: 2}).Encode())
+	f.Add(DeleteCertificateFailure("links.example.test").Encode())
 	f.Add(PutNode(Node{ID: "c1", Role: "control", APIAddr: "https://x"}).Encode())
 	f.Add(Command{Ops: []Op{{Type: OpPutDomain, Domain: &Domain{Host: "quiet.example", Version: 1, DoNotTrack: true}}}}.Encode())
 	f.Add(Command{Ops: []Op{{Type: OpPutDomain, Domain: &Domain{Host: "go.example", Version: 2, RedirectStatus: 301,

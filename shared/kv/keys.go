@@ -10,6 +10,7 @@ const (
 	prefixSalt        = "s/"
 	prefixChallenge   = "a/"
 	prefixCertificate = "c/"
+	prefixCertFailure = "f/"
 )
 
 // AppendDomainKey appends the key of domain host's record to b.

@@ -279,6 +279,34 @@ func TestCertificateCommandsGolden(t *testing.T) {
 	}
 }
 
+func TestCertificateFailureGolden(t *testing.T) {
+	f := CertificateFailure{Host: "broken.example.test", Failures: 3,
+		Message: "the ACME server could not validate the domain: no A record", At: 1_800_000_000, Next: 1_800_002_400}
+	rec := AppendCertificateFailure(nil, &f)
+	checkGolden(t, "certificate_failure_v1.hex", rec)
+	got, err := DecodeCertificateFailure(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != f {
+		t.Errorf("record round trip: got %+v, want %+v", got, f)
+	}
+	put, del := PutCertificateFailure(f), DeleteCertificateFailure(f.Host)
+	checkGolden(t, "command_certificate_failure_v1.hex", append(put.Encode(), del.Encode()...))
+	for _, c := range []Command{put, del} {
+		got, err := DecodeCommand(c.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Errorf("round trip: got %+v, want %+v", got, c)
+		}
+	}
+	if _, err := DecodeCertificateFailure([]byte{9}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("wrong record version: %v, want ErrCorrupt", err)
+	}
+}
+
 func TestDecodeSkipsUnknownFields(t *testing.T) {
 	b := AppendLink(nil, &sampleLink)
 	w := fieldWriter{b: b}
@@ -312,6 +340,12 @@ func TestDecodeRejects(t *testing.T) {
 		"empty delete":    DeleteChallenge("").Encode(),
 		"cert no key":     PutCertificate(Certificate{Host: "a.example", ChainPEM: []byte("c"), Version: 1}).Encode(),
 		"cert no host":    DeleteCertificate("").Encode(),
+		"failure no host": PutCertificateFailure(CertificateFailure{Failures: 1, Message: "m"}).Encode(),
+		"failure no msg":  PutCertificateFailure(CertificateFailure{Host: "a.example", Failures: 1}).Encode(),
+		"failure count 0": PutCertificateFailure(CertificateFailure{Host: "a.example", Message: "m"}).Encode(),
+		"failure long":    PutCertificateFailure(CertificateFailure{Host: "a.example", Failures: 1, Message: strings.Repeat("m", MaxCertificateFailureMessage+1)}).Encode(),
+		"failure utf8":    PutCertificateFailure(CertificateFailure{Host: "a.example", Failures: 1, Message: "\xff"}).Encode(),
+		"failure delete":  DeleteCertificateFailure("").Encode(),
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
