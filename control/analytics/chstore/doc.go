@@ -15,7 +15,10 @@
 //   - Exactly once without transactions. An edge's batches go one at a
 //     time across nodes: Ingest holds the edge's lock, a table
 //     (analytics_lock_*) that only one CREATE TABLE makes, dropped after;
-//     a lock older than a minute (its node stopped) is taken over. A
+//     a lock older than a minute (its node stopped) is taken over. An
+//     INSERT whose answer is lost (timeout, dropped connection) may still
+//     be running on the server, so its node keeps the lock for that
+//     minute: the batch shipped again is then found stored. A
 //     batch's clicks carry its edge and sequence and go in one INSERT
 //     (RowBinary), one block: ClickHouse writes a block's part per
 //     partition, each whole or not at all, then the view's row. The

@@ -120,10 +120,17 @@ func (s *Store) do(ctx context.Context, sql string, body []byte) ([]byte, error)
 		if len(msg) > 500 {
 			msg = msg[:500] + "…"
 		}
-		return nil, fmt.Errorf("clickhouse: %s: %s", resp.Status, msg)
+		return nil, &answerError{fmt.Sprintf("clickhouse: %s: %s", resp.Status, msg)}
 	}
 	return out, nil
 }
+
+// answerError is the server's answer that a statement failed: unlike a
+// transport error or a cancelled context, it tells that an INSERT stored
+// nothing.
+type answerError struct{ msg string }
+
+func (e *answerError) Error() string { return e.msg }
 
 // redact drops the URL (with its settings) from a transport error.
 func redact(err error) error {

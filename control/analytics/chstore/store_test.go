@@ -1,9 +1,13 @@
 package chstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -296,5 +300,62 @@ func TestEventsLongRange(t *testing.T) {
 	n = 0
 	if err := s.Export(ctx, q, func(*clicks.Click) error { n++; return nil }); err != nil || n != 4 {
 		t.Errorf("export: %d clicks, %v; want 4", n, err)
+	}
+}
+
+// A node whose INSERT lost its answer (its context ended while a slow
+// server was still storing) keeps the edge locked until the lease ends:
+// the batch shipped again to another node is found stored, not stored
+// twice.
+func TestLostAnswerKeepsTheEdge(t *testing.T) {
+	ctx := context.Background()
+	dbURL := chtest.Database(t)
+	target, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// slow passes statements on to the server, an INSERT of clicks only
+	// after its client has given up on it.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		if strings.Contains(r.URL.Query().Get("query"), "INSERT INTO analytics_clicks") {
+			time.Sleep(500 * time.Millisecond)
+		}
+		u := *target
+		u.RawQuery = r.URL.RawQuery
+		resp, err := http.Post(u.String(), "text/plain", bytes.NewReader(body))
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer slow.Close()
+	via, _ := url.Parse(slow.URL)
+	slowURL := *target
+	slowURL.Host = via.Host
+
+	a := mustOpen(t, slowURL.String())
+	defer a.Close()
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := a.Ingest(short, batch("e1", 1, 3), analyticstest.OrgsOf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ingest through the slow server: %v, want its deadline", err)
+	}
+	b := mustOpen(t, dbURL)
+	defer b.Close()
+	b.lease = time.Second
+	got, err := b.Ingest(ctx, batch("e1", 1, 3), analyticstest.OrgsOf)
+	slow.Close() // the slow INSERT has ended
+	if err != nil || !got.Duplicate {
+		t.Errorf("the batch again on another node: %+v %v, want a duplicate", got, err)
+	}
+	if n := count(t, b, "org_a"); n != 3 {
+		t.Errorf("%d clicks, want 3", n)
 	}
 }
