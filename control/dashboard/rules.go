@@ -50,6 +50,12 @@ type ruleForm struct {
 	OS, Browser, Country, Language string
 	Query                          string
 	After, Before                  string
+	// AfterAt and BeforeAt are the times the API holds (RFC 3339), sent
+	// back in hidden fields: while After or Before still shows its
+	// time, the time is kept as it is, to the millisecond and on the
+	// side of a daylight saving change it was (which the minutes shown
+	// do not tell).
+	AfterAt, BeforeAt string
 	// Name is the prefix of its fields' names, the API's ("rules[2]");
 	// I its index, N its number on the form (I+1); Last whether it is
 	// the last.
@@ -79,10 +85,10 @@ func ruleFormOf(ru apiclient.Rule, loc *time.Location) ruleForm {
 	}
 	rf.Query = strings.Join(lines, "\n")
 	if ru.After != nil {
-		rf.After = ru.After.In(loc).Format(datetimeLocal)
+		rf.After, rf.AfterAt = ru.After.In(loc).Format(datetimeLocal), ru.After.Format(time.RFC3339Nano)
 	}
 	if ru.Before != nil {
-		rf.Before = ru.Before.In(loc).Format(datetimeLocal)
+		rf.Before, rf.BeforeAt = ru.Before.In(loc).Format(datetimeLocal), ru.Before.Format(time.RFC3339Nano)
 	}
 	return rf
 }
@@ -98,7 +104,8 @@ func rulesFrom(r *http.Request) []ruleForm {
 		}
 		v := func(name string) string { return strings.TrimSpace(r.PostFormValue(p + "." + name)) }
 		rf := ruleForm{URL: v("url"), OS: v("os"), Browser: v("browser"), Country: v("country"),
-			Language: v("language"), Query: v("query"), After: v("after"), Before: v("before")}
+			Language: v("language"), Query: v("query"), After: v("after"), Before: v("before"),
+			AfterAt: v("after.at"), BeforeAt: v("before.at")}
 		for _, d := range r.PostForm[p+".device"] {
 			if slices.Contains(ruleDevices, d) && !slices.Contains(rf.Devices, d) {
 				rf.Devices = append(rf.Devices, d)
@@ -192,10 +199,14 @@ func (rf ruleForm) rule(name string, loc *time.Location) (apiclient.Rule, map[st
 		ru.Query[k] = strings.TrimSpace(v)
 	}
 	for _, t := range []struct {
-		field, value string
-		dst          **time.Time
-	}{{"after", rf.After, &ru.After}, {"before", rf.Before, &ru.Before}} {
+		field, value, held string
+		dst                **time.Time
+	}{{"after", rf.After, rf.AfterAt, &ru.After}, {"before", rf.Before, rf.BeforeAt, &ru.Before}} {
 		if t.value == "" {
+			continue
+		}
+		if held, err := time.Parse(time.RFC3339Nano, t.held); err == nil && held.In(loc).Format(datetimeLocal) == t.value {
+			*t.dst = &held
 			continue
 		}
 		at, err := time.ParseInLocation(datetimeLocal, t.value, loc)
