@@ -37,13 +37,16 @@ func (s *Store) lockEdge(ctx context.Context, edge string) (release func(), err 
 				s.exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+name)
 			}, nil
 		}
-		if !strings.Contains(err.Error(), "Code: 57") { // TABLE_ALREADY_EXISTS
+		if !strings.Contains(err.Error(), "Code: 57") && !dropped(err) { // TABLE_ALREADY_EXISTS: another node holds it
 			return nil, fmt.Errorf("lock edge: %w", err)
 		}
 		d, err := s.query(ctx, fmt.Sprintf(`SELECT toInt64(now()) - toInt64(metadata_modification_time) FROM system.tables
 			WHERE database = currentDatabase() AND name = %s`, lit(name)))
-		if err != nil {
+		if err != nil && !dropped(err) {
 			return nil, fmt.Errorf("lock edge: %w", err)
+		}
+		if err != nil {
+			d = &decoder{} // the lock was dropped: no age, try again
 		}
 		if age := time.Duration(d.int64()) * time.Second; d.err == nil && age > s.lease {
 			if err := s.exec(ctx, `DROP TABLE IF EXISTS `+name); err != nil {
@@ -57,4 +60,11 @@ func (s *Store) lockEdge(ctx context.Context, edge string) (release func(), err 
 		case <-time.After(lockPoll):
 		}
 	}
+}
+
+// dropped reports whether err is UNKNOWN_TABLE, which ClickHouse answers
+// a CREATE TABLE or a read of system.tables that meets the DROP of a
+// table of the same name (a lock released meanwhile): worth another try.
+func dropped(err error) bool {
+	return strings.Contains(err.Error(), "Code: 60")
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,4 +359,35 @@ func TestLostAnswerKeepsTheEdge(t *testing.T) {
 	if n := count(t, b, "org_a"); n != 3 {
 		t.Errorf("%d clicks, want 3", n)
 	}
+}
+
+// Nodes taking and dropping one edge's lock at once each get it in
+// turn: a CREATE, or a read of the lock's age, that meets the DROP of
+// the same lock table tries again, it does not fail.
+func TestLockContention(t *testing.T) {
+	ctx := context.Background()
+	dbURL := chtest.Database(t)
+	var (
+		wg      sync.WaitGroup
+		holders atomic.Int32
+	)
+	for range 4 {
+		s := mustOpen(t, dbURL)
+		defer s.Close()
+		wg.Go(func() {
+			for range 40 {
+				release, err := s.lockEdge(ctx, "e1")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n := holders.Add(1); n != 1 {
+					t.Errorf("%d nodes hold the lock", n)
+				}
+				holders.Add(-1)
+				release()
+			}
+		})
+	}
+	wg.Wait()
 }
