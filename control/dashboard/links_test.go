@@ -424,9 +424,10 @@ func formFields(t *testing.T, body, action string) url.Values {
 }
 
 // TestLinkRulesRoundTrip: a link's rules shown in the edit form and
-// saved unchanged are the rules the API held, to the millisecond, even
-// a time of the hour a daylight saving change repeats in the person's
-// timezone.
+// saved unchanged, or only moved, are the rules the API held, with what
+// the form does not show: a time's seconds, a time of the hour a
+// daylight saving change repeats in the person's timezone, spaces around
+// a query value, a comma in an entry, the devices' order.
 func TestLinkRulesRoundTrip(t *testing.T) {
 	s := mustStart(t)
 	ctx := context.Background()
@@ -439,7 +440,8 @@ func TestLinkRulesRoundTrip(t *testing.T) {
 	before := time.Date(2026, 10, 26, 5, 0, 7, 250e6, time.UTC)
 	in := apiclient.LinkInput{URL: &dest, Rules: []apiclient.Rule{
 		{URL: "https://example.com/a", Country: []string{"DE"}, After: &after, Before: &before},
-		{URL: "https://example.com/b", Device: []string{"ios"}, Query: map[string]string{"ref": ""}},
+		{URL: "https://example.com/b", Device: []string{"mobile", "ios"}, OS: []string{"Windows, 11"},
+			Query: map[string]string{"ref": "", "q": " two  words "}},
 	}}
 	l, err := s.owner(t).CreateLink(ctx, in)
 	if err != nil {
@@ -469,5 +471,23 @@ func TestLinkRulesRoundTrip(t *testing.T) {
 	}
 	if saved := rulesJSON(l.Rules); saved != held {
 		t.Errorf("saved unchanged, the rules are\n%s\nwant\n%s", saved, held)
+	}
+
+	// Moved down, the first rule is the second, as it was.
+	form := formFields(t, b.get(edit).body, edit)
+	form.Set("rule", "down 0")
+	p := b.post(edit, form)
+	if p.status != http.StatusOK {
+		t.Fatalf("move down: %d\n%s", p.status, p.body)
+	}
+	if p := b.post(edit, formFields(t, p.body, edit)); p.status != http.StatusSeeOther {
+		t.Fatalf("save moved: %d\n%s", p.status, p.body)
+	}
+	if l, err = s.owner(t).GetLink(ctx, l.ID); err != nil || len(l.Rules) != 2 {
+		t.Fatalf("after the move: %+v %v", l, err)
+	}
+	l.Rules[0], l.Rules[1] = l.Rules[1], l.Rules[0]
+	if saved := rulesJSON(l.Rules); saved != held {
+		t.Errorf("moved, the rules are (back in the first order)\n%s\nwant\n%s", saved, held)
 	}
 }
