@@ -68,6 +68,9 @@
 //     shorthands. Its Add, Move and Remove buttons post the form, which
 //     comes back with what was typed and the rules changed, saving
 //     nothing; Enter in a field saves. A rule left blank is left out.
+//     A rule left as shown is saved as the API holds it, with what its
+//     fields do not show (a time's seconds and its side of a daylight
+//     saving change, spaces around a query value, the devices' order).
 //
 // Templates and assets are embedded (go:embed); there is no build step.
 // JavaScript (static/app.js) only copies short links, shows times in the

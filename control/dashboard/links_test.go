@@ -2,14 +2,17 @@ package dashboard_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/h0p/h0p/control/apiclient"
+	"golang.org/x/net/html"
 )
 
 var linkIDRe = regexp.MustCompile(`^/links/(link_[0-9A-Z]+)$`)
@@ -362,5 +365,129 @@ func TestLinkRules(t *testing.T) {
 	}
 	if l, err = s.owner(t).GetLink(ctx, id); err != nil || len(l.Rules) != 0 {
 		t.Errorf("rules not cleared: %+v %v", l.Rules, err)
+	}
+}
+
+// formFields are the values the first form of body with the given action
+// posts as a browser does (its inputs and text areas; checkboxes when
+// checked; no buttons).
+func formFields(t *testing.T, body, action string) url.Values {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr := func(n *html.Node, key string) (string, bool) {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val, true
+			}
+		}
+		return "", false
+	}
+	var form *html.Node
+	for n := range doc.Descendants() {
+		if a, _ := attr(n, "action"); n.Type == html.ElementNode && n.Data == "form" && a == action {
+			form = n
+			break
+		}
+	}
+	if form == nil {
+		t.Fatalf("no form to %s in\n%s", action, body)
+	}
+	vs := url.Values{}
+	for n := range form.Descendants() {
+		name, ok := attr(n, "name")
+		if n.Type != html.ElementNode || !ok {
+			continue
+		}
+		switch n.Data {
+		case "textarea":
+			var text strings.Builder
+			for c := range n.Descendants() {
+				if c.Type == html.TextNode {
+					text.WriteString(c.Data)
+				}
+			}
+			vs.Add(name, text.String())
+		case "input":
+			typ, _ := attr(n, "type")
+			_, checked := attr(n, "checked")
+			if (typ == "checkbox" || typ == "radio") && !checked {
+				continue
+			}
+			v, _ := attr(n, "value")
+			vs.Add(name, v)
+		}
+	}
+	return vs
+}
+
+// TestLinkRulesRoundTrip: a link's rules shown in the edit form and
+// saved unchanged, or only moved, are the rules the API held, with what
+// the form does not show: a time's seconds, a time of the hour a
+// daylight saving change repeats in the person's timezone, spaces around
+// a query value, a comma in an entry, the devices' order.
+func TestLinkRulesRoundTrip(t *testing.T) {
+	s := mustStart(t)
+	ctx := context.Background()
+	b := s.mustPerson(t, "ada@example.com", "member")
+	u, _ := url.Parse(s.url)
+	b.hc.Jar.SetCookies(u, []*http.Cookie{{Name: "h0p_tz", Value: url.QueryEscape("Europe/Berlin"), Path: "/"}})
+
+	dest := "https://example.com/"
+	after := time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC) // 02:30 in Berlin the first time (CEST)
+	before := time.Date(2026, 10, 26, 5, 0, 7, 250e6, time.UTC)
+	in := apiclient.LinkInput{URL: &dest, Rules: []apiclient.Rule{
+		{URL: "https://example.com/a", Country: []string{"DE"}, After: &after, Before: &before},
+		{URL: "https://example.com/b", Device: []string{"mobile", "ios"}, OS: []string{"Windows, 11"},
+			Query: map[string]string{"ref": "", "q": " two  words "}},
+	}}
+	l, err := s.owner(t).CreateLink(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rules as JSON, their times in UTC.
+	rulesJSON := func(rules []apiclient.Rule) string {
+		for _, ru := range rules {
+			for _, at := range []*time.Time{ru.After, ru.Before} {
+				if at != nil {
+					*at = at.UTC()
+				}
+			}
+		}
+		j, _ := json.Marshal(rules)
+		return string(j)
+	}
+	held := rulesJSON(l.Rules)
+
+	edit := "/links/" + l.ID + "/edit"
+	if p := b.post(edit, formFields(t, b.get(edit).body, edit)); p.status != http.StatusSeeOther {
+		t.Fatalf("save unchanged: %d\n%s", p.status, p.body)
+	}
+	l, err = s.owner(t).GetLink(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved := rulesJSON(l.Rules); saved != held {
+		t.Errorf("saved unchanged, the rules are\n%s\nwant\n%s", saved, held)
+	}
+
+	// Moved down, the first rule is the second, as it was.
+	form := formFields(t, b.get(edit).body, edit)
+	form.Set("rule", "down 0")
+	p := b.post(edit, form)
+	if p.status != http.StatusOK {
+		t.Fatalf("move down: %d\n%s", p.status, p.body)
+	}
+	if p := b.post(edit, formFields(t, p.body, edit)); p.status != http.StatusSeeOther {
+		t.Fatalf("save moved: %d\n%s", p.status, p.body)
+	}
+	if l, err = s.owner(t).GetLink(ctx, l.ID); err != nil || len(l.Rules) != 2 {
+		t.Fatalf("after the move: %+v %v", l, err)
+	}
+	l.Rules[0], l.Rules[1] = l.Rules[1], l.Rules[0]
+	if saved := rulesJSON(l.Rules); saved != held {
+		t.Errorf("moved, the rules are (back in the first order)\n%s\nwant\n%s", saved, held)
 	}
 }

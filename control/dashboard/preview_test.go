@@ -131,12 +131,24 @@ func TestLinkFormCard(t *testing.T) {
 		})
 	}
 
-	if im := b.get("/files/" + fileID + "/image"); im.status != 200 || im.header.Get("Content-Type") != "image/png" || im.body != img.String() {
+	if im := b.get("/files/" + fileID + "/image"); im.status != 200 || im.header.Get("Content-Type") != "image/png" || im.body != img.String() ||
+		im.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("a file's image: %d %q", im.status, im.header.Get("Content-Type"))
 	}
 	for _, id := range []string{"file_nothere", "link_1", "..%2Fv1%2Fme"} {
 		if im := b.get("/files/" + id + "/image"); im.status != http.StatusNotFound {
 			t.Errorf("the image of %s: %d, want 404", id, im.status)
 		}
+	}
+	// Acting in an org of her own, the person finds no file of the other.
+	org, err := s.mustOrgOf(t, "Ada's", "ada@example.com").GetOrg(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := b.submit("/links", "/org/switch", url.Values{"org": {org.ID}}); p.status != http.StatusSeeOther {
+		t.Fatalf("switch: %d\n%s", p.status, p.body)
+	}
+	if im := b.get("/files/" + fileID + "/image"); im.status != http.StatusNotFound || strings.Contains(im.body, img.String()) {
+		t.Errorf("another org's file: %d %q, want 404", im.status, im.header.Get("Content-Type"))
 	}
 }

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -50,6 +51,12 @@ type ruleForm struct {
 	OS, Browser, Country, Language string
 	Query                          string
 	After, Before                  string
+	// Held is the rule as the API holds it (JSON), sent back in a
+	// hidden field: while the fields still show it, it is saved as it
+	// is, with what they do not show (a time's seconds and its side of a
+	// daylight saving change, spaces around a query value, a comma in an
+	// entry, the order of the devices).
+	Held string
 	// Name is the prefix of its fields' names, the API's ("rules[2]");
 	// I its index, N its number on the form (I+1); Last whether it is
 	// the last.
@@ -84,6 +91,9 @@ func ruleFormOf(ru apiclient.Rule, loc *time.Location) ruleForm {
 	if ru.Before != nil {
 		rf.Before = ru.Before.In(loc).Format(datetimeLocal)
 	}
+	if held, err := json.Marshal(ru); err == nil {
+		rf.Held = string(held)
+	}
 	return rf
 }
 
@@ -98,7 +108,7 @@ func rulesFrom(r *http.Request) []ruleForm {
 		}
 		v := func(name string) string { return strings.TrimSpace(r.PostFormValue(p + "." + name)) }
 		rf := ruleForm{URL: v("url"), OS: v("os"), Browser: v("browser"), Country: v("country"),
-			Language: v("language"), Query: v("query"), After: v("after"), Before: v("before")}
+			Language: v("language"), Query: v("query"), After: v("after"), Before: v("before"), Held: v("held")}
 		for _, d := range r.PostForm[p+".device"] {
 			if slices.Contains(ruleDevices, d) && !slices.Contains(rf.Devices, d) {
 				rf.Devices = append(rf.Devices, d)
@@ -175,6 +185,9 @@ func ruleFields(n int) []string {
 // rule is the API's rule of rf, the rule named name on the form; a time
 // or query line that is not one is the form's own error, by field.
 func (rf ruleForm) rule(name string, loc *time.Location) (apiclient.Rule, map[string]string) {
+	if held, ok := rf.held(loc); ok {
+		return held, nil
+	}
 	ru := apiclient.Rule{URL: rf.URL, Device: rf.Devices, OS: list(rf.OS), Browser: list(rf.Browser),
 		Country: list(rf.Country), Language: list(rf.Language)}
 	for line := range strings.Lines(rf.Query) {
@@ -205,6 +218,27 @@ func (rf ruleForm) rule(name string, loc *time.Location) (apiclient.Rule, map[st
 		*t.dst = &at
 	}
 	return ru, nil
+}
+
+// held is the rule the API holds (rf.Held), when rf's fields still show
+// it as ruleFormOf does.
+func (rf ruleForm) held(loc *time.Location) (apiclient.Rule, bool) {
+	var ru apiclient.Rule
+	if rf.Held == "" || json.Unmarshal([]byte(rf.Held), &ru) != nil {
+		return ru, false
+	}
+	shown := ruleFormOf(ru, loc)
+	// A browser posts a text area's lines ended by CR LF.
+	norm := func(s string) string { return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n")) }
+	set := func(vs []string) []string { return slices.Compact(slices.Sorted(slices.Values(vs))) }
+	for _, f := range [][2]string{{shown.URL, rf.URL}, {shown.OS, rf.OS}, {shown.Browser, rf.Browser},
+		{shown.Country, rf.Country}, {shown.Language, rf.Language}, {shown.Query, rf.Query},
+		{shown.After, rf.After}, {shown.Before, rf.Before}} {
+		if norm(f[0]) != norm(f[1]) {
+			return ru, false
+		}
+	}
+	return ru, slices.Equal(set(shown.Devices), set(rf.Devices))
 }
 
 // list is the entries of a comma-separated list, nil when none.

@@ -15,10 +15,13 @@
 //   - Exactly once without transactions. An edge's batches go one at a
 //     time across nodes: Ingest holds the edge's lock, a table
 //     (analytics_lock_*) that only one CREATE TABLE makes, naming its
-//     node (Options.Node), dropped after. A lock left by a node that
-//     stopped is taken over by the node's next process at once (a node
-//     runs one process at a time), by another node once it is a minute
-//     old (its holder may be paused, not gone). A
+//     node (Options.Node) and process, dropped after. A lock left by a
+//     node that stopped is taken over by the node's next process at once
+//     (a node runs one process at a time), by another node once it is a
+//     minute old (its holder may be paused, not gone). An INSERT whose
+//     answer is lost (timeout, dropped connection) may still be running
+//     on the server, so its process keeps the lock for that minute: the
+//     batch shipped again is then found stored. A
 //     batch's clicks carry its edge and sequence and go in one INSERT
 //     (RowBinary), one block: ClickHouse writes a block's part per
 //     partition, each whole or not at all, then the view's row. The

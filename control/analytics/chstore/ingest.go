@@ -2,6 +2,7 @@ package chstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -33,7 +34,12 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 	if err != nil {
 		return analytics.Ingested{}, fmt.Errorf("ingest: %w", err)
 	}
-	defer release()
+	keep := false // the lock, after an INSERT that may still be running
+	defer func() {
+		if !keep {
+			release()
+		}
+	}()
 
 	days := map[int64]bool{}
 	for i := range b.Clicks {
@@ -75,6 +81,11 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 	}
 	if len(e.b) > 0 {
 		if _, err := s.do(ctx, `INSERT INTO analytics_clicks (`+clickColumns+`) FORMAT RowBinary`, e.b); err != nil {
+			// Without the server's answer (a timeout, a lost connection)
+			// the server may still be storing the clicks: the edge stays
+			// locked until the lease ends, so that no node stores the
+			// batch again before they show.
+			keep = !errors.As(err, new(*answerError))
 			return analytics.Ingested{}, fmt.Errorf("ingest: insert clicks: %w", err)
 		}
 	} else {

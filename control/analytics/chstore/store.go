@@ -3,6 +3,7 @@ package chstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,7 +28,7 @@ type Store struct {
 	edges map[string]*sync.Mutex // one ingest per edge at a time in this process
 	lease time.Duration          // after which an edge's lock is taken over
 	node  string                 // Options.Node
-	owner string                 // lockOwner(node)
+	owner string                 // lockOwner(node, a random instance)
 }
 
 // Options are a Store's settings beyond its server.
@@ -78,7 +79,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open click store: want an http:// URL of ClickHouse's HTTP interface")
 	}
 	s := &Store{base: u, client: &http.Client{}, edges: map[string]*sync.Mutex{}, lease: lockLease,
-		node: opts.Node, owner: lockOwner(opts.Node)}
+		node: opts.Node, owner: lockOwner(opts.Node, rand.Text()[:8])}
 	for _, stmt := range schema {
 		if err := s.exec(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("open click store: %w", err)
@@ -132,10 +133,17 @@ func (s *Store) do(ctx context.Context, sql string, body []byte) ([]byte, error)
 		if len(msg) > 500 {
 			msg = msg[:500] + "…"
 		}
-		return nil, fmt.Errorf("clickhouse: %s: %s", resp.Status, msg)
+		return nil, &answerError{fmt.Sprintf("clickhouse: %s: %s", resp.Status, msg)}
 	}
 	return out, nil
 }
+
+// answerError is the server's answer that a statement failed: unlike a
+// transport error or a cancelled context, it tells that an INSERT stored
+// nothing.
+type answerError struct{ msg string }
+
+func (e *answerError) Error() string { return e.msg }
 
 // redact drops the URL (with its settings) from a transport error.
 func redact(err error) error {

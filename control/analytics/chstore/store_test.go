@@ -1,12 +1,17 @@
 package chstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,8 +258,16 @@ func TestStaleLockOfNode(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
-	if _, err := open("c1").lockEdge(ctx, "e1"); err != nil { // never released
+	c1 := open("c1")
+	if _, err := c1.lockEdge(ctx, "e1"); err != nil { // never released
 		t.Fatal(err)
+	}
+	// The holding process itself waits too: it keeps a lock after an
+	// INSERT whose answer was lost.
+	short0, cancel0 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel0()
+	if _, err := c1.Ingest(short0, batch("e1", 1, 2), analyticstest.OrgsOf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ingest on the process holding the edge: %v, want it to wait", err)
 	}
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
@@ -336,4 +349,92 @@ func TestEventsLongRange(t *testing.T) {
 	if err := s.Export(ctx, q, func(*clicks.Click) error { n++; return nil }); err != nil || n != 4 {
 		t.Errorf("export: %d clicks, %v; want 4", n, err)
 	}
+}
+
+// A node whose INSERT lost its answer (its context ended while a slow
+// server was still storing) keeps the edge locked until the lease ends:
+// the batch shipped again to another node is found stored, not stored
+// twice.
+func TestLostAnswerKeepsTheEdge(t *testing.T) {
+	ctx := context.Background()
+	dbURL := chtest.Database(t)
+	target, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// slow passes statements on to the server, an INSERT of clicks only
+	// after its client has given up on it.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		if strings.Contains(r.URL.Query().Get("query"), "INSERT INTO analytics_clicks") {
+			time.Sleep(500 * time.Millisecond)
+		}
+		u := *target
+		u.RawQuery = r.URL.RawQuery
+		resp, err := http.Post(u.String(), "text/plain", bytes.NewReader(body))
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer slow.Close()
+	via, _ := url.Parse(slow.URL)
+	slowURL := *target
+	slowURL.Host = via.Host
+
+	a := mustOpen(t, slowURL.String())
+	defer a.Close()
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := a.Ingest(short, batch("e1", 1, 3), analyticstest.OrgsOf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ingest through the slow server: %v, want its deadline", err)
+	}
+	b := mustOpen(t, dbURL)
+	defer b.Close()
+	b.lease = time.Second
+	got, err := b.Ingest(ctx, batch("e1", 1, 3), analyticstest.OrgsOf)
+	slow.Close() // the slow INSERT has ended
+	if err != nil || !got.Duplicate {
+		t.Errorf("the batch again on another node: %+v %v, want a duplicate", got, err)
+	}
+	if n := count(t, b, "org_a"); n != 3 {
+		t.Errorf("%d clicks, want 3", n)
+	}
+}
+
+// Nodes taking and dropping one edge's lock at once each get it in
+// turn: a CREATE, or a read of the lock's age, that meets the DROP of
+// the same lock table tries again, it does not fail.
+func TestLockContention(t *testing.T) {
+	ctx := context.Background()
+	dbURL := chtest.Database(t)
+	var (
+		wg      sync.WaitGroup
+		holders atomic.Int32
+	)
+	for range 4 {
+		s := mustOpen(t, dbURL)
+		defer s.Close()
+		wg.Go(func() {
+			for range 40 {
+				release, err := s.lockEdge(ctx, "e1")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n := holders.Add(1); n != 1 {
+					t.Errorf("%d nodes hold the lock", n)
+				}
+				holders.Add(-1)
+				release()
+			}
+		})
+	}
+	wg.Wait()
 }
