@@ -20,7 +20,8 @@ domains-sandbox-stop:
 
 # Everything CI checks: formatting, vet, and all tests with the race detector,
 # against a real PostgreSQL (deploy/test/postgres.sh installs and starts one
-# when H0P_TEST_POSTGRES_URL is not set; it needs root), and Redis alike.
+# when H0P_TEST_POSTGRES_URL is not set; it needs root), and Redis and
+# ClickHouse alike (deploy/test/redis.sh, deploy/test/clickhouse.sh).
 test: lint
 	H0P_TEST_POSTGRES_URL=$${H0P_TEST_POSTGRES_URL:-$$(deploy/test/postgres.sh)} && \
 	  H0P_TEST_REDIS_URL=$${H0P_TEST_REDIS_URL:-$$(deploy/test/redis.sh)} && \
@@ -55,17 +56,18 @@ bench-edge:
 bench-snapshot:
 	$(GO) run ./bench/snapshot -links 1000000
 
-# Raft fan-out: one leader and K non-voter edges (10, 25, 50, 100) on
+# Raft fan-out: one leader and K non-voter edges (10, 25, 50, 100, 200) on
 # loopback; the leader's CPU and bytes idle and at 50 writes/s, create → live
 # on every edge, a new edge's catch-up by snapshot at 100,000 links (about
-# 5 minutes).
+# 4 minutes, 13 GiB of memory at 200 edges).
 bench-fanout:
 	$(GO) run ./bench/fanout
 
-# The click stores (control/analytics/pebblestore, pgstore): ingest of
+# The click stores (control/analytics/pebblestore, pgstore, chstore): ingest of
 # 10,000,000 clicks, the stats queries on them, small batches from many edges,
 # a SQLite baseline; pgstore in a schema of the test PostgreSQL
-# (deploy/test/postgres.sh when H0P_TEST_POSTGRES_URL is not set). Stores
+# (deploy/test/postgres.sh when H0P_TEST_POSTGRES_URL is not set), chstore
+# in a database of the test ClickHouse (deploy/test/clickhouse.sh). Stores
 # under /tmp and the schemas are deleted after; 5 to 10 minutes, 2 GB of
 # memory and 5 GB of PostgreSQL's disk.
 bench-analytics:
