@@ -21,8 +21,8 @@
 //     minute old (its holder may be paused, not gone). An INSERT whose
 //     answer is lost (timeout, dropped connection) may still be running
 //     on the server, so its process keeps the lock for that minute: the
-//     batch shipped again is then found stored. A
-//     batch's clicks carry its edge and sequence and go in one INSERT
+//     batch shipped again is then found stored. A batch's clicks
+//     carry its edge and sequence and go in one INSERT
 //     (RowBinary), one block: ClickHouse writes a block's part per
 //     partition, each whole or not at all, then the view's row. The
 //     edge's last sequence is the greatest of analytics_edges and of its
