@@ -73,6 +73,17 @@ func Open(dir string, o Options) (*Store, error) {
 	return &Store{db: db, edges: map[string]*edgeState{}}, nil
 }
 
+// Checkpoint writes a consistent copy of the store to dir (which must not
+// exist) while ingestion goes on: Pebble's checkpoint, its WAL flushed
+// first so the copy holds every batch stored before the call. Opening dir
+// opens the copy.
+func (s *Store) Checkpoint(dir string) error {
+	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+		return fmt.Errorf("checkpoint analytics store: %w", err)
+	}
+	return nil
+}
+
 // Close closes the database; nothing may use the store after.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -81,6 +82,41 @@ func TestReopen(t *testing.T) {
 	}
 	if got := total(t, s); got != 40 {
 		t.Errorf("%d clicks after reopening, want 40", got)
+	}
+}
+
+// TestCheckpoint: a checkpoint taken while an edge ships holds every
+// batch stored before it, whole, with the edge's sequence; the store goes
+// on after it.
+func TestCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, t.TempDir(), Options{})
+	defer s.Close()
+	for seq := uint64(1); seq <= 3; seq++ {
+		if _, err := s.Ingest(ctx, batch("e1", seq, 10), analyticstest.OrgsOf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "copy")
+	if err := s.Checkpoint(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint(dir); err == nil {
+		t.Error("a checkpoint over an existing one succeeded")
+	}
+	if _, err := s.Ingest(ctx, batch("e1", 4, 10), analyticstest.OrgsOf); err != nil {
+		t.Fatal(err)
+	}
+	c := mustOpen(t, dir, Options{})
+	defer c.Close()
+	if got := total(t, c); got != 30 {
+		t.Errorf("%d clicks in the checkpoint, want 30", got)
+	}
+	if got, err := c.Ingest(ctx, batch("e1", 3, 10), analyticstest.OrgsOf); err != nil || !got.Duplicate {
+		t.Errorf("batch 3 on the checkpoint: %+v %v, want a duplicate", got, err)
+	}
+	if got := total(t, s); got != 40 {
+		t.Errorf("%d clicks in the store after its checkpoint, want 40", got)
 	}
 }
 
