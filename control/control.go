@@ -872,6 +872,19 @@ func (s *Server) openLimiter(cfg Config, logger *slog.Logger) (ratelimit.Limiter
 	return l, nil
 }
 
+// CheckpointClicks writes a consistent copy of the click store to dir
+// (which must not exist) when it is the embedded one (pebblestore, in
+// DataDir/analytics), and reports whether it did. A click store on
+// ClickHouse or PostgreSQL is backed up with its server: it writes
+// nothing.
+func (s *Server) CheckpointClicks(dir string) (bool, error) {
+	ps, ok := s.clicks.(*pebblestore.Store)
+	if !ok {
+		return false, nil
+	}
+	return true, ps.Checkpoint(dir)
+}
+
 // IngestClicks stores one batch of an edge's clicks (shared/clicks), once:
 // the links service counts it against its edge's checkpoint in the
 // control store (link clicks, the org's usage, maxClicks), then the click

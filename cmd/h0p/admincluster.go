@@ -202,11 +202,12 @@ func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		out, dataDir, dbURL, pepperFile string
 	)
 	fs := newFlags("admin backup", "Writes a backup of a control node on SQLite to --out (a tar.gz): its control\n"+
-		"store, a checkpoint of its replicated store and raft log, its pepper and\n"+
-		"uploaded files, and a manifest; not the click store (stats). A running node\n"+
-		"is backed up through its API (--control, --certs); a stopped one from its\n"+
-		"directory (--data). With PostgreSQL (--database-url) the control store is\n"+
-		"pg_dump's job: it refuses.", stderr)
+		"store, a checkpoint of its replicated store and raft log, of its embedded\n"+
+		"click store (stats; clicks on ClickHouse are not in it: the output and the\n"+
+		"manifest say so), its pepper and uploaded files, and a manifest. A running\n"+
+		"node is backed up through its API (--control, --certs); a stopped one from\n"+
+		"its directory (--data). With PostgreSQL (--database-url) the control store\n"+
+		"is pg_dump's job: it refuses.", stderr)
 	cf.register(fs, time.Hour)
 	fs.StringVar(&out, "out", "", "archive to write (refuses an existing file)")
 	fs.StringVar(&dataDir, "data", "", "data directory of a stopped control node (instead of --control)")
@@ -255,7 +256,7 @@ func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		return err
 	}
 	ok = true
-	fmt.Fprintf(stdout, "wrote %s: node %s, applied index %d, %s\n", out, m.NodeID, m.AppliedIndex, m.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(stdout, "wrote %s: node %s, applied index %d, %s, %s\n", out, m.NodeID, m.AppliedIndex, m.CreatedAt.Format(time.RFC3339), m.clicksNote())
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 
 	_ "modernc.org/sqlite" // VACUUM INTO from the control store
 
+	"github.com/h0p/h0p/control/analytics/pebblestore"
 	"github.com/h0p/h0p/control/outbox"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/replication/cluster"
@@ -30,9 +31,10 @@ import (
 // node's data directory, so that restoring it is extracting it:
 //
 //	control/control.db       the SQLite control store (VACUUM INTO)
-//	control/pepper, files/…  the rest of control/, except the click
-//	                         store (control/analytics, not backed up);
-//	                         the pepper from --pepper-file if elsewhere
+//	control/analytics/       Pebble checkpoint of the click store, when
+//	                         it is the embedded one (not ClickHouse's)
+//	control/pepper, files/…  the rest of control/; the pepper from
+//	                         --pepper-file if elsewhere
 //	edge/                    Pebble checkpoint of the replicated store
 //	replication/raft/        Pebble checkpoint of the raft log
 //	replication/snapshots/   raft's complete snapshots
@@ -41,7 +43,10 @@ import (
 //
 // The parts are taken in that order while the node serves, with its raft
 // applies held (takeParts): the restored control store and raft log agree
-// on every link, and the relay applies what the outbox still holds.
+// on every link, and the relay applies what the outbox still holds. The
+// click store's checkpoint follows the control store's copy: edges do not
+// ship again the batches control acknowledged, so the restored stats lack
+// the clicks stored after it.
 
 const backupFormat = 1
 
@@ -54,9 +59,23 @@ type backupManifest struct {
 	AppliedIndex uint64    `json:"appliedIndex"` // the node's applied raft index when the backup began
 	CommitIndex  uint64    `json:"commitIndex"`
 	ControlStore string    `json:"controlStore"` // "sqlite"
+	// Clicks says where the click store is: "embedded", in
+	// control/analytics; "clickhouse", not in the archive; "" none.
+	Clicks string `json:"clicks,omitempty"`
 }
 
 const manifestName = "manifest.json"
+
+// clicksNote says where the archive's clicks are, for the operator.
+func (m backupManifest) clicksNote() string {
+	switch m.Clicks {
+	case "embedded":
+		return "clicks in the archive"
+	case "clickhouse":
+		return "clicks in ClickHouse, not in the archive"
+	}
+	return "no click store in the archive"
+}
 
 // applyGate is the applier control publishes its commands through. A
 // backup holds it while it takes its parts, so that no command reaches
@@ -76,27 +95,42 @@ func (g *applyGate) Apply(ctx context.Context, cmd []byte) (uint64, error) {
 // log's (tests make writes there).
 var backupBetweenParts = func() {}
 
-// nodeBackup is the cluster handler's Backup for a control node whose data
-// directory is dataDir, whose pepper is pepperFile ("": in dataDir) and
-// which publishes through gate; with a PostgreSQL store it refuses.
-func nodeBackup(node *replication.Node, gate *applyGate, dataDir, databaseURL, pepperFile string) func(ctx context.Context, w io.Writer) error {
-	return func(ctx context.Context, w io.Writer) error {
-		if databaseURL != "" {
-			return fmt.Errorf("%w: the control store is PostgreSQL, whose backups are pg_dump's (or your provider's) job; "+
-				"the replicated store is rebuilt from raft by any node that joins", cluster.ErrNoBackup)
-		}
-		m := backupManifest{Format: backupFormat, Version: version, NodeID: node.ID(), CreatedAt: time.Now().UTC(),
-			AppliedIndex: node.AppliedIndex(), CommitIndex: node.CommitIndex(), ControlStore: "sqlite"}
-		tmp, err := os.MkdirTemp(dataDir, ".backup-")
-		if err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		if err := takeParts(ctx, node, gate, dataDir, tmp); err != nil {
-			return err
-		}
-		return writeArchive(w, tmp, dataDir, pepperFile, m)
+// clickCheckpointer is the click store of a running control node as a
+// backup takes it (control.Server): a checkpoint in dir when the store is
+// the embedded one, and whether it was.
+type clickCheckpointer interface {
+	CheckpointClicks(dir string) (bool, error)
+}
+
+// nodeBackup backs up a control node whose data directory is dataDir,
+// whose pepper is pepperFile ("": in dataDir), which publishes through
+// gate and whose click store is clicks (set once control is open, before
+// it serves).
+type nodeBackup struct {
+	node                             *replication.Node
+	gate                             *applyGate
+	dataDir, databaseURL, pepperFile string
+	clicks                           clickCheckpointer
+}
+
+// Backup is the cluster handler's Backup: it writes the archive to w;
+// with a PostgreSQL store it refuses.
+func (b *nodeBackup) Backup(ctx context.Context, w io.Writer) error {
+	if b.databaseURL != "" {
+		return fmt.Errorf("%w: the control store is PostgreSQL, whose backups are pg_dump's (or your provider's) job; "+
+			"the replicated store is rebuilt from raft by any node that joins", cluster.ErrNoBackup)
 	}
+	m := backupManifest{Format: backupFormat, Version: version, NodeID: b.node.ID(), CreatedAt: time.Now().UTC(),
+		AppliedIndex: b.node.AppliedIndex(), CommitIndex: b.node.CommitIndex(), ControlStore: "sqlite"}
+	tmp, err := os.MkdirTemp(b.dataDir, ".backup-")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if m.Clicks, err = b.takeParts(ctx, tmp); err != nil {
+		return err
+	}
+	return writeArchive(w, tmp, b.dataDir, b.pepperFile, m)
 }
 
 // takeParts copies the edge store, the control store and the raft state
@@ -106,20 +140,32 @@ func nodeBackup(node *replication.Node, gate *applyGate, dataDir, databaseURL, p
 // raft log has, the control store has; whatever the control store has,
 // the raft log has or its outbox still holds (the relay applies it on
 // the restored node). Writes wait for the copies, not for the archive.
-func takeParts(ctx context.Context, node *replication.Node, gate *applyGate, dataDir, tmp string) error {
-	gate.mu.Lock()
-	defer gate.mu.Unlock()
-	if err := node.CheckpointStore(filepath.Join(tmp, "edge")); err != nil {
-		return err
+// The click store's checkpoint comes right after the control store's copy
+// (its own per-edge sequences keep it whole); takeParts returns the
+// manifest's Clicks.
+func (b *nodeBackup) takeParts(ctx context.Context, tmp string) (string, error) {
+	b.gate.mu.Lock()
+	defer b.gate.mu.Unlock()
+	if err := b.node.CheckpointStore(filepath.Join(tmp, "edge")); err != nil {
+		return "", err
 	}
 	if err := os.Mkdir(filepath.Join(tmp, "control"), 0o700); err != nil {
-		return fmt.Errorf("backup: %w", err)
+		return "", fmt.Errorf("backup: %w", err)
 	}
-	if err := vacuumInto(ctx, filepath.Join(dataDir, "control", "control.db"), filepath.Join(tmp, "control", "control.db")); err != nil {
-		return err
+	if err := vacuumInto(ctx, filepath.Join(b.dataDir, "control", "control.db"), filepath.Join(tmp, "control", "control.db")); err != nil {
+		return "", err
+	}
+	clicks := ""
+	if b.clicks != nil {
+		embedded, err := b.clicks.CheckpointClicks(filepath.Join(tmp, "control", "analytics"))
+		if err != nil {
+			return "", fmt.Errorf("backup: %w", err)
+		}
+		// On SQLite, the click store is embedded unless on ClickHouse.
+		clicks = map[bool]string{true: "embedded", false: "clickhouse"}[embedded]
 	}
 	backupBetweenParts()
-	return node.CheckpointRaft(filepath.Join(tmp, "replication"))
+	return clicks, b.node.CheckpointRaft(filepath.Join(tmp, "replication"))
 }
 
 // stoppedBackup writes the backup archive of the control node whose data
@@ -159,7 +205,31 @@ func stoppedBackup(ctx context.Context, w io.Writer, dataDir, pepperFile string,
 	}
 	m := backupManifest{Format: backupFormat, Version: version, NodeID: nodeID, CreatedAt: time.Now().UTC(),
 		AppliedIndex: applied, CommitIndex: applied, ControlStore: "sqlite"}
+	if m.Clicks, err = checkpointClosedClicks(filepath.Join(dataDir, "control", "analytics"), filepath.Join(tmp, "control", "analytics"), logger); err != nil {
+		return err
+	}
 	return writeArchive(w, tmp, dataDir, pepperFile, m)
+}
+
+// checkpointClosedClicks copies the embedded click store in dir, of a node
+// that is not running, to dst, and returns the manifest's Clicks: "" when
+// dir does not exist (the node keeps its clicks in ClickHouse, or has none
+// yet).
+func checkpointClosedClicks(dir, dst string, logger *slog.Logger) (string, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("backup click store: %w", err)
+	}
+	s, err := pebblestore.Open(dir, pebblestore.Options{Logger: logger, CacheBytes: 1 << 20})
+	if err != nil {
+		return "", fmt.Errorf("backup: %w", err)
+	}
+	defer s.Close()
+	if err := s.Checkpoint(dst); err != nil {
+		return "", fmt.Errorf("backup: %w", err)
+	}
+	return "embedded", nil
 }
 
 // vacuumInto writes a consistent copy of the SQLite database src to dst
@@ -202,7 +272,7 @@ func writeArchive(w io.Writer, tmp, dataDir, pepperFile string, m backupManifest
 		}
 		rel, _ := filepath.Rel(control, p)
 		switch {
-		case rel == "analytics" && d.IsDir():
+		case rel == "analytics" && d.IsDir(): // the click store: its checkpoint is in tmp
 			return fs.SkipDir
 		case strings.HasPrefix(rel, "control.db"), !d.Type().IsRegular(), externalPepper && rel == "pepper":
 			return nil

@@ -125,7 +125,7 @@ func TestAdminBackupConsistent(t *testing.T) {
 	}
 	t.Cleanup(func() { backupBetweenParts = func() {} })
 	var archive bytes.Buffer
-	if err := nodeBackup(s.node, s.gate, dir, "", "")(context.Background(), &archive); err != nil {
+	if err := (&nodeBackup{node: s.node, gate: s.gate, dataDir: dir, clicks: s.srv}).Backup(context.Background(), &archive); err != nil {
 		t.Fatal(err)
 	}
 	if code := <-during; code != 201 {

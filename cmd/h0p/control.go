@@ -198,7 +198,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	apiTLS.ClientAuth = tls.VerifyClientCertIfGiven // API clients use keys; nodes add certificates
 	// Control publishes through gate; a backup holds it.
 	gate := &applyGate{Applier: node}
-	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: nodeBackup(node, gate, nf.DataDir, sf.DatabaseURL, sf.PepperFile)}
+	backup := &nodeBackup{node: node, gate: gate, dataDir: nf.DataDir, databaseURL: sf.DatabaseURL, pepperFile: sf.PepperFile}
+	clusterHandler := &cluster.Handler{Node: node, Client: client, Logger: logger, Backup: backup.Backup}
 	ccfg := control.Config{
 		APIAddr: apiAddr, DataDir: filepath.Join(nf.DataDir, "control"), DatabaseURL: sf.DatabaseURL, PepperFile: sf.PepperFile,
 		DefaultDomain: defaultDomain, ShortLinkScheme: shortScheme, ShortLinkPort: shortPort,
@@ -227,6 +228,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	c.add(srv.Close)
 	clusterHandler.Clicks = srv.IngestClicks
+	backup.clicks = srv // control serves backups only from Run on
 	if apiURL == "" {
 		apiURL = srv.URL()
 	}
