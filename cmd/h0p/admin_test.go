@@ -214,11 +214,30 @@ func TestAdminBackupRestore(t *testing.T) {
 	mu.Lock()
 	before := append([]created(nil), acked...)
 	mu.Unlock()
+	// Clicks: redirects through the edge, counted in stats before the
+	// backup begins.
+	clicked := before[0]
+	const served = 7
+	if !c.waitResolves("e1", clicked.slug, clicked.url, 10*time.Second) {
+		t.Fatalf("e1 does not serve %s", clicked.slug)
+	}
+	for range served - 1 { // waitResolves served one
+		if status, _ := c.resolve("e1", clicked.slug); status != 302 && status != 301 {
+			t.Fatalf("redirect %s: %d", clicked.slug, status)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if stats, _ := c.clickCounts(t, clicked.id, clicked.slug); stats == served {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("stats count %d of %s before the backup, want %d", stats, clicked.slug, served)
+		}
+	}
 	archive := filepath.Join(t.TempDir(), "backup.tar.gz")
 	code, out, errOut := runAdminCmd(t, "backup", "--control", c.apiURL("c1"), "--certs", certs, "--out", archive)
 	stop.Store(true)
 	wg.Wait()
-	if code != 0 {
+	if code != 0 || !strings.Contains(out, "clicks in the archive") {
 		t.Fatalf("backup: exit %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("%s; %d links acknowledged before the backup, %d in all", strings.TrimSpace(out), len(before), len(acked))
@@ -238,7 +257,7 @@ func TestAdminBackupRestore(t *testing.T) {
 	c.signal("c1", syscall.SIGKILL)
 	c.signal("e1", syscall.SIGKILL)
 	// A stopped node is backed up from its directory.
-	if code, out, errOut := runAdminCmd(t, "backup", "--data", filepath.Join(c.dir, "c1"), "--out", offline); code != 0 || !strings.Contains(out, "node c1") {
+	if code, out, errOut := runAdminCmd(t, "backup", "--data", filepath.Join(c.dir, "c1"), "--out", offline); code != 0 || !strings.Contains(out, "node c1") || !strings.Contains(out, "clicks in the archive") {
 		t.Errorf("backup --data of a stopped node: exit %d %s%s", code, out, errOut)
 	}
 	if code, out, errOut := runAdminCmd(t, "restore", "--in", offline, "--data", filepath.Join(t.TempDir(), "offline")); code != 0 {
@@ -259,6 +278,11 @@ func TestAdminBackupRestore(t *testing.T) {
 	c.nodes["c1"].raft = freeAddr(t)
 	c.start("c1")
 	c.waitReady("c1", 60*time.Second)
+	// The restored click store answers the stats of before the backup
+	// (asked before the edge serves the restored links again).
+	if stats, _ := c.clickCounts(t, clicked.id, clicked.slug); stats != served {
+		t.Errorf("restored c1: stats count %d of %s, want %d", stats, clicked.slug, served)
+	}
 	c.start("e1")
 	c.waitReady("e1", 60*time.Second)
 	for _, l := range before {
