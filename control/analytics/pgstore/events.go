@@ -17,51 +17,12 @@ const exportPage = 10_000
 // Events reads a page newest first, after the cursor's click: keyset
 // paging on (at, id), down the org's (or a link's) time index.
 func (s *Store) Events(ctx context.Context, q analytics.EventQuery) (analytics.EventPage, error) {
-	if err := q.Check(); err != nil {
-		return analytics.EventPage{}, err
-	}
-	var after *clicks.Click
-	if q.Cursor != "" {
-		t, id, err := analytics.DecodeCursor(q.Cursor)
-		if err != nil {
-			return analytics.EventPage{}, err
-		}
-		after = &clicks.Click{Time: t, ID: id}
-	}
-	cs, err := s.events(ctx, &q, after, false, q.Limit)
-	if err != nil {
-		return analytics.EventPage{}, fmt.Errorf("events: %w", err)
-	}
-	page := analytics.EventPage{Events: cs}
-	if len(cs) == q.Limit {
-		last := cs[len(cs)-1]
-		page.Next = analytics.EncodeCursor(last.Time, last.ID)
-	}
-	return page, nil
+	return analytics.EventsByPages(ctx, q, s.events)
 }
 
 // Export reads the clicks oldest first, a page of exportPage at a time.
 func (s *Store) Export(ctx context.Context, q analytics.EventQuery, fn func(*clicks.Click) error) error {
-	q.Limit, q.Cursor = 0, ""
-	if err := q.Check(); err != nil {
-		return err
-	}
-	var after *clicks.Click
-	for {
-		cs, err := s.events(ctx, &q, after, true, exportPage)
-		if err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		for i := range cs {
-			if err := fn(&cs[i]); err != nil {
-				return err
-			}
-		}
-		if len(cs) < exportPage {
-			return nil
-		}
-		after = &cs[len(cs)-1]
-	}
+	return analytics.ExportByPages(ctx, q, exportPage, s.events, fn)
 }
 
 // events reads up to limit of q's clicks past after (nil: from the start
