@@ -3,6 +3,8 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/h0p/h0p/shared/clicks"
 )
@@ -62,4 +64,17 @@ func ExportByPages(ctx context.Context, q EventQuery, size int, read PageReader,
 		}
 		after = &cs[len(cs)-1]
 	}
+}
+
+// UnixNanos is t in Unix nanoseconds, as the SQL engines keep a click's
+// time, clamped to what an int64 holds: a range may end in the year 9999.
+func UnixNanos(t time.Time) int64 {
+	const most = math.MaxInt64/1_000_000_000 - 1 // seconds
+	switch s := t.Unix(); {
+	case s > most:
+		return math.MaxInt64
+	case s < -most:
+		return math.MinInt64
+	}
+	return t.UnixNano()
 }

@@ -85,7 +85,7 @@ func (s *Store) eventsIn(ctx context.Context, q *analytics.EventQuery, from, to 
 		order, cmp = "ASC", ">"
 	}
 	if after != nil {
-		at := nanos(after.Time)
+		at := analytics.UnixNanos(after.Time)
 		id := fmt.Sprintf("toFixedString(unhex('%s'), 16)", hex.EncodeToString(after.ID[:]))
 		conds = append(conds, fmt.Sprintf("at %s= %d", cmp, at), fmt.Sprintf("(at %s %d OR id %s %s)", cmp, at, cmp, id))
 	}

@@ -3,7 +3,6 @@ package chstore
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +103,7 @@ func where(org string, start, end time.Time, f *analytics.Filter, bots analytics
 	conds := []string{
 		"org = " + lit(org),
 		"day >= " + dayLit(first), "day <= " + dayLit(last),
-		"at >= " + strconv.FormatInt(nanos(start), 10), "at < " + strconv.FormatInt(nanos(end), 10),
+		"at >= " + strconv.FormatInt(analytics.UnixNanos(start), 10), "at < " + strconv.FormatInt(analytics.UnixNanos(end), 10),
 	}
 	switch bots {
 	case analytics.BotsExclude:
@@ -172,13 +171,13 @@ func bucketExpr(bounds []time.Time) string {
 	for i := 1; i < n; i++ {
 		uniform = uniform && bounds[i+1].Sub(bounds[i]) == step
 	}
-	b1 := nanos(bounds[1])
+	b1 := analytics.UnixNanos(bounds[1])
 	if uniform {
 		return fmt.Sprintf("if(at < %d, 0, intDiv(at - %d, %d) + 1)", b1, b1, step.Nanoseconds())
 	}
 	terms := make([]string, 0, n-1)
 	for _, b := range bounds[1:n] {
-		terms = append(terms, fmt.Sprintf("(at >= %d)", nanos(b)))
+		terms = append(terms, fmt.Sprintf("(at >= %d)", analytics.UnixNanos(b)))
 	}
 	return strings.Join(terms, " + ")
 }
@@ -213,17 +212,4 @@ func linkValuesExpr(values map[string][]string) (expr, links string) {
 	expr = fmt.Sprintf("arrayJoin(arrayElement([%s], transform(link, [%s], [%s], 0)))",
 		strings.Join(sets, ", "), links, strings.Join(idx, ", "))
 	return expr, links
-}
-
-// nanos is t in Unix nanoseconds (the clicks' at), clamped to what an
-// Int64 holds: a range may end in the year 9999.
-func nanos(t time.Time) int64 {
-	const most = math.MaxInt64/1_000_000_000 - 1 // seconds
-	switch s := t.Unix(); {
-	case s > most:
-		return math.MaxInt64
-	case s < -most:
-		return math.MinInt64
-	}
-	return t.UnixNano()
 }

@@ -33,13 +33,13 @@ func (s *Store) events(ctx context.Context, q *analytics.EventQuery, after *clic
 	st.printf(`SELECT c.at, c.bot, c.qr, c.link, c.id, c.domain, c.country, c.device, c.browser, c.os, c.referer, c.ip
 		FROM analytics_clicks c`)
 	conds := append(clickConds(st, &q.Filter, q.Bots),
-		"c.org = "+st.arg(q.Org), "c.at >= "+st.arg(nanos(q.Start)), "c.at < "+st.arg(nanos(q.End)))
+		"c.org = "+st.arg(q.Org), "c.at >= "+st.arg(analytics.UnixNanos(q.Start)), "c.at < "+st.arg(analytics.UnixNanos(q.End)))
 	order := "DESC"
 	if oldest {
 		order = "ASC"
 	}
 	if after != nil {
-		at, id := st.arg(nanos(after.Time)), st.arg(after.ID[:])
+		at, id := st.arg(analytics.UnixNanos(after.Time)), st.arg(after.ID[:])
 		if oldest {
 			conds = append(conds, "c.at >= "+at, "(c.at, c.id) > ("+at+", "+id+")")
 		} else {

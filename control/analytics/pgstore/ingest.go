@@ -40,7 +40,7 @@ func (s *Store) Ingest(ctx context.Context, b *clicks.Batch, orgsOf analytics.Or
 	for i := range b.Clicks {
 		c := &b.Clicks[i]
 		org, ok := orgs[c.LinkID]
-		if !ok || !storable(org) || !storable(c.LinkID) || c.Time.Unix() < 0 || nanos(c.Time) == math.MaxInt64 {
+		if !ok || !storable(org) || !storable(c.LinkID) || c.Time.Unix() < 0 || analytics.UnixNanos(c.Time) == math.MaxInt64 {
 			f.Dropped++
 			continue
 		}

@@ -192,7 +192,7 @@ func clickStatement(q *analytics.Query, bounds []time.Time, pieces []analytics.P
 		if len(bounds) > 2 {
 			ns := make([]int64, len(bounds))
 			for i, t := range bounds {
-				ns[i] = nanos(t)
+				ns[i] = analytics.UnixNanos(t)
 			}
 			b = "width_bucket(c.at, " + st.arg(ns) + "::int8[]) - 1"
 		}
@@ -208,12 +208,12 @@ func clickStatement(q *analytics.Query, bounds []time.Time, pieces []analytics.P
 		// The range's bounds as constants: the planner sees how much of
 		// the table it spans.
 		st.printf(" FROM analytics_clicks c")
-		conds = append(conds, "c.at >= "+st.arg(nanos(q.Start)), "c.at < "+st.arg(nanos(q.End)))
+		conds = append(conds, "c.at >= "+st.arg(analytics.UnixNanos(q.Start)), "c.at < "+st.arg(analytics.UnixNanos(q.End)))
 	} else {
 		var from, to []int64
 		var buckets []int32
 		for _, p := range pieces {
-			from, to, buckets = append(from, nanos(p.From)), append(to, nanos(p.To)), append(buckets, int32(p.Bucket))
+			from, to, buckets = append(from, analytics.UnixNanos(p.From)), append(to, analytics.UnixNanos(p.To)), append(buckets, int32(p.Bucket))
 		}
 		st.printf(" FROM unnest(%s::int8[], %s::int8[], %s::int4[]) AS p(f, t, b)", st.arg(from), st.arg(to), st.arg(buckets))
 		st.lateral("analytics_clicks c", append(conds, "c.at >= p.f", "c.at < p.t"))

@@ -33,7 +33,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -132,7 +131,7 @@ func (s *Store) DeleteBefore(ctx context.Context, org string, t time.Time) error
 			return err
 		}
 		batch := &pgx.Batch{}
-		batch.Queue(`DELETE FROM analytics_clicks WHERE org = $1 AND at < $2`, org, nanos(time.Unix(day*86400, 0)))
+		batch.Queue(`DELETE FROM analytics_clicks WHERE org = $1 AND at < $2`, org, analytics.UnixNanos(time.Unix(day*86400, 0)))
 		for _, table := range []string{"analytics_counts", "analytics_link_counts"} {
 			batch.Queue(`DELETE FROM `+table+` WHERE org = $1 AND gran = $2 AND unit < $3`, org, granHour, units(day*24))
 			batch.Queue(`DELETE FROM `+table+` WHERE org = $1 AND gran = $2 AND unit < $3`, org, granDay, units(day))
@@ -177,17 +176,4 @@ func unitOf(gran int16, t time.Time) int32 {
 		return units(t.Unix() / 86400)
 	}
 	return units(t.Unix() / 3600)
-}
-
-// nanos is t in Unix nanoseconds (the clicks' at), clamped to what an
-// int8 holds: a range may end in the year 9999.
-func nanos(t time.Time) int64 {
-	const most = math.MaxInt64/1_000_000_000 - 1 // seconds
-	switch s := t.Unix(); {
-	case s > most:
-		return math.MaxInt64
-	case s < -most:
-		return math.MinInt64
-	}
-	return t.UnixNano()
 }
