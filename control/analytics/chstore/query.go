@@ -99,7 +99,7 @@ func valueExpr(d analytics.Dimension) string {
 // and primary key ranges; at decides.
 func where(org string, start, end time.Time, f *analytics.Filter, bots analytics.Bots) []string {
 	first := min(max(start.Unix(), 0)/86400, maxDay)
-	last := min(max(end.Unix()-1, 0)/86400, maxDay)
+	last := min(max(end.Add(-time.Nanosecond).Unix(), 0)/86400, maxDay) // the day of the range's last nanosecond
 	conds := []string{
 		"org = " + lit(org),
 		"day >= " + dayLit(first), "day <= " + dayLit(last),
