@@ -178,50 +178,13 @@ func TestBytes(t *testing.T) {
 }
 
 // Two control nodes share the database; every batch of two edges reaches
-// both at once (an edge that timed out on one ships to the other). Each
-// batch is stored once, by one node, and the other answers Duplicate.
+// both at once. Each batch is stored once, by one node.
 func TestNodesShareEdges(t *testing.T) {
-	ctx := context.Background()
 	dbURL := chtest.Database(t)
-	nodes := []*Store{mustOpen(t, dbURL), mustOpen(t, dbURL)}
+	nodes := []analytics.Store{mustOpen(t, dbURL), mustOpen(t, dbURL)}
 	defer nodes[0].Close()
 	defer nodes[1].Close()
-	const batches, size = 20, 5
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		stored = map[string]int{}
-	)
-	for _, edge := range []string{"e1", "e2"} {
-		for _, s := range nodes {
-			wg.Go(func() {
-				for seq := uint64(1); seq <= batches; seq++ {
-					got, err := s.Ingest(ctx, batch(edge, seq, size), analyticstest.OrgsOf)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if !got.Duplicate {
-						mu.Lock()
-						stored[fmt.Sprint(edge, seq)]++
-						mu.Unlock()
-					}
-				}
-			})
-		}
-	}
-	wg.Wait()
-	if len(stored) != 2*batches {
-		t.Errorf("%d batches stored, want %d", len(stored), 2*batches)
-	}
-	for b, n := range stored {
-		if n != 1 {
-			t.Errorf("batch %s stored %d times", b, n)
-		}
-	}
-	if got := count(t, nodes[0], "org_a"); got != 2*batches*size {
-		t.Errorf("%d clicks, want %d", got, 2*batches*size)
-	}
+	analyticstest.SharedNodes(t, nodes, 20, func(edge string, seq uint64) *clicks.Batch { return batch(edge, seq, 5) })
 }
 
 // A node that stopped while holding an edge's lock leaves it; another
