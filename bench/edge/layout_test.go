@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -10,6 +11,7 @@ func TestParseLayouts(t *testing.T) {
 	for _, tc := range []struct {
 		names   string
 		cpus    int
+		disk    []int
 		want    []layout
 		wantErr string
 	}{
@@ -23,11 +25,23 @@ func TestParseLayouts(t *testing.T) {
 		{names: "pinned", cpus: 3, want: []layout{
 			{Name: "pinned", ServerCPUs: "0", LoadCPUs: "1-2", Workers: 1, Threads: 2},
 		}},
+		{names: "pinned", cpus: 2, disk: []int{1}, want: []layout{
+			{Name: "pinned", ServerCPUs: "1", LoadCPUs: "0", Workers: 1, Threads: 1},
+		}},
+		{names: "pinned", cpus: 3, disk: []int{1}, want: []layout{
+			{Name: "pinned", ServerCPUs: "0", LoadCPUs: "1-2", Workers: 1, Threads: 2},
+		}},
+		{names: "pinned", cpus: 3, disk: []int{2}, want: []layout{
+			{Name: "pinned", ServerCPUs: "2", LoadCPUs: "0-1", Workers: 1, Threads: 2},
+		}},
+		{names: "pinned", cpus: 8, disk: []int{0, 5, 6}, want: []layout{
+			{Name: "pinned", ServerCPUs: "4-7", LoadCPUs: "0-3", Workers: 4, Threads: 4},
+		}},
 		{names: "shared", cpus: 1, want: []layout{{Name: "shared", Workers: 1, Threads: 2}}},
 		{names: "shared,pinned", cpus: 1, wantErr: "needs 2 CPUs"},
 		{names: "spread", cpus: 2, wantErr: `unknown layout "spread"`},
 	} {
-		got, err := parseLayouts(tc.names, tc.cpus, 2)
+		got, err := parseLayouts(tc.names, tc.cpus, 2, tc.disk)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("parseLayouts(%q, %d): error %v, want one containing %q", tc.names, tc.cpus, err, tc.wantErr)
@@ -41,7 +55,7 @@ func TestParseLayouts(t *testing.T) {
 }
 
 func TestLayoutHeading(t *testing.T) {
-	ls, err := parseLayouts("shared,pinned", 2, 2)
+	ls, err := parseLayouts("shared,pinned", 2, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +65,16 @@ func TestLayoutHeading(t *testing.T) {
 	} {
 		if got := ls[i].describe(); got != want {
 			t.Errorf("describe() = %q, want %q", got, want)
+		}
+	}
+}
+
+func TestDiskCPUs(t *testing.T) {
+	cpus := diskCPUs(t.TempDir())
+	t.Logf("the temporary directory's disk interrupts: CPUs %v", cpus)
+	for _, c := range cpus {
+		if c < 0 || c >= runtime.NumCPU() {
+			t.Errorf("CPU %d of %d", c, runtime.NumCPU())
 		}
 	}
 }

@@ -13,8 +13,8 @@
 // the server's processes) with ratios to nginx in bench/results/edge.json
 // and edge.md.
 // It does so in each of -layouts: shared (servers and wrk on every CPU) and
-// pinned (the server alone on the first half of the CPUs, wrk on the rest:
-// see layout).
+// pinned (the server alone on half of the CPUs, wrk on the rest: see
+// layout).
 //
 // The edge runs as a child process (this binary re-executed with -serve),
 // in the modes of -clicks. ship is h0p edge's stack: the edge, its click
@@ -67,7 +67,7 @@ func main() {
 		warmup   = flag.Duration("warmup", 5*time.Second, "unmeasured run before each server's first")
 		conns    = flag.Int("connections", 64, "wrk connections")
 		threads  = flag.Int("threads", runtime.NumCPU(), "wrk threads in the shared layout")
-		layoutsF = flag.String("layouts", "shared,pinned", "comma-separated: shared (server and wrk on every CPU), pinned (server on the first half of the CPUs, wrk on the rest)")
+		layoutsF = flag.String("layouts", "shared,pinned", "comma-separated: shared (server and wrk on every CPU), pinned (server on half of the CPUs, those taking the disk's interrupts, wrk on the rest)")
 		clicksF  = flag.String("clicks", "ship,drain", "comma-separated edges to run: ship (h0p edge's stack: spool and shipper, posting to a control node in its own process at idle CPU priority), drain (the edge alone, its clicks counted in memory)")
 		h0pBin   = flag.String("h0p", "", "the h0p binary the control node runs (ship; empty: go build ./cmd/h0p)")
 		tlsF     = flag.String("tls", "keepalive,handshake", "comma-separated HTTPS runs, edge against nginx, TLS 1.3: keepalive (as the plain runs), handshake (Connection: close, a TLS handshake a request); none: no HTTPS")
@@ -99,7 +99,7 @@ func main() {
 			log.Fatalf("%s not found: apt-get install -y nginx-light wrk util-linux (bench/edge/run.sh does)", tool)
 		}
 	}
-	layouts, err := parseLayouts(*layoutsF, runtime.NumCPU(), *threads)
+	layouts, err := parseLayouts(*layoutsF, runtime.NumCPU(), *threads, diskCPUs(os.TempDir()))
 	must(err)
 	modes, err := parseModes(*clicksF)
 	must(err)
@@ -178,8 +178,9 @@ type report struct {
 // layout is where the servers and wrk run. In the shared layout all of them
 // use every CPU: wrk takes CPU from the server and waits behind it, so the
 // latency percentiles are those of the whole machine's scheduling. In the
-// pinned layout the server has the first half of the CPUs to itself and wrk
-// the rest (taskset), as on an edge host whose clients are elsewhere.
+// pinned layout the server has half of the CPUs to itself and wrk the rest
+// (taskset), as on an edge host whose clients are elsewhere; the server's
+// half holds the CPUs that take the disk's interrupts (diskCPUs).
 type layout struct {
 	Name       string `json:"name"`
 	ServerCPUs string `json:"server_cpus,omitempty"` // taskset's list; "": every CPU
@@ -189,8 +190,10 @@ type layout struct {
 }
 
 // parseLayouts reads -layouts for a machine of cpus CPUs; threads is wrk's
-// in the shared layout.
-func parseLayouts(names string, cpus, threads int) ([]layout, error) {
+// in the shared layout. The pinned layout's server takes the first half of
+// the CPUs, or the last when that holds more of disk's, the CPUs that take
+// the spool disk's interrupts (diskCPUs).
+func parseLayouts(names string, cpus, threads int, disk []int) ([]layout, error) {
 	var ls []layout
 	for _, name := range strings.Split(names, ",") {
 		switch name = strings.TrimSpace(name); name {
@@ -200,9 +203,21 @@ func parseLayouts(names string, cpus, threads int) ([]layout, error) {
 			if cpus < 2 {
 				return nil, fmt.Errorf("layout pinned needs 2 CPUs or more, this machine has %d", cpus)
 			}
-			half := cpus / 2
-			ls = append(ls, layout{Name: name, ServerCPUs: cpuList(0, half), LoadCPUs: cpuList(half, cpus),
-				Workers: half, Threads: cpus - half})
+			half, first, last := cpus/2, 0, 0
+			for _, c := range disk {
+				switch {
+				case c < half:
+					first++
+				case c >= cpus-half:
+					last++
+				}
+			}
+			l := layout{Name: name, ServerCPUs: cpuList(0, half), LoadCPUs: cpuList(half, cpus),
+				Workers: half, Threads: cpus - half}
+			if last > first {
+				l.ServerCPUs, l.LoadCPUs = cpuList(cpus-half, cpus), cpuList(0, cpus-half)
+			}
+			ls = append(ls, l)
 		default:
 			return nil, fmt.Errorf("unknown layout %q (shared, pinned)", name)
 		}

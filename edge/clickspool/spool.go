@@ -253,6 +253,7 @@ func (s *Spool) Take(src *clicks.Encoder) bool {
 		if n == 0 {
 			s.opened = s.opts.Now()
 		}
+		s.open.Sum() // the checksum as the clicks come: sealing adds no pass over the segment
 		s.writeOpen()
 	}
 	return src.Clicks() == 0

@@ -99,6 +99,10 @@ func (b *Batch) Append(dst []byte) ([]byte, error) {
 type Encoder struct {
 	body []byte // the clicks' binary form
 	n    int
+	// sum is the CRC-32C of body[:summed] (Sum): Frame then checksums
+	// only the rest.
+	sum    uint32
+	summed int
 }
 
 // Add encodes c as the batch's next click.
@@ -161,12 +165,21 @@ func (e *Encoder) Frame(edge string, seq uint64) (head, tail []byte, err error) 
 	head = appendString(head, edge)
 	head = appendPaddedUvarint(head, seq, seqWidth)
 	head = appendPaddedUvarint(head, uint64(e.n), countWidth)
-	sum := crc32.Update(crc32.Checksum(head, table), table, e.body)
+	e.Sum()
+	sum := crc32Combine(crc32.Checksum(head, table), e.sum, uint64(len(e.body)))
 	return head, binary.LittleEndian.AppendUint32(nil, sum), nil
 }
 
+// Sum checksums the body added since the last Sum, so that Frame's work
+// does not grow with the batch: a spool calls it as the clicks come, in
+// slices, rather than over a whole segment at once.
+func (e *Encoder) Sum() {
+	e.sum = crc32.Update(e.sum, table, e.body[e.summed:])
+	e.summed = len(e.body)
+}
+
 // Reset empties the encoder, keeping its buffer.
-func (e *Encoder) Reset() { e.body, e.n = e.body[:0], 0 }
+func (e *Encoder) Reset() { e.body, e.n, e.sum, e.summed = e.body[:0], 0, 0, 0 }
 
 // MoveTo moves e's first clicks to the end of dst, as many as keep dst
 // within maxClicks clicks and a Body of maxBody bytes, but at least one
@@ -194,8 +207,56 @@ func (e *Encoder) MoveTo(dst *Encoder, maxClicks, maxBody int) int {
 	}
 	dst.body, dst.n = append(dst.body, e.body[:size]...), dst.n+n
 	e.body, e.n = append(e.body[:0], e.body[size:]...), e.n-n
+	e.sum, e.summed = 0, 0
 	return n
 }
+
+// crc32Combine is the CRC-32C of a followed by b, given a's, b's and b's
+// length: a's checksum times x^(8·len(b)) modulo the polynomial, plus
+// b's (zlib's crc32_combine).
+func crc32Combine(a, b uint32, lenB uint64) uint32 {
+	return multModP(x2nModP(lenB, 3), a) ^ b
+}
+
+// multModP is a·b modulo the CRC-32C polynomial, both reflected.
+func multModP(a, b uint32) uint32 {
+	m, p := uint32(1)<<31, uint32(0)
+	for {
+		if a&m != 0 {
+			p ^= b
+			if a&(m-1) == 0 {
+				return p
+			}
+		}
+		m >>= 1
+		if b&1 != 0 {
+			b = b>>1 ^ crc32.Castagnoli
+		} else {
+			b >>= 1
+		}
+	}
+}
+
+// x2nModP is x^(n·2^k) modulo the CRC-32C polynomial.
+func x2nModP(n uint64, k uint) uint32 {
+	p := uint32(1) << 31 // x^0
+	for ; n != 0; n, k = n>>1, k+1 {
+		if n&1 != 0 {
+			p = multModP(x2nTable[k&31], p)
+		}
+	}
+	return p
+}
+
+// x2nTable[k] is x^(2^k) modulo the CRC-32C polynomial.
+var x2nTable = func() (t [32]uint32) {
+	p := uint32(1) << 30 // x^1
+	for k := range t {
+		t[k] = p
+		p = multModP(p, p)
+	}
+	return t
+}()
 
 // clickLen is the length of the click Add encoded at the start of b.
 func clickLen(b []byte) int {

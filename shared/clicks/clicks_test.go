@@ -3,8 +3,10 @@ package clicks
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -159,6 +161,50 @@ func TestHeadLenIsFixed(t *testing.T) {
 			if err != nil || h.Seq != seq || h.Clicks != n {
 				t.Fatalf("%d clicks, seq %d: Verify %+v %v", n, seq, h, err)
 			}
+		}
+	}
+}
+
+func TestSumInSlicesIsTheWholeChecksum(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 7, 100, 4096} {
+		var whole, sliced Encoder
+		for i := range n {
+			c := Click{Time: time.Unix(int64(i), 0), LinkID: strings.Repeat("l", i%40), Domain: "h0p.test", Country: "US"}
+			c.ID[0], c.IPHash[3] = byte(i), byte(i>>8)
+			whole.Add(&c)
+			sliced.Add(&c)
+			if i%(1+i%13) == 0 {
+				sliced.Sum()
+			}
+		}
+		hw, tw, err := whole.Frame("edge-1/abc", 42)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs, ts, err := sliced.Frame("edge-1/abc", 42)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(hw, hs) || !bytes.Equal(tw, ts) {
+			t.Fatalf("%d clicks: checksum in slices %x, whole %x", n, ts, tw)
+		}
+		data := append(append(append([]byte(nil), hs...), sliced.Body()...), ts...)
+		if _, err := Verify(data); err != nil {
+			t.Fatalf("%d clicks: %v", n, err)
+		}
+	}
+}
+
+func TestCRC32Combine(t *testing.T) {
+	data := make([]byte, 5000)
+	for i := range data {
+		data[i] = byte(i*7 + i>>5)
+	}
+	for _, cut := range []int{0, 1, 3, 4, 63, 64, 65, 1000, 4999, 5000} {
+		a, b := data[:cut], data[cut:]
+		got := crc32Combine(crc32.Checksum(a, table), crc32.Checksum(b, table), uint64(len(b)))
+		if want := crc32.Checksum(data, table); got != want {
+			t.Errorf("cut at %d: %08x, want %08x", cut, got, want)
 		}
 	}
 }
