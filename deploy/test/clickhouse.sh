@@ -21,39 +21,12 @@ port=${H0P_CLICKHOUSE_PORT:-8123}
 dir=/var/lib/h0p-clickhouse${H0P_CLICKHOUSE_PORT:+-$port} # a server per port
 base="http://127.0.0.1:${port}/"
 
-# Keep stdout for the URL alone; everything else goes to stderr.
-exec 3>&1 1>&2
-
-log() { echo "clickhouse.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-# quiet runs a command that may start a daemon without letting it inherit
-# fd 3 (the caller's $(...) pipe, which would then never reach EOF) or our
-# stdout/stderr. Its output is shown only when it fails.
-quiet() {
-	local out rc=0
-	out=$(mktemp)
-	"$@" 3>&- </dev/null >"$out" 2>&1 || rc=$?
-	if [ "$rc" -ne 0 ]; then cat "$out" >&2; fi
-	rm -f "$out"
-	return "$rc"
-}
+. "$(dirname "$0")/lib.sh"
 
 answers() { [ "$(curl -fsS --max-time 2 --data-binary 'SELECT 1' "$base" 2>/dev/null)" = 1 ]; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it may install packages and start the server)"
 PATH=$PATH:/usr/sbin # where Debian puts clickhouse-server
-
-# apt_install installs packages, refreshing the package lists only when
-# the ones at hand fail (fresh images ship without them, others stale).
-apt_install() {
-	export DEBIAN_FRONTEND=noninteractive
-	if ! quiet apt-get install -y -qq "$@"; then
-		log "install failed with the current package lists; running apt-get update"
-		quiet apt-get update -qq
-		quiet apt-get install -y -qq "$@"
-	fi
-}
 
 if ! command -v curl >/dev/null; then
 	log "installing curl"

@@ -16,26 +16,7 @@ set -euo pipefail
 db=${1:-h0p_test}
 [[ $db =~ ^[a-z][a-z0-9_]*$ ]] || { echo "postgres.sh: bad database name $db" >&2; exit 2; }
 
-# Keep stdout for the URL alone; everything else (apt, psql, our notes) goes
-# to stderr.
-exec 3>&1 1>&2
-
-log() { echo "postgres.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-# quiet runs a command that may start the server as a daemon (apt's postinst,
-# pg_ctlcluster) without letting it inherit fd 3 (the caller's $(...) pipe,
-# which would then never reach EOF and hang the caller) or our stdout/stderr
-# (a CI runner waiting for its log pipe to close). Its output is shown only
-# when it fails.
-quiet() {
-	local out rc=0
-	out=$(mktemp)
-	"$@" 3>&- </dev/null >"$out" 2>&1 || rc=$?
-	if [ "$rc" -ne 0 ]; then cat "$out" >&2; fi
-	rm -f "$out"
-	return "$rc"
-}
+. "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it may install packages and start the server)"
 
@@ -52,14 +33,7 @@ server_version() {
 
 if ! command -v pg_ctlcluster >/dev/null || [ -z "$(server_version)" ]; then
 	log "installing postgresql"
-	export DEBIAN_FRONTEND=noninteractive
-	# Fresh images ship without package lists, others with stale ones: try
-	# the lists at hand first, refresh them only when that fails.
-	if ! quiet apt-get install -y -qq postgresql; then
-		log "install failed with the current package lists; running apt-get update"
-		quiet apt-get update -qq
-		quiet apt-get install -y -qq postgresql
-	fi
+	apt_install postgresql
 fi
 version=$(server_version)
 [ -n "$version" ] || die "no PostgreSQL server binaries under /usr/lib/postgresql after install"

@@ -15,31 +15,12 @@ set -euo pipefail
 
 dir=${H0P_TEST_REDIS_DIR:-/tmp/h0p-test-redis}
 
-# Keep stdout for the URL alone.
-exec 3>&1 1>&2
-
-log() { echo "redis.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
 	[ "$(id -u)" -eq 0 ] || die "redis-server is not installed and installing it needs root"
 	log "installing redis-server"
-	export DEBIAN_FRONTEND=noninteractive
-	# apt's postinst may start a server: keep it off our fd 3 (the caller's
-	# $(...) pipe would never reach EOF) and show its output only on failure.
-	install() {
-		local out rc=0
-		out=$(mktemp)
-		apt-get install -y -qq redis-server 3>&- </dev/null >"$out" 2>&1 || rc=$?
-		if [ "$rc" -ne 0 ]; then cat "$out" >&2; fi
-		rm -f "$out"
-		return "$rc"
-	}
-	if ! install; then
-		log "install failed with the current package lists; running apt-get update"
-		apt-get update -qq 3>&- </dev/null >&2
-		install
-	fi
+	apt_install redis-server
 fi
 
 ping() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; }
