@@ -42,6 +42,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/h0p/h0p/bench/internal/disk"
 	"github.com/h0p/h0p/bench/internal/results"
 	"github.com/h0p/h0p/control/analytics"
 	"github.com/h0p/h0p/control/analytics/pebblestore"
@@ -188,7 +189,7 @@ func runPebble(ctx context.Context, dir string, g *generator, batches [][]byte, 
 	log.Printf("pebble: ingesting %d batches", len(batches))
 	run := &engineRun{Engine: "pebblestore", Ingest: ingestAll(ctx, st, g, batches, *edges, *nClicks)}
 	log.Printf("pebble: %.0f clicks/s", run.Ingest.ClicksPerSecond)
-	run.StoreBytes = dirSize(filepath.Join(dir, "pebble"))
+	run.StoreBytes = disk.Size(filepath.Join(dir, "pebble"))
 	if *compact {
 		t0 := time.Now()
 		must(st.Compact(ctx))
@@ -553,17 +554,6 @@ func cpuTime() time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n
-}
 
 func must(err error) {
 	if err != nil {

@@ -54,6 +54,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/h0p/h0p/bench/internal/disk"
 	"github.com/h0p/h0p/bench/internal/results"
 )
 
@@ -391,7 +392,7 @@ func benchSize(n int, layouts []layout, cfg benchConfig) ([]sizeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	storeMiB := float64(dirSize(filepath.Join(dir, controlNodeDir, edgeStoreDir))) / (1 << 20)
+	storeMiB := float64(disk.Size(filepath.Join(dir, controlNodeDir, edgeStoreDir))) / (1 << 20)
 	var rs []sizeResult
 	for _, l := range layouts {
 		r, err := benchLayout(d, n, l, cfg)
@@ -1299,17 +1300,6 @@ func freeAddr() string {
 	must(err)
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n
 }
 
 func lastLine(s string) string {

@@ -37,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/h0p/h0p/bench/internal/disk"
 	"github.com/h0p/h0p/bench/internal/results"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/clustercert"
@@ -269,7 +270,7 @@ func measure(k, rate int, duration, idle time.Duration, links int) (row, error) 
 	if err := leader.Snapshot(); err != nil {
 		return r, err
 	}
-	r.SnapshotBytes = dirSize(filepath.Join(dir, "c1", "replication", "snapshots"))
+	r.SnapshotBytes = disk.Size(filepath.Join(dir, "c1", "replication", "snapshots"))
 	target := leaderStore.AppliedIndex()
 	newID := fmt.Sprintf("e%d", k+1)
 	if err := say("join %s %d", newID, target); err != nil {
@@ -519,17 +520,6 @@ func rssMiB(pid int) float64 {
 func pct(sorted []float64, p float64) float64 {
 	i := int(float64(len(sorted)-1) * p / 100)
 	return sorted[i]
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n
 }
 
 func report(rows []row, rate int, duration time.Duration, links int) string {

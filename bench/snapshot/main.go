@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/h0p/h0p/bench/internal/disk"
 	"github.com/h0p/h0p/bench/internal/results"
 	"github.com/h0p/h0p/replication"
 	"github.com/h0p/h0p/shared/clustercert"
@@ -76,7 +77,7 @@ func main() {
 	snapStart := time.Now()
 	must(leader.Snapshot())
 	snapTime := time.Since(snapStart)
-	snapBytes := dirSize(filepath.Join(dir, "c1", "replication", "snapshots"))
+	snapBytes := disk.Size(filepath.Join(dir, "c1", "replication", "snapshots"))
 	want, err := leaderStore.Digest()
 	must(err)
 
@@ -116,17 +117,6 @@ func main() {
 		*links, snapBytes, float64(snapBytes)/(1<<20), installTime.Seconds(), runtime.NumCPU(), res["measuredAt"])
 	must(results.Write(*out, "snapshot", res, md))
 	fmt.Print(md)
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n
 }
 
 func must(err error) {
