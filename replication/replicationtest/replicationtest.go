@@ -19,13 +19,7 @@ import (
 // raft group, and waits until it leads.
 func SingleVoter(t testing.TB) (*replication.Node, *replication.Store) {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := t.TempDir()
-	store, err := replication.OpenStore(filepath.Join(dir, "edge"), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	dir, quiet, store := openStore(t)
 	node, err := replication.Open(replication.Config{NodeID: "t", RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
 		Voter: true, Bootstrap: true, Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, store)
 	if err != nil {
@@ -46,13 +40,7 @@ func SingleVoter(t testing.TB) (*replication.Node, *replication.Store) {
 // the node has caught up with the leader.
 func Follower(t testing.TB, leader *replication.Node) (*replication.Node, *replication.Store) {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := t.TempDir()
-	store, err := replication.OpenStore(filepath.Join(dir, "edge"), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	dir, quiet, store := openStore(t)
 	id := "f-" + filepath.Base(dir)
 	node, err := replication.Open(replication.Config{NodeID: id, RaftAddr: "127.0.0.1:0", Dir: filepath.Join(dir, "raft"),
 		Logger: quiet, HeartbeatTimeout: 200 * time.Millisecond}, store)
@@ -78,4 +66,19 @@ func CaughtUp(t testing.TB, follower, leader *replication.Node) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// openStore opens an edge store in a new directory, closed when t ends:
+// the directory (for the node's raft files beside it), a logger that
+// drops everything, and the store.
+func openStore(t testing.TB) (string, *slog.Logger, *replication.Store) {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	store, err := replication.OpenStore(filepath.Join(dir, "edge"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return dir, quiet, store
 }
