@@ -104,6 +104,7 @@ type Server struct {
 	m             metrics
 	agents        *agentCache
 	clicks        clickQueue
+	wallClock     bool // cfg.Now is time.Now: a time read for a request is its click's time too
 	attempts      *attemptLimiter
 	checks        chan struct{} // one per password check running (PasswordChecks)
 	cache         *linkCache
@@ -202,7 +203,8 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
+	wallClock := cfg.Now == nil
+	if wallClock {
 		cfg.Now = time.Now
 	}
 	if cfg.ClickQueue == 0 {
@@ -236,6 +238,7 @@ func New(cfg Config, links LinkReader) (*Server, error) {
 		m:             newMetrics(cfg.Registerer),
 		agents:        newAgentCache(16_384),
 		clicks:        clickQueue{max: cfg.ClickQueue},
+		wallClock:     wallClock,
 		attempts:      newAttemptLimiter(cfg.PasswordAttempts, cfg.Now),
 		checks:        make(chan struct{}, cfg.PasswordChecks),
 		cache:         newLinkCache(cfg.CacheEntries),
@@ -572,7 +575,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) outcome {
 			why = untrackedQuery
 		}
 		qr := query && string(ctx.QueryArgs().Peek("qr")) == "1"
-		a := s.redirectPlain(&r.link, why, nil, ctx.UserAgent(), ctx.Referer(), s.clientIP(ctx), qr)
+		a := s.redirectPlain(&r.link, why, nil, ctx.UserAgent(), ctx.Referer(), s.clientIP(ctx), qr, s.cfg.Now())
 		return s.redirectOutcome(ctx, a.status, a.location, a.cache, a.index, outcomeRedirect)
 	}
 	l := r.link.link

@@ -325,7 +325,11 @@ func (s *Server) servePlain(r *plainRequest, peer netip.Addr, m *visitorMemo, ou
 		return false
 	}
 	s.countLookup(res.found)
-	*out = s.redirectPlain(&res.link, res.untracked(), m, r.userAgent, r.referer, s.clientIPFrom(peer, r.forwardedFor, r.forwarded), false)
+	now := start // the click's time: one clock read a request less
+	if !s.wallClock {
+		now = s.cfg.Now()
+	}
+	*out = s.redirectPlain(&res.link, res.untracked(), m, r.userAgent, r.referer, s.clientIPFrom(peer, r.forwardedFor, r.forwarded), false, now)
 	s.m.requests[outcomeRedirect].Inc()
 	s.m.latency.Observe(time.Since(start).Seconds())
 	return true

@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"net/netip"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
@@ -159,12 +160,12 @@ func (r *resolution) untracked() untracked {
 // redirectPlain is a plain link's redirect, the answer both paths give
 // it, and captures its click unless why says not to: m is the connection's
 // memo (nil: none), userAgent and referer the request's headers, ip the
-// client's address, qr whether the request came from a QR code (?qr=1).
+// client's address, qr whether the request came from a QR code (?qr=1),
+// now the click's time.
 func (s *Server) redirectPlain(e *cached, why untracked, m *visitorMemo, userAgent, referer []byte, ip netip.Addr,
-	qr bool) plainRedirect {
+	qr bool, now time.Time) plainRedirect {
 	if why == tracked {
 		a := s.agentOf(m, userAgent)
-		now := s.cfg.Now()
 		country, hash := s.ipFacts(m, ip, now)
 		c := s.newClick(referer, e.id, e.domain, &a, country, hash, qr, now)
 		s.capture(&c)
