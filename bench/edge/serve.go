@@ -147,10 +147,10 @@ func (c child) serve() error {
 	default:
 		var n atomic.Int64
 		run = func(ctx context.Context) error {
-			// The consumer takes the queue every 5 ms, as the shipper
+			// The consumer takes the queue as often as the shipper
 			// does, and counts what it took.
 			go func() {
-				tick := time.NewTicker(5 * time.Millisecond)
+				tick := time.NewTicker(clickspool.TakeEvery)
 				defer tick.Stop()
 				var taken clicks.Encoder
 				for range tick.C {

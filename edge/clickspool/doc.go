@@ -5,9 +5,11 @@
 //
 // The Spool is a directory of segment files, one encoded clicks.Batch each
 // (shared/clicks), named by sequence number. The open segment is written
-// to a temporary file as its clicks are taken, after the place of its head;
-// sealing it writes the head there, syncs, renames the file into place and
-// syncs the directory: a crash leaves whole segments or none. At Open, the
+// to a temporary file as its clicks are taken, after the place of its head,
+// with direct I/O where the filesystem takes it (whole blocks as they
+// fill, the page cache bypassed); sealing it writes the head there and the
+// last block, syncs, renames the file into place and syncs the directory:
+// a crash leaves whole segments or none. At Open, the
 // open segment's file (its clicks were never known durable) is removed;
 // other temporary files (torn writes) and misnamed segments are logged,
 // counted and removed; a segment
@@ -23,15 +25,13 @@
 // one control has seen. Control stores a batch once per (edge id, sequence)
 // and acknowledges one it already has.
 //
-// The Shipper takes the edge's click queue every few milliseconds on a
-// ticker (Queue: the clicks come encoded, swapped with the shipper's
-// buffer) and moves them into the open segment and its file, so that its
-// work on the CPU it shares with the edge's event loop comes in slices of
-// a copy of a few milliseconds' clicks, allocating nothing: a longer
-// burst, or a garbage collection it caused, is a stall of the loop. A
-// segment is sealed when it holds SegmentClicks
-// clicks or SegmentBytes bytes, or its first click is Interval old, so a
-// click is on disk within about one Interval. It ships the segments oldest
+// The Shipper takes the edge's click queue every TakeEvery on a ticker
+// (Queue: the clicks come encoded, swapped with the shipper's buffer) and
+// moves them into the open segment and its file, allocating nothing: its
+// CPU is taken from the edge's event loop, whose requests wait behind it
+// (behind a garbage collection it caused too). A segment is sealed when it
+// holds SegmentClicks clicks or SegmentBytes bytes, or its first click is
+// Interval old, so a click is on disk within about one Interval. It ships the segments oldest
 // first, one at a time, through a Sink, and deletes a segment only once the
 // Sink returned nil. A failure is retried, same segment and same sequence,
 // after a capped exponential backoff with jitter; a refusal for good

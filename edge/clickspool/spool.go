@@ -62,10 +62,9 @@ const (
 )
 
 // Spool is a directory of click segments and one open segment, in memory
-// and, as its clicks come, in a file (open.tmp) whose sealing is the
-// head written in the place kept for it, a sync and a rename: the copy of
-// a segment to the page cache is spread over its clicks' takes, not one
-// burst on the CPU an event loop shares. Take, Seal and Write are for one
+// and, as its clicks come, in a file (open.tmp, with direct I/O where the
+// filesystem allows: direct.go) whose sealing is the head written in the
+// place kept for it, a sync and a rename. Take, Seal and Write are for one
 // goroutine at a time (the Shipper's); the rest is safe for concurrent use.
 type Spool struct {
 	dir  string
@@ -81,8 +80,16 @@ type Spool struct {
 	// openWritten is how much of the open segment's body openFile holds;
 	// -1: a write to it failed, and Seal writes the segment whole.
 	openWritten int
-	next        uint64 // the sequence of the next segment
-	reserved    uint64 // sequences from here on were never used (the state file says so)
+	// img is the open segment as its file holds it, for direct I/O
+	// (direct.go): the headLen bytes of the head's place, then the body
+	// open encodes into; nil: no direct I/O on this system.
+	img        []byte
+	headLen    int
+	noDirect   bool   // the filesystem refused it
+	openDirect bool   // openFile is written with direct I/O
+	directDone int    // the bytes of img openFile holds, whole blocks
+	next       uint64 // the sequence of the next segment
+	reserved   uint64 // sequences from here on were never used (the state file says so)
 
 	readBuf []byte // oldest's, reused
 
@@ -166,6 +173,11 @@ func Open(dir string, opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("click spool: node id %q is too long", opts.NodeID)
 	}
 	s.edge = edge
+	s.headLen = clicks.HeadLen(edge)
+	if oDirect != 0 && opts.SegmentBytes >= s.headLen+4+blockSize {
+		s.img = alignedBuffer(roundUp(opts.SegmentBytes))
+	}
+	s.emptyOpen()
 	s.m = newMetrics(opts.Registerer, s)
 	if err := s.scan(); err != nil {
 		return nil, err
@@ -268,11 +280,17 @@ func (s *Spool) writeOpen() {
 	}
 	var err error
 	if s.openFile == nil {
-		s.openFile, err = os.OpenFile(filepath.Join(s.dir, openName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		s.openFile, s.openDirect, err = s.createOpen(filepath.Join(s.dir, openName))
 	}
-	if err == nil {
+	switch {
+	case err != nil:
+	case s.openDirect && s.inImage():
+		err = s.writeDirect()
+	case s.openDirect:
+		err = errors.New("a click larger than a segment") // written whole at the seal
+	default:
 		body := s.open.Body()[s.openWritten:]
-		_, err = s.openFile.WriteAt(body, int64(clicks.HeadLen(s.edge)+s.openWritten))
+		_, err = s.openFile.WriteAt(body, int64(s.headLen+s.openWritten))
 		s.openWritten += len(body)
 	}
 	if err != nil {
@@ -288,7 +306,20 @@ func (s *Spool) closeOpen() {
 		os.Remove(s.openFile.Name())
 		s.openFile = nil
 	}
-	s.openWritten = 0
+	s.openWritten, s.openDirect, s.directDone = 0, false, 0
+}
+
+// emptyOpen empties the open segment, encoding the next one into the
+// image when there is one.
+func (s *Spool) emptyOpen() {
+	switch {
+	case s.img != nil:
+		s.open.ResetTo(s.img[s.headLen : s.headLen : s.opts.SegmentBytes-4]) // room for the tail
+	case cap(s.open.Body()) > 4*s.opts.SegmentBytes:
+		s.open = clicks.Encoder{} // one oversized click must not pin its buffer
+	default:
+		s.open.Reset()
+	}
 }
 
 // sealOpen makes the open segment's file the segment name: the rest of
@@ -296,15 +327,20 @@ func (s *Spool) closeOpen() {
 // error the file is still open, for closeOpen to remove.
 func (s *Spool) sealOpen(name string, head, tail []byte) error {
 	f, body := s.openFile, s.open.Body()
-	if f == nil || s.openWritten < 0 {
+	if f == nil || s.openWritten < 0 || s.openDirect && !s.inImage() {
 		return errors.New("no open segment file")
 	}
-	_, err := f.WriteAt(body[s.openWritten:], int64(len(head)+s.openWritten))
-	if err == nil {
-		_, err = f.WriteAt(tail, int64(len(head)+len(body)))
-	}
-	if err == nil {
-		_, err = f.WriteAt(head, 0)
+	var err error
+	if s.openDirect {
+		err = s.sealDirect(head, tail)
+	} else {
+		_, err = f.WriteAt(body[s.openWritten:], int64(len(head)+s.openWritten))
+		if err == nil {
+			_, err = f.WriteAt(tail, int64(len(head)+len(body)))
+		}
+		if err == nil {
+			_, err = f.WriteAt(head, 0)
+		}
 	}
 	if err == nil {
 		err = f.Sync()
@@ -362,10 +398,7 @@ func (s *Spool) Seal() error {
 			return fmt.Errorf("click spool: %w", err)
 		}
 	}
-	s.open.Reset()
-	if cap(body) > 4*s.opts.SegmentBytes {
-		s.open = clicks.Encoder{} // one oversized click must not pin its buffer
-	}
+	s.emptyOpen()
 	s.mu.Lock()
 	s.segs = append(s.segs, g)
 	s.bytes += g.size
@@ -389,7 +422,7 @@ func (s *Spool) Write(cs []clicks.Click) (int, error) {
 	s.Take(&e)
 	if err := s.Seal(); err != nil {
 		s.writeMu.Lock()
-		s.open.Reset()
+		s.emptyOpen()
 		s.closeOpen()
 		s.writeMu.Unlock()
 		return 0, err

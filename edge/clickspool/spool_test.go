@@ -3,6 +3,7 @@ package clickspool
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -311,23 +312,37 @@ func BenchmarkWrite(b *testing.B) {
 // sealing it writes the head in its place and renames the file. A file
 // left open by a crash is removed at open, not counted as corrupt.
 func TestOpenSegmentIsWrittenAsItFills(t *testing.T) {
+	for _, direct := range []bool{true, false} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testOpenSegmentIsWrittenAsItFills(t, direct) })
+	}
+}
+
+func testOpenSegmentIsWrittenAsItFills(t *testing.T, direct bool) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
+	s.noDirect = !direct
 	var e clicks.Encoder
-	cs := someClicks(0, 30)
-	for i := range cs[:20] {
+	cs := someClicks(0, 80)
+	for i := range cs[:50] {
 		e.Add(&cs[i])
 	}
 	body := len(e.Body())
 	if !s.Take(&e) {
 		t.Fatal("Take left clicks")
 	}
-	info, err := os.Stat(filepath.Join(dir, openName))
-	if err != nil || info.Size() != int64(clicks.HeadLen(s.Edge())+body) {
-		t.Fatalf("open segment file: %v %v, want %d bytes", info, err, clicks.HeadLen(s.Edge())+body)
+	if direct && !s.openDirect {
+		t.Skip("no direct I/O here: ", s.dir)
 	}
-	for i := range cs[20:] {
-		e.Add(&cs[20+i])
+	want := int64(clicks.HeadLen(s.Edge()) + body)
+	if direct { // whole blocks only, the rest at the seal
+		want &^= blockSize - 1
+	}
+	info, err := os.Stat(filepath.Join(dir, openName))
+	if err != nil || info.Size() != want || want == 0 {
+		t.Fatalf("open segment file: %v %v, want %d bytes", info, err, want)
+	}
+	for i := range cs[50:] {
+		e.Add(&cs[50+i])
 	}
 	s.Take(&e)
 	if err := s.Seal(); err != nil {
@@ -349,7 +364,7 @@ func TestOpenSegmentIsWrittenAsItFills(t *testing.T) {
 		t.Fatalf("%v corrupt files counted", n)
 	}
 	bs := mustTakeAll(t, s)
-	if len(bs) != 1 || len(bs[0].Clicks) != 30 || clickNo(bs[0].Clicks[29]) != 29 {
+	if len(bs) != 1 || len(bs[0].Clicks) != 80 || clickNo(bs[0].Clicks[79]) != 79 {
 		t.Fatalf("segments %+v", bs)
 	}
 }
@@ -365,5 +380,88 @@ func TestOpenFileFailureWritesTheSegmentWhole(t *testing.T) {
 	mustWrite(t, s, someClicks(0, 10))
 	if bs := mustTakeAll(t, s); len(bs) != 1 || len(bs[0].Clicks) != 10 {
 		t.Fatalf("segments %+v", bs)
+	}
+}
+
+// Segments written with direct I/O — taken in pieces that end anywhere in
+// a block, sealed at any size, one of a click larger than the image — are
+// the batches a buffered spool writes, byte for byte.
+func TestDirectSegmentsAreTheBufferedOnes(t *testing.T) {
+	big := someClicks(1000, 1)[0]
+	big.RefererHost = strings.Repeat("r", clicks.MaxString)
+	big.LinkID = strings.Repeat("l", clicks.MaxString)
+	big.Domain = strings.Repeat("d", clicks.MaxString)
+	big.Country, big.Device, big.Browser, big.OS = big.Domain, big.Domain, big.Domain, big.Domain // ≈7 KiB
+	write := func(direct bool) ([][]byte, bool) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, Options{SegmentBytes: blockSize + 256})
+		s.noDirect = !direct
+		used := false
+		cs := someClicks(0, 1500)
+		var e clicks.Encoder
+		for i, n := 0, 1; i < len(cs); i, n = i+n, n%37+3 {
+			for _, c := range cs[i:min(i+n, len(cs))] {
+				e.Add(&c)
+			}
+			if i%5 == 0 {
+				e.Add(&big)
+			}
+			for !s.Take(&e) {
+				used = used || s.openDirect
+				if err := s.Seal(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			used = used || s.openDirect
+			if i%3 == 0 {
+				if err := s.Seal(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := s.Seal(); err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, name := range files(t, dir) { // sorted: by sequence
+			if strings.HasSuffix(name, segSuffix) {
+				b, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := clicks.Verify(b); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				out = append(out, b)
+			}
+		}
+		return out, used
+	}
+	direct, used := write(true)
+	if !used {
+		t.Skip("no direct I/O here")
+	}
+	buffered, _ := write(false)
+	if len(direct) != len(buffered) || len(direct) < 20 {
+		t.Fatalf("%d segments direct, %d buffered", len(direct), len(buffered))
+	}
+	if !slices.ContainsFunc(direct, func(b []byte) bool { return len(b) > blockSize+256 }) {
+		t.Fatal("no segment of one click larger than the image")
+	}
+	for i, b := range buffered {
+		d := direct[i]
+		if len(d) != len(b) {
+			t.Fatalf("segment %d: %d bytes direct, %d buffered", i, len(d), len(b))
+		}
+		var bb, db clicks.Batch
+		if err := bb.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UnmarshalBinary(d); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.EqualFunc(bb.Clicks, db.Clicks, func(a, b clicks.Click) bool { return a == b }) {
+			t.Fatalf("segment %d: the clicks differ", i)
+		}
 	}
 }

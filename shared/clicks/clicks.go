@@ -181,6 +181,15 @@ func (e *Encoder) Sum() {
 // Reset empties the encoder, keeping its buffer.
 func (e *Encoder) Reset() { e.body, e.n, e.sum, e.summed = e.body[:0], 0, 0, 0 }
 
+// ResetTo empties the encoder and has it encode into buf's array, from
+// its start and within its capacity (beyond it, into a new array, as
+// append does): a spool lays a segment out in memory as its file holds
+// it.
+func (e *Encoder) ResetTo(buf []byte) {
+	e.Reset()
+	e.body = buf[:0]
+}
+
 // MoveTo moves e's first clicks to the end of dst, as many as keep dst
 // within maxClicks clicks and a Body of maxBody bytes, but at least one
 // when dst is empty, and says how many. The clicks left stay in e, in

@@ -208,3 +208,25 @@ func TestCRC32Combine(t *testing.T) {
 		}
 	}
 }
+
+// ResetTo encodes into the given array, in place while it has room, and
+// the batch is the same as from a fresh encoder.
+func TestResetToEncodesInPlace(t *testing.T) {
+	buf := make([]byte, 0, 4096)
+	var fresh, placed Encoder
+	placed.Add(&Click{LinkID: "before"})
+	placed.ResetTo(buf)
+	for i := range 10 {
+		c := Click{Time: time.Unix(int64(i), 0), LinkID: "lnk_1", Domain: "h0p.test"}
+		fresh.Add(&c)
+		placed.Add(&c)
+	}
+	if placed.Clicks() != 10 || &placed.Body()[0] != &buf[:1][0] {
+		t.Fatalf("%d clicks, encoded in place: %v", placed.Clicks(), &placed.Body()[0] == &buf[:1][0])
+	}
+	hf, tf, _ := fresh.Frame("e/1", 1)
+	hp, tp, _ := placed.Frame("e/1", 1)
+	if !bytes.Equal(hf, hp) || !bytes.Equal(tf, tp) || !bytes.Equal(fresh.Body(), placed.Body()) {
+		t.Fatal("the batch encoded in place differs")
+	}
+}
