@@ -9,8 +9,8 @@
 // with direct I/O where the filesystem takes it (whole blocks as they
 // fill, the page cache bypassed); sealing it writes the head there and the
 // last block, syncs, renames the file into place and syncs the directory:
-// a crash leaves whole segments or none. At Open, the
-// open segment's file (its clicks were never known durable) is removed;
+// a crash leaves whole segments or none. At Open, the open segment's file
+// (its clicks were never known durable) is removed;
 // other temporary files (torn writes) and misnamed segments are logged,
 // counted and removed; a segment
 // whose bytes fail their checksum when read for shipping is removed the
@@ -31,13 +31,14 @@
 // CPU is taken from the edge's event loop, whose requests wait behind it
 // (behind a garbage collection it caused too). A segment is sealed when it
 // holds SegmentClicks clicks or SegmentBytes bytes, or its first click is
-// Interval old, so a click is on disk within about one Interval. It ships the segments oldest
-// first, one at a time, through a Sink, and deletes a segment only once the
-// Sink returned nil. A failure is retried, same segment and same sequence,
-// after a capped exponential backoff with jitter; a refusal for good
-// (clicks.ErrRejected, clicks.ErrCorrupt) moves the segment to rejected/,
-// logged and counted. Shipping starts at most Rate batches a second, the
-// pace at which a backlog drains once control is back.
+// Interval old, so a click is on disk within about one Interval. It ships
+// the segments oldest first, one at a time, through a Sink, and deletes a
+// segment only once the Sink returned nil. A failure is retried, same
+// segment and same sequence, after a capped exponential backoff with
+// jitter; a refusal for good (clicks.ErrRejected, clicks.ErrCorrupt)
+// moves the segment to rejected/, logged and counted. Shipping starts at
+// most Rate batches a second, the pace at which a backlog drains once
+// control is back.
 //
 // The disk budget (MaxBytes) bounds the unshipped segments: a segment that
 // would not fit drops the oldest ones (not the one being shipped), counted

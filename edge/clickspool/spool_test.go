@@ -385,7 +385,8 @@ func TestOpenFileFailureWritesTheSegmentWhole(t *testing.T) {
 
 // Segments written with direct I/O — taken in pieces that end anywhere in
 // a block, sealed at any size, one of a click larger than the image — are
-// the batches a buffered spool writes, byte for byte.
+// the batches a buffered spool writes: whole, of the same sizes, with the
+// same clicks.
 func TestDirectSegmentsAreTheBufferedOnes(t *testing.T) {
 	big := someClicks(1000, 1)[0]
 	big.RefererHost = strings.Repeat("r", clicks.MaxString)
