@@ -42,11 +42,25 @@ func (s *Spool) createOpen(name string) (f *os.File, direct bool, err error) {
 		if err == nil {
 			return f, true, nil
 		}
-		s.noDirect = true // EINVAL: this filesystem does buffered I/O only
-		s.log.Info("the click spool's filesystem refuses direct I/O: writing through the page cache", "dir", s.dir, "err", err)
+		if !s.directRefused(err) {
+			return nil, false, err
+		}
 	}
 	f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	return f, false, err
+}
+
+// directRefused reports whether err is the filesystem or the disk
+// refusing direct I/O (EINVAL: at open, or for an alignment), and if so
+// has the spool write through the page cache from then on. Any other
+// error (a missing directory, a full disk) leaves direct I/O on.
+func (s *Spool) directRefused(err error) bool {
+	if !errors.Is(err, syscall.EINVAL) {
+		return false
+	}
+	s.noDirect = true
+	s.log.Info("the click spool's disk refuses direct I/O: writing through the page cache", "dir", s.dir, "err", err)
+	return true
 }
 
 // inImage says whether the open segment's body is in s.img, after the
@@ -63,10 +77,7 @@ func (s *Spool) writeDirect() error {
 		return nil
 	}
 	if _, err := s.openFile.WriteAt(s.img[s.directDone:full], int64(s.directDone)); err != nil {
-		if errors.Is(err, syscall.EINVAL) { // alignment this device refuses: buffered from the next segment on
-			s.noDirect = true
-			s.log.Info("the click spool's disk refuses direct I/O: writing through the page cache", "dir", s.dir, "err", err)
-		}
+		s.directRefused(err) // buffered from the next segment on
 		return err
 	}
 	s.directDone = full
