@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,12 +50,18 @@ var build struct {
 func binary(t testing.TB) (bin, moduleDir string) {
 	t.Helper()
 	build.once.Do(func() {
-		out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}} {{.Dir}}", module).Output()
-		if err != nil {
-			build.err = fmt.Errorf("go list pebble: %v", err)
+		// go mod download, not go list: on a fresh module cache go list
+		// names no directory until something downloaded the module.
+		out, err := exec.Command("go", "mod", "download", "-json", module).Output()
+		var mod struct{ Version, Dir string }
+		if err == nil {
+			err = json.Unmarshal(out, &mod)
+		}
+		if err != nil || mod.Dir == "" {
+			build.err = fmt.Errorf("go mod download pebble: %v %s", err, out)
 			return
 		}
-		version, dir, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+		version, dir := mod.Version, mod.Dir
 		bin := filepath.Join(os.TempDir(), "h0p-pebble-"+version, "pebble")
 		if _, err := os.Stat(bin); err != nil {
 			// Built aside and renamed into place: test binaries of other
