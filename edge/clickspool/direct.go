@@ -7,17 +7,19 @@ import (
 	"unsafe"
 )
 
-// Direct I/O: where the filesystem allows it (oDirect, Linux), the open
-// segment's file is written with O_DIRECT from an image of it in memory
-// (Spool.img: the place of the head, then the body the open segment's
-// encoder writes into), a whole block at a time as the clicks come, and
-// the last block, padded, at the seal, which then truncates the file to
-// the segment's size. The page cache never holds a segment: a buffered
-// write of the clicks of a few milliseconds allocated, filled and
-// accounted a page at a time, and the seal's sync then wrote them back,
-// ≈2.5 µs of the edge's CPU a 4 KiB page. A filesystem that refuses
-// O_DIRECT (tmpfs) gets buffered writes, as does a segment of one click
-// larger than the image.
+// Direct I/O: where the filesystem allows it (oDirect, Linux), a segment
+// is written at its seal with O_DIRECT, in one write, from an image of it
+// in memory (Spool.img: the place of the head, then the body the open
+// segment's encoder writes into), padded to a whole block, then cut to the
+// segment's size. The page cache never holds a segment: a buffered write
+// allocated, filled and accounted a page at a time, and the seal's sync
+// then wrote them back, ≈2.5 µs of the edge's CPU a 4 KiB page. And the
+// segment is written once: a direct write costs the edge's CPU per write
+// as well as per byte (a 1 MiB segment in 128 KiB writes twice the CPU of
+// one write, edge/DESIGN.md), so the open segment is not written as it
+// fills: a crash loses it either way, since only a sealed segment is known
+// whole. A filesystem that refuses O_DIRECT (tmpfs) gets buffered writes,
+// as does a segment of one click larger than the image.
 
 // blockSize aligns direct I/O: buffers, offsets and lengths (4 KiB covers
 // devices of 512-byte and of 4 KiB logical blocks).
@@ -34,20 +36,29 @@ func alignedBuffer(n int) []byte {
 	return b[off : off+n : off+n]
 }
 
-// createOpen creates the open segment's file, for direct I/O when the
-// spool has an image and the filesystem takes it; direct says which.
-func (s *Spool) createOpen(name string) (f *os.File, direct bool, err error) {
-	if s.img != nil && !s.noDirect {
-		f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|oDirect, 0o600)
-		if err == nil {
-			return f, true, nil
-		}
-		if !s.directRefused(err) {
-			return nil, false, err
+// writeSegment writes the sealed segment name, from the image with direct
+// I/O where it can, else through the page cache.
+func (s *Spool) writeSegment(name string, head, body, tail []byte) error {
+	if s.img != nil && !s.noDirect && s.inImage() {
+		err := s.writeDirect(name, head, tail)
+		if err == nil || !s.directRefused(err) {
+			return err
 		}
 	}
-	f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	return f, false, err
+	return writeFileSynced(s.dir, name, head, body, tail)
+}
+
+// writeDirect writes the image, the head in its place and the tail after
+// the body, as the sealed segment name.
+func (s *Spool) writeDirect(name string, head, tail []byte) error {
+	end := copy(s.img, head) + len(s.open.Body())
+	size := end + copy(s.img[end:], tail)
+	return replaceSynced(s.dir, name, oDirect, func(f *os.File) error {
+		if _, err := f.Write(s.img[:roundUp(size)]); err != nil {
+			return err
+		}
+		return f.Truncate(int64(size))
+	})
 }
 
 // directRefused reports whether err is the filesystem or the disk
@@ -68,41 +79,4 @@ func (s *Spool) directRefused(err error) bool {
 func (s *Spool) inImage() bool {
 	body := s.open.Body()
 	return s.img != nil && cap(body) > 0 && unsafe.SliceData(body) == &s.img[s.headLen]
-}
-
-// writeDirect writes the open segment's whole blocks not on disk yet.
-func (s *Spool) writeDirect() error {
-	full := (s.headLen + len(s.open.Body())) &^ (blockSize - 1)
-	if full <= s.directDone {
-		return nil
-	}
-	if _, err := s.openFile.WriteAt(s.img[s.directDone:full], int64(s.directDone)); err != nil {
-		s.directRefused(err) // buffered from the next segment on
-		return err
-	}
-	s.directDone = full
-	return nil
-}
-
-// sealDirect writes the rest of the open segment from the image: the
-// head in its place (the first block again), the blocks not on disk yet
-// with the tail, padded to a block; then the file is cut to the segment's
-// size.
-func (s *Spool) sealDirect(head, tail []byte) error {
-	f := s.openFile
-	end := copy(s.img, head) + len(s.open.Body())
-	size := end + copy(s.img[end:], tail)
-	from := s.directDone
-	if from > 0 { // the first block again, with the head
-		if _, err := f.WriteAt(s.img[:blockSize], 0); err != nil {
-			return err
-		}
-		from = max(from, blockSize)
-	}
-	if to := roundUp(size); to > from {
-		if _, err := f.WriteAt(s.img[from:to], int64(from)); err != nil {
-			return err
-		}
-	}
-	return f.Truncate(int64(size))
 }

@@ -4,17 +4,15 @@
 // outage, unless the disk budget runs out first.
 //
 // The Spool is a directory of segment files, one encoded clicks.Batch each
-// (shared/clicks), named by sequence number. The open segment is written
-// to a temporary file as its clicks are taken, after the place of its head,
-// with direct I/O where the filesystem takes it (whole blocks as they
-// fill, the page cache bypassed); sealing it writes the head there and the
-// last block, syncs, renames the file into place and syncs the directory:
-// a crash leaves whole segments or none. At Open, the open segment's file
-// (its clicks were never known durable) is removed;
-// other temporary files (torn writes) and misnamed segments are logged,
-// counted and removed; a segment
-// whose bytes fail their checksum when read for shipping is removed the
-// same way, its clicks counted as dropped.
+// (shared/clicks), named by sequence number. The open segment is kept in
+// memory, laid out as its file will hold it; sealing it writes it whole in
+// one write, with direct I/O where the filesystem takes it (the page cache
+// bypassed), to a temporary file, syncs it, renames it into place and
+// syncs the directory: a crash leaves whole segments or none, and loses
+// the open segment. At Open, temporary files (torn writes) and misnamed
+// segments are logged, counted and removed; a segment whose bytes fail
+// their checksum when read for shipping is removed the same way, its
+// clicks counted as dropped.
 //
 // Sequence numbers grow by one per segment and are never reused: the spool
 // keeps a high-water mark in its state file, reserved a range at a time, so
@@ -27,9 +25,9 @@
 //
 // The Shipper takes the edge's click queue every TakeEvery on a ticker
 // (Queue: the clicks come encoded, swapped with the shipper's buffer) and
-// moves them into the open segment and its file, allocating nothing: its
-// CPU is taken from the edge's event loop, whose requests wait behind it
-// (behind a garbage collection it caused too). A segment is sealed when it
+// moves them into the open segment, allocating nothing: its CPU is taken
+// from the edge's event loop, whose requests wait behind it (behind a
+// garbage collection it caused too). A segment is sealed when it
 // holds SegmentClicks clicks or SegmentBytes bytes, or its first click is
 // Interval old, so a click is on disk within about one Interval. It ships
 // the segments oldest first, one at a time, through a Sink, and deletes a

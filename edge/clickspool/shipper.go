@@ -109,12 +109,11 @@ func (sh *Shipper) Run(ctx context.Context) error {
 }
 
 // TakeEvery is how often the shipper takes the edge's queue into the open
-// segment and its file (the clicks of 20 ms: ≈540 KB at 225,000 a
-// second). At saturation the edge's requests wait behind whatever CPU the
-// shipper takes, and a take costs a wake-up, a system call and a device
-// write whatever its size: taking every 5 ms put a saturated edge's p50
-// 25 µs later (edge/DESIGN.md, Figures). Durability is Interval's: a
-// crash loses the open segment however often it is written.
+// segment (the clicks of 20 ms: ≈540 KB at 225,000 a second). At
+// saturation the edge's requests wait behind whatever CPU the shipper
+// takes, and a take costs a wake-up whatever its size: taking every 5 ms
+// put a saturated edge's p50 25 µs later (edge/DESIGN.md, Figures).
+// Durability is Interval's: a crash loses the open segment.
 const TakeEvery = 20 * time.Millisecond
 
 // spool takes the queue into the spool, sealing a segment when it is full

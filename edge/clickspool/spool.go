@@ -57,15 +57,14 @@ const (
 	rejectedDir = "rejected"
 	segSuffix   = ".batch"
 	tmpSuffix   = ".tmp"
-	openName    = "open" + tmpSuffix // the open segment's file
 	stateMagic  = "h0p click spool 1"
 )
 
 // Spool is a directory of click segments and one open segment, in memory
-// and, as its clicks come, in a file (open.tmp, with direct I/O where the
-// filesystem allows: direct.go) whose sealing is the head written in the
-// place kept for it, a sync and a rename. Take, Seal and Write are for one
-// goroutine at a time (the Shipper's); the rest is safe for concurrent use.
+// until sealing writes it whole (with direct I/O where the filesystem
+// allows: direct.go), syncs and renames it. Take, Seal and Write are for
+// one goroutine at a time (the Shipper's); the rest is safe for concurrent
+// use.
 type Spool struct {
 	dir  string
 	opts Options
@@ -73,23 +72,17 @@ type Spool struct {
 	log  *slog.Logger
 	m    *metrics
 
-	writeMu  sync.Mutex     // one Take, Seal or Write at a time; guards the fields below
-	open     clicks.Encoder // the open segment's clicks
-	opened   time.Time      // when its first click was added
-	openFile *os.File       // openName, nil until the open segment's first clicks
-	// openWritten is how much of the open segment's body openFile holds;
-	// -1: a write to it failed, and Seal writes the segment whole.
-	openWritten int
-	// img is the open segment as its file holds it, for direct I/O
+	writeMu sync.Mutex     // one Take, Seal or Write at a time; guards the fields below
+	open    clicks.Encoder // the open segment's clicks
+	opened  time.Time      // when its first click was added
+	// img is the open segment as its file will hold it, for direct I/O
 	// (direct.go): the headLen bytes of the head's place, then the body
 	// open encodes into; nil: no direct I/O on this system.
-	img        []byte
-	headLen    int
-	noDirect   bool   // the filesystem refused it
-	openDirect bool   // openFile is written with direct I/O
-	directDone int    // the bytes of img openFile holds, whole blocks
-	next       uint64 // the sequence of the next segment
-	reserved   uint64 // sequences from here on were never used (the state file says so)
+	img      []byte
+	headLen  int
+	noDirect bool   // the filesystem refused it
+	next     uint64 // the sequence of the next segment
+	reserved uint64 // sequences from here on were never used (the state file says so)
 
 	readBuf []byte // oldest's, reused
 
@@ -210,12 +203,6 @@ func (s *Spool) scan() error {
 		if name == stateFile || name == rejectedDir {
 			continue
 		}
-		if name == openName { // a segment never sealed: its clicks were not known durable
-			if err := os.Remove(filepath.Join(s.dir, name)); err != nil {
-				return fmt.Errorf("click spool: %w", err)
-			}
-			continue
-		}
 		if strings.HasSuffix(name, tmpSuffix) || strings.HasSuffix(name, segSuffix) {
 			g, ok := parseSegmentName(name)
 			var info fs.FileInfo
@@ -253,9 +240,9 @@ func cmpUint(a, b uint64) int {
 }
 
 // Take moves src's clicks into the open segment, opening one if needed, as
-// many as fit (SegmentClicks clicks, SegmentBytes bytes), and writes them
-// to its file; it says whether all did: if not, Seal, then Take the rest.
-// A click larger than SegmentBytes alone is a segment of its own.
+// many as fit (SegmentClicks clicks, SegmentBytes bytes); it says whether
+// all did: if not, Seal, then Take the rest. A click larger than
+// SegmentBytes alone is a segment of its own. It writes nothing to disk.
 func (s *Spool) Take(src *clicks.Encoder) bool {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -266,47 +253,8 @@ func (s *Spool) Take(src *clicks.Encoder) bool {
 			s.opened = s.opts.Now()
 		}
 		s.open.Sum() // the checksum as the clicks come: sealing adds no pass over the segment
-		s.writeOpen()
 	}
 	return src.Clicks() == 0
-}
-
-// writeOpen writes the open segment's body bytes its file lacks, creating
-// the file, past the place of the head, at the segment's first clicks. A
-// failure is left for Seal, which then writes the segment whole.
-func (s *Spool) writeOpen() {
-	if s.openWritten < 0 {
-		return
-	}
-	var err error
-	if s.openFile == nil {
-		s.openFile, s.openDirect, err = s.createOpen(filepath.Join(s.dir, openName))
-	}
-	switch {
-	case err != nil:
-	case s.openDirect && s.inImage():
-		err = s.writeDirect()
-	case s.openDirect:
-		err = errors.New("a click larger than a segment") // written whole at the seal
-	default:
-		body := s.open.Body()[s.openWritten:]
-		_, err = s.openFile.WriteAt(body, int64(s.headLen+s.openWritten))
-		s.openWritten += len(body)
-	}
-	if err != nil {
-		s.closeOpen()
-		s.openWritten = -1
-	}
-}
-
-// closeOpen closes and removes the open segment's file, if any.
-func (s *Spool) closeOpen() {
-	if s.openFile != nil {
-		s.openFile.Close()
-		os.Remove(s.openFile.Name())
-		s.openFile = nil
-	}
-	s.openWritten, s.openDirect, s.directDone = 0, false, 0
 }
 
 // emptyOpen empties the open segment, encoding the next one into the
@@ -320,40 +268,6 @@ func (s *Spool) emptyOpen() {
 	default:
 		s.open.Reset()
 	}
-}
-
-// sealOpen makes the open segment's file the segment name: the rest of
-// the body, the tail, the head in its place, a sync, a rename. After an
-// error the file is still open, for closeOpen to remove.
-func (s *Spool) sealOpen(name string, head, tail []byte) error {
-	f, body := s.openFile, s.open.Body()
-	if f == nil || s.openWritten < 0 || s.openDirect && !s.inImage() {
-		return errors.New("no open segment file")
-	}
-	var err error
-	if s.openDirect {
-		err = s.sealDirect(head, tail)
-	} else {
-		_, err = f.WriteAt(body[s.openWritten:], int64(len(head)+s.openWritten))
-		if err == nil {
-			_, err = f.WriteAt(tail, int64(len(head)+len(body)))
-		}
-		if err == nil {
-			_, err = f.WriteAt(head, 0)
-		}
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(s.dir, name))
-	}
-	if err != nil {
-		return err
-	}
-	s.openFile = nil
-	f.Close() // synced and renamed: the segment is whole
-	return syncDir(s.dir)
 }
 
 // Pending says how many clicks the open segment holds and when the first was
@@ -391,12 +305,8 @@ func (s *Spool) Seal() error {
 	body := s.open.Body()
 	g := segment{seq: seq, clicks: n, size: int64(len(head) + len(body) + len(tail)), created: s.opts.Now()}
 	s.makeRoom(g.size)
-	err = s.sealOpen(g.name(), head, tail)
-	s.closeOpen()
-	if err != nil { // the segment written whole, as if it had no file
-		if err := writeFileSynced(s.dir, g.name(), head, body, tail); err != nil {
-			return fmt.Errorf("click spool: %w", err)
-		}
+	if err := s.writeSegment(g.name(), head, body, tail); err != nil {
+		return fmt.Errorf("click spool: %w", err)
 	}
 	s.emptyOpen()
 	s.mu.Lock()
@@ -423,7 +333,6 @@ func (s *Spool) Write(cs []clicks.Click) (int, error) {
 	if err := s.Seal(); err != nil {
 		s.writeMu.Lock()
 		s.emptyOpen()
-		s.closeOpen()
 		s.writeMu.Unlock()
 		return 0, err
 	}
@@ -624,17 +533,26 @@ func writeState(dir, edge string, reserved uint64) error {
 // or the new one, whole: a temporary file, synced, renamed over name, and
 // the directory synced.
 func writeFileSynced(dir, name string, data ...[]byte) error {
+	return replaceSynced(dir, name, 0, func(f *os.File) error {
+		for _, d := range data {
+			if _, err := f.Write(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// replaceSynced is writeFileSynced with the temporary file opened with
+// flag added and written by write.
+func replaceSynced(dir, name string, flag int, write func(*os.File) error) error {
 	path := filepath.Join(dir, name)
 	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|flag, 0o600)
 	if err != nil {
 		return err
 	}
-	for _, d := range data {
-		if err == nil {
-			_, err = f.Write(d)
-		}
-	}
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}

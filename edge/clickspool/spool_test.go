@@ -2,9 +2,7 @@ package clickspool
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -308,58 +306,47 @@ func BenchmarkWrite(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cs)), "ns/click")
 }
 
-// The open segment is written to its file as its clicks are taken;
-// sealing it writes the head in its place and renames the file. A file
-// left open by a crash is removed at open, not counted as corrupt.
-func TestOpenSegmentIsWrittenAsItFills(t *testing.T) {
+// The open segment stays in memory until its seal writes it whole: before
+// that the directory holds no file of it, and a crash loses it, leaving
+// the sealed segments as they were and nothing counted as corrupt.
+func TestOpenSegmentIsWrittenAtItsSeal(t *testing.T) {
 	for _, direct := range []bool{true, false} {
-		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testOpenSegmentIsWrittenAsItFills(t, direct) })
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testOpenSegmentIsWrittenAtItsSeal(t, direct) })
 	}
 }
 
-func testOpenSegmentIsWrittenAsItFills(t *testing.T, direct bool) {
+func testOpenSegmentIsWrittenAtItsSeal(t *testing.T, direct bool) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
 	s.noDirect = !direct
+	before := files(t, dir)
 	var e clicks.Encoder
-	cs := someClicks(0, 80)
-	for i := range cs[:50] {
-		e.Add(&cs[i])
+	cs := someClicks(0, 85)
+	take := func(cs []clicks.Click) {
+		for i := range cs {
+			e.Add(&cs[i])
+		}
+		if !s.Take(&e) {
+			t.Fatal("Take left clicks")
+		}
 	}
-	body := len(e.Body())
-	if !s.Take(&e) {
-		t.Fatal("Take left clicks")
+	take(cs[:50])
+	if got := files(t, dir); !slices.Equal(got, before) {
+		t.Fatalf("files with an open segment: %v, want %v", got, before)
 	}
-	if direct && !s.openDirect {
-		t.Skip("no direct I/O here: ", s.dir)
-	}
-	want := int64(clicks.HeadLen(s.Edge()) + body)
-	if direct { // whole blocks only, the rest at the seal
-		want &^= blockSize - 1
-	}
-	info, err := os.Stat(filepath.Join(dir, openName))
-	if err != nil || info.Size() != want || want == 0 {
-		t.Fatalf("open segment file: %v %v, want %d bytes", info, err, want)
-	}
-	for i := range cs[50:] {
-		e.Add(&cs[50+i])
-	}
-	s.Take(&e)
+	take(cs[50:80])
 	if err := s.Seal(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, openName)); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("open segment file after the seal: %v", err)
+	if direct && s.noDirect {
+		t.Skip("no direct I/O here: ", dir)
 	}
-	for i := range cs[:5] {
-		e.Add(&cs[i])
+	if got := files(t, dir); len(got) != len(before)+1 {
+		t.Fatalf("files after the seal: %v", got)
 	}
-	s.Take(&e) // open, then abandoned: a crash
+	take(cs[80:]) // open, then abandoned: a crash
 
 	s = mustOpen(t, dir, Options{})
-	if got := files(t, dir); slices.Contains(got, openName) {
-		t.Fatalf("files after the crash: %v", got)
-	}
 	if n := testutil.ToFloat64(s.m.corruptFiles); n != 0 {
 		t.Fatalf("%v corrupt files counted", n)
 	}
@@ -369,16 +356,34 @@ func testOpenSegmentIsWrittenAsItFills(t *testing.T, direct bool) {
 	}
 }
 
-// When the open segment's file cannot be written, the seal writes the
-// segment whole.
-func TestOpenFileFailureWritesTheSegmentWhole(t *testing.T) {
+// A seal that cannot write its file keeps the open segment, clicks and
+// all, for the next seal, which writes it under the next sequence.
+func TestFailedSealKeepsTheOpenSegment(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
-	if err := os.Mkdir(filepath.Join(dir, openName), 0o700); err != nil { // no file of that name can be opened
+	blocker := filepath.Join(dir, segment{seq: 1, clicks: 10}.name()+tmpSuffix)
+	if err := os.Mkdir(blocker, 0o700); err != nil { // no file of that name can be created
 		t.Fatal(err)
 	}
-	mustWrite(t, s, someClicks(0, 10))
-	if bs := mustTakeAll(t, s); len(bs) != 1 || len(bs[0].Clicks) != 10 {
+	var e clicks.Encoder
+	for _, c := range someClicks(0, 10) {
+		e.Add(&c)
+	}
+	s.Take(&e)
+	if err := s.Seal(); err == nil {
+		t.Fatal("the seal wrote over a directory")
+	}
+	if n, _ := s.Pending(); n != 10 {
+		t.Fatalf("%d clicks open after the failed seal, want 10", n)
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	bs := mustTakeAll(t, s)
+	if len(bs) != 1 || bs[0].Seq != 2 || len(bs[0].Clicks) != 10 {
 		t.Fatalf("segments %+v", bs)
 	}
 }
@@ -393,11 +398,10 @@ func TestDirectSegmentsAreTheBufferedOnes(t *testing.T) {
 	big.LinkID = strings.Repeat("l", clicks.MaxString)
 	big.Domain = strings.Repeat("d", clicks.MaxString)
 	big.Country, big.Device, big.Browser, big.OS = big.Domain, big.Domain, big.Domain, big.Domain // ≈7 KiB
-	write := func(direct bool) ([][]byte, bool) {
+	write := func(direct bool) (segments [][]byte, usedDirect bool) {
 		dir := t.TempDir()
 		s := mustOpen(t, dir, Options{SegmentBytes: blockSize + 256})
 		s.noDirect = !direct
-		used := false
 		cs := someClicks(0, 1500)
 		var e clicks.Encoder
 		for i, n := 0, 1; i < len(cs); i, n = i+n, n%37+3 {
@@ -408,12 +412,10 @@ func TestDirectSegmentsAreTheBufferedOnes(t *testing.T) {
 				e.Add(&big)
 			}
 			for !s.Take(&e) {
-				used = used || s.openDirect
 				if err := s.Seal(); err != nil {
 					t.Fatal(err)
 				}
 			}
-			used = used || s.openDirect
 			if i%3 == 0 {
 				if err := s.Seal(); err != nil {
 					t.Fatal(err)
@@ -436,7 +438,7 @@ func TestDirectSegmentsAreTheBufferedOnes(t *testing.T) {
 				out = append(out, b)
 			}
 		}
-		return out, used
+		return out, direct && !s.noDirect
 	}
 	direct, used := write(true)
 	if !used {
