@@ -5,6 +5,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"github.com/h0p/h0p/shared/clicks"
 )
 
 // Direct I/O: where the filesystem allows it (oDirect, Linux), a segment
@@ -18,8 +20,8 @@ import (
 // as well as per byte (a 1 MiB segment in 128 KiB writes took three times
 // the CPU of one write: BenchmarkDirectWrite), so the open segment is not
 // written as it fills: a crash loses it either way, since only a sealed
-// segment is known whole. A filesystem that refuses O_DIRECT (tmpfs) gets buffered writes,
-// as does a segment of one click larger than the image.
+// segment is known whole. A filesystem that refuses O_DIRECT (tmpfs) gets
+// buffered writes, as does a segment of one click larger than the image.
 
 // blockSize aligns direct I/O: buffers, offsets and lengths (4 KiB covers
 // devices of 512-byte and of 4 KiB logical blocks).
@@ -39,7 +41,7 @@ func alignedBuffer(n int) []byte {
 // writeSegment writes the sealed segment name, from the image with direct
 // I/O where it can, else through the page cache.
 func (s *Spool) writeSegment(name string, head, body, tail []byte) error {
-	if s.img != nil && !s.noDirect && s.inImage() {
+	if !s.noDirect && s.inImage() {
 		err := s.writeDirect(name, head, tail)
 		if err == nil || !s.directRefused(err) {
 			return err
@@ -78,5 +80,5 @@ func (s *Spool) directRefused(err error) bool {
 // place of the head (an oversized click moves it out).
 func (s *Spool) inImage() bool {
 	body := s.open.Body()
-	return s.img != nil && cap(body) > 0 && unsafe.SliceData(body) == &s.img[s.headLen]
+	return s.img != nil && cap(body) > 0 && unsafe.SliceData(body) == &s.img[clicks.HeadLen(s.edge)]
 }

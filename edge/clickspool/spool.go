@@ -76,10 +76,9 @@ type Spool struct {
 	open    clicks.Encoder // the open segment's clicks
 	opened  time.Time      // when its first click was added
 	// img is the open segment as its file will hold it, for direct I/O
-	// (direct.go): the headLen bytes of the head's place, then the body
+	// (direct.go): the place of the head (clicks.HeadLen), then the body
 	// open encodes into; nil: no direct I/O on this system.
 	img      []byte
-	headLen  int
 	noDirect bool   // the filesystem refused it
 	next     uint64 // the sequence of the next segment
 	reserved uint64 // sequences from here on were never used (the state file says so)
@@ -166,8 +165,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("click spool: node id %q is too long", opts.NodeID)
 	}
 	s.edge = edge
-	s.headLen = clicks.HeadLen(edge)
-	if oDirect != 0 && opts.SegmentBytes >= s.headLen+4+blockSize {
+	if oDirect != 0 && opts.SegmentBytes >= clicks.HeadLen(edge)+4+blockSize {
 		s.img = alignedBuffer(roundUp(opts.SegmentBytes))
 	}
 	s.emptyOpen()
@@ -262,7 +260,8 @@ func (s *Spool) Take(src *clicks.Encoder) bool {
 func (s *Spool) emptyOpen() {
 	switch {
 	case s.img != nil:
-		s.open.ResetTo(s.img[s.headLen : s.headLen : s.opts.SegmentBytes-4]) // room for the tail
+		head := clicks.HeadLen(s.edge)
+		s.open.ResetTo(s.img[head : head : s.opts.SegmentBytes-4]) // room for the tail
 	case cap(s.open.Body()) > 4*s.opts.SegmentBytes:
 		s.open = clicks.Encoder{} // one oversized click must not pin its buffer
 	default:
