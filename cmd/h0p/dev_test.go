@@ -518,7 +518,7 @@ func TestDevSpoolsClicksAndShipsThemInProcess(t *testing.T) {
 		}
 	}
 	d.stop(t)
-	segs, _ := filepath.Glob(filepath.Join(dataDir, "clicks", "*.batch"))
+	segs, _ := filepath.Glob(filepath.Join(dataDir, "clicks", "*.slot"))
 	if len(segs) == 0 {
 		t.Fatal("no click segment in <data>/clicks after a stop")
 	}

@@ -2,5 +2,7 @@ package clickspool
 
 import "syscall"
 
-// oDirect opens a file for direct I/O.
-const oDirect = syscall.O_DIRECT
+const (
+	oDirect = syscall.O_DIRECT // opens a file for direct I/O
+	oDSync  = syscall.O_DSYNC  // each write returns once its data is durable
+)

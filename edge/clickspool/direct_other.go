@@ -2,5 +2,9 @@
 
 package clickspool
 
-// oDirect: direct I/O is used on Linux only.
-const oDirect = 0
+import "os"
+
+const (
+	oDirect = 0         // direct I/O is used on Linux only
+	oDSync  = os.O_SYNC // each write returns once durable
+)

@@ -58,8 +58,12 @@ func newMetrics(reg prometheus.Registerer, s *Spool) *metrics {
 	reg.MustRegister(m.spooled, m.shipped, m.rejected, m.dropped, m.corruptFiles, m.writeErrors, m.shipErrors, m.shipLatency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "h0p_edge_clicks_spool_bytes",
-			Help: "Bytes of unshipped click segments on disk.",
+			Help: "Bytes of the click spool's slots holding unshipped segments.",
 		}, func() float64 { b, _, _ := s.stats(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "h0p_edge_clicks_spool_empty_bytes",
+			Help: "Bytes of the click spool's empty slots, kept for reuse (at most a quarter of its budget).",
+		}, func() float64 { s.mu.Lock(); defer s.mu.Unlock(); return float64(s.freeBytes) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "h0p_edge_clicks_spool_segments",
 			Help: "Unshipped click segments on disk.",

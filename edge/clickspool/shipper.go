@@ -253,7 +253,7 @@ func (sh *Shipper) ship(ctx context.Context) {
 		case errors.Is(err, clicks.ErrRejected) || errors.Is(err, clicks.ErrCorrupt):
 			sh.Logger.Error("control refused a click batch for good; it is kept in rejected/",
 				"seq", g.seq, "clicks", g.clicks, "err", err)
-			if err := s.setAside(g); err != nil && !fail("setting a refused click segment aside failed; retrying", err) {
+			if err := s.setAside(g, data); err != nil && !fail("setting a refused click segment aside failed; retrying", err) {
 				return
 			}
 		default:

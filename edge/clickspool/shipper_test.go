@@ -158,7 +158,7 @@ func checkOnceInOrder(t *testing.T, c *control, n int) {
 	}
 }
 
-// A segment is deleted only once the sink acknowledged it.
+// A segment is emptied only once the sink acknowledged it.
 func TestShipperDeletesOnlyAfterAck(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
@@ -169,20 +169,20 @@ func TestShipperDeletesOnlyAfterAck(t *testing.T) {
 		return <-ack
 	})
 	runShipper(t, &Shipper{Spool: s, Queue: &queue{}, Sink: sink})
-	seg := filepath.Join(dir, "00000000000000000001-5.batch")
+	seg := filepath.Join(dir, slotName(0))
 	<-entered
-	if _, err := os.Stat(seg); err != nil {
-		t.Fatalf("segment gone while being shipped: %v", err)
+	if slotBatch(t, seg) < 0 {
+		t.Fatal("segment gone while being shipped")
 	}
 	ack <- errors.New("control unavailable")
 	<-entered // shipped again
-	if _, err := os.Stat(seg); err != nil {
-		t.Fatalf("segment gone after a failed ship: %v", err)
+	if slotBatch(t, seg) < 0 {
+		t.Fatal("segment gone after a failed ship")
 	}
 	ack <- nil
 	waitFor(t, "the segment's deletion", func() bool { return testutil.ToFloat64(s.m.shipped) == 5 })
-	if _, err := os.Stat(seg); !os.IsNotExist(err) {
-		t.Errorf("segment still there after its ack: %v", err)
+	if n := slotBatch(t, seg); n >= 0 {
+		t.Errorf("segment of %d bytes still there after its ack", n)
 	}
 	if got := testutil.ToFloat64(s.m.shipErrors); got != 1 {
 		t.Errorf("ship errors: %v, want 1", got)

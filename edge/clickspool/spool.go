@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,13 +26,14 @@ import (
 type Options struct {
 	// NodeID is the edge's node id, the first part of its batches' edge id.
 	NodeID string
-	// MaxBytes is the disk budget of unshipped segments (0: 1 GiB).
+	// MaxBytes is the disk budget of the spool's segment files, those of
+	// unshipped segments and those kept empty for reuse (0: 1 GiB).
 	MaxBytes int64
 	// SegmentClicks bounds the clicks in a segment (0: 8192).
 	SegmentClicks int
-	// SegmentBytes bounds a segment's size, so a batch fits the body control
-	// accepts; a click too large for it alone is a segment of its own
-	// (0: 1 MiB).
+	// SegmentBytes bounds a segment's slot, its batch and the slot's
+	// head, so a batch fits the body control accepts; a click too large
+	// for it alone is a segment of its own (0: 1 MiB).
 	SegmentBytes int
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer // the spool's and its shipper's metrics; nil: none
@@ -55,16 +56,16 @@ const reserveStep = 4096
 const (
 	stateFile   = "state"
 	rejectedDir = "rejected"
-	segSuffix   = ".batch"
+	slotSuffix  = ".slot"
+	batchSuffix = ".batch" // a refused batch's file in rejected/
 	tmpSuffix   = ".tmp"
 	stateMagic  = "h0p click spool 1"
 )
 
-// Spool is a directory of click segments and one open segment, in memory
-// until sealing writes it whole (with direct I/O where the filesystem
-// allows: direct.go), syncs and renames it. Take, Seal and Write are for
-// one goroutine at a time (the Shipper's); the rest is safe for concurrent
-// use.
+// Spool is a directory of slot files, each holding one sealed segment or
+// none, and one open segment, in memory until sealing writes it whole
+// into a free slot (slot.go). Take, Seal and Write are for one goroutine
+// at a time (the Shipper's); the rest is safe for concurrent use.
 type Spool struct {
 	dir  string
 	opts Options
@@ -75,48 +76,39 @@ type Spool struct {
 	writeMu sync.Mutex     // one Take, Seal or Write at a time; guards the fields below
 	open    clicks.Encoder // the open segment's clicks
 	opened  time.Time      // when its first click was added
-	// img is the open segment as its file will hold it, for direct I/O
-	// (direct.go): the place of the head (clicks.HeadLen), then the body
-	// open encodes into; nil: no direct I/O on this system.
+	// img is the open segment as a slot will hold it (slot.go): the
+	// place of the slot's head and the batch head (clicks.HeadLen), then
+	// the body open encodes into; its length is a slot's.
 	img      []byte
-	noDirect bool   // the filesystem refused it
 	next     uint64 // the sequence of the next segment
 	reserved uint64 // sequences from here on were never used (the state file says so)
 
-	readBuf []byte // oldest's, reused
+	readBuf   []byte      // oldest's and Open's, reused
+	zeroBlock []byte      // an empty slot's head, aligned
+	noDirect  atomic.Bool // the filesystem refused direct I/O
 
-	mu      sync.Mutex
-	segs    []segment // oldest first
-	bytes   int64
-	busy    uint64        // the sequence of the segment being shipped (0: none)
-	written chan struct{} // a segment was written (capacity 1)
-	drops   dropLog
+	mu        sync.Mutex
+	segs      []segment // oldest first
+	bytes     int64     // their slots'
+	free      []slot    // empty slots, kept for reuse
+	freeBytes int64
+	nextSlot  uint64        // the number of the next slot file made
+	busy      uint64        // the sequence of the segment being shipped (0: none)
+	written   chan struct{} // a segment was written (capacity 1)
+	drops     dropLog
 }
 
-// segment is one file of the spool.
+// segment is one sealed batch, in its slot.
 type segment struct {
 	seq     uint64
 	clicks  int
-	size    int64
+	size    int64 // the batch's bytes
 	created time.Time
+	slot    slot
 }
 
-func (g segment) name() string { return fmt.Sprintf("%020d-%d%s", g.seq, g.clicks, segSuffix) }
-
-// parseSegmentName reads "<seq>-<clicks>.batch".
-func parseSegmentName(name string) (segment, bool) {
-	base, ok := strings.CutSuffix(name, segSuffix)
-	if !ok {
-		return segment{}, false
-	}
-	seqStr, nStr, ok := strings.Cut(base, "-")
-	seq, err1 := strconv.ParseUint(seqStr, 10, 64)
-	n, err2 := strconv.Atoi(nStr)
-	if !ok || err1 != nil || err2 != nil || seq == 0 || n < 0 || n > clicks.MaxClicks {
-		return segment{}, false
-	}
-	return segment{seq: seq, clicks: n}, true
-}
+// batchName is the name of the segment's batch set aside in rejected/.
+func (g segment) batchName() string { return fmt.Sprintf("%020d-%d%s", g.seq, g.clicks, batchSuffix) }
 
 // dropLog keeps the budget's warnings to one a minute while it drops.
 type dropLog struct {
@@ -146,7 +138,8 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Spool{dir: dir, opts: opts, log: opts.Logger.With("subsystem", "clickspool"), written: make(chan struct{}, 1)}
+	s := &Spool{dir: dir, opts: opts, log: opts.Logger.With("subsystem", "clickspool"), written: make(chan struct{}, 1),
+		zeroBlock: alignedBuffer(blockSize)}
 	if err := mkdirSynced(filepath.Join(dir, rejectedDir)); err != nil {
 		return nil, fmt.Errorf("click spool: %w", err)
 	}
@@ -165,7 +158,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("click spool: node id %q is too long", opts.NodeID)
 	}
 	s.edge = edge
-	if oDirect != 0 && opts.SegmentBytes >= clicks.HeadLen(edge)+4+blockSize {
+	if opts.SegmentBytes >= slotHeadLen+clicks.HeadLen(edge)+4 {
 		s.img = alignedBuffer(roundUp(opts.SegmentBytes))
 	}
 	s.emptyOpen()
@@ -189,39 +182,72 @@ func Open(dir string, opts Options) (*Spool, error) {
 // Edge is the edge id of the batches this spool writes.
 func (s *Spool) Edge() string { return s.edge }
 
-// scan lists the segments in the directory and removes what a crash or a
-// corruption left.
+// scan reads the slots in the directory: the segments they hold, whole,
+// and the empty ones. What a crash tore (a temporary file, a slot whose
+// segment fails its checksum) or misnamed is logged and counted, then
+// removed or emptied for reuse.
 func (s *Spool) scan() error {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("click spool: %w", err)
 	}
+	var slots []slot
 	for _, e := range entries {
 		name := e.Name()
 		if name == stateFile || name == rejectedDir {
 			continue
 		}
-		if strings.HasSuffix(name, tmpSuffix) || strings.HasSuffix(name, segSuffix) {
-			g, ok := parseSegmentName(name)
-			var info fs.FileInfo
-			if ok {
-				info, err = e.Info()
-				ok = err == nil && info.Mode().IsRegular()
-			}
-			if !ok {
-				s.log.Warn("click spool: removing a torn or misnamed file", "file", name)
-				s.m.corruptFiles.Inc()
-				if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("click spool: %w", err)
-				}
-				continue
-			}
-			g.size, g.created = info.Size(), info.ModTime()
-			s.segs = append(s.segs, g)
-			s.bytes += g.size
+		if !strings.HasSuffix(name, tmpSuffix) && !strings.HasSuffix(name, slotSuffix) {
+			s.log.Warn("click spool: ignoring a file it did not write", "file", name)
 			continue
 		}
-		s.log.Warn("click spool: ignoring a file it did not write", "file", name)
+		id, ok := parseSlotName(name)
+		var info fs.FileInfo
+		if ok {
+			info, err = e.Info()
+			ok = err == nil && info.Mode().IsRegular() && info.Size() > 0 && info.Size()%blockSize == 0
+		}
+		if !ok {
+			s.log.Warn("click spool: removing a torn or misnamed file", "file", name)
+			s.m.corruptFiles.Inc()
+			if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("click spool: %w", err)
+			}
+			continue
+		}
+		s.nextSlot = max(s.nextSlot, id+1)
+		slots = append(slots, slot{id: id, size: info.Size(), modified: info.ModTime()})
+	}
+	for _, sl := range slots {
+		data, err := s.readSlot(sl, -1)
+		if err != nil && !errors.Is(err, errTornSlot) {
+			return fmt.Errorf("click spool: %w", err)
+		}
+		if err == nil && data == nil { // empty
+			if s.keepable(sl) {
+				s.keep(sl)
+			} else if err := os.Remove(filepath.Join(s.dir, sl.name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("click spool: %w", err)
+			}
+			continue
+		}
+		var h clicks.Header
+		if err == nil {
+			h, err = clicks.Verify(data)
+		}
+		if err != nil {
+			s.log.Warn("click spool: emptying a slot whose segment is torn or corrupt", "file", sl.name(), "err", err)
+			s.m.corruptFiles.Inc()
+			s.mu.Lock()
+			err = s.dropSlot(sl, true)
+			s.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("click spool: %w", err)
+			}
+			continue
+		}
+		s.segs = append(s.segs, segment{seq: h.Seq, clicks: h.Clicks, size: int64(len(data)), created: sl.modified, slot: sl})
+		s.bytes += sl.size
 	}
 	slices.SortFunc(s.segs, func(a, b segment) int { return cmpUint(a.seq, b.seq) })
 	return nil
@@ -245,7 +271,7 @@ func (s *Spool) Take(src *clicks.Encoder) bool {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	n := s.open.Clicks()
-	frame := s.open.Size(len(s.edge)) - len(s.open.Body())
+	frame := slotHeadLen + s.open.Size(len(s.edge)) - len(s.open.Body())
 	if src.MoveTo(&s.open, s.opts.SegmentClicks, s.opts.SegmentBytes-frame) > 0 {
 		if n == 0 {
 			s.opened = s.opts.Now()
@@ -260,8 +286,8 @@ func (s *Spool) Take(src *clicks.Encoder) bool {
 func (s *Spool) emptyOpen() {
 	switch {
 	case s.img != nil:
-		head := clicks.HeadLen(s.edge)
-		s.open.ResetTo(s.img[head : head : s.opts.SegmentBytes-4]) // room for the tail
+		body := slotHeadLen + clicks.HeadLen(s.edge)
+		s.open.ResetTo(s.img[body : body : s.opts.SegmentBytes-4]) // room for the tail
 	case cap(s.open.Body()) > 4*s.opts.SegmentBytes:
 		s.open = clicks.Encoder{} // one oversized click must not pin its buffer
 	default:
@@ -301,16 +327,16 @@ func (s *Spool) Seal() error {
 	if err != nil {
 		return fmt.Errorf("click spool: %w", err)
 	}
-	body := s.open.Body()
-	g := segment{seq: seq, clicks: n, size: int64(len(head) + len(body) + len(tail)), created: s.opts.Now()}
-	s.makeRoom(g.size)
-	if err := s.writeSegment(g.name(), head, body, tail); err != nil {
+	data, used := s.slotImage(head, tail)
+	sl, made := s.takeSlot(int64(len(data)))
+	if err := s.writeSlot(sl, made, data, used); err != nil {
 		return fmt.Errorf("click spool: %w", err)
 	}
+	size := used - slotHeadLen
 	s.emptyOpen()
 	s.mu.Lock()
-	s.segs = append(s.segs, g)
-	s.bytes += g.size
+	s.segs = append(s.segs, segment{seq: seq, clicks: n, size: int64(size), created: s.opts.Now(), slot: sl})
+	s.bytes += sl.size
 	s.mu.Unlock()
 	s.m.spooled.Add(float64(n))
 	select {
@@ -338,29 +364,57 @@ func (s *Spool) Write(cs []clicks.Click) (int, error) {
 	return len(cs) - e.Clicks(), nil
 }
 
-// makeRoom drops the oldest segments, but the one being shipped, until size
-// more bytes fit the budget.
-func (s *Spool) makeRoom(size int64) {
+// takeSlot is a slot for a segment whose slot image is size bytes: an
+// empty one that fits, else a new one (made true), within the budget:
+// beyond it the oldest segments, but the one being shipped, are dropped
+// and their slots reused.
+func (s *Spool) takeSlot(size int64) (sl slot, made bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.bytes+size > s.opts.MaxBytes {
-		i := 0
-		if len(s.segs) > 0 && s.segs[0].seq == s.busy {
-			i = 1
+	for {
+		if i := slices.IndexFunc(s.free, func(f slot) bool { return f.size >= size }); i >= 0 {
+			sl = s.free[i]
+			s.free = slices.Delete(s.free, i, i+1)
+			s.freeBytes -= sl.size
+			return sl, false
 		}
-		if i >= len(s.segs) {
-			return
+		if s.bytes+s.freeBytes+size <= s.opts.MaxBytes || !s.dropOldest() {
+			break
 		}
-		g := s.segs[i]
-		if err := os.Remove(filepath.Join(s.dir, g.name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.log.Error("click spool: dropping a segment failed", "seq", g.seq, "err", err)
-			return
-		}
-		s.segs = slices.Delete(s.segs, i, i+1)
-		s.bytes -= g.size
-		s.m.dropped.WithLabelValues("budget").Add(float64(g.clicks))
-		s.noteDrop(g)
 	}
+	for s.bytes+s.freeBytes+size > s.opts.MaxBytes && len(s.free) > 0 { // empty slots too small for it
+		f := s.free[0]
+		if err := s.dropSlot(f, false); err != nil {
+			break
+		}
+		s.free = s.free[1:]
+		s.freeBytes -= f.size
+	}
+	sl = slot{id: s.nextSlot, size: size}
+	s.nextSlot++
+	return sl, true
+}
+
+// dropOldest drops the oldest segment but the one being shipped, counted
+// and logged, emptying its slot; false when there is none. s.mu is held.
+func (s *Spool) dropOldest() bool {
+	i := 0
+	if len(s.segs) > 0 && s.segs[0].seq == s.busy {
+		i = 1
+	}
+	if i >= len(s.segs) {
+		return false
+	}
+	g := s.segs[i]
+	if err := s.dropSlot(g.slot, true); err != nil {
+		s.log.Error("click spool: dropping a segment failed", "seq", g.seq, "err", err)
+		return false
+	}
+	s.segs = slices.Delete(s.segs, i, i+1)
+	s.bytes -= g.slot.size
+	s.m.dropped.WithLabelValues("budget").Add(float64(g.clicks))
+	s.noteDrop(g)
+	return true
 }
 
 // noteDrop logs budget drops: the first at once, then one line a minute
@@ -385,8 +439,8 @@ func (s *Spool) noteDrop(g segment) {
 // oldest reads the oldest segment and marks it as being shipped (until
 // shipped, setAside or release); data is valid until the next call (one
 // caller, the shipper). ok is false when there is none. A segment
-// whose bytes are not the batch its name says is removed, logged and
-// counted, and the next one read.
+// whose bytes are no longer the batch it was is logged, counted as
+// dropped and its slot emptied, and the next one read.
 func (s *Spool) oldest() (g segment, data []byte, ok bool, err error) {
 	for {
 		s.mu.Lock()
@@ -397,13 +451,15 @@ func (s *Spool) oldest() (g segment, data []byte, ok bool, err error) {
 		g = s.segs[0]
 		s.busy = g.seq
 		s.mu.Unlock()
-		data, err = readFileInto(filepath.Join(s.dir, g.name()), s.readBuf)
-		s.readBuf = data[:0]
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		data, err = s.readSlot(g.slot, g.size)
+		switch {
+		case err != nil && !errors.Is(err, errTornSlot) && !errors.Is(err, fs.ErrNotExist):
 			s.release()
 			return segment{}, nil, false, fmt.Errorf("click spool: %w", err)
-		}
-		if err == nil {
+		case err != nil:
+		case data == nil:
+			err = errors.New("the slot is empty")
+		default:
 			var h clicks.Header
 			if h, err = clicks.Verify(data); err == nil && (h.Seq != g.seq || h.Clicks != g.clicks) {
 				err = fmt.Errorf("holds sequence %d with %d clicks", h.Seq, h.Clicks)
@@ -412,27 +468,32 @@ func (s *Spool) oldest() (g segment, data []byte, ok bool, err error) {
 				return g, data, true, nil
 			}
 		}
-		s.log.Error("click spool: removing a corrupt segment", "seq", g.seq, "clicks", g.clicks, "err", err)
+		s.log.Error("click spool: dropping a corrupt segment", "seq", g.seq, "clicks", g.clicks, "err", err)
 		s.m.corruptFiles.Inc()
 		s.m.dropped.WithLabelValues("corrupt").Add(float64(g.clicks))
-		if err := s.forget(g, ""); err != nil {
+		if err := s.forget(g, false); err != nil {
 			return segment{}, nil, false, err
 		}
 	}
 }
 
-// shipped deletes a segment control acknowledged.
+// shipped empties the slot of a segment control acknowledged.
 func (s *Spool) shipped(g segment) error {
-	if err := s.forget(g, ""); err != nil {
+	if err := s.forget(g, true); err != nil {
 		return err
 	}
 	s.m.shipped.Add(float64(g.clicks))
 	return nil
 }
 
-// setAside moves a segment control refused for good to rejected/.
-func (s *Spool) setAside(g segment) error {
-	if err := s.forget(g, filepath.Join(s.dir, rejectedDir, g.name())); err != nil {
+// setAside writes a segment control refused for good, its batch data, to
+// rejected/, and empties its slot.
+func (s *Spool) setAside(g segment, data []byte) error {
+	if err := writeFileSynced(filepath.Join(s.dir, rejectedDir), g.batchName(), data); err != nil {
+		s.release()
+		return fmt.Errorf("click spool: %w", err)
+	}
+	if err := s.forget(g, true); err != nil {
 		return err
 	}
 	s.m.rejected.Add(float64(g.clicks))
@@ -446,25 +507,18 @@ func (s *Spool) release() {
 	s.mu.Unlock()
 }
 
-// forget removes g's file (or renames it to moveTo) and its entry.
-func (s *Spool) forget(g segment, moveTo string) error {
-	path := filepath.Join(s.dir, g.name())
-	var err error
-	if moveTo != "" {
-		err = os.Rename(path, moveTo)
-	} else {
-		err = os.Remove(path)
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.release()
-		return fmt.Errorf("click spool: %w", err)
-	}
+// forget empties g's slot, kept for reuse if reuse (a slot that held a
+// corrupt segment is removed), and drops its entry.
+func (s *Spool) forget(g segment, reuse bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.busy = 0
+	if err := s.dropSlot(g.slot, reuse); err != nil {
+		return fmt.Errorf("click spool: %w", err)
+	}
 	if i := slices.IndexFunc(s.segs, func(x segment) bool { return x.seq == g.seq }); i >= 0 {
 		s.segs = slices.Delete(s.segs, i, i+1)
-		s.bytes -= g.size
+		s.bytes -= g.slot.size
 	}
 	return nil
 }
@@ -477,29 +531,6 @@ func (s *Spool) stats() (bytes int64, segs int, oldest time.Duration) {
 		oldest = max(0, s.opts.Now().Sub(s.segs[0].created))
 	}
 	return s.bytes, len(s.segs), oldest
-}
-
-// readFileInto reads the file at path into buf's storage, growing it if
-// needed.
-func readFileInto(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return buf[:0], err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return buf[:0], err
-	}
-	if int64(cap(buf)) < info.Size() {
-		buf = make([]byte, info.Size())
-	}
-	buf = buf[:info.Size()]
-	n, err := io.ReadFull(f, buf)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = nil // shorter than it was: the checksum says what it is
-	}
-	return buf[:n], err
 }
 
 // readState reads the state file: the edge id and the first sequence never

@@ -2,6 +2,7 @@ package clickspool
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
@@ -57,11 +58,25 @@ func mustWrite(t *testing.T, s *Spool, cs []clicks.Click) {
 	}
 }
 
-// mustTakeAll reads and deletes every segment, oldest first, as a
+// mustTakeAll reads and empties every segment, oldest first, as a
 // shipper whose control acknowledges everything would.
 func mustTakeAll(t *testing.T, s *Spool) []clicks.Batch {
 	t.Helper()
 	var out []clicks.Batch
+	for _, data := range mustTakeAllData(t, s) {
+		var b clicks.Batch
+		if err := b.UnmarshalBinary(data); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// mustTakeAllData is mustTakeAll's batches as bytes.
+func mustTakeAllData(t *testing.T, s *Spool) [][]byte {
+	t.Helper()
+	var out [][]byte
 	for {
 		g, data, ok, err := s.oldest()
 		if err != nil {
@@ -70,15 +85,31 @@ func mustTakeAll(t *testing.T, s *Spool) []clicks.Batch {
 		if !ok {
 			return out
 		}
-		var b clicks.Batch
-		if err := b.UnmarshalBinary(data); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
+		out = append(out, bytes.Clone(data))
 		if err := s.shipped(g); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// slotName is the file of slot id.
+func slotName(id uint64) string { return slot{id: id}.name() }
+
+// slotBatch is the batch length a slot file's head gives, -1 for an
+// empty slot.
+func slotBatch(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(data[:slotHeadLen], make([]byte, slotHeadLen)) {
+		return -1
+	}
+	if !bytes.HasPrefix(data, slotMagic) {
+		t.Fatalf("%s: head %q", path, data[:slotHeadLen])
+	}
+	return int(binary.LittleEndian.Uint32(data[len(slotMagic):]))
 }
 
 func seqs(bs []clicks.Batch) []uint64 {
@@ -175,39 +206,113 @@ func TestWipedSpoolIsANewIncarnation(t *testing.T) {
 	}
 }
 
-// Files a crash tore (temporary files) or that are not segments the spool
-// named are removed at open and counted; what it did not write is left.
+// Files a crash tore (temporary files, a slot whose segment fails its
+// checksum) or that are not slots the spool named are counted at open,
+// and removed, or emptied for reuse; what it did not write is left.
 func TestTornFilesAreRemovedAtOpen(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
 	mustWrite(t, s, someClicks(0, 3))
-	for _, name := range []string{"00000000000000000002-5.batch.tmp", "state.tmp", "x-y.batch"} {
-		os.WriteFile(filepath.Join(dir, name), []byte("H0PC torn"), 0o600)
+	for _, name := range []string{"00000000000000000002.slot.tmp", "state.tmp", "x-y.slot", "7.slot"} {
+		os.WriteFile(filepath.Join(dir, name), []byte("H0PS torn"), 0o600)
 	}
+	torn, _ := os.ReadFile(filepath.Join(dir, slotName(0)))
+	torn[slotHeadLen+20] ^= 1 // a seal's write cut short
+	os.WriteFile(filepath.Join(dir, slotName(5)), torn, 0o600)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600)
 
 	s = mustOpen(t, dir, Options{})
-	if got := testutil.ToFloat64(s.m.corruptFiles); got != 3 {
-		t.Errorf("corrupt files counted: %v, want 3", got)
+	if got := testutil.ToFloat64(s.m.corruptFiles); got != 5 {
+		t.Errorf("corrupt files counted: %v, want 5", got)
 	}
-	want := []string{"00000000000000000001-3.batch", "notes.txt", rejectedDir, stateFile}
+	want := []string{slotName(0), slotName(5), "notes.txt", rejectedDir, stateFile}
 	if got := files(t, dir); !slices.Equal(got, want) {
 		t.Errorf("files %v, want %v", got, want)
+	}
+	if n := slotBatch(t, filepath.Join(dir, slotName(5))); n != -1 {
+		t.Errorf("the torn slot holds a batch of %d bytes, want it empty", n)
 	}
 	if got := mustTakeAll(t, s); len(got) != 1 || len(got[0].Clicks) != 3 {
 		t.Errorf("segments after open: %v", seqs(got))
 	}
+	mustWrite(t, s, someClicks(3, 1)) // into an empty slot: no file made
+	if got := files(t, dir); !slices.Equal(got, want) {
+		t.Errorf("files after a write %v, want %v", got, want)
+	}
 }
 
-// A segment whose bytes fail their checksum is removed when read, its
-// clicks counted as dropped, and the next one is shipped.
+// A slot is reused once its segment shipped, and a spool opened again
+// finds the shipped segments gone and the slots empty.
+func TestShippedSlotsAreReused(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{SegmentClicks: 10})
+	mustWrite(t, s, someClicks(0, 30))
+	mustTakeAll(t, s)
+	want := []string{slotName(0), slotName(1), slotName(2), rejectedDir, stateFile}
+	if got := files(t, dir); !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	for i := range 3 {
+		if n := slotBatch(t, filepath.Join(dir, slotName(uint64(i)))); n != -1 {
+			t.Errorf("slot %d holds %d bytes after its segment shipped", i, n)
+		}
+	}
+	mustWrite(t, s, someClicks(30, 20))
+	if got := files(t, dir); !slices.Equal(got, want) {
+		t.Fatalf("files after reuse %v, want %v", got, want)
+	}
+
+	s = mustOpen(t, dir, Options{SegmentClicks: 10}) // a crash
+	got := mustTakeAll(t, s)
+	if !slices.Equal(seqs(got), []uint64{4, 5}) || clickNo(got[0].Clicks[0]) != 30 || clickNo(got[1].Clicks[9]) != 49 {
+		t.Fatalf("after reopening: sequences %v", seqs(got))
+	}
+	if got := testutil.ToFloat64(s.m.corruptFiles); got != 0 {
+		t.Errorf("corrupt files counted: %v", got)
+	}
+}
+
+// Empty slots are kept for reuse up to a quarter of the budget; the rest
+// are removed.
+func TestEmptySlotsKeptWithinAQuarterOfTheBudget(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{SegmentClicks: 10, SegmentBytes: 64 << 10, MaxBytes: 1 << 20}) // room for 4 empty slots
+	mustWrite(t, s, someClicks(0, 100))
+	if got := len(files(t, dir)); got != 12 {
+		t.Fatalf("%d files, want 10 slots, rejected/ and state", got)
+	}
+	mustTakeAll(t, s)
+	if got := len(files(t, dir)); got != 6 {
+		t.Fatalf("%d files once shipped, want 4 empty slots, rejected/ and state", got)
+	}
+}
+
+// A segment too large for the empty slots makes its own within the
+// budget, removing empty slots to make room.
+func TestLargeSegmentRemovesEmptySlotsForRoom(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{SegmentClicks: 10, SegmentBytes: blockSize, MaxBytes: 4 * blockSize}) // one empty slot kept
+	mustWrite(t, s, someClicks(0, 20))
+	mustTakeAll(t, s)
+	if s.freeBytes != blockSize || len(files(t, dir)) != 3 {
+		t.Fatalf("%d bytes of empty slots, files %v", s.freeBytes, files(t, dir))
+	}
+	sl, made := s.takeSlot(4 * blockSize)
+	if !made || sl.size != 4*blockSize || s.freeBytes != 0 || len(s.free) != 0 || len(files(t, dir)) != 2 {
+		t.Fatalf("slot %+v (made %v), %d bytes of empty slots, files %v", sl, made, s.freeBytes, files(t, dir))
+	}
+}
+
+// A segment whose bytes fail their checksum is dropped when read, its
+// clicks counted as dropped, its slot removed, and the next one is
+// shipped.
 func TestCorruptSegmentIsDropped(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{SegmentClicks: 4})
 	mustWrite(t, s, someClicks(0, 8))
-	path := filepath.Join(dir, "00000000000000000001-4.batch")
+	path := filepath.Join(dir, slotName(0))
 	data, _ := os.ReadFile(path)
-	data[len(data)/2] ^= 1
+	data[slotHeadLen+slotBatch(t, path)/2] ^= 1
 	os.WriteFile(path, data, 0o600)
 
 	if got := mustTakeAll(t, s); !slices.Equal(seqs(got), []uint64{2}) {
@@ -215,6 +320,9 @@ func TestCorruptSegmentIsDropped(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.m.dropped.WithLabelValues("corrupt")); got != 4 {
 		t.Errorf("dropped corrupt clicks: %v, want 4", got)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the corrupt segment's slot is still there: %v", err)
 	}
 }
 
@@ -263,14 +371,9 @@ func TestSegmentBytesBoundsASegment(t *testing.T) {
 	cs[50].RefererHost = strings.Repeat("r", 3000)
 	mustWrite(t, s, cs)
 	var n int
-	for _, name := range files(t, dir) {
-		info, err := os.Stat(filepath.Join(dir, name))
-		if err != nil || !strings.HasSuffix(name, segSuffix) {
-			continue
-		}
-		g, _ := parseSegmentName(name)
-		if info.Size() > 2000 && g.clicks != 1 {
-			t.Errorf("%s: %d bytes", name, info.Size())
+	for _, g := range s.segs {
+		if g.size+slotHeadLen > 2000 && g.clicks != 1 {
+			t.Errorf("segment %d: %d bytes", g.seq, g.size)
 		}
 		n += g.clicks
 	}
@@ -280,7 +383,8 @@ func TestSegmentBytesBoundsASegment(t *testing.T) {
 }
 
 // BenchmarkWrite is the shipper's cost per click at full segments: encode,
-// write and two fsyncs per 8,192 clicks, on the edge's spare P.
+// write into a slot with its flush per 8,192 clicks, and empty the slot
+// as shipped.
 func BenchmarkWrite(b *testing.B) {
 	s, err := Open(b.TempDir(), Options{NodeID: "e1", Logger: quiet})
 	if err != nil {
@@ -296,12 +400,11 @@ func BenchmarkWrite(b *testing.B) {
 		if _, err := s.Write(cs); err != nil {
 			b.Fatal(err)
 		}
-		s.mu.Lock()
-		for _, g := range s.segs { // shipped at once: the budget never binds
-			os.Remove(filepath.Join(s.dir, g.name()))
+		for _, g := range slices.Clone(s.segs) { // shipped at once: the budget never binds
+			if err := s.shipped(g); err != nil {
+				b.Fatal(err)
+			}
 		}
-		s.segs, s.bytes = s.segs[:0], 0
-		s.mu.Unlock()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cs)), "ns/click")
 }
@@ -318,7 +421,7 @@ func TestOpenSegmentIsWrittenAtItsSeal(t *testing.T) {
 func testOpenSegmentIsWrittenAtItsSeal(t *testing.T, direct bool) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
-	s.noDirect = !direct
+	s.noDirect.Store(!direct)
 	before := files(t, dir)
 	var e clicks.Encoder
 	cs := someClicks(0, 85)
@@ -338,7 +441,7 @@ func testOpenSegmentIsWrittenAtItsSeal(t *testing.T, direct bool) {
 	if err := s.Seal(); err != nil {
 		t.Fatal(err)
 	}
-	if direct && s.noDirect {
+	if direct && s.noDirect.Load() {
 		t.Skip("no direct I/O here: ", dir)
 	}
 	if got := files(t, dir); len(got) != len(before)+1 {
@@ -361,7 +464,7 @@ func testOpenSegmentIsWrittenAtItsSeal(t *testing.T, direct bool) {
 func TestFailedSealKeepsTheOpenSegment(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
-	blocker := filepath.Join(dir, segment{seq: 1, clicks: 10}.name()+tmpSuffix)
+	blocker := filepath.Join(dir, slotName(0)+tmpSuffix)
 	if err := os.Mkdir(blocker, 0o700); err != nil { // no file of that name can be created
 		t.Fatal(err)
 	}
@@ -401,7 +504,7 @@ func TestDirectSegmentsAreTheBufferedOnes(t *testing.T) {
 	write := func(direct bool) (segments [][]byte, usedDirect bool) {
 		dir := t.TempDir()
 		s := mustOpen(t, dir, Options{SegmentBytes: blockSize + 256})
-		s.noDirect = !direct
+		s.noDirect.Store(!direct)
 		cs := someClicks(0, 1500)
 		var e clicks.Encoder
 		for i, n := 0, 1; i < len(cs); i, n = i+n, n%37+3 {
@@ -425,20 +528,14 @@ func TestDirectSegmentsAreTheBufferedOnes(t *testing.T) {
 		if err := s.Seal(); err != nil {
 			t.Fatal(err)
 		}
-		var out [][]byte
-		for _, name := range files(t, dir) { // sorted: by sequence
-			if strings.HasSuffix(name, segSuffix) {
-				b, err := os.ReadFile(filepath.Join(dir, name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := clicks.Verify(b); err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				out = append(out, b)
+		usedDirect = direct && !s.noDirect.Load()
+		out := mustTakeAllData(t, s)
+		for _, b := range out {
+			if _, err := clicks.Verify(b); err != nil {
+				t.Fatal(err)
 			}
 		}
-		return out, direct && !s.noDirect
+		return out, usedDirect
 	}
 	direct, used := write(true)
 	if !used {
