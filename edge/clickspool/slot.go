@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,7 +37,7 @@ import (
 // The open segment is kept in memory as its slot will hold it (Spool.img)
 // and written once, at its seal, padded to a whole block. A filesystem
 // that refuses O_DIRECT (tmpfs) gets buffered I/O; a segment of one click
-// larger than the image gets a slot of its own, removed once shipped.
+// larger than the image gets a slot of its own.
 
 // blockSize aligns direct I/O: buffers, offsets and lengths (4 KiB covers
 // devices of 512-byte and of 4 KiB logical blocks).
@@ -73,23 +74,40 @@ func alignedBuffer(n int) []byte {
 	return b[off : off+n : off+n]
 }
 
-// slotImage is the open segment, framed by head and tail, as its slot will
-// hold it: the image when the body is in it, else a buffer of its own;
-// used is how much of it the segment fills.
-func (s *Spool) slotImage(head, tail []byte) (data []byte, used int) {
-	body := s.open.Body()
-	used = slotHeadLen + len(head) + len(body) + len(tail)
+// slotSize is the size of the slot made for a segment of used bytes (its
+// slot head included): a power of two from one block to 64 KiB, then a
+// multiple of 64 KiB, at most the image's size, so that a slot made in a
+// backlog wastes little disk and can be reused by segments a little
+// larger; beyond the image (one oversized click), its blocks.
+func (s *Spool) slotSize(used int) int {
+	const step = 64 << 10
+	n := roundUp(used)
+	switch {
+	case n > len(s.img):
+		return n
+	case n <= step:
+		return min(max(blockSize, 1<<bits.Len(uint(n-1))), len(s.img))
+	default:
+		return min((n+step-1)&^(step-1), len(s.img))
+	}
+}
+
+// slotImage is the first size bytes of a slot holding the open segment,
+// framed by head and tail: of the image when the body is in it, else of a
+// buffer of its own; the segment fills used bytes of them.
+func (s *Spool) slotImage(head, tail []byte, used, size int) []byte {
+	var data []byte
 	if s.inImage() {
-		data = s.img
+		data = s.img[:size]
 		copy(data[slotHeadLen:], head)
 	} else {
-		data = alignedBuffer(roundUp(used))
-		copy(data[slotHeadLen+copy(data[slotHeadLen:], head):], body)
+		data = alignedBuffer(size)
+		copy(data[slotHeadLen+copy(data[slotHeadLen:], head):], s.open.Body())
 	}
 	copy(data, slotMagic)
 	binary.LittleEndian.PutUint32(data[len(slotMagic):], uint32(used-slotHeadLen))
 	copy(data[used-len(tail):], tail)
-	return data, used
+	return data
 }
 
 // inImage says whether the open segment's body is in s.img, after the
@@ -99,10 +117,10 @@ func (s *Spool) inImage() bool {
 	return s.img != nil && cap(body) > 0 && unsafe.SliceData(body) == &s.img[slotHeadLen+clicks.HeadLen(s.edge)]
 }
 
-// writeSlot writes a slot image, data, of which the segment fills used
-// bytes: a new slot (made) whole, an empty one up to the block that ends
-// the segment. A slot that fails to be written is removed.
-func (s *Spool) writeSlot(sl slot, made bool, data []byte, used int) error {
+// writeSlot writes data at the start of sl: a new slot (made) is written
+// whole, synced and renamed into place; an empty one is overwritten with
+// O_DSYNC, and removed if that fails.
+func (s *Spool) writeSlot(sl slot, made bool, data []byte) error {
 	for {
 		var err error
 		if made {
@@ -111,7 +129,7 @@ func (s *Spool) writeSlot(sl slot, made bool, data []byte, used int) error {
 				return err
 			})
 		} else {
-			err = s.overwrite(sl, data[:roundUp(used)], oDSync)
+			err = s.overwrite(sl, data, oDSync)
 		}
 		if err != nil && s.directRefused(err) {
 			continue
@@ -204,10 +222,10 @@ func (s *Spool) dropSlot(sl slot, reuse bool) error {
 	return nil
 }
 
-// keepable says whether sl, empty, is kept for reuse: a slot of the image's
-// size, while the empty ones total at most a quarter of the budget.
+// keepable says whether sl, empty, is kept for reuse: while the empty
+// slots total at most a quarter of the budget.
 func (s *Spool) keepable(sl slot) bool {
-	return s.img != nil && sl.size == int64(len(s.img)) && s.freeBytes+sl.size <= s.opts.MaxBytes/4
+	return s.freeBytes+sl.size <= s.opts.MaxBytes/4
 }
 
 func (s *Spool) keep(sl slot) {

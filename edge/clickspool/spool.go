@@ -319,23 +319,26 @@ func (s *Spool) Seal() error {
 		}
 		s.reserved = s.next + reserveStep
 	}
-	// Once tried, a sequence is spent: the rename may have happened even
-	// if the directory's sync then failed.
+	// Once tried, a sequence is spent: a failed write may have reached
+	// the disk.
 	seq := s.next
 	s.next++
 	head, tail, err := s.open.Frame(s.edge, seq)
 	if err != nil {
 		return fmt.Errorf("click spool: %w", err)
 	}
-	data, used := s.slotImage(head, tail)
-	sl, made := s.takeSlot(int64(len(data)))
-	if err := s.writeSlot(sl, made, data, used); err != nil {
+	used := slotHeadLen + len(head) + len(s.open.Body()) + len(tail)
+	sl, made := s.takeSlot(int64(s.slotSize(used)))
+	size := roundUp(used) // of an empty slot, the blocks the segment fills
+	if made {
+		size = int(sl.size) // a new one, whole
+	}
+	if err := s.writeSlot(sl, made, s.slotImage(head, tail, used, size)); err != nil {
 		return fmt.Errorf("click spool: %w", err)
 	}
-	size := used - slotHeadLen
 	s.emptyOpen()
 	s.mu.Lock()
-	s.segs = append(s.segs, segment{seq: seq, clicks: n, size: int64(size), created: s.opts.Now(), slot: sl})
+	s.segs = append(s.segs, segment{seq: seq, clicks: n, size: int64(used - slotHeadLen), created: s.opts.Now(), slot: sl})
 	s.bytes += sl.size
 	s.mu.Unlock()
 	s.m.spooled.Add(float64(n))
@@ -364,15 +367,21 @@ func (s *Spool) Write(cs []clicks.Click) (int, error) {
 	return len(cs) - e.Clicks(), nil
 }
 
-// takeSlot is a slot for a segment whose slot image is size bytes: an
-// empty one that fits, else a new one (made true), within the budget:
-// beyond it the oldest segments, but the one being shipped, are dropped
-// and their slots reused.
+// takeSlot is a slot for a segment whose slot is made size bytes: the
+// smallest empty one of size to twice that, else a new one (made true),
+// within the budget: beyond it the oldest segments, but the one being
+// shipped, are dropped and their slots reused.
 func (s *Spool) takeSlot(size int64) (sl slot, made bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		if i := slices.IndexFunc(s.free, func(f slot) bool { return f.size >= size }); i >= 0 {
+		i := -1
+		for j, f := range s.free {
+			if f.size >= size && f.size <= 2*size && (i < 0 || f.size < s.free[i].size) {
+				i = j
+			}
+		}
+		if i >= 0 {
 			sl = s.free[i]
 			s.free = slices.Delete(s.free, i, i+1)
 			s.freeBytes -= sl.size

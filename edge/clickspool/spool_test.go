@@ -276,7 +276,7 @@ func TestShippedSlotsAreReused(t *testing.T) {
 // are removed.
 func TestEmptySlotsKeptWithinAQuarterOfTheBudget(t *testing.T) {
 	dir := t.TempDir()
-	s := mustOpen(t, dir, Options{SegmentClicks: 10, SegmentBytes: 64 << 10, MaxBytes: 1 << 20}) // room for 4 empty slots
+	s := mustOpen(t, dir, Options{SegmentClicks: 10, MaxBytes: 16 * blockSize}) // segments of one block, room for 4 empty ones
 	mustWrite(t, s, someClicks(0, 100))
 	if got := len(files(t, dir)); got != 12 {
 		t.Fatalf("%d files, want 10 slots, rejected/ and state", got)
@@ -562,6 +562,32 @@ func TestDirectSegmentsAreTheBufferedOnes(t *testing.T) {
 		}
 		if !slices.EqualFunc(bb.Clicks, db.Clicks, func(a, b clicks.Click) bool { return a == b }) {
 			t.Fatalf("segment %d: the clicks differ", i)
+		}
+	}
+}
+
+// A slot is made of a size class: powers of two up to 64 KiB, multiples
+// of 64 KiB up to the image; an empty one is reused for a segment of its
+// class or of down to half its size, the smallest first.
+func TestSlotSizes(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), Options{})
+	for _, c := range []struct{ used, size int }{
+		{100, 4 << 10}, {4 << 10, 4 << 10}, {5000, 8 << 10}, {64 << 10, 64 << 10}, {70000, 128 << 10},
+		{900 << 10, 960 << 10}, {1 << 20, 1 << 20}, {1<<20 + 1, 1<<20 + 4<<10},
+	} {
+		if got := s.slotSize(c.used); got != c.size {
+			t.Errorf("slotSize(%d) = %d, want %d", c.used, got, c.size)
+		}
+	}
+	s.free = []slot{{id: 1, size: 64 << 10}, {id: 2, size: 16 << 10}, {id: 3, size: 12 << 10}, {id: 4, size: 4 << 10}}
+	s.freeBytes = 96 << 10
+	for _, c := range []struct {
+		size int64
+		id   uint64
+		made bool
+	}{{8 << 10, 3, false}, {8 << 10, 2, false}, {8 << 10, 0, true}, {64 << 10, 1, false}, {4 << 10, 4, false}} {
+		if sl, made := s.takeSlot(c.size); made != c.made || !made && sl.id != c.id {
+			t.Errorf("takeSlot(%d) = %+v, made %v; want slot %d, made %v", c.size, sl, made, c.id, c.made)
 		}
 	}
 }
