@@ -184,7 +184,7 @@ func answerTableBytes(mib int) int64 {
 // registerClickSpoolFlag adds --click-spool-mib, the disk budget of the
 // edge's click spool.
 func registerClickSpoolFlag(fs *flag.FlagSet, mib *int) {
-	fs.IntVar(mib, "click-spool-mib", 1024, "disk for clicks not yet shipped to control, in <data>/clicks (about 130 bytes a click); "+
+	fs.IntVar(mib, "click-spool-mib", 1024, "disk for clicks not yet shipped to control, in <data>/clicks (about 130 bytes a click, at least 4 KiB for 100 ms of them); "+
 		"beyond it the oldest are dropped, counted in h0p_edge_clicks_spool_dropped_total")
 }
 

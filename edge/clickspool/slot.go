@@ -30,7 +30,8 @@ import (
 // most the slot being written, found by its checksum at Open. Emptying a
 // slot zeroes its head, not synced: after a crash its segment may be
 // back, and ships again. Empty slots are kept for reuse while they total
-// at most a quarter of MaxBytes, and removed beyond.
+// at most a quarter of MaxBytes, and removed beyond; an empty slot's old
+// clicks stay on the disk until overwritten, as a removed file's do.
 //
 // Direct I/O: where the filesystem allows it (oDirect, Linux), slots are
 // written and read with O_DIRECT, the page cache never holding a segment.

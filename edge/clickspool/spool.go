@@ -26,7 +26,7 @@ import (
 type Options struct {
 	// NodeID is the edge's node id, the first part of its batches' edge id.
 	NodeID string
-	// MaxBytes is the disk budget of the spool's segment files, those of
+	// MaxBytes is the disk budget of the spool's slots, those holding
 	// unshipped segments and those kept empty for reuse (0: 1 GiB).
 	MaxBytes int64
 	// SegmentClicks bounds the clicks in a segment (0: 8192).
