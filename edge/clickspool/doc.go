@@ -10,7 +10,7 @@
 // where the filesystem takes it (the page cache bypassed) and O_DSYNC: a
 // crash leaves whole segments, at most one torn slot, and loses the open
 // segment. A slot is made (written, synced, renamed into place, the
-// directory synced) only when no empty one is left, and emptied, not
+// directory synced) only when no empty one fits, and emptied, not
 // deleted, once its segment is shipped. At Open, temporary files,
 // misnamed slots and torn slots are logged and counted, then removed or
 // emptied; a segment whose bytes fail their checksum when read for
@@ -19,10 +19,9 @@
 // Sequence numbers grow by one per segment and are never reused: the spool
 // keeps a high-water mark in its state file, reserved a range at a time, so
 // a restart continues above any number it may have used, even when every
-// segment was shipped. A batch's edge id is "<node
-// id>/<incarnation>", the incarnation a random id made with the state file:
-// an edge whose disk was wiped starts a new sequence under a new id, never
-// one control has seen. Control stores a batch once per (edge id, sequence)
+// segment was shipped. A batch's edge id is "<node id>/<incarnation>", the
+// incarnation a random id made with the state file: an edge whose disk was
+// wiped starts a new sequence under a new id, never one control has seen. Control stores a batch once per (edge id, sequence)
 // and acknowledges one it already has.
 //
 // The Shipper takes the edge's click queue every TakeEvery on a ticker
@@ -44,8 +43,7 @@
 // segments and the empty ones kept for reuse (at most a quarter of it): a
 // segment that would not fit drops the oldest ones (not the one being
 // shipped), counted in h0p_edge_clicks_spool_dropped_total{reason="budget"}
-// and logged. A
-// failing disk write stops the draining, so the edge's queue fills and
-// drops (h0p_edge_clicks_dropped_total) rather than the shipper's memory
-// growing. One Shipper, in one process, uses a spool directory.
+// and logged. A failing disk write stops the draining, so the edge's queue
+// fills and drops (h0p_edge_clicks_dropped_total) rather than the
+// shipper's memory growing. One Shipper, in one process, uses a spool directory.
 package clickspool

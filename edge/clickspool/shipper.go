@@ -237,10 +237,10 @@ func (sh *Shipper) ship(ctx context.Context) {
 		s.m.shipLatency.Observe(s.opts.Now().Sub(last).Seconds())
 		switch {
 		case err == nil:
-			// Shipped again if it cannot be deleted: control acknowledges
-			// a sequence it has without storing it twice.
+			// Shipped again if its slot cannot be emptied: control
+			// acknowledges a sequence it has without storing it twice.
 			if err := s.shipped(g); err != nil {
-				if !fail("deleting a shipped click segment failed; retrying", err) {
+				if !fail("emptying a shipped click segment's slot failed; retrying", err) {
 					return
 				}
 				continue
