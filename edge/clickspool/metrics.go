@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer, s *Spool) *metrics {
 		}),
 		shipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "h0p_edge_clicks_shipped_total",
-			Help: "Clicks control acknowledged (and the spool deleted).",
+			Help: "Clicks control acknowledged (their slots then emptied).",
 		}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "h0p_edge_clicks_rejected_total",
