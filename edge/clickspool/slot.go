@@ -217,6 +217,11 @@ func (s *Spool) dropSlot(sl slot, reuse bool) error {
 		s.keep(sl)
 		return nil
 	}
+	return s.removeSlot(sl)
+}
+
+// removeSlot removes sl's file, if it is there.
+func (s *Spool) removeSlot(sl slot) error {
 	if err := os.Remove(filepath.Join(s.dir, sl.name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

@@ -226,7 +226,7 @@ func (s *Spool) scan() error {
 		if err == nil && data == nil { // empty
 			if s.keepable(sl) {
 				s.keep(sl)
-			} else if err := os.Remove(filepath.Join(s.dir, sl.name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			} else if err := s.removeSlot(sl); err != nil {
 				return fmt.Errorf("click spool: %w", err)
 			}
 			continue
