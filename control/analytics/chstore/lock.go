@@ -45,13 +45,13 @@ func (s *Store) lockEdge(ctx context.Context, edge string) (release func(), err 
 				s.exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+name)
 			}, nil
 		}
-		if !strings.Contains(err.Error(), "Code: 57") && !dropped(err, name) { // TABLE_ALREADY_EXISTS: another node holds it
+		if !strings.Contains(err.Error(), "Code: 57") && !dropped(err) { // TABLE_ALREADY_EXISTS: another node holds it
 			return nil, fmt.Errorf("lock edge: %w", err)
 		}
 		d, err := s.query(ctx, fmt.Sprintf(`SELECT toInt64(now()) - toInt64(metadata_modification_time),
 			(SELECT any(name) FROM system.columns WHERE database = currentDatabase() AND table = %[1]s)
 			FROM system.tables WHERE database = currentDatabase() AND name = %[1]s`, lit(name)))
-		if err != nil && !dropped(err, name) {
+		if err != nil && !dropped(err) {
 			return nil, fmt.Errorf("lock edge: %w", err)
 		}
 		if err != nil {
@@ -88,11 +88,12 @@ func lockNode(node string) string {
 }
 
 // dropped reports whether err is what ClickHouse answers a CREATE TABLE
-// or a read of system.tables that meets the DROP of the table name (a
-// lock released meanwhile): UNKNOWN_TABLE, or the table's metadata file
-// not found. Worth another try.
-func dropped(err error, name string) bool {
+// or a read of system.tables that meets the DROP of a lock (released
+// meanwhile): UNKNOWN_TABLE, or a lock table's metadata file not found.
+// A read of system.tables opens every table's metadata file, so the lock
+// dropped may be another edge's. Worth another try.
+func dropped(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "Code: 60") ||
-		strings.Contains(msg, "File not found") && strings.Contains(msg, "/"+name+".sql")
+		strings.Contains(msg, "File not found") && strings.Contains(msg, "/analytics_lock_")
 }

@@ -187,6 +187,22 @@ func TestNodesShareEdges(t *testing.T) {
 	analyticstest.SharedNodes(t, nodes, 20, func(edge string, seq uint64) *clicks.Batch { return batch(edge, seq, 5) })
 }
 
+// ClickHouse's answers that a lock was dropped under a statement are
+// tried again, whichever edge's lock it was: a read of system.tables opens
+// every table's metadata file. Other failures are not.
+func TestDroppedLockAnswers(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"Code: 60, e.displayText() = DB::Exception: Table h0p_test.analytics_lock_8b5cc4df7eec7d32a781 doesn't exist":        true,
+		"Code: 1000, e.displayText() = File not found: /var/lib/h0p-clickhouse/data/metadata/t_1/" + lockName("e2") + ".sql": true,
+		"Code: 1000, e.displayText() = File not found: /var/lib/h0p-clickhouse/data/metadata/t_1/analytics_clicks.sql":       false,
+		"Code: 241, e.displayText() = DB::Exception: Memory limit exceeded":                                                  false,
+	} {
+		if got := dropped(errors.New("clickhouse: 500 Internal Server Error: " + msg)); got != want {
+			t.Errorf("dropped(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
+
 // A node that stopped while holding an edge's lock leaves it; another
 // takes it over once it is older than the lease.
 func TestStaleLock(t *testing.T) {
