@@ -21,8 +21,9 @@
 // a restart continues above any number it may have used, even when every
 // segment was shipped. A batch's edge id is "<node id>/<incarnation>", the
 // incarnation a random id made with the state file: an edge whose disk was
-// wiped starts a new sequence under a new id, never one control has seen. Control stores a batch once per (edge id, sequence)
-// and acknowledges one it already has.
+// wiped starts a new sequence under a new id, never one control has seen.
+// Control stores a batch once per (edge id, sequence) and acknowledges one
+// it already has.
 //
 // The Shipper takes the edge's click queue every TakeEvery on a ticker
 // (Queue: the clicks come encoded, swapped with the shipper's buffer) and
@@ -45,5 +46,6 @@
 // shipped), counted in h0p_edge_clicks_spool_dropped_total{reason="budget"}
 // and logged. A failing disk write stops the draining, so the edge's queue
 // fills and drops (h0p_edge_clicks_dropped_total) rather than the
-// shipper's memory growing. One Shipper, in one process, uses a spool directory.
+// shipper's memory growing. One Shipper, in one process, uses a spool
+// directory.
 package clickspool

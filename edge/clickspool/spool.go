@@ -2,6 +2,7 @@ package clickspool
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -249,18 +250,8 @@ func (s *Spool) scan() error {
 		s.segs = append(s.segs, segment{seq: h.Seq, clicks: h.Clicks, size: int64(len(data)), created: sl.modified, slot: sl})
 		s.bytes += sl.size
 	}
-	slices.SortFunc(s.segs, func(a, b segment) int { return cmpUint(a.seq, b.seq) })
+	slices.SortFunc(s.segs, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
 	return nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Take moves src's clicks into the open segment, opening one if needed, as
@@ -393,7 +384,7 @@ func (s *Spool) takeSlot(size int64) (sl slot, made bool) {
 	}
 	for s.bytes+s.freeBytes+size > s.opts.MaxBytes && len(s.free) > 0 { // empty slots too small for it
 		f := s.free[0]
-		if err := s.dropSlot(f, false); err != nil {
+		if err := s.removeSlot(f); err != nil {
 			break
 		}
 		s.free = s.free[1:]
